@@ -4,6 +4,7 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import warnings
@@ -277,6 +278,8 @@ class Model:
         validation_split: float = 0.0,
         terminate_on_nan: bool = True,
         validation_freq: int | Iterable[int] = 1,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
     ) -> History:
         """Train on arrays, a Dataset or a DataLoader; returns the History.
 
@@ -288,7 +291,10 @@ class Model:
         ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
         shuffling) as validation data; ``validation_freq`` validates every that many epochs (2: the 2nd, 4th...), or
         at the epochs (from 1) of a list, as Keras (the callbacks that monitor a ``val_`` value skip the other
-        epochs). A non-finite batch loss stops training at once with a
+        epochs). ``steps_per_epoch``: each epoch trains that many batches, going on where the last epoch stopped (a
+        pass over the data that ends within an epoch ends it there, with a warning, and the next epoch starts a new
+        one), as Keras; ``validation_steps``: each validation reads that many batches, from the start of the
+        validation data. A non-finite batch loss stops training at once with a
         RuntimeWarning (unless ``terminate_on_nan=False``); that epoch's end is not reported to the
         callbacks, so no checkpoint or early-stopping decision sees it (Keras's ``TerminateOnNaN`` callback
         stops at that batch too, and reports the epoch).
@@ -297,6 +303,8 @@ class Model:
             x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         _check_validation_freq(validation_freq)
+        _check_steps("fit", "steps_per_epoch", steps_per_epoch)
+        _check_steps("fit", "validation_steps", validation_steps)
         tune_malloc()
         leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
@@ -306,6 +314,8 @@ class Model:
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle)
+        if steps_per_epoch is not None:
+            loader = _EpochSteps(loader, steps_per_epoch)
         split = y is not None or not _several_inputs(x)  # the batches of several inputs' arrays alone: no target
         metric_objs = self._metric_objects(metrics)
         history = History()
@@ -371,7 +381,8 @@ class Model:
                 # an epoch validation_freq skips: the callbacks that monitor a validation value skip it (as Keras's)
                 self.skipped_validation = validation_data is not None and not validate
                 epoch_logs = self._end_epoch(epoch, total / max(count, 1), metric_objs,
-                                             validation_data if validate else None, batch_size, callbacks)
+                                             validation_data if validate else None, batch_size, callbacks,
+                                             validation_steps)
             if self.stop_training:
                 break
         for cb in callbacks:
@@ -393,20 +404,24 @@ class Model:
             scheduler.load_state_dict(state)
 
     def _end_epoch(self, epoch: int, loss: float, metric_objs: list, validation_data, batch_size: int,
-                   callbacks: list) -> dict:
+                   callbacks: list, validation_steps: int | None) -> dict:
         logs = {"loss": loss}
         for metric in metric_objs:
             logs[metric.name] = float(metric.result())
         if validation_data is not None:
-            val = self.evaluate(*_validation_args(validation_data), batch_size=batch_size, metrics=metric_objs)
+            val = self.evaluate(*_validation_args(validation_data), batch_size=batch_size, metrics=metric_objs,
+                                steps=validation_steps)
             logs.update({f"val_{k}": v for k, v in val.items()})
         self.epoch = epoch + 1
         for cb in callbacks:
             cb.on_epoch_end(epoch, logs)
         return logs
 
-    def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None) -> dict:
-        """Mean loss and metrics over a dataset, in evaluation mode and without gradients."""
+    def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None,
+                 steps: int | None = None) -> dict:
+        """Mean loss and metrics over a dataset, in evaluation mode and without gradients; ``steps``: over its
+        first that many batches, as Keras."""
+        _check_steps("evaluate", "steps", steps)
         loader = _as_loader(x, y, batch_size, False)
         split = y is not None or not _several_inputs(x)
         metric_objs = self._metric_objects(metrics)
@@ -417,7 +432,7 @@ class Model:
         total, count = 0.0, 0
         try:
             with autograd.no_grad():
-                for batch in loader:
+                for batch in loader if steps is None else itertools.islice(loader, steps):
                     inputs, target = self._placed(batch, split)
                     pred = self.forward(*inputs)
                     n = _batch_length(inputs, target)
@@ -564,6 +579,45 @@ def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
     if inputs is x:
         return tuple(part[:cut] for part in x), y[:cut], (tuple(part[cut:] for part in x), y[cut:])
     return x[:cut], y[:cut], (x[cut:], y[cut:])
+
+
+def _check_steps(who: str, name: str, steps) -> None:
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"{who}: {name} must be a positive int or None, got {steps!r}")
+
+
+class _EpochSteps:
+    """Keras's ``steps_per_epoch``: each pass over it reads ``steps`` batches of ``loader``, going on where the last
+    one stopped; when the data runs out within a pass, the pass ends there (with a RuntimeWarning) and the next one
+    starts the data anew."""
+
+    def __init__(self, loader, steps: int):
+        self.loader, self.steps, self.iterator = loader, steps, None
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        resumed = self.iterator is not None
+        if not resumed:
+            self.iterator = iter(self.loader)
+        for step in range(self.steps):
+            batch = next(self.iterator, _END)
+            if batch is _END and step == 0 and resumed:  # the last pass ended with the data: this one starts it anew
+                self.iterator = iter(self.loader)
+                batch = next(self.iterator, _END)
+            if batch is _END:
+                self.iterator = None
+                if step:
+                    warnings.warn(f"fit: the training data ran out after {step} of steps_per_epoch={self.steps} "
+                                  "batches; the epoch ends there and the next one starts the data anew (give "
+                                  "steps_per_epoch * epochs batches, or a stream that repeats)", RuntimeWarning,
+                                  stacklevel=3)
+                return
+            yield batch
+
+
+_END = object()  # what next() gives at the end of the data
 
 
 def _check_validation_freq(freq) -> None:

@@ -100,3 +100,54 @@ def test_validation_freq_validates_at_keras_s_epochs_and_monitoring_callbacks_sk
     assert f"best-{validated[0]}.emb" in {p.name for p in tmp_path.iterdir()}
     with pytest.raises(ValueError, match="validation_freq must be a positive int"):
         model.fit(x, y, epochs=1, validation_data=(x, y), validation_freq=0, verbose=0)
+
+
+class _Seen(nn.Module):
+    """y = w * x, recording the first feature of every batch it sees (the sample indices)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(ember.tensor(np.ones((1,), np.float32)))
+        self.seen: list = []
+
+    def forward(self, x):
+        self.seen.append(x.numpy()[:, 0].astype(int).tolist())
+        return x * self.w
+
+
+def test_steps_per_epoch_goes_on_where_the_last_epoch_stopped_and_validation_steps_restart():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    net = _Seen()
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.0))
+    per_epoch = []
+    spy = LambdaCallback(on_epoch_end=lambda epoch, logs: per_epoch.append(len(net.seen)))
+    with pytest.warns(RuntimeWarning, match="ran out after 1 of steps_per_epoch=3 batches"):
+        history = model.fit(x, np.zeros((10, 1), np.float32), epochs=4, batch_size=3, steps_per_epoch=3,
+                            shuffle=False, callbacks=[spy], verbose=0)
+    # Keras's epochs: 3 batches, then the 1 left (the data ran out), then a new pass
+    assert net.seen[:4] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]] and net.seen[4:] == net.seen[:4]
+    assert per_epoch == [3, 4, 7, 8]
+    np.testing.assert_allclose(history.history["loss"], [np.mean(np.arange(9.0) ** 2), 81.0] * 2, rtol=1e-6)
+    net.seen.clear()
+    result = model.evaluate(x, np.zeros((10, 1), np.float32), batch_size=3, steps=2)
+    assert net.seen == [[0, 1, 2], [3, 4, 5]] and result["loss"] == pytest.approx(np.mean(np.arange(6.0) ** 2))
+    net.seen.clear()
+    model.fit(x, np.zeros((10, 1), np.float32), epochs=2, batch_size=3, steps_per_epoch=1, validation_steps=1,
+              validation_data=(x[5:], np.zeros((5, 1), np.float32)), shuffle=False, verbose=0)
+    assert net.seen == [[0, 1, 2], [5, 6, 7], [3, 4, 5], [5, 6, 7]]  # each validation from the start
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive int or None, got 0"):
+        model.fit(x, x, steps_per_epoch=0, verbose=0)
+
+
+def test_steps_per_epoch_trains_on_an_endless_stream():
+    class Stream(ember.data.IterableDataset):
+        def __iter__(self):
+            i = 0
+            while True:
+                yield np.array([i], np.float32), np.zeros(1, np.float32)
+                i += 1
+
+    net = _Seen()
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.0))
+    model.fit(Stream(), epochs=2, batch_size=2, steps_per_epoch=2, verbose=1)
+    assert net.seen == [[0, 1], [2, 3], [4, 5], [6, 7]]
