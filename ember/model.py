@@ -4,6 +4,9 @@ expect: ``fit``, ``evaluate``, ``predict``, callbacks, metrics and resumable che
 
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
 import itertools
 import math
 import sys
@@ -59,6 +62,25 @@ def _resolve_loss(loss) -> Callable:
     return loss
 
 
+def _unreduced(loss: Callable) -> Callable:
+    """``loss`` giving each element's value (``reduction="none"``), which sample weights weigh."""
+    from ember import nn
+
+    if isinstance(loss, nn.Module) and isinstance(getattr(loss, "reduction", None), str):
+        unreduced = copy.copy(loss)
+        unreduced.reduction = "none"
+        return unreduced
+    try:
+        takes_reduction = "reduction" in inspect.signature(loss).parameters
+    except (TypeError, ValueError):
+        takes_reduction = False
+    if not takes_reduction:
+        raise ValueError(f"Model: to weigh each sample's loss (sample_weight, class_weight), the loss must take "
+                         f"reduction='none' (the named losses, ember.nn losses and ember.ops loss functions do); "
+                         f"got {loss!r}")
+    return functools.partial(loss, reduction="none")
+
+
 def _takes_logits(loss: Callable) -> bool:
     """Whether ``loss`` reads the network's outputs as logits of binary classes (not probabilities)."""
     from ember import nn, ops
@@ -99,9 +121,13 @@ def _check_batch_size(batch_size) -> None:
         raise ValueError(f"fit/evaluate/predict: batch_size must be a positive int, got {batch_size!r}")
 
 
-def _as_loader(x, y, batch_size: int, shuffle: bool):
+def _as_loader(x, y, batch_size: int, shuffle: bool, sample_weight=None):
+    """A DataLoader of ``x`` (and ``y``); with ``sample_weight``, each batch's weights come last."""
     from ember.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
+    if sample_weight is not None and (y is None or isinstance(x, (DataLoader, Dataset))):
+        raise ValueError("fit/evaluate: sample_weight weighs the samples of arrays x and y; a DataLoader or Dataset "
+                         "gives its batches as they are")
     if isinstance(x, DataLoader):
         if y is not None:
             raise ValueError("fit/evaluate: pass targets inside the DataLoader, not as y")
@@ -118,7 +144,20 @@ def _as_loader(x, y, batch_size: int, shuffle: bool):
             hint = ("; pass the inputs of a network with several as a tuple (x1, x2)"
                     if isinstance(x, list) and x and all(hasattr(a, "shape") for a in x) else "")
             raise ValueError(f"fit/evaluate: {what} has {len(part)} samples but y has {len(y)}{hint}")
-    return DataLoader(TensorDataset(*inputs, y), batch_size=batch_size, shuffle=shuffle)
+    weights = () if sample_weight is None else (_sample_weights(sample_weight, len(y)),)
+    return DataLoader(TensorDataset(*inputs, y, *weights), batch_size=batch_size, shuffle=shuffle)
+
+
+def _sample_weights(sample_weight, n: int) -> np.ndarray:
+    """Keras's ``sample_weight`` as a float64 array of one finite weight per sample."""
+    weights = sample_weight.detach().numpy() if isinstance(sample_weight, Tensor) else np.asarray(sample_weight)
+    if weights.shape != (n,) or weights.dtype.kind not in "biuf":
+        raise ValueError(f"fit/evaluate: sample_weight must hold one number per sample, shape [{n}], got "
+                         f"{weights.dtype}{list(weights.shape)}")
+    weights = weights.astype(np.float64)
+    if not np.isfinite(weights).all():
+        raise ValueError("fit/evaluate: sample_weight holds NaN or infinity")
+    return weights
 
 
 def _several_inputs(x) -> bool:
@@ -172,6 +211,7 @@ class Model:
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
         self._params = self._trainable()
+        self._unreduced: tuple = (None, None)  # (the loss, the loss with reduction="none"), for weighted samples
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
         # epoch included) and run as generated code
         self._compiled_step = jit(self._traced_step, dynamic=True) if compile else None
@@ -190,9 +230,10 @@ class Model:
 
     __call__ = forward
 
-    def backward(self, pred: Tensor, target) -> tuple:
-        """Loss of ``pred`` against ``target`` and the gradient of every trainable parameter."""
-        loss = self.loss(pred, target)
+    def backward(self, pred: Tensor, target, sample_weight=None) -> tuple:
+        """Loss of ``pred`` against ``target`` (weighted by ``sample_weight``, see ``weighted_loss``) and the gradient
+        of every trainable parameter."""
+        loss = self.loss(pred, target) if sample_weight is None else self.weighted_loss(pred, target, sample_weight)
         autograd.drop_grads(self._params)
         loss.backward()
         return loss, [p.grad for p in self._params]
@@ -203,24 +244,39 @@ class Model:
             p.grad = g
         self.optimizer.step()
 
-    def train_step(self, inputs: tuple, target) -> tuple:
-        """One step on a batch; returns (loss, prediction)."""
+    def train_step(self, inputs: tuple, target, sample_weight=None) -> tuple:
+        """One step on a batch (its samples' losses weighted by ``sample_weight``); returns (loss, prediction)."""
         if self._compiled_step is not None:
-            batch = [t if t is None or isinstance(t, Tensor) else as_tensor(t) for t in (*inputs, target)]
+            batch = [t if t is None or isinstance(t, Tensor) else as_tensor(t)
+                     for t in (*inputs, target, sample_weight)]
             return self._compiled_step(self.net.training, *batch)
-        return self._step(inputs, target)
+        return self._step(inputs, target, sample_weight)
 
-    def _step(self, inputs: tuple, target) -> tuple:
+    def _step(self, inputs: tuple, target, sample_weight=None) -> tuple:
         if self._data_parallel is not None:
             self._data_parallel.pre_forward()
         pred = self.forward(*inputs)
-        loss, grads = self.backward(pred, target)
+        loss, grads = self.backward(pred, target, sample_weight)
         self.apply_grad(grads)
         return loss, pred
 
     def _traced_step(self, training: bool, *batch) -> tuple:
         """The step ember.jit traces (``training`` is part of the signature: a mode change retraces)."""
-        return self._step(batch[:-1], batch[-1])
+        return self._step(batch[:-2], batch[-2], batch[-1])
+
+    def weighted_loss(self, pred: Tensor, target, sample_weight) -> Tensor:
+        """Keras's loss of a batch with ``sample_weight`` (one weight per sample): the mean over the batch's samples
+        of each sample's loss (the mean of its elements) times its weight. The loss must give each element's
+        (``reduction="none"``), as the named losses, the ``ember.nn`` losses and ``ember.ops`` loss functions do."""
+        if self._unreduced[0] is not self.loss:
+            self._unreduced = (self.loss, _unreduced(self.loss))
+        losses = self._unreduced[1](pred, target)
+        if losses.ndim == 0:
+            raise ValueError(f"Model: the loss gave one value for the batch with reduction='none', so its samples "
+                             f"cannot be weighted; got {losses.dtype}{list(losses.shape)}")
+        if losses.ndim > 1:
+            losses = losses.mean(axis=tuple(range(1, losses.ndim)))
+        return (losses * as_tensor(sample_weight).to(losses.dtype)).mean()
 
     def _metric_objects(self, metrics: Iterable | None) -> list:
         """The metric objects of ``metrics`` (names resolved), or of the Model's; two of one name would share one
@@ -262,6 +318,10 @@ class Model:
 
         return tuple(move(t) for t in inputs), move(target)
 
+    def _placed_weight(self, weight):
+        """A batch's sample weights on the device of the network's parameters (None stays None)."""
+        return None if weight is None else self._placed((weight,), split=False)[0][0]
+
     # --- the loop ---
     def fit(
         self,
@@ -280,6 +340,7 @@ class Model:
         validation_freq: int | Iterable[int] = 1,
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
+        sample_weight=None,
     ) -> History:
         """Train on arrays, a Dataset or a DataLoader; returns the History.
 
@@ -289,18 +350,22 @@ class Model:
         Without ``initial_epoch``, fit trains ``epochs`` more epochs from ``model.epoch`` (so calling it
         again, or after ``load``, continues); with it, Keras's rule: epochs ``initial_epoch`` to
         ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
-        shuffling) as validation data; ``validation_freq`` validates every that many epochs (2: the 2nd, 4th...), or
-        at the epochs (from 1) of a list, as Keras (the callbacks that monitor a ``val_`` value skip the other
-        epochs). ``steps_per_epoch``: each epoch trains that many batches, going on where the last epoch stopped (a
-        pass over the data that ends within an epoch ends it there, with a warning, and the next epoch starts a new
+        shuffling) as validation data (and of ``sample_weight``, with it); ``validation_data`` may be
+        ``(x, y, sample_weight)``. ``sample_weight``, one weight per sample of arrays x and y, weighs the loss
+        as Keras's (see ``weighted_loss``; the metrics stay unweighted, as Keras's ``metrics``).
+        ``validation_freq`` validates every that many epochs (2: the 2nd, 4th...), or at the epochs (from 1) of
+        a list, as Keras (the callbacks that monitor a ``val_`` value skip the other epochs).
+        ``steps_per_epoch``: each epoch trains that many batches, going on where the last epoch stopped (a pass
+        over the data that ends within an epoch ends it there, with a warning, and the next epoch starts a new
         one), as Keras; ``validation_steps``: each validation reads that many batches, from the start of the
-        validation data. A non-finite batch loss stops training at once with a
-        RuntimeWarning (unless ``terminate_on_nan=False``); that epoch's end is not reported to the
-        callbacks, so no checkpoint or early-stopping decision sees it (Keras's ``TerminateOnNaN`` callback
-        stops at that batch too, and reports the epoch).
+        validation data. A non-finite batch loss stops training at once with a RuntimeWarning (unless
+        ``terminate_on_nan=False``); that epoch's end is not reported to the callbacks, so no checkpoint or
+        early-stopping decision sees it (Keras's ``TerminateOnNaN`` callback stops at that batch too, and
+        reports the epoch).
         """
         if validation_split:
-            x, y, validation_data = _split_off_validation(x, y, validation_split, validation_data)
+            x, y, sample_weight, validation_data = _split_off_validation(x, y, validation_split, validation_data,
+                                                                         sample_weight)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         _check_validation_freq(validation_freq)
         _check_steps("fit", "steps_per_epoch", steps_per_epoch)
@@ -309,11 +374,16 @@ class Model:
         leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it
         if dist is not None and dist.is_initialized() and dist.get_world_size() > 1:
+            if sample_weight is not None:
+                raise ValueError("fit: sample_weight is not taken in a multi-rank job (each rank reads its share of "
+                                 "x and y alone)")
             _check_batch_size(batch_size)
             loader, leading, callbacks, verbose, shared_loss, merge_metrics = dist.fit.prepare(
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
-            loader = _as_loader(x, y, batch_size, shuffle)
+            loader = _as_loader(x, y, batch_size, shuffle, sample_weight)
+        if sample_weight is not None:
+            _unreduced(self.loss)  # a loss that cannot weigh its samples is refused before training
         if steps_per_epoch is not None:
             loader = _EpochSteps(loader, steps_per_epoch)
         split = y is not None or not _several_inputs(x)  # the batches of several inputs' arrays alone: no target
@@ -348,8 +418,9 @@ class Model:
             for step, batch in enumerate(loader):
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
+                batch, weight = (batch[:-1], batch[-1]) if sample_weight is not None else (batch, None)
                 inputs, target = self._placed(batch, split)
-                loss, pred = self.train_step(inputs, target)
+                loss, pred = self.train_step(inputs, target, self._placed_weight(weight))
                 value = loss.item()
                 if terminate_on_nan and not math.isfinite(value if shared_loss is None else shared_loss(value)):
                     diverged = self.stop_training = True
@@ -409,8 +480,9 @@ class Model:
         for metric in metric_objs:
             logs[metric.name] = float(metric.result())
         if validation_data is not None:
-            val = self.evaluate(*_validation_args(validation_data), batch_size=batch_size, metrics=metric_objs,
-                                steps=validation_steps)
+            val_x, val_y, val_weight = _validation_args(validation_data)
+            val = self.evaluate(val_x, val_y, batch_size=batch_size, metrics=metric_objs, steps=validation_steps,
+                                sample_weight=val_weight)
             logs.update({f"val_{k}": v for k, v in val.items()})
         self.epoch = epoch + 1
         for cb in callbacks:
@@ -418,11 +490,11 @@ class Model:
         return logs
 
     def evaluate(self, x, y=None, batch_size: int = 256, metrics: Iterable | None = None,
-                 steps: int | None = None) -> dict:
+                 steps: int | None = None, sample_weight=None) -> dict:
         """Mean loss and metrics over a dataset, in evaluation mode and without gradients; ``steps``: over its
-        first that many batches, as Keras."""
+        first that many batches, as Keras; ``sample_weight``: the loss weighted as ``fit``'s."""
         _check_steps("evaluate", "steps", steps)
-        loader = _as_loader(x, y, batch_size, False)
+        loader = _as_loader(x, y, batch_size, False, sample_weight)
         split = y is not None or not _several_inputs(x)
         metric_objs = self._metric_objects(metrics)
         for metric in metric_objs:
@@ -433,10 +505,13 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader if steps is None else itertools.islice(loader, steps):
+                    batch, weight = (batch[:-1], batch[-1]) if sample_weight is not None else (batch, None)
                     inputs, target = self._placed(batch, split)
                     pred = self.forward(*inputs)
                     n = _batch_length(inputs, target)
-                    total += self.loss(pred, target).item() * n
+                    loss = self.loss(pred, target) if weight is None else self.weighted_loss(
+                        pred, target, self._placed_weight(weight))
+                    total += loss.item() * n
                     count += n
                     if metric_objs:
                         scores, labels = self._metric_inputs(pred, target)
@@ -559,8 +634,9 @@ def _epoch_range(current: int, epochs: int, initial_epoch: int | None) -> tuple[
     return initial_epoch, epochs
 
 
-def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
-    """Keras's validation_split: the last ``fraction`` of the samples (before shuffling) validate."""
+def _split_off_validation(x, y, fraction: float, validation_data, sample_weight=None) -> tuple:
+    """Keras's validation_split: the last ``fraction`` of the samples (before shuffling) validate; returns the
+    training x, y and sample_weight, and the validation data."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fit: validation_split must be in (0, 1), got {fraction!r}")
     if validation_data is not None:
@@ -576,9 +652,12 @@ def _split_off_validation(x, y, fraction: float, validation_data) -> tuple:
     if cut == 0 or cut == n:
         raise ValueError(f"fit: validation_split={fraction} of {n} samples leaves {n - cut} for validation "
                          f"and {cut} for training; both need at least one")
+    weights = (None, None) if sample_weight is None else (sample_weight[:cut], sample_weight[cut:])
     if inputs is x:
-        return tuple(part[:cut] for part in x), y[:cut], (tuple(part[cut:] for part in x), y[cut:])
-    return x[:cut], y[:cut], (x[cut:], y[cut:])
+        x_train, x_val = tuple(part[:cut] for part in x), tuple(part[cut:] for part in x)
+    else:
+        x_train, x_val = x[:cut], x[cut:]
+    return x_train, y[:cut], weights[0], (x_val, y[cut:]) + (() if sample_weight is None else (weights[1],))
 
 
 def _check_steps(who: str, name: str, steps) -> None:
@@ -633,8 +712,9 @@ def _validates(epoch: int, freq: int | Iterable[int]) -> bool:
 
 
 def _validation_args(validation_data) -> tuple:
+    """(x, y, sample_weight) of ``validation_data``, None where it has none."""
     if isinstance(validation_data, (tuple, list)):
-        if len(validation_data) != 2:
-            raise ValueError("fit: validation_data must be (x, y) or a Dataset/DataLoader")
-        return tuple(validation_data)
-    return (validation_data,)
+        if len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be (x, y), (x, y, sample_weight) or a Dataset/DataLoader")
+        return (*validation_data, None)[:3]
+    return validation_data, None, None

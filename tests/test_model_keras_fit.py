@@ -151,3 +151,60 @@ def test_steps_per_epoch_trains_on_an_endless_stream():
     model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.0))
     model.fit(Stream(), epochs=2, batch_size=2, steps_per_epoch=2, verbose=1)
     assert net.seen == [[0, 1], [2, 3], [4, 5], [6, 7]]
+
+
+def _torch_weighted_fit(model: Model, x, y, weights, epochs: int, batch_size: int, lr: float):
+    """Keras's weighted training in float64 PyTorch from ``model``'s initial weights: each batch's loss is the mean
+    of its samples' cross-entropies times their weights; returns (epoch losses, final weight)."""
+    torch = pytest.importorskip("torch")
+    linear = torch.nn.Linear(4, 2).double()
+    linear.weight.data = torch.tensor(model.net[0].weight.detach().numpy(), dtype=torch.float64)
+    linear.bias.data = torch.tensor(model.net[0].bias.detach().numpy(), dtype=torch.float64)
+    optimizer = torch.optim.SGD(linear.parameters(), lr=lr)
+    x, y, weights = torch.tensor(x, dtype=torch.float64), torch.tensor(y), torch.tensor(weights, dtype=torch.float64)
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for i in range(0, len(y), batch_size):
+            each = torch.nn.functional.cross_entropy(linear(x[i:i + batch_size]), y[i:i + batch_size], reduction="none")
+            loss = (each * weights[i:i + batch_size]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(each)
+        losses.append(total / len(y))
+    return losses, linear.weight.detach().numpy()
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_sample_weight_weighs_each_sample_s_loss_as_keras(compile):
+    x, y = _data(n=10)
+    weights = np.random.default_rng(1).uniform(0.0, 2.0, 10)
+    model = _model(lr=0.5)
+    model = Model(model.net, "cross_entropy", model.optimizer, compile=compile)
+    losses, weight = _torch_weighted_fit(model, x, y, weights, epochs=2, batch_size=4, lr=0.5)
+    history = model.fit(x, y, epochs=2, batch_size=4, sample_weight=weights, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-6)
+    np.testing.assert_allclose(model.net[0].weight.detach().numpy(), weight, atol=1e-6)
+    probs = np.exp(model.predict(x).astype(np.float64))
+    each = -np.log(probs[np.arange(10), y] / probs.sum(1))
+    assert model.evaluate(x, y, batch_size=3, sample_weight=weights)["loss"] == pytest.approx(np.mean(each * weights))
+    assert model.evaluate(x, y, sample_weight=np.ones(10))["loss"] == pytest.approx(model.evaluate(x, y)["loss"])
+
+
+def test_sample_weight_of_several_outputs_weighs_their_mean_and_goes_with_validation():
+    x, _ = _data(n=10)
+    target = np.random.default_rng(2).normal(size=(10, 3)).astype(np.float32)
+    weights = np.random.default_rng(3).uniform(0.0, 2.0, 10)
+    model = _model(lr=0.0, loss=nn.MSELoss(), outputs=3)
+    each = ((model.predict(x).astype(np.float64) - target) ** 2).mean(1)  # Keras's: a sample's mean over its outputs
+    history = model.fit(x, target, batch_size=3, validation_split=0.3, sample_weight=weights, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(np.mean(each[:7] * weights[:7]), rel=1e-6)
+    assert history.history["val_loss"][0] == pytest.approx(np.mean(each[7:] * weights[7:]), rel=1e-6)
+    history = model.fit(x, target, validation_data=(x, target, weights), verbose=0)
+    assert history.history["val_loss"][0] == pytest.approx(np.mean(each * weights), rel=1e-6)
+    with pytest.raises(ValueError, match=r"one number per sample, shape \[10\], got float64\[5\]"):
+        model.fit(x, target, sample_weight=weights[:5], verbose=0)
+    unweighable = Model(model.net, lambda pred, target: ((pred - target) ** 2).mean(), model.optimizer)
+    with pytest.raises(ValueError, match="the loss must take reduction='none'"):
+        unweighable.fit(x, target, sample_weight=weights, verbose=0)
