@@ -341,6 +341,7 @@ class Model:
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         sample_weight=None,
+        class_weight: dict | None = None,
     ) -> History:
         """Train on arrays, a Dataset or a DataLoader; returns the History.
 
@@ -352,7 +353,9 @@ class Model:
         ``epochs - 1``. ``validation_split`` holds out the last fraction of array inputs (before
         shuffling) as validation data (and of ``sample_weight``, with it); ``validation_data`` may be
         ``(x, y, sample_weight)``. ``sample_weight``, one weight per sample of arrays x and y, weighs the loss
-        as Keras's (see ``weighted_loss``; the metrics stay unweighted, as Keras's ``metrics``).
+        as Keras's (see ``weighted_loss``; the metrics stay unweighted, as Keras's ``metrics``); ``class_weight``
+        (``{class: weight}``) weighs each training sample by its target's class (a one-hot row's, a binary
+        target's rounded), as Keras.
         ``validation_freq`` validates every that many epochs (2: the 2nd, 4th...), or at the epochs (from 1) of
         a list, as Keras (the callbacks that monitor a ``val_`` value skip the other epochs).
         ``steps_per_epoch``: each epoch trains that many batches, going on where the last epoch stopped (a pass
@@ -368,6 +371,7 @@ class Model:
                                                                          sample_weight)
         start, end = _epoch_range(self.epoch, epochs, initial_epoch)
         _check_validation_freq(validation_freq)
+        _check_class_weight(class_weight, sample_weight)
         _check_steps("fit", "steps_per_epoch", steps_per_epoch)
         _check_steps("fit", "validation_steps", validation_steps)
         tune_malloc()
@@ -382,7 +386,7 @@ class Model:
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle, sample_weight)
-        if sample_weight is not None:
+        if sample_weight is not None or class_weight is not None:
             _unreduced(self.loss)  # a loss that cannot weigh its samples is refused before training
         if steps_per_epoch is not None:
             loader = _EpochSteps(loader, steps_per_epoch)
@@ -419,6 +423,8 @@ class Model:
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
                 batch, weight = (batch[:-1], batch[-1]) if sample_weight is not None else (batch, None)
+                if class_weight is not None:
+                    weight = _class_sample_weights(_split_batch(batch)[1] if split else None, class_weight)
                 inputs, target = self._placed(batch, split)
                 loss, pred = self.train_step(inputs, target, self._placed_weight(weight))
                 value = loss.item()
@@ -697,6 +703,41 @@ class _EpochSteps:
 
 
 _END = object()  # what next() gives at the end of the data
+
+
+def _check_class_weight(class_weight, sample_weight) -> None:
+    if class_weight is None:
+        return
+    if sample_weight is not None:
+        raise ValueError("fit: give sample_weight or class_weight, not both (as Keras)")
+    if not isinstance(class_weight, dict) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) and isinstance(v, (int, float, np.number))
+            and not isinstance(v, bool) and math.isfinite(v) for k, v in class_weight.items()):
+        raise ValueError(f"fit: class_weight must be a dict of class indices to finite weights, got "
+                         f"{class_weight!r:.80}")
+
+
+def _class_sample_weights(target, class_weight: dict) -> np.ndarray:
+    """Keras's ``class_weight`` as one weight per sample of a batch: its class's (the class index of the target, the
+    argmax of a one-hot or class-probability row, a binary target of one column rounded)."""
+    if target is None:
+        raise ValueError("fit: class_weight weighs each sample by its target's class; the data has no targets")
+    labels = target.detach().numpy() if isinstance(target, Tensor) else np.asarray(target)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    elif labels.ndim == 2 and labels.min(initial=0) >= 0 and np.allclose(labels.sum(1, dtype=np.float64), 1.0):
+        labels = labels.argmax(1)
+    if labels.ndim != 1 or labels.dtype.kind not in "biuf":
+        raise ValueError(f"fit: class_weight needs one class per sample: class indices [N], binary targets [N, 1] or "
+                         f"one-hot rows [N, C]; got targets {labels.dtype}{list(labels.shape)}")
+    labels = np.round(labels).astype(np.int64)
+    classes = np.array(sorted(class_weight), np.int64)
+    at = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
+    unknown = labels[classes[at] != labels] if len(classes) else labels
+    if unknown.size:
+        raise ValueError(f"fit: class_weight has no weight for the class(es) {np.unique(unknown)[:8].tolist()} of the "
+                         f"targets (it weighs {classes.tolist()[:8]})")
+    return np.array([class_weight[c] for c in classes], np.float64)[at]
 
 
 def _check_validation_freq(freq) -> None:

@@ -208,3 +208,35 @@ def test_sample_weight_of_several_outputs_weighs_their_mean_and_goes_with_valida
     unweighable = Model(model.net, lambda pred, target: ((pred - target) ** 2).mean(), model.optimizer)
     with pytest.raises(ValueError, match="the loss must take reduction='none'"):
         unweighable.fit(x, target, sample_weight=weights, verbose=0)
+
+
+def test_class_weight_weighs_each_training_sample_by_its_class_as_keras():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 4)).astype(np.float32), rng.integers(0, 3, 12)
+    class_weight = {0: 0.5, 1: 2.0, 2: 1.5}
+    ember.manual_seed(0)
+    net = Net([nn.Linear(4, 3)])
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.0))
+    logits = model.predict(x).astype(np.float64)
+    each = np.log(np.exp(logits).sum(1)) - logits[np.arange(12), y]
+    weighted = np.mean(each * np.array([class_weight[c] for c in y]))  # not PyTorch's weight=: / sum of weights
+    history = model.fit(x, y, batch_size=5, class_weight=class_weight, validation_data=(x, y), verbose=0)
+    assert history.history["loss"][0] == pytest.approx(weighted, rel=1e-6)
+    assert history.history["val_loss"][0] == pytest.approx(np.mean(each), rel=1e-6)  # validation: unweighted
+    one_hot = np.eye(3, dtype=np.float32)[y]
+    assert model.fit(x, one_hot, batch_size=5, class_weight=class_weight, verbose=0).history["loss"][0] == \
+        pytest.approx(weighted, rel=1e-6)
+    with pytest.raises(ValueError, match=r"class_weight has no weight for the class\(es\) \[2\]"):
+        model.fit(x, y, class_weight={0: 1.0, 1: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight or class_weight, not both"):
+        model.fit(x, y, class_weight=class_weight, sample_weight=np.ones(12), verbose=0)
+
+
+def test_class_weight_of_binary_targets_weighs_the_rounded_target_s_class():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(12, 4)).astype(np.float32), (rng.random((12, 1)) > 0.5).astype(np.float32)
+    model = _model(lr=0.0, loss="binary_crossentropy", outputs=1)
+    z = model.predict(x).astype(np.float64)[:, 0]
+    each = np.logaddexp(0.0, z) - y[:, 0] * z
+    history = model.fit(x, y, batch_size=5, class_weight={0: 1.0, 1: 3.0}, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(np.mean(each * np.where(y[:, 0] == 1, 3.0, 1.0)), rel=1e-6)
