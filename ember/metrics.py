@@ -302,6 +302,40 @@ def mean_absolute_error(pred, target) -> float:
     return float(np.mean(np.abs(_aligned("mean_absolute_error", pred, target) - target)))
 
 
+def _class_labels(owner: str, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """``labels`` as int64 class indices, checked to lie in [0, num_classes)."""
+    fractional = labels[labels != np.round(labels)] if labels.dtype.kind == "f" else labels[:0]
+    if fractional.size:
+        raise ValueError(f"{owner}: labels must be class indices, got {fractional[:4].tolist()}")
+    labels = labels.astype(np.int64)
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(f"{owner}: labels must be class indices in [0, {num_classes}), got {bad[:4].tolist()}")
+    return labels
+
+
+def confusion_matrix(pred, target, num_classes: int | None = None, threshold: float = 0.5) -> np.ndarray:
+    """The (num_classes, num_classes) counts of samples of each true class (row) predicted as each class (column),
+    as scikit-learn's and Keras's; ``num_classes`` defaults to the largest label + 1. Predictions may be labels or
+    scores (see the module's docstring).
+
+    >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]))   # [[1, 1], [0, 1]]
+    """
+    pred, target = _labels(pred, target, threshold)
+    if num_classes is None:
+        num_classes = int(max(pred.max(initial=-1), target.max(initial=-1))) + 1
+    _check_num_classes("confusion_matrix", num_classes)
+    pred = _class_labels("confusion_matrix", pred, num_classes)
+    target = _class_labels("confusion_matrix", target, num_classes)
+    counts = np.bincount(target * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def _check_num_classes(owner: str, num_classes) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"{owner}: num_classes must be a positive int, got {num_classes!r}")
+
+
 # --- streaming metrics -----------------------------------------------------------------------------------
 class Metric:
     """A metric accumulated over batches: ``update(pred, target)`` per batch, ``result()`` at the end,
@@ -509,6 +543,59 @@ class AUC(Metric):
         return roc_auc(scores, targets, self.pos_label)
 
 
+class IoU(Metric):
+    """Keras's ``IoU``: the intersection over union ``tp / (tp + fp + fn)`` of each class of ``target_class_ids``,
+    from the confusion matrix of all the batches since ``reset`` (``confusion``), averaged over those classes that
+    occur (in the targets or the predictions); 0.0 when none does. Targets equal to ``ignore_class`` are left out.
+    Predictions may be labels or scores, the class axis last (see the module's docstring).
+
+    >>> m = IoU(num_classes=3, target_class_ids=[0, 2]); m.update(logits, labels); m.result()
+    """
+
+    name = "iou"
+    state_names = ("confusion",)
+
+    def __init__(self, num_classes: int, target_class_ids, ignore_class: int | None = None, threshold: float = 0.5,
+                 name: str | None = None):
+        _check_num_classes(type(self).__name__, num_classes)
+        self.num_classes, self.ignore_class, self.threshold = int(num_classes), ignore_class, threshold
+        self.target_class_ids = _class_labels(type(self).__name__, np.asarray(target_class_ids).reshape(-1),
+                                              self.num_classes)
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self.confusion = np.zeros((self.num_classes, self.num_classes), np.int64)
+
+    def update(self, pred, target) -> None:
+        pred, target = _labels(pred, target, self.threshold)
+        if self.ignore_class is not None:
+            kept = target != self.ignore_class
+            pred, target = pred[kept], target[kept]
+        self.confusion += confusion_matrix(pred, target, self.num_classes, self.threshold)
+
+    def result(self) -> float:
+        tp = np.diag(self.confusion).astype(np.float64)
+        union = self.confusion.sum(0) + self.confusion.sum(1) - tp
+        tp, union = tp[self.target_class_ids], union[self.target_class_ids]
+        present = union > 0
+        return float(np.sum(tp[present] / union[present]) / present.sum()) if present.any() else 0.0
+
+
+class MeanIoU(IoU):
+    """Keras's ``MeanIoU``: the mean intersection over union of the classes (see ``IoU``), as in semantic
+    segmentation; ``confusion`` holds the confusion matrix (true class by row, predicted by column).
+
+    >>> m = MeanIoU(num_classes=3); m.update(logits, labels); m.result()
+    """
+
+    name = "mean_iou"
+
+    def __init__(self, num_classes: int, ignore_class: int | None = None, threshold: float = 0.5,
+                 name: str | None = None):
+        _check_num_classes("MeanIoU", num_classes)
+        super().__init__(num_classes, np.arange(num_classes), ignore_class, threshold, name)
+
+
 class _LabelMetric(Metric):
     _which = 0
     state_names = ("preds", "targets")
@@ -571,9 +658,9 @@ class F1(_LabelMetric):
 
 
 __all__ = [
-    "AUC", "F1", "MAE", "MSE", "Accuracy", "Mean", "Metric", "Precision", "Recall", "TopKAccuracy", "accuracy",
-    "f1_score", "log_loss", "mean_absolute_error", "mean_squared_error", "precision", "recall", "roc_auc",
-    "top_k_accuracy",
+    "AUC", "F1", "MAE", "MSE", "Accuracy", "IoU", "Mean", "MeanIoU", "Metric", "Precision", "Recall", "TopKAccuracy",
+    "accuracy", "confusion_matrix", "f1_score", "log_loss", "mean_absolute_error", "mean_squared_error", "precision",
+    "recall", "roc_auc", "top_k_accuracy",
 ]
 
 

@@ -334,3 +334,27 @@ def test_merging_metrics_made_with_other_arguments_names_the_state():
         m.update(np.array([0.1, 0.8, 0.4]), np.array([0, 1, 1]))
     with pytest.raises(ValueError, match=r"StreamingAUC.merge: state '\w+' has shape \[10\] here and \[20\]"):
         a.merge([b])
+
+
+def test_confusion_matrix_and_mean_iou_match_sklearn_over_batches():
+    rng = np.random.default_rng(0)
+    target, logits = rng.integers(0, 4, (6, 5, 5)), rng.normal(size=(6, 5, 5, 4))  # per-pixel scores, classes last
+    pred = logits.argmax(-1)
+    np.testing.assert_array_equal(metrics.confusion_matrix(logits, target),
+                                  skm.confusion_matrix(target.ravel(), pred.ravel(), labels=range(4)))
+    mean_iou = metrics.MeanIoU(num_classes=5)  # class 4 never occurs: left out of the mean, as Keras's
+    mean_iou.update(logits[:3], target[:3])
+    mean_iou.update(logits[3:], target[3:])
+    assert mean_iou.result() == pytest.approx(skm.jaccard_score(target.ravel(), pred.ravel(), average="macro"))
+    kept = target.ravel() != 0
+    ignoring = metrics.MeanIoU(num_classes=4, ignore_class=0)
+    ignoring.update(logits, target)
+    assert ignoring.result() == pytest.approx(
+        skm.jaccard_score(target.ravel()[kept], pred.ravel()[kept], average="macro", labels=range(4)))
+    some = metrics.IoU(num_classes=4, target_class_ids=[1, 3])
+    some.update(logits, target)
+    assert some.result() == pytest.approx(skm.jaccard_score(target.ravel(), pred.ravel(), average="macro",
+                                                            labels=[1, 3]))
+    assert metrics.MeanIoU(num_classes=3).result() == 0.0
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\), got \[3"):
+        metrics.MeanIoU(num_classes=3).update(logits, target)

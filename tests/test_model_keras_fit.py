@@ -240,3 +240,17 @@ def test_class_weight_of_binary_targets_weighs_the_rounded_target_s_class():
     each = np.logaddexp(0.0, z) - y[:, 0] * z
     history = model.fit(x, y, batch_size=5, class_weight={0: 1.0, 1: 3.0}, verbose=0)
     assert history.history["loss"][0] == pytest.approx(np.mean(each * np.where(y[:, 0] == 1, 3.0, 1.0)), rel=1e-6)
+
+
+def test_mean_iou_scores_a_segmentation_fit_per_pixel():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 2, 4, 4)).astype(np.float32), rng.integers(0, 3, (8, 4, 4))
+    ember.manual_seed(0)
+    net = Net([nn.Conv2d(2, 3, 1)])
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.0))
+    pred = model.predict(x).argmax(1).ravel()
+    confusion = np.zeros((3, 3))
+    np.add.at(confusion, (y.ravel(), pred), 1)
+    union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)
+    history = model.fit(x, y, batch_size=3, metrics=[ember.metrics.MeanIoU(num_classes=3)], verbose=0)
+    assert history.history["mean_iou"][0] == pytest.approx(np.mean(np.diag(confusion) / union))
