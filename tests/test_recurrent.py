@@ -213,6 +213,17 @@ def test_errors_name_the_problem():
             nn.GRU(3, 4, batch_first=batch_first)(ember.randn(*shape))
 
 
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_sizes_are_checked_and_zero_hidden_works_as_torch(name):
+    # hidden_size=0 raised ZeroDivisionError, 2.0 "'float' object is not iterable" and -1 an error without the cell
+    for arg, sizes in (("hidden_size", (3, 2.0)), ("hidden_size", (3, -1)), ("input_size", (True, 2))):
+        with pytest.raises(ValueError, match=f"{name}: {arg} must be a non-negative integer"):
+            getattr(nn, name)(*sizes)
+    assert getattr(nn, name)(np.int64(3), np.int64(2)).hidden_size == 2
+    out = getattr(nn, name)(3, 0)(ember.randn(4, 3))  # PyTorch's cells take hidden_size 0: a (4, 0) state
+    assert [t.shape for t in (out if isinstance(out, tuple) else (out,))] == [(4, 0)] * (2 if name == "LSTMCell" else 1)
+
+
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
 @pytest.mark.parametrize("dtype", ["float64", "int64"])
 def test_state_of_another_dtype_is_refused(name, dtype):

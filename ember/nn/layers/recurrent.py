@@ -15,6 +15,7 @@ length; the cells are such an op over one step.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 from ember import ops
@@ -488,6 +489,10 @@ class RNNCellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None,
                  dtype=None) -> None:
         super().__init__()
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:  # (0: as PyTorch's)
+                raise ValueError(f"{type(self).__name__}: {arg} must be a non-negative integer, got {value!r}")
+        input_size, hidden_size = int(input_size), int(hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -504,7 +509,7 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for every weight and bias, like PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size else 0.0
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
