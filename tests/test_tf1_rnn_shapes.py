@@ -96,3 +96,18 @@ def test_bidirectional_dynamic_rnn_reads_each_sequence_backward_within_its_lengt
         assert not got_fw[b, length:].any() and not got_bw[b, length:].any()
         np.testing.assert_allclose(last_fw[b], h_fw, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(last_bw[b], h_bw, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_cell_initializer_sets_its_kernel():
+    # TF-1's LSTMCell(initializer=...) initializes the kernel (the bias stays zeros); it was ignored (glorot uniform)
+    x = tf.placeholder(tf.float32, [2, 3])
+    cell = tf.nn.rnn_cell.LSTMCell(4, initializer=tf.constant_initializer(0.5))
+    output, _ = cell(x, cell.zero_state(2, tf.float32))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias, out = sess.run([cell.variables["kernel"], cell.variables["bias"], output],
+                                     {x: np.ones((2, 3), np.float32)})
+    np.testing.assert_array_equal(kernel, np.full((7, 16), 0.5, np.float32))
+    np.testing.assert_array_equal(bias, np.zeros(16, np.float32))
+    c = _sigmoid(1.5 + 1.0) * 0 + _sigmoid(1.5) * np.tanh(1.5)  # every gate 3 * 0.5 (zero state), forget bias 1
+    np.testing.assert_allclose(out, np.full((2, 4), np.tanh(c) * _sigmoid(1.5)), rtol=1e-6)

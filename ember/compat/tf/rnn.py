@@ -127,6 +127,7 @@ class BasicLSTMCell(RNNCell):
         super().__init__(num_units, activation, reuse, name)
         self.forget_bias = float(forget_bias)
         self.state_is_tuple = state_is_tuple
+        self.kernel_initializer = None  # (get_variable's default: the variable scope's, else glorot uniform)
 
     @property
     def state_size(self):
@@ -137,7 +138,7 @@ class BasicLSTMCell(RNNCell):
         units, forget_bias, act = self.num_units, self.forget_bias, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
-            self.variables = self._build(n, {"kernel": ([n, 4 * units], None),
+            self.variables = self._build(n, {"kernel": ([n, 4 * units], self.kernel_initializer),
                                              "bias": ([4 * units], zeros_initializer())})
         if self.state_is_tuple:
             c, h = state
@@ -156,7 +157,8 @@ class BasicLSTMCell(RNNCell):
 
 
 class LSTMCell(BasicLSTMCell):
-    """``tf.nn.rnn_cell.LSTMCell`` without peepholes or projection (the same math as BasicLSTMCell)."""
+    """``tf.nn.rnn_cell.LSTMCell`` without peepholes or projection (the same math as BasicLSTMCell); ``initializer``
+    initializes the kernel, as TF-1's (the bias starts at zeros)."""
 
     scope_name = "lstm_cell"
 
@@ -165,6 +167,7 @@ class LSTMCell(BasicLSTMCell):
                  name: str | None = None):
         super().__init__(num_units, forget_bias, state_is_tuple, activation, reuse, name,
                          use_peepholes=use_peepholes, cell_clip=cell_clip, num_proj=num_proj)
+        self.kernel_initializer = initializer
 
 
 class GRUCell(RNNCell):
