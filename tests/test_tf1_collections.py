@@ -85,3 +85,32 @@ def test_get_variable_scope_and_reuse_variables_share_a_gan_discriminator():
     assert w_fake is w_real and len(tf.trainable_variables()) == 1
     with tf.variable_scope("D2"):  # reuse was for D's block only
         assert not tf.get_variable_scope().reuse
+
+
+def test_a_variable_scope_initializer_is_the_default_of_its_variables():
+    # TF-1's PTB recipe: variable_scope("Model", initializer=random_uniform_initializer(-s, s)) sets every weight
+    # made without an initializer below it (cells' kernels, tf.layers kernels, inner scopes); it was ignored
+    with tf.variable_scope("model", initializer=tf.constant_initializer(0.25)) as scope:
+        plain = tf.get_variable("w", [2, 2])
+        explicit = tf.get_variable("b", [2], initializer=tf.zeros_initializer())
+        with tf.variable_scope("inner"):
+            inner = tf.get_variable("w", [3])
+        cell = tf.nn.rnn_cell.BasicLSTMCell(2)
+        cell(tf.ones([1, 3]), cell.zero_state(1, tf.float32))
+        tf.layers.dense(tf.ones([1, 3]), 2)
+    with tf.variable_scope(scope):  # a scope object brings its initializer back
+        again = tf.get_variable("v", [1])
+    with tf.variable_scope("other"):
+        tf.get_variable_scope().set_initializer(tf.constant_initializer(-1.0))
+        later = tf.get_variable("w", [2])
+    outside = tf.get_variable("w", [50])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        values = {v.name: sess.run(v) for v in tf.global_variables()}
+    for var in (plain, inner, again, cell.variables["kernel"]):
+        np.testing.assert_array_equal(values[var.name], np.full(var.shape, 0.25, np.float32))
+    np.testing.assert_array_equal(values["model/dense/kernel:0"], np.full((3, 2), 0.25, np.float32))
+    assert not values[explicit.name].any() and not values["model/dense/bias:0"].any()
+    assert not values[cell.variables["bias"].name].any()
+    np.testing.assert_array_equal(values[later.name], [-1.0, -1.0])
+    assert len(np.unique(values[outside.name])) == 50  # glorot uniform outside the scopes

@@ -2,7 +2,8 @@
 flatten, batch normalization).
 
 Each call creates its variables under a scope named after the layer (``dense/kernel``, ``dense_1/kernel``,
-or ``name/kernel``), as TF-1 does; ``reuse=True`` with a ``name`` shares them.
+or ``name/kernel``), as TF-1 does; ``reuse=True`` with a ``name`` shares them. A kernel without an initializer
+starts from the variable scope's (``variable_scope(..., initializer=...)``), else glorot uniform, as TF-1's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import ember
 from ember.compat.tf import nn
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_graph, op, variable_scope
-from ember.compat.tf.variables import get_variable, glorot_uniform_initializer, ones_initializer, zeros_initializer
+from ember.compat.tf.variables import get_variable, ones_initializer, zeros_initializer
 
 __all__ = [
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Conv1D", "Conv2D",
@@ -54,8 +55,8 @@ def dense(inputs, units: int, activation=None, use_bias: bool = True, kernel_ini
     inputs = as_tf(inputs)
     features = _last_dim("dense", inputs)
     with variable_scope(_scope("dense", name), reuse=reuse):  # (its ops named in the layer's scope, as TF-1's)
-        kernel = get_variable("kernel", [features, int(units)], initializer=kernel_initializer or
-                              glorot_uniform_initializer(), regularizer=kernel_regularizer, trainable=trainable)
+        kernel = get_variable("kernel", [features, int(units)], initializer=kernel_initializer,
+                              regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(units)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
         product = op(ember.matmul, (inputs, kernel), name="MatMul" if len(inputs.shape) == 2 else "Tensordot")
@@ -102,7 +103,7 @@ def conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding: str = "va
     kh, kw = _pair(kernel_size)
     with variable_scope(_scope("conv2d", name), reuse=reuse):
         kernel = get_variable("kernel", [kh, kw, int(channels), int(filters)],
-                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              initializer=kernel_initializer,
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
@@ -160,7 +161,7 @@ def conv1d(inputs, filters: int, kernel_size, strides=1, padding: str = "valid",
     width = int(kernel_size if isinstance(kernel_size, (int, np.integer)) else kernel_size[0])
     with variable_scope(_scope("conv1d", name), reuse=reuse):
         kernel = get_variable("kernel", [width, int(channels), int(filters)],
-                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              initializer=kernel_initializer,
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
@@ -195,7 +196,7 @@ def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding:
     oh, ow = (hw[0] * sh, hw[1] * sw) if same else ((hw[0] - 1) * sh + kh, (hw[1] - 1) * sw + kw)
     with variable_scope(_scope("conv2d_transpose", name), reuse=reuse):
         kernel = get_variable("kernel", [kh, kw, int(filters), int(channels)],
-                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              initializer=kernel_initializer,
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
@@ -260,10 +261,10 @@ def separable_conv2d(inputs, filters: int, kernel_size, strides=(1, 1), padding:
     multiplier = int(depth_multiplier)
     with variable_scope(_scope("separable_conv2d", name), reuse=reuse):
         depthwise = get_variable("depthwise_kernel", [kh, kw, int(channels), multiplier],
-                                 initializer=depthwise_initializer or glorot_uniform_initializer(),
+                                 initializer=depthwise_initializer,
                                  regularizer=depthwise_regularizer, trainable=trainable)
         pointwise = get_variable("pointwise_kernel", [1, 1, int(channels) * multiplier, int(filters)],
-                                 initializer=pointwise_initializer or glorot_uniform_initializer(),
+                                 initializer=pointwise_initializer,
                                  regularizer=pointwise_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None
@@ -285,7 +286,7 @@ def conv3d(inputs, filters: int, kernel_size, strides=(1, 1, 1), padding: str = 
     channels = _last_dim("conv3d", inputs) if last else inputs.shape[1]
     with variable_scope(_scope("conv3d", name), reuse=reuse):
         kernel = get_variable("kernel", [*_triple(kernel_size), int(channels), int(filters)],
-                              initializer=kernel_initializer or glorot_uniform_initializer(),
+                              initializer=kernel_initializer,
                               regularizer=kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [int(filters)], initializer=bias_initializer or zeros_initializer(),
                             regularizer=bias_regularizer, trainable=trainable) if use_bias else None

@@ -170,9 +170,10 @@ def glorot_normal_initializer(seed=None, dtype=float32):
 
 def get_variable(name: str, shape=None, dtype=float32, initializer=None, regularizer=None, trainable: bool = True,
                  collections=None) -> Variable:
-    """The variable ``scope/name``: created (default initializer glorot uniform) or, under reuse, found. A
-    ``regularizer`` (``tf.contrib.layers.l2_regularizer(scale)``) adds its penalty of the new variable to the
-    ``tf.GraphKeys.REGULARIZATION_LOSSES`` collection (``tf.losses.get_regularization_loss`` sums them).
+    """The variable ``scope/name``: created (default initializer the variable scope's, else glorot uniform) or,
+    under reuse, found. A ``regularizer`` (``tf.contrib.layers.l2_regularizer(scale)``) adds its penalty of the
+    new variable to the ``tf.GraphKeys.REGULARIZATION_LOSSES`` collection (``tf.losses.get_regularization_loss``
+    sums them).
 
     Only ``variable_scope`` prefixes the name (``name_scope`` does not, as in TF-1)."""
     graph = get_default_graph()
@@ -191,6 +192,8 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
         return found
     if reuse is True:
         raise ValueError(f"Variable {full} does not exist and reuse=True in variable_scope")
+    if initializer is None:
+        initializer = graph.initializers[-1]  # the variable scope's, where it has one
     if initializer is None:
         initializer = glorot_uniform_initializer() if as_tf_dtype(dtype) in FLOATING else zeros_initializer()
     if callable(initializer) and not isinstance(initializer, Tensor):
