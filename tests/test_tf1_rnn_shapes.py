@@ -111,3 +111,9 @@ def test_lstm_cell_initializer_sets_its_kernel():
     np.testing.assert_array_equal(bias, np.zeros(16, np.float32))
     c = _sigmoid(1.5 + 1.0) * 0 + _sigmoid(1.5) * np.tanh(1.5)  # every gate 3 * 0.5 (zero state), forget bias 1
     np.testing.assert_allclose(out, np.full((2, 4), np.tanh(c) * _sigmoid(1.5)), rtol=1e-6)
+
+
+def test_multi_rnn_cell_refuses_a_concatenated_state():
+    # it was accepted and ignored: the state stayed a tuple, and a concatenated initial state failed inside
+    with pytest.raises(ValueError, match="MultiRNNCell: state_is_tuple=False"):
+        tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.GRUCell(3)], state_is_tuple=False)

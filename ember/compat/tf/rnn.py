@@ -202,9 +202,13 @@ class GRUCell(RNNCell):
 
 
 class MultiRNNCell(RNNCell):
-    """Cells stacked: each one's output is the next one's input; the state is a tuple of their states."""
+    """Cells stacked: each one's output is the next one's input; the state is a tuple of their states (TF-1's
+    deprecated concatenated state, ``state_is_tuple=False``, is refused)."""
 
     def __init__(self, cells, state_is_tuple: bool = True):
+        if not state_is_tuple:
+            raise ValueError("MultiRNNCell: state_is_tuple=False (one concatenated state) is not supported; use the "
+                             "tuple of the cells' states")
         self.cells = list(cells)
         self.num_units = self.cells[-1].num_units
         for i, cell in enumerate(self.cells):
