@@ -117,3 +117,22 @@ def test_multi_rnn_cell_refuses_a_concatenated_state():
     # it was accepted and ignored: the state stayed a tuple, and a concatenated initial state failed inside
     with pytest.raises(ValueError, match="MultiRNNCell: state_is_tuple=False"):
         tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.GRUCell(3)], state_is_tuple=False)
+
+
+def test_gru_cell_takes_its_initializers():
+    # TF-1's GRUCell(kernel_initializer=, bias_initializer=) set both kernels and both biases (a TypeError before;
+    # a fourth positional argument was taken as the name)
+    x = tf.placeholder(tf.float32, [2, 3])
+    cell = tf.nn.rnn_cell.GRUCell(2, None, None, tf.constant_initializer(0.5), tf.constant_initializer(-0.25),
+                                  dtype=tf.float32)
+    output, _ = cell(x, cell.zero_state(2, tf.float32))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        (gate_kernel, gate_bias), (kernel, bias) = sess.run([cell.variables["gates"], cell.variables["candidate"]])
+    np.testing.assert_array_equal(gate_kernel, np.full((5, 4), 0.5, np.float32))
+    np.testing.assert_array_equal(kernel, np.full((5, 2), 0.5, np.float32))
+    np.testing.assert_array_equal(gate_bias, np.full(4, -0.25, np.float32))
+    np.testing.assert_array_equal(bias, np.full(2, -0.25, np.float32))
+    assert cell.variables["gates"][0].name == "gru_cell/gates/kernel:0"
+    with pytest.raises(ValueError, match="GRUCell: dtype"):
+        tf.nn.rnn_cell.GRUCell(2, dtype=tf.float64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, float32, op, variable_scope
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, float32, op, variable_scope
 from ember.compat.tf.variables import get_variable, zeros_initializer
 
 __all__ = [
@@ -172,9 +172,18 @@ class LSTMCell(BasicLSTMCell):
 
 class GRUCell(RNNCell):
     """TF-1's GRU: r, u = sigmoid(concat(x, h) @ gates + 1-initialized bias); c = tanh(concat(x, r * h) @
-    candidate); h' = u * h + (1 - u) * c."""
+    candidate); h' = u * h + (1 - u) * c. ``kernel_initializer`` and ``bias_initializer`` set both kernels and
+    both biases, as TF-1's."""
 
     scope_name = "gru_cell"
+
+    def __init__(self, num_units: int, activation=None, reuse=None, kernel_initializer=None, bias_initializer=None,
+                 name: str | None = None, dtype=None):
+        if dtype is not None and as_tf_dtype(dtype) != float32:
+            raise ValueError(f"GRUCell: dtype={dtype!r} is not supported; the cell computes in float32")
+        super().__init__(num_units, activation, reuse, name)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
 
     def __call__(self, inputs, state, scope=None):
         from ember.compat.tf.variables import constant_initializer
@@ -184,12 +193,13 @@ class GRUCell(RNNCell):
         if self.variables is None:
             n = self._input_size(inputs) + units
             with variable_scope(self.name):
+                kernel_init, bias_init = self.kernel_initializer, self.bias_initializer
                 with variable_scope("gates"):
-                    gates = (get_variable("kernel", [n, 2 * units]),
-                             get_variable("bias", [2 * units], initializer=constant_initializer(1.0)))
+                    gates = (get_variable("kernel", [n, 2 * units], initializer=kernel_init),
+                             get_variable("bias", [2 * units], initializer=bias_init or constant_initializer(1.0)))
                 with variable_scope("candidate"):
-                    candidate = (get_variable("kernel", [n, units]),
-                                 get_variable("bias", [units], initializer=zeros_initializer()))
+                    candidate = (get_variable("kernel", [n, units], initializer=kernel_init),
+                                 get_variable("bias", [units], initializer=bias_init or zeros_initializer()))
             self.variables = {"gates": gates, "candidate": candidate}
 
         def step(x, h, gk, gb, ck, cb):
