@@ -136,3 +136,20 @@ def test_gru_cell_takes_its_initializers():
     assert cell.variables["gates"][0].name == "gru_cell/gates/kernel:0"
     with pytest.raises(ValueError, match="GRUCell: dtype"):
         tf.nn.rnn_cell.GRUCell(2, dtype=tf.float64)
+
+
+@pytest.mark.parametrize("cell_type", ["BasicLSTMCell", "LSTMCell"])
+def test_lstm_with_a_concatenated_state_starts_from_zeros_of_both_halves(cell_type):
+    # with state_is_tuple=False the zero state was (batch, num_units), not (batch, 2 * num_units): dynamic_rnn
+    # failed with "matmul: inner dimensions differ (4 vs 9)"
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    cell = getattr(tf.nn.rnn_cell, cell_type)(5, state_is_tuple=False)
+    assert cell.zero_state(2, tf.float32).shape == (2, 10)
+    outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    assert state.shape == (None, 10)
+    outputs_from_zeros, state_from_zeros = tf.nn.dynamic_rnn(cell, x, initial_state=tf.zeros([2, 10]))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        values = sess.run([outputs, state, outputs_from_zeros, state_from_zeros], {x: np.ones((2, 3, 4), np.float32)})
+    np.testing.assert_array_equal(values[0], values[2])
+    np.testing.assert_array_equal(values[1], values[3])

@@ -64,11 +64,11 @@ class RNNCell:
             return LSTMStateTuple(zeros(shape, dtype), zeros(shape, dtype))
         if isinstance(self.state_size, tuple):
             return tuple(zeros([batch_size, s if isinstance(s, int) else s.c], dtype) for s in self.state_size)
-        return zeros([batch_size, self.num_units], dtype)
+        return zeros([batch_size, self.state_size], dtype)
 
     def _zero_state_like(self, inputs: Tensor):
         """Zeros of shape (batch, state size), the batch taken from ``inputs`` when the Session runs."""
-        units = self.num_units
+        units = self.num_units if isinstance(self.state_size, LSTMStateTuple) else self.state_size
 
         def zeros(x):
             # an empty sum is a (batch, 1) column of zeros whatever x holds, and keeps the batch symbolic
