@@ -693,6 +693,24 @@ def test_margin_losses_and_their_modules_match_torch(reduction):
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_margin_ranking_loss_refuses_inputs_of_other_ranks_as_torch():
+    # (N,) inputs and an (N, 1) target broadcast to (N, N) losses (a mean of 0.544 for the rows' 0.217); PyTorch
+    # refuses ranks that differ, and broadcasts within one rank
+    (u, tu), (v, tv) = _pair(6, seed=4), _pair(6, seed=5)
+    y, ty = _signs(6)
+    column = y.reshape(6, 1)
+    with pytest.raises(ValueError, match=r"margin_ranking_loss: input1, input2 and target must have the same number "
+                                         r"of dimensions, got shapes \[6\], \[6\] and \[6, 1\]"):
+        F.margin_ranking_loss(u, v, column)
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        nn.MarginRankingLoss()(u, v[:1].reshape(1, 1), y)
+    with pytest.raises(RuntimeError, match="same dimension"):
+        TF.margin_ranking_loss(tu, tv, ty.reshape(6, 1))
+    _check(F.margin_ranking_loss(u.reshape(6, 1), v.reshape(1, 6), column, reduction="none"),
+           TF.margin_ranking_loss(tu.reshape(6, 1), tv.reshape(1, 6), ty.reshape(6, 1), reduction="none"),
+           [(u, tu), (v, tv)], atol=1e-6)
+
+
 @pytest.mark.parametrize("swap", [False, True])
 def test_triplet_margin_loss_of_3d_and_broadcast_inputs_matches_torch(swap):
     # PyTorch takes any rank, the three broadcast, the distance along the last dimension; (N, D) or (D,) of one

@@ -269,6 +269,9 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
 
     >>> margin_ranking_loss(ember.randn(4), ember.randn(4), ember.tensor([1.0, -1.0, 1.0, 1.0]))
     """
+    if not input1.ndim == input2.ndim == target.ndim:  # PyTorch's check: (N,) inputs and an (N, 1) target made (N, N)
+        raise ValueError(f"margin_ranking_loss: input1, input2 and target must have the same number of dimensions, "
+                         f"got shapes {list(input1.shape)}, {list(input2.shape)} and {list(target.shape)}")
     return _reduce("margin_ranking_loss", _hinge(-target * (input1 - input2) + margin), reduction)
 
 
