@@ -2,6 +2,7 @@
 and gradients."""
 
 import contextlib
+import re
 
 import numpy as np
 import pytest
@@ -709,6 +710,24 @@ def test_margin_ranking_loss_refuses_inputs_of_other_ranks_as_torch():
     _check(F.margin_ranking_loss(u.reshape(6, 1), v.reshape(1, 6), column, reduction="none"),
            TF.margin_ranking_loss(tu.reshape(6, 1), tv.reshape(1, 6), ty.reshape(6, 1), reduction="none"),
            [(u, tu), (v, tv)], atol=1e-6)
+
+
+def test_cosine_embedding_loss_refuses_a_target_of_another_rank_as_torch():
+    # an (N, 1) target of (N, D) inputs broadcast the (N,) cosines to (N, N) losses (a mean of 0.484 for the
+    # rows' 0.317), and a 0-d one was taken for every row; PyTorch wants an (N,) target of (N, D) inputs and a 0-d
+    # one of (D,) inputs
+    (a, ta), (b, tb) = _pair(6, 5), _pair(6, 5, seed=1)
+    y, ty = _signs(6)
+    for target, torch_target in ((y.reshape(6, 1), ty.reshape(6, 1)), (y[0], ty[0])):
+        with pytest.raises(ValueError, match=r"cosine_embedding_loss: .* got \[6, 5\], \[6, 5\] and target "
+                                             + re.escape(str(list(target.shape)))):
+            F.cosine_embedding_loss(a, b, target)
+        with pytest.raises(RuntimeError, match="target tensor"):
+            TF.cosine_embedding_loss(ta, tb, torch_target)
+    with pytest.raises(ValueError, match="cosine_embedding_loss"):
+        nn.CosineEmbeddingLoss()(a[0], b[0], y)
+    _check(F.cosine_embedding_loss(a[0], b[0], y[1], reduction="none"),
+           TF.cosine_embedding_loss(ta[0], tb[0], ty[1], reduction="none"), [], atol=1e-6)
 
 
 @pytest.mark.parametrize("swap", [False, True])

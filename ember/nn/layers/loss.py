@@ -292,9 +292,11 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
 
     >>> cosine_embedding_loss(ember.randn(4, 8), ember.randn(4, 8), ember.tensor([1.0, -1.0, 1.0, -1.0]))
     """
-    if input1.shape != input2.shape or input1.ndim not in (1, 2):
-        raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) or (D,) of one shape, got "
-                         f"{list(input1.shape)} and {list(input2.shape)}")
+    if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
+        # PyTorch's check: an (N, 1) target of (N, D) inputs made (N, N) losses
+        raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) with an (N,) target or (D,) with a 0-d "
+                         f"target, the inputs of one shape, got {list(input1.shape)}, {list(input2.shape)} and "
+                         f"target {list(target.shape)}")
     dim = input1.ndim - 1
     eps = 1e-12  # PyTorch's, added to each squared magnitude
     product = _ops.sum(input1 * input2, dim)
