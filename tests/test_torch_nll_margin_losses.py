@@ -160,6 +160,21 @@ def test_nll_loss_ignores_infinite_log_probabilities_of_other_classes_as_torch(r
         np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_ignores_masked_logits_of_other_classes_as_torch(reduction):
+    # with a class weight or (N, C, d) input the one-hot labels times the log-probabilities made 0 * -inf: a masked
+    # class (logit -inf) gave a NaN loss where PyTorch's is finite (mean 0.736 with the weight)
+    logits = np.array([[0.5, -np.inf, 1.0], [1.0, 2.0, 0.3], [-np.inf, 0.3, -1.0], [0.2, -np.inf, -0.1]])
+    target, weight = np.array([0, 1, -100, 2]), np.array([1.0, 2.0, 3.0])
+    cases = [(logits, target, {"weight": weight}), (logits[None].transpose(0, 2, 1), target[None], {}),
+             (logits[None].transpose(0, 2, 1), target[None], {"weight": weight})]
+    for x, t, kwargs in cases:
+        ours = {k: ember.tensor(v) for k, v in kwargs.items()}
+        theirs = {k: torch.tensor(v) for k, v in kwargs.items()}
+        _check(lambda a, t: F.cross_entropy(a, t, reduction=reduction, **ours),
+               lambda a, t: TF.cross_entropy(a, t, reduction=reduction, **theirs), [x, t], [True, False])
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_and_nll_loss_of_unbatched_input_match_torch(reduction):
     # (C,) input with a 0-d class index (or (C,) probabilities for cross_entropy) is one sample, as in PyTorch;

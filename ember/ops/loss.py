@@ -545,13 +545,20 @@ def _nan_if_no_weight(loss: TensorLike, weights: TensorLike, reduction: str) -> 
     return where(sum(weights) != 0, loss, float("nan")) if reduction == "mean" else loss
 
 
+def _eagerly_nonfinite(input: TensorLike, target: TensorLike, loss: TensorLike) -> bool:
+    """Whether ``loss``, computed eagerly on the CPU, holds an inf or NaN (False in a graph or on a device, where
+    looking would wait for the values)."""
+    return not (input.symbolic or target.symbolic or not isinstance(loss.array, np.ndarray)
+                or np.isfinite(loss.array).all())
+
+
 def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) -> TensorLike:
     # The loss is sum(input * W) with W = -one_hot(target) * class weight (/ total weight for the mean),
     # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
     input, target = to_float(input), as_tensor(target)
     weights = _class_weights(name, input, target, weight, ignore_index, reduction, negate=True)
     loss = sum(input * weights, axis=1) if reduction == "none" else sum(input * weights)
-    if input.symbolic or target.symbolic or not isinstance(loss.array, np.ndarray) or np.isfinite(loss.array).all():
+    if not _eagerly_nonfinite(input, target, loss):
         return loss if reduction == "none" else _nan_if_no_weight(loss, weights, reduction)
     # A -inf (or NaN) log-probability of a class other than the target (a masked one) times its weight 0 made the
     # product NaN where PyTorch's loss is finite: each row's target term picked alone (ignored rows: 0). Eagerly on
@@ -586,7 +593,12 @@ def cross_entropy(
         return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype not in FLOATING and not label_smoothing:  # class indices: one fused op
         labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
-        return _nan_if_no_weight(softmax_cross_entropy(input, labels, total=reduction != "none"), labels, reduction)
+        loss = softmax_cross_entropy(input, labels, total=reduction != "none")
+        if not _eagerly_nonfinite(input, target, loss):
+            return _nan_if_no_weight(loss, labels, reduction)
+        # A -inf logit of a class other than the target (a masked one) times its label 0 made the sum NaN where
+        # PyTorch's loss is finite: nll_loss of the log-probabilities picks each target's term alone
+        return _nll("cross_entropy", log_softmax(input, axis=1), target, weight, ignore_index, reduction)
     logp = log_softmax(input, axis=1)
     classes = input.shape[1]
     w_row = None
