@@ -290,6 +290,8 @@ def _softmax_parts(xp, logits, target, ignore_index: int):
     """What both the loss and its gradient start from: each row's target logit less the row's max (a vector),
     exp of the logits less their row's max, the rows' sums of those (a column), and ``_class_offsets``."""
     offsets, valid = _class_offsets(xp, target, logits.shape[1], ignore_index)
+    if not logits.flags.c_contiguous:  # the gradient subtracts one at flat offsets of exp: a reshape must not copy
+        logits = xp.ascontiguousarray(logits)
     exp = logits - max_last(xp, logits, 1, True)
     picked = exp.take(offsets)
     xp.exp(exp, out=exp)
