@@ -175,6 +175,25 @@ def test_cross_entropy_ignores_masked_logits_of_other_classes_as_torch(reduction
                lambda a, t: TF.cross_entropy(a, t, reduction=reduction, **theirs), [x, t], [True, False])
 
 
+def test_a_class_weight_that_requires_grad_is_refused_with_class_indices_as_torch():
+    # the one-hot weights are a constant of the targets: weight.grad stayed None after backward, silently (PyTorch
+    # refuses); class probabilities take it through their product, as PyTorch's
+    x, target = ember.tensor(X[:4]), ember.tensor(np.array([0, 1, 2, 1]))
+    weight = ember.tensor(np.array([1.0, 2.0, 3.0, 0.5]), requires_grad=True)
+    for loss in (lambda: F.cross_entropy(x, target, weight), lambda: F.nll_loss(x, target, weight),
+                 lambda: F.cross_entropy(x, target, weight, label_smoothing=0.1),
+                 lambda: nn.CrossEntropyLoss(weight)(x.unsqueeze(2), target.unsqueeze(1))):
+        with pytest.raises(RuntimeError, match="weight is not differentiable with class-index targets"):
+            loss()
+        with ember.no_grad():
+            loss()
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'weight'"):
+        TF.cross_entropy(torch.tensor(X[:4]), torch.tensor([0, 1, 2, 1]), torch.ones(4, requires_grad=True))
+    probs = np.full((4, 4), 0.25)
+    _check(lambda w: F.cross_entropy(ember.tensor(X[:4]), ember.tensor(probs), w),
+           lambda w: TF.cross_entropy(torch.tensor(X[:4]), torch.tensor(probs), w), [weight.detach().numpy()], [True])
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_and_nll_loss_of_unbatched_input_match_torch(reduction):
     # (C,) input with a 0-d class index (or (C,) probabilities for cross_entropy) is one sample, as in PyTorch;

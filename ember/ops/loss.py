@@ -523,6 +523,10 @@ def _class_weights(name: str, input, target, weight, ignore_index: int, reductio
     attrs = {"num_classes": input.shape[1], "ignore_index": int(ignore_index), "normalize": reduction == "mean",
              "dtype": input.dtype, "negate": negate}
     weight = _class_weight(name, input, weight)
+    if weight is not None and weight.requires_grad and dispatch.grad_enabled():
+        # the one-hot weights are a constant of the targets: a weight to learn got no gradient, silently
+        raise RuntimeError(f"{name}: weight is not differentiable with class-index targets (PyTorch's nll_loss "
+                           "neither); detach it, or compute the weighted loss from the log-probabilities")
     inputs = (target,) if weight is None else (target, weight)
     try:
         return dispatch.apply(NLL_WEIGHTS, inputs, attrs)
