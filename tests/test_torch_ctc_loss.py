@@ -150,3 +150,22 @@ def test_sequences_without_frames_match_torch():
                           rtol=1e-10, atol=1e-10, reduction="none")
     assert np.isinf(loss.detach().numpy()[0]) and loss.detach().numpy()[1] == 0
     assert not grad.numpy()[:, :2].any()
+
+
+def test_a_second_derivative_is_refused_as_torch():
+    # the gradient op had no vjp, so a gradient of the gradient treated it as a constant and came out 0 (1e-18
+    # through log_softmax) where it is not; PyTorch has no double backward for ctc_loss and says so
+    x = ember.tensor(_log_probs(np.float64), requires_grad=True)
+    loss = F.ctc_loss(ember.log_softmax(x, 2), ember.tensor(TARGETS), ember.tensor(INPUT_LENGTHS),
+                      ember.tensor(TARGET_LENGTHS))
+    (g,) = ember.autograd.grad(loss, [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="ctc_loss: no second derivative"):
+        ember.autograd.grad((g * g).sum(), [x])
+    xt = torch.tensor(_log_probs(np.float64), requires_grad=True)
+    (gt,) = torch.autograd.grad(TF.ctc_loss(xt.log_softmax(2), torch.tensor(TARGETS), torch.tensor(INPUT_LENGTHS),
+                                            torch.tensor(TARGET_LENGTHS)), [xt], create_graph=True)
+    with pytest.raises(RuntimeError, match="not implemented"):
+        torch.autograd.grad((gt * gt).sum(), [xt])
+    (first,) = ember.autograd.grad(F.ctc_loss(ember.log_softmax(x, 2), ember.tensor(TARGETS),
+                                              ember.tensor(INPUT_LENGTHS), ember.tensor(TARGET_LENGTHS)), [x])
+    np.testing.assert_allclose(first.numpy(), gt.detach().numpy(), rtol=1e-10, atol=1e-12)  # first order unchanged

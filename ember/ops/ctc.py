@@ -22,7 +22,7 @@ from ember.ops.elementwise import clip
 from ember.ops.infer import as_int, fits, require_float
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import mean, sum
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
+from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import reshape
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -264,12 +264,18 @@ CTC_LOSS = defop(
     residuals=_ctc_residuals,
 )
 
-# No second derivative, as in PyTorch.
+def _ctc_grad_rule(run, ctx, u):
+    """No second derivative, as in PyTorch: refused where one is asked for (a vjp of none, NON_DIFFERENTIABLE, made
+    the gradient a constant, so a gradient of it came out 0 silently)."""
+    raise RuntimeError("ctc_loss: no second derivative (as PyTorch's): a backward through its gradient (taken with "
+                       "create_graph=True) was asked for")
+
+
 CTC_LOSS_GRAD = defop(
     "ctc_loss_grad",
     forward=_ctc_grad_forward,
     infer=_ctc_grad_infer,
-    vjp=NON_DIFFERENTIABLE,
+    vjp=vjp_rule(_ctc_grad_rule),
     cost=_ctc_cost,
     onnx=NO_ONNX,
     autocast=FLOAT32,
