@@ -87,6 +87,53 @@ def _add_alpha(x, y, alpha: float):
     return wide.astype(x.dtype)
 
 
+def _mul_narrow(x, scalar: float):
+    """PyTorch's ``x.mul(scalar)`` of a float16 or bfloat16 array: the product in float32 (``scalar`` in float32, not
+    in their dtype), rounded once."""
+    return (x.astype(np.float32) * np.float32(scalar)).astype(x.dtype)
+
+
+def _addcmul_narrow(x, t1, t2, value: float):
+    """PyTorch's ``x.addcmul(t1, t2, value=value)`` of float16 or bfloat16 arrays as its CPU kernel computes it:
+    ``x + (value * t1) * t2`` in float32, the last product and the sum one fused multiply-add (emulated in float64,
+    where the product is exact), rounded once."""
+    wide = t1.astype(np.float32)
+    wide *= np.float32(value)
+    wide = wide.astype(np.float64)
+    wide *= t2
+    wide += x
+    return wide.astype(np.float32).astype(x.dtype)
+
+
+def _addcdiv_narrow(x, t1, t2, value: float):
+    """PyTorch's ``x.addcdiv(t1, t2, value=value)`` of float16 or bfloat16 arrays: ``x + value * t1 / t2`` in float32,
+    rounded once."""
+    wide = t1.astype(np.float32)
+    wide *= np.float32(value)
+    wide /= t2.astype(np.float32)
+    wide += x.astype(np.float32)
+    return wide.astype(x.dtype)
+
+
+def _lerp_narrow(avg, target, weight: float) -> None:
+    """``avg.lerp_(target, weight)`` of float16 or bfloat16 arrays as PyTorch's CPU kernel computes it: one fused
+    multiply-add in float32, ``start + w * (end - start)`` (``end + (w - 1) * (end - start)`` for ``|w| >= 0.5``),
+    rounded once (emulated in float64, where the product is exact)."""
+    weight = np.float32(weight)
+    small = bool(abs(weight) < 0.5)
+    start, end = avg.astype(np.float32), target.astype(np.float32)
+    wide = (end - start).astype(np.float64)
+    wide *= float(weight if small else weight - np.float32(1))
+    wide += start if small else end
+    avg[...] = wide.astype(np.float32)
+
+
+def _add_scalar_narrow(x, scalar: float):
+    """PyTorch's ``x.add(scalar)`` of a float16 or bfloat16 array: ``scalar`` rounded to its dtype (unlike ``mul``'s
+    and ``div``'s), the sum in float32, rounded once."""
+    return (x.astype(np.float32) + np.float32(x.dtype.type(scalar))).astype(x.dtype)
+
+
 def _sgd_narrow(xp, param, grad, state: dict, lr: float, momentum: float, dampening: float, nesterov: bool,
                 weight_decay: float, maximize: bool) -> None:
     """``sgd_update`` of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and rounded
@@ -313,28 +360,19 @@ def _adam_narrow(xp, param, grad, state: dict, step: int, lr: float, beta1: floa
         grad = xp.negative(grad)
     if weight_decay != 0:
         if decoupled:
-            param[...] = param.astype(f32) * f32(1 - lr * weight_decay)
+            param[...] = _mul_narrow(param, 1 - lr * weight_decay)
         else:
             grad = _add_alpha(grad, param, weight_decay)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    wide_grad = grad.astype(f32)
-    wide = exp_avg.astype(f32)
-    _lerp_(xp, wide, wide_grad, 1 - beta1, xp.empty_like(wide))
-    exp_avg[...] = wide
-    exp_avg_sq[...] = exp_avg_sq.astype(f32) * f32(beta2)
-    wide_grad *= f32(1 - beta2) * wide_grad  # addcmul: v + ((1 - beta2) * g) * g
-    wide_grad += exp_avg_sq.astype(f32)
-    exp_avg_sq[...] = wide_grad
+    _lerp_narrow(exp_avg, grad, 1 - beta1)
+    exp_avg_sq[...] = _addcmul_narrow(_mul_narrow(exp_avg_sq, beta2), grad, grad, 1 - beta2)
     second = exp_avg_sq
     if amsgrad:
         second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
     denom = xp.sqrt(second.astype(f32)).astype(param.dtype)
     denom = (denom.astype(f32) / f32((1 - beta2**step) ** 0.5)).astype(param.dtype)
-    denom = (denom.astype(f32) + f32(eps)).astype(param.dtype)
-    wide = exp_avg.astype(f32) * f32(-lr / (1 - beta1**step))  # addcdiv: p + (value * m) / denom
-    wide /= denom.astype(f32)
-    wide += param.astype(f32)
-    param[...] = wide
+    denom = _add_scalar_narrow(denom, eps)
+    param[...] = _addcdiv_narrow(param, exp_avg, denom, -lr / (1 - beta1**step))
 
 
 @update_rule(elementwise=True)
