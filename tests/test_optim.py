@@ -537,6 +537,11 @@ NARROW_CASES = [
     ("Adam", {"lr": 0.02, "betas": (0.4, 0.9), "eps": 1e-3, "maximize": True}),
     ("AdamW", {"lr": 0.01, "weight_decay": 0.3, "eps": 1e-4}),
     ("Adam", {"lr": 0.01, "betas": (0.3, 0.7), "eps": 0.3}),  # add_(eps) rounds eps to the dtype
+    ("RMSprop", {"lr": 0.01, "eps": 1e-4}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.9, "weight_decay": 0.1, "eps": 1e-3}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "maximize": True, "eps": 1e-4}),
+    ("Adagrad", {"lr": 0.1, "eps": 1e-4}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.3, "weight_decay": 0.1, "eps": 1e-4}),
 ]
 
 

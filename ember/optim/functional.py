@@ -134,6 +134,11 @@ def _add_scalar_narrow(x, scalar: float):
     return (x.astype(np.float32) + np.float32(x.dtype.type(scalar))).astype(x.dtype)
 
 
+def _sqrt_add_narrow(xp, x, eps: float):
+    """PyTorch's ``x.sqrt().add_(eps)`` of a float16 or bfloat16 array: each op in float32, rounded once."""
+    return _add_scalar_narrow(xp.sqrt(x.astype(np.float32)).astype(x.dtype), eps)
+
+
 def _sgd_narrow(xp, param, grad, state: dict, lr: float, momentum: float, dampening: float, nesterov: bool,
                 weight_decay: float, maximize: bool) -> None:
     """``sgd_update`` of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and rounded
@@ -443,6 +448,9 @@ def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, 
     if centered and "grad_avg" not in state:
         state["grad_avg"] = xp.zeros_like(param)
     state["step"] += 1
+    if param.dtype.itemsize < 4:
+        _rmsprop_narrow(xp, param, grad, state, lr, alpha, eps, weight_decay, momentum, centered, maximize)
+        return
     if maximize:
         grad = xp.negative(grad)
     if weight_decay != 0:
@@ -472,6 +480,30 @@ def rmsprop_update(param, grad, state: dict, *, lr: float, alpha: float = 0.99, 
         param += numer
 
 
+def _rmsprop_narrow(xp, param, grad, state: dict, lr: float, alpha: float, eps: float, weight_decay: float,
+                    momentum: float, centered: bool, maximize: bool) -> None:
+    """``rmsprop_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and
+    rounded once, as its CPU kernels do."""
+    if maximize:
+        grad = xp.negative(grad)
+    if weight_decay != 0:
+        grad = _add_alpha(grad, param, weight_decay)
+    square_avg = state["square_avg"]
+    square_avg[...] = _addcmul_narrow(_mul_narrow(square_avg, alpha), grad, grad, 1 - alpha)
+    if centered:
+        grad_avg = state["grad_avg"]
+        _lerp_narrow(grad_avg, grad, 1 - alpha)
+        avg = _sqrt_add_narrow(xp, _addcmul_narrow(square_avg, grad_avg, grad_avg, -1), eps)
+    else:
+        avg = _sqrt_add_narrow(xp, square_avg, eps)
+    if momentum > 0:
+        buf = state["momentum_buffer"]
+        buf[...] = _addcdiv_narrow(_mul_narrow(buf, momentum), grad, avg, 1)
+        param[...] = _add_alpha(param, buf, -lr)
+    else:
+        param[...] = _addcdiv_narrow(param, grad, avg, -lr)
+
+
 # --- Adagrad ---
 
 @update_rule(elementwise=True)
@@ -486,10 +518,16 @@ def adagrad_update(param, grad, state: dict, *, lr: float, lr_decay: float = 0.0
     step = state["step"] = state["step"] + 1
     if maximize:
         grad = xp.negative(grad)
-    if weight_decay != 0:
-        grad = xp.add(grad, param * float(weight_decay))
     clr = float(lr) / (1 + (step - 1) * lr_decay)
     state_sum = state["sum"]
+    if param.dtype.itemsize < 4:  # each of PyTorch's ops in float32, rounded once, as its CPU kernels
+        if weight_decay != 0:
+            grad = _add_alpha(grad, param, weight_decay)
+        state_sum[...] = _addcmul_narrow(state_sum, grad, grad, 1)
+        param[...] = _addcdiv_narrow(param, grad, _sqrt_add_narrow(xp, state_sum, eps), -clr)
+        return
+    if weight_decay != 0:
+        grad = xp.add(grad, param * float(weight_decay))
     tmp = xp.multiply(grad, grad)
     state_sum += tmp
     std = xp.sqrt(state_sum, out=tmp)
