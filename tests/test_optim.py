@@ -542,6 +542,15 @@ NARROW_CASES = [
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "maximize": True, "eps": 1e-4}),
     ("Adagrad", {"lr": 0.1, "eps": 1e-4}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.3, "weight_decay": 0.1, "eps": 1e-4}),
+    ("Adamax", {"lr": 0.01, "eps": 1e-4}),
+    ("Adamax", {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1, "eps": 1e-3, "maximize": True}),
+    ("NAdam", {"lr": 0.01, "eps": 1e-4}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "momentum_decay": 0.01,
+               "eps": 1e-3}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-3, "maximize": True}),
+    ("RAdam", {"lr": 0.01, "eps": 1e-4}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-3}),
+    ("RAdam", {"lr": 0.01, "betas": (0.5, 0.6), "weight_decay": 0.1, "eps": 1e-3}),  # rectified from step 3
 ]
 
 

@@ -9,7 +9,17 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
-from ember.optim.functional import _adam_family_grad, _lerp_, _scalar_safe
+from ember.optim.functional import (
+    _adam_family_grad,
+    _add_alpha,
+    _add_scalar_narrow,
+    _addcdiv_narrow,
+    _addcmul_narrow,
+    _lerp_,
+    _lerp_narrow,
+    _mul_narrow,
+    _scalar_safe,
+)
 from ember.optim.optimizer import Optimizer, _betas, _nonneg
 
 __all__ = ["Adamax", "NAdam", "RAdam", "adamax_update", "nadam_update", "radam_update"]
@@ -23,7 +33,23 @@ def _moments(xp, param, grad, state: dict, *, maximize: bool, weight_decay: floa
         for slot in slots:
             state[slot] = xp.zeros_like(param)
     step = state["step"] = state["step"] + 1
+    if param.dtype.itemsize < 4:  # PyTorch's ops in float32, each rounded once
+        if maximize:
+            grad = xp.negative(grad)
+        if weight_decay != 0:
+            if decoupled:
+                param[...] = _mul_narrow(param, 1 - lr * weight_decay)
+            else:
+                grad = _add_alpha(grad, param, weight_decay)
+        return step, grad
     return step, _adam_family_grad(xp, param, grad, lr, weight_decay, decoupled, maximize)
+
+
+def _moments_narrow(exp_avg, exp_avg_sq, grad, beta1: float, beta2: float) -> None:
+    """``exp_avg.lerp_(grad, 1 - beta1)`` and ``exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)`` of
+    float16 or bfloat16 arrays, each op in float32 and rounded once, as PyTorch's CPU kernels."""
+    _lerp_narrow(exp_avg, grad, 1 - beta1)
+    exp_avg_sq[...] = _addcmul_narrow(_mul_narrow(exp_avg_sq, beta2), grad, grad, 1 - beta2)
 
 
 def _second_moment(xp, exp_avg_sq, grad, beta2: float, tmp) -> None:
@@ -46,6 +72,11 @@ def adamax_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, be
     step, grad = _moments(xp, param, grad, state, maximize=maximize, weight_decay=weight_decay, lr=float(lr),
                           decoupled=False, slots=("exp_avg", "exp_inf"))
     exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+    if param.dtype.itemsize < 4:  # each of PyTorch's ops in float32, rounded once, as its CPU kernels
+        _lerp_narrow(exp_avg, grad, 1 - beta1)
+        xp.maximum(_mul_narrow(exp_inf, beta2), _add_scalar_narrow(xp.abs(grad), eps), out=exp_inf)
+        param[...] = _addcdiv_narrow(param, exp_avg, exp_inf, -float(lr) / (1 - beta1**step))
+        return
     tmp = xp.empty_like(param)
     _lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
     exp_inf *= float(beta2)
@@ -78,6 +109,14 @@ def nadam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
     mu, mu_next = _mu(beta1, step, momentum_decay), _mu(beta1, step + 1, momentum_decay)
     mu_product = state["mu_product"] = float(np.float32(state.get("mu_product", 1.0)) * np.float32(mu))
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    if param.dtype.itemsize < 4:  # each of PyTorch's ops in float32, rounded once, as its CPU kernels
+        _moments_narrow(exp_avg, exp_avg_sq, grad, beta1, beta2)
+        wide = exp_avg_sq.astype(np.float32)
+        wide /= np.float32(1 - beta2**step)
+        denom = _add_scalar_narrow(xp.sqrt(wide.astype(param.dtype).astype(np.float32)).astype(param.dtype), eps)
+        param[...] = _addcdiv_narrow(param, grad, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
+        param[...] = _addcdiv_narrow(param, exp_avg, denom, (-lr * mu_next) / (1.0 - mu_product * mu_next))
+        return
     tmp = xp.empty_like(param)
     _lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
     _second_moment(xp, exp_avg_sq, grad, beta2, tmp)
@@ -107,6 +146,9 @@ def radam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
     step, grad = _moments(xp, param, grad, state, maximize=maximize, weight_decay=weight_decay, lr=lr,
                           decoupled=decoupled_weight_decay, slots=("exp_avg", "exp_avg_sq"))
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    if param.dtype.itemsize < 4:
+        _radam_narrow(xp, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps)
+        return
     tmp = xp.empty_like(param)
     _lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
     _second_moment(xp, exp_avg_sq, grad, beta2, tmp)
@@ -123,6 +165,30 @@ def radam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, bet
         corrected *= adaptive
         corrected *= math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
     param -= corrected
+
+
+def _rect(rho_t: float, rho_inf: float) -> float:
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+
+def _radam_narrow(xp, param, grad, exp_avg, exp_avg_sq, step: int, lr: float, beta1: float, beta2: float,
+                  eps: float) -> None:
+    """``radam_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and
+    rounded once, as its CPU kernels do: ``exp_avg / bc1 * lr * (sqrt(bc2) / (sqrt(v) + eps)) * rect``, the
+    scalar-over-tensor division a reciprocal times the scalar."""
+    f32, dtype = np.float32, param.dtype
+    _moments_narrow(exp_avg, exp_avg_sq, grad, beta1, beta2)
+    bias_correction2 = 1 - beta2**step
+    update = ((exp_avg.astype(f32) / f32(1 - beta1**step)).astype(dtype).astype(f32) * f32(lr)).astype(dtype)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > 5.0:
+        adaptive = _add_scalar_narrow(xp.sqrt(exp_avg_sq.astype(f32)).astype(dtype), eps)
+        adaptive = xp.reciprocal(adaptive.astype(f32)).astype(dtype).astype(f32)
+        adaptive = (adaptive * f32(bias_correction2**0.5)).astype(dtype)
+        update = (update.astype(f32) * adaptive.astype(f32)).astype(dtype)
+        update = (update.astype(f32) * f32(_rect(rho_t, rho_inf))).astype(dtype)
+    param[...] = _add_alpha(param, update, -1.0)
 
 
 class _AdamLike(Optimizer):
