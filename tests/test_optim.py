@@ -542,6 +542,8 @@ NARROW_CASES = [
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "maximize": True, "eps": 1e-4}),
     ("Adagrad", {"lr": 0.1, "eps": 1e-4}),
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.3, "weight_decay": 0.1, "eps": 1e-4}),
+    ("Adadelta", {"lr": 1.0}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-3, "weight_decay": 0.1, "maximize": True}),
     ("Adamax", {"lr": 0.01, "eps": 1e-4}),
     ("Adamax", {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1, "eps": 1e-3, "maximize": True}),
     ("NAdam", {"lr": 0.01, "eps": 1e-4}),
@@ -551,6 +553,9 @@ NARROW_CASES = [
     ("RAdam", {"lr": 0.01, "eps": 1e-4}),
     ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-3}),
     ("RAdam", {"lr": 0.01, "betas": (0.5, 0.6), "weight_decay": 0.1, "eps": 1e-3}),  # rectified from step 3
+    ("ASGD", {"lr": 0.05}),
+    ("ASGD", {"lr": 0.05, "t0": 3, "lambd": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
 ]
 
 

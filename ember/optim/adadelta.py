@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
+from ember.optim.functional import _add_alpha, _add_scalar_narrow, _addcmul_narrow, _mul_narrow
 from ember.optim.optimizer import Optimizer
 
 __all__ = ["Adadelta", "adadelta_update"]
@@ -23,6 +26,9 @@ def adadelta_update(param, grad, state: dict, *, lr: float = 1.0, rho: float = 0
     state["step"] += 1
     if maximize:
         grad = xp.negative(grad)
+    if param.dtype.itemsize < 4:
+        _adadelta_narrow(xp, param, grad, state, lr, rho, eps, weight_decay)
+        return
     if weight_decay:
         grad = grad + param * param.dtype.type(weight_decay)
     kind = param.dtype.type
@@ -33,6 +39,22 @@ def adadelta_update(param, grad, state: dict, *, lr: float = 1.0, rho: float = 0
     acc_delta *= kind(rho)
     acc_delta += kind(1 - rho) * delta * delta
     param -= kind(lr) * delta
+
+
+def _adadelta_narrow(xp, param, grad, state: dict, lr: float, rho: float, eps: float, weight_decay: float) -> None:
+    """``adadelta_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and
+    rounded once, as its CPU kernels do."""
+    f32, dtype = np.float32, param.dtype
+    if weight_decay:
+        grad = _add_alpha(grad, param, weight_decay)
+    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+    square_avg[...] = _addcmul_narrow(_mul_narrow(square_avg, rho), grad, grad, 1 - rho)
+    std = xp.sqrt(_add_scalar_narrow(square_avg, eps).astype(f32)).astype(dtype)
+    delta = xp.sqrt(_add_scalar_narrow(acc_delta, eps).astype(f32)).astype(dtype)
+    delta = (delta.astype(f32) / std.astype(f32)).astype(dtype)
+    delta = (delta.astype(f32) * grad.astype(f32)).astype(dtype)
+    acc_delta[...] = _addcmul_narrow(_mul_narrow(acc_delta, rho), delta, delta, 1 - rho)
+    param[...] = _add_alpha(param, delta, -lr)
 
 
 class Adadelta(Optimizer):

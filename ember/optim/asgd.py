@@ -7,7 +7,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
-from ember.optim.functional import _scalar_safe
+from ember.optim.functional import _add_alpha, _mul_narrow, _scalar_safe
 from ember.optim.optimizer import Optimizer, _check, _nonneg
 
 __all__ = ["ASGD", "asgd_update"]
@@ -35,15 +35,24 @@ def asgd_update(param, grad, state: dict, *, lr: float = 1e-2, lambd: float = 1e
     if maximize:
         grad = xp.negative(grad)
     kind = param.dtype.type
-    if weight_decay != 0:
-        grad = grad + param * kind(weight_decay)
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
-    param *= kind(1 - lambd * eta)
-    param -= grad * kind(eta)
-    if mu != 1:
-        ax += (param - ax) * kind(mu)
+    if param.dtype.itemsize < 4:  # each of PyTorch's ops in float32, rounded once, as its CPU kernels
+        if weight_decay != 0:
+            grad = _add_alpha(grad, param, weight_decay)
+        param[...] = _add_alpha(_mul_narrow(param, 1 - lambd * eta), grad, -eta)
+        if mu != 1:
+            ax[...] = _add_alpha(ax, _mul_narrow(_add_alpha(param, ax, -1), mu), 1)
+        else:
+            ax[...] = param
     else:
-        ax[...] = param
+        if weight_decay != 0:
+            grad = grad + param * kind(weight_decay)
+        param *= kind(1 - lambd * eta)
+        param -= grad * kind(eta)
+        if mu != 1:
+            ax += (param - ax) * kind(mu)
+        else:
+            ax[...] = param
     state["eta"] = _float32(lr / ((1 + lambd * lr * step) ** alpha))
     state["mu"] = _float32(1 / max(1, step - t0))
 
