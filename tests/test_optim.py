@@ -556,6 +556,8 @@ NARROW_CASES = [
     ("ASGD", {"lr": 0.05}),
     ("ASGD", {"lr": 0.05, "t0": 3, "lambd": 0.01, "weight_decay": 0.1, "maximize": True}),
     ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
+    ("Adafactor", {"lr": 0.01}),
+    ("Adafactor", {"lr": 0.01, "weight_decay": 0.1, "beta2_decay": -0.5, "maximize": True}),
 ]
 
 

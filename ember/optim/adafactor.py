@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 
 import ml_dtypes
+import numpy as np
 
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
-from ember.optim.functional import _scalar_safe
+from ember.optim.functional import _add_alpha, _lerp_narrow, _mul_narrow, _scalar_safe
 from ember.optim.optimizer import Optimizer
 
 __all__ = ["Adafactor", "adafactor_update"]
@@ -17,11 +18,9 @@ __all__ = ["Adafactor", "adafactor_update"]
 
 def lerp_(start, end, weight: float) -> None:
     """``start`` moved ``weight`` of the way to ``end``, in place, in PyTorch's two-sided form (the same bits);
-    float16 and bfloat16 in float32, rounded once, as PyTorch computes them."""
+    float16 and bfloat16 in float32 with a fused multiply-add, rounded once, as PyTorch's CPU kernel computes them."""
     if start.dtype.itemsize < 4:
-        wide = start.astype("float32")
-        lerp_(wide, end.astype("float32"), weight)
-        start[...] = wide.astype(start.dtype)
+        _lerp_narrow(start, end, weight)
         return
     kind = start.dtype.type
     if weight < 0.5:
@@ -63,6 +62,9 @@ def adafactor_update(param, grad, state: dict, *, lr: float = 1e-2, beta2_decay:
     state["step"] += 1
     step = float(state["step"])
     weight = step ** beta2_decay  # 1 - beta2 at this step
+    if param.dtype.itemsize < 4:
+        _adafactor_narrow(xp, param, grad, state, lr, weight, eps1, eps2, d, weight_decay, step)
+        return
     alpha = max(eps2, _rms(xp, param)) * min(lr, 1.0 / math.sqrt(step))
     if weight_decay:
         param *= kind(1.0 - lr * weight_decay)
@@ -80,6 +82,45 @@ def adafactor_update(param, grad, state: dict, *, lr: float = 1e-2, beta2_decay:
     update *= grad
     denominator = max(1.0, _rms(xp, update) / d)
     param -= update * kind(alpha / denominator)
+
+
+def _narrow_norm(xp, array, axis=None):
+    """PyTorch's ``norm`` of a float16 or bfloat16 array: summed in float32, the result rounded to its dtype."""
+    wide = array.astype(np.float32)
+    if axis is None:
+        return xp.linalg.norm(wide.reshape(-1)).astype(array.dtype)
+    return xp.linalg.norm(wide, axis=axis, keepdims=True).astype(array.dtype)
+
+
+def _adafactor_narrow(xp, param, grad, state: dict, lr: float, weight: float, eps1: float, eps2: float, d: float,
+                      weight_decay: float, step: float) -> None:
+    """``adafactor_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops computed in float32 and
+    rounded once, as its CPU kernels do (a norm or mean summed in float32 and rounded; its RMS read from that)."""
+    f32, dtype = np.float32, param.dtype
+    alpha = max(eps2, float(_narrow_norm(xp, param)) / math.sqrt(param.size)) * min(lr, 1.0 / math.sqrt(step))
+    if weight_decay:
+        param[...] = _mul_narrow(param, 1.0 - lr * weight_decay)
+
+    def mean_square(axis: int):  # norm(grad, dim).square_().div_(grad.size(dim))
+        norm = _narrow_norm(xp, grad, axis).astype(f32)
+        return ((norm * norm).astype(dtype).astype(f32) / f32(grad.shape[axis])).astype(dtype)
+
+    if grad.ndim > 1:
+        row_var, col_var = state["row_var"], state["col_var"]
+        _lerp_narrow(row_var, mean_square(-1), weight)
+        _lerp_narrow(col_var, mean_square(-2), weight)
+        estimate = (row_var.astype(f32) * col_var.astype(f32)).astype(dtype)  # a matmul over an axis of one
+        mean = row_var.astype(f32).mean(axis=-2, keepdims=True).astype(dtype)
+        estimate = (estimate.astype(f32) / xp.maximum(mean, dtype.type(eps1)).astype(f32)).astype(dtype)
+    else:
+        variance = state["variance"]
+        _lerp_narrow(variance, (grad.astype(f32) * grad.astype(f32)).astype(dtype), weight)
+        estimate = variance
+    update = xp.maximum(estimate.astype(f32), f32(dtype.type(eps1 * eps1)))
+    update = (f32(1) / xp.sqrt(update)).astype(dtype)  # rsqrt
+    update = (update.astype(f32) * grad.astype(f32)).astype(dtype)
+    denominator = max(1.0, float(_narrow_norm(xp, update)) / (math.sqrt(update.size) * d))
+    param[...] = _add_alpha(param, update, -alpha / denominator)
 
 
 class Adafactor(Optimizer):
