@@ -10,6 +10,7 @@ import numpy as np
 from ember.backend.devices import array_module
 from ember.ops.effects import update_rule
 from ember.optim.adafactor import lerp_
+from ember.optim.functional import _mul_narrow
 from ember.optim.optimizer import Optimizer
 
 __all__ = ["Muon", "muon_update", "newton_schulz"]
@@ -82,15 +83,21 @@ def muon_update(param, grad, state: dict, *, lr: float = 1e-3, weight_decay: flo
     else:
         direction = buf
     orthogonal = newton_schulz(direction, ns_coefficients, ns_steps, eps)
-    # PyTorch's arithmetic: in float64 for float64, else in float32, each result rounded once to the parameter's dtype
-    work = np.float64 if param.dtype == np.float64 else np.float32
-    step = orthogonal.astype(work, copy=False) * work(_adjusted_lr(lr, adjust_lr_fn, param.shape))
-    if param.dtype == work:
+    adjusted_lr = _adjusted_lr(lr, adjust_lr_fn, param.shape)
+    if param.dtype.itemsize >= 4:  # PyTorch's arithmetic in float64 for float64, else in float32
+        work = np.float64 if param.dtype == np.float64 else np.float32
         param *= work(1.0 - lr * weight_decay)
-        param -= step
-    else:  # float16, bfloat16
-        decayed = (param.astype(work) * work(1.0 - lr * weight_decay)).astype(param.dtype)
-        param[...] = (decayed.astype(work) - step).astype(param.dtype)
+        param -= orthogonal.astype(work, copy=False) * work(adjusted_lr)
+        return
+    # float16 and bfloat16: param.add_(update, alpha=-adjusted_lr) in float32, one fused multiply-add (emulated in
+    # float64, where the product is exact) rounded once; alpha is rounded to bfloat16 where the parameter is
+    # bfloat16, as the update (a float16 parameter and a bfloat16 update add in float32, alpha too)
+    decayed = _mul_narrow(param, 1.0 - lr * weight_decay)
+    alpha = (np.float32 if param.dtype == np.float16 else param.dtype.type)(-adjusted_lr)
+    wide = orthogonal.astype(np.float64)
+    wide *= float(alpha)
+    wide += decayed
+    param[...] = wide.astype(np.float32)
 
 
 class Muon(Optimizer):
