@@ -21,7 +21,7 @@ from ember.backend.devices import array_module
 from ember.creation import tensor
 from ember.nn.layers.normalization import _BatchNorm
 from ember.nn.module import Module
-from ember.optim.functional import _lerp_
+from ember.optim.functional import _lerp_, _lerp_narrow
 from ember.optim.lr_scheduler import LRScheduler
 from ember.optim.optimizer import Optimizer
 from ember.tensor import Tensor
@@ -31,8 +31,12 @@ __all__ = ["SWALR", "AveragedModel", "get_ema_avg_fn", "get_ema_multi_avg_fn", "
 
 
 def _lerp_all(averaged: list, current: list, weight: float) -> None:
-    """``torch._foreach_lerp_``: each averaged tensor moved ``weight`` of the way to its current value, in place."""
+    """``torch._foreach_lerp_``: each averaged tensor moved ``weight`` of the way to its current value, in place
+    (float16 and bfloat16 ones in float32, rounded once, as torch's)."""
     for avg, cur in zip(averaged, current):
+        if avg.array.dtype.itemsize < 4:
+            _lerp_narrow(avg.array, cur.array, weight)
+            continue
         xp = array_module(avg.array)
         _lerp_(xp, avg.array, cur.array, weight, xp.empty_like(avg.array))
 
