@@ -495,3 +495,36 @@ def test_addmm_family_gives_the_lower_dtype_under_autocast_as_torch():
     assert [r.dtype for r in results] == [ember.bfloat16] * 3
     np.testing.assert_allclose(results[0].float().numpy(), ember.addmm(b, x, w).numpy(), rtol=2e-2, atol=5e-2)
     assert ember.addmm(b, x, w).dtype == ember.float32  # outside autocast: as it was
+
+
+_WIDE_LOSSES = {
+    "mse_loss": lambda m, a, b: m.mse_loss(a, b),
+    "l1_loss": lambda m, a, b: m.l1_loss(a, b),
+    "smooth_l1_loss": lambda m, a, b: m.smooth_l1_loss(a, b, beta=0.5),
+    "huber_loss": lambda m, a, b: m.huber_loss(a, b, delta=0.5),
+    "hinge_embedding_loss": lambda m, a, b: m.hinge_embedding_loss(a, (b > 0).float() * 2 - 1),
+    "margin_ranking_loss": lambda m, a, b: m.margin_ranking_loss(a[:, 0], a[:, 1], (b[:, 0] > 0).float() * 2 - 1),
+    "triplet_margin_loss": lambda m, a, b: m.triplet_margin_loss(a, b, b * 0.5),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", list(_WIDE_LOSSES) + ["cdist"])
+def test_losses_of_two_low_precision_inputs_compute_in_float32_as_torch(name, dtype):
+    # both inputs bfloat16 (two linear layers' outputs): the composite computed in bfloat16 and returned bfloat16
+    # (mse 6e-3 off PyTorch's); PyTorch's autocast casts these ops' inputs to float32
+    rng = _rng(3)
+    x, w1, w2 = (rng.standard_normal(s).astype(np.float32) for s in ((6, 8), (5, 8), (5, 8)))
+
+    def run(lib, functional, tensor):
+        a, b = functional.linear(tensor(x), tensor(w1)), functional.linear(tensor(x), tensor(w2))
+        return lib.cdist(a, b) if name == "cdist" else _WIDE_LOSSES[name](functional, a, b)
+
+    with ember.autocast("cpu", dtype=getattr(ember, dtype)):
+        out = run(ember, F, ember.tensor)
+    assert out.dtype == float32
+    if torch is not None:
+        with torch.autocast("cpu", dtype=getattr(torch, dtype)):
+            expected = run(torch, torch.nn.functional, torch.tensor)
+        assert expected.dtype == torch.float32
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

@@ -80,6 +80,14 @@ def lowered(*inputs) -> tuple:
     return inputs if state.dtype is None else _cast_inputs(LOWER, inputs, state)
 
 
+def widened(*inputs) -> tuple:
+    """``inputs`` as an op of the ``FLOAT32`` policy gets them while this thread's autocast is on (half-precision
+    ones in float32; as they are otherwise): for a composite PyTorch's autocast runs in float32 (the regression
+    and margin losses, ``cdist``), whose own primitives would follow their low-precision inputs."""
+    state = _state
+    return inputs if state.dtype is None else _cast_inputs(FLOAT32, inputs, state)
+
+
 def autocast_apply(op, inputs: tuple, attrs: dict | None = None):
     """``dispatch.apply`` while an autocast region is open: cast ``inputs`` as ``op.autocast`` asks (when this
     thread's autocast is on), then run or record the op as usual."""

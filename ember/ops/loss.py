@@ -9,7 +9,7 @@ import numpy as np
 from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.ops import dispatch
 from ember.ops.activation import LOG_SOFTMAX, SOFTMAX, _log_softmax_forward, log_softmax
-from ember.ops.autocast import FLOAT32
+from ember.ops.autocast import FLOAT32, widened
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import CLIP, DIV, LOG, LOG1P, MUL, NEG, SUB, _scalar, abs, softplus, where
@@ -71,7 +71,7 @@ def _weighted_reduce(name: str, losses: TensorLike, reduction: str, weight, weig
 def mse_loss(input, target, reduction: str = "mean", weight=None) -> TensorLike:
     """Mean squared error; ``weight`` (the input's shape) weighs each element, and the mean is then the weighted
     one."""
-    input, target = to_float(input), to_float(as_tensor(target))
+    input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("mse_loss", input, target)
     diff = input - target
     return _weighted_reduce("mse_loss", diff * diff, reduction, weight, True)
@@ -80,7 +80,7 @@ def mse_loss(input, target, reduction: str = "mean", weight=None) -> TensorLike:
 def l1_loss(input, target, reduction: str = "mean", weight=None) -> TensorLike:
     """Mean absolute error; ``weight`` (the input's shape) weighs each element, and the mean is then the weighted
     one."""
-    input, target = to_float(input), to_float(as_tensor(target))
+    input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("l1_loss", input, target)
     return _weighted_reduce("l1_loss", abs(input - target), reduction, weight, True)
 
@@ -90,7 +90,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     ``weight`` (the input's shape) weighs each element before the reduction."""
     if not delta > 0:  # delta 0 made every loss 0, a negative one every loss negative
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    input, target = to_float(input), to_float(as_tensor(target))
+    input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("huber_loss", input, target)
     err = abs(input - target)
     losses = where(err < delta, err * err * 0.5, (err - 0.5 * delta) * delta)
@@ -103,7 +103,7 @@ def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") ->
         raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
-    input, target = to_float(input), to_float(as_tensor(target))
+    input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("smooth_l1_loss", input, target)
     err = abs(input - target)
     losses = where(err < beta, err * err * (0.5 / beta), err - 0.5 * beta)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.autocast import lowered
+from ember.ops.autocast import lowered, widened
 from ember.ops.composed import norm
 from ember.ops.convert import as_tensor, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -319,7 +319,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     takes without a product."""
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: compute_mode must be one of {', '.join(_CDIST_MODES)}, got {compute_mode!r}")
-    x1, x2 = promote(to_float(x1), to_float(x2))
+    x1, x2 = promote(*widened(to_float(x1), to_float(x2)))
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(f"cdist: expects (..., P, M) and (..., R, M) with one M, got shapes {list(x1.shape)} and "
                          f"{list(x2.shape)}")

@@ -18,6 +18,7 @@ from ember.ops import (
     nll_loss,
     smooth_l1_loss,
 )
+from ember.ops.autocast import widened
 from ember.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -272,6 +273,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     if not input1.ndim == input2.ndim == target.ndim:  # PyTorch's check: (N,) inputs and an (N, 1) target made (N, N)
         raise ValueError(f"margin_ranking_loss: input1, input2 and target must have the same number of dimensions, "
                          f"got shapes {list(input1.shape)}, {list(input2.shape)} and {list(target.shape)}")
+    input1, input2, target = widened(input1, input2, target)
     return _reduce("margin_ranking_loss", _hinge(-target * (input1 - input2) + margin), reduction)
 
 
@@ -280,6 +282,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, red
 
     >>> hinge_embedding_loss(ember.rand(4), ember.tensor([1.0, -1.0, 1.0, -1.0]))
     """
+    input, target = widened(input, target)
     margin_part = _ops.where(target != 1, _hinge(margin - input), 0.0)
     self_part = _ops.where(target != -1, input, 0.0)
     return _reduce("hinge_embedding_loss", margin_part + self_part, reduction)
@@ -328,6 +331,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
         raise ValueError(f"triplet_margin_loss: anchor, positive and negative must have the same number of "
                          f"dimensions, at least 1, got {list(anchor.shape)}, {list(positive.shape)} and "
                          f"{list(negative.shape)}")
+    anchor, positive, negative = widened(anchor, positive, negative)
     d_pos = _distance(anchor, positive, p, eps)
     d_neg = _distance(anchor, negative, p, eps)
     if swap:
