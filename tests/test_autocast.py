@@ -304,6 +304,29 @@ def test_disabling_another_device_type_keeps_the_cpu_region():
     assert (x @ x.T).dtype == float32
 
 
+def test_a_cuda_region_inside_a_cpu_region_keeps_the_cpu_region():
+    # the cuda region replaced the thread's one state: CPU products inside it ran in float32 (PyTorch: bfloat16)
+    x = ember.randn(2, 3)
+    with ember.autocast("cpu"):
+        with ember.autocast("cuda"):
+            assert ember.is_autocast_enabled("cpu") and ember.is_autocast_enabled("cuda")
+            assert ember.get_autocast_dtype("cpu") == bfloat16 and ember.get_autocast_dtype("cuda") == float16
+            assert (x @ x.T).dtype == bfloat16
+            with ember.autocast("cuda", enabled=False):
+                assert (x @ x.T).dtype == bfloat16 and not ember.is_autocast_enabled("cuda")
+            with ember.autocast("cpu", enabled=False):
+                assert (x @ x.T).dtype == float32 and ember.is_autocast_enabled("cuda")
+        assert (x @ x.T).dtype == bfloat16 and not ember.is_autocast_enabled("cuda")
+    with ember.autocast("cuda"):
+        with ember.autocast("cpu", dtype=ember.float16):
+            assert ember.is_autocast_enabled("cuda") and (x @ x.T).dtype == float16
+        assert ember.is_autocast_enabled("cuda") and (x @ x.T).dtype == float32
+    assert not ember.is_autocast_enabled()
+    if torch is not None:
+        with torch.autocast("cpu"), torch.autocast("cuda", enabled=torch.cuda.is_available()):
+            assert (torch.randn(2, 3) @ torch.randn(3, 2)).dtype == torch.bfloat16
+
+
 def test_cache_enabled_is_accepted():
     x = ember.randn(2, 3)
 

@@ -37,10 +37,12 @@ _ELIGIBLE = LOW_PRECISION | {float32}  # the dtypes autocast casts (float64 is l
 
 
 class _State(threading.local):
-    """This thread's autocast: the dtype of ``LOWER`` ops (None: autocast is off here) and the device type."""
+    """This thread's autocast: the dtype of ``LOWER`` ops per device type (None: off for that one, as PyTorch
+    keeps a state per device type) and ``dtype``, the innermost enabled region's (None: off for all)."""
 
     dtype = None
-    device_type = "cpu"
+    cpu = None
+    cuda = None
 
 
 _state = _State()
@@ -49,26 +51,27 @@ _regions = 0  # enabled autocast regions open now, in all threads
 _tape_apply: Callable | None = None  # the apply ``autocast_apply`` hands calls to while installed
 
 
-def _on_device(x: TensorLike, device_type: str) -> bool:
+def _device_type(x: TensorLike) -> str:
     array = x.array
     if array.__class__ is np.ndarray or isinstance(array, np.generic):
-        return device_type == "cpu"
+        return "cpu"
     device = getattr(array, "device", None)  # a graph Value's Symbol carries an ember Device
     kind = getattr(device, "type", None)
     if kind is None:  # a CuPy array's device is a cupy Device
         kind = "cuda" if type(array).__module__.startswith("cupy") else "cpu"
-    return kind == device_type
+    return kind
 
 
 def _cast_inputs(policy: str, inputs: tuple, state: _State) -> tuple:
-    target = state.dtype if policy == LOWER else float32
     out = []
     for x in inputs:
         if isinstance(x, TensorLike):
             dtype = x.dtype
-            if dtype != target and dtype in _ELIGIBLE and (policy == LOWER or dtype in LOW_PRECISION) \
-                    and _on_device(x, state.device_type):
-                x = cast(x, target)
+            if dtype in _ELIGIBLE and (policy == LOWER or dtype in LOW_PRECISION):
+                low = state.cuda if _device_type(x) == "cuda" else state.cpu
+                target = float32 if policy != LOWER else low
+                if low is not None and dtype != target:
+                    x = cast(x, target)
         out.append(x)
     return tuple(out)
 
@@ -118,7 +121,10 @@ def _close_region() -> None:
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
     """Whether ops called now (in this thread) are autocast (for tensors of ``device_type``, when given)."""
-    return _state.dtype is not None and (device_type is None or device_type == _state.device_type)
+    state = _state
+    if state.dtype is None:
+        return False
+    return device_type is None or (device_type in _DEVICE_TYPES and getattr(state, device_type) is not None)
 
 
 def get_autocast_dtype(device_type: str | None = None):
@@ -126,7 +132,7 @@ def get_autocast_dtype(device_type: str | None = None):
     ``device_type``, as PyTorch: the dtype of that device's region when one is open, else the dtype a region
     there would take by default (float16 on "cuda", bfloat16 on "cpu")."""
     if is_autocast_enabled(device_type):
-        return _state.dtype
+        return _state.dtype if device_type is None else getattr(_state, device_type)
     return None if device_type is None else _DEFAULT_DTYPE.get(device_type, bfloat16)
 
 
@@ -146,10 +152,10 @@ def is_autocast_cpu_enabled() -> bool:
 
 
 def state() -> tuple:
-    """This thread's autocast as a hashable ``(dtype, device_type)``; ``(None, None)`` when off. ``ember.jit``
-    keeps a trace for the state it was made in."""
-    dtype = _state.dtype
-    return (None, None) if dtype is None else (dtype, _state.device_type)
+    """This thread's autocast as a hashable ``(cpu dtype, cuda dtype)``, each None where it is off (both when
+    off). ``ember.jit`` keeps a trace for the state it was made in."""
+    state = _state
+    return (None, None) if state.dtype is None else (state.cpu, state.cuda)
 
 
 class autocast:  # noqa: N801  (PyTorch's name)
@@ -181,16 +187,19 @@ class autocast:  # noqa: N801  (PyTorch's name)
 
     def __enter__(self):
         state = _state
-        self._saved.append((state.dtype, state.device_type))
+        self._saved.append((state.dtype, state.cpu, state.cuda))
         if self.enabled:
             _open_region()
-            state.dtype, state.device_type = self.dtype, self.device_type
-        elif state.device_type == self.device_type:  # another device type's region stays on, as in PyTorch
-            state.dtype = None
+            state.dtype = self.dtype
+            setattr(state, self.device_type, self.dtype)
+        else:  # another device type's region stays on, as in PyTorch
+            setattr(state, self.device_type, None)
+            state.dtype = state.cpu if state.cpu is not None else state.cuda
         return self
 
     def __exit__(self, *exc):
-        _state.dtype, _state.device_type = self._saved.pop()
+        state = _state
+        state.dtype, state.cpu, state.cuda = self._saved.pop()
         if self.enabled:
             _close_region()
         return False

@@ -148,8 +148,10 @@ class _Segment:
         # graph upstream of the boundary)
         links = [apply(RESHAPE, (t,), {"shape": tuple(t.shape)}).node for t in self.boundary] if create_graph \
             else None
-        dtype, device_type = self.amp
-        amp = _autocast.autocast(device_type, dtype) if dtype is not None else contextlib.nullcontext()
+        amp = contextlib.ExitStack()
+        for device_type, dtype in zip(("cpu", "cuda"), self.amp):
+            if dtype is not None:
+                amp.enter_context(_autocast.autocast(device_type, dtype))
         with enable_grad(), _random_state(self.rng), amp, self.context, \
                 _installed(_Builder(thread_mode.builder, swap=stand_ins)):
             outputs = self.function(*self.args, **self.kwargs)
