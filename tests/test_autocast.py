@@ -551,3 +551,42 @@ def test_losses_of_two_low_precision_inputs_compute_in_float32_as_torch(name, dt
             expected = run(torch, torch.nn.functional, torch.tensor)
         assert expected.dtype == torch.float32
         np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+_CLASS_LABELS = np.array([[0, 2, 1, 3, 3], [3, 3, 0, 1, 2], [2, 1, 2, 0, 0]])
+_LOSSES_OF_A_LOW_INPUT = {  # (the loss of a (3, 4, 5) low-precision activation a, another b, a float32 sign s)
+    "cross_entropy 3-d": lambda m, a, b, s, t: m.cross_entropy(a, t(_CLASS_LABELS)),
+    "nll_loss 3-d": lambda m, a, b, s, t: m.nll_loss(a, t(_CLASS_LABELS)),
+    "cross_entropy probabilities": lambda m, a, b, s, t: m.cross_entropy(a, a.float().softmax(1)),
+    "binary_cross_entropy_with_logits": lambda m, a, b, s, t: m.binary_cross_entropy_with_logits(a, b.sigmoid()),
+    "kl_div": lambda m, a, b, s, t: m.kl_div(a, b, reduction="batchmean", log_target=True),
+    "poisson_nll_loss": lambda m, a, b, s, t: m.poisson_nll_loss(a, b.abs()),
+    "soft_margin_loss": lambda m, a, b, s, t: m.soft_margin_loss(a, s),
+    "cosine_embedding_loss": lambda m, a, b, s, t: m.cosine_embedding_loss(a[:, :, 0], b[:, :, 0], s[:, 0, 0]),
+    "multi_margin_loss": lambda m, a, b, s, t: m.multi_margin_loss(a[:, :, 0], t(_CLASS_LABELS[:, 0])),
+    "multilabel_margin_loss": lambda m, a, b, s, t: m.multilabel_margin_loss(a[:, :, 0], t(_CLASS_LABELS[:, :4] - 1)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", list(_LOSSES_OF_A_LOW_INPUT))
+def test_losses_of_a_low_precision_input_compute_in_float32_as_torch(name, dtype):
+    # the class weights of a (N, C, d) cross-entropy were made in bfloat16 (1/15 rounded: 2e-3 off PyTorch's),
+    # and the other losses multiplied their low-precision inputs before their float32 sums (kl_div 4e-3 off)
+    if torch is None:
+        pytest.skip("compared with torch.autocast")
+    rng = _rng(5)
+    x, w1, w2 = (rng.standard_normal(s).astype(np.float32) for s in ((3, 5, 6), (4, 6), (4, 6)))
+    sign = np.sign(rng.standard_normal((3, 4, 5))).astype(np.float32)
+
+    def run(lib, functional, tensor):
+        a = functional.linear(tensor(x), tensor(w1)).transpose(1, 2)
+        b = functional.linear(tensor(x), tensor(w2)).transpose(1, 2)
+        return _LOSSES_OF_A_LOW_INPUT[name](functional, a, b, tensor(sign), tensor)
+
+    with ember.autocast("cpu", dtype=getattr(ember, dtype)):
+        out = run(ember, F, ember.tensor)
+    with torch.autocast("cpu", dtype=getattr(torch, dtype)):
+        expected = run(torch, torch.nn.functional, torch.tensor)
+    assert out.dtype == float32 and expected.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

@@ -494,7 +494,7 @@ def _sparse_xent(logits: TensorLike, target: TensorLike, ignore_index: int, redu
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> TensorLike:
     """Negative log-likelihood of class indices under log-probabilities ``input`` of shape (N, C, ...), or of
     one class index under unbatched (C,) log-probabilities."""
-    input, target = to_float(input), as_tensor(target)
+    input, target = widened(to_float(input), as_tensor(target))
     if len(input.shape) == 1:
         return _unbatched(nll_loss, input, target, reduction, weight=weight, ignore_index=ignore_index)
     return _nll("nll_loss", input, target, weight, ignore_index, reduction)
@@ -586,7 +586,7 @@ def cross_entropy(
 ) -> TensorLike:
     """Softmax cross-entropy of logits (N, C, ...) against class indices or class probabilities (unbatched (C,)
     logits: against a 0-d class index or (C,) probabilities)."""
-    input, target = to_float(input), as_tensor(target)
+    input, target = widened(to_float(input), as_tensor(target))
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     ndim = len(input.shape)
@@ -705,7 +705,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
                                      reduction: str = "mean") -> TensorLike:
     """BCE of sigmoid(input), computed from the logits without overflow; ``pos_weight`` scales positives."""
-    input, target = to_float(input), to_float(as_tensor(target))
+    input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("binary_cross_entropy_with_logits", input, target)
     # -log(sigmoid(x)) in full, as PyTorch's log_sigmoid: softplus's linear branch past 20 drops exp(x), which a
     # confident wrong logit's loss (input -30, target ~0) needs

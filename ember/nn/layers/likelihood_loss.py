@@ -8,6 +8,7 @@ import numbers
 
 from ember import ops as _ops
 from ember.nn.layers.loss import _REDUCTIONS, _Loss, _reduce
+from ember.ops.autocast import widened
 from ember.tensor import Tensor
 
 __all__ = ["GaussianNLLLoss", "PoissonNLLLoss", "gaussian_nll_loss", "poisson_nll_loss"]
@@ -27,7 +28,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     >>> poisson_nll_loss(ember.randn(4), ember.tensor([0.0, 2.0, 1.0, 5.0]), full=True)
     """
     _check_reduction("poisson_nll_loss", reduction)
-    input, target = _ops.promote(input, target)
+    input, target = _ops.promote(*widened(input, target))
     if log_input:
         loss = _ops.exp(input) - target * input
     else:

@@ -210,7 +210,7 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     """
     if reduction not in _KL_REDUCTIONS:
         raise ValueError(f"kl_div: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
-    input, target = _ops.promote(input, target)
+    input, target = _ops.promote(*widened(input, target))
     if log_target:
         pointwise = _ops.exp(target) * (target - input)
     else:
@@ -300,6 +300,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
         raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) with an (N,) target or (D,) with a 0-d "
                          f"target, the inputs of one shape, got {list(input1.shape)}, {list(input2.shape)} and "
                          f"target {list(target.shape)}")
+    input1, input2, target = widened(input1, input2, target)
     dim = input1.ndim - 1
     eps = 1e-12  # PyTorch's, added to each squared magnitude
     product = _ops.sum(input1 * input2, dim)

@@ -8,6 +8,7 @@ from ember import ops as _ops
 from ember.creation import arange
 from ember.nn.layers.activation import logsigmoid
 from ember.nn.layers.loss import _Loss, _reduce, _WeightedLoss
+from ember.ops.autocast import widened
 from ember.tensor import Tensor
 
 __all__ = [
@@ -24,7 +25,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> 
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"soft_margin_loss: input of shape {list(input.shape)} and target of shape "
                          f"{list(target.shape)} must have one shape")
-    input, target = _ops.promote(input, target)
+    input, target = _ops.promote(*widened(input, target))
     return _reduce("soft_margin_loss", _ops.softplus(-target * input), reduction)
 
 
@@ -73,6 +74,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean
                          f"and {list(target.shape)}")
     classes = input.shape[-1]
     _class_indices(name, target, classes, -1)
+    (input,) = widened(input)
     listed = _ops.cumsum(_ops.cast(target == -1, "int64"), -1) == 0  # the entries before the first -1
     matches = _ops.unsqueeze(target, -1) == arange(classes, device=input.device)  # [..., j, i]: entry j names class i
     is_target = _ops.any(matches & _ops.unsqueeze(listed, -1), -2)
@@ -101,6 +103,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
         raise ValueError(f"{name}: weight must be one number a class, shape [{classes}], got {list(weight.shape)}")
     _class_indices(name, target, classes, 0)
+    input, weight = widened(input, weight)
     index = _ops.unsqueeze(target, -1)
     terms = _positive(margin - _ops.gather(input, -1, index) + input)
     if p == 2:
