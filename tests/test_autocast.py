@@ -377,6 +377,18 @@ def test_bad_arguments_are_named():
         ember.autocast("cpu", enabled=1)
 
 
+def test_a_disabled_region_takes_any_dtype():
+    # autocast("cpu", dtype=dtype, enabled=dtype != float32) raised for float32, where PyTorch runs it disabled
+    x = ember.randn(2, 3)
+    with ember.autocast("cpu"):
+        with ember.autocast("cpu", dtype=ember.float32, enabled=False):
+            assert not ember.is_autocast_enabled("cpu") and (x @ x.T).dtype == float32
+        assert (x @ x.T).dtype == bfloat16
+    if torch is not None:
+        with torch.autocast("cpu", dtype=torch.float32, enabled=False):
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
 # --- training ------------------------------------------------------------------------------------------------
 
 

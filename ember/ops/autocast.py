@@ -175,10 +175,10 @@ class autocast:  # noqa: N801  (PyTorch's name)
         if device_type not in _DEVICE_TYPES:
             raise ValueError(f"autocast: device_type must be one of {_DEVICE_TYPES}, got {device_type!r}")
         dtype = _DEFAULT_DTYPE[device_type] if dtype is None else as_dtype(dtype)
-        if dtype not in LOW_PRECISION:
-            raise ValueError(f"autocast: dtype must be bfloat16 or float16, got {dtype}")
         if not isinstance(enabled, bool):
             raise TypeError(f"autocast: enabled must be a bool, got {type(enabled).__name__}")
+        if enabled and dtype not in LOW_PRECISION:  # a disabled region never reads it (PyTorch's check is alike)
+            raise ValueError(f"autocast: dtype must be bfloat16 or float16, got {dtype}")
         self.device_type = device_type
         self.dtype = dtype
         self.enabled = enabled
