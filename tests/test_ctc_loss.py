@@ -113,6 +113,28 @@ def test_padding_past_the_target_lengths_may_hold_anything():
     np.testing.assert_array_equal(padded.numpy(), junk.numpy())
 
 
+def test_a_second_derivative_or_a_jvp_through_ctc_loss_raises_as_pytorch_does():
+    """ctc_loss's gradient has no derivative (as in PyTorch): differentiating it used to treat it as a constant,
+    so func.jvp and forward_ad gave a zero tangent (finite differences: about 0.02) and grad-of-grad ~0."""
+    from ember.autograd import forward_ad as fwAD
+
+    logits = np.random.default_rng(1).standard_normal((T, N, C))
+    direction = ember.tensor(np.random.default_rng(2).standard_normal((T, N, C)))
+    with pytest.raises(RuntimeError, match="ctc_loss"):
+        ember.func.jvp(_loss_of, (ember.tensor(logits),), (direction,))
+    with fwAD.dual_level(), pytest.raises(RuntimeError, match="ctc_loss"):
+        fwAD.unpack_dual(_loss_of(fwAD.make_dual(ember.tensor(logits), direction)))
+    x = ember.tensor(logits, requires_grad=True)
+    (g,) = ember.grad(_loss_of(x), [x], create_graph=True)
+    with pytest.raises(RuntimeError, match="ctc_loss"):
+        ember.grad((g * g).sum(), [x])
+
+
+def _loss_of(x):
+    args = [ember.tensor(a) for a in (TARGETS, INPUT_LENGTHS, TARGET_LENGTHS)]
+    return F.ctc_loss(F.log_softmax(x, 2), *args)
+
+
 # --- a small model learns to emit label sequences --------------------------------------------------------------
 
 FEATURES, LABELS, FRAMES = 4, 4, 14  # classes: the blank (0) and labels 1..4
