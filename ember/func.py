@@ -368,7 +368,7 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
         flat_results = [_flatten(r) for r in results]
         first, out_build = flat_results[0]
         _tensors("vmap", first)
-        odims = _broadcast_out_dims(out_dims, len(first))
+        odims = _broadcast_out_dims(out_dims, results[0])
         stacked = []
         for j, odim in enumerate(odims):
             column = [leaves_k[j] for leaves_k, _ in flat_results]
@@ -394,6 +394,27 @@ def _same_result(a: Tensor, b: Tensor) -> bool:
                       and ops.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
 
 
+def _dims_over(dims, tree) -> list | None:
+    """One dim per leaf of ``tree``, PyTorch's broadcast of in_dims/out_dims: an int or None serves the whole
+    subtree, a tuple/list/dict gives one entry per child; None when the structures differ."""
+    if dims is None or isinstance(dims, int):
+        return [dims] * len(_flatten(tree)[0])
+    if isinstance(dims, (tuple, list)) and isinstance(tree, (tuple, list)) or \
+            isinstance(dims, dict) and isinstance(tree, dict):
+        children = list(dims.values()) if isinstance(dims, dict) else list(dims)
+        subtrees = list(tree.values()) if isinstance(tree, dict) else list(tree)
+        if len(children) != len(subtrees):
+            return None
+        flat = []
+        for d, t in zip(children, subtrees):
+            inner = _dims_over(d, t)
+            if inner is None:
+                return None
+            flat.extend(inner)
+        return flat
+    return None
+
+
 def _broadcast_dims(in_dims, args: tuple) -> list:
     """One in_dim per leaf of the arguments."""
     if isinstance(in_dims, int) or in_dims is None:
@@ -403,21 +424,19 @@ def _broadcast_dims(in_dims, args: tuple) -> list:
                          f"({len(args)}), got {in_dims!r}")
     dims = []
     for arg, dim in zip(args, in_dims):
-        n = len(_flatten(arg)[0])
-        if isinstance(dim, int) or dim is None:
-            dims.extend([dim] * n)
-        else:
-            inner, _ = _flatten(dim)
-            if len(inner) != n:
-                raise ValueError(f"vmap: in_dims entry {dim!r} does not match its argument's structure")
-            dims.extend(inner)
+        inner = _dims_over(dim, arg)
+        if inner is None:
+            raise ValueError(f"vmap: in_dims entry {dim!r} does not match its argument's structure")
+        dims.extend(inner)
     return dims
 
 
-def _broadcast_out_dims(out_dims, count: int) -> list:
-    if isinstance(out_dims, int) or out_dims is None:
-        return [out_dims] * count
-    flat, _ = _flatten(out_dims)
-    if len(flat) != count:
-        raise ValueError(f"vmap: out_dims {out_dims!r} does not match the {count} outputs")
-    return flat
+def _broadcast_out_dims(out_dims, result) -> list:
+    """One out_dim per leaf of a per-element result (a one-entry tuple also serves the whole result, as in
+    PyTorch)."""
+    dims = _dims_over(out_dims, result)
+    if dims is None and isinstance(out_dims, tuple) and len(out_dims) == 1:
+        dims = _dims_over(out_dims[0], result)
+    if dims is None:
+        raise ValueError(f"vmap: out_dims {out_dims!r} does not match the structure of the function's output")
+    return dims

@@ -208,6 +208,23 @@ def test_vmap_dims_and_structures_match_torch():
         vmap(lambda a: a * 2, out_dims=None)(ae)
 
 
+def test_vmap_dims_given_for_a_whole_subtree_match_torch():
+    """An int in in_dims/out_dims serves a whole nested argument or output, as PyTorch's broadcast (out_dims=(0, 1)
+    for an (a, (b, c)) output was refused: 'does not match the 3 outputs')."""
+    (ae, at), (be, bt) = both(RNG.normal(size=(4, 3))), both(RNG.normal(size=(3, 4)))
+
+    def f(lib, pair, c):
+        return pair[0], (pair[1] * c, lib.sin(pair[0]))
+
+    ours = vmap(lambda p, c: f(ember, p, c), in_dims=((0, 1), None), out_dims=(0, 1))((ae, be), ae[0])
+    theirs = tfunc.vmap(lambda p, c: f(torch, p, c), in_dims=((0, 1), None), out_dims=(0, 1))((at, bt), at[0])
+    _close_trees(ours, theirs)
+    nested = vmap(lambda p: p[0][0] + p[0][1] * p[1], in_dims=((0, 1),))(((ae, ae), be))
+    close(nested, tfunc.vmap(lambda p: p[0][0] + p[0][1] * p[1], in_dims=((0, 1),))(((at, at), bt)))
+    with pytest.raises(ValueError, match="out_dims"):
+        vmap(lambda a: (a, (a, a)), out_dims=(0, (1, 0, 0)))(ae)
+
+
 def test_vmap_randomness_modes():
     x = ember.zeros(4, 3)
     with pytest.raises(RuntimeError, match="randomness"):
