@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ember import ops
+from ember import grad_mode, ops
 from ember import random as _random
 from ember.autograd import enable_grad
 from ember.autograd import grad as _autograd_grad
@@ -358,12 +358,17 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
         (size,) = sizes
         if size == 0:
             raise ValueError("vmap: the mapped dimension has size 0")
+        whole = [leaf for leaf, dim in zip(leaves, dims) if dim is None and isinstance(leaf, Tensor)]
+        whole += [leaf for leaf in _flatten(list(kwargs.values()))[0] if isinstance(leaf, Tensor)]
         results = []
         with _randomness(randomness) as (before_each, after_each):
             for k in range(size):
                 before_each()
                 picked = [leaf if dim is None else leaf.select(dim, k) for leaf, dim in zip(leaves, dims)]
+                start = grad_mode.last_write
                 results.append(func(*build(picked), **kwargs))
+                if grad_mode.last_write != start:
+                    _refuse_writes(whole, start)
                 after_each()
         flat_results = [_flatten(r) for r in results]
         first, out_build = flat_results[0]
@@ -386,6 +391,16 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
         return out_build(stacked)
 
     return wrapper
+
+
+def _refuse_writes(whole: list, since: int) -> None:
+    """Refuse an in-place write into an argument passed whole: run once per element here, it would repeat for
+    each (PyTorch runs an unmapped write once, and refuses one of mapped values)."""
+    for leaf in whole:
+        if max(int(getattr(leaf, "_written", -1)), grad_mode.memory_written(leaf.array)) > since:
+            raise RuntimeError(f"vmap: the function wrote in place into a Tensor of shape {list(leaf.shape)} passed "
+                               "whole (in_dim None, or a keyword argument); vmap would repeat the write for every "
+                               "element. Map that argument, or compute out of place (b = b + a, not b.add_(a))")
 
 
 def _same_result(a: Tensor, b: Tensor) -> bool:

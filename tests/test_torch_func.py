@@ -225,6 +225,22 @@ def test_vmap_dims_given_for_a_whole_subtree_match_torch():
         vmap(lambda a: (a, (a, a)), out_dims=(0, (1, 0, 0)))(ae)
 
 
+def test_vmap_refuses_an_in_place_write_into_an_argument_passed_whole():
+    """Each element's call wrote into the unmapped b again: every row of the result was the sum of all rows of a
+    (PyTorch refuses it: 'output with shape [4] doesn't match the broadcast shape [3, 4]')."""
+    (ae, at), (be, bt) = both(RNG.normal(size=(3, 4))), both(RNG.normal(size=4))
+    with pytest.raises(RuntimeError):
+        tfunc.vmap(lambda a, b: b.add_(a), in_dims=(0, None))(at, bt)
+    with pytest.raises(RuntimeError, match="in place"):
+        vmap(lambda a, b: b.add_(a), in_dims=(0, None))(ae, be)
+    with pytest.raises(RuntimeError, match="in place"):
+        vmap(lambda a, b=None: b.mul_(2) + a)(ae, b=be)
+    (written, theirs), (be, bt) = both(RNG.normal(size=(3, 4))), both(RNG.normal(size=4))
+    kept = vmap(lambda a, b: a.add_(b), in_dims=(0, None))(written, be)  # a mapped argument may be written
+    close(kept, tfunc.vmap(lambda a, b: a.add_(b), in_dims=(0, None))(theirs, bt))
+    close(written, theirs)
+
+
 def test_vmap_randomness_modes():
     x = ember.zeros(4, 3)
     with pytest.raises(RuntimeError, match="randomness"):
