@@ -302,3 +302,18 @@ def test_stack_module_state_for_an_ensemble():
     out = vmap(lambda p, b: functional_call(base, (p, b), (x,)), in_dims=(0, 0))(params, buffers)
     for i, m in enumerate(models):
         np.testing.assert_allclose(out[i].detach().numpy(), m(x).detach().numpy(), rtol=1e-12)
+
+
+def test_stack_module_state_keeps_a_frozen_parameter_frozen_as_torch():
+    """A parameter frozen in every model came back requiring grad (an optimizer over the stack trained it); it
+    stays frozen, and a mix of frozen and trainable is refused, as torch.func.stack_module_state does."""
+    models, reference = [nn.Linear(3, 2) for _ in range(3)], [torch.nn.Linear(3, 2) for _ in range(3)]
+    for m in models + reference:
+        m.weight.requires_grad_(False)
+    params, _ = stack_module_state(models)
+    theirs, _ = tfunc.stack_module_state(reference)
+    assert {k: v.requires_grad for k, v in params.items()} == {k: v.requires_grad for k, v in theirs.items()}
+    assert not params["weight"].requires_grad and params["bias"].requires_grad
+    models[0].weight.requires_grad_(True)
+    with pytest.raises(ValueError, match="weight"):
+        stack_module_state(models)

@@ -83,9 +83,21 @@ def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwarg
                 owner.__dict__[attr] = old_attr
 
 
+def _stacked_leaf(name: str, tensors: list):
+    """``tensors`` stacked as a new leaf that requires grad where they all do (a frozen parameter stays frozen);
+    a mix is refused, as PyTorch's."""
+    wanted = {t.requires_grad for t in tensors}
+    if len(wanted) > 1:
+        raise ValueError(f"stack_module_state: {name} requires grad in some models and not in others; expected the "
+                         "same .requires_grad in every model")
+    stacked = ops.stack([t.detach() for t in tensors])
+    return stacked.requires_grad_() if True in wanted else stacked
+
+
 def stack_module_state(models) -> tuple[dict, dict]:
     """(parameters, buffers) of same-structured ``models``, each name's tensors stacked along a new first
-    dimension, for ``vmap`` over an ensemble with ``functional_call``. The stacked parameters are new leaves."""
+    dimension, for ``vmap`` over an ensemble with ``functional_call``. The stacked parameters are new leaves, which
+    require grad where the models' do."""
     models = list(models)
     if not models:
         raise ValueError("stack_module_state: expected at least one model")
@@ -93,8 +105,7 @@ def stack_module_state(models) -> tuple[dict, dict]:
     for m in models[1:]:
         if [n for n, _ in m.named_parameters()] != names:
             raise ValueError("stack_module_state: the models do not have the same parameters")
-    params = {n: ops.stack([dict(m.named_parameters())[n].detach() for m in models]).requires_grad_()
-              for n in names}
-    buffers = {n: ops.stack([dict(m.named_buffers())[n] for m in models])
+    params = {n: _stacked_leaf(n, [dict(m.named_parameters())[n] for m in models]) for n in names}
+    buffers = {n: _stacked_leaf(n, [dict(m.named_buffers())[n] for m in models])
                for n, _ in models[0].named_buffers()}
     return params, buffers
