@@ -208,7 +208,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
 def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     """(``func(*primals)``, the Jacobian-vector product with ``tangents``[, aux]); ``primals`` and ``tangents``
     are tuples of one structure. Computed as the vjp of a vjp (two reverse passes: the vjp is linear in its
-    cotangent u, so the gradient of <vjp(u), tangents> with respect to u, at any u, is J tangents)."""
+    cotangent u, so its own vjp with the tangents as cotangents, at any u, is J tangents)."""
     if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
         raise TypeError("jvp: primals and tangents must be tuples")
     trees = [_flatten(p) for p in primals]
@@ -234,13 +234,13 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
         if live:
             pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
                                     allow_unused=True, materialize_grads=True)
-            total = None
-            for g, t in zip(pulled, t_leaves):
-                term = (g * t).sum()
-                total = term if total is None else total + term
-            if total.requires_grad:
-                pushed = iter(_autograd_grad(total, [u for _, u in live], create_graph=nested, allow_unused=True,
-                                             materialize_grads=True))
+            # (the vjp of the vjp with the tangents as cotangents: for complex primals too, where a sum of g * t
+            # would be a complex scalar)
+            pairs = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, t in zip(pulled, t_leaves)
+                     if g.requires_grad]
+            if pairs:
+                pushed = iter(_autograd_grad([g for g, _ in pairs], [u for _, u in live], [t for _, t in pairs],
+                                             create_graph=nested, allow_unused=True, materialize_grads=True))
                 products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
     value = out_build([o if nested else o.detach() for o in outs])
     products = out_build([p if nested else p.detach() for p in products])

@@ -113,16 +113,15 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     with enable_grad():
         probe = _probe_cotangent(tensor)
         pulled = grad([tensor], duals, [probe], retain_graph=True, create_graph=True, allow_unused=True)
-        total = None
-        for g, (_, t) in zip(pulled, current.pairs):
-            if g is not None:
-                term = (g * t).sum()
-                total = term if total is None else total + term
-        if total is None:
+        used = [(g, t) for g, (_, t) in zip(pulled, current.pairs) if g is not None]
+        if not used:
             return UnpackedDualTensor(tensor, None)
-        if not total.requires_grad:  # the tangent does not depend on the direction: zero
+        # the vjp of the vjp with the tangents as cotangents (complex duals included)
+        live = [(g, t) for g, t in used if g.requires_grad]
+        if not live:  # the tangent does not depend on the direction: zero
             return UnpackedDualTensor(tensor, _zeros_like(tensor))
-        (tangent,) = grad([total], [probe], retain_graph=True, allow_unused=True, materialize_grads=True)
+        (tangent,) = grad([g for g, _ in live], [probe], [t for _, t in live], retain_graph=True, allow_unused=True,
+                          materialize_grads=True)
     return UnpackedDualTensor(tensor, tangent.detach())
 
 
