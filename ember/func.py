@@ -91,6 +91,25 @@ def _nested(leaves: list) -> bool:
     return any(leaf.requires_grad for leaf in leaves)
 
 
+def _reaches_outside(outs: list, own: list) -> bool:
+    """Whether the recorded computation of ``outs`` reads a tensor requiring grad other than ``own`` (the fresh
+    inputs): a closure over an outer transform's input (or a parameter), whose gradients must stay recorded."""
+    own_ids = {id(t) for t in own}
+    seen: set = set()
+    stack = [o.node for o in outs if isinstance(o, Tensor) and o.node is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen or node.inputs is None:
+            continue
+        seen.add(node)
+        for t, need in zip(node.inputs, node.needs):
+            if need and id(t) not in own_ids:
+                if t.node is None:
+                    return True
+                stack.append(t.node)
+    return False
+
+
 def _detached(tree, keep: bool):
     if keep:
         return tree
@@ -143,6 +162,7 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
                 shape = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
                 raise ValueError(f"grad: the function must return a scalar Tensor (a 0-d one), got {shape}")
             flat = [leaf for fresh in tracked for leaf in fresh]
+            nested = nested or _reaches_outside([out], flat)
             if out.requires_grad:
                 grads = _autograd_grad(out, flat, create_graph=nested, allow_unused=True, materialize_grads=True)
             else:
@@ -183,9 +203,12 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
     outs, out_build = _flatten(out)
     _tensors("vjp", outs)
     flat = [leaf for fresh in tracked for leaf in fresh]
+    nested = nested or _reaches_outside(outs, flat)
 
     def vjp_fn(cotangents):
         given, _ = _flatten(cotangents)
+        _tensors("vjp_fn", given)
+        recorded = nested or _nested(given)  # (a cotangent an outer transform differentiates against)
         if len(given) != len(outs):
             raise ValueError(f"vjp_fn: expected cotangents for {len(outs)} outputs, got {len(given)}")
         for c, o in zip(given, outs):
@@ -196,10 +219,10 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
         with enable_grad():
             if live:
                 grads = _autograd_grad([o for o, _ in live], flat, [c for _, c in live], retain_graph=True,
-                                       create_graph=nested, allow_unused=True, materialize_grads=True)
+                                       create_graph=recorded, allow_unused=True, materialize_grads=True)
             else:
                 grads = [zeros_like(leaf) for leaf in flat]
-        return tuple(_regrouped(grads, tracked, trees, nested))
+        return tuple(_regrouped(grads, tracked, trees, recorded))
 
     value = out_build([o if nested else o.detach() for o in outs])
     return (value, vjp_fn, _detached(aux, nested)) if has_aux else (value, vjp_fn)
@@ -228,6 +251,7 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
         out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
         outs, out_build = _flatten(out)
         _tensors("jvp", outs)
+        nested = nested or _reaches_outside(outs, flat)
         # (an output that does not require grad, an integer one included, has a zero tangent)
         live = [(o, _probe_cotangent(o)) for o in outs if o.requires_grad]
         products = [zeros_like(o) for o in outs]

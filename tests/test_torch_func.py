@@ -84,6 +84,22 @@ def test_nested_grad_of_a_closure_over_the_outer_argument():
     close(ours, theirs)
 
 
+def test_inner_transforms_of_other_arguments_stay_differentiable_for_the_outer_one():
+    """An inner transform whose own arguments did not require grad detached its result, though its function
+    closed over the outer one's input (or a vjp_fn got a cotangent that did): the outer derivative was zeros."""
+    (xe, xt), (ye, yt), (me, mt) = both(RNG.normal(size=3)), both(RNG.normal(size=3)), both(RNG.normal(size=(2, 3)))
+    mixed = [lib_jacfwd(lib_jacrev(lambda a, b: (a * b.exp()).sum(), argnums=1), argnums=0)(x, y)
+             for lib_jacfwd, lib_jacrev, x, y in ((jacfwd, jacrev, xe, ye), (tfunc.jacfwd, tfunc.jacrev, xt, yt))]
+    close(*mixed)
+    assert np.abs(mixed[1].numpy()).max() > 0.1  # (ours was all zeros)
+    close(grad(lambda a: vmap(lambda r: grad(lambda b: (a * b ** 2).sum())(r))(me).sum())(xe),
+          tfunc.grad(lambda a: tfunc.vmap(lambda r: tfunc.grad(lambda b: (a * b ** 2).sum())(r))(mt).sum())(xt))
+    close(grad(lambda c: vjp(lambda b: b.exp() * b, xe)[1](c)[0].pow(2).sum())(ye),
+          tfunc.grad(lambda c: tfunc.vjp(lambda b: b.exp() * b, xt)[1](c)[0].pow(2).sum())(yt))
+    close(grad(lambda a: jvp(lambda b: (a * b.sin()).sum(), (ye,), (ye,))[1])(xe),
+          tfunc.grad(lambda a: tfunc.jvp(lambda b: (a * b.sin()).sum(), (yt,), (yt,))[1])(xt))
+
+
 def test_grad_over_a_dict_of_parameters_with_functional_call():
     ember.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2))
