@@ -57,6 +57,15 @@ def _flatten(tree) -> tuple[list, Callable]:
     return [tree], lambda leaves: leaves[0]
 
 
+def _structure(tree):
+    """``tree``'s nesting, leaves left out: what two trees paired leaf by leaf must share (dict keys in order)."""
+    if isinstance(tree, (tuple, list)):
+        return tuple(_structure(item) for item in tree)
+    if isinstance(tree, dict):
+        return ("dict", tuple(tree), tuple(_structure(v) for v in tree.values()))
+    return "*"
+
+
 def _tensors(what: str, leaves: list) -> None:
     for leaf in leaves:
         if not isinstance(leaf, Tensor):
@@ -208,6 +217,9 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
     def vjp_fn(cotangents):
         given, _ = _flatten(cotangents)
         _tensors("vjp_fn", given)
+        if _structure(cotangents) != _structure(out):
+            raise ValueError(f"vjp_fn: the cotangents must have the output's structure (the same nesting and dict "
+                             f"keys, in order): {_structure(cotangents)} for {_structure(out)}")
         recorded = nested or _nested(given)  # (a cotangent an outer transform differentiates against)
         if len(given) != len(outs):
             raise ValueError(f"vjp_fn: expected cotangents for {len(outs)} outputs, got {len(given)}")
@@ -239,8 +251,10 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     p_leaves = [leaf for leaves, _ in trees for leaf in leaves]
     _tensors("jvp", p_leaves)
     _tensors("jvp", t_leaves)
-    if len(p_leaves) != len(t_leaves):
-        raise ValueError(f"jvp: {len(p_leaves)} primals and {len(t_leaves)} tangents")
+    if len(p_leaves) != len(t_leaves) or _structure(primals) != _structure(tangents):
+        raise ValueError(f"jvp: primals and tangents must have one structure (the same nesting and dict keys, in "
+                         f"order), got {len(p_leaves)} primals and {len(t_leaves)} tangents in "
+                         f"{_structure(primals)} and {_structure(tangents)}")
     for p, t in zip(p_leaves, t_leaves):
         if tuple(p.shape) != tuple(t.shape):
             raise ValueError(f"jvp: a tangent of shape {list(t.shape)} for a primal of shape {list(p.shape)}")

@@ -159,6 +159,26 @@ def test_vjp_and_jvp_match_torch():
         jvp(lambda x: x, (xe,), (ember.ones(3),))
 
 
+def test_jvp_and_vjp_refuse_tangents_of_another_structure_as_torch():
+    """Tangents (cotangents) were paired with primals (outputs) by position alone: a dict in another key order
+    gave the derivative along the swapped tangents (2 t_b + 3 t_a for 2 a + 3 b); torch.func refuses it."""
+    (xe, xt), (ye, yt) = both(RNG.normal(size=3)), both(RNG.normal(size=3))
+
+    def f(d):
+        return d["a"] * 2 + d["b"] * 3
+
+    with pytest.raises(RuntimeError, match="structure"):
+        tfunc.jvp(f, ({"a": xt, "b": yt},), ({"b": yt, "a": xt},))
+    with pytest.raises(ValueError, match="structure"):
+        jvp(f, ({"a": xe, "b": ye},), ({"b": ye, "a": xe},))
+    with pytest.raises(ValueError, match="structure"):
+        jvp(lambda p: p[0] * p[1][0], ((xe, (ye,)),), (((xe, ye),),))
+    _, vjp_fn = vjp(lambda a: {"p": a * 2, "q": a * 3}, xe)
+    with pytest.raises(ValueError, match="structure"):
+        vjp_fn({"q": ye, "p": xe})
+    close(vjp_fn({"p": xe, "q": ye})[0], 2 * xt + 3 * yt)
+
+
 def test_jacobians_and_hessian_match_torch():
     xe, xt = both(RNG.normal(size=(3,)))
     close(jacrev(lambda x: ember.sin(x) * x.sum())(xe), tfunc.jacrev(lambda x: torch.sin(x) * x.sum())(xt))
