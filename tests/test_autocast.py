@@ -602,3 +602,22 @@ def test_losses_of_a_low_precision_input_compute_in_float32_as_torch(name, dtype
         expected = run(torch, torch.nn.functional, torch.tensor)
     assert out.dtype == float32 and expected.dtype == torch.float32
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+
+@pytest.mark.parametrize("name", ["inv", "cholesky", "qr", "eigh", "svdvals", "solve", "quantile", "pinv"])
+def test_factorizations_of_a_low_precision_product_run_in_float32_as_torch(name):
+    # they refused the bfloat16 result of a matmul in the region ("expects float32 or float64 matrices")
+    calls = {"inv": lambda m, a: m.linalg.inv(a), "cholesky": lambda m, a: m.linalg.cholesky(a),
+             "qr": lambda m, a: m.linalg.qr(a)[1], "eigh": lambda m, a: m.linalg.eigh(a)[0],
+             "svdvals": lambda m, a: m.linalg.svdvals(a), "solve": lambda m, a: m.linalg.solve(a, a),
+             "quantile": lambda m, a: m.quantile(a, 0.3), "pinv": lambda m, a: m.linalg.pinv(a)}
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4)).astype(np.float32)
+    a = a @ a.T + 4 * np.eye(4, dtype=np.float32)
+    eye = np.eye(4, dtype=np.float32)
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        ours = calls[name](ember, ember.nn.functional.linear(ember.tensor(a), ember.tensor(eye)))
+    assert ours.dtype == ember.float32
+    rounded = ember.tensor(a).to(ember.bfloat16).float()  # the product's bfloat16 values, factored in float32
+    np.testing.assert_allclose(ours.numpy(), calls[name](ember, rounded).numpy(), rtol=1e-5, atol=1e-5)

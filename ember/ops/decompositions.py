@@ -28,6 +28,7 @@ import numpy as np
 from ember.backend.dtypes import float32, float64
 from ember.ops import dispatch
 from ember.ops.arrange import tril
+from ember.ops.autocast import widened
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import gt, where
@@ -80,8 +81,9 @@ def _check_number(name: str, key: str, value) -> None:
 
 
 def _matrices(name: str, x, square: bool = True) -> TensorLike:
-    """``x`` as a tensor, checked as the shape rule checks it (eagerly the kernels would take integer matrices)."""
-    x = as_tensor(x)
+    """``x`` as a tensor, checked as the shape rule checks it (eagerly the kernels would take integer matrices);
+    in an autocast region a half-precision one in float32, as PyTorch's autocast runs the factorizations."""
+    (x,) = widened(as_tensor(x))
     _check_matrices(name, [Spec(tuple(x.shape), x.dtype)], square)
     return x
 
@@ -355,7 +357,7 @@ def solve(a, b, *, left: bool = True) -> TensorLike:
     """The solution X of ``A X = B`` for square A (..., n, n) and B (..., n, k) or (..., n), batch dimensions
     broadcast, as ``torch.linalg.solve`` (``left=False``: ``X A = B``, B (..., k, n) only). A singular A raises
     ``LinAlgError``."""
-    a, b = as_tensor(a), as_tensor(b)
+    a, b = widened(as_tensor(a), as_tensor(b))
     specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
     _check_matrices("solve", specs)
     if a.dtype != b.dtype:  # (here, not only in the op's infer, which an eager solve reaches only on failure)
@@ -806,7 +808,7 @@ def pinv(x, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     given (or 0), else to 0. Either may be a tensor of one tolerance per matrix; ``rcond`` is PyTorch's older
     spelling of ``rtol``. With ``hermitian``, A is taken as symmetric and only its lower triangle read, as PyTorch's
     (the gradient is A's pseudo-inverse's, as PyTorch's too)."""
-    x = as_tensor(x)
+    (x,) = widened(as_tensor(x))
     hermitian = bool(hermitian)
     _check_matrices("pinv", [Spec(x.shape, x.dtype)], square=hermitian)
     if rcond is not None:

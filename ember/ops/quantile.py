@@ -8,6 +8,7 @@ import numpy as np
 
 from ember.backend.dtypes import float32, float64, int64
 from ember.ops import composed
+from ember.ops.autocast import widened
 from ember.ops.composed import ceil, floor, lerp
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
@@ -42,7 +43,7 @@ def _fractions(name: str, q, x: TensorLike) -> tuple:
 
 
 def _quantile(name: str, x, q, axis, keepdims: bool, interpolation: str, ignore_nan: bool) -> TensorLike:
-    x = as_tensor(x)
+    (x,) = widened(as_tensor(x))  # (an autocast region's half-precision input in float32, as PyTorch's)
     if x.dtype not in (float32, float64):
         raise TypeError(f"{name}: the input must be float32 or float64, got {x.dtype}")
     if interpolation not in INTERPOLATIONS:
