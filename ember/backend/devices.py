@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _cupy = None
@@ -125,8 +127,33 @@ def as_array(value):
     return np.asarray(value)
 
 
+def is_torch_tensor(value) -> bool:
+    """Whether ``value`` is a PyTorch tensor (without importing PyTorch: none exists unless it was imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, getattr(torch, "Tensor", ()))
+
+
+def from_torch(tensor) -> np.ndarray:
+    """A PyTorch tensor's values as a NumPy array, bit for bit (sharing its memory where it can: callers copy):
+    detached (one that requires grad included), dense, on the CPU, its lazy conjugation or negation applied, and
+    bfloat16 as ml_dtypes' (which ``Tensor.numpy`` refuses)."""
+    from ember.backend.dtypes import as_dtype, bfloat16
+
+    torch = sys.modules["torch"]
+    dtype = as_dtype(tensor.dtype)  # an unsupported one (uint16, float8) named here, not by PyTorch's numpy()
+    tensor = tensor.detach()
+    if tensor.layout != torch.strided:
+        tensor = tensor.to_dense()
+    tensor = tensor.cpu().resolve_conj().resolve_neg()
+    if dtype == bfloat16:
+        return tensor.view(torch.int16).numpy().view(bfloat16)
+    return tensor.numpy()
+
+
 def move(array, device: Device):
-    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    """Copy ``array`` to ``device`` (no copy when it is already there); a PyTorch tensor is copied."""
+    if array.__class__ is not np.ndarray and is_torch_tensor(array):
+        array = from_torch(array)
     if device.type == "cpu":
         if array.__class__ is np.ndarray:
             return array

@@ -57,7 +57,8 @@ _ALIASES = {
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Normalise a dtype given as an Ember/NumPy dtype, a type or a name; reject unsupported ones."""
+    """Normalise a dtype given as an Ember/NumPy dtype, a type, a name or a PyTorch dtype; reject unsupported
+    ones."""
     if dtype.__class__ is np.dtype and dtype in _RANK:
         return dtype
     if isinstance(dtype, str):
@@ -74,11 +75,22 @@ def as_dtype(dtype) -> np.dtype:
     try:
         found = np.dtype(dtype)
     except TypeError as exc:
+        if is_torch_dtype(dtype):
+            found = _ALIASES.get(str(dtype).removeprefix("torch."))
+            if found is None:
+                names = ", ".join(sorted(str(d) for d in SUPPORTED))
+                raise TypeError(f"dtype {dtype} is not supported by Ember; supported: {names}") from None
+            return found
         raise TypeError(f"not a dtype: {dtype!r}") from exc
     if found not in _RANK:
         names = ", ".join(sorted(str(d) for d in SUPPORTED))
         raise TypeError(f"dtype {found} is not supported by Ember; supported: {names}")
     return found
+
+
+def is_torch_dtype(value) -> bool:
+    """Whether ``value`` is a PyTorch dtype (``torch.float16``), told without importing PyTorch."""
+    return value.__class__.__name__ == "dtype" and value.__class__.__module__ == "torch"
 
 
 def is_floating(dtype: np.dtype) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import traced_state
+from ember.backend.devices import from_torch, is_torch_tensor
 from ember.backend.dtypes import get_default_dtype
 from ember.tensor import Tensor
 
@@ -28,6 +29,8 @@ class Parameter(Tensor):
             array = np.empty((0,), get_default_dtype())
         elif isinstance(data, Tensor):
             array = data.array
+        elif is_torch_tensor(data):
+            array = from_torch(data)  # its memory, shared where PyTorch's numpy() shares it
         elif hasattr(data, "dtype") and hasattr(data, "shape"):
             array = data  # a NumPy or CuPy array: shared as is
         else:

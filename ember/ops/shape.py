@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import is_torch_dtype
 from ember.ops import dispatch, lowering
 from ember.ops.convert import as_tensor, view_dtype
 from ember.ops.dispatch import TensorLike
@@ -132,7 +133,7 @@ def view(x: TensorLike, *shape, dtype=None) -> TensorLike:
     """``Tensor.view``: ``reshape`` to ``shape``, or, given one dtype (``x.view(ember.int32)``), the same bytes
     read as that dtype (``view_dtype``)."""
     if len(shape) == 1 and (isinstance(shape[0], np.dtype) or isinstance(shape[0], type)
-                            and issubclass(shape[0], np.generic)):
+                            and issubclass(shape[0], np.generic) or is_torch_dtype(shape[0])):
         shape, dtype = (), shape[0]
     if dtype is not None:
         if shape:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ember import autograd, grad_mode
 from ember.autograd import enable_grad
-from ember.backend.devices import array_module, device_of, move
+from ember.backend.devices import array_module, device_of, from_torch, is_torch_tensor, move
 from ember.ops.effects import sparse_update, update
 from ember.optim import functional as F
 from ember.optim import parts
@@ -392,6 +392,8 @@ def _restore(param, key: str, value, number: bool = False):
         return float(value.item() if hasattr(value, "item") else value)
     if isinstance(value, Tensor):
         value = value.array
+    elif is_torch_tensor(value):  # a torch optimizer's state dict: bfloat16 too, which np.asarray refuses
+        value = from_torch(value)
     elif hasattr(value, "__array__") and not isinstance(getattr(value, "dtype", None), np.dtype):
         value = np.asarray(value)  # another framework's tensor (a torch optimizer's state dict): its values
     if hasattr(value, "dtype") and hasattr(value, "shape") and not isinstance(value, np.generic):
