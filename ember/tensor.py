@@ -271,8 +271,15 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's view of the data: ``np.array(x)`` (``copy=True``) copies, as PyTorch's does, ``np.asarray(x)``
+        shares memory on CPU; ``copy=False`` with another dtype is refused, as NumPy requires."""
         array = self.detach().numpy()
-        return array if dtype is None else array.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != array.dtype:
+            if copy is False:
+                raise ValueError(f"__array__: a {self.dtype} tensor cannot be read as {np.dtype(dtype)} without a "
+                                 f"copy (copy=False)")
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def to(self, target=None, dtype=None, non_blocking: bool = False, copy: bool = False, *, device=None,
            memory_format=None) -> Tensor:

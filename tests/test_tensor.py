@@ -385,6 +385,20 @@ def test_item_numpy_tolist():
     assert isinstance(np.asarray(x), np.ndarray)
 
 
+def test_numpy_array_of_a_tensor_copies_as_asked():
+    x = ember.zeros(3)
+    copied = np.array(x)  # copy=True: writing to it leaves x alone, as with a torch tensor
+    copied[0] = 9.0
+    assert x.tolist() == [0.0, 0.0, 0.0]
+    shared = np.asarray(x)
+    shared[1] = 5.0
+    assert x.tolist() == [0.0, 5.0, 0.0]
+    assert np.array(x, copy=False) is x.array
+    assert np.array(x, dtype=np.float64).dtype == F64
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(x, dtype=np.float64, copy=False)
+
+
 def test_to_and_clone():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     assert x.to("cpu") is x
