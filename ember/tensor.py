@@ -281,6 +281,19 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             return array.astype(dtype)
         return array.copy() if copy else array
 
+    def __dlpack__(self, **kwargs):
+        """The data as a DLPack capsule, shared (``torch.from_dlpack(x)``; ``torch.tensor(x)`` copies it), refused
+        while the tensor requires grad, as PyTorch's is; ``kwargs`` are the protocol's (``stream``, ``copy``...)."""
+        if self.requires_grad:
+            raise RuntimeError("__dlpack__: cannot export a tensor that requires grad; export x.detach()")
+        if self.array.dtype == _dtypes.bfloat16:  # (NumPy's DLPack has no bfloat16)
+            raise BufferError("__dlpack__: a bfloat16 tensor has no DLPack export here; export its bits, "
+                              "x.view(ember.int16), and view them as bfloat16 there")
+        return self.array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        return self.array.__dlpack_device__()
+
     def to(self, target=None, dtype=None, non_blocking: bool = False, copy: bool = False, *, device=None,
            memory_format=None) -> Tensor:
         """Move and/or cast: ``x.to("cuda")``, ``x.to(ember.float64)``, ``x.to("cpu", ember.bfloat16)``,

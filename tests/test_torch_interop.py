@@ -117,3 +117,23 @@ def test_optimizer_loads_a_bfloat16_torch_state_dict(name):
             (p.float() ** 2).sum().backward()
             o.step()
     np.testing.assert_array_equal(_mine(mine), _bits(w))
+
+
+@pytest.mark.parametrize("name", [n for n in DTYPES if n != "bfloat16"])
+def test_torch_takes_an_ember_tensor_through_dlpack(name):
+    x = ember.tensor(_sample(name))
+    for view in (x, x.T, x[1:, ::2], x[2, 3], x[:0]):
+        theirs = torch.tensor(view)
+        assert theirs.dtype == getattr(torch, name)
+        np.testing.assert_array_equal(theirs.numpy(), view.numpy())
+    torch.tensor(x)[0, 0] = 1  # a copy
+    np.testing.assert_array_equal(x.numpy(), _bits(_sample(name)))
+    torch.as_tensor(x)[0, 0] = 0  # shared
+    assert x[0, 0].item() == 0
+
+
+def test_dlpack_refusals_are_named():
+    with pytest.raises(RuntimeError, match="requires grad"):
+        torch.tensor(ember.ones(2, requires_grad=True))
+    with pytest.raises(BufferError, match="bfloat16"):
+        torch.from_dlpack(ember.ones(2, dtype=ember.bfloat16))
