@@ -13,7 +13,7 @@ import numpy as np
 from ember import ops as _ops
 from ember import traced_state
 from ember.backend import dtypes as _dtypes
-from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, move
+from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, from_torch, is_torch_tensor, move
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
 from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced
@@ -445,6 +445,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
+        if value.__class__ is not Tensor and is_torch_tensor(value):
+            value = from_torch(value)  # (bfloat16 too, and one that requires grad, which NumPy's reading refuses)
         if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
             return  # a parameter, buffer or argument while ember.jit traces: an assign node, run on every call
         if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)) and not self.symbolic \

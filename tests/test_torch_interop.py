@@ -137,3 +137,20 @@ def test_dlpack_refusals_are_named():
         torch.tensor(ember.ones(2, requires_grad=True))
     with pytest.raises(BufferError, match="bfloat16"):
         torch.from_dlpack(ember.ones(2, dtype=ember.bfloat16))
+
+
+def test_torch_tensors_as_indices_and_assigned_values():
+    x = ember.arange(5.0)
+    t = torch.arange(5.0)
+    for index in (torch.tensor([1, 3]), torch.tensor([True, False, True, False, True]), torch.tensor(2),
+                  torch.tensor([[0, 1]])):
+        np.testing.assert_array_equal(x[index].numpy(), t[index].numpy())
+    with pytest.warns(UserWarning, match="uint8 is deprecated"):
+        np.testing.assert_array_equal(x[torch.tensor([1, 0, 1, 0, 1], dtype=torch.uint8)].numpy(), [0, 2, 4])
+    value = torch.randn(3).to(torch.bfloat16)
+    mine = ember.zeros(3, dtype=ember.bfloat16)
+    mine[:] = value
+    np.testing.assert_array_equal(_mine(mine), _bits(value))
+    mine = ember.zeros(3)
+    mine[1] = torch.tensor(2.0, requires_grad=True)
+    assert mine.tolist() == [0.0, 2.0, 0.0]

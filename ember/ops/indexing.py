@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ember.backend.devices import array_module
+from ember.backend.devices import array_module, from_torch, is_torch_tensor
 from ember.backend.dtypes import int64
 from ember.backend.runtime_flags import nondeterministic_alert
 from ember.ops import dispatch
@@ -25,6 +25,18 @@ from ember.ops.sized import slice_sized, sourced
 _ATOMIC = "on a GPU it adds with atomic operations, in an order that varies"
 
 
+_PLAIN = frozenset({int, slice, type(None), type(Ellipsis), bool})
+
+
+def _byte_mask(array):
+    """An index array, PyTorch's deprecated uint8 mask read as a mask (not indices), as PyTorch reads it."""
+    if array.dtype == np.uint8:
+        warnings.warn("indexing with dtype uint8 is deprecated, please use a dtype bool instead (the uint8 tensor is "
+                      "read as a mask, as PyTorch reads it)", UserWarning, stacklevel=4)
+        return array != 0
+    return array
+
+
 def index_arrays(index, shape: tuple | None = None):
     """Normalise an index: Tensors become arrays and boolean masks become integer arrays. Given the indexed
     ``shape``, each mask is first checked to match the axes it covers (NumPy's rule, which the integer arrays
@@ -38,15 +50,13 @@ def index_arrays(index, shape: tuple | None = None):
             if isinstance(item, TensorLike) and item.symbolic:
                 raise TypeError(f"getitem: an index that is a graph value ({item!r}) has no entries while the graph "
                                 "is built; use take / gather with it, or a constant index")
-            item = item.array
-            if item.dtype == np.uint8:  # PyTorch's deprecated byte mask: a mask, not indices
-                warnings.warn("indexing with dtype uint8 is deprecated, please use a dtype bool instead (the uint8 "
-                              "tensor is read as a mask, as PyTorch reads it)", UserWarning, stacklevel=3)
-                item = item != 0
+            item = _byte_mask(item.array)
         elif isinstance(item, list):
             item = np.asarray(item)
             if item.size == 0:  # [] picks nothing, as PyTorch's (NumPy's float64 would be refused)
                 item = item.astype(int64)
+        elif item.__class__ not in _PLAIN and is_torch_tensor(item):
+            item = _byte_mask(from_torch(item))
         if hasattr(item, "dtype") and hasattr(item, "ndim"):
             if item.dtype == np.bool_:
                 if item.ndim == 0:  # x[tensor(True)] adds a dimension as x[True] does; nonzero refuses 0-d
