@@ -13,7 +13,17 @@ import numpy as np
 from ember import ops as _ops
 from ember import traced_state
 from ember.backend import dtypes as _dtypes
-from ember.backend.devices import CPU, Device, array_module, cuda_device, device_of, from_torch, is_torch_tensor, move
+from ember.backend.devices import (
+    CPU,
+    Device,
+    array_module,
+    cuda_device,
+    device_of,
+    from_torch,
+    is_torch_device,
+    is_torch_tensor,
+    move,
+)
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import format_array
 from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced
@@ -303,7 +313,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         if dtype is not None and dtype.__class__ is bool:  # to(dtype, non_blocking, copy), PyTorch's positional form
             dtype, non_blocking, copy = None, dtype, non_blocking
         if target is not None:
-            if isinstance(target, (Device,)) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
+            if isinstance(target, Device) or is_torch_device(target) or (
+                    isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
             elif isinstance(target, str) and target.split(":")[0] in _OTHER_DEVICES:
                 raise ValueError(f"to(): Ember has no {target!r} device; its devices are 'cpu' and 'cuda' "

@@ -154,3 +154,15 @@ def test_torch_tensors_as_indices_and_assigned_values():
     mine = ember.zeros(3)
     mine[1] = torch.tensor(2.0, requires_grad=True)
     assert mine.tolist() == [0.0, 2.0, 0.0]
+
+
+def test_torch_devices_name_ember_devices():
+    cpu = torch.device("cpu")
+    assert ember.device(torch.device("cuda", 1)) == ember.device("cuda:1")
+    assert ember.tensor([1.0], device=cpu).device == ember.device("cpu")
+    assert ember.zeros(2, device=cpu).device == ember.device("cpu")
+    moved = ember.ones(2).to(cpu, torch.float64)
+    assert moved.device == ember.device("cpu") and moved.dtype == ember.float64
+    assert ember.nn.Linear(2, 2).to(cpu).weight.device == ember.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'mps'"):
+        ember.ones(2).to(torch.device("mps"))

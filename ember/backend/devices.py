@@ -47,17 +47,25 @@ def synchronize(device: str | Device | None = None) -> None:
         cp.cuda.Device().synchronize()
 
 
+def is_torch_device(value) -> bool:
+    """Whether ``value`` is a PyTorch device (``torch.device("cuda", 0)``), told without importing PyTorch."""
+    return value.__class__.__name__ == "device" and value.__class__.__module__ == "torch"
+
+
 class Device:
     """A place where tensors live: ``Device("cpu")``, ``Device("cuda")``, ``Device("cuda:1")``."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, spec: str | Device = "cpu"):
+        """``spec`` is a name, a Device, or a PyTorch device of the same name."""
         if isinstance(spec, Device):
             self.type, self.index = spec.type, spec.index
             return
         if not isinstance(spec, str):
-            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+            if not is_torch_device(spec):
+                raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+            spec = str(spec)
         kind, _, index = spec.partition(":")
         if kind not in ("cpu", "cuda"):
             raise ValueError(f"unknown device {spec!r}; expected 'cpu', 'cuda' or 'cuda:N'")

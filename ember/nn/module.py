@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from ember import traced_state
 from ember.autograd import building, drop_grads, eagerly, no_grad
-from ember.backend.devices import Device, cuda_device, device_of
+from ember.backend.devices import Device, cuda_device, device_of, is_torch_device
 from ember.backend.dtypes import as_dtype, is_complex, is_floating
 from ember.nn import global_hooks
 from ember.nn.backward_hooks import BackwardHook
@@ -603,7 +603,8 @@ class Module:
         if dtype is not None and dtype.__class__ is bool:  # to(dtype, non_blocking), PyTorch's positional form
             dtype = None
         if target is not None:
-            if isinstance(target, Device) or (isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
+            if isinstance(target, Device) or is_torch_device(target) or (
+                    isinstance(target, str) and target.split(":")[0] in ("cpu", "cuda")):
                 device = target
             elif isinstance(target, Tensor):
                 device, dtype = target.device, target.dtype
