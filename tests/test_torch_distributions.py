@@ -279,6 +279,34 @@ def test_gamma_rsample_gradient_is_torchs_implicit_gradient_at_the_same_samples(
     assert torch.distributions.Gamma(1.0, 1.0).has_rsample and torch.distributions.Dirichlet(torch.ones(2)).has_rsample
 
 
+@pytest.mark.parametrize("make", [
+    lambda D, c: D.Gamma(c, 1.5),
+    lambda D, c: D.Beta(c, 2.0),
+    lambda D, c: D.Dirichlet(ember.stack([c, 2 * c], -1)),
+], ids=["Gamma", "Beta", "Dirichlet"])
+def test_rsample_second_derivative_in_the_concentration_is_refused_by_name(make):
+    # the slope standard_gamma_grad has no derivative (torch's _standard_gamma_grad raises NotImplementedError);
+    # held constant, the Gamma gradient did not require grad and Beta's second derivative came out -0.05 silently
+    c = ember.tensor([2.0, 0.7], requires_grad=True)
+    x = make(ember.distributions, c).rsample((3,))
+    (g,) = ember.grad((x * x).sum(), c, create_graph=True)
+    assert g.requires_grad
+    with pytest.raises(RuntimeError, match="standard_gamma_grad"):
+        ember.grad(g.sum(), c)
+    a = torch.tensor([2.0, 0.7], requires_grad=True)
+    (h,) = torch.autograd.grad(torch.distributions.Gamma(a, 1.5).rsample().sum(), a, create_graph=True)
+    with pytest.raises(NotImplementedError):
+        torch.autograd.grad(h.sum(), a)
+
+
+def test_gamma_rsample_second_derivative_in_the_rate_alone_is_kept():
+    alpha, rate = ember.tensor([2.0, 0.7], requires_grad=True), ember.tensor(1.5, requires_grad=True)
+    x = ember.distributions.Gamma(alpha, rate).rsample()
+    (g,) = ember.grad(x.sum(), rate, create_graph=True)
+    (h,) = ember.grad(g, rate)
+    np.testing.assert_allclose(h.numpy(), (2 * x.detach().numpy() / 1.5 ** 2).sum(), rtol=1e-5)
+
+
 @pytest.mark.parametrize("make, mean", [
     (lambda D, c: D.Gamma(c[0], 1.5), lambda c: c[0] / 1.5),
     (lambda D, c: D.Beta(c[0], c[1]), lambda c: c[0] / (c[0] + c[1])),

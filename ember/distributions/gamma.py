@@ -5,30 +5,42 @@ from __future__ import annotations
 import numpy as np
 
 from ember import creation, ops, random
-from ember.autograd import no_grad
+from ember.autograd import Function, no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.utils import broadcast_all, finfo
 from ember.grad_mode import thread_mode
 
 
-def standard_gamma(alpha):
-    """Gamma(alpha, 1) samples of ``alpha``'s shape from Ember's global generator, differentiable in ``alpha`` by
-    implicit reparameterization (as ``torch._standard_gamma``): the gradient is dx/dalpha at the sample's CDF value
-    (``ember.standard_gamma_grad``). Eager only: ``ember.jit`` would freeze a NumPy draw into its trace."""
-    if alpha.symbolic or thread_mode.builder is not None:
-        raise TypeError("Gamma, Beta and Dirichlet sampling draws with NumPy's gamma sampler, which a graph cannot "
-                        "hold (ember.jit would repeat one draw on every call); draw outside the traced function")
-    with no_grad():
+class _StandardGamma(Function):
+    """A Gamma(alpha, 1) draw whose backward is ``grad * standard_gamma_grad(alpha, x)``, as
+    ``torch._standard_gamma``'s: recorded under ``create_graph=True``, so that a second derivative reaches
+    ``standard_gamma_grad`` and is refused there (held constant, it silently dropped the slope's own derivative)."""
+
+    @staticmethod
+    def forward(ctx, alpha):
         tiny = float(finfo(alpha.dtype).tiny)  # a sample that underflows to 0 would have no log density
         draw = random.generator().standard_gamma(np.asarray(alpha.detach().numpy(), np.float64))
         x = creation.tensor(np.maximum(draw, tiny), dtype=alpha.dtype, device=alpha.device)
-        if not alpha.requires_grad:
-            return x
-        slope = ops.standard_gamma_grad(alpha, x)
-        slope = ops.where(ops.isfinite(slope), slope, creation.zeros_like(slope))
-    fixed = ops.stop_gradient(alpha)
-    return x + (alpha - fixed) * slope  # x itself; its gradient in alpha is the slope
+        ctx.save_for_backward(alpha, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        alpha, x = ctx.saved_tensors
+        slope = ops.standard_gamma_grad(alpha, x.detach())
+        return grad * ops.where(ops.isfinite(slope), slope, creation.zeros_like(slope))
+
+
+def standard_gamma(alpha):
+    """Gamma(alpha, 1) samples of ``alpha``'s shape from Ember's global generator, differentiable in ``alpha`` by
+    implicit reparameterization (as ``torch._standard_gamma``): the gradient is dx/dalpha at the sample's CDF value
+    (``ember.standard_gamma_grad``), which has no derivative of its own (a second one is refused, as PyTorch's).
+    Eager only: ``ember.jit`` would freeze a NumPy draw into its trace."""
+    if alpha.symbolic or thread_mode.builder is not None:
+        raise TypeError("Gamma, Beta and Dirichlet sampling draws with NumPy's gamma sampler, which a graph cannot "
+                        "hold (ember.jit would repeat one draw on every call); draw outside the traced function")
+    return _StandardGamma.apply(alpha)
 
 
 class Gamma(Distribution):

@@ -9,7 +9,8 @@ from ember.ops import dispatch
 from ember.ops.convert import promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import binary, elementwise_cost, require_float
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, defop
+from ember.ops.modes import vjp_rule
+from ember.ops.registry import NO_ONNX, defop
 from ember.ops.special_kernels import digamma as _digamma
 from ember.ops.special_kernels import lgamma as _lgamma_forward
 
@@ -47,13 +48,21 @@ def _standard_gamma_grad_infer(alpha, x, **attrs):
     return binary("standard_gamma_grad")(alpha, x)
 
 
+def _standard_gamma_grad_rule(run, ctx, u):
+    """No derivative, as PyTorch's ``_standard_gamma_grad``: refused where one is asked for (a vjp of none made the
+    slope a constant, so a second derivative of a Gamma, Beta or Dirichlet ``rsample`` silently dropped its part)."""
+    raise RuntimeError("standard_gamma_grad: no derivative (as PyTorch's _standard_gamma_grad): a backward through "
+                       "it, such as a second derivative of a Gamma, Beta or Dirichlet rsample in its concentration "
+                       "(a gradient taken with create_graph=True), was asked for")
+
+
 STANDARD_GAMMA_GRAD = defop("standard_gamma_grad", forward=_standard_gamma_grad_forward,
-                            infer=_standard_gamma_grad_infer, vjp=NON_DIFFERENTIABLE, cost=elementwise_cost(400),
-                            onnx=NO_ONNX)
+                            infer=_standard_gamma_grad_infer, vjp=vjp_rule(_standard_gamma_grad_rule),
+                            cost=elementwise_cost(400), onnx=NO_ONNX)
 
 
 def standard_gamma_grad(alpha, x) -> TensorLike:
     """The derivative of a Gamma(alpha, 1) sample ``x`` with respect to ``alpha`` at a fixed CDF value (implicit
-    reparameterization), as ``torch._standard_gamma_grad``; no gradient of its own."""
+    reparameterization), as ``torch._standard_gamma_grad``; no derivative of its own (a backward through it raises)."""
     alpha, x = promote(to_float(alpha), to_float(x))
     return dispatch.apply(STANDARD_GAMMA_GRAD, (alpha, x))
