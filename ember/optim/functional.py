@@ -134,6 +134,29 @@ def _add_scalar_narrow(x, scalar: float):
     return (x.astype(np.float32) + np.float32(x.dtype.type(scalar))).astype(x.dtype)
 
 
+def _sparse_add_narrow(rows, values, alpha: float):
+    """PyTorch's ``dense.add_(sparse, alpha=alpha)`` on the touched ``rows`` of a float16 or bfloat16 parameter: its
+    CPU kernel's ``row += alpha * value`` with ``alpha`` rounded to their dtype, the product rounded, then the sum."""
+    dtype = rows.dtype
+    product = (values.astype(np.float32) * np.float32(dtype.type(alpha))).astype(dtype)
+    return (rows.astype(np.float32) + product.astype(np.float32)).astype(dtype)
+
+
+def _add_occurrences_narrow(xp, param, index, values, alpha: float) -> None:
+    """PyTorch's ``param.add_(grad, alpha=alpha)`` of an uncoalesced row-sparse gradient on a float16 or bfloat16
+    parameter: its kernel adds each occurrence of an index in turn, so a repeated row gets each product rounded and
+    added on its own, in order of occurrence (merging them first rounds differently)."""
+    n = index.shape[0]
+    order = xp.argsort(index, kind="stable")
+    ordered = index[order]
+    starts = xp.flatnonzero(xp.concatenate((xp.ones(min(n, 1), bool), ordered[1:] != ordered[:-1])))
+    rank = xp.arange(n) - xp.repeat(starts, xp.diff(xp.append(starts, n)))  # 0 for a first occurrence, 1 ...
+    for r in range(int(rank.max()) + 1 if n else 0):
+        at = order[rank == r]  # distinct indices
+        rows = index[at]
+        put_rows(xp, param, rows, _sparse_add_narrow(_take(xp, param, rows), values[at], alpha))
+
+
 def _sqrt_add_narrow(xp, x, eps: float):
     """PyTorch's ``x.sqrt().add_(eps)`` of a float16 or bfloat16 array: each op in float32, rounded once."""
     return _add_scalar_narrow(xp.sqrt(x.astype(np.float32)).astype(x.dtype), eps)
@@ -271,8 +294,11 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
     after the first step starts from a zero buffer.
     """
     lr = float(lr)
-    index, values = _rows(grad, maximize)
     xp = array_module(param)
+    if param.dtype.itemsize < 4 and not (momentum or weight_decay):
+        _add_occurrences_narrow(xp, param, grad.indices.reshape(-1), grad.values.array, lr if maximize else -lr)
+        return
+    index, values = _rows(grad, maximize)
     if weight_decay != 0:
         values = xp.add(values, _take(xp, param, index) * float(weight_decay))
     if momentum != 0:
@@ -287,6 +313,9 @@ def sparse_sgd_update(param, grad: RowSparse, state: dict, *, lr: float, momentu
             rows += values if dampening == 0 else values * float(1 - dampening)
             put_rows(xp, buf, index, rows)
         values = xp.add(values, rows * float(momentum)) if nesterov else rows
+    if param.dtype.itemsize < 4:
+        put_rows(xp, param, index, _sparse_add_narrow(_take(xp, param, index), values, -lr))
+        return
     put_rows(xp, param, index, _take(xp, param, index) - values * lr)
 
 
