@@ -1091,7 +1091,8 @@ def test_exports_are_sorted_and_documented():
         assert getattr(optim, name).__doc__, name
 
 
-SPARSE_NARROW_CASES = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.3, "maximize": True})]
+SPARSE_NARROW_CASES = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.3, "maximize": True}), ("Adagrad", {"lr": 0.1}),
+                       ("Adagrad", {"lr": 0.05, "lr_decay": 0.1})]
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])

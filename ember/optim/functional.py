@@ -666,8 +666,8 @@ def _sparse_adagrad_many(params: list, indices: list, values: list, states: list
     instead of gathering them again."""
     hyper = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
              "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
-    fits = weight_decay == 0 and _many_sparse_fits(params, indices, values) \
-        and len({state.get("step", 0) for state in states}) == 1
+    fits = weight_decay == 0 and _many_sparse_fits(params, indices, values) and params[0].itemsize >= 4 \
+        and len({state.get("step", 0) for state in states}) == 1  # float16 and bfloat16 one by one: torch's rounding
     # an id's indices, gradient rows and rows of all the parameters next to each other (a joined lookup's rows,
     # the slices of its concatenation's gradient): the rows in that order, without gathering them in parameter
     # order first
@@ -781,6 +781,10 @@ def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_
     std = _take(xp, state_sum, index)
     std += square
     put_rows(xp, state_sum, index, std)
+    if param.dtype.itemsize < 4:  # each of torch's ops rounded to the dtype, the scalars as its kernels round them
+        update = xp.divide(values, _sqrt_add_narrow(xp, std, eps))
+        put_rows(xp, param, index, _sparse_add_narrow(_take(xp, param, index), update, -clr))
+        return
     xp.sqrt(std, out=std)
     std += float(eps)
     update = xp.divide(values, std, out=std)
