@@ -1092,7 +1092,8 @@ def test_exports_are_sorted_and_documented():
 
 
 SPARSE_NARROW_CASES = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.3, "maximize": True}), ("Adagrad", {"lr": 0.1}),
-                       ("Adagrad", {"lr": 0.05, "lr_decay": 0.1})]
+                       ("Adagrad", {"lr": 0.05, "lr_decay": 0.1}), ("SparseAdam", {"lr": 0.01}),
+                       ("SparseAdam", {"lr": 0.02, "betas": (0.8, 0.9), "eps": 1e-3})]
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])

@@ -438,21 +438,32 @@ def sparse_adam_update(param, grad: RowSparse, state: dict, *, lr: float, beta1:
         return
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     old_avg = _take(xp, exp_avg, index)
+    narrow = param.dtype.itemsize < 4  # float16, bfloat16: torch's ops each rounded once, its scalars as it rounds them
     update_avg = xp.subtract(values, old_avg)
-    update_avg *= float(1 - beta1)
+    if narrow:
+        update_avg = _mul_narrow(update_avg, 1 - beta1)
+    else:
+        update_avg *= float(1 - beta1)
     put_rows(xp, exp_avg, index, old_avg + update_avg)
     old_sq = _take(xp, exp_avg_sq, index)
     update_sq = values * values
     update_sq -= old_sq
-    update_sq *= float(1 - beta2)
+    if narrow:
+        update_sq = _mul_narrow(update_sq, 1 - beta2)
+    else:
+        update_sq *= float(1 - beta2)
     put_rows(xp, exp_avg_sq, index, old_sq + update_sq)
     update_avg += old_avg  # the new first moment of the rows
     update_sq += old_sq
-    denom = xp.sqrt(update_sq, out=update_sq)
-    denom += float(eps)
     step_size = float(lr) * math.sqrt(1 - beta2**step) / (1 - beta1**step)
-    update_avg /= denom
-    update_avg *= -step_size
+    if narrow:
+        update_avg /= _sqrt_add_narrow(xp, update_sq, eps)
+        update_avg = _mul_narrow(update_avg, -step_size)
+    else:
+        denom = xp.sqrt(update_sq, out=update_sq)
+        denom += float(eps)
+        update_avg /= denom
+        update_avg *= -step_size
     put_rows(xp, param, index, _take(xp, param, index) + update_avg)
 
 
