@@ -111,3 +111,25 @@ def test_embedding_max_norm_and_frequency_scaling_trace_under_jit():
         theirs(torch.tensor(batch)).sum().backward()
         np.testing.assert_allclose(grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
         np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_max_norm_renormalizes_a_row_looked_up_several_times_once(dtype):
+    """An id looked up three times renormalizes its row as once, as PyTorch's (which skips the repeats): the copies
+    were written back by index_copy, which averages repeated indices' rows, and the mean of three equal float16 rows
+    is not always that row (3 of 16 elements an ulp off). float16 and bfloat16 rows are torch's bits, eagerly and
+    under ember.jit."""
+    start = np.random.default_rng(5).standard_normal((30, 16)).astype(np.float32)
+    ids = np.array([12, 3, 12, 7, 12])
+    once = ember.tensor(start).to(dtype)
+    F.embedding(ember.tensor(np.array([12, 3, 7])), once, max_norm=2.0)
+    eager = nn.Embedding(30, 16, max_norm=2.0, _weight=ember.tensor(start).to(dtype))
+    eager(ember.tensor(ids))
+    compiled = nn.Embedding(30, 16, max_norm=2.0, _weight=ember.tensor(start).to(dtype))
+    ember.jit(lambda i: compiled(i))(ember.tensor(ids))
+    for weight in (eager.weight, compiled.weight):
+        np.testing.assert_array_equal(weight.detach().numpy(), once.numpy())
+    if dtype in ("float16", "bfloat16"):
+        theirs = torch.tensor(start).to(getattr(torch, dtype))
+        torch.embedding_renorm_(theirs, torch.tensor(ids), 2.0, 2.0)
+        np.testing.assert_array_equal(eager.weight.detach().numpy().astype(np.float32), theirs.float().numpy())

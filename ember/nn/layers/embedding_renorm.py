@@ -22,6 +22,12 @@ def embedding_renorm_(weight: Tensor, ids, max_norm: float, norm_type: float = 2
         rows = _ops.take(weight, ids, 0)
         norms = _ops.cast(_ops.norm(rows, norm_type, axis=1, keepdims=True), np.float64)
         scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-        _ops.assign(weight, _ops.index_copy(weight, 0, ids, rows * _ops.cast(scale, weight.dtype)))
+        rows = rows * _ops.cast(scale, weight.dtype)
+        if np.dtype(weight.dtype).kind == "c":
+            renormed = _ops.index_copy(weight, 0, ids, rows)
+        else:  # an id looked up twice has its row twice, the same: amax keeps it (index_copy averages the copies)
+            index = _ops.broadcast_to(_ops.reshape(ids, (-1, 1)), tuple(rows.shape))
+            renormed = _ops.scatter_reduce(weight, 0, index, rows, "amax", include_self=False)
+        _ops.assign(weight, renormed)
     if not weight.symbolic:  # a backward through an earlier read of the weight now refuses, as PyTorch's
         mark_written(weight)
