@@ -18,6 +18,7 @@ from ember.optim.functional import (
     _lerp_,
     _lerp_narrow,
     _mul_narrow,
+    _narrow_decay,
     _scalar_safe,
 )
 from ember.optim.optimizer import Optimizer, _betas, _nonneg
@@ -34,14 +35,7 @@ def _moments(xp, param, grad, state: dict, *, maximize: bool, weight_decay: floa
             state[slot] = xp.zeros_like(param)
     step = state["step"] = state["step"] + 1
     if param.dtype.itemsize < 4:  # PyTorch's ops in float32, each rounded once
-        if maximize:
-            grad = xp.negative(grad)
-        if weight_decay != 0:
-            if decoupled:
-                param[...] = _mul_narrow(param, 1 - lr * weight_decay)
-            else:
-                grad = _add_alpha(grad, param, weight_decay)
-        return step, grad
+        return step, _narrow_decay(xp, param, grad, lr, weight_decay, decoupled, maximize)
     return step, _adam_family_grad(xp, param, grad, lr, weight_decay, decoupled, maximize)
 
 

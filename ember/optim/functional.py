@@ -384,12 +384,9 @@ def adam_update(param, grad, state: dict, *, lr: float, beta1: float = 0.9, beta
     param += numer
 
 
-def _adam_narrow(xp, param, grad, state: dict, step: int, lr: float, beta1: float, beta2: float, eps: float,
-                 weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool) -> None:
-    """``adam_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops (``lerp_``, ``mul_``,
-    ``addcmul_``, ``sqrt``, ``div``, ``add_``, ``addcdiv_``) computed in float32 and rounded once, as its CPU
-    kernels do."""
-    f32 = np.float32
+def _narrow_decay(xp, param, grad, lr: float, weight_decay: float, decoupled: bool, maximize: bool):
+    """``maximize`` and weight decay (decoupled: into ``param``; else added to the gradient, which is returned) for a
+    float16 or bfloat16 parameter, each op in float32 and rounded once, as PyTorch's CPU kernels."""
     if maximize:
         grad = xp.negative(grad)
     if weight_decay != 0:
@@ -397,6 +394,16 @@ def _adam_narrow(xp, param, grad, state: dict, step: int, lr: float, beta1: floa
             param[...] = _mul_narrow(param, 1 - lr * weight_decay)
         else:
             grad = _add_alpha(grad, param, weight_decay)
+    return grad
+
+
+def _adam_narrow(xp, param, grad, state: dict, step: int, lr: float, beta1: float, beta2: float, eps: float,
+                 weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool) -> None:
+    """``adam_update``'s step of a float16 or bfloat16 parameter, each of PyTorch's ops (``lerp_``, ``mul_``,
+    ``addcmul_``, ``sqrt``, ``div``, ``add_``, ``addcdiv_``) computed in float32 and rounded once, as its CPU
+    kernels do."""
+    f32 = np.float32
+    grad = _narrow_decay(xp, param, grad, lr, weight_decay, decoupled, maximize)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     _lerp_narrow(exp_avg, grad, 1 - beta1)
     exp_avg_sq[...] = _addcmul_narrow(_mul_narrow(exp_avg_sq, beta2), grad, grad, 1 - beta2)
