@@ -605,13 +605,17 @@ def test_losses_of_a_low_precision_input_compute_in_float32_as_torch(name, dtype
 
 
 
-@pytest.mark.parametrize("name", ["inv", "cholesky", "qr", "eigh", "svdvals", "solve", "quantile", "pinv"])
-def test_factorizations_of_a_low_precision_product_run_in_float32_as_torch(name):
+@pytest.mark.parametrize("name", ["inv", "cholesky", "qr", "eigh", "svdvals", "solve", "quantile", "pinv", "lstsq",
+                                  "grid_sample"])
+def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float32_as_torch(name):
     # they refused the bfloat16 result of a matmul in the region ("expects float32 or float64 matrices")
     calls = {"inv": lambda m, a: m.linalg.inv(a), "cholesky": lambda m, a: m.linalg.cholesky(a),
              "qr": lambda m, a: m.linalg.qr(a)[1], "eigh": lambda m, a: m.linalg.eigh(a)[0],
              "svdvals": lambda m, a: m.linalg.svdvals(a), "solve": lambda m, a: m.linalg.solve(a, a),
-             "quantile": lambda m, a: m.quantile(a, 0.3), "pinv": lambda m, a: m.linalg.pinv(a)}
+             "quantile": lambda m, a: m.quantile(a, 0.3), "pinv": lambda m, a: m.linalg.pinv(a),
+             "lstsq": lambda m, a: m.linalg.lstsq(a, a).solution,  # (its own products stay float32 too)
+             "grid_sample": lambda m, a: m.grid_sample(a.reshape(1, 1, 4, 4), m.ones(1, 2, 2, 2) * 0.3,
+                                                       align_corners=False)}
     rng = np.random.default_rng(0)
     a = rng.standard_normal((4, 4)).astype(np.float32)
     a = a @ a.T + 4 * np.eye(4, dtype=np.float32)

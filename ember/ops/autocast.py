@@ -91,6 +91,12 @@ def widened(*inputs) -> tuple:
     return inputs if state.dtype is None else _cast_inputs(FLOAT32, inputs, state)
 
 
+def switched_off(x: TensorLike) -> autocast:
+    """A region with autocast off on ``x``'s device: for a composite that widened its inputs (``widened``) and whose
+    own primitives (matrix products) would lower them again."""
+    return autocast(_device_type(x), enabled=False)
+
+
 def autocast_apply(op, inputs: tuple, attrs: dict | None = None):
     """``dispatch.apply`` while an autocast region is open: cast ``inputs`` as ``op.autocast`` asks (when this
     thread's autocast is on), then run or record the op as usual."""

@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember.ops.autocast import widened
+from ember.ops.autocast import switched_off, widened
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import _matrices, eigvalsh, pinv, svdvals
 from ember.ops.dispatch import TensorLike
@@ -105,6 +105,11 @@ def lstsq(a, b, rcond: float | None = None, *, driver: str | None = None) -> Lst
     if driver not in _DRIVERS:
         raise ValueError(f"lstsq: driver must be one of {list(_DRIVERS)}, got {driver!r}")
     a, (b,) = _matrices("lstsq", a, square=False), widened(as_tensor(b))
+    with switched_off(a):  # (its products in float32 too, as PyTorch's autocast runs lstsq)
+        return _lstsq(a, b, rcond, driver)
+
+
+def _lstsq(a: TensorLike, b: TensorLike, rcond: float | None, driver: str | None) -> LstsqResult:
     if b.dtype != a.dtype:
         raise TypeError(f"lstsq: A and B must have one dtype, got {a.dtype} and {b.dtype}")
     vector = b.ndim == a.ndim - 1  # (PyTorch's lstsq rule, by the number of dimensions alone)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32
 from ember.ops import dispatch
+from ember.ops.autocast import widened
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import ADD, MUL
@@ -345,8 +346,7 @@ def grid_sample(input: TensorLike, grid: TensorLike, mode: str = "bilinear", pad
     >>> ember.grid_sample(ember.randn(1, 3, 4, 4), ember.affine_grid(theta, (1, 3, 8, 8))).shape
     (1, 3, 8, 8)
     """
-    input = as_tensor(input)
-    grid = as_tensor(grid, input)
+    input, grid = widened(as_tensor(input), as_tensor(grid, input))  # (float32 in an autocast region, as PyTorch)
     attrs = {"mode": mode, "padding_mode": padding_mode, "align_corners": bool(align_corners),
              "derivative": (0,) * (input.ndim - 2)}
     _grid_sample_infer(Spec(tuple(input.shape), input.dtype), Spec(tuple(grid.shape), grid.dtype), **attrs)
