@@ -245,3 +245,43 @@ def test_low_precision_activations_round_once_as_pytorch(name, dtype):
         fn = lib.sigmoid if name == "sigmoid" else getattr(lib.nn.functional, name)
         outputs.append(fn(lib.tensor(data).to(getattr(lib, str(np.dtype(dtype))))).float().numpy())
     assert np.mean(outputs[0] == outputs[1]) > 0.999
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", ["mul", "rmul", "div", "floor_divide", "mul_", "div_", "0-d float32", "add_alpha"])
+def test_low_precision_times_a_scalar_keeps_the_scalar_in_float32(name, dtype):
+    # PyTorch's CPU kernels multiply and divide a float16/bfloat16 tensor by a number (or a 0-d tensor of another
+    # dtype) in float32 and round once; Ember rounded 0.9 to 0.8984375 first (a third of the bfloat16 products off)
+    data = np.random.default_rng(1).normal(size=4096).astype(np.float32)
+    x = ember.tensor(data).to(dtype)
+    wide = x.float().numpy()
+    scalar = np.float32(0.9)
+    got, expected = {
+        "mul": (lambda: x * 0.9, lambda: wide * scalar),
+        "rmul": (lambda: 0.9 * x, lambda: scalar * wide),
+        "div": (lambda: x / 0.9, lambda: wide / scalar),
+        "floor_divide": (lambda: x // 0.3, lambda: np.floor_divide(wide, np.float32(0.3))),
+        "mul_": (lambda: x.clone().mul_(0.9), lambda: wide * scalar),
+        "div_": (lambda: x.clone().div_(0.9), lambda: wide / scalar),
+        "0-d float32": (lambda: x * ember.tensor(0.9), lambda: wide * scalar),
+        # add's alpha is rounded to the dtype (as PyTorch), the sum of products once
+        "add_alpha": (lambda: ember.add(x, x * 3, alpha=0.9),
+                      lambda: wide + np.float32(np.asarray(0.9, dtype)) * (x * 3).float().numpy()),
+    }[name]
+    out = got()
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.float().numpy(), expected().astype(dtype).astype(np.float32))
+
+
+@pytest.mark.skipif(torch is None, reason="needs PyTorch")
+@pytest.mark.parametrize("dtype", LOW)
+def test_low_precision_scaled_products_and_gradients_equal_pytorch(dtype):
+    data = np.random.default_rng(2).normal(size=(32, 64)).astype(np.float32)
+    results = []
+    for lib in (ember, torch):
+        x = lib.tensor(data).to(getattr(lib, str(np.dtype(dtype)))).requires_grad_()
+        y = (x * 0.9) / 3.0 - lib.add(x, x, alpha=0.7)
+        (y * 0.3).sum().backward()
+        results.append((y.detach().float().numpy(), x.grad.float().numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

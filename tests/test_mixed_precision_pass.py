@@ -194,6 +194,28 @@ def test_every_graph_case_equals_building_under_autocast(case, dtype):
         assert got.astype(float32).tobytes() == want.astype(float32).tobytes()
 
 
+@pytest.mark.parametrize("dtype", [bfloat16, float16], ids=["bfloat16", "float16"])
+def test_numbers_the_low_dtype_cannot_hold_scale_in_float32_as_under_autocast(dtype):
+    """``h * 0.9``, ``h / 0.3`` and ``h // 0.3`` of a low-precision product: PyTorch's kernels (and Ember's ops) keep
+    such a number in float32 and round the result once; the pass does the same (0.5 and 2.0 stay in the dtype)."""
+    arrays = [a.astype(np.float32) for a in _inputs([(6, 5), (5, 7)], seed=2)]
+    results = []
+    for region in (None, ember.autocast("cpu", dtype=dtype)):
+        g = Graph()
+        x, w = g.input("x", (6, 5), float32), g.input("w", (5, 7), float32)
+        with g.building(), region or contextlib.nullcontext():
+            h = x @ w
+            out = h * 0.9 / 0.3 * 0.5 + h // 0.3 - 2.0 * h
+            total = out.sum()
+        g.outputs = [out, total]
+        if region is None:
+            g = mixed_precision(g, dtype)
+        g.outputs += g.gradients([total], [x, w])
+        results.append(interpret(g.verify(), *arrays))
+    for got, want in zip(*results):
+        assert got.astype(float32).tobytes() == want.astype(float32).tobytes()
+
+
 # --- numerics against float32 --------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import numpy as _np
 
 from ember.backend import onednn
 from ember.backend.devices import array_module
-from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, int64, real_of
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32, int64, real_of
 from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering, special_kernels
 from ember.ops.autocast import FLOAT32
@@ -853,8 +853,12 @@ def _with_alpha(op, name: str, sign: str):
         except TypeError:
             operands = _sparse_as_dense(a, b)
         if alpha != 1:
-            scaled = mul(operands[1], checked_alpha(name, operands[0].dtype, alpha))
-            operands = promote(operands[0], scaled)
+            dtype = operands[0].array.dtype
+            alpha = checked_alpha(name, dtype, alpha)
+            if dtype in LOW_PRECISION:  # a + alpha * b in float32 (alpha in dtype), rounded once, as PyTorch
+                alpha = float(_np.asarray(alpha, dtype))
+                return cast(fn(cast(operands[0], float32), cast(operands[1], float32), alpha=alpha), dtype)
+            operands = promote(operands[0], mul(operands[1], alpha))
         return dispatch.apply(op, operands)
 
     fn.__name__ = fn.__qualname__ = name
@@ -878,7 +882,29 @@ def mul(a, b) -> TensorLike:
         if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
             return a * b
         raise
+    if operands[0].array.dtype in LOW_PRECISION and _scalar_beside(a, b, operands[0].array.dtype):
+        return _with_float32_scalar(MUL, a, b, operands[0].array.dtype)
     return dispatch.apply(MUL, operands)
+
+
+def _scalar_beside(a, b, dtype) -> bool:
+    """Whether one of ``a`` and ``b`` (whose product or quotient has the low-precision ``dtype``) is a number or a
+    0-d tensor of another dtype: PyTorch's CPU kernels multiply and divide by such a scalar in float32, unrounded."""
+    for x in (a, b):
+        if isinstance(x, TensorLike):
+            if not x.shape and x.array.dtype is not dtype:
+                return True
+        elif x.__class__ is not complex and float(_np.asarray(x, dtype)) != x:  # a number the dtype holds is exact
+            return True
+    return False
+
+
+def _with_float32_scalar(op, a, b, dtype) -> TensorLike:
+    """``op(a, b)`` of a float16/bfloat16 tensor and a scalar, in float32 and rounded once: rounded to bfloat16 first,
+    the scalar would be off by up to 0.4% (``x * 0.9`` would multiply by 0.8984375)."""
+    a = cast(a, float32) if isinstance(a, TensorLike) else a
+    b = cast(b, float32) if isinstance(b, TensorLike) else b
+    return cast(dispatch.apply(op, promote(a, b)), dtype)
 
 
 def square(x) -> TensorLike:
@@ -891,7 +917,10 @@ def square(x) -> TensorLike:
 
 def true_divide(a, b) -> TensorLike:
     """Elementwise true division; integers divide as floats."""
-    return dispatch.apply(DIV, promote_inexact(a, b))
+    operands = promote_inexact(a, b)
+    if operands[0].array.dtype in LOW_PRECISION and _scalar_beside(a, b, operands[0].array.dtype):
+        return _with_float32_scalar(DIV, a, b, operands[0].array.dtype)
+    return dispatch.apply(DIV, operands)
 
 
 _ROUNDING_MODES = (None, "trunc", "floor")
@@ -951,7 +980,10 @@ def minimum(a, b) -> TensorLike:
 
 def floor_divide(a, b) -> TensorLike:
     """Elementwise floor(a / b) (no gradient; not defined for two bools, as in PyTorch)."""
-    return dispatch.apply(FLOOR_DIVIDE, _no_bools("floor_divide", a, b))
+    operands = _no_bools("floor_divide", a, b)
+    if operands[0].array.dtype in LOW_PRECISION and _scalar_beside(a, b, operands[0].array.dtype):
+        return _with_float32_scalar(FLOOR_DIVIDE, a, b, operands[0].array.dtype)
+    return dispatch.apply(FLOOR_DIVIDE, operands)
 
 
 def remainder(a, b) -> TensorLike:

@@ -7,8 +7,9 @@ it under ``ember.autocast`` would have recorded. Each node is treated by its op 
 - ``FLOAT32`` (softmax, cross-entropy, exp/log, pow, sums): half-precision inputs are cast to float32;
 - None: the op follows its inputs. Inputs that had one dtype are brought to one again, as the op functions'
   promotion does (bfloat16 with float32 gives float32), and a 0-d float constant (a Python number in the
-  source) takes the dtype of the tensor beside it, as a Python number does. An op whose shape rule refuses the
-  new dtypes gets its inputs in their original dtypes.
+  source) takes the dtype of the tensor beside it, as a Python number does; a number that dtype cannot hold
+  exactly scales a ``mul``, ``div`` or ``floor_divide`` in float32, rounded once, as PyTorch's kernels and the op
+  functions do. An op whose shape rule refuses the new dtypes gets its inputs in their original dtypes.
 
 Each value is cast once per dtype (until an effect writes it or the memory it views); a cast back to the dtype a
 value was widened from reads the value itself. What the graph hands out keeps its dtype: effects (variable writes,
@@ -27,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, as_dtype, float32, float64, result_type
-from ember.graph.ir import CONST, Graph, GraphError, Symbol, Value, infer
+from ember.graph.ir import CONST, Graph, GraphError, Node, Symbol, Value, infer
 from ember.ops.autocast import FLOAT32, LOWER
 from ember.ops.convert import CAST
 from ember.ops.registry import Spec
@@ -35,6 +36,7 @@ from ember.ops.registry import Spec
 __all__ = ["low_precision_dtype", "mixed_precision"]
 
 _ELIGIBLE = LOW_PRECISION | {float32}  # what a LOWER op casts (float64 is left alone, as by ember.autocast)
+_SCALED_IN_FLOAT32 = frozenset({"mul", "div", "floor_divide"})  # by a number the low dtype cannot hold
 
 
 def low_precision_dtype(dtype) -> np.dtype:
@@ -126,6 +128,27 @@ class _Rewrite:
                     inputs[i] = self.number(v, target) if v.id in self.weak else self.cast(v, target)
         return inputs
 
+    def scaled_in_float32(self, node, before: list) -> bool:
+        """Run ``node`` (a product or quotient given its low-precision inputs) in float32 and cast its result back
+        when one input is a number the low dtype cannot hold exactly; whether it did."""
+        inputs = node.inputs
+        out = node.outputs[0] if len(node.outputs) == 1 else None
+        if out is None or len(inputs) != 2 or any(v.array.dtype not in LOW_PRECISION for v in inputs):
+            return False
+        low = inputs[0].array.dtype
+        numbers = [self.weak[v.id] for v in before if v.id in self.weak]
+        if not numbers or all(float(np.asarray(n).astype(low)) == float(n) for n in numbers):
+            return False
+        node.inputs = [self.number(v, float32) if v.id in self.weak else self.cast(v, float32) for v in before]
+        wide = self.graph._value(out.array.shape, float32, None, out.array.device)
+        self.made.add(wide.id)
+        node.outputs = [wide]
+        self.graph.nodes.append(node)
+        self.original.setdefault(out.id, out.array.dtype)
+        out.array = Symbol(out.array.shape, low, out.array.device)
+        self.graph.nodes.append(Node(CAST, [wide], [out], {"dtype": low}))
+        return True
+
     def by_policy(self, policy, inputs: list) -> list:
         if policy == LOWER:
             return [self.cast(v, self.low) if v.array.dtype in _ELIGIBLE else v for v in inputs]
@@ -178,6 +201,8 @@ class _Rewrite:
                 for out in node.outputs if shared else ():
                     self.roots[out.id] = shared | self.roots.get(out.id, set())
             node.inputs = self.by_policy(op.autocast, self.follow(before))
+            if op.name in _SCALED_IN_FLOAT32 and self.scaled_in_float32(node, before):
+                return
         if op.infer is not None and node.outputs:
             out = node.outputs[0]
             try:
