@@ -6,6 +6,8 @@ Operators and op methods are the functions of ``ember.ops`` themselves, listed i
 
 from __future__ import annotations
 
+from functools import reduce
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -61,15 +63,57 @@ def _check_fits(data: np.ndarray, dtype: np.dtype) -> None:
         raise RuntimeError(f"tensor: value {value!r} cannot be converted to {dtype} without overflow")
 
 
+_PYTHON_NUMBERS = frozenset({bool, int, float, complex})
+_SEQUENCES = frozenset({list, tuple})
+
+
+def _element_dtype(source, found: np.ndarray) -> np.dtype | None:
+    """PyTorch's dtype for Python data holding NumPy scalars (each element's own dtype, Python numbers as the
+    default dtypes, promoted: ``[np.float64(1.5), 2.0]`` is float64, ``[np.int32(1), np.int32(2)]`` int32); None
+    for Python numbers alone (``found``'s kind decides) or other elements. Python ints past int64's range that
+    NumPy held as floats are refused, as PyTorch refuses them."""
+    level = [source]
+    for _ in range(found.ndim):
+        kinds = set(map(type, level))
+        if not kinds <= _SEQUENCES:
+            if kinds == {np.ndarray}:  # a list of arrays: theirs, promoted
+                return reduce(_dtypes.promote_types, {a.dtype for a in level})
+            return None
+        level = list(chain.from_iterable(level))
+    types = set(map(type, level))
+    if types <= _PYTHON_NUMBERS:
+        if found.dtype.kind == "f" and types and types <= {int, bool}:
+            value = next(v for v in found.flat if not -(1 << 63) <= v < 1 << 63)
+            raise RuntimeError(f"tensor: value {int(value)} cannot be converted to int64 without overflow")
+        return None
+    dtype = None
+    for kind in types:
+        if kind is float:
+            element = _dtypes.DEFAULT_FLOAT
+        elif kind is complex:
+            element = _dtypes.default_complex()
+        elif kind is int or kind is bool:
+            element = _PYTHON_DEFAULTS["i" if kind is int else "b"]
+        elif issubclass(kind, np.generic) and np.dtype(kind).kind in "biufc":
+            element = np.dtype(kind)
+        else:
+            return None
+        dtype = element if dtype is None else _dtypes.promote_types(dtype, element)
+    return dtype
+
+
 def _to_array(data, dtype, device: Device):
     """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
     if isinstance(data, Tensor):
         data = data.array
     if not hasattr(data, "dtype"):
+        source = data
         try:
             data = np.array(data)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}: {exc}") from exc
+        if dtype is None:
+            dtype = _element_dtype(source, data)
         if dtype is None:
             kind = data.dtype.kind
             dtype = _dtypes.DEFAULT_FLOAT if kind == "f" else _PYTHON_DEFAULTS.get(kind)

@@ -23,7 +23,8 @@ def test_tensor_from_python_data_picks_default_dtypes():
     assert ember.tensor(np.arange(3, dtype=np.int32)).dtype == I32  # arrays keep their dtype
 
 
-@pytest.mark.parametrize("data", [2 ** 63, [2 ** 63], [[2 ** 63], [2 ** 64 - 1]], [True, 2 ** 63]])
+@pytest.mark.parametrize("data", [2 ** 63, [2 ** 63], [[2 ** 63], [2 ** 64 - 1]], [True, 2 ** 63], [1, 2 ** 63],
+                                  [[-1], [2 ** 63]]])
 def test_python_ints_past_int64_are_refused_not_wrapped(data):
     # NumPy holds them as uint64, whose cast to the default int64 wrapped 2**63 to -2**63; PyTorch refuses them
     with pytest.raises(RuntimeError, match=r"tensor: value \d+ cannot be converted to int64 without overflow"):
@@ -31,6 +32,20 @@ def test_python_ints_past_int64_are_refused_not_wrapped(data):
     with pytest.raises(RuntimeError, match="without overflow"):
         ember.tensor([1.0]) + ember.tensor(data)
     assert ember.tensor([2 ** 63 - 1]).tolist() == [2 ** 63 - 1]
+
+
+@pytest.mark.parametrize("data, dtype", [
+    ([np.float64(1.5), 2.0], np.float64), ([2.0, np.float64(1.5)], np.float64), ([[np.float64(1)], [2.0]], np.float64),
+    ([np.float32(1.5), 2.0], np.float32), ([np.float16(1), 2.0], np.float32), ([np.float16(1), np.float16(2)],
+                                                                              np.float16),
+    ([np.int32(1), np.int32(2)], np.int32), ([np.int32(1), 2], np.int64), ([np.int32(1), 2.5], np.float32),
+    ([True, np.int8(3)], np.int8), ([np.uint8(3)], np.uint8), ([np.complex128(1j), 1.0], np.complex128),
+    ([np.array([1, 2], np.int8), np.array([3, 4], np.int16)], np.int16), ([1.5, 2 ** 63], np.float32),
+])
+def test_numpy_scalars_inside_lists_keep_their_dtypes(data, dtype):
+    # each element's dtype (Python numbers the default ones), promoted, as PyTorch: NumPy's float64 for the whole
+    # list made [np.float64(1.5), 2.0] float32 and [np.int32(1), np.int32(2)] int64
+    assert ember.tensor(data).dtype == dtype
 
 
 def test_tensor_copies_its_data():
