@@ -82,14 +82,15 @@ def test_random_initialisers_refuse_integer_and_bool_tensors(name, args, dtype):
 @pytest.mark.parametrize("dtype", ["complex64", "complex128"])
 def test_random_initialisers_of_complex_tensors_draw_both_parts_as_torch(dtype):
     # the real draws were cast to complex: every imaginary part was 0 and normal_'s real part had the whole std
-    # (PyTorch: uniform_ draws each part from U(a, b), normal_ each part with std / sqrt(2))
+    # (PyTorch: uniform_ draws each part from U(a, b), normal_ each part from N(mean, std^2 / 2): the imaginary
+    # part's mean was 0, not PyTorch's 0.5)
     ember.manual_seed(0)
     u = init.uniform_(ember.empty(300, 200, dtype=dtype), -1.0, 3.0).numpy()
     n = init.normal_(ember.empty(300, 200, dtype=dtype), 0.5, 2.0).numpy()
     for part in (u.real, u.imag):
         assert part.min() >= -1.0 and part.max() <= 3.0
         assert abs(part.mean() - 1.0) < 0.02 and abs(part.std() - 4 / math.sqrt(12)) < 0.02
-    assert abs(n.real.mean() - 0.5) < 0.02 and abs(n.imag.mean()) < 0.02
+    assert abs(n.real.mean() - 0.5) < 0.02 and abs(n.imag.mean() - 0.5) < 0.02
     assert abs(n.real.std() - math.sqrt(2)) < 0.02 and abs(n.imag.std() - math.sqrt(2)) < 0.02
     s = init.sparse_(ember.empty(300, 200, dtype=dtype), 0.5, std=1.0).numpy()
     assert abs(s.imag[s != 0].std() - math.sqrt(0.5)) < 0.02

@@ -133,6 +133,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     """
     _random_fill("normal_", tensor)
     _check_std("normal_", std)
+    if tensor.dtype in COMPLEX:  # PyTorch draws each part from N(mean, std^2 / 2): the mean goes to both
+        mean = complex(mean, mean)
     return _write(tensor, _standard_normal(_random.numpy_generator(generator), tensor) * std + mean)
 
 
