@@ -118,6 +118,20 @@ def test_weight_norm_parametrization_matches_torch(layer, dim):
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_weight_norm_parametrization_loads_a_checkpoint_of_the_hook_form():
+    # weight_g and weight_v (nn.utils.weight_norm's keys) were unexpected keys; PyTorch renames them on loading
+    torch.manual_seed(0)
+    old = torch.nn.Sequential(torch.nn.utils.weight_norm(torch.nn.Linear(5, 4), dim=1))
+    state = {k: ember.tensor(v.detach().numpy().copy()) for k, v in old.state_dict().items()}
+    ours = nn.Sequential(parametrizations.weight_norm(nn.Linear(5, 4), dim=1))
+    ours.load_state_dict(state)
+    theirs = torch.nn.Sequential(TP.weight_norm(torch.nn.Linear(5, 4), dim=1))
+    theirs.load_state_dict(old.state_dict())
+    np.testing.assert_array_equal(ours[0].parametrizations.weight.original0.detach().numpy(),
+                                  old[0].weight_g.detach().numpy())
+    np.testing.assert_allclose(ours[0].weight.detach().numpy(), theirs[0].weight.detach().numpy(), rtol=1e-6)
+
+
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_spectral_norm_parametrization_matches_torch(layer):
     make_torch, make_ember, shape = LAYERS[layer]

@@ -3,6 +3,8 @@ registered with ``nn.utils.parametrize``, with PyTorch's state-dict keys."""
 
 from __future__ import annotations
 
+import functools
+
 from ember.autograd import no_grad
 from ember.nn.functional import normalize
 from ember.nn.module import Module
@@ -45,7 +47,20 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     weight = _tensor(module, name, "weight_norm")
     if dim is not None and dim != -1:
         _axis(dim, weight.ndim, "weight_norm")
-    return parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+    parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+    module._register_load_state_dict_pre_hook(functools.partial(_weight_norm_compat_hook, name))  # picklable
+    return module
+
+
+def _weight_norm_compat_hook(name: str, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                             error_msgs) -> None:
+    """A load-state-dict pre-hook (bound to ``name``) that renames the older form's ``<name>_g`` and ``<name>_v``
+    (``nn.utils.weight_norm``) to ``parametrizations.<name>.original0`` and ``original1``, so its checkpoints load, as
+    PyTorch's."""
+    g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+    if g_key in state_dict and v_key in state_dict:
+        state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+        state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
 
 
 class _SpectralNorm(Module):
