@@ -132,6 +132,24 @@ def test_weight_norm_parametrization_loads_a_checkpoint_of_the_hook_form():
     np.testing.assert_allclose(ours[0].weight.detach().numpy(), theirs[0].weight.detach().numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("frozen", [(), (0,), (1,), (0, 1)])
+def test_removing_weight_norm_keeps_the_weight_trainable_as_torch(frozen):
+    # the weight took original0's (g's) requires_grad: g frozen gave a frozen weight, where PyTorch's requires grad
+    # (v does); both frozen, PyTorch leaves a buffer
+    kinds = []
+    for library, layer, wrap, remove in [(torch.nn, torch.nn.Linear(3, 2), TP.weight_norm,
+                                          torch.nn.utils.parametrize.remove_parametrizations),
+                                         (nn, nn.Linear(3, 2), parametrizations.weight_norm,
+                                          parametrize.remove_parametrizations)]:
+        wrap(layer)
+        for i in frozen:
+            getattr(layer.parametrizations.weight, f"original{i}").requires_grad_(False)
+        remove(layer, "weight")
+        kinds.append((isinstance(layer.weight, library.Parameter), layer.weight.requires_grad,
+                      "weight" in dict(layer.named_buffers())))
+    assert kinds[1] == kinds[0]
+
+
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_spectral_norm_parametrization_matches_torch(layer):
     make_torch, make_ember, shape = LAYERS[layer]

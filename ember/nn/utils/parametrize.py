@@ -236,11 +236,11 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
             with no_grad():
                 _store(original, getattr(module, tensor_name))
     elif leave_parametrized:
-        with no_grad():
-            value = getattr(module, tensor_name).detach()
-        first = chain.original0
-        original = Parameter(value.array.copy(), first.requires_grad) if isinstance(first, Parameter) \
-            else Tensor._make(value.array.copy(), None)
+        # computed in the caller's grad mode: as PyTorch, a Parameter if the value requires grad (any original
+        # does), else a buffer
+        value = getattr(module, tensor_name)
+        original = Parameter(value.detach().array.copy(), True) if value.requires_grad \
+            else Tensor._make(value.detach().array.copy(), None)
     else:
         raise ValueError("remove_parametrizations: cannot leave unparametrized (leave_parametrized=False) a tensor "
                          "that is parametrized in terms of a sequence of tensors")
