@@ -45,6 +45,12 @@ def test_bilinear_function_names_the_mismatched_shapes():
         F.bilinear(ember.ones(2, 5), ember.ones(3, 3), ember.ones(4, 5, 3))
     with pytest.raises(ValueError, match=r"and bias \[5\]"):
         F.bilinear(ember.ones(2, 5), ember.ones(2, 3), ember.ones(4, 5, 3), ember.ones(5))
+    # the initialisation's bound 1 / sqrt(in1_features) raised ZeroDivisionError; PyTorch's check names the argument
+    with pytest.raises(ValueError, match=r"Bilinear: in1_features must be > 0, but got \(in1_features=0\)"):
+        nn.Bilinear(0, 3, 2)
+    with pytest.raises(ValueError, match="in1_features must be > 0"):
+        torch.nn.Bilinear(0, 3, 2)
+    assert nn.Bilinear(2, 0, 3).weight.shape == torch.nn.Bilinear(2, 0, 3).weight.shape
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
