@@ -142,3 +142,19 @@ def test_reversed_bounds_and_negative_stds_are_refused_as_torch(fill, message):
     # they filled the tensor (U(b, a), mirrored normal draws) where PyTorch's samplers refuse them
     with pytest.raises(ValueError, match=message):
         fill(ember.empty(3, 3))
+
+
+def test_constant_zeros_ones_write_as_fill_so_a_recorded_gradient_and_overflow_are_refused():
+    # they stored into the array directly: a gradient that had read the old values came out of the new ones (2 * 1,
+    # not 2 * w), and 1e5 became inf in float16; PyTorch's fill_ refuses both
+    for fill in (lambda w: init.constant_(w, 1.0), init.zeros_, init.ones_):
+        weight = ember.nn.Parameter(ember.tensor([3.0, 2.0]))
+        loss = (weight * weight).sum()
+        fill(weight)
+        with pytest.raises(RuntimeError, match="modified by an in-place"):
+            loss.backward()
+    with pytest.raises(RuntimeError, match="100000.0 cannot be converted to float16 without overflow"):
+        init.constant_(ember.zeros(2, dtype="float16"), 1e5)
+    base = ember.zeros(3, 4)
+    init.constant_(base[:, 1], 5.0)
+    assert base.numpy()[:, 1].tolist() == [5.0] * 3 and base.numpy().sum() == 15.0

@@ -165,8 +165,8 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
     >>> init.constant_(ember.empty(3), 0.1)
     """
-    tensor.array[...] = val
-    return tensor
+    with no_grad():  # fill_, as PyTorch: it refuses a value the dtype overflows, and a gradient that read the old
+        return tensor.fill_(val)  # values sees the tensor changed
 
 
 def zeros_(tensor: Tensor) -> Tensor:
