@@ -164,6 +164,26 @@ def test_spectral_norm_parametrization_matches_torch(layer):
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_spectral_norm_parametrization_of_a_complex_weight_matches_torch():
+    # the power iteration took W^T u and sigma u . W v, where PyTorch's parametrization takes W^H u and vdot(u, W v):
+    # the weights were 1.8 apart (the hook form, whose PyTorch original transposes plainly, already matched)
+    torch.manual_seed(0)
+    theirs = TP.spectral_norm(torch.nn.Linear(3, 4, dtype=torch.complex128), n_power_iterations=2)
+    ours = parametrizations.spectral_norm(nn.Linear(3, 4, dtype="complex128"), n_power_iterations=2)
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    for training in (True, True, False):
+        ours.train(training)
+        theirs.train(training)
+        y_ours, y_theirs = ours(ember.tensor(x)), theirs(torch.tensor(x))
+        np.testing.assert_allclose(y_ours.detach().numpy(), y_theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (y_ours.abs() ** 2).sum().backward()
+    (y_theirs.abs() ** 2).sum().backward()
+    np.testing.assert_allclose(ours.parametrizations.weight.original.grad.numpy(),
+                               theirs.parametrizations.weight.original.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_the_initial_power_iteration_gives_the_spectral_norm():
     ember.manual_seed(0)  # 15 iterations converge to 1e-3 for most draws, not all (PyTorch's as well)
     layer = parametrizations.spectral_norm(nn.Linear(6, 5))

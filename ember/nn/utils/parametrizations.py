@@ -81,7 +81,7 @@ class _SpectralNorm(Module):
             with no_grad():
                 self.register_buffer("_u", _unit_vector(h, weight, eps))
                 self.register_buffer("_v", _unit_vector(w, weight, eps))
-            power_iteration(weight_mat, self._u, self._v, 15, eps, u_first=True)
+            power_iteration(weight_mat, self._u, self._v, 15, eps, u_first=True, adjoint=True)
 
     def forward(self, weight: Tensor) -> Tensor:
         if weight.ndim == 1:
@@ -89,8 +89,8 @@ class _SpectralNorm(Module):
         weight_mat = as_matrix(weight, self.dim)
         u, v = self._u, self._v
         if self.training:
-            u, v = power_iteration(weight_mat, u, v, self.n_power_iterations, self.eps, u_first=True)
-        return weight / sigma(weight_mat, u, v)
+            u, v = power_iteration(weight_mat, u, v, self.n_power_iterations, self.eps, u_first=True, adjoint=True)
+        return weight / sigma(weight_mat, u, v, conjugate=True)
 
     def right_inverse(self, value: Tensor) -> Tensor:
         return value

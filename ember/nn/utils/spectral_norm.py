@@ -32,22 +32,28 @@ def _unit_vector(n: int, like: Tensor, eps: float) -> Tensor:
     return normalize(randn(n, dtype=like.dtype, device=like.device), dim=0, eps=eps)
 
 
-def sigma(weight_mat: Tensor, u: Tensor, v: Tensor) -> Tensor:
-    """The largest singular value's estimate ``u . (W v)``, from copies of ``u`` and ``v`` (a later in-place
-    power-iteration step must not change what this value's gradient reads)."""
-    return ops.dot(ops.clone(u), ops.matmul(weight_mat, ops.clone(v)))
+def sigma(weight_mat: Tensor, u: Tensor, v: Tensor, conjugate: bool = False) -> Tensor:
+    """The largest singular value's estimate ``u . (W v)`` (``conj(u) . (W v)`` with ``conjugate``), from copies of
+    ``u`` and ``v`` (a later in-place power-iteration step must not change what this value's gradient reads)."""
+    first = ops.clone(u)
+    return ops.dot(ops.conj(first) if conjugate else first, ops.matmul(weight_mat, ops.clone(v)))
 
 
-def power_iteration(weight_mat: Tensor, u: Tensor, v: Tensor, steps: int, eps: float, u_first: bool) -> tuple:
+def power_iteration(weight_mat: Tensor, u: Tensor, v: Tensor, steps: int, eps: float, u_first: bool,
+                    adjoint: bool = False) -> tuple:
     """``steps`` power-iteration steps from the buffers ``u`` and ``v`` (each step ``v`` from ``u`` then ``u`` from
     ``v``, or the other way round when ``u_first``), the results written into the buffers (``assign`` ops, which
-    ``ember.jit`` traces) and returned."""
+    ``ember.jit`` traces) and returned. ``v`` comes from ``W^T u``, or ``W^H u`` with ``adjoint`` (a complex weight;
+    the hook form, as PyTorch's, takes the plain transpose)."""
     new_u, new_v = u, v
     with no_grad():
+        transposed = ops.transpose(weight_mat)
+        if adjoint:
+            transposed = ops.conj(transposed)  # (a real weight as it is)
         for _ in range(steps):
             if u_first:
                 new_u = normalize(ops.matmul(weight_mat, new_v), dim=0, eps=eps)
-            new_v = normalize(ops.matmul(ops.transpose(weight_mat), new_u), dim=0, eps=eps)
+            new_v = normalize(ops.matmul(transposed, new_u), dim=0, eps=eps)
             if not u_first:
                 new_u = normalize(ops.matmul(weight_mat, new_v), dim=0, eps=eps)
         if new_u.symbolic:  # a graph differentiates whatever it holds, grad mode or not
