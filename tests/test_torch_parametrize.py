@@ -335,6 +335,11 @@ def test_orthogonal_assignment_and_refusals():
         parametrizations.orthogonal(nn.Linear(3, 5), "bias")
     with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp"'):
         parametrizations.orthogonal(nn.Linear(3, 3), orthogonal_map="polar")
+    # a complex weight went through X - X^T (not X - X^H): without the trivialization matrix_exp's weight was not
+    # unitary (W^H W 0.8 off the identity), with it QR refused with a message that did not name orthogonal
+    for trivialization in (True, False):
+        with pytest.raises(ValueError, match=r"orthogonal: only real weights are supported, got complex128\[4, 4\]"):
+            parametrizations.orthogonal(nn.Linear(4, 4, dtype="complex128"), use_trivialization=trivialization)
 
 
 @pytest.mark.parametrize("shape", [(4, 4), (6, 3), (3, 6)])

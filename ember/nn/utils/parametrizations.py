@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 from ember.autograd import no_grad
+from ember.backend.dtypes import COMPLEX
 from ember.nn.functional import normalize
 from ember.nn.module import Module
 from ember.nn.utils import parametrize
@@ -123,6 +124,8 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if weight.ndim < 2:
         raise ValueError(f"orthogonal: expected a matrix or batch of matrices, got a tensor of {weight.ndim} "
                          "dimensions")
+    if weight.dtype in COMPLEX:  # the maps take X - X^T, not X - X^H: matrix_exp's weight was not unitary
+        raise ValueError(f"orthogonal: only real weights are supported, got {weight.dtype}{list(weight.shape)}")
     if orthogonal_map is None:
         orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
     if orthogonal_map not in MAPS:
