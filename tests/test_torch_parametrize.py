@@ -164,6 +164,23 @@ def test_spectral_norm_parametrization_matches_torch(layer):
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("hook_form", [False, True])
+def test_weight_norm_of_a_complex_weight_keeps_a_real_norm_as_torch(hook_form):
+    # g was sqrt(sum(v * v)), a complex number (1.09+2.22j for a weight of norm 6.13): a checkpoint's real g then
+    # scaled the weight by a complex factor
+    torch.manual_seed(0)
+    wrap_torch, wrap_ember = ((torch.nn.utils.weight_norm, nn.utils.weight_norm) if hook_form
+                              else (TP.weight_norm, parametrizations.weight_norm))
+    theirs = wrap_torch(torch.nn.Linear(3, 4, dtype=torch.complex128), dim=None)
+    ours = wrap_ember(nn.Linear(3, 4, dtype="complex128"), dim=None)
+    g = ours.weight_g if hook_form else ours.parametrizations.weight.original0
+    assert g.dtype == np.float64
+    ours.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 3)) * (1 + 0.5j)
+    np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_spectral_norm_parametrization_of_a_complex_weight_matches_torch():
     # the power iteration took W^T u and sigma u . W v, where PyTorch's parametrization takes W^H u and vdot(u, W v):
     # the weights were 1.8 apart (the hook form, whose PyTorch original transposes plainly, already matched)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ember import ops
 from ember.autograd import no_grad
+from ember.backend.dtypes import COMPLEX
 from ember.nn.parameter import Parameter
 from ember.tensor import Tensor
 
@@ -13,7 +14,9 @@ __all__ = ["remove_weight_norm", "weight_norm"]
 
 def norm_except_dim(v: Tensor, dim: int) -> Tensor:
     """The 2-norm of ``v`` over every axis but ``dim``, kept with size 1 (PyTorch's ``norm_except_dim``); ``dim=-1``
-    (or None) is the norm of the whole tensor, of shape ()."""
+    (or None) is the norm of the whole tensor, of shape (); real for a complex ``v``, as PyTorch's."""
+    if v.dtype in COMPLEX:  # (v * v would square the complex values: sqrt(sum) a complex number, not the norm)
+        v = ops.abs(v)
     if dim is None or dim == -1:
         return ops.sqrt(ops.sum(v * v))
     dim = _axis(dim, v.ndim, "weight_norm")
