@@ -323,6 +323,21 @@ def test_max_and_min_with_a_dim_give_a_tie_gradient_to_the_chosen_index_as_torch
         getattr(ember, name)(ember.zeros(3, 0), 1)
 
 
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_of_all_elements_share_a_nan_results_gradient_among_the_nans_as_torch(name):
+    # torch's max() spreads it over the NaNs; amax()/amin() (every dim too) and aminmax() give NaN everywhere
+    for array in (np.array([[1.0, NAN, 3.0], [NAN, 3.0, 0.0]], np.float32), np.full((2, 2), NAN),
+                  np.array([1.0, 3.0, 3.0])):
+        for ours, theirs in ((lambda t: getattr(ember, name)(t), lambda t: getattr(torch, name)(t)),
+                             (lambda t: getattr(t, name)(), lambda t: getattr(t, name)()),
+                             (lambda t: getattr(ember, "a" + name)(t), lambda t: getattr(torch, "a" + name)(t)),
+                             (lambda t: getattr(t, "a" + name)(dim=()), lambda t: getattr(t, "a" + name)(dim=())),
+                             (lambda t: ember.aminmax(t).max, lambda t: torch.aminmax(t).max)):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad, expected = _grads(ours, theirs, array)
+            _same(grad, expected)
+
 def test_count_nonzero_over_dims_as_torch():
     x, tx = _both(np.array([[0, 1, 2], [3, 0, 0]]))
     for dim in (None, 0, 1, (0, 1)):

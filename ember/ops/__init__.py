@@ -4,6 +4,7 @@ this package gathers them. It imports nothing above it: values come from the lay
 
 # attach ONNX rules and NumPy kernels to the records; register torch.special's Bessel functions and polynomials
 from ember.ops import onnx_rules, special_bessel, special_polynomials, standalone  # noqa: F401
+from ember.ops import reduction as _reduction
 from ember.ops import torch_names as _torch_names
 from ember.ops.activation import (
     elu,
@@ -374,8 +375,11 @@ pow = power  # noqa: A001  (PyTorch's name)
 arcsin, arccos, arctan, arctan2, arcsinh, arccosh, arctanh = asin, acos, atan, atan2, asinh, acosh, atanh
 mvlgamma = multigammaln  # PyTorch's top-level name
 ger = outer  # PyTorch's older name
-max = _torch_names.extremum("max", amax, argmax, maximum, _torch_names.MaxResult, gather, squeeze)  # noqa: A001
-min = _torch_names.extremum("min", amin, argmin, minimum, _torch_names.MinResult, gather, squeeze)  # noqa: A001
+# (max() of all elements shares a NaN maximum's gradient among the NaNs, where amax's is NaN, as PyTorch's)
+max = _torch_names.extremum("max", _torch_names.with_torch_names(_reduction.max), argmax, maximum,  # noqa: A001
+                            _torch_names.MaxResult, gather, squeeze)
+min = _torch_names.extremum("min", _torch_names.with_torch_names(_reduction.min), argmin, minimum,  # noqa: A001
+                            _torch_names.MinResult, gather, squeeze)
 transpose = _torch_names.transpose_any(transpose)
 row_stack = vstack
 

@@ -15,7 +15,7 @@ from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import DIV, EQ, GT, MUL, WHERE, _scalar, exp, log, sqrt, where
+from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, GT, MUL, NE, WHERE, _scalar, exp, log, sqrt, where
 from ember.ops.infer import (
     as_int,
     check_axis,
@@ -82,10 +82,15 @@ def _prod_rule(run, ctx, g):
 
 
 def _extremum_rule(run, ctx, g):
-    # Ties share the gradient evenly (like PyTorch's amax/amin).
+    # Ties share the gradient evenly (like PyTorch's amax/amin). Of all elements (axis None: PyTorch's max() and
+    # min()) a NaN result's gradient is shared by the NaNs; along axes (amax) equality finds none, and it is NaN.
     x = ctx.inputs[0]
     keep = _keepdims_shape(ctx)
-    hit = run(CAST, run(EQ, x, reshape_with(run, ctx.output, keep)), dtype=x.dtype)
+    out = reshape_with(run, ctx.output, keep)
+    hit = run(EQ, x, out)
+    if ctx.attrs["axis"] is None and x.dtype in FLOATING:
+        hit = run(BITWISE_OR, hit, run(BITWISE_AND, run(NE, x, x), run(NE, out, out)))
+    hit = run(CAST, hit, dtype=x.dtype)
     count = run(SUM, hit, axis=ctx.attrs["axis"], keepdims=True)
     return (hit * run(DIV, reshape_with(run, g, keep), count),)
 
@@ -217,8 +222,19 @@ def min(x, axis=None, keepdims: bool = False) -> TensorLike:
     return dispatch.apply(MIN, (x,), _attrs("min", x, axis, keepdims))
 
 
-amax = max
-amin = min
+def amax(x, axis=None, keepdims: bool = False) -> TensorLike:
+    """``max`` over ``axis`` (None: every axis) as PyTorch's ``amax``: ties share the gradient, and a NaN maximum
+    gives its elements a NaN gradient, where ``max`` of all elements shares it among the NaNs."""
+    x = as_tensor(x)
+    return max(x, tuple(range(x.ndim)) if axis is None else axis, keepdims)
+
+
+def amin(x, axis=None, keepdims: bool = False) -> TensorLike:
+    """``min`` over ``axis`` (None: every axis) as PyTorch's ``amin`` (see ``amax``)."""
+    x = as_tensor(x)
+    return min(x, tuple(range(x.ndim)) if axis is None else axis, keepdims)
+
+
 AminmaxResult = namedtuple("aminmax", ["min", "max"])  # like torch.return_types.aminmax
 
 
@@ -227,7 +243,7 @@ def aminmax(x, *, axis: int | None = None, keepdims: bool = False) -> AminmaxRes
     ties share each one's gradient, as ``amin``'s and ``amax``'s."""
     x = as_tensor(x)
     _check_nonempty("aminmax", x, axis)
-    return AminmaxResult(min(x, axis, keepdims), max(x, axis, keepdims))
+    return AminmaxResult(amin(x, axis, keepdims), amax(x, axis, keepdims))
 
 
 def any(x, axis=None, keepdims: bool = False) -> TensorLike:

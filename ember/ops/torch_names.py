@@ -23,10 +23,10 @@ _OWN_RENAMES = {"take": {"index": "indices"}, "split": {"split_size": "split_siz
 _SIZES = {"reshape": "shape", "view": "size", "expand": "size", "permute": "dims", "tile": "dims"}
 
 
-# the reductions (by function name: amax's is max) whose dim=() or dim=[] PyTorch takes as every dimension, where
-# NumPy's axis=() reduces none
-_EMPTY_DIM_IS_ALL = {"sum", "nansum", "mean", "nanmean", "std", "var", "max", "min", "count_nonzero", "torch_norm",
-                     "logsumexp"}
+# the reductions (by function name) whose dim=() or dim=[] PyTorch takes as every dimension, where NumPy's axis=()
+# reduces none
+_EMPTY_DIM_IS_ALL = {"sum", "nansum", "mean", "nanmean", "std", "var", "max", "min", "amax", "amin", "count_nonzero",
+                     "torch_norm", "logsumexp"}
 
 
 def _translate(name: str, kwargs: dict) -> dict:
