@@ -129,7 +129,8 @@ def _histogramdd_forward(xp, x, *rest, weighted, density):
     inside = xp.ones(x.shape[0], dtype=bool)
     for d, (e, n) in enumerate(zip(edges, sizes)):
         v = x[:, d]
-        position = xp.searchsorted(e, v, side="right") - 1
+        # (bfloat16 searched as its float32 values: NumPy's binary search of bfloat16 loses its way at a NaN)
+        position = xp.searchsorted(orderable(e), orderable(v), side="right") - 1
         position = xp.where(v == e[-1], n - 1, position)  # the last bin holds its right edge
         inside &= (position >= 0) & (position < n)  # (NaN sorts past the end)
         flat = flat * n + xp.clip(position, 0, n - 1)
