@@ -438,6 +438,10 @@ def test_jit_traces_the_new_functions():
     (lambda: ember.mv(ember.ones(2, 3), ember.ones(4)), r"mv: the matrix of shape \[2, 3\] and the vector of shape"),
     (lambda: ember.addcdiv(ember.ones(2), ember.tensor([1, 2]), ember.tensor([3, 4])), "addcdiv: integer division"),
     (lambda: ember.vdot(ember.ones(2), ember.ones(3)), r"vdot: the vectors differ in size, shapes \[2\] and \[3\]"),
+    # dot was matmul: a matrix-vector (or batched) product where torch.dot refuses anything but two vectors
+    (lambda: ember.dot(ember.ones(2, 3), ember.ones(3)), r"dot: expects two 1-D .*, got shapes \[2, 3\] and \[3\]"),
+    (lambda: ember.ones(3).dot(ember.ones(3, 4)), r"dot: expects two 1-D tensors of one size, got shapes \[3\] and"),
+    (lambda: ember.dot(ember.ones(2), ember.ones(3)), r"dot: expects two 1-D tensors of one size"),
     (lambda: ember.inner(ember.ones(2, 3), ember.ones(2)), r"inner: the last dimensions differ"),
     (lambda: ember.trace(ember.ones(2, 2, 2)), r"trace: the input must be 2-D, got shape \[2, 2, 2\]"),
     (lambda: ember.linalg.multi_dot([ember.ones(2, 3), ember.ones(4, 2)]), r"multi_dot: tensors 0 and 1"),

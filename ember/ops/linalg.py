@@ -106,8 +106,11 @@ def matmul(a, b) -> TensorLike:
 
 
 def dot(a, b) -> TensorLike:
-    """Inner product of two 1-D tensors (``matmul`` for anything else)."""
-    return matmul(a, b)
+    """Inner product of two 1-D tensors of one size, as ``torch.dot`` (neither conjugated; ``vdot`` conjugates)."""
+    a, b = promote(a, b)
+    if a.ndim != 1 or b.ndim != 1 or differ(a.shape[0], b.shape[0]):
+        raise ValueError(f"dot: expects two 1-D tensors of one size, got shapes {list(a.shape)} and {list(b.shape)}")
+    return dispatch.apply(MATMUL, (a, b))
 
 
 # --- linear: x @ weight.T + bias ----------------------------------------------------------------------------
