@@ -443,6 +443,10 @@ def test_jit_traces_the_new_functions():
     (lambda: ember.ones(3).dot(ember.ones(3, 4)), r"dot: expects two 1-D tensors of one size, got shapes \[3\] and"),
     (lambda: ember.dot(ember.ones(2), ember.ones(3)), r"dot: expects two 1-D tensors of one size"),
     (lambda: ember.inner(ember.ones(2, 3), ember.ones(2)), r"inner: the last dimensions differ"),
+    # a dimension named twice was read as one letter twice: ([0, 0], [0, 1]) summed a's column 0 against b's diagonal
+    (lambda: ember.tensordot(ember.ones(3, 3), ember.ones(3, 3), ([0, 0], [0, 1])),
+     r"tensordot: the dims \[0, 0\] of the operand of shape \[3, 3\] name a dimension twice"),
+    (lambda: ember.tensordot(ember.ones(3, 3), ember.ones(3, 3), ([0, 1], [-1, 1])), r"dims \[1, 1\] of the operand"),
     (lambda: ember.trace(ember.ones(2, 2, 2)), r"trace: the input must be 2-D, got shape \[2, 2, 2\]"),
     (lambda: ember.linalg.multi_dot([ember.ones(2, 3), ember.ones(4, 2)]), r"multi_dot: tensors 0 and 1"),
     (lambda: ember.linalg.multi_dot([ember.ones(2, 3)]), "multi_dot: expects at least two"),

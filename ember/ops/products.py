@@ -269,8 +269,12 @@ def _dims_pair(a: TensorLike, b: TensorLike, dims) -> tuple[list[int], list[int]
     if len(dims_a) != len(dims_b):
         raise ValueError(f"tensordot: dims {dims_a} and {dims_b} must name as many dimensions")
     specs = [Spec(a.shape, a.dtype), Spec(b.shape, b.dtype)]
-    return ([check_axis("tensordot", d, a.ndim, specs) for d in dims_a],
-            [check_axis("tensordot", d, b.ndim, specs) for d in dims_b])
+    dims_a = [check_axis("tensordot", d, a.ndim, specs) for d in dims_a]
+    dims_b = [check_axis("tensordot", d, b.ndim, specs) for d in dims_b]
+    for dims, shape in ((dims_a, a.shape), (dims_b, b.shape)):
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"tensordot: the dims {dims} of the operand of shape {list(shape)} name a dimension twice")
+    return dims_a, dims_b
 
 
 def tensordot(a, b, dims=2) -> TensorLike:
