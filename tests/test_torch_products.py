@@ -242,6 +242,26 @@ def test_lerp_addcmul_and_addcdiv_of_half_precision_round_once_as_torch(dtype):
         np.testing.assert_allclose(got, want, rtol=2.0 ** -(10 if dtype == "float16" else 7), atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_addmm_and_baddbmm_of_half_precision_round_once_as_torch(dtype):
+    # the product was rounded to half precision, then alpha times it, then the sum with beta * inp: a third of the
+    # elements an ulp off PyTorch's, which computes the whole in float32 and rounds once (addmv now does too, nearer
+    # torch's gemv, whose own order of summing leaves some elements an ulp apart still)
+    rng = np.random.default_rng(0)
+
+    def both(*shape):
+        x = rng.standard_normal(shape)
+        return ember.tensor(x).to(getattr(ember, dtype)), torch.tensor(x).to(getattr(torch, dtype))
+
+    for name, shapes in (("addmm", ((6, 7), (6, 64), (64, 7))), ("baddbmm", ((3, 6, 7), (3, 6, 64), (3, 64, 7)))):
+        for beta, alpha in ((1, 1), (0.7, 1.3), (0, 2.0)):
+            ours, theirs = zip(*(both(*shape) for shape in shapes))
+            got = getattr(ember, name)(*ours, beta=beta, alpha=alpha)
+            want = getattr(torch, name)(*theirs, beta=beta, alpha=alpha)
+            assert str(got.dtype) == dtype
+            np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
+
+
 def test_addcmul_and_addcdiv_compute_in_the_promoted_dtype_as_torch():
     # tensor1 * tensor2 was computed in their own dtype first: bfloat16 products for a float16 input were rounded
     # to bfloat16 (80.42 for 80.50), and value * (bool * bool) widened an int8 input to int64

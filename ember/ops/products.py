@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops.autocast import lowered, widened
+from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops.autocast import is_autocast_enabled, lowered, widened
 from ember.ops.composed import norm
-from ember.ops.convert import as_tensor, promote, to_float
+from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, eq, where
 from ember.ops.indexing import diagonal, select
@@ -78,13 +79,34 @@ def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
     return product + (inp if beta == 1 else inp * beta)
 
 
+def rounded_once(fn, inp, a, b, beta, alpha) -> TensorLike | None:
+    """``fn`` of float16 or bfloat16 operands computed in float32 and rounded once, as PyTorch's addmm, baddbmm and
+    addmv (their product rounded before the sum is an ulp off in places); None for other dtypes, and under autocast,
+    which picks the products' dtype itself."""
+    if LOW_PRECISION.isdisjoint((getattr(inp, "dtype", None), getattr(a, "dtype", None), getattr(b, "dtype", None))):
+        return None  # (asked first: it is cheap)
+    if _is_sparse(a) or _is_sparse(b) or is_autocast_enabled():
+        return None
+    inp, a, b = as_tensor(inp), as_tensor(a), as_tensor(b)
+    dtype = promote(promote(inp, a)[0], b)[0].dtype
+    if dtype not in LOW_PRECISION:
+        return None
+    return cast(fn(*(cast(t, float32) for t in (inp, a, b)), beta=beta, alpha=alpha), dtype)
+
+
 def addmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * (a @ b)`` for matrices a and b, inp broadcast."""
+    wide = rounded_once(addmm, inp, a, b, beta, alpha)
+    if wide is not None:
+        return wide
     return _scaled_sum("addmm", as_tensor(inp), mm(a, b), beta, alpha)
 
 
 def baddbmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * bmm(a, b)``, inp broadcast."""
+    wide = rounded_once(baddbmm, inp, a, b, beta, alpha)
+    if wide is not None:
+        return wide
     return _scaled_sum("baddbmm", as_tensor(inp), bmm(a, b), beta, alpha)
 
 

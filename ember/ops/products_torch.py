@@ -19,7 +19,7 @@ from ember.ops.infer import differ
 from ember.ops.join import concat
 from ember.ops.linalg import matmul
 from ember.ops.matrix_chain import multi_dot
-from ember.ops.products import _check_ndim, _scaled_sum, bmm, mm, outer
+from ember.ops.products import _check_ndim, _scaled_sum, bmm, mm, outer, rounded_once
 from ember.ops.reduction import cumprod, sum
 from ember.ops.shape import reshape, transpose, unsqueeze
 
@@ -83,6 +83,9 @@ def mv(mat, vec) -> TensorLike:
 
 def addmv(inp, mat, vec, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * (mat @ vec)``, inp broadcast (ignored when beta is 0)."""
+    wide = rounded_once(addmv, inp, mat, vec, beta, alpha)
+    if wide is not None:
+        return wide
     return _scaled_sum("addmv", as_tensor(inp), mv(mat, vec), beta, alpha)
 
 
