@@ -40,6 +40,18 @@ def test_bilinear_function_matches_torch_and_the_module(lead, bias):
                                F.bilinear(x1, x2, layer.weight, layer.bias).detach().numpy(), rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_bilinear_of_half_precision_rounds_each_contraction_once_as_torch(dtype):
+    # the second contraction was an elementwise product rounded to half precision, then a sum: 138 of 320 float16
+    # outputs an ulp off PyTorch's, whose contractions are matrix products rounded once
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in ((8, 50), (8, 30), (4, 50, 30), (4,))]
+    ours = F.bilinear(*[ember.tensor(a).to(getattr(ember, dtype)) for a in arrays])
+    theirs = TF.bilinear(*[torch.tensor(a).to(getattr(torch, dtype)) for a in arrays])
+    assert str(ours.dtype) == dtype
+    np.testing.assert_array_equal(ours.to(ember.float64).numpy(), theirs.double().numpy())
+
+
 def test_bilinear_function_names_the_mismatched_shapes():
     with pytest.raises(ValueError, match=r"bilinear: .* got input1 \[2, 5\], input2 \[3, 3\], weight \[4, 5, 3\]"):
         F.bilinear(ember.ones(2, 5), ember.ones(3, 3), ember.ones(4, 5, 3))

@@ -11,7 +11,7 @@ from ember.nn.layers.activation import ReLU
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops import linear, matmul, reshape, sum, transpose, unsqueeze
+from ember.ops import linear, matmul, reshape, squeeze, transpose, unsqueeze
 from ember.ops.linalg import linear_relu
 from ember.tensor import Tensor
 
@@ -108,10 +108,11 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
                          f"{list(input2.shape)}, weight {list(weight.shape)}"
                          + ("" if bias is None else f" and bias {list(bias.shape)}"))
     out_f, in1, in2 = weight.shape
-    # (..., in1) @ (in1, out * in2) -> (..., out, in2), then contract in2 with input2.
+    # (..., in1) @ (in1, out * in2) -> (..., out, in2), then in2 contracted with input2 by a second product (a
+    # float16 product and sum rounded apart were an ulp off PyTorch's, which rounds each product once)
     w = reshape(transpose(weight, (1, 0, 2)), (in1, out_f * in2))
     t = reshape(matmul(input1, w), tuple(input1.shape[:-1]) + (out_f, in2))
-    y = sum(t * unsqueeze(input2, -2), axis=-1)
+    y = squeeze(matmul(t, unsqueeze(input2, -1)), -1)
     return y if bias is None else y + bias
 
 
