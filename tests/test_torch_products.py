@@ -143,6 +143,13 @@ def test_pdist_and_cdist_of_equal_rows_have_zero_gradient_as_pytorchs():
     assert np.isfinite(ours.grad.numpy()).all()
 
 
+@pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 3.0, float("inf")])
+def test_cdist_of_rows_with_no_coordinates_is_zero_as_torch(p):
+    # p=inf took the largest coordinate of none and failed ("max: the reduction of an empty tensor")
+    a, b = np.ones((4, 0)), np.ones((2, 5, 0))
+    _same(ember.cdist(ember.tensor(a), ember.tensor(b), p), torch.cdist(torch.tensor(a), torch.tensor(b), p))
+
+
 def test_cdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
     # built on the inf-norm, whose gradient shares a tie: [2, 3] - [0, 1] gave 0.5 to each coordinate, PyTorch 1
     rng = np.random.default_rng(0)

@@ -352,7 +352,9 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     if p < 0:
         raise ValueError(f"cdist: p must be non-negative, got {p}")
     diff = unsqueeze(x1, -2) - unsqueeze(x2, -3)
-    if p == np.inf and diff.shape[-1]:
+    if diff.shape[-1] == 0:  # no coordinates: every distance is 0, for every p (the inf-norm's max has no identity)
+        return sum(diff, -1)
+    if p == np.inf:
         # PyTorch's gradient goes in full to each coordinate tied for the largest difference, where the inf-norm's
         # shares it: the largest (held constant) plus the tied differences less it, which are 0
         size = abs(diff)
