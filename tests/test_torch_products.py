@@ -269,6 +269,20 @@ def test_addmm_and_baddbmm_of_half_precision_round_once_as_torch(dtype):
             np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
 
 
+@pytest.mark.parametrize("name, shapes", [("addmm", ((2, 2), (2, 2), (2, 2))), ("addmv", ((2,), (2, 2), (2,))),
+                                          ("addr", ((2, 2), (2,), (2,))), ("baddbmm", ((1, 2, 2),) * 3),
+                                          ("addbmm", ((2, 2), (1, 2, 2), (1, 2, 2)))])
+def test_a_float_beta_or_alpha_for_integer_operands_is_refused_as_torch_addr(name, shapes):
+    # the integers were made float32 (addmm(beta=0.5) of int64 gave 7.5 where torch's gives int64); torch.addr
+    # refuses the float, its other products truncate it to an integer (0.5 to 0), silently
+    arrays = [ember.tensor(np.arange(np.prod(s)).reshape(s)) for s in shapes]
+    for kwargs in ({"beta": 0.5}, {"alpha": 2.0}):
+        with pytest.raises(TypeError, match=f"{name}: a float {next(iter(kwargs))}="):
+            getattr(ember, name)(*arrays, **kwargs)
+    _same(getattr(ember, name)(*arrays, beta=2, alpha=3),
+          getattr(torch, name)(*[torch.tensor(a.numpy()) for a in arrays], beta=2, alpha=3))
+
+
 def test_addcmul_and_addcdiv_compute_in_the_promoted_dtype_as_torch():
     # tensor1 * tensor2 was computed in their own dtype first: bfloat16 products for a float16 input were rounded
     # to bfloat16 (80.42 for 80.50), and value * (bool * bool) widened an int8 input to int64

@@ -11,7 +11,7 @@ from ember.ops.autocast import is_autocast_enabled, lowered, widened
 from ember.ops.composed import norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import abs, eq, where
+from ember.ops.elementwise import abs, checked_alpha, eq, where
 from ember.ops.indexing import diagonal, select
 from ember.ops.infer import as_int, check_axis, differ
 from ember.ops.join import stack
@@ -73,6 +73,10 @@ def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
     if len(inp_shape) > len(shape) or any(i != 1 and differ(i, n) for i, n in zip(inp_shape[::-1], shape[::-1])):
         raise ValueError(f"{name}: the input of shape {list(inp_shape)} does not broadcast to the product's shape "
                          f"{list(shape)}")
+    if beta != 1 or alpha != 1:  # a float scalar refused for integer operands, as torch.addr (not made float32)
+        dtype = promote(inp, product)[0].dtype
+        beta = beta if beta == 1 else checked_alpha(name, dtype, beta, "beta")
+        alpha = alpha if alpha == 1 else checked_alpha(name, dtype, alpha)
     product = product if alpha == 1 else product * alpha
     if beta == 0:  # (PyTorch ignores inp then, NaN included)
         return product
