@@ -197,6 +197,25 @@ def test_scaled_dot_product_attention_matches_torch(case):
         _close(a.grad, b.grad)
 
 
+def test_bool_masks_passed_to_jit_are_applied():
+    # a bool mask given as a traced argument was read as a 0-d constant: SDPA ignored it (1.2 off the eager
+    # result), MultiheadAttention refused its key_padding_mask's shape as []
+    rng = np.random.default_rng(8)
+    q, k, v = (ember.tensor(rng.standard_normal((2, length, 4))) for length in (L, S, S))
+    sdpa = ember.jit(lambda q, k, v, m: nn.scaled_dot_product_attention(q, k, v, attn_mask=m))
+    mha = nn.MultiheadAttention(E, HEADS, batch_first=True)
+    x = ember.tensor(rng.standard_normal((N, L, E)).astype(np.float32))
+    attend = ember.jit(lambda x, m, p: mha(x, x, x, attn_mask=m, key_padding_mask=p))
+    for _ in range(2):
+        allowed = ember.tensor(rng.random((L, S)) < 0.5)
+        np.testing.assert_allclose(sdpa(q, k, v, allowed).numpy(),
+                                   nn.scaled_dot_product_attention(q, k, v, attn_mask=allowed).numpy(), rtol=1e-12)
+        blocked, padding = _masks(rng, "both", length=L, source=L).values()
+        blocked, padding = ember.tensor(blocked), ember.tensor(padding)
+        for got, want in zip(attend(x, blocked, padding), mha(x, x, x, attn_mask=blocked, key_padding_mask=padding)):
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="multiple of"):
         nn.MultiheadAttention(10, 3)

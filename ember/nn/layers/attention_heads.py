@@ -22,7 +22,10 @@ __all__ = ["multi_head_attention_forward"]
 
 
 def _bool_mask(mask: Tensor, like: Tensor, blocked_when: bool) -> Tensor:
-    """A constant additive mask: -inf where ``mask == blocked_when``, 0 elsewhere, in ``like``'s dtype."""
+    """An additive mask: -inf where ``mask == blocked_when``, 0 elsewhere, in ``like``'s dtype; a constant unless
+    ``mask`` is a traced argument (``ember.jit``), whose values are known only when the graph runs."""
+    if mask.symbolic:
+        return ops.cast(ops.where(mask, -np.inf, 0.0) if blocked_when else ops.where(mask, 0.0, -np.inf), like.dtype)
     xp = like.xp
     data = mask.array if mask.device == like.device else ops.to_device(mask, like.device).array
     return Tensor._make(xp.where(data == blocked_when, -np.inf, 0.0).astype(like.dtype), None)
