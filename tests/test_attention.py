@@ -197,6 +197,35 @@ def test_scaled_dot_product_attention_matches_torch(case):
         _close(a.grad, b.grad)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_scaled_dot_product_attention_low_precision_rounds_once_as_torch(dtype):
+    # float16 / bfloat16 scores, weights and products were each rounded to the dtype: 46% of the outputs off the
+    # math backend's (which computes in float32 and rounds once), a 1.5x larger mean error
+    torch = pytest.importorskip("torch")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    rng = np.random.default_rng(9)
+    arrays = [rng.standard_normal((2, 3, 16, 32)).astype(np.float32) for _ in range(3)]
+    ins_t = [torch.tensor(a).to(getattr(torch, dtype)).requires_grad_() for a in arrays]
+    ins_e = [ember.tensor(a).to(dtype).requires_grad_() for a in arrays]
+    with sdpa_kernel(SDPBackend.MATH):
+        out_t = torch.nn.functional.scaled_dot_product_attention(*ins_t, is_causal=True)
+    out_e = nn.scaled_dot_product_attention(*ins_e, is_causal=True)
+    assert out_e.dtype == dtype
+    grad = rng.standard_normal(out_e.shape).astype(np.float32)
+    out_t.backward(torch.tensor(grad).to(out_t.dtype))
+    out_e.backward(ember.tensor(grad).to(dtype))
+    for got, want in [(out_e, out_t)] + [(a.grad, b.grad) for a, b in zip(ins_e, ins_t)]:
+        got, want = got.detach().float().numpy(), want.detach().float().numpy()
+        assert np.mean(got != want) < 0.005
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)
+    with torch.autocast("cpu", dtype=torch.bfloat16), sdpa_kernel(SDPBackend.MATH):
+        out_t = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, arrays), is_causal=True)
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        out_e = nn.scaled_dot_product_attention(*map(ember.tensor, arrays), is_causal=True)
+    assert np.mean(out_e.float().numpy() != out_t.float().numpy()) < 0.005  # (autocast: bfloat16 inputs alike)
+
+
 def test_bool_masks_passed_to_jit_are_applied():
     # a bool mask given as a traced argument was read as a 0-d constant: SDPA ignored it (1.2 off the eager
     # result), MultiheadAttention refused its key_padding_mask's shape as []

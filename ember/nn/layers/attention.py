@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 from ember import ops
+from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.attention_heads import additive_mask, attend, attend_heads, causal_mask
@@ -24,7 +25,7 @@ from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
-from ember.ops.autocast import is_autocast_enabled
+from ember.ops.autocast import is_autocast_enabled, lowered, switched_off
 from ember.tensor import Tensor
 
 
@@ -53,7 +54,7 @@ def scaled_dot_product_attention(
     if len(set(dtypes)) > 1 and not is_autocast_enabled():  # (autocast casts them to one dtype, as PyTorch's)
         raise TypeError(f"scaled_dot_product_attention: query, key and value must have one dtype, got "
                         f"{dtypes[0]}, {dtypes[1]} and {dtypes[2]}")
-    query, key, value = ops.to_float(query), ops.to_float(key), ops.to_float(value)
+    query, key, value = lowered(ops.to_float(query), ops.to_float(key), ops.to_float(value))  # (as PyTorch's autocast)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
             or key.shape[-2] != value.shape[-2]:
         raise ValueError(
@@ -62,6 +63,12 @@ def scaled_dot_product_attention(
         )
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    if query.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch's math)
+        dtype = query.dtype
+        query, key, value = (ops.cast(t, float32) for t in (query, key, value))
+        with switched_off(query):  # (autocast would lower the products again)
+            out = scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+        return ops.cast(out, dtype)
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         key, value = _shared_heads(query, key, value)
     mask = None
