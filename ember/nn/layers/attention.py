@@ -15,17 +15,16 @@ import math
 from collections.abc import Callable
 
 from ember import ops
-from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.creation import empty
 from ember.nn import init
-from ember.nn.layers.attention_heads import additive_mask, attend, attend_heads, causal_mask
+from ember.nn.layers.attention_heads import additive_mask, attend_heads, attend_rounded_once, causal_mask
 from ember.nn.layers.dropout import Dropout
 from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
-from ember.ops.autocast import is_autocast_enabled, lowered, switched_off
+from ember.ops.autocast import is_autocast_enabled, lowered
 from ember.tensor import Tensor
 
 
@@ -63,12 +62,6 @@ def scaled_dot_product_attention(
         )
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
-    if query.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch's math)
-        dtype = query.dtype
-        query, key, value = (ops.cast(t, float32) for t in (query, key, value))
-        with switched_off(query):  # (autocast would lower the products again)
-            out = scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
-        return ops.cast(out, dtype)
     if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         key, value = _shared_heads(query, key, value)
     mask = None
@@ -77,7 +70,7 @@ def scaled_dot_product_attention(
     elif attn_mask is not None:
         mask = additive_mask(attn_mask, query, blocked_when=False)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    return attend(query, key, value, mask, dropout_p, scale, safe=True)[0]
+    return attend_rounded_once(query, key, value, mask, dropout_p, scale)
 
 
 def _shared_heads(query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:

@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from ember import ops
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32
+from ember.ops.autocast import switched_off
 from ember.tensor import Tensor
 
 __all__ = ["multi_head_attention_forward"]
@@ -66,6 +67,16 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: floa
     if dropout_p > 0.0:
         weights = ops.dropout(weights, dropout_p, True)
     return ops.matmul(weights, v), weights
+
+
+def attend_rounded_once(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, scale: float) -> Tensor:
+    """``attend``'s output with ``safe``, as PyTorch's scaled_dot_product_attention (math backend) gives it: float16
+    and bfloat16 computed in float32 and rounded once."""
+    if q.dtype not in LOW_PRECISION:
+        return attend(q, k, v, mask, dropout_p, scale, safe=True)[0]
+    with switched_off(q):  # (autocast would lower the products again)
+        wide = (None if t is None else ops.cast(t, float32) for t in (q, k, v, mask))
+        return ops.cast(attend(*wide, dropout_p, scale, safe=True)[0], q.dtype)
 
 
 def _fully_blocked(mask: Tensor) -> Tensor | None:
@@ -156,10 +167,12 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
         padding = ops.reshape(padding, (batch, 1, 1, source))
         mask = padding if mask is None else mask + padding
     # PyTorch computes the weights it returns with a plain softmax, and otherwise calls scaled_dot_product_attention
-    out, attention = attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(head_dim), safe=not need_weights)
-    out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, embed))
+    scale = 1.0 / math.sqrt(head_dim)
     if not need_weights:
-        return out, None
+        out = attend_rounded_once(q, k, v, mask, dropout_p, scale)
+        return ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, embed)), None
+    out, attention = attend(q, k, v, mask, dropout_p, scale)
+    out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, embed))
     return out, ops.mean(attention, axis=1) if average_attn_weights else attention
 
 
