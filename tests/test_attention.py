@@ -264,6 +264,16 @@ def test_bool_masks_passed_to_jit_are_applied():
             np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_scaled_dot_product_attention_of_empty_embeddings_averages_values():
+    # E = 0 raised ZeroDivisionError computing the default scale; PyTorch's scores are all 0
+    torch = pytest.importorskip("torch")
+    q, k, v = np.zeros((2, 4, 0), np.float32), np.zeros((2, 5, 0), np.float32), np.ones((2, 5, 3), np.float32)
+    v[:, 1] = 6
+    out = nn.scaled_dot_product_attention(ember.tensor(q), ember.tensor(k), ember.tensor(v), is_causal=True)
+    want = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)), is_causal=True)
+    _close(out, want)
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="multiple of"):
         nn.MultiheadAttention(10, 3)
