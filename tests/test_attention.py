@@ -285,6 +285,8 @@ def test_errors_name_the_problem():
         mha(x, x, x, key_padding_mask=ember.zeros(L, N, dtype=ember.bool))
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(E, HEADS, activation="swish")
+    with pytest.raises(ValueError, match="TransformerDecoderLayer: activation"):  # (it named the encoder layer)
+        nn.TransformerDecoderLayer(E, HEADS, activation="swish")
     with pytest.raises(ValueError, match="not both"):
         nn.scaled_dot_product_attention(x, x, x, attn_mask=ember.ones(N, N, dtype=ember.bool), is_causal=True)
     # as PyTorch: query, key and value of different dtypes were promoted silently (a float64 result)

@@ -224,14 +224,14 @@ class MultiheadAttention(Module):
         return out, weights if weights is None or batched else ops.squeeze(weights, 0)
 
 
-def _activation(activation: str | Callable) -> Callable:
+def _activation(activation: str | Callable, layer: str) -> Callable:
     if activation == "relu":
         return ops.relu
     if activation == "gelu":
         return ops.gelu
     if callable(activation):
         return activation
-    raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, got {activation!r}")
+    raise ValueError(f"{layer}: activation must be 'relu', 'gelu' or a callable, got {activation!r}")
 
 
 class TransformerEncoderLayer(Module):
@@ -268,7 +268,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
+        self.activation = _activation(activation, "TransformerEncoderLayer")
 
     def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
