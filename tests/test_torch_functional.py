@@ -104,6 +104,18 @@ def test_elu_celu_and_selu_near_0_use_expm1_as_torch(dtype):
         np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=2e-7 if dtype == "float32" else 1e-14)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_elu_celu_and_selu_in_low_precision_round_once_as_torch(dtype):
+    # selu's scale multiplied a bfloat16 as a bfloat16 (selu(800) was 844, torch's 840) and celu's x / alpha * alpha
+    # rounded twice (celu(800, alpha=0.7) was 799.5 in float16); PyTorch computes in float32 and rounds once
+    x = np.concatenate([np.random.default_rng(3).standard_normal(200) * 4, [-800.0, -3.0, 0.0, 3.0, 100.0, 800.0]])
+    for name, kwargs in (("elu", {"alpha": 0.7}), ("celu", {"alpha": 0.7}), ("selu", {})):
+        ours = getattr(F, name)(ember.tensor(x.astype(np.float32)).to(getattr(ember, dtype)), **kwargs)
+        theirs = getattr(TF, name)(torch.tensor(x, dtype=getattr(torch, dtype)), **kwargs)
+        assert ours.dtype == getattr(ember, dtype)
+        np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy(), err_msg=name)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_prelu_and_its_module_match_torch(channels):
     x, tx = _pair(2, 3, 4)

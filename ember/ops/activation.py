@@ -114,12 +114,22 @@ def leaky_relu(x, negative_slope: float = 0.01) -> TensorLike:
 
 def elu(x, alpha: float = 1.0) -> TensorLike:
     """x where x > 0, else alpha * (exp(x) - 1)."""
+    return scaled_elu(x, alpha)
+
+
+def scaled_elu(x, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> TensorLike:
+    """PyTorch's elu kernel, which selu and celu share: ``scale * x`` where x > 0, else
+    ``alpha * scale * (exp(input_scale * x) - 1)``; float16 / bfloat16 computed in float32 and rounded once."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # (selu's scale times a bfloat16 was the scale rounded to bfloat16: 4 off at 800)
+        return cast(scaled_elu(cast(x, float32), alpha, scale, input_scale), x.dtype)
     positive = x > 0
     # expm1 of 0 where x > 0 keeps the unused branch finite, so its gradient is never inf * 0; a where (not a
     # minimum, which splits ties) gives x = 0 PyTorch's gradient, alpha. expm1, as PyTorch: exp(x) - 1 cancelled
     # near 0 (elu(-1e-8) was 0 in float32).
-    return where(positive, x, expm1(where(positive, 0.0, x)) * alpha)
+    negative = where(positive, 0.0, x)
+    negative = expm1(negative if input_scale == 1.0 else negative * input_scale) * (alpha * scale)
+    return where(positive, x if scale == 1.0 else x * scale, negative)
 
 
 def gelu(x, approximate: str = "none") -> TensorLike:

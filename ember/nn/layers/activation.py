@@ -25,6 +25,7 @@ from ember.ops import (
     softplus,
     tanh,
 )
+from ember.ops.activation import scaled_elu
 from ember.ops.convert import cast_float
 from ember.ops.prelu import prelu  # (nn.functional.prelu; Tensor.prelu shares it)
 from ember.tensor import Tensor
@@ -306,7 +307,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
     >>> ember.nn.functional.selu(ember.tensor([-1.0, 2.0]))
     """
-    y = elu(input, _SELU_ALPHA) * _SELU_SCALE
+    y = scaled_elu(input, _SELU_ALPHA, _SELU_SCALE)
     return in_place(input, y, "selu") if inplace else y
 
 
@@ -317,7 +318,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    y = elu(input / alpha, 1.0) * alpha
+    y = scaled_elu(input, alpha, 1.0, 1.0 / alpha)  # (x / alpha * alpha was not x: 800 gave 799.5 in float16)
     return in_place(input, y, "celu") if inplace else y
 
 
