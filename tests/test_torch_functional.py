@@ -116,6 +116,17 @@ def test_elu_celu_and_selu_in_low_precision_round_once_as_torch(dtype):
         np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy(), err_msg=name)
 
 
+def test_logsigmoid_of_large_negatives_keeps_the_log1p_term_as_torch():
+    # -softplus(-x) took softplus's linear piece above 20: logsigmoid(-21) was -21, 7.6e-10 off in float64
+    x = np.array([-1000.0, -40.0, -25.0, -21.0, -20.0, -5.0, 0.0, 5.0, 30.0, 1000.0])
+    a, ta = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.logsigmoid(a), TF.logsigmoid(ta)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-15, atol=0)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-15, atol=1e-300)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_prelu_and_its_module_match_torch(channels):
     x, tx = _pair(2, 3, 4)

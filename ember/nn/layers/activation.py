@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ember import ops as _ops
 from ember.creation import full
 from ember.nn import init as init_
@@ -262,7 +264,8 @@ class LogSoftmax(Softmax):
 
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))``, computed as ``-softplus(-x)`` without overflow."""
-    return -softplus(-input)
+    # no threshold: softplus's linear piece above 20 dropped the -log1p(exp(x)) term (7.6e-10 at x = -21 in float64)
+    return -softplus(-input, 1.0, math.inf)
 
 
 class LogSigmoid(Module):
