@@ -109,6 +109,8 @@ def log_softmax(x, axis: int = -1, dtype=None) -> TensorLike:
 def leaky_relu(x, negative_slope: float = 0.01) -> TensorLike:
     """x where x > 0, else ``negative_slope * x``."""
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: the slope not rounded to the dtype first (as PyTorch)
+        return cast(leaky_relu(cast(x, float32), negative_slope), x.dtype)
     return where(x > 0, x, x * negative_slope)
 
 
@@ -194,7 +196,10 @@ HARDSWISH = defop(
 
 def hardswish(x) -> TensorLike:
     """x * relu6(x + 3) / 6 (MobileNetV3's activation; ``torch.nn.functional.hardswish``)."""
-    return dispatch.apply(HARDSWISH, (to_float(x),))
+    x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return cast(hardswish(cast(x, float32)), x.dtype)
+    return dispatch.apply(HARDSWISH, (x,))
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:

@@ -554,7 +554,10 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> TensorLike:
     gives the smooth minimum -softplus(-x))."""
     if beta == 0:
         raise ValueError(f"softplus: beta must be non-zero, got {beta}")
-    return dispatch.apply(SOFTPLUS, (to_float(x),), {"beta": float(beta), "threshold": float(threshold)})
+    x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return cast(softplus(cast(x, _np.float32), beta, threshold), x.dtype)
+    return dispatch.apply(SOFTPLUS, (x,), {"beta": float(beta), "threshold": float(threshold)})
 
 
 def clip(x, min=None, max=None) -> TensorLike:

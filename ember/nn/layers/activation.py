@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ember import ops as _ops
+from ember.backend.dtypes import LOW_PRECISION
 from ember.creation import full
 from ember.nn import init as init_
 from ember.nn.layers.inplace_result import in_place
@@ -28,7 +31,7 @@ from ember.ops import (
     tanh,
 )
 from ember.ops.activation import scaled_elu
-from ember.ops.convert import cast_float
+from ember.ops.convert import cast_float, to_float
 from ember.ops.prelu import prelu  # (nn.functional.prelu; Tensor.prelu shares it)
 from ember.tensor import Tensor
 
@@ -330,7 +333,11 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
     >>> ember.nn.functional.hardsigmoid(ember.tensor([-4.0, 0.0, 4.0]))
     """
-    y = relu6(input + 3.0) / 6.0
+    x = to_float(input)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        y = _ops.cast(hardsigmoid(_ops.cast(x, np.float32)), x.dtype)
+    else:
+        y = relu6(x + 3.0) / 6.0
     return in_place(input, y, "hardsigmoid") if inplace else y
 
 
@@ -360,6 +367,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     """
     if input.ndim == 0 or input.shape[dim] % 2:
         raise ValueError(f"glu: dimension {dim} of the input of shape {list(input.shape)} must have an even size")
+    if input.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
+        return _ops.cast(glu(_ops.cast(input, np.float32), dim), input.dtype)
     a, b = _ops.chunk(input, 2, axis=dim)
     return a * sigmoid(b)
 
