@@ -285,3 +285,19 @@ def test_low_precision_scaled_products_and_gradients_equal_pytorch(dtype):
         results.append((y.detach().float().numpy(), x.grad.float().numpy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_evaluation_batch_norm_with_float32_statistics_keeps_the_input_dtype_as_torch(dtype):
+    # float32 statistics promoted a float16 / bfloat16 input to a float32 result (under ember.autocast an eval
+    # BatchNorm returned float32 where training returned bfloat16); PyTorch computes in float32 and rounds once
+    if torch is None:
+        pytest.skip("needs torch")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3, 7)).astype(np.float32) * 3 + 1
+    stats = [rng.standard_normal(3).astype(np.float32), rng.random(3).astype(np.float32) + 0.5,
+             rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)]
+    ours = ember.batch_norm(ember.tensor(x).to(dtype), *[ember.tensor(s) for s in stats], training=False)
+    theirs = torch.nn.functional.batch_norm(torch.tensor(x).to(getattr(torch, dtype.name)),
+                                            *[torch.tensor(s) for s in stats], training=False)
+    assert ours.dtype == dtype
+    np.testing.assert_array_equal(ours.float().numpy(), theirs.float().numpy())

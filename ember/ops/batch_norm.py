@@ -371,6 +371,12 @@ def batch_norm(
         return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias, moments), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+    if x.dtype in LOW_PRECISION and any(t is not None and t.dtype != x.dtype for t in
+                                        (running_mean, running_var, weight, bias)):
+        # float32 statistics with float16 / bfloat16 input (ember.autocast): computed in float32 and rounded once
+        # to the input's dtype, as PyTorch's (and as the training branch's result): it was float32
+        return cast(batch_norm(cast(x, float32), running_mean, running_var, weight, bias, False, momentum, eps),
+                    x.dtype)
     # x * scale + shift with per-channel scale = weight / sqrt(var + eps) and shift = bias - mean * scale:
     # two passes over x instead of four, the rest on C values (and still differentiable in every input)
     scale = 1.0 / sqrt(running_var + eps)
