@@ -143,6 +143,16 @@ def test_logsigmoid_of_large_negatives_keeps_the_log1p_term_as_torch():
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-15, atol=1e-300)
 
 
+def test_prelu_of_a_0d_input_is_0d_as_torch():
+    # the (1,) weight broadcast the 0-d input to shape (1,)
+    x, tx = ember.tensor(-2.0, requires_grad=True), torch.tensor(-2.0, requires_grad=True)
+    ours, theirs = nn.PReLU(), torch.nn.PReLU()
+    y, ty = ours(x), theirs(tx)
+    assert tuple(y.shape) == tuple(ty.shape) == ()
+    _check(y, ty, [(x, tx), (ours.weight, theirs.weight)])
+    assert tuple(F.prelu(x, ember.tensor([0.1])).shape) == tuple(TF.prelu(tx, torch.tensor([0.1])).shape)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_prelu_and_its_module_match_torch(channels):
     x, tx = _pair(2, 3, 4)

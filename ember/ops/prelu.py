@@ -18,4 +18,6 @@ def prelu(input: TensorLike, weight: TensorLike) -> TensorLike:
                          f"the input of shape {list(input.shape)}")
     if input.ndim > 1 and weight.ndim == 1 and weight.shape[0] > 1:
         weight = reshape(weight, (-1,) + (1,) * (input.ndim - 2))
+    elif input.ndim == 0 and weight.ndim == 1:  # a 0-d input stays 0-d (its product with a (1,) weight was (1,))
+        weight = reshape(weight, ())
     return where(input > 0, input, weight * input)
