@@ -287,6 +287,7 @@ def test_low_precision_scaled_products_and_gradients_equal_pytorch(dtype):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.parametrize("dtype", LOW)
 def test_evaluation_batch_norm_with_float32_statistics_keeps_the_input_dtype_as_torch(dtype):
     # float32 statistics promoted a float16 / bfloat16 input to a float32 result (under ember.autocast an eval
     # BatchNorm returned float32 where training returned bfloat16); PyTorch computes in float32 and rounds once
