@@ -750,6 +750,24 @@ def test_flip_roll_and_triangles_match_torch_with_gradients():
         ember.tril(ember.ones(5))
 
 
+def test_flip_and_its_forms_copy_so_a_write_into_the_result_leaves_the_input_as_torch():
+    for fn in (lambda m, x: x.flip(0), lambda m, x: x.flip(()), lambda m, x: m.fliplr(x), lambda m, x: m.flipud(x),
+               lambda m, x: m.rot90(x), lambda m, x: m.rot90(x, 2)):
+        (ours, theirs), (leaf, tleaf) = _pair(4, 6), _pair(4, 6, grad=True)
+        fn(ember, ours).mul_(0.5)
+        fn(torch, theirs).mul_(0.5)
+        _same(ours, theirs, exact=True)
+        a, b = leaf * 1, tleaf * 1
+        fn(ember, a).mul_(0.5)
+        fn(torch, b).mul_(0.5)
+        (a * a).sum().backward()
+        (b * b).sum().backward()
+        _same(leaf.grad, tleaf.grad)
+    scalar = ember.tensor(3.0)
+    scalar.flip(()).add_(1)
+    assert scalar.item() == 3.0
+
+
 def test_index_select_and_masked_select_as_torch():
     ours, theirs = _pair(3, 4, grad=True)
     index = np.array([2, 0, 2])

@@ -16,7 +16,7 @@ from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
 from ember.ops.scatter_reduce import scatter_reduce, zeros_of
-from ember.ops.shape import broadcast_to, reshape
+from ember.ops.shape import broadcast_to, clone, reshape
 
 
 def _axes(name: str, x: TensorLike, dims, repeats: bool = False) -> list[int]:
@@ -28,16 +28,17 @@ def _axes(name: str, x: TensorLike, dims, repeats: bool = False) -> list[int]:
 
 
 def flip(x, dims, *more_dims) -> TensorLike:
-    """``x`` reversed along each of ``dims`` (a sequence, or the dims as arguments: ``x.flip(0, 2)``)."""
+    """``x`` reversed along each of ``dims`` (a sequence, or the dims as arguments: ``x.flip(0, 2)``): a copy, as
+    PyTorch's (a write into it leaves ``x`` as it was)."""
     x = as_tensor(x)
     dims = (dims, *more_dims) if more_dims else dims
     if x.ndim == 0:
         _axes("flip", x, dims)
-        return x
+        return clone(x)
     index = [slice(None)] * x.ndim
     for axis in _axes("flip", x, dims):
         index[axis] = slice(None, None, -1)
-    return getitem(x, tuple(index))
+    return clone(getitem(x, tuple(index)))  # the reversed slice alone would be a view of x
 
 
 def _roll_one(x: TensorLike, shift: int, axis: int) -> TensorLike:
