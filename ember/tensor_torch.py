@@ -87,9 +87,11 @@ class TorchMethods:
         return _ops().clone(self)
 
     def is_contiguous(self, memory_format=None) -> bool:
-        """Whether the data is stored row-major (or in ``memory_format``'s layout: ``ember.channels_last``...)."""
+        """Whether the data is stored row-major (or in ``memory_format``'s layout: ``ember.channels_last``...); a
+        channels-last layout does not hold for a tensor of another rank (False, as PyTorch's)."""
         if memory_format is not None:
-            return memory_format.holds(self)
+            order = memory_format.order
+            return (order is None or len(order) == self.ndim) and memory_format.holds(self)
         flags = getattr(self.array, "flags", None)
         return flags is None or bool(flags.c_contiguous)
 

@@ -138,6 +138,11 @@ def test_channels_last_layout_matches_torch():
     assert _strides(five) == torch.ones(2, 3, 4, 5, 6).contiguous(memory_format=torch.channels_last_3d).stride()
     with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last format"):
         ember.ones(2, 3).contiguous(memory_format=ember.channels_last)
+    for shape, fmt, tfmt in (((3, 4, 5), ember.channels_last, torch.channels_last),
+                             ((2, 3, 4, 5), ember.channels_last_3d, torch.channels_last_3d),
+                             ((2, 3, 4, 5, 6), ember.channels_last, torch.channels_last)):
+        assert ember.ones(*shape).is_contiguous(memory_format=fmt) is torch.ones(*shape).is_contiguous(
+            memory_format=tfmt) is False
     with pytest.raises(RuntimeError, match="preserve_format"):
         ember.ones(2, 3).contiguous(memory_format=ember.preserve_format)
 
