@@ -61,15 +61,18 @@ def roll(x, shifts, dims=None) -> TensorLike:
     if dims is None:
         if len(shifts) != 1:
             raise ValueError(f"roll: {len(shifts)} shifts need as many dims")
-        return reshape(_roll_one(reshape(x, (-1,)), shifts[0], 0), tuple(x.shape))
+        flat = reshape(x, (-1,))
+        rolled = _roll_one(flat, shifts[0], 0)
+        return reshape(clone(flat) if rolled is flat else rolled, tuple(x.shape))
     axes = _axes("roll", x, dims, repeats=True) if x.ndim else [0] * len(shifts)  # (a repeated dim: shifts add up)
     if len(axes) != len(shifts):
         raise ValueError(f"roll: {len(shifts)} shifts and {len(axes)} dims; give one shift per dim")
     if x.ndim == 0:
-        return x
+        return clone(x)
+    out = x
     for shift, axis in zip(shifts, axes):
-        x = _roll_one(x, shift, axis)
-    return x
+        out = _roll_one(out, shift, axis)
+    return clone(x) if out is x else out  # whole turns: still a new tensor, as PyTorch's (not x itself)
 
 
 def _triangle(name: str, x, diagonal: int, lower: bool) -> TensorLike:
@@ -211,10 +214,10 @@ def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> TensorLike
     one_slice = tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:])
     parts = [as_tensor(t, x) for t in (prepend, x, append) if t is not None]
     parts = [broadcast_to(reshape(t, (1,) * x.ndim), one_slice) if t.ndim == 0 else t for t in parts]
-    x = concat(parts, axis) if len(parts) > 1 else x
+    out = concat(parts, axis) if len(parts) > 1 else x
     for _ in range(n):
-        x = _difference(x, axis)
-    return x
+        out = _difference(out, axis)
+    return clone(x) if out is x else out  # n=0: a new tensor, as PyTorch's (not x itself)
 
 
 def _placed(name: str, x: TensorLike, add, values: TensorLike) -> TensorLike:

@@ -29,7 +29,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.registry import Spec
-from ember.ops.shape import reshape
+from ember.ops.shape import clone, reshape
 
 
 def _geometry(shape, kernel_size, stride, padding, dilation, ceil_mode) -> tuple:
@@ -460,6 +460,8 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
         raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
     sizes = tuple(int(s) for s in sizes)
+    if sizes == tuple(x.shape[2:]):
+        return clone(x)  # every bin one element: still a new tensor, as PyTorch's
     if all(x.shape[2 + a] % s == 0 for a, s in enumerate(sizes)):
         return _adaptive_blocks(x, sizes)
     for axis in range(rank + 1, 1, -1):  # one axis at a time, the last first (PyTorch's rounding, more often)

@@ -287,7 +287,7 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> TensorLike:
         return flip(x, (first, second))
     if k == 3:
         return swapaxes(flip(x, (first,)), first, second)
-    return x
+    return clone(x)  # whole turns: a new tensor, as PyTorch's (not x itself)
 
 
 def column_stack(tensors) -> TensorLike:

@@ -27,7 +27,8 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
         raise ValueError(f"channel_shuffle: the {channels} channels of input {list(input.shape)} do not divide into "
                          f"{groups} groups")
     y = _ops.reshape(input, (-1, groups, channels // groups, *rest))
-    return _ops.reshape(_ops.swapaxes(y, 1, 2), (-1, channels, *rest))
+    # the copy made here, not left to the reshape: it keeps a view where the swap moves a dimension of 1
+    return _ops.reshape(_ops.clone(_ops.swapaxes(y, 1, 2)), (-1, channels, *rest))
 
 
 class ChannelShuffle(Module):

@@ -64,10 +64,11 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
         return _ops.pad(input, pairs, 0.0 if value is None else value)
     if mode not in _NUMPY_MODES:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    out = input
     for axis, (before, after) in enumerate(pairs):
         if before or after:
-            input = _ops.take(input, _positions(input.shape[axis], before, after, mode), axis)
-    return input
+            out = _ops.take(out, _positions(out.shape[axis], before, after, mode), axis)
+    return _ops.clone(input) if out is input else out  # no padding: a new tensor, as PyTorch's (not input itself)
 
 
 def _spec(padding, dims: int, name: str) -> tuple:

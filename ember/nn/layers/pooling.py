@@ -199,7 +199,7 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
         if size <= 0 or input.shape[axis] <= 0:
             raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
     if not return_indices and sizes == tuple(input.shape[first:]):
-        return input  # every bin one element
+        return _ops.clone(input)  # every bin one element (a new tensor, as PyTorch's)
     if not return_indices and not (dispatch.grad_enabled() and (input.requires_grad or input.symbolic)):
         x = input
         for axis, size in enumerate(sizes, first):

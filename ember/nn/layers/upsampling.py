@@ -151,7 +151,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if low is not None:  # float16 / bfloat16: blended in float32 and rounded once, as PyTorch
         return _ops.cast(_resample(_ops.cast(input, np.float32), sizes, factors, mode, bool(align_corners),
                                    antialias), low)
-    return _resample(input, sizes, factors, mode, bool(align_corners), antialias)
+    out = _resample(input, sizes, factors, mode, bool(align_corners), antialias)
+    return _ops.clone(input) if out is input else out  # every size kept: a new tensor, as PyTorch's
 
 
 def _resample(input: Tensor, sizes: list, factors: list, mode: str, corners: bool, antialias: bool) -> Tensor:
@@ -199,7 +200,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     *lead, c, h, w = input.shape
     k = len(lead)
     y = _ops.reshape(input, (*lead, c // (r * r), r, r, h, w))
-    y = _ops.transpose(y, (*range(k), k, k + 3, k + 1, k + 4, k + 2))
+    y = _ops.clone(_ops.transpose(y, (*range(k), k, k + 3, k + 1, k + 4, k + 2)))  # (a reshape may keep a view)
     return _ops.reshape(y, (*lead, c // (r * r), h * r, w * r))
 
 
@@ -216,7 +217,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
         raise ValueError(f"pixel_unshuffle: height and width of input {list(input.shape)} must be divisible by {r}")
     k = len(lead)
     y = _ops.reshape(input, (*lead, c, h // r, r, w // r, r))
-    y = _ops.transpose(y, (*range(k), k, k + 2, k + 4, k + 1, k + 3))
+    y = _ops.clone(_ops.transpose(y, (*range(k), k, k + 2, k + 4, k + 1, k + 3)))  # (a reshape may keep a view)
     return _ops.reshape(y, (*lead, c * r * r, h // r, w // r))
 
 
