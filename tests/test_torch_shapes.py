@@ -293,6 +293,21 @@ def test_index_add_fill_copy_and_reduce_of_a_0_d_tensor_as_torch():
         assert results[0] == results[1]
 
 
+def test_swapping_a_0_d_tensors_axis_and_unfolding_it_by_0_as_torch():
+    # swapaxes/swapdims/transpose(0, -1) of a 0-d tensor failed (an IndexError from the empty axis list); unfold
+    # of a 0-d tensor by size 0 gave its element (shape [1]), where PyTorch's gives none
+    calls = [lambda x: x.swapaxes(0, -1), lambda x: x.swapdims(-1, -1), lambda x: x.transpose(0, 0),
+             lambda x: x.transpose(-1, 0), lambda x: x.unfold(0, 0, 1), lambda x: x.unfold(-1, 1, 2)]
+    for call in calls:
+        results = []
+        for m in (ember, torch):
+            x = m.tensor(2.5, requires_grad=True)
+            out = call(x)
+            (out * 3).sum().backward()
+            results.append((tuple(out.shape), out.tolist(), x.grad.item()))
+        assert results[0] == results[1]
+
+
 def test_as_strided_to_0_d_and_masked_scatter_of_a_0_d_tensor_as_torch():
     # as_strided((), ()) gave shape [1] (ascontiguousarray of a 0-d index), masked_scatter of a 0-d tensor failed
     # in NumPy's nonzero

@@ -231,7 +231,8 @@ def swapaxes(x: TensorLike, axis1: int, axis2: int) -> TensorLike:
     spec = [Spec(x.shape, x.dtype)]
     axis1, axis2 = check_axis("swapaxes", axis1, x.ndim, spec), check_axis("swapaxes", axis2, x.ndim, spec)
     axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    if axes:  # (a 0-d tensor's only axis, 0 or -1, swapped with itself: no change)
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return dispatch.apply(TRANSPOSE, (x,), {"axes": tuple(axes)})
 
 

@@ -136,8 +136,10 @@ def transpose_any(permute):
             ndim = x.ndim if hasattr(x, "ndim") else len(x.shape)
             order = list(range(ndim))
             for a in axes:
-                if not -ndim <= a < ndim:
+                if not -max(ndim, 1) <= a < max(ndim, 1):  # (a 0-d tensor takes 0 and -1, as in PyTorch)
                     raise ValueError(f"transpose: axis {a} is out of range for {ndim} dimensions")
+            if ndim == 0:
+                return permute(x, ())
             first, second = axes[0] % ndim, axes[1] % ndim
             order[first], order[second] = order[second], order[first]
             return permute(x, tuple(order))

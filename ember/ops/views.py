@@ -429,8 +429,8 @@ def unfold(x, dimension: int, size: int, step: int) -> TensorLike:
         raise ValueError(f"unfold: step must be positive, got {step}")
     if not 0 <= size <= length:
         raise ValueError(f"unfold: size {size} exceeds dimension {axis} of size {length} (shape {list(x.shape)})")
-    if x.ndim == 0:
-        return reshape(x, (1,))
+    if x.ndim == 0:  # (size,): its one element, or none for size 0
+        return getitem(reshape(x, (1,)), slice(0, size))
     starts = np.arange(0, length - size + 1, step)
     windows = (starts[:, None] + np.arange(size)).astype(int64)
     picked = take(x, as_tensor(windows, x), axis)  # (..., n, size, ...)
