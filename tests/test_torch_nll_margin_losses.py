@@ -175,6 +175,30 @@ def test_cross_entropy_ignores_masked_logits_of_other_classes_as_torch(reduction
                lambda a, t: TF.cross_entropy(a, t, reduction=reduction, **theirs), [x, t], [True, False])
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_masked_logits_under_jit_give_torch_s_finite_loss_and_gradient(reduction):
+    # eagerly the loss looked at itself and took the finite form; a traced graph cannot look, and kept the NaN of
+    # -inf * 0 (class weights, (N, C, d) input, nll_loss of log_softmax): jit's loss was nan where eager's was 0.886
+    logits = np.array([[0.5, -np.inf, 1.0], [1.0, 2.0, 0.3], [-np.inf, 0.3, -1.0], [0.2, -np.inf, -0.1]])
+    target, weight = np.array([0, 1, -100, 2]), np.array([1.0, 2.0, 3.0])
+    losses = [lambda x: F.cross_entropy(x, ember.tensor(target), ember.tensor(weight), reduction=reduction),
+              lambda x: F.cross_entropy(x.t()[None], ember.tensor(target)[None], reduction=reduction),
+              lambda x: F.nll_loss(F.log_softmax(x, 1), ember.tensor(target), ember.tensor(weight),
+                                   reduction=reduction)]
+    expected = [lambda x: TF.cross_entropy(x, torch.tensor(target), torch.tensor(weight), reduction=reduction),
+                lambda x: TF.cross_entropy(x.t()[None], torch.tensor(target)[None], reduction=reduction),
+                lambda x: TF.nll_loss(TF.log_softmax(x, 1), torch.tensor(target), torch.tensor(weight),
+                                      reduction=reduction)]
+    for ours, theirs in zip(losses, expected):
+        step = ember.jit(lambda x, loss=ours: (loss(x), ember.autograd.grad(loss(x).sum(), [x])[0]))
+        loss, grad = step(ember.tensor(logits, requires_grad=True))
+        x = torch.tensor(logits, requires_grad=True)
+        reference = theirs(x)
+        reference.sum().backward()
+        np.testing.assert_allclose(loss.numpy(), reference.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(grad.numpy(), x.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
 def test_a_class_weight_that_requires_grad_is_refused_with_class_indices_as_torch():
     # the one-hot weights are a constant of the targets: weight.grad stayed None after backward, silently (PyTorch
     # refuses); class probabilities take it through their product, as PyTorch's

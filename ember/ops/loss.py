@@ -563,7 +563,10 @@ def _nll(name: str, input, target, weight, ignore_index: int, reduction: str) ->
     # a constant of the targets: two cheap ops forward and back instead of a gather/scatter chain.
     input, target = to_float(input), as_tensor(target)
     weights = _class_weights(name, input, target, weight, ignore_index, reduction, negate=True)
-    loss = sum(input * weights, axis=1) if reduction == "none" else sum(input * weights)
+    products = input * weights
+    if input.symbolic or target.symbolic:  # a graph cannot look: a masked class's -inf times its weight 0 kept out
+        products = where(weights != 0, products, 0.0)
+    loss = sum(products, axis=1) if reduction == "none" else sum(products)
     if not _eagerly_nonfinite(input, target, loss):
         return loss if reduction == "none" else _nan_if_no_weight(loss, weights, reduction)
     # A -inf (or NaN) log-probability of a class other than the target (a masked one) times its weight 0 made the
@@ -598,12 +601,13 @@ def cross_entropy(
     if ndim == 2 and weight is None and not label_smoothing and target.dtype not in FLOATING:  # one op
         return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype not in FLOATING and not label_smoothing:  # class indices: one fused op
-        labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
-        loss = softmax_cross_entropy(input, labels, total=reduction != "none")
-        if not _eagerly_nonfinite(input, target, loss):
-            return _nan_if_no_weight(loss, labels, reduction)
+        if not (input.symbolic or target.symbolic):
+            labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
+            loss = softmax_cross_entropy(input, labels, total=reduction != "none")
+            if not _eagerly_nonfinite(input, target, loss):
+                return _nan_if_no_weight(loss, labels, reduction)
         # A -inf logit of a class other than the target (a masked one) times its label 0 made the sum NaN where
-        # PyTorch's loss is finite: nll_loss of the log-probabilities picks each target's term alone
+        # PyTorch's loss is finite (a graph cannot look first): nll_loss of the log-probabilities keeps it out
         return _nll("cross_entropy", log_softmax(input, axis=1), target, weight, ignore_index, reduction)
     logp = log_softmax(input, axis=1)
     classes = input.shape[1]
