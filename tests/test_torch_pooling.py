@@ -97,6 +97,24 @@ def test_adaptive_avg_pool_of_equal_bins_is_one_mean_equal_under_jit(shape, size
     _check_values_and_grads(lambda t: pool(t, size), lambda t: theirs(t, size), x0)
 
 
+@pytest.mark.parametrize("name, shape, size", [("adaptive_avg_pool1d", (2, 3, 0), 2),
+                                               ("adaptive_avg_pool2d", (2, 3, 0, 4), 2),
+                                               ("adaptive_avg_pool2d", (2, 3, 4, 0), (1, 4)),
+                                               ("adaptive_avg_pool2d", (3, 0, 4), (1, 2)),
+                                               ("adaptive_avg_pool3d", (2, 3, 4, 4, 0), 2)])
+def test_adaptive_avg_pool_of_an_empty_spatial_axis_is_refused_as_torch(name, shape, size):
+    """An empty spatial axis averaged no element into every bin (NaN, or a reshape error in 1-D); as PyTorch, it is
+    refused, naming the op, unless every output size is 1 (PyTorch's global mean: NaN)."""
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.zeros(shape), size)
+    with pytest.raises(ValueError, match=f"{name}: .*must not be empty"):
+        getattr(F, name)(ember.zeros(*shape), size)
+    ones = 1 if isinstance(size, int) else (1,) * len(size)
+    expected = getattr(TF, name)(torch.zeros(shape), ones)
+    y = getattr(F, name)(ember.zeros(*shape), ones)
+    assert y.shape == tuple(expected.shape) and np.isnan(y.numpy()).all()
+
+
 def _parity(ours, theirs, x: np.ndarray):
     """Values and the gradient for a random output gradient (float64, no ties)."""
     _check_values_and_grads(ours, theirs, x)

@@ -431,11 +431,18 @@ def _adaptive_blocks(x: TensorLike, sizes: tuple) -> TensorLike:
             split.append(size)
     if not bins:
         return x
-    if bins == [len(split) - 1] and split.count(None) <= 1:
+    if bins == [len(split) - 1] and split.count(None) <= 1 and split[-1] != 0:
         # the last axis alone: a sum of the rows of a matrix (an N-D array's measured many times slower)
         rows = mean(reshape(x, (-1, split[-1])), axis=1)
         return reshape(rows, tuple(-1 if d is None else d for d in split[:-1]))
     return mean(reshape(x, tuple(split)), axis=tuple(bins))
+
+
+def _nonempty_spatial(name: str, x: TensorLike, sizes: tuple) -> None:
+    """Refuse an empty spatial axis, which would average no element into every bin (NaN), as PyTorch refuses it
+    unless every output size is 1 (its global mean, NaN)."""
+    if any(size == 0 for size in x.shape[2:]) and any(s != 1 for s in sizes):
+        raise ValueError(f"{name}: the input's spatial axes must not be empty, got shape {list(x.shape)}")
 
 
 # per rank: the input's layout, and how many output sizes it takes
@@ -460,6 +467,7 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
         raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
     sizes = tuple(int(s) for s in sizes)
+    _nonempty_spatial(name, x, sizes)
     if sizes == tuple(x.shape[2:]):
         return clone(x)  # every bin one element: still a new tensor, as PyTorch's
     if all(x.shape[2 + a] % s == 0 for a, s in enumerate(sizes)):
@@ -490,4 +498,5 @@ def adaptive_avg_pool1d(x: TensorLike, output_size: int) -> TensorLike:
     if x.ndim == 2:  # unbatched (C, L)
         return unbatched(adaptive_avg_pool1d, x, output_size)
     x4 = _as_3d_input("adaptive_avg_pool1d", x)
+    _nonempty_spatial("adaptive_avg_pool1d", x, (output_size,))
     return _from_4d(adaptive_avg_pool2d(x4, (1, _one("adaptive_avg_pool1d", "output_size", output_size))))
