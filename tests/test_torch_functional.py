@@ -514,6 +514,18 @@ def test_pad_refuses_a_crop_larger_than_the_axis():
         F.pad(ember.zeros(1, 2, 7), (-3, -4), mode="reflect")
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_refuses_a_value_for_a_mode_other_than_constant_as_torch(mode):
+    """value=2.0 with mode='reflect' was ignored (reflected values, no 2.0 anywhere); PyTorch refuses it, and
+    takes value=0 or None."""
+    x, tx = _pair(2, 3, 5)
+    with pytest.raises(RuntimeError, match="doesn't take in value"):
+        TF.pad(tx, (1, 2), mode=mode, value=2.0)
+    with pytest.raises(ValueError, match=f"pad: mode '{mode}' takes no value"):
+        F.pad(x, (1, 2), mode=mode, value=2.0)
+    _check(F.pad(x, (1, 2), mode=mode, value=0.0), TF.pad(tx, (1, 2), mode=mode, value=0.0), [(x, tx)])
+
+
 def test_pad_refuses_reflection_as_wide_as_the_input():
     with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the dimension's size 3"):
         F.pad(ember.zeros(1, 2, 3), (3, 0), mode="reflect")

@@ -64,6 +64,8 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
         return _ops.pad(input, pairs, 0.0 if value is None else value)
     if mode not in _NUMPY_MODES:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value is not None and value != 0:  # PyTorch refuses it rather than ignoring it
+        raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does), got value={value!r}")
     out = input
     for axis, (before, after) in enumerate(pairs):
         if before or after:
