@@ -423,6 +423,38 @@ def test_avg_pool_divisor_override_in_low_precision_rounds_once_as_torch(rank, d
     np.testing.assert_allclose(ours, theirs, rtol=2.0 ** (-10 if dtype == "float16" else -7), atol=0)
 
 
+@pytest.mark.parametrize("name, shape, size", [("adaptive_avg_pool1d", (2, 3, 150), 7),
+                                               ("adaptive_avg_pool2d", (1, 2, 30, 31), (7, 6)),
+                                               ("adaptive_avg_pool2d", (1, 2, 30, 31), (None, 4)),
+                                               ("area", (1, 2, 30, 31), (7, 6))])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_adaptive_avg_pool_in_low_precision_averages_in_float32_as_torch(name, shape, size, dtype):
+    """Uneven bins were averaged in the input's dtype, one axis at a time, rounding after each (float16: 25 of 42
+    2-D means off PyTorch's, bfloat16 24); PyTorch averages in float32 and rounds once. The gradient is the
+    float32 one rounded once too."""
+    x = (np.random.default_rng(0).standard_normal(shape) * 3 + 20).astype(np.float32)
+    low = getattr(torch, dtype)
+    if name == "area":
+        ours, theirs = F.interpolate, TF.interpolate
+        kwargs = {"size": size, "mode": "area"}
+    else:
+        ours, theirs = getattr(F, name), getattr(TF, name)
+        kwargs = {"output_size": size}
+    a = ember.tensor(x).to(getattr(ember, dtype)).requires_grad_()
+    y = ours(a, **kwargs)
+    expected = theirs(torch.tensor(x).to(low), **kwargs)
+    assert y.dtype == getattr(ember, dtype)
+    ours_y, their_y = y.detach().float().numpy(), expected.float().numpy()
+    # PyTorch divides a bin's float32 sum once, Ember averages axis by axis in float32: rarely an ulp apart
+    np.testing.assert_allclose(ours_y, their_y, rtol={"float16": 2.0**-10, "bfloat16": 2.0**-7}[dtype])
+    assert (ours_y != their_y).mean() <= 0.01
+    gy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    y.backward(ember.tensor(gy).to(getattr(ember, dtype)))
+    b = torch.tensor(x).to(low).double().requires_grad_()
+    theirs(b, **kwargs).backward(torch.tensor(gy).to(low).double())
+    np.testing.assert_array_equal(a.grad.float().numpy(), b.grad.to(low).float().numpy())
+
+
 def test_new_pooling_ops_trace_under_jit():
     """ember.jit: indices, unpooling, fractional windows from fixed samples, lp pooling and uneven adaptive
     averaging in one traced step, forward and gradient equal to eager mode's."""

@@ -454,6 +454,8 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
     one axis at a time, the last first."""
     layout, count = _ADAPTIVE[rank]
     x = to_float(x)
+    if x.dtype in LOW_PRECISION:  # averaged in float32 (both axes' bins), rounded once (as PyTorch)
+        return cast(_adaptive_avg_pool(name, cast(x, float32), output_size, rank), x.dtype)
     if x.ndim == rank + 1:  # unbatched (C, *spatial)
         return unbatched(lambda batch: _adaptive_avg_pool(name, batch, output_size, rank), x)
     if x.ndim != rank + 2:
