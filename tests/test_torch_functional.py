@@ -695,6 +695,30 @@ def test_interpolate_in_low_precision_blends_in_float32_as_torch(dtype, shape, k
     assert np.all(np.abs(ours.float().numpy() - exact) <= ulp)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("shape, kwargs", [((2, 3, 6, 7), {"scale_factor": 1.7, "mode": "nearest"}),
+                                           ((2, 3, 9), {"size": 20, "mode": "nearest-exact"}),
+                                           ((2, 3, 6, 7), {"scale_factor": (2, 3), "mode": "nearest"}),
+                                           ((1, 2, 4, 5, 6), {"size": (9, 11, 13), "mode": "nearest"})])
+def test_interpolate_nearest_gradient_in_low_precision_sums_in_float32_as_torch(dtype, shape, kwargs):
+    """The gradient of float16 and bfloat16 nearest resampling summed an input's copies in that dtype, rounding
+    after each (31 of 252 float16 elements off torch's for a 1.7 scale); PyTorch sums in float32 and rounds once."""
+    rng = np.random.default_rng(0)
+    low = getattr(torch, dtype)
+    x = torch.tensor(rng.standard_normal(shape).astype(np.float32)).to(low)
+    theirs = x.clone().requires_grad_()
+    expected = TF.interpolate(theirs, **kwargs)
+    ours = ember.tensor(x.float().numpy()).to(getattr(ember, dtype)).requires_grad_()
+    y = F.interpolate(ours, **kwargs)
+    assert y.dtype == getattr(ember, dtype)
+    np.testing.assert_array_equal(y.detach().float().numpy(), expected.detach().float().numpy())
+    gy = torch.tensor(rng.standard_normal(tuple(expected.shape)).astype(np.float32)).to(low)
+    expected.backward(gy)
+    y.backward(ember.tensor(gy.float().numpy()).to(getattr(ember, dtype)))
+    assert ours.grad.dtype == getattr(ember, dtype)
+    np.testing.assert_array_equal(ours.grad.float().numpy(), theirs.grad.float().numpy())
+
+
 @pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((9, 2, 5), 3), ((2, 3, 4, 4, 2), 2)])
 def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
     x, tx = _pair(*shape)

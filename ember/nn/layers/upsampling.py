@@ -147,8 +147,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return _area(input, sizes)
     if recompute_scale_factor:
         factors = [None] * len(factors)
-    low = input.dtype if mode in _INTERPOLATING and input.dtype in LOW_PRECISION else None
-    if low is not None:  # float16 / bfloat16: blended in float32 and rounded once, as PyTorch
+    # float16 / bfloat16: blended in float32 and rounded once, as PyTorch; the nearest modes' copies are exact, but
+    # their gradient sums each input's copies, in float32 too (only when one may be taken)
+    copies_summed = mode in ("nearest", "nearest-exact") and getattr(input, "requires_grad", True)
+    low = input.dtype if (mode in _INTERPOLATING or copies_summed) and input.dtype in LOW_PRECISION else None
+    if low is not None:
         return _ops.cast(_resample(_ops.cast(input, np.float32), sizes, factors, mode, bool(align_corners),
                                    antialias), low)
     out = _resample(input, sizes, factors, mode, bool(align_corners), antialias)
