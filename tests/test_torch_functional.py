@@ -695,6 +695,17 @@ def test_interpolate_in_low_precision_blends_in_float32_as_torch(dtype, shape, k
     assert np.all(np.abs(ours.float().numpy() - exact) <= ulp)
 
 
+def test_interpolate_refuses_recompute_scale_factor_with_a_size_as_torch():
+    """recompute_scale_factor=True with size= was ignored; PyTorch refuses it (False and None are taken)."""
+    x, tx = _pair(2, 3, 5, 6)
+    with pytest.raises(ValueError, match="not meaningful with an explicit size"):
+        TF.interpolate(tx, size=7, recompute_scale_factor=True)
+    with pytest.raises(ValueError, match="recompute_scale_factor=True is for a scale_factor"):
+        F.interpolate(x, size=7, recompute_scale_factor=True)
+    _check(F.interpolate(x, size=7, recompute_scale_factor=False),
+           TF.interpolate(tx, size=7, recompute_scale_factor=False), [(x, tx)])
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("shape, kwargs", [((2, 3, 6, 7), {"scale_factor": 1.7, "mode": "nearest"}),
                                            ((2, 3, 9), {"size": 20, "mode": "nearest-exact"}),

@@ -134,6 +134,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError(f"interpolate: align_corners is only for the modes {', '.join(_INTERPOLATING)}, "
                          f"not {mode!r}")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("interpolate: recompute_scale_factor=True is for a scale_factor, not an explicit size")
     if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
         raise ValueError(f"interpolate: antialias=True is for the modes bilinear and bicubic of 4-D input, got mode "
                          f"{mode!r} and input {list(input.shape)}")
