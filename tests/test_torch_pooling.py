@@ -387,6 +387,26 @@ def test_avg_pool_divisor_override_matches_torch(rank, kwargs, dtype):
         ours(ember.tensor(x), 2, divisor_override=0)
 
 
+@pytest.mark.parametrize("layer, args", [("AvgPool1d", (3, 2, 1)), ("AvgPool1d", (4,)), ("MaxUnpool1d", (3, 2, 1)),
+                                         ("MaxUnpool2d", ((3, 2),)), ("MaxUnpool3d", (2, 1))])
+def test_avg_pool1d_and_max_unpool_layers_store_tuples_as_torch(layer, args):
+    """AvgPool1d and MaxUnpool1d/2d/3d kept their window sizes as given (kernel_size=3 where PyTorch holds (3,)),
+    so their reprs and attributes differed from PyTorch's; the layers still compute PyTorch's values."""
+    ours, theirs = getattr(ember.nn, layer)(*args), getattr(torch.nn, layer)(*args)
+    assert repr(ours) == repr(theirs)
+    for name in ("kernel_size", "stride", "padding"):
+        assert getattr(ours, name) == getattr(theirs, name)
+    rank = int(layer[-2])
+    x = np.random.default_rng(0).standard_normal((2, 3) + (7, 6, 5)[:rank])
+    if layer.startswith("AvgPool"):
+        _check_values_and_grads(ours, theirs, x)
+    else:
+        pooled, indices = getattr(TF, f"max_pool{rank}d")(torch.tensor(x), *args, return_indices=True)
+        size = x.shape[2:]
+        _check_values_and_grads(lambda t: ours(t, ember.tensor(indices.numpy()), size),
+                                lambda t: theirs(t, indices, size), pooled.numpy())
+
+
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_avg_pool_in_low_precision_sums_in_float32_as_torch(rank, dtype):

@@ -8,7 +8,7 @@ import math
 
 from ember import ops as _ops
 from ember.creation import rand
-from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d
+from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, as_tuple
 from ember.nn.module import Module
 from ember.ops import dispatch, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d
 from ember.ops.conv import ints
@@ -235,12 +235,13 @@ class FractionalMaxPool3d(_FractionalMaxPoolNd):
 
 class _MaxUnpoolNd(Module):
     _function = None
+    _dims = 1
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        self.kernel_size = as_tuple(kernel_size, self._dims)
+        self.stride = as_tuple(stride if stride is not None else kernel_size, self._dims)
+        self.padding = as_tuple(padding, self._dims)
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
         return type(self)._function(input, indices, self.kernel_size, self.stride, self.padding, output_size)
@@ -269,6 +270,7 @@ class MaxUnpool2d(_MaxUnpoolNd):
     """
 
     _function = staticmethod(max_unpool2d)
+    _dims = 2
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
@@ -280,6 +282,7 @@ class MaxUnpool3d(_MaxUnpoolNd):
     """
 
     _function = staticmethod(max_unpool3d)
+    _dims = 3
 
 
 def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

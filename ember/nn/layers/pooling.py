@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops import (
@@ -98,12 +100,22 @@ class _AvgPoolOverridable(_AvgPoolNd):
         self.divisor_override = divisor_override
 
 
+def as_tuple(value, n: int) -> tuple:
+    """``value`` as an ``n``-tuple, as PyTorch's modules store their window sizes (``_single``, ``_pair``...)."""
+    return tuple(value) if isinstance(value, Iterable) else (value,) * n
+
+
 class AvgPool1d(_AvgPoolNd):
     """Mean over sliding windows of (N, C, L) input; ``stride`` defaults to ``kernel_size``.
 
     >>> ember.nn.AvgPool1d(2)(ember.randn(2, 4, 10)).shape
     (2, 4, 5)
     """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__(as_tuple(kernel_size, 1), as_tuple(kernel_size if stride is None else stride, 1),
+                         as_tuple(padding, 1), ceil_mode, count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
         return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
