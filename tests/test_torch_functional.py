@@ -403,6 +403,16 @@ def test_pad_and_interpolate_sizes_must_be_ints_as_torch():
                                   torch.nn.functional.pad(torch.tensor(x), (np.int64(1), 2)).numpy())
 
 
+@pytest.mark.parametrize("layer", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                                   "ConvTranspose3d", "LazyConv2d", "LazyConvTranspose3d"])
+def test_conv_layers_have_torchs_transposed_flag(layer):
+    """m.transposed (read by code that tells the two kinds apart, as PyTorch's own _ConvNd does) raised
+    AttributeError."""
+    args = (3, 3) if layer.startswith("Lazy") else (2, 3, 3)
+    ours, theirs = getattr(nn, layer)(*args), getattr(torch.nn, layer)(*args)
+    assert ours.transposed is theirs.transposed is ("Transpose" in layer)
+
+
 @pytest.mark.parametrize("make", [
     lambda nn, n: nn.Conv2d(2, 3, n(3), stride=n(2), padding=(n(1), n(0))),
     lambda nn, n: nn.ConvTranspose2d(2, 3, n(3), stride=n(2)),

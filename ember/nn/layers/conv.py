@@ -53,6 +53,7 @@ class _ConvBase(Module):
         self.output_padding = _tuple(output_padding, n, name, "output_padding")
         self.groups = groups
         self.padding_mode = padding_mode
+        self.transposed = self._transposed  # PyTorch's public flag
         self._pad_input = None
         if isinstance(padding, str):
             if self._transposed:
