@@ -667,8 +667,11 @@ def _pow_rule(run, ctx, g):
         return _complex_pow_rule(run, ctx, g)
     ga = gb = None
     if ctx.needs[0]:
-        # 0 where b is 0, as PyTorch's: b * a^(b - 1) is 0 * inf at a = 0 (a ** 0 and the second derivative of a ** 1)
-        ga = run(WHERE, run(EQ, b, _scalar(run, b, 0.0)), _scalar(run, g, 0.0), g * b * run(POW, a, b - _typed(b)))
+        # 0 where b is 0, as PyTorch's: b * a^(b - 1) is 0 * inf at a = 0 (a ** 0 and the second derivative of a ** 1);
+        # the masked branch takes exponent 1 there, so its own derivative (a second one of a ** 0) is no 0 * inf
+        zero = run(EQ, b, _scalar(run, b, 0.0))
+        exponent = run(WHERE, zero, _scalar(run, b, 1.0), b) - _typed(b)
+        ga = run(WHERE, zero, _scalar(run, g, 0.0), g * b * run(POW, a, exponent))
         ga = unbroadcast_with(run, ga, a.shape)
     if ctx.needs[1]:
         # a^b log a, 0 where a is 0 and b >= 0 (PyTorch's choice); NaN where a < 0, whose log is undefined, as
