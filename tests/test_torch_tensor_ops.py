@@ -636,6 +636,20 @@ def test_isclose_of_infinities_and_booleans_as_torch():
           exact=True)
 
 
+def test_isclose_of_integers_and_booleans_in_the_default_float_as_torch():
+    # uint8 0 - 2 wrapped to 254, so isclose(0, 2, atol=3) was False one way round and True the other
+    cases = [(np.array([0, 250, 2, 5], np.uint8), np.array([2, 5, 0, 250], np.uint8), {"atol": 3}),
+             (np.array([-128, 100], np.int8), np.array([127, -100], np.int8), {"atol": 2}),
+             (np.array([2**24 + 1, 7]), np.array([2**24, 7]), {"rtol": 0, "atol": 0.5}),  # float32: equal
+             (np.array([2**24 + 1, 7]), np.array([2**24, 7]), {"rtol": 0, "atol": 0}),
+             (np.array([True, False]), np.array([False, False]), {"atol": 1})]
+    for a, b, tolerances in cases:
+        _same(ember.isclose(ember.tensor(a), ember.tensor(b), **tolerances),
+              torch.isclose(torch.tensor(a), torch.tensor(b), **tolerances), exact=True)
+    with pytest.raises(ValueError, match="isclose: atol"):
+        ember.isclose(ember.ones(2), ember.ones(2), atol=-1.0)
+
+
 # --- products: mm, bmm, outer, addmm, baddbmm, einsum ---------------------------------------------------------
 
 

@@ -235,15 +235,22 @@ def count_nonzero(x, axis=None) -> TensorLike:
 
 def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> TensorLike:
     """Elementwise ``|a - b| <= atol + rtol * |b|`` (bool), equal infinities included, as PyTorch's: an infinite
-    difference is never within tolerance (an infinity is close only to itself), and booleans are compared."""
+    difference is never within tolerance (an infinity is close only to itself). Integers and booleans are
+    compared in the default float dtype, as PyTorch's: their own subtraction wraps (uint8 0 - 2 is 254)."""
+    for name, tolerance in (("rtol", rtol), ("atol", atol)):
+        if tolerance < 0:
+            raise ValueError(f"isclose: {name} must be greater than or equal to zero, as in PyTorch, got {tolerance}")
     a, b = promote(a, b)
-    if a.dtype == bool_:
-        return eq(a, b)
+    equal = eq(a, b)
+    if a.dtype not in FLOATING and a.dtype not in COMPLEX:
+        if rtol == 0 and atol == 0:
+            return equal
+        a, b = to_float(a), to_float(b)
     error = abs(a - b)
     within = le(error, atol + rtol * abs(b))
     if a.dtype in FLOATING or a.dtype in COMPLEX:  # rtol * |inf| would admit any difference from an infinity
         within = bitwise_and(within, isfinite(error))
-    close = bitwise_or(eq(a, b), within)
+    close = bitwise_or(equal, within)
     return bitwise_or(close, bitwise_and(isnan(a), isnan(b))) if equal_nan else close
 
 
