@@ -2354,8 +2354,11 @@ for _name in ("fmax", "fmin"):
 for _name, _ref in (("bitwise_left_shift", np.left_shift), ("bitwise_right_shift", np.right_shift)):
     _row(_name, getattr(ember, _name), _ref, ins(ints(-50, 50, 3, 4), ints(0, 66, 4)), _name,
          torch and getattr(torch, _name), grad=False)
-_row("ldexp", ember.ldexp, np.ldexp, ins(normal(3, 4), ints(-3, 4, 4)), ("cast", "exp2", "mul"),
-     torch and torch.ldexp)
+_row("ldexp", ember.ldexp, np.ldexp, ins(normal(3, 4), ints(-3, 4, 4)), "ldexp", torch and torch.ldexp)
+_row("ldexp_past_the_power_range", ember.ldexp, np.ldexp, ins(normal(3, 4, scale=1e-300), ints(1030, 1040, 4)),
+     "ldexp", torch and torch.ldexp, grad=False)  # 2**1030 alone is inf in float64
+_row("ldexp_float_exponent", ember.ldexp, lambda x, e: x * np.exp2(e), ins(normal(3, 4), normal(4)),
+     ("exp2", "mul"), torch and torch.ldexp)
 _row("signbit", ember.signbit, np.signbit, ins(int_floats(-2, 3, 3, 4)), ("copysign", "lt"), torch and torch.signbit,
      grad=False)
 _row("subtract_alpha", lambda a, b: ember.subtract(a, b, alpha=2.5), lambda a, b: a - 2.5 * b,

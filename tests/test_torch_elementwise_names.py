@@ -152,6 +152,24 @@ def test_ldexp_dtypes_match_torch():
         ember.ldexp(ember.ones((3, 4)), ember.tensor(np.ones(5, np.int64)))  # (the error named mul)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_ldexp_by_integer_exponents_past_the_power_range_matches_torch(dtype):
+    # 2**e was computed in x's dtype first: ldexp(1e-30, 130) was inf in float32 (torch: 1.36e9), ldexp(3, -150) 0
+    x, exponent = {np.float16: ([1e-4, 1000.0, 2.0**-24, 1.0], [20, -30, 40, 16]),
+                   np.float32: ([1e-30, 3.0, 1e30, 1.0], [130, -150, -160, 128]),
+                   np.float64: ([1e-300, 3.0, 1e300, 1.0], [1100, -1076, -1100, 1024])}[dtype]
+    for exponent_dtype in (np.int64, np.int32):
+        (a, ta), (e, te) = _pair(np.array(x, dtype)), _pair(np.array(exponent, exponent_dtype))
+        ours, theirs = ember.ldexp(a, e), torch.ldexp(ta, te)
+        assert ours.dtype == dtype
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    a, ta = _pair(np.array(x, dtype))
+    np.testing.assert_array_equal(a.ldexp_(e).numpy(), ta.ldexp_(te).numpy())
+    x = ember.tensor(np.array(x[:2], dtype), requires_grad=True)
+    ember.ldexp(x, ember.tensor([3, 5])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([8.0, 32.0], dtype))
+
+
 def test_bit_shifts_match_torch_also_past_the_width():
     for dtype in (np.int16, np.int32, np.int64, np.uint8):
         a, ta = _pair(np.array([1, 3, 100, 7], dtype) if dtype == np.uint8 else np.array([1, -3, 100, -8], dtype))
