@@ -523,6 +523,17 @@ def test_round_with_decimals_matches_torch_exactly(dtype):
         np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_round_keeps_the_sign_of_a_negative_rounded_to_zero_as_torch(dtype):
+    # -0.4 and -0.5 rounded to +0.0 (floor + 1 and the even halfway), torch's rint gives -0.0
+    x = np.array([-0.5, -0.4, -0.0, 0.0, 0.4, 0.5, -1.5, -0.05, 2.5, -3.7], np.float32)
+    for decimals in (0, 1):
+        got = ember.round(ember.tensor(x).to(getattr(ember, dtype)), decimals=decimals).to(ember.float64).numpy()
+        want = torch.round(torch.tensor(x).to(getattr(torch, dtype)), decimals=decimals).double().numpy()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
 def test_round_with_decimals_refuses_integer_tensors_as_torch(dtype):
     # the integers came back as they were: round(1234, decimals=-2) gave 1234

@@ -143,7 +143,9 @@ def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name
     fraction = x_finite - low  # exact: low and x are within one unit
     halfway = low + remainder(low, 2.0)  # the even one of low and low + 1
     rounded = where(lt(fraction, 0.5), low, where(eq(fraction, 0.5), halfway, low + 1.0))
-    return where(finite, rounded, x)
+    # x's sign, as rint's: -0.4 and -0.5 round to -0.0 (low + 1.0 and the even halfway gave +0.0); by abs, not
+    # copysign, which ONNX lacks
+    return where(finite, where(lt(x, 0.0), -abs(rounded), rounded), x)
 
 
 def fmod(a, b) -> TensorLike:
