@@ -308,6 +308,21 @@ def test_fmod_is_exact_as_torch(dtype):
     np.testing.assert_array_equal(ember.fmod(x, y).to(ember.float64).numpy(), torch.fmod(tx, ty).double().numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_remainder_and_fmod_zeros_take_the_dividends_sign_as_torch(dtype):
+    # NumPy's remainder gives a zero the divisor's sign: remainder(-2., 2.) was 0.0 and remainder(2., -2.) -0.0,
+    # fmod(-0., 4.) 0.0 (torch: -0.0, 0.0, -0.0)
+    a = np.array([-2.0, 2.0, -0.0, 0.0, -0.0, -4.0, 3.0, -3.0, 0.0, -0.0])
+    b = np.array([2.0, -2.0, 4.0, -4.0, np.inf, 2.0, -1.5, 1.5, 2.5, -2.5])
+    x, y = ember.tensor(a).to(getattr(ember, dtype)), ember.tensor(b).to(getattr(ember, dtype))
+    tx, ty = torch.tensor(a).to(getattr(torch, dtype)), torch.tensor(b).to(getattr(torch, dtype))
+    for ours, theirs in ((ember.remainder(x, y), torch.remainder(tx, ty)), (x % 2.5, tx % 2.5),
+                         (ember.fmod(x, y), torch.fmod(tx, ty))):
+        got, want = ours.to(ember.float64).numpy(), theirs.double().numpy()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 @pytest.mark.parametrize("name", ["logaddexp", "logaddexp2", "hypot", "copysign"])
 def test_binary_float_functions_name_themselves_refusing_complex(name):
     # the error named the helper: "_floats: not implemented for complex tensors"

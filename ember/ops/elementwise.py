@@ -800,7 +800,10 @@ def _remainder_rule(run, ctx, g):
 
 def _remainder_forward(xp, a, b):
     _nonzero_integer_divisor("remainder", xp, b)
-    return xp.remainder(a, b)
+    out = xp.remainder(a, b)
+    if out.dtype in FLOATING:  # a zero takes a's sign, as PyTorch's (C's fmod); NumPy's takes b's
+        out = xp.where(out == 0, xp.copysign(out, a), out)
+    return out
 
 
 REMAINDER = _binary("remainder", _remainder_forward, vjp_rule(_remainder_rule), onnx="Mod",

@@ -408,7 +408,10 @@ def op_floor_divide(a, b):
 @_kernel("remainder", "nonzero_integer_divisor")
 def op_remainder(a, b):
     nonzero_integer_divisor("remainder", b)
-    return np.remainder(a, b)
+    out = np.remainder(a, b)
+    if out.dtype.kind not in "iub":  # a float (bfloat16's kind is V): a zero takes a's sign, as PyTorch's
+        out = np.where(out == 0, np.copysign(out, a), out)
+    return out
 
 
 _expression("tile", "x, *, reps", "np.tile(x, reps)")
