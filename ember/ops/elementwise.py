@@ -943,7 +943,10 @@ def div(a, b, *, rounding_mode: str | None = None) -> TensorLike:
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        return dispatch.apply(TRUNC_DIVIDE, _no_bools("trunc_divide", a, b))
+        operands = _no_bools("trunc_divide", a, b)
+        if operands[0].array.dtype in LOW_PRECISION and _scalar_beside(a, b, operands[0].array.dtype):
+            return _with_float32_scalar(TRUNC_DIVIDE, a, b, operands[0].array.dtype)
+        return dispatch.apply(TRUNC_DIVIDE, operands)
     raise ValueError(f"div: rounding_mode must be one of {_ROUNDING_MODES}, got {rounding_mode!r}")
 
 

@@ -8,8 +8,9 @@ it under ``ember.autocast`` would have recorded. Each node is treated by its op 
 - None: the op follows its inputs. Inputs that had one dtype are brought to one again, as the op functions'
   promotion does (bfloat16 with float32 gives float32), and a 0-d float constant (a Python number in the
   source) takes the dtype of the tensor beside it, as a Python number does; a number that dtype cannot hold
-  exactly scales a ``mul``, ``div`` or ``floor_divide`` in float32, rounded once, as PyTorch's kernels and the op
-  functions do. An op whose shape rule refuses the new dtypes gets its inputs in their original dtypes.
+  exactly scales a ``mul``, ``div``, ``floor_divide`` or ``trunc_divide`` in float32, rounded once, as PyTorch's
+  kernels and the op functions do. An op whose shape rule refuses the new dtypes gets its inputs in their original
+  dtypes.
 
 Each value is cast once per dtype (until an effect writes it or the memory it views); a cast back to the dtype a
 value was widened from reads the value itself. What the graph hands out keeps its dtype: effects (variable writes,
@@ -36,7 +37,7 @@ from ember.ops.registry import Spec
 __all__ = ["low_precision_dtype", "mixed_precision"]
 
 _ELIGIBLE = LOW_PRECISION | {float32}  # what a LOWER op casts (float64 is left alone, as by ember.autocast)
-_SCALED_IN_FLOAT32 = frozenset({"mul", "div", "floor_divide"})  # by a number the low dtype cannot hold
+_SCALED_IN_FLOAT32 = frozenset({"mul", "div", "floor_divide", "trunc_divide"})  # by a number the low dtype cannot hold
 
 
 def low_precision_dtype(dtype) -> np.dtype:
