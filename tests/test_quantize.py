@@ -73,6 +73,24 @@ def test_qdq_export_saturates_activations_as_the_int8_ops():
     np.testing.assert_allclose(session.run(None, {"input0": x})[0], qnet(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_qdq_export_of_a_half_or_double_model_runs(dtype):
+    # QuantizeLinear / DequantizeLinear take float32 scales and inputs at opset 17: the file had float16 / float64
+    # ones, which onnxruntime refused as an invalid model
+    ort = pytest.importorskip("onnxruntime")
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)).to(dtype)
+    net.eval()
+    rng = np.random.default_rng(0)
+    qnet = ember.quantize.quantize_model(net, [rng.standard_normal((32, 8)).astype(dtype)])
+    session = ort.InferenceSession(ember.onnx.to_onnx(qnet.graph).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((4, 8)).astype(dtype)
+    got = session.run(None, {"input0": x})[0]
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, qnet(x), rtol=2e-3 if dtype == np.float16 else 1e-6, atol=1e-3)
+
+
 @pytest.mark.parametrize("k", [16, 2000])  # float32-exact accumulation, and the int32 path beyond it
 def test_qlinear_accumulates_like_int32(k):
     rng = np.random.default_rng(0)

@@ -76,18 +76,33 @@ FLOAT_OPS = {LINEAR.name: QLINEAR, CONV2D.name: QCONV2D}  # the float op each in
 # --- ONNX: QDQ form (QuantizeLinear / DequantizeLinear around the float op) ----------------------------------
 
 
+# QuantizeLinear and DequantizeLinear take float32 (float16 and bfloat16 only from opset 19, float64 never): other
+# dtypes quantize in float32 between two Casts
+
+
+def _as_float32(b, x, dtype):
+    return x if dtype == np.float32 else b.node("Cast", [x], to=b.dtype(np.float32))
+
+
+def _back_to(b, x, dtype):
+    return x if dtype == np.float32 else b.node("Cast", [x], to=b.dtype(dtype))
+
+
 def _qdq_input(b, x, x_scale, dtype):
-    scale = b.const(x_scale, dtype)
+    scale = b.const(x_scale, np.float32)
     zero = b.const(0, np.int8)
     # QuantizeLinear saturates to [-128, 127]; the int8 ops' symmetric range stops at -127
-    low, high = b.const(-127 * x_scale, dtype), b.const(127 * x_scale, dtype)
-    clipped = b.node("Clip", [x, low, high])
-    return b.node("DequantizeLinear", [b.node("QuantizeLinear", [clipped, scale, zero]), scale, zero])
+    low, high = b.const(-127 * x_scale, np.float32), b.const(127 * x_scale, np.float32)
+    clipped = b.node("Clip", [_as_float32(b, x, dtype), low, high])
+    quantized = b.node("QuantizeLinear", [clipped, scale, zero])
+    return _back_to(b, b.node("DequantizeLinear", [quantized, scale, zero]), dtype)
 
 
 def _qdq_weight(b, w_q, w_scale):
+    dtype = b.spec(w_scale).dtype
     zeros = b.const(np.zeros(b.spec(w_scale).shape, np.int8))
-    return b.node("DequantizeLinear", [w_q, w_scale, zeros], axis=0)
+    weight = b.node("DequantizeLinear", [w_q, _as_float32(b, w_scale, dtype), zeros], axis=0)
+    return _back_to(b, weight, dtype)
 
 
 def _qlinear_onnx(b, x, w_q, w_scale, bias=None, *, x_scale):
