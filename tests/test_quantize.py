@@ -200,3 +200,15 @@ def test_model_that_needs_its_batch_size_is_traced_per_batch_shape():
     scales = {shapes: sorted(node.attrs["x_scale"] for node in fn.graph.nodes if "x_scale" in node.attrs)
               for shapes, fn in qnet._by_shapes.items()}
     assert len(scales) == 3 and len({tuple(s) for s in scales.values()}) == 1  # one set of activation scales
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_non_finite_calibration_data_is_refused(bad):
+    # an inf made the activation scale inf, so the int8 model gave nan for every input; a nan was skipped silently
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = np.ones((8, 4), np.float32)
+    x[2, 1] = bad
+    with pytest.raises(ValueError, match=r"calibration batch 1 gives a linear node \(node \d+\) an input of "
+                                         r"float32\[8, 4\] with non-finite values"):
+        ember.quantize.quantize_model(net, [np.ones((8, 4), np.float32), x])

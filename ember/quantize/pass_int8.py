@@ -18,13 +18,18 @@ def calibrate(graph: Graph, batches) -> dict:
     tuple of arrays, one per graph input, or one array)."""
     found: dict = {}
     targets = {i for i, node in enumerate(graph.nodes) if node.op.name in FLOAT_OPS}
-    for batch in batches:
+    for b, batch in enumerate(batches):
         arrays = batch if isinstance(batch, (list, tuple)) else (batch,)
         env = {v.id: np.asarray(a) for v, a in zip(graph.inputs, arrays)}
         for i, node in enumerate(graph.nodes):
             inputs = [env[v.id] for v in node.inputs]
             if i in targets:
-                found[i] = max(found.get(i, 0.0), float(np.max(np.abs(inputs[0]))) if inputs[0].size else 0.0)
+                largest = float(np.max(np.abs(inputs[0]))) if inputs[0].size else 0.0
+                if not np.isfinite(largest):  # an inf scale would quantize every input to nan; a nan one is lost
+                    raise ValueError(f"calibrate: calibration batch {b} gives a {node.op.name} node (node {i}) an "
+                                     f"input of {inputs[0].dtype}{list(inputs[0].shape)} with non-finite values "
+                                     "(inf or nan); int8 activation scales need finite calibration data")
+                found[i] = max(found.get(i, 0.0), largest)
             if node.outputs:
                 env[node.outputs[0].id] = np.asarray(node.op.forward(np, *inputs, **node.attrs))
     return found
