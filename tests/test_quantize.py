@@ -212,3 +212,25 @@ def test_non_finite_calibration_data_is_refused(bad):
     with pytest.raises(ValueError, match=r"calibration batch 1 gives a linear node \(node \d+\) an input of "
                                          r"float32\[8, 4\] with non-finite values"):
         ember.quantize.quantize_model(net, [np.ones((8, 4), np.float32), x])
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 3), nn.Linear(5, 3)
+
+    def forward(self, x, y):
+        return self.a(x) + self.b(y)
+
+
+@pytest.mark.parametrize("second, message", [
+    (lambda x, y: (x,), r"batch 1 has 1 arrays for the graph's 2 inputs"),  # was a KeyError
+    (lambda x, y: (x, y, y), r"batch 1 has 3 arrays for the graph's 2 inputs"),  # the third was ignored
+    (lambda x, y: (x, y[:, :4]), r"batch 1: input input1 is float32\[\?, 5\], got an array of float32\[4, 4\]"),
+    (lambda x, y: (x, y.astype(np.float64)), r"batch 1: input input1 is float32\[\?, 5\], got an array of float64"),
+])
+def test_calibration_batches_must_fit_the_traced_inputs(second, message):
+    net = _TwoInputs()
+    x, y = np.ones((4, 8), np.float32), np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="calibrate: calibration " + message):
+        ember.quantize.quantize_model(net, [(x, y), second(x, y)])

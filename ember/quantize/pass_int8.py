@@ -7,6 +7,7 @@ import numpy as np
 
 from ember.backend.dtypes import FLOATING
 from ember.graph.ir import CONST, Graph, infer
+from ember.ops.infer import fits
 from ember.ops.registry import Spec
 from ember.quantize.ops import FLOAT_OPS
 
@@ -19,8 +20,9 @@ def calibrate(graph: Graph, batches) -> dict:
     found: dict = {}
     targets = {i for i, node in enumerate(graph.nodes) if node.op.name in FLOAT_OPS}
     for b, batch in enumerate(batches):
-        arrays = batch if isinstance(batch, (list, tuple)) else (batch,)
-        env = {v.id: np.asarray(a) for v, a in zip(graph.inputs, arrays)}
+        arrays = [np.asarray(a) for a in (batch if isinstance(batch, (list, tuple)) else (batch,))]
+        _check_batch(graph, b, arrays)
+        env = {v.id: a for v, a in zip(graph.inputs, arrays)}
         for i, node in enumerate(graph.nodes):
             inputs = [env[v.id] for v in node.inputs]
             if i in targets:
@@ -33,6 +35,17 @@ def calibrate(graph: Graph, batches) -> dict:
             if node.outputs:
                 env[node.outputs[0].id] = np.asarray(node.op.forward(np, *inputs, **node.attrs))
     return found
+
+
+def _check_batch(graph: Graph, b: int, arrays: list) -> None:
+    """A calibration batch holds one array per graph input, of its dtype and of a shape that fits it."""
+    if len(arrays) != len(graph.inputs):
+        raise ValueError(f"calibrate: calibration batch {b} has {len(arrays)} arrays for the graph's "
+                         f"{len(graph.inputs)} inputs")
+    for v, a in zip(graph.inputs, arrays):
+        if a.dtype != v.array.dtype or not fits(v.array.shape, a.shape):
+            raise ValueError(f"calibrate: calibration batch {b}: input {v.name or v.id} is {v.array!r}, got an "
+                             f"array of {a.dtype}{list(a.shape)}")
 
 
 def quantize_int8(graph: Graph, batches=None, *, ranges: dict | None = None) -> Graph:
