@@ -234,3 +234,21 @@ def test_calibration_batches_must_fit_the_traced_inputs(second, message):
     x, y = np.ones((4, 8), np.float32), np.ones((4, 5), np.float32)
     with pytest.raises(ValueError, match="calibrate: calibration " + message):
         ember.quantize.quantize_model(net, [(x, y), second(x, y)])
+
+
+@pytest.mark.parametrize("dtype", [ember.bfloat16, np.float16])
+def test_low_precision_values_are_rounded_once(dtype):
+    # w / scale and x / scale were divided in the dtype itself, rounding before rint: 15% of these bfloat16
+    # weights, 2% of the float16 ones and 0.7% of float16 activations were a step off round(w / scale)
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(256, 64)).to(dtype)
+    net.eval()
+    qnet = ember.quantize.quantize_model(net, [ember.randn(8, 256).to(dtype).numpy()])
+    consts = {node.outputs[0].id: node.attrs["value"] for node in qnet.graph.nodes if node.op.name == "const"}
+    qlinear = next(node for node in qnet.graph.nodes if node.op is QLINEAR)
+    w_q, w_scale = (consts[v.id] for v in qlinear.inputs[1:3])
+    weight = net[0].weight.detach().numpy().astype(np.float64)
+    np.testing.assert_array_equal(w_q, np.rint(weight / w_scale.astype(np.float64)[:, None]))
+    x = ember.randn(100_000).to(dtype).numpy()
+    scale = float(np.abs(x.astype(np.float32)).max()) / 127
+    np.testing.assert_array_equal(quantize_array(np, x, scale), np.rint(x.astype(np.float32) / scale))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.conv import CONV2D
 from ember.ops.linalg import LINEAR
 from ember.ops.registry import NON_DIFFERENTIABLE, Cost, Op, Spec
@@ -18,7 +19,10 @@ _EXACT_IN_FLOAT32 = 2**24 // (127 * 127)  # the longest int8 dot product float32
 
 
 def quantize_array(xp, x, scale):
-    """Symmetric int8: round(x / scale) clipped to [-127, 127]."""
+    """Symmetric int8: round(x / scale) clipped to [-127, 127] (float16 and bfloat16 divided in float32, rounded
+    once)."""
+    if x.dtype in LOW_PRECISION:
+        x = x.astype(np.float32)
     return xp.clip(xp.rint(x / scale), -127, 127).astype(np.int8)
 
 
