@@ -252,3 +252,21 @@ def test_low_precision_values_are_rounded_once(dtype):
     x = ember.randn(100_000).to(dtype).numpy()
     scale = float(np.abs(x.astype(np.float32)).max()) / 127
     np.testing.assert_array_equal(quantize_array(np, x, scale), np.rint(x.astype(np.float32) / scale))
+
+
+def test_float16_int8_ops_scale_their_sums_in_float32():
+    # w_scale * x_scale was taken in float16, where 1.7e-7 is a subnormal of 2 digits: outputs up to 10% off
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.5, 0.5, (4, 3, 5, 5)).astype(np.float16)
+    w_q = rng.integers(-127, 128, (8, 3, 3, 3)).astype(np.int8)
+    w_scale = rng.uniform(0.5, 1, 8).astype(np.float16) * np.float16(0.01 / 127)
+    x_scale = 0.5 / 127
+    xq = quantize_array(np, x, x_scale).astype(np.int64)
+    exact = w_scale.astype(np.float64) * x_scale
+    y = QLINEAR.forward(np, x.reshape(4, -1)[:, :27], w_q.reshape(8, -1), w_scale, x_scale=x_scale)
+    ref = (xq.reshape(4, -1)[:, :27] @ w_q.reshape(8, -1).astype(np.int64).T) * exact
+    np.testing.assert_allclose(y.astype(np.float64), ref, rtol=0, atol=1e-3 * np.abs(ref).max())
+    y = QCONV2D.forward(np, x, w_q, w_scale, x_scale=x_scale, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                        groups=1)
+    ref = np.einsum("nchw,ochw->no", xq[:, :, 1:4, 1:4], w_q.astype(np.int64)) * exact
+    np.testing.assert_allclose(y[:, :, 1, 1].astype(np.float64), ref, rtol=0, atol=1e-3 * np.abs(ref).max())

@@ -33,10 +33,17 @@ def _accumulate(xp, product, k: int, *arrays):
     return product(*[a.astype(np.int32) for a in arrays]).astype(np.float32)
 
 
+def _output_scale(x, w_scale, x_scale):
+    """``w_scale * x_scale``, in float32 for float16 and bfloat16 inputs: the product of two small scales is often
+    below float16's normal range, where its subnormals keep few digits."""
+    dtype = np.dtype(np.float32) if x.dtype in LOW_PRECISION else x.dtype
+    return w_scale.astype(dtype) * dtype.type(x_scale)
+
+
 def _qlinear_forward(xp, x, w_q, w_scale, bias=None, *, x_scale):
     xq = quantize_array(xp, x, x_scale)
     acc = _accumulate(xp, lambda a, w: xp.matmul(a, w.T), w_q.shape[1], xq, w_q)
-    y = acc * (w_scale * x.dtype.type(x_scale))
+    y = acc * _output_scale(x, w_scale, x_scale)
     return (y + bias if bias is not None else y).astype(x.dtype)
 
 
@@ -56,7 +63,7 @@ def _qconv2d_forward(xp, x, w_q, w_scale, bias=None, *, x_scale, stride, padding
         return CONV2D.forward(xp, a, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     acc = _accumulate(xp, conv, k, xq, w_q)
-    y = acc * (w_scale.reshape(1, -1, 1, 1) * x.dtype.type(x_scale))
+    y = acc * _output_scale(x, w_scale, x_scale).reshape(1, -1, 1, 1)
     return (y + bias.reshape(1, -1, 1, 1) if bias is not None else y).astype(x.dtype)
 
 
