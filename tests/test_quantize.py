@@ -270,3 +270,18 @@ def test_float16_int8_ops_scale_their_sums_in_float32():
                         groups=1)
     ref = np.einsum("nchw,ochw->no", xq[:, :, 1:4, 1:4], w_q.astype(np.int64)) * exact
     np.testing.assert_allclose(y[:, :, 1, 1].astype(np.float64), ref, rtol=0, atol=1e-3 * np.abs(ref).max())
+
+
+def test_tiny_float16_weights_keep_their_scale():
+    # the per-channel scales were kept in float16: weights of magnitude 3e-6 gave a scale of 0 (then 1), every int8
+    # weight 0 and a layer of zeros
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 8, bias=False)).half()
+    net.eval()
+    with ember.no_grad():
+        net[0].weight.mul_(3e-6 / float(net[0].weight.abs().max()))
+    x = ember.randn(16, 64).half().numpy()
+    qnet = ember.quantize.quantize_model(net, [x])
+    with ember.no_grad():
+        expected = net(ember.tensor(x)).numpy().astype(np.float64)
+    np.testing.assert_allclose(qnet(x).astype(np.float64), expected, rtol=0, atol=0.02 * np.abs(expected).max())

@@ -109,22 +109,23 @@ def _qdq_input(b, x, x_scale, dtype):
     return _back_to(b, b.node("DequantizeLinear", [quantized, scale, zero]), dtype)
 
 
-def _qdq_weight(b, w_q, w_scale):
-    dtype = b.spec(w_scale).dtype
+def _qdq_weight(b, w_q, w_scale, dtype):
     zeros = b.const(np.zeros(b.spec(w_scale).shape, np.int8))
-    weight = b.node("DequantizeLinear", [w_q, _as_float32(b, w_scale, dtype), zeros], axis=0)
+    weight = b.node("DequantizeLinear", [w_q, _as_float32(b, w_scale, b.spec(w_scale).dtype), zeros], axis=0)
     return _back_to(b, weight, dtype)
 
 
 def _qlinear_onnx(b, x, w_q, w_scale, bias=None, *, x_scale):
-    xd = _qdq_input(b, x, x_scale, b.spec(x).dtype)
-    y = b.node("MatMul", [xd, b.node("Transpose", [_qdq_weight(b, w_q, w_scale)], perm=[1, 0])])
+    dtype = b.spec(x).dtype
+    xd = _qdq_input(b, x, x_scale, dtype)
+    y = b.node("MatMul", [xd, b.node("Transpose", [_qdq_weight(b, w_q, w_scale, dtype)], perm=[1, 0])])
     return y if bias is None else b.node("Add", [y, bias])
 
 
 def _qconv2d_onnx(b, x, w_q, w_scale, bias=None, *, x_scale, stride, padding, dilation, groups):
-    xd = _qdq_input(b, x, x_scale, b.spec(x).dtype)
-    inputs = [xd, _qdq_weight(b, w_q, w_scale)] + ([bias] if bias is not None else [])
+    dtype = b.spec(x).dtype
+    xd = _qdq_input(b, x, x_scale, dtype)
+    inputs = [xd, _qdq_weight(b, w_q, w_scale, dtype)] + ([bias] if bias is not None else [])
     return b.node("Conv", inputs, strides=list(stride), pads=[*padding, *padding], dilations=list(dilation),
                   group=groups)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.graph.ir import CONST, Graph, infer
 from ember.ops.infer import fits
 from ember.ops.registry import Spec
@@ -62,7 +62,9 @@ def quantize_int8(graph: Graph, batches=None, *, ranges: dict | None = None) -> 
             graph.nodes.append(node)
             continue
         w = weight.reshape(weight.shape[0], -1)
-        w_scale = (np.abs(w).max(axis=1) / 127.0).astype(weight.dtype)
+        # float16 would keep the scales of weights under 8e-3 as subnormals, and round those under 4e-6 to 0
+        scale_dtype = np.float32 if weight.dtype in LOW_PRECISION else weight.dtype
+        w_scale = (np.abs(w).astype(np.float64).max(axis=1) / 127.0).astype(scale_dtype)
         w_scale[w_scale == 0] = 1.0
         # divided in float64: a float16 or bfloat16 quotient rounds before rint (9-15% of bfloat16 weights a step off)
         exact = weight.astype(np.float64) / w_scale.astype(np.float64).reshape((-1,) + (1,) * (weight.ndim - 1))
