@@ -285,3 +285,11 @@ def test_tiny_float16_weights_keep_their_scale():
     with ember.no_grad():
         expected = net(ember.tensor(x)).numpy().astype(np.float64)
     np.testing.assert_allclose(qnet(x).astype(np.float64), expected, rtol=0, atol=0.02 * np.abs(expected).max())
+
+
+def test_calibration_without_values_is_refused():
+    # empty batches left the activation scale at 1.0, which rounded every input to an integer (outputs 30% off)
+    net = nn.Sequential(nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=r"calibrate: no calibration batch gives the linear node \(node \d+\) an "
+                                         r"input value"):
+        ember.quantize.quantize_model(net, [np.zeros((0, 8), np.float32)])

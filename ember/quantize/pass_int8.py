@@ -25,8 +25,8 @@ def calibrate(graph: Graph, batches) -> dict:
         env = {v.id: a for v, a in zip(graph.inputs, arrays)}
         for i, node in enumerate(graph.nodes):
             inputs = [env[v.id] for v in node.inputs]
-            if i in targets:
-                largest = float(np.max(np.abs(inputs[0]))) if inputs[0].size else 0.0
+            if i in targets and inputs[0].size:
+                largest = float(np.max(np.abs(inputs[0])))
                 if not np.isfinite(largest):  # an inf scale would quantize every input to nan; a nan one is lost
                     raise ValueError(f"calibrate: calibration batch {b} gives a {node.op.name} node (node {i}) an "
                                      f"input of {inputs[0].dtype}{list(inputs[0].shape)} with non-finite values "
@@ -34,6 +34,12 @@ def calibrate(graph: Graph, batches) -> dict:
                 found[i] = max(found.get(i, 0.0), largest)
             if node.outputs:
                 env[node.outputs[0].id] = np.asarray(node.op.forward(np, *inputs, **node.attrs))
+    unseen = sorted(targets - found.keys())
+    if unseen:  # its scale would be a guess (1.0 rounded every input to an integer)
+        node = graph.nodes[unseen[0]]
+        raise ValueError(f"calibrate: no calibration batch gives the {node.op.name} node (node {unseen[0]}) an input "
+                         "value (there are no batches, or its inputs were all empty); its int8 activation scale needs "
+                         "some")
     return found
 
 
