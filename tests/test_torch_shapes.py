@@ -264,6 +264,28 @@ def test_split_and_chunk_of_an_empty_dim_give_torchs_parts():
         ember.zeros(3).split(0)
 
 
+def test_cat_skips_1_d_empty_tensors_as_torch():
+    # a (0,) tensor beside (3, 4) ones was refused ('shapes must match'), where PyTorch's cat adds nothing for it
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    for m in (ember, torch):
+        x, empty = m.tensor(a, requires_grad=True), m.zeros(0, dtype=m.float32, requires_grad=True)
+        joined = [m.cat([empty, x, empty], 1), m.cat([x, empty], dim=-2), m.hstack([empty, x])]
+        sum((j * (k + 2)).sum() for k, j in enumerate(joined)).backward()
+        if m is ember:
+            ours = [j.detach().numpy() for j in joined], x.grad.numpy(), tuple(empty.grad.shape)
+        else:
+            theirs = [j.detach().numpy() for j in joined], x.grad.numpy(), tuple(empty.grad.shape)
+    for o, t in zip(ours[0], theirs[0]):
+        assert o.dtype == t.dtype and o.shape == t.shape
+        np.testing.assert_array_equal(o, t)
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    assert ours[2] == theirs[2] == (0,)
+    assert ember.jit(lambda x, e: ember.cat([x, e], 1))(ember.ones(2, 3), ember.zeros(0)).shape == (2, 3)
+    assert ember.cat([ember.zeros(0), ember.zeros(0, 3)]).shape == (0, 3)
+    with pytest.raises(ValueError, match="concat: shapes must match"):
+        ember.cat([ember.zeros(0), ember.zeros(3, 4), ember.zeros(2, 5)])
+
+
 def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
     # index_select gave shape [1] where PyTorch keeps the 0-d shape, and squeeze(0) failed inside (IndexError)
     for m in (ember, torch):

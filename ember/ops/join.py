@@ -69,11 +69,25 @@ def _same_dtype_tensors(name, tensors):
 
 
 def concat(tensors, axis: int = 0) -> TensorLike:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis. A 1-D empty tensor (shape ``(0,)``) joins tensors of any shape,
+    adding nothing, as in PyTorch's ``cat``."""
     tensors = _same_dtype_tensors("concat", tensors)
     if axis.__class__ is not int:
         axis = as_int("concat", axis, "axis", [Spec(t.shape, t.dtype) for t in tensors])
+    if len(tensors) > 1 and any(t.shape == (0,) for t in tensors):
+        tensors = _fit_empty(tensors, axis)
     return dispatch.apply(CONCAT, tensors, {"axis": axis})
+
+
+def _fit_empty(tensors: tuple, axis: int) -> tuple:
+    """``tensors`` with each ``(0,)`` one reshaped to the others' shape with ``axis`` empty (it keeps its
+    place and gets its empty gradient), when another tensor has more than one dimension."""
+    other = next((t for t in tensors if t.ndim != 1), None)
+    if other is None or None in tuple(other.shape) or not -other.ndim <= axis < other.ndim:
+        return tensors  # all 1-D, or left to concat's shape rule to name what is wrong
+    shape = list(other.shape)
+    shape[axis] = 0
+    return tuple(reshape_with(on_tensors, t, shape) if t.shape == (0,) else t for t in tensors)
 
 
 concatenate = concat
