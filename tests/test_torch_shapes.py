@@ -286,6 +286,25 @@ def test_cat_skips_1_d_empty_tensors_as_torch():
         ember.cat([ember.zeros(0), ember.zeros(3, 4), ember.zeros(2, 5)])
 
 
+def test_unflatten_reads_the_sizes_against_the_dim_as_torch():
+    # sizes were checked against the whole tensor: of (0, 4, 5), (3, 3) gave (0, 3, 3, 5) and (2, -1) failed; and
+    # nn.Unflatten took dim modulo the rank, so dim 5 of a 3-d input split dim 2
+    for shape, sizes in [((0, 4, 5), (2, -1)), ((0, 4, 5), (1, 4, 1)), ((2, 0, 5), (2, -1)), ((2, 0, 5), (2, 0)),
+                         ((2, 4, 5), (-1,))]:
+        for ours in (ember.zeros(*shape).unflatten(1, sizes), ember.nn.Unflatten(1, sizes)(ember.zeros(*shape))):
+            assert ours.shape == tuple(torch.zeros(*shape).unflatten(1, sizes).shape)
+    for shape, sizes in [((0, 4, 5), (3, 3)), ((2, 0, 5), (0, -1)), ((2, 0, 5), (4,)), ((2, 4, 5), (-1, -1)),
+                         ((2, 4, 5), (2, -2))]:
+        with pytest.raises(RuntimeError):
+            torch.zeros(*shape).unflatten(1, sizes)
+        with pytest.raises(ValueError, match="unflatten: sizes"):
+            ember.zeros(*shape).unflatten(1, sizes)
+    with pytest.raises(ValueError, match="unflatten: axis 5 is out of range"):
+        ember.nn.Unflatten(5, (2, 2))(ember.zeros(2, 4, 5))
+    step = ember.jit(lambda x: x.unflatten(0, (-1, 2)), dynamic=True)
+    assert step(ember.zeros(4, 3)).shape == (2, 2, 3) and step(ember.zeros(6, 3)).shape == (3, 2, 3)
+
+
 def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
     # index_select gave shape [1] where PyTorch keeps the 0-d shape, and squeeze(0) failed inside (IndexError)
     for m in (ember, torch):

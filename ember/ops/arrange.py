@@ -192,6 +192,14 @@ def unflatten(x, axis: int, sizes) -> TensorLike:
     sizes = tuple(as_int("unflatten", s, "sizes") for s in sizes)
     if not sizes:
         raise ValueError("unflatten: sizes must not be empty")
+    size = x.shape[axis]
+    if size is not None:  # the sizes are read against dim ``axis`` alone: x may have no elements elsewhere
+        product = int(np.prod([s for s in sizes if s != -1]))
+        inferred = size // product if sizes.count(-1) == 1 and product and size % product == 0 else None
+        if any(s < -1 for s in sizes) or (product != size if -1 not in sizes else inferred is None):
+            raise ValueError(f"unflatten: sizes {list(sizes)} do not multiply up to {size}, the size of dim {axis} "
+                             f"of the input of shape {list(x.shape)}")
+        sizes = tuple(inferred if s == -1 else s for s in sizes)
     return reshape(x, tuple(x.shape[:axis]) + sizes + tuple(x.shape[axis + 1:]))
 
 

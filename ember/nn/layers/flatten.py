@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember.nn.module import Module
-from ember.ops import flatten, reshape
+from ember.ops import flatten, unflatten
 from ember.tensor import Tensor
 
 
@@ -39,8 +39,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim % x.ndim
-        return reshape(x, tuple(x.shape[:dim]) + self.unflattened_size + tuple(x.shape[dim + 1:]))
+        return unflatten(x, self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
