@@ -498,3 +498,13 @@ def test_pytorch_keyword_forms_of_shape_and_index_functions():
         ember.gather(x, 1, ember.tensor([[2], [0]]), sparse_grad=True)
     with pytest.raises(TypeError, match="view: got size= and sizes as arguments"):
         x.view(3, size=(3, 2))
+
+
+def test_tile_takes_its_counts_as_arguments_as_torch():
+    # x.tile(2, 1, 1) was a TypeError (tile() takes 2 positional arguments), where PyTorch's tile takes varargs
+    x = ember.arange(6.0).reshape(2, 3)
+    assert x.tile(2, 1, 1).shape == (2, 2, 3) and ember.tile(x, 2, 3).shape == (4, 9)
+    assert x.tile(2, 1, 1).tolist() == [x.tolist()] * 2
+    assert x.tile((2,)).shape == x.tile(2).shape == (2, 6) and x.tile([]).shape == (2, 3)
+    with pytest.raises(TypeError, match="tile: missing the repeat counts"):
+        x.tile()

@@ -228,9 +228,13 @@ TILE = defop(
 )
 
 
-def tile(x: TensorLike, reps) -> TensorLike:
-    """Repeat the whole tensor ``reps`` times per axis (NumPy's ``tile``; PyTorch's ``Tensor.repeat``)."""
+def tile(x: TensorLike, *reps) -> TensorLike:
+    """Repeat the whole tensor ``reps`` times per axis (NumPy's ``tile``; PyTorch's ``Tensor.repeat``); the
+    counts as one sequence or as arguments (``x.tile(2, 3)``), as PyTorch's ``tile``."""
     x = as_tensor(x)
+    if not reps:
+        raise TypeError("tile: missing the repeat counts (reps)")
+    reps = reps[0] if len(reps) == 1 else reps
     reps = check_sizes("tile", reps if isinstance(reps, (tuple, list)) else (reps,), "reps", [Spec(x.shape, x.dtype)])
     reps = (1,) * (x.ndim - len(reps)) + reps
     return dispatch.apply(TILE, (x,), {"reps": reps})
