@@ -33,6 +33,18 @@ def test_the_cross_entropies_take_named_integer_labels():
         np.testing.assert_allclose(sess.run(loss), [np.log(4)] * 2, rtol=1e-6)
 
 
+def test_concat_refuses_inputs_of_different_ranks():
+    # a 1-D empty tensor beside matrices joined them as PyTorch's cat does; TF-1 refuses it
+    with pytest.raises(ValueError, match=r"tf.concat: ranks of all inputs must match.*\[3, 4\], \[0\]"):
+        tf.concat([tf.zeros([3, 4]), tf.zeros([0])], 1)
+    fed = tf.placeholder(tf.float32)
+    joined = tf.concat([tf.zeros([3, 4]), fed], 1)
+    with tf.Session() as sess:
+        assert sess.run(joined, {fed: np.ones((3, 2), np.float32)}).shape == (3, 6)
+        with pytest.raises(ValueError, match=r"tf.concat: ranks of all inputs must match"):
+            sess.run(joined, {fed: np.ones(0, np.float32)})
+
+
 def test_shape_functions_refuse_what_tf_refuses():
     x = tf.placeholder(tf.float32, [None, 3])
     with pytest.raises(ValueError, match=r"tf.squeeze: cannot squeeze axis 0 of size 2"):

@@ -301,10 +301,23 @@ def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> Ten
     return op(fn, (input,), name=name or "Squeeze")
 
 
+def _same_ranks(shapes: list) -> None:
+    """TF's refusal of inputs of different ranks (ember.concat, as PyTorch's cat, lets a 1-D empty one join any)."""
+    if len({len(s) for s in shapes if s is not None}) > 1:
+        raise ValueError(f"tf.concat: ranks of all inputs must match, got shapes "
+                         f"{[None if s is None else list(s) for s in shapes]}")
+
+
 def concat(values, axis, name: str = "concat") -> Tensor:
     """Join tensors along an existing axis."""
     values = [as_tf(v) for v in values]
-    return op(lambda *xs: ember.concat(list(xs), axis=axis), tuple(values), name=name)
+    _same_ranks([None if v.shape is None else tuple(v.shape) for v in values])
+
+    def fn(*xs):
+        _same_ranks([tuple(x.shape) for x in xs])
+        return ember.concat(list(xs), axis=axis)
+
+    return op(fn, tuple(values), name=name)
 
 
 def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
