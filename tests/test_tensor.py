@@ -500,6 +500,18 @@ def test_pytorch_keyword_forms_of_shape_and_index_functions():
         x.view(3, size=(3, 2))
 
 
+def test_size_methods_take_one_numpy_integer_or_0_d_tensor_as_torch():
+    # x.repeat(np.int64(2)), x.expand(n) and x.permute(i) of one such integer failed ('numpy.int64' object is not
+    # iterable, len() of a 0-d tensor), where PyTorch takes it as the int
+    x = ember.arange(4.0)
+    for n in (np.int64(2), ember.tensor(2)):
+        assert x.repeat(n).tolist() == [0.0, 1.0, 2.0, 3.0] * 2
+        assert ember.ones(1).expand(n).shape == (2,) and x.permute(n - 2).shape == (4,)
+    assert x.repeat(np.int64(2), 1).shape == (2, 4) and ember.ones(1, 4).expand(np.int64(3), -1).shape == (3, 4)
+    with pytest.raises(TypeError, match="tile: reps must be an int, got 2.0"):
+        x.repeat(2.0)
+
+
 def test_tile_takes_its_counts_as_arguments_as_torch():
     # x.tile(2, 1, 1) was a TypeError (tile() takes 2 positional arguments), where PyTorch's tile takes varargs
     x = ember.arange(6.0).reshape(2, 3)

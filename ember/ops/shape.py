@@ -218,11 +218,21 @@ def transpose(x: TensorLike, axes=None) -> TensorLike:
     return dispatch.apply(TRANSPOSE, (x,), {"axes": axes})
 
 
+def _sizes(args: tuple) -> tuple:
+    """PyTorch's two forms of a size list: ``f(2, 3)`` or ``f((2, 3))``; one integer (a NumPy integer or a 0-d
+    tensor too), or a float the size checks then refuse, is itself the list."""
+    if len(args) == 1 and _is_sequence(args[0]):
+        return tuple(args[0])
+    return args
+
+
+def _is_sequence(value) -> bool:
+    return getattr(value, "ndim", 0) > 0 or (hasattr(value, "__iter__") and not hasattr(value, "__index__"))
+
+
 def permute(x: TensorLike, *axes) -> TensorLike:
     """PyTorch's name for ``transpose`` with explicit axes."""
-    if len(axes) == 1 and not isinstance(axes[0], int):
-        axes = tuple(axes[0])
-    return transpose(x, axes)
+    return transpose(x, _sizes(axes))
 
 
 def swapaxes(x: TensorLike, axis1: int, axis2: int) -> TensorLike:
@@ -304,9 +314,7 @@ def broadcast_to(x: TensorLike, shape) -> TensorLike:
 
 def expand(x: TensorLike, *shape) -> TensorLike:
     """PyTorch's name for ``broadcast_to``."""
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = tuple(shape[0])
-    return broadcast_to(x, shape)
+    return broadcast_to(x, _sizes(shape))
 
 
 def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:

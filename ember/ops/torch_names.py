@@ -155,6 +155,10 @@ def transpose_any(permute):
 _NO_AXIS = object()
 
 
+def _is_sequence(value) -> bool:
+    return getattr(value, "ndim", 0) > 0 or (hasattr(value, "__iter__") and not hasattr(value, "__index__"))
+
+
 def tensor_repeat(repeat, tile):
     """``Tensor.repeat`` as PyTorch's (``x.repeat(2, 3)`` tiles); with ``axis=`` it is NumPy's elementwise repeat."""
 
@@ -162,7 +166,7 @@ def tensor_repeat(repeat, tile):
         if axis is not _NO_AXIS or repeats is not None:  # NumPy's form: x.repeat(3, axis=1)
             count = repeats if repeats is not None else sizes[0]
             return repeat(self, count, axis=None if axis is _NO_AXIS else axis)
-        if len(sizes) == 1 and not isinstance(sizes[0], int):
+        if len(sizes) == 1 and _is_sequence(sizes[0]):  # (not one NumPy integer or 0-d tensor: one count)
             sizes = tuple(sizes[0])
         if len(sizes) < self.ndim:
             raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor of {self.ndim} dimensions, shape "
