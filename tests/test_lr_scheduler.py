@@ -10,6 +10,8 @@ import ember
 from ember import optim
 
 STEPS = 120
+# most tests here step a scheduler alone; test_stepping_before_the_optimizer_warns_as_torch checks the warning
+pytestmark = pytest.mark.filterwarnings("ignore:.*before the optimizer's step:UserWarning")
 
 
 def _pair(torch, kind="SGD", **kwargs):
@@ -32,7 +34,8 @@ def _run(torch, build, steps=STEPS, kind="SGD", **opt_kwargs):
     mine, ref = build(optim, ours), build(torch.optim.lr_scheduler, theirs)
     assert mine.get_last_lr() == ref.get_last_lr()
     for _ in range(steps):
-        theirs.step()  # torch warns when its scheduler steps before its optimizer
+        ours.step()  # both warn when a scheduler steps before its optimizer
+        theirs.step()
         mine.step()
         ref.step()
         assert mine.get_last_lr() == ref.get_last_lr()
@@ -381,3 +384,44 @@ def test_scheduler_validation(build, message):
 def test_scheduler_needs_an_optimizer():
     with pytest.raises(TypeError, match="StepLR: optimizer must be an ember.optim.Optimizer"):
         optim.StepLR(object(), step_size=1)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "LBFGS"])
+def test_stepping_before_the_optimizer_warns_as_torch(kind):
+    """torch warns at a scheduler's first step() when the optimizer has not stepped (the schedule's first lr is
+    skipped); Ember was silent. Schedules that step their parts warn for each, the warm restarts and the plateau
+    schedule not at all, as torch's."""
+    def fresh():
+        p = ember.zeros(1, requires_grad=True)
+        opt = getattr(optim, kind)([p], lr=0.1)
+
+        def closure():
+            opt.zero_grad()
+            loss = (p * p).sum()
+            loss.backward()
+            return loss
+        return opt, closure
+
+    opt, _ = fresh()
+    sched = optim.StepLR(opt, step_size=2)
+    with pytest.warns(UserWarning, match=r"StepLR.step\(\) was called before the optimizer's step\(\)"):
+        sched.step()
+    opt, _ = fresh()
+    chained = optim.ChainedScheduler([optim.ConstantLR(opt, total_iters=2), optim.ExponentialLR(opt, gamma=0.9)])
+    with pytest.warns(UserWarning) as record:
+        chained.step()
+    assert [str(w.message).split(".")[0] for w in record] == ["ConstantLR", "ExponentialLR"]
+    for build, args in [(lambda o: optim.CosineAnnealingWarmRestarts(o, T_0=2), ()),
+                        (lambda o: optim.ReduceLROnPlateau(o), (1.0,))]:
+        opt, _ = fresh()
+        sched = build(opt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sched.step(*args)
+    opt, closure = fresh()
+    sched = optim.OneCycleLR(opt, max_lr=0.1, total_steps=10, cycle_momentum=False)
+    opt.step(closure)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched.step()
+        sched.step()

@@ -102,6 +102,7 @@ class LBFGS(Optimizer):
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` recomputes the loss and its gradients."""
         if closure is None:
             raise ValueError("LBFGS.step needs a closure that recomputes the loss and calls backward()")
+        self.stepped = True
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]

@@ -89,6 +89,10 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or batch) and write the new lrs into the optimizer. ``epoch`` (deprecated, as in
         PyTorch, with its warning) jumps to that epoch, by the closed form where the schedule has one."""
+        if self._step_count == 1 and not self.optimizer.stepped:
+            warnings.warn(f"{type(self).__name__}.step() was called before the optimizer's step(): call "
+                          "optimizer.step() first, or the schedule's first lr is skipped (as PyTorch warns)",
+                          UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             _warn_epoch()

@@ -56,6 +56,7 @@ class Optimizer(OptimizerHooks):
     # state entries the rules keep as Python numbers (torch keeps them as 0-d tensors): loaded as numbers
     number_state: tuple[str, ...] = ()
     has_complex = False  # whether a group holds a complex parameter (set by add_param_group)
+    stepped = False  # whether step() has run (a scheduler stepped before it warns, as PyTorch's)
 
     def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
@@ -175,6 +176,7 @@ class Optimizer(OptimizerHooks):
 
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss when given one."""
+        self.stepped = True
         loss = None
         if closure is not None:
             with enable_grad():
