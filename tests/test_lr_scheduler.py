@@ -228,6 +228,20 @@ def test_a_param_group_added_after_a_per_group_schedule_is_an_error_as_torch(nam
         mine.step()
 
 
+
+@pytest.mark.parametrize("name", ["OneCycleLR", "SWALR"])
+def test_a_param_group_added_after_one_cycle_or_swa_names_the_schedule(name):
+    """These read the keys they put in each group (max_lr, swa_lr): a group added later raised a bare KeyError
+    from inside get_lr (torch's too); now the error the other per-group schedules give."""
+    opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    sched = (optim.OneCycleLR(opt, max_lr=0.5, total_steps=10) if name == "OneCycleLR"
+             else optim.swa_utils.SWALR(opt, swa_lr=0.05, anneal_epochs=3))
+    opt.step()
+    sched.step()
+    opt.add_param_group({"params": [ember.zeros(1, requires_grad=True)], "lr": 0.3})
+    with pytest.raises(ValueError, match=f"{name}: the optimizer has 2 param groups, the schedule 1"):
+        sched.step()
+
 def test_chainable_schedules_cover_a_param_group_added_later_as_torch():
     torch = pytest.importorskip("torch")
     ours, theirs = _pair(torch)

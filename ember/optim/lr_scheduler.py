@@ -119,13 +119,20 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
-def _set_lrs(scheduler: LRScheduler, values: list) -> None:
-    """Write one lr per param group; a schedule made for fewer groups (one added since) is an error, as torch's."""
+def _check_groups(scheduler: LRScheduler, count: int) -> None:
+    """A schedule made for ``count`` param groups, fewer than the optimizer's (one added since), is an error, as
+    torch's."""
     groups = scheduler.optimizer.param_groups
-    if len(values) != len(groups):
+    if count != len(groups):
         raise ValueError(f"{type(scheduler).__name__}: the optimizer has {len(groups)} param groups, the schedule "
-                         f"{len(values)} (was a group added after the scheduler was made?); make the scheduler "
+                         f"{count} (was a group added after the scheduler was made?); make the scheduler "
                          "after adding every group")
+
+
+def _set_lrs(scheduler: LRScheduler, values: list) -> None:
+    """Write one lr per param group (see ``_check_groups``)."""
+    _check_groups(scheduler, len(values))
+    groups = scheduler.optimizer.param_groups
     for group, lr in zip(groups, values):
         group["lr"] = lr
     scheduler._last_lr = [group["lr"] for group in groups]
@@ -599,6 +606,7 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {step} times, but total_steps is {self.total_steps}")
+        _check_groups(self, len(self.base_lrs))  # a group added since has no max_lr or initial_lr
         lrs = []
         for group in self.optimizer.param_groups:
             start_step = 0.0
