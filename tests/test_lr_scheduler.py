@@ -439,3 +439,29 @@ def test_stepping_before_the_optimizer_warns_as_torch(kind):
         warnings.simplefilter("error")
         sched.step()
         sched.step()
+
+
+@pytest.mark.parametrize("name", ["exponential", "cosine", "warm-restarts", "one-cycle", "sequential"])
+def test_get_lr_outside_step_warns_as_torch(name):
+    """get_lr() computes a step's lrs from the current ones (OneCycleLR also moves the momentum): called by the user
+    it gave the next lrs silently; torch warns to read get_last_lr(). step() itself, a milestone's jump included,
+    does not warn."""
+    opt = optim.SGD([ember.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    builds = {"exponential": lambda: optim.ExponentialLR(opt, gamma=0.5),
+              "cosine": lambda: optim.CosineAnnealingLR(opt, T_max=4),
+              "warm-restarts": lambda: optim.CosineAnnealingWarmRestarts(opt, T_0=3),
+              "one-cycle": lambda: optim.OneCycleLR(opt, max_lr=0.5, total_steps=20),
+              "sequential": lambda: optim.SequentialLR(opt, [optim.ConstantLR(opt, 0.5, total_iters=2),
+                                                             optim.ExponentialLR(opt, gamma=0.5)], milestones=[2])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = builds[name]()
+        opt.step()
+        for _ in range(4):
+            sched.step()
+        if name == "warm-restarts":  # a jump to a fractional epoch
+            sched.step(1.5)
+    inner = sched._schedulers[-1] if name == "sequential" else sched
+    with pytest.warns(UserWarning, match=r"get_lr\(\) computes the lrs of a step .* use get_last_lr\(\)") as record:
+        inner.get_lr()
+    assert record[0].filename == __file__

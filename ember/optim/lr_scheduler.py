@@ -27,6 +27,13 @@ def _warn_epoch() -> None:
                   "possible. Please use `scheduler.step()` to step the scheduler.", UserWarning, stacklevel=3)
 
 
+def _warn_outside_step(scheduler: LRScheduler) -> None:
+    """get_lr() called by the user gives the next step's lrs (and may move the momentum): warn, as PyTorch."""
+    if not scheduler._in_step:
+        warnings.warn(f"{type(scheduler).__name__}.get_lr() computes the lrs of a step (from the current ones); to "
+                      "read the lrs the last step set, use get_last_lr()", UserWarning, stacklevel=3)
+
+
 def _check_optimizer(owner: str, optimizer) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{owner}: optimizer must be an ember.optim.Optimizer, got {type(optimizer).__name__}")
@@ -53,6 +60,7 @@ class LRScheduler:
     """
 
     _is_initial = False
+    _in_step = False  # while step() computes the lrs: get_lr() called by the user warns, as PyTorch's
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         owner = type(self).__name__
@@ -101,12 +109,19 @@ class LRScheduler:
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
             self.last_epoch += 1
-            values = self.get_lr()
+            values = self._within_step(self.get_lr)
         else:
             self.last_epoch = epoch
-            closed_form = getattr(self, "_closed_form_lr", None)
-            values = closed_form() if closed_form is not None else self.get_lr()
+            values = self._within_step(getattr(self, "_closed_form_lr", self.get_lr))
         _set_lrs(self, values)
+
+    def _within_step(self, compute: Callable[[], list]) -> list:
+        """``compute()`` (``get_lr`` or the closed form) as a step calls it, without get_lr's warning."""
+        self._in_step = True
+        try:
+            return compute()
+        finally:
+            self._in_step = False
 
     def _lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -173,6 +188,7 @@ class LambdaLR(_LambdaScheduler):
     """
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -183,6 +199,7 @@ class MultiplicativeLR(_LambdaScheduler):
     """
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self._is_initial:
             return self._lrs()
         return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._lrs())]
@@ -202,6 +219,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
@@ -222,6 +240,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self.last_epoch not in self.milestones:
             return self._lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._lrs()]
@@ -247,6 +266,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self._is_initial:
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
@@ -275,6 +295,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._lrs()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -303,6 +324,7 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._lrs()]
         if self.last_epoch != self.total_iters:
@@ -328,6 +350,7 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._lrs()
         decay = ((1.0 - self.last_epoch / self.total_iters)
@@ -353,6 +376,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         eta_min, t_max, epoch = self.eta_min, self.T_max, self.last_epoch
         if self._is_initial:
             return self._lrs()
@@ -394,6 +418,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
@@ -414,7 +439,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self._go_to(epoch)
         self.last_epoch = math.floor(epoch)
-        _set_lrs(self, self.get_lr())
+        _set_lrs(self, self._within_step(self.get_lr))
 
     def _go_to(self, epoch: float) -> None:
         if epoch < 0:
@@ -500,6 +525,7 @@ class CyclicLR(LRScheduler):
         return self.gamma**x
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
         if x <= self.step_ratio:
@@ -603,6 +629,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {step} times, but total_steps is {self.total_steps}")

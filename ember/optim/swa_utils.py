@@ -22,7 +22,7 @@ from ember.creation import tensor
 from ember.nn.layers.normalization import _BatchNorm
 from ember.nn.module import Module
 from ember.optim.functional import _lerp_, _lerp_narrow
-from ember.optim.lr_scheduler import LRScheduler, _check_groups
+from ember.optim.lr_scheduler import LRScheduler, _check_groups, _warn_outside_step
 from ember.optim.optimizer import Optimizer
 from ember.tensor import Tensor
 
@@ -234,6 +234,7 @@ class SWALR(LRScheduler):
         return t if self.anneal_strategy == "linear" else (1 - math.cos(math.pi * t)) / 2
 
     def get_lr(self) -> list[float]:
+        _warn_outside_step(self)
         _check_groups(self, len(self.base_lrs))  # a group added since has no swa_lr
         # the lr the last step would have set, unrolled to where the anneal started (PyTorch's formula)
         step = self._step_count - 1
