@@ -290,6 +290,23 @@ def test_vector_norm(ord, dim, keepdim, dtype):
            lambda x: torch.linalg.vector_norm(x, ord, dim, keepdim), a, dtype=dtype)
 
 
+@pytest.mark.parametrize("dim", [None, 1])
+@pytest.mark.parametrize("ord", [np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_extreme_norms_of_vectors_holding_nan_have_torchs_gradient(ord, dim, dtype):
+    # amax's rule finds no element equal to a NaN result and divided by a count of 0: every gradient of such a
+    # vector was NaN, where PyTorch's is the sign of the NaN elements (0 for real ones) and 0 at the others
+    a = np.array([[1, np.nan, -3], [2, -2, 0], [np.inf, np.nan, 1], [np.nan, np.nan, np.nan]], dtype)
+    if dtype == np.complex128:
+        a[0, 0] = 1 + 1j
+    x, tx = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = ember.linalg.vector_norm(x, ord, dim), torch.linalg.vector_norm(tx, ord, dim)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
 @pytest.mark.parametrize("ord", [-1, -2.5])
 def test_negative_norms_of_no_elements_are_refused_as_torch(ord):
     # the sum of no |x|^p is 0, and its root was taken as 0, where 0^(1/p) is inf: PyTorch refuses it

@@ -33,7 +33,7 @@ from ember.ops.elementwise import (
     where,
 )
 from ember.ops.infer import normalize_axis, refuse_complex
-from ember.ops.reduction import all, amax, amin, sum
+from ember.ops.reduction import all, amax, amin, any, sum
 
 
 def _floating(x: TensorLike) -> bool:
@@ -292,16 +292,22 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
         return _safe_sqrt(sum(x * x, axis, keepdims))
     if p == 1:
         return sum(abs(x), axis, keepdims)
-    if p == np.inf:
-        return amax(abs(x), axis, keepdims)
-    if p == -np.inf:
-        return amin(abs(x), axis, keepdims)
+    if p in (np.inf, -np.inf):
+        return _extreme_norm(abs(x), p > 0, axis, keepdims)
     if p == 0:  # (x * 0 where x is 0: the count then holds PyTorch's zero gradient, a backward through it works)
         return sum(where(ne(x, 0), 1.0, x * 0.0), axis, keepdims)
     if p < 0 and 0 in (tuple(x.shape) if axis is None else [x.shape[a] for a in normalize_axis("norm", axis, x.ndim)]):
         raise ValueError(f"norm: the {p} norm of no elements has no value, as PyTorch's (input shape "
                          f"{list(x.shape)}, dim {axis})")
     return _safe_root(sum(_safe_powers(abs(x), float(p)), axis, keepdims), float(p))
+
+
+def _extreme_norm(magnitudes: TensorLike, largest: bool, axis, keepdims: bool) -> TensorLike:
+    # the largest (smallest) magnitude, NaN where one is NaN; PyTorch's gradient there is sign(x) shared among the
+    # NaNs: 0 for real x, where amax's own rule (no element equals the NaN) divides by a count of 0
+    nan = isnan(magnitudes)
+    value = (amax if largest else amin)(where(nan, 0.0 if largest else np.inf, magnitudes), axis, keepdims)
+    return where(any(nan, axis, keepdims), np.nan, value)
 
 
 def _safe_powers(magnitudes: TensorLike, p: float) -> TensorLike:
