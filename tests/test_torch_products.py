@@ -164,6 +164,13 @@ def test_cdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
     _same(y.grad, ty.grad)
 
 
+def test_cdist_inf_of_an_infinite_difference_is_inf_as_pytorchs():
+    # the tied coordinates' magnitudes less the largest were inf - inf: the distance came out NaN
+    a, b = np.array([[np.inf, 0.0], [1.0, 2.0], [-np.inf, np.inf]]), np.array([[0.0, 0.0], [5.0, 1.0]])
+    want = torch.cdist(torch.tensor(a), torch.tensor(b), p=np.inf)
+    _same(ember.cdist(ember.tensor(a), ember.tensor(b), p=np.inf), want)
+
+
 INTEGER_CASES = [
     ("trace", lambda m: ember.trace(m), lambda m: torch.trace(m)),
     ("vander", lambda m: ember.vander(m[0], 3), lambda m: torch.vander(m[0], 3)),

@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops.autocast import is_autocast_enabled, lowered, widened
-from ember.ops.composed import norm
+from ember.ops.composed import isinf, norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, checked_alpha, eq, where
@@ -359,9 +359,16 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     if diff.shape[-1] == 0:  # no coordinates: every distance is 0, for every p (the inf-norm's max has no identity)
         return sum(diff, -1)
     if p == np.inf:
-        # PyTorch's gradient goes in full to each coordinate tied for the largest difference, where the inf-norm's
-        # shares it: the largest (held constant) plus the tied differences less it, which are 0
-        size = abs(diff)
-        top = stop_gradient(amax(size, -1, keepdims=True))
-        return sum(where(eq(size, top), size - top, 0.0), -1) + squeeze(top, -1)
+        return _chebyshev(diff)
     return norm(diff, p, axis=-1)
+
+
+def _chebyshev(diff: TensorLike) -> TensorLike:
+    """The largest magnitude along the last dimension with the gradient of PyTorch's distances: in full to each
+    coordinate tied for the largest, where the inf-norm's shares it."""
+    # the largest (held constant) plus the tied magnitudes less it, which are 0; an infinite largest is left out of
+    # the constant (inf - inf is NaN), the tied magnitudes' sum is then the inf
+    size = abs(diff)
+    top = stop_gradient(amax(size, -1, keepdims=True))
+    tied, top = eq(size, top), where(isinf(top), 0.0, top)
+    return sum(where(tied, size - top, 0.0), -1) + squeeze(top, -1)
