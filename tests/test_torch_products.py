@@ -164,6 +164,18 @@ def test_cdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
     _same(y.grad, ty.grad)
 
 
+def test_pdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
+    # pdist took the inf-norm's gradient, shared by a tie: rows [0, 0] and [1, -1] gave 0.5 to each, PyTorch 1
+    a = np.random.default_rng(1).integers(-2, 3, (6, 3)).astype(float)
+    x, tx = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    w = np.random.default_rng(2).standard_normal(15)
+    got, want = F.pdist(x, np.inf), torch.nn.functional.pdist(tx, np.inf)
+    _same(got, want)
+    (got * ember.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    _same(x.grad, tx.grad)
+
+
 def test_cdist_inf_of_an_infinite_difference_is_inf_as_pytorchs():
     # the tied coordinates' magnitudes less the largest were inf - inf: the distance came out NaN
     a, b = np.array([[np.inf, 0.0], [1.0, 2.0], [-np.inf, np.inf]]), np.array([[0.0, 0.0], [5.0, 1.0]])

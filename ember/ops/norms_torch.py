@@ -14,6 +14,7 @@ from ember.ops.elementwise import where
 from ember.ops.indexing import take
 from ember.ops.infer import check_axis
 from ember.ops.matrix_functions import _float_dtype, matrix_norm
+from ember.ops.products import _chebyshev
 from ember.ops.registry import Spec
 
 
@@ -112,4 +113,7 @@ def pdist(x, p: float = 2) -> TensorLike:
     if x.shape[0] is None:
         raise ValueError(f"pdist: needs a known number of rows, got shape {list(x.shape)}")
     first, second = np.triu_indices(x.shape[0], 1)
-    return norm(take(x, first, 0) - take(x, second, 0), p, -1)
+    diff = take(x, first, 0) - take(x, second, 0)
+    if p == np.inf and diff.shape[-1]:  # (the gradient in full to each tied coordinate, as cdist's)
+        return _chebyshev(diff)
+    return norm(diff, p, -1)
