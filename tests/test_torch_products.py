@@ -176,6 +176,13 @@ def test_pdist_inf_gives_each_tied_coordinate_the_whole_gradient_as_pytorchs():
     _same(x.grad, tx.grad)
 
 
+def test_inf_distances_of_vectors_without_elements_are_zero_as_pytorchs():
+    # (the largest of no magnitudes was refused by max)
+    x, tx = ember.ones(4, 0), torch.ones(4, 0)
+    _same(F.pdist(x, np.inf), torch.nn.functional.pdist(tx, np.inf))
+    _same(ember.cdist(x, ember.ones(2, 4, 0), np.inf), torch.cdist(tx, torch.ones(2, 4, 0), np.inf))
+
+
 def test_cdist_inf_of_an_infinite_difference_is_inf_as_pytorchs():
     # the tied coordinates' magnitudes less the largest were inf - inf: the distance came out NaN
     a, b = np.array([[np.inf, 0.0], [1.0, 2.0], [-np.inf, np.inf]]), np.array([[0.0, 0.0], [5.0, 1.0]])

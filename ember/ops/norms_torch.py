@@ -114,6 +114,6 @@ def pdist(x, p: float = 2) -> TensorLike:
         raise ValueError(f"pdist: needs a known number of rows, got shape {list(x.shape)}")
     first, second = np.triu_indices(x.shape[0], 1)
     diff = take(x, first, 0) - take(x, second, 0)
-    if p == np.inf and diff.shape[-1]:  # (the gradient in full to each tied coordinate, as cdist's)
+    if p == np.inf:  # (the gradient in full to each tied coordinate, as cdist's)
         return _chebyshev(diff)
     return norm(diff, p, -1)

@@ -369,6 +369,8 @@ def _chebyshev(diff: TensorLike) -> TensorLike:
     # the largest (held constant) plus the tied magnitudes less it, which are 0; an infinite largest is left out of
     # the constant (inf - inf is NaN), the tied magnitudes' sum is then the inf
     size = abs(diff)
+    if size.shape[-1] == 0:  # vectors of no elements: 0 apart, as PyTorch's (no largest to take)
+        return sum(size, -1)
     top = stop_gradient(amax(size, -1, keepdims=True))
     tied, top = eq(size, top), where(isinf(top), 0.0, top)
     return sum(where(tied, size - top, 0.0), -1) + squeeze(top, -1)
