@@ -49,6 +49,13 @@ def test_cosine_similarity_and_its_module_match_torch(dim):
                                torch.nn.CosineSimilarity(dim)(ta, tb).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_cosine_similarity_of_norms_below_eps_keeps_their_gradient_as_torch():
+    # PyTorch clamps the norms to eps in place, outside autograd; clip cut their gradient: [0.1, 0.2] against
+    # [0.3, -0.1] with eps 0.5 gave [1.2, -0.4] where PyTorch's is [1.164, -0.472]
+    (a, ta), (b, tb) = _pair(5, 4, scale=0.2), _pair(5, 4, seed=1)
+    _check(F.cosine_similarity(a, b, eps=0.5), TF.cosine_similarity(ta, tb, eps=0.5), [(a, ta), (b, tb)])
+
+
 @pytest.mark.parametrize("p, keepdim", [(2.0, False), (1.0, True), (3.0, False)])
 def test_pairwise_distance_and_its_module_match_torch(p, keepdim):
     (a, ta), (b, tb) = _pair(4, 6), _pair(4, 6, seed=1)

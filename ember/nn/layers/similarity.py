@@ -12,7 +12,7 @@ from ember.tensor import Tensor
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """The cosine of the angle between x1 and x2 (broadcast) along ``dim``; each norm held at least ``eps``,
-    as PyTorch computes it.
+    as PyTorch computes it (a norm below ``eps`` keeps its gradient).
 
     >>> ember.nn.functional.cosine_similarity(ember.randn(4, 8), ember.randn(4, 8)).shape
     (4,)
@@ -21,9 +21,13 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     if x1.shape != x2.shape:  # PyTorch's norms are the broadcast vectors': a size-1 dim repeated grows its norm
         shape = tuple(np.broadcast_shapes(x1.shape, x2.shape))
         x1, x2 = _ops.broadcast_to(x1, shape), _ops.broadcast_to(x2, shape)
-    unit1 = x1 / _ops.clip(_ops.norm(x1, 2, dim, keepdims=True), eps, None)
-    unit2 = x2 / _ops.clip(_ops.norm(x2, 2, dim, keepdims=True), eps, None)
-    return _ops.sum(unit1 * unit2, dim)
+    return _ops.sum((x1 / _held_norm(x1, dim, eps)) * (x2 / _held_norm(x2, dim, eps)), dim)
+
+
+def _held_norm(x: Tensor, dim: int, eps: float) -> Tensor:
+    # PyTorch clamps the norm to eps in place, outside autograd: the value is eps, the gradient still the norm's
+    norm = _ops.norm(x, 2, dim, keepdims=True)
+    return _ops.where(_ops.lt(norm, eps), eps + (norm - _ops.stop_gradient(norm)), norm)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
