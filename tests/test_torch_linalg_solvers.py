@@ -290,6 +290,14 @@ def test_cond_of_a_singular_matrix_is_inf_and_rectangular_matrices_take_the_two_
         ember.linalg.cond(ember.tensor(_sample(3, 5)), "fro")
 
 
+def test_cond_nuc_of_a_batch_with_a_singular_matrix_is_inf_for_it():
+    # the singular matrix's inverse (infs and NaNs) went into the nuclear norm's SVD, which refused the whole batch
+    a = np.stack([np.diag([2.0, 1.0, 4.0]), np.diag([1.0, 2.0, 0.0]), _sample(3, 3, kind="square")])
+    got, want = ember.linalg.cond(ember.tensor(a), "nuc"), torch.linalg.cond(torch.tensor(a), "nuc")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    assert ember.linalg.cond(ember.zeros(3, 3, dtype=ember.float64), "nuc").item() == np.inf  # (PyTorch's: NaN)
+
+
 @pytest.mark.parametrize("p", [None, 2, -2, "fro", 1])
 def test_cond_of_matrices_with_a_zero_side_is_zero_as_torch(p):
     # the two-norm forms failed inside, reading the first singular value of none

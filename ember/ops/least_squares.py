@@ -90,8 +90,11 @@ def cond(a, p=None) -> TensorLike:
         first, last = getitem(values, (Ellipsis, 0)), getitem(values, (Ellipsis, -1))
         return first / last if p != -2 else last / first
     inverse, info = inv_ex(a)
+    singular = gt(info, 0)
+    # a singular matrix's inverse holds infs and NaNs, which the nuclear norm's SVD refuses (for the whole batch)
+    inverse = where(unsqueeze(unsqueeze(singular, -1), -1), 0.0, inverse)
     value = matrix_norm(a, p) * matrix_norm(inverse, p)
-    return where(gt(info, 0), float("inf"), value)
+    return where(singular, float("inf"), value)
 
 
 def lstsq(a, b, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:
