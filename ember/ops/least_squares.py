@@ -89,6 +89,8 @@ def cond(a, p=None) -> TensorLike:
             return sum(values, axis=-1)
         first, last = getitem(values, (Ellipsis, 0)), getitem(values, (Ellipsis, -1))
         return first / last if p != -2 else last / first
+    if a.shape[-1] == 0:  # matrices with no elements: 0, as PyTorch's (the -1 and -inf norms have no value)
+        return matrix_norm(a, "fro")
     inverse, info = inv_ex(a)
     singular = gt(info, 0)
     # a singular matrix's inverse holds infs and NaNs, which the nuclear norm's SVD refuses (for the whole batch)
