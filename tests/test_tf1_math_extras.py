@@ -156,6 +156,8 @@ def test_matrix_helpers():
     ({"ord": "fro", "axis": [0, 1]}, lambda a: np.linalg.norm(a, "fro")),
     ({"ord": 1, "axis": [0, 1]}, lambda a: np.linalg.norm(a, 1)),
     ({"ord": np.inf, "axis": [0, 1]}, lambda a: np.linalg.norm(a, np.inf)),
+    ({"ord": 2, "axis": [0, 1]}, lambda a: np.linalg.norm(a, 2)),  # (the spectral norm: it was the Frobenius norm)
+    ({"ord": 2, "axis": (1, 0), "keepdims": True}, lambda a: np.linalg.norm(a, 2, keepdims=True)),
 ])
 def test_norm(kwargs, reference):
     np.testing.assert_allclose(run(tf.norm(tf.constant(A), **kwargs)), reference(A), rtol=1e-5)

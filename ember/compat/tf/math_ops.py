@@ -292,7 +292,7 @@ def cholesky(input, name: str | None = None) -> Tensor:
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name: str | None = None, keep_dims=None) -> Tensor:
     """``tf.norm``: a vector norm over ``axis`` (all elements when None), or a matrix norm over a pair of axes
-    (``ord`` 'fro', 'euclidean' (Frobenius for a pair, as TensorFlow's), 1, inf)."""
+    (``ord`` 'fro', 'euclidean' (Frobenius for a pair, as TensorFlow's), 1, 2 (the largest singular value), inf)."""
     keep = builtins.bool(keepdims or keep_dims)
     if isinstance(axis, (list, tuple)) and len(axis) == 1:
         axis = axis[0]
@@ -302,6 +302,8 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name: str | None = N
 
     def fn(x):
         if isinstance(axis, (list, tuple)):
+            if ord == 2:  # the spectral norm; 'euclidean' and 'fro' are the Frobenius norm
+                return ember.linalg.matrix_norm(x, 2, tuple(axis), keep)
             if p == 2:
                 return ember.sqrt(ember.sum(x * x, axis=tuple(axis), keepdims=keep))
             if p not in (1, np.inf):
