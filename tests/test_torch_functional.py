@@ -56,6 +56,15 @@ def test_cosine_similarity_of_norms_below_eps_keeps_their_gradient_as_torch():
     _check(F.cosine_similarity(a, b, eps=0.5), TF.cosine_similarity(ta, tb, eps=0.5), [(a, ta), (b, tb)])
 
 
+def test_cosine_similarity_refuses_complex_tensors_as_torch():
+    # it gave sum(x1 * x2) over the norms, no conjugate: [1j] against itself came out -1
+    x = ember.tensor(np.array([[1j, 1.0]]))
+    with pytest.raises(TypeError, match=r"cosine_similarity: not implemented for complex tensors .*complex128\[1, 2\]"):
+        F.cosine_similarity(x, x)
+    with pytest.raises(RuntimeError):
+        TF.cosine_similarity(torch.tensor([[1j, 1.0]]), torch.tensor([[1j, 1.0]]))
+
+
 @pytest.mark.parametrize("p, keepdim", [(2.0, False), (1.0, True), (3.0, False)])
 def test_pairwise_distance_and_its_module_match_torch(p, keepdim):
     (a, ta), (b, tb) = _pair(4, 6), _pair(4, 6, seed=1)

@@ -7,6 +7,7 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.nn.module import Module
+from ember.ops.infer import refuse_complex
 from ember.tensor import Tensor
 
 
@@ -18,6 +19,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     (4,)
     """
     x1, x2 = _ops.promote(x1, x2)
+    refuse_complex("cosine_similarity", [x1, x2])  # (as PyTorch: sum(x1 * x2) is no inner product of complex ones)
     if x1.shape != x2.shape:  # PyTorch's norms are the broadcast vectors': a size-1 dim repeated grows its norm
         shape = tuple(np.broadcast_shapes(x1.shape, x2.shape))
         x1, x2 = _ops.broadcast_to(x1, shape), _ops.broadcast_to(x2, shape)
