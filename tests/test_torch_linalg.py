@@ -307,6 +307,18 @@ def test_extreme_norms_of_vectors_holding_nan_have_torchs_gradient(ord, dim, dty
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 
+@pytest.mark.parametrize("dim", [None, 1, ()])
+def test_zero_norm_of_complex_vectors_holding_nan_or_inf_has_a_zero_gradient_as_torch(dim):
+    # the count went through abs, whose complex gradient of 0 at a NaN or an infinity is 0 / |z| * z: NaN
+    a = np.array([[1 + 1j, np.nan, 0], [np.inf * 1j, 1j, 2], [0, 0, 0]])
+    x, tx = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = ember.linalg.vector_norm(x, 0, dim), torch.linalg.vector_norm(tx, 0, dim)
+    assert got.dtype == ember.float64
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    got.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(a))  # (PyTorch's is zeros, given as None here)
+
+
 @pytest.mark.parametrize("ord", [-1, -2.5])
 def test_negative_norms_of_no_elements_are_refused_as_torch(ord):
     # the sum of no |x|^p is 0, and its root was taken as 0, where 0^(1/p) is inf: PyTorch refuses it

@@ -279,6 +279,8 @@ def norm(x, p: float | str = 2, axis=None, keepdims: bool = False) -> TensorLike
     ``torch.norm``/``linalg.vector_norm``: ``p`` 2 (or "fro"), 1, inf, -inf, 0 (the count of non-zeros) or any
     other number; of a complex ``x``, the norm of the moduli, as PyTorch's."""
     x = as_tensor(x)
+    if p == 0 and x.dtype in COMPLEX:  # (not through abs, whose gradient at a NaN or an infinity is NaN, even of 0)
+        return sum(where(ne(x, 0), 1.0, real(x) * 0.0), None if axis in ((), []) else axis, keepdims)
     x = abs(x) if x.dtype in COMPLEX else to_float(x)
     if axis is not None and not isinstance(axis, int) and len(tuple(axis)) == 0:
         axis = None
