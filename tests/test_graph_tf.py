@@ -226,7 +226,7 @@ def test_sparse_softmax_cross_entropy_takes_the_classes_from_the_last_axis_of_an
     z = tf.placeholder(tf.float32, [None, 3, 5])
     per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=z)
     mean = tf.losses.sparse_softmax_cross_entropy(labels, z)
-    assert per_step.shape.as_list() == [2, 3]  # TF-1 gives the loss the labels' static shape
+    assert per_step.shape.as_list() == [None, 3]
     with tf.Session() as sess:
         got, got_mean = sess.run([per_step, mean], {z: logits})
     shifted = logits - logits.max(-1, keepdims=True)

@@ -197,6 +197,11 @@ def test_masked_logits_under_jit_give_torch_s_finite_loss_and_gradient(reduction
         reference.sum().backward()
         np.testing.assert_allclose(loss.numpy(), reference.detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(grad.numpy(), x.grad.numpy(), rtol=1e-12, atol=1e-15)
+    labels = np.eye(3)[[0, 1, 1, 2]]  # the fused op itself: a zero label takes no term of a -inf logit
+    for total in (False, True):
+        fused = ember.softmax_cross_entropy(ember.tensor(logits), ember.tensor(labels), total=total)
+        picked = -TF.log_softmax(torch.tensor(logits), 1)[range(4), [0, 1, 1, 2]]
+        np.testing.assert_allclose(fused.numpy(), picked.sum().item() if total else picked.numpy(), rtol=1e-12)
 
 
 def test_a_class_weight_that_requires_grad_is_refused_with_class_indices_as_torch():

@@ -204,7 +204,11 @@ def _xent_forward(xp, logits, labels, *, axis, total):
         return wide.astype(logits.dtype)
     terms = _log_softmax_forward(xp, logits, axis=axis)
     terms *= labels
-    return -SUM.forward(xp, terms, axis=None if total else axis, keepdims=False)
+    loss = -SUM.forward(xp, terms, axis=None if total else axis, keepdims=False)
+    if xp is not np or not np.isfinite(loss).all():
+        # a masked class (logit -inf) with label 0 is no term, not 0 * -inf = NaN (PyTorch's finite loss)
+        loss = -SUM.forward(xp, xp.where(labels == 0, 0, terms), axis=None if total else axis, keepdims=False)
+    return loss
 
 
 def _xent_infer(logits, labels, *, axis, total):
@@ -601,13 +605,11 @@ def cross_entropy(
     if ndim == 2 and weight is None and not label_smoothing and target.dtype not in FLOATING:  # one op
         return _sparse_xent(input, target, ignore_index, reduction)
     if target.dtype not in FLOATING and not label_smoothing:  # class indices: one fused op
-        if not (input.symbolic or target.symbolic):
-            labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
-            loss = softmax_cross_entropy(input, labels, total=reduction != "none")
-            if not _eagerly_nonfinite(input, target, loss):
-                return _nan_if_no_weight(loss, labels, reduction)
-        # A -inf logit of a class other than the target (a masked one) times its label 0 made the sum NaN where
-        # PyTorch's loss is finite (a graph cannot look first): nll_loss of the log-probabilities keeps it out
+        labels = _class_weights("cross_entropy", input, target, weight, ignore_index, reduction)
+        loss = softmax_cross_entropy(input, labels, total=reduction != "none")
+        if not _eagerly_nonfinite(input, target, loss):
+            return _nan_if_no_weight(loss, labels, reduction)
+        # a -inf (or NaN) target logit: nll_loss of the log-probabilities picks each target's term alone
         return _nll("cross_entropy", log_softmax(input, axis=1), target, weight, ignore_index, reduction)
     logp = log_softmax(input, axis=1)
     classes = input.shape[1]
