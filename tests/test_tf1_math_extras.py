@@ -63,6 +63,16 @@ def test_cumsum_and_cumprod(exclusive, reverse):
                                reference(A, np.cumprod, 1.0), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_exclusive_cumsum_and_cumprod_of_an_empty_axis_stay_empty(reverse):
+    # (the shift padded the identity onto an empty result: shape (2, 1) for TF's (2, 0))
+    empty = tf.placeholder(tf.float32, [None, None])
+    fetches = [fn(empty, axis=1, exclusive=True, reverse=reverse) for fn in (tf.cumsum, tf.cumprod)]
+    got = run(fetches, {empty: np.zeros((2, 0), np.float32)})
+    assert [g.shape for g in got] == [(2, 0), (2, 0)]
+    assert run(tf.cumsum(np.zeros((2, 0), np.float32), axis=1, exclusive=True, reverse=reverse)).shape == (2, 0)
+
+
 def test_sorting_and_top_k():
     np.testing.assert_allclose(run(tf.sort(A, direction="DESCENDING")), -np.sort(-A, axis=-1))
     order = run(tf.argsort(A, axis=0))

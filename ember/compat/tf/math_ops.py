@@ -82,13 +82,15 @@ def _cumulative(fn, identity: float, default_name: str):
         def run(a):
             if reverse:
                 a = ember.flip(a, axis)
-            out = fn(a, axis=axis, dtype=a.dtype if a.dtype.kind in "iu" else None)  # (TF's keep int32)
-            if exclusive:  # shift by one along the axis, the identity first
+            if exclusive:  # the identity first and the last element dropped (an empty axis stays empty)
                 pads = [(0, 0)] * a.ndim
                 pads[axis] = (1, 0)
+                a = ember.pad(a, tuple(pads), identity)
+            out = fn(a, axis=axis, dtype=a.dtype if a.dtype.kind in "iu" else None)  # (TF's keep int32)
+            if exclusive:
                 index = [builtins.slice(None)] * a.ndim
                 index[axis] = builtins.slice(0, -1)
-                out = ember.pad(out[tuple(index)], tuple(pads), identity)
+                out = out[tuple(index)]
             return ember.flip(out, axis) if reverse else out
 
         return op(run, (as_tf(x),), name=name or default_name)
