@@ -221,6 +221,25 @@ def test_standalone_code_refuses_what_ember_refuses(fn, error, tmp_path):
         module.forward(*bad)
 
 
+def test_standalone_running_sums_and_products_accumulate_as_ember(tmp_path):
+    # rounded at every step, a float32 running sum stopped at 2**24 (Ember's reached 2**24 + 4) and a float16 one
+    # of ones at 2048
+    def running(a, b, c):
+        return ember.cumsum(a, 1), ember.cumsum(b, 0), ember.cumprod(c, 1)
+
+    arrays = [np.array([[2.0**24, 1, 1, 1, 1]], np.float32), np.ones(3000, np.float16),
+              np.full((2, 3000), 1.001, np.float32)]
+    graph = ember.export.trace(running, arrays)
+    ember.export.write_standalone(graph, tmp_path / "running.py")
+    got = _import(tmp_path / "running.py").forward(*arrays)
+    with ember.no_grad():
+        expected = running(*[ember.tensor(a) for a in arrays])
+    assert got[0][0, -1] == 2.0**24 + 4 and got[1][-1] == 3000
+    for g, e in zip(got, expected):
+        assert g.dtype == e.numpy().dtype
+        np.testing.assert_array_equal(g, e.numpy())
+
+
 def test_only_used_kernels_are_written(tmp_path):
     net = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     ember.export.save_model(net, [_float(2, 4)], tmp_path / "m.emb")

@@ -462,17 +462,28 @@ def op_trunc_divide(a, b):
     return quotient + ((quotient < 0) & (quotient * b != a))
 
 
-@_kernel("cumsum")
+def scan_dtypes(dtype):
+    """A running sum's or product's (accumulator, result) dtypes, as the op's forward: float16 runs in float32,
+    float32 and complex64 in double precision, rounded once; integers and bools give int64."""
+    result = dtype if dtype.kind in "fc" else np.dtype(np.int64)
+    wide = {np.float16: np.float32, np.float32: np.float64, np.complex64: np.complex128}.get(result.type, result)
+    return np.dtype(wide), result
+
+
+@_kernel("cumsum", "scan_dtypes")
 def op_cumsum(x, *, axis, reverse):
-    dtype = x.dtype if x.dtype.kind == "f" else np.int64
+    wide, result = scan_dtypes(x.dtype)
     if reverse:
-        return np.ascontiguousarray(np.flip(np.cumsum(np.flip(x, axis), axis, dtype=dtype), axis))
-    return np.cumsum(x, axis, dtype=dtype)
+        out = np.ascontiguousarray(np.flip(np.cumsum(np.flip(x, axis), axis, dtype=wide), axis))
+    else:
+        out = np.cumsum(x, axis, dtype=wide)
+    return out.astype(result, copy=False)
 
 
-@_kernel("cumprod")
+@_kernel("cumprod", "scan_dtypes")
 def op_cumprod(x, *, axis):
-    return np.cumprod(x, axis, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+    wide, result = scan_dtypes(x.dtype)
+    return np.cumprod(x, axis, dtype=wide).astype(result, copy=False)
 
 
 @_kernel("argsort")
