@@ -292,3 +292,22 @@ def test_in_place_abs_of_a_complex_tensor_is_refused_as_torch():
         with pytest.raises(RuntimeError, match="abs"):
             lib.tensor([3 + 4j]).abs_()
     assert ember.tensor([-3.0, 2.0]).abs_().tolist() == [3.0, 2.0]
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("var", {}), ("std", {"dim": 1}), ("var", {"dim": (0, 1), "correction": 0, "keepdim": True}),
+    ("std", {"dim": -1, "unbiased": False}), ("var_mean", {"dim": 0}), ("std_mean", {"dim": 1, "correction": 2}),
+])
+def test_var_and_std_of_complex_tensors_are_real_as_torchs(name, kwargs):
+    # (they were refused: 'not implemented for complex tensors')
+    array = _complex_array(np.random.default_rng(7), (3, 5))
+
+    def first(fn):
+        return lambda z: fn(z, **kwargs)[0] if name.endswith("_mean") else fn(z, **kwargs)
+
+    _compare(first(getattr(ember, name)), first(getattr(torch, name)), [array])
+    if name.endswith("_mean"):  # the mean stays complex
+        _compare(lambda z: getattr(ember, name)(z, **kwargs)[1], lambda z: getattr(torch, name)(z, **kwargs)[1],
+                 [array])
+    got = getattr(ember.tensor(array.astype(np.complex64)), name.removesuffix("_mean"))()
+    assert got.dtype == ember.float32

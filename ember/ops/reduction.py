@@ -12,7 +12,7 @@ import numpy as np
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, complex64, complex128, float32, float64, int64
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import FLOAT32
-from ember.ops.complex_parts import CONJ, Conjugated
+from ember.ops.complex_parts import CONJ, Conjugated, conj, real
 from ember.ops.convert import CAST, as_tensor, cast, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import BITWISE_AND, BITWISE_OR, DIV, EQ, GT, MUL, NE, WHERE, _scalar, exp, log, sqrt, where
@@ -421,29 +421,37 @@ def var(x, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, d
         correction: int | None = None) -> TensorLike:
     """Variance over ``axis``, unbiased by default (``correction=1``, as PyTorch; a bool in ``axis``'s place is
     PyTorch's ``unbiased``). ``ddof=`` (NumPy), ``unbiased=`` or ``correction=`` sets the count subtracted from
-    the number of elements: ``ddof=0`` is the population variance."""
+    the number of elements: ``ddof=0`` is the population variance. A complex ``x`` gives the real variance of
+    its distances from the mean (that of its real parts plus that of its imaginary parts), as PyTorch's."""
     axis, unbiased = _bool_axis(axis, unbiased)
     ddof = _ddof("var", ddof, unbiased, correction)
-    x = to_float(x)
+    x = _real_or_complex(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(_var, x, axis, keepdims, ddof)
     return _var(x, axis, keepdims, ddof)
 
 
+def _real_or_complex(x) -> TensorLike:
+    """``x`` as a floating or complex Tensor (integers and bools as the default float dtype)."""
+    x = as_tensor(x)
+    return x if x.dtype in COMPLEX else to_float(x)
+
+
 def _var(x: TensorLike, axis, keepdims: bool, ddof: int, name: str = "var") -> TensorLike:
     scale = _divisor_scale(name, x, axis, ddof)
     centred = x - mean(x, axis, keepdims=True)
-    return sum(centred * centred, axis, keepdims) * scale
+    squares = real(centred * conj(centred)) if x.dtype in COMPLEX else centred * centred
+    return sum(squares, axis, keepdims) * scale
 
 
 def std(x, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, ddof: int | None = None,
         correction: int | None = None) -> TensorLike:
     """Standard deviation over ``axis``, unbiased by default (see ``var`` for ``ddof``, ``unbiased`` and
     ``correction``). Its gradient where the values are all equal is 0, as in PyTorch (not the 0 * inf of
-    sqrt's at 0)."""
+    sqrt's at 0). A complex ``x`` gives a real result, as ``var``'s."""
     axis, unbiased = _bool_axis(axis, unbiased)
     ddof = _ddof("std", ddof, unbiased, correction)
-    x = to_float(x)
+    x = _real_or_complex(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(_std, x, axis, keepdims, ddof)
     return _std(x, axis, keepdims, ddof)

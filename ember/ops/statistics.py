@@ -4,7 +4,7 @@ default correction of 1, unlike ``ember.var``'s NumPy default of 0)."""
 
 from __future__ import annotations
 
-from ember.backend.dtypes import FLOATING
+from ember.backend.dtypes import COMPLEX, FLOATING
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import clip, maximum, sqrt
@@ -99,7 +99,8 @@ def std_mean(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *
     """``(std, mean)`` over ``dim`` (every element by default), as ``torch.std_mean``: ``correction`` defaults
     to 1 (``unbiased=False`` is 0)."""
     dim, keepdim, ddof = _moments_args("std_mean", dim, unbiased, keepdim, correction, axis, keepdims)
-    x = to_float(x)
+    x = as_tensor(x)
+    x = x if x.dtype in COMPLEX else to_float(x)
     return std(x, dim, keepdims=keepdim, correction=ddof), mean(x, dim, keepdim)
 
 
@@ -108,5 +109,6 @@ def var_mean(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *
     """``(var, mean)`` over ``dim`` (every element by default), as ``torch.var_mean``: ``correction`` defaults
     to 1 (``unbiased=False`` is 0)."""
     dim, keepdim, ddof = _moments_args("var_mean", dim, unbiased, keepdim, correction, axis, keepdims)
-    x = to_float(x)
+    x = as_tensor(x)
+    x = x if x.dtype in COMPLEX else to_float(x)
     return var(x, dim, keepdims=keepdim, correction=ddof), mean(x, dim, keepdim)
