@@ -570,7 +570,8 @@ class Model:
     # --- checkpoints ---
     def state_dict(self) -> dict:
         """Everything needed to resume exactly: weights, optimizer state and kind, epoch, the RNG state, and the
-        states of the schedulers the latest fit's LearningRateScheduler callbacks step (``schedulers``)."""
+        states of the schedulers the latest fit's LearningRateScheduler callbacks step (``schedulers``; after ``load``,
+        until a fit takes them, the loaded ones)."""
         state = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -578,7 +579,9 @@ class Model:
             "epoch": self.epoch,
             "rng": _random.get_rng_state(),
         }
-        if self._schedulers:
+        if self._scheduler_states is not None:  # loaded and not yet handed to a fit: saved on as they were loaded
+            state["schedulers"] = self._scheduler_states
+        elif self._schedulers:
             state["schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
         return state
 

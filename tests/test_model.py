@@ -533,6 +533,29 @@ def test_resume_from_a_checkpoint_continues_the_learning_rate_schedule(tmp_path)
         again.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=scheduled(again)[::-1])
 
 
+def test_a_checkpoint_saved_again_before_fit_keeps_the_schedulers(tmp_path):
+    x_train, _, y_train, _ = _digits()
+    x, y = x_train[:320], y_train[:320]
+
+    def scheduled(model):
+        return [LearningRateScheduler(ember.optim.StepLR(model.optimizer, step_size=1, gamma=0.5))]
+
+    straight = _resumable_model(0)
+    straight_history = straight.fit(x, y, epochs=4, batch_size=32, verbose=0, callbacks=scheduled(straight)).history
+    first = _resumable_model(0)
+    first.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=scheduled(first))
+    first.save(str(tmp_path / "a.emb"))
+    copied = _resumable_model(5)
+    copied.load(str(tmp_path / "a.emb"))
+    copied.save(str(tmp_path / "b.emb"))  # its schedulers' states were loaded but no fit has taken them yet
+    assert ember.load(str(tmp_path / "b.emb"))["schedulers"] == ember.load(str(tmp_path / "a.emb"))["schedulers"]
+    resumed = _resumable_model(9)
+    resumed.load(str(tmp_path / "b.emb"))
+    rest = resumed.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=scheduled(resumed)).history
+    assert rest["lr"] == straight_history["lr"][2:] == [2.5e-4, 1.25e-4]  # the schedule goes on, not from 1e-3
+    assert rest["loss"] == straight_history["loss"][2:]
+
+
 def test_convergence_parity_with_pytorch_over_200_sgd_momentum_steps():
     torch = pytest.importorskip("torch")
     ember.manual_seed(0)
