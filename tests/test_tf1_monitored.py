@@ -103,6 +103,28 @@ def test_saver_keeps_max_to_keep_checkpoints(tmp_path):
     assert saver.last_checkpoints == [str(tmp_path / "m-2"), str(tmp_path / "m-3")]
 
 
+def test_a_resumed_monitored_session_keeps_max_to_keep_over_both_runs(tmp_path):
+    def ckpts():
+        return sorted((f for f in os.listdir(tmp_path) if f.startswith("model.ckpt-")), key=lambda f: int(f[11:]))
+
+    for _ in range(2):
+        tf.reset_default_graph()
+        feed, _, _, _, train = _model()
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_checkpoint_steps=1,
+                                               hooks=[tf.train.StopAtStepHook(num_steps=7)]) as sess:
+            while not sess.should_stop():
+                sess.run(train, feed)
+    # TF restores the latest checkpoint and takes up the kept ones (recover_last_checkpoints): 5 in all, not the
+    # 5 of this run beside 4 of the first that no index lists
+    expected = [f"model.ckpt-{step}" for step in range(10, 15)]
+    assert ckpts() == expected
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == expected
+    saver = tf.train.Saver(max_to_keep=2)
+    saver.recover_last_checkpoints([*state.all_model_checkpoint_paths, str(tmp_path / "model.ckpt-99")])
+    assert saver.last_checkpoints == state.all_model_checkpoint_paths  # the missing file left out
+
+
 def test_saver_killed_while_writing_its_index_leaves_an_index_of_existing_checkpoints(tmp_path, monkeypatch):
     import json
     import types

@@ -18,7 +18,7 @@ import numpy as np
 from ember.compat.tf._core import Tensor, get_default_graph
 from ember.compat.tf.data import OutOfRangeError
 from ember.compat.tf.session import Session
-from ember.compat.tf.train import Saver, get_global_step, latest_checkpoint
+from ember.compat.tf.train import Saver, get_checkpoint_state, get_global_step
 from ember.compat.tf.variables import global_variables_initializer, local_variables_initializer
 
 __all__ = [
@@ -241,10 +241,13 @@ class ChiefSessionCreator:
     def create_session(self) -> Session:
         scaffold = self.scaffold.finalize()
         session = Session()
-        path = self.checkpoint_path or (latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir else None)
+        kept = None if self.checkpoint_path or not self.checkpoint_dir else get_checkpoint_state(self.checkpoint_dir)
+        path = self.checkpoint_path or (kept.model_checkpoint_path if kept is not None else None)
         if path is not None:
             session.run(scaffold.init_op)  # variables the checkpoint does not hold still start somewhere
             scaffold.saver.restore(session, path)
+            if kept is not None:  # as TF's: the resumed run's max_to_keep also counts the checkpoints kept so far
+                scaffold.saver.recover_last_checkpoints(kept.all_model_checkpoint_paths)
         else:
             session.run(scaffold.init_op, scaffold.init_feed_dict)
             if scaffold.init_fn is not None:

@@ -453,6 +453,11 @@ class Saver:
         self.last_checkpoints = kept
         return save_path
 
+    def recover_last_checkpoints(self, checkpoint_paths) -> None:
+        """Take up the checkpoints an earlier Saver kept (``get_checkpoint_state(dir).all_model_checkpoint_paths``),
+        those that still exist, oldest first, so ``max_to_keep`` counts and deletes them too (as TF-1's)."""
+        self.last_checkpoints = [path for path in checkpoint_paths if os.path.isfile(path)]
+
     def restore(self, sess, save_path: str) -> None:
         """Load the variables' values from a file ``save`` wrote."""
         if not os.path.exists(save_path):
