@@ -63,6 +63,19 @@ def test_parameter_copy_and_pickle_stay_parameters():
         np.testing.assert_array_equal(q.detach().numpy(), [1.0, 2.0])
 
 
+
+def test_copied_and_unpickled_parameters_come_without_the_gradient():
+    # as PyTorch's: a copy made after a backward starts with no gradient, so its own first backward is not added to
+    # the original's (a copied model took 2x the fresh gradient)
+    net = nn.Linear(3, 2)
+    x = ember.ones(4, 3)
+    net(x).sum().backward()
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert clone.weight.grad is None and clone.bias.grad is None
+        clone(x).sum().backward()
+        np.testing.assert_array_equal(clone.weight.grad.numpy(), net.weight.grad.numpy())
+    assert net.weight.grad is not None
+
 # --- registration and traversal ------------------------------------------------------------------------------
 
 

@@ -46,16 +46,13 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    # Copies and pickles are rebuilt through __init__ so they stay Parameters; as PyTorch's, they come without
+    # the gradient (a copied model's first backward would otherwise add to the original's last gradient).
     def __reduce_ex__(self, protocol):
-        # Rebuild through __init__ so copies and pickles stay Parameters with their own gradient state.
-        return _rebuild, (self.array, self.requires_grad, self.grad)
+        return _rebuild, (self.array, self.requires_grad)
 
     def __deepcopy__(self, memo) -> Parameter:
-        import copy
-
         copied = Parameter(self.array.copy(), self.requires_grad)
-        if self.grad is not None:
-            copied.grad = copy.deepcopy(self.grad, memo)
         memo[id(self)] = copied
         return copied
 
@@ -80,7 +77,7 @@ def watch_requires_grad() -> None:
                                            doc="Whether backward computes this parameter's gradient.")
 
 
-def _rebuild(data, requires_grad: bool, grad) -> Parameter:
+def _rebuild(data, requires_grad: bool, grad=None) -> Parameter:
     p = Parameter(data, requires_grad)
-    p.grad = grad
+    p.grad = grad  # (pickles made before copies dropped the gradient carry one)
     return p
