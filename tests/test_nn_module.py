@@ -369,6 +369,20 @@ def test_missing_forward_and_attribute_errors():
         nn.Linear(1, 1).nope  # noqa: B018
 
 
+
+def test_module_call_read_off_the_class_calls_the_module():
+    # ``nn.Module.__call__(module, x)`` (PyTorch wrappers call it so) raised "'property' object is not callable"
+    from ember.nn.modules.module import register_module_forward_hook
+
+    net = nn.Linear(3, 2)
+    net.register_forward_hook(lambda module, args, output: output * 2)
+    x = ember.ones(4, 3)
+    expected = (net.forward(x) * 2).detach().numpy()
+    np.testing.assert_array_equal(nn.Module.__call__(net, x).detach().numpy(), expected)
+    with register_module_forward_hook(lambda module, args, output: output + 1):  # (global hooks first: (y + 1) * 2)
+        np.testing.assert_array_equal(nn.Module.__call__(net, x).detach().numpy(), expected + 2)
+    np.testing.assert_array_equal(nn.Module.__call__(net, x=x).detach().numpy(), expected)
+
 # --- printing ------------------------------------------------------------------------------------------------
 
 

@@ -93,6 +93,14 @@ def _recording_call(self):
     return self._call_with_hooks if self._hooked or global_hooks.registered() else self.forward
 
 
+class _CallProperty(property):
+    """``Module.__call__``: a property (``module(x)`` calls what it hands out, see ``_plain_call``) that, read off the
+    class, is still callable, as ``nn.Module.__call__(module, x)`` in PyTorch code calls it."""
+
+    def __call__(self, module: Module, *args, **kwargs):
+        return self.fget(module)(*args, **kwargs)
+
+
 class Module:
     """Base class for all layers and models: subclasses assign parameters and submodules in
     ``__init__`` and compute the output in ``forward``.
@@ -153,7 +161,7 @@ class Module:
 
     # ``module(x)``: ``_plain_call``, or ``_hooked_call`` while a global hook is registered, ``_recording_call`` while
     # ember.jit traces (``_install_call``)
-    __call__ = property(_plain_call)
+    __call__ = _CallProperty(_plain_call)
 
     def _call_with_hooks(self, *args, **kwargs):
         output, ran = None, set()
@@ -983,7 +991,7 @@ def _install_call() -> None:
     hooked = global_hooks.registered()
     call = _recording_call if _called is not None else _hooked_call if hooked else _plain_call
     if Module.__dict__["__call__"].fget is not call:
-        Module.__call__ = property(call)
+        Module.__call__ = _CallProperty(call)
     _fuses = _never_fuses if hooked else _pair_fuses
 
 
