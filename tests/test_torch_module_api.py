@@ -38,6 +38,18 @@ def test_modules_with_duplicates():
     assert len(list(net.modules(remove_duplicate=False))) == len(list(tnet.modules(remove_duplicate=False))) == 3
 
 
+@pytest.mark.parametrize("remove_duplicate", [True, False])
+def test_named_modules_skips_the_modules_in_memo(remove_duplicate):
+    # the memo given was read as a set of ids: its modules were listed all the same ("0" and "0.0" here)
+    names = []
+    for nn in (ember.nn, torch.nn):
+        net = nn.Sequential(nn.Sequential(nn.ReLU()), nn.Tanh())
+        memo = {net[0]}
+        names.append([name for name, _ in net.named_modules(memo, "net", remove_duplicate)])
+        assert len(memo) == (3 if remove_duplicate else 1)
+    assert names[0] == names[1] == ["net", "net.1"]
+
+
 def test_load_state_dict_assign_takes_the_tensors():
     net = ember.nn.Linear(3, 2)
     weight = ember.arange(6.0).reshape(2, 3)

@@ -504,13 +504,14 @@ class Module:
 
     # --- traversal ---
     def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):
-        """(dotted name, module) for this module and every descendant, depth first, each once."""
+        """(dotted name, module) for this module and every descendant, depth first, each once (with
+        ``remove_duplicate``); a module in ``memo`` is skipped, with its descendants."""
         if memo is None:
             memo = set()
+        if self in memo:
+            return
         if remove_duplicate:
-            if id(self) in memo:
-                return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
