@@ -22,6 +22,11 @@ def test_paths_to_parameters_buffers_and_submodules():
         mine.get_parameter("0.nope")
     with pytest.raises(AttributeError, match="has no buffer 'weight'"):
         mine.get_buffer("0.weight")
+    mine[0].bias, theirs[0].bias = None, None  # (get_parameter gave the None placeholder)
+    with pytest.raises(AttributeError, match="is not an nn.Parameter"):
+        theirs.get_parameter("0.bias")
+    with pytest.raises(AttributeError, match="Linear.bias is None, not a parameter"):
+        mine.get_parameter("0.bias")
     mine.set_submodule("1", ember.nn.Identity())
     theirs.set_submodule("1", torch.nn.Identity())
     assert type(mine[1]).__name__ == type(theirs[1]).__name__ == "Identity"

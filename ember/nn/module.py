@@ -475,6 +475,8 @@ class Module:
         module, name = self._owner_of(target, "parameter")
         if name not in module._parameters:
             raise AttributeError(f"{type(module).__name__} has no parameter '{name}' (path '{target}')")
+        if module._parameters[name] is None:  # (a placeholder such as an absent bias: not a parameter, as PyTorch)
+            raise AttributeError(f"{type(module).__name__}.{name} is None, not a parameter (path '{target}')")
         return module._parameters[name]
 
     def get_buffer(self, target: str):
