@@ -32,6 +32,12 @@ def test_paths_to_parameters_buffers_and_submodules():
     assert type(mine[1]).__name__ == type(theirs[1]).__name__ == "Identity"
     with pytest.raises(AttributeError, match="has no submodule 'x'"):
         mine.set_submodule("x", ember.nn.ReLU(), strict=True)
+    for name in ("0.in_features", "0.forward", "0.weight"):  # (an attribute that is no module was replaced)
+        with pytest.raises(AttributeError, match="is not an nn.Module"):
+            theirs.set_submodule(name, torch.nn.ReLU())
+        with pytest.raises(AttributeError, match="is not a submodule"):
+            mine.set_submodule(name, ember.nn.ReLU())
+    assert mine[0].in_features == 3 and "forward" not in mine[0].__dict__
 
 
 def test_modules_with_duplicates():

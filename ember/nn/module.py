@@ -488,7 +488,7 @@ class Module:
 
     def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
         """Put ``module`` at a dotted path such as ``"encoder.0"`` (the parents must exist; with ``strict`` the
-        path's last name must already be a submodule)."""
+        path's last name must already be a submodule). As PyTorch's, it replaces no attribute but a submodule."""
         if not target:
             raise ValueError("set_submodule: the target must name a submodule, got ''")
         if not isinstance(module, Module):
@@ -496,6 +496,9 @@ class Module:
         parent, name = self._owner_of(target, "submodule")
         if strict and name not in parent._modules:
             raise AttributeError(f"{type(parent).__name__} has no submodule '{name}' (path '{target}')")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"set_submodule: {type(parent).__name__}.{name} is not a submodule (path '{target}'), "
+                                 "so it is not replaced")
         setattr(parent, name, module)
 
     def _owner_of(self, target: str, what: str) -> tuple[Module, str]:
