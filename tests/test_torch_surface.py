@@ -164,6 +164,19 @@ def test_parameter_list_holds_other_objects_as_they_are_as_torch():
     assert "(0): Object of type: int" in repr(ours)
 
 
+def test_parameter_list_takes_integer_indices_only_as_torch():
+    # p[1.0] = t registered a new parameter "1.0" next to "1"; p[1.0] raised an AttributeError naming '1.0'
+    ours, theirs = ember.nn.ParameterList([ember.ones(1), ember.ones(2)]), torch.nn.ParameterList([torch.ones(1)] * 2)
+    for holder, made in ((ours, ember.zeros(3)), (theirs, torch.zeros(3))):
+        with pytest.raises(TypeError, match="'float' object cannot be interpreted as an integer"):
+            holder[1.0] = made
+        with pytest.raises(TypeError, match="'float' object cannot be interpreted as an integer"):
+            holder[1.0]  # noqa: B018
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0", "1"]
+    ours[np.int64(-1)] = ember.zeros(3)
+    assert ours[1].shape == (3,)
+
+
 def test_clip_grad_norm_under_nn_utils_matches_torch():
     ours, theirs = _pair(5, seed=3)
     ours.requires_grad_()

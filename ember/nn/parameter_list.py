@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -33,6 +34,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def _index(self, index: int) -> int:
+        index = operator.index(index)  # (a float such as 1.0 named a new entry "1.0", as PyTorch refuses it)
         if not -self._count <= index < self._count:
             raise IndexError(f"ParameterList: index {index} is out of range for {self._count} parameters")
         return index % self._count
