@@ -164,6 +164,19 @@ def test_register_checks_names_and_types():
     assert m.bias is None and list(m.parameters()) == []
 
 
+def test_assigning_a_parameter_checks_its_name_as_registering_does():
+    # as PyTorch's (its assignment registers): setattr(m, "a.b", p) saved a key "a.b" that no path leads to, and
+    # m.forward = p hid the method behind a parameter
+    m = nn.Linear(1, 1)
+    for name, match in (("a.b", "without '.'"), ("", "non-empty"), ("forward", "clashes")):
+        with pytest.raises(KeyError, match=match):
+            setattr(m, name, nn.Parameter(ember.ones(1)))
+    m.plain = 5
+    m.plain = nn.Parameter(ember.ones(1))  # a plain attribute is replaced, as PyTorch's
+    m.weight = nn.Parameter(ember.zeros(1, 1))
+    assert list(m.state_dict()) == ["weight", "bias", "plain"] and callable(m.forward)
+
+
 def test_register_refuses_a_name_held_by_another_kind_or_attribute():
     # as PyTorch: registering a buffer "weight" on a Linear dropped the parameter from parameters() silently
     lin = nn.Linear(2, 2)

@@ -313,6 +313,8 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() is called")
+            if name not in params and (not name or "." in name or hasattr(type(self), name)):
+                self._check_name(name, "parameter")  # raises, as PyTorch's assignment (its register_parameter)
             self._forget(name, keep=params)
             params[name] = value
             mark_state(value)
