@@ -787,6 +787,15 @@ def test_removing_hooks_with_options_restores_the_plain_call():
     assert module.__call__ == module.forward
 
 
+def test_a_hook_handles_id_is_its_key_in_the_modules_hooks_as_torch():
+    # handle.id (PyTorch code looks its hook up by it) raised an AttributeError
+    for lib in (ember, pytest.importorskip("torch")):
+        module = lib.nn.Identity()
+        pre, post = module.register_forward_pre_hook(lambda m, a: None), module.register_forward_hook(print)
+        assert list(module._forward_pre_hooks) == [pre.id] and list(module._forward_hooks) == [post.id]
+        assert module._forward_hooks[post.id] is print
+
+
 def _mix(lib):
     class Mix(lib.nn.Module):
         def __init__(self):

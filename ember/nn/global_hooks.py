@@ -58,6 +58,11 @@ class RemovableHandle:
     def __init__(self, owner, hooks: dict, key: int):
         self.owner, self.hooks, self.key = owner, hooks, key
 
+    @property
+    def id(self) -> int:  # noqa: A003  (PyTorch's name)
+        """The hook's key in its module's hook dict (``module._forward_hooks`` ...), as PyTorch's ``handle.id``."""
+        return self.key
+
     def remove(self) -> None:
         self.owner._remove_hook(self.hooks, self.key)
 
