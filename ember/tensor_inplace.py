@@ -299,12 +299,15 @@ def _check_fill_dtype(tensor, name: str, kinds: str) -> None:
 
 
 def _refuse_traced_draw(tensor, name: str) -> None:
-    """A TypeError for an in-place random fill while a graph is built: of a graph value, which has no memory, or of a
-    parameter or buffer, which it would fill once, when the trace runs, rather than on every call."""
-    if not hasattr(tensor.array, "flags") or (_read_live(tensor) and building()):
+    """A TypeError for an in-place random fill while a graph is built: of a graph value, which has no memory, of a
+    parameter or buffer, or, while ``ember.jit`` traces, of any tensor (one made in the traced function is a
+    constant): it would fill once, when the trace runs, rather than on every call."""
+    if not hasattr(tensor.array, "flags") or (building() and (_read_live(tensor)
+                                                              or getattr(thread_mode.builder, "trace", None))):
         raise TypeError(f"{name}: in-place random fills are not recorded into a graph ({tensor.dtype}"
-                        f"{list(tensor.shape)}); use ember.rand and friends in traced or graph-building code "
-                        "(t.copy_(ember.randn(...)) draws anew on every call)")
+                        f"{list(tensor.shape)}) and would draw once; use ember.rand and friends in traced or "
+                        "graph-building code (t = ember.randn(...), or t.copy_(ember.randn(...)) for a parameter or "
+                        "buffer, draws anew on every call)")
 
 
 def _assign(tensor, name: str, result):

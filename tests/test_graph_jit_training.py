@@ -754,6 +754,17 @@ def test_in_place_methods_on_parameters_and_buffers_in_a_traced_step_write_them_
         ember.jit(draw)(ember.ones(1, 3))
 
 
+@pytest.mark.parametrize("fill", ["uniform_", "normal_", "bernoulli_", "exponential_", "random_"])
+def test_a_random_fill_of_a_tensor_made_in_a_traced_call_is_refused(fill):
+    # ember.empty(3).uniform_() in a traced function drew once, while tracing, and every call returned that draw
+    def noisy(x):
+        return x + getattr(ember.empty(3), fill)()
+
+    with pytest.raises(TypeError, match=f"{fill}: in-place random fills are not recorded into a graph"):
+        ember.jit(noisy)(ember.zeros(3))
+    assert not np.array_equal(noisy(ember.zeros(3)).numpy(), noisy(ember.zeros(3)).numpy())  # eager: drawn anew
+
+
 def test_requires_grad_of_values_in_a_traced_step_is_eager_modes():
     # every value computed in a trace said requires_grad False: a step guarded by `if loss.requires_grad` skipped
     # its backward and never trained (the loss stayed where it started)
