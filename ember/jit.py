@@ -38,8 +38,9 @@ and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops
 call traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with
 other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
 ...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way, and so does changing a plain setting
-of such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze). Python state a
-forward changes itself (``self.calls += 1``) changes only while tracing, as under torch.compile.
+of such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze); a jit function
+of a module's method (``ember.jit(net.forward)``, ``@ember.jit`` on ``forward``) counts that module as called. Python
+state a forward changes itself (``self.calls += 1``) changes only while tracing, as under torch.compile.
 A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
 torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
 A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
@@ -99,7 +100,7 @@ from ember import grad_mode, traced_state
 from ember.backend.devices import device_of
 from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, Graph, GraphError, current
 from ember.jit_steady import MISS, steady_call
-from ember.nn.module import observe_calls, observe_modes, on_mode_change
+from ember.nn.module import Module, note_call, observe_calls, observe_modes, on_mode_change
 from ember.nn.parameter import watch_requires_grad
 from ember.ops.effects import DROP_GRAD
 from ember.ops.shape import COPY
@@ -259,6 +260,7 @@ class JitFunction:
             return fn(ref(), *args)
 
         method.__name__ = self.__name__
+        method.__self__ = ref  # (weakly) the instance, which a trace of a module's method watches as a called one
         bound = self._methods[instance] = JitFunction(method, self.passes, self.cache_size, self.dynamic)
         return bound
 
@@ -423,6 +425,11 @@ class JitFunction:
         modes, called = {}, {}
         outer = observe_modes(modes)  # the modules whose mode (train()/eval()) the call reads
         outer_calls = observe_calls(called)  # the modules whose hooks it runs
+        owner = getattr(self.fn, "__self__", None)  # a module's method (ember.jit(net.forward)) reads that module
+        if owner.__class__ is weakref.ref:
+            owner = owner()
+        if isinstance(owner, Module):
+            note_call(owner)
         written_before = grad_mode.last_write
         try:
             with graph.building():

@@ -351,6 +351,31 @@ def test_a_module_setting_changed_after_tracing_traces_again():
     assert fast.traces == 2
 
 
+def test_jit_of_a_module_method_follows_the_module_as_a_called_one():
+    # ember.jit(net.forward) and @ember.jit on forward do not call the module itself, so a submodule replaced or a
+    # setting changed after tracing was not seen: the stale trace ran (every element off eager's)
+    class Scaled(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.scale = ember.nn.Linear(3, 2), 2.0
+
+        @ember.jit
+        def forward(self, x):
+            return self.lin(x) * self.scale
+
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.Linear(4, 2))
+    scaled, fast = Scaled(), ember.jit(net.forward)
+    x = ember.randn(5, 3)
+    for _ in range(3):
+        fast(x), scaled(x)
+    net[1], scaled.scale = ember.nn.Linear(4, 2), 3.0
+    for _ in range(2):
+        np.testing.assert_allclose(fast(x).numpy(), net(x).detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(scaled(x).numpy(), (scaled.lin(x) * 3).detach().numpy(), rtol=1e-6)
+    assert fast.traces == 2 and scaled.forward.traces == 2
+
+
 def test_a_counter_a_forward_keeps_does_not_make_every_call_trace_again():
     class Counting(ember.nn.Module):
         def __init__(self):
