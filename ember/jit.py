@@ -38,8 +38,9 @@ and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops
 call traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with
 other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
 ...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way, and so does changing a plain setting
-of such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze); a jit function
-of a module's method (``ember.jit(net.forward)``, ``@ember.jit`` on ``forward``) counts that module as called. Python
+of such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze, a function held
+as an attribute, ``forward`` replaced on the instance, or a class default overridden there); a jit function of a
+module's method (``ember.jit(net.forward)``, ``@ember.jit`` on ``forward``) counts that module as called. Python
 state a forward changes itself (``self.calls += 1``) changes only while tracing, as under torch.compile.
 A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
 torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).

@@ -351,6 +351,33 @@ def test_a_module_setting_changed_after_tracing_traces_again():
     assert fast.traces == 2
 
 
+def test_a_module_function_or_class_default_replaced_after_tracing_traces_again():
+    # net.forward replaced on the instance, a function held as an attribute (self.act = ...) or a class default
+    # overridden on the instance (m.scale = 5.0 over the class's 2.0) ran the stale trace
+    class Net(ember.nn.Module):
+        scale = 2.0
+
+        def __init__(self):
+            super().__init__()
+            self.lin, self.act = ember.nn.Linear(3, 2), ember.relu
+
+        def forward(self, x):
+            return self.act(self.lin(x)) * self.scale
+
+    ember.manual_seed(0)
+    net = Net()
+    fast = ember.jit(lambda x: net(x))
+    x = ember.randn(5, 3)
+    changes = [lambda: setattr(net, "act", ember.tanh), lambda: setattr(net, "scale", 5.0),
+               lambda: setattr(net, "forward", lambda x: net.lin(x) - 1)]
+    for change in changes:
+        fast(x), fast(x)
+        change()
+        for _ in range(2):
+            np.testing.assert_allclose(fast(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-6)
+    assert fast.traces == 4
+
+
 def test_jit_of_a_module_method_follows_the_module_as_a_called_one():
     # ember.jit(net.forward) and @ember.jit on forward do not call the module itself, so a submodule replaced or a
     # setting changed after tracing was not seen: the stale trace ran (every element off eager's)

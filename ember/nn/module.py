@@ -10,7 +10,8 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import MappingProxyType
+from functools import partial
+from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
 
 from ember import traced_state
 from ember.autograd import building, drop_grads, eagerly, no_grad
@@ -28,13 +29,15 @@ from ember.traced_state import mark_state
 
 _setattr = object.__setattr__
 _SCALARS = (bool, int, float, str, type(None))
+_FUNCTIONS = (FunctionType, MethodType, BuiltinFunctionType, partial)
 
 
 def _is_setting(value) -> bool:
-    """Whether ``value`` is a plain setting a module's forward reads as a constant: a number, a string, None, or a
-    tuple of them."""
+    """Whether ``value`` is a plain setting a module's forward reads as a constant: a number, a string, None, a
+    tuple of them, or a function (``self.act = ember.relu``, ``forward`` replaced on the instance)."""
     kind = value.__class__
-    return kind in _SCALARS or kind is tuple and all(item.__class__ in _SCALARS for item in value)
+    return kind in _SCALARS or kind in _FUNCTIONS or kind is tuple and all(item.__class__ in _SCALARS
+                                                                         for item in value)
 
 _observed: dict | None = None  # see observe_modes
 _called: dict | None = None  # see observe_calls
@@ -357,7 +360,7 @@ class Module:
                 mark_state(value)
             traced_state.changed()
         elif params is not None and name != "training" and _is_setting(value):
-            old = self.__dict__.get(name, value)
+            old = self.__dict__.get(name, getattr(type(self), name, value))  # (or the class's: its forward, a default)
             if old is not value and _is_setting(old) and old != value:  # (eps, p...): a jit trace froze the old one
                 traced_state.changed()
         _setattr(self, name, value)
