@@ -3,7 +3,7 @@
 Once ``ember.jit`` has run a trace for a signature, a later call with that signature needs only checks that the
 trace still fits, the generated step itself, and new Tensors for the results and the ``.grad`` attributes. The
 checks are the general path's: the arguments' shapes, dtypes and requires_grad (the signature), what
-``Trace.matches`` compares (autocast, which ``.grad`` exist, optimizer state dicts and hyper-parameters), and
+``Trace.matches`` compares (autocast, grad mode, which ``.grad`` exist, optimizer state dicts and hyper-parameters), and
 that no parameter the code updates in place had its array replaced. ``steady_call`` writes all of it as one
 function with every object bound by name, so a call builds no signature tuple and runs no loop over lists.
 Once the checks pass, the ``.grad`` attributes the call replaces are let go before the step runs (as the
@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember.grad_mode import thread_mode
 from ember.ops import autocast
 from ember.runtime.sized import SizeSpecificCode
 from ember.sparse import RowSparse
@@ -77,7 +78,8 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
                        f"a{i}.requires_grad != {requires_grad!r}"]
         src.miss_unless(checks)
     trace = compiled.trace
-    src.miss_unless([f"autocast_state() != {src.bind('AC', trace.autocast)}"])
+    src.miss_unless([f"autocast_state() != {src.bind('AC', trace.autocast)}",
+                     f"{src.bind('TM', thread_mode)}.grad_enabled != {bool(trace.grad_enabled)!r}"])
     if trace.arg_hooks:  # an argument's gradient hooks are ops of the trace
         src.miss_unless([f"{src.bind('TR', trace)}.arguments_rehooked(args)"])
     src.miss_unless([f"({src.bind('P', p)}.grad is None) is not {bool(was_none)!r}" for p, was_none in trace.assumed])

@@ -11,8 +11,8 @@ What remains is Python state outside arrays, each parameter's ``.grad`` attribut
 - ``drop_grad`` (``zero_grad``) is an op: its node drops the gradient on every run, and the trace sets ``.grad``
   to None for the rest of the traced call; ``accumulate_grad`` adds each gradient into ``.grad``, as eager mode;
 - ``matches`` tells whether a cached trace still fits the caller's ``.grad`` (of parameters and arguments),
-  optimizer and autocast state, the parameter groups of the optimizers the call stepped, the modes
-  (``train()``/``eval()``) of the modules the call read, and (``watch``) the ``requires_grad`` and gradient hooks
+  optimizer, autocast and grad mode (``no_grad``) state, the parameter groups of the optimizers the call stepped, the
+  modes (``train()``/``eval()``) of the modules the call read, and (``watch``) the ``requires_grad`` and gradient hooks
   of the tensors it captured and the hooks of the modules it called, compared only when ``ember.traced_state``
   says that some such thing changed.
 """
@@ -25,6 +25,7 @@ from ember import traced_state
 from ember.autograd import post_accumulate_hooks
 from ember.backend import dtypes
 from ember.backend.devices import device_of
+from ember.grad_mode import thread_mode
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.nn import global_hooks
 from ember.ops import autocast
@@ -77,6 +78,7 @@ class Trace:
         self.grad_inputs: list = []  # (param, Value): a gradient present before the call, read live
         self._checks = None  # what matches() compares about the optimizer updates the call made
         self.autocast = autocast.state()  # the casts ember.autocast put in the graph depend on it
+        self.grad_enabled = thread_mode.grad_enabled  # what requires grad, and whether backward may run, depend on it
         self.modes: list = []  # (module, training): the modes of the modules the traced call read
         self.arguments: dict = {}  # Value id -> (index, the caller's Tensor) of arguments that require grad
         self.argument_ids: set = set()  # ids of the arguments' Values: an in-place op writes the caller's Tensor
@@ -129,7 +131,7 @@ class Trace:
         return True
 
     def matches(self, args: tuple) -> bool:
-        if self.autocast != autocast.state():
+        if self.autocast != autocast.state() or self.grad_enabled != thread_mode.grad_enabled:
             return False
         if self.watched_version != traced_state.version and not self._watched_unchanged():
             return False

@@ -765,6 +765,33 @@ def test_a_random_fill_of_a_tensor_made_in_a_traced_call_is_refused(fill):
     assert not np.array_equal(noisy(ember.zeros(3)).numpy(), noisy(ember.zeros(3)).numpy())  # eager: drawn anew
 
 
+def test_a_traced_step_called_under_no_grad_or_back_traces_again():
+    # grad mode was no part of what a trace depends on: a step traced with gradients on kept training under
+    # ember.no_grad() (eager's guarded backward does not run), and one traced under no_grad never trained after
+    def run(compiled: bool, modes):
+        ember.manual_seed(0)
+        net = nn.Linear(2, 1)
+        opt = ember.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = net(x).pow(2).sum()
+            if loss.requires_grad:
+                loss.backward()
+                opt.step()
+            return loss
+
+        fn = ember.jit(step) if compiled else step
+        losses = []
+        for grad in modes:
+            with ember.set_grad_enabled(grad):
+                losses.append(fn(ember.ones(3, 2)).item())
+        return losses
+
+    for modes in ([True] * 3 + [False] * 2 + [True] * 2, [False] * 2 + [True] * 3):
+        np.testing.assert_allclose(run(True, modes), run(False, modes), rtol=1e-6)
+
+
 def test_requires_grad_of_values_in_a_traced_step_is_eager_modes():
     # every value computed in a trace said requires_grad False: a step guarded by `if loss.requires_grad` skipped
     # its backward and never trained (the loss stayed where it started)
