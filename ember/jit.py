@@ -523,9 +523,10 @@ def _refuse_captured_arguments(name: str, graph: Graph, args: tuple) -> None:
 def _frozen_value(value):
     """``value``, a non-Tensor argument, as the signature holds it: a float that is zero or NaN (and such a complex
     number, nested in tuples too) by its repr, so that -0.0 and 0.0 (equal as numbers) are two signatures, as they
-    give two results (1 / (x * -0.0) is -inf), and NaN, unequal to itself, finds its trace again."""
+    give two results (1 / (x * -0.0) is -inf), and NaN, unequal to itself, finds its trace again; a tuple's items
+    with their types, as (2,) and (2.0,) (equal tuples) give two results (x * s[0] of an int x: int64, float32)."""
     if isinstance(value, tuple):
-        items = tuple(_frozen_value(v) for v in value)
+        items = tuple((type(v), _frozen_value(v)) for v in value)
         return items if type(value) is tuple else (type(value), items)  # (a named tuple: its type too)
     if isinstance(value, (float, complex, np.inexact)) and (value != value or value == 0):
         return repr(value)

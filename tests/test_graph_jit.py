@@ -325,6 +325,18 @@ def test_a_python_number_argument_keeps_its_sign_of_zero_and_nan_finds_its_trace
     assert shifted.traces == 1
 
 
+def test_a_tuple_argument_of_equal_numbers_of_other_types_traces_again():
+    # (2,) == (2.0,) == (True,)-like tuples: a call with (2.0,) reused the trace made for (2,), and x * s[0] of an
+    # int64 x stayed int64 where eager gives float32
+    scaled = ember.jit(lambda x, s: x * s[0])
+    x = ember.tensor([1, 2])
+    for s in [(2,), (2.0,), (np.float32(2),), (1,), (True,), (2,)]:
+        got, expected = scaled(x, s), x * s[0]
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert scaled.traces == 5
+
+
 def test_memory_queries_on_a_traced_value_are_a_clear_error():
     # stride(), storage_offset() and data_ptr() failed inside ('Symbol' object has no attribute 'strides')
     for query, name in [(lambda t: t.stride(), "stride()"), (lambda t: t[1:].storage_offset(), "storage_offset()"),
