@@ -150,7 +150,7 @@ class _Compiled:
     Tensors are read on every call."""
 
     __slots__ = ("fn", "captured", "pinned", "bound", "grad_params", "arg_grads", "writeback", "fresh", "rebuild",
-                 "graph", "trace", "single_output", "steady", "grad_args")
+                 "graph", "trace", "single_output", "steady", "grad_args", "written_args")
 
     def __init__(self, graph: Graph, trace: Trace, rebuild, writeback: list, single_output: int | None = None):
         self.graph, self.trace, self.rebuild, self.writeback = graph, trace, rebuild, writeback
@@ -159,6 +159,7 @@ class _Compiled:
         self.arg_grads = [i for i, _ in trace.arg_grad_inputs]  # arguments whose .grad the call reads
         # arguments whose .grad the call reads or sets: each must be a Tensor of its own (_refuse_repeated)
         self.grad_args = frozenset(self.arg_grads) | {p.index for p, _ in writeback if p.__class__ is _Argument}
+        self.written_args: tuple = ()  # arguments the call writes in place (x.add_(y)): each must be writeable
         self.bind()
 
     def bind(self) -> None:
@@ -309,6 +310,11 @@ class JitFunction:
             recent = (key, compiled)
         if compiled.grad_args and len(args) > 1:
             _refuse_repeated(self.__name__, args, compiled.grad_args)
+        for i in compiled.written_args:
+            if not getattr(args[i].array.flags, "writeable", True):  # (CuPy arrays have no read-only flag)
+                raise RuntimeError(f"jit {self.__name__}: argument {i} ({args[i].dtype}{list(args[i].shape)}) is "
+                                   "read-only (a view from broadcast_to/expand, or of a read-only array) and the "
+                                   "call writes it in place; clone() it first")
         if compiled.pinned and compiled.stale():
             with _TRACING:
                 compiled.bind()
@@ -463,6 +469,8 @@ class JitFunction:
             trace.restore()
             trace.arguments = {}  # the caller's Tensors: not kept
         _refuse_captured_arguments(self.__name__, graph, args)
+        written = graph.written()
+        written_args = tuple(i for i, v in enumerate(traced) if isinstance(v, Tensor) and v.id in written)
         trace.modes = list(modes.values())
         trace.watch(called.values())
         if outer is not None:  # traced inside another trace: that one read these modes too
@@ -479,6 +487,7 @@ class JitFunction:
             [v for _, v in trace.grad_inputs] + [v for _, v in trace.arg_grad_inputs]  # the order a call passes them
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
+        compiled.written_args = written_args
         self.cache.count_compile()
         return compiled
 

@@ -76,7 +76,8 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
         for i, (shape, dtype, requires_grad) in enumerate(key):
             checks += [f"x{i}.shape != {src.bind('S', shape)}", f"x{i}.dtype != {src.bind('D', dtype)}",
                        f"a{i}.requires_grad != {requires_grad!r}"]
-        src.miss_unless(checks)
+        checks += [f"not getattr(x{i}.flags, 'writeable', True)" for i in compiled.written_args]  # (the general
+        src.miss_unless(checks)  # path refuses a read-only argument the call writes)
     trace = compiled.trace
     src.miss_unless([f"autocast_state() != {src.bind('AC', trace.autocast)}",
                      f"{src.bind('TM', thread_mode)}.grad_enabled != {bool(trace.grad_enabled)!r}"])
