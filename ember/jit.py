@@ -23,8 +23,9 @@ and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, wri
 An in-place op on a parameter, a buffer or an argument (``p -= lr * p.grad``, ``x.add_(y)``, ``x[0] = 1``) writes it
 on every call, as in eager mode; a random fill of one (``normal_``) is refused, as it would draw only once.
 A call retraces when an argument's shape, dtype or requires_grad changes, when grad mode does (``ember.no_grad()``:
-each mode keeps its trace), when an optimizer's hyper-parameters
-other than lr change or its parameter groups do (``add_param_group``, ``load_state_dict``), when a parameter's or
+each mode keeps its trace), when an optimizer's hyper-parameter becomes or stops being 0 or a flag of it changes
+(``nesterov``; the values, lr, momentum and betas included, are read on every call, so schedules need no retrace)
+or its parameter groups change (``add_param_group``, ``load_state_dict``), when a parameter's or
 an argument's ``.grad`` that the trace accumulated into appears or disappears, when a module whose ``training``
 the call read is switched (``train()``/``eval()``: each mode keeps its trace), when a parameter the call read is
 frozen or unfrozen (``requires_grad_(False)``, ``p.requires_grad = ...``: fine-tuning), and when a gradient hook of

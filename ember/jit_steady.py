@@ -26,6 +26,7 @@ from ember.ops import autocast
 from ember.runtime.sized import SizeSpecificCode
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
+from ember.tracing import hyper_form
 
 __all__ = ["MISS", "steady_call"]
 
@@ -88,17 +89,20 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     for optimizer, params, expected in states:  # load_state_dict made new state dicts
         src.add(f"state = {src.bind('O', optimizer)}.state")
         src.miss_unless([f"state.get({src.bind('P', p)}) is not {src.bind('T', s)}" for p, s in zip(params, expected)])
-    if hypers:  # lr is read live by the code; the other values are compiled into it
+    if hypers:  # the code reads the values live; it depends on their forms (a number's zero-ness)
         src.add("try:")
+        form = src.bind("HF", hyper_form)
         for group, read_values, fixed, keys in hypers:
             if group is None:
                 src.add(f"hyper = {src.bind('R', read_values)}()", 2)
                 src.add('hyper.pop("lr", None)', 2)
-                src.add(f"if hyper != {src.bind('F', fixed)}:", 2)
+                fixed_form = src.bind("FF", hyper_form(tuple(fixed.items())))
+                src.add(f"if hyper != {src.bind('F', fixed)} and {form}(tuple(hyper.items())) != {fixed_form}:", 2)
             else:
                 g = src.bind("G", group)
-                values = ", ".join(f"{g}[{k!r}]" for k in keys)
-                src.add(f"if ({values},) != {src.bind('F', fixed)}:", 2)
+                src.add(f"values = ({', '.join(f'{g}[{k!r}]' for k in keys)},)", 2)
+                fixed_form = src.bind("FF", hyper_form(fixed))
+                src.add(f"if values != {src.bind('F', fixed)} and {form}(values) != {fixed_form}:", 2)
             src.add("return MISS", 3)
         src.add("except KeyError:")  # a hyper-parameter is gone
         src.add("return MISS", 2)

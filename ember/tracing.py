@@ -36,6 +36,16 @@ from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
 
+def hyper_form(value):
+    """What compiled code fixes of a hyper-parameter's value: for a number, whether it is 0 (the value itself is read
+    on every run, so a schedule's new momentum or betas need no retrace); anything else as it is."""
+    if value.__class__ is float or value.__class__ is int:
+        return value == 0
+    if value.__class__ is tuple:
+        return tuple(map(hyper_form, value))
+    return value
+
+
 def _reader(keys: list):
     """A function of a dict returning the tuple of its values at ``keys`` (KeyError when one is missing)."""
     get = itemgetter(*keys)
@@ -155,14 +165,16 @@ class Trace:
             for optimizer, params, expected in states:  # load_state_dict made new state dicts
                 if any(map(is_not, map(optimizer.state.get, params), expected)):
                     return False
-            for group, read_values, fixed, _ in hypers:  # lr is read live; the other values are compiled into the code
+            for group, read_values, fixed, _ in hypers:  # the values are read live; the code depends on their forms
                 if group is None:  # a reader that makes a dict
                     hyper = read_values()
                     hyper.pop("lr", None)
-                    if hyper != fixed:
+                    if hyper != fixed and hyper_form(tuple(hyper.items())) != hyper_form(tuple(fixed.items())):
                         return False
-                elif read_values(group) != fixed:
-                    return False
+                else:
+                    values = read_values(group)
+                    if values != fixed and hyper_form(values) != hyper_form(fixed):
+                        return False
         except KeyError:  # a hyper-parameter is gone
             return False
         return True

@@ -148,20 +148,43 @@ def test_scheduler_changes_lr_without_retracing():
     assert step.traces == 1
 
 
-def test_other_hyper_parameters_and_new_optimizer_state_retrace():
+def test_a_momentum_schedule_runs_one_trace_equal_to_eager():
+    # OneCycleLR cycles momentum too: every step retraced (12 traces in 12 steps) while lr alone did not; the
+    # update code reads every value live, and depends only on which are 0
+    eager_net, eager_opt = _build("mlp", "momentum")
+    net, opt = _build("mlp", "momentum")
+    eager_sched, sched = (ember.optim.lr_scheduler.OneCycleLR(o, max_lr=0.2, total_steps=len(X))
+                          for o in (eager_opt, opt))
+    step = ember.jit(lambda x, y: _step(net, opt, x, y))
+    for x, y in zip(X, Y):
+        assert step(x, y).item() == _step(eager_net, eager_opt, x, y).item()
+        sched.step()
+        eager_sched.step()
+    _assert_same_state(eager_net, net)
+    assert step.traces == 1
+
+
+def test_hyper_parameters_becoming_zero_and_new_optimizer_state_retrace():
     net, opt = _build("mlp", "momentum")
     step = ember.jit(lambda x, y: _step(net, opt, x, y))
     step(X[0], Y[0])
     step(X[1], Y[1])
     assert step.traces == 1
-    opt.param_groups[0]["momentum"] = 0.5  # compiled into the update code: a new trace
+    opt.param_groups[0]["momentum"] = 0.5  # read live: the same code
     step(X[2], Y[2])
-    assert step.traces == 2
+    assert step.traces == 1
+    opt.param_groups[0]["momentum"] = 0.0  # no momentum buffer: other code
     step(X[3], Y[3])
     assert step.traces == 2
+    opt.param_groups[0]["momentum"] = 0.9  # each form keeps its trace
+    step(X[0], Y[0])
+    assert step.traces == 2
+    opt.param_groups[0]["nesterov"] = True
+    step(X[1], Y[1])
+    assert step.traces == 3
     opt.load_state_dict(opt.state_dict())  # fresh state dicts: the old code would update stale buffers
     step(X[0], Y[0])
-    assert step.traces == 3
+    assert step.traces == 4
 
 
 

@@ -186,7 +186,8 @@ def test_one_parameter_optimizer_state_and_hyper_parameters_are_checked_on_every
 
 _CHANGES = {
     "lr": (lambda n, o: o.param_groups[0].__setitem__("lr", 0.05), 1),  # read live by the code: no new trace
-    "momentum": (lambda n, o: o.param_groups[0].__setitem__("momentum", 0.5), 2),
+    "momentum": (lambda n, o: o.param_groups[0].__setitem__("momentum", 0.5), 1),  # read live too
+    "momentum off": (lambda n, o: o.param_groups[0].__setitem__("momentum", 0.0), 2),  # no buffer: other code
     "nesterov": (lambda n, o: o.param_groups[0].__setitem__("nesterov", True), 2),
     "load_state_dict": (lambda n, o: o.load_state_dict(o.state_dict()), 2),
     "replaced array": (lambda n, o: setattr(n[0].weight, "data", ember.tensor(n[0].weight.detach().numpy() * 0.5)),
