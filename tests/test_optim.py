@@ -264,6 +264,18 @@ def test_ftrl_matches_tensorflow_formula(hyper):
         assert (w.array == 0).any()  # L1 makes exact zeros
 
 
+def test_ftrl_refuses_an_lr_a_schedule_brought_to_zero():
+    # a schedule ending at 0 (PolynomialLR) made the next step divide by zero: a bare ZeroDivisionError
+    w = ember.tensor(_start(5)[0], requires_grad=True)
+    opt = optim.Ftrl([w], lr=0.1)
+    schedule = optim.lr_scheduler.PolynomialLR(opt, total_iters=1)
+    w.grad = ember.ones_like(w)
+    opt.step()
+    schedule.step()
+    with pytest.raises(ValueError, match="Ftrl: lr must be > 0, got 0.0"):
+        opt.step()
+
+
 def _sparse_steps(seed, rows=20, dim=3, steps=STEPS, touched=None):
     """Per step: ids (with repeats) and values; ``touched`` fixes the set of rows used every step."""
     rng = np.random.default_rng(seed)

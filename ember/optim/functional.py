@@ -816,6 +816,9 @@ def sparse_adagrad_update(param, grad: RowSparse, state: dict, *, lr: float, lr_
 def _ftrl(xp, var, grad, accum, linear, *, lr, learning_rate_power, l1, l2, l2_shrinkage, beta):
     """TensorFlow's ApplyFtrlV2 on arrays of equal shape, in place on ``var``, ``accum`` and ``linear``."""
     lr = float(lr)
+    if not lr > 0:  # (a schedule may bring it there after the optimizer checked its first value)
+        raise ValueError(f"Ftrl: lr must be > 0, got {lr} (the update divides by it; a schedule ending at 0 "
+                         f"would take the weights to 0, not hold them)")
     l2 = float(l2) + float(beta) / (2.0 * lr)
     power = -float(learning_rate_power)
     grad_shrunk = xp.add(grad, var * float(2 * l2_shrinkage)) if l2_shrinkage else grad
