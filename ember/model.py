@@ -210,6 +210,8 @@ class Model:
         self.epoch = 0
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
+        self._loader_generator = None  # the generator of the latest fit's DataLoader, when it has its own
+        self._loader_state = None  # its state from a loaded checkpoint, for the next fit's DataLoader
         self._params = self._trainable()
         self._unreduced: tuple = (None, None)  # (the loss, the loss with reduction="none"), for weighted samples
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
@@ -398,6 +400,7 @@ class Model:
         # a Keras schedule function keeps no state (the lr it sets is the optimizer's)
         self._resume_schedulers([cb.scheduler for cb in callbacks
                                  if isinstance(cb, LearningRateScheduler) and cb.schedule_arity is None])
+        self._resume_loader(getattr(x, "generator", None))
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps))
@@ -479,6 +482,19 @@ class Model:
             return
         for scheduler, state in zip(schedulers, saved):
             scheduler.load_state_dict(state)
+
+    def _resume_loader(self, generator) -> None:
+        """Give this fit's DataLoader's own generator the state a loaded checkpoint saved, once (its shuffles then
+        go on as the saved run's would have)."""
+        saved, self._loader_state = self._loader_state, None
+        self._loader_generator = generator
+        if saved is None:
+            return
+        if generator is None:
+            warnings.warn("fit: the loaded checkpoint holds the state of a DataLoader's own generator and this fit's "
+                          "data has none; its shuffles start afresh", RuntimeWarning, stacklevel=3)
+            return
+        generator.set_state(saved)
 
     def _end_epoch(self, epoch: int, loss: float, metric_objs: list, validation_data, batch_size: int,
                    callbacks: list, validation_steps: int | None) -> dict:
@@ -569,9 +585,10 @@ class Model:
 
     # --- checkpoints ---
     def state_dict(self) -> dict:
-        """Everything needed to resume exactly: weights, optimizer state and kind, epoch, the RNG state, and the
-        states of the schedulers the latest fit's LearningRateScheduler callbacks step (``schedulers``; after ``load``,
-        until a fit takes them, the loaded ones)."""
+        """Everything needed to resume exactly: weights, optimizer state and kind, epoch, the RNG state, the
+        states of the schedulers the latest fit's LearningRateScheduler callbacks step (``schedulers``) and of the
+        latest fit's DataLoader's own generator (``loader_generator``, when it was given one); after ``load``, until
+        a fit takes them, the loaded ones."""
         state = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -583,6 +600,10 @@ class Model:
             state["schedulers"] = self._scheduler_states
         elif self._schedulers:
             state["schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        if self._loader_state is not None:
+            state["loader_generator"] = self._loader_state
+        elif self._loader_generator is not None:
+            state["loader_generator"] = self._loader_generator.get_state()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -596,6 +617,7 @@ class Model:
         self.epoch = int(state["epoch"])
         _random.set_rng_state(state["rng"])
         self._scheduler_states = state.get("schedulers")  # the next fit's LearningRateScheduler callbacks take them
+        self._loader_state = state.get("loader_generator")  # and its DataLoader's own generator this
 
     def save(self, path: str) -> None:
         """Write a checkpoint atomically (see ``ember.save``)."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 REQUIRED = ("net", "optimizer", "epoch", "rng")
-OPTIONAL = ("optimizer_class", "schedulers", "recipe")  # recipe: the name and seed `ember train --save` trained with
+# recipe: the name and seed `ember train --save` trained with; loader_generator: the fit's DataLoader's own generator
+OPTIONAL = ("optimizer_class", "schedulers", "recipe", "loader_generator")
 
 
 def check_model_state(model, state) -> None:
@@ -31,6 +32,7 @@ def check_model_state(model, state) -> None:
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
         raise ValueError(f"the checkpoint's epoch is {epoch!r}, not a non-negative int")
     _check_rng(state["rng"])
+    _check_loader_generator(state.get("loader_generator"))
     schedulers = state.get("schedulers", [])
     if not isinstance(schedulers, list) or not all(isinstance(s, dict) for s in schedulers):
         raise ValueError(f"the checkpoint's 'schedulers' is not a list of scheduler state dicts: {schedulers!r:.80}")
@@ -129,3 +131,14 @@ def _check_rng(saved) -> None:
 
 
 __all__ = ["check_model_state"]
+
+
+def _check_loader_generator(saved) -> None:
+    if saved is None:
+        return
+    from ember.generator import Generator
+
+    try:
+        Generator().set_state(saved)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the checkpoint's DataLoader generator state does not fit a Generator ({exc})") from None
