@@ -139,6 +139,11 @@ def test_errors_name_the_problem():
         bag(ember.tensor([[1, 2]]), per_sample_weights=ember.ones(1, 2))
     with pytest.raises(ValueError, match="mode"):
         nn.EmbeddingBag(ROWS, DIM, mode="median")
+    summed = nn.EmbeddingBag(ROWS, DIM, mode="sum")  # weights (3, 2) for ids (2, 3): PyTorch refuses them too
+    with pytest.raises(ValueError, match=r"per_sample_weights must have the input's shape \[2, 3\], got \[3, 2\]"):
+        summed(ember.tensor([[1, 2, 3], [4, 5, 6]]), per_sample_weights=ember.ones(3, 2))
+    with pytest.raises(ValueError, match=r"input's shape \[3\], got \[3, 1\]"):
+        summed(ember.tensor([1, 2, 3]), ember.tensor([0, 1]), per_sample_weights=ember.ones(3, 1))
     with pytest.raises(IndexError):
         bag(ember.tensor([[1, ROWS]]))
 

@@ -193,11 +193,13 @@ def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per
     if per_sample_weights is not None:
         if mode != "sum":
             raise ValueError(f"{name}: per_sample_weights need mode='sum', got mode={mode!r}")
-        psw = ops.reshape(ops.as_tensor(per_sample_weights, weight), (-1,))
-        size = int(np.size(_host(input)))
-        if psw.shape[0] != size:
+        psw = ops.as_tensor(per_sample_weights, weight)
+        input_shape = tuple(np.shape(_host(input)))
+        if tuple(psw.shape) != input_shape:  # a (n, B) for a (B, n) input would pair weights with other ids
             raise ValueError(f"{name}: per_sample_weights must have the input's shape "
-                             f"{list(np.shape(_host(input)))}, got {list(per_sample_weights.shape)}")
+                             f"{list(input_shape)}, got {list(psw.shape)}")
+        psw = ops.reshape(psw, (-1,))
+        size = psw.shape[0]
         if size != ids.size:  # include_last_offset with a last offset short of len(input)
             psw = psw[:ids.size]
     if padding_idx is not None:
