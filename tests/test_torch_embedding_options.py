@@ -94,6 +94,19 @@ def test_embedding_bag_scale_grad_by_freq_divides_by_each_ids_count(mode):
     np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
 
 
+def test_embedding_bag_max_refuses_scale_grad_by_freq_as_torch():
+    """A bag's maximum takes one row per column, so PyTorch refuses to scale it by frequency (it was scaled)."""
+    ours, theirs = _layers("EmbeddingBag", 6, 3, mode="max", scale_grad_by_freq=True)
+    ids, offsets = np.array([1, 2, 2, 4]), np.array([0, 2])
+    with pytest.raises(ValueError, match="max mode does not support scaling"):
+        theirs(torch.tensor(ids), torch.tensor(offsets))
+    with pytest.raises(ValueError, match=r"EmbeddingBag: mode='max' does not support scale_grad_by_freq=True"):
+        ours(ember.tensor(ids), ember.tensor(offsets))
+    with pytest.raises(ValueError, match="embedding_bag: mode='max'"):
+        ember.nn.functional.embedding_bag(ember.tensor(ids), ours.weight, ember.tensor(offsets), mode="max",
+                                          scale_grad_by_freq=True)
+
+
 def test_embedding_max_norm_and_frequency_scaling_trace_under_jit():
     """ember.jit repeats the in-place renormalization (an assign) on every call, and scales the gradient."""
     ours, theirs = _layers("Embedding", 6, 3, max_norm=1.0, scale_grad_by_freq=True)

@@ -185,6 +185,8 @@ def _bag(name: str, input, weight: Tensor, offsets, mode: str, sparse: bool, per
         raise TypeError(f"{name}: the bags are formed from the ids' values on the host, which a traced "
                         "graph does not have; call it outside ember.jit, or use Embedding and a mean over "
                         "a fixed bag axis")
+    if mode == "max" and scale_grad_by_freq:  # a bag's maximum is one row per column: no frequency to divide by
+        raise ValueError(f"{name}: mode='max' does not support scale_grad_by_freq=True (as PyTorch's)")
     ids, bag_ids, num_bags = _bags(name, input, offsets, include_last_offset)
     if max_norm is not None:  # every id of the input, as PyTorch's
         embedding_renorm_(weight, Tensor._make(weight.xp.asarray(_host(input)), None), max_norm, norm_type)
