@@ -96,7 +96,10 @@ def test_config_errors_name_the_key(tmp_path):
              ({"modle": {}}, "unknown top-level keys"), ({"model_dir": None}, "model_dir"),
              # Adam has no sparse rule: the config was taken and the run failed at its first step
              ({"optimizer": {"sparse": {"type": "adam", "lr": 0.1}}},
-              r"sparse.type 'adam' has no update for the tables' row-sparse gradients; use one of \['adagrad'")]
+              r"sparse.type 'adam' has no update for the tables' row-sparse gradients; use one of \['adagrad'"),
+             # and SparseAdam none for dense ones: the run failed at its first step too
+             ({"optimizer": {"dense": {"type": "sparse_adam", "lr": 0.1}}},
+              r"dense.type 'sparse_adam' has no update for dense gradients; use one of \['adagrad', 'adam'")]
     for change, message in cases:
         bad = {**good, **change}
         if "data" in change:

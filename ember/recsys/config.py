@@ -144,6 +144,10 @@ def _check(config: dict, base: str | None) -> dict:
             takes = sorted(k for k, v in OPTIMIZERS.items() if getattr(getattr(optim, v, None), "sparse_update", None))
             raise ConfigError(f"config: optimizer.sparse.type {spec['type']!r} has no update for the tables' "
                               f"row-sparse gradients; use one of {takes}")
+        if part == "dense" and getattr(getattr(optim, OPTIMIZERS[spec["type"]], None), "update", 0) is None:
+            takes = sorted(k for k, v in OPTIMIZERS.items() if getattr(getattr(optim, v, None), "update", None))
+            raise ConfigError(f"config: optimizer.dense.type {spec['type']!r} has no update for dense gradients; "
+                              f"use one of {takes}")
         optimizers[part] = spec
     train = _section(config, "train", _TRAIN_KEYS)
     _positive_int(train["epochs"], "train.epochs")
