@@ -132,6 +132,15 @@ def test_feature_batch_salts_keys_by_field():
     assert columns.num_fields == 3 and columns.field_names == ["a", "b", "t"]
 
 
+def test_feature_columns_count_the_rows_of_bag_columns():
+    """Bags of another row count were paired with the wrong rows, and bags alone gave a batch of 0 rows."""
+    tags = [np.array([4]), np.array([1, 2]), np.array([], np.int64)]
+    batch = FeatureColumns([Bag("t")]).transform({"t": tags})
+    assert batch.dense.shape == (3, 0) and batch.keys.shape == (3, 0) and batch.bags[0].indptr.tolist() == [0, 1, 3, 3]
+    with pytest.raises(ValueError, match="column 't' has 3 rows, expected 2"):
+        FeatureColumns([Identity("a", 10), Bag("t")]).transform({"a": np.array([4, 5]), "t": tags})
+
+
 def test_ctr_dataset_dedups_and_prefetches_in_the_loader():
     table = make_synthetic_ctr(2_000, seed=0, second_task=True).table
     seen = []

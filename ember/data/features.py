@@ -331,19 +331,20 @@ class FeatureColumns:
         n = None
         dense = [c.transform(columns) for c in self.dense]
         ids = [c.transform(columns) for c in self.categorical]
-        for name, part in zip([c.name for c in self.dense + self.categorical], dense + ids):
+        csrs = [c.transform(columns) for c in self.bags]
+        rows = [len(part) for part in dense + ids] + [len(csr.indptr) - 1 for csr in csrs]
+        for column, count in zip(self.dense + self.categorical + self.bags, rows):
             if n is None:
-                n = len(part)
-            elif len(part) != n:
-                raise ValueError(f"FeatureColumns: column {name!r} has {len(part)} rows, expected {n}")
+                n = count
+            elif count != n:
+                raise ValueError(f"FeatureColumns: column {column.name!r} has {count} rows, expected {n}")
         n = n or 0
         dense_block = np.stack(dense, 1) if dense else np.zeros((n, 0), np.float32)
         id_block = np.stack(ids, 1) if ids else np.zeros((n, 0), np.int64)
         keys = np.stack([field_keys(part, f) for f, part in enumerate(ids)], 1) if ids else id_block
         first = len(self.categorical)
         bags = []
-        for k, column in enumerate(self.bags):
-            csr = column.transform(columns)
+        for k, csr in enumerate(csrs):
             bags.append(CSR(csr.indptr, field_keys(csr.indices, first + k), csr.values, csr.shape))
         return FeatureBatch(dense_block, id_block, keys, tuple(bags), tuple(c.combiner for c in self.bags))
 
