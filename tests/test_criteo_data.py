@@ -132,6 +132,18 @@ def test_feature_batch_salts_keys_by_field():
     assert columns.num_fields == 3 and columns.field_names == ["a", "b", "t"]
 
 
+def test_crossed_and_hash_bucket_refuse_columns_that_would_broadcast():
+    """A one-value column was crossed with every row, an (N, 1) one gave (N, N) ids, a 2-D one was hashed whole."""
+    a = np.array([1, 2, 3])
+    with pytest.raises(ValueError, match=r"raw columns must be 1-D of one length, got shapes \[\[3\], \[1\]\]"):
+        Crossed(["a", "b"]).transform({"a": a, "b": np.array([7])})
+    with pytest.raises(ValueError, match=r"got shapes \[\[3\], \[3, 1\]\]"):
+        Crossed(["a", "b"]).transform({"a": a, "b": a[:, None]})
+    with pytest.raises(TypeError, match=r"HashBucket\('b'\): raw column 'b' must be 1-D, got shape \[3, 1\]"):
+        HashBucket("b").transform({"b": a[:, None]})
+    assert Crossed(["a", "b"]).transform({"a": a, "b": a + 1}).shape == (3,)
+
+
 def test_feature_columns_count_the_rows_of_bag_columns():
     """Bags of another row count were paired with the wrong rows, and bags alone gave a batch of 0 rows."""
     tags = [np.array([4]), np.array([1, 2]), np.array([], np.int64)]

@@ -164,6 +164,9 @@ class HashBucket(FeatureColumn):
 
     def transform(self, columns: Mapping) -> np.ndarray:
         values = np.asarray(_raw(columns, self.key, f"HashBucket({self.key!r})"))
+        if values.ndim != 1:
+            raise TypeError(f"HashBucket({self.key!r}): raw column {self.key!r} must be 1-D, got shape "
+                            f"{list(values.shape)}")
         if values.dtype.kind == "f":
             values = _ids(columns, self.key, f"HashBucket({self.key!r})")
         hashed = hash64(values)
@@ -245,9 +248,15 @@ class Crossed(FeatureColumn):
         self.num_buckets = num_buckets
 
     def transform(self, columns: Mapping) -> np.ndarray:
+        raws = [np.asarray(_raw(columns, key, f"Crossed({self.name!r})")) for key in self.keys]
+        shapes = {tuple(raw.shape) for raw in raws}
+        # no broadcasting: a column of one value would be crossed with every row, an (N, 1) one give (N, N) ids
+        if len(shapes) != 1 or raws[0].ndim != 1:
+            raise ValueError(f"Crossed({self.name!r}): raw columns must be 1-D of one length, got shapes "
+                             f"{[list(raw.shape) for raw in raws]}")
         combined = None
-        for i, key in enumerate(self.keys):
-            part = hash64(np.asarray(_raw(columns, key, f"Crossed({self.name!r})")), salt=1000 + i)
+        for i, raw in enumerate(raws):
+            part = hash64(raw, salt=1000 + i)
             combined = part if combined is None else hash64(combined ^ part, salt=2000 + i)
         return combined if self.num_buckets is None else combined % self.num_buckets
 
