@@ -142,6 +142,8 @@ def test_crossed_and_hash_bucket_refuse_columns_that_would_broadcast():
     with pytest.raises(TypeError, match=r"HashBucket\('b'\): raw column 'b' must be 1-D, got shape \[3, 1\]"):
         HashBucket("b").transform({"b": a[:, None]})
     assert Crossed(["a", "b"]).transform({"a": a, "b": a + 1}).shape == (3,)
+    with pytest.raises(TypeError, match=r"Vocabulary\('v'\): raw column 'v' must be 1-D, got shape \[2, 1\]"):
+        Vocabulary("v", ["a", "b"]).transform({"v": np.array([["a"], ["c"]])})  # gave ids of shape (2, 1, 1)
 
 
 def test_feature_columns_count_the_rows_of_bag_columns():

@@ -225,6 +225,9 @@ class Vocabulary(FeatureColumn):
 
     def transform(self, columns: Mapping) -> np.ndarray:
         values = np.asarray(_raw(columns, self.key, f"Vocabulary({self.key!r})"))
+        if values.ndim != 1:
+            raise TypeError(f"Vocabulary({self.key!r}): raw column {self.key!r} must be 1-D, got shape "
+                            f"{list(values.shape)}")
         if self._sorted.dtype.kind in "US":
             values = values.astype(str)
         pos = np.clip(np.searchsorted(self._sorted, values), 0, max(len(self._sorted) - 1, 0))
