@@ -182,6 +182,20 @@ def test_writes_into_a_view_that_had_to_copy_are_refused(statement):
     assert w.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
+@pytest.mark.parametrize("statement", ["w.fill_(1)", "w.mul_(0)", "w.__setitem__(0, 5.0)"])
+def test_writes_into_unfold_windows_are_refused(statement):
+    # Tensor.unfold's windows are a copy here (PyTorch's are a view of x): x[0].unfold(0, 2, 1).fill_(1) left x as it
+    # was, silently (PyTorch writes through, or refuses for overlapping windows)
+    x = ember.arange(6.0)
+    w = x.unfold(0, 2, 2)
+    assert w.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]  # reading is fine
+    name = statement[2:statement.index("(")]
+    with pytest.raises(RuntimeError, match=rf"{name}: .* the windows Tensor.unfold copied"):
+        exec(statement, {"w": w})
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (w * 2).tolist()[2] == [8.0, 10.0]
+
+
 def test_copy_from_a_source_that_does_not_broadcast_names_the_shapes():
     # a source of as many elements in another shape failed inside NumPy's broadcast_shapes, naming neither
     with pytest.raises(RuntimeError, match=r"copy_: a source of shape \[6\] does not broadcast to \[2, 3\]"):

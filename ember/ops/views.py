@@ -436,7 +436,12 @@ def unfold(x, dimension: int, size: int, step: int) -> TensorLike:
     picked = take(x, as_tensor(windows, x), axis)  # (..., n, size, ...)
     order = list(range(picked.ndim))
     order.append(order.pop(axis + 1))
-    return transpose(picked, tuple(order))
+    out = transpose(picked, tuple(order))
+    if isinstance(out.array, np.ndarray):
+        # PyTorch's windows are a view of x; these are a copy, which writes would not reach: read-only (in-place
+        # ops on it are refused, where they would be lost)
+        out.array.flags.writeable = False
+    return out
 
 
 def sum_to_size(x, *size) -> TensorLike:
