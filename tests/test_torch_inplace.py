@@ -194,6 +194,10 @@ def test_writes_into_unfold_windows_are_refused(statement):
         exec(statement, {"w": w})
     assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert (w * 2).tolist()[2] == [8.0, 10.0]
+    z = ember.view_as_complex(x.reshape(3, 2))  # the same for view_as_complex's copy
+    with pytest.raises(RuntimeError, match="the complex copy of view_as_complex"):
+        z.mul_(2)
+    assert z.tolist() == [1j, 2 + 3j, 4 + 5j]
 
 
 def test_copy_from_a_source_that_does_not_broadcast_names_the_shapes():

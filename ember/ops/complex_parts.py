@@ -198,4 +198,7 @@ def view_as_complex(x) -> TensorLike:
     if x.dtype not in _PARTS or x.ndim == 0 or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: expects a float32 or float64 tensor whose last dimension is 2, got "
                            f"{x.dtype}{list(x.shape)}")
-    return dispatch.apply(VIEW_AS_COMPLEX, (x,))
+    out = dispatch.apply(VIEW_AS_COMPLEX, (x,))
+    if isinstance(out.array, np.ndarray):  # a copy (PyTorch's is a view of x): writes would not reach x
+        out.array.flags.writeable = False
+    return out
