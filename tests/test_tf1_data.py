@@ -57,6 +57,24 @@ def test_shuffle_repeat_take_skip_map_filter():
     assert sorted(order[:5]) == list(range(5)) and order[:5] == order[5:]
 
 
+def test_seeded_shuffle_starts_over_with_each_iterator_start():
+    # TF-1 seeds a shuffle's generator per iterator start: a new Session or initializer run repeats the orders,
+    # while the epochs of one start (shuffle then repeat) differ.
+    ds = tf.data.Dataset.range(10).shuffle(10, seed=3).repeat(2)
+    orders = []
+    for _ in range(2):
+        with tf.Session() as sess:
+            orders.append([int(v) for v in drain(sess, ds.make_one_shot_iterator().get_next())])
+    assert orders[0] == orders[1] and orders[0][:10] != orders[0][10:]
+    it = ds.make_initializable_iterator()
+    value = it.get_next()
+    with tf.Session() as sess:
+        sess.run(it.initializer)
+        first = [int(v) for v in drain(sess, value)]
+        sess.run(it.initializer)
+        assert [int(v) for v in drain(sess, value)] == first == orders[0]
+
+
 def test_map_with_numpy_and_tuple_arguments():
     ds = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4))).map(
         lambda a, b: (tf.cast(b, tf.float32) + tf.cast(a, tf.float32), tf.square(a)))

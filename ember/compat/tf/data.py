@@ -208,19 +208,22 @@ class Dataset:
 
     def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
         """Elements in random order, drawn from a buffer of ``buffer_size`` refilled from the input (TF's
-        rule: a buffer as large as the dataset shuffles it uniformly)."""
+        rule: a buffer as large as the dataset shuffles it uniformly). With a ``seed``, every start of an
+        iterator (a one-shot iterator in a new Session, an initializer run) gives the same orders, as in TF-1;
+        the epochs of one start differ unless ``reshuffle_each_iteration`` is False."""
         size = int(buffer_size)
         if size < 1:
             raise ValueError(f"Dataset.shuffle: buffer_size must be positive, got {buffer_size}")
-        fixed = None if seed is None else np.random.default_rng(int(seed))
-        first_pass_seed = []
+        seed = None if seed is None else int(seed)
+        key = object()  # this shuffle's entry in the state of an iterator's start
 
         def make(values, rng):
-            local = rng if fixed is None else fixed
-            if not reshuffle_each_iteration:  # every pass in the first pass's order
-                if not first_pass_seed:
-                    first_pass_seed.append(int(local.integers(1 << 62)))
-                local = np.random.default_rng(first_pass_seed[0])
+            state = values.shuffles
+            if key not in state:
+                source = rng if seed is None else np.random.default_rng(seed)
+                state[key] = source if reshuffle_each_iteration else int(source.integers(1 << 62))
+            # (without reshuffling, every epoch in the order of the start's fixed seed)
+            local = state[key] if reshuffle_each_iteration else np.random.default_rng(state[key])
             buffer = []
             for element in self._iterate(values, rng):
                 buffer.append(element)
@@ -453,7 +456,7 @@ class Iterator:
     @staticmethod
     def start(dataset: Dataset, values: dict) -> abc.Iterator:
         """A fresh pass over ``dataset``, its placeholders' values given (id -> array)."""
-        return iter(dataset._iterate(values, _random.generator()))
+        return iter(dataset._iterate(_Pass(values), _random.generator()))
 
     def next_values(self, state: dict) -> list:
         """The next element's arrays, one per ``get_next`` tensor; ``state`` holds this session's passes."""
@@ -468,6 +471,15 @@ class Iterator:
         except StopIteration:
             raise OutOfRangeError(message="End of sequence") from None
         return _leaves(element)
+
+
+class _Pass(dict):
+    """The values of the placeholders a dataset reads (id -> array) for one start of an iterator, and the state
+    its shuffles keep for that start (TF-1 keeps it in the iterator, so a seeded shuffle starts over with it)."""
+
+    def __init__(self, values: dict):
+        super().__init__(values)
+        self.shuffles: dict = {}
 
 
 def _shape_leaves(shapes) -> list:
