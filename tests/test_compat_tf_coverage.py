@@ -229,6 +229,19 @@ def test_one_hot_follows_axis_and_gives_an_off_row_for_an_index_out_of_range():
     np.testing.assert_array_equal(fetched["axis1"], hot.transpose(0, 2, 1))
 
 
+def test_one_hot_entries_are_exactly_on_and_off_value_which_may_be_tensors():
+    on = tf.placeholder(tf.float32, [])
+    fetched = _run({
+        "smooth": tf.one_hot([0, 2], 3, on_value=0.9, off_value=0.05),  # (on - off) * 1 + off is 0.90000004
+        "nan": tf.one_hot([0, 1], 2, on_value=np.nan, off_value=0.0),
+        "tensor": tf.one_hot([1, 0], 2, on_value=on, off_value=tf.constant(-1.0)),
+    }, {on: 3.0})
+    assert fetched["smooth"].dtype == np.float32
+    np.testing.assert_array_equal(fetched["smooth"], np.where(np.eye(3)[[0, 2]], np.float32(0.9), np.float32(0.05)))
+    np.testing.assert_array_equal(fetched["nan"], [[np.nan, 0.0], [0.0, np.nan]])
+    np.testing.assert_array_equal(fetched["tensor"], [[-1.0, 3.0], [3.0, -1.0]])
+
+
 def test_random_normal_with_a_tensor_stddev_and_feeds_by_name():
     scale = tf.placeholder(tf.float32, [], name="scale")
     samples = tf.random_normal([20000], mean=1.0, stddev=scale)

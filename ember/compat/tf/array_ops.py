@@ -480,26 +480,33 @@ def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
 def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype=None, name: str | None = None):
     """One-hot vectors of ``depth`` along ``axis`` (last when None or -1); an index outside [0, depth), such as
     -1, gives a row of ``off_value`` (TF-1's rule). Without ``dtype``, the type of ``on_value`` (or else
-    ``off_value``) as ``tf.constant`` gives it, float32 when neither is given, as TF-1."""
+    ``off_value``) as ``tf.constant`` gives it, float32 when neither is given, as TF-1. The values may be
+    tensors; each entry is exactly one of them."""
     given = on_value if on_value is not None else off_value
     if dtype is not None:
         dtype = as_tf_dtype(dtype)
+    elif isinstance(given, Tensor):
+        dtype = given.dtype
     else:
         dtype = float32 if given is None else constant_dtype(given)
     indices = as_tf(indices)
     if indices.dtype is not None and indices.dtype.kind not in "iu":
         raise TypeError(f"tf.one_hot: indices must be integers, got '{indices.name}' of dtype {indices.dtype}")
-    on_value = 1 if on_value is None else on_value
-    off_value = 0 if off_value is None else off_value
+    values = []
+    for what, value, default in (("on_value", on_value, 1), ("off_value", off_value, 0)):
+        value = constant(default if value is None else value, dtype=dtype) if not isinstance(value, Tensor) else value
+        if value.dtype is not None and value.dtype != dtype:
+            raise TypeError(f"tf.one_hot: {what} '{value.name}' has dtype {value.dtype}, expected {dtype}")
+        values.append(value)
     depth = int(depth)
 
-    def fn(i):
-        hot = ember.cast(ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth)), dtype)
+    def fn(i, on, off):
+        hot = ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth))
         if axis is not None and axis != -1:
             hot = ember.moveaxis(hot, -1, axis)
-        return hot * (on_value - off_value) + off_value if (on_value, off_value) != (1, 0) else hot
+        return ember.where(hot, on, off)
 
-    return op(fn, (indices,), name=name or "one_hot")
+    return op(fn, (indices, *values), name=name or "one_hot")
 
 
 def where(condition, x=None, y=None, name: str | None = None) -> Tensor:
