@@ -247,6 +247,16 @@ def test_convert_image_dtype_follows_tfs_scaling_rules():
     assert _run(tf.image.convert_image_dtype(floats, tf.float64)).dtype == np.float64
 
 
+def test_saturated_conversion_to_a_wide_integer_stays_in_its_range():
+    # int32's max is 2**31 in float32, which a clip there and cast would wrap to -2**31: the bound is the largest
+    # float32 below it, as TF's saturate_cast
+    floats = np.array([-2.0, 0.0, 1.0, 3.0], np.float32).reshape(1, 4, 1)
+    got = _run(tf.image.convert_image_dtype(floats, tf.int32, saturate=True)).ravel()
+    assert got.tolist() == [-2**31, 0, 2**31 - 128, 2**31 - 128]
+    got = _run(tf.image.convert_image_dtype(floats.astype(np.float64), tf.int64, saturate=True)).ravel()
+    assert got.tolist() == [-2**63, 0, 2**63 - 1024, 2**63 - 1024]
+
+
 def test_brightness_contrast_and_standardization():
     x = _image(2, 4, 5, 3)
     np.testing.assert_allclose(_run(tf.image.adjust_brightness(x, 0.25)), x + 0.25, rtol=1e-6)

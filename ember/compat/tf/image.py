@@ -275,10 +275,20 @@ def _limits(dtype: np.dtype) -> tuple:
 
 
 def _saturate_cast(x, dtype: np.dtype):
+    """``x`` clipped to ``dtype``'s range, then cast. The bounds are taken in ``x``'s dtype, moved toward zero
+    where rounding took them out of the range (float32 holds int32's max as 2**31, which the cast wraps to
+    -2**31), as TF's ``saturate_cast``."""
     low, high = _limits(dtype)
-    if x.dtype.kind == "f" or _limits(x.dtype)[0] < low or _limits(x.dtype)[1] > high:
-        x = ember.clip(x, max(low, _limits(x.dtype)[0]), min(high, _limits(x.dtype)[1]))
-    return ember.cast(x, dtype)
+    in_low, in_high = (int(v) for v in _limits(x.dtype))
+    if x.dtype.kind != "f" and in_low >= low and in_high <= high:
+        return ember.cast(x, dtype)
+    bounds = []
+    for bound in (max(low, in_low), min(high, in_high)):
+        value = np.array(bound).astype(x.dtype)
+        if not low <= int(value) <= high:
+            value = np.nextafter(value, np.zeros((), x.dtype))
+        bounds.append(value.item())
+    return ember.cast(ember.clip(x, *bounds), dtype)
 
 
 def convert(x, dtype: np.dtype, saturate: bool = False):
