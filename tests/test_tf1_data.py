@@ -75,6 +75,21 @@ def test_seeded_shuffle_starts_over_with_each_iterator_start():
         assert [int(v) for v in drain(sess, value)] == first == orders[0]
 
 
+def test_from_structure_matches_shapes_to_the_types_structure():
+    # a NumPy map leaves the shapes unknown: output_shapes (None, None) is two unknown shapes, not one of rank 2
+    ds = tf.data.Dataset.range(3).map(lambda v: (np.float32(v), np.int64(v) * 2))
+    assert ds.output_shapes == (None, None)
+    it = tf.data.Iterator.from_structure(ds.output_types, ds.output_shapes)
+    a, b = it.get_next()
+    with tf.Session() as sess:
+        sess.run(it.make_initializer(ds))
+        assert [tuple(map(float, pair)) for pair in drain(sess, [a, b])] == [(0, 0), (1, 2), (2, 4)]
+    nested = tf.data.Iterator.from_structure({"x": (tf.float32, tf.int32), "y": tf.int64}, {"x": None, "y": [None]})
+    assert nested.output_shapes == {"x": (None, None), "y": (None,)}
+    with pytest.raises(ValueError, match="does not match the structure of output_types"):
+        tf.data.Iterator.from_structure((tf.float32, tf.int32), [2])
+
+
 def test_map_with_numpy_and_tuple_arguments():
     ds = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4))).map(
         lambda a, b: (tf.cast(b, tf.float32) + tf.cast(a, tf.float32), tf.square(a)))

@@ -413,10 +413,7 @@ class Iterator:
         ``make_initializer(dataset)``."""
         types_ = _structure(output_types)
         dtypes = [as_tf_dtype(t) for t in _leaves(types_)]
-        shapes = [None] * len(dtypes) if output_shapes is None else \
-            [None if sh is None else tuple(sh) for sh in _shape_leaves(_structure(output_shapes))]
-        if len(shapes) != len(dtypes):
-            raise ValueError("Iterator.from_structure: output_shapes does not match output_types")
+        shapes = _shapes_like(types_, output_shapes)
         structure = _rebuild(types_, iter([None] * len(dtypes)))
         return Iterator(None, True, structure, [_Spec(sh, dt) for sh, dt in zip(shapes, dtypes)])
 
@@ -482,16 +479,24 @@ class _Pass(dict):
         self.shuffles: dict = {}
 
 
-def _shape_leaves(shapes) -> list:
-    """The shapes in a structure of shapes (a shape is a tuple of ints and Nones, or None)."""
-    if shapes is None or (isinstance(shapes, tuple) and all(d is None or isinstance(d, (int, np.integer))
-                                                            for d in shapes)):
-        return [shapes]
-    if isinstance(shapes, tuple):
-        return [leaf for item in shapes for leaf in _shape_leaves(item)]
-    if isinstance(shapes, dict):
-        return [leaf for key in sorted(shapes) for leaf in _shape_leaves(shapes[key])]
-    return [tuple(shapes)]
+def _shapes_like(types_, shapes) -> list:
+    """The shape (a tuple of ints and Nones, or None: unknown) of each leaf of the structure ``types_``, from
+    ``shapes`` matched against it as TF-1 does: a None where ``types_`` has a tuple or dict leaves all of its
+    shapes unknown (so ``(None, None)`` is two unknown shapes for two components)."""
+    if shapes is None:
+        return [None] * len(_leaves(types_))
+    if isinstance(types_, (tuple, dict)):
+        shapes = _structure(shapes)
+        if isinstance(types_, tuple) and isinstance(shapes, tuple) and len(shapes) == len(types_):
+            return [leaf for t, sh in zip(types_, shapes) for leaf in _shapes_like(t, sh)]
+        if isinstance(types_, dict) and isinstance(shapes, dict) and set(shapes) == set(types_):
+            return [leaf for key in sorted(types_) for leaf in _shapes_like(types_[key], shapes[key])]
+        raise ValueError(f"Iterator.from_structure: output_shapes {shapes} does not match the structure of "
+                         f"output_types {types_}")
+    if not isinstance(shapes, (tuple, list)) or not all(d is None or isinstance(d, (int, np.integer)) for d in shapes):
+        raise ValueError(f"Iterator.from_structure: expected a shape (a list of ints and Nones) for a component of "
+                         f"type {types_}, got {shapes}")
+    return [tuple(None if d is None else int(d) for d in shapes)]
 
 
 def _compatible(a, b) -> bool:
