@@ -48,6 +48,18 @@ def test_boolean_mask_in_a_loss_trains_on_the_kept_rows_only():
         np.testing.assert_allclose(sess.run(w).ravel(), [1.0, -2.0, 0.5], atol=1e-4)
 
 
+def test_boolean_mask_refuses_a_fed_mask_of_other_sizes():
+    # unknown while the graph is built, the sizes are compared when fed (this gave [0. 2.] and all six entries)
+    x, mask = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.bool, [None])
+    x2, mask2 = tf.placeholder(tf.float32, [None, None]), tf.placeholder(tf.bool, [None, None])
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match=r"mask's shape \[3\] differs from dimensions 0..0 .* \[4\]"):
+            sess.run(tf.boolean_mask(x, mask), {x: np.arange(4.0), mask: [True, False, True]})
+        with pytest.raises(ValueError, match=r"mask's shape \[3, 2\] differs"):
+            sess.run(tf.boolean_mask(x2, mask2), {x2: np.ones((2, 3)), mask2: np.ones((3, 2), bool)})
+        assert sess.run(tf.boolean_mask(x, mask), {x: [1.0, 2.0], mask: [False, True]}).tolist() == [2.0]
+
+
 def test_where_of_a_condition_gives_the_coordinates_of_the_true_elements():
     condition = tf.placeholder(tf.bool, [None, 3])
     coordinates = tf.where(condition)

@@ -52,10 +52,13 @@ def boolean_mask(tensor, mask, name: str = "boolean_mask", axis=None) -> Tensor:
     positions = py_func(lambda m: np.flatnonzero(m).astype(np.int64), [mask], int64, name=f"{name}/Where")
     positions.set_shape([None])
 
-    def merged(x):  # the masked dimensions as one
-        return ember.reshape(x, tuple(x.shape[:axis]) + (-1,) + tuple(x.shape[axis + k:]))
+    def merged(x, m):  # the masked dimensions as one, once the mask is seen to cover them (sizes fed)
+        if tuple(m.shape) != tuple(x.shape[axis:axis + k]):
+            raise ValueError(f"tf.boolean_mask: the mask's shape {list(m.shape)} differs from dimensions "
+                             f"{axis}..{axis + k - 1} of '{tensor.name}' {list(x.shape)}")
+        return ember.reshape(x, tuple(x.shape[:axis]) + (-1,) + tuple(x.shape[axis + k:])) if k != 1 else x
 
-    flat = op(merged, (tensor,), name=f"{name}/Reshape") if k != 1 else tensor
+    flat = op(merged, (tensor, mask), name=f"{name}/Reshape")
     return gather(flat, positions, axis=axis, name=f"{name}/GatherV2")
 
 
