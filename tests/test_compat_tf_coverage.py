@@ -240,6 +240,10 @@ def test_one_hot_entries_are_exactly_on_and_off_value_which_may_be_tensors():
     np.testing.assert_array_equal(fetched["smooth"], np.where(np.eye(3)[[0, 2]], np.float32(0.9), np.float32(0.05)))
     np.testing.assert_array_equal(fetched["nan"], [[np.nan, 0.0], [0.0, np.nan]])
     np.testing.assert_array_equal(fetched["tensor"], [[-1.0, 3.0], [3.0, -1.0]])
+    with pytest.raises(ValueError, match="axis -1 or more"):  # axis=-2 gave the transpose of axis=-1's result
+        tf.one_hot([0, 1], 3, axis=-2)
+    with pytest.raises(ValueError, match="depth must be non-negative"):
+        tf.one_hot([0, 1], -1)
 
 
 def test_random_normal_with_a_tensor_stddev_and_feeds_by_name():

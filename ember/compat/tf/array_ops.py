@@ -499,6 +499,9 @@ def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype
             raise TypeError(f"tf.one_hot: {what} '{value.name}' has dtype {value.dtype}, expected {dtype}")
         values.append(value)
     depth = int(depth)
+    if depth < 0 or axis is not None and int(axis) < -1:
+        raise ValueError(f"tf.one_hot: depth must be non-negative and axis -1 or more (TF-1 counts no other "
+                         f"axis from the end), got depth={depth}, axis={axis}")
 
     def fn(i, on, off):
         hot = ember.eq(ember.unsqueeze(ember.cast(i, "int64"), -1), ember.arange(depth))
