@@ -90,6 +90,17 @@ def test_from_structure_matches_shapes_to_the_types_structure():
         tf.data.Iterator.from_structure((tf.float32, tf.int32), [2])
 
 
+def test_map_of_a_tensor_from_the_default_graph_is_refused():
+    # the function's tf ops cannot be traced on the element, and called on the arrays it gave a tf Tensor as the
+    # element's value (sess.run returned <tf.Tensor 'mul:0'>)
+    scale = tf.constant(3.0)
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(3.0, dtype=np.float32))
+    with pytest.raises(TypeError, match=r"Dataset.map: the function gives tf tensors .*same graph"):
+        ds.map(lambda v: v * scale)
+    with pytest.raises(TypeError, match="Dataset.filter: the function gives tf tensors"):
+        ds.filter(lambda v: tf.greater(v, scale))
+
+
 def test_map_with_numpy_and_tuple_arguments():
     ds = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4))).map(
         lambda a, b: (tf.cast(b, tf.float32) + tf.cast(a, tf.float32), tf.square(a)))

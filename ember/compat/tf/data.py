@@ -351,19 +351,24 @@ def _stack(group: list):
 def _traced(dataset: Dataset, fn: Callable, what: str):
     """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
     on placeholders in a graph of its own; tf ops then run through a Session per element."""
-    graph = Graph()
+    graph, failed = Graph(), None
     try:
         with graph.as_default():
             inputs = [placeholder(s.dtype, s.shape) for s in dataset._specs]
             element = _rebuild(dataset._structure, iter(inputs))
             out = fn(*element) if isinstance(element, tuple) else fn(element)
-    except (TypeError, ValueError, AttributeError):  # not a function of tf tensors
-        out = None
+    except (TypeError, ValueError, AttributeError) as exc:  # not a function of tf tensors
+        out, failed = None, exc
     structure = None if out is None else _structure(out)
     leaves = [] if out is None else _leaves(structure)
     if not any(isinstance(leaf, Tensor) for leaf in leaves):  # a NumPy function: call it on the arrays
         def call(value):
             result = _structure(fn(*value) if isinstance(value, tuple) else fn(value))
+            made = [r.name for r in _leaves(result) if isinstance(r, Tensor)]
+            if made:  # tf ops the trace refused, such as ones on tensors of the default graph
+                raise TypeError(f"Dataset.{what}: the function gives tf tensors ({', '.join(made)}) that it cannot "
+                                f"make on the element's placeholders ({failed}); build the tensors it uses (tf."
+                                "constant...) inside the function, or use NumPy values") from failed
             return _rebuild(result, iter([_as_array(r) for r in _leaves(result)]))
 
         sample = _plain_sample(dataset, call)
