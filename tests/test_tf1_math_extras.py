@@ -104,6 +104,9 @@ def test_reverse_slice_sequence_mask_linspace():
     np.testing.assert_array_equal(run(tf.sequence_mask([1, 3, 0], 4)),
                                   np.arange(4)[None, :] < np.array([1, 3, 0])[:, None])
     assert run(tf.sequence_mask([2], 3, dtype=tf.float32)).dtype == np.float32
+    # float lengths are cast to maxlen's integer dtype first (truncated), as TF-1: 1.5 masks one step, not two
+    assert run(tf.sequence_mask([1.5, 2.9, 0.5], 3)).tolist() == [[True, False, False], [True, True, False],
+                                                                   [False, False, False]]
     np.testing.assert_allclose(run(tf.linspace(0.0, 1.0, 5)), np.linspace(0, 1, 5))
     with pytest.raises(ValueError, match="maxlen"):
         tf.sequence_mask([1, 2])

@@ -186,8 +186,13 @@ def sequence_mask(lengths, maxlen=None, dtype=bool, name: str | None = None) -> 
         raise ValueError("tf.sequence_mask: pass maxlen (Ember's graphs need the mask's width before the values "
                          "are fed)")
     width, dtype = int(maxlen), as_tf_dtype(dtype)
-    return op(lambda n: ember.cast(ember.lt(ember.arange(width), ember.unsqueeze(n, -1)), dtype), (as_tf(lengths),),
-              name=name or "SequenceMask")
+
+    def fn(n):
+        if n.dtype.kind not in "iu":  # TF-1 casts the lengths to maxlen's integer dtype: 1.5 counts as 1
+            n = ember.cast(n, "int64")
+        return ember.cast(ember.lt(ember.arange(width), ember.unsqueeze(n, -1)), dtype)
+
+    return op(fn, (as_tf(lengths),), name=name or "SequenceMask")
 
 
 def _square_last(what: str, a) -> None:
