@@ -194,6 +194,9 @@ def test_writes_into_unfold_windows_are_refused(statement):
         exec(statement, {"w": w})
     assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert (w * 2).tolist()[2] == [8.0, 10.0]
+    s = ember.as_strided(x, (2, 2), (1, 2))  # as_strided's copy
+    with pytest.raises(RuntimeError, match="the copy as_strided made"):
+        s.zero_()
     z = ember.view_as_complex(x.reshape(3, 2))  # the same for view_as_complex's copy
     with pytest.raises(RuntimeError, match="the complex copy of view_as_complex"):
         z.mul_(2)

@@ -465,8 +465,9 @@ def sum_to_size(x, *size) -> TensorLike:
 
 def as_strided(x, size, stride, storage_offset: int = 0) -> TensorLike:
     """The tensor of shape ``size`` whose element ``i`` is element ``storage_offset + sum(i_k * stride[k])`` of
-    x's elements in row-major order (strides in elements, as PyTorch's over a contiguous tensor). A copy, whose
-    gradient adds into every element each output position read.
+    x's elements in row-major order (strides in elements, as PyTorch's over a contiguous tensor). A read-only
+    copy (in-place ops on it are refused: they would not reach x), whose gradient adds into every element each
+    output position read.
 
     >>> ember.as_strided(ember.arange(6), (2, 2), (1, 2)).tolist()
     [[0, 2], [1, 3]]
@@ -484,4 +485,7 @@ def as_strided(x, size, stride, storage_offset: int = 0) -> TensorLike:
                          f"element {needed - 1}, out of bounds for the {numel} elements of shape {list(x.shape)}")
     positions = np.arange(max(numel, 1), dtype=np.int64)[offset:]
     index = np.lib.stride_tricks.as_strided(positions, size, tuple(s * positions.itemsize for s in stride))
-    return take(reshape(x, (-1,)), as_tensor(np.array(index), x))  # (a copy: ascontiguousarray makes 0-d 1-d)
+    out = take(reshape(x, (-1,)), as_tensor(np.array(index), x))  # (a copy: ascontiguousarray makes 0-d 1-d)
+    if isinstance(out.array, np.ndarray):  # PyTorch's is a view of x; writes into this copy would not reach x
+        out.array.flags.writeable = False
+    return out
