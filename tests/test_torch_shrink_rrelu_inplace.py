@@ -82,6 +82,26 @@ def test_hardtanh_refuses_min_val_above_max_val_as_torch():
     np.testing.assert_array_equal(F.hardtanh(x, 0.5, 0.5).numpy(), TF.hardtanh(torch.tensor(_X), 0.5, 0.5).numpy())
 
 
+def test_hardtanh_and_relu6_keep_an_integer_dtype_with_truncated_bounds_as_torch():
+    # an int64 input came back float32 with the bounds themselves ([0.5, 0.5, 0.5, 2.0, 3.5] for torch's [0 0 0 2 3]),
+    # and hardtanh_ of an integer tensor refused to cast that float32 result back
+    x = np.array([-3, -1, 0, 2, 5, 9])
+    for dtype in (np.int64, np.int32, np.int8):
+        for args in ((), (-1, 2), (-1.5, 2.5), (0.5, 3.5)):
+            ours = F.hardtanh(ember.tensor(x.astype(dtype)), *args)
+            theirs = TF.hardtanh(torch.tensor(x.astype(dtype)), *args)
+            assert ours.numpy().dtype == dtype
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        ours, theirs = ember.tensor(x.astype(dtype)), torch.tensor(x.astype(dtype))
+        F.relu6(ours, inplace=True), TF.relu6(theirs, inplace=True)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        ours, theirs = ember.tensor(x.astype(dtype)), torch.tensor(x.astype(dtype))
+        F.hardtanh_(ours, -1.5, 2.5), TF.hardtanh_(theirs, -1.5, 2.5)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match=r"hardtanh: bounds \[-1000.0, 1000.0\] do not fit the input's dtype int8"):
+        F.hardtanh(ember.tensor(x.astype(np.int8)), -1000.0, 1000.0)
+
+
 def test_rrelu_in_eval_is_leaky_relu_at_the_mean_slope_as_torch():
     ours, theirs = nn.RReLU(0.1, 0.3).eval(), torch.nn.RReLU(0.1, 0.3).eval()
     assert repr(ours) == repr(theirs) == "RReLU(lower=0.1, upper=0.3)"

@@ -10,7 +10,7 @@ import numpy as np
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
 from ember.ops.autocast import FLOAT32
-from ember.ops.convert import cast, cast_float, to_float
+from ember.ops.convert import as_tensor, cast, cast_float, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     EXP,
@@ -206,5 +206,18 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:
     """x limited to [min_val, max_val]; unlike ``clip``'s, the gradient is 0 at the bounds (PyTorch's)."""
     if min_val > max_val:  # the nested wheres gave max_val to every element above min_val, min_val to the rest
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    x = as_tensor(x)
+    if np.dtype(x.dtype).kind in "iu":  # PyTorch keeps an integer tensor's dtype (ReLU6 of int8 stays int8)
+        return _integer_hardtanh(x, min_val, max_val)
     x = to_float(x)
     return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
+
+
+def _integer_hardtanh(x: TensorLike, min_val: float, max_val: float) -> TensorLike:
+    """``hardtanh`` of an integer tensor in its own dtype, the bounds truncated toward zero (PyTorch's)."""
+    low, high = int(min_val), int(max_val)
+    info = np.iinfo(np.dtype(x.dtype))
+    if not (info.min <= low and high <= info.max):
+        raise ValueError(f"hardtanh: bounds [{min_val}, {max_val}] do not fit the input's dtype "
+                         f"{x.dtype}{list(x.shape)} (values [{info.min}, {info.max}])")
+    return where(x <= low, x.dtype.type(low), where(x >= high, x.dtype.type(high), x))
