@@ -142,3 +142,16 @@ def test_dropout_modules_with_inplace_write_into_their_input_in_training(name):
     assert getattr(nn, name)(0.5, inplace=True)(x) is x and set(np.unique(x.numpy())) != {1.0}
     fresh = ember.ones(2, 8, 3, 3, 3)[:, :, 0, 0] if name == "Dropout1d" else ember.ones(2, 8, 3, 3, 3)
     assert getattr(nn, name)(0.5)(fresh) is not fresh and (fresh.numpy() == 1.0).all()
+
+
+def test_dropout_of_an_integer_tensor_scales_the_kept_values_as_the_channel_dropouts():
+    # the scaled keep mask took the integer dtype, 1 / (1 - 0.4) truncated to 1: kept 3s stayed 3 (the mean fell by
+    # 40%) where dropout1d gave 5.0; PyTorch refuses an integer input in training, Ember computes in floats
+    ember.manual_seed(0)
+    x = ember.tensor(np.full((4, 50), 3))
+    for y in (F.dropout(x, 0.4, True), nn.Dropout(0.4)(x)):
+        assert y.dtype == ember.float32
+        assert set(np.unique(y.numpy())) == {0.0, 5.0}
+    assert F.dropout(x, 0.4, False) is x
+    with pytest.raises(RuntimeError, match="dropout: result type float32 cannot be cast to the tensor's dtype int64"):
+        F.dropout(x, 0.4, True, True)

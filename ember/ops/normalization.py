@@ -170,6 +170,7 @@ def dropout(x, p: float = 0.5, training: bool = True) -> TensorLike:
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
+    x = to_float(x)  # an integer mask 1 / (1 - p) truncated to 1: the kept values went unscaled
     if p == 1.0:
         return x * 0.0
     if x.device.type != "cpu":  # drawn on the GPU by a counter-based kernel
