@@ -102,6 +102,23 @@ def test_hardtanh_and_relu6_keep_an_integer_dtype_with_truncated_bounds_as_torch
         F.hardtanh(ember.tensor(x.astype(np.int8)), -1000.0, 1000.0)
 
 
+def test_threshold_keeps_an_integer_dtype_with_truncated_numbers_as_torch():
+    # a float threshold or value on an integer input gave float32 ([7.5 7.5 7.5 -2 ...] for torch's int64 [7 7 7 7 ...]:
+    # -2.5 truncates to -2, so -2 is replaced too)
+    x = np.arange(-4, 5)
+    for dtype in (np.int64, np.int32, np.int8):
+        for args in ((-2.5, 7.5), (2.5, -7.9), (2, 7)):
+            ours = F.threshold(ember.tensor(x.astype(dtype)), *args)
+            theirs = TF.threshold(torch.tensor(x.astype(dtype)), *args)
+            assert ours.numpy().dtype == dtype
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    ours, theirs = ember.tensor(x), torch.tensor(x)
+    F.threshold_(ours, 1.5, 9.9), TF.threshold_(theirs, 1.5, 9.9)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match=r"threshold: threshold 2 and value 300 must fit the input's dtype int8"):
+        F.threshold(ember.tensor(x.astype(np.int8)), 2.0, 300.0)
+
+
 def test_rrelu_in_eval_is_leaky_relu_at_the_mean_slope_as_torch():
     ours, theirs = nn.RReLU(0.1, 0.3).eval(), torch.nn.RReLU(0.1, 0.3).eval()
     assert repr(ours) == repr(theirs) == "RReLU(lower=0.1, upper=0.3)"

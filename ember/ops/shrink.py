@@ -5,7 +5,9 @@ every comparison, stays NaN, as PyTorch's."""
 
 from __future__ import annotations
 
-from ember.ops.convert import to_float
+import numpy as np
+
+from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, ge, gt, le, tanh, where
 
@@ -32,5 +34,14 @@ def tanhshrink(x) -> TensorLike:
 
 
 def threshold(x, threshold: float, value: float) -> TensorLike:
-    """x where ``x > threshold``, else ``value`` (PyTorch's ``threshold``; the dtype stays x's)."""
+    """x where ``x > threshold``, else ``value`` (PyTorch's ``threshold``; the dtype stays x's: for an integer x
+    both numbers are truncated toward zero, as PyTorch casts them)."""
+    x = as_tensor(x)
+    if np.dtype(x.dtype).kind in "iu":  # a float value promoted the result to float32
+        threshold, value = int(threshold), int(value)
+        info = np.iinfo(np.dtype(x.dtype))
+        if not (info.min <= threshold <= info.max and info.min <= value <= info.max):
+            raise ValueError(f"threshold: threshold {threshold} and value {value} must fit the input's dtype "
+                             f"{x.dtype}{list(x.shape)} (values [{info.min}, {info.max}])")
+        value = x.dtype.type(value)
     return where(le(x, threshold), value, x)
