@@ -186,6 +186,17 @@ def test_torch_svd_returns_v_and_torch_qr_takes_some():
     assert q.shape == (2, 5, 5) and r.shape == (2, 5, 3)
 
 
+@pytest.mark.parametrize("some", [True, False])
+@pytest.mark.parametrize("shape", [(2, 5, 3), (3, 4)])
+def test_torch_svd_without_uv_gives_square_zero_factors(shape, some):
+    a = _sample(*shape)
+    u, s, v = ember.svd(ember.tensor(a), some=some, compute_uv=False)
+    tu, ts, tv = torch.svd(torch.tensor(a), some=some, compute_uv=False)
+    assert u.shape == tuple(tu.shape) and v.shape == tuple(tv.shape)  # (m, m) and (n, n), whatever some
+    assert not u.numpy().any() and not v.numpy().any()
+    np.testing.assert_allclose(s.numpy(), ts.numpy(), rtol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5)])
 def test_pinv_and_pinverse(shape, dtype):

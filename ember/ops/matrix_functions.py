@@ -199,14 +199,13 @@ def torch_qr(x, some: bool = True) -> QrResult:
 
 def torch_svd(x, some: bool = True, compute_uv: bool = True) -> SvdResult:
     """``torch.svd``: ``(U, S, V)`` with ``A = U diag(S) V^T`` (V, not Vh), reduced when ``some``; without
-    ``compute_uv``, U and V are zero matrices, as PyTorch's."""
+    ``compute_uv``, U and V are zero matrices of shapes (m, m) and (n, n) whatever ``some``, as PyTorch's."""
     if not compute_uv:
         x = as_tensor(x)
         m, n = x.shape[-2:]
         s = svdvals(x)
         batch = tuple(x.shape[:-2])
-        zeros = (as_tensor(np.zeros(batch + (m, m if not some else min(m, n)), x.dtype), x),
-                 as_tensor(np.zeros(batch + (n, n if not some else min(m, n)), x.dtype), x))
+        zeros = (as_tensor(np.zeros(batch + (m, m), x.dtype), x), as_tensor(np.zeros(batch + (n, n), x.dtype), x))
         return SvdResult(zeros[0], s, zeros[1])
     u, s, vh = svd(x, full_matrices=not some)
     return SvdResult(u, s, _mT(vh))
