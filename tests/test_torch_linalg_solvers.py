@@ -164,6 +164,22 @@ def test_lu_solve(left, adjoint, dtype):
     _check(ours, theirs, a, b, dtype=dtype)
 
 
+@pytest.mark.parametrize("pivots", [lambda p: p[:, :2], lambda p: p[:1], lambda p: p[0], lambda p: p.expand(3, 2, 4)])
+def test_lu_solve_and_lu_unpack_refuse_pivots_of_another_shape(pivots):
+    # a part of the swaps (or one matrix's for the batch) gave a wrong solution: 1.9 off with the first two pivots
+    a, b = _sample(2, 4, 4, seed=2), _sample(2, 4, 3, seed=3)
+    lu, piv = ember.linalg.lu_factor(ember.tensor(a))
+    with pytest.raises(ValueError, match=r"lu_solve: pivots must be \(\*, min\(m, n\)\)"):
+        ember.linalg.lu_solve(lu, pivots(piv), ember.tensor(b))
+    with pytest.raises(RuntimeError, match="pivots"):
+        t_lu, t_piv = torch.linalg.lu_factor(torch.tensor(a))
+        torch.linalg.lu_solve(t_lu, pivots(t_piv), torch.tensor(b))
+    with pytest.raises(ValueError, match="lu_unpack: pivots must be"):
+        ember.lu_unpack(lu, pivots(piv))
+    np.testing.assert_allclose(ember.linalg.lu_solve(lu, piv, ember.tensor(b)).numpy(), np.linalg.solve(a, b),
+                               rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_inv_ex_and_solve_ex(dtype):
     a, b = _sample(2, 3, 3, dtype=dtype, kind="square"), _sample(2, 3, dtype=dtype, seed=1)

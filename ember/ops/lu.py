@@ -238,6 +238,16 @@ def lu_factor(a, *, pivot: bool = True) -> LuFactorResult:
     return LuFactorResult(lu, pivots)
 
 
+def _check_pivots(name: str, lu: TensorLike, pivots: TensorLike) -> None:
+    """Refuse pivots that are not lu_factor's for ``lu``: (*, min(m, n)) with LU's batch dimensions; others would
+    permute by a part of the swaps, or by another matrix's (PyTorch refuses them or reads past their end)."""
+    lu_shape, shape = tuple(lu.shape), tuple(pivots.shape)
+    expected = lu_shape[:-2] + ((None if None in lu_shape[-2:] else min(lu_shape[-2:])),)
+    if len(shape) != len(expected) or any(a is not None and b is not None and a != b for a, b in zip(shape, expected)):
+        raise shape_error(name, [Spec(lu_shape, lu.dtype), Spec(shape, pivots.dtype)],
+                          "pivots must be (*, min(m, n)) for LU (*, m, n), one batch as lu_factor gives them")
+
+
 def lu_unpack(lu_data, lu_pivots, unpack_data: bool = True, unpack_pivots: bool = True) -> LuUnpackResult:
     """``torch.lu_unpack``: P (..., m, m), L (..., m, k) and U (..., k, n) from ``lu_factor``'s results, A = P L U;
     a part not unpacked is an empty tensor."""
@@ -249,6 +259,7 @@ def lu_unpack(lu_data, lu_pivots, unpack_data: bool = True, unpack_pivots: bool 
     p = low = up = empty
     if unpack_pivots:
         _permutation_infer(Spec(tuple(pivots.shape), pivots.dtype), m=m, dtype=lu.dtype)
+        _check_pivots("lu_unpack", lu, pivots)
         p = dispatch.apply(LU_PERMUTATION, (pivots,), {"m": m, "dtype": np.dtype(lu.dtype)})
     if unpack_data:
         identity = as_tensor(np.eye(m, k, dtype=lu.dtype), lu)
@@ -275,6 +286,7 @@ def lu_solve(lu_data, pivots, b, *, left: bool = True, adjoint: bool = False) ->
         raise TypeError(f"lu_solve: LU and B must have one dtype, got {describe(specs)}")
     if b.ndim < 2 or b.shape[-2 if left else -1] != lu_data.shape[-1]:
         raise shape_error("lu_solve", specs, "B must be (*, n, k) for LU (*, n, n) ((*, k, n) with left=False)")
+    _check_pivots("lu_solve", lu_data, as_tensor(pivots))
     if not left:  # X A = B is A^T X^T = B^T
         return _mT(lu_solve(lu_data, pivots, _mT(b), adjoint=not adjoint))
     p, low, up = lu_unpack(lu_data, pivots)
