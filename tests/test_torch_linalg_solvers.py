@@ -419,6 +419,16 @@ def test_geqrf_and_householder_product(shape):
     np.testing.assert_allclose(np.abs(q.numpy()), np.abs(np.linalg.qr(a)[0]), atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(2, 4, 3), (3, 2, 5, 2), (4, 3)])
+def test_householder_product_of_no_reflectors_keeps_the_batch(shape):
+    # tau (*, 0) gave one (m, n) matrix of the identity's columns for the whole batch ((4, 3) for A (2, 4, 3))
+    a, tau = _sample(*shape), np.zeros(shape[:-2] + (0,))
+    _check(ember.linalg.householder_product, torch.linalg.householder_product, a, tau, grad=False)
+    mine = ember.tensor(a, requires_grad=True)
+    ember.linalg.householder_product(mine, ember.tensor(tau)).sum().backward()
+    np.testing.assert_array_equal(mine.grad.numpy(), np.zeros(shape))
+
+
 # --- errors, graphs -----------------------------------------------------------------------------------------------
 
 

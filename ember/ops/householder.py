@@ -13,6 +13,7 @@ from ember.ops.arrange import tril
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import _check_matrices, _cubic_cost, _factored, _matrices, _min, _one_factorization
 from ember.ops.dispatch import TensorLike
+from ember.ops.elementwise import where
 from ember.ops.indexing import getitem
 from ember.ops.linalg import matmul
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, describe
@@ -65,6 +66,8 @@ def householder_product(a, tau) -> TensorLike:
                          f"batch dimensions, got {describe(specs)}")
     reflectors = tril(a, -1) + as_tensor(np.eye(m, n, dtype=a.dtype), a)
     q = as_tensor(np.eye(m, n, dtype=a.dtype), a)
+    if k == 0:  # no reflector: I's first n columns for each matrix of the batch (a's values are never read)
+        return where(as_tensor(np.ones((m, n), bool), a), q, a)
     for i in range(k - 1, -1, -1):  # Q E = H_1 (H_2 (... (H_k E))), E the first n columns of I
         v = getitem(reflectors, (Ellipsis, slice(None), slice(i, i + 1)))  # (..., m, 1)
         scale = unsqueeze(getitem(tau, (Ellipsis, slice(i, i + 1))), -1)  # (..., 1, 1)
