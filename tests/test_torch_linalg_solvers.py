@@ -82,6 +82,15 @@ def test_triangular_solve_returns_the_solution_and_a_copy(upper, transpose):
            lambda y, x: torch.triangular_solve(y, x, upper, transpose), b, a)
 
 
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated")
+@pytest.mark.parametrize("a_batch, b_batch", [((2, 1), (3,)), ((), (2,)), ((3,), (2, 1))])
+def test_triangular_solve_copies_a_broadcast_with_bs_batch(a_batch, b_batch):
+    # A's copy kept A's own batch ((2, 1, 4, 4) where PyTorch's is (2, 3, 4, 4))
+    a, b = _sample(*a_batch, 4, 4, kind="square"), _sample(*b_batch, 4, 2, seed=1)
+    _check(lambda x, y: ember.triangular_solve(y, x, transpose=True),
+           lambda x, y: torch.triangular_solve(y, x, transpose=True), a, b)
+
+
 def test_a_zero_on_the_diagonal_gives_inf_as_torch():
     a, b = np.array([[1.0, 0.0], [2.0, 0.0]]), np.array([[1.0], [1.0]])
     got = ember.linalg.solve_triangular(ember.tensor(a), ember.tensor(b), upper=False).numpy()

@@ -122,6 +122,9 @@ def triangular_solve(b, a, upper: bool = True, transpose: bool = False,
     coefficient = _mT(a) if transpose else a
     solution = solve_triangular(coefficient, b, upper=bool(upper) != bool(transpose),
                                 unitriangular=bool(unitriangular))
+    shape = tuple(solution.shape[:-2]) + tuple(a.shape[-2:])
+    if tuple(a.shape) != shape and None not in shape:  # A broadcast with b's batch, as PyTorch's copy
+        a = broadcast_to(a, shape)
     return TriangularSolveResult(solution, clone(a))
 
 
