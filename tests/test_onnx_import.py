@@ -308,6 +308,20 @@ def test_resize_at_opset_10_samples_as_upsample_and_onnxruntime():
             np.testing.assert_allclose(resize(x, scales, mode), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_resize_align_corners_at_a_fractional_scale_maps_the_output_length_as_torch(mode):
+    # torch.onnx.export writes interpolate(scale_factor=1.7, align_corners=True) as Resize with scales; the
+    # corners are those of the output's length (8 of 5 rows), as PyTorch and onnxruntime compute them
+    torch = pytest.importorskip("torch")
+    x = _float(2, 3, 5, 6)
+    for scales in ([1, 1, 1.7, 0.6], [1, 1, 0.5, 2.5]):
+        got = _one_node("Resize", x, [("roi", np.zeros(0, np.float32)), ("scales", np.array(scales, np.float32))],
+                        opset=13, mode=mode, coordinate_transformation_mode="align_corners")
+        expected = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=scales[2:], align_corners=True,
+                                                   mode="bilinear" if mode == "linear" else "bicubic")
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_sign_and_round_import():
     x = np.array([0.5, 1.5, 2.5, -0.5, -2.5, -1.7, 0.0, 3.2], np.float32)
     np.testing.assert_array_equal(_one_node("Round", x), np.round(x))  # halves to even

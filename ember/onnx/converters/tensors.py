@@ -343,15 +343,17 @@ def _cumsum(cx, x, axis, exclusive=0, reverse=0):
 
 def _source_coordinate(x: int, scale: float, size_in: int, size_out: int, mode: str, roi) -> float | None:
     """Where output position ``x`` samples the input (ONNX's coordinate_transformation_mode); None: outside
-    the crop of tf_crop_and_resize (the extrapolation value)."""
+    the crop of tf_crop_and_resize (the extrapolation value). align_corners and tf_crop_and_resize map the
+    corners of the output's length (the spec's length_resized, onnxruntime and PyTorch), not of scale * size_in,
+    which differs for a fractional scale."""
     width = scale * size_in
     if mode == "align_corners":
-        return 0.0 if width == 1 else x * (size_in - 1) / (width - 1)
+        return 0.0 if size_out == 1 else x * (size_in - 1) / (size_out - 1)
     if mode == "asymmetric":
         return x / scale
     if mode == "tf_crop_and_resize":
         start, end = roi
-        at = (end - start) * (size_in - 1) / 2 if width == 1 else x * (end - start) * (size_in - 1) / (width - 1)
+        at = (end - start) * (size_in - 1) / 2 if size_out == 1 else x * (end - start) * (size_in - 1) / (size_out - 1)
         at += start * (size_in - 1)
         return None if at < 0 or at > size_in - 1 else at
     if mode == "pytorch_half_pixel":
