@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 import ember
+from ember.backend.dtypes import LOW_PRECISION
 from ember.onnx.converters.base import (
     Tensor,
     UnsupportedError,
@@ -34,6 +35,9 @@ def _einsum(cx, *xs, equation):
 
 @converter("Gemm")
 def _gemm(cx, a, b, c=None, alpha=1.0, beta=1.0, transA=0, transB=0, broadcast=None):
+    if a.dtype in LOW_PRECISION:  # product, scaling and sum in float32, rounded once (onnxruntime, PyTorch's addmm)
+        wide = [None if t is None else _stashed(t) for t in (a, b, c)]
+        return ember.cast(_gemm(cx, *wide, alpha=alpha, beta=beta, transA=transA, transB=transB), a.dtype)
     a = a.T if transA else a
     b = b.T if transB else b
     y = ember.matmul(a, b)
