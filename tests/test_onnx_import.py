@@ -3,6 +3,8 @@ initializers."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -307,6 +309,27 @@ def test_resize_at_opset_10_samples_as_upsample_and_onnxruntime():
                                             providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
             np.testing.assert_allclose(resize(x, scales, mode), expected, rtol=1e-5, atol=1e-6)
 
+
+def test_nonzero_imports_as_torch_exports_a_boolean_mask_index():
+    # x[x > 0.5] is NonZero + GatherND in a torch.onnx.export file; NonZero was refused as unsupported
+    torch = pytest.importorskip("torch")
+
+    class Masked(torch.nn.Module):
+        def forward(self, x):
+            return x[x > 0.5] * 2
+
+    buffer = io.BytesIO()
+    torch.onnx.export(Masked(), (torch.randn(2, 3, 4),), buffer, input_names=["x"], dynamic_axes={"x": {0: "b"}},
+                      dynamo=False)
+    imported = ember.onnx.load(buffer.getvalue())
+    for batch in (1, 3):
+        x = _float(batch, 3, 4, seed=batch)
+        np.testing.assert_array_equal(imported(x).detach().numpy(), Masked()(torch.tensor(x)).numpy())
+    # (rank, count) indices in row-major order; a scalar counts as one element, as onnxruntime reads it
+    mask = np.array([[True, False, True], [False, False, True]])
+    np.testing.assert_array_equal(_one_node("NonZero", mask), np.array(np.nonzero(mask)))
+    np.testing.assert_array_equal(_one_node("NonZero", np.array(2.0, np.float32)), np.zeros((1, 1), np.int64))
+    assert _one_node("NonZero", np.zeros((2, 0), np.float32)).shape == (2, 0)
 
 def test_float16_gemm_rounds_once_as_torch_linear():
     # an exported float16 Linear is one Gemm: product, scaling and bias in float32, rounded once, as PyTorch's

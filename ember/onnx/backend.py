@@ -2,6 +2,7 @@
 
 ``prepare`` imports the model (``ember.onnx.load``) and compiles it with ``ember.jit``: each run goes through
 Ember's passes and generated code; inputs the model reads as values (shapes, axes) are frozen into the trace.
+A model with an op whose output's shape depends on the input's values (NonZero) runs eagerly.
 
 >>> import onnx.backend.test
 >>> backend_test = onnx.backend.test.BackendTest(ember.onnx.backend.EmberBackend, __name__)
@@ -18,6 +19,8 @@ from ember.onnx.load import Frozen, OnnxModule, unsupported_ops
 
 __all__ = ["EmberBackend", "EmberRep", "prepare", "run_model", "supports_device"]
 
+_VALUE_SHAPED = frozenset({"NonZero"})  # ops whose output's shape depends on the input's values: run eagerly
+
 
 class EmberRep(BackendRep):
     """A prepared model: ``run(inputs)`` returns its outputs as NumPy arrays."""
@@ -26,6 +29,7 @@ class EmberRep(BackendRep):
         self.module = module
         self.compiled = ember.jit(module.forward)
         self._static = {module.input_names.index(n) for n in module.static_inputs}
+        self._eager = any(node.op_type in _VALUE_SHAPED for node in module.nodes)
 
     def run(self, inputs, **kwargs) -> tuple:
         if isinstance(inputs, dict):
@@ -33,7 +37,7 @@ class EmberRep(BackendRep):
         elif not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
         args = []
-        eager = False
+        eager = self._eager
         for i, value in enumerate(inputs):
             if i in self._static:
                 args.append(Frozen(value))

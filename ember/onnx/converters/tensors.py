@@ -314,6 +314,14 @@ def _arg(cx, x, axis=0, keepdims=1, select_last_index=0):
     return fn(x, axis, bool(keepdims))
 
 
+@converter("NonZero")
+def _nonzero(cx, x):
+    """(rank, count) int64 indices of the non-zero elements in row-major order (a boolean mask index, x[x > 0],
+    exported by torch). Their count depends on the values, so it runs eagerly only. A scalar counts as one
+    element (one row), as onnxruntime reads it."""
+    return ember.nonzero(x.reshape(1) if x.ndim == 0 else x).T
+
+
 @converter("TopK", static=(1,))
 def _top_k(cx, x, k=None, axis=-1, largest=1, sorted=1, **attrs):  # noqa: A002  (ONNX's name)
     """(values, indices): ties in the order of their indices, as the spec and Ember's (stable) topk."""
