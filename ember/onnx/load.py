@@ -136,7 +136,11 @@ class OnnxModule(Module):
         super().__init__()
         missing = unsupported_ops(model)
         if missing:
-            raise UnsupportedError(f"load: ONNX ops {missing} are not supported by Ember's importer")
+            nodes = [f"{n.name or 'unnamed'!r} ({n.op_type})" for n in model.graph.node
+                     if n.op_type in missing or f"{n.domain}.{n.op_type}" in missing]
+            more = f" and {len(nodes) - 5} more" if len(nodes) > 5 else ""
+            raise UnsupportedError(f"load: ONNX ops {missing} are not supported by Ember's importer (nodes "
+                                   f"{', '.join(nodes[:5])}{more})")
         self.opset = _opset(model)
         self.nodes = list(model.graph.node)
         self.parameter_names: dict[str, str] = {}  # ONNX initializer name -> attribute name
