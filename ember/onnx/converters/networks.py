@@ -190,8 +190,11 @@ def _batch_norm(cx, x, scale, bias, mean, var, epsilon=1e-5, momentum=0.9, spati
         raise UnsupportedError("BatchNormalization: training_mode=1 is not supported (inference only)")
     if cx.outputs > 1 and is_test is None and cx.opset < 7:
         raise UnsupportedError("BatchNormalization: training outputs are not supported")
+    dtype = x.dtype  # float16 / bfloat16 computed in float32 and rounded once, as onnxruntime and PyTorch
+    x, scale, bias, mean, var = (_stashed(t) for t in (x, scale, bias, mean, var))
     inv = _channel(scale, x.ndim) / ember.sqrt(_channel(var, x.ndim) + _const_like(var, epsilon))
-    return (x - _channel(mean, x.ndim)) * inv + _channel(bias, x.ndim)
+    y = (x - _channel(mean, x.ndim)) * inv + _channel(bias, x.ndim)
+    return ember.cast(y, dtype) if y.dtype != dtype else y
 
 
 @converter("InstanceNormalization")
