@@ -106,6 +106,10 @@ def _conv(cx, x, w, bias=None, group=1, kernel_shape=None, **attrs):
 @converter("ConvTranspose")
 def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padding=None, output_shape=None,
                     **attrs):
+    if x.dtype in LOW_PRECISION:  # the bias added to the float32 sums, rounded once (onnxruntime, PyTorch)
+        wide = [None if t is None else _stashed(t) for t in (x, w, bias)]
+        return ember.cast(_conv_transpose(cx, *wide, group, kernel_shape, output_padding, output_shape, **attrs),
+                          x.dtype)
     kernel = list(kernel_shape or w.shape[2:])
     k = len(kernel)
     if k not in (1, 2, 3):
