@@ -378,8 +378,10 @@ def _unary_math(name, ufunc, rule, onnx, fusion, **traits):
 
 LOG2 = _unary_math("log2", _np.log2, _log2_rule, NO_ONNX, "log2({0})", autocast=FLOAT32)
 LOG10 = _unary_math("log10", _np.log10, _log10_rule, NO_ONNX, "log10({0})", autocast=FLOAT32)
-EXPM1 = _unary_math("expm1", _np.expm1, lambda run, ctx, g: (g * (ctx.output + _typed(ctx.output)),), NO_ONNX,
-                    "expm1({0})", saves_output=True, autocast=FLOAT32)
+# exp(x), not expm1(x) + 1 from the output, which cancels far below 0 (elu's gradient at -15 in float32 was 2.6% off,
+# at -30 0 for 9.4e-14)
+EXPM1 = _unary_math("expm1", _np.expm1, lambda run, ctx, g: (g * run(EXP, ctx.inputs[0]),), NO_ONNX,
+                    "expm1({0})", autocast=FLOAT32)
 ASIN = _unary_math("asin", _np.arcsin, _asin_rule, "Asin", "arcsin({0})")
 ACOS = _unary_math("acos", _np.arccos, _acos_rule, "Acos", "arccos({0})")
 ATAN = _unary_math("atan", _np.arctan, _atan_rule, "Atan", "arctan({0})")
