@@ -125,10 +125,30 @@ def test_complex_transforms_over_no_axes_are_the_input_as_torch(name, shape, kwa
     (lambda: ember.fft.fftn(ember.ones(2, 3), dim=(0, 0)), ValueError, "fftn: dim"),
     (lambda: ember.fft.irfft(ember.ones(1)), ValueError, r"irfft: invalid number of data points \(0\)"),
     (lambda: ember.fft.fft(ember.ones(4), dim=2), ValueError, "fft: axis 2 is out of range"),
+    # a tuple dim made the one-dimensional transforms multi-dimensional; PyTorch refuses it
+    (lambda: ember.fft.rfft(ember.ones(3, 4), dim=(0, 1)), TypeError, r"rfft: dim must be an int, got \(0, 1\)"),
+    (lambda: ember.fft.ihfft(ember.ones(3, 4), dim=[0]), TypeError, r"ihfft: dim must be an int, got \[0\]"),
+    (lambda: ember.fft.fft(ember.ones(4), n=True), TypeError, "fft: n must be an int, got True"),
+    (lambda: ember.fft.irfft(ember.ones(4), n=5.0), TypeError, "irfft: n must be an int, got 5.0"),
+    (lambda: ember.fft.fft2(ember.ones(4, 4), s=(2, False)), TypeError, "fft2: each size in s must be an int"),
+    (lambda: ember.fft.fft(ember.ones(4), dim=1.0), TypeError, "fft: axis must be an int, got 1.0"),
+    (lambda: ember.fft.rfft(ember.tensor(2.0)), ValueError, "rfft: dim -1 is out of range for a 0-d input"),
+    (lambda: ember.fft.fftshift(ember.tensor(2.0), dim=0), ValueError, "fftshift: dim 0 is out of range for a 0-d"),
 ])
 def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+def test_numpy_integer_sizes_and_an_int_s_are_taken_as_torch():
+    # NumPy integers for n or s were refused as "invalid number of data points (5)", and an int s crashed on len()
+    x = np.random.default_rng(3).standard_normal((3, 4, 6))
+    for name, kwargs in [("rfft", {"n": np.int64(5)}), ("irfft", {"n": np.int32(7)}), ("fftn", {"s": 4}),
+                         ("irfftn", {"s": (np.int64(3), 5)}), ("rfft2", {"s": 4, "dim": 1})]:
+        got = getattr(ember.fft, name)(ember.tensor(x), **kwargs)
+        want = getattr(torch.fft, name)(torch.tensor(x), **kwargs)
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
 
 
 def test_a_spectral_loss_trains_under_jit_as_eagerly_and_as_torch():

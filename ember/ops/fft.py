@@ -25,7 +25,7 @@ from ember.ops.complex_parts import REAL, conj
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.indexing import PAD, getitem, pad
-from ember.ops.infer import check_axis
+from ember.ops.infer import as_int, check_axis
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Spec, defop, shape_error
 from ember.ops.shape import clone
@@ -166,6 +166,14 @@ def _real_input(name: str, x) -> TensorLike:
     return cast(x, float32) if x.dtype in LOW_PRECISION else x
 
 
+def _sizes_arg(name: str, x: TensorLike, s) -> list | None:
+    """``s`` as a list of Python ints: one int stands for (s,), as PyTorch's; NumPy integers count, bools do not."""
+    if s is None:
+        return None
+    specs = [Spec(tuple(x.shape), x.dtype)]
+    return [as_int(name, n, "each size in s", specs) for n in (s if isinstance(s, (tuple, list)) else (s,))]
+
+
 def _axes_and_sizes(name: str, x: TensorLike, s, dim, allow_none: bool = False) -> tuple:
     """The transform's axes and the sizes its input takes along them: PyTorch's ``s``/``dim`` rules (all axes when
     both are None, the last len(s) when only ``s`` is given; -1 in ``s`` keeps an axis's size). No axes at all are
@@ -176,9 +184,11 @@ def _axes_and_sizes(name: str, x: TensorLike, s, dim, allow_none: bool = False) 
         if s is not None and len(s) > x.ndim:
             raise ValueError(f"{name}: s has {len(s)} sizes for a tensor of {x.ndim} dimensions")
     else:
-        axes = tuple(check_axis(name, a, x.ndim, specs) for a in ((dim,) if isinstance(dim, int) else dim))
+        axes = tuple(check_axis(name, a, x.ndim, specs) for a in (dim if isinstance(dim, (tuple, list)) else (dim,)))
         if len(set(axes)) != len(axes):
             raise ValueError(f"{name}: dim {dim} repeats an axis")
+        if axes and x.ndim == 0:  # (check_axis lets a 0-d tensor take axis 0 or -1, as a reduction's)
+            raise shape_error(name, specs, f"dim {dim} is out of range for a 0-d input")
     if not axes and not allow_none:
         raise ValueError(f"{name}: needs at least one axis to transform (input of shape {list(x.shape)})")
     if s is None:
@@ -190,7 +200,7 @@ def _axes_and_sizes(name: str, x: TensorLike, s, dim, allow_none: bool = False) 
     for a, n in zip(axes, sizes):
         if n is None:
             raise ValueError(f"{name}: the size of axis {a} is unknown while the graph is built; give it in n or s")
-        if not isinstance(n, int) or n < 1:
+        if n < 1:
             raise ValueError(f"{name}: invalid number of data points ({n}) along axis {a}")
     return axes, sizes
 
@@ -207,6 +217,7 @@ def _resized(x: TensorLike, axis: int, size: int) -> TensorLike:
 
 def _c2c(name, x, s, dim, norm, inverse: bool) -> TensorLike:
     x = _complex_input(x)
+    s = _sizes_arg(name, x, s)
     axes, sizes = _axes_and_sizes(name, x, s, dim, allow_none=True)
     norm = _norm(name, norm)
     if not axes:  # (fftn of a 0-d tensor, or with dim=()): a copy of the input, complex
@@ -218,6 +229,7 @@ def _c2c(name, x, s, dim, norm, inverse: bool) -> TensorLike:
 
 def _r2c(name, x, s, dim, norm) -> TensorLike:
     x = _real_input(name, x)
+    s = _sizes_arg(name, x, s)
     axes, sizes = _axes_and_sizes(name, x, s, dim)
     for a, n in zip(axes, sizes):
         x = _resized(x, a, n)
@@ -226,6 +238,7 @@ def _r2c(name, x, s, dim, norm) -> TensorLike:
 
 def _c2r(name, x, s, dim, norm) -> TensorLike:
     x = _complex_input(x)
+    s = _sizes_arg(name, x, s)
     axes, sizes = _axes_and_sizes(name, x, s, dim)
     if s is None or s[-1] == -1:
         sizes[-1] = 2 * (x.shape[axes[-1]] - 1)
@@ -238,8 +251,12 @@ def _c2r(name, x, s, dim, norm) -> TensorLike:
     return dispatch.apply(FFT_C2R, (x,), {"axes": axes, "norm": _norm(name, norm), "n": sizes[-1]})
 
 
-def _one(n) -> tuple | None:
-    return None if n is None else (n,)
+def _one(name: str, n, dim) -> tuple | None:
+    """The one-dimensional transforms' ``n`` as ``s``; their ``dim`` must be one axis (PyTorch refuses a tuple,
+    which the shared code would take as a multi-dimensional transform)."""
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}; {name}n transforms over several axes")
+    return None if n is None else (as_int(name, n, "n"),)
 
 
 def fft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> TensorLike:  # noqa: A002
@@ -249,12 +266,12 @@ def fft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> 
     >>> ember.fft.fft(ember.tensor([1.0, 0.0, 0.0, 0.0])).tolist()
     [(1+0j), (1+0j), (1+0j), (1+0j)]
     """
-    return _c2c("fft", input, _one(n), dim, norm, inverse=False)
+    return _c2c("fft", input, _one("fft", n, dim), dim, norm, inverse=False)
 
 
 def ifft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> TensorLike:  # noqa: A002
     """The inverse of ``fft`` (``torch.fft.ifft``): 1/n-scaled under the default ``norm="backward"``."""
-    return _c2c("ifft", input, _one(n), dim, norm, inverse=True)
+    return _c2c("ifft", input, _one("ifft", n, dim), dim, norm, inverse=True)
 
 
 def fft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
@@ -283,13 +300,13 @@ def rfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) ->
     >>> ember.fft.rfft(ember.tensor([1.0, 2.0, 3.0, 4.0])).tolist()
     [(10+0j), (-2+2j), (-2+0j)]
     """
-    return _r2c("rfft", input, _one(n), dim, norm)
+    return _r2c("rfft", input, _one("rfft", n, dim), dim, norm)
 
 
 def irfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> TensorLike:  # noqa: A002
     """The real signal of n points (2 * (bins - 1) by default) whose ``rfft`` is ``input`` (``torch.fft.irfft``);
     the imaginary parts of the zero (and even n's Nyquist) frequency are ignored."""
-    return _c2r("irfft", input, _one(n), dim, norm)
+    return _c2r("irfft", input, _one("irfft", n, dim), dim, norm)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
@@ -318,13 +335,13 @@ def hfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) ->
     """The real transform of a signal with Hermitian symmetry given by its first half (``torch.fft.hfft``):
     ``irfft`` of the conjugate, with the dual normalization."""
     name = "hfft"
-    return _c2r(name, conj(_complex_input(input)), _one(n), dim, _DUAL[_norm(name, norm)])
+    return _c2r(name, conj(_complex_input(input)), _one(name, n, dim), dim, _DUAL[_norm(name, norm)])
 
 
 def ihfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> TensorLike:  # noqa: A002
     """The inverse of ``hfft`` (``torch.fft.ihfft``): the conjugate of ``rfft``, with the dual normalization."""
     name = "ihfft"
-    return conj(_r2c(name, input, _one(n), dim, _DUAL[_norm(name, norm)]))
+    return conj(_r2c(name, input, _one(name, n, dim), dim, _DUAL[_norm(name, norm)]))
 
 
 def _frequencies(name: str, values: np.ndarray, dtype, device, requires_grad: bool) -> TensorLike:
@@ -367,9 +384,11 @@ def _shifted(name: str, x, dim, sign: int) -> TensorLike:
     x = as_tensor(x)
     specs = [Spec(tuple(x.shape), x.dtype)]
     axes = tuple(range(x.ndim)) if dim is None else tuple(
-        check_axis(name, a, x.ndim, specs) for a in ((dim,) if isinstance(dim, int) else dim))
+        check_axis(name, a, x.ndim, specs) for a in (dim if isinstance(dim, (tuple, list)) else (dim,)))
     if not axes:
         return x
+    if x.ndim == 0:
+        raise shape_error(name, specs, f"dim {dim} is out of range for a 0-d input")
     return roll(x, [sign * (x.shape[a] // 2) for a in axes], list(axes))
 
 
