@@ -98,6 +98,12 @@ def test_stft_then_istft_gives_the_signal_back():
     (lambda: ember.istft(ember.ones(5, 4), 8), TypeError, "istft: expects a complex input"),
     (lambda: ember.istft(ember.ones(6, 4) * 1j, 8), ValueError, "istft: one-sided spectra of n_fft = 8 have 5"),
     (lambda: ember.istft(ember.ones(5, 4) * 1j, 8, 2, window=ember.zeros(8)), RuntimeError, "istft: .*NOLA"),
+    # these failed inside NumPy ("zero-size array to reduction operation minimum"), as PyTorch's fail in min()
+    (lambda: ember.istft(ember.ones(5, 4) * 1j, 8, 2, length=0), ValueError, "istft: length must be a positive int"),
+    (lambda: ember.istft(ember.ones(5, 4) * 1j, 8, 2, length=-3), ValueError, "istft: length must be a positive"),
+    (lambda: ember.istft(ember.ones(5, 1) * 1j, 8, 2), ValueError, "istft: 1 frames of n_fft = 8 every 2 samples "
+     "leave no signal"),
+    (lambda: ember.istft(ember.ones(2, 5, 0) * 1j, 8, 2), ValueError, r"istft: the input has no frames \(shape"),
 ])
 def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
     with pytest.raises(error, match=fragment):

@@ -134,10 +134,14 @@ def istft(input, n_fft: int, hop_length: int | None = None, win_length: int | No
         raise ValueError(f"istft: expected a 2-D (freq, frames) or 3-D (batch, freq, frames) input, got shape "
                          f"{list(z.shape)}")
     hop, win = _sizes("istft", n_fft, hop_length, win_length)
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 1):
+        raise ValueError(f"istft: length must be a positive int, got {length!r}")
     if None in z.shape[-2:]:
         raise ValueError(f"istft: the number of frequencies or frames of the input {format_shape(z.shape)} is unknown "
                          "while the graph is built, and the signal is laid out from them; build with known sizes")
     bins = z.shape[-2]
+    if z.shape[-1] == 0:
+        raise ValueError(f"istft: the input has no frames (shape {list(z.shape)})")
     onesided = bins != n_fft if onesided is None else onesided
     if bins != (n_fft // 2 + 1 if onesided else n_fft):
         raise ValueError(f"istft: {'one-sided' if onesided else 'two-sided'} spectra of n_fft = {n_fft} have "
@@ -164,6 +168,9 @@ def istft(input, n_fft: int, hop_length: int | None = None, win_length: int | No
     end = (available - start if center else available) if length is None else min(start + length, available)
     signal = getitem(signal, (slice(None), slice(start, end)))
     envelope = getitem(envelope, (slice(None), slice(start, end)))
+    if envelope.shape[-1] == 0:
+        raise ValueError(f"istft: {frames.shape[1]} frames of n_fft = {n_fft} every {hop} samples leave no signal "
+                         f"after removing the {start} padded samples at each end (input of shape {list(z.shape)})")
     if not envelope.symbolic and float(abs(envelope.array).min()) < 1e-11:
         raise RuntimeError("istft: the window overlap-added is zero somewhere (the NOLA condition fails); choose "
                            "a window and hop_length whose squared windows cover every sample")
