@@ -104,6 +104,9 @@ def test_stft_then_istft_gives_the_signal_back():
     (lambda: ember.istft(ember.ones(5, 1) * 1j, 8, 2), ValueError, "istft: 1 frames of n_fft = 8 every 2 samples "
      "leave no signal"),
     (lambda: ember.istft(ember.ones(2, 5, 0) * 1j, 8, 2), ValueError, r"istft: the input has no frames \(shape"),
+    # a complex window returned a complex128 signal under return_complex=False
+    (lambda: ember.istft(ember.ones(5, 4) * 1j, 8, 2, window=ember.ones(8) * (1 + 1j)), RuntimeError,
+     r"istft: a complex window \(complex64\) gives a complex signal; pass return_complex=True"),
 ])
 def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
     with pytest.raises(error, match=fragment):

@@ -160,6 +160,9 @@ def istft(input, n_fft: int, hop_length: int | None = None, win_length: int | No
             spectra = getitem(spectra, (slice(None), slice(None), slice(0, n_fft // 2 + 1)))
         frames = irfft(spectra, n=n_fft, norm=norm)
     w = _window("istft", window, win, n_fft, frames)
+    if not return_complex and w.dtype in COMPLEX:
+        raise RuntimeError(f"istft: a complex window ({w.dtype}) gives a complex signal; pass return_complex=True "
+                           "(and a two-sided input), as PyTorch requires")
     signal = _overlap_added(frames * w, hop)
     envelope = _overlap_added(reshape(w * w, (1, 1, n_fft)) * as_tensor(np.ones((1, frames.shape[1], 1),
                                                                                 real_of(w.dtype)), w), hop)
