@@ -113,6 +113,20 @@ def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
         call()
 
 
+def test_numpy_integer_sizes_are_taken_as_torch():
+    # NumPy integers (a shape's entry, a computed hop) were refused: "stft: n_fft must be a positive int, got 8"
+    x = np.random.default_rng(5).standard_normal((2, 40))
+    got = ember.stft(ember.tensor(x), np.int64(8), np.int32(3), np.int64(6), return_complex=True)
+    want = torch.stft(torch.tensor(x), 8, 3, 6, return_complex=True)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
+    back = ember.istft(got, np.int64(8), np.int64(3), np.int64(6), window=ember.ones(6, dtype=ember.float64),
+                       length=np.int64(40))
+    expected = torch.istft(want, 8, 3, 6, window=torch.ones(6, dtype=torch.float64), length=40)
+    np.testing.assert_allclose(back.numpy(), expected.numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match="stft: hop_length must be a positive int, got True"):
+        ember.stft(ember.tensor(x), 8, True, return_complex=True)
+
+
 def test_a_spectrogram_loss_trains_under_jit_as_eagerly():
     rng = np.random.default_rng(4)
     signal, weights = rng.standard_normal((2, 64)), rng.random(16) + 0.5

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, int64, real_of
@@ -18,16 +20,21 @@ from ember.ops.views import unfold
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
+def _count(name: str, what: str, value) -> int:
+    """A positive ``value`` as a Python int (NumPy integers too, as PyTorch takes them; bools are refused)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__") or operator.index(value) < 1:
+        raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
+    return operator.index(value)
+
+
 def _sizes(name: str, n_fft, hop_length, win_length) -> tuple:
-    if not isinstance(n_fft, int) or n_fft < 1:
-        raise ValueError(f"{name}: n_fft must be a positive int, got {n_fft!r}")
+    n_fft = _count(name, "n_fft", n_fft)
     hop = n_fft // 4 if hop_length is None else hop_length
+    hop = _count(name, "hop_length", hop)
     win = n_fft if win_length is None else win_length
-    if not isinstance(hop, int) or hop < 1:
-        raise ValueError(f"{name}: hop_length must be a positive int, got {hop!r}")
-    if not isinstance(win, int) or not 0 < win <= n_fft:
+    if isinstance(win, bool) or not hasattr(win, "__index__") or not 0 < operator.index(win) <= n_fft:
         raise ValueError(f"{name}: win_length must be an int in [1, n_fft = {n_fft}], got {win!r}")
-    return hop, win
+    return n_fft, hop, operator.index(win)
 
 
 def _window(name: str, window, win: int, n_fft: int, like: TensorLike) -> TensorLike:
@@ -85,7 +92,7 @@ def stft(input, n_fft: int, hop_length: int | None = None, win_length: int | Non
         raise ValueError(f"stft: pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}")
     if x.dtype not in COMPLEX:
         x = to_float(x, "stft")
-    hop, win = _sizes("stft", n_fft, hop_length, win_length)
+    n_fft, hop, win = _sizes("stft", n_fft, hop_length, win_length)
     onesided = not is_complex if onesided is None else onesided
     if onesided and is_complex:
         raise RuntimeError("stft: a complex input or window has no one-sided transform; pass onesided=False")
@@ -133,9 +140,8 @@ def istft(input, n_fft: int, hop_length: int | None = None, win_length: int | No
     if z.ndim not in (2, 3):
         raise ValueError(f"istft: expected a 2-D (freq, frames) or 3-D (batch, freq, frames) input, got shape "
                          f"{list(z.shape)}")
-    hop, win = _sizes("istft", n_fft, hop_length, win_length)
-    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 1):
-        raise ValueError(f"istft: length must be a positive int, got {length!r}")
+    n_fft, hop, win = _sizes("istft", n_fft, hop_length, win_length)
+    length = None if length is None else _count("istft", "length", length)
     if None in z.shape[-2:]:
         raise ValueError(f"istft: the number of frequencies or frames of the input {format_shape(z.shape)} is unknown "
                          "while the graph is built, and the signal is laid out from them; build with known sizes")
