@@ -89,6 +89,17 @@ def test_frequencies_and_shifts_match_torch():
                                       torch.fft.ifftshift(torch.tensor(x), dim).numpy())
 
 
+@pytest.mark.parametrize("n", [0, np.int64(5), np.int32(4)])
+def test_frequencies_take_numpy_integers_and_zero_points_as_torch(n):
+    # NumPy integers and n = 0 were refused ("n must be a positive int, got 5"); fftfreq(0) is empty in PyTorch
+    for name in ("fftfreq", "rfftfreq"):
+        got, want = getattr(ember.fft, name)(n, 0.5), getattr(torch.fft, name)(n, 0.5)
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(ValueError, match="fftfreq: n must be a non-negative int, got True"):
+        ember.fft.fftfreq(True)
+
+
 @pytest.mark.parametrize("n", [1, 4, 5])
 def test_frequencies_of_a_zero_spacing_are_nan_and_infinite_as_torch(n):
     # NumPy's 1 / (n d) raised ZeroDivisionError; PyTorch's frequencies are k * inf

@@ -13,6 +13,7 @@ PyTorch's.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -359,6 +360,13 @@ def _scaled(k: np.ndarray, n: int, d) -> np.ndarray:
         return k * (np.float64(1.0) / (n * np.float64(float(d))))
 
 
+def _points(name: str, n) -> int:
+    """``n`` as a Python int (NumPy integers too); 0 is allowed, as PyTorch's (fftfreq(0) is empty)."""
+    if isinstance(n, bool) or not hasattr(n, "__index__") or operator.index(n) < 0:
+        raise ValueError(f"{name}: n must be a non-negative int, got {n!r}")
+    return operator.index(n)
+
+
 def fftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: bool = False) -> TensorLike:
     """The sample frequencies of an ``fft`` of n points spaced ``d`` apart: [0, 1, ..., -1] / (d n)
     (``torch.fft.fftfreq``).
@@ -366,8 +374,7 @@ def fftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: b
     >>> ember.fft.fftfreq(4).tolist()
     [0.0, 0.25, -0.5, -0.25]
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"fftfreq: n must be a positive int, got {n!r}")
+    n = _points("fftfreq", n)
     k = np.concatenate([np.arange(0, (n - 1) // 2 + 1), np.arange(-(n // 2), 0)])
     return _frequencies("fftfreq", _scaled(k, n, d), dtype, device, requires_grad)
 
@@ -375,8 +382,7 @@ def fftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: b
 def rfftfreq(n: int, d: float = 1.0, *, dtype=None, device=None, requires_grad: bool = False) -> TensorLike:
     """The non-negative sample frequencies of an ``rfft`` of n points: [0, 1, ..., n // 2] / (d n)
     (``torch.fft.rfftfreq``)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"rfftfreq: n must be a positive int, got {n!r}")
+    n = _points("rfftfreq", n)
     return _frequencies("rfftfreq", _scaled(np.arange(0, n // 2 + 1), n, d), dtype, device, requires_grad)
 
 
