@@ -139,6 +139,9 @@ def test_complex_transforms_over_no_axes_are_the_input_as_torch(name, shape, kwa
     # a tuple dim made the one-dimensional transforms multi-dimensional; PyTorch refuses it
     (lambda: ember.fft.rfft(ember.ones(3, 4), dim=(0, 1)), TypeError, r"rfft: dim must be an int, got \(0, 1\)"),
     (lambda: ember.fft.ihfft(ember.ones(3, 4), dim=[0]), TypeError, r"ihfft: dim must be an int, got \[0\]"),
+    # dim=None transformed over every axis (fft of a (3, 4) tensor was fft2's)
+    (lambda: ember.fft.fft(ember.ones(3, 4), dim=None), TypeError, "fft: dim must be an int, got None"),
+    (lambda: ember.fft.irfft(ember.ones(3, 4), dim=None), TypeError, "irfft: dim must be an int, got None"),
     (lambda: ember.fft.fft(ember.ones(4), n=True), TypeError, "fft: n must be an int, got True"),
     (lambda: ember.fft.irfft(ember.ones(4), n=5.0), TypeError, "irfft: n must be an int, got 5.0"),
     (lambda: ember.fft.fft2(ember.ones(4, 4), s=(2, False)), TypeError, "fft2: each size in s must be an int"),

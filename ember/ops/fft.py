@@ -253,9 +253,9 @@ def _c2r(name, x, s, dim, norm) -> TensorLike:
 
 
 def _one(name: str, n, dim) -> tuple | None:
-    """The one-dimensional transforms' ``n`` as ``s``; their ``dim`` must be one axis (PyTorch refuses a tuple,
-    which the shared code would take as a multi-dimensional transform)."""
-    if isinstance(dim, (tuple, list)):
+    """The one-dimensional transforms' ``n`` as ``s``; their ``dim`` must be one axis (PyTorch refuses a tuple or
+    None, which the shared code would take as a multi-dimensional transform)."""
+    if dim is None or isinstance(dim, (tuple, list)):
         raise TypeError(f"{name}: dim must be an int, got {dim!r}; {name}n transforms over several axes")
     return None if n is None else (as_int(name, n, "n"),)
 
