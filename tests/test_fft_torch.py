@@ -142,6 +142,8 @@ def test_complex_transforms_over_no_axes_are_the_input_as_torch(name, shape, kwa
     # dim=None transformed over every axis (fft of a (3, 4) tensor was fft2's)
     (lambda: ember.fft.fft(ember.ones(3, 4), dim=None), TypeError, "fft: dim must be an int, got None"),
     (lambda: ember.fft.irfft(ember.ones(3, 4), dim=None), TypeError, "irfft: dim must be an int, got None"),
+    (lambda: ember.fft.fft2(ember.ones(2, 3, 4), dim=None), TypeError, "fft2: dim must be a tuple of ints, got None"),
+    (lambda: ember.fft.irfft2(ember.ones(2, 3, 4), dim=None), TypeError, "irfft2: dim must be a tuple of ints"),
     (lambda: ember.fft.fft(ember.ones(4), n=True), TypeError, "fft: n must be an int, got True"),
     (lambda: ember.fft.irfft(ember.ones(4), n=5.0), TypeError, "irfft: n must be an int, got 5.0"),
     (lambda: ember.fft.fft2(ember.ones(4, 4), s=(2, False)), TypeError, "fft2: each size in s must be an int"),

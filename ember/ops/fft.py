@@ -260,6 +260,13 @@ def _one(name: str, n, dim) -> tuple | None:
     return None if n is None else (as_int(name, n, "n"),)
 
 
+def _two(name: str, dim):
+    """The two-dimensional transforms' ``dim``: PyTorch refuses None, which the shared code takes as every axis."""
+    if dim is None:
+        raise TypeError(f"{name}: dim must be a tuple of ints, got None; {name[:-1]}n transforms over every axis")
+    return dim
+
+
 def fft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -> TensorLike:  # noqa: A002
     """The one-dimensional discrete Fourier transform along ``dim`` (``torch.fft.fft``), of ``input`` cut or
     zero-padded to ``n`` points; real input gives the complex dtype of its width (float32: complex64).
@@ -277,12 +284,12 @@ def ifft(input, n: int | None = None, dim: int = -1, norm: str | None = None) ->
 
 def fft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
     """The two-dimensional transform over ``dim`` (``torch.fft.fft2``)."""
-    return _c2c("fft2", input, s, dim, norm, inverse=False)
+    return _c2c("fft2", input, s, _two("fft2", dim), norm, inverse=False)
 
 
 def ifft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
     """The inverse of ``fft2`` (``torch.fft.ifft2``)."""
-    return _c2c("ifft2", input, s, dim, norm, inverse=True)
+    return _c2c("ifft2", input, s, _two("ifft2", dim), norm, inverse=True)
 
 
 def fftn(input, s=None, dim=None, norm: str | None = None) -> TensorLike:  # noqa: A002
@@ -312,12 +319,12 @@ def irfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -
 
 def rfft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
     """``rfftn`` over two axes (``torch.fft.rfft2``)."""
-    return _r2c("rfft2", input, s, dim, norm)
+    return _r2c("rfft2", input, s, _two("rfft2", dim), norm)
 
 
 def irfft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
     """``irfftn`` over two axes (``torch.fft.irfft2``)."""
-    return _c2r("irfft2", input, s, dim, norm)
+    return _c2r("irfft2", input, s, _two("irfft2", dim), norm)
 
 
 def rfftn(input, s=None, dim=None, norm: str | None = None) -> TensorLike:  # noqa: A002
