@@ -113,6 +113,15 @@ def test_bad_arguments_are_refused_naming_the_function(call, error, fragment):
         call()
 
 
+def test_a_complex_numpy_window_gives_the_two_sided_transform_of_its_tensor():
+    # a NumPy complex window was taken for a real one: rfft refused the complex frames, or return_complex was asked for
+    x, w = np.random.default_rng(6).standard_normal(40), (np.hanning(8) + 0.1) * (1 + 0.5j)
+    want = torch.stft(torch.tensor(x), 8, 2, window=torch.tensor(w), return_complex=True)
+    for got in (ember.stft(ember.tensor(x), 8, 2, window=w), ember.stft(ember.tensor(x), 8, 2, window=w,
+                                                                       return_complex=True)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
+
+
 def test_numpy_integer_sizes_are_taken_as_torch():
     # NumPy integers (a shape's entry, a computed hop) were refused: "stft: n_fft must be a positive int, got 8"
     x = np.random.default_rng(5).standard_normal((2, 40))

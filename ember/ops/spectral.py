@@ -80,7 +80,8 @@ def stft(input, n_fft: int, hop_length: int | None = None, win_length: int | Non
     (3, 9)
     """
     x = as_tensor(input)
-    is_complex = x.dtype in COMPLEX or (isinstance(window, TensorLike) and window.dtype in COMPLEX)
+    window = None if window is None else as_tensor(window)  # (a NumPy complex window counts as complex too)
+    is_complex = x.dtype in COMPLEX or (window is not None and window.dtype in COMPLEX)
     if return_complex is None:
         if not is_complex:
             raise RuntimeError("stft: return_complex must be given for real inputs (PyTorch requires it); "
