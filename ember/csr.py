@@ -240,8 +240,8 @@ def _dense_mm(dense, sparse) -> Tensor:
 
 def addmm(mat, mat1, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
     """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse (COO or CSR) ``mat1`` or ``mat2``, the other dense
-    (``torch.sparse.addmm``)."""
-    return _as_tensor(mat) * beta + mm(mat1, mat2) * alpha
+    (``torch.sparse.addmm``): ``ember.addmm``'s sum, so ``mat`` is ignored, NaN included, when ``beta`` is 0."""
+    return ops.addmm(mat, mat1, mat2, beta=beta, alpha=alpha)
 
 
 def sum(input, dim=None) -> Tensor:  # noqa: A001, A002  (torch.sparse.sum)

@@ -348,9 +348,11 @@ def dense_mm(dense, sparse: SparseCOOTensor) -> Tensor:
 
 
 def addmm(mat, mat1: SparseCOOTensor, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
-    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse ``mat1`` (``torch.sparse.addmm``)."""
-    product = mm(mat1, mat2)
-    return _as_tensor(mat) * beta + product * alpha
+    """``beta * mat + alpha * (mat1 @ mat2)`` with a sparse ``mat1`` (``torch.sparse.addmm``); ``mat`` is ignored,
+    NaN included, when ``beta`` is 0."""
+    if not isinstance(mat1, SparseCOOTensor):
+        raise TypeError(f"sparse.addmm: the second argument must be a sparse COO tensor, got {type(mat1).__name__}")
+    return ops.addmm(mat, mat1, mat2, beta=beta, alpha=alpha)
 
 
 def sum(input: SparseCOOTensor, dim=None) -> Tensor:  # noqa: A001, A002  (torch.sparse.sum)

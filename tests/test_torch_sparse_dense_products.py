@@ -111,3 +111,17 @@ def test_bad_dense_times_sparse_is_refused_naming_the_shapes(call, error, words)
     hybrid = ember.sparse_coo_tensor([[0, 1]], [[1.0], [2.0]], (4, 1))  # one sparse dimension, one dense
     with pytest.raises(RuntimeError, match="matmul: a dense tensor times a sparse one needs a 2-D sparse matrix"):
         ember.ones(2, 4) @ hybrid
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_sparse_addmm_with_beta_0_ignores_nan_in_the_input_as_torch(layout):
+    # (beta * mat with beta 0 kept mat's NaN and inf: nan where PyTorch gives the product)
+    mat = np.array([[np.nan, 1.0, np.inf], [2.0, -np.inf, 3.0], [np.nan, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    dense = np.random.default_rng(4).standard_normal((3, 3))
+    values = np.array(VALUES)
+    for beta in (0.0, 0):
+        ours = ember.sparse.addmm(ember.tensor(mat), _sparse(ember, ember.tensor(values), layout), ember.tensor(dense),
+                                  beta=beta, alpha=2.0)
+        theirs = torch.sparse.addmm(torch.tensor(mat), _sparse(torch, torch.tensor(values), layout),
+                                    torch.tensor(dense), beta=beta, alpha=2.0)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
