@@ -199,6 +199,8 @@ class SparseCOOTensor(SparseTensorBase):
         """The values scaled by a number (or a 0-d tensor); with a dense tensor broadcast to this shape, or another
         sparse tensor, the elementwise product at this tensor's entries, coalesced, as PyTorch's."""
         if isinstance(other, SparseTensorBase):
+            if other.shape != self.shape:  # (no broadcasting between two sparse tensors, as PyTorch)
+                raise RuntimeError(f"sparse * sparse: shapes {list(self.shape)} and {list(other.shape)} differ")
             other = other.to_dense()
         if np.ndim(other) == 0:
             return SparseCOOTensor(self._indices_t, self._values_t * other, self.shape, self._coalesced)

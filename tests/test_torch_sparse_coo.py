@@ -229,3 +229,20 @@ def test_times_an_array_or_tensor_is_the_elementwise_product_as_torch():
         ours * ember.ones(2, 2, 3)
     with pytest.raises(TypeError, match="0-d tensor divides"):
         ours / row
+
+
+def test_sparse_times_sparse_of_another_shape_is_refused_as_torch():
+    # a (3,) or (1, 3) sparse tensor was broadcast over the rows of a (2, 3) one ([[0, 0, 9], [4, 0, 5]] kept where
+    # PyTorch refuses the product)
+    ours = ember.sparse_coo_tensor([[0, 1, 1], [2, 0, 2]], [9.0, 4.0, 5.0], (2, 3))
+    for other in [ember.sparse_coo_tensor([[0, 2]], [1.0, 1.0], (3,)), ember.ones(1, 3).to_sparse(),
+                  ember.ones(1, 3).to_sparse_csr()]:
+        with pytest.raises(RuntimeError, match=r"sparse \* sparse: shapes \[2, 3\] and \[\d(, 3)?\]"):
+            ours * other
+        with pytest.raises(RuntimeError, match="differ"):
+            ember.mul(other, ours)
+    with pytest.raises(RuntimeError, match="differ"):
+        ours.to_sparse_csr() * ember.ones(1, 3).to_sparse()
+    theirs = torch.sparse_coo_tensor([[0, 1, 1], [2, 0, 2]], [9.0, 4.0, 5.0], (2, 3))
+    with pytest.raises(RuntimeError):
+        theirs * torch.ones(1, 3).to_sparse()
