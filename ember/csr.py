@@ -123,7 +123,8 @@ class SparseCSRTensor(SparseTensorBase):
     __rmul__ = __mul__
 
     def __neg__(self) -> SparseCSRTensor:
-        return self * -1
+        """The values negated (a bool tensor refused, as a dense one's ``-``)."""
+        return self._with_values(-self._values_t)
 
     def __add__(self, other):
         """The CSR matrix of both's entries with a CSR matrix (as PyTorch's), else the dense sum."""

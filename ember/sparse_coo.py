@@ -228,7 +228,8 @@ class SparseCOOTensor(SparseTensorBase):
         return SparseCOOTensor(self._indices_t, self._values_t / scalar, self.shape, self._coalesced)
 
     def __neg__(self) -> SparseCOOTensor:
-        return self * -1
+        """The values negated (a bool tensor refused, as a dense one's ``-``)."""
+        return self._with_values(-self._values_t)
 
     def __add__(self, other):
         if isinstance(other, SparseCOOTensor):

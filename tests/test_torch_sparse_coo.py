@@ -246,3 +246,20 @@ def test_sparse_times_sparse_of_another_shape_is_refused_as_torch():
     theirs = torch.sparse_coo_tensor([[0, 1, 1], [2, 0, 2]], [9.0, 4.0, 5.0], (2, 3))
     with pytest.raises(RuntimeError):
         theirs * torch.ones(1, 3).to_sparse()
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_negating_a_bool_sparse_tensor_is_refused_as_a_dense_one(layout):
+    # -s of bool values gave int64 -1s (the values times -1) where the dense tensor's - and PyTorch's refuse it
+    dense = ember.tensor([[False, True], [True, False]])
+    s = dense.to_sparse() if layout == "coo" else dense.to_sparse_csr()
+    with pytest.raises(TypeError, match="bool"):
+        _ = -s
+    with pytest.raises(TypeError, match="bool"):
+        _ = -dense
+    for dtype, value in [("uint8", 200), ("int8", -128), ("float16", 3.0)]:
+        ours = ember.tensor([[0, value]], dtype=dtype)
+        theirs = torch.tensor([[0, value]], dtype=getattr(torch, dtype))
+        neg = -(ours.to_sparse() if layout == "coo" else ours.to_sparse_csr())
+        assert neg.dtype == ours.dtype and neg.layout == ("sparse_" + layout)
+        np.testing.assert_array_equal(neg.to_dense().numpy(), (-theirs).numpy())
