@@ -125,3 +125,29 @@ def test_sparse_addmm_with_beta_0_ignores_nan_in_the_input_as_torch(layout):
         theirs = torch.sparse.addmm(torch.tensor(mat), _sparse(torch, torch.tensor(values), layout),
                                     torch.tensor(dense), beta=beta, alpha=2.0)
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_linear_of_a_sparse_input_matches_torch_with_gradients(layout, bias):
+    # F.linear and nn.Linear of a sparse input failed inside promote with float()'s TypeError
+    rng = np.random.default_rng(5)
+    weight, b = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    w, tw = ember.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    eb, tb = (ember.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)) if bias else (None, None)
+    v = ember.tensor(np.array(VALUES), requires_grad=True)
+    tv = torch.tensor(VALUES, dtype=torch.float64, requires_grad=True)
+    out = ember.nn.functional.linear(_sparse(ember, v, layout), w, eb)
+    expected = torch.nn.functional.linear(_sparse(torch, tv, layout), tw, tb)
+    assert isinstance(out, ember.Tensor)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    weights = rng.standard_normal(tuple(expected.shape))
+    (out * ember.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy(), rtol=1e-12)
+    if bias:
+        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
+    layer = ember.nn.Linear(3, 2, dtype=ember.float64)
+    np.testing.assert_allclose(layer(_sparse(ember, v, layout)).detach().numpy(),
+                               layer(_sparse(ember, v, layout).to_dense()).detach().numpy(), rtol=1e-12)

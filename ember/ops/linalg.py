@@ -14,7 +14,7 @@ from ember.ops.kernels import matrix_product
 from ember.ops.modes import vjp_rule
 from ember.ops.reduction import SUM
 from ember.ops.registry import Cost, ShapeError, Spec, defop, shape_error
-from ember.ops.shape import RESHAPE, TRANSPOSE, reshape_with, unbroadcast_with
+from ember.ops.shape import RESHAPE, TRANSPOSE, reshape_with, transpose, unbroadcast_with
 
 
 def _matmul_forward(xp, a, b):
@@ -220,7 +220,13 @@ def linear(x, weight, bias=None) -> TensorLike:
     if getattr(weight, "ndim", None) == 1:  # (the linear record's forward would take it eagerly, and a graph not)
         out = matmul(x, weight)
         return out if bias is None else out + bias
-    return _apply_linear(LINEAR, x, weight, bias)
+    try:
+        return _apply_linear(LINEAR, x, weight, bias)
+    except TypeError:  # a sparse tensor is no array; asked only here, so dense calls pay nothing for it
+        if not (getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False)):
+            raise
+    out = x.mm(transpose(weight))  # the sparse product, dense, gradients to the values and the weight
+    return out if bias is None else out + bias
 
 
 def _apply_linear(op, x, weight, bias) -> TensorLike:
