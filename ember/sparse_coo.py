@@ -97,6 +97,18 @@ class SparseCOOTensor(SparseTensorBase):
 
     # --- what PyTorch's sparse tensors answer -------------------------------------------------------------
 
+    @property
+    def grad(self) -> SparseCOOTensor | None:
+        """The gradient as a COO tensor holding each of this tensor's coordinates once (as PyTorch's), or None. A
+        repeated coordinate's entries each got the gradient at that coordinate: the first one's is kept."""
+        g = self._values_t.grad
+        if g is None or self._coalesced:
+            return None if g is None else SparseCOOTensor(self._indices_t, g, self.shape, coalesced=True)
+        _, first = np.unique(self._linear().numpy(), return_index=True)
+        first = _tensor(first.astype(np.int64))
+        return SparseCOOTensor(ops.take(self._indices_t, first, axis=1), ops.take(g, first, axis=0), self.shape,
+                               coalesced=True)
+
     def sparse_dim(self) -> int:
         return int(self._indices_t.shape[0])
 

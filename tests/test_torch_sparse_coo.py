@@ -263,3 +263,22 @@ def test_negating_a_bool_sparse_tensor_is_refused_as_a_dense_one(layout):
         neg = -(ours.to_sparse() if layout == "coo" else ours.to_sparse_csr())
         assert neg.dtype == ours.dtype and neg.layout == ("sparse_" + layout)
         np.testing.assert_array_equal(neg.to_dense().numpy(), (-theirs).numpy())
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_grad_of_a_sparse_leaf_is_a_sparse_tensor_as_torch(coalesce):
+    # .grad was an AttributeError (the CSR matrix had one); repeated coordinates appear once, as in PyTorch's
+    dense = np.arange(8.0, dtype=np.float32).reshape(4, 2)
+    ours = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    theirs = torch.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    ours, theirs = ((ours.coalesce(), theirs.coalesce()) if coalesce else (ours, theirs))
+    ours.requires_grad_()
+    theirs.requires_grad_()
+    assert ours.grad is None
+    ember.sparse.mm(ours, ember.tensor(dense)).sum().backward()
+    torch.sparse.mm(theirs, torch.tensor(dense)).sum().backward()
+    assert ours.grad.is_sparse and ours.grad.shape == (3, 4)
+    want = theirs.grad.coalesce()
+    np.testing.assert_array_equal(ours.grad.indices().numpy(), want.indices().numpy())
+    np.testing.assert_allclose(ours.grad.values().numpy(), want.values().numpy())
+    np.testing.assert_allclose(ours.grad.to_dense().numpy(), theirs.grad.to_dense().numpy())
