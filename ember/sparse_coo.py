@@ -72,6 +72,12 @@ class SparseTensorBase:
     def numel(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    def __array__(self, dtype=None, copy=None):
+        """Refused with a word on what to do, where an op that takes dense tensors failed inside NumPy's float()
+        (densifying here would lose the values' gradient)."""
+        raise TypeError(f"a sparse tensor (layout {self.layout!r}, shape {list(self.shape)}, {self.dtype}) is not a "
+                        "dense array: call .to_dense() first, or use its own methods and ember.sparse's functions")
+
     def to(self, *args, **kwargs):
         """The same entries, the values moved and/or cast as ``Tensor.to`` does (``to("cpu")``, ``to(ember.float64)``,
         ``to(dtype=...)``)."""

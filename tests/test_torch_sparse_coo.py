@@ -282,3 +282,21 @@ def test_grad_of_a_sparse_leaf_is_a_sparse_tensor_as_torch(coalesce):
     np.testing.assert_array_equal(ours.grad.indices().numpy(), want.indices().numpy())
     np.testing.assert_allclose(ours.grad.values().numpy(), want.values().numpy())
     np.testing.assert_allclose(ours.grad.to_dense().numpy(), theirs.grad.to_dense().numpy())
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_a_dense_op_of_a_sparse_tensor_says_to_densify_it(layout):
+    # ember.sum, ember.abs, ember.pow, ... of a sparse tensor failed inside NumPy with "float() argument must be a
+    # string or a real number, not 'SparseCOOTensor'"
+    s = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    s = s if layout == "coo" else s.to_sparse_csr()
+    for call in [ember.sum, ember.abs, lambda x: ember.pow(x, 2), ember.tensor]:
+        with pytest.raises(TypeError, match=rf"sparse tensor \(layout ember.sparse_{layout}, shape \[3, 4\], float32\)"
+                                            r".*\.to_dense\(\)"):
+            call(s)
+    # the operators and products that take a sparse operand still do, NumPy's on the left included
+    row = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose((np.float64(2) * s).to_dense().numpy(), 2 * s.to_dense().numpy())
+    np.testing.assert_allclose((row * s).to_dense().numpy(), row * s.to_dense().numpy())
+    np.testing.assert_allclose((row + s).numpy(), row + s.to_dense().numpy())
+    np.testing.assert_allclose((np.ones((2, 3)) @ s).numpy(), np.ones((2, 3)) @ s.to_dense().numpy())
