@@ -126,6 +126,12 @@ class SparseCSRTensor(SparseTensorBase):
         """The values negated (a bool tensor refused, as a dense one's ``-``)."""
         return self._with_values(-self._values_t)
 
+    def abs(self) -> SparseCSRTensor:
+        """The absolute values at the same entries, as PyTorch's."""
+        return self._with_values(ops.abs(self._values_t))
+
+    __abs__ = abs
+
     def __add__(self, other):
         """The CSR matrix of both's entries with a CSR matrix (as PyTorch's), else the dense sum."""
         if isinstance(other, SparseCSRTensor):

@@ -249,6 +249,26 @@ class SparseCOOTensor(SparseTensorBase):
         """The values negated (a bool tensor refused, as a dense one's ``-``)."""
         return self._with_values(-self._values_t)
 
+    def abs(self) -> SparseCOOTensor:
+        """The absolute values, coalesced first (repeated coordinates' values summed), as PyTorch's."""
+        merged = self.coalesce()
+        return merged._with_values(ops.abs(merged._values_t))
+
+    __abs__ = abs
+
+    def pow(self, exponent) -> SparseCOOTensor:
+        """The values to a number's power, coalesced first, as PyTorch's; the implicit zeros stay 0, so a 0 exponent
+        (which would make them 1) is refused, as is a tensor exponent."""
+        if isinstance(exponent, (Tensor, SparseTensorBase)) or np.ndim(exponent) != 0:
+            raise TypeError(f"sparse pow: the exponent must be a number, got {type(exponent).__name__}")
+        if exponent == 0:
+            raise RuntimeError("sparse pow: cannot raise a sparse tensor to the 0th power (its zeros would become 1); "
+                               "use to_dense()")
+        merged = self.coalesce()
+        return merged._with_values(ops.pow(merged._values_t, exponent))
+
+    __pow__ = pow
+
     def __add__(self, other):
         if isinstance(other, SparseCOOTensor):
             if other.shape != self.shape or other.sparse_dim() != self.sparse_dim():

@@ -300,3 +300,30 @@ def test_a_dense_op_of_a_sparse_tensor_says_to_densify_it(layout):
     np.testing.assert_allclose((row * s).to_dense().numpy(), row * s.to_dense().numpy())
     np.testing.assert_allclose((row + s).numpy(), row + s.to_dense().numpy())
     np.testing.assert_allclose((np.ones((2, 3)) @ s).numpy(), np.ones((2, 3)) @ s.to_dense().numpy())
+
+
+@pytest.mark.parametrize("exponent", [2, 3, -1, 0.5, 2.5])
+def test_pow_and_abs_coalesce_first_as_torch_with_gradients(exponent):
+    # s.pow, s ** p, s.abs() and abs(s) were missing (AttributeError, TypeError); a repeated coordinate's values are
+    # summed before the power or the absolute value ((-5 + 3) ** 2 = 4, not 25 + 9)
+    values = np.array([1.0, -2.0, 3.0, -5.0])
+    indices = [[0, 1, 1, 0], [2, 0, 2, 2]]
+    leaf, their_leaf = ember.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    ours = ember.sparse_coo_tensor(indices, leaf, (2, 3))
+    theirs = torch.sparse_coo_tensor(indices, their_leaf, (2, 3))
+    weights = np.arange(6.0).reshape(2, 3)
+    got, want = ours.pow(exponent), theirs.pow(exponent)
+    assert got.is_sparse and got.is_coalesced()
+    np.testing.assert_allclose(got.to_dense().detach().numpy(), want.to_dense().detach().numpy(), equal_nan=True)
+    (got.to_dense() * ember.tensor(weights)).sum().backward()
+    (want.to_dense() * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), their_leaf.grad.numpy(), equal_nan=True)
+    np.testing.assert_allclose((ours ** exponent).to_dense().detach().numpy(), want.to_dense().detach().numpy(),
+                               equal_nan=True)
+    for got in [ours.abs(), abs(ours)]:
+        np.testing.assert_allclose(got.to_dense().detach().numpy(), theirs.abs().to_dense().detach().numpy())
+    csr = ember.tensor([[0.0, -1.0], [2.0, 0.0]]).to_sparse_csr()
+    assert abs(csr).layout == ember.sparse_csr
+    np.testing.assert_allclose(csr.abs().to_dense().numpy(), [[0.0, 1.0], [2.0, 0.0]])
+    with pytest.raises(RuntimeError, match="0th power"):
+        ours.pow(0)
