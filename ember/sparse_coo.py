@@ -274,8 +274,10 @@ class SparseCOOTensor(SparseTensorBase):
             if other.shape != self.shape or other.sparse_dim() != self.sparse_dim():
                 raise RuntimeError(f"sparse + sparse: shapes {self.shape} and {other.shape} (sparse dims "
                                    f"{self.sparse_dim()}, {other.sparse_dim()}) differ")
-            return SparseCOOTensor(ops.concat([self._indices_t, other._indices_t], 1),
+            both = SparseCOOTensor(ops.concat([self._indices_t, other._indices_t], 1),
                                    ops.concat([self._values_t, other._values_t], 0), self.shape)
+            # the sum of two coalesced tensors is coalesced, as PyTorch's (its indices() readable)
+            return both.coalesce() if self._coalesced and other._coalesced else both
         return self.to_dense() + other
 
     __radd__ = __add__

@@ -327,3 +327,20 @@ def test_pow_and_abs_coalesce_first_as_torch_with_gradients(exponent):
     np.testing.assert_allclose(csr.abs().to_dense().numpy(), [[0.0, 1.0], [2.0, 0.0]])
     with pytest.raises(RuntimeError, match="0th power"):
         ours.pow(0)
+
+
+def test_sum_of_two_coalesced_tensors_is_coalesced_as_torch():
+    # a + b and a - b of coalesced tensors came back uncoalesced, so (a + b).indices() raised where PyTorch's work
+    results = {}
+    for m in (ember, torch):
+        leaf = m.tensor([1.0, 2.0], requires_grad=True)
+        a = m.sparse_coo_tensor([[0, 1], [2, 0]], leaf, (2, 3)).coalesce()
+        b = m.sparse_coo_tensor([[1, 0], [1, 2]], [3.0, 4.0], (2, 3)).coalesce()
+        repeated = m.sparse_coo_tensor([[1, 1], [1, 1]], [3.0, 4.0], (2, 3))
+        total, difference = a + b, a - b
+        assert total.is_coalesced() and difference.is_coalesced() and not (a + repeated).is_coalesced()
+        (total.values() * m.tensor([1.0, 2.0, 3.0])).sum().backward()
+        results[m] = [np.asarray(x.detach().numpy()) for x in (total.indices(), total.values(), difference.values(),
+                                                                leaf.grad)]
+    for ours, theirs in zip(results[ember], results[torch]):
+        np.testing.assert_allclose(ours, theirs)
