@@ -215,11 +215,14 @@ class SparseCOOTensor(SparseTensorBase):
 
     def __mul__(self, other) -> SparseCOOTensor:
         """The values scaled by a number (or a 0-d tensor); with a dense tensor broadcast to this shape, or another
-        sparse tensor, the elementwise product at this tensor's entries, coalesced, as PyTorch's."""
+        sparse tensor, the elementwise product at this tensor's entries (with a sparse one, those both hold), coalesced,
+        as PyTorch's."""
+        pattern = None
         if isinstance(other, SparseTensorBase):
-            if other.shape != self.shape:  # (no broadcasting between two sparse tensors, as PyTorch)
-                raise RuntimeError(f"sparse * sparse: shapes {list(self.shape)} and {list(other.shape)} differ")
-            other = other.to_dense()
+            if other.shape != self.shape or other.sparse_dim() != self.sparse_dim():  # (no broadcasting, as PyTorch)
+                raise RuntimeError(f"sparse * sparse: shapes {list(self.shape)} and {list(other.shape)} (sparse dims "
+                                   f"{self.sparse_dim()}, {other.sparse_dim()}) differ")
+            pattern, other = other, other.to_dense()
         if np.ndim(other) == 0:
             return SparseCOOTensor(self._indices_t, self._values_t * other, self.shape, self._coalesced)
         other = _as_tensor(other)
@@ -231,9 +234,17 @@ class SparseCOOTensor(SparseTensorBase):
             raise RuntimeError(f"sparse * tensor: a tensor of shape {list(other.shape)} does not broadcast to the "
                                f"sparse tensor's shape {list(self.shape)}")
         merged = self.coalesce()
-        k = merged.sparse_dim()
+        k, linear = merged.sparse_dim(), merged._linear()
+        if pattern is not None:
+            coo = pattern if isinstance(pattern, SparseCOOTensor) else pattern.to_sparse_coo()
+            keep = np.flatnonzero(np.isin(linear.numpy(), coo._linear().numpy()))
+            if keep.size < merged._nnz():
+                keep = _tensor(keep.astype(np.int64))
+                merged = SparseCOOTensor(ops.take(merged._indices_t, keep, axis=1),
+                                         ops.take(merged._values_t, keep, axis=0), self.shape, coalesced=True)
+                linear = ops.take(linear, keep)
         rows = ops.reshape(ops.broadcast_to(other, self.shape), (-1,) + self.shape[k:])
-        at_entries = ops.take(rows, merged._linear(), axis=0)
+        at_entries = ops.take(rows, linear, axis=0)
         return SparseCOOTensor(merged._indices_t, merged._values_t * at_entries, self.shape, coalesced=True)
 
     __rmul__ = __mul__

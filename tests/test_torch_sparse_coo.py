@@ -344,3 +344,24 @@ def test_sum_of_two_coalesced_tensors_is_coalesced_as_torch():
                                                                 leaf.grad)]
     for ours, theirs in zip(results[ember], results[torch]):
         np.testing.assert_allclose(ours, theirs)
+
+
+def test_sparse_times_sparse_holds_the_entries_both_hold_as_torch():
+    # the product kept every entry of the first tensor (zeros where the second had none: nnz 1 for PyTorch's 0)
+    results = {}
+    for m in (ember, torch):
+        first, second = m.tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True), m.tensor([10.0, 20.0, 30.0, 40.0])
+        a = m.sparse_coo_tensor([[0, 1, 1, 0, 2], [2, 0, 2, 2, 1]], first, (3, 3)).coalesce()
+        b = m.sparse_coo_tensor([[1, 0, 2, 2], [2, 2, 2, 1]], second, (3, 3)).coalesce()
+        product = a * b
+        assert product.is_coalesced()
+        (product.values() * m.tensor([1.0, 2.0, 3.0])).sum().backward()
+        apart = m.sparse_coo_tensor([[0], [0]], [1.0], (3, 3)) * m.sparse_coo_tensor([[1], [1]], [1.0], (3, 3))
+        assert apart._nnz() == 0
+        results[m] = [np.asarray(x.detach().numpy()) for x in (product.indices(), product.values(), first.grad)]
+    for ours, theirs in zip(results[ember], results[torch]):
+        np.testing.assert_allclose(ours, theirs)
+    csr = ember.tensor(np.eye(3)).to_sparse_csr() * ember.tensor(np.ones((3, 3))).to_sparse_csr()
+    assert csr.layout == ember.sparse_csr and csr._nnz() == 3
+    with pytest.raises(RuntimeError, match="sparse dims 2, 1"):
+        ember.ones(3, 2).to_sparse() * ember.ones(3, 2).to_sparse(1)
