@@ -167,6 +167,16 @@ class SparseCOOTensor(SparseTensorBase):
         flat = zeros((rows,) + self.shape[k:], dtype=self.dtype, device=self.device)
         return ops.reshape(ops.index_add(flat, self._linear(), self._values_t, axis=0), self.shape)
 
+    def to_sparse(self, sparse_dim: int | None = None) -> SparseCOOTensor:
+        """The tensor itself, as PyTorch's ``to_sparse()`` of a COO tensor (another ``sparse_dim`` is refused)."""
+        if sparse_dim is not None and int(sparse_dim) != self.sparse_dim():
+            raise RuntimeError(f"to_sparse: a COO tensor with {self.sparse_dim()} sparse dimensions cannot be "
+                               f"converted to {sparse_dim}")
+        return self
+
+    def to_sparse_coo(self) -> SparseCOOTensor:
+        return self
+
     def coalesce(self) -> SparseCOOTensor:
         """The same tensor with each coordinate once, in row-major order, repeated ones' values summed."""
         if self._coalesced:

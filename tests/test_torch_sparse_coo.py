@@ -365,3 +365,15 @@ def test_sparse_times_sparse_holds_the_entries_both_hold_as_torch():
     assert csr.layout == ember.sparse_csr and csr._nnz() == 3
     with pytest.raises(RuntimeError, match="sparse dims 2, 1"):
         ember.ones(3, 2).to_sparse() * ember.ones(3, 2).to_sparse(1)
+
+
+def test_to_sparse_of_a_coo_tensor_is_itself_as_torch():
+    # to_sparse() and to_sparse_coo() of a COO tensor were AttributeErrors (a CSR matrix and a dense tensor had them)
+    ours = ember.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    theirs = torch.sparse_coo_tensor(INDICES, VALUES, (3, 4))
+    assert ours.to_sparse() is ours and ours.to_sparse(2) is ours and ours.to_sparse_coo() is ours
+    assert theirs.to_sparse() is theirs
+    with pytest.raises(RuntimeError, match="2 sparse dimensions"):
+        ours.to_sparse(1)
+    with pytest.raises(RuntimeError):
+        theirs.to_sparse(1)
