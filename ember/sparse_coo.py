@@ -89,6 +89,34 @@ class SparseTensorBase:
     def double(self):
         return self.to("float64")
 
+    def half(self):
+        return self.to("float16")
+
+    def bfloat16(self):
+        return self.to("bfloat16")
+
+    def int(self):
+        return self.to("int32")
+
+    def long(self):
+        return self.to("int64")
+
+    def bool(self):
+        return self.to("bool")
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def clone(self):
+        """A copy whose values are new memory (the coordinates are never written in place)."""
+        return self._with_values(self._values_t.clone())
+
+    def type(self, dtype=None):
+        """The type's name (``ember.sparse.FloatTensor``) or, given a dtype, the tensor cast to it."""
+        if dtype is None:
+            return self._values_t.type().replace("ember.", "ember.sparse.", 1)
+        return self.to(dtype)
+
 
 class SparseCOOTensor(SparseTensorBase):
     """A tensor of ``shape`` whose entries are zero except at the columns of ``indices`` (sparse_dim, nnz), which

@@ -377,3 +377,20 @@ def test_to_sparse_of_a_coo_tensor_is_itself_as_torch():
         ours.to_sparse(1)
     with pytest.raises(RuntimeError):
         theirs.to_sparse(1)
+
+
+def test_sparse_tensors_take_torch_s_casts_clone_and_cpu():
+    # half(), int(), long(), bool(), bfloat16(), cpu(), clone() and type() were AttributeErrors on both layouts
+    dense = np.array([[0.0, 1.5], [-2.0, 0.0]], np.float32)
+    for ours, theirs in ((ember.tensor(dense).to_sparse(), torch.tensor(dense).to_sparse()),
+                         (ember.tensor(dense).to_sparse_csr(), torch.tensor(dense).to_sparse_csr())):
+        for method in ("half", "int", "long", "bool", "bfloat16", "cpu", "clone"):
+            got, want = getattr(ours, method)(), getattr(theirs, method)()
+            assert got.layout == ours.layout and str(got.dtype) == str(want.dtype).replace("torch.", "")
+            np.testing.assert_array_equal(got.to_dense().float().numpy(), want.to_dense().float().numpy())
+        assert ours.type(ember.float64).dtype == ember.float64
+    copy = ember.tensor(dense).to_sparse()
+    clone = copy.clone()
+    clone._values().mul_(2)  # new memory: the original keeps its values
+    np.testing.assert_array_equal(copy.to_dense().numpy(), dense)
+    assert copy.type() == "ember.sparse.FloatTensor"
