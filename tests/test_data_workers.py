@@ -225,6 +225,24 @@ def test_a_stuck_dataset_never_hangs_the_process():
         ("done", " drop"), ("caught", ""), ("done", " interrupt"), ("caught", ""), ("done", " elsewhere"))]
 
 
+def test_multiprocessing_context_takes_a_context_object_or_a_start_method():
+    import multiprocessing
+
+    # PyTorch's loader takes multiprocessing.get_context("spawn") as well as "spawn" (a context object failed with
+    # "cannot find context"); a wrong name, or a context without workers, is refused when the loader is made
+    context = multiprocessing.get_context("fork")
+    loader = DataLoader(np.arange(5.0), batch_size=2, num_workers=2, multiprocessing_context=context)
+    assert loader.multiprocessing_context is context
+    assert [b.tolist() for b in loader] == [[0.0, 1.0], [2.0, 3.0], [4.0]]
+    assert DataLoader(np.arange(5.0), num_workers=1, multiprocessing_context="fork").multiprocessing_context is context
+    with pytest.raises(ValueError, match="multiprocessing_context must be one of the start methods"):
+        DataLoader(np.arange(5.0), num_workers=2, multiprocessing_context="bogus")
+    with pytest.raises(ValueError, match="multiprocessing_context='fork' is for worker processes"):
+        DataLoader(np.arange(5.0), multiprocessing_context="fork")
+    with pytest.raises(TypeError, match="multiprocessing_context must be a start method's name"):
+        DataLoader(np.arange(5.0), num_workers=1, multiprocessing_context=3)
+
+
 def test_a_worker_that_cannot_start_is_a_clear_error():
     ds = TensorDataset(np.arange(20.0).reshape(10, 2))
     loader = DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context="spawn",

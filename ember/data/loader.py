@@ -7,13 +7,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic
+from typing import TYPE_CHECKING, Generic
 
 import numpy as np
 
 from ember.data.collate import default_collate, default_convert
 from ember.data.dataset import IterableDataset, Subset, T_co, _defined_in, _generator_source, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
 def _batch_reader(dataset) -> Callable | None:
@@ -34,6 +37,26 @@ def _batch_reader(dataset) -> Callable | None:
             and cls.__mro__.index(item_owner) < cls.__mro__.index(take_owner):
         return None
     return take
+
+
+def _start_context(context: str | BaseContext, num_workers: int) -> BaseContext:
+    """The multiprocessing context that starts the workers, from a start method's name or a context object (as
+    PyTorch's ``multiprocessing_context``); refused without workers, as PyTorch refuses it."""
+    import multiprocessing  # here, so that importing ember.data does not import multiprocessing
+
+    if num_workers == 0:
+        raise ValueError(f"DataLoader: multiprocessing_context={context!r} is for worker processes; set "
+                         "num_workers > 0")
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError(f"DataLoader: multiprocessing_context must be one of the start methods {methods}, "
+                             f"got {context!r}")
+        return multiprocessing.get_context(context)
+    if not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError("DataLoader: multiprocessing_context must be a start method's name or a multiprocessing "
+                        f"context, got {type(context).__name__}")
+    return context
 
 
 class DataLoader(Generic[T_co]):
@@ -66,7 +89,8 @@ class DataLoader(Generic[T_co]):
                  sampler: Iterable | None = None, batch_sampler: Iterable | None = None, num_workers: int = 0,
                  collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
                  timeout: float = 0, worker_init_fn: Callable | None = None,
-                 multiprocessing_context: str | None = None, generator=None, *, prefetch_factor: int | None = None,
+                 multiprocessing_context: str | BaseContext | None = None, generator=None, *,
+                 prefetch_factor: int | None = None,
                  persistent_workers: bool = False, pin_memory_device: str = "", in_order: bool = True,
                  prefetch: int = 2):
         # PyTorch's signature, positions included. pin_memory, pin_memory_device and in_order are accepted as they
@@ -90,7 +114,8 @@ class DataLoader(Generic[T_co]):
         if not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {timeout!r}")
         self.num_workers, self.worker_init_fn, self.timeout = num_workers, worker_init_fn, timeout
-        self.multiprocessing_context = multiprocessing_context
+        self.multiprocessing_context = None if multiprocessing_context is None else _start_context(
+            multiprocessing_context, num_workers)
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last

@@ -80,7 +80,7 @@ class WorkerIterator:
     ``depth`` batches per worker requested ahead."""
 
     def __init__(self, loader, index_batches, depth: int):
-        context = multiprocessing.get_context(loader.multiprocessing_context)
+        context = loader.multiprocessing_context or multiprocessing.get_context()
         self._index_batches = index_batches  # None for an iterable dataset: the workers read their streams
         self._timeout = loader.timeout
         self._results = context.Queue()
