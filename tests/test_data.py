@@ -615,6 +615,26 @@ def test_default_collate_makes_lists_of_tuples_as_torch():
     assert type(default_collate([point(1, 2), point(3, 4)])) is point
 
 
+def test_collated_mappings_keep_their_type_as_torch():
+    # a defaultdict (whose constructor takes no dict) came back a plain dict, its default_factory lost (a missing key
+    # was a KeyError); PyTorch collates a mutable mapping into a copy of the first sample, and so does Ember
+    from collections import defaultdict
+
+    class Tagged(dict):
+        def __init__(self, *args, tag=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.tag = tag
+
+    sample = defaultdict(list, x=1)
+    batch = default_collate([sample, sample])
+    assert type(batch) is defaultdict and batch["missing"] == [] and batch["x"].tolist() == [1, 1]
+    assert "missing" not in sample
+    converted = ember.data.default_convert(defaultdict(list, x=np.ones(2)))
+    assert type(converted) is defaultdict and converted["missing"] == [] and converted["x"].shape == (2,)
+    tagged = default_collate([Tagged(x=1.0, tag="t"), Tagged(x=2.0, tag="t")])
+    assert type(tagged) is Tagged and tagged.tag == "t" and tagged["x"].tolist() == [1.0, 2.0]
+
+
 def test_default_collate_promotes_mixed_dtypes_as_torch():
     # NumPy's stack promoted int64 with float32 to float64; PyTorch's stack (and Ember's) gives float32
     pairs = [((np.int64, np.float32), np.float32), ((np.uint8, np.int8), np.int16),

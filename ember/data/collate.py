@@ -7,7 +7,8 @@ row) takes precedence over its base. Add an entry to teach ``default_collate`` a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import copy
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from functools import reduce
 
 import numpy as np
@@ -61,11 +62,7 @@ def default_convert(sample):
     if isinstance(sample, (np.ndarray, np.generic)):
         return sample if sample.dtype.kind in "USO" else Tensor._make(as_array(np.asarray(sample), "collate"), None)
     if isinstance(sample, Mapping):
-        fields = {key: default_convert(value) for key, value in sample.items()}
-        try:
-            return type(sample)(fields)
-        except TypeError:  # a mapping type that cannot be built from a dict
-            return fields
+        return _mapping_like(sample, {key: default_convert(value) for key, value in sample.items()})
     if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # namedtuple
         return type(sample)(*(default_convert(value) for value in sample))
     if isinstance(sample, (tuple, list)):  # a tuple too becomes a list, as PyTorch's (and default_collate's)
@@ -133,9 +130,20 @@ def _collate_none(batch, *, collate_fn_map):
 def _collate_mapping(batch, *, collate_fn_map):
     _same(batch, lambda d: sorted(d, key=repr), "keys")
     fields = {key: collate([d[key] for d in batch], collate_fn_map=collate_fn_map) for key in batch[0]}
+    return _mapping_like(batch[0], fields)
+
+
+def _mapping_like(elem: Mapping, fields: dict) -> Mapping:
+    """``fields`` in a mapping of ``elem``'s type, as PyTorch's collation builds it: a mutable one is a copy of
+    ``elem`` updated (a defaultdict keeps its default_factory, a subclass its attributes), another is built from the
+    dict, and a type that allows neither gives the dict."""
     try:
-        return type(batch[0])(fields)
-    except TypeError:  # a mapping type that cannot be built from a dict
+        if isinstance(elem, MutableMapping):
+            clone = copy.copy(elem)
+            clone.update(fields)
+            return clone
+        return type(elem)(fields)
+    except TypeError:
         return fields
 
 
