@@ -642,6 +642,11 @@ def test_default_collate_promotes_mixed_dtypes_as_torch():
     for (a, b), expected in pairs:
         assert default_collate([np.ones(2, a), np.ones(2, b)]).dtype == expected
         assert default_collate([ember.tensor(np.ones(2, a)), ember.tensor(np.ones(2, b))]).dtype == expected
+    # NumPy scalars too: they were batched with np.array, NumPy's promotion (int64 with float32 made float64)
+    pairs += [((np.int64, np.float32), np.float32), ((np.int32, np.float16), np.float16),
+              ((np.int64, np.complex64), np.complex64), ((np.float32, np.int16), np.float32)]
+    for (a, b), expected in pairs:
+        assert default_collate([a(1), b(2)]).dtype == expected
 
 
 def test_default_collate_keeps_the_samples_gradients():

@@ -103,7 +103,8 @@ def _collate_tensor(batch, *, collate_fn_map):
 
 
 def _collate_numpy_scalar(batch, *, collate_fn_map):
-    return Tensor._make(as_array(np.array(batch), "collate"), None)
+    # as 0-d arrays, so that mixed dtypes meet at PyTorch's promoted dtype (np.array(batch) promotes as NumPy)
+    return Tensor._make(as_array(_stack([np.asarray(x) for x in batch]), "collate"), None)
 
 
 _PYTHON_NUMBER_DTYPES = {"b": np.bool_, "i": np.int64, "f": np.float32}
