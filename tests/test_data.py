@@ -80,6 +80,23 @@ def test_random_split_sizes_disjoint_and_seeded():
     assert [len(p) for p in random_split(ds, np.array([0.7, 0.2, 0.1], np.float32), generator=0)] == [73, 20, 10]
 
 
+def test_subset_keeps_its_indices_as_given_as_torch():
+    # Subset held its indices as a NumPy array, so joining two random_split parts with a.indices + b.indices added
+    # them elementwise (5 wrong indices for 10, silently); PyTorch's keep the sequence given (random_split's a list)
+    ds = Squares(10)
+    a, b = random_split(ds, [5, 5], generator=0)
+    assert type(a.indices) is list and all(type(i) is int for i in a.indices)
+    both = Subset(ds, a.indices + b.indices)
+    assert len(both) == 10 and sorted(both[i]["i"] for i in range(10)) == list(range(10))
+    assert type(Subset(ds, range(3)).indices) is range
+    # the loader's batch read follows the indices as they are now, as the samples do
+    x = np.arange(10.0)
+    sub = Subset(TensorDataset(x), [9, 8, 7, 6])
+    sub.indices.reverse()
+    assert next(iter(DataLoader(sub, batch_size=4)))[0].tolist() == [6.0, 7.0, 8.0, 9.0] == [sub[i][0].item()
+                                                                                              for i in range(4)]
+
+
 def test_samplers():
     assert list(SequentialSampler(range(4))) == [0, 1, 2, 3]
     ember.manual_seed(7)

@@ -134,16 +134,23 @@ class Subset(Dataset[T_co]):
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        # the sequence as given, as PyTorch's (a list stays a list, so a.indices + b.indices joins two subsets)
+        self.indices = indices
 
     def __getitem__(self, index: int | list):
         if isinstance(index, list):  # as PyTorch: the dataset indexed with the list of its indices
-            return self.dataset[[int(self.indices[i]) for i in index]]
-        return self.dataset[int(self.indices[index])]
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def _rows(self, positions: np.ndarray) -> np.ndarray:
+        """The dataset's indices at ``positions`` (an int64 array), read from ``indices`` as it is now."""
+        if isinstance(self.indices, np.ndarray):
+            return self.indices[positions]
+        return np.asarray([self.indices[i] for i in positions.tolist()], dtype=np.int64).reshape(len(positions))
 
     def __getitems__(self, indices: list) -> list:
         """The samples at ``indices``, through the dataset's own ``__getitems__`` where it has one."""
-        rows = [int(self.indices[i]) for i in indices]
+        rows = [self.indices[i] for i in indices]
         getitems = _items_reader(self.dataset)
         if getitems is not None:
             return getitems(rows)
@@ -251,6 +258,6 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
         raise ValueError(f"random_split: lengths must be non-negative ints or fractions, got {lengths}")
     if sum(lengths) != n:
         raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, but the dataset has {n} samples")
-    order = _rng(generator).permutation(n)
-    bounds = np.cumsum([0] + [int(v) for v in lengths])
+    order = _rng(generator).permutation(n).tolist()  # lists of Python ints, as PyTorch's Subsets hold
+    bounds = np.cumsum([0] + [int(v) for v in lengths]).tolist()
     return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]

@@ -30,7 +30,7 @@ def _batch_reader(dataset) -> Callable | None:
         if _defined_in(cls, "__getitem__") is not Subset:
             return None
         inner = _batch_reader(dataset.dataset)
-        return None if inner is None else (lambda indices: inner(dataset.indices[indices]))
+        return None if inner is None else (lambda indices: inner(dataset._rows(indices)))
     take = getattr(dataset, "take_batch", None)
     item_owner, take_owner = _defined_in(cls, "__getitem__"), _defined_in(cls, "take_batch")
     if take is not None and item_owner is not None and take_owner is not None \
