@@ -652,6 +652,36 @@ def test_collated_mappings_keep_their_type_as_torch():
     assert type(tagged) is Tagged and tagged.tag == "t" and tagged["x"].tolist() == [1.0, 2.0]
 
 
+def test_collated_sequences_keep_their_type_as_torch():
+    # a list subclass came back a plain list, a Sequence of another kind was refused ("no rule") and default_convert
+    # left the NumPy arrays in a deque or a custom Sequence as they were; PyTorch's rebuild each sequence's type
+    from collections import deque
+    from collections.abc import Sequence
+
+    class Row(list):
+        pass
+
+    class Pair(Sequence):
+        def __init__(self, items):
+            self.items = list(items)
+
+        def __getitem__(self, i):
+            return self.items[i]
+
+        def __len__(self):
+            return len(self.items)
+
+    rows = default_collate([Row([1, 2.0]), Row([3, 4.0])])
+    assert type(rows) is Row and rows[0].tolist() == [1, 3] and rows[1].tolist() == [2.0, 4.0]
+    pair = default_collate([Pair([np.zeros(2), 1]), Pair([np.ones(2), 2])])
+    assert type(pair) is Pair and pair[0].shape == (2, 2) and pair[1].tolist() == [1, 2]
+    queue = default_collate([deque([1, 2]), deque([3, 4])])
+    assert type(queue) is deque and queue[0].tolist() == [1, 3]
+    converted = ember.data.default_convert(deque([np.ones(2), "a"]))
+    assert type(converted) is deque and isinstance(converted[0], ember.Tensor) and converted[1] == "a"
+    assert isinstance(ember.data.default_convert(Pair([np.ones(2)]))[0], ember.Tensor)
+
+
 def test_default_collate_promotes_mixed_dtypes_as_torch():
     # NumPy's stack promoted int64 with float32 to float64; PyTorch's stack (and Ember's) gives float32
     pairs = [((np.int64, np.float32), np.float32), ((np.uint8, np.int8), np.int16),

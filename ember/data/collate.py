@@ -8,7 +8,7 @@ row) takes precedence over its base. Add an entry to teach ``default_collate`` a
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, MutableSequence, Sequence
 from functools import reduce
 
 import numpy as np
@@ -35,6 +35,9 @@ def collate(batch: Sequence, *, collate_fn_map: dict[type, CollateFn] | None = N
     for cls in type(elem).__mro__:
         fn = collate_fn_map.get(cls)
         if fn is not None:
+            return fn(batch, collate_fn_map=collate_fn_map)
+    for cls, fn in collate_fn_map.items():  # an abstract type the sample's class is registered with (a deque)
+        if isinstance(elem, cls):
             return fn(batch, collate_fn_map=collate_fn_map)
     raise TypeError(
         f"collate: no rule for samples of type {type(elem).__name__}; register one in "
@@ -65,8 +68,10 @@ def default_convert(sample):
         return _mapping_like(sample, {key: default_convert(value) for key, value in sample.items()})
     if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # namedtuple
         return type(sample)(*(default_convert(value) for value in sample))
-    if isinstance(sample, (tuple, list)):  # a tuple too becomes a list, as PyTorch's (and default_collate's)
+    if isinstance(sample, tuple):  # a list, as PyTorch's (and default_collate's)
         return [default_convert(value) for value in sample]
+    if isinstance(sample, Sequence) and not isinstance(sample, (str, bytes)):
+        return _sequence_like(sample, [default_convert(value) for value in sample])
     return sample
 
 
@@ -154,7 +159,26 @@ def _collate_sequence(batch, *, collate_fn_map):
     elem = batch[0]
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
         return type(elem)(*fields)
-    return fields  # a list for tuples too, as PyTorch's (batch[0] = batch[0].cuda() works)
+    if isinstance(elem, tuple):
+        return fields  # a list, as PyTorch's (batch[0] = batch[0].cuda() works)
+    return _sequence_like(elem, fields)
+
+
+def _sequence_like(elem: Sequence, fields: list) -> Sequence:
+    """``fields`` in a sequence of ``elem``'s type, as PyTorch's collation builds it: a mutable one is a copy of
+    ``elem`` with the fields set (a list subclass keeps its type), another is built from the list, and a type that
+    allows neither gives the list."""
+    if type(elem) is list:
+        return fields
+    try:
+        if isinstance(elem, MutableSequence):
+            clone = copy.copy(elem)
+            for i, field in enumerate(fields):
+                clone[i] = field
+            return clone
+        return type(elem)(fields)
+    except TypeError:
+        return fields
 
 
 collate_fn_map: dict[type, CollateFn] = {
@@ -171,4 +195,5 @@ collate_fn_map: dict[type, CollateFn] = {
     dict: _collate_mapping,
     tuple: _collate_sequence,
     list: _collate_sequence,
+    Sequence: _collate_sequence,
 }
