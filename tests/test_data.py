@@ -309,7 +309,10 @@ def test_loader_sampler_and_argument_checks():
     ds = Squares(6)
     sampler = DistributedSampler(ds, num_replicas=2, rank=1, shuffle=False)
     assert [b["i"].tolist() for b in DataLoader(ds, batch_size=2, sampler=sampler)] == [[1, 3], [5]]
-    assert [b["i"].tolist() for b in DataLoader(ds, batch_sampler=[[5, 0], [2]])] == [[5, 0], [2]]
+    loader = DataLoader(ds, batch_sampler=[[5, 0], [2]])
+    assert [b["i"].tolist() for b in loader] == [[5, 0], [2]]
+    # with a batch_sampler, loader.sampler was None (len(loader.sampler) a TypeError); PyTorch's is sequential
+    assert isinstance(loader.sampler, SequentialSampler) and len(loader.sampler) == 6
     with pytest.raises(ValueError, match="shuffle"):
         DataLoader(ds, shuffle=True, sampler=sampler)
     with pytest.raises(ValueError, match="batch_sampler"):

@@ -140,6 +140,7 @@ class DataLoader(Generic[T_co]):
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler excludes batch_size, shuffle, sampler and drop_last")
             self.batch_size = None
+            sampler = SequentialSampler(dataset)  # PyTorch's loader.sampler then (len(loader.sampler) counts samples)
         else:
             if sampler is not None and shuffle:
                 raise ValueError("DataLoader: give either shuffle=True or a sampler, not both")
