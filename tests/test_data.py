@@ -269,6 +269,16 @@ def test_loader_fast_path_equals_item_by_item():
     assert np.array_equal(yb.numpy(), train.indices) and np.array_equal(xb.numpy(), x[train.indices])
 
 
+def test_loader_batch_read_refuses_indices_that_are_no_ints():
+    # the batch read of a TensorDataset cast the sampler's indices to int64, so 1.7 and 3.2 read rows 1 and 3 where
+    # indexing sample by sample (and PyTorch's loader) refuses them
+    ds = TensorDataset(np.arange(10.0))
+    for sampler in ([1.7, 3.2], np.linspace(0.0, 9.0, 3)):
+        with pytest.raises(IndexError, match=r"the sampler gave the indices \[(1.7, 3.2|0.0, 4.5)\] \(dtype float64\)"):
+            next(iter(DataLoader(ds, batch_size=2, sampler=sampler)))
+    assert next(iter(DataLoader(ds, batch_size=2, sampler=np.array([3, -1], np.int32))))[0].tolist() == [3.0, 9.0]
+
+
 def test_loader_honours_a_subclass_getitem():
     x, y = _xy(6)
 

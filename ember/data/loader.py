@@ -193,7 +193,11 @@ class DataLoader(Generic[T_co]):
         if not self._batching:
             return self.collate_fn(self.dataset[indices])
         if self._take is not None:
-            return self._take(np.asarray(indices, dtype=np.int64))
+            rows = np.asarray(indices)
+            if rows.dtype.kind not in "iu" and rows.size:  # a cast to int64 would truncate 1.7 to row 1
+                raise IndexError(f"DataLoader: the sampler gave the indices {rows.reshape(-1)[:4].tolist()} "
+                                 f"(dtype {rows.dtype}); a dataset's rows are indexed by ints")
+            return self._take(rows.astype(np.int64, copy=False))
         getitems = _items_reader(self.dataset)
         if getitems is not None:
             return self.collate_fn(getitems(list(indices)))
