@@ -643,6 +643,10 @@ def test_default_collate_makes_lists_of_tuples_as_torch():
     assert type(batch) is list and x.shape == (2, 3) and y.tolist() == [0, 1]
     point = namedtuple("point", "x y")
     assert type(default_collate([point(1, 2), point(3, 4)])) is point
+    # strings inside a sequence were listed; PyTorch's give their column, a tuple (at the top, and in a dict, a list)
+    assert default_collate([(1, "s"), (2, "t")])[1] == ("s", "t")
+    assert default_collate([point("a", b"x"), point("b", b"y")]) == point(("a", "b"), (b"x", b"y"))
+    assert default_collate(["a", "b"]) == ["a", "b"] and default_collate([{"n": "a"}, {"n": "b"}]) == {"n": ["a", "b"]}
 
 
 def test_collated_mappings_keep_their_type_as_torch():

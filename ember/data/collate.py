@@ -124,7 +124,8 @@ def _collate_numbers(batch, *, collate_fn_map):
 
 
 def _collate_list_of(batch, *, collate_fn_map):
-    return list(batch)
+    # the batch as it is, as PyTorch's: a list at the top, a tuple (a column of the samples) inside a sequence
+    return batch
 
 
 def _collate_none(batch, *, collate_fn_map):
@@ -155,7 +156,7 @@ def _mapping_like(elem: Mapping, fields: dict) -> Mapping:
 
 def _collate_sequence(batch, *, collate_fn_map):
     _same(batch, len, "length")
-    fields = [collate(list(column), collate_fn_map=collate_fn_map) for column in zip(*batch)]
+    fields = [collate(column, collate_fn_map=collate_fn_map) for column in zip(*batch)]
     elem = batch[0]
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
         return type(elem)(*fields)
