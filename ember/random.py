@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 _initial_seed = int(np.random.SeedSequence().entropy) % 2**64  # as PyTorch: a fresh seed per process
 _generator = np.random.default_rng(_initial_seed)
+_own = threading.local()  # a thread's own generator (``own_generator``: a DataLoader's prefetch thread), if any
 
 
 def _words(bit_generator: np.random.PCG64) -> np.ndarray:
@@ -93,15 +95,29 @@ def store_stream(bit_generator: np.random.PCG64, words: np.ndarray) -> None:
 
 
 def generator() -> np.random.Generator:
-    """The global NumPy generator all of Ember's randomness draws from."""
-    return _generator
+    """The global NumPy generator all of Ember's randomness draws from (in a thread inside ``own_generator``, that
+    thread's own)."""
+    own = getattr(_own, "generator", None)
+    return _generator if own is None else own
+
+
+@contextlib.contextmanager
+def own_generator(seed: int) -> Iterator[None]:
+    """Inside, this thread draws from a generator of its own seeded with ``seed`` where it would draw from the
+    global one: a DataLoader's prefetch thread, whose draws (a dataset's random augmentation) would otherwise
+    interleave with the training thread's in a different order each run."""
+    _own.generator = np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _own.generator = None
 
 
 def numpy_generator(source=None) -> np.random.Generator:
     """The NumPy generator a ``generator=`` argument names: the global one for None, an ``ember.Generator``'s own,
     or a NumPy Generator as it is."""
     if source is None:
-        return _generator
+        return generator()
     if isinstance(source, np.random.Generator):
         return source
     found = getattr(source, "numpy_generator", None)  # an ember.Generator
@@ -195,7 +211,7 @@ def keep_mask(shape: tuple, p: float) -> np.ndarray:
     generator: twice as fast as comparing float64 uniforms, and as fine-grained as float32 ones.
     """
     n = math.prod(shape)
-    bits = _generator.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+    bits = generator().bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
     return bits >= keep_threshold(p)
 
 
@@ -206,4 +222,4 @@ def keep_threshold(p: float) -> np.uint32:
 
 def draw_seed() -> np.uint64:
     """64 random bits from the global generator: the seed of one counter-based draw on a GPU."""
-    return np.uint64(_generator.bit_generator.random_raw())
+    return np.uint64(generator().bit_generator.random_raw())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic
 
 import numpy as np
 
+from ember import random as _random
 from ember.data.collate import default_collate, default_convert
 from ember.data.dataset import IterableDataset, Subset, T_co, _defined_in, _generator_source, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -170,7 +171,11 @@ class DataLoader(Generic[T_co]):
             return WorkerIterator(self, None if self._iterable else self._index_batches(), self.prefetch)
         source = self._stream_batches(iter(self.dataset)) if self._iterable else self._map_batches(
             self._index_batches())
-        return source if self.prefetch == 0 else _Prefetcher(source, self.prefetch)
+        if self.prefetch == 0:
+            return source
+        # the thread draws from a generator of its own, seeded from the global one now (as PyTorch's iterators draw
+        # their base seed): the dataset's draws and the training thread's keep their order, run after run
+        return _Prefetcher(source, self.prefetch, int(_random.generator().integers(2**63)))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -237,23 +242,29 @@ def _put(q: queue.Queue, stop: threading.Event, message: tuple) -> bool:
     return False
 
 
-def _fill(source: Iterator, q: queue.Queue, stop: threading.Event) -> None:
-    """The worker: pull batches from ``source`` until it ends, fails, or the consumer stops."""
+def _fill(source: Iterator, q: queue.Queue, stop: threading.Event, seed: int) -> None:
+    """The worker: pull batches from ``source`` until it ends, fails, or the consumer stops; its random draws come
+    from a generator of its own, seeded with ``seed``."""
     try:
-        while not stop.is_set():
-            try:
-                batch = next(source)
-            except StopIteration:
-                _put(q, stop, (_END, None))
-                return
-            if not _put(q, stop, (_BATCH, batch)):
-                return
+        with _random.own_generator(seed):
+            _fill_from(source, q, stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(q, stop, (_ERROR, exc))
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def _fill_from(source: Iterator, q: queue.Queue, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            batch = next(source)
+        except StopIteration:
+            _put(q, stop, (_END, None))
+            return
+        if not _put(q, stop, (_BATCH, batch)):
+            return
 
 
 class _Prefetcher:
@@ -263,11 +274,11 @@ class _Prefetcher:
     loop) runs ``__del__``, which stops and joins the thread.
     """
 
-    def __init__(self, source: Iterator, depth: int):
+    def __init__(self, source: Iterator, depth: int, seed: int):
         self._queue = queue.Queue(depth)
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop),
+        self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop, seed),
                                         name="ember-data-prefetch", daemon=True)
         self._thread.start()
 
