@@ -729,15 +729,16 @@ def add_to_collection(name: str, value) -> None:
 
 def get_collection(key: str, scope: str | None = None) -> list:
     """The items of collection ``key``; with ``scope``, those whose name it matches (a regular expression
-    matched at the start, as TF-1). The variable collections and ``global_step`` are read from the graph."""
+    matched at the start, as TF-1). The variables are read from the graph, each in the collections it was made in
+(``tf.Variable(..., collections=...)``, global by default), as is ``global_step``."""
     graph = get_default_graph()
     items = list(graph.collections.get(key, []))
-    if key == "variables":
-        items = list(graph.variables) + items
-    elif key == "trainable_variables":
+    if key == "trainable_variables":
         items = [v for v in graph.variables if v.trainable] + items
     elif key == "global_step" and "global_step" in graph.named:
         items = [graph.named["global_step"]] + items
+    else:  # the variables made in this collection (global, local, metric variables)
+        items = [v for v in graph.variables if key in v.collections] + items
     return in_scope(items, scope)
 
 

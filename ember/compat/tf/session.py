@@ -405,8 +405,9 @@ class Session:
         if array is None and isinstance(var, SlotVariable):
             array = self._slot_array(var)
         if array is None:
+            init = "global" if "variables" in var.collections or "local_variables" not in var.collections else "local"
             raise ValueError(f"Attempting to use uninitialized value {var.op.name}: run "
-                             "tf.global_variables_initializer()")
+                             f"tf.{init}_variables_initializer()")
         return array
 
     def slots(self, optimizer, var) -> dict:

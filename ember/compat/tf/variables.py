@@ -12,17 +12,24 @@ from ember.compat.tf._core import (
     as_tf_dtype,
     constant,
     float32,
+    get_collection,
     get_default_graph,
     in_scope,
     op,
 )
 from ember.compat.tf.array_ops import random_normal, random_uniform, truncated_normal
 
+GLOBAL_VARIABLES, LOCAL_VARIABLES = "variables", "local_variables"  # tf.GraphKeys'
+
 
 class Variable(Tensor):
-    """A value kept in each Session between runs; set by ``global_variables_initializer`` or ``assign``."""
+    """A value kept in each Session between runs; set by ``global_variables_initializer`` or ``assign``.
+    ``collections`` (default ``[tf.GraphKeys.GLOBAL_VARIABLES]``) are the graph collections it belongs to: one
+    made with ``[tf.GraphKeys.LOCAL_VARIABLES]`` (a ``tf.metrics`` counter) is a local variable, which
+    ``local_variables_initializer`` sets and ``global_variables`` (so a Saver) leaves out, as in TF-1."""
 
     kind = "VariableV2"
+    collections: tuple = (GLOBAL_VARIABLES,)
 
     def __init__(self, initial_value, trainable: bool = True, name: str = "Variable", dtype=None,
                  collections=None, validate_shape: bool = True):
@@ -39,6 +46,8 @@ class Variable(Tensor):
         super().__init__(None, name=name, shape=tuple(initial.shape), dtype=initial.dtype)
         self.initial_value = initial
         self.trainable = trainable
+        if collections is not None:
+            self.collections = tuple(collections)
         self.graph.variables.append(self)
         self.initializer = Operation(None, name=f"{self._op_name}/Assign", kind="Init")
         self.initializer.args = (self,)
@@ -82,8 +91,8 @@ def assign_sub(ref: Variable, value, name: str | None = None) -> Tensor:
 
 
 def global_variables(scope: str | None = None) -> list:
-    """The graph's variables, those whose name ``scope`` matches from its start when given."""
-    return in_scope(list(get_default_graph().variables), scope)
+    """The graph's global variables, those whose name ``scope`` matches from its start when given."""
+    return get_collection(GLOBAL_VARIABLES, scope)
 
 
 all_variables = global_variables
@@ -109,9 +118,16 @@ def global_variables_initializer() -> Operation:
 initialize_all_variables = global_variables_initializer
 
 
+def local_variables(scope: str | None = None) -> list:
+    """The graph's local variables (collection ``tf.GraphKeys.LOCAL_VARIABLES``: ``tf.metrics``' counters), those
+    whose name ``scope`` matches from its start when given."""
+    return get_collection(LOCAL_VARIABLES, scope)
+
+
 def local_variables_initializer() -> Operation:
-    """Ember has no local variables: an op that does nothing (TF-1 scripts run it beside the global one)."""
-    return variables_initializer([], name="init_local")
+    """The op that gives every local variable of the default graph its initial value (``tf.metrics`` counters
+    back to 0)."""
+    return variables_initializer(local_variables(), name="init_local")
 
 
 def zeros_initializer(dtype=float32):
@@ -204,7 +220,7 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
         initial = initializer
     scopes, graph.scopes = graph.scopes, []
     try:
-        var = Variable(initial, trainable=trainable, name=full, dtype=dtype)
+        var = Variable(initial, trainable=trainable, name=full, dtype=dtype, collections=collections)
     finally:
         graph.scopes = scopes
     graph.named[full] = var
