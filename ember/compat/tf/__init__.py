@@ -28,6 +28,7 @@ from ember.compat.tf import (
     image,
     layers,
     losses,
+    metrics,
     mixed_precision,
     monitored,
     nn,
@@ -166,6 +167,7 @@ from ember.compat.tf.variables import (
     glorot_normal_initializer,
     glorot_uniform_initializer,
     initialize_all_variables,
+    local_variables,
     local_variables_initializer,
     ones_initializer,
     random_normal_initializer,
@@ -188,7 +190,8 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
     "image", "initialize_all_variables", "initializers", "int16", "int32", "int64", "int8", "layers", "lin_space",
-    "linalg", "linspace", "local_variables_initializer", "logging", "losses", "map_fn", "math", "matmul",
+    "linalg", "linspace", "local_variables", "local_variables_initializer", "logging", "losses", "map_fn", "math",
+    "matmul", "metrics",
     "matrix_band_part", "matrix_determinant", "matrix_diag", "matrix_diag_part", "matrix_inverse", "matrix_transpose",
     "mixed_precision", "name_scope", "nn", "no_op", "norm", "one_hot", "ones", "ones_initializer", "ones_like",
     "pack", "pad", "placeholder", "placeholder_with_default", "random", "random_normal",
@@ -212,7 +215,8 @@ dtypes = types.SimpleNamespace(bfloat16=bfloat16, float16=float16, float32=float
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
-                                  LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables")
+                                  LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables",
+                                  METRIC_VARIABLES=metrics.METRIC_VARIABLES)
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
     random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,

@@ -1,0 +1,618 @@
+"""``tf.metrics``: TF-1's streaming metrics.
+
+Each function returns ``(value, update_op)``. Its counts live in local variables (collections
+``tf.GraphKeys.LOCAL_VARIABLES`` and ``METRIC_VARIABLES``, not trainable) made under a variable scope named after
+the metric (``name=``, else the function's name: ``accuracy/total``, ``accuracy/count``), which
+``tf.local_variables_initializer()`` sets to 0. Running ``update_op`` adds one batch's counts to them and gives the
+metric of all the batches so far; ``value`` reads the counts without changing them. ``weights`` (a scalar, or a
+tensor of the labels' rank whose dimensions are 1 or the labels') weigh each element, as in TF-1.
+
+>>> acc, acc_op = tf.metrics.accuracy(labels, predictions)
+>>> sess.run(tf.local_variables_initializer())
+>>> for batch in batches:
+...     sess.run(acc_op, {x: batch})
+>>> sess.run(acc)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember.compat.tf._core import Tensor, add_to_collection, as_tf, float32, float64, op, variable_scope
+from ember.compat.tf._missing import missing
+from ember.compat.tf.variables import LOCAL_VARIABLES, Variable
+from ember.ops.host import host_call
+
+METRIC_VARIABLES = "metric_variables"  # tf.GraphKeys.METRIC_VARIABLES
+
+__all__ = [
+    "accuracy", "auc", "false_negatives", "false_negatives_at_thresholds", "false_positives",
+    "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_iou", "mean_relative_error",
+    "mean_squared_error", "mean_tensor", "percentage_below", "precision", "precision_at_thresholds", "recall",
+    "recall_at_thresholds", "root_mean_squared_error", "true_negatives", "true_negatives_at_thresholds",
+    "true_positives", "true_positives_at_thresholds",
+]
+
+_AUC_EPSILON = 1e-6  # TF-1's auc: added to the counts of its rates
+_THRESHOLD_EPSILON = 1e-7  # TF-1's auc: its end thresholds are -1e-7 and 1 + 1e-7; *_at_thresholds' denominators
+_CURVES = ("ROC", "PR")
+_SUMMATIONS = ("trapezoidal", "careful_interpolation", "minoring", "majoring")
+
+
+# --- building blocks --------------------------------------------------------------------------------------------
+
+
+def _variable(shape: tuple, dtype, name: str) -> Variable:
+    """A counter of the metric: a local, non-trainable variable of zeros."""
+    return Variable(np.zeros(shape, dtype), trainable=False, name=name, collections=(LOCAL_VARIABLES,
+                                                                                      METRIC_VARIABLES))
+
+
+def _collect(collections, tensor: Tensor) -> None:
+    if collections:
+        for key in (collections,) if isinstance(collections, str) else collections:
+            add_to_collection(key, tensor)
+
+
+def _shape(t: Tensor) -> tuple | None:
+    return None if t._shape is None else tuple(t._shape)
+
+
+def _text(shape: tuple | None) -> str:
+    return "<unknown>" if shape is None else str(["?" if d is None else d for d in shape])
+
+
+def _cast(t: Tensor, dtype) -> Tensor:
+    if t.dtype == dtype:
+        return t
+    return op(lambda x: ember.cast(x, dtype), (t,), name="Cast")
+
+
+def _squeeze_last(t: Tensor) -> Tensor:
+    return op(lambda x: ember.squeeze(x, -1), (t,), name="Squeeze")
+
+
+def _same_shapes(what: str, first, second, names: str = "predictions and labels") -> None:
+    """At run time, where the static shapes left sizes unknown: ``first`` and ``second`` (Values) must agree."""
+    a, b = tuple(first.shape), tuple(second.shape)
+    if all(isinstance(d, int) for d in a + b) and a != b:
+        raise ValueError(f"tf.metrics.{what}: {names} must have one shape, got {list(a)} and {list(b)}")
+
+
+def _pair(what: str, labels, predictions) -> tuple[Tensor, Tensor]:
+    """``labels`` and ``predictions`` as tensors, the last dimension of size 1 of one squeezed where its rank is
+    the other's plus one (TF-1's ``remove_squeezable_dimensions``); shapes that cannot agree are refused."""
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    ls, ps = _shape(labels), _shape(predictions)
+    if ls is not None and ps is not None:
+        if len(ls) == len(ps) + 1 and ls[-1] in (1, None):
+            labels = _squeeze_last(labels)
+        elif len(ps) == len(ls) + 1 and ps[-1] in (1, None):
+            predictions = _squeeze_last(predictions)
+        ls, ps = _shape(labels), _shape(predictions)
+        if len(ls) != len(ps) or any(a is not None and b is not None and a != b for a, b in zip(ps, ls)):
+            raise ValueError(f"tf.metrics.{what}: Shapes {_text(ps)} and {_text(ls)} are incompatible: predictions "
+                             f"of shape {_text(ps)} and labels of shape {_text(ls)} must have one shape")
+    return labels, predictions
+
+
+def _weights(what: str, weights, values: Tensor) -> Tensor:
+    """``weights`` as float32 for ``values``: a scalar as it is, else a last dimension squeezed or added where
+    the ranks differ by one (TF-1's rule), and checked broadcastable: the values' rank, each dimension 1 or the
+    values'."""
+    weights = _cast(as_tf(weights), float32)
+    ws, vs = _shape(weights), _shape(values)
+    if ws == () or ws is None or vs is None:
+        return weights
+    if len(ws) == len(vs) + 1 and ws[-1] in (1, None):
+        weights = _squeeze_last(weights)
+    elif len(vs) == len(ws) + 1:
+        weights = op(lambda w: ember.expand_dims(w, -1), (weights,), name="ExpandDims")
+    ws = _shape(weights)
+    if len(ws) != len(vs) or any(w not in (1, v) and None not in (w, v) for w, v in zip(ws, vs)):
+        raise ValueError(f"tf.metrics.{what}: weights can not be broadcast to values: weights of shape {_text(ws)}, "
+                         f"values of shape {_text(vs)}; give a scalar, or weights of the values' rank whose "
+                         "dimensions are 1 or the values'")
+    return weights
+
+
+def _broadcast(what: str, w, v):
+    """The weights Value ``w`` in the shape of ``v``, at run time (a fed size that does not fit is refused)."""
+    try:
+        return ember.broadcast_to(w, v.shape)
+    except ValueError:
+        raise ValueError(f"tf.metrics.{what}: weights of shape {list(w.shape)} can not be broadcast to values of "
+                         f"shape {list(v.shape)}") from None
+
+
+def _div_no_nan(numerator, denominator):
+    """``numerator / denominator``, 0 where the denominator is 0 (TF's ``div_no_nan``)."""
+    nonzero = ember.ne(denominator, 0)
+    return ember.where(nonzero, numerator / ember.where(nonzero, denominator, 1), numerator * 0)
+
+
+def _check(what: str, bad, message: str) -> None:
+    """A run-time check: ``bad`` (a 0-d bool Value) true is an error naming the metric (TF-1: an assertion)."""
+    def raise_if(flag):
+        if bool(flag):
+            raise ValueError(f"tf.metrics.{what}: {message}")
+
+    host_call(raise_if, [bad], name=f"tf.metrics.{what}")
+
+
+def _finish(value: Tensor, update_op: Tensor, metrics_collections, updates_collections) -> tuple[Tensor, Tensor]:
+    _collect(metrics_collections, value)
+    _collect(updates_collections, update_op)
+    return value, update_op
+
+
+# --- means ------------------------------------------------------------------------------------------------------
+
+
+def _mean(what: str, values: Tensor, weights, metrics_collections, updates_collections, name: str | None,
+          default: str) -> tuple[Tensor, Tensor]:
+    with variable_scope(name, default_name=default):
+        values = _cast(values, float32)
+        total = _variable((), float32, "total")
+        count = _variable((), float32, "count")
+        if weights is None:
+            batch_total = op(lambda v: ember.sum(v), (values,), name="Sum")
+            batch_count = op(lambda v: ember.sum(ember.ones_like(v)), (values,), name="Size")
+        else:
+            weights = _weights(what, weights, values)
+            batch_total = op(lambda v, w: ember.sum(v * _broadcast(what, w, v)), (values, weights), name="Sum")
+            batch_count = op(lambda v, w: ember.sum(_broadcast(what, w, v)), (values, weights), name="Sum_1")
+        update_total = total.assign_add(batch_total, name="AssignAdd")
+        update_count = count.assign_add(batch_count, name="AssignAdd_1")
+        value = op(_div_no_nan, (total, count), name="value")
+        update_op = op(_div_no_nan, (update_total, update_count), name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def mean(values, weights=None, metrics_collections=None, updates_collections=None,
+         name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) mean of all the ``values`` seen: ``total / count`` (0 before any), over the variables
+    ``total`` (the sum of ``values * weights``) and ``count`` (the sum of the weights), both float32."""
+    return _mean("mean", as_tf(values), weights, metrics_collections, updates_collections, name, "mean")
+
+
+def mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None,
+                name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The elementwise (weighted) mean of the ``values`` seen, a tensor of their shape, which must be fully known
+    (variables ``total_tensor`` and ``count_tensor``)."""
+    values = _cast(as_tf(values), float32)
+    shape = _shape(values)
+    if shape is None or None in shape:
+        raise ValueError(f"tf.metrics.mean_tensor: values '{values.name}' need a fully known shape, got "
+                         f"{_text(shape)}")
+    with variable_scope(name, default_name="mean"):
+        total = _variable(shape, float32, "total_tensor")
+        count = _variable(shape, float32, "count_tensor")
+        if weights is None:
+            batch_total, batch_count = values, op(lambda v: ember.ones_like(v), (values,), name="ones_like")
+        else:
+            weights = _weights("mean_tensor", weights, values)
+            batch_total = op(lambda v, w: v * _broadcast("mean_tensor", w, v), (values, weights), name="Mul")
+            batch_count = op(lambda v, w: _broadcast("mean_tensor", w, v) + v * 0, (values, weights), name="Mul_1")
+        update_total = total.assign_add(batch_total, name="AssignAdd")
+        update_count = count.assign_add(batch_count, name="AssignAdd_1")
+        value = op(lambda t, c: _div_no_nan(t, ember.maximum(c, 0)), (total, count), name="value")
+        update_op = op(lambda t, c: _div_no_nan(t, ember.maximum(c, 0)), (update_total, update_count),
+                       name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def accuracy(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+             name: str | None = None) -> tuple[Tensor, Tensor]:
+    """How often ``predictions`` equals ``labels`` (predictions cast to the labels' dtype first), weighted: the
+    ``mean`` of the matches, under the scope ``accuracy``."""
+    labels, predictions = _pair("accuracy", labels, predictions)
+
+    def matches(p, y):
+        _same_shapes("accuracy", p, y)
+        p = ember.cast(p, y.dtype) if p.dtype != y.dtype else p
+        return ember.cast(ember.eq(p, y), float32)
+
+    is_correct = op(matches, (predictions, labels), name="Equal")
+    return _mean("accuracy", is_correct, weights, metrics_collections, updates_collections, name, "accuracy")
+
+
+def _errors(what: str, labels, predictions, fn) -> Tensor:
+    labels, predictions = _pair(what, labels, predictions)
+    if labels.dtype != predictions.dtype:
+        raise TypeError(f"tf.metrics.{what}: labels '{labels.name}' of dtype {labels.dtype} and predictions "
+                        f"'{predictions.name}' of dtype {predictions.dtype} must have one dtype (TF-1 subtracts them "
+                        "as they are): cast one")
+
+    def errors(y, p):
+        _same_shapes(what, p, y)
+        return fn(y, p)
+
+    return op(errors, (labels, predictions), name="error")
+
+
+def mean_absolute_error(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                        name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) mean of ``|predictions - labels|`` over all the batches seen."""
+    errors = _errors("mean_absolute_error", labels, predictions, lambda y, p: ember.abs(p - y))
+    return _mean("mean_absolute_error", errors, weights, metrics_collections, updates_collections, name,
+                 "mean_absolute_error")
+
+
+def mean_squared_error(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                       name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) mean of ``(labels - predictions) ** 2`` over all the batches seen."""
+    errors = _errors("mean_squared_error", labels, predictions, lambda y, p: ember.square(y - p))
+    return _mean("mean_squared_error", errors, weights, metrics_collections, updates_collections, name,
+                 "mean_squared_error")
+
+
+def root_mean_squared_error(labels, predictions, weights=None, metrics_collections=None,
+                            updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The square root of ``mean_squared_error`` (its variables under the scope ``root_mean_squared_error``)."""
+    errors = _errors("root_mean_squared_error", labels, predictions, lambda y, p: ember.square(y - p))
+    mse, update_mse = _mean("root_mean_squared_error", errors, weights, None, None, name, "root_mean_squared_error")
+    rmse = op(ember.sqrt, (mse,), name="Sqrt")
+    update_op = op(ember.sqrt, (update_mse,), name="Sqrt_1")
+    return _finish(rmse, update_op, metrics_collections, updates_collections)
+
+
+def mean_relative_error(labels, predictions, normalizer, weights=None, metrics_collections=None,
+                        updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) mean of ``|predictions - labels| / normalizer`` (0 where the normalizer is 0)."""
+    labels, predictions = _pair("mean_relative_error", labels, predictions)
+    normalizer, predictions = _pair("mean_relative_error", normalizer, predictions)
+
+    def relative(p, y, n):
+        _same_shapes("mean_relative_error", p, y)
+        return _div_no_nan(ember.abs(ember.cast(y, p.dtype) - p), ember.cast(n, p.dtype))
+
+    errors = op(relative, (predictions, labels, normalizer), name="truediv")
+    return _mean("mean_relative_error", errors, weights, metrics_collections, updates_collections, name,
+                 "mean_relative_error")
+
+
+def percentage_below(values, threshold, weights=None, metrics_collections=None, updates_collections=None,
+                     name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) fraction of the ``values`` seen that are below ``threshold``."""
+    below = op(lambda v: ember.cast(ember.lt(v, threshold), float32), (as_tf(values),), name="Less")
+    return _mean("percentage_below", below, weights, metrics_collections, updates_collections, name,
+                 "percentage_below_threshold")
+
+
+# --- counts of a binary classifier ------------------------------------------------------------------------------
+
+
+def _bool_pair(what: str, labels, predictions) -> tuple[Tensor, Tensor]:
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    return _pair(what, _cast(labels, np.dtype(bool)), _cast(predictions, np.dtype(bool)))
+
+
+def _count(what: str, label_is: bool, prediction_is: bool, labels, predictions, weights, metrics_collections,
+           updates_collections, name: str | None) -> tuple[Tensor, Tensor]:
+    """The (weighted) number of elements whose label is ``label_is`` and prediction ``prediction_is``: variable
+    ``count``, float32."""
+    with variable_scope(name, default_name=what):
+        labels, predictions = _bool_pair(what, labels, predictions)
+        count = _variable((), float32, "count")
+
+        def matching(y, p, *w):
+            _same_shapes(what, p, y)
+            hit = ember.logical_and(y if label_is else ember.logical_not(y),
+                                    p if prediction_is else ember.logical_not(p))
+            hit = ember.cast(hit, float32)
+            return ember.sum(hit * _broadcast(what, w[0], hit) if w else hit)
+
+        args = (labels, predictions) if weights is None else (labels, predictions,
+                                                              _weights(what, weights, predictions))
+        update_op = count.assign_add(op(matching, args, name="Sum"), name="AssignAdd")
+        value = op(lambda c: c, (count,), name="Identity")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def true_positives(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                   name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) number of elements where the label and the prediction (both cast to bool) are True."""
+    return _count("true_positives", True, True, labels, predictions, weights, metrics_collections,
+                  updates_collections, name)
+
+
+def false_positives(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                    name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) number of elements whose label is False and prediction True."""
+    return _count("false_positives", False, True, labels, predictions, weights, metrics_collections,
+                  updates_collections, name)
+
+
+def true_negatives(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                   name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) number of elements whose label and prediction are False."""
+    return _count("true_negatives", False, False, labels, predictions, weights, metrics_collections,
+                  updates_collections, name)
+
+
+def false_negatives(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+                    name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The (weighted) number of elements whose label is True and prediction False."""
+    return _count("false_negatives", True, False, labels, predictions, weights, metrics_collections,
+                  updates_collections, name)
+
+
+def _ratio(hits, misses):
+    """``hits / (hits + misses)``, 0 where that sum is 0 (TF-1's precision and recall)."""
+    both = hits + misses
+    positive = ember.gt(both, 0)
+    return ember.where(positive, hits / ember.where(positive, both, 1), hits * 0)
+
+
+def _rate(what: str, other, labels, predictions, weights, metrics_collections, updates_collections,
+          name: str | None) -> tuple[Tensor, Tensor]:
+    with variable_scope(name, default_name=what):
+        labels, predictions = _bool_pair(what, labels, predictions)
+        tp, update_tp = true_positives(labels, predictions, weights)
+        misses, update_misses = other(labels, predictions, weights)
+        value = op(_ratio, (tp, misses), name="value")
+        update_op = op(_ratio, (update_tp, update_misses), name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def precision(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+              name: str | None = None) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + fp)`` over all the batches seen (0 while ``tp + fp`` is 0), labels and predictions cast to
+    bool; its counters are those of ``true_positives`` and ``false_positives`` under the scope ``precision``."""
+    return _rate("precision", false_positives, labels, predictions, weights, metrics_collections,
+                 updates_collections, name)
+
+
+def recall(labels, predictions, weights=None, metrics_collections=None, updates_collections=None,
+           name: str | None = None) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + fn)`` over all the batches seen (0 while ``tp + fn`` is 0), labels and predictions cast to
+    bool."""
+    return _rate("recall", false_negatives, labels, predictions, weights, metrics_collections,
+                 updates_collections, name)
+
+
+# --- counts at thresholds, AUC ----------------------------------------------------------------------------------
+
+_COUNT_NAMES = {"tp": "true_positives", "fn": "false_negatives", "tn": "true_negatives", "fp": "false_positives"}
+
+
+def _at_thresholds(what: str, labels, predictions, thresholds, weights, includes) -> tuple[dict, dict]:
+    """For each threshold ``t`` (a float32 constant, as in TF-1), the (weighted) counts of the elements whose
+    prediction is above ``t`` (positive) or not, by label (cast to bool): variables of shape [len(thresholds)]
+    named ``true_positives``... for the keys ``includes`` ('tp', 'fn', 'tn', 'fp'). Predictions outside [0, 1]
+    are refused when the update runs."""
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    if predictions.dtype is not None and predictions.dtype.kind not in "fiub":
+        raise TypeError(f"tf.metrics.{what}: predictions must be numbers in [0, 1], got dtype {predictions.dtype}")
+    labels, predictions = _pair(what, _cast(labels, np.dtype(bool)), _cast(predictions, float32))
+    cuts = np.asarray([float(t) for t in thresholds], np.float32).reshape(-1, 1)
+    args = (labels, predictions) if weights is None else (labels, predictions,
+                                                          _weights(what, weights, predictions))
+
+    def counts(key):
+        def fn(y, p, *w):
+            _same_shapes(what, p, y)
+            if key == includes[0]:
+                _check(what, ember.logical_or(ember.any(ember.lt(p, 0.0)), ember.any(ember.gt(p, 1.0))),
+                       "predictions must be in [0, 1]")
+            positive = ember.gt(ember.reshape(p, (1, -1)), ember.tensor(cuts))
+            if key in ("fn", "tn"):
+                positive = ember.logical_not(positive)
+            label = ember.reshape(y, (1, -1))
+            if key in ("fp", "tn"):
+                label = ember.logical_not(label)
+            hit = ember.cast(ember.logical_and(label, positive), float32)
+            if w:
+                hit = hit * ember.reshape(_broadcast(what, w[0], p), (1, -1))
+            return ember.sum(hit, 1)
+
+        return fn
+
+    values, updates = {}, {}
+    for key in includes:
+        var = _variable((len(cuts),), float32, _COUNT_NAMES[key])
+        values[key] = var
+        updates[key] = var.assign_add(op(counts(key), args, name="Sum"), name="AssignAdd")
+    return values, updates
+
+
+def _thresholds_list(what: str, thresholds) -> list:
+    if thresholds is None or isinstance(thresholds, (Tensor, str)) or not hasattr(thresholds, "__len__"):
+        raise TypeError(f"tf.metrics.{what}: thresholds must be a Python list or tuple of floats, got "
+                        f"{thresholds!r}")
+    return list(thresholds)
+
+
+def _counts_at(what: str, key: str, labels, predictions, thresholds, weights, metrics_collections,
+               updates_collections, name: str | None) -> tuple[Tensor, Tensor]:
+    thresholds = _thresholds_list(what, thresholds)
+    with variable_scope(name, default_name=_COUNT_NAMES[key]):
+        values, updates = _at_thresholds(what, labels, predictions, thresholds, weights, (key,))
+        value = op(lambda c: c, (values[key],), name="Identity")
+    return _finish(value, updates[key], metrics_collections, updates_collections)
+
+
+def true_positives_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                                 updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, the (weighted) number of elements labelled True whose prediction is above it."""
+    return _counts_at("true_positives_at_thresholds", "tp", labels, predictions, thresholds, weights,
+                      metrics_collections, updates_collections, name)
+
+
+def false_positives_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                                  updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, the (weighted) number of elements labelled False whose prediction is above it."""
+    return _counts_at("false_positives_at_thresholds", "fp", labels, predictions, thresholds, weights,
+                      metrics_collections, updates_collections, name)
+
+
+def true_negatives_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                                 updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, the (weighted) number of elements labelled False whose prediction is at most it."""
+    return _counts_at("true_negatives_at_thresholds", "tn", labels, predictions, thresholds, weights,
+                      metrics_collections, updates_collections, name)
+
+
+def false_negatives_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                                  updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, the (weighted) number of elements labelled True whose prediction is at most it."""
+    return _counts_at("false_negatives_at_thresholds", "fn", labels, predictions, thresholds, weights,
+                      metrics_collections, updates_collections, name)
+
+
+def precision_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                            updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, ``tp / (1e-7 + tp + fp)`` with predictions above it counted positive."""
+    thresholds = _thresholds_list("precision_at_thresholds", thresholds)
+    with variable_scope(name, default_name="precision_at_thresholds"):
+        values, updates = _at_thresholds("precision_at_thresholds", labels, predictions, thresholds, weights,
+                                         ("tp", "fp"))
+        value = op(lambda tp, fp: tp / (_THRESHOLD_EPSILON + tp + fp), (values["tp"], values["fp"]),
+                   name="precision_value")
+        update_op = op(lambda tp, fp: tp / (_THRESHOLD_EPSILON + tp + fp), (updates["tp"], updates["fp"]),
+                       name="precision_update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def recall_at_thresholds(labels, predictions, thresholds, weights=None, metrics_collections=None,
+                         updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """For each threshold, ``tp / (1e-7 + tp + fn)`` with predictions above it counted positive."""
+    thresholds = _thresholds_list("recall_at_thresholds", thresholds)
+    with variable_scope(name, default_name="recall_at_thresholds"):
+        values, updates = _at_thresholds("recall_at_thresholds", labels, predictions, thresholds, weights,
+                                         ("tp", "fn"))
+        value = op(lambda tp, fn: tp / (_THRESHOLD_EPSILON + tp + fn), (values["tp"], values["fn"]),
+                   name="recall_value")
+        update_op = op(lambda tp, fn: tp / (_THRESHOLD_EPSILON + tp + fn), (updates["tp"], updates["fn"]),
+                       name="recall_update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def _interpolated_pr_auc(tp, fp, fn):
+    """The PR-AUC of ``careful_interpolation`` (Davis & Goadrich 2006): between two thresholds, the true
+    positives vary linearly with the predicted positives, and precision is integrated in closed form."""
+    dtp = tp[:-1] - tp[1:]
+    positives = tp + fp
+    slope = _div_no_nan(dtp, ember.maximum(positives[:-1] - positives[1:], 0))
+    intercept = tp[1:] - slope * positives[1:]
+    both = ember.logical_and(ember.gt(positives[:-1], 0), ember.gt(positives[1:], 0))
+    ratio = ember.where(both, _div_no_nan(positives[:-1], ember.maximum(positives[1:], 0)),
+                        ember.ones_like(positives[1:]))
+    return ember.sum(_div_no_nan(slope * (dtp + intercept * ember.log(ratio)), ember.maximum(tp[1:] + fn[1:], 0)))
+
+
+def _area(curve: str, summation_method: str):
+    def area(tp, fn, tn, fp):
+        if curve == "PR" and summation_method == "careful_interpolation":
+            return _interpolated_pr_auc(tp, fp, fn)
+        recall_ = (tp + _AUC_EPSILON) / (tp + fn + _AUC_EPSILON)
+        if curve == "ROC":
+            x, y = fp / (fp + tn + _AUC_EPSILON), recall_
+        else:
+            x, y = recall_, (tp + _AUC_EPSILON) / (tp + fp + _AUC_EPSILON)
+        if summation_method == "minoring":
+            heights = ember.minimum(y[:-1], y[1:])
+        elif summation_method == "majoring":
+            heights = ember.maximum(y[:-1], y[1:])
+        else:  # trapezoidal, and careful_interpolation for ROC
+            heights = (y[:-1] + y[1:]) / 2.0
+        return ember.sum((x[:-1] - x[1:]) * heights)
+
+    return area
+
+
+def auc(labels, predictions, weights=None, num_thresholds: int = 200, metrics_collections=None,
+        updates_collections=None, curve: str = "ROC", name: str | None = None,
+        summation_method: str = "trapezoidal", thresholds=None) -> tuple[Tensor, Tensor]:
+    """The area under the ROC (or, ``curve='PR'``, the precision-recall) curve, as TF-1 approximates it: the
+    confusion counts at the thresholds ``[-1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7]`` (or the sorted
+    ``thresholds`` between those ends), rates with 1e-6 added to their counts, summed by the
+    ``summation_method`` ('trapezoidal', 'careful_interpolation', 'minoring' or 'majoring'). Predictions must be
+    in [0, 1]."""
+    if curve not in _CURVES:
+        raise ValueError(f"tf.metrics.auc: curve must be either ROC or PR, got {curve!r}")
+    if summation_method not in _SUMMATIONS:
+        raise ValueError(f"tf.metrics.auc: invalid summation_method {summation_method!r}; use 'trapezoidal', "
+                         "'careful_interpolation', 'minoring' or 'majoring'")
+    if thresholds is not None:
+        inner = sorted(float(t) for t in _thresholds_list("auc", thresholds))
+    else:
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
+            raise ValueError(f"tf.metrics.auc: num_thresholds must be an int >= 2, got {num_thresholds!r}")
+        inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(int(num_thresholds) - 2)]
+    cuts = [0.0 - _THRESHOLD_EPSILON] + inner + [1.0 + _THRESHOLD_EPSILON]
+    with variable_scope(name, default_name="auc"):
+        values, updates = _at_thresholds("auc", labels, predictions, cuts, weights, ("tp", "fn", "tn", "fp"))
+        area = _area(curve, summation_method)
+        value = op(area, tuple(values[k] for k in ("tp", "fn", "tn", "fp")), name="value")
+        update_op = op(area, tuple(updates[k] for k in ("tp", "fn", "tn", "fp")), name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+# --- segmentation -----------------------------------------------------------------------------------------------
+
+
+def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collections=None,
+             updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The mean over classes of ``tp / (tp + fp + fn)``, from a float64 confusion matrix (rows the labels,
+    columns the predictions, both flattened) summed over the batches seen in the variable
+    ``total_confusion_matrix``; classes absent from both labels and predictions are left out of the mean (0 when
+    every class is). As in TF-1, ``update_op`` gives the updated confusion matrix; labels and predictions outside
+    [0, num_classes) are refused when it runs."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"tf.metrics.mean_iou: num_classes must be a positive int, got {num_classes!r}")
+    k = int(num_classes)
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    for arg, t in (("labels", labels), ("predictions", predictions)):
+        if t.dtype is not None and t.dtype.kind not in "iub":
+            raise TypeError(f"tf.metrics.mean_iou: {arg} '{t.name}' must hold class ids (integers), got dtype "
+                            f"{t.dtype}")
+    ls, ps = _shape(labels), _shape(predictions)
+    if ls is not None and ps is not None and (len(ls) != len(ps) or any(
+            a is not None and b is not None and a != b for a, b in zip(ps, ls))):
+        raise ValueError(f"tf.metrics.mean_iou: Shapes {_text(ps)} and {_text(ls)} are incompatible: predictions "
+                         f"of shape {_text(ps)} and labels of shape {_text(ls)} must have one shape")
+    args = (labels, predictions)
+    if weights is not None:
+        weights = as_tf(weights)
+        ws = _shape(weights)
+        if ws is not None and ps is not None and (len(ws) != len(ps) or any(
+                a is not None and b is not None and a != b for a, b in zip(ws, ps))):
+            raise ValueError(f"tf.metrics.mean_iou: weights of shape {_text(ws)} must have the predictions' shape "
+                             f"{_text(ps)} (TF-1's confusion matrix takes one weight per element)")
+        args += (weights,)
+    ids = ember.tensor(np.arange(k, dtype=np.int64))
+
+    def confusion(y, p, *w):
+        _same_shapes("mean_iou", p, y)
+        y, p = ember.reshape(ember.cast(y, np.int64), (-1,)), ember.reshape(ember.cast(p, np.int64), (-1,))
+        for arg, v in (("labels", y), ("predictions", p)):
+            _check("mean_iou", ember.logical_or(ember.any(ember.lt(v, 0)), ember.any(ember.ge(v, k))),
+                   f"{arg} must be class ids in [0, {k}) (num_classes={k})")
+        rows = ember.cast(ember.eq(ember.reshape(y, (-1, 1)), ids), float64)
+        cols = ember.cast(ember.eq(ember.reshape(p, (-1, 1)), ids), float64)
+        if w:
+            weight = ember.reshape(ember.cast(w[0], float64), (-1,))
+            _same_shapes("mean_iou", weight, p, "weights and predictions")
+            cols = cols * ember.reshape(weight, (-1, 1))
+        return ember.matmul(ember.transpose(rows, (1, 0)), cols)
+
+    def mean_of(cm):
+        diag = ember.cast(ember.diagonal(cm), float32)
+        denominator = ember.cast(ember.sum(cm, 0), float32) + ember.cast(ember.sum(cm, 1), float32) - diag
+        valid = ember.sum(ember.cast(ember.ne(denominator, 0), float32))
+        iou = diag / ember.where(ember.gt(denominator, 0), denominator, ember.ones_like(denominator))
+        return ember.where(ember.gt(valid, 0), ember.sum(iou) / ember.where(ember.gt(valid, 0), valid, 1.0),
+                           valid * 0)
+
+    with variable_scope(name, default_name="mean_iou"):
+        total = _variable((k, k), float64, "total_confusion_matrix")
+        update_op = total.assign_add(op(confusion, args, name="confusion_matrix"), name="AssignAdd")
+        value = op(mean_of, (total,), name="mean_iou")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def __getattr__(name: str):
+    raise missing(__name__, name, globals())
