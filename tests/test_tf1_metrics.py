@@ -348,6 +348,14 @@ def test_mean_iou_over_weighted_batches_matches_a_numpy_confusion_matrix():
         np.testing.assert_allclose(sess.run(tf.local_variables()[0]), cm)
 
 
+def test_mean_iou_casts_float_class_ids_to_int64_and_leaves_absent_classes_out():
+    iou, iou_op = tf.metrics.mean_iou(tf.constant([0, 1, 1]), tf.constant([0.0, 1.9, 0.2]), num_classes=3)
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        np.testing.assert_allclose(sess.run(iou_op), [[1, 0, 0], [1, 1, 0], [0, 0, 0]])  # 1.9 -> 1, 0.2 -> 0
+        assert sess.run(iou) == pytest.approx((1 / 2 + 1 / 2) / 2)  # class 2 never seen: left out
+
+
 # --- bad input ----------------------------------------------------------------------------------------------------
 
 
@@ -369,8 +377,6 @@ def test_mismatched_shapes_weights_dtypes_and_arguments_are_refused_naming_them(
         tf.metrics.auc([1], [0.5], num_thresholds=1)
     with pytest.raises(ValueError, match="tf.metrics.mean_iou: num_classes must be a positive int, got 0"):
         tf.metrics.mean_iou([1], [1], 0)
-    with pytest.raises(TypeError, match="tf.metrics.mean_iou: predictions .* must hold class ids"):
-        tf.metrics.mean_iou([1], [0.5], 2)
     with pytest.raises(AttributeError, match="module 'tf.metrics' has no attribute 'precision_at_k'"):
         tf.metrics.precision_at_k  # noqa: B018
 

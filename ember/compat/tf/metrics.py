@@ -557,7 +557,7 @@ def auc(labels, predictions, weights=None, num_thresholds: int = 200, metrics_co
 def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collections=None,
              updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
     """The mean over classes of ``tp / (tp + fp + fn)``, from a float64 confusion matrix (rows the labels,
-    columns the predictions, both flattened) summed over the batches seen in the variable
+    columns the predictions, both flattened and cast to int64 as in TF-1) summed over the batches seen in the variable
     ``total_confusion_matrix``; classes absent from both labels and predictions are left out of the mean (0 when
     every class is). As in TF-1, ``update_op`` gives the updated confusion matrix; labels and predictions outside
     [0, num_classes) are refused when it runs."""
@@ -566,9 +566,8 @@ def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collec
     k = int(num_classes)
     labels, predictions = as_tf(labels), as_tf(predictions)
     for arg, t in (("labels", labels), ("predictions", predictions)):
-        if t.dtype is not None and t.dtype.kind not in "iub":
-            raise TypeError(f"tf.metrics.mean_iou: {arg} '{t.name}' must hold class ids (integers), got dtype "
-                            f"{t.dtype}")
+        if t.dtype is not None and t.dtype.kind not in "iubf":
+            raise TypeError(f"tf.metrics.mean_iou: {arg} '{t.name}' must hold class ids, got dtype {t.dtype}")
     ls, ps = _shape(labels), _shape(predictions)
     if ls is not None and ps is not None and (len(ls) != len(ps) or any(
             a is not None and b is not None and a != b for a, b in zip(ps, ls))):
