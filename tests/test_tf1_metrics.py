@@ -377,6 +377,8 @@ def test_mismatched_shapes_weights_dtypes_and_arguments_are_refused_naming_them(
         tf.metrics.auc([1], [0.5], num_thresholds=1)
     with pytest.raises(ValueError, match="tf.metrics.mean_iou: num_classes must be a positive int, got 0"):
         tf.metrics.mean_iou([1], [1], 0)
+    with pytest.raises(ValueError, match=r"mean_per_class_accuracy: Shapes \[6\] and \[4\] are incompatible"):
+        tf.metrics.mean_per_class_accuracy(tf.zeros([2, 2], tf.int32), tf.zeros([2, 3], tf.int32), 3)
     with pytest.raises(AttributeError, match="module 'tf.metrics' has no attribute 'precision_at_k'"):
         tf.metrics.precision_at_k  # noqa: B018
 
@@ -439,3 +441,44 @@ def test_a_tf1_training_then_eval_loop_with_grouped_metric_updates():
     np.testing.assert_allclose(evaluations[0], expected, rtol=1e-5)
     np.testing.assert_allclose(evaluations[1], evaluations[0], rtol=1e-6)
     assert evaluations[0][0] > 0.9
+
+
+def test_mean_per_class_accuracy_over_weighted_batches_matches_numpy():
+    k = 4
+    y = tf.placeholder(tf.int64, [None, 2])
+    p = tf.placeholder(tf.int64, [None, 2])
+    w = tf.placeholder(tf.float32, [None, 2])
+    acc, acc_op = tf.metrics.mean_per_class_accuracy(y, p, k, weights=w)
+    assert [v.name for v in tf.local_variables()] == ["mean_accuracy/total:0", "mean_accuracy/count:0"]
+    total, count = np.zeros(k), np.zeros(k)
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        for rows in (3, 4):
+            ys, ps = RNG.integers(0, k - 1, (rows, 2)), RNG.integers(0, k - 1, (rows, 2))  # class 3 never seen
+            ws = RNG.random((rows, 2)).astype(np.float32)
+            np.add.at(total, ys.ravel(), ws.ravel())
+            np.add.at(count, ys.ravel(), (ws * (ys == ps)).ravel())
+            per_class = np.divide(count, total, out=np.zeros(k), where=total > 0)
+            np.testing.assert_allclose(sess.run(acc_op, {y: ys, p: ps, w: ws}), per_class, rtol=1e-5)
+            assert sess.run(acc) == pytest.approx(per_class.mean(), rel=1e-5)  # over all k classes, as TF-1
+        with pytest.raises(ValueError, match=r"tf.metrics.mean_per_class_accuracy: labels must be class ids in "
+                                             r"\[0, 4\)"):
+            sess.run(acc_op, {y: [[0, 4]], p: [[0, 1]], w: [[1.0, 1.0]]})
+
+
+def test_mean_cosine_distance_over_batches():
+    y = tf.placeholder(tf.float32, [None, 3])
+    p = tf.placeholder(tf.float32, [None, 3])
+    dist, dist_op = tf.metrics.mean_cosine_distance(y, p, dim=1)
+    products = []
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        for rows in (2, 3):
+            ys, ps = RNG.standard_normal((rows, 3)), RNG.standard_normal((rows, 3))
+            ys /= np.linalg.norm(ys, axis=1, keepdims=True)
+            ps /= np.linalg.norm(ps, axis=1, keepdims=True)
+            products.extend((ys * ps).sum(1))
+            assert sess.run(dist_op, {y: ys, p: ps}) == pytest.approx(1 - np.mean(products), rel=1e-5)
+        assert sess.run(dist) == pytest.approx(1 - np.mean(products), rel=1e-5)
+    with pytest.raises(ValueError, match=r"mean_cosine_distance: dim 2 is out of range for predictions of shape"):
+        tf.metrics.mean_cosine_distance(y, p, dim=2)

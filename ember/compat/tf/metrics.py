@@ -28,10 +28,10 @@ METRIC_VARIABLES = "metric_variables"  # tf.GraphKeys.METRIC_VARIABLES
 
 __all__ = [
     "accuracy", "auc", "false_negatives", "false_negatives_at_thresholds", "false_positives",
-    "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_iou", "mean_relative_error",
-    "mean_squared_error", "mean_tensor", "percentage_below", "precision", "precision_at_thresholds", "recall",
-    "recall_at_thresholds", "root_mean_squared_error", "true_negatives", "true_negatives_at_thresholds",
-    "true_positives", "true_positives_at_thresholds",
+    "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_cosine_distance", "mean_iou",
+    "mean_per_class_accuracy", "mean_relative_error", "mean_squared_error", "mean_tensor", "percentage_below",
+    "precision", "precision_at_thresholds", "recall", "recall_at_thresholds", "root_mean_squared_error",
+    "true_negatives", "true_negatives_at_thresholds", "true_positives", "true_positives_at_thresholds",
 ]
 
 _AUC_EPSILON = 1e-6  # TF-1's auc: added to the counts of its rates
@@ -271,6 +271,28 @@ def mean_relative_error(labels, predictions, normalizer, weights=None, metrics_c
     errors = op(relative, (predictions, labels, normalizer), name="truediv")
     return _mean("mean_relative_error", errors, weights, metrics_collections, updates_collections, name,
                  "mean_relative_error")
+
+
+def mean_cosine_distance(labels, predictions, dim: int, weights=None, metrics_collections=None,
+                         updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """``1 -`` the (weighted) mean over the batches seen of ``sum(labels * predictions, axis=dim)`` (the cosine
+    distance of unit vectors), the sum keeping its dimension, as TF-1's."""
+    labels, predictions = _pair("mean_cosine_distance", labels, predictions)
+    rank = _shape(predictions)
+    if rank is not None and not -len(rank) <= dim < len(rank):
+        raise ValueError(f"tf.metrics.mean_cosine_distance: dim {dim} is out of range for predictions of shape "
+                         f"{_text(rank)}")
+
+    def radial(y, p):
+        _same_shapes("mean_cosine_distance", p, y)
+        return ember.sum(ember.cast(p, float32) * ember.cast(y, float32), dim, keepdims=True)
+
+    products = op(radial, (labels, predictions), name="Sum")
+    mean_product, update_product = _mean("mean_cosine_distance", products, weights, None, None, name,
+                                         "mean_cosine_distance")
+    value = op(lambda m: 1.0 - m, (mean_product,), name="sub")
+    update_op = op(lambda m: 1.0 - m, (update_product,), name="sub_1")
+    return _finish(value, update_op, metrics_collections, updates_collections)
 
 
 def percentage_below(values, threshold, weights=None, metrics_collections=None, updates_collections=None,
@@ -551,6 +573,66 @@ def auc(labels, predictions, weights=None, num_thresholds: int = 200, metrics_co
     return _finish(value, update_op, metrics_collections, updates_collections)
 
 
+# --- per class --------------------------------------------------------------------------------------------------
+
+
+def _num_classes(what: str, num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"tf.metrics.{what}: num_classes must be a positive int, got {num_classes!r}")
+    return int(num_classes)
+
+
+def _class_ids(what: str, arg: str, v, k: int):
+    """``v`` (a Value) flattened to int64 class ids, refused when the update runs if one is outside [0, k)."""
+    v = ember.reshape(ember.cast(v, np.int64), (-1,))
+    _check(what, ember.logical_or(ember.any(ember.lt(v, 0)), ember.any(ember.ge(v, k))),
+           f"{arg} must be class ids in [0, {k}) (num_classes={k})")
+    return v
+
+
+def mean_per_class_accuracy(labels, predictions, num_classes: int, weights=None, metrics_collections=None,
+                            updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The mean over all ``num_classes`` classes of each class's (weighted) accuracy (0 for a class not seen),
+    over the variables ``total`` (weight of each label class) and ``count`` (weight of its correct predictions);
+    as in TF-1, ``update_op`` gives the per-class accuracies, a [num_classes] vector."""
+    k = _num_classes("mean_per_class_accuracy", num_classes)
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    ls, ps = _shape(labels), _shape(predictions)
+    sizes = [None if s is None or None in s else int(np.prod(s, dtype=np.int64)) for s in (ls, ps)]
+    if None not in sizes and sizes[0] != sizes[1]:
+        raise ValueError(f"tf.metrics.mean_per_class_accuracy: Shapes [{sizes[1]}] and [{sizes[0]}] are incompatible: "
+                         f"predictions of shape {_text(ps)} and labels of shape {_text(ls)}, flattened, must have one "
+                         "shape")
+    args = (labels, predictions) if weights is None else (labels, predictions, _cast(as_tf(weights), float32))
+    ids = ember.tensor(np.arange(k, dtype=np.int64))
+
+    def sums(y, p, *w):
+        y = _class_ids("mean_per_class_accuracy", "labels", y, k)
+        p = ember.reshape(p, (-1,))
+        _same_shapes("mean_per_class_accuracy", p, y)
+        p = ember.cast(p, y.dtype)
+        weight = ember.cast(ember.ones_like(y), float32)
+        if w:
+            weight = _broadcast("mean_per_class_accuracy", ember.reshape(w[0], (-1,)) if len(w[0].shape) > 1
+                                else w[0], weight)
+        classes = ember.cast(ember.eq(ember.reshape(y, (-1, 1)), ids), float32)
+        correct = ember.cast(ember.eq(p, y), float32) * weight
+        return ember.stack([ember.sum(classes * ember.reshape(weight, (-1, 1)), 0),
+                            ember.sum(classes * ember.reshape(correct, (-1, 1)), 0)])
+
+    with variable_scope(name, default_name="mean_accuracy"):
+        total = _variable((k,), float32, "total")
+        count = _variable((k,), float32, "count")
+        batch = op(sums, args, name="scatter")
+        update_total = total.assign_add(op(lambda b: b[0], (batch,), name="total_add"), name="ScatterAdd")
+        update_count = count.assign_add(op(lambda b: b[1], (batch,), name="count_add"), name="ScatterAdd_1")
+        value = op(lambda c, t: ember.mean(_div_no_nan(c, ember.maximum(t, 0))), (count, total),
+                   name="mean_accuracy")
+        update_op = op(lambda c, t: _div_no_nan(c, ember.maximum(t, 0)), (update_count, update_total),
+                       name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
 # --- segmentation -----------------------------------------------------------------------------------------------
 
 
@@ -561,9 +643,7 @@ def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collec
     ``total_confusion_matrix``; classes absent from both labels and predictions are left out of the mean (0 when
     every class is). As in TF-1, ``update_op`` gives the updated confusion matrix; labels and predictions outside
     [0, num_classes) are refused when it runs."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"tf.metrics.mean_iou: num_classes must be a positive int, got {num_classes!r}")
-    k = int(num_classes)
+    k = _num_classes("mean_iou", num_classes)
     labels, predictions = as_tf(labels), as_tf(predictions)
     for arg, t in (("labels", labels), ("predictions", predictions)):
         if t.dtype is not None and t.dtype.kind not in "iubf":
@@ -586,10 +666,7 @@ def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collec
 
     def confusion(y, p, *w):
         _same_shapes("mean_iou", p, y)
-        y, p = ember.reshape(ember.cast(y, np.int64), (-1,)), ember.reshape(ember.cast(p, np.int64), (-1,))
-        for arg, v in (("labels", y), ("predictions", p)):
-            _check("mean_iou", ember.logical_or(ember.any(ember.lt(v, 0)), ember.any(ember.ge(v, k))),
-                   f"{arg} must be class ids in [0, {k}) (num_classes={k})")
+        y, p = _class_ids("mean_iou", "labels", y, k), _class_ids("mean_iou", "predictions", p, k)
         rows = ember.cast(ember.eq(ember.reshape(y, (-1, 1)), ids), float64)
         cols = ember.cast(ember.eq(ember.reshape(p, (-1, 1)), ids), float64)
         if w:
