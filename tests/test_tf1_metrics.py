@@ -482,3 +482,36 @@ def test_mean_cosine_distance_over_batches():
         assert sess.run(dist) == pytest.approx(1 - np.mean(products), rel=1e-5)
     with pytest.raises(ValueError, match=r"mean_cosine_distance: dim 2 is out of range for predictions of shape"):
         tf.metrics.mean_cosine_distance(y, p, dim=2)
+
+
+def _nearest(rates, target, last):
+    distance = np.abs(rates - target)
+    ties = np.flatnonzero(distance == distance.min())
+    return ties[-1] if last else ties[0]
+
+
+@pytest.mark.parametrize("target", [0.0, 0.3, 0.75, 1.0])
+def test_sensitivity_at_specificity_and_specificity_at_sensitivity_match_tf1s_choice_of_threshold(target):
+    batches = _batches(count=2, size=40)
+    y = tf.placeholder(tf.int64, [None])
+    p = tf.placeholder(tf.float32, [None])
+    w = tf.placeholder(tf.float32, [None])
+    sens, sens_op = tf.metrics.sensitivity_at_specificity(y, p, target, weights=w, num_thresholds=30)
+    spec, spec_op = tf.metrics.specificity_at_sensitivity(y, p, target, weights=w, num_thresholds=30)
+    thresholds = [-1e-7] + [(i + 1) / 29 for i in range(28)] + [1 + 1e-7]
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        for k, (labels, scores, weights) in enumerate(batches):
+            got = sess.run([sens_op, spec_op], {y: labels, p: scores, w: weights})
+            seen = [np.concatenate([b[i] for b in batches[:k + 1]]) for i in range(3)]
+            c = {key: v.astype(np.float32) for key, v in _counts_at(*seen, thresholds).items()}
+            specificity = c["tn"] / (c["tn"] + c["fp"] + np.float32(1e-7))
+            sensitivity = c["tp"] / (c["tp"] + c["fn"] + np.float32(1e-7))
+            i, j = _nearest(specificity, np.float32(target), last=False), _nearest(sensitivity, np.float32(target),
+                                                                                   last=True)
+            assert got[0] == pytest.approx(sensitivity[i], rel=1e-5)
+            assert got[1] == pytest.approx(specificity[j], rel=1e-5)
+        assert sess.run([sens, spec]) == pytest.approx(got, rel=1e-6)
+    with pytest.raises(ValueError, match=r"sensitivity_at_specificity: `specificity` must be a number in the range "
+                                         r"\[0, 1\], got 1.5"):
+        tf.metrics.sensitivity_at_specificity(y, p, 1.5)

@@ -31,7 +31,8 @@ __all__ = [
     "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_cosine_distance", "mean_iou",
     "mean_per_class_accuracy", "mean_relative_error", "mean_squared_error", "mean_tensor", "percentage_below",
     "precision", "precision_at_thresholds", "recall", "recall_at_thresholds", "root_mean_squared_error",
-    "true_negatives", "true_negatives_at_thresholds", "true_positives", "true_positives_at_thresholds",
+    "sensitivity_at_specificity", "specificity_at_sensitivity", "true_negatives", "true_negatives_at_thresholds",
+    "true_positives", "true_positives_at_thresholds",
 ]
 
 _AUC_EPSILON = 1e-6  # TF-1's auc: added to the counts of its rates
@@ -571,6 +572,60 @@ def auc(labels, predictions, weights=None, num_thresholds: int = 200, metrics_co
         value = op(area, tuple(values[k] for k in ("tp", "fn", "tn", "fp")), name="value")
         update_op = op(area, tuple(updates[k] for k in ("tp", "fn", "tn", "fp")), name="update_op")
     return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def _at_nearest(target: float, rate, result, last: bool):
+    """``result(tp, tn, fp, fn)`` at the threshold whose ``rate(tp, tn, fp, fn)`` is nearest ``target``: the first
+    such threshold, or with ``last`` the last one, as TF-1 breaks ties (argmin; argmax of a running count)."""
+    def at(tp, fn, tn, fp):
+        distance = ember.abs(rate(tp, tn, fp, fn) - target)
+        nearest = ember.cast(ember.eq(distance, ember.min(distance)), np.int64)
+        running = ember.cumsum(nearest, 0)
+        chosen = ember.logical_and(ember.eq(nearest, 1), ember.eq(running, ember.sum(nearest) if last else 1))
+        chosen = ember.cast(chosen, float32)
+        tp, tn, fp, fn = (ember.sum(c * chosen) for c in (tp, tn, fp, fn))
+        return result(tp, tn, fp, fn)
+
+    return at
+
+
+def _rate_at(what: str, target, labels, predictions, weights, num_thresholds, metrics_collections,
+             updates_collections, name, rate, result, last: bool) -> tuple[Tensor, Tensor]:
+    given = "specificity" if what == "sensitivity_at_specificity" else "sensitivity"
+    if isinstance(target, Tensor) or not 0.0 <= float(target) <= 1.0:
+        raise ValueError(f"tf.metrics.{what}: `{given}` must be a number in the range [0, 1], got {target!r}")
+    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
+        raise ValueError(f"tf.metrics.{what}: num_thresholds must be an int >= 2, got {num_thresholds!r}")
+    inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(int(num_thresholds) - 2)]
+    cuts = [0.0 - _THRESHOLD_EPSILON] + inner + [1.0 + _THRESHOLD_EPSILON]
+    at = _at_nearest(float(target), rate, result, last)
+    with variable_scope(name, default_name=what):
+        values, updates = _at_thresholds(what, labels, predictions, cuts, weights, ("tp", "fn", "tn", "fp"))
+        value = op(at, tuple(values[k] for k in ("tp", "fn", "tn", "fp")), name="value")
+        update_op = op(at, tuple(updates[k] for k in ("tp", "fn", "tn", "fp")), name="update_op")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def sensitivity_at_specificity(labels, predictions, specificity: float, weights=None, num_thresholds: int = 200,
+                               metrics_collections=None, updates_collections=None,
+                               name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The sensitivity ``tp / (tp + fn + 1e-7)`` at the first of auc's thresholds whose specificity
+    ``tn / (tn + fp + 1e-7)`` is nearest ``specificity``."""
+    return _rate_at("sensitivity_at_specificity", specificity, labels, predictions, weights, num_thresholds,
+                    metrics_collections, updates_collections, name,
+                    lambda tp, tn, fp, fn: tn / (tn + fp + _THRESHOLD_EPSILON),
+                    lambda tp, tn, fp, fn: tp / (tp + fn + _THRESHOLD_EPSILON), last=False)
+
+
+def specificity_at_sensitivity(labels, predictions, sensitivity: float, weights=None, num_thresholds: int = 200,
+                               metrics_collections=None, updates_collections=None,
+                               name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The specificity ``tn / (tn + fp + 1e-7)`` at the last of auc's thresholds whose sensitivity
+    ``tp / (tp + fn + 1e-7)`` is nearest ``sensitivity``."""
+    return _rate_at("specificity_at_sensitivity", sensitivity, labels, predictions, weights, num_thresholds,
+                    metrics_collections, updates_collections, name,
+                    lambda tp, tn, fp, fn: tp / (tp + fn + _THRESHOLD_EPSILON),
+                    lambda tp, tn, fp, fn: tn / (tn + fp + _THRESHOLD_EPSILON), last=True)
 
 
 # --- per class --------------------------------------------------------------------------------------------------
