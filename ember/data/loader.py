@@ -67,7 +67,9 @@ class DataLoader(Generic[T_co]):
     to a RandomSampler when ``shuffle`` else a SequentialSampler) and are built by ``collate_fn``
     (default ``default_collate``). With ``prefetch > 0`` a worker thread keeps up to ``prefetch``
     batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
-    the loop, and breaking out of the loop stops the thread. With ``num_workers > 0`` (as in PyTorch)
+    the loop, and breaking out of the loop stops the thread. The thread's random draws (a dataset's augmentation)
+    come from a generator of its own, seeded from Ember's global one when iteration starts, so they repeat run
+    after run whatever the loop body draws meanwhile. With ``num_workers > 0`` (as in PyTorch)
     that many processes build the batches instead, ``prefetch`` (at least 1) batches ahead each, in
     order; each worker seeds Ember's, Python's and NumPy's global generators with its own seed, runs
     ``worker_init_fn(worker_id)``, and for an iterable dataset reads its own copy of the stream (shard it with
