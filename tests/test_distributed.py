@@ -88,6 +88,14 @@ def test_sharded_table_with_admission_trains_as_one_table():
 
 
 @needs_mpiexec
+def test_parameter_server_without_keys_in_a_step_still_steps_its_optimizer():
+    """Two servers, steps whose ids all live on the first: the second's SparseAdam counts those steps too."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_idle_shard.py"), servers=2)
+    assert code == 0, err
+    assert out.count("ps idle shard ok") == 1
+
+
+@needs_mpiexec
 def test_parameter_server_table_with_admission_trains_as_one_table():
     """A pull counts every lookup of its keys (prefetched or not), and a push neither counts them again nor
     admits them (a key looked up once was admitted by its push and updated); dist.checkpoint refuses the served

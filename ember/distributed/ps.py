@@ -283,13 +283,13 @@ class _ServedTable:
                 self.shard.train()
 
     def apply(self, keys: np.ndarray, grads: np.ndarray) -> None:
-        if keys.size:
-            # the rows the pulls found or made; no lookup is counted again, and a key the admission policy
-            # kept out (its pull read the default value) gets no row and no update
-            out = lookup(self.shard.weight, keys, False)
-            out.backward(Tensor(grads / np.float32(self.workers)))
-            self.optimizer.step()
-            self.optimizer.zero_grad()
+        # the rows the pulls found or made; no lookup is counted again, and a key the admission policy kept out
+        # (its pull read the default value) gets no row and no update. A step without keys on this shard still
+        # steps the optimizer, as one table's would (SparseAdam's bias correction counts every step)
+        out = lookup(self.shard.weight, keys, False)
+        out.backward(Tensor(grads / np.float32(self.workers)))
+        self.optimizer.step()
+        self.optimizer.zero_grad()
 
     def push(self, worker: int, step: int, keys: np.ndarray, grads: np.ndarray) -> None:
         self.pushed[worker] = step + 1
