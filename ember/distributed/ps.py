@@ -7,8 +7,9 @@ and nothing on workers. Servers then call ``serve(optimizer)`` and workers train
 averaged among the workers (``DistributedDataParallel(model, group=dist.ps.worker_group())``).
 
 - **Synchronous** (``staleness=0``, the default): a server applies step t once every worker has pushed it,
-  with the mean of their gradients, and answers pulls of step t+1 only after that: training equals one
-  process on the global batch.
+  with the mean of their gradients, and answers pulls of step t+1 only after that; the i-th training lookup
+  of a step is answered once every worker has made its own (all run the same model), counted together:
+  training equals one process on the global batch, admission policies included.
 - **Asynchronous** (``staleness=s > 0``): a push is applied as it arrives; a pull of step t waits only while
   some worker is more than ``s`` steps behind.
 
@@ -228,7 +229,8 @@ def _receive_object(channel: ProcessGroup, peer: int, tag: int, what: str):
             return message.recv()
         if time.monotonic() > deadline:
             channel.broken = True
-            raise DistributedError(f"{what}: no answer from server rank {peer} within {channel.timeout:g} s")
+            raise DistributedError(f"{what}: no answer from server rank {peer} within {channel.timeout:g} s (a "
+                                   "synchronous server answers a step's lookup once every worker has made it)")
         spins += 1
         time.sleep(0 if spins < 200 else 0.0002)
 
@@ -261,7 +263,8 @@ class _ServedTable:
         self.pushed = dict.fromkeys(range(workers), 0)  # steps each worker has pushed
         self.pending: dict = {}  # step -> [(worker, keys, grads)] waiting for the other workers (synchronous)
         self.applied = 0  # steps fully applied (synchronous)
-        self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert)
+        self.waiting: list = []  # pulls that must wait: (worker, step, keys, insert, lookups)
+        self.rounds: dict = {}  # step -> {worker: [(keys, lookups)]}: training pulls not yet answered (synchronous)
         self.workers = workers
 
     def ready(self, worker: int, step: int) -> bool:
@@ -290,6 +293,39 @@ class _ServedTable:
         out.backward(Tensor(grads / np.float32(self.workers)))
         self.optimizer.step()
         self.optimizer.zero_grad()
+
+    def pull(self, worker: int, step: int, keys: np.ndarray, lookups: np.ndarray) -> None:
+        """Take a training pull; synchronous, it waits for the same lookup of the step from every worker."""
+        if self.staleness > 0:
+            self.waiting.append((worker, step, keys, True, lookups))
+        else:
+            self.rounds.setdefault(step, {}).setdefault(worker, []).append((keys, lookups))
+
+    def answers(self) -> list:
+        """The pulls that may be answered now, as ``(worker, rows)``. Synchronous, the i-th training lookup of a
+        step is answered once every worker has sent its own: one lookup of all their keys counts them together,
+        so an admission policy admits (and every worker reads) the rows one table looking up the global batch
+        would, whichever worker's pull came first."""
+        answers, still = [], []
+        for worker, step, keys, insert, lookups in self.waiting:
+            if self.ready(worker, step):
+                answers.append((worker, self.rows(keys, insert, lookups)))
+            else:
+                still.append((worker, step, keys, insert, lookups))
+        self.waiting = still
+        for step in sorted(self.rounds):
+            pulls = self.rounds[step]
+            if self.applied < step:  # (the steps before it are not all applied yet)
+                break
+            while len(pulls) == self.workers and all(pulls.values()):
+                workers = sorted(pulls)
+                batch = [pulls[w].pop(0) for w in workers]
+                rows = self.rows(np.concatenate([k for k, _ in batch]), True,
+                                 np.concatenate([c for _, c in batch]))
+                ends = np.cumsum([k.size for k, _ in batch])[:-1]
+                answers.extend(zip(workers, np.split(rows, ends)))
+        self.rounds = {step: pulls for step, pulls in self.rounds.items() if any(pulls.values())}
+        return answers
 
     def push(self, worker: int, step: int, keys: np.ndarray, grads: np.ndarray) -> None:
         self.pushed[worker] = step + 1
@@ -331,16 +367,12 @@ def serve(optimizer_factory, staleness: int = 0) -> None:
         table = tables[table_id]
         if kind == _PUSH:
             table.push(worker, step, keys, grads)
-        else:  # a pull answers once the steps it must see are applied (reads for evaluation too)
-            table.waiting.append((worker, step, keys, kind == _PULL, grads))  # a pull's lookup counts
-        still = []
-        for worker_rank, wanted_step, wanted, insert, lookups in table.waiting:
-            if table.ready(worker_rank, wanted_step):
-                sending.append(channel.comm.isend(table.rows(wanted, insert, lookups), dest=worker_rank,
-                                                  tag=_ROWS_TAG + table_id))
-            else:
-                still.append((worker_rank, wanted_step, wanted, insert, lookups))
-        table.waiting = still
+        elif kind == _PULL:
+            table.pull(worker, step, keys, grads)  # with the lookup count of each key
+        else:  # a read (evaluation) answers once the steps it must see are applied
+            table.waiting.append((worker, step, keys, False, None))
+        for worker_rank, rows in table.answers():
+            sending.append(channel.comm.isend(rows, dest=worker_rank, tag=_ROWS_TAG + table_id))
     for request in sending:
         request.Wait()
 

@@ -128,7 +128,8 @@ for task in tasks:
         np.testing.assert_allclose(scores, reference, rtol=1e-4, atol=1e-5)
     auc, single_auc = roc_auc(scores, held_out.labels.numpy()), roc_auc(reference, held_out.labels.numpy())
     print(f"seed {task.seed} staleness {staleness} auc {auc:.5f} single {single_auc:.5f} gap {single_auc - auc:+.5f}")
-if staleness == 0 and rank == 0:  # a step whose backward misses one of its lookups is named at the next step
+if staleness == 0:  # a step whose backward misses one of its lookups is named at the next step (every worker
+    # makes the step's lookups: synchronous servers answer a lookup once all workers have made it)
     table = tasks[0].model.embedding.table
     table.train()
     table(np.array([1, 2]))

@@ -1,7 +1,9 @@
-"""Run under `ember launch -n 2 --servers 1`: a table on a parameter server with an admission policy trains as
-one table in one process: each pull counts every lookup of its keys (ids repeated in a batch included), and a
-push neither counts them again nor admits them: the same ids admitted, the same rows. A distributed checkpoint of
-it is refused on every rank (it was written without the served rows)."""
+"""Run under `ember launch -n 3 --servers 1`: a table on a parameter server with an admission policy trains as
+one table in one process on the global batch: each pull counts every lookup of its keys (ids repeated in a batch
+included), the workers' pulls of the same lookup of a step are counted together (an id each worker looks up once
+is admitted for both, whichever pull came first), and a push neither counts them again nor admits them: the same
+ids admitted, the same rows. A distributed checkpoint of it is refused on every rank (it was written without the
+served rows)."""
 
 import tempfile
 
@@ -22,18 +24,24 @@ served = dist.ps.place_embeddings(HashEmbedding(4, **options()))
 if dist.ps.is_server():
     dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.1))
 else:
+    workers, rank = len(dist.ps.worker_ranks()), dist.get_rank()
+    mine = slice(rank * 6, (rank + 1) * 6)
     single = HashEmbedding(4, **options())
     opt = ember.optim.Adagrad(single.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
+
+    def loss(table, ids, weights):  # tanh: the rows read matter
+        return (ember.tanh(table(ids) * 3.0) * weights).sum() * (1.0 / workers)
+
     for step in range(4):
-        ids = rng.integers(0, 30, (6, 3))
-        weights = ember.tensor(rng.standard_normal((6, 3, 4)).astype(np.float32))
+        ids = rng.integers(0, 30, (6 * workers, 3))
+        weights = ember.tensor(rng.standard_normal((6 * workers, 3, 4)).astype(np.float32))
         opt.zero_grad()
-        (single(ids) * weights).sum().backward()
+        loss(single, ids, weights).backward()
         opt.step()
         if step % 2:
-            served.prefetch(ids)  # a prefetched pull counts as the lookup would
-        (served(ids) * weights).sum().backward()
+            served.prefetch(ids[mine])  # a prefetched pull counts as the lookup would
+        loss(served, ids[mine], weights[mine]).backward()
     single.eval()
     served.eval()
     with ember.no_grad():
