@@ -145,11 +145,16 @@ class PSEmbedding(Module):
         _settle(_in_flight)
         return sent
 
-    def _gather(self, keys: np.ndarray, parts: list) -> np.ndarray:
+    def _gather(self, keys: np.ndarray, parts: list) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``keys`` from the servers, and which keys have a row (the others, kept out by the admission
+        policy, read the default value)."""
         rows = np.empty((keys.size, self.embedding_dim), np.float32)
+        found = np.ones(keys.size, bool)
         for server, mine in zip(server_ranks(), parts):
-            rows[mine] = _receive_object(self._channel, server, _ROWS_TAG + self.table_id, "PSEmbedding pull")
-        return rows
+            rows[mine], kept = _receive_object(self._channel, server, _ROWS_TAG + self.table_id, "PSEmbedding pull")
+            if kept is not None:
+                found[mine] = kept
+        return rows, found
 
     def prefetch(self, ids) -> None:
         """Ask the servers now for the rows of the next training batch ``ids``."""
@@ -179,15 +184,19 @@ class PSEmbedding(Module):
                 self._gather(prefetched[0], prefetched[2])
             parts = self._requests(unique, _PULL if training else _READ, self._step, lookups if training else None)
         self._prefetched = None
-        rows = Tensor(self._gather(unique, parts), requires_grad=training)
+        values, found = self._gather(unique, parts)
+        rows = Tensor(values, requires_grad=training)
         if training:  # a step may look rows up several times (fields, then bags): one push when all are back
             self._lookups += 1
-            rows.register_post_accumulate_grad_hook(lambda leaf: self._gradient_arrived(unique, leaf))
+            rows.register_post_accumulate_grad_hook(lambda leaf: self._gradient_arrived(unique, found, leaf))
         out = take(rows, inverse.reshape(-1), axis=0)
         return reshape(out, tuple(keys.shape) + (self.embedding_dim,))
 
-    def _gradient_arrived(self, keys: np.ndarray, leaf: Tensor) -> None:
-        self._reported.append((keys, leaf.grad.numpy()))
+    def _gradient_arrived(self, keys: np.ndarray, found: np.ndarray, leaf: Tensor) -> None:
+        # a key this lookup read no row for has no gradient from it, as in one table: a later lookup of the step
+        # may have admitted it, and its push must not carry this lookup's gradient to that row
+        grads = leaf.grad.numpy()
+        self._reported.append((keys, grads) if found.all() else (keys[found], grads[found]))
         if len(self._reported) < self._lookups:
             return
         if len(self._reported) == 1:
@@ -275,13 +284,16 @@ class _ServedTable:
             return self.applied >= step
         return self.pushed[worker] >= step and min(self.pushed.values()) >= step - self.staleness
 
-    def rows(self, keys: np.ndarray, insert: bool, lookups: np.ndarray | None = None) -> np.ndarray:
+    def rows(self, keys: np.ndarray, insert: bool, lookups: np.ndarray | None = None) -> tuple:
+        """The rows of ``keys``, and (a training pull) which keys have one."""
+        if insert:  # a training pull: admits and counts ``lookups`` lookups of each key
+            table = self.shard.weight.table
+            unique, inverse = table.lookup_unique(keys, True, lookups)
+            return table.read(unique)[inverse], unique[inverse] >= 0
         with no_grad():
-            if insert:  # a training pull: admits and counts ``lookups`` lookups of each key
-                return lookup(self.shard.weight, keys, True, lookups).array
             self.shard.eval()
             try:
-                return self.shard(keys).array
+                return self.shard(keys).array, None
             finally:
                 self.shard.train()
 
@@ -302,10 +314,10 @@ class _ServedTable:
             self.rounds.setdefault(step, {}).setdefault(worker, []).append((keys, lookups))
 
     def answers(self) -> list:
-        """The pulls that may be answered now, as ``(worker, rows)``. Synchronous, the i-th training lookup of a
-        step is answered once every worker has sent its own: one lookup of all their keys counts them together,
-        so an admission policy admits (and every worker reads) the rows one table looking up the global batch
-        would, whichever worker's pull came first."""
+        """The pulls that may be answered now, as ``(worker, (rows, found))``. Synchronous, the i-th training
+        lookup of a step is answered once every worker has sent its own: one lookup of all their keys counts them
+        together, so an admission policy admits (and every worker reads) the rows one table looking up the global
+        batch would, whichever worker's pull came first."""
         answers, still = [], []
         for worker, step, keys, insert, lookups in self.waiting:
             if self.ready(worker, step):
@@ -320,10 +332,10 @@ class _ServedTable:
             while len(pulls) == self.workers and all(pulls.values()):
                 workers = sorted(pulls)
                 batch = [pulls[w].pop(0) for w in workers]
-                rows = self.rows(np.concatenate([k for k, _ in batch]), True,
-                                 np.concatenate([c for _, c in batch]))
+                rows, found = self.rows(np.concatenate([k for k, _ in batch]), True,
+                                        np.concatenate([c for _, c in batch]))
                 ends = np.cumsum([k.size for k, _ in batch])[:-1]
-                answers.extend(zip(workers, np.split(rows, ends)))
+                answers.extend(zip(workers, zip(np.split(rows, ends), np.split(found, ends))))
         self.rounds = {step: pulls for step, pulls in self.rounds.items() if any(pulls.values())}
         return answers
 

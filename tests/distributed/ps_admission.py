@@ -1,9 +1,10 @@
 """Run under `ember launch -n 3 --servers 1`: a table on a parameter server with an admission policy trains as
 one table in one process on the global batch: each pull counts every lookup of its keys (ids repeated in a batch
 included), the workers' pulls of the same lookup of a step are counted together (an id each worker looks up once
-is admitted for both, whichever pull came first), and a push neither counts them again nor admits them: the same
-ids admitted, the same rows. A distributed checkpoint of it is refused on every rank (it was written without the
-served rows)."""
+is admitted for both, whichever pull came first), a lookup that read the default value of an id (not yet
+admitted) gives it no gradient, though a later lookup of the step admits it, and a push neither counts them again
+nor admits them: the same ids admitted, the same rows. A distributed checkpoint of it is refused on every rank (it
+was written without the served rows)."""
 
 import tempfile
 
@@ -30,8 +31,9 @@ else:
     opt = ember.optim.Adagrad(single.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
 
-    def loss(table, ids, weights):  # tanh: the rows read matter
-        return (ember.tanh(table(ids) * 3.0) * weights).sum() * (1.0 / workers)
+    def loss(table, ids, weights):  # two lookups a step (fields, then a bag); tanh: the rows read matter
+        rows = ember.cat([table(ids[:, :2]), table(ids[:, 2:])], 1)
+        return (ember.tanh(rows * 3.0) * weights).sum() * (1.0 / workers)
 
     for step in range(4):
         ids = rng.integers(0, 30, (6 * workers, 3))
@@ -40,7 +42,7 @@ else:
         loss(single, ids, weights).backward()
         opt.step()
         if step % 2:
-            served.prefetch(ids[mine])  # a prefetched pull counts as the lookup would
+            served.prefetch(ids[mine, :2])  # a prefetched pull counts as the lookup would
         loss(served, ids[mine], weights[mine]).backward()
     single.eval()
     served.eval()
