@@ -34,7 +34,9 @@ class ShardedHashEmbedding(Module):
     Every rank calls it with its own batch of ids (collectively: all ranks, every step) and gets
     ``ids.shape + (embedding_dim,)`` rows back. Keyword arguments go to this rank's ``HashEmbedding`` shard
     (``initializer``, ``seed``, ``admission``, ``eviction``...); new rows depend only on id and seed, so a
-    sharded table trains exactly as one table in one process would. Optimize ``parameters()`` with any
+    sharded table trains exactly as one table in one process would, except that ``capacity`` bounds each shard (the
+    whole table holds up to ``capacity`` rows per rank, and each shard evicts among its own rows). Optimize
+    ``parameters()`` with any
     sparse optimizer; ``DistributedDataParallel`` leaves these parameters alone (they are not replicas).
 
     >>> emb = dist.ShardedHashEmbedding(16, seed=0)
