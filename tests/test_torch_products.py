@@ -616,3 +616,22 @@ def test_the_input_must_broadcast_to_the_products_shape_as_torch(name, inp, oper
     fits = np.ones(tuple(product.shape)[-1:], np.float32)  # a trailing row broadcasts, as PyTorch's
     _same(getattr(ember, name)(ember.tensor(fits), *[ember.tensor(a) for a in arrays[1:]]),
           getattr(torch, name)(torch.tensor(fits), *[torch.tensor(a) for a in arrays[1:]]))
+
+
+@pytest.mark.parametrize("name", ["addmm", "addmv", "baddbmm", "addbmm", "addr"])
+def test_beta_zero_gives_the_input_torch_s_zero_gradient(name):
+    # the input was left out of the graph: autograd.grad raised "input 0 was not used" and .grad stayed None, where
+    # PyTorch's gradient is grad * beta, zeros (NaN and inf in the input still ignored)
+    rng = np.random.default_rng(0)
+    shapes = {"addmm": [(2, 3), (2, 4), (4, 3)], "addmv": [(2,), (2, 4), (4,)], "baddbmm": [(5, 2, 3), (5, 2, 4),
+              (5, 4, 3)], "addbmm": [(2, 3), (5, 2, 4), (5, 4, 3)], "addr": [(2, 3), (2,), (3,)]}[name]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    arrays[0].flat[0] = np.nan
+    ours = [ember.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, want = getattr(ember, name)(*ours, beta=0), getattr(torch, name)(*theirs, beta=0)
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    got = ember.autograd.grad(out.sum(), ours)
+    expected = torch.autograd.grad(want.sum(), theirs)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import LOW_PRECISION, float32
+from ember.ops import dispatch
 from ember.ops.autocast import is_autocast_enabled, lowered, widened
 from ember.ops.composed import isinf, norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
@@ -79,6 +80,9 @@ def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
         alpha = alpha if alpha == 1 else checked_alpha(name, dtype, alpha)
     product = product if alpha == 1 else product * alpha
     if beta == 0:  # (PyTorch ignores inp then, NaN included)
+        if getattr(inp, "requires_grad", False) and dispatch.grad_enabled():
+            # its gradient is zeros, as PyTorch's grad * beta: inp joins as -0.0 everywhere (x + -0.0 is x, -0.0 too)
+            return product + where(as_tensor(np.True_), -0.0, inp)
         return product
     return product + (inp if beta == 1 else inp * beta)
 
