@@ -188,3 +188,23 @@ def test_a_spectral_loss_trains_under_jit_as_eagerly_and_as_torch():
     np.testing.assert_array_equal(w.grad.numpy(), eager_w.grad.numpy())
     np.testing.assert_allclose(eager.item(), expected.item(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), torch_w.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("hfftn", {}), ("hfftn", {"s": (4, 8)}), ("hfftn", {"dim": (0, 2), "norm": "ortho"}), ("hfft2", {}),
+    ("hfft2", {"s": (3, 7), "norm": "forward"}), ("ihfftn", {}), ("ihfftn", {"dim": (1, 2), "norm": "ortho"}),
+    ("ihfft2", {}), ("ihfft2", {"s": (5, 5)}),
+])
+def test_the_multi_dimensional_hermitian_transforms_are_torch_s(name, kwargs):
+    # hfft2/hfftn/ihfft2/ihfftn were missing (AttributeError): irfftn of the conjugate and the conjugate of rfftn,
+    # with the dual normalization, as the one-dimensional hfft/ihfft
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((3, 4, 5)) + 1j * rng.standard_normal((3, 4, 5)) if name.startswith("h") else \
+        rng.standard_normal((3, 4, 6))
+    x, tx = ember.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    out, want = getattr(ember.fft, name)(x, **kwargs), getattr(torch.fft, name)(tx, **kwargs)
+    assert out.dtype == ember.float64 if name.startswith("h") else out.dtype == ember.complex128
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), atol=1e-12)
+    out.abs().sum().backward()
+    want.abs().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=1e-12)

@@ -352,6 +352,31 @@ def ihfft(input, n: int | None = None, dim: int = -1, norm: str | None = None) -
     return conj(_r2c(name, input, _one(name, n, dim), dim, _DUAL[_norm(name, norm)]))
 
 
+def hfftn(input, s=None, dim=None, norm: str | None = None) -> TensorLike:  # noqa: A002
+    """The real n-dimensional transform of a Hermitian-symmetric signal given by its half along the last axis of
+    ``dim`` (``torch.fft.hfftn``): ``irfftn`` of the conjugate, with the dual normalization."""
+    name = "hfftn"
+    return _c2r(name, conj(_complex_input(input)), s, dim, _DUAL[_norm(name, norm)])
+
+
+def ihfftn(input, s=None, dim=None, norm: str | None = None) -> TensorLike:  # noqa: A002
+    """The inverse of ``hfftn`` (``torch.fft.ihfftn``): the conjugate of ``rfftn``, with the dual normalization."""
+    name = "ihfftn"
+    return conj(_r2c(name, input, s, dim, _DUAL[_norm(name, norm)]))
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
+    """``hfftn`` over two axes (``torch.fft.hfft2``)."""
+    name = "hfft2"
+    return _c2r(name, conj(_complex_input(input)), s, _two(name, dim), _DUAL[_norm(name, norm)])
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm: str | None = None) -> TensorLike:  # noqa: A002
+    """``ihfftn`` over two axes (``torch.fft.ihfft2``)."""
+    name = "ihfft2"
+    return conj(_r2c(name, input, s, _two(name, dim), _DUAL[_norm(name, norm)]))
+
+
 def _frequencies(name: str, values: np.ndarray, dtype, device, requires_grad: bool) -> TensorLike:
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     if dtype not in FLOATING:
