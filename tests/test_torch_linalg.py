@@ -621,3 +621,14 @@ def test_repeated_eigen_and_singular_values_leave_the_values_gradient_finite():
     with np.errstate(divide="ignore", invalid="ignore"):
         (ember.linalg.eigh(x).eigenvectors ** 2).sum().backward()
     assert not np.isfinite(x.grad.numpy()).all()  # the documented degenerate case
+
+
+def test_svd_takes_torch_s_driver_none_and_refuses_a_driver():
+    # driver= was a TypeError (unexpected keyword); PyTorch takes None everywhere and a driver on CUDA only
+    a = np.random.default_rng(0).standard_normal((4, 3))
+    u, s, vh = ember.linalg.svd(ember.tensor(a), driver=None)
+    np.testing.assert_allclose(s.numpy(), torch.linalg.svd(torch.tensor(a), driver=None).S.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ember.linalg.svdvals(ember.tensor(a), driver=None).numpy(), s.numpy(), rtol=1e-12)
+    for fn in (ember.linalg.svd, ember.linalg.svdvals):
+        with pytest.raises(RuntimeError, match="driver= picks a cuSOLVER routine"):
+            fn(ember.tensor(a), driver="gesvd")

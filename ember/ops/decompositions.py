@@ -705,10 +705,19 @@ def _svd_vjp(ctx, g):
 SVD = defop("svd", forward=_svd_forward, infer=_svd_infer, vjp=_svd_vjp, cost=_cubic_cost, onnx=NO_ONNX)
 
 
-def svd(x, full_matrices: bool = True) -> SvdResult:
+def _no_driver(name: str, driver) -> None:
+    """PyTorch's ``driver=`` picks a cuSOLVER routine; None (its default, and all it takes on the CPU) here."""
+    if driver is not None:
+        raise RuntimeError(f"{name}: driver= picks a cuSOLVER routine, which Ember does not choose between (PyTorch "
+                           f"takes it on CUDA inputs only); leave it None, got {driver!r}")
+
+
+def svd(x, full_matrices: bool = True, *, driver: str | None = None) -> SvdResult:
     """``(U, S, Vh)`` with ``A = U diag(S) Vh``, as ``torch.linalg.svd``: S descending; ``full_matrices``
     gives square U (m, m) and Vh (n, n), else U (m, k) and Vh (k, n), k = min(m, n). The gradients of U and Vh
-    need distinct (and, for a non-square A, non-zero) singular values (see the module docstring)."""
+    need distinct (and, for a non-square A, non-zero) singular values (see the module docstring). ``driver`` must
+    be None (PyTorch's default)."""
+    _no_driver("svd", driver)
     x = _matrices("svd", x, square=False)
     full = bool(full_matrices)
     with _one_factorization():
@@ -717,8 +726,9 @@ def svd(x, full_matrices: bool = True) -> SvdResult:
                          dispatch.apply(SVD, (x,), {"full_matrices": full, "part": "Vh"}))
 
 
-def svdvals(x) -> TensorLike:
-    """The singular values of each matrix, descending, as ``torch.linalg.svdvals``."""
+def svdvals(x, *, driver: str | None = None) -> TensorLike:
+    """The singular values of each matrix, descending, as ``torch.linalg.svdvals`` (``driver`` must be None)."""
+    _no_driver("svdvals", driver)
     return dispatch.apply(SVD, (_matrices("svdvals", x, square=False),), {"full_matrices": False, "part": "svdvals"})
 
 
