@@ -227,6 +227,8 @@ class OpMethods(TensorLike):
     svd = _ops.svd
     matrix_exp = _ops.matrix_exp
     cholesky_solve = _ops.cholesky_solve
+    lu = _ops.torch_lu
+    lu_solve = _ops.torch_lu_solve
     cholesky_inverse = _ops.cholesky_inverse
     triangular_solve = _ops.triangular_solve
     geqrf = _ops.geqrf

@@ -1,6 +1,6 @@
 """PyTorch's top-level spellings of Tensor methods: ``detach``, ``fill``, ``index_put_``, ``addmv_``,
-``is_inference``, ``is_conj``/``is_neg`` and ``resolve_conj``/``resolve_neg`` (``fill_`` is
-``tensor_inplace_torch``'s).
+``is_inference``, ``is_conj``/``is_neg``, ``resolve_conj``/``resolve_neg`` and the older ``lu``/``lu_solve``
+(``fill_`` is ``tensor_inplace_torch``'s).
 
 >>> ember.fill(ember.zeros(2), 3.0)  # tensor([3., 3.])
 """
@@ -13,9 +13,12 @@ from ember.ops.convert import cast
 from ember.tensor import Tensor
 
 __all__ = [
-    "addmv_", "detach", "fill", "index_put_", "is_conj", "is_inference", "is_neg", "resolve_conj",
+    "addmv_", "detach", "fill", "index_put_", "is_conj", "is_inference", "is_neg", "lu", "lu_solve", "resolve_conj",
     "resolve_neg",
 ]
+
+lu = _ops.torch_lu
+lu_solve = _ops.torch_lu_solve
 
 
 def detach(input: Tensor) -> Tensor:

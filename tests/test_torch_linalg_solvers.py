@@ -540,3 +540,19 @@ def test_tensor_methods_follow_torchs():
     _check(lambda x: x.geqrf(), lambda x: x.geqrf(), a, grad=False)
     h, tau = torch.geqrf(torch.tensor(a))
     _check(lambda x, t: x.orgqr(t), lambda x, t: x.orgqr(t), h.numpy(), tau.numpy())
+
+
+def test_torch_s_older_lu_and_lu_solve_spellings():
+    # torch.lu, torch.lu_solve(b, LU, pivots) and the Tensor methods were AttributeErrors
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 3, 2))
+    lu, pivots = ember.lu(ember.tensor(a))
+    t_lu, t_pivots = torch.lu(torch.tensor(a))
+    np.testing.assert_allclose(lu.numpy(), t_lu.numpy(), atol=1e-12)
+    np.testing.assert_array_equal(pivots.numpy(), t_pivots.numpy())
+    expected = torch.lu_solve(torch.tensor(b), t_lu, t_pivots).numpy()
+    np.testing.assert_allclose(ember.lu_solve(ember.tensor(b), lu, pivots).numpy(), expected, atol=1e-12)
+    np.testing.assert_allclose(ember.tensor(b).lu_solve(lu, pivots).numpy(), expected, atol=1e-12)
+    singular = ember.tensor(np.zeros((3, 3)))  # no error, as torch.lu: the info names the zero pivot
+    assert ember.lu(singular)[0].shape == (3, 3)
+    assert singular.lu(get_infos=True)[2].item() == torch.lu(torch.zeros(3, 3), get_infos=True)[2].item() == 1

@@ -204,7 +204,7 @@ from ember.ops.loss import (
     smooth_l1_loss,
     softmax_cross_entropy,
 )
-from ember.ops.lu import lu_unpack
+from ember.ops.lu import lu_unpack, torch_lu, torch_lu_solve
 from ember.ops.matrix_exp import matrix_exp
 from ember.ops.matrix_functions import inverse, logdet, matrix_power, pinverse
 from ember.ops.matrix_functions import torch_cholesky as cholesky
@@ -448,7 +448,8 @@ __all__ = [
     "sub", "sum", "swapaxes", "take", "tanh", "tile", "to_device", "to_float", "topk", "transpose", "true_divide",
     "unbind", "unbroadcast",
     "unsqueeze", "update", "var", "where",
-    "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "triangular_solve",
+    "cholesky_inverse", "cholesky_solve", "geqrf", "lu_unpack", "matrix_exp", "orgqr", "torch_lu", "torch_lu_solve",
+    "triangular_solve",
     "angle", "complex", "conj", "conj_physical", "imag", "polar", "real", "view_as_complex", "view_as_real",
     "istft", "stft",
 ]

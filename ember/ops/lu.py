@@ -238,6 +238,18 @@ def lu_factor(a, *, pivot: bool = True) -> LuFactorResult:
     return LuFactorResult(lu, pivots)
 
 
+def torch_lu(a, pivot: bool = True, get_infos: bool = False) -> tuple:
+    """PyTorch's older ``torch.lu``/``Tensor.lu``: ``(LU, pivots)``, with ``get_infos`` ``(LU, pivots, infos)``, as
+    ``lu_factor_ex`` (a singular matrix is no error: its info is the column of the first zero pivot)."""
+    lu, pivots, info = lu_factor_ex(a, pivot=pivot)
+    return (lu, pivots, info) if get_infos else (lu, pivots)
+
+
+def torch_lu_solve(b, lu_data, lu_pivots) -> TensorLike:
+    """PyTorch's older ``torch.lu_solve(b, LU_data, LU_pivots)``/``Tensor.lu_solve``: ``lu_solve`` with B first."""
+    return lu_solve(lu_data, lu_pivots, b)
+
+
 def _check_pivots(name: str, lu: TensorLike, pivots: TensorLike) -> None:
     """Refuse pivots that are not lu_factor's for ``lu``: (*, min(m, n)) with LU's batch dimensions; others would
     permute by a part of the swaps, or by another matrix's (PyTorch refuses them or reads past their end)."""
