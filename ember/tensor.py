@@ -27,7 +27,7 @@ from ember.backend.devices import (
     move,
 )
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
-from ember.backend.printing import format_array
+from ember.backend.printing import add_suffixes, format_array, get_printoptions
 from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
@@ -534,18 +534,21 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = format_array(np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V"
-                                       else self.dtype), "tensor(")
-        extras = []
-        if self.dtype not in (_dtypes.DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
-            extras.append(f"dtype={self.dtype}")
-        if self.device.type != "cpu":
-            extras.append(f"device='{self.device}'")
+        array = np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V" else self.dtype)
+        extras = [f"device='{self.device}'"] if self.device.type != "cpu" else []
+        if array.size == 0:  # no element shows the dtype: PyTorch names every dtype but the default float
+            extras += [f"size={tuple(array.shape)}"] if array.ndim != 1 else []
+            extras += [f"dtype={self.dtype}"] if self.dtype != _dtypes.DEFAULT_FLOAT else []
+        else:
+            extras += [f"size={tuple(array.shape)}"] if get_printoptions()["edgeitems"] == 0 else []
+            if self.dtype not in (_dtypes.DEFAULT_FLOAT, _dtypes.default_complex(), np.dtype(np.int64),
+                                  np.dtype(np.bool_)):
+                extras.append(f"dtype={self.dtype}")
         if self.node is not None:
             extras.append(f"grad_fn={self.node.op.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        return "tensor(" + add_suffixes(format_array(array, "tensor("), extras, len("tensor("))
 
 
 

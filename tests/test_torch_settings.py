@@ -103,6 +103,15 @@ REPR_ARRAYS = [
     np.array([1, 2, 3]),
     np.array([True, False]),
     np.array([-0.5, 200.25], np.float32),
+    np.array([np.nan, 1.0, 2.0], np.float32),  # the width comes from the finite non-zero values alone
+    np.array([-0.0, 1.0], np.float32),
+    np.zeros((0, 3), np.float32),  # an empty tensor names its size, and its dtype unless the default float
+    np.zeros((0,), np.int64),
+    np.array([1 + 2j, 3 - 4.5j], np.complex64),  # the default complex dtype, each part formatted alone
+    np.array([[1e-6 + 1j, 2.5]], np.complex128),
+    np.arange(30).reshape(3, 1, 10) * 9001,  # as many elements on a line as PyTorch fits, not NumPy's wrap
+    np.linspace(-3, 3, 28, dtype=np.float32).reshape(2, 14),
+    np.arange(2000, dtype=np.float32).reshape(40, 50) / 7,
 ]
 
 
@@ -138,6 +147,9 @@ def test_threshold_edgeitems_and_linewidth_summarize_as_torch(printoptions):
     ember.set_printoptions(threshold=5, edgeitems=2)
     torch.set_printoptions(threshold=5, edgeitems=2)
     assert repr(ember.arange(10)) == _torch_repr(torch.arange(10))
+    ember.set_printoptions(threshold=5, edgeitems=0)
+    torch.set_printoptions(threshold=5, edgeitems=0)
+    assert repr(ember.arange(10.0).reshape(2, 5)) == _torch_repr(torch.arange(10.0).reshape(2, 5))
     ember.set_printoptions(profile="full")
     assert "..." not in repr(ember.arange(2000))
     ember.set_printoptions(profile="default", linewidth=30)

@@ -12,11 +12,10 @@ tensor([1.23])
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
-__all__ = ["format_array", "get_printoptions", "set_printoptions"]
+__all__ = ["add_suffixes", "format_array", "get_printoptions", "set_printoptions"]
 
 _PROFILES = {
     "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
@@ -58,29 +57,50 @@ def get_printoptions() -> dict:
     return dict(_options)
 
 
-def _float_style(array: np.ndarray) -> tuple:
-    """``(integral, scientific)`` for a float array, by PyTorch's rules over its finite non-zero magnitudes."""
-    finite = np.abs(array[np.isfinite(array)])
-    integral = bool(np.all(finite == np.ceil(finite)))
-    nonzero = finite[finite != 0]
-    sci_mode = _options["sci_mode"]
-    if sci_mode is not None:
-        return integral, sci_mode
-    if nonzero.size == 0:
-        return integral, False
-    largest, smallest = float(nonzero.max()), float(nonzero.min())
-    wide = largest / smallest > 1000.0 or largest > 1e8
-    return integral, wide if integral else wide or smallest < 1e-4
+class _Formatter:
+    """PyTorch's element formatter for the values a print shows: one width for all, chosen (as is the style:
+    integral ``1.``, fixed ``precision`` digits or scientific) from the finite non-zero values only."""
+
+    def __init__(self, array: np.ndarray):
+        self.floating = array.dtype.kind == "f"
+        self.integral, self.scientific, self.width = True, False, 1
+        if not self.floating:
+            self.width = max((len(str(v)) for v in array.reshape(-1).tolist()), default=1)
+            return
+        values = array[np.isfinite(array) & (array != 0)].astype(np.float64)
+        if values.size == 0:
+            return
+        magnitudes = np.abs(values)
+        largest, smallest = float(magnitudes.max()), float(magnitudes.min())
+        self.integral = bool(np.all(values == np.ceil(values)))
+        sci_mode = _options["sci_mode"]
+        self.scientific = (largest / smallest > 1000.0 or largest > 1e8 or smallest < 1e-4) if sci_mode is None \
+            else sci_mode
+        precision = _options["precision"]
+        if self.scientific:
+            self.width = max(len(f"{v:.{precision}e}") for v in values.tolist())
+        elif self.integral:
+            self.width = max(len(f"{v:.0f}") + 1 for v in values.tolist())
+        else:
+            self.width = max(len(f"{v:.{precision}f}") for v in values.tolist())
+
+    def format(self, value) -> str:
+        if not self.floating:
+            text = str(value)
+        elif self.scientific:
+            text = f"{value:{self.width}.{_options['precision']}e}"
+        elif self.integral:
+            text = f"{value:.0f}" + ("" if math.isinf(value) or math.isnan(value) else ".")
+        else:
+            text = f"{value:.{_options['precision']}f}"
+        return text.rjust(self.width)
 
 
-def _scientific(array: np.ndarray, precision: int):
-    """A formatter writing every value in one width, ``d.dddde+XX`` (PyTorch's columns)."""
-    finite = array[np.isfinite(array)]
-    big = finite.size and float(np.abs(finite).max()) >= 1e100
-    tiny = finite[finite != 0]
-    tiny = tiny.size and float(np.abs(tiny).min()) < 1e-99
-    width = precision + 6 + (1 if np.any(np.signbit(array)) else 0) + (1 if big or tiny else 0)
-    return lambda v: f"{v:.{precision}e}".rjust(width)
+def _element(value, formatters: tuple) -> str:
+    if len(formatters) == 1:
+        return formatters[0].format(value)
+    imag = (formatters[1].format(value.imag) + "j").lstrip()  # a complex value: its parts' own formatters
+    return formatters[0].format(value.real) + ("" if imag[0] in "+-" else "+") + imag
 
 
 def _edges(array: np.ndarray, edgeitems: int) -> np.ndarray:
@@ -92,21 +112,51 @@ def _edges(array: np.ndarray, edgeitems: int) -> np.ndarray:
     return array
 
 
-def format_array(array: np.ndarray, prefix: str) -> str:
-    """The values of ``array`` (on the CPU) as ``Tensor.__repr__`` writes them after ``prefix``."""
-    threshold = _options["threshold"]
-    kwargs = {"separator": ", ", "prefix": prefix, "max_line_width": _options["linewidth"],
-              "threshold": sys.maxsize if threshold == math.inf else int(threshold),
-              "edgeitems": _options["edgeitems"]}
-    if array.dtype.kind != "f" or array.size == 0:
-        text = np.array2string(array, **kwargs)
-    else:
-        precision = _options["precision"]
-        shown = _edges(array, kwargs["edgeitems"]) if array.size > kwargs["threshold"] else array
-        integral, scientific = _float_style(shown)
-        if scientific:
-            text = np.array2string(array, formatter={"float_kind": _scientific(shown, precision)}, **kwargs)
+def _format(array: np.ndarray, indent: int, summarize: bool, formatters: tuple) -> str:
+    edgeitems = _options["edgeitems"]
+    if array.ndim == 0:
+        return _element(array.item(), formatters)
+    cut = summarize and array.shape[0] > 2 * edgeitems
+    if array.ndim == 1:
+        width = formatters[0].width + 2 + (formatters[1].width + 1 if len(formatters) == 2 else 0)
+        per_line = max(1, int((_options["linewidth"] - indent) // width))
+        if summarize and not edgeitems:
+            items = ["..."]
+        elif cut:
+            items = [_element(v, formatters) for v in array[:edgeitems].tolist()] + [" ..."] + \
+                [_element(v, formatters) for v in array[array.shape[0] - edgeitems:].tolist()]
         else:
-            text = np.array2string(array, precision=precision, floatmode="maxprec" if integral else "fixed",
-                                   suppress_small=True, **kwargs)
-    return text.replace(", ..., ", ",  ..., ") if array.size > kwargs["threshold"] else text  # PyTorch's spacing
+            items = [_element(v, formatters) for v in array.tolist()]
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = [*range(edgeitems), None, *range(array.shape[0] - edgeitems, array.shape[0])] if cut \
+        else range(array.shape[0])
+    slices = ["..." if i is None else _format(array[i], indent + 1, summarize, formatters) for i in rows]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
+
+
+def format_array(array: np.ndarray, prefix: str) -> str:
+    """The values of ``array`` (on the CPU) as ``Tensor.__repr__`` writes them after ``prefix``, by PyTorch's
+    rules: one element width, as many elements on a line as fit ``linewidth``, more than ``threshold`` elements
+    summarized to ``edgeitems`` at each end of each axis."""
+    if array.size == 0:
+        return "[]"
+    summarize = array.size > _options["threshold"]
+    shown = _edges(array, _options["edgeitems"]) if summarize else array
+    formatters = (_Formatter(shown.real), _Formatter(shown.imag)) if array.dtype.kind == "c" else (_Formatter(shown),)
+    return _format(array, len(prefix), summarize, formatters)
+
+
+def add_suffixes(body: str, suffixes: list, indent: int) -> str:
+    """``body`` and its ``suffixes`` (``dtype=...``), each after ", " or, where the line would pass ``linewidth``,
+    on a new line at ``indent``, and the closing parenthesis (PyTorch's layout)."""
+    parts = [body]
+    line = len(body) - body.rfind("\n") + 1  # (PyTorch's count, one more than the line's length)
+    for suffix in suffixes:
+        if line + len(suffix) + 2 > _options["linewidth"]:
+            parts.append(",\n" + " " * indent + suffix)
+            line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            line += len(suffix) + 2
+    return "".join(parts) + ")"
