@@ -240,8 +240,9 @@ class TorchMethods:
         return _ops().conj(_ops().swapaxes(self, -1, -2))
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` formats a one-element tensor's value; other tensors format as their repr."""
-        if self.array.size == 1:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; other tensors (``[1.5]`` too, as in PyTorch) format as
+        their repr, and refuse a format spec."""
+        if self.array.ndim == 0:
             return format(self.item(), spec)
         if spec:
             raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {list(self.shape)}; format "

@@ -298,6 +298,13 @@ def test_truth_value_and_len():
         len(ember.tensor(1.0))
 
 
+def test_format_spec_formats_only_a_0_d_tensor_as_pytorch():
+    assert f"{ember.tensor(1.23456):.3f}" == "1.235" and f"{ember.tensor(5):03d}" == "005"
+    assert f"{ember.tensor([1.5])}" == repr(ember.tensor([1.5])) == "tensor([1.5000])"
+    with pytest.raises(TypeError, match="format string"):
+        f"{ember.tensor([1.5]):.3f}"
+
+
 # --- indexing ------------------------------------------------------------------------------------------------------
 
 
