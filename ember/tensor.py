@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import reduce
 from itertools import chain
+from numbers import Number
 from operator import attrgetter
 
 import numpy as np
@@ -528,8 +529,16 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         self.array[index] = value
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    def __contains__(self, element) -> bool:
+        """Whether any element equals ``element`` (a number or a tensor broadcast against this one), as
+        PyTorch's ``in``: not a search of the rows that iteration gives."""
+        if not isinstance(element, (Tensor, Number)):
+            raise TypeError(f"Tensor.__contains__ only supports a tensor or a number, got {type(element).__name__}")
+        return bool((self == element).any().item())
 
     __hash__ = object.__hash__
 

@@ -326,6 +326,16 @@ def test_setitem_and_iteration():
     np.testing.assert_array_equal(x.numpy(), [[1, 0], [2, -1], [3, 0]])
     rows = list(x)
     assert len(rows) == 3 and rows[1].numpy().tolist() == [2, -1]
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(ember.tensor(1.0))
+
+
+def test_in_looks_for_an_equal_element_as_pytorch():
+    x = ember.tensor([[1, 2], [3, 4]])
+    assert 2 in x and 7 not in x and ember.tensor(3) in x and ember.tensor([5, 4]) in x and 2 in ember.tensor(2)
+    assert 2.0 in ember.tensor([1.5, 2.0]) and float("nan") not in ember.tensor([float("nan")])
+    with pytest.raises(TypeError, match="__contains__"):
+        "a" in x  # noqa: B015
 
 
 def test_integers_index_before_arrays_as_in_pytorch():
