@@ -286,9 +286,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         return self.array.shape[0]
 
     # --- conversion ---
-    def numpy(self) -> np.ndarray:
-        """The data as a NumPy array: shares memory on CPU, copies from a GPU. Refuses while it has grad."""
-        if self.requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array: shares memory on CPU, copies from a GPU. Refuses while it has grad, unless
+        ``force`` (PyTorch's: the detached data)."""
+        if self.requires_grad and not force:
             raise RuntimeError("numpy(): the tensor requires grad; call .detach().numpy() instead")
         return self.array if self.array.__class__ is np.ndarray else self.array.get()
 

@@ -66,6 +66,15 @@ def test_from_numpy_shares_memory():
         ember.from_numpy([1.0, 2.0])
 
 
+def test_numpy_refuses_a_tensor_that_requires_grad_unless_forced_as_pytorch():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"detach\(\).numpy\(\)"):
+        x.numpy()
+    forced = x.numpy(force=True)
+    forced[0] = 5.0  # the detached data, shared as PyTorch's is on the CPU
+    assert x.tolist() == [5.0, 2.0]
+
+
 def test_filled_creation_functions():
     np.testing.assert_array_equal(ember.zeros(2, 3).numpy(), np.zeros((2, 3)))
     np.testing.assert_array_equal(ember.ones((2, 3)).numpy(), np.ones((2, 3)))
