@@ -534,6 +534,16 @@ def test_round_keeps_the_sign_of_a_negative_rounded_to_zero_as_torch(dtype):
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
+@pytest.mark.parametrize("decimals", [0, 2, -1])
+def test_round_gives_no_gradient_at_infinities_and_nan_as_torch(decimals):
+    # infinities and NaN passed through round's last where() with gradient 1; torch's round has none anywhere
+    x = np.array([1.3, 2.5, np.inf, -np.inf, np.nan])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ember.round(ours, decimals=decimals).sum().backward()
+    torch.round(theirs, decimals=decimals).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
 def test_round_with_decimals_refuses_integer_tensors_as_torch(dtype):
     # the integers came back as they were: round(1234, decimals=-2) gave 1234

@@ -34,6 +34,7 @@ from ember.ops.elementwise import (
 )
 from ember.ops.infer import normalize_axis, refuse_complex
 from ember.ops.reduction import all, amax, amin, any, sum
+from ember.ops.shape import stop_gradient
 
 
 def _floating(x: TensorLike) -> bool:
@@ -144,8 +145,8 @@ def round(x, *, decimals: int = 0) -> TensorLike:  # noqa: A001  (PyTorch's name
     halfway = low + remainder(low, 2.0)  # the even one of low and low + 1
     rounded = where(lt(fraction, 0.5), low, where(eq(fraction, 0.5), halfway, low + 1.0))
     # x's sign, as rint's: -0.4 and -0.5 round to -0.0 (low + 1.0 and the even halfway gave +0.0); by abs, not
-    # copysign, which ONNX lacks
-    return where(finite, where(lt(x, 0.0), -abs(rounded), rounded), x)
+    # copysign, which ONNX lacks; infinities and NaN pass through with no gradient, as the steps have none
+    return where(finite, where(lt(x, 0.0), -abs(rounded), rounded), stop_gradient(x))
 
 
 def fmod(a, b) -> TensorLike:
