@@ -69,11 +69,12 @@ modified_bessel_i1 = i1
 
 
 def logsumexp(input, dim, keepdim: bool = False) -> _TensorLike:  # noqa: A002  (PyTorch's argument name)
-    """log(sum(exp(input))) over ``dim`` (an int or a tuple), stable for large values.
+    """log(sum(exp(input))) over ``dim`` (an int or a tuple; ``()`` is every dimension, as PyTorch's), stable for
+    large values.
 
     >>> ember.special.logsumexp(ember.tensor([[0.0, 0.0]]), dim=1)  # log(2)
     """
-    return _logsumexp(input, axis=dim, keepdims=keepdim)
+    return _logsumexp(input, axis=None if dim in ((), []) else dim, keepdims=keepdim)  # (NumPy's axis=() is none)
 
 
 def softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002

@@ -375,6 +375,18 @@ def test_nextafter_and_heaviside_match_pytorch():
                                   torch.heaviside(torch.tensor(x), torch.tensor(values)).numpy())
 
 
+def test_logsumexp_with_an_empty_dim_reduces_every_dimension_as_pytorch():
+    # dim=() went to NumPy's axis=(), which reduces none: the input came back as it was
+    x = RNG.standard_normal((3, 4, 5))
+    for dim in ((), []):
+        got = ember.special.logsumexp(ember.tensor(x), dim, keepdim=True)
+        want = torch.special.logsumexp(torch.tensor(x), dim, keepdim=True)
+        assert tuple(got.shape) == tuple(want.shape) == (1, 1, 1)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13)
+        np.testing.assert_allclose(ember.special.logsumexp(ember.tensor(x), dim).numpy(), want.numpy()[0, 0, 0],
+                                   rtol=1e-13)
+
+
 def test_tensor_methods_and_names():
     x = ember.tensor([0.3, 0.6], dtype=ember.float64)
     tx = torch.tensor([0.3, 0.6], dtype=torch.float64)
