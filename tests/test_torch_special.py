@@ -375,6 +375,22 @@ def test_nextafter_and_heaviside_match_pytorch():
                                   torch.heaviside(torch.tensor(x), torch.tensor(values)).numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_logit_gradient_outside_zero_one_is_nan_as_pytorch(dtype):
+    # log(x) - log1p(-x) is NaN there but its gradient 1/x + 1/(1 - x) was finite (-0.063 at x = 4.5)
+    x = np.array([-2.5, -0.3, 0.0, 0.3, 1.0, 4.5, INF, -INF, NAN])
+    ours = ember.tensor(x, dtype=getattr(ember, dtype), requires_grad=True)
+    theirs = torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)
+    ember.special.logit(ours).sum().backward()
+    torch.special.logit(theirs).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+    ours.grad = None
+    ember.special.logit(ours, eps=0.1).sum().backward()  # clamped: no gradient outside [eps, 1 - eps]
+    theirs.grad = None
+    torch.special.logit(theirs, eps=0.1).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+
+
 def test_logsumexp_with_an_empty_dim_reduces_every_dimension_as_pytorch():
     # dim=() went to NumPy's axis=(), which reduces none: the input came back as it was
     x = RNG.standard_normal((3, 4, 5))

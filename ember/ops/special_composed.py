@@ -26,6 +26,8 @@ def logit(x, eps: float | None = None) -> TensorLike:
     x = to_float(x)
     if eps is not None:
         x = clip(x, float(eps), 1.0 - float(eps))
+    else:  # outside [0, 1] the value is NaN and so is PyTorch's gradient, where 1/x + 1/(1 - x) is finite
+        x = x + cast(where(logical_or(lt(x, 0.0), gt(x, 1.0)), np.nan, 0.0), x.dtype)
     return log(x) - log1p(-x)  # its gradient 1/x + 1/(1 - x) is +inf at 0 and 1, as PyTorch's
 
 
