@@ -391,6 +391,19 @@ def test_logit_gradient_outside_zero_one_is_nan_as_pytorch(dtype):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
 
 
+def test_logit_with_eps_above_one_half_clamps_below_eps_first_as_pytorch():
+    # clip(x, eps, 1 - eps) gave 1 - eps everywhere for eps > 1/2: logit(0.3, eps=0.6) was -0.405, PyTorch's 0.405
+    x = np.array([-0.5, 0.0, 0.3, 0.55, 1.0, 1.5, NAN])
+    for eps in (0.6, 0.5, 1e-3):
+        ours = ember.tensor(x, requires_grad=True)
+        theirs = torch.tensor(x, requires_grad=True)
+        got, want = ember.special.logit(ours, eps=eps), torch.special.logit(theirs, eps=eps)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
 def test_logsumexp_with_an_empty_dim_reduces_every_dimension_as_pytorch():
     # dim=() went to NumPy's axis=(), which reduces none: the input came back as it was
     x = RNG.standard_normal((3, 4, 5))

@@ -12,7 +12,7 @@ from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, complex128, f
 from ember.ops.composed import isnan, logical_and, logical_or, trunc
 from ember.ops.convert import as_tensor, cast, promote_inexact, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import abs, clip, eq, gt, le, log, log1p, lt, mul, power, sin, square, true_divide, where
+from ember.ops.elementwise import abs, eq, gt, le, log, log1p, lt, mul, power, sin, square, true_divide, where
 from ember.ops.infer import as_int
 from ember.ops.special import erfc, lgamma
 
@@ -24,8 +24,9 @@ def logit(x, eps: float | None = None) -> TensorLike:
     >>> ember.logit(ember.tensor([0.5, 0.75]))  # 0, log(3)
     """
     x = to_float(x)
-    if eps is not None:
-        x = clip(x, float(eps), 1.0 - float(eps))
+    if eps is not None:  # below eps first, as PyTorch's (clip would give 1 - eps everywhere for eps > 1/2)
+        low, high = float(eps), 1.0 - float(eps)
+        x = where(lt(x, low), low, where(gt(x, high), high, x))
     else:  # outside [0, 1] the value is NaN and so is PyTorch's gradient, where 1/x + 1/(1 - x) is finite
         x = x + cast(where(logical_or(lt(x, 0.0), gt(x, 1.0)), np.nan, 0.0), x.dtype)
     return log(x) - log1p(-x)  # its gradient 1/x + 1/(1 - x) is +inf at 0 and 1, as PyTorch's
