@@ -103,6 +103,11 @@ def _element_dtype(source, found: np.ndarray) -> np.dtype | None:
     return dtype
 
 
+class NotOneElementError(ValueError, RuntimeError):
+    """A number or truth value asked of a tensor without exactly one element: a ValueError (NumPy's kind) that
+    ``except RuntimeError`` (PyTorch's) catches too."""
+
+
 def _to_array(data, dtype, device: Device):
     """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
     if isinstance(data, Tensor):
@@ -296,7 +301,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self.array.size != 1:
-            raise ValueError(f"item(): only one-element tensors convert to a number, got shape {list(self.shape)}")
+            raise NotOneElementError(f"item(): only one-element tensors convert to a number, got shape "
+                                     f"{list(self.shape)}")
         data = self.array
         if data.__class__ is not np.ndarray and hasattr(data, "get"):
             data = data.get()
@@ -316,7 +322,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     def __bool__(self) -> bool:
         if self.array.size != 1:
-            raise ValueError(
+            raise NotOneElementError(
                 f"the truth value of a tensor with {self.array.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())

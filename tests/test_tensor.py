@@ -546,3 +546,14 @@ def test_tile_takes_its_counts_as_arguments_as_torch():
     assert x.tile((2,)).shape == x.tile(2).shape == (2, 6) and x.tile([]).shape == (2, 3)
     with pytest.raises(TypeError, match="tile: missing the repeat counts"):
         x.tile()
+
+
+def test_a_number_of_a_tensor_without_one_element_is_caught_as_pytorch_s_runtime_error():
+    # PyTorch raises RuntimeError for item()/bool()/float() of several elements, NumPy a ValueError: code ported
+    # from PyTorch (except RuntimeError) missed Ember's ValueError; the error is both
+    x = ember.tensor([1.0, 2.0])
+    for ask in (x.item, x.__bool__, x.__float__, x.__int__, ember.tensor([]).item):
+        with pytest.raises(RuntimeError, match="one-element|ambiguous"):
+            ask()
+        with pytest.raises(ValueError):
+            ask()
