@@ -350,20 +350,24 @@ def hessian(func: Callable, argnums=0) -> Callable:
 
 @contextlib.contextmanager
 def _randomness(mode: str):
-    """Per-element calls under ``vmap``'s randomness rule: 'same' restarts the generators for each element,
-    'different' lets them run on, 'error' refuses a function that draws."""
+    """Per-element calls under ``vmap``'s randomness rule: 'same' restarts the generators (the global one and those
+    given as ``generator=``) for each element, 'different' lets them run on, 'error' refuses a function that
+    draws."""
     start = _random.get_rng_state()
+    with _random.watch_generators() as given:  # generators passed as generator=, with their states before
 
-    def before_each():
-        if mode == "same":
-            _random.set_rng_state(start)
+        def before_each():
+            if mode == "same":
+                _random.set_rng_state(start)
+                for rng, state in given.values():
+                    rng.bit_generator.state = state
 
-    def after_each():
-        if mode == "error" and _random.get_rng_state() != start:
-            raise RuntimeError("vmap: the function drew random numbers; pass randomness='different' (a fresh draw "
-                               "per element) or 'same' (one draw for every element)")
+        def after_each():
+            if mode == "error" and (given or _random.get_rng_state() != start):
+                raise RuntimeError("vmap: the function drew random numbers; pass randomness='different' (a fresh "
+                                   "draw per element) or 'same' (one draw for every element)")
 
-    yield before_each, after_each
+        yield before_each, after_each
 
 
 def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None) -> Callable:

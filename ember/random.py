@@ -19,6 +19,7 @@ import numpy as np
 _initial_seed = int(np.random.SeedSequence().entropy) % 2**64  # as PyTorch: a fresh seed per process
 _generator = np.random.default_rng(_initial_seed)
 _own = threading.local()  # a thread's own generator (``own_generator``: a DataLoader's prefetch thread), if any
+_watching = threading.local()  # ``watch_generators``' records, innermost last
 
 
 def _words(bit_generator: np.random.PCG64) -> np.ndarray:
@@ -118,13 +119,30 @@ def numpy_generator(source=None) -> np.random.Generator:
     or a NumPy Generator as it is."""
     if source is None:
         return generator()
-    if isinstance(source, np.random.Generator):
-        return source
-    found = getattr(source, "numpy_generator", None)  # an ember.Generator
+    found = source if isinstance(source, np.random.Generator) else getattr(source, "numpy_generator", None)
     if isinstance(found, np.random.Generator):
+        if getattr(_watching, "records", None) and found is not _generator:
+            for record in _watching.records:
+                record.setdefault(id(found), (found, found.bit_generator.state))
         return found
     raise TypeError(f"generator must be None, an ember.Generator or a numpy.random.Generator, got "
                     f"{type(source).__name__}")
+
+
+@contextlib.contextmanager
+def watch_generators() -> Iterator[dict]:
+    """Inside, the generators given as ``generator=`` (other than the global one, which ``get_rng_state`` covers)
+    are recorded in the dict yielded, id -> (generator, its state before its first draw in the block): vmap's
+    randomness rule restores or refuses their draws as it does the global generator's."""
+    records = getattr(_watching, "records", None)
+    if records is None:
+        records = _watching.records = []
+    record: dict = {}
+    records.append(record)
+    try:
+        yield record
+    finally:
+        records.remove(record)
 
 
 def uniform(rng: np.random.Generator, a: float, b: float, shape: tuple, dtype) -> np.ndarray:

@@ -287,6 +287,18 @@ def test_vmap_randomness_modes():
     assert not np.allclose(different.numpy(), different.numpy()[0])
 
 
+def test_vmap_randomness_covers_a_given_generator():
+    # a generator= passed in: 'error' refuses its draws, 'same' restarts it per element, as PyTorch
+    x = ember.zeros(4, 3)
+    g = ember.Generator().manual_seed(0)
+    with pytest.raises(RuntimeError, match="randomness"):
+        vmap(lambda a: a + ember.randn(3, generator=g))(x)
+    same = vmap(lambda a: a + ember.randn(3, generator=g), randomness="same")(x)
+    assert np.array_equal(same.numpy(), np.broadcast_to(same.numpy()[0], (4, 3)))
+    different = vmap(lambda a: a + ember.randn(3, generator=g), randomness="different")(x)
+    assert not np.allclose(different.numpy(), different.numpy()[0])
+
+
 def test_vmap_gradients_flow_to_the_inputs():
     xe = ember.tensor(RNG.normal(size=(4, 3)), requires_grad=True)
     xt = torch.tensor(xe.detach().numpy(), requires_grad=True)
