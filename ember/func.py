@@ -293,14 +293,28 @@ def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None)
     ``chunk_size`` (PyTorch's bound on the rows computed at once) is checked as there; the rows run one by one."""
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"jacrev: chunk_size must be None or a positive int, got {chunk_size!r}")
+    return _jacobian("jacrev", func, argnums, has_aux)
+
+
+def _real(what: str, kind: str, leaves: list) -> None:
+    """Refuse complex inputs or outputs of a Jacobian, as PyTorch (a complex function has no real Jacobian)."""
+    for i, leaf in enumerate(leaves):
+        if leaf.dtype.kind == "c":
+            raise RuntimeError(f"{what}: Expected all {kind} to be real but received complex tensor at flattened "
+                               f"input idx: {i}")
+
+
+def _jacobian(what: str, func: Callable, argnums, has_aux: bool) -> Callable:
+    """``jacrev``'s and ``jacfwd``'s function: the Jacobians by one reverse pass per output element."""
 
     def wrapper(*args, **kwargs):
-        picked, single = _argnums("jacrev", argnums, len(args))
+        picked, single = _argnums(what, argnums, len(args))
         trees = []
         for i in picked:
             leaves, build = _flatten(args[i])
-            _tensors("jacrev", leaves)
+            _tensors(what, leaves)
             trees.append((leaves, build))
+        _real(what, "inputs", [leaf for leaves, _ in trees for leaf in leaves])
 
         def of_picked(*chosen):
             full = list(args)
@@ -310,7 +324,8 @@ def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None)
 
         out, vjp_fn, *aux = vjp(of_picked, *[args[i] for i in picked], has_aux=has_aux)
         out_leaves, out_build = _flatten(out)
-        _tensors("jacrev: the function's output", out_leaves)
+        _tensors(f"{what}: the function's output", out_leaves)
+        _real(what, "outputs", out_leaves)
         per_output = []
         for m, leaf in enumerate(out_leaves):
             rows = []  # one vjp per element of this output: [argument][leaf] gradients
@@ -337,7 +352,7 @@ def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None)
 
 def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
     """``torch.func.jacfwd``: the same Jacobian as ``jacrev`` (computed by reverse passes here)."""
-    return jacrev(func, argnums, has_aux)
+    return _jacobian("jacfwd", func, argnums, has_aux)
 
 
 def hessian(func: Callable, argnums=0) -> Callable:

@@ -208,6 +208,18 @@ def _close_trees(ours, theirs):
         close(ours, theirs)
 
 
+def test_jacobians_refuse_complex_inputs_and_outputs_as_torch():
+    # a complex function has no real Jacobian: the rows of vjps were conjugates (2 - 4j for z**2 at 1 + 2j) or zeros
+    z = ember.tensor(np.array([1 + 2j, 3 - 1j]))
+    for transform in (jacrev, jacfwd, hessian):
+        with pytest.raises(RuntimeError, match="inputs to be real"):
+            transform(lambda a: (a * a).abs().sum())(z)
+    with pytest.raises(RuntimeError, match="outputs to be real"):
+        jacrev(lambda a: a.to(ember.complex128) * 1j)(ember.ones(2))
+    with pytest.raises(RuntimeError, match="outputs to be real"):
+        jacfwd(lambda a: a.to(ember.complex128) * 1j)(ember.ones(2))
+
+
 def test_jacobians_and_hessian_of_structured_arguments_and_outputs_match_torch():
     # a dict of parameters or a tuple of outputs was refused ("must be a Tensor"), and so was hessian's argnums tuple
     x, w = RNG.normal(size=(3,)), RNG.normal(size=(2, 3))
