@@ -293,7 +293,7 @@ def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None)
     ``chunk_size`` (PyTorch's bound on the rows computed at once) is checked as there; the rows run one by one."""
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"jacrev: chunk_size must be None or a positive int, got {chunk_size!r}")
-    return _jacobian("jacrev", func, argnums, has_aux)
+    return _jacobian("jacrev", func, argnums, has_aux, forward=False)
 
 
 def _real(what: str, kind: str, leaves: list) -> None:
@@ -304,8 +304,9 @@ def _real(what: str, kind: str, leaves: list) -> None:
                                f"input idx: {i}")
 
 
-def _jacobian(what: str, func: Callable, argnums, has_aux: bool) -> Callable:
-    """``jacrev``'s and ``jacfwd``'s function: the Jacobians by one reverse pass per output element."""
+def _jacobian(what: str, func: Callable, argnums, has_aux: bool, forward: bool) -> Callable:
+    """``jacrev``'s and ``jacfwd``'s function: the Jacobians by one reverse pass per output element, each of its
+    argument's dtype (a row is a gradient) or, ``forward``, of its output's (a column is a tangent), as PyTorch's."""
 
     def wrapper(*args, **kwargs):
         picked, single = _argnums(what, argnums, len(args))
@@ -341,6 +342,8 @@ def _jacobian(what: str, func: Callable, argnums, has_aux: bool) -> Callable:
                 for q, x in enumerate(leaves):
                     stacked = ops.stack([row[j][q] for row in rows]) if rows else \
                         zeros((0,) + tuple(x.shape), dtype=leaf.dtype)
+                    if forward and leaf.dtype.kind == "f" and stacked.dtype != leaf.dtype:
+                        stacked = stacked.to(leaf.dtype)
                     jacobians.append(stacked.reshape(tuple(leaf.shape) + tuple(x.shape)))
                 per_argument.append(build(jacobians))
             per_output.append(per_argument[0] if single else tuple(per_argument))
@@ -351,8 +354,9 @@ def _jacobian(what: str, func: Callable, argnums, has_aux: bool) -> Callable:
 
 
 def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
-    """``torch.func.jacfwd``: the same Jacobian as ``jacrev`` (computed by reverse passes here)."""
-    return _jacobian("jacfwd", func, argnums, has_aux)
+    """``torch.func.jacfwd``: the same Jacobian as ``jacrev`` (computed by reverse passes here), each in its
+    output's dtype, as PyTorch's."""
+    return _jacobian("jacfwd", func, argnums, has_aux, forward=True)
 
 
 def hessian(func: Callable, argnums=0) -> Callable:

@@ -220,6 +220,17 @@ def test_jacobians_refuse_complex_inputs_and_outputs_as_torch():
         jacfwd(lambda a: a.to(ember.complex128) * 1j)(ember.ones(2))
 
 
+def test_jacfwd_takes_the_output_dtype_and_jacrev_the_argument_dtype_as_torch():
+    xe, xt = both(np.array([0.1, 0.2]))
+    ye, yt = both(np.array([0.3, 0.4], np.float32))
+    for mine, theirs in ((jacrev, tfunc.jacrev), (jacfwd, tfunc.jacfwd)):
+        got = mine(lambda a, b: (a.float() * b).exp(), argnums=(0, 1))(xe, ye)
+        want = theirs(lambda a, b: (a.float() * b).exp(), argnums=(0, 1))(xt, yt)
+        assert [str(g.dtype) for g in got] == [str(w.dtype).replace("torch.", "") for w in want]
+        for g, w in zip(got, want):
+            close(g, w, tol=1e-6)
+
+
 def test_jacobians_and_hessian_of_structured_arguments_and_outputs_match_torch():
     # a dict of parameters or a tuple of outputs was refused ("must be a Tensor"), and so was hessian's argnums tuple
     x, w = RNG.normal(size=(3,)), RNG.normal(size=(2, 3))
