@@ -355,7 +355,18 @@ def _jacobian(what: str, func: Callable, argnums, has_aux: bool, forward: bool) 
 
 def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
     """``torch.func.jacfwd``: the same Jacobian as ``jacrev`` (computed by reverse passes here), each in its
-    output's dtype, as PyTorch's."""
+    output's dtype, as PyTorch's. ``randomness='error'`` refuses a function that draws random numbers; 'same' and
+    'different' let it draw (once: the Jacobian of one draw)."""
+    _check_randomness("jacfwd", randomness)
+    if randomness == "error":
+        inner = func
+
+        def func(*args, **kwargs):
+            with _randomness("error", "jacfwd") as (_, after_each):
+                out = inner(*args, **kwargs)
+                after_each()
+            return out
+
     return _jacobian("jacfwd", func, argnums, has_aux, forward=True)
 
 
@@ -367,8 +378,13 @@ def hessian(func: Callable, argnums=0) -> Callable:
 # --- vmap ------------------------------------------------------------------------------------------------------------
 
 
+def _check_randomness(what: str, randomness) -> None:
+    if randomness not in ("error", "different", "same"):
+        raise ValueError(f"{what}: randomness must be 'error', 'different' or 'same', got {randomness!r}")
+
+
 @contextlib.contextmanager
-def _randomness(mode: str):
+def _randomness(mode: str, what: str = "vmap"):
     """Per-element calls under ``vmap``'s randomness rule: 'same' restarts the generators (the global one and those
     given as ``generator=``) for each element, 'different' lets them run on, 'error' refuses a function that
     draws."""
@@ -383,8 +399,8 @@ def _randomness(mode: str):
 
         def after_each():
             if mode == "error" and (given or _random.get_rng_state() != start):
-                raise RuntimeError("vmap: the function drew random numbers; pass randomness='different' (a fresh "
-                                   "draw per element) or 'same' (one draw for every element)")
+                raise RuntimeError(f"{what}: the function drew random numbers; pass randomness='different' (a "
+                                   "fresh draw per element) or 'same' (one draw for every element)")
 
         yield before_each, after_each
 
@@ -393,8 +409,7 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *, ch
     """``func`` mapped over dimension ``in_dims`` of its positional arguments (an int for all, None for an
     argument passed whole, or a structure matching the arguments), its results stacked along ``out_dims``.
     Keyword arguments are passed whole. ``func`` runs once per element."""
-    if randomness not in ("error", "different", "same"):
-        raise ValueError(f"vmap: randomness must be 'error', 'different' or 'same', got {randomness!r}")
+    _check_randomness("vmap", randomness)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"vmap: chunk_size must be None or a positive int, got {chunk_size!r}")
 

@@ -231,6 +231,17 @@ def test_jacfwd_takes_the_output_dtype_and_jacrev_the_argument_dtype_as_torch():
             close(g, w, tol=1e-6)
 
 
+def test_jacfwd_checks_its_randomness_as_torch():
+    x = ember.ones(3)
+    with pytest.raises(RuntimeError, match="randomness"):
+        jacfwd(lambda a: a + ember.randn(3))(x)
+    with pytest.raises(RuntimeError, match="randomness"):
+        hessian(lambda a: (a * ember.randn(3)).sum())(x)
+    with pytest.raises(ValueError, match="randomness"):
+        jacfwd(lambda a: a, randomness="sometimes")
+    close(jacfwd(lambda a: a + ember.randn(3), randomness="same")(x), torch.eye(3))
+
+
 def test_jacobians_and_hessian_of_structured_arguments_and_outputs_match_torch():
     # a dict of parameters or a tuple of outputs was refused ("must be a Tensor"), and so was hessian's argnums tuple
     x, w = RNG.normal(size=(3,)), RNG.normal(size=(2, 3))
