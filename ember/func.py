@@ -494,7 +494,7 @@ def _dims_over(dims, tree) -> list | None:
             isinstance(dims, dict) and isinstance(tree, dict):
         children = list(dims.values()) if isinstance(dims, dict) else list(dims)
         subtrees = list(tree.values()) if isinstance(tree, dict) else list(tree)
-        if len(children) != len(subtrees):
+        if len(children) != len(subtrees) or isinstance(dims, dict) and set(dims) != set(tree):
             return None
         flat = []
         for d, t in zip(children, subtrees):

@@ -295,6 +295,18 @@ def test_vmap_dims_given_for_a_whole_subtree_match_torch():
         vmap(lambda a: (a, (a, a)), out_dims=(0, (1, 0, 0)))(ae)
 
 
+def test_vmap_refuses_dict_dims_naming_other_keys_as_torch():
+    # {'b': 0, 'c': None} for {'a', 'b'} mapped 'a' (by position), silently
+    (ae, at), (be, bt) = both(RNG.normal(size=(3, 4))), both(RNG.normal(size=(4, 3)))
+    dims = ({"b": 0, "c": None},)
+    with pytest.raises(ValueError):
+        tfunc.vmap(lambda d: d["a"] * 2, in_dims=dims)({"a": at, "b": bt})
+    with pytest.raises(ValueError, match="in_dims"):
+        vmap(lambda d: d["a"] * 2, in_dims=dims)({"a": ae, "b": be})
+    with pytest.raises(ValueError, match="out_dims"):
+        vmap(lambda x: {"p": x, "q": x}, out_dims={"p": 0, "r": 1})(ae)
+
+
 def test_vmap_refuses_an_in_place_write_into_an_argument_passed_whole():
     """Each element's call wrote into the unmapped b again: every row of the result was the sum of all rows of a
     (PyTorch refuses it: 'output with shape [4] doesn't match the broadcast shape [3, 4]')."""
