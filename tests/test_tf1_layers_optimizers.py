@@ -162,3 +162,17 @@ def test_exponential_moving_average_with_num_updates():
         sess.run(w.assign(1.0))
         sess.run(update)
         np.testing.assert_allclose(sess.run(ema.average(w)), 1.0 - 0.1, rtol=1e-6)  # decay min(0.99, 1/10)
+
+
+def test_flatten_channels_first_moves_the_channels_last_first():
+    # TF-1's Flatten transposes a channels_first input to channels-last before flattening; the format was ignored
+    x = tf.placeholder(tf.float32, [None, 2, 3, 4])
+    y = tf.layers.flatten(x, data_format="channels_first")
+    z = tf.layers.Flatten(data_format="channels_first")(tf.placeholder(tf.float32, [None, 5]))
+    assert y.shape.as_list() == [None, 24] and z.shape.as_list() == [None, 5]
+    data = RNG.normal(size=(2, 2, 3, 4)).astype(np.float32)
+    with tf.Session() as sess:
+        out = sess.run(y, {x: data})
+    np.testing.assert_array_equal(out, data.transpose(0, 2, 3, 1).reshape(2, 24))
+    with pytest.raises(ValueError, match="tf.layers.flatten: data_format"):
+        tf.layers.flatten(x, data_format="NCHW")

@@ -138,12 +138,19 @@ def dropout(inputs, rate: float = 0.5, noise_shape=None, seed=None, training=Fal
 
 
 def flatten(inputs, name: str | None = None, data_format: str = "channels_last") -> Tensor:
-    """(batch, everything else): the other dimensions must be known."""
+    """(batch, everything else): the other dimensions must be known. A ``channels_first`` input is flattened in
+    channels-last order (its channels moved last first), as TF-1's, so the features line up across formats."""
+    first = _data_format("flatten", data_format) == "NCHW"
     inputs = as_tf(inputs)
     if inputs.shape is None or None in inputs.shape[1:]:
         raise ValueError(f"tf.layers.flatten: the non-batch dimensions must be known, got shape {inputs.shape}")
     features = int(np.prod(inputs.shape[1:]))
-    return op(lambda x: ember.reshape(x, (-1, features)), (inputs,), name=name or "flatten")
+    first = first and len(inputs.shape) > 2
+
+    def fn(x):
+        return ember.reshape(ember.moveaxis(x, 1, -1) if first else x, (-1, features))
+
+    return op(fn, (inputs,), name=name or "flatten")
 
 
 def conv1d(inputs, filters: int, kernel_size, strides=1, padding: str = "valid", data_format: str = "channels_last",
