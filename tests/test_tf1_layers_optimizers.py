@@ -176,3 +176,19 @@ def test_flatten_channels_first_moves_the_channels_last_first():
     np.testing.assert_array_equal(out, data.transpose(0, 2, 3, 1).reshape(2, 24))
     with pytest.raises(ValueError, match="tf.layers.flatten: data_format"):
         tf.layers.flatten(x, data_format="NCHW")
+
+
+def test_conv2d_transpose_layer_valid_with_a_kernel_smaller_than_the_stride():
+    # TF's 'valid' size is size * stride + max(kernel - stride, 0): 9, not (3 - 1) * 3 + 2 = 8
+    x = tf.placeholder(tf.float32, [None, 3, 3, 2])
+    y = tf.layers.conv2d_transpose(x, 1, 2, strides=3, padding="valid", name="up")
+    assert y.shape.as_list() == [None, 9, 9, 1]
+    data = RNG.normal(size=(1, 3, 3, 2)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias, out = sess.run(["up/kernel:0", "up/bias:0", y], {x: data})
+    full = np.zeros((1, 9, 9, 1), np.float32)
+    for i in range(3):
+        for j in range(3):
+            full[:, 3 * i:3 * i + 2, 3 * j:3 * j + 2] += np.einsum("nc,hwfc->nhwf", data[:, i, j], kernel)
+    np.testing.assert_allclose(out, full + bias, rtol=1e-5, atol=1e-5)

@@ -186,7 +186,7 @@ def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding:
                      activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable: bool = True,
                      name: str | None = None, reuse=None) -> Tensor:
     """Transposed 2-D convolution with a (kernel_h, kernel_w, filters, in) kernel: 'same' multiplies the height
-    and width by the strides, 'valid' gives ``(size - 1) * stride + kernel``."""
+    and width by the strides, 'valid' gives ``size * stride + max(kernel - stride, 0)``."""
     _refuse_constraints("conv2d_transpose", kernel_constraint, bias_constraint)
     inputs = as_tf(inputs)
     fmt = _data_format("conv2d_transpose", data_format)
@@ -200,7 +200,8 @@ def conv2d_transpose(inputs, filters: int, kernel_size, strides=(1, 1), padding:
     if padding.lower() not in ("same", "valid"):
         raise ValueError(f"tf.layers.conv2d_transpose: padding must be 'valid' or 'same', got {padding!r}")
     same = padding.lower() == "same"
-    oh, ow = (hw[0] * sh, hw[1] * sw) if same else ((hw[0] - 1) * sh + kh, (hw[1] - 1) * sw + kw)
+    # TF's deconv_output_length: 'valid' is size * stride + max(kernel - stride, 0)
+    oh, ow = (hw[0] * sh, hw[1] * sw) if same else (hw[0] * sh + max(kh - sh, 0), hw[1] * sw + max(kw - sw, 0))
     with variable_scope(_scope("conv2d_transpose", name), reuse=reuse):
         kernel = get_variable("kernel", [kh, kw, int(filters), int(channels)],
                               initializer=kernel_initializer,
