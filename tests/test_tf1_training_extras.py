@@ -190,6 +190,23 @@ def test_clip_by_norm_and_global_norm_values():
         tf.clip_by_global_norm(tf.constant(a), 1.0)
 
 
+def test_clip_by_norm_of_a_zero_tensor_has_a_finite_gradient():
+    # TF's clip_by_norm takes the norm through a two-where trick: a zero tensor's gradient is clip / clip = 1, not
+    # the NaN of 0 * d sqrt(0); embedding_lookup(max_norm=) clips through it too
+    v = tf.Variable(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32))
+    clipped = tf.clip_by_norm(v, 1.0, axes=[1])
+    rows = tf.nn.embedding_lookup(v, [0, 1, 0], max_norm=1.0)
+    grad = tf.gradients(tf.reduce_sum(clipped), v)[0]
+    grad_rows = tf.gradients(tf.reduce_sum(rows), v)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(clipped), [[0, 0], [0.6, 0.8]], rtol=1e-6)
+        # row 1: d/dv sum(v / |v|) = (1 - v * sum(v) / |v|^2) / |v|
+        expected_row = (1.0 - np.array([3.0, 4.0]) * 7.0 / 25.0) / 5.0
+        np.testing.assert_allclose(sess.run(grad), [[1.0, 1.0], expected_row], rtol=1e-5)
+        np.testing.assert_allclose(sess.run(grad_rows), [[2.0, 2.0], expected_row], rtol=1e-5)
+
+
 def _bn_graph(training, shape=(8, 3), axis=-1):
     x = tf.placeholder(tf.float32, [None, *shape[1:]])
     out = tf.layers.batch_normalization(x, axis=axis, momentum=0.9, training=training)

@@ -21,6 +21,14 @@ def _sum_of_squares(*xs):
     return total
 
 
+def safe_norm(x, axis):
+    """The L2 norm of ``x`` over ``axis`` (kept), with TF's two-``where`` trick so that a zero norm has a finite
+    gradient (a plain sqrt's is inf, which the clip's zero gradient turns into NaN)."""
+    total = ember.sum(x * x, axis=axis, keepdims=True)
+    positive = ember.gt(total, 0)
+    return ember.where(positive, ember.sqrt(ember.where(positive, total, ember.ones_like(total))), total)
+
+
 def global_norm(t_list, name: str | None = None) -> Tensor:
     """The square root of the sum of the squares of every element of the tensors in ``t_list`` (Nones skipped)."""
     tensors = [as_tf(t) for t in t_list if t is not None]
@@ -55,7 +63,6 @@ def clip_by_norm(t, clip_norm, axes=None, name: str | None = None) -> Tensor:
 
     def fn(x, c):
         c = ember.cast(c, x.dtype)
-        norm = ember.sqrt(ember.sum(x * x, axis=axis, keepdims=True))
-        return x * c / ember.maximum(norm, c)
+        return x * c / ember.maximum(safe_norm(x, axis), c)
 
     return op(fn, (as_tf(t), as_tf(clip_norm)), name=name or "clip_by_norm")

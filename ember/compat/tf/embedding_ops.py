@@ -7,6 +7,7 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf.clip_ops import safe_norm
 
 __all__ = ["embedding_lookup"]
 
@@ -63,7 +64,6 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
         if limit is None:
             return rows
         axes = tuple(range(i.ndim, rows.ndim))
-        norm = ember.sqrt(ember.sum(rows * rows, axis=axes, keepdims=True))
-        return rows * limit / ember.maximum(norm, limit)
+        return rows * limit / ember.maximum(safe_norm(rows, axes), limit)
 
     return op(fn, (as_tf(ids), *shards), name=name or "embedding_lookup")
