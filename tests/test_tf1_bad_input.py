@@ -104,3 +104,16 @@ def test_a_static_size_from_tf_shape_serves_as_an_int_and_a_run_time_one_says_wh
         np.testing.assert_array_equal(sess.run(hot, {labels: [2, 0]}), np.eye(3, dtype=np.float32)[[2, 0]])
     with pytest.raises(TypeError, match=r"'strided_slice_1:0' has no value while the graph is built"):
         tf.eye(tf.shape(logits)[0])  # the batch size: known only when the Session runs
+
+
+def test_sparse_softmax_refuses_the_label_minus_100():
+    # -100 is PyTorch's default ignore_index: it gave a loss of 0; TF refuses a label outside [0, classes)
+    logits = tf.constant(np.zeros((3, 4), np.float32))
+    labels = tf.constant(np.array([0, -100, 1], np.int32))
+    for loss in (tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits),
+                 tf.losses.sparse_softmax_cross_entropy(labels, logits)):
+        with tf.Session() as sess, pytest.raises(IndexError, match=r"must lie in \[0, 4\).*-100"):
+            sess.run(loss)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.constant([0, 3, 1]), logits=logits)), [np.log(4)] * 3, rtol=1e-6)

@@ -257,11 +257,15 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
                                                 axis=dim if axis is None else axis, name=name)
 
 
+_NO_LABEL = int(np.iinfo(np.int64).min)
+
+
 def sparse_cross_entropy(labels, logits):
     """Cross-entropy per index of ``labels`` (shape [d_0, ..., d_{r-1}]) against ``logits`` ([..., classes])."""
     if logits.ndim > 2:  # TF's classes are the last axis, cross_entropy's the second
         logits = ember.moveaxis(logits, -1, 1)
-    return ember.cross_entropy(logits, ember.cast(labels, "int64"), reduction="none")
+    # no label is ignored (TF refuses one outside [0, classes)): the ignore_index is one no label can hold
+    return ember.cross_entropy(logits, ember.cast(labels, "int64"), ignore_index=_NO_LABEL, reduction="none")
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> Tensor:
