@@ -85,6 +85,20 @@ def test_depthwise_conv2d_nchw_and_errors():
         tf.nn.depthwise_conv2d(_rand(1, 5, 5, 2), w, [1, 1, 1, 1], "FULL")
 
 
+def test_depthwise_and_separable_nchw_read_four_dilations_by_the_format():
+    # [1, 1, 2, 2] in NCHW is a rate of 2 on height and width; it was read as NHWC's (1, 2)
+    x, w, p = _rand(1, 2, 9, 9), _rand(3, 3, 2, 2, seed=1), _rand(1, 1, 4, 3, seed=2)
+    depthwise = F.conv2d(torch.tensor(x), torch.tensor(w).permute(2, 3, 0, 1).reshape(4, 1, 3, 3), groups=2,
+                         dilation=2, padding=2)
+    got_d, got_s = _run([tf.nn.depthwise_conv2d(_c(x), _c(w), [1, 1, 1, 1], "SAME", data_format="NCHW",
+                                                dilations=[1, 1, 2, 2]),
+                         tf.nn.separable_conv2d(_c(x), _c(w), _c(p), [1, 1, 1, 1], "SAME", data_format="NCHW",
+                                                dilations=[1, 1, 2, 2])])
+    np.testing.assert_allclose(got_d, depthwise.numpy(), rtol=1e-10, atol=1e-10)
+    want_s = F.conv2d(depthwise, torch.tensor(p).permute(3, 2, 0, 1))
+    np.testing.assert_allclose(got_s, want_s.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_atrous_conv2d_is_a_dilated_convolution():
     x, w = _rand(1, 9, 9, 2), _rand(3, 3, 2, 4, seed=1)
     got = _run(tf.nn.atrous_conv2d(_c(x), _c(w), 2, "SAME"))

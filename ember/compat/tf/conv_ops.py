@@ -93,10 +93,10 @@ def _depthwise_filter(w):
     return ember.reshape(w, (h, k, 1, channels * multiplier))
 
 
-def _rate(name: str, rate, dilations, strides: tuple) -> tuple:
+def _rate(name: str, rate, dilations, strides: tuple, channels_last: bool) -> tuple:
     if rate is not None and dilations is not None:
         raise ValueError(f"tf.nn.{name}: give rate or dilations, not both")
-    dilation = _spatial(name, "rate", rate if rate is not None else dilations, 2, True)
+    dilation = _spatial(name, "rate", rate if rate is not None else dilations, 2, channels_last)
     if max(dilation) > 1 and max(strides) > 1:
         raise ValueError(f"tf.nn.{name}: strides {list(strides)} must be 1 when the rate is {list(dilation)} "
                          "(as in TensorFlow)")
@@ -109,7 +109,7 @@ def depthwise_conv2d(input, filter, strides, padding, rate=None, name: str | Non
     in * multiplier output channels, channel ``c * multiplier + m`` from input channel c."""
     last = _format("depthwise_conv2d", data_format, 2)
     stride = _spatial("depthwise_conv2d", "strides", strides, 2, last)
-    dilation = _rate("depthwise_conv2d", rate, dilations, stride)
+    dilation = _rate("depthwise_conv2d", rate, dilations, stride, last)
 
     def fn(x, w):
         if w.ndim != 4:
@@ -126,7 +126,7 @@ def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding
     """``depthwise_conv2d`` followed by a 1x1 convolution with ``pointwise_filter`` (1, 1, in * multiplier, out)."""
     last = _format("separable_conv2d", data_format, 2)
     stride = _spatial("separable_conv2d", "strides", strides, 2, last)
-    dilation = _rate("separable_conv2d", rate, dilations, stride)
+    dilation = _rate("separable_conv2d", rate, dilations, stride, last)
 
     def fn(x, depthwise, pointwise):
         if pointwise.ndim != 4 or tuple(pointwise.shape[:2]) != (1, 1):
