@@ -90,6 +90,22 @@ def test_dropout_with_a_fed_keep_prob_scales_kept_units_as_tf():
     assert 0.75 < (dropped > 0).mean() < 0.85
 
 
+def test_dropout_noise_shape_keeps_or_drops_whole_axes():
+    x = tf.placeholder(tf.float32, [None, 50])
+    rows = tf.nn.dropout(x, 0.5, noise_shape=[None, 1])
+    columns = tf.layers.dropout(x, 0.5, noise_shape=[1, 50], training=True)
+    bad = tf.nn.dropout(x, 0.5, noise_shape=[3, 50])
+    ones = np.ones((40, 50), np.float32)
+    with tf.Session() as sess:
+        got_rows, got_columns = sess.run([rows, columns], {x: ones})
+        with pytest.raises(ValueError, match=r"noise_shape \[3, 50\] must broadcast to x's shape \[40, 50\]"):
+            sess.run(bad, {x: ones})
+    assert set(np.unique(got_rows)) == {0.0, 2.0} and set(np.unique(got_columns)) == {0.0, 2.0}
+    assert (got_rows == got_rows[:, :1]).all() and (got_columns == got_columns[:1]).all()
+    with pytest.raises(ValueError, match=r"tf.nn.dropout: noise_shape \[None, 2\] must broadcast"):
+        tf.nn.dropout(x, 0.5, noise_shape=[None, 2])
+
+
 # --- RNN cells against PyTorch -----------------------------------------------------------------------------
 
 

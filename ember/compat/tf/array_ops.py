@@ -657,6 +657,6 @@ def random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name:
     return _random("uniform", shape, minval, maxval, dtype, name, seed)
 
 
-def uniform_like(x, dtype):
-    """Uniform [0, 1) samples of ``x``'s (run-time) shape, inside a recipe being replayed."""
-    return _draw("uniform", tuple(x.shape), np.dtype(dtype))
+def uniform_like(x, dtype, shape: tuple | None = None):
+    """Uniform [0, 1) samples of ``x``'s (run-time) shape (or of ``shape``), inside a recipe being replayed."""
+    return _draw("uniform", tuple(x.shape) if shape is None else shape, np.dtype(dtype))

@@ -207,9 +207,11 @@ avg_pool2d = avg_pool
 
 def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = None, rate=None) -> Tensor:
     """Keep each element with probability ``keep_prob`` (a number or a fed tf Tensor) and scale it by
-    1 / keep_prob, as TF-1 (``rate`` is 1 - keep_prob)."""
-    if noise_shape is not None:
-        raise NotImplementedError("tf.nn.dropout: noise_shape is not supported")
+    1 / keep_prob, as TF-1 (``rate`` is 1 - keep_prob). ``noise_shape`` (ints, None for x's size) is the shape
+    of the keep/drop flags, broadcast over x: a 1 keeps or drops a whole axis together."""
+    if isinstance(noise_shape, Tensor):
+        raise NotImplementedError("tf.nn.dropout: noise_shape must be a list of ints (or None), not a tf Tensor")
+    noise = None if noise_shape is None else [None if n is None else int(n) for n in noise_shape]
     if keep_prob is None and rate is None:
         raise ValueError("tf.nn.dropout: give keep_prob (or rate)")
     if keep_prob is None:
@@ -221,12 +223,24 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = N
             return FUNCTIONS["identity"](x)
 
     def fn(a, keep):
-        noise = uniform_like(a, a.dtype)
-        mask = ember.cast(ember.ge(noise, 1.0 - keep), a.dtype)
+        shape = None if noise is None else _noise_size(tuple(a.shape), noise)
+        mask = ember.cast(ember.ge(uniform_like(a, a.dtype, shape), 1.0 - keep), a.dtype)
         return a / keep * mask
 
     x = as_tf(x)
+    if noise is not None and x.shape is not None:
+        _noise_size(tuple(x.shape), noise)
     return op(fn, (x, as_tf(keep_prob)), name=name or "dropout", like=x)
+
+
+def _noise_size(shape: tuple, noise: list) -> tuple:
+    """``noise`` with its Nones filled from ``shape``, checked to broadcast to it (each size 1 or x's)."""
+    filled = tuple(s if n is None else n for n, s in zip(noise, shape)) if len(noise) == len(shape) else tuple(noise)
+    if (None in filled and None not in shape) or len(filled) > len(shape) or any(
+            n not in (1, None) and s is not None and n != s for n, s in zip(filled[::-1], shape[::-1])):
+        raise ValueError(f"tf.nn.dropout: noise_shape {noise} must broadcast to x's shape {list(shape)} (each size 1 "
+                         f"or x's)")
+    return filled
 
 
 # --- losses -------------------------------------------------------------------------------------------------
