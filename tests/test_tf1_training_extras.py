@@ -282,6 +282,18 @@ def test_batch_normalization_trains_a_classifier():
         assert sess.run(accuracy, {x: X, y: labels}) >= 0.95
 
 
+def test_moments_takes_one_int_axis_and_keepdims_over_keep_dims():
+    # TF's reduce_mean takes an int axis (it raised "'int' object is not iterable"); keepdims=False is not
+    # overridden by the older keep_dims
+    data = np.random.default_rng(4).normal(size=(4, 3))
+    mean, var = tf.nn.moments(tf.constant(data), 0)
+    kept, _ = tf.nn.moments(tf.constant(data), [1], keep_dims=True)
+    flat, _ = tf.nn.moments(tf.constant(data), [1], keepdims=False, keep_dims=True)
+    assert kept.shape.as_list() == [4, 1] and flat.shape.as_list() == [4]
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run([mean, var]), [data.mean(0), data.var(0)], rtol=1e-12)
+
+
 def test_nn_batch_normalization_and_fused_batch_norm():
     rng = np.random.default_rng(5)
     data = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)

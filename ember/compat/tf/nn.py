@@ -313,8 +313,9 @@ def in_top_k(predictions, targets, k: int, name: str | None = None) -> Tensor:
 
 
 def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = False, keepdims=None) -> tuple:
-    """(mean, variance) over ``axes``."""
-    axes, keep = tuple(axes), bool(keepdims or keep_dims)
+    """(mean, variance) over ``axes`` (ints, or one int); ``keepdims`` wins over the older ``keep_dims``."""
+    axes = (int(axes),) if isinstance(axes, (int, np.integer)) else tuple(int(a) for a in axes)
+    keep = bool(keep_dims if keepdims is None else keepdims)
     x = as_tf(x)
     mean = op(lambda a: ember.mean(a, axis=axes, keepdims=keep), (x,), name=name or "moments/mean")
     variance = op(lambda a: ember.var(a, axis=axes, keepdims=keep, ddof=0), (x,), name=name or "moments/variance")
