@@ -60,3 +60,16 @@ def test_bad_shards_and_strategy():
         tf.nn.embedding_lookup([tf.constant(TABLE)], tf.constant([0]), partition_strategy="range")
     with pytest.raises(ValueError, match=r"first dimension.*\[None, 4\]"):
         tf.nn.embedding_lookup([tf.placeholder(tf.float32, [None, 4]), tf.constant(TABLE)], tf.constant([0]))
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+def test_ids_outside_the_table_and_float_ids_are_refused(shards, strategy):
+    # a -1 read the last row (counted from the end) and, with shards, an id past the table another shard's row
+    params = TABLE if shards == 1 else _shards(TABLE, strategy, shards)
+    for bad in ([-1], [0, 10]):
+        with tf.Session() as sess, pytest.raises(IndexError, match=r"ids must lie in \[0, 10\)"):
+            sess.run(tf.nn.embedding_lookup(params, tf.constant(np.array(bad, np.int64)),
+                                            partition_strategy=strategy))
+    with pytest.raises(TypeError, match="embedding_lookup: ids must be int32 or int64.*float32"):
+        tf.nn.embedding_lookup(params, tf.constant([1.5]), partition_strategy=strategy)

@@ -52,18 +52,27 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
     if partition_strategy not in ("mod", "div"):
         raise ValueError(f"tf.nn.embedding_lookup: partition_strategy must be 'mod' or 'div', got "
                          f"{partition_strategy!r}")
+    ids = as_tf(ids)
+    if ids.dtype is not None and ids.dtype.kind not in "iu":
+        raise TypeError(f"tf.nn.embedding_lookup: ids must be int32 or int64, got '{ids.name}' of dtype {ids.dtype}")
     sizes = _shard_sizes(shards) if len(shards) > 1 else None
     limit = None if max_norm is None else float(max_norm)
 
     def fn(i, *tables):
         i = ember.cast(i, "int64")
-        if sizes is None:
-            rows = ember.take(tables[0], i, axis=0)
+        table = tables[0] if sizes is None else ember.concat(list(tables), axis=0)
+        if sizes is not None:  # an id outside [0, total) stays itself, for the lookup to refuse it as TF does
+            inside = ember.ge(i, 0) & ember.lt(i, sum(sizes))
+            i = ember.where(inside, _rows(ember.where(inside, i, 0), sizes, partition_strategy), i)
+        # (embedding, unlike take, refuses a negative id rather than counting it from the end)
+        if table.ndim == 2:
+            rows = ember.embedding(i, table)
         else:
-            rows = ember.take(ember.concat(list(tables), axis=0), _rows(i, sizes, partition_strategy), axis=0)
+            rows = ember.reshape(ember.embedding(i, ember.reshape(table, (table.shape[0], -1))),
+                                 tuple(i.shape) + tuple(table.shape[1:]))
         if limit is None:
             return rows
         axes = tuple(range(i.ndim, rows.ndim))
         return rows * limit / ember.maximum(safe_norm(rows, axes), limit)
 
-    return op(fn, (as_tf(ids), *shards), name=name or "embedding_lookup")
+    return op(fn, (ids, *shards), name=name or "embedding_lookup")
