@@ -117,3 +117,14 @@ def test_sparse_softmax_refuses_the_label_minus_100():
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.constant([0, 3, 1]), logits=logits)), [np.log(4)] * 3, rtol=1e-6)
+
+
+def test_weighted_cross_entropy_needs_labels_and_logits_of_one_shape():
+    # [1, 2] labels against [2, 1] logits were broadcast to a [2, 2] loss; TF refuses them
+    with pytest.raises(ValueError, match=r"weighted_cross_entropy_with_logits: logits and labels must have the same "
+                                         r"shape \(got \[2, 1\] and \[1, 2\]\)"):
+        tf.nn.weighted_cross_entropy_with_logits(labels=tf.zeros([1, 2]), logits=tf.zeros([2, 1]), pos_weight=2.0)
+    x = tf.placeholder(tf.float32, [None, 2])
+    loss = tf.nn.weighted_cross_entropy_with_logits(labels=x, logits=tf.zeros([3, 2]), pos_weight=2.0)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss, {x: np.ones((3, 2), np.float32)}), 2 * np.log(2), rtol=1e-6)

@@ -344,9 +344,14 @@ def gelu(features, approximate: bool = False, name: str | None = None) -> Tensor
 def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None) -> Tensor:
     """The logistic loss with the positive term weighted: ``pos_weight * y * -log(sigmoid(z)) + (1 - y) *
     -log(1 - sigmoid(z))``, elementwise."""
-    labels = targets if labels is None else labels
+    labels = as_tf(targets if labels is None else labels)
+    logits = as_tf(logits)
     if pos_weight is None:
         raise ValueError("tf.nn.weighted_cross_entropy_with_logits: pos_weight is required")
+    if labels.shape is not None and logits.shape is not None and (len(labels.shape) != len(logits.shape) or any(
+            a is not None and b is not None and a != b for a, b in zip(labels.shape, logits.shape))):
+        raise ValueError(f"tf.nn.weighted_cross_entropy_with_logits: logits and labels must have the same shape "
+                         f"(got {list(logits.shape)} and {list(labels.shape)})")
 
     def fn(y, z, w):
         y = ember.cast(y, z.dtype)
@@ -354,7 +359,7 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
         # (1 - y) z + log_weight * log(1 + exp(-z)), written to stay finite for large |z|
         return (1.0 - y) * z + log_weight * (ember.softplus(-ember.abs(z)) + ember.relu(-z))
 
-    return op(fn, (as_tf(labels), as_tf(logits), as_tf(pos_weight)), name=name or "logistic_loss")
+    return op(fn, (labels, logits, as_tf(pos_weight)), name=name or "logistic_loss")
 
 
 def log_poisson_loss(targets, log_input, compute_full_loss: bool = False, name: str | None = None) -> Tensor:
