@@ -128,3 +128,12 @@ def test_weighted_cross_entropy_needs_labels_and_logits_of_one_shape():
     loss = tf.nn.weighted_cross_entropy_with_logits(labels=x, logits=tf.zeros([3, 2]), pos_weight=2.0)
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(loss, {x: np.ones((3, 2), np.float32)}), 2 * np.log(2), rtol=1e-6)
+
+
+def test_softmax_cross_entropy_broadcasts_labels_and_logits_before_the_softmax():
+    # logits (2, 1) and labels (1, 2): the softmax was taken over the logits' own size-1 axis (probability 1, loss
+    # 0) where TF's kernel broadcasts the two first (uniform over 2 classes: log 2 each)
+    loss = tf.nn.softmax_cross_entropy_with_logits_v2(labels=tf.constant([[1.0, 0.0]]),
+                                                      logits=tf.constant([[0.5], [0.2]]))
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss), [np.log(2.0)] * 2, rtol=1e-6)

@@ -259,8 +259,12 @@ def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=Non
     reaches both."""
     _named_only("softmax_cross_entropy_with_logits_v2", _sentinel)
     axis = (-1 if dim is None else dim) if axis is None else axis
-    return op(lambda y, z: -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis), (as_tf(labels), as_tf(logits)),
-              name=name or "softmax_cross_entropy_with_logits")
+
+    def cross_entropy(y, z):
+        y, z = ember.broadcast_tensors(y, z)  # TF's kernel broadcasts the two first: logits (2, 1), labels (1, 2)
+        return -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis)
+
+    return op(cross_entropy, (as_tf(labels), as_tf(logits)), name=name or "softmax_cross_entropy_with_logits")
 
 
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None,
