@@ -1038,6 +1038,26 @@ def test_scatter_with_src_or_value_matches_torch_with_gradients():
         ours.scatter(0, ember.tensor(index), src, reduce="max")
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_scatter_add_sums_in_float32_as_torch(dtype):
+    # 3000 ones added in float16 stopped at 2048 (bfloat16: 256); PyTorch sums in float32 and rounds once
+    rng = np.random.default_rng(0)
+    x, src, index = rng.standard_normal((4, 3)) * 100, rng.standard_normal((3000, 3)), rng.integers(0, 4, (3000, 3))
+    ours = [ember.tensor(a, dtype=ember.float32).to(getattr(ember, dtype)) for a in (x, src)]
+    theirs = [torch.tensor(a, dtype=torch.float32).to(getattr(torch, dtype)) for a in (x, src)]
+    got = ember.scatter_add(ours[0], 0, ember.tensor(index), ours[1])
+    want = torch.scatter_add(theirs[0], 0, torch.tensor(index), theirs[1])
+    np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+    for reduce in ("sum", "mean"):
+        got = ember.scatter_reduce(ours[0], 0, ember.tensor(index), ours[1], reduce, include_self=False)
+        want = torch.scatter_reduce(theirs[0], 0, torch.tensor(index), theirs[1], reduce, include_self=False)
+        np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+    leaf, leaf_t = ours[0].detach().requires_grad_(True), theirs[0].detach().requires_grad_(True)
+    ember.gather(leaf, 0, ember.tensor(index)).backward(ours[1])
+    torch.gather(leaf_t, 0, torch.tensor(index)).backward(theirs[1])
+    np.testing.assert_array_equal(leaf.grad.float().numpy(), leaf_t.grad.float().numpy())
+
+
 def test_index_fill_and_index_copy_match_torch_with_gradients():
     (ours, theirs), (source, source_t) = _pair(4, 3, grad=True), _pair(2, 3, seed=1, grad=True)
     index = np.array([3, 0])

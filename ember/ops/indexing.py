@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ember.backend.devices import array_module, from_torch, is_torch_tensor
-from ember.backend.dtypes import int64
+from ember.backend.dtypes import LOW_PRECISION, float32, int64
 from ember.backend.runtime_flags import nondeterministic_alert
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, promote
@@ -607,8 +607,12 @@ def _scatter_add_forward(xp, x, index, src, *, axis):
         raise ValueError("scatter_add: index and src do not fit the input")
     if xp is not np:
         nondeterministic_alert("scatter_add", _ATOMIC)
-    out = x.copy()
     region = tuple(slice(0, d) for d in index.shape)
+    if x.dtype in LOW_PRECISION:  # float16 / bfloat16: summed in float32 and rounded once, as PyTorch's
+        out = x.astype(float32)
+        xp.add.at(out, _along_axis(xp, index, axis), src[region].astype(float32))
+        return out.astype(x.dtype)
+    out = x.copy()
     xp.add.at(out, _along_axis(xp, index, axis), src[region])
     return out
 
