@@ -130,6 +130,8 @@ def test_split_with_an_int_is_the_part_size_as_torch():
     "ember.zeros(3, dtype=ember.int8).scatter_(0, ember.tensor([0]), 300)",
     "ember.zeros(3, dtype=ember.float16).fill_(1e5)",
     "ember.zeros(3, dtype=ember.bfloat16).masked_fill_(mask, -1e39)",
+    "ember.zeros(3, dtype=ember.uint8).masked_fill_(mask, -2.7)",  # (was 254: only integers wrap)
+    "ember.zeros(3, dtype=ember.uint8).index_fill(0, ember.tensor([0]), ember.tensor(-0.5, dtype=ember.float64))",
 ])
 def test_a_fill_value_the_dtype_cannot_hold_is_refused_as_torch(statement):
     # NumPy's cast wrapped 300 to 44 in int8, made inf the smallest int32 and 1e5 inf in float16, silently

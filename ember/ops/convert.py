@@ -95,9 +95,10 @@ def cast_same_kind(name: str, values: TensorLike, dtype) -> TensorLike:
 
 def check_fill_value(name: str, value, dtype) -> None:
     """A RuntimeError naming ``name`` for a fill value (a number, or a 0-d tensor's) that ``dtype`` cannot hold, as
-    PyTorch refuses it: past an integer dtype's range (an unsigned one takes negatives down to -max, which wrap), NaN
-    or infinite into an integer dtype, or finite past a floating dtype's largest value. The cast would wrap 300 to 44
-    in int8, make NaN the smallest int32, or 1e5 infinite in float16."""
+    PyTorch refuses it: past an integer dtype's range (an unsigned one takes integers down to -max, which wrap, but
+    no negative float), NaN or infinite into an integer dtype, or finite past a floating dtype's largest value. The
+    cast would wrap 300 to 44 in int8, -2.7 to 254 in uint8, make NaN the smallest int32, or 1e5 infinite in
+    float16."""
     if isinstance(value, TensorLike):
         if value.ndim != 0 or value.symbolic:
             return
@@ -108,7 +109,7 @@ def check_fill_value(name: str, value, dtype) -> None:
         return
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        low = -int(info.max) if dtype.kind == "u" else int(info.min)
+        low = -int(info.max) if dtype.kind == "u" and isinstance(value, (int, np.integer)) else int(info.min)
         fits = math.isfinite(value) and low <= value <= int(info.max)
     else:
         fits = not math.isfinite(value) or abs(float(value)) <= float(ml_dtypes.finfo(dtype).max)
