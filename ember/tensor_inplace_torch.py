@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.ops.convert import check_fill_value
 from ember.random import exact_integers
 from ember.tensor_inplace import (
     _binary,
@@ -173,11 +174,14 @@ class TorchInplaceMethods:
             raise ValueError(f"fill_diagonal_: needs a tensor of at least 2 dimensions, all of one length beyond "
                              f"2, got shape {list(shape)}")
         _check(self, "fill_diagonal_", fill_value)
+        check_fill_value("fill_diagonal_", fill_value, self.dtype)
         if not hasattr(self.array, "flags"):
             return _write(self, "fill_diagonal_", self.array)  # (refuses a graph value)
         marked_for_write(self, "fill_diagonal_")
-        self.xp.fill_diagonal(self.array, fill_value.item() if hasattr(fill_value, "node") else fill_value,
-                              wrap=wrap)
+        value = fill_value.item() if hasattr(fill_value, "node") else fill_value
+        if not isinstance(value, (complex, np.complexfloating)):  # (an integer wraps as PyTorch's: -2 is 254 in uint8)
+            value = np.asarray(value).astype(self.dtype)
+        self.xp.fill_diagonal(self.array, value, wrap=wrap)
         return self
 
     # --- axes swapped in place (the tensor becomes the transposed view) ---

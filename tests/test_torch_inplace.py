@@ -132,6 +132,8 @@ def test_split_with_an_int_is_the_part_size_as_torch():
     "ember.zeros(3, dtype=ember.bfloat16).masked_fill_(mask, -1e39)",
     "ember.zeros(3, dtype=ember.uint8).masked_fill_(mask, -2.7)",  # (was 254: only integers wrap)
     "ember.zeros(3, dtype=ember.uint8).index_fill(0, ember.tensor([0]), ember.tensor(-0.5, dtype=ember.float64))",
+    "ember.zeros(2, 2, dtype=ember.float16).fill_diagonal_(1e5)",  # (fill_diagonal_ wrote inf, 127 for 127.9 in int8)
+    "ember.zeros(2, 2, dtype=ember.int8).fill_diagonal_(127.9)",
 ])
 def test_a_fill_value_the_dtype_cannot_hold_is_refused_as_torch(statement):
     # NumPy's cast wrapped 300 to 44 in int8, made inf the smallest int32 and 1e5 inf in float16, silently
@@ -140,6 +142,7 @@ def test_a_fill_value_the_dtype_cannot_hold_is_refused_as_torch(statement):
     x = ember.zeros(3, dtype=ember.uint8).masked_fill_(ember.ones(3, dtype=ember.bool), -1)  # wraps, as PyTorch's
     assert x.tolist() == [255, 255, 255]
     assert ember.zeros(2, dtype=ember.float16).fill_(-float("inf")).tolist() == [-float("inf")] * 2
+    assert ember.zeros(2, 2, dtype=ember.uint8).fill_diagonal_(-2).tolist() == [[254, 0], [0, 254]]
 
 
 def test_masked_fill_in_place_refuses_what_masked_fill_refuses():
