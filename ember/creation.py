@@ -16,7 +16,7 @@ from ember.grad_mode import no_grad, thread_mode
 from ember.memory_format import lay_out
 from ember.ops.complex_parts import view_as_complex
 from ember.ops.convert import as_tensor as _as_tensor
-from ember.ops.convert import cast, promote
+from ember.ops.convert import cast, check_fill_value, promote
 from ember.ops.effects import random_draw
 from ember.ops.sized import arange_sized, fill, fill_like, sourced
 from ember.ops.unknown_size import UnknownSize
@@ -152,6 +152,9 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False
     dtype = as_dtype(dtype)
     if isinstance(fill_value, complex) and dtype.kind not in "cb":  # (NumPy would drop the imaginary part)
         raise TypeError(f"full: a complex fill_value {fill_value!r} needs a complex dtype, got {dtype}")
+    check_fill_value("full", fill_value, dtype)
+    if dtype.kind == "u" and isinstance(fill_value, int) and fill_value < 0:  # wraps (-2 is 254 in uint8), as PyTorch
+        fill_value = np.asarray(fill_value, np.int64).astype(dtype)
     shape = (shape,) if isinstance(shape, (int, UnknownSize)) else tuple(shape)
     if sourced(shape):
         return _filled(shape, fill_value, dtype, requires_grad)

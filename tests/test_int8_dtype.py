@@ -62,3 +62,18 @@ def test_python_numbers_that_do_not_fit_an_integer_dtype_are_refused_as_pytorch(
     for dtype, values in (("uint8", [-1, -200, 255]), ("int8", [-128, 127, 1.9]), ("bool", [2, 0])):
         got = ember.tensor(values, dtype=getattr(ember, dtype)).numpy()
         np.testing.assert_array_equal(got, torch.tensor(values, dtype=getattr(torch, dtype)).numpy())
+
+
+def test_full_refuses_a_value_its_dtype_cannot_hold_as_pytorch():
+    # NumPy's cast made 255.0 -1 in int8, NaN 0, 1e5 inf in float16, silently (and refused -2 for uint8)
+    for dtype, value in (("int8", 255.0), ("int8", float("nan")), ("int32", float("inf")), ("float16", 1e5),
+                         ("uint8", -0.5)):
+        with pytest.raises(RuntimeError, match=f"full: value .* cannot be converted to {dtype} without overflow"):
+            ember.full((2,), value, dtype=getattr(ember, dtype))
+        with pytest.raises(RuntimeError, match="without overflow"):
+            torch.full((2,), value, dtype=getattr(torch, dtype))
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ember.full_like(ember.zeros(2, dtype=ember.int8), 1000)
+    for dtype, value in (("uint8", -2), ("int8", 2.7), ("int8", -128), ("float16", float("-inf")), ("bool", 3)):
+        got = ember.full((2,), value, dtype=getattr(ember, dtype)).numpy()
+        np.testing.assert_array_equal(got, torch.full((2,), value, dtype=getattr(torch, dtype)).numpy())
