@@ -835,6 +835,32 @@ def test_complex_parameters_in_lbfgs_and_where_they_are_refused():
         optim.SGD([ember.zeros(2, dtype="int64")])
 
 
+def test_lbfgs_takes_a_sparse_embedding_gradient_as_torch():
+    """LBFGS reads a row-sparse gradient as its dense form, as torch's (an AttributeError before: RowSparse has no
+    ``detach``)."""
+    torch = pytest.importorskip("torch")
+    weight = np.random.default_rng(31).standard_normal((5, 3))
+    ids = np.array([1, 2, 1])
+    out = []
+    for module, opt_module, emb in ((ember, optim, ember.nn.Embedding(5, 3, sparse=True, dtype="float64")),
+                                    (torch, torch.optim, torch.nn.Embedding(5, 3, sparse=True, dtype=torch.float64))):
+        with module.no_grad():
+            emb.weight.copy_(module.tensor(weight))
+        opt = opt_module.LBFGS(emb.parameters(), lr=0.5, max_iter=5)
+
+        def closure(emb=emb, opt=opt, module=module):
+            opt.zero_grad()
+            rows = emb(module.tensor(ids))
+            loss = (rows ** 2).sum() + rows.sum()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        out.append(emb.weight.detach().numpy())
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-12, atol=1e-12)
+
+
 def test_named_parameters_as_torch():
     """``Optimizer(model.named_parameters())`` steps as torch's and keeps the names in ``param_names`` (a TypeError
     before: "params[0] must be a Tensor, got tuple"); groups must all be named or all unnamed."""

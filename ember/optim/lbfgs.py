@@ -11,6 +11,7 @@ import numpy as np
 from ember.autograd import enable_grad
 from ember.optim.line_search import strong_wolfe
 from ember.optim.optimizer import Optimizer, _as_real
+from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
 __all__ = ["LBFGS"]
@@ -64,8 +65,17 @@ class LBFGS(Optimizer):
             self.state[by_index[int(key)]] = {k: _history(v) for k, v in values.items()}
 
     def _flat_grad(self) -> np.ndarray:
-        parts = [np.zeros(_numel(p), np.float64) if p.grad is None else
-                 np.asarray(_real(p.grad.detach().numpy()), np.float64).reshape(-1) for p in self._params]
+        """Every parameter's gradient as one float64 vector: zeros for a missing one, a row-sparse one made dense
+        (as torch's ``to_dense``)."""
+        parts = []
+        for p in self._params:
+            grad = p.grad
+            if grad is None:
+                parts.append(np.zeros(_numel(p), np.float64))
+                continue
+            if grad.__class__ is RowSparse:
+                grad = grad.to_dense()
+            parts.append(np.asarray(_real(grad.detach().numpy()), np.float64).reshape(-1))
         return np.concatenate(parts)
 
     def _add(self, step: float, direction: np.ndarray) -> None:
