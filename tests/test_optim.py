@@ -668,6 +668,38 @@ def test_lbfgs_continues_a_torch_lbfgs_from_its_state_dict(line_search_fn):
     assert opt.state[ours]["n_iter"] == ref.state[theirs]["n_iter"]
 
 
+def test_lbfgs_loads_a_bfloat16_torch_lbfgs_state_dict():
+    """A torch LBFGS's state over bfloat16 parameters loads, its vectors read as float64 (a TypeError before:
+    "Got unsupported ScalarType BFloat16"), and stepping goes on."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.tensor([1.5, -0.5, 2.0], dtype=torch.bfloat16, requires_grad=True)
+    ref = torch.optim.LBFGS([theirs], max_iter=3)
+
+    def closure():
+        ref.zero_grad()
+        loss = ((theirs - 1) ** 2).sum()
+        loss.backward()
+        return loss
+
+    ref.step(closure)
+    saved = ref.state_dict()
+    ours = ember.tensor(theirs.detach().float().numpy(), requires_grad=True).to("bfloat16").detach().requires_grad_()
+    opt = optim.LBFGS([ours], max_iter=3)
+    opt.load_state_dict(saved)
+    state = opt.state[ours]
+    np.testing.assert_array_equal(state["d"], saved["state"][0]["d"].double().numpy())
+    assert [v.dtype for v in state["old_dirs"]] == [np.float64] * len(saved["state"][0]["old_dirs"])
+
+    def ours_closure():
+        opt.zero_grad()
+        loss = ((ours - 1) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(ours_closure)
+    np.testing.assert_allclose(ours.detach().float().numpy(), 1.0, atol=2e-2)
+
+
 def test_strong_wolfe_steps_meet_both_conditions():
     from ember.optim.line_search import _cubic_minimizer, _Trial, strong_wolfe
 

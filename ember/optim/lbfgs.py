@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ember.autograd import enable_grad
+from ember.backend.devices import from_torch, is_torch_tensor
 from ember.optim.line_search import strong_wolfe
 from ember.optim.optimizer import Optimizer, _as_real
 from ember.sparse import RowSparse
@@ -190,6 +191,8 @@ def _history(value):
         return [_history(v) for v in value]
     if isinstance(value, Tensor):
         value = value.detach().numpy()
+    elif is_torch_tensor(value):  # a torch LBFGS's: bfloat16 too, which NumPy cannot read from torch
+        value = from_torch(value)
     if hasattr(value, "__array__") and not isinstance(value, (bool, int, float)):
         array = np.array(value, dtype=np.float64)
         return float(array) if array.ndim == 0 else array
