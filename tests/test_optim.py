@@ -96,6 +96,25 @@ def test_a_tensor_lr_matches_torch(name, kwargs):
         getattr(optim, name)(ours, lr=ember.tensor([lr, lr]), **kwargs)
 
 
+def test_a_torch_tensor_lr_in_a_torch_state_dict_loads_as_a_number():
+    """A torch optimizer built with a Tensor lr saves it as a Tensor: it loads as its value (the group held the torch
+    Tensor, so schedulers gave torch Tensors as lrs), as does a torch Tensor lr given to the constructor (a
+    TypeError before)."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.zeros(3, requires_grad=True)
+    ref = torch.optim.Adam([theirs], lr=torch.tensor(0.01))
+    theirs.grad = torch.ones(3)
+    ref.step()
+    opt = optim.Adam([ember.zeros(3, requires_grad=True)])
+    opt.load_state_dict(ref.state_dict())
+    assert type(opt.param_groups[0]["lr"]) is float and opt.param_groups[0]["lr"] == float(torch.tensor(0.01))
+    sched = optim.StepLR(opt, step_size=1, gamma=0.5)
+    opt.step()
+    sched.step()
+    assert type(sched.get_last_lr()[0]) is float
+    assert optim.SGD([ember.zeros(2, requires_grad=True)], lr=torch.tensor(0.5)).param_groups[0]["lr"] == 0.5
+
+
 FLOAT64_CASES = [(name, kw) for name, kw in DENSE_CASES if name in ("Adam", "AdamW") or kw.get("centered")]
 
 

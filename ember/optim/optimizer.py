@@ -66,7 +66,7 @@ class Optimizer(OptimizerHooks):
                 f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
             )
         self.defaults = dict(defaults)
-        if isinstance(self.defaults.get("lr"), Tensor):
+        if _is_tensor(self.defaults.get("lr")):
             self.defaults["lr"] = _tensor_lr(name, self.defaults["lr"])
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
@@ -127,7 +127,7 @@ class Optimizer(OptimizerHooks):
             group["param_names"] = names
         for key, value in self.defaults.items():
             group.setdefault(key, value)
-        if isinstance(group.get("lr"), Tensor):
+        if _is_tensor(group.get("lr")):
             group["lr"] = _tensor_lr(name, group["lr"])
         self.validate(group)
         self.param_groups.append(group)
@@ -310,6 +310,8 @@ class Optimizer(OptimizerHooks):
             restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
             for key, value in self.defaults.items():  # a key an older checkpoint lacks (maximize...), as torch
                 restored.setdefault(key, value)
+            if _is_tensor(restored.get("lr")):  # a torch optimizer built with a Tensor lr saves it so
+                restored["lr"] = _tensor_lr(name, restored["lr"])
             restored["params"] = group["params"]
             if "param_names" in group:  # the state dict's names, else the group's own, as torch
                 restored.setdefault("param_names", group["param_names"])
@@ -406,9 +408,15 @@ def _restore(param, key: str, value, number: bool = False):
     return copy.deepcopy(value)
 
 
-def _tensor_lr(owner: str, lr: Tensor) -> float:
-    """PyTorch's ``lr`` given as a 1-element Tensor, read as its value (the group holds a number, which the
-    schedulers set)."""
+def _is_tensor(value) -> bool:
+    return isinstance(value, Tensor) or is_torch_tensor(value)
+
+
+def _tensor_lr(owner: str, lr) -> float:
+    """PyTorch's ``lr`` given as a 1-element Tensor (Ember's or PyTorch's), read as its value (the group holds a
+    number, which the schedulers set)."""
+    if is_torch_tensor(lr):
+        lr = Tensor._make(from_torch(lr), None)
     if lr.numel() != 1:
         raise ValueError(f"{owner}: a Tensor lr must have 1 element, got shape {list(lr.shape)}")
     if lr.dtype.kind != "f":
