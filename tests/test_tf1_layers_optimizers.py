@@ -73,15 +73,25 @@ def test_conv2d_transpose_layer_shapes_and_values(padding, expected):
     y = tf.layers.conv2d_transpose(x, 3, 3, strides=2, padding=padding, name="up")
     assert y.shape.as_list() == [None, expected, expected, 3]
     data = RNG.normal(size=(1, 4, 4, 2)).astype(np.float32)
+    out, full = _transposed_and_reference(y, x, data, stride=2)
+    # SAME with stride 2 and kernel 3 pads one row after the image: the output is the first 8 rows
+    np.testing.assert_allclose(out, full[:, :expected, :expected], rtol=1e-5, atol=1e-5)
+
+
+def _transposed_and_reference(y, x, data, stride: int) -> tuple:
+    """The layer "up"'s output for ``data`` and the full transposed convolution of its kernel (plus its bias): each
+    input pixel's kernel-sized patch added at stride ``stride``."""
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         kernel, bias, out = sess.run(["up/kernel:0", "up/bias:0", y], {x: data})
-    full = np.zeros((1, 9, 9, 3), np.float32)
-    for i in range(4):
-        for j in range(4):
-            full[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.einsum("nc,hwfc->nhwf", data[:, i, j], kernel)
-    # SAME with stride 2 and kernel 3 pads one row after the image: the output is the first 8 rows
-    np.testing.assert_allclose(out, full[:, :expected, :expected] + bias, rtol=1e-5, atol=1e-5)
+    size, k = data.shape[1], kernel.shape[0]
+    full = np.zeros((1, (size - 1) * stride + max(k, stride), (size - 1) * stride + max(k, stride), kernel.shape[2]),
+                    np.float32)
+    for i in range(size):
+        for j in range(size):
+            full[:, stride * i:stride * i + k, stride * j:stride * j + k] += np.einsum("nc,hwfc->nhwf",
+                                                                                       data[:, i, j], kernel)
+    return out, full + bias
 
 
 def _step_with(optimizer_tf, torch_factory, steps=5):
@@ -183,12 +193,5 @@ def test_conv2d_transpose_layer_valid_with_a_kernel_smaller_than_the_stride():
     x = tf.placeholder(tf.float32, [None, 3, 3, 2])
     y = tf.layers.conv2d_transpose(x, 1, 2, strides=3, padding="valid", name="up")
     assert y.shape.as_list() == [None, 9, 9, 1]
-    data = RNG.normal(size=(1, 3, 3, 2)).astype(np.float32)
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        kernel, bias, out = sess.run(["up/kernel:0", "up/bias:0", y], {x: data})
-    full = np.zeros((1, 9, 9, 1), np.float32)
-    for i in range(3):
-        for j in range(3):
-            full[:, 3 * i:3 * i + 2, 3 * j:3 * j + 2] += np.einsum("nc,hwfc->nhwf", data[:, i, j], kernel)
-    np.testing.assert_allclose(out, full + bias, rtol=1e-5, atol=1e-5)
+    out, full = _transposed_and_reference(y, x, RNG.normal(size=(1, 3, 3, 2)).astype(np.float32), stride=3)
+    np.testing.assert_allclose(out, full, rtol=1e-5, atol=1e-5)
