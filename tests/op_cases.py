@@ -2300,7 +2300,7 @@ for _name in ("gcd", "lcm"):
          torch and getattr(torch, _name), grad=False)
 _row("logit", ember.logit, sps.logit, ins(uniform(0.1, 0.9, 3, 4)), ("log", "log1p", "sub"), torch and torch.logit)
 _row("logit_eps", lambda x: x.logit(0.2), lambda x: sps.logit(np.clip(x, 0.2, 0.8)),
-     ins(away(3, 4, points=(0.2, 0.8), gap=0.05, scale=0.3, )), ("clip", "log"), lambda x: x.logit(0.2))
+     ins(away(3, 4, points=(0.2, 0.8), gap=0.05, scale=0.3, )), ("where", "log"), lambda x: x.logit(0.2))
 _row("xlogy", ember.xlogy, sps.xlogy, ins(normal(3, 4), uniform(0.3, 3.0, 4)), ("where", "log", "mul"),
      torch and torch.xlogy)
 _row("xlogy_zeros_method", lambda x, y: x.xlogy(y), sps.xlogy, ins(int_floats(-1, 2, 3, 4), uniform(0.1, 3.0, 4)),
