@@ -90,6 +90,32 @@ class OptimizedModule(Module):
         except AttributeError:
             return getattr(self.__dict__["_modules"]["_orig_mod"], name)
 
+    # As PyTorch's OptimizedModule: the mode, attribute writes and len() are the original module's.
+    @property
+    def training(self) -> bool:
+        return self._orig_mod.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        module = self.__dict__.get("_modules", {}).get("_orig_mod")
+        if module is not None:  # (Module.__init__ sets it before there is a module to set it on)
+            module.training = mode
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "_orig_mod" or hasattr(type(self), name):
+            super().__setattr__(name, value)
+        else:
+            setattr(self._orig_mod, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name == "_orig_mod" or hasattr(type(self), name):
+            super().__delattr__(name)
+        else:
+            delattr(self._orig_mod, name)
+
+    def __len__(self) -> int:
+        return len(self._orig_mod)
+
 
 def compile_module(module: Module, *args, **kwargs) -> None:
     """``Module.compile(**options)`` (PyTorch's in-place form): the module's calls run through ``ember.compile``'s

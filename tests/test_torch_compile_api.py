@@ -42,6 +42,37 @@ def test_a_compiled_module_trains_as_the_eager_one():
     assert compiled._compiled.cache.stats()["compiles"] == 1
 
 
+def test_a_compiled_module_s_mode_attribute_writes_and_len_are_the_original_s():
+    """As torch's OptimizedModule: ``training`` mirrors the module, attribute writes land on it (a setting written
+    through the wrapper used to stay on the wrapper, and the forward went on reading the module's old value)."""
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.scale = 1.0
+
+        def forward(self, x):
+            return self.fc(x) * self.scale
+
+    x = ember.tensor(np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32))
+    module = Scaled()
+    compiled = ember.compile(module)
+    module.eval()
+    assert compiled.training is False
+    compiled.train()
+    assert module.training and module.fc.training
+    compiled.scale = 10.0
+    assert module.scale == 10.0 and "scale" not in compiled.__dict__
+    with ember.no_grad():
+        np.testing.assert_allclose(compiled(x).numpy(), 10 * module.fc(x).numpy(), rtol=1e-6)
+    compiled.fc = nn.Linear(4, 3)
+    assert compiled.fc is module.fc and list(compiled.state_dict())[0] == "_orig_mod.fc.weight"
+    del compiled.scale
+    assert not hasattr(module, "scale")
+    assert len(ember.compile(_model())) == 4
+
+
 def test_a_compiled_training_step_matches_eager():
     rng = np.random.default_rng(1)
     x = ember.tensor(rng.normal(size=(16, 4)).astype(np.float32))
