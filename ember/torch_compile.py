@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable
 
 from ember.autograd import is_grad_enabled
+from ember.graph.ir import current
 from ember.jit import JitFunction, jit
 from ember.nn.module import Module, note_call
 from ember.tensor import Tensor
@@ -35,18 +36,37 @@ _EAGER_BACKENDS = ("eager", "aot_eager")
 class CompiledFunction(JitFunction):
     """``ember.jit(fn)`` that takes keyword arguments too, as a function from ``torch.compile`` does."""
 
-    def __init__(self, fn: Callable, dynamic: bool | None):
+    def __init__(self, fn: Callable, dynamic: bool | None, fullgraph: bool = False):
         super().__init__(fn, dynamic=dynamic)
+        self.fullgraph = fullgraph
+        self.graph_break: str | None = None  # why the function runs eagerly (a value read while tracing)
         self._by_keywords = {}  # (number of positional arguments, keyword names) -> a jit function
 
     def __call__(self, *args, **kwargs):
-        if not kwargs:
-            return super().__call__(*args)
-        key = (len(args), tuple(kwargs))
-        compiled = self._by_keywords.get(key)
-        if compiled is None:
-            compiled = self._by_keywords[key] = jit(_by_name(self.fn, *key), dynamic=self.dynamic)
-        return compiled(*args, *kwargs.values())
+        if self.graph_break is not None:
+            return self.fn(*args, **kwargs)
+        try:
+            if not kwargs:
+                return super().__call__(*args)
+            key = (len(args), tuple(kwargs))
+            compiled = self._by_keywords.get(key)
+            if compiled is None:
+                compiled = self._by_keywords[key] = jit(_by_name(self.fn, *key), dynamic=self.dynamic)
+            return compiled(*args, *kwargs.values())
+        except TypeError as exc:
+            if self.fullgraph or current() is not None:  # (inside another trace: that one breaks)
+                raise
+            return self._break(exc, args, kwargs)
+
+    def _break(self, exc: TypeError, args: tuple, kwargs: dict):
+        """torch.compile's graph break (``fullgraph=False``): the trace needed a value (``.item()``, a branch on
+        a Tensor, an argument jit refuses), so the function runs eagerly, from now on; an error the eager call
+        raises too is the function's own and is raised as it is."""
+        out = self.fn(*args, **kwargs)
+        self.graph_break = str(exc)
+        warnings.warn(f"ember.compile: {self.__name__} runs eagerly from now on (a graph break: {exc}); "
+                      "fullgraph=True raises instead", stacklevel=3)
+        return out
 
 
 def _by_name(fn: Callable, positional: int, names: tuple) -> Callable:
@@ -62,10 +82,10 @@ def _by_name(fn: Callable, positional: int, names: tuple) -> Callable:
 class OptimizedModule(Module):
     """``module`` whose calls run through ``ember.jit`` (``_orig_mod`` is the module itself)."""
 
-    def __init__(self, module: Module, dynamic: bool | None):
+    def __init__(self, module: Module, dynamic: bool | None, fullgraph: bool = False):
         super().__init__()
         self._orig_mod = module
-        object.__setattr__(self, "_compiled", CompiledFunction(module, dynamic))
+        object.__setattr__(self, "_compiled", CompiledFunction(module, dynamic, fullgraph))
         object.__setattr__(self, "_warned", False)
 
     def forward(self, *args, **kwargs):
@@ -158,8 +178,10 @@ class _Holder:
 def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: bool | None = None,  # noqa: A001
             backend="inductor", mode: str | None = None, options: dict | None = None, disable: bool = False):
     """``torch.compile``: ``model`` (a module or a function) compiled by ``ember.jit``; usable as a decorator with
-    or without arguments. ``fullgraph`` is always so (jit traces the whole call); ``mode`` and ``options`` are
-    checked and accepted; ``backend="eager"`` and ``disable=True`` return ``model`` itself."""
+    or without arguments. A call whose trace needs a value (``.item()``, an ``if`` on a Tensor) is a graph break:
+    with ``fullgraph=False`` the function runs eagerly from then on, with a warning; ``fullgraph=True`` raises.
+    ``mode`` and ``options`` are checked and accepted; ``backend="eager"`` and ``disable=True`` return ``model``
+    itself."""
     if mode not in _MODES:
         raise RuntimeError(f"compile: unrecognized mode={mode!r}; expected one of {[m for m in _MODES if m]}")
     if mode is not None and options is not None:
@@ -173,7 +195,7 @@ def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: 
         if disable or backend in _EAGER_BACKENDS:
             return target
         if isinstance(target, Module):
-            return OptimizedModule(target, dynamic)
-        return CompiledFunction(target, dynamic)
+            return OptimizedModule(target, dynamic, fullgraph)
+        return CompiledFunction(target, dynamic, fullgraph)
 
     return wrap if model is None else wrap(model)

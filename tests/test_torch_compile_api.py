@@ -1,5 +1,7 @@
 """``ember.compile`` (torch.compile's API over ember.jit): functions, modules, decorators, argument checks."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,54 @@ def test_module_compile_follows_the_module_s_own_replaced_parameters():
         np.testing.assert_allclose(net(x).numpy(), (x @ net.w).numpy(), rtol=1e-6)
         net.b = ember.ones(2)
         np.testing.assert_allclose(net(x).numpy(), (x @ net.w + 1).numpy(), rtol=1e-6)
+
+
+def test_a_graph_break_runs_eagerly_and_fullgraph_raises():
+    """torch.compile's default (``fullgraph=False``) runs code it cannot capture (``.item()``, a branch on a
+    Tensor) eagerly; it used to raise a TypeError. ``fullgraph=True`` raises, as torch's."""
+
+    def branchy(x):
+        return x * 2 if x.sum() > 0 else x * 3
+
+    x = ember.tensor(np.abs(np.random.default_rng(0).normal(size=(3, 2))).astype(np.float32))
+    compiled = ember.compile(branchy)
+    with pytest.warns(UserWarning, match="graph break"):
+        np.testing.assert_array_equal(compiled(x).numpy(), 2 * x.numpy())
+    np.testing.assert_array_equal(compiled(-x).numpy(), -3 * x.numpy())
+    with pytest.raises(TypeError, match="truth value"):
+        ember.compile(branchy, fullgraph=True)(x)
+    with pytest.raises(TypeError):  # the function's own error, raised eagerly too: raised, not a graph break
+        ember.compile(lambda t: t + "a")(x)
+
+    rng = np.random.default_rng(1)
+    data = ember.tensor(rng.normal(size=(8, 4)).astype(np.float32))
+    target = ember.tensor(rng.integers(0, 3, size=8))
+    runs = []
+    for compile_it in (False, True):
+        model = _model()
+        model.eval()  # dropout off
+        opt = ember.optim.Adam(model.parameters(), lr=0.01)
+        losses = []
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+
+        step = ember.compile(step) if compile_it else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(4):
+                step(data, target)
+        runs.append((losses, [p.detach().numpy() for p in model.parameters()]))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    with ember.no_grad():
+        module = nn.Linear(4, 3)
+        module.forward = lambda t: nn.Linear.forward(module, t).relu() if t.mean() > 0 else t[:, :3]
+        compiled_module = ember.compile(module)
+        with pytest.warns(UserWarning, match="graph break"):
+            np.testing.assert_allclose(compiled_module(data).numpy(), module(data).numpy(), rtol=1e-6)
