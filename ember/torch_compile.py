@@ -30,7 +30,9 @@ from ember.tensor import Tensor
 __all__ = ["CompiledFunction", "OptimizedModule", "compile", "compile_module"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-_EAGER_BACKENDS = ("eager", "aot_eager")
+_EAGER_BACKENDS = ("eager", "aot_eager", "aot_eager_decomp_partition", "aot_eager_default_partitioner", "eager_debug",
+                   "pre_dispatch_eager")
+_BACKENDS = (*_EAGER_BACKENDS, "inductor", "cudagraphs", "onnxrt", "openxla", "openxla_eval", "tvm", "ts", "aot_ts")
 
 
 class CompiledFunction(JitFunction):
@@ -188,6 +190,8 @@ def compile(model: Callable | None = None, *, fullgraph: bool = False, dynamic: 
         raise RuntimeError("compile: either mode or options can be specified, not both")
     if not (isinstance(backend, str) or callable(backend)):
         raise TypeError(f"compile: backend must be a string or a callable, got {type(backend).__name__}")
+    if isinstance(backend, str) and backend not in _BACKENDS:
+        raise RuntimeError(f"compile: invalid backend {backend!r}; expected a callable or one of {list(_BACKENDS)}")
 
     def wrap(target: Callable):
         if not callable(target):

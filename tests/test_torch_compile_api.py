@@ -124,6 +124,9 @@ def test_backends_disable_and_argument_errors():
         ember.compile(model, mode="default", options={})
     with pytest.raises(TypeError, match="callable"):
         ember.compile(3)
+    with pytest.raises(RuntimeError, match="invalid backend 'inductr'"):  # a misspelt backend was accepted
+        ember.compile(model, backend="inductr")
+    assert isinstance(ember.compile(model, backend="cudagraphs"), ember.torch_compile.OptimizedModule)
 
 
 def test_compiled_functions_and_modules_take_keyword_arguments_as_torch_compile():
