@@ -232,6 +232,34 @@ def test_mark_dirty_refuses_a_value_another_node_saved():
         c.sum().backward()
 
 
+def test_a_saved_output_changed_in_place_after_the_call_is_an_error():
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad * y
+
+    y = Exp.apply(_x([0.0, 1.0]))
+    y.mul_(2)  # the backward would read 2 * exp(x) (a gradient twice PyTorch's, which refuses)
+    with pytest.raises(RuntimeError, match="ExpBackward: a saved tensor .* modified by an in-place operation"):
+        y.sum().backward()
+    with ember.no_grad():
+        z = Exp.apply(_x([0.0]))
+    z2 = Exp.apply(_x([0.0]))
+    z2.sum().backward(retain_graph=True)  # unchanged: no error, and one written under no_grad is refused too
+    with ember.no_grad():
+        z2.add_(1)
+    with pytest.raises(RuntimeError, match="ExpBackward: a saved tensor"):
+        z2.sum().backward()
+    assert not z.requires_grad
+
+
 def test_once_differentiable_runs_without_recording_and_refuses_a_second_order():
     class Square(Function):
         @staticmethod

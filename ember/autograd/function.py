@@ -17,9 +17,10 @@ import weakref
 
 import numpy as np
 
+from ember import grad_mode
 from ember.autograd.tape import Node, building_graph
 from ember.backend.devices import array_module
-from ember.grad_mode import is_grad_enabled, mark_written, no_grad
+from ember.grad_mode import is_grad_enabled, mark_written, memory_written, no_grad
 from ember.grad_mode import thread_mode as _mode
 from ember.ops.shape import unbroadcast
 from ember.tensor import Tensor
@@ -39,6 +40,7 @@ class FunctionCtx:
         self._inputs: tuple = ()  # the Tensor arguments, as the tape reads them
         self._dirty: tuple = ()
         self._non_differentiable: tuple = ()
+        self._seq = None  # the call's node's sequence number, once recorded: saved tensors written later are stale
 
     def save_for_backward(self, *tensors) -> None:
         """Keep ``tensors`` (Tensors or None) for the backward, as ``saved_tensors``."""
@@ -50,8 +52,17 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        """What ``save_for_backward`` kept."""
-        return tuple(t.get() if t.__class__ is _SavedOutput else t for t in self._saved)
+        """What ``save_for_backward`` kept; an error if one was changed in place after the call (PyTorch's version
+        check), as the backward would read the new values."""
+        saved = tuple(t.get() if t.__class__ is _SavedOutput else t for t in self._saved)
+        seq = self._seq
+        if seq is not None and grad_mode.last_write > seq:
+            for t in saved:
+                if t is not None and max(getattr(t, "_written", -1), memory_written(t.array)) > seq:
+                    raise RuntimeError(f"{self._name}Backward: a saved tensor ({t.dtype}{list(t.shape)}) was modified "
+                                       "by an in-place operation after the forward saved it; change a clone() "
+                                       "instead, or run the forward again after the change")
+        return saved
 
     def mark_dirty(self, *tensors) -> None:
         """Say that the forward changed these inputs in place (and returns them)."""
@@ -247,6 +258,7 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
     kept = [(t.shape, t.dtype, array_module(t.array)) if isinstance(t, Tensor) else None for t in outputs]
     call = Node(_Call(fn, ctx, args, tuple(kept)), inputs, None, tuple(t.requires_grad for t in inputs), None)
     core = Tensor._make(_EMPTY, call)
+    ctx._seq = call.seq
     fixed = {id(t) for t in ctx._non_differentiable}
     results, seen, adopted = [], set(), set()
     for i, t in enumerate(outputs):
