@@ -377,6 +377,26 @@ def test_no_input_requiring_grad_records_nothing():
         assert not Cube.apply(_x([2.0])).requires_grad
 
 
+def test_an_input_returned_under_no_grad_takes_no_gradient():
+    class Identity(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x, x * 2
+
+        @staticmethod
+        def backward(ctx, g, g2):
+            return g + 2 * g2
+
+    x = _x([1.0, 2.0])
+    with ember.no_grad():
+        y, z = Identity.apply(x)
+    assert y is not x and not y.requires_grad and not z.requires_grad  # PyTorch's alias without gradient
+    np.testing.assert_array_equal(_np(y), [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):  # (it used to flow into x.grad)
+        (y * 2).sum().backward()
+    assert x.grad is None and x.requires_grad
+
+
 def test_hooks_on_outputs_and_inputs_see_the_gradients():
     x = _x([1.0, 2.0])
     seen = []

@@ -130,9 +130,20 @@ class Function:
                 output = cls.forward(ctx, *args, **kwargs)
         for t in ctx._dirty:
             mark_written(t)
-        if not (True in needs and _mode.grad_enabled):
+        if not _mode.grad_enabled and True in needs:
+            return _without_grad(output)
+        if True not in needs:
             return output
         return _record(cls, ctx, args, output)
+
+
+def _without_grad(output):
+    """``output`` of a call under no_grad with each Tensor that requires grad (an input returned as it is) replaced
+    by an alias that does not, as PyTorch returns: the result of a no-grad call takes no gradient later."""
+    single = not isinstance(output, tuple)
+    outputs = tuple(Tensor._make(t.array, None) if isinstance(t, Tensor) and t.requires_grad else t
+                    for t in ((output,) if single else output))
+    return outputs[0] if single else outputs
 
 
 _signatures = weakref.WeakKeyDictionary()  # Function subclass -> its forward's signature
