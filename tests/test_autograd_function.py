@@ -147,6 +147,25 @@ def test_non_differentiable_and_integer_outputs_do_not_require_grad():
     np.testing.assert_allclose(_np(x.grad), [[0, 1, 0], [1, 0, 0]])
 
 
+def test_an_input_returned_non_differentiable_takes_no_gradient():
+    class Clamped(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_non_differentiable(x)
+            return x, x * 2
+
+        @staticmethod
+        def backward(ctx, g, g2):
+            return 2 * g2
+
+    x = _x([1.0, 2.0])
+    a = x * 3
+    y, z = Clamped.apply(a)
+    assert y is not a and not y.requires_grad and a.requires_grad  # PyTorch's: no gradient flows through y
+    (y * 10 + z).sum().backward()
+    np.testing.assert_allclose(_np(x.grad), [6.0, 6.0])  # (it was 36: y's 10 went back through a's history)
+
+
 def test_setup_context_style():
     class Mul(Function):
         @staticmethod

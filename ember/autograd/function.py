@@ -274,6 +274,8 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
     results, seen, adopted = [], set(), set()
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor) or id(t) in fixed or not (t.is_floating_point() or t.array.dtype.kind == "c"):
+            if isinstance(t, Tensor) and t.requires_grad and id(t) not in dirty:
+                t = Tensor._make(t.array, None)  # an input marked non-differentiable: an alias without its history
             results.append(t)  # returned as it is, without the call's history
             continue
         node = Node(_Output(f"{name}Backward", i, len(outputs)), (core,), None, (True,), None)
