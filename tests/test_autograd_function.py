@@ -351,6 +351,20 @@ def test_a_gradient_of_the_wrong_shape_is_an_error_and_a_broadcast_one_is_summed
     np.testing.assert_allclose(_np(x.grad), [4.0, 4.0])
 
 
+def test_a_complex_gradient_for_a_real_input_is_an_error():
+    class Twice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ember.tensor(2 + 1j)
+
+    with pytest.raises(RuntimeError, match=r"TwiceBackward: backward's gradient 0 is complex .* real input"):
+        Twice.apply(_x([1.0, 2.0])).sum().backward()  # (its imaginary part was dropped, as PyTorch refuses)
+
+
 def test_a_gradient_that_is_not_a_tensor_is_an_error():
     class Bad(Function):
         @staticmethod

@@ -244,6 +244,9 @@ def _fitted(name: str, i: int, g: Tensor, arg: Tensor) -> Tensor:
                                f"to its input's shape {list(target)}")
         g = unbroadcast(g, target)
     if g.dtype != arg.dtype:
+        if g.array.dtype.kind == "c" and arg.array.dtype.kind != "c":  # (a cast would drop the imaginary part)
+            raise RuntimeError(f"{name}: backward's gradient {i} is complex ({g.dtype}) for a real input "
+                               f"({arg.dtype}{list(arg.shape)}); return its real part if that is the gradient")
         g = g.to(dtype=arg.dtype)
     return g
 
