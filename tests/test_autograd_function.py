@@ -365,6 +365,22 @@ def test_a_complex_gradient_for_a_real_input_is_an_error():
         Twice.apply(_x([1.0, 2.0])).sum().backward()  # (its imaginary part was dropped, as PyTorch refuses)
 
 
+def test_a_keyword_only_tensor_that_requires_grad_is_an_error():
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, *, k):
+            ctx.k = k
+            return x * k
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.k
+
+    with pytest.raises(TypeError, match="Scale.apply: keyword-only argument 'k' .* would get no gradient"):
+        Scale.apply(_x([1.0]), k=_x([3.0]))  # (k.grad stayed None; PyTorch refuses keyword arguments)
+    np.testing.assert_array_equal(_np(Scale.apply(_x([1.0]), k=ember.tensor([3.0]))), [3.0])
+
+
 def test_a_gradient_that_is_not_a_tensor_is_an_error():
     class Bad(Function):
         @staticmethod

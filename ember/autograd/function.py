@@ -117,6 +117,10 @@ class Function:
         split = cls.setup_context is not _abstract  # PyTorch's newer style: forward takes no ctx
         args, kwargs = _bind(cls, split, args, kwargs)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        for key, value in kwargs.items():  # (keyword-only: backward returns no gradient for them)
+            if isinstance(value, Tensor) and value.requires_grad and _mode.grad_enabled:
+                raise TypeError(f"{name}.apply: keyword-only argument {key!r} is a Tensor that requires grad, which "
+                                "would get no gradient; make it a positional parameter of forward")
         if _mode.grad_enabled and building_graph():
             raise TypeError(f"{name}: a custom autograd Function's backward is Python code that a graph (ember.jit, "
                             "graph.building()) cannot hold; call it in eager mode, or under ember.no_grad() where "
