@@ -99,7 +99,15 @@ def test_config_errors_name_the_key(tmp_path):
               r"sparse.type 'adam' has no update for the tables' row-sparse gradients; use one of \['adagrad'"),
              # and SparseAdam none for dense ones: the run failed at its first step too
              ({"optimizer": {"dense": {"type": "sparse_adam", "lr": 0.1}}},
-              r"dense.type 'sparse_adam' has no update for dense gradients; use one of \['adagrad', 'adam'")]
+              r"dense.type 'sparse_adam' has no update for dense gradients; use one of \['adagrad', 'adam'"),
+             # these were taken: a quoted "no" shuffled and showed progress, a bool or inf lr failed mid-run
+             ({"data": {"shuffle": "no"}}, "data.shuffle must be true or false"),
+             ({"train": {"progress": "no"}}, "train.progress must be true or false"),
+             ({"data": {"num_buckets": "x"}}, "data.num_buckets"), ({"data": {"limit": -1}}, "data.limit"),
+             ({"optimizer": {"dense": {"type": "adam", "lr": float("inf")}}}, "optimizer.dense.lr"),
+             ({"optimizer": {"dense": {"type": "adam", "lr": True}}}, "optimizer.dense.lr"),
+             ({"optimizer": {"dense": "adam"}}, "optimizer.dense must be a mapping"),
+             ({"model": {"type": "deepfm", "hidden": [True]}}, "model.hidden"), ({"seed": -1}, "seed")]
     for change, message in cases:
         bad = {**good, **change}
         if "data" in change:

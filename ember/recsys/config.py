@@ -15,6 +15,7 @@ A config has ``data``, ``model``, ``optimizer``, ``train``, ``model_dir`` and ``
 from __future__ import annotations
 
 import copy
+import math
 import os
 
 from ember import optim
@@ -100,6 +101,12 @@ def _positive_int(value, where: str) -> int:
     return value
 
 
+def _flag(value, where: str) -> bool:
+    if not isinstance(value, bool):  # YAML's "no" or "off" in quotes is a string, which would read as true
+        raise ConfigError(f"config: {where} must be true or false, got {value!r}")
+    return value
+
+
 def _check(config: dict, base: str | None) -> dict:
     if set(config) - _SECTIONS:
         raise ConfigError(f"config: unknown top-level keys {sorted(set(config) - _SECTIONS)}; allowed: "
@@ -108,6 +115,10 @@ def _check(config: dict, base: str | None) -> dict:
     if data.get("format") not in FORMATS:
         raise ConfigError(f"config: data.format must be one of {FORMATS}, got {data.get('format')!r}")
     _positive_int(data["batch_size"], "data.batch_size")
+    _flag(data["shuffle"], "data.shuffle")
+    for key in ("num_buckets", "limit", "eval_limit"):
+        if data.get(key) is not None:
+            _positive_int(data[key], f"data.{key} (or null)")
     if data["format"] == "criteo":
         for key in ("train", "eval"):
             if not isinstance(data.get(key), str):
@@ -125,7 +136,8 @@ def _check(config: dict, base: str | None) -> dict:
         raise ConfigError(f"config: model.type must be one of {sorted(MODELS)}, got {model.get('type')!r}")
     _positive_int(model["embedding_dim"], "model.embedding_dim")
     if "hidden" in model and (not isinstance(model["hidden"], list)
-                              or not all(isinstance(h, int) and h > 0 for h in model["hidden"])):
+                              or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
+                                         for h in model["hidden"])):
         raise ConfigError(f"config: model.hidden must be a list of positive widths, got {model['hidden']!r}")
     optimizer = config.get("optimizer") or {}
     if not isinstance(optimizer, dict) or set(optimizer) - {"sparse", "dense"}:
@@ -133,12 +145,16 @@ def _check(config: dict, base: str | None) -> dict:
     defaults = _LR_OPTIMIZERS if model["type"] == "lr" else _DEFAULT_OPTIMIZERS
     optimizers = {}
     for part in ("sparse", "dense"):
-        spec = dict(optimizer.get(part) or defaults[part])
+        spec = optimizer.get(part) or defaults[part]
+        if not isinstance(spec, dict):
+            raise ConfigError(f"config: optimizer.{part} must be a mapping such as {defaults[part]}, got {spec!r}")
+        spec = dict(spec)
         if spec.get("type") not in OPTIMIZERS:
             raise ConfigError(f"config: optimizer.{part}.type must be one of {sorted(OPTIMIZERS)}, got "
                               f"{spec.get('type')!r}")
-        if not isinstance(spec.get("lr", 0.01), (int, float)) or spec.get("lr", 0.01) <= 0:
-            raise ConfigError(f"config: optimizer.{part}.lr must be a positive number, got {spec.get('lr')!r}")
+        lr = spec.get("lr", 0.01)
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < math.inf:
+            raise ConfigError(f"config: optimizer.{part}.lr must be a positive finite number, got {lr!r}")
         if part == "sparse" and getattr(getattr(optim, OPTIMIZERS[spec["type"]], None), "sparse_update", 0) is None:
             # the tables' gradients are row-sparse: refused here, not at the first step after loading the data
             takes = sorted(k for k, v in OPTIMIZERS.items() if getattr(getattr(optim, v, None), "sparse_update", None))
@@ -152,6 +168,7 @@ def _check(config: dict, base: str | None) -> dict:
     train = _section(config, "train", _TRAIN_KEYS)
     _positive_int(train["epochs"], "train.epochs")
     _positive_int(train["log_every"], "train.log_every")
+    _flag(train["progress"], "train.progress")
     for key in ("checkpoint_every", "max_steps"):  # 0 or a negative count would not mean "never" or "no limit"
         if train[key] is not None:
             _positive_int(train[key], f"train.{key} (or null)")
@@ -161,7 +178,7 @@ def _check(config: dict, base: str | None) -> dict:
     if base is not None and not os.path.isabs(model_dir):
         model_dir = os.path.join(base, model_dir)
     seed = config.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"config: seed must be an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"config: seed must be a non-negative integer, got {seed!r}")
     return {"data": data, "model": model, "optimizer": optimizers, "train": train, "model_dir": model_dir,
             "seed": seed}
