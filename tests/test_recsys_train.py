@@ -123,3 +123,19 @@ def test_config_errors_name_the_key(tmp_path):
     lr = load_config(_config(tmp_path, {"type": "lr"}))
     assert lr["optimizer"]["sparse"]["type"] == "ftrl"  # LR defaults to FTRL
     assert np.isclose(load_config(good)["optimizer"]["dense"]["lr"], 0.001)
+
+
+def test_options_the_model_optimizer_or_generator_do_not_take_name_their_section(tmp_path, capsys):
+    good = _config(tmp_path, {"type": "fm"})
+    cases = [({"model": {"type": "fm", "dropout": 0.1}}, r"config: model: .*'dropout'"),
+             ({"optimizer": {"dense": {"type": "adam", "lr": 0.01, "betas": 3}}}, "config: optimizer.dense: "),
+             ({"optimizer": {"sparse": {"type": "adagrad", "lr": 0.1, "moment": 1}}},
+              r"config: optimizer.sparse: .*'moment'"),
+             ({"data": {**good["data"], "synthetic": {"vocab": 10}}}, r"config: data.synthetic: .*'vocab'")]
+    for change, message in cases:  # these were TypeErrors, a traceback from `ember train CONFIG.yaml`
+        with pytest.raises(ConfigError, match=message):
+            train({**good, **change})
+    (tmp_path / "typo.yaml").write_text("data: {format: synthetic, rows: 300}\nmodel: {type: fm, hiden: [8]}\n"
+                                        "model_dir: run\n")
+    assert cli.main(["train", str(tmp_path / "typo.yaml")]) == 1
+    assert capsys.readouterr().err.startswith("ember train: error: config: model: ")

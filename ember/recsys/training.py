@@ -22,7 +22,7 @@ from ember.data.features import criteo_columns
 from ember.data.synthetic_ctr import make_synthetic_ctr
 from ember.embedding import load_checkpoint, save_checkpoint
 from ember.metrics import StreamingAUC, log_loss, roc_auc
-from ember.recsys.config import OPTIMIZERS, load_config
+from ember.recsys.config import OPTIMIZERS, ConfigError, load_config
 from ember.recsys.models import CTRModel, build_model
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -40,7 +40,10 @@ def load_data(config: dict) -> tuple[CTRDataset, CTRDataset, dict]:
         train = read_criteo(data["train"], limit=data.get("limit"))
         test = read_criteo(data["eval"], limit=data.get("eval_limit"))
     else:
-        generated = make_synthetic_ctr(data["rows"] + data["eval_rows"], seed=config["seed"], **data["synthetic"])
+        try:
+            generated = make_synthetic_ctr(data["rows"] + data["eval_rows"], seed=config["seed"], **data["synthetic"])
+        except TypeError as exc:  # an unknown or mistyped generator option
+            raise ConfigError(f"config: data.synthetic: {exc}") from exc
         train_part, eval_part = generated.split(data["rows"] / (data["rows"] + data["eval_rows"]))
         train, test = train_part.table, eval_part.table
         info["ceiling_auc"] = eval_part.ceiling_auc()
@@ -130,10 +133,17 @@ class Trainer:
         self.train_set, self.eval_set, self.info = load_data(config)
         table = self.train_set.table
         num_tasks = 1 + (0 if table.extra_labels is None else table.extra_labels.shape[1])
-        self.model = build_model(config["model"]["type"], self.train_set.columns.num_fields,
-                                 self.train_set.columns.num_dense, **_model_options(config, num_tasks))
-        self.optimizers = {"sparse": build_optimizer(self.model.sparse_parameters(), config["optimizer"]["sparse"]),
-                           "dense": build_optimizer(self.model.dense_parameters(), config["optimizer"]["dense"])}
+        try:
+            self.model = build_model(config["model"]["type"], self.train_set.columns.num_fields,
+                                     self.train_set.columns.num_dense, **_model_options(config, num_tasks))
+        except TypeError as exc:  # the model's own options are its constructor's: an unknown or mistyped one
+            raise ConfigError(f"config: model: {exc}") from exc
+        self.optimizers = {}
+        for part, params in (("sparse", self.model.sparse_parameters()), ("dense", self.model.dense_parameters())):
+            try:
+                self.optimizers[part] = build_optimizer(params, config["optimizer"][part])
+            except TypeError as exc:
+                raise ConfigError(f"config: optimizer.{part}: {exc}") from exc
         self.train_set.prepare = self.model.prefetch  # resolves the next batch's rows during the step
         self.step = 0
         self.train_auc = StreamingAUC()
