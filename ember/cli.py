@@ -122,7 +122,7 @@ def _check_save_path(args) -> None:
 def _recipe_options(args) -> list[str]:
     """The recipe options given on the command line (a config sets its own instead)."""
     given = {"--list": args.list, "--epochs": args.epochs, "--batch-size": args.batch_size, "--lr": args.lr,
-             "--seed": args.seed != 0, "--device": args.device != "cpu", "--compile": args.compile,
+             "--seed": args.seed is not None, "--device": args.device != "cpu", "--compile": args.compile,
              "--save": args.save}
     return [name for name, value in given.items() if value]
 
@@ -142,7 +142,8 @@ def _train(args) -> int:
         if not args.list:
             args.parser.error("give a recipe name, or --list")
         return 0
-    result = recipes.run(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    seed = 0 if args.seed is None else args.seed
+    result = recipes.run(args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
                          device=args.device, compile=args.compile, save=args.save)
     summary = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if k != "seconds")
     print(f"final test: {summary} ({result['seconds']:.1f}s)")
@@ -160,7 +161,7 @@ def _add_train(commands) -> None:
     parser.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs to train (default: the recipe's)")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B", help="batch size (default: the recipe's)")
     parser.add_argument("--lr", type=_positive_float, help="learning rate (default: the recipe's)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0,
+    parser.add_argument("--seed", type=_non_negative_int,  # None when not given: --seed 0 with a config is refused
                         help="random seed of data split and training (default: 0)")
     parser.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--compile", action="store_true",

@@ -31,6 +31,8 @@ def _usage_error(capsys, argv) -> str:
      "argument --save: cannot write no/such/folder/bc.emb: the directory"),
     (["train", "deepfm.yaml", "--epochs", "3", "--save", "x.emb"],  # not silently ignored
      "--epochs, --save: recipe options, which a config does not take"),
+    (["train", "deepfm.yaml", "--seed", "0"],  # the config's seed was used, --seed 0 silently ignored
+     "--seed: recipe options, which a config does not take"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
     (["profile", "--sort", "nope", "script.py"], "argument --sort: 'nope' is not a column; choose one of time"),
     (["profile", "--trace", "no/such/folder/t.json", "script.py"], "argument --trace: cannot write"),
