@@ -160,7 +160,7 @@ def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device
         result = model.evaluate(*test, batch_size=batch_size, metrics=metrics)
     inputs = np.asarray(inputs, np.float32)
     size = int(np.prod(recipe.input_shape))
-    if inputs.ndim == 0 or inputs.size % size or inputs.reshape(len(inputs), -1).shape[1] != size:
+    if inputs.ndim < 2 or int(np.prod(inputs.shape[1:])) != size:
         raise ValueError(f"{name} takes samples of shape {recipe.input_shape} ({size} values each); the input has "
                          f"shape {inputs.shape}")
     outputs = model.predict(inputs.reshape(len(inputs), *recipe.input_shape), batch_size=batch_size)

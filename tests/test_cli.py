@@ -90,6 +90,13 @@ def test_train_save_then_predict(tmp_path, capsys):
     (tmp_path / "narrow.csv").write_text("1,2,3\n")
     assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "narrow.csv")]) == 1
     assert "takes samples of shape (30,)" in capsys.readouterr().err
+    np.save(tmp_path / "none.npy", np.zeros((0, 30)))  # no samples: no predictions (was NumPy's reshape error)
+    assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "none.npy"), "--output",
+                     str(output)]) == 0
+    assert output.read_text() == "prediction\n"
+    np.save(tmp_path / "flat.npy", np.zeros(30))
+    assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "flat.npy")]) == 1
+    assert "takes samples of shape (30,)" in capsys.readouterr().err
     assert cli.main(["predict", "digits-mlp", ckpt]) == 1  # another recipe's checkpoint: a clear error
     err = capsys.readouterr().err
     assert err == f"ember predict: error: {ckpt} holds a model of recipe 'breast-cancer', not 'digits-mlp'\n"
