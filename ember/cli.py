@@ -191,13 +191,19 @@ def _read_inputs(path: str):
 
 
 def _predict(args) -> int:
+    from ember.checkpoint import check_writable, write_text
+
+    if args.output:
+        try:
+            check_writable(args.output)  # before predicting, not after
+        except OSError as exc:
+            args.parser.error(f"argument --output: {exc}")
     recipes = _recipes()
     inputs = None if args.input is None else _read_inputs(args.input)
     labels, result = recipes.predict(args.recipe, args.checkpoint, inputs, device=args.device,
                                      batch_size=args.batch_size)
     if args.output:
-        with open(args.output, "w") as f:
-            f.write("prediction\n" + "".join(f"{label}\n" for label in labels))
+        write_text(args.output, "prediction\n" + "".join(f"{label}\n" for label in labels))
         print(f"wrote {len(labels)} predictions to {args.output}")
     elif inputs is not None:
         print("\n".join(str(label) for label in labels))

@@ -34,6 +34,8 @@ def _usage_error(capsys, argv) -> str:
     (["train", "deepfm.yaml", "--seed", "0"],  # the config's seed was used, --seed 0 silently ignored
      "--seed: recipe options, which a config does not take"),
     (["predict", "digits-mlp"], "the following arguments are required: checkpoint"),
+    (["predict", "digits-mlp", "missing.emb", "--output", "no/such/folder/p.csv"],  # refused before predicting
+     "argument --output: cannot write no/such/folder/p.csv: the directory"),
     (["profile", "--sort", "nope", "script.py"], "argument --sort: 'nope' is not a column; choose one of time"),
     (["profile", "--trace", "no/such/folder/t.json", "script.py"], "argument --trace: cannot write"),
     (["serve", "models", "--port", "70000"], "--port: must be a port number from 1 to 65535, got 70000"),
