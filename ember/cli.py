@@ -14,7 +14,8 @@
 
 Each subcommand is one ``_add_<name>(commands)`` function listed in ``COMMANDS``: adding a command adds one
 function. A mistake on the command line is a usage error (exit status 2); a failure while running, such
-as a damaged checkpoint, is one ``ember <command>: error: ...`` line (exit status 1), not a traceback.
+as a damaged checkpoint, is one ``ember <command>: error: ...`` line (exit status 1), not a traceback; Ctrl-C is
+one ``ember <command>: interrupted`` line (exit status 130).
 """
 
 from __future__ import annotations
@@ -450,6 +451,9 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, ImportError, OSError) as exc:
         print(f"ember {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT, not a traceback
+        print(f"ember {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

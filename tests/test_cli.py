@@ -240,3 +240,14 @@ def test_export_writes_onnx_that_loads_and_refuses_an_opset_onnx_does_not_know(t
     assert cli.main(["export", str(tmp_path / "model.emb"), str(tmp_path / "new.onnx"), "--opset", "99"]) == 1
     assert "ember export: error: export: opset 99 is not supported; use 13 to " in capsys.readouterr().err
     assert not (tmp_path / "new.onnx").exists()
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
+    from ember import recipes
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipes, "run", interrupted)
+    assert cli.main(["train", "digits-mlp", "--epochs", "1"]) == 130  # was a KeyboardInterrupt traceback
+    assert capsys.readouterr().err == "ember train: interrupted\n"
