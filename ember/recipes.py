@@ -158,6 +158,8 @@ def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device
     if inputs is None:
         inputs = test[0]
         result = model.evaluate(*test, batch_size=batch_size, metrics=metrics)
+    if np.iscomplexobj(inputs):  # float32 would drop the imaginary parts with only a ComplexWarning
+        raise ValueError(f"{name} takes real-valued samples; the input has dtype {np.asarray(inputs).dtype}")
     inputs = np.asarray(inputs, np.float32)
     size = int(np.prod(recipe.input_shape))
     if inputs.ndim < 2 or int(np.prod(inputs.shape[1:])) != size:

@@ -96,6 +96,9 @@ def test_train_save_then_predict(tmp_path, capsys):
     assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "none.npy"), "--output",
                      str(output)]) == 0
     assert output.read_text() == "prediction\n"
+    np.save(tmp_path / "complex.npy", x[:5] + 1j)  # was read as its real part, with only a ComplexWarning
+    assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "complex.npy")]) == 1
+    assert "takes real-valued samples; the input has dtype complex64" in capsys.readouterr().err
     np.save(tmp_path / "flat.npy", np.zeros(30))
     assert cli.main(["predict", "breast-cancer", ckpt, "--input", str(tmp_path / "flat.npy")]) == 1
     assert "takes samples of shape (30,)" in capsys.readouterr().err
