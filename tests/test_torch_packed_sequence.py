@@ -150,6 +150,15 @@ def test_packed_sequence_to_moves_data_and_keeps_batch_sizes():
     assert rnn.invert_permutation(None) is None
 
 
+@pytest.mark.parametrize("method", ["double", "float", "half", "long", "int", "short", "char", "byte"])
+def test_packed_sequence_casts_as_torch(method):
+    ours = getattr(rnn.pack_sequence(_sequences(LENGTHS)[0], enforce_sorted=False), method)()
+    theirs = getattr(trnn.pack_sequence(_sequences(LENGTHS)[1], enforce_sorted=False), method)()
+    assert str(ours.data.dtype) == str(theirs.data.dtype).removeprefix("torch.")
+    np.testing.assert_array_equal(ours.data.detach().numpy(), theirs.data.detach().numpy())
+    assert ours.batch_sizes.tolist() == theirs.batch_sizes.tolist() and ours.is_pinned() is theirs.is_pinned()
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda x: rnn.pack_padded_sequence(x, [2, 3, 1, 1, 1]), "decreasing"),
     (lambda x: rnn.pack_padded_sequence(x, [5, 3, 0, 0, 0]), "positive"),

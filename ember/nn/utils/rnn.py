@@ -100,6 +100,19 @@ class PackedSequence(_PackedFields):
     def int(self) -> PackedSequence:
         return self.to("int32")
 
+    def short(self) -> PackedSequence:
+        return self.to("int16")
+
+    def char(self) -> PackedSequence:
+        return self.to("int8")
+
+    def byte(self) -> PackedSequence:
+        return self.to("uint8")
+
+    def is_pinned(self) -> bool:
+        """Whether ``data`` is in page-locked host memory."""
+        return self.data.is_pinned()
+
     @property
     def is_cuda(self) -> bool:
         """Whether ``data`` lives on a CUDA device."""
