@@ -171,6 +171,12 @@ def test_initialisation_range_and_shapes():
     assert "bidirectional=True" in repr(lstm)
 
 
+def test_cell_repr_names_a_relu_nonlinearity_as_torch():
+    torch = pytest.importorskip("torch")
+    for kwargs in ({}, {"nonlinearity": "relu"}, {"nonlinearity": "relu", "bias": False}):
+        assert repr(nn.RNNCell(3, 4, **kwargs)) == repr(torch.nn.RNNCell(3, 4, **kwargs))
+
+
 def test_dropout_between_layers_only_in_training():
     ember.manual_seed(0)
     gru = nn.GRU(4, 8, num_layers=2, dropout=0.5)

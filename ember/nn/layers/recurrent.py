@@ -570,6 +570,10 @@ class RNNCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
+
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         if _fused(input):
             return self._step_fused("RNN_RELU" if self.nonlinearity == "relu" else "RNN_TANH", input, (hx,))[0]
