@@ -171,6 +171,18 @@ def test_initialisation_range_and_shapes():
     assert "bidirectional=True" in repr(lstm)
 
 
+@pytest.mark.parametrize("call", [
+    lambda: nn.GRU(3, 4)(ember.zeros(5, 2, 3), (ember.zeros(1, 2, 4),)),
+    lambda: nn.RNN(3, 4)(ember.zeros(5, 2, 3), [ember.zeros(1, 2, 4)]),
+    lambda: nn.RNNCell(3, 4)(ember.zeros(2, 3), (ember.zeros(2, 4),)),
+    lambda: nn.LSTM(3, 4)(ember.zeros(5, 3), (ember.zeros(1, 4), (ember.zeros(1, 4),))),
+    lambda: nn.GRU(3, 4)(nn.utils.rnn.pack_sequence([ember.zeros(2, 3)]), (ember.zeros(1, 1, 4),)),
+])
+def test_a_state_that_is_not_a_tensor_is_refused_as_such(call):
+    with pytest.raises(TypeError, match=r"(hidden state|cell state|hx) must be a Tensor, got (tuple|list)"):
+        call()
+
+
 def test_cell_repr_names_a_relu_nonlinearity_as_torch():
     torch = pytest.importorskip("torch")
     for kwargs in ({}, {"nonlinearity": "relu"}, {"nonlinearity": "relu", "bias": False}):

@@ -18,7 +18,8 @@ def check_input_dtype(layer, x, expected, what: str = "input") -> None:
     given = getattr(x, "dtype", None)
     if given != expected and not (given in _AUTOCAST_DTYPES and expected in _AUTOCAST_DTYPES
                                   and is_autocast_enabled()):
-        shape = list(getattr(x, "shape", ()))
+        if given is None:
+            raise TypeError(f"{type(layer).__name__}: {what} must be a Tensor, got {type(x).__name__}")
         raise TypeError(f"{type(layer).__name__}: expected {what} of dtype {expected} (the dtype of its parameters), "
-                        f"got {given}{shape if given is not None else f' ({type(x).__name__})'}; convert the "
-                        f"{what} with .to(ember.{expected}), or the layer with .to(ember.{given or expected})")
+                        f"got {given}{list(getattr(x, 'shape', ()))}; convert the {what} with .to(ember.{expected}), "
+                        f"or the layer with .to(ember.{given})")

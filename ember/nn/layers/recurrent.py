@@ -346,6 +346,7 @@ class RNNBase(Module):
     def _unbatch_state(self, state: Tensor | None, batched: bool, what: str) -> Tensor | None:
         if state is None or batched:
             return state
+        check_input_dtype(self, state, self.weight_ih_l0.dtype, f"initial {what}")
         if state.ndim != 2:
             raise ValueError(f"{type(self).__name__}: for an unbatched input the {what} must be 2-D, "
                              f"got shape {list(state.shape)}")
