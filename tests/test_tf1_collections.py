@@ -61,6 +61,20 @@ def test_sharing_a_variable_with_another_shape_or_dtype_is_an_error():
             tf.get_variable("v", [2, 3], dtype=tf.float64)
 
 
+def test_reuse_false_inside_a_reusing_scope_still_reuses():
+    # TF-1 has no scope that turns an outer reuse off: reuse=False is None there (a new s/t/v was made)
+    with tf.variable_scope("s"):
+        with tf.variable_scope("t"):
+            v = tf.get_variable("v", [2])
+    with tf.variable_scope("s", reuse=True):
+        with tf.variable_scope("t", reuse=False):
+            assert tf.get_variable_scope().reuse
+            assert tf.get_variable("v", [2]) is v
+            with pytest.raises(ValueError, match="s/t/w does not exist and reuse=True"):
+                tf.get_variable("w", [2])
+    assert len(tf.global_variables()) == 1
+
+
 def test_default_name_scopes_are_fresh_each_time():
     for expected in ("block/w:0", "block_1/w:0", "block_2/w:0"):
         with tf.variable_scope(None, default_name="block"):

@@ -218,7 +218,8 @@ def name_scope(name: str | None, default_name: str | None = None, values=None):
 def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None):
     """A scope that prefixes ``get_variable`` names and opens a name scope of that name (made unique, as
     ``name_scope``'s: ops of a second ``variable_scope("D")`` are named ``D_1/...``, its variables still
-    ``D/...``); with ``reuse=True`` (or ``tf.AUTO_REUSE``) ``get_variable`` returns existing variables, and an
+    ``D/...``); with ``reuse=True`` (or ``tf.AUTO_REUSE``) ``get_variable`` returns existing variables (in inner
+    scopes too, whatever their own ``reuse``), and an
     ``initializer`` is the default of its ``get_variable`` calls (and of its inner scopes'). Given a scope object,
     its variables' prefix, its name scope and its initializer are opened again as they were."""
     graph = get_default_graph()
@@ -235,7 +236,9 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
     original = getattr(name_or_scope, "original_name_scope", None)
     full = original.rstrip("/") if original is not None else _scope_name(graph, names or "scope")
     graph.var_scopes.append(name)
-    graph.reuse.append(graph.reuse[-1] if reuse is None else reuse)
+    # reuse is inherited: False is None here, as TF-1 allows no scope that turns an outer reuse off; a scope
+    # object opened again keeps its own reuse unless one is given
+    graph.reuse.append(reuse or getattr(name_or_scope, "reuse", graph.reuse[-1]))
     if initializer is None:
         initializer = getattr(name_or_scope, "initializer", graph.initializers[-1])
     graph.initializers.append(initializer)
