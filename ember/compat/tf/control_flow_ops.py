@@ -22,6 +22,8 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
     true_fn, false_fn = true_fn or fn1, false_fn or fn2
     if not isinstance(pred, Tensor):
         return true_fn() if pred else false_fn()
+    if pred.shape is not None and len(pred.shape) != 0:
+        raise ValueError(f"tf.cond: pred must be a scalar, got '{pred.name}' of shape {list(pred.shape)}")
     yes, no = true_fn(), false_fn()
     flat_yes, flat_no = flat(yes), flat(no)
     if len(flat_yes) != len(flat_no):
@@ -31,23 +33,34 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
         if isinstance(t, Tensor) and t.kind in ("Assign", "Train", "Init", "NoOp"):
             raise ValueError(f"tf.cond on a tf.Tensor predicate runs both branches; '{t.name}' ({t.kind}) has a side "
                              "effect: run it with its own Session.run instead")
-    chosen = [op(lambda p, a, b: ember.where(p, a, b), (pred, as_tf(a), as_tf(b)), name=name or "cond")
-              for a, b in zip(flat_yes, flat_no)]
+    chosen = [op(_select, (pred, as_tf(a), as_tf(b)), name=name or "cond") for a, b in zip(flat_yes, flat_no)]
     return unflat(yes, chosen)
 
 
+def _select(pred, a, b):
+    if pred.ndim != 0:  # (a fed predicate of unknown shape)
+        raise ValueError(f"tf.cond: pred must be a scalar, got shape {list(pred.shape)}")
+    return ember.where(pred, a, b)
+
+
 def flat(obj) -> list:
-    """The tensors in nested lists and tuples, in order."""
+    """The tensors in nested lists, tuples, namedtuples and dicts (in sorted key order, as TF's nest), in order."""
+    if isinstance(obj, dict):
+        return [x for key in sorted(obj) for x in flat(obj[key])]
     return [x for item in obj for x in flat(item)] if isinstance(obj, (list, tuple)) else [obj]
 
 
 def unflat(like, values: list):
-    """``values`` in ``like``'s nesting of lists and tuples."""
+    """``values`` in ``like``'s nesting of lists, tuples, namedtuples and dicts."""
     items = iter(values)
 
     def build(obj):
+        if isinstance(obj, dict):
+            built = {key: build(obj[key]) for key in sorted(obj)}
+            return type(obj)((key, built[key]) for key in obj)
         if isinstance(obj, (list, tuple)):
-            return type(obj)(build(o) for o in obj)
+            parts = [build(o) for o in obj]
+            return type(obj)(*parts) if hasattr(obj, "_fields") else type(obj)(parts)
         return next(items)
 
     return build(like)

@@ -1,0 +1,41 @@
+"""TF-1's ``tf.cond`` and ``tf.while_loop``: the structures their branches and bodies return, and what TF-1
+refuses (a predicate that is not a scalar)."""
+
+import collections
+
+import numpy as np
+import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+
+import ember.compat.tf as tf
+
+Pair = collections.namedtuple("Pair", "first second")
+
+
+def test_cond_of_a_tensor_predicate_keeps_dicts_and_namedtuples():
+    p = tf.placeholder(tf.bool)
+    x = tf.placeholder(tf.float32, [2])
+    # a dict was one leaf, handed back as the true branch's dict of tensors whatever the predicate; the keys
+    # pair up by name, not by the order each branch wrote them in
+    chosen = tf.cond(p, lambda: {"b": x, "a": x * 2.0}, lambda: {"a": x + 1.0, "b": x - 1.0})
+    pair = tf.cond(p, lambda: Pair(x, x * 3.0), lambda: Pair(x - 1.0, x))  # (a TypeError building the namedtuple)
+    with tf.Session() as sess:
+        feed = {p: False, x: [1.0, 2.0]}
+        out = sess.run(chosen, feed)
+        np.testing.assert_array_equal(out["a"], [2.0, 3.0])
+        np.testing.assert_array_equal(out["b"], [0.0, 1.0])
+        got = sess.run(pair, {p: True, x: [1.0, 2.0]})
+        assert isinstance(got, Pair)
+        np.testing.assert_array_equal(got.second, [3.0, 6.0])
+
+
+def test_cond_refuses_a_predicate_that_is_not_a_scalar():
+    # a [2] predicate selected elementwise between the branches ([2. 3.]) where TF-1 wants a scalar
+    x = tf.placeholder(tf.float32, [2])
+    with pytest.raises(ValueError, match=r"tf.cond: pred must be a scalar, got '.*' of shape \[2\]"):
+        tf.cond(tf.placeholder(tf.bool, [2]), lambda: x * 2.0, lambda: x + 1.0)
+    unknown = tf.placeholder(tf.bool)
+    chosen = tf.cond(unknown, lambda: x * 2.0, lambda: x + 1.0)
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match=r"pred must be a scalar, got shape \[2\]"):
+            sess.run(chosen, {unknown: [True, False], x: [1.0, 2.0]})
