@@ -39,3 +39,19 @@ def test_cond_refuses_a_predicate_that_is_not_a_scalar():
     with tf.Session() as sess:
         with pytest.raises(ValueError, match=r"pred must be a scalar, got shape \[2\]"):
             sess.run(chosen, {unknown: [True, False], x: [1.0, 2.0]})
+
+
+def test_while_loop_returns_the_body_structure_as_tf1():
+    # one loop variable in a list came back as a one-item list (sess.run gave [5]) and a namedtuple or tuple as
+    # a list; TF-1 gives the tensor itself, and the body's structure otherwise
+    counter = tf.while_loop(lambda i: i < 5, lambda i: [i + 1], [tf.constant(0)])
+    assert isinstance(counter, tf.Tensor)
+    pair = tf.while_loop(lambda a, b: a < 3, lambda a, b: Pair(a + 1, b * 2.0), Pair(tf.constant(0), tf.constant(1.0)))
+    capped = tf.while_loop(lambda i: i < 10, lambda i: i + 1, tf.constant(0), maximum_iterations=tf.constant(3))
+    with tf.Session() as sess:
+        assert sess.run(counter) == 5
+        got = sess.run(pair)
+        assert isinstance(got, Pair) and got.first == 3 and got.second == 8.0
+        assert sess.run(capped) == 3  # (a tensor maximum_iterations was a TypeError)
+    with pytest.raises(ValueError, match="tf.while_loop: body returned 1 loop variables for 2"):
+        tf.while_loop(lambda i, a: i < 3, lambda i, a: i + 1, (tf.constant(0), tf.constant(1.0)))

@@ -73,24 +73,30 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     The condition is evaluated on the loop variables that are Python numbers or constants (a counter),
     and the body is unrolled: the forms tutorials use (``i < n`` with ``i + 1``). A condition that
     depends on a fed or computed value raises, naming the loop."""
-    single = not isinstance(loop_vars, (list, tuple))
-    state = [loop_vars] if single else list(loop_vars)
+    result = loop_vars if isinstance(loop_vars, (list, tuple)) else [loop_vars]
+    if isinstance(maximum_iterations, Tensor):
+        maximum_iterations = _constant_value(maximum_iterations, "tf.while_loop", int)
     for _ in range(maximum_iterations if maximum_iterations is not None else 100_000):
-        keep = cond(*state)
+        keep = cond(*result)
         if isinstance(keep, Tensor):
             keep = _constant_value(keep, "tf.while_loop")
         if not keep:
             break
-        out = body(*state)
-        state = list(out) if isinstance(out, (list, tuple)) else [out]
+        out = body(*result)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        if len(out) != len(result):
+            raise ValueError(f"tf.while_loop: body returned {len(out)} loop variables for {len(result)}")
+        result = out
     else:
         if maximum_iterations is None:
             raise ValueError("tf.while_loop: the loop did not end within 100000 unrolled iterations")
-    return state[0] if single else state
+    # TF-1's: the body's structure (a tuple, a namedtuple), or its first item when it holds one tensor
+    return result[0] if len(flat(result)) == 1 else result
 
 
-def _constant_value(t: Tensor, where: str):
-    """The value of a recipe that depends on constants only (a loop counter), computed now."""
+def _constant_value(t: Tensor, where: str, convert=builtins.bool):
+    """The value of a recipe that depends on constants only (a loop counter), computed now, as ``convert`` makes
+    it."""
     pending = [t]
     seen = set()
     while pending:
@@ -103,4 +109,4 @@ def _constant_value(t: Tensor, where: str):
                              "while the graph is built; Ember unrolls loops with a known trip count only")
         pending.extend(tensors_in(x.args))
         pending.extend(tensors_in(x.kwargs))
-    return builtins.bool(np.asarray(Session(graph=t.graph).run(t)))
+    return convert(np.asarray(Session(graph=t.graph).run(t)))
