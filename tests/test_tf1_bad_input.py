@@ -137,3 +137,21 @@ def test_softmax_cross_entropy_broadcasts_labels_and_logits_before_the_softmax()
                                                       logits=tf.constant([[0.5], [0.2]]))
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(loss), [np.log(2.0)] * 2, rtol=1e-6)
+
+
+def test_assign_refuses_a_value_of_another_shape():
+    # a scalar was broadcast into the vector ([7. 7. 7.]) and tf.assign(v, x, False) took False as the name
+    # (AttributeError 'bool' object has no attribute 'endswith'); TF-1 refuses the shapes at build
+    v = tf.Variable([1.0, 2.0, 3.0], name="v")
+    with pytest.raises(ValueError, match=r"assign to v:0: shapes \[3\] and \[\] are incompatible"):
+        tf.assign(v, 7.0)
+    with pytest.raises(ValueError, match=r"shapes \[3\] and \[2\] are incompatible \(Ember's variables keep"):
+        tf.assign(v, [1.0, 2.0], False)
+    fed = tf.placeholder(tf.float32)
+    late = tf.assign(v, fed)
+    new = tf.assign(v, [4.0, 5.0, 6.0], True)
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        with pytest.raises(ValueError, match=r"assign to v:0: shapes \[3\] and \[1\] are incompatible"):
+            sess.run(late, {fed: [9.0]})
+        np.testing.assert_array_equal(sess.run(new), [4.0, 5.0, 6.0])

@@ -167,8 +167,9 @@ def _lower_assign(replay: Replay, t: Tensor):
     target, value = replay.value(t.args[0]), replay.value(t.args[1])
     with graph.building():
         value = ember.cast(value, target.dtype) if value.dtype != target.dtype else value
-        if tuple(value.shape) != tuple(target.shape):
-            value = ember.broadcast_to(value, target.shape)
+        if tuple(value.shape) != tuple(target.shape):  # (a value whose shape was not known at build)
+            raise ValueError(f"assign to {t.args[0].name}: shapes {list(target.shape)} and {list(value.shape)} "
+                             "are incompatible")
     graph.add(ASSIGN, (target, value), {}, [])
     return value
 

@@ -52,9 +52,17 @@ class Variable(Tensor):
         self.initializer = Operation(None, name=f"{self._op_name}/Assign", kind="Init")
         self.initializer.args = (self,)
 
-    def assign(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
-        """An op that stores ``value`` into the variable and returns it."""
-        return Tensor(None, (self, as_tf(value)), name=name or f"{self._op_name}/Assign", shape=self._shape,
+    def assign(self, value, use_locking: bool = False, name: str | None = None, read_value: bool = True,
+               validate_shape: bool = True) -> Tensor:
+        """An op that stores ``value`` into the variable and returns it. ``value`` must have the variable's
+        shape, as TF-1's ``validate_shape`` asks; Ember's variables keep their shape, so ``validate_shape=False``
+        takes no other shape either."""
+        value = as_tf(value)
+        shape = value.shape
+        if shape is not None and None not in shape and tuple(shape) != tuple(self._shape):
+            raise ValueError(f"assign to {self.name}: shapes {list(self._shape)} and {list(shape)} are "
+                             "incompatible" + ("" if validate_shape else " (Ember's variables keep their shape)"))
+        return Tensor(None, (self, value), name=name or f"{self._op_name}/Assign", shape=self._shape,
                       dtype=self.dtype, kind="Assign")
 
     def assign_add(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
@@ -78,8 +86,9 @@ def cast(x, dtype, name: str | None = None) -> Tensor:
     return op(lambda a: ember.cast(a, dtype), (as_tf(x),), name=name or "Cast")
 
 
-def assign(ref: Variable, value, name: str | None = None) -> Tensor:
-    return ref.assign(value, name=name)
+def assign(ref: Variable, value, validate_shape=None, use_locking=None, name: str | None = None) -> Tensor:
+    """``tf.assign``: stores ``value`` (of ``ref``'s shape) into ``ref`` and returns the new value."""
+    return ref.assign(value, name=name, validate_shape=validate_shape is not False)
 
 
 def assign_add(ref: Variable, value, name: str | None = None) -> Tensor:
