@@ -145,6 +145,24 @@ def test_gradients_match_eager_and_none_when_unconnected():
     np.testing.assert_allclose(got["x"], xt.grad.numpy(), rtol=1e-6)
 
 
+def test_gradients_give_zeros_for_unconnected_xs_when_asked():
+    # unconnected_gradients was a TypeError; TF-1's 'zero' gives zeros of each x's shape and dtype
+    x = tf.placeholder(tf.float32, [3])
+    w = tf.Variable([1.0, 2.0])
+    ids = tf.placeholder(tf.int32, [2])
+    y = tf.reduce_sum(x * x) + tf.cast(ids[0], tf.float32)
+    gx, gw, gi = tf.gradients(y, [x, w, ids], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    assert tf.gradients(y, [w], unconnected_gradients="none") == [None]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([gx, gw, gi], {x: [1.0, 2.0, 3.0], ids: [1, 2]})
+    np.testing.assert_array_equal(got[0], [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(got[1], np.zeros(2, np.float32))
+    assert got[2].dtype == np.int32 and not got[2].any()
+    with pytest.raises(ValueError, match="unconnected_gradients must be 'none' or 'zero', got 'zeros'"):
+        tf.gradients(y, x, unconnected_gradients="zeros")
+
+
 def test_gradients_take_grad_ys_as_arrays_numbers_or_none():
     x = tf.placeholder(tf.float32, [None, 2])
     w = tf.Variable([[1.0], [2.0]])

@@ -151,7 +151,7 @@ from ember.compat.tf.math_ops import (
 )
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
-from ember.compat.tf.train import gradients
+from ember.compat.tf.train import UnconnectedGradients, gradients
 from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
     Variable,
@@ -180,6 +180,7 @@ from ember.compat.tf.variables import (
 
 __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "AUTO_REUSE", "Graph", "GraphKeys", "InteractiveSession", "Operation", "Session", "Tensor", "TensorShape",
+    "UnconnectedGradients",
     "Variable", "add_n", "add_to_collection", "all_variables", "app", "arg_max", "arg_min", "argmax", "argmin",
     "argsort", "assign", "assign_add", "assign_sub", "atan2", "bfloat16", "bool", "cast", "cholesky",
     "clip_by_global_norm",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 from typing import NamedTuple
@@ -37,6 +38,13 @@ __all__ = [
 ]
 
 
+class UnconnectedGradients(enum.Enum):
+    """What ``tf.gradients`` gives for an x the ys do not depend on: None, or zeros of its shape."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
 class _GradientRequest(tuple):
     """(ys, xs, grad_ys) of one ``tf.gradients`` call; ``for_training``: made by ``compute_gradients``, whose
     gradients a data-parallel job averages over the ranks as soon as they are computed."""
@@ -44,8 +52,15 @@ class _GradientRequest(tuple):
     for_training = False
 
 
-def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None) -> list:
-    """Symbolic d(sum of ys)/dx for each x (None where the ys do not depend on x), built by the autodiff pass."""
+def gradients(ys, xs, grad_ys=None, name: str = "gradients", colocate_gradients_with_ops: bool = False,
+              gate_gradients: bool = False, aggregation_method=None, stop_gradients=None,
+              unconnected_gradients="none") -> list:
+    """Symbolic d(sum of ys)/dx for each x, built by the autodiff pass; for an x the ys do not depend on, None,
+    or zeros of x's shape and dtype with ``unconnected_gradients="zero"`` (``tf.UnconnectedGradients.ZERO``).
+    The placement and aggregation arguments change no value."""
+    unconnected = getattr(unconnected_gradients, "value", unconnected_gradients)
+    if unconnected not in ("none", "zero"):
+        raise ValueError(f"tf.gradients: unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
     if stop_gradients is not None:
         raise NotImplementedError("tf.gradients: stop_gradients is not supported; wrap those tensors in "
                                   "tf.stop_gradient where they are computed")
@@ -60,7 +75,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
     out = []
     for i, x in enumerate(xs):
         if not any(depends(y, x, differentiably=True) for y in ys):
-            out.append(None)
+            out.append(None if unconnected == "none" else op(ember.zeros_like, (x,), name=f"{name}/zeros_like"))
             continue
         out.append(Tensor(None, (request, i), name=name, shape=x._shape, dtype=x.dtype, kind="Gradients"))
     return out
