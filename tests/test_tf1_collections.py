@@ -75,6 +75,15 @@ def test_reuse_false_inside_a_reusing_scope_still_reuses():
     assert len(tf.global_variables()) == 1
 
 
+def test_get_variable_refuses_a_value_initializer_of_another_shape():
+    # the shape was ignored: get_variable("v", [3], initializer=tf.constant([1., 2.])) made a [2] variable
+    with pytest.raises(ValueError, match=r"get_variable v: .* shape \[2\], the shape asked \[3\]"):
+        tf.get_variable("v", [3], initializer=tf.constant([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"get_variable n: .* shape \[2\], the shape asked \[2, 1\]"):
+        tf.get_variable("n", [2, 1], initializer=np.ones(2, np.float32))
+    assert tf.get_variable("ok", initializer=tf.constant([1.0, 2.0])).shape == (2,)
+
+
 def test_default_name_scopes_are_fresh_each_time():
     for expected in ("block/w:0", "block_1/w:0", "block_2/w:0"):
         with tf.variable_scope(None, default_name="block"):

@@ -226,7 +226,10 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
             raise ValueError(f"get_variable {full}: a shape is needed with an initializer function")
         initial = initializer(list(shape), dtype=as_tf_dtype(dtype))
     else:
-        initial = initializer
+        initial = as_tf(initializer)
+        if shape is not None and initial.shape is not None and tuple(initial.shape) != tuple(int(d) for d in shape):
+            raise ValueError(f"get_variable {full}: the initializer value has shape {list(initial.shape)}, the "
+                             f"shape asked {list(shape)}; give no shape with a value, as TF-1 asks")
     scopes, graph.scopes = graph.scopes, []
     try:
         var = Variable(initial, trainable=trainable, name=full, dtype=dtype, collections=collections)
