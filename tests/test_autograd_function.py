@@ -251,26 +251,29 @@ def test_mark_dirty_refuses_a_value_another_node_saved():
         c.sum().backward()
 
 
+class _SavedExp(Function):
+    """exp, saving its output for backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
 def test_a_saved_output_changed_in_place_after_the_call_is_an_error():
-    class Exp(Function):
-        @staticmethod
-        def forward(ctx, x):
-            y = x.exp()
-            ctx.save_for_backward(y)
-            return y
-
-        @staticmethod
-        def backward(ctx, grad):
-            (y,) = ctx.saved_tensors
-            return grad * y
-
-    y = Exp.apply(_x([0.0, 1.0]))
+    y = _SavedExp.apply(_x([0.0, 1.0]))
     y.mul_(2)  # the backward would read 2 * exp(x) (a gradient twice PyTorch's, which refuses)
     with pytest.raises(RuntimeError, match="ExpBackward: a saved tensor .* modified by an in-place operation"):
         y.sum().backward()
     with ember.no_grad():
-        z = Exp.apply(_x([0.0]))
-    z2 = Exp.apply(_x([0.0]))
+        z = _SavedExp.apply(_x([0.0]))
+    z2 = _SavedExp.apply(_x([0.0]))
     z2.sum().backward(retain_graph=True)  # unchanged: no error, and one written under no_grad is refused too
     with ember.no_grad():
         z2.add_(1)
@@ -529,24 +532,12 @@ def test_graph_mode_refuses_a_recorded_call_and_runs_a_forward_without_gradients
 
 
 def test_a_saved_output_is_freed_without_the_garbage_collector():
-    class Exp(Function):
-        @staticmethod
-        def forward(ctx, x):
-            y = x.exp()
-            ctx.save_for_backward(y)
-            return y
-
-        @staticmethod
-        def backward(ctx, grad):
-            (y,) = ctx.saved_tensors
-            return grad * y
-
     x = _x([1.0])
     enabled = gc.isenabled()
     gc.disable()
     try:
         for backward in (False, True):  # a forward that no backward follows; one kept with retain_graph=True
-            y = Exp.apply(x)
+            y = _SavedExp.apply(x)
             alive = weakref.ref(y)
             if backward:
                 y.sum().backward(retain_graph=True)
@@ -557,7 +548,7 @@ def test_a_saved_output_is_freed_without_the_garbage_collector():
             gc.enable()
     np.testing.assert_allclose(_np(x.grad), [np.e])
     # the saved output still carries its history while it lives: a second order through it
-    (g,) = ember.grad(Exp.apply(x).sum(), x, create_graph=True)
+    (g,) = ember.grad(_SavedExp.apply(x).sum(), x, create_graph=True)
     (gg,) = ember.grad(g.sum(), x)
     np.testing.assert_allclose(_np(gg), [np.e])
 
