@@ -216,7 +216,8 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True, ch
     if isinstance(func, ScriptModule):
         func = func.original_module
     name = type(func).__name__ if isinstance(func, Module) else getattr(func, "__name__", "the function")
-    compiled = JitFunction(func) if isinstance(func, Module) else CompiledFunction(func, None)  # (keywords too)
+    # (keywords too; fullgraph: a graph break is this function's to report, with a TracerWarning)
+    compiled = JitFunction(func) if isinstance(func, Module) else CompiledFunction(func, None, fullgraph=True)
     try:
         if check_trace:
             for inputs in [examples] + [_as_tuple(c) for c in check_inputs or ()]:
