@@ -22,6 +22,7 @@ class Recipe:
     batch_size: int
     lr: float
     input_shape: tuple  # one sample's shape, as the network takes it
+    input_range: tuple | None = None  # (low, high) of the values the model was trained on, where not standardized
 
 
 class Standardize(nn.Module):
@@ -84,9 +85,9 @@ def breast_cancer_logistic(lr: float, seed: int, epochs: int, batch_size: int):
 
 RECIPES = {
     "digits-cnn": Recipe("CNN on scikit-learn's 8x8 digits", digits_cnn, epochs=12, batch_size=32, lr=3e-3,
-                         input_shape=(1, 8, 8)),
+                         input_shape=(1, 8, 8), input_range=(0.0, 1.0)),
     "digits-mlp": Recipe("MLP on scikit-learn's digits", digits_mlp, epochs=20, batch_size=32, lr=0.05,
-                         input_shape=(64,)),
+                         input_shape=(64,), input_range=(0.0, 1.0)),
     "breast-cancer": Recipe("logistic regression on breast cancer", breast_cancer_logistic, epochs=30,
                             batch_size=32, lr=0.05, input_shape=(30,)),
 }
@@ -147,8 +148,9 @@ def _trained_with(name: str, checkpoint: str) -> int:
 def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device: str = "cpu",
             batch_size: int = 256) -> tuple[np.ndarray, dict | None]:
     """Class predictions of recipe ``name``'s model restored from ``checkpoint``: for ``inputs`` (rows of
-    raw features, reshaped to the recipe's input shape), or for its test split (the split of the seed it was
-    trained with), with the test metrics."""
+    features, reshaped to the recipe's input shape: breast-cancer's raw, the digits' pixels in [0, 1] as
+    ``ember.data.datasets.load_digits`` gives them), or for its test split (the split of the seed it was trained
+    with), with the test metrics."""
     recipe = _recipe(name)
     seed = _trained_with(name, checkpoint)
     model, _, test, metrics, _ = recipe.build(recipe.lr, seed, recipe.epochs, recipe.batch_size)
@@ -165,6 +167,11 @@ def predict(name: str, checkpoint: str, inputs: np.ndarray | None = None, device
     if inputs.ndim < 2 or int(np.prod(inputs.shape[1:])) != size:
         raise ValueError(f"{name} takes samples of shape {recipe.input_shape} ({size} values each); the input has "
                          f"shape {inputs.shape}")
+    low, high = recipe.input_range or (-np.inf, np.inf)
+    if inputs.size and not (inputs.min() >= low and inputs.max() <= high):  # (NaN fails too)
+        # scikit-learn's raw 0-16 pixels scored 0.37 where the same pixels / 16 score 0.92: refused, not guessed
+        raise ValueError(f"{name} takes values in [{low:g}, {high:g}] (the scale it was trained on); the input holds "
+                         f"values from {inputs.min():g} to {inputs.max():g} (scikit-learn's raw digits: divide by 16)")
     outputs = model.predict(inputs.reshape(len(inputs), *recipe.input_shape), batch_size=batch_size)
     labels = outputs.argmax(axis=1) if outputs.ndim == 2 else (outputs > 0).astype(np.int64)
     return labels, result

@@ -254,3 +254,19 @@ def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
     monkeypatch.setattr(recipes, "run", interrupted)
     assert cli.main(["train", "digits-mlp", "--epochs", "1"]) == 130  # was a KeyboardInterrupt traceback
     assert capsys.readouterr().err == "ember train: interrupted\n"
+
+
+def test_digits_predict_refuses_pixels_outside_the_trained_scale(tmp_path, capsys):
+    # the digits recipes train on pixels in [0, 1]; scikit-learn's raw 0-16 pixels were taken as they were and
+    # scored 0.37 (0.92 divided by 16), silently
+    from sklearn.datasets import load_digits
+
+    ckpt = str(tmp_path / "d.emb")
+    assert cli.main(["train", "digits-mlp", "--epochs", "2", "--save", ckpt]) == 0
+    capsys.readouterr()
+    raw = load_digits().data[:20]
+    np.save(tmp_path / "raw.npy", raw)
+    assert cli.main(["predict", "digits-mlp", ckpt, "--input", str(tmp_path / "raw.npy")]) == 1
+    assert "takes values in [0, 1]" in capsys.readouterr().err
+    np.save(tmp_path / "scaled.npy", raw / 16)
+    assert cli.main(["predict", "digits-mlp", ckpt, "--input", str(tmp_path / "scaled.npy")]) == 0
