@@ -84,6 +84,10 @@ from ember.pytorch_aliases import (  # noqa: A004
 )
 
 bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
+
+from ember import torch_keywords as _torch_keywords  # noqa: E402
+
+_torch_keywords.install(globals())  # torch.add(input=a, other=b, out=c): PyTorch's keyword names and out=
 device = Device
 
 from ember.version import __version__  # noqa: E402

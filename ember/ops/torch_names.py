@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 from collections import namedtuple
 
-_RENAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis", "dim1": "axis1",
-            "dim2": "axis2"}
+# PyTorch's names of the NumPy keyword arguments, read by every reduction and shape function
+TORCH_RENAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis",
+                 "dim1": "axis1", "dim2": "axis2"}
 
 
 # one function's own PyTorch names: torch.take(x, index=), Tensor.split(split_size=)
@@ -30,7 +31,7 @@ _EMPTY_DIM_IS_ALL = {"sum", "nansum", "mean", "nanmean", "std", "var", "max", "m
 
 
 def _translate(name: str, kwargs: dict) -> dict:
-    for torch_name, numpy_name in (_RENAMES | _OWN_RENAMES.get(name, {})).items():
+    for torch_name, numpy_name in (TORCH_RENAMES | _OWN_RENAMES.get(name, {})).items():
         if torch_name in kwargs:
             if numpy_name in kwargs:
                 raise TypeError(f"{name}: got both {numpy_name}= and {torch_name}=; give one")
