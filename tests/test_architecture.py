@@ -140,6 +140,8 @@ def test_tensor_methods_are_the_op_functions_in_one_class():
     assert dispatch.apply is ember.autograd.apply
     for name in ("exp", "sum", "reshape", "__add__", "__matmul__", "T"):
         assert name in vars(OpMethods) and name in dir(ember.Tensor)
-    assert ember.Tensor.exp is ember.exp and ember.Tensor.__mul__ is ember.mul
+    assert ember.Tensor.exp is ember.ops.exp and ember.Tensor.__mul__ is ember.ops.mul
+    # (the top-level names add PyTorch's keyword names and out= around the same functions)
+    assert ember.exp.__wrapped__ is ember.ops.exp and ember.mul.__wrapped__ is ember.ops.mul
     x = ember.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert (2 - x).tolist() == [[1.0, 0.0], [-1.0, -2.0]] and x.T.tolist() == [[1.0, 3.0], [2.0, 4.0]]
