@@ -210,3 +210,116 @@ def test_python_ints_outside_int32_and_numpy_scalars_keep_their_values_and_dtype
     with tf.Session() as sess:
         assert [int(v) for v in drain(sess, big.make_one_shot_iterator().get_next())] == [2**40, 3]
         assert drain(sess, scalar.make_one_shot_iterator().get_next()) == [0.1]
+
+
+def padded_reference(arrays, shape, fill):
+    """NumPy: the arrays padded at the end of each dimension to ``shape`` with ``fill``, stacked."""
+    out = np.full((len(arrays),) + tuple(shape), fill, np.asarray(arrays[0]).dtype)
+    for j, a in enumerate(arrays):
+        out[(j,) + tuple(slice(0, n) for n in a.shape)] = a
+    return out
+
+
+def test_padded_batch_pads_each_component_to_its_padded_shape():
+    lengths = [3, 1, 4, 2, 5]
+    seqs = [np.arange(1, n + 1, dtype=np.int64) * 10 for n in lengths]
+    ds = tf.data.Dataset.from_tensor_slices(np.array(lengths, np.int64)).map(
+        lambda n: (np.arange(1, int(n) + 1, dtype=np.int64) * 10, np.full((int(n), 2), int(n), np.float32), n))
+    batched = ds.padded_batch(2, padded_shapes=([None], [-1, 2], []), padding_values=(np.int64(-1), 0.5, np.int64(0)))
+    assert batched.output_shapes == ((None, None), (None, None, 2), (None,))
+    assert batched.output_types == (np.int64, np.float32, np.int64)
+    with tf.Session() as sess:
+        got = drain(sess, batched.make_one_shot_iterator().get_next())
+    assert len(got) == 3
+    for k, (ids, feats, n) in enumerate(got):
+        group = range(2 * k, min(2 * k + 2, 5))
+        longest = max(lengths[j] for j in group)
+        np.testing.assert_array_equal(ids, padded_reference([seqs[j] for j in group], [longest], -1))
+        np.testing.assert_array_equal(feats, padded_reference(
+            [np.full((lengths[j], 2), lengths[j], np.float32) for j in group], [longest, 2], 0.5))
+        np.testing.assert_array_equal(n, [lengths[j] for j in group])
+    # a fixed padded size, a dict of components, drop_remainder, the default padding_values
+    ds = tf.data.Dataset.from_tensor_slices(np.array(lengths, np.int32)).map(
+        lambda n: {"tokens": np.arange(int(n), dtype=np.int32) + 1, "words": np.full(int(n), "w")})
+    fixed = ds.padded_batch(2, padded_shapes={"tokens": [6], "words": [None]}, drop_remainder=True)
+    assert fixed.output_shapes == {"tokens": (2, 6), "words": (2, None)}
+    with tf.Session() as sess:
+        got = drain(sess, fixed.make_one_shot_iterator().get_next())
+    assert len(got) == 2
+    np.testing.assert_array_equal(got[1]["tokens"], padded_reference([np.arange(4) + 1, np.arange(2) + 1], [6], 0))
+    assert got[0]["words"].tolist() == [["w", "w", "w"], ["w", "", ""]]
+
+
+def test_padded_batch_without_padded_shapes_pads_to_the_longest_and_keeps_known_dimensions():
+    ds = tf.data.Dataset.range(1, 4).map(lambda n: np.ones((int(n), 3), np.float64) * int(n))
+    with tf.Session() as sess:
+        (got,) = drain(sess, ds.padded_batch(3).make_one_shot_iterator().get_next())
+    expected = padded_reference([np.ones((n, 3)) * n for n in (1, 2, 3)], [3, 3], 0.0)
+    np.testing.assert_array_equal(got, expected)
+    rows = tf.data.Dataset.from_tensor_slices(np.zeros((4, 2, 3), np.float32)).padded_batch(3)
+    assert rows.output_shapes == (None, 2, 3)
+
+
+def test_padded_batch_through_an_initializable_iterator_over_several_epochs():
+    data = tf.placeholder(tf.int32, [None])
+    pad = tf.placeholder(tf.int32, [])
+    ds = tf.data.Dataset.from_tensor_slices(data).map(lambda n: np.arange(int(n), dtype=np.int32))
+    iterator = ds.padded_batch(2, padded_shapes=[None], padding_values=pad).make_initializable_iterator()
+    value = iterator.get_next()
+    with tf.Session() as sess:
+        for epoch, (sizes, fill) in enumerate([([2, 1, 3], -1), ([1, 4], 7), ([2, 1, 3], 9)]):
+            sess.run(iterator.initializer, {data: np.array(sizes, np.int32), pad: fill})
+            got = drain(sess, value)
+            groups = [sizes[i:i + 2] for i in range(0, len(sizes), 2)]
+            assert len(got) == len(groups), epoch
+            for batch, group in zip(got, groups):
+                np.testing.assert_array_equal(batch, padded_reference([np.arange(n) for n in group],
+                                                                      [max(group)], fill))
+
+
+def test_padded_batch_refuses_bad_shapes_and_padding_values():
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 3), np.float32), np.arange(4)))
+    with pytest.raises(ValueError, match=r"padded_batch: padded_shapes .* does not match the structure"):
+        ds.padded_batch(2, padded_shapes=[None, 3])
+    with pytest.raises(ValueError, match=r"padded shape \[5\] of component 0 is not compatible with its shape \[3\]"):
+        ds.padded_batch(2, padded_shapes=([5], []))
+    with pytest.raises(ValueError, match=r"padded shape \[None, None\] of component 0"):
+        ds.padded_batch(2, padded_shapes=([None, None], []))
+    with pytest.raises(TypeError, match="padding_values of component 1 has dtype int32, not the component's int64"):
+        ds.padded_batch(2, padded_shapes=([3], []), padding_values=(np.float32(0), -1))
+    with pytest.raises(ValueError, match="padding_values of component 0 must be a scalar"):
+        ds.padded_batch(2, padded_shapes=([3], []), padding_values=(np.zeros(2, np.float32), np.int64(0)))
+    with pytest.raises(ValueError, match="batch_size"):
+        ds.padded_batch(0, padded_shapes=([3], []))
+    long = tf.data.Dataset.range(1, 5).map(lambda n: np.zeros(int(n), np.float32)).padded_batch(2, [3])
+    with tf.Session() as sess:
+        value = long.make_one_shot_iterator().get_next()
+        assert sess.run(value).shape == (2, 3)
+        with pytest.raises(ValueError, match=r"has shape \[4\], larger than its padded shape \[3\]"):
+            sess.run(value)
+    ranks = tf.data.Dataset.range(2).map(lambda n: np.zeros((1,) * (int(n) + 1), np.float32)).padded_batch(2)
+    with tf.Session() as sess:
+        with pytest.raises(ValueError, match="different ranks"):
+            sess.run(ranks.make_one_shot_iterator().get_next())
+
+
+def test_training_on_padded_batches_of_variable_length_sequences():
+    # a TF-1 loop: the mean of each padded sequence (its length known) times w, fitted to targets 3 * mean
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 8, size=64).astype(np.int32)
+    seqs = [rng.normal(size=n).astype(np.float32) for n in lengths]
+    targets = np.array([3.0 * s.mean() for s in seqs], np.float32)
+    index = tf.data.Dataset.from_tensor_slices((np.arange(64), targets))
+    ds = index.map(lambda i, y: (seqs[int(i)], np.int32(lengths[int(i)]), y))
+    x, n, y = ds.repeat().padded_batch(16, padded_shapes=([None], [], [])).make_one_shot_iterator().get_next()
+    w = tf.Variable(0.0)
+    mean = tf.reduce_sum(x, axis=1) / tf.cast(n, tf.float32)
+    loss = tf.reduce_mean(tf.square(w * mean - y))
+    train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(x)
+        np.testing.assert_array_equal(first, padded_reference(seqs[:16], [lengths[:16].max()], 0.0))
+        for _ in range(100):
+            sess.run(train)
+        assert abs(sess.run(w) - 3.0) < 1e-3

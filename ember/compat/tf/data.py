@@ -25,6 +25,7 @@ from ember.compat.tf._core import (
     Graph,
     Operation,
     Tensor,
+    TensorShape,
     as_tf_dtype,
     constant_dtype,
     get_default_graph,
@@ -206,6 +207,45 @@ class Dataset:
         return self._derived(make, specs=[_Spec(None if s.shape is None else (dim,) + s.shape, s.dtype)
                                           for s in self._specs])
 
+    def padded_batch(self, batch_size: int, padded_shapes=None, padding_values=None,
+                     drop_remainder: bool = False) -> Dataset:
+        """Consecutive elements in groups of ``batch_size``, each component padded at the end of every dimension
+        to its ``padded_shapes`` entry (a dimension None or -1: the longest in the group; ``padded_shapes``
+        None: every dimension so) with its ``padding_values`` entry (0, False or '' by default), as TF-1."""
+        size = int(batch_size)
+        if size < 1:
+            raise ValueError(f"Dataset.padded_batch: batch_size must be positive, got {batch_size}")
+        if padded_shapes is None:
+            targets = [None if s.shape is None else (-1,) * len(s.shape) for s in self._specs]
+        else:
+            given = _per_component(self._structure, padded_shapes, "padded_shapes", _is_shape)
+            targets = [_padded_shape(p, s, i) for i, (p, s) in enumerate(zip(given, self._specs))]
+        if padding_values is None:
+            pads = [_default_padding(s.dtype) for s in self._specs]
+        else:
+            given = _per_component(self._structure, padding_values, "padding_values", lambda v: True)
+            pads = [_padding_value(v, s, i) for i, (v, s) in enumerate(zip(given, self._specs))]
+
+        def make(values, rng):
+            fills = [values[id(p)] if isinstance(p, Tensor) else p for p in pads]
+            source = self._iterate(values, rng)
+            while True:
+                group = list(itertools.islice(source, size))
+                if not group or (drop_remainder and len(group) < size):
+                    return
+                columns = zip(*[_leaves(element) for element in group])
+                padded = [_pad_group(i, list(parts), t, f) for i, (parts, t, f) in enumerate(zip(columns, targets,
+                                                                                                  fills))]
+                yield _rebuild(group[0], iter(padded))
+
+        dim = size if drop_remainder else None
+        specs = []
+        for s, target in zip(self._specs, targets):
+            inner = s.shape if padded_shapes is None else tuple(None if d < 0 else d for d in target)
+            specs.append(_Spec(None if inner is None else (dim,) + inner, s.dtype))
+        sources = self._sources + tuple(p for p in pads if isinstance(p, Tensor))
+        return Dataset(make, self._structure, specs, sources)
+
     def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
         """Elements in random order, drawn from a buffer of ``buffer_size`` refilled from the input (TF's
         rule: a buffer as large as the dataset shuffles it uniformly). With a ``seed``, every start of an
@@ -346,6 +386,87 @@ def _stack(group: list):
         shapes = sorted({tuple(np.shape(c)) for parts in zip(*columns) for c in parts})
         raise ValueError(f"Dataset.batch: elements of different shapes {shapes} cannot be stacked") from exc
     return _rebuild(group[0], iter(stacked))
+
+
+def _per_component(structure, given, what: str, is_leaf: Callable) -> list:
+    """``given`` matched against the element ``structure`` (its tuples and dicts), one entry per component."""
+    if isinstance(structure, tuple):
+        if not isinstance(given, tuple) or isinstance(given, TensorShape) or len(given) != len(structure):
+            raise ValueError(f"Dataset.padded_batch: {what} {given!r} does not match the structure of the elements "
+                             f"(a tuple of {len(structure)} components)")
+        return [leaf for st, g in zip(structure, given) for leaf in _per_component(st, g, what, is_leaf)]
+    if isinstance(structure, dict):
+        if not isinstance(given, dict) or set(given) != set(structure):
+            raise ValueError(f"Dataset.padded_batch: {what} {given!r} does not match the structure of the elements "
+                             f"(a dict of keys {sorted(structure)})")
+        return [leaf for key in sorted(structure) for leaf in _per_component(structure[key], given[key], what,
+                                                                               is_leaf)]
+    if not is_leaf(given):
+        raise ValueError(f"Dataset.padded_batch: expected a shape (a list of ints, None or -1) in {what} for a "
+                         f"component, got {given!r}")
+    return [given]
+
+
+def _is_shape(value) -> bool:
+    if hasattr(value, "as_list") and not isinstance(value, tuple):
+        return False
+    return isinstance(value, (tuple, list)) and all(
+        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)) for d in value)
+
+
+def _padded_shape(shape, spec: _Spec, i: int) -> tuple:
+    """One component's padded shape (-1: the group's longest), checked against its static shape as TF-1 does."""
+    target = tuple(-1 if d is None else int(d) for d in shape)
+    if any(d < -1 for d in target):
+        raise ValueError(f"Dataset.padded_batch: padded_shapes of component {i} has a dimension below -1: "
+                         f"{list(shape)}")
+    if spec.shape is not None and (len(spec.shape) != len(target) or any(
+            d >= 0 and s is not None and s != d for d, s in zip(target, spec.shape))):
+        raise ValueError(f"Dataset.padded_batch: the padded shape {list(shape)} of component {i} is not compatible "
+                         f"with its shape {list(spec.shape)}")
+    return target
+
+
+def _default_padding(dtype: np.dtype):
+    return np.zeros((), dtype)[()] if dtype.kind not in "USO" else np.asarray("" if dtype.kind == "U" else b"")[()]
+
+
+def _padding_value(value, spec: _Spec, i: int):
+    """A component's padding value: a scalar of its dtype (a Python number converted as tf.constant converts
+    it, so an int pads int32 components only, as in TF-1), or a tf scalar tensor read when the iterator starts."""
+    dtype, shape = (value.dtype, value._shape) if isinstance(value, Tensor) else (constant_dtype(value),
+                                                                                  np.shape(value))
+    if shape is not None and len(shape) != 0:
+        raise ValueError(f"Dataset.padded_batch: padding_values of component {i} must be a scalar, got shape "
+                         f"{list(shape)}")
+    if np.dtype(dtype) != spec.dtype and not (np.dtype(dtype).kind in "USO" and spec.dtype.kind in "USO"):
+        raise TypeError(f"Dataset.padded_batch: padding_values of component {i} has dtype {np.dtype(dtype)}, not "
+                        f"the component's {spec.dtype} (give a value of that dtype, e.g. np.{spec.dtype}(...))")
+    return value if isinstance(value, Tensor) else _as_array(value)[()]
+
+
+def _pad_group(i: int, parts: list, target, fill) -> np.ndarray:
+    """The arrays of one component in a group, padded to ``target`` (None: each dimension to the longest)."""
+    ranks = {np.ndim(p) for p in parts}
+    if target is None:
+        if len(ranks) != 1:
+            raise ValueError(f"Dataset.padded_batch: component {i} has elements of different ranks "
+                             f"{sorted(ranks)}; give its padded_shapes")
+        target = (-1,) * ranks.pop()
+    elif ranks != {len(target)}:
+        shapes = sorted({np.shape(p) for p in parts})
+        raise ValueError(f"Dataset.padded_batch: component {i} has elements of shapes {shapes}, not of the rank "
+                         f"of its padded shape {list(target)}")
+    dims = tuple(d if d >= 0 else builtins.max(np.shape(p)[k] for p in parts) for k, d in enumerate(target))
+    for p in parts:
+        if any(n > d for n, d in zip(np.shape(p), dims)):
+            raise ValueError(f"Dataset.padded_batch: an element of component {i} has shape {list(np.shape(p))}, "
+                             f"larger than its padded shape {list(dims)}")
+    dtype = np.result_type(*parts) if parts[0].dtype.kind in "US" else parts[0].dtype
+    out = np.full((len(parts),) + dims, fill, dtype)
+    for j, p in enumerate(parts):
+        out[(j,) + tuple(slice(0, n) for n in np.shape(p))] = p
+    return out
 
 
 def _traced(dataset: Dataset, fn: Callable, what: str):
