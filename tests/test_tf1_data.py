@@ -323,3 +323,60 @@ def test_training_on_padded_batches_of_variable_length_sequences():
         for _ in range(100):
             sess.run(train)
         assert abs(sess.run(w) - 3.0) < 1e-3
+
+
+def test_from_generator_calls_the_generator_on_every_pass_and_converts_to_output_types():
+    calls = []
+
+    def gen(n, scale):
+        calls.append((int(n), float(scale)))
+        for i in range(int(n)):
+            yield i * scale, [i] * (i + 1)
+
+    n = tf.placeholder(tf.int64, [])
+    ds = tf.data.Dataset.from_generator(gen, (tf.float32, tf.int32), (tf.TensorShape([]), tf.TensorShape([None])),
+                                        args=(n, np.float64(0.5)))
+    assert ds.output_types == (np.float32, np.int32) and ds.output_shapes == ((), (None,))
+    iterator = ds.repeat(2).make_initializable_iterator()
+    x, ids = iterator.get_next()
+    with tf.Session() as sess:
+        for size in (3, 1):
+            sess.run(iterator.initializer, {n: size})
+            got = drain(sess, [x, ids])
+            expected = [(i * 0.5, [i] * (i + 1)) for i in range(size)] * 2
+            assert [(float(a), b.tolist()) for a, b in got] == expected
+            assert all(a.dtype == np.float32 and b.dtype == np.int32 for a, b in got)
+    assert calls == [(3, 0.5), (3, 0.5), (1, 0.5), (1, 0.5)]
+    # one component, dicts, and batching the generated elements
+    rows = tf.data.Dataset.from_generator(lambda: iter([{"a": 1, "b": [1.0, 2.0]}, {"a": 2, "b": [3.0, 4.0]}]),
+                                          {"a": tf.int64, "b": tf.float64}, {"a": [], "b": [2]})
+    with tf.Session() as sess:
+        got = sess.run(rows.batch(2).make_one_shot_iterator().get_next())
+    np.testing.assert_array_equal(got["a"], [1, 2])
+    np.testing.assert_array_equal(got["b"], [[1.0, 2.0], [3.0, 4.0]])
+    assert got["b"].dtype == np.float64
+    single = tf.data.Dataset.from_generator(lambda: (np.arange(k) for k in range(3)), tf.int64)
+    assert single.output_shapes is None
+    with tf.Session() as sess:
+        assert [v.tolist() for v in drain(sess, single.make_one_shot_iterator().get_next())] == [[], [0], [0, 1]]
+
+
+def test_from_generator_names_the_element_that_does_not_match():
+    def run_first(ds):
+        with tf.Session() as sess:
+            return drain(sess, ds.make_one_shot_iterator().get_next())
+
+    shapes = tf.data.Dataset.from_generator(lambda: iter([[1, 2], [1, 2, 3]]), tf.int32, [2])
+    with pytest.raises(ValueError, match=r"yielded an element of shape \[3\] where output_shapes says \[2\] "
+                                         r"\(the element: \[1, 2, 3\]\)"):
+        run_first(shapes)
+    structure = tf.data.Dataset.from_generator(lambda: iter([1]), (tf.int32, tf.int32))
+    with pytest.raises(TypeError, match="yielded 1, which does not match the structure of output_types"):
+        run_first(structure)
+    convert = tf.data.Dataset.from_generator(lambda: iter(["x"]), tf.float32)
+    with pytest.raises(TypeError, match="component 'x' cannot be converted to float32"):
+        run_first(convert)
+    with pytest.raises(ValueError, match="Dataset.from_generator: output_shapes"):
+        tf.data.Dataset.from_generator(lambda: iter([]), (tf.int32, tf.int32), ([],))
+    with pytest.raises(TypeError, match="generator must be a callable"):
+        tf.data.Dataset.from_generator(iter([1]), tf.int32)

@@ -166,6 +166,45 @@ class Dataset:
         return Dataset(lambda _, rng: (np.asarray(v, dtype) for v in values), None, [_Spec((), dtype)])
 
     @staticmethod
+    def from_generator(generator: Callable, output_types, output_shapes=None, args=None) -> Dataset:
+        """The elements a Python generator yields: ``generator(*args)`` is called on every pass (each start of an
+        iterator, each ``repeat``), its values converted to ``output_types`` (a dtype, or tuples and dicts of
+        them) and checked against ``output_shapes``, as TF-1; ``args`` (arrays or tf tensors, read when the
+        iterator starts) reach it as NumPy arrays."""
+        if not callable(generator):
+            raise TypeError(f"Dataset.from_generator: generator must be a callable, got {type(generator).__name__}")
+        types_ = _structure(output_types)
+        dtypes = [as_tf_dtype(t) for t in _leaves(types_)]
+        shapes = _shapes_like(types_, output_shapes, "Dataset.from_generator")
+        structure = _rebuild(types_, iter([None] * len(dtypes)))
+        arguments = [] if args is None else list(args) if isinstance(args, (tuple, list)) else [args]
+        for a in arguments:
+            if isinstance(a, (tuple, list, dict)) and any(isinstance(x, Tensor) for x in _leaves(_structure(a))):
+                raise TypeError("Dataset.from_generator: each of args must be one tensor or array, got a nested "
+                                f"{type(a).__name__}")
+        specs = [_Spec(sh, dt) for sh, dt in zip(shapes, dtypes)]
+
+        def make(values, rng):
+            iterator = iter(generator(*_resolve(arguments, values)))
+            for value in iterator:
+                parts = _yielded(types_, value, types_)
+                arrays = []
+                for part, spec in zip(parts, specs):
+                    try:
+                        array = np.asarray(part, dtype=spec.dtype)
+                    except (TypeError, ValueError) as exc:
+                        raise TypeError(f"Dataset.from_generator: the generator yielded {value!r}, whose component "
+                                        f"{part!r} cannot be converted to {spec.dtype}") from exc
+                    if not _compatible(spec.shape, array.shape):
+                        raise ValueError(f"Dataset.from_generator: the generator yielded an element of shape "
+                                         f"{list(array.shape)} where output_shapes says {list(spec.shape)} "
+                                         f"(the element: {value!r})")
+                    arrays.append(array)
+                yield _rebuild(structure, iter(arrays))
+
+        return Dataset(make, structure, specs, tuple(a for a in arguments if isinstance(a, Tensor)))
+
+    @staticmethod
     def zip(datasets) -> Dataset:
         """Elements of the datasets side by side (a tuple or dict of datasets), until the shortest ends."""
         structure = _structure(datasets)
@@ -605,7 +644,23 @@ class _Pass(dict):
         self.shuffles: dict = {}
 
 
-def _shapes_like(types_, shapes) -> list:
+def _yielded(types_, value, whole) -> list:
+    """The components of a generator's ``value`` matched against ``output_types`` (tuples and dicts; a list
+    is one component, as in TF-1's tf.data)."""
+    if isinstance(types_, tuple):
+        if not isinstance(value, tuple) or len(value) != len(types_):
+            raise TypeError(f"Dataset.from_generator: the generator yielded {value!r}, which does not match the "
+                            f"structure of output_types {whole} (a tuple of {len(types_)} there)")
+        return [leaf for t, v in zip(types_, value) for leaf in _yielded(t, v, whole)]
+    if isinstance(types_, dict):
+        if not isinstance(value, abc.Mapping) or set(value) != set(types_):
+            raise TypeError(f"Dataset.from_generator: the generator yielded {value!r}, which does not match the "
+                            f"structure of output_types {whole} (a dict of keys {sorted(types_)} there)")
+        return [leaf for key in sorted(types_) for leaf in _yielded(types_[key], value[key], whole)]
+    return [value]
+
+
+def _shapes_like(types_, shapes, what: str = "Iterator.from_structure") -> list:
     """The shape (a tuple of ints and Nones, or None: unknown) of each leaf of the structure ``types_``, from
     ``shapes`` matched against it as TF-1 does: a None where ``types_`` has a tuple or dict leaves all of its
     shapes unknown (so ``(None, None)`` is two unknown shapes for two components)."""
@@ -614,13 +669,13 @@ def _shapes_like(types_, shapes) -> list:
     if isinstance(types_, (tuple, dict)):
         shapes = _structure(shapes)
         if isinstance(types_, tuple) and isinstance(shapes, tuple) and len(shapes) == len(types_):
-            return [leaf for t, sh in zip(types_, shapes) for leaf in _shapes_like(t, sh)]
+            return [leaf for t, sh in zip(types_, shapes) for leaf in _shapes_like(t, sh, what)]
         if isinstance(types_, dict) and isinstance(shapes, dict) and set(shapes) == set(types_):
-            return [leaf for key in sorted(types_) for leaf in _shapes_like(types_[key], shapes[key])]
-        raise ValueError(f"Iterator.from_structure: output_shapes {shapes} does not match the structure of "
+            return [leaf for key in sorted(types_) for leaf in _shapes_like(types_[key], shapes[key], what)]
+        raise ValueError(f"{what}: output_shapes {shapes} does not match the structure of "
                          f"output_types {types_}")
     if not isinstance(shapes, (tuple, list)) or not all(d is None or isinstance(d, (int, np.integer)) for d in shapes):
-        raise ValueError(f"Iterator.from_structure: expected a shape (a list of ints and Nones) for a component of "
+        raise ValueError(f"{what}: expected a shape (a list of ints and Nones) for a component of "
                          f"type {types_}, got {shapes}")
     return [tuple(None if d is None else int(d) for d in shapes)]
 
