@@ -380,3 +380,74 @@ def test_from_generator_names_the_element_that_does_not_match():
         tf.data.Dataset.from_generator(lambda: iter([]), (tf.int32, tf.int32), ([],))
     with pytest.raises(TypeError, match="generator must be a callable"):
         tf.data.Dataset.from_generator(iter([1]), tf.int32)
+
+
+def values_of(dataset, feed=None):
+    with tf.Session() as sess:
+        return [v.tolist() if isinstance(v, np.ndarray) else v for v in
+                drain(sess, dataset.make_one_shot_iterator().get_next(), feed)]
+
+
+def test_flat_map_chains_the_datasets_of_each_element():
+    rows = np.arange(6, dtype=np.int32).reshape(3, 2)
+    ds = tf.data.Dataset.from_tensor_slices(rows).flat_map(lambda r: tf.data.Dataset.from_tensor_slices(r * 10))
+    assert ds.output_types == np.int32 and ds.output_shapes == ()
+    assert values_of(ds) == (rows * 10).ravel().tolist()
+    # tf ops traced once (the element's tensors feed them); a tuple element; a NumPy function
+    pairs = tf.data.Dataset.from_tensor_slices((np.array([1, 2], np.int64), np.array([0.5, 2.0], np.float32)))
+    made = pairs.flat_map(lambda n, x: tf.data.Dataset.from_tensors((n + 1, tf.ones([3]) * x)).repeat(2))
+    assert made.output_shapes == ((), (3,))
+    got = values_of(made)
+    assert [(int(a), b.tolist()) for a, b in got] == [(2, [0.5] * 3)] * 2 + [(3, [2.0] * 3)] * 2
+    plain = tf.data.Dataset.range(4).flat_map(lambda n: tf.data.Dataset.range(int(n)))
+    assert values_of(plain) == [n for k in range(4) for n in range(k)]
+
+
+def test_interleave_takes_blocks_in_turn_as_tf1():
+    # TF-1's documented example: cycle_length 2, block_length 4 over five elements repeated 6 times each
+    ds = tf.data.Dataset.range(1, 6).interleave(lambda x: tf.data.Dataset.from_tensors(x).repeat(6), cycle_length=2,
+                                                block_length=4)
+    expected = [1] * 4 + [2] * 4 + [1] * 2 + [2] * 2 + [3] * 4 + [4] * 4 + [3] * 2 + [4] * 2 + [5] * 6
+    assert values_of(ds) == expected
+    # datasets of different lengths: an ended one frees its slot for the next element, the cycle moving on
+    uneven = tf.data.Dataset.range(1, 5).interleave(lambda x: tf.data.Dataset.range(int(x)).map(lambda _: x * 1),
+                                                    cycle_length=2)
+    assert values_of(uneven) == [1, 2, 2, 3, 3, 4, 3, 4, 4, 4]
+    wide = tf.data.Dataset.range(3).interleave(
+        lambda x: tf.data.Dataset.range(10 * int(x), 10 * int(x) + 3), cycle_length=5, block_length=2,
+        num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    assert values_of(wide) == [0, 1, 10, 11, 20, 21, 2, 12, 22]
+
+
+def test_interleave_of_generators_over_placeholders_through_several_epochs():
+    def gen(n):
+        for i in range(int(n)):
+            yield np.full(2, int(n) * 100 + i, np.int64)
+
+    names = tf.placeholder(tf.int64, [None])
+    ds = tf.data.Dataset.from_tensor_slices(names).interleave(
+        lambda n: tf.data.Dataset.from_generator(gen, tf.int64, [2], args=(n,)), cycle_length=2, block_length=2)
+    iterator = ds.batch(3).make_initializable_iterator()
+    value = iterator.get_next()
+    with tf.Session() as sess:
+        for sizes, order in [([3, 1, 2], [300, 301, 100, 302, 200, 201]), ([2, 2], [200, 201, 200, 201])]:
+            sess.run(iterator.initializer, {names: np.array(sizes, np.int64)})
+            got = np.concatenate(drain(sess, value))
+            np.testing.assert_array_equal(got, np.stack([np.full(2, v) for v in order]))
+
+
+def test_flat_map_and_interleave_errors():
+    ds = tf.data.Dataset.range(3)
+    with pytest.raises(TypeError, match="Dataset.flat_map: map_func must return a Dataset, got Tensor"):
+        ds.flat_map(lambda x: x * 2)
+    with pytest.raises(ValueError, match="Dataset.interleave: cycle_length must be positive"):
+        ds.interleave(lambda x: tf.data.Dataset.from_tensors(x), cycle_length=0)
+    with pytest.raises(ValueError, match="Dataset.interleave: block_length must be positive"):
+        ds.interleave(lambda x: tf.data.Dataset.from_tensors(x), cycle_length=2, block_length=0)
+    with pytest.raises(ValueError, match="num_parallel_calls must be AUTOTUNE or from 1 to cycle_length 2"):
+        ds.interleave(lambda x: tf.data.Dataset.from_tensors(x), cycle_length=2, num_parallel_calls=3)
+    mixed = ds.flat_map(lambda x: tf.data.Dataset.range(1) if int(x) == 0 else
+                        tf.data.Dataset.from_tensors(np.float32(x)))
+    with pytest.raises(TypeError, match=r"made a dataset of dtypes \['float32'\], not those of its first one "
+                                        r"\['int64'\]"):
+        values_of(mixed)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import os
+import types
 from collections import abc
 from collections.abc import Callable
 
@@ -33,7 +35,11 @@ from ember.compat.tf._core import (
 )
 from ember.compat.tf.session import Session
 
-__all__ = ["Dataset", "Iterator", "OutOfRangeError", "make_initializable_iterator", "make_one_shot_iterator"]
+__all__ = ["Dataset", "Iterator", "OutOfRangeError", "experimental", "make_initializable_iterator",
+           "make_one_shot_iterator"]
+
+
+AUTOTUNE = -1  # tf.data.experimental.AUTOTUNE
 
 
 class OutOfRangeError(Exception):
@@ -370,6 +376,63 @@ class Dataset:
 
         return self._derived(make, structure, specs)
 
+    def flat_map(self, map_func: Callable) -> Dataset:
+        """The elements of the dataset ``map_func`` makes of each element, one dataset after the other."""
+        open_, structure, specs, outer = _dataset_function(self, map_func, "flat_map")
+
+        def make(values, rng):
+            for element in self._iterate(values, rng):
+                yield from open_(element, values, rng)
+
+        return Dataset(make, structure, specs, self._sources + outer)
+
+    def interleave(self, map_func: Callable, cycle_length: int = AUTOTUNE, block_length: int = 1,
+                   num_parallel_calls=None) -> Dataset:
+        """The datasets ``map_func`` makes of ``cycle_length`` elements at a time, taken ``block_length``
+        elements from each in turn; one that ends gives its place in the cycle to the next input element, in
+        TF-1's order (AUTOTUNE: as many as the CPUs this process may use, as TF). ``num_parallel_calls`` gives
+        the same order, as TF-1's deterministic parallel interleave."""
+        cycle = _cpu_count() if cycle_length is None or int(cycle_length) == AUTOTUNE else int(cycle_length)
+        block = int(block_length)
+        if cycle < 1:
+            raise ValueError(f"Dataset.interleave: cycle_length must be positive (or AUTOTUNE), got {cycle_length}")
+        if block < 1:
+            raise ValueError(f"Dataset.interleave: block_length must be positive, got {block_length}")
+        if num_parallel_calls is not None and int(num_parallel_calls) != AUTOTUNE and not (
+                1 <= int(num_parallel_calls) <= cycle):
+            raise ValueError(f"Dataset.interleave: num_parallel_calls must be AUTOTUNE or from 1 to cycle_length "
+                             f"{cycle}, got {num_parallel_calls}")
+        open_, structure, specs, outer = _dataset_function(self, map_func, "interleave")
+
+        def make(values, rng):
+            source = self._iterate(values, rng)
+            slots: list = [None] * cycle
+            index = taken = opened = 0
+            ended = False
+            while not ended or opened:
+                if slots[index] is not None:
+                    try:
+                        element = next(slots[index])
+                    except StopIteration:  # this slot is free for the next input element
+                        slots[index], opened = None, opened - 1
+                        index, taken = (index + 1) % cycle, 0
+                        continue
+                    taken += 1
+                    if taken == block:
+                        index, taken = (index + 1) % cycle, 0
+                    yield element
+                elif not ended:
+                    try:
+                        element = next(source)
+                    except StopIteration:
+                        ended = True
+                        continue
+                    slots[index], opened = iter(open_(element, values, rng)), opened + 1
+                else:
+                    index, taken = (index + 1) % cycle, 0
+
+        return Dataset(make, structure, specs, self._sources + outer)
+
     def filter(self, predicate: Callable) -> Dataset:
         """The elements for which ``predicate`` gives True (a scalar bool, tf ops or NumPy)."""
         apply, _, specs = _traced(self, predicate, "filter")
@@ -548,6 +611,63 @@ def _traced(dataset: Dataset, fn: Callable, what: str):
     return apply, structure, specs
 
 
+def _dataset_function(dataset: Dataset, fn: Callable, what: str):
+    """(an iterator over the dataset ``fn`` makes of an element, its structure, its specs, the tensors outside
+    the function that it reads) for ``flat_map``/``interleave``: traced once on placeholders, the tf tensors
+    of the dataset it returns computed per element by a Session of its own; a NumPy function is called on the
+    element's arrays."""
+    graph, failed = Graph(), None
+    try:
+        with graph.as_default():
+            inputs = [placeholder(s.dtype, s.shape) for s in dataset._specs]
+            element = _rebuild(dataset._structure, iter(inputs))
+            out = fn(*element) if isinstance(element, tuple) else fn(element)
+    except (TypeError, ValueError, AttributeError) as exc:  # not a function of tf tensors
+        out, failed = None, exc
+    if out is not None:
+        if not isinstance(out, Dataset):
+            raise TypeError(f"Dataset.{what}: map_func must return a Dataset, got {type(out).__name__}")
+        local = [t for t in out._sources if t.graph is graph]
+        outer = tuple(t for t in out._sources if t.graph is not graph)
+        session = Session(graph=graph) if local else None
+
+        def traced(value, values, rng):
+            state = _Pass(values)
+            if local:
+                state.update(zip([id(t) for t in local], session.run(local, dict(zip(inputs, _leaves(value))))))
+            return out._iterate(state, rng)
+
+        return traced, out._structure, out._specs, outer
+
+    def call(value) -> Dataset:
+        made = fn(*value) if isinstance(value, tuple) else fn(value)
+        if not isinstance(made, Dataset):
+            raise TypeError(f"Dataset.{what}: map_func must return a Dataset, got {type(made).__name__}")
+        if made._sources:
+            raise TypeError(f"Dataset.{what}: map_func makes a dataset of tf tensors "
+                            f"({', '.join(t.name for t in made._sources)}) that it cannot make on the element's "
+                            f"placeholders ({failed}); build them inside the function, or use NumPy values") from failed
+        return made
+
+    sample = _plain_sample(dataset, call)
+    dtypes = [s.dtype for s in sample._specs]
+
+    def plain(value, values, rng):
+        made = call(value)
+        if [s.dtype for s in made._specs] != dtypes:
+            raise TypeError(f"Dataset.{what}: map_func made a dataset of dtypes {[str(s.dtype) for s in made._specs]}"
+                            f", not those of its first one {[str(d) for d in dtypes]}")
+        return made._iterate(_Pass(values), rng)
+
+    structure = _rebuild(sample._structure, iter([None] * len(dtypes)))
+    # (the datasets' shapes may differ from element to element: they stay unknown)
+    return plain, structure, [_Spec(None, d) for d in dtypes], ()
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _plain_sample(dataset: Dataset, call: Callable):
     """A NumPy function's result on a zero element of the input's specs (unknown sizes as 1)."""
     zeros = [np.zeros(tuple(1 if d is None else d for d in (s.shape or ())), s.dtype) for s in dataset._specs]
@@ -684,3 +804,7 @@ def _compatible(a, b) -> bool:
     if a is None or b is None:
         return True
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+# tf.data.experimental
+experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE)
