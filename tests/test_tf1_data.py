@@ -451,3 +451,30 @@ def test_flat_map_and_interleave_errors():
     with pytest.raises(TypeError, match=r"made a dataset of dtypes \['float32'\], not those of its first one "
                                         r"\['int64'\]"):
         values_of(mixed)
+
+
+def test_unbatch_enumerate_and_apply():
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.arange(6, dtype=np.int64)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).unbatch()
+    assert ds.output_shapes == ((2,), ()) and ds.output_types == (np.float32, np.int64)
+    got = values_of(ds)
+    assert [(a.tolist(), int(b)) for a, b in got] == [(x[i].tolist(), i) for i in range(6)]
+    ragged = tf.data.Dataset.range(1, 4).map(lambda n: np.arange(int(n)) * 2).unbatch()
+    assert values_of(ragged) == [0, 0, 2, 0, 2, 4]
+    same = tf.data.Dataset.from_tensor_slices(x).batch(4).apply(tf.data.experimental.unbatch())
+    assert values_of(same) == x.tolist()
+    numbered = tf.data.Dataset.from_tensor_slices({"a": np.array([5.0, 6.0], np.float32)}).enumerate(start=3)
+    assert numbered.output_types == (np.int64, {"a": np.float32}) and numbered.output_shapes == ((), {"a": ()})
+    with tf.Session() as sess:
+        i, element = numbered.make_one_shot_iterator().get_next()
+        assert drain(sess, [i, element["a"]]) == [[3, 5.0], [4, 6.0]]
+    same = tf.data.Dataset.range(2).apply(tf.data.experimental.enumerate_dataset(1))
+    assert [(int(a), int(b)) for a, b in values_of(same)] == [(1, 0), (2, 1)]
+    with pytest.raises(ValueError, match="Dataset.unbatch: component 0 is a scalar"):
+        tf.data.Dataset.range(3).unbatch()
+    mismatched = tf.data.Dataset.range(1).map(lambda n: (np.zeros(2), np.zeros(3))).unbatch()
+    with pytest.raises(ValueError, match=r"components have shapes \[\[2\], \[3\]\], not one first dimension"):
+        values_of(mismatched)
+    with pytest.raises(TypeError, match="transformation_func must return a Dataset"):
+        tf.data.Dataset.range(2).apply(lambda d: 3)

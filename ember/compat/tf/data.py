@@ -291,6 +291,43 @@ class Dataset:
         sources = self._sources + tuple(p for p in pads if isinstance(p, Tensor))
         return Dataset(make, self._structure, specs, sources)
 
+    def unbatch(self) -> Dataset:
+        """Each element split along its first dimension (the same length in every component) into elements."""
+        for i, spec in enumerate(self._specs):
+            if spec.shape is not None and len(spec.shape) == 0:
+                raise ValueError(f"Dataset.unbatch: component {i} is a scalar; every component needs a first "
+                                 "dimension to split")
+
+        def make(values, rng):
+            for element in self._iterate(values, rng):
+                parts = _leaves(element)
+                lengths = {np.shape(p)[0] if np.ndim(p) else None for p in parts}
+                if len(lengths) != 1 or None in lengths:
+                    raise ValueError(f"Dataset.unbatch: an element's components have shapes "
+                                     f"{[list(np.shape(p)) for p in parts]}, not one first dimension to split")
+                for j in builtins.range(lengths.pop()):
+                    yield _rebuild(element, iter([p[j] for p in parts]))
+
+        return self._derived(make, specs=[_Spec(None if s.shape is None else s.shape[1:], s.dtype)
+                                          for s in self._specs])
+
+    def enumerate(self, start: int = 0) -> Dataset:
+        """``(index, element)`` pairs, the index an int64 scalar counting from ``start``."""
+        first = int(start)
+
+        def make(values, rng):
+            return ((np.asarray(i, np.int64), element)
+                    for i, element in zip(itertools.count(first), self._iterate(values, rng)))
+
+        return self._derived(make, (None, self._structure), [_Spec((), np.int64)] + list(self._specs))
+
+    def apply(self, transformation_func: Callable) -> Dataset:
+        """``transformation_func(self)``, which must give a Dataset (``tf.data.experimental.unbatch()``...)."""
+        out = transformation_func(self)
+        if not isinstance(out, Dataset):
+            raise TypeError(f"Dataset.apply: transformation_func must return a Dataset, got {type(out).__name__}")
+        return out
+
     def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
         """Elements in random order, drawn from a buffer of ``buffer_size`` refilled from the input (TF's
         rule: a buffer as large as the dataset shuffles it uniformly). With a ``seed``, every start of an
@@ -807,4 +844,5 @@ def _compatible(a, b) -> bool:
 
 
 # tf.data.experimental
-experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE)
+experimental = types.SimpleNamespace(AUTOTUNE=AUTOTUNE, unbatch=lambda: Dataset.unbatch,
+                                     enumerate_dataset=lambda start=0: lambda dataset: dataset.enumerate(start))
