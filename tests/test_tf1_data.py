@@ -478,3 +478,33 @@ def test_unbatch_enumerate_and_apply():
         values_of(mismatched)
     with pytest.raises(TypeError, match="transformation_func must return a Dataset"):
         tf.data.Dataset.range(2).apply(lambda d: 3)
+
+
+def test_reduce_runs_a_fresh_pass_for_each_session_run():
+    total = tf.data.Dataset.range(5).reduce(np.int64(0), lambda state, x: state + x)
+    assert total.dtype == np.int64 and total.shape.as_list() == []
+    rows = np.arange(6.0).reshape(3, 2)
+    sums = tf.data.Dataset.from_tensor_slices(rows).reduce(
+        (np.float64(0), np.zeros(2)), lambda state, x: (state[0] + tf.reduce_sum(x), state[1] + x))
+    grown = tf.data.Dataset.range(3).reduce(np.zeros(0, np.int64),
+                                            lambda state, x: tf.concat([state, tf.reshape(x, [1])], 0))
+    assert grown.shape.as_list() == [None]  # the state's length changes: relaxed, as TF-1
+    plain = tf.data.Dataset.range(3).reduce({"seen": np.zeros(0, np.int64)},
+                                            lambda state, x: {"seen": np.append(state["seen"], x)})
+    data = tf.placeholder(tf.float32, [None])
+    product = tf.data.Dataset.from_tensor_slices(data).reduce(tf.constant(1.0), lambda state, x: state * x)
+    empty = tf.data.Dataset.range(0).reduce(np.int64(7), lambda state, x: state + x)
+    with tf.Session() as sess:
+        assert sess.run(total) == 10 and sess.run(total) == 10
+        got = sess.run(sums)
+        assert got[0] == rows.sum() and got[1].tolist() == rows.sum(0).tolist()
+        assert sess.run(grown).tolist() == [0, 1, 2]
+        assert sess.run(plain)["seen"].tolist() == [0, 1, 2]
+        assert sess.run(product, {data: np.array([2.0, 3.0, 4.0], np.float32)}) == 24.0
+        assert sess.run(product, {data: np.array([5.0], np.float32)}) == 5.0
+        assert sess.run(empty) == 7
+    with pytest.raises(TypeError, match=r"Dataset.reduce: reduce_func returns a state of dtypes \['float64'\], not "
+                                        r"the initial state's \['int64'\]"):
+        tf.data.Dataset.range(3).reduce(np.int64(0), lambda state, x: tf.cast(state, tf.float64) + 0.5)
+    with pytest.raises(TypeError, match="not a state of the initial state's structure"):
+        tf.data.Dataset.range(3).reduce((np.int64(0), np.int64(0)), lambda state, x: state[0] + x)

@@ -33,6 +33,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     placeholder,
 )
+from ember.compat.tf.host_ops import py_func
 from ember.compat.tf.session import Session
 
 __all__ = ["Dataset", "Iterator", "OutOfRangeError", "experimental", "make_initializable_iterator",
@@ -481,6 +482,40 @@ class Dataset:
 
         return self._derived(make)
 
+    def reduce(self, initial_state, reduce_func: Callable):
+        """The state ``reduce_func(state, element)`` leaves after every element, from ``initial_state`` (arrays
+        or tf tensors, in tuples and dicts): tf tensors that a Session run computes over a fresh pass (a state
+        dimension that changes from element to element is unknown, as TF-1 relaxes it)."""
+        structure = _input_structure(initial_state)
+        leaves = _leaves(structure)
+        specs = [_spec_of(leaf) for leaf in leaves]
+        for _ in builtins.range(len(specs) + 2):  # relax the state's shapes until reduce_func keeps them
+            step, out_specs = _reduce_step(self, structure, specs, reduce_func)
+            if any(a.dtype != b.dtype for a, b in zip(specs, out_specs)):
+                raise TypeError(f"Dataset.reduce: reduce_func returns a state of dtypes "
+                                f"{[str(s.dtype) for s in out_specs]}, not the initial state's "
+                                f"{[str(s.dtype) for s in specs]}")
+            relaxed = [_Spec(_most_specific(a.shape, b.shape), a.dtype) for a, b in zip(specs, out_specs)]
+            if all(a.shape == b.shape for a, b in zip(specs, relaxed)):
+                break
+            specs = relaxed
+        states = [leaf for leaf in leaves if isinstance(leaf, Tensor)]
+        sources = list(self._sources)
+
+        def run(*arrays):
+            values = dict(zip([id(t) for t in sources], arrays[:len(sources)]))
+            given = iter(arrays[len(sources):])
+            state = [next(given) if isinstance(leaf, Tensor) else _as_array(leaf) for leaf in leaves]
+            for element in self._iterate(_Pass(values), _random.generator()):
+                state = step(state, element)
+            return state
+
+        outputs = py_func(run, sources + states, [s.dtype for s in specs], name="ReduceDataset")
+        for t, spec in zip(outputs, specs):
+            if spec.shape is not None:
+                t.set_shape(spec.shape)
+        return _rebuild(structure, iter(outputs))
+
     # iterators ----------------------------------------------------------------------------------------------
 
     @property
@@ -699,6 +734,57 @@ def _dataset_function(dataset: Dataset, fn: Callable, what: str):
     structure = _rebuild(sample._structure, iter([None] * len(dtypes)))
     # (the datasets' shapes may differ from element to element: they stay unknown)
     return plain, structure, [_Spec(None, d) for d in dtypes], ()
+
+
+def _reduce_step(dataset: Dataset, structure, specs: list, fn: Callable):
+    """(state arrays, element -> the next state arrays; the next state's specs) for ``Dataset.reduce``:
+    ``fn`` traced on placeholders and run through a Session of its own, or called on arrays."""
+    graph, failed = Graph(), None
+    try:
+        with graph.as_default():
+            state_in = [placeholder(s.dtype, s.shape) for s in specs]
+            element_in = [placeholder(s.dtype, s.shape) for s in dataset._specs]
+            out = fn(_rebuild(structure, iter(state_in)), _rebuild(dataset._structure, iter(element_in)))
+    except (TypeError, ValueError, AttributeError) as exc:  # not a function of tf tensors
+        out, failed = None, exc
+
+    def check(result) -> list:
+        result = _structure(result)
+        parts = _leaves(result)
+        if len(parts) != len(specs) or (isinstance(structure, (tuple, dict)) and not isinstance(result, type(
+                structure))):
+            raise TypeError(f"Dataset.reduce: reduce_func returns {result!r}, not a state of the initial state's "
+                            f"structure ({len(specs)} components)")
+        return parts
+
+    if out is not None and any(isinstance(leaf, Tensor) for leaf in _leaves(_structure(out))):
+        parts = check(out)
+        session = Session(graph=graph)
+        tensors = [p for p in parts if isinstance(p, Tensor)]
+
+        def traced(state: list, element) -> list:
+            computed = iter(session.run(tensors, dict(zip(state_in + element_in, state + _leaves(element)))))
+            return [next(computed) if isinstance(p, Tensor) else _as_array(p) for p in parts]
+
+        return traced, [_spec_of(p) for p in parts]
+
+    def plain(state: list, element) -> list:
+        result = fn(_rebuild(structure, iter(state)), element)
+        made = [r.name for r in _leaves(_structure(result)) if isinstance(r, Tensor)]
+        if made:
+            raise TypeError(f"Dataset.reduce: reduce_func gives tf tensors ({', '.join(made)}) that it cannot make "
+                            f"on placeholders ({failed}); build them inside the function, or use NumPy values")
+        return [np.asarray(r, s.dtype) for r, s in zip(check(result), specs)]
+
+    # (a NumPy function's states keep their dtypes; their shapes may change: they stay unknown)
+    return plain, [_Spec(None, s.dtype) for s in specs]
+
+
+def _most_specific(a, b):
+    """The most specific shape compatible with both ``a`` and ``b`` (None where they differ)."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in zip(a, b))
 
 
 def _cpu_count() -> int:
