@@ -378,6 +378,8 @@ def test_from_generator_names_the_element_that_does_not_match():
         run_first(convert)
     with pytest.raises(ValueError, match="Dataset.from_generator: output_shapes"):
         tf.data.Dataset.from_generator(lambda: iter([]), (tf.int32, tf.int32), ([],))
+    with pytest.raises(TypeError, match=r"generator\(\) must return an iterable \(a generator\), got int"):
+        run_first(tf.data.Dataset.from_generator(lambda: 3, tf.int32))
     with pytest.raises(TypeError, match="generator must be a callable"):
         tf.data.Dataset.from_generator(iter([1]), tf.int32)
 

@@ -192,8 +192,11 @@ class Dataset:
         specs = [_Spec(sh, dt) for sh, dt in zip(shapes, dtypes)]
 
         def make(values, rng):
-            iterator = iter(generator(*_resolve(arguments, values)))
-            for value in iterator:
+            made = generator(*_resolve(arguments, values))
+            if not isinstance(made, abc.Iterable):
+                raise TypeError(f"Dataset.from_generator: generator() must return an iterable (a generator), got "
+                                f"{type(made).__name__}")
+            for value in made:
                 parts = _yielded(types_, value, types_)
                 arrays = []
                 for part, spec in zip(parts, specs):
