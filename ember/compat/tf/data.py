@@ -118,7 +118,8 @@ def _spec_of(value) -> _Spec:
 
 class Dataset:
     """A sequence of elements (a NumPy array, or tuples and dicts of them), built with ``from_tensor_slices``,
-    ``from_tensors`` or ``range`` and transformed by the methods below; iterate it with an iterator."""
+    ``from_tensors``, ``range`` or ``from_generator`` and transformed by the methods
+    below; iterate it with an iterator."""
 
     def __init__(self, make: Callable, structure, specs: list, sources: tuple = ()):
         self._make = make  # (values of the source tensors, a NumPy generator) -> an iterator over elements
