@@ -184,3 +184,22 @@ def test_integer_sums_products_and_cumulative_sums_keep_their_dtype():
         got = sess.run(fetches)
     assert [g.dtype for g in got] == [np.int32] * 4 + [np.uint8]
     assert [g.tolist() for g in got] == [21, [6, 120], [[1, 3, 6], [4, 9, 15]], [[1, 1, 1], [1, 2, 3]], 44]
+
+
+def test_fill_with_a_tensor_value():
+    # a tf.Tensor value made an object array of Tensor references
+    w = tf.Variable(2.0)
+    p = tf.placeholder(tf.int32, [])
+    x = tf.placeholder(tf.float32, [None, 3])
+    filled, fours = tf.fill([3, 2], w), tf.fill(tf.shape(x), p)
+    assert (filled.shape, filled.dtype) == ((3, 2), np.float32)
+    assert (fours.shape, fours.dtype) == ((None, 3), np.int32)
+    loss = tf.reduce_sum(filled * tf.constant(np.arange(6.0).reshape(3, 2), dtype=tf.float32))
+    grad = tf.gradients(loss, w)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_loss, got_grad, got_fours = sess.run([loss, grad, fours], {p: 4, x: np.zeros((2, 3), np.float32)})
+    assert got_loss == 30.0 and got_grad == 15.0  # the value's gradient is the sum of the result's
+    np.testing.assert_array_equal(got_fours, np.full((2, 3), 4, np.int32))
+    with pytest.raises(ValueError, match="tf.fill: value must be a scalar"):
+        tf.fill([2], tf.constant([1.0, 2.0]))

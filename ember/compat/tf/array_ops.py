@@ -575,10 +575,26 @@ def ones(shape, dtype=float32, name: str = "ones") -> Tensor:
 
 def fill(dims, value, name: str = "Fill") -> Tensor:
     """A ``dims``-shaped tensor of ``value``, typed as ``tf.constant(value)`` (a Python int: int32); ``dims``
-    may be ``tf.shape(t)`` or hold ``tf.shape(t)[i]``."""
+    may be ``tf.shape(t)`` or hold ``tf.shape(t)[i]``; ``value`` may be a scalar tf.Tensor (its gradient is the sum
+    of the result's)."""
+    if isinstance(value, Tensor):
+        return _filled_with_tensor(dims, value, name)
     if isinstance(dims, Tensor) or any(isinstance(d, Tensor) for d in dims):
         return _filled(value, dims, constant_dtype(value), name)
     return constant(value, shape=_static_shape(dims), name=name)
+
+
+def _filled_with_tensor(dims, value: Tensor, name: str) -> Tensor:
+    if value.shape is not None and len(value.shape) != 0:
+        raise ValueError(f"tf.fill: value must be a scalar, got '{value.name}' of shape {list(value.shape)}")
+    sources, resolve = run_time_dims("tf.fill", dims)
+
+    def run(v, *values):
+        if v.ndim != 0:  # (a fed value of unknown shape)
+            raise ValueError(f"tf.fill: value must be a scalar, got shape {list(v.shape)}")
+        return ember.broadcast_to(v, resolve(*values))
+
+    return _typed(op(run, (value, *sources), name=name), run_time_static(dims), value.dtype)
 
 
 def zeros_like(tensor, dtype=None, name: str = "zeros_like") -> Tensor:
