@@ -151,6 +151,19 @@ from ember.compat.tf.math_ops import (
 )
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
+from ember.compat.tf.state_ops import (
+    IndexedSlices,
+    scatter_add,
+    scatter_div,
+    scatter_max,
+    scatter_min,
+    scatter_mul,
+    scatter_nd_add,
+    scatter_nd_sub,
+    scatter_nd_update,
+    scatter_sub,
+    scatter_update,
+)
 from ember.compat.tf.train import UnconnectedGradients, gradients
 from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
@@ -238,6 +251,8 @@ flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
+__all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",
+            "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
             "py_func", "random_crop", "boolean_mask", "unique", "unique_with_counts"]
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
