@@ -1,6 +1,6 @@
 """TF-1's scatter ops on variables (``tf.scatter_*``, ``tf.scatter_nd_*`` and the ``Variable`` methods): each run
 updates the variable in place and gives its new value, checked against NumPy over several runs, with TF-1's
-rules for repeated indices and its errors."""
+rules for repeated indices and its errors; and ``Variable.read_value()``."""
 
 import numpy as np
 import pytest
@@ -148,3 +148,18 @@ def test_scatter_ops_refuse_bad_arguments_when_built():
         tf.scatter_nd_update(v, [[0, 0], [1, 1]], [1.0])
     with pytest.raises(ValueError, match="tf.scatter_max: 'Variable_1:0' is a scalar"):
         tf.scatter_max(tf.Variable(1.0), [0], [2.0])
+
+
+def test_read_value_reads_the_variable_and_after_its_control_dependencies():
+    v = tf.Variable([1.0, 2.0])
+    read = v.read_value()
+    step = tf.scatter_add(v, [1], [10.0])
+    with tf.control_dependencies([step]):
+        after = v.read_value()
+    assert read.name == "Variable/read:0" and read.shape.as_list() == [2] and read.dtype == np.float32
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(read), [1.0, 2.0])
+        np.testing.assert_array_equal(sess.run(after), [1.0, 12.0])
+        np.testing.assert_array_equal(sess.run(after), [1.0, 22.0])
+        np.testing.assert_array_equal(sess.run(read), [1.0, 22.0])

@@ -71,6 +71,11 @@ class Variable(Tensor):
     def assign_sub(self, value, use_locking: bool = False, name: str | None = None) -> Tensor:
         return self.assign(self - value, name=name)
 
+    def read_value(self) -> Tensor:
+        """The variable's value as a tensor of its own (``Variable/read``): made inside
+        ``tf.control_dependencies``, it is read after those ops run (their assignments included)."""
+        return op(lambda v: v, (self,), name=f"{self._op_name}/read")
+
     def initialized_value(self) -> Tensor:
         return self.initial_value
 
