@@ -149,6 +149,7 @@ from ember.compat.tf.math_ops import (
     unsorted_segment_mean,
     unsorted_segment_sum,
 )
+from ember.compat.tf.run_options import RunMetadata, RunOptions
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
 from ember.compat.tf.state_ops import (
@@ -251,6 +252,7 @@ flags = app.flags
 errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
+__all__ += ["RunMetadata", "RunOptions"]
 __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",
             "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",

@@ -290,7 +290,8 @@ class MonitoredSession:
                 extra[k] = request.fetches
                 feeds.update(request.feed_dict or {})
         try:
-            results = self._session.run({"user": fetches, "hooks": extra}, feeds)
+            results = self._session.run({"user": fetches, "hooks": extra}, feeds, options=options,
+                                        run_metadata=run_metadata)
         except OutOfRangeError:
             self._stop = True
             raise

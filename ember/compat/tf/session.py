@@ -24,6 +24,7 @@ from ember.compat.tf._core import (
 )
 from ember.compat.tf.array_ops import RANDOM_TYPES
 from ember.compat.tf.mixed_precision import rewrite_dtype
+from ember.compat.tf.run_options import DeviceStepStats, RunMetadata, RunOptions, Tracer
 from ember.compat.tf.slots import SlotVariable
 from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, GraphError, Value
@@ -620,9 +621,13 @@ class Session:
                         '("x:0")')
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-        """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``."""
+        """Evaluate ``fetches`` (a tensor, an op, a name, or nested lists/tuples/dicts of them) with ``feed_dict``.
+        ``options`` (a ``tf.RunOptions``) with a ``trace_level`` asks for per-node timings in ``run_metadata``
+        (a ``tf.RunMetadata``)."""
         if self.closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if options is not None or run_metadata is not None:
+            return self._run_traced(fetches, feed_dict, options, run_metadata)
         if self.graph.iterators:  # tf.data: the next elements become feeds
             feed_dict = self._with_next_elements(fetches, feed_dict)
         if self.graph.host_functions:  # py_func results of unknown shape: computed first, then fed
@@ -678,6 +683,25 @@ class Session:
             values = iter(self._evaluate(rest, feeds) if rest else [])
             return rebuild([None if t.kind in _RUN_HERE else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
+
+    def _run_traced(self, fetches, feed_dict, options, run_metadata):
+        """``run`` with ``tf.RunOptions``: with a trace level and a ``run_metadata``, the graphs it runs go node
+        by node, timed into ``run_metadata.step_stats``."""
+        if options is not None and not isinstance(options, RunOptions):
+            raise TypeError(f"Session.run: options must be a tf.RunOptions, got {type(options).__name__}")
+        if run_metadata is not None and not isinstance(run_metadata, RunMetadata):
+            raise TypeError(f"Session.run: run_metadata must be a tf.RunMetadata, got {type(run_metadata).__name__}")
+        if options is None or options.trace_level == RunOptions.NO_TRACE or run_metadata is None:
+            return self.run(fetches, feed_dict)
+        stats = DeviceStepStats()
+        previous = _jit.profile_hook
+        _jit.profile_hook = Tracer(stats, previous)
+        try:
+            result = self.run(fetches, feed_dict)
+        finally:
+            _jit.profile_hook = previous
+        run_metadata.step_stats.dev_stats.append(stats)
+        return result
 
     def _with_host_results(self, fetches, feed_dict):
         """``feed_dict`` with the results of the ``py_func`` calls the fetches need whose shapes are not known
