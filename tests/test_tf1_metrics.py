@@ -379,8 +379,8 @@ def test_mismatched_shapes_weights_dtypes_and_arguments_are_refused_naming_them(
         tf.metrics.mean_iou([1], [1], 0)
     with pytest.raises(ValueError, match=r"mean_per_class_accuracy: Shapes \[6\] and \[4\] are incompatible"):
         tf.metrics.mean_per_class_accuracy(tf.zeros([2, 2], tf.int32), tf.zeros([2, 3], tf.int32), 3)
-    with pytest.raises(AttributeError, match="module 'tf.metrics' has no attribute 'precision_at_k'"):
-        tf.metrics.precision_at_k  # noqa: B018
+    with pytest.raises(AttributeError, match="module 'tf.metrics' has no attribute 'f1_score'"):
+        tf.metrics.f1_score  # noqa: B018
 
 
 def test_sizes_known_only_when_fed_are_compared_when_the_update_runs():

@@ -27,11 +27,13 @@ from ember.ops.host import host_call
 METRIC_VARIABLES = "metric_variables"  # tf.GraphKeys.METRIC_VARIABLES
 
 __all__ = [
-    "accuracy", "auc", "false_negatives", "false_negatives_at_thresholds", "false_positives",
+    "accuracy", "auc", "average_precision_at_k", "false_negatives", "false_negatives_at_thresholds", "false_positives",
     "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_cosine_distance", "mean_iou",
     "mean_per_class_accuracy", "mean_relative_error", "mean_squared_error", "mean_tensor", "percentage_below",
-    "precision", "precision_at_thresholds", "recall", "recall_at_thresholds", "root_mean_squared_error",
-    "sensitivity_at_specificity", "specificity_at_sensitivity", "true_negatives", "true_negatives_at_thresholds",
+    "precision", "precision_at_k", "precision_at_thresholds", "precision_at_top_k", "recall", "recall_at_k",
+    "recall_at_thresholds", "recall_at_top_k", "root_mean_squared_error",
+    "sensitivity_at_specificity", "sparse_average_precision_at_k", "sparse_precision_at_k",
+    "specificity_at_sensitivity", "true_negatives", "true_negatives_at_thresholds",
     "true_positives", "true_positives_at_thresholds",
 ]
 
@@ -743,6 +745,220 @@ def mean_iou(labels, predictions, num_classes: int, weights=None, metrics_collec
         update_op = total.assign_add(op(confusion, args, name="confusion_matrix"), name="AssignAdd")
         value = op(mean_of, (total,), name="mean_iou")
     return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+# --- top-k metrics over class ids ------------------------------------------------------------------------------
+
+
+def _at_k_name(name: str, k: int | None, class_id: int | None = None) -> str:
+    """TF-1's names of the top-k metrics and their counters: ``precision_at_5``, ``true_positive_at_5_class3``."""
+    name = f"{name}_at_{'k' if k is None else k}"
+    return name if class_id is None else f"{name}_class{class_id}"
+
+
+def _labels_at_k(what: str, labels, predictions: Tensor) -> Tensor:
+    """``labels`` as int64 class ids of ``predictions``' rank: [D1..DN, num_labels], or [D1..DN] given a
+    last axis of 1, as TF-1's ``_maybe_expand_labels``; their leading dimensions must be the predictions'."""
+    labels = as_tf(labels)
+    if labels.dtype is not None and labels.dtype.kind not in "iu":
+        raise TypeError(f"tf.metrics.{what}: labels must be integer class ids (int64), got dtype {labels.dtype}")
+    ls, ps = _shape(labels), _shape(predictions)
+    if ls is None or ps is None:
+        raise ValueError(f"tf.metrics.{what}: labels and predictions need a known rank, got shapes {_text(ls)} "
+                         f"and {_text(ps)}")
+    if len(ps) < 2:
+        raise ValueError(f"tf.metrics.{what}: predictions must have shape [D1, ... DN, num_classes] with N >= 1, "
+                         f"got {_text(ps)}")
+    if len(ls) == len(ps) - 1:
+        labels = op(lambda y: ember.expand_dims(y, -1), (labels,), name="expand_labels")
+    elif len(ls) != len(ps):
+        raise ValueError(f"tf.metrics.{what}: Unexpected labels shape {_text(ls)} for predictions shape {_text(ps)}: "
+                         "predictions rank should be the labels' rank or the labels' rank plus one")
+    ls = _shape(labels)
+    if any(a is not None and b is not None and a != b for a, b in zip(ls[:-1], ps[:-1])):
+        raise ValueError(f"tf.metrics.{what}: labels of shape {_text(ls)} and predictions of shape {_text(ps)} must "
+                         "agree in all dimensions but the last")
+    return _cast(labels, np.int64)
+
+
+def _rows_agree(what: str, y, p) -> None:
+    """At run time: the labels' and predictions' leading dimensions (Values) agree."""
+    a, b = tuple(y.shape[:-1]), tuple(p.shape[:-1])
+    if all(isinstance(d, int) for d in a + b) and a != b:
+        raise ValueError(f"tf.metrics.{what}: labels of shape {list(y.shape)} and predictions of shape "
+                         f"{list(p.shape)} must agree in all dimensions but the last")
+
+
+def _firsts(x):
+    """Whether each entry of ``x``'s last axis is the first of its value in its row: its members as a set."""
+    n = int(x.shape[-1])
+    earlier = ember.tensor(np.tril(np.ones((n, n), bool), -1))  # [j, j']: j' < j
+    same = ember.eq(ember.expand_dims(x, -1), ember.expand_dims(x, -2))
+    return ember.logical_not(ember.any(ember.logical_and(same, earlier), axis=-1))
+
+
+def _members(x, of):
+    """Whether each entry of ``x``'s last axis is among ``of``'s in its row (rows of [D1..DN])."""
+    return ember.any(ember.eq(ember.expand_dims(x, -1), ember.expand_dims(of, -2)), axis=-1)
+
+
+def _set_counts(y, p, class_id: int | None) -> tuple:
+    """Per row of [D1..DN], as float64, with ``y`` and ``p`` (int64 [D1..DN, n] and [D1..DN, k]) taken as sets
+    (TF-1's ``sets`` ops; only ``class_id`` kept when given): |p & y|, |p - y| and |y - p|."""
+    in_p, in_y = _firsts(p), _firsts(y)
+    if class_id is not None:
+        in_p = ember.logical_and(in_p, ember.eq(p, class_id))
+        in_y = ember.logical_and(in_y, ember.eq(y, class_id))
+    p_in_y, y_in_p = _members(p, y), _members(y, p)
+
+    def count(mask):
+        return ember.sum(ember.cast(mask, float64), axis=-1)
+
+    return (count(ember.logical_and(in_p, p_in_y)), count(ember.logical_and(in_p, ember.logical_not(p_in_y))),
+            count(ember.logical_and(in_y, ember.logical_not(y_in_p))))
+
+
+def _share(tp, other):
+    """``tp / (tp + other)``, NaN (quietly) where both are 0, as TF-1's division of float64 counts gives."""
+    total = tp + other
+    nonzero = ember.ne(total, 0)
+    return ember.where(nonzero, tp / ember.where(nonzero, total, 1), float("nan"))
+
+
+def _ids_at_k(what: str, predictions_idx) -> Tensor:
+    predictions_idx = as_tf(predictions_idx)
+    if predictions_idx.dtype is not None and predictions_idx.dtype.kind not in "iu":
+        raise TypeError(f"tf.metrics.{what}: predictions_idx must be integer class ids, got dtype "
+                        f"{predictions_idx.dtype}")
+    return _cast(predictions_idx, np.int64)
+
+
+def _top_k_ids(what: str, predictions, k) -> Tensor:
+    """The int64 ids of the ``k`` largest of ``predictions``' last axis (ties: the lower id first, as TF's)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"tf.metrics.{what}: k must be an int >= 1, got {k!r}")
+    predictions = as_tf(predictions)
+    if predictions.dtype is not None and predictions.dtype.kind != "f":
+        raise TypeError(f"tf.metrics.{what}: predictions must be float scores, got dtype {predictions.dtype}")
+    ps = _shape(predictions)
+    if ps is not None and ps and ps[-1] is not None and k > ps[-1]:
+        raise ValueError(f"tf.metrics.{what}: k={k} is larger than the number of classes, predictions of shape "
+                         f"{_text(ps)}")
+    return op(lambda a: ember.cast(ember.topk(a, int(k), axis=-1, sorted=True)[1], np.int64), (predictions,),
+              name="TopKV2")
+
+
+def _ratio_at_k(what: str, first: str, second: str, labels, predictions_idx: Tensor, k, class_id, weights,
+                metrics_collections, updates_collections, name, default: str) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + <second>)`` streamed over two float64 counters (NaN while both are 0, as TF-1's); ``labels``
+    checked already (``_labels_at_k``)."""
+    args = (labels, predictions_idx) if weights is None else (labels, predictions_idx,
+                                                                _cast(as_tf(weights), float64))
+    pick = 1 if second == "false_positive" else 2
+
+    def batch(y, p, *w):
+        _rows_agree(what, y, p)
+        counts = _set_counts(y, p, class_id)
+        tp, other = counts[0], counts[pick]
+        if w:
+            weight = _broadcast(what, w[0], tp)
+            tp, other = tp * weight, other * weight
+        return ember.stack([ember.sum(tp), ember.sum(other)])
+
+    with variable_scope(name, default_name=default):
+        tp_var = _variable((), float64, _at_k_name(first, k, class_id))
+        other_var = _variable((), float64, _at_k_name(second, k, class_id))
+        counts = op(batch, args, name="counts")
+        tp_update = tp_var.assign_add(op(lambda c: c[0], (counts,), name="tp"), name="AssignAdd")
+        other_update = other_var.assign_add(op(lambda c: c[1], (counts,), name=second), name="AssignAdd_1")
+        value = op(_share, (tp_var, other_var), name=default)
+        update_op = op(_share, (tp_update, other_update), name="update")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+def precision_at_top_k(labels, predictions_idx, k: int | None = None, class_id: int | None = None, weights=None,
+                       metrics_collections=None, updates_collections=None,
+                       name: str | None = None) -> tuple[Tensor, Tensor]:
+    """Precision of the top-k class ids ``predictions_idx`` ([D1..DN, k]) against the class ids ``labels``
+    ([D1..DN, num_labels] or [D1..DN]), each row's ids taken as sets: ``tp / (tp + fp)`` summed over the batches
+    seen (float64; NaN while nothing was predicted), weighted per row by ``weights``. With ``class_id``, only that
+    class counts. Label ids outside the classes are ignored; ``k`` only names the metric, as in TF-1."""
+    what = "precision_at_top_k"
+    ids = _ids_at_k(what, predictions_idx)
+    return _ratio_at_k(what, "true_positive", "false_positive", _labels_at_k(what, labels, ids), ids, k,
+                       class_id, weights, metrics_collections, updates_collections, name,
+                       _at_k_name("precision", k, class_id))
+
+
+def recall_at_top_k(labels, predictions_idx, k: int | None = None, class_id: int | None = None, weights=None,
+                    metrics_collections=None, updates_collections=None,
+                    name: str | None = None) -> tuple[Tensor, Tensor]:
+    """Recall of the top-k class ids ``predictions_idx`` against the class ids ``labels``, as sets per row:
+    ``tp / (tp + fn)`` summed over the batches seen (float64; NaN while there were no labels). Label ids outside
+    the classes count as false negatives, as in TF-1."""
+    what = "recall_at_top_k"
+    ids = _ids_at_k(what, predictions_idx)
+    return _ratio_at_k(what, "true_positive", "false_negative", _labels_at_k(what, labels, ids), ids, k,
+                       class_id, weights, metrics_collections, updates_collections, name,
+                       _at_k_name("recall", k, class_id))
+
+
+def precision_at_k(labels, predictions, k: int, class_id: int | None = None, weights=None, metrics_collections=None,
+                   updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """``precision_at_top_k`` of the ``k`` highest scores of ``predictions`` ([D1..DN, num_classes])."""
+    predictions = as_tf(predictions)
+    ids = _top_k_ids("precision_at_k", predictions, k)
+    labels = _labels_at_k("precision_at_k", labels, predictions)
+    return _ratio_at_k("precision_at_k", "true_positive", "false_positive", labels, ids, k, class_id, weights,
+                       metrics_collections, updates_collections, name, _at_k_name("precision", k, class_id))
+
+
+def recall_at_k(labels, predictions, k: int, class_id: int | None = None, weights=None, metrics_collections=None,
+                updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """``recall_at_top_k`` of the ``k`` highest scores of ``predictions`` ([D1..DN, num_classes])."""
+    predictions = as_tf(predictions)
+    ids = _top_k_ids("recall_at_k", predictions, k)
+    labels = _labels_at_k("recall_at_k", labels, predictions)
+    return _ratio_at_k("recall_at_k", "true_positive", "false_negative", labels, ids, k, class_id, weights,
+                       metrics_collections, updates_collections, name, _at_k_name("recall", k, class_id))
+
+
+def average_precision_at_k(labels, predictions, k: int, weights=None, metrics_collections=None,
+                           updates_collections=None, name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The mean over rows of the average precision of the ``k`` highest scores: per row
+    ``sum_i P_i * rel_i / min(num_labels, k)`` (``rel_i``: whether the i-th id is a label, ``P_i``: the precision
+    of the first i), weighted per row by ``weights`` and divided by the weights' sum (the rows' count without
+    weights) over the batches seen, in float64 (0 before any), as TF-1's."""
+    what = "average_precision_at_k"
+    predictions = as_tf(predictions)
+    ids = _top_k_ids(what, predictions, k)
+    labels = _labels_at_k(what, labels, predictions)
+    args = (labels, ids) if weights is None else (labels, ids, _cast(as_tf(weights), float64))
+    ranks = np.arange(1, k + 1, dtype=np.float64)
+
+    def batch(y, p, *w):
+        _rows_agree(what, y, p)
+        relevant = ember.cast(_members(p, y), float64)  # [D1..DN, k]
+        precision = ember.cumsum(relevant, axis=-1) / ember.tensor(ranks)
+        ap = ember.sum(precision * relevant, axis=-1) / float(min(int(y.shape[-1]), k))
+        if w:
+            weight = _broadcast(what, w[0], ap)
+            return ember.stack([ember.sum(ap * weight), ember.sum(weight)])
+        return ember.stack([ember.sum(ap), ember.sum(ember.ones_like(ap))])
+
+    with variable_scope(name, default_name=_at_k_name("average_precision", k)):
+        total = _variable((), float64, "total")
+        most = _variable((), float64, "max")
+        sums = op(batch, args, name="average_precision")
+        total_update = total.assign_add(op(lambda s: s[0], (sums,), name="batch_total"), name="AssignAdd")
+        max_update = most.assign_add(op(lambda s: s[1], (sums,), name="batch_max"), name="AssignAdd_1")
+        value = op(_div_no_nan, (total, most), name="mean")
+        update_op = op(_div_no_nan, (total_update, max_update), name="update")
+    return _finish(value, update_op, metrics_collections, updates_collections)
+
+
+sparse_precision_at_k = precision_at_k  # TF-1's older names
+sparse_average_precision_at_k = average_precision_at_k
 
 
 def __getattr__(name: str):
