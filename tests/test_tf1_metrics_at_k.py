@@ -131,3 +131,21 @@ def test_top_k_metrics_refuse_bad_arguments():
         sess.run(tf.local_variables_initializer())
         with pytest.raises(ValueError, match=r"labels of shape \[3, 1\] and predictions of shape \[2, 1\] must agree"):
             sess.run(update, {y: np.zeros((3, 1), np.int64)})
+
+
+def test_tf_metrics_shows_tf1s_names_only():
+    tf1_names = {  # TF 1.15's tf.metrics
+        "accuracy", "auc", "average_precision_at_k", "false_negatives", "false_negatives_at_thresholds",
+        "false_positives", "false_positives_at_thresholds", "mean", "mean_absolute_error", "mean_cosine_distance",
+        "mean_iou", "mean_per_class_accuracy", "mean_relative_error", "mean_squared_error", "mean_tensor",
+        "percentage_below", "precision", "precision_at_k", "precision_at_thresholds", "precision_at_top_k", "recall",
+        "recall_at_k", "recall_at_thresholds", "recall_at_top_k", "root_mean_squared_error",
+        "sensitivity_at_specificity", "sparse_average_precision_at_k", "sparse_precision_at_k",
+        "specificity_at_sensitivity", "true_negatives", "true_negatives_at_thresholds", "true_positives",
+        "true_positives_at_thresholds",
+    }
+    assert set(dir(tf.metrics)) == tf1_names == set(tf.metrics.__all__)
+    public = {n for n in vars(tf.metrics) if not n.startswith("_")} - {"annotations"}  # (from __future__)
+    assert public == tf1_names
+    with pytest.raises(AttributeError, match="module 'tf.metrics' has no attribute 'np'"):
+        tf.metrics.np  # noqa: B018

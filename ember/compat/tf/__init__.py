@@ -231,7 +231,7 @@ GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIAB
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
                                   LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables",
-                                  METRIC_VARIABLES=metrics.METRIC_VARIABLES)
+                                  METRIC_VARIABLES=metrics._METRIC_VARIABLES)
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
     random_normal=random_normal_initializer, truncated_normal=truncated_normal_initializer,
