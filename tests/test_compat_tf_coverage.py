@@ -437,6 +437,30 @@ def test_summary_file_writer_writes_tensorboard_scalars(tmp_path):
     np.testing.assert_allclose([v for _, v in scalars], [4.0, 4.0 * 0.8 ** 2, 4.0 * 0.8 ** 4], rtol=1e-5)
 
 
+def test_summary_file_writer_writes_the_graph_for_tensorboard(tmp_path):
+    # the graph given to FileWriter (or add_graph) was accepted and not written
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import graph_pb2, types_pb2
+
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.Variable(np.ones((3, 2), np.float32), name="w")
+    y = tf.nn.relu(tf.matmul(x, w), name="y")
+    tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_mean(y), name="train")
+    with tf.Session() as sess:
+        tf.summary.FileWriter(str(tmp_path), sess.graph).close()
+    (event,) = [e for e in _events(tmp_path) if e.graph_def]
+    graph = graph_pb2.GraphDef()
+    graph.ParseFromString(event.graph_def)
+    nodes = {node.name: node for node in graph.node}
+    assert nodes["x"].op == "Placeholder" and nodes["w"].op == "VariableV2"
+    assert nodes["x"].attr["dtype"].type == types_pb2.DT_FLOAT
+    assert [d.size for d in nodes["x"].attr["_output_shapes"].list.shape[0].dim] == [-1, 3]
+    assert all(source in nodes for node in graph.node for source in node.input)
+    matmul = nodes[nodes["y"].input[0]]
+    assert list(matmul.input) == ["x", "w"]
+    assert "train" in nodes
+
+
 def test_a_missing_name_says_what_to_use_instead():
     with pytest.raises(AttributeError, match=r"'tf' has no attribute 'SparseTensor'.*dense tensors"):
         _ = tf.SparseTensor

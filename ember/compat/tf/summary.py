@@ -6,7 +6,9 @@ summary op in a Session returns the serialized ``Summary`` protobuf, as in TF-1.
 
 from __future__ import annotations
 
-from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, get_default_graph
+import numpy as np
+
+from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, get_default_graph, tensors_in
 
 __all__ = ["FileWriter", "histogram", "merge", "merge_all", "scalar"]
 
@@ -18,6 +20,7 @@ def _tensorboardx():
         import tensorboardX
         import tensorboardX.summary
         import tensorboardX.writer
+        from tensorboardX.proto import event_pb2, graph_pb2, types_pb2  # noqa: F401  (graph events)
     except ImportError as exc:
         raise ImportError(_INSTALL) from exc
     return tensorboardX
@@ -70,13 +73,16 @@ def merge_all(key: str = "summaries", scope=None, name: str = "Merge/MergeSummar
 
 
 class FileWriter:
-    """Writes summaries to a TensorBoard event file in ``logdir``."""
+    """Writes summaries to a TensorBoard event file in ``logdir``; a ``graph`` given is written too, for
+    TensorBoard's graph view (as TF-1)."""
 
     def __init__(self, logdir: str, graph=None, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = "",
-                 session=None):
+                 session=None, graph_def=None):
         self.writer = _tensorboardx().writer.FileWriter(logdir, max_queue, flush_secs, filename_suffix)
         self.logdir = logdir
         self.graph = graph if graph is not None else get_default_graph()
+        if graph is not None or graph_def is not None:
+            self.add_graph(graph, graph_def=graph_def)
 
     def add_summary(self, summary, global_step=None, walltime=None) -> None:
         """Write a summary (the bytes a Session returned for a summary op, or a ``Summary`` protobuf)."""
@@ -87,8 +93,13 @@ class FileWriter:
         self.writer.add_summary(summary, None if global_step is None else int(global_step), walltime)
         self.writer.flush()  # (TF-1 scripts often never close their writer)
 
-    def add_graph(self, graph, global_step=None) -> None:
-        """Accepted for compatibility; Ember does not write the graph definition."""
+    def add_graph(self, graph, global_step=None, graph_def=None) -> None:
+        """Write ``graph`` (a tf.Graph, or a ``GraphDef`` protobuf as ``graph_def``) for TensorBoard's graph view:
+        a node per op, named, typed and linked to its inputs as TF-1 names them."""
+        proto = graph_def if graph_def is not None else graph_def_of(graph)
+        event = _tensorboardx().proto.event_pb2.Event(graph_def=proto.SerializeToString())
+        self.writer.add_event(event, None if global_step is None else int(global_step))
+        self.writer.flush()
 
     def get_logdir(self) -> str:
         return self.logdir
@@ -104,6 +115,42 @@ class FileWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def graph_def_of(graph) -> object:
+    """A ``GraphDef`` protobuf of ``graph``'s ops, in the order they were made: each node's name, op type, inputs
+    (``"op"`` for an op's first output, ``"op:i"`` for others) and, where known, its dtype and shape."""
+    graph_pb2 = _tensorboardx().proto.graph_pb2
+    proto = graph_pb2.GraphDef()
+    for t in graph.by_name.values():
+        node = proto.node.add(name=t.op.name, op=_op_type(t))
+        for source in tensors_in((t.args, t.kwargs)):
+            name = source.name
+            node.input.append(name[:-2] if name.endswith(":0") else name)
+        dtype = getattr(t, "dtype", None)
+        if dtype is not None:
+            node.attr["dtype"].type = _data_type(np.dtype(dtype))
+        shape = getattr(t, "_shape", None)
+        if shape is not None:
+            dims = node.attr["_output_shapes"].list.shape.add().dim
+            for size in shape:
+                dims.add(size=-1 if size is None else int(size))
+    return proto
+
+
+def _op_type(t: Tensor) -> str:
+    """``t``'s op type, or for an op computed by an Ember function the function's name (``matmul``)."""
+    kind = t.op.type
+    name = getattr(t.fn, "__name__", "")
+    return name if kind == "Op" and name.isidentifier() else kind
+
+
+def _data_type(dtype: np.dtype) -> int:
+    """TF's ``DataType`` number for ``dtype`` (0, DT_INVALID, for one TF has none for)."""
+    types_pb2 = _tensorboardx().proto.types_pb2
+    name = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF", "bool": "DT_BOOL",
+            "object": "DT_STRING"}.get(dtype.name, f"DT_{dtype.name.upper()}")
+    return types_pb2.DataType.Value(name) if name in types_pb2.DataType.keys() else 0
 
 
 def __getattr__(name: str):
