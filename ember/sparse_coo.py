@@ -237,6 +237,81 @@ class SparseCOOTensor(SparseTensorBase):
             return self
         return self.t()
 
+    def _dim(self, name: str, dim: int) -> int:
+        """``dim`` made non-negative, or the IndexError PyTorch raises for one outside the shape."""
+        n = self.ndim
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+            raise IndexError(f"{name}: dimension {dim!r} out of range for a sparse tensor of shape {list(self.shape)} "
+                             f"(expected an int in [{-n}, {n - 1}])")
+        return int(dim) % n
+
+    def index_select(self, dim: int, index) -> SparseCOOTensor:
+        """The entries whose coordinate along ``dim`` is in ``index`` (1-D integers), renumbered by their position in
+        ``index`` (a repeated position repeats them), as PyTorch's: an uncoalesced sparse tensor (coalesced only with
+        at most one entry); along a dense dimension the values' slices. Gradients reach the values. Entries come
+        position by position of ``index``, each position's in their order here (PyTorch may order an uncoalesced
+        result otherwise: the same tensor). Indices outside ``[0, size)`` are refused, negative ones included."""
+        d = self._dim("index_select", dim)
+        index = _as_tensor(index)
+        if index.ndim != 1 or index.dtype.kind not in "iu":
+            raise IndexError(f"index_select(): the index must be a 1-D integer tensor, got {index.dtype}"
+                             f"{list(index.shape)}")
+        positions = index.numpy().astype(np.int64)
+        size = self.shape[d]
+        bad = positions[(positions < 0) | (positions >= size)]
+        if bad.size:
+            raise IndexError(f"index_select(): index {int(bad[0])} is out of range for a sparse tensor of shape "
+                             f"{list(self.shape)} at dimension {d} (size {size})")
+        k = self.sparse_dim()
+        if d >= k:  # a dense dimension: the values' slices, the coordinates kept
+            values = ops.take(self._values_t, _tensor(positions), axis=d - k + 1)
+            return SparseCOOTensor(self._indices_t, values, self.shape[:d] + (len(positions),) + self.shape[d + 1:],
+                                   coalesced=self._nnz() <= 1)
+        coords = self._indices_t.numpy()
+        order = np.argsort(coords[d], kind="stable")
+        ordered = coords[d][order]
+        starts = np.searchsorted(ordered, positions, "left")
+        counts = np.searchsorted(ordered, positions, "right") - starts
+        total = int(counts.sum())
+        out_position = np.repeat(np.arange(len(positions), dtype=np.int64), counts)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        source = order[np.repeat(starts, counts) + offsets].astype(np.int64)
+        new_coords = coords[:, source]
+        new_coords[d] = out_position
+        return SparseCOOTensor(_tensor(new_coords), ops.take(self._values_t, _tensor(source), axis=0),
+                               self.shape[:d] + (len(positions),) + self.shape[d + 1:], coalesced=total <= 1)
+
+    def narrow(self, dim: int, start: int, length: int) -> SparseCOOTensor:
+        """The entries with ``start <= coordinate < start + length`` along ``dim`` (a negative ``start`` counts from
+        the end), shifted to start at 0; along a dense dimension the values' slices. A new sparse tensor, as
+        PyTorch's ``narrow_copy`` (PyTorch's ``narrow`` of a sparse tensor fails for want of strides), coalesced when
+        this one is; gradients reach the values."""
+        d = self._dim("narrow", dim)
+        size = self.shape[d]
+        for name, value in (("start", start), ("length", length)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"narrow(): {name} must be an int, got {type(value).__name__}")
+        if length < 0:
+            raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
+        begin = int(start) + size if -size <= start < 0 else int(start)
+        if not 0 <= begin <= size or begin + length > size:
+            raise IndexError(f"narrow(): start {start} and length {length} leave dimension {d} of size {size} "
+                             f"(shape {list(self.shape)})")
+        shape = self.shape[:d] + (int(length),) + self.shape[d + 1:]
+        k = self.sparse_dim()
+        if d >= k:
+            axis = d - k + 1
+            values = ops.take(self._values_t, _tensor(np.arange(begin, begin + length, dtype=np.int64)), axis=axis)
+            return SparseCOOTensor(self._indices_t, values, shape, self._coalesced)
+        coords = self._indices_t.numpy()
+        keep = np.flatnonzero((coords[d] >= begin) & (coords[d] < begin + length)).astype(np.int64)
+        new_coords = coords[:, keep]
+        new_coords[d] -= begin
+        return SparseCOOTensor(_tensor(new_coords), ops.take(self._values_t, _tensor(keep), axis=0), shape,
+                               self._coalesced)
+
+    narrow_copy = narrow
+
     # --- arithmetic --------------------------------------------------------------------------------------
 
     def __matmul__(self, other) -> Tensor | SparseCOOTensor:
