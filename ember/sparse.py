@@ -1,6 +1,6 @@
 """Row-sparse gradients (what an embedding lookup sends to its weight when ``sparse=True``), and PyTorch's
-``torch.sparse`` functions over sparse COO and CSR tensors (``mm``, ``addmm``, ``sum``; see ``ember.sparse_coo`` and
-``ember.csr``)."""
+``torch.sparse`` functions over sparse COO and CSR tensors (``mm``, ``addmm``, ``sum``; ``softmax`` and ``log_softmax``
+of COO tensors; see ``ember.sparse_coo`` and ``ember.csr``)."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ class RowSparse:
 
 # torch.sparse's functions over COO and CSR tensors (after everything above, which uses the builtin sum)
 from ember.csr import SparseCSRTensor, addmm, mm, sum  # noqa: A004, E402
-from ember.sparse_coo import SparseCOOTensor  # noqa: E402
+from ember.sparse_coo import SparseCOOTensor, log_softmax, softmax  # noqa: E402
 
-__all__ = ["RowSparse", "SparseCOOTensor", "SparseCSRTensor", "addmm", "mm", "sum", "sum_repeated_rows",
-           "unique_rows"]
+__all__ = ["RowSparse", "SparseCOOTensor", "SparseCSRTensor", "addmm", "log_softmax", "mm", "softmax", "sum",
+           "sum_repeated_rows", "unique_rows"]

@@ -19,8 +19,8 @@ from ember.creation import zeros
 from ember.layouts import sparse_coo as _SPARSE_COO
 from ember.tensor import Tensor
 
-__all__ = ["SparseCOOTensor", "SparseTensorBase", "addmm", "dense_mm", "mm", "sparse_coo_tensor", "sum",
-           "to_sparse"]
+__all__ = ["SparseCOOTensor", "SparseTensorBase", "addmm", "dense_mm", "log_softmax", "mm", "softmax",
+           "sparse_coo_tensor", "sum", "to_sparse"]
 
 
 def _as_tensor(value, dtype=None) -> Tensor:
@@ -413,6 +413,17 @@ class SparseCOOTensor(SparseTensorBase):
     def __rsub__(self, other):
         return -self + other
 
+    def softmax(self, dim: int, dtype=None):
+        """Refused, as PyTorch's ``Tensor.softmax`` of a sparse tensor: the softmax over the specified entries is
+        ``ember.sparse.softmax``."""
+        raise RuntimeError(f"softmax(): a sparse COO tensor (shape {list(self.shape)}) has no dense softmax, as in "
+                           "PyTorch; ember.sparse.softmax(x, dim) takes the softmax over its specified entries")
+
+    def log_softmax(self, dim: int, dtype=None):
+        """Refused, as PyTorch's ``Tensor.log_softmax`` of a sparse tensor: see ``ember.sparse.log_softmax``."""
+        raise RuntimeError(f"log_softmax(): a sparse COO tensor (shape {list(self.shape)}) has no dense log_softmax, "
+                           "as in PyTorch; ember.sparse.log_softmax(x, dim) takes it over its specified entries")
+
     def sum(self, dim=None) -> Tensor:
         return sum(self, dim)
 
@@ -530,3 +541,51 @@ def sum(input: SparseCOOTensor, dim=None) -> Tensor:  # noqa: A001, A002  (torch
         # the entries' values, repeats merged in the values' dtype first (bool ones by or), as PyTorch's
         return ops.sum(input.coalesce()._values_t)
     return ops.sum(input.to_dense(), dim)
+
+
+def _softmax(name: str, input: SparseCOOTensor, dim: int, dtype, log: bool) -> SparseCOOTensor:  # noqa: A002
+    """The (log-)softmax over the specified entries along ``dim``, the unspecified ones taken as -inf."""
+    if not isinstance(input, SparseCOOTensor):
+        raise TypeError(f"sparse.{name}: expects a sparse COO tensor, got {type(input).__name__} "
+                        f"{getattr(input, 'layout', '')}".rstrip())
+    d = input._dim(f"sparse.{name}", dim)
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.dtype.kind != "f":
+        raise TypeError(f"sparse.{name}: expects floating-point values, got {input.dtype} (pass dtype=)")
+    merged = input.coalesce()
+    values, k = merged._values_t, merged.sparse_dim()
+    if d >= k:  # along a dense dimension: each entry's own values
+        out = (ops.log_softmax if log else ops.softmax)(values, axis=d - k + 1)
+        return SparseCOOTensor(merged._indices_t, out, merged.shape, coalesced=True)
+    if merged._nnz() == 0:
+        return SparseCOOTensor(merged._indices_t, values * 1, merged.shape, coalesced=True)
+    # the entries that share every other sparse coordinate form one softmax
+    others = np.delete(merged._indices_t.numpy(), d, axis=0)
+    _, group = np.unique(others.T, axis=0, return_inverse=True)
+    group = group.reshape(-1).astype(np.int64)
+    groups = int(group.max()) + 1
+    raw = values.detach().numpy()
+    peak = np.full((groups,) + raw.shape[1:], -np.inf, raw.dtype)
+    np.maximum.at(peak, group, raw)
+    peak[~np.isfinite(peak)] = 0  # (a group of -inf: exp gives 0 / 0, NaN, as a dense softmax of -inf)
+    group_t = _tensor(group)
+    shifted = values - ops.take(_tensor(peak), group_t, axis=0)  # the peak is a constant: no gradient through it
+    exp = ops.exp(shifted)
+    total = ops.index_add(zeros((groups,) + tuple(raw.shape[1:]), dtype=values.dtype, device=values.device),
+                          group_t, exp, axis=0)
+    at_entries = ops.take(total, group_t, axis=0)
+    out = shifted - ops.log(at_entries) if log else exp / at_entries
+    return SparseCOOTensor(merged._indices_t, out, merged.shape, coalesced=True)
+
+
+def softmax(input: SparseCOOTensor, dim: int, dtype=None) -> SparseCOOTensor:  # noqa: A002  (torch.sparse.softmax)
+    """``torch.sparse.softmax``: the softmax along ``dim`` over the specified entries only (the unspecified ones count
+    as -inf, so they stay unspecified), coalesced first; a sparse tensor of the same pattern, gradients to the
+    values. ``dtype`` casts the input first."""
+    return _softmax("softmax", input, dim, dtype, log=False)
+
+
+def log_softmax(input: SparseCOOTensor, dim: int, dtype=None) -> SparseCOOTensor:  # noqa: A002
+    """``torch.sparse.log_softmax``: the log of ``softmax``'s values, computed stably."""
+    return _softmax("log_softmax", input, dim, dtype, log=True)
