@@ -13,7 +13,10 @@ key: ``{"int": "<digits>"}`` (ints beyond 2**53), ``{"float": "nan"|"inf"|"-inf"
 ``"parameter": true`` for an ``nn.Parameter``, and ``"object": n`` on every node of a Tensor object saved more
 than once, which loads as one object again),
 ``{"array": name}``, ``{"scalar": name}`` (a NumPy scalar, stored as a 0-d array); a complex one adds
-``"complex": true`` and is stored as its (real, imaginary) pairs along a last axis of 2.
+``"complex": true`` and is stored as its (real, imaginary) pairs along a last axis of 2. A sparse COO tensor is
+``{"sparse_coo": [indices, values], "shape": [...], "coalesced": bool}`` and a sparse CSR matrix
+``{"sparse_csr": [crow_indices, col_indices, values], "shape": [...]}``, their parts tensor nodes; loading checks them
+as the constructors do (and a coalesced flag against the coordinates).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import numpy as np
 from safetensors import TensorSpec, serialize, serialize_file
 
 from ember.backend.devices import Device
+from ember.csr import SparseCSRTensor, sparse_csr_tensor
+from ember.sparse_coo import SparseCOOTensor, sparse_coo_tensor
 from ember.tensor import Tensor
 
 FORMAT = "ember.checkpoint"
@@ -110,6 +115,14 @@ class _Writer:
                 node["parameter"] = True
             self.objects.setdefault(id(obj), []).append(node)
             return node
+        if isinstance(obj, SparseCOOTensor):
+            parts = [self.encode(obj._indices_t, path + ("indices",)), self.encode(obj._values_t, path + ("values",))]
+            return {"sparse_coo": parts, "shape": list(obj.shape), "coalesced": obj.is_coalesced()}
+        if isinstance(obj, SparseCSRTensor):
+            parts = [self.encode(obj.crow_indices(), path + ("crow_indices",)),
+                     self.encode(obj.col_indices(), path + ("col_indices",)),
+                     self.encode(obj.values(), path + ("values",))]
+            return {"sparse_csr": parts, "shape": list(obj.shape)}
         if isinstance(obj, np.ndarray):
             return self._stored("array", obj, path)
         if isinstance(obj, np.generic):
@@ -125,7 +138,8 @@ class _Writer:
                 self.open.discard(id(obj))
         raise TypeError(
             f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
-            "NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, lists and tuples of them"
+            "sparse COO and CSR tensors, NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, "
+            "lists and tuples of them"
         )
 
     def _container(self, obj, path: tuple) -> dict:
@@ -256,8 +270,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def save(obj, f, pickle_module=None, pickle_protocol: int | None = None, **torch_options) -> None:
-    """Save ``obj`` (Tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts, lists and
-    tuples) to ``f`` (a path, written atomically, or a writable binary file object such as ``io.BytesIO``),
+    """Save ``obj`` (Tensors, sparse COO and CSR tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts,
+    lists and tuples) to ``f`` (a path, written atomically, or a writable binary file object such as ``io.BytesIO``),
     with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as tuples; Parameters
     load as Parameters, and a Tensor object met twice loads as one object, as with ``torch.load``. The file's
     mode follows the umask, as ``open`` would create it; temporary files left by a save that was killed are
@@ -413,10 +427,10 @@ def _verify(metadata: dict, arrays: dict) -> dict:
 def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None,
          device=None, **pickle_load_args):
     """Load what ``save`` wrote, from a path or a readable binary file object: Tensors come back as Ember Tensors
-    (on ``device``, default cpu), arrays as NumPy arrays, and the containers and values as they were. Every
-    tensor's checksum is verified first. A file that is not an intact Ember checkpoint (truncated, corrupted,
-    tampered with, a PyTorch or other foreign file) is a ValueError naming the file and what is wrong; nothing in
-    it is executed.
+    (on ``device``, default cpu), sparse tensors as sparse tensors of the same layout, arrays as NumPy arrays, and
+    the containers and values as they were. Every tensor's checksum is verified first. A file that is not an intact
+    Ember checkpoint (truncated, corrupted, tampered with, a PyTorch or other foreign file) is a ValueError naming
+    the file and what is wrong; nothing in it is executed.
 
     PyTorch's ``map_location`` names the device as ``device`` does (a string or Device, a dict of saved location
     to device, or a function ``(tensor, "cpu") -> tensor`` applied to each loaded tensor); ``weights_only``,
@@ -471,7 +485,8 @@ def _mapped_device(map_location):
 
 
 _NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": {"complex"},
-              "scalar": {"complex"}, "tensor": {"requires_grad", "complex", "parameter", "object"}}
+              "scalar": {"complex"}, "tensor": {"requires_grad", "complex", "parameter", "object"},
+              "sparse_coo": {"shape", "coalesced"}, "sparse_csr": {"shape"}}
 
 
 class _Decoder:
@@ -531,6 +546,8 @@ class _Decoder:
             if value not in ("nan", "inf", "-inf"):
                 raise _Bad(f"has a damaged float node {_short(node)}")
             return float(value)
+        if kind in ("sparse_coo", "sparse_csr"):
+            return self._sparse(kind, node)
         if kind == "array":
             return self._array(value, node)
         if kind == "scalar":
@@ -563,6 +580,33 @@ class _Decoder:
         if number is not None:
             self.objects[number] = tensor
         return tensor
+
+
+    def _sparse(self, kind: str, node: dict):
+        """A sparse COO tensor or CSR matrix from its parts' tensor nodes, checked as its constructor checks them."""
+        parts, shape = node[kind], node.get("shape")
+        count = 2 if kind == "sparse_coo" else 3
+        if not (isinstance(parts, list) and len(parts) == count and all(isinstance(p, dict) and "tensor" in p
+                                                                         for p in parts)):
+            raise _Bad(f"has a damaged {kind} node {_short(node)} (expected {count} tensor nodes)")
+        if not (isinstance(shape, list) and all(_is_count(d) for d in shape)):
+            raise _Bad(f"has a damaged {kind} node {_short(node)} (its shape)")
+        tensors = [self._node(p) for p in parts]
+        try:
+            if kind == "sparse_csr":
+                return sparse_csr_tensor(*tensors, shape)
+            coalesced = node.get("coalesced")
+            if not isinstance(coalesced, bool):
+                raise _Bad(f"has a damaged sparse_coo node {_short(node)} (its coalesced flag)")
+            out = sparse_coo_tensor(tensors[0], tensors[1], shape, is_coalesced=coalesced)
+        except (TypeError, ValueError) as exc:
+            raise _Bad(f"has a {kind} node {_short(node)} whose parts do not fit: {exc}") from None
+        if coalesced and out._nnz() > 1:
+            linear = out._linear().numpy()
+            if not (linear[1:] > linear[:-1]).all():
+                raise _Bad(f"has a sparse_coo node {_short(node)} marked coalesced whose coordinates repeat or are "
+                           "out of order (tampered with?)")
+        return out
 
 
 def _short(node) -> str:
