@@ -51,7 +51,7 @@ from ember import amp, optim
 from ember.sparse import RowSparse
 from ember.sparse_coo import sparse_coo_tensor
 from ember.csr import sparse_csr_tensor
-from ember.layouts import sparse_csr, strided
+from ember.layouts import sparse_csc, sparse_csr, strided
 from ember import data, metrics
 from ember.checkpoint import load, save
 from ember import nn

@@ -2,7 +2,9 @@
 ``col_indices[crow_indices[i]:crow_indices[i + 1]]`` with those ``values``. A CSR matrix is the COO tensor of the
 same entries (``ember.sparse_coo``) with the rows compressed: its ``to_dense`` and its products with dense tensors are
 the COO tensor's, so gradients reach the values and the dense operand the same way. ``torch.sparse``'s ``mm``,
-``addmm`` and ``sum`` here take either layout.
+``addmm`` and ``sum`` here take either layout. A CSR matrix's transpose is a CSC matrix (``SparseCSCTensor``, PyTorch's
+``sparse_csc`` layout) of the same three arrays: each column's entries are ``row_indices[ccol_indices[j]:
+ccol_indices[j + 1]]``.
 
 >>> a = ember.sparse_csr_tensor([0, 2, 3], [0, 2, 1], [1.0, 2.0, 3.0], (2, 3))
 >>> (a @ ember.ones(3, 4)).shape
@@ -15,11 +17,11 @@ import numpy as np
 
 from ember import ops, sparse_coo
 from ember.creation import tensor as _tensor
-from ember.layouts import sparse_csr
+from ember.layouts import sparse_csc, sparse_csr
 from ember.sparse_coo import SparseCOOTensor, SparseTensorBase
 from ember.tensor import Tensor
 
-__all__ = ["SparseCSRTensor", "addmm", "mm", "sparse_csr_tensor", "sum", "to_sparse_csr"]
+__all__ = ["SparseCSCTensor", "SparseCSRTensor", "addmm", "mm", "sparse_csr_tensor", "sum", "to_sparse_csr"]
 
 
 def _as_tensor(value, dtype=None) -> Tensor:
@@ -99,6 +101,15 @@ class SparseCSRTensor(SparseTensorBase):
         """The dense matrix (repeated entries summed); differentiable in the values."""
         return self.to_sparse_coo().to_dense()
 
+    def t(self) -> SparseCSCTensor:
+        """The transpose: a CSC matrix of the same arrays (PyTorch's), its values this matrix's (gradients shared)."""
+        return SparseCSCTensor(self._crow, self._col, self._values_t, self.shape[::-1])
+
+    def transpose(self, dim0: int, dim1: int) -> SparseCSRTensor | SparseCSCTensor:
+        """``t()`` for dimensions 0 and 1 (either order, or negative); the matrix itself for a dimension with itself,
+        as PyTorch's."""
+        return self.t() if _transposes(dim0, dim1) else self
+
     # --- arithmetic --------------------------------------------------------------------------------------
 
     def __matmul__(self, other) -> Tensor:
@@ -145,6 +156,116 @@ class SparseCSRTensor(SparseTensorBase):
 
     def __rsub__(self, other):
         return -self + other
+
+    def sum(self, dim=None) -> Tensor:
+        return sum(self, dim)
+
+
+def _transposes(dim0: int, dim1: int) -> bool:
+    """Whether ``transpose(dim0, dim1)`` of a matrix swaps its dimensions; an IndexError for one outside [-2, 1]."""
+    for dim in (dim0, dim1):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -2 <= dim < 2:
+            raise IndexError(f"transpose: dimension {dim!r} out of range for a sparse matrix (expected in [-2, 1])")
+    return dim0 % 2 != dim1 % 2
+
+
+class SparseCSCTensor(SparseTensorBase):
+    """A (rows, cols) matrix stored column by column (PyTorch's ``sparse_csc``): column j's entries are positions
+    ``ccol_indices[j]`` to ``ccol_indices[j + 1]`` of ``row_indices`` and ``values``; the transpose of the CSR matrix
+    of the same arrays, and computed as it (products, ``to_dense``), so gradients reach the values the same way."""
+
+    is_sparse = False  # (PyTorch's is_sparse is for the COO layout, is_sparse_csr for CSR)
+    is_sparse_csr = False
+    layout = sparse_csc
+
+    def __init__(self, ccol_indices: Tensor, row_indices: Tensor, values: Tensor, shape: tuple):
+        self._ccol, self._row, self._values_t, self.shape = ccol_indices, row_indices, values, tuple(shape)
+
+    @property
+    def grad(self) -> SparseCSCTensor | None:
+        """The gradient of the values as a CSC matrix of the same entries, or None (PyTorch's ``mm`` gives a leaf CSC
+        matrix a dense gradient, the unspecified entries' included; here only the values have one)."""
+        g = self._values_t.grad
+        return None if g is None else SparseCSCTensor(self._ccol, self._row, g, self.shape)
+
+    def sparse_dim(self) -> int:
+        return 2
+
+    def dense_dim(self) -> int:
+        return 0
+
+    def ccol_indices(self) -> Tensor:
+        """Where each column's entries start in ``row_indices`` and ``values``, and nnz last (cols + 1,)."""
+        return self._ccol
+
+    def row_indices(self) -> Tensor:
+        """Each entry's row (nnz,)."""
+        return self._row
+
+    def values(self) -> Tensor:
+        """Each entry's value (nnz,), column by column."""
+        return self._values_t
+
+    def _with_values(self, values: Tensor) -> SparseCSCTensor:
+        return SparseCSCTensor(self._ccol, self._row, values, self.shape)
+
+    def __repr__(self) -> str:
+        return (f"sparse_csc_tensor(ccol_indices={self._ccol.numpy().tolist()}, "
+                f"row_indices={self._row.numpy().tolist()}, values={self._values_t.detach()!r}, size={self.shape}, "
+                f"nnz={self._nnz()}, layout=sparse_csc)")
+
+    def t(self) -> SparseCSRTensor:
+        """The transpose: the CSR matrix of the same arrays."""
+        return SparseCSRTensor(self._ccol, self._row, self._values_t, self.shape[::-1])
+
+    def transpose(self, dim0: int, dim1: int) -> SparseCSCTensor | SparseCSRTensor:
+        return self.t() if _transposes(dim0, dim1) else self
+
+    def to_sparse_coo(self) -> SparseCOOTensor:
+        """The COO tensor of the same entries, column by column (marked uncoalesced, as PyTorch's)."""
+        transposed = self.t().to_sparse_coo()
+        return SparseCOOTensor(_tensor(transposed._indices_t.numpy()[::-1].copy()), self._values_t, self.shape)
+
+    def to_sparse(self, sparse_dim: int | None = None) -> SparseCOOTensor:
+        if sparse_dim not in (None, 2):
+            raise ValueError(f"to_sparse: a CSC matrix has 2 sparse dimensions, got sparse_dim={sparse_dim}")
+        return self.to_sparse_coo()
+
+    def to_sparse_csr(self) -> SparseCSRTensor:
+        """The CSR matrix of the same entries, row by row, repeated ones summed (PyTorch's)."""
+        return to_sparse_csr(self.to_sparse_coo())
+
+    def to_sparse_csc(self) -> SparseCSCTensor:
+        return self
+
+    def to_dense(self) -> Tensor:
+        """The dense matrix (repeated entries summed); differentiable in the values."""
+        return ops.transpose(self.t().to_dense())
+
+    def __matmul__(self, other) -> Tensor:
+        return mm(self, other)
+
+    def __rmatmul__(self, other) -> Tensor:
+        return sparse_coo.dense_mm(other, self.to_sparse_coo())
+
+    def mm(self, other) -> Tensor:
+        return mm(self, other)
+
+    def matmul(self, other) -> Tensor:
+        return mm(self, other)
+
+    def __mul__(self, other) -> SparseCSCTensor:
+        """The values scaled by a number (or a 0-d tensor), as PyTorch's; other operands are refused (use
+        ``to_sparse_csr()`` or ``to_dense()``)."""
+        if isinstance(other, SparseTensorBase) or np.ndim(other) != 0:
+            raise TypeError("CSC * tensor: only a number or a 0-d tensor multiplies a CSC matrix here; convert it "
+                            "with to_sparse_csr() or to_dense() first")
+        return self._with_values(self._values_t * other)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> SparseCSCTensor:
+        return self._with_values(-self._values_t)
 
     def sum(self, dim=None) -> Tensor:
         return sum(self, dim)
@@ -226,6 +347,10 @@ def mm(sparse, dense) -> Tensor | SparseCOOTensor:
     one), as PyTorch's."""
     if isinstance(dense, SparseTensorBase) and not isinstance(sparse, SparseTensorBase):
         return _dense_mm(sparse, dense)
+    if isinstance(sparse, SparseCSCTensor):
+        sparse = sparse.to_sparse_coo()
+    if isinstance(dense, SparseCSCTensor):
+        dense = dense.to_sparse_coo()
     if isinstance(sparse, SparseCSRTensor):
         if isinstance(dense, SparseCSRTensor):
             return to_sparse_csr(sparse_coo.mm(sparse.to_sparse_coo(), dense.to_sparse_coo()))
@@ -242,7 +367,7 @@ def _dense_mm(dense, sparse) -> Tensor:
     if dense.ndim != 2:
         raise RuntimeError(f"sparse.mm: expects a 2-D dense matrix before the sparse one, got shape "
                            f"{list(dense.shape)}")
-    return sparse_coo.dense_mm(dense, sparse.to_sparse_coo() if isinstance(sparse, SparseCSRTensor) else sparse)
+    return sparse_coo.dense_mm(dense, sparse.to_sparse_coo() if not isinstance(sparse, SparseCOOTensor) else sparse)
 
 
 def addmm(mat, mat1, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
@@ -253,4 +378,5 @@ def addmm(mat, mat1, mat2, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
 
 def sum(input, dim=None) -> Tensor:  # noqa: A001, A002  (torch.sparse.sum)
     """The sum of all entries of a COO or CSR tensor (a 0-d tensor), or over ``dim`` (returned dense)."""
-    return sparse_coo.sum(input.to_sparse_coo() if isinstance(input, SparseCSRTensor) else input, dim)
+    return sparse_coo.sum(input.to_sparse_coo() if isinstance(input, (SparseCSRTensor, SparseCSCTensor)) else input,
+                          dim)

@@ -1,5 +1,6 @@
-"""PyTorch's tensor layouts (``torch.strided``, ``torch.sparse_coo``, ``torch.sparse_csr``): what ``Tensor.layout``
-and the sparse tensors' ``layout`` answer. Each is also its name as a string, so ``x.layout == "sparse_csr"`` holds.
+"""PyTorch's tensor layouts (``torch.strided``, ``torch.sparse_coo``, ``torch.sparse_csr``, ``torch.sparse_csc``):
+what ``Tensor.layout`` and the sparse tensors' ``layout`` answer. Each is also its name as a string, so
+``x.layout == "sparse_csr"`` holds.
 
 >>> ember.tensor([[0.0, 1.0]]).to_sparse_csr().layout
 ember.sparse_csr
@@ -7,7 +8,7 @@ ember.sparse_csr
 
 from __future__ import annotations
 
-__all__ = ["Layout", "sparse_coo", "sparse_csr", "strided"]
+__all__ = ["Layout", "sparse_coo", "sparse_csc", "sparse_csr", "strided"]
 
 
 class Layout(str):
@@ -22,3 +23,4 @@ class Layout(str):
 strided = Layout("strided")
 sparse_coo = Layout("sparse_coo")
 sparse_csr = Layout("sparse_csr")
+sparse_csc = Layout("sparse_csc")

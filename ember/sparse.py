@@ -168,8 +168,8 @@ class RowSparse:
 
 
 # torch.sparse's functions over COO and CSR tensors (after everything above, which uses the builtin sum)
-from ember.csr import SparseCSRTensor, addmm, mm, sum  # noqa: A004, E402
+from ember.csr import SparseCSCTensor, SparseCSRTensor, addmm, mm, sum  # noqa: A004, E402
 from ember.sparse_coo import SparseCOOTensor, log_softmax, softmax  # noqa: E402
 
-__all__ = ["RowSparse", "SparseCOOTensor", "SparseCSRTensor", "addmm", "log_softmax", "mm", "softmax", "sum",
-           "sum_repeated_rows", "unique_rows"]
+__all__ = ["RowSparse", "SparseCOOTensor", "SparseCSCTensor", "SparseCSRTensor", "addmm", "log_softmax", "mm",
+           "softmax", "sum", "sum_repeated_rows", "unique_rows"]

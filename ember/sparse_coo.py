@@ -32,6 +32,7 @@ class SparseTensorBase:
     ``_values_t``; a layout gives ``_with_values`` (the same entries holding other values)."""
 
     is_sparse = True
+    _sparse_layout = True  # what the ops ask of an operand (PyTorch's is_sparse is False for CSR and CSC)
     __array_priority__ = 1000  # an array times a sparse tensor is the sparse tensor's product (__rmul__), as a Tensor's
     shape: tuple
     _values_t: Tensor

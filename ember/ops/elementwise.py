@@ -834,7 +834,7 @@ def _sparse_as_dense(a, b) -> tuple:
     """``a`` and ``b`` with a sparse (COO or CSR) operand as its dense tensor, as PyTorch's dense + sparse; asked
     only after ``promote`` failed, so dense sums pay nothing for it."""
     def dense(x):
-        return x.to_dense() if getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False) else x
+        return x.to_dense() if getattr(x, "_sparse_layout", False) else x
 
     return promote(dense(a), dense(b))
 
@@ -888,9 +888,9 @@ def mul(a, b) -> TensorLike:
     try:
         operands = promote(a, b)
     except TypeError:  # a sparse tensor is no array; asked only here, as in add
-        if getattr(b, "is_sparse", False) or getattr(b, "is_sparse_csr", False):
+        if getattr(b, "_sparse_layout", False):
             return b * a
-        if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+        if getattr(a, "_sparse_layout", False):
             return a * b
         raise
     if operands[0].array.dtype in LOW_PRECISION and _scalar_beside(a, b, operands[0].array.dtype):

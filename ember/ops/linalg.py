@@ -97,9 +97,9 @@ def matmul(a, b) -> TensorLike:
     try:
         operands = promote(a, b)
     except TypeError:  # a sparse tensor is no array; asked only here, so the dense products pay nothing for it
-        if getattr(a, "is_sparse", False) or getattr(a, "is_sparse_csr", False):
+        if getattr(a, "_sparse_layout", False):
             return a.matmul(b)
-        if getattr(b, "is_sparse", False) or getattr(b, "is_sparse_csr", False):
+        if getattr(b, "_sparse_layout", False):
             return b.__rmatmul__(a)
         raise
     return dispatch.apply(MATMUL, operands)
@@ -223,7 +223,7 @@ def linear(x, weight, bias=None) -> TensorLike:
     try:
         return _apply_linear(LINEAR, x, weight, bias)
     except TypeError:  # a sparse tensor is no array; asked only here, so dense calls pay nothing for it
-        if not (getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False)):
+        if not getattr(x, "_sparse_layout", False):
             raise
     out = x.mm(transpose(weight))  # the sparse product, dense, gradients to the values and the weight
     return out if bias is None else out + bias

@@ -28,7 +28,7 @@ def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
 
 
 def _is_sparse(x) -> bool:
-    return getattr(x, "is_sparse", False) or getattr(x, "is_sparse_csr", False)
+    return getattr(x, "_sparse_layout", False)
 
 
 def mm(a, b) -> TensorLike:
