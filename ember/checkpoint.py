@@ -15,7 +15,8 @@ than once, which loads as one object again),
 ``{"array": name}``, ``{"scalar": name}`` (a NumPy scalar, stored as a 0-d array); a complex one adds
 ``"complex": true`` and is stored as its (real, imaginary) pairs along a last axis of 2. A sparse COO tensor is
 ``{"sparse_coo": [indices, values], "shape": [...], "coalesced": bool}`` and a sparse CSR matrix
-``{"sparse_csr": [crow_indices, col_indices, values], "shape": [...]}``, their parts tensor nodes; loading checks them
+``{"sparse_csr": [crow_indices, col_indices, values], "shape": [...]}`` (a CSC one ``{"sparse_csc": [ccol_indices,
+row_indices, values], "shape": [...]}``), their parts tensor nodes; loading checks them
 as the constructors do (and a coalesced flag against the coordinates).
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 from safetensors import TensorSpec, serialize, serialize_file
 
 from ember.backend.devices import Device
-from ember.csr import SparseCSRTensor, sparse_csr_tensor
+from ember.csr import SparseCSCTensor, SparseCSRTensor, sparse_csr_tensor
 from ember.sparse_coo import SparseCOOTensor, sparse_coo_tensor
 from ember.tensor import Tensor
 
@@ -123,6 +124,11 @@ class _Writer:
                      self.encode(obj.col_indices(), path + ("col_indices",)),
                      self.encode(obj.values(), path + ("values",))]
             return {"sparse_csr": parts, "shape": list(obj.shape)}
+        if isinstance(obj, SparseCSCTensor):
+            parts = [self.encode(obj.ccol_indices(), path + ("ccol_indices",)),
+                     self.encode(obj.row_indices(), path + ("row_indices",)),
+                     self.encode(obj.values(), path + ("values",))]
+            return {"sparse_csc": parts, "shape": list(obj.shape)}
         if isinstance(obj, np.ndarray):
             return self._stored("array", obj, path)
         if isinstance(obj, np.generic):
@@ -138,8 +144,8 @@ class _Writer:
                 self.open.discard(id(obj))
         raise TypeError(
             f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
-            "sparse COO and CSR tensors, NumPy arrays and scalars, Python numbers, strings, bools, None, and dicts, "
-            "lists and tuples of them"
+            "sparse COO, CSR and CSC tensors, NumPy arrays and scalars, Python numbers, strings, bools, None, and "
+            "dicts, lists and tuples of them"
         )
 
     def _container(self, obj, path: tuple) -> dict:
@@ -270,12 +276,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def save(obj, f, pickle_module=None, pickle_protocol: int | None = None, **torch_options) -> None:
-    """Save ``obj`` (Tensors, sparse COO and CSR tensors, NumPy arrays, numbers, strings, bools, None, nested in dicts,
-    lists and tuples) to ``f`` (a path, written atomically, or a writable binary file object such as ``io.BytesIO``),
-    with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as tuples; Parameters
-    load as Parameters, and a Tensor object met twice loads as one object, as with ``torch.load``. The file's
-    mode follows the umask, as ``open`` would create it; temporary files left by a save that was killed are
-    deleted by the next save to the same path. PyTorch's ``pickle_module``, ``pickle_protocol`` and
+    """Save ``obj`` (Tensors, sparse COO, CSR and CSC tensors, NumPy arrays, numbers, strings, bools, None, nested
+    in dicts, lists and tuples) to ``f`` (a path, written atomically, or a writable binary file object such as
+    ``io.BytesIO``), with a checksum of every tensor. Dict subclasses are saved as dicts, tuple subclasses as
+    tuples; Parameters load as Parameters, and a Tensor object met twice loads as one object, as with
+    ``torch.load``. The file's mode follows the umask, as ``open`` would create it; temporary files left by a save
+    that was killed are deleted by the next save to the same path. PyTorch's ``pickle_module``, ``pickle_protocol`` and
     ``_use_new_zipfile_serialization`` are accepted: Ember writes safetensors, never pickles.
 
     >>> ember.save({"model": net.state_dict(), "epoch": 3, "rng": ember.get_rng_state()}, "ckpt.safetensors")
@@ -486,7 +492,7 @@ def _mapped_device(map_location):
 
 _NODE_KEYS = {"int": set(), "float": set(), "list": set(), "tuple": set(), "dict": set(), "array": {"complex"},
               "scalar": {"complex"}, "tensor": {"requires_grad", "complex", "parameter", "object"},
-              "sparse_coo": {"shape", "coalesced"}, "sparse_csr": {"shape"}}
+              "sparse_coo": {"shape", "coalesced"}, "sparse_csr": {"shape"}, "sparse_csc": {"shape"}}
 
 
 class _Decoder:
@@ -546,7 +552,7 @@ class _Decoder:
             if value not in ("nan", "inf", "-inf"):
                 raise _Bad(f"has a damaged float node {_short(node)}")
             return float(value)
-        if kind in ("sparse_coo", "sparse_csr"):
+        if kind in ("sparse_coo", "sparse_csr", "sparse_csc"):
             return self._sparse(kind, node)
         if kind == "array":
             return self._array(value, node)
@@ -595,6 +601,8 @@ class _Decoder:
         try:
             if kind == "sparse_csr":
                 return sparse_csr_tensor(*tensors, shape)
+            if kind == "sparse_csc":  # checked as the CSR matrix of its transpose
+                return sparse_csr_tensor(*tensors, shape[::-1]).t()
             coalesced = node.get("coalesced")
             if not isinstance(coalesced, bool):
                 raise _Bad(f"has a damaged sparse_coo node {_short(node)} (its coalesced flag)")

@@ -1,4 +1,4 @@
-"""ember.save / ember.load of sparse COO and CSR tensors: exact round trips (coordinates, values, dtype, shape,
+"""ember.save / ember.load of sparse COO, CSR and CSC tensors: exact round trips (coordinates, values, dtype, shape,
 coalesced flag, requires_grad) inside containers, as torch.save / torch.load keep them; damaged sparse nodes are
 refused naming the file."""
 
@@ -21,7 +21,11 @@ INDICES = [[0, 1, 1, 2, 1], [1, 0, 2, 2, 0]]  # (1, 0) repeated
 def _same(loaded, saved) -> None:
     assert type(loaded) is type(saved) and loaded.shape == saved.shape and loaded.dtype == saved.dtype
     assert loaded.requires_grad == saved.requires_grad
-    if isinstance(saved, ember.sparse.SparseCOOTensor):
+    if isinstance(saved, ember.sparse.SparseCSCTensor):
+        np.testing.assert_array_equal(loaded.ccol_indices().numpy(), saved.ccol_indices().numpy())
+        np.testing.assert_array_equal(loaded.row_indices().numpy(), saved.row_indices().numpy())
+        np.testing.assert_array_equal(loaded.values().detach().numpy(), saved.values().detach().numpy())
+    elif isinstance(saved, ember.sparse.SparseCOOTensor):
         assert loaded.is_coalesced() == saved.is_coalesced() and loaded.sparse_dim() == saved.sparse_dim()
         np.testing.assert_array_equal(loaded._indices().numpy(), saved._indices().numpy())
         np.testing.assert_array_equal(loaded._values().detach().numpy(), saved._values().detach().numpy())
@@ -44,6 +48,7 @@ def _tensors() -> dict:
         "leaf": ember.sparse_coo_tensor(INDICES, rng.normal(size=5), (3, 4), requires_grad=True),
         "csr": ember.sparse_csr_tensor([0, 2, 3, 3], [0, 2, 1], rng.normal(size=3), (3, 4)),
         "csr_empty": ember.sparse_csr_tensor([0, 0, 0], np.zeros(0, np.int64), np.zeros(0, np.float32), (2, 5)),
+        "csc": ember.sparse_csr_tensor([0, 2, 3, 3], [0, 2, 1], rng.normal(size=3), (3, 4)).t(),
     }
 
 
@@ -142,6 +147,8 @@ def _set_coo(structure, **changes):
     (lambda coo, s: s["dict"][1][1].update(sparse_csr=list(reversed(s["dict"][1][1]["sparse_csr"]))),
      "parts do not fit"),
     (lambda coo, s: _set_coo(s, extra=1), "unknown keys"),
+    (lambda coo, s: s["dict"][1].__setitem__(1, {"sparse_csc": s["dict"][1][1]["sparse_csr"], "shape": [2, 3]}),
+     "sparse_csc node .* col_indices outside"),
 ])
 def test_a_damaged_sparse_node_is_refused_naming_the_file(tmp_path, edit, message):
     path = _tampered(tmp_path, edit)
