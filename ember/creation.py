@@ -245,7 +245,11 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad: bo
                  else math.ceil((float(stop) - float(start)) / float(step)))
         values = first + stride * np.arange(max(count, 0), dtype=np.int64)
         return _finish(values.astype(dtype), dtype, device, requires_grad)
-    return _finish(np.arange(start, stop, step).astype(dtype), dtype, device, requires_grad)
+    # as PyTorch: the count and each value start + i * step in float64 (np.arange extrapolates a rounded
+    # (start + step) - start, and works in float32 for float32 bounds, which can step past the end)
+    first, last, stride = float(start), float(stop), float(step)
+    values = first + stride * np.arange(max(math.ceil((last - first) / stride), 0), dtype=np.float64)
+    return _finish(values.astype(dtype), dtype, device, requires_grad)
 
 
 def _spaced_dtype(name: str, dtype, start, end) -> np.dtype:

@@ -74,6 +74,18 @@ def test_arange_of_equal_bounds_is_empty():
     _same(ember.arange(2.0, 2.0, -1), torch.arange(2.0, 2.0, -1))
 
 
+def test_float_arange_counts_and_steps_in_float64_as_pytorch():
+    # float32 bounds: NumPy stepped in float32, past the end (200.011, one value short of PyTorch's 10001)
+    bounds = (np.float32(100.0), np.float32(200.0), np.float32(0.01))
+    ours, theirs = ember.arange(*bounds), torch.arange(*bounds)
+    assert ours.shape == tuple(theirs.shape) == (10001,)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=2e-5)
+    # float64: each value start + i * step (NumPy extrapolated a rounded step, 4.7e-8 off at the end)
+    ours = ember.arange(1e6, 1e6 + 1, 1e-3, dtype=ember.float64)
+    np.testing.assert_allclose(ours.numpy(), torch.arange(1e6, 1e6 + 1, 1e-3, dtype=torch.float64).numpy(),
+                               rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("number", [np.float64(1.5), np.float32(0.5), np.float16(2), np.int64(3), np.int8(-2),
                                     np.uint8(3), np.complex128(1j)])
 @pytest.mark.parametrize("dtype", ["int64", "uint8", "int32", "float16", "float32"])
