@@ -262,7 +262,29 @@ def _spaced_dtype(name: str, dtype, start, end) -> np.dtype:
     dtype = as_dtype(dtype)
     if complex_end and dtype not in COMPLEX:
         raise TypeError(f"{name}: a complex start or end ({start}, {end}) cannot be cast to dtype {dtype}")
+    if dtype == np.bool_:
+        raise TypeError(f"{name}: does not make bool values (as PyTorch); give a numeric dtype")
     return dtype
+
+
+def _integer_points(name: str, start, end, steps: int, dtype: np.dtype) -> np.ndarray:
+    """linspace's points for an integer dtype, as PyTorch's: between the endpoints converted to the dtype first
+    (linspace(0.5, 10.5, 4) is 0, 3, 6, 10; an endpoint the dtype does not hold is refused), the second half
+    counted back from the end; float64, for the caller to truncate (or raise to a power)."""
+    bounds = np.iinfo(dtype)
+    ends = []
+    for what, given in (("start", start), ("end", end)):
+        value = int(given)  # (an integer wraps into an unsigned dtype, a float does not, as PyTorch)
+        wraps = dtype.kind == "u" and float(given) == value and -bounds.max <= value < 0
+        if not (bounds.min <= float(given) <= bounds.max or wraps):
+            raise ValueError(f"{name}: {what} {given} does not fit dtype {dtype}")
+        ends.append(float(np.asarray(value, np.int64).astype(dtype)))  # (-3 is 253 in uint8, as PyTorch)
+    first, last = ends
+    if steps == 1:
+        return np.array([first])
+    index = np.arange(steps, dtype=np.float64)
+    step = (last - first) / (steps - 1)
+    return np.where(index < steps // 2, first + step * index, last - step * (steps - 1 - index))
 
 
 def linspace(start: float, end: float, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -270,6 +292,9 @@ def linspace(start: float, end: float, steps: int, dtype=None, device=None, requ
     dtype = _spaced_dtype("linspace", dtype, start, end)
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    if dtype.kind in "iu":
+        return _finish(_integer_points("linspace", start, end, steps, dtype).astype(dtype), dtype, device,
+                       requires_grad)
     return _finish(np.linspace(start, end, steps).astype(dtype), dtype, device, requires_grad)
 
 
@@ -280,8 +305,12 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype=Non
     dtype = _spaced_dtype("logspace", dtype, start, end)
     if steps < 0:
         raise ValueError(f"logspace: steps must be non-negative, got {steps}")
+    if dtype.kind in "iu" and steps != 1:  # (one step is base ** start itself, as PyTorch)
+        exponents = _integer_points("logspace", start, end, steps, dtype)
+    else:
+        exponents = np.linspace(start, end, steps)
     with np.errstate(over="ignore"):
-        values = np.power(float(base), np.linspace(start, end, steps))
+        values = np.power(float(base), exponents)
     return _finish(values.astype(dtype), dtype, device, requires_grad)
 
 

@@ -74,6 +74,31 @@ def test_arange_of_equal_bounds_is_empty():
     _same(ember.arange(2.0, 2.0, -1), torch.arange(2.0, 2.0, -1))
 
 
+@pytest.mark.parametrize("args", [(0.5, 2.5, 3), (0.5, 10.5, 4), (-2.7, 3.9, 5), (82.55, 212.08, 9), (3, -2.5, 6),
+                                  (1.5, 2.5, 1), (-3, 3, 7)])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+def test_linspace_and_logspace_of_an_integer_dtype_truncate_the_endpoints_first_as_pytorch(args, dtype):
+    # logspace(0.5, 2.5, 3, dtype=int64) was 3, 31, 316 (10 ** 0.5...), PyTorch's 1, 10, 100
+    for name in ("linspace", "logspace"):
+        if name == "logspace" and (dtype == "uint8" or max(args[:2]) > 10):
+            continue
+        try:
+            theirs = getattr(torch, name)(*args, dtype=getattr(torch, dtype))
+        except RuntimeError:  # a negative float endpoint for uint8
+            with pytest.raises(ValueError, match="does not fit dtype uint8"):
+                getattr(ember, name)(*args, dtype=getattr(ember, dtype))
+            continue
+        _same(getattr(ember, name)(*args, dtype=getattr(ember, dtype)), theirs)
+
+
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+def test_linspace_and_logspace_refuse_bool_and_an_endpoint_past_the_dtype(name):
+    with pytest.raises(TypeError, match=f"{name}: does not make bool values"):
+        getattr(ember, name)(0, 1, 5, dtype=ember.bool)
+    with pytest.raises(ValueError, match=f"{name}: end -300 does not fit dtype int8"):
+        getattr(ember, name)(3, -300, 4, dtype=ember.int8)
+
+
 def test_float_arange_counts_and_steps_in_float64_as_pytorch():
     # float32 bounds: NumPy stepped in float32, past the end (200.011, one value short of PyTorch's 10001)
     bounds = (np.float32(100.0), np.float32(200.0), np.float32(0.01))
