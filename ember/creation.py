@@ -255,6 +255,9 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad: bo
 def _spaced_dtype(name: str, dtype, start, end) -> np.dtype:
     """linspace's and logspace's dtype: the given one, else the default complex dtype for a complex endpoint and
     the default float dtype otherwise; a complex endpoint with a real dtype is refused, as PyTorch."""
+    for what, value in (("start", start), ("end", end)):
+        if getattr(value, "ndim", 0):  # (NumPy would space each element, making a 2-D result)
+            raise ValueError(f"{name}: takes a number or a 0-d tensor for {what}, got shape {list(value.shape)}")
     complex_end = any(isinstance(v, (complex, np.complexfloating)) or getattr(v, "dtype", None) in COMPLEX
                       for v in (start, end))
     if dtype is None:

@@ -99,6 +99,18 @@ def test_linspace_and_logspace_refuse_bool_and_an_endpoint_past_the_dtype(name):
         getattr(ember, name)(3, -300, 4, dtype=ember.int8)
 
 
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+def test_linspace_and_logspace_refuse_an_endpoint_of_several_elements_as_pytorch(name):
+    # linspace(tensor([0., 1.]), 1, 3) was a [3, 2] tensor, one range per element
+    with pytest.raises(ValueError, match=rf"{name}: takes a number or a 0-d tensor for start, got shape \[2\]"):
+        getattr(ember, name)(ember.tensor([0.0, 1.0]), 1, 3)
+    with pytest.raises(ValueError, match=rf"{name}: takes a number or a 0-d tensor for end, got shape \[1\]"):
+        getattr(ember, name)(0, np.array([1.0]), 3)
+    with pytest.raises(RuntimeError, match="0-dimensional"):
+        getattr(torch, name)(torch.tensor([0.0, 1.0]), 1, 3)
+    _same(getattr(ember, name)(ember.tensor(0.5), np.float64(2), 4), getattr(torch, name)(torch.tensor(0.5), 2.0, 4))
+
+
 def test_float_arange_counts_and_steps_in_float64_as_pytorch():
     # float32 bounds: NumPy stepped in float32, past the end (200.011, one value short of PyTorch's 10001)
     bounds = (np.float32(100.0), np.float32(200.0), np.float32(0.01))
