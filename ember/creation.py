@@ -450,9 +450,10 @@ def randn_like(x: Tensor, dtype=None, device=None, memory_format=None, *, genera
     return _laid_out(made, memory_format, x)
 
 
-def randint_like(x: Tensor, low: int, high: int | None = None, dtype=None, memory_format=None, *, generator=None,
-                 device=None) -> Tensor:
-    """``randint`` of ``x``'s shape, dtype and device (``torch.randint_like``)."""
+def randint_like(x: Tensor, low: int | None = None, high: int | None = None, dtype=None, memory_format=None, *,
+                 generator=None, device=None) -> Tensor:
+    """``randint`` of ``x``'s shape, dtype and device (``torch.randint_like``: ``randint_like(x, high)``,
+    ``randint_like(x, low, high)`` or ``randint_like(x, high=h)``)."""
     dtype, device = _like(x, dtype, device)
     return _laid_out(randint(low, high, x.shape, generator=generator, dtype=dtype, device=device), memory_format, x)
 

@@ -225,3 +225,14 @@ def test_the_like_samplers_take_generator_and_requires_grad_as_torch():
     drawn = ember.randint_like(x, 3, generator=ember.Generator().manual_seed(2)).numpy()
     np.testing.assert_array_equal(drawn, ember.randint_like(x, 3, generator=ember.Generator().manual_seed(2)).numpy())
     assert set(np.unique(drawn)) <= {0.0, 1.0, 2.0}
+
+
+def test_randint_like_takes_high_and_low_as_keywords_as_pytorch():
+    # randint_like(x, high=5), PyTorch's keyword form, was a TypeError (low was required)
+    x = ember.zeros(1000, dtype="int32")
+    only_high = ember.randint_like(x, high=5).numpy()
+    assert only_high.dtype == np.int32 and set(np.unique(only_high)) == {0, 1, 2, 3, 4}
+    both = ember.randint_like(x, low=3, high=5).numpy()
+    assert set(np.unique(both)) == {3, 4}
+    with pytest.raises(TypeError, match="randint: needs high"):
+        ember.randint_like(x)
