@@ -581,17 +581,33 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
 # --- Tensor methods: a new tensor with this one's dtype and device (attached to Tensor in tensor_attach.py) ---
 
 
+def _method_takes_size(fn):
+    """Tensor method ``fn`` (taking its sizes as the arguments after the tensor) also taking PyTorch's ``size=``."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        if "size" in kwargs:
+            if args:
+                raise TypeError(f"{fn.__name__}: got size= and sizes as arguments; give one")
+            args = (kwargs.pop("size"),)
+        return fn(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _new_like(self: Tensor, fill, size, dtype, device, requires_grad) -> Tensor:
     shape = _flat(size)
     made = full(shape, fill, dtype=dtype or self.dtype, device=device or self.device)
     return made.requires_grad_() if requires_grad else made
 
 
+@_method_takes_size
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Zeros of ``size``, with this tensor's dtype and device unless given."""
     return _new_like(self, 0, size, dtype, device, requires_grad)
 
 
+@_method_takes_size
 def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Ones of ``size``, with this tensor's dtype and device unless given."""
     return _new_like(self, 1, size, dtype, device, requires_grad)
@@ -602,6 +618,7 @@ def new_full(self: Tensor, size, fill_value, dtype=None, device=None, requires_g
     return _new_like(self, fill_value, (size,), dtype, device, requires_grad)
 
 
+@_method_takes_size
 def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` (zero-filled: Ember does not hand out uninitialized memory)."""
     return _new_like(self, 0, size, dtype, device, requires_grad)

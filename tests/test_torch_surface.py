@@ -411,3 +411,13 @@ def test_all_and_any_keep_uint8_as_torch():
             assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert ember.tensor([1, 0]).all().dtype == ember.bool
+
+
+@pytest.mark.parametrize("name", ["new_zeros", "new_ones", "new_empty"])
+def test_new_zeros_ones_and_empty_take_size_as_a_keyword_as_pytorch(name):
+    # x.new_zeros(size=(2, 3)), PyTorch's keyword, was a TypeError
+    ours = getattr(ember.zeros(2, dtype="int32"), name)(size=(2, 3))
+    theirs = getattr(torch.zeros(2, dtype=torch.int32), name)(size=(2, 3))
+    assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == "int32"
+    with pytest.raises(TypeError, match=f"{name}: got size= and sizes as arguments"):
+        getattr(ember.zeros(2), name)(2, size=(2, 3))
