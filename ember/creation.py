@@ -493,13 +493,17 @@ def _check_probability(name: str, p) -> None:
 
 def bernoulli(input, p: float | None = None, *, generator=None) -> Tensor:  # noqa: A002  (PyTorch's name)
     """0 or 1 in ``input``'s dtype and shape, each 1 with probability its element of ``input`` (or ``p`` for
-    every element), drawn from Ember's generator, as ``torch.bernoulli``; no gradient."""
+    every element, when ``input`` gives only the shape and dtype, integer or bool too), drawn from Ember's generator,
+    as ``torch.bernoulli``; no gradient."""
     input = _as_tensor(input)  # noqa: A001
-    _floating("bernoulli", "the probabilities", input)
     if p is not None:
         if not 0 <= p <= 1:
             raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
+        if input.dtype not in FLOATING:  # (p itself in an integer dtype would truncate to 0)
+            drawn = rand(input.shape, generator=generator, dtype=np.float64, device=input.device)
+            return cast(drawn < p, input.dtype)
         input = full(input.shape, p, dtype=input.dtype, device=input.device)
+    _floating("bernoulli", "the probabilities", input)
     _check_probability("bernoulli", input)
     return cast(rand(input.shape, generator=generator, dtype=input.dtype, device=input.device) < input, input.dtype)
 

@@ -129,3 +129,15 @@ def test_multinomial_and_normal_refuse_a_graph():
             ember.multinomial(probs, 1)
         with pytest.raises(TypeError, match="normal: .*graph"):
             ember.normal(probs, 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_bernoulli_with_p_takes_an_integer_or_bool_tensor_for_its_shape_and_dtype_as_pytorch(dtype):
+    # bernoulli(zeros(n, dtype=int64), 0.3) was a TypeError (a floating input was required even beside p)
+    ours = ember.bernoulli(ember.zeros(100_000, dtype=dtype), 0.3)
+    theirs = torch.bernoulli(torch.zeros(3, dtype=getattr(torch, dtype)), 0.3)
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    assert set(np.unique(ours.numpy().astype(np.int64))) == {0, 1}
+    assert abs(ours.numpy().astype(np.float64).mean() - 0.3) < 0.01
+    with pytest.raises(TypeError, match="bernoulli: the probabilities must have a floating dtype"):
+        ember.bernoulli(ember.zeros(3, dtype=dtype))
