@@ -248,6 +248,8 @@ def arange(start=0, end=None, step=1, dtype=None, device=None, requires_grad: bo
     # as PyTorch: the count and each value start + i * step in float64 (np.arange extrapolates a rounded
     # (start + step) - start, and works in float32 for float32 bounds, which can step past the end)
     first, last, stride = float(start), float(stop), float(step)
+    if not (math.isfinite(first) and math.isfinite(last)):
+        raise ValueError(f"arange: the bounds [{start}, {stop}) must be finite")
     values = first + stride * np.arange(max(math.ceil((last - first) / stride), 0), dtype=np.float64)
     return _finish(values.astype(dtype), dtype, device, requires_grad)
 

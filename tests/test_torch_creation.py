@@ -69,6 +69,14 @@ def test_arange_refuses_bounds_against_the_sign_of_step_as_pytorch(args):
         torch.arange(*args)
 
 
+@pytest.mark.parametrize("args", [(0, float("inf")), (0, float("nan")), (float("-inf"), 0, 1.0)])
+def test_arange_refuses_an_infinite_or_nan_bound_naming_itself(args):
+    with pytest.raises(ValueError, match="arange: the bounds .* must be finite"):
+        ember.arange(*args)
+    with pytest.raises(RuntimeError, match="unsupported range"):
+        torch.arange(*args)
+
+
 def test_arange_of_equal_bounds_is_empty():
     _same(ember.arange(2, 2), torch.arange(2, 2))
     _same(ember.arange(2.0, 2.0, -1), torch.arange(2.0, 2.0, -1))
