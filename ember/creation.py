@@ -460,7 +460,7 @@ def randint_like(x: Tensor, low: int | None = None, high: int | None = None, dty
     return _laid_out(randint(low, high, x.shape, generator=generator, dtype=dtype, device=device), memory_format, x)
 
 
-def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1 (from ``generator`` when given)."""
     n = _integer("randperm", "n", n)
     if n < 0:
@@ -471,7 +471,7 @@ def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
     if n - 1 > _random.exact_integers(dtype)[1]:
         raise ValueError(f"randperm: n={n} does not fit dtype {dtype}, which holds the integers exactly only up to "
                          f"{_random.exact_integers(dtype)[1]}")
-    return _finish(_random.numpy_generator(generator).permutation(n).astype(dtype), dtype, device, False)
+    return _finish(_random.numpy_generator(generator).permutation(n).astype(dtype), dtype, device, requires_grad)
 
 
 # --- sampling from tensors of parameters (PyTorch's bernoulli, multinomial, normal) --------------------------
@@ -556,15 +556,22 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     return Tensor._make(indices.reshape(array.shape[:-1] + (num_samples,)), None)
 
 
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
     """Samples of N(mean, std^2) from Ember's generator, as ``torch.normal``: ``mean`` and/or ``std`` tensors
-    (broadcast together, std >= 0), or two numbers and a ``size``; no gradient (PyTorch's is zero)."""
+    (broadcast together, std >= 0), or two numbers and a ``size`` (a leaf, ``requires_grad`` as asked); no gradient
+    reaches mean and std (PyTorch's is zero)."""
     if not hasattr(mean, "shape") and not hasattr(std, "shape"):
         if size is None:
             raise TypeError("normal: with a number for both mean and std, give the size of the sample")
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")
-        return randn(size, generator=generator, dtype=dtype, device=device) * std + mean
+        with no_grad():
+            sample = randn(size, generator=generator, dtype=dtype, device=device) * std + mean
+        return sample.requires_grad_(True) if requires_grad else sample
+    if requires_grad:
+        raise TypeError("normal: requires_grad= is for the form with numbers for mean and std and a size (a leaf), "
+                        "as PyTorch's; a sample drawn from tensors takes none")
     if size is not None:
         raise TypeError(f"normal: size is for a number mean and std; with a tensor the sample takes the shape of mean "
                         f"and std, got size={tuple(size) if isinstance(size, (tuple, list)) else size}")

@@ -67,6 +67,8 @@ def _random_bounds(dtype: np.dtype, low, high) -> tuple:
     exactly from ``low``."""
     lowest, highest = exact_integers(dtype)
     if high is None:
+        if not lowest <= low <= highest:
+            raise ValueError(f"random_: from = {low} is out of bounds for {dtype} (integers in [{lowest}, {highest}])")
         return low, highest + 1
     if not low < high:
         raise ValueError(f"random_: expects from < to, got from={low} and to={high}")

@@ -1,6 +1,6 @@
-"""PyTorch's top-level spellings of Tensor methods: ``detach``, ``fill``, ``index_put_``, ``addmv_``,
-``is_inference``, ``is_conj``/``is_neg``, ``resolve_conj``/``resolve_neg`` and the older ``lu``/``lu_solve``
-(``fill_`` is ``tensor_inplace_torch``'s).
+"""PyTorch's top-level spellings of Tensor methods: ``clone`` (with ``memory_format``), ``detach``, ``fill``,
+``index_put_``, ``addmv_``, ``is_inference``, ``is_conj``/``is_neg``, ``resolve_conj``/``resolve_neg`` and the older
+``lu``/``lu_solve`` (``fill_`` is ``tensor_inplace_torch``'s).
 
 >>> ember.fill(ember.zeros(2), 3.0)  # tensor([3., 3.])
 """
@@ -13,12 +13,20 @@ from ember.ops.convert import cast
 from ember.tensor import Tensor
 
 __all__ = [
-    "addmv_", "detach", "fill", "index_put_", "is_conj", "is_inference", "is_neg", "lu", "lu_solve", "resolve_conj",
-    "resolve_neg",
+    "addmv_", "clone", "detach", "fill", "index_put_", "is_conj", "is_inference", "is_neg", "lu", "lu_solve",
+    "resolve_conj", "resolve_neg",
 ]
 
 lu = _ops.torch_lu
 lu_solve = _ops.torch_lu_solve
+
+
+def clone(input, *, memory_format=None):
+    """``input.clone(memory_format=)``: a copy on the graph, laid out as ``memory_format`` asks (PyTorch's
+    ``preserve_format`` by default)."""
+    if memory_format is None and not isinstance(input, Tensor):
+        return _ops.clone(input)
+    return input.clone(memory_format=memory_format)
 
 
 def detach(input: Tensor) -> Tensor:

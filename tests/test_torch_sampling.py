@@ -141,3 +141,32 @@ def test_bernoulli_with_p_takes_an_integer_or_bool_tensor_for_its_shape_and_dtyp
     assert abs(ours.numpy().astype(np.float64).mean() - 0.3) < 0.01
     with pytest.raises(TypeError, match="bernoulli: the probabilities must have a floating dtype"):
         ember.bernoulli(ember.zeros(3, dtype=dtype))
+
+
+def test_samplers_take_requires_grad_as_pytorch():
+    # normal(0., 1., size, requires_grad=True) and randperm(n, dtype=float32, requires_grad=True) were TypeErrors
+    sample = ember.normal(0.0, 1.0, (3,), requires_grad=True)
+    assert sample.requires_grad and sample.is_leaf
+    sample.sum().backward()
+    assert sample.grad.tolist() == [1.0, 1.0, 1.0]
+    assert ember.normal(2.0, 1.0, (2,), dtype=ember.float64).dtype == ember.float64
+    perm = ember.randperm(4, dtype=ember.float32, requires_grad=True)
+    assert perm.requires_grad and sorted(perm.tolist()) == [0.0, 1.0, 2.0, 3.0]
+    with pytest.raises(TypeError, match="normal: requires_grad= is for the form with numbers"):
+        ember.normal(ember.zeros(2), 1.0, requires_grad=True)
+
+
+def test_random_from_past_the_dtype_is_refused_naming_it():
+    # random_(2, None) on bool failed inside NumPy ("low > high")
+    with pytest.raises(ValueError, match=r"random_: from = 2 is out of bounds for bool"):
+        ember.zeros(4, dtype=ember.bool).random_(2, None)
+    assert set(ember.zeros(64, dtype=ember.bool).random_(0, None).tolist()) <= {False, True}
+
+
+def test_top_level_clone_keeps_or_sets_the_memory_format():
+    # ember.clone(x, memory_format=) was a TypeError, and ember.clone of a channels-last tensor made it row-major
+    x = ember.ones(2, 3, 4, 5)
+    assert ember.clone(x, memory_format=ember.channels_last).stride() == torch.ones(2, 3, 4, 5).clone(
+        memory_format=torch.channels_last).stride()
+    assert ember.clone(x.to(memory_format=ember.channels_last)).stride() == (60, 1, 15, 3)
+    assert ember.clone(x).stride() == (60, 20, 5, 1)
