@@ -138,3 +138,21 @@ def test_layers_name_their_ops_inside_the_layer_scope_as_tf1():
         sess.run(tf.global_variables_initializer())
         out = sess.run("net/out/BiasAdd:0", {"x:0": np.ones((2, 10), np.float32)})
     assert out.shape == (2, 3)
+
+
+def test_ops_know_their_inputs_consumers_and_control_inputs():
+    # op.inputs, op.control_inputs, op.values(), tensor.consumers() and .device were AttributeErrors
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    first, rest = tf.split(x, [1, 2], axis=1, name="parts")
+    doubled = tf.multiply(x, tf.constant(2.0), name="doubled")
+    y = tf.nn.relu(doubled, name="y")
+    with tf.control_dependencies([y]):
+        z = tf.identity(x, name="z")
+    assert [t.name for t in y.op.inputs] == ["doubled:0"]
+    assert [t.name for t in doubled.op.inputs] == ["x:0", "Const:0"]
+    assert [op.name for op in z.op.control_inputs] == ["y"] and y.op.control_inputs == []
+    assert [op.name for op in x.consumers()] == ["parts", "doubled", "z"]
+    assert [t.name for t in first.op.values()] == ["parts:0", "parts:1"] and rest.op.inputs == (x,)
+    assert x.device == "" and y.op.device == ""
+    with tf.Session() as sess:  # the control dependency still runs first
+        np.testing.assert_array_equal(sess.run(z, {x: np.ones((1, 3), np.float32)}), np.ones((1, 3)))

@@ -280,7 +280,7 @@ class Tensor:
                  graph: Graph | None = None, output_of: tuple | None = None):
         self.graph = graph if graph is not None else get_default_graph()
         if self.graph.control:  # built inside tf.control_dependencies: those run first
-            self.control_inputs = tuple(t for block in self.graph.control for t in block)
+            self._control = tuple(t for block in self.graph.control for t in block)
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}
@@ -309,6 +309,25 @@ class Tensor:
 
     def get_shape(self) -> TensorShape | None:
         return self.shape
+
+    @property
+    def device(self) -> str:
+        """The device the op was placed on: "" (unplaced, as TF-1's default; the Session places everything)."""
+        return ""
+
+    def consumers(self) -> list:
+        """The ops of the graph that take this tensor as an input, in the order they were made."""
+        return [t.op for t in self.graph.by_name.values() if any(x is self for x in t.op.inputs)]
+
+    @property
+    def inputs(self) -> tuple:
+        """The tensors the op making this tensor reads (``op.inputs``), in order."""
+        return tuple(tensors_in((self.args, self.kwargs)))
+
+    @property
+    def control_inputs(self) -> list:
+        """The ops that run before this one (built inside ``tf.control_dependencies``)."""
+        return [t if isinstance(t, Operation) else t.op for t in self.__dict__.get("_control", ())]
 
     def set_shape(self, shape) -> None:
         """Make the static shape more precise (a ``py_func`` result's): merged with what is known, a conflict
@@ -442,6 +461,18 @@ class _OpOf(Operation):
     @property
     def outputs(self) -> list:
         return list(self.args)
+
+    @property
+    def inputs(self) -> tuple:
+        return self.args[0].inputs
+
+    @property
+    def control_inputs(self) -> list:
+        return self.args[0].control_inputs
+
+    def values(self) -> tuple:
+        """The op's outputs, as a tuple."""
+        return tuple(self.args)
 
 
 def tensors_in(obj):

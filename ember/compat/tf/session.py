@@ -271,7 +271,7 @@ class Replay:
             return self.memo[key]
         found = self.feeds.get(t)
         if found is None:
-            controls = t.__dict__.get("control_inputs", ())
+            controls = t.__dict__.get("_control", ())
             for first in controls:
                 self.value(first)
                 if first.kind in ("Train", "ApplyGradients"):  # its updates now, before what depends on them
@@ -795,7 +795,7 @@ def iterator_tensors(fetches) -> list:
             found.append(t.iterator)
         stack.extend(tensors_in(t.args))
         stack.extend(tensors_in(t.kwargs))
-        stack.extend(t.__dict__.get("control_inputs", ()))
+        stack.extend(t.__dict__.get("_control", ()))
     return found
 
 
@@ -808,7 +808,7 @@ def host_boundaries(fetches: list, fed: set) -> list:
         if id(t) in seen or t in fed:
             return
         seen.add(id(t))
-        for u in (*tensors_in(t.args), *tensors_in(t.kwargs), *t.__dict__.get("control_inputs", ())):
+        for u in (*tensors_in(t.args), *tensors_in(t.kwargs), *t.__dict__.get("_control", ())):
             visit(u)
         if t.kind == "PyFunc":
             first = t.op.outputs[0]
