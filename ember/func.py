@@ -165,7 +165,7 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
             fresh = [_track(leaf) for leaf in leaves]
             tracked.append(fresh)
             args[i] = build(fresh)
-        with enable_grad():
+        with grad_mode.forward_mode(False):  # (no_grad blocks in func stay unrecorded, as in PyTorch's grad)
             out, aux = _split_aux("grad", func(*args, **kwargs), has_aux)
             if not isinstance(out, Tensor) or out.ndim != 0:
                 shape = list(out.shape) if isinstance(out, Tensor) else type(out).__name__
@@ -207,7 +207,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
         _tensors("vjp", leaves)
     nested = any(_nested(leaves) for leaves, _ in trees)
     tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
-    with enable_grad():
+    with grad_mode.forward_mode(False):
         out, aux = _split_aux("vjp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
     outs, out_build = _flatten(out)
     _tensors("vjp", outs)
@@ -261,7 +261,7 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     nested = _nested(p_leaves) or _nested(t_leaves)
     tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
     flat = [leaf for fresh in tracked for leaf in fresh]
-    with enable_grad():
+    with grad_mode.forward_mode(True):  # (no_grad blocks in func still carry tangents, as in PyTorch)
         out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
         outs, out_build = _flatten(out)
         _tensors("jvp", outs)
@@ -321,7 +321,10 @@ def _jacobian(what: str, func: Callable, argnums, has_aux: bool, forward: bool) 
             full = list(args)
             for i, value in zip(picked, chosen):
                 full[i] = value
-            return func(*full, **kwargs)
+            if not forward:
+                return func(*full, **kwargs)
+            with grad_mode.forward_mode(True):  # (jacfwd's no_grad blocks carry tangents, as PyTorch's)
+                return func(*full, **kwargs)
 
         out, vjp_fn, *aux = vjp(of_picked, *[args[i] for i in picked], has_aux=has_aux)
         out_leaves, out_build = _flatten(out)

@@ -17,7 +17,8 @@ class ThreadMode(threading.local):
     data-loading thread under no_grad leaves the training thread recording; a thread tracing ``ember.jit``
     leaves the others eager)."""
 
-    grad_enabled = True
+    grad_enabled = True  # True, False, or TANGENTS (no_grad inside a forward-AD scope)
+    forward_ad = False  # inside a forward-mode scope (dual_level, ember.func.jvp, jacfwd): see TANGENTS
     inference = False  # inside an inference_mode block (is_inference_mode_enabled)
     builder = None  # the Graph being built (autograd.set_graph_builder): autograd.apply appends nodes to it
 
@@ -89,15 +90,48 @@ def memory_written(array) -> int:
     return _memory_writes.get(id(memory_owner(array)), -1) if _memory_writes else -1
 
 
+class _Tangents:
+    """The grad mode of a ``no_grad`` block inside a forward-mode scope: PyTorch's no_grad leaves forward AD on,
+    and Ember computes tangents on the tape, so ops are still recorded (the mode is truthy for ``autograd.apply``)
+    while ``is_grad_enabled()`` says False. In-place writes there are recorded only into a tensor that carries a
+    tangent already (``keeps_tangent``): a buffer updated under no_grad (BatchNorm's running stats) gets none."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TANGENTS"
+
+
+TANGENTS = _Tangents()
+
+
 def is_grad_enabled() -> bool:
     """Whether ops called now (in this thread) are recorded for backward."""
-    return thread_mode.grad_enabled
+    mode = thread_mode.grad_enabled
+    return mode is not TANGENTS and bool(mode)
+
+
+def is_recording() -> bool:
+    """Whether ops called now are recorded on the tape: under grad mode, or for tangents (``TANGENTS``)."""
+    return bool(thread_mode.grad_enabled)
+
+
+def keeps_tangent(tensor) -> bool:
+    """Whether an in-place write into ``tensor`` under no_grad inside a forward-mode scope is recorded: the tensor
+    is a recorded result, so it carries a tangent the write must update."""
+    return thread_mode.grad_enabled is TANGENTS and tensor.requires_grad and tensor.node is not None
+
+
+def _switched(mode):
+    """The grad mode that switching to ``mode`` sets: off is ``TANGENTS`` inside a forward-mode scope."""
+    return TANGENTS if not mode and thread_mode.forward_ad else mode
 
 
 class GradMode:
     """Context manager and decorator that sets whether ops are recorded (in the calling thread)."""
 
     __slots__ = ("mode", "prev", "preset")
+    keeps_tangents = True  # off inside a forward-mode scope still records for tangents (TANGENTS)
 
     def __init__(self, mode: bool):
         self.mode = mode
@@ -111,7 +145,7 @@ class GradMode:
         else:
             self.preset = None
         self.prev.append(preset)
-        thread_mode.grad_enabled = self.mode
+        thread_mode.grad_enabled = _switched(self.mode) if self.keeps_tangents else self.mode
 
     def __exit__(self, *exc):
         if not self.prev and self.preset is not None:  # set_grad_enabled(m).__exit__() unentered: undo the call
@@ -179,8 +213,35 @@ def set_grad_enabled(mode: bool) -> GradMode:
     """Set recording on or off; usable as a plain call, a context manager or a decorator."""
     guard = GradMode(mode)
     guard.preset = thread_mode.grad_enabled
-    thread_mode.grad_enabled = mode
+    thread_mode.grad_enabled = _switched(mode)
     return guard
+
+
+class ExactGradMode(GradMode):
+    """``GradMode`` whose off records nothing inside a forward-mode scope too (no ``TANGENTS``): the tape's own
+    backward passes, a custom Function's forward (its backward differentiates it)."""
+
+    __slots__ = ()
+    keeps_tangents = False
+
+
+class forward_mode:  # noqa: N801  (a context manager, as no_grad)
+    """A forward-mode scope (``on``: ``dual_level``, ``ember.func.jvp``, ``jacfwd``) or a reverse-mode one inside it
+    (``ember.func.grad``, ``vjp``: their no_grad blocks stay unrecorded, as PyTorch's grad respects them). Ops are
+    recorded inside either."""
+
+    __slots__ = ("on", "prev")
+
+    def __init__(self, on: bool):
+        self.on = on
+        self.prev = []
+
+    def __enter__(self):
+        self.prev.append((thread_mode.grad_enabled, thread_mode.forward_ad))
+        thread_mode.grad_enabled, thread_mode.forward_ad = True, self.on
+
+    def __exit__(self, *exc):
+        thread_mode.grad_enabled, thread_mode.forward_ad = self.prev.pop()
 
 
 def is_inference_mode_enabled() -> bool:

@@ -29,7 +29,7 @@ from ember.backend.devices import (
 )
 from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import add_suffixes, format_array, get_printoptions
-from ember.grad_mode import OwnVersion, is_grad_enabled, mark_replaced
+from ember.grad_mode import OwnVersion, is_grad_enabled, keeps_tangent, mark_replaced
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
 from ember.ops.scatter_views import setitem as _replaced_item
@@ -512,8 +512,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             value = from_torch(value)  # (bfloat16 too, and one that requires grad, which NumPy's reading refuses)
         if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
             return  # a parameter, buffer or argument while ember.jit traces: an assign node, run on every call
-        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)) and not self.symbolic \
-                and not getattr(value, "symbolic", False):
+        if (is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False))
+                or keeps_tangent(self)) and not self.symbolic and not getattr(value, "symbolic", False):
             if _is_item_view(self.array, index, value):  # x[i] += v: the += already wrote (and recorded) x[i]
                 return
             if self.requires_grad and self.node is None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ember.backend.devices import array_module
 from ember.backend.dtypes import COMPLEX, FLOATING, bool_
-from ember.grad_mode import is_grad_enabled, mark_replaced, mark_written, thread_mode
+from ember.grad_mode import is_grad_enabled, keeps_tangent, mark_replaced, mark_written, thread_mode
 from ember.ops.convert import check_fill_value
 from ember.ops.dispatch import TensorLike
 from ember.tensor_inplace_views import give_retained, record_through_view, take_retained, view_levels
@@ -43,7 +43,7 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 def _check(tensor, name: str, *operands) -> None:
     """Refuse an in-place op that autograd would need to record (see the module docstring). While a graph is built
     the write is an ``assign`` node (``_assign`` refuses a leaf that requires grad) or refused."""
-    if not is_grad_enabled() or building():
+    if not (is_grad_enabled() or keeps_tangent(tensor)) or building():
         return
     if tensor.requires_grad:
         if tensor.node is None:
@@ -170,9 +170,10 @@ def _in_place(tensor, name: str, compute, *operands):
 
 def _recording(tensor, name: str, operands) -> bool:
     """Whether the in-place op must be recorded (``_records``) on a tensor with values; refuses a leaf that
-    requires grad, as PyTorch does, while gradients are recorded."""
+    requires grad, as PyTorch does, while gradients are recorded. Under no_grad in forward mode only a tensor that
+    carries a tangent records (``keeps_tangent``)."""
     if not is_grad_enabled() or not hasattr(tensor.array, "flags") or building():  # (a graph: see _write)
-        return False
+        return keeps_tangent(tensor) and hasattr(tensor.array, "flags") and not building()
     _check_leaf(tensor, name)
     return _records(tensor, operands)
 

@@ -77,11 +77,59 @@ def test_misuse_is_refused_with_a_clear_error():
         with pytest.raises(TypeError, match="share one floating or complex dtype"):
             fwAD.make_dual(ember.tensor([1, 2]), ember.tensor([1, 2]))
         dual = fwAD.make_dual(ember.ones(2), ember.ones(2))
-        with ember.no_grad(), pytest.raises(RuntimeError, match="unpack_dual: gradient recording is off"):
+        with ember.inference_mode(), pytest.raises(RuntimeError, match="unpack_dual: ops are not recorded here"):
             fwAD.unpack_dual(dual * 2)
     with ember.no_grad(), fwAD.dual_level():  # the level records even inside no_grad
         dual = fwAD.make_dual(ember.ones(2), ember.tensor([1.0, 2.0]))
         np.testing.assert_allclose(fwAD.unpack_dual(dual * 3).tangent.numpy(), [3.0, 6.0])
+
+
+def _through_no_grad(m, x):
+    """A computation with no_grad blocks: out of place, an in-place ReLU layer, item assignment, an in-place product
+    and a BatchNorm layer in training (its running stats updated)."""
+    h = x * 1.5
+    with m.no_grad():
+        h = m.nn.ReLU(inplace=True)(h.sin())
+        h[0] = x[1] * 3
+        h.mul_(x)
+        h = m.nn.BatchNorm1d(4).double()(h.reshape(2, 4)).reshape(8)
+    return h * x
+
+
+def test_tangents_flow_through_no_grad_as_torch():
+    """PyTorch's no_grad leaves forward AD on; Ember's tangents (computed on the tape) were dropped there: zeros
+    from ember.func.jvp and jacfwd, an error from unpack_dual. Buffers written under no_grad still get none (BatchNorm's
+    running stats: PyTorch's kernel gives them none either) and stay without requires_grad."""
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal(8), rng.standard_normal(8)
+    with tfw.dual_level():
+        expected = tfw.unpack_dual(_through_no_grad(torch, tfw.make_dual(torch.tensor(x), torch.tensor(t))))
+    with fwAD.dual_level():
+        with ember.no_grad():
+            ours = fwAD.unpack_dual(_through_no_grad(ember, fwAD.make_dual(ember.tensor(x), ember.tensor(t))))
+            assert not ember.is_grad_enabled()
+    np.testing.assert_allclose(ours.primal.detach().numpy(), expected.primal.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.tangent.numpy(), expected.tangent.detach().numpy(), rtol=1e-10, atol=1e-12)
+    bn = nn.BatchNorm1d(3).double()
+    with fwAD.dual_level(), ember.no_grad():
+        bn(fwAD.make_dual(ember.tensor(x[:6].reshape(2, 3)), ember.tensor(t[:6].reshape(2, 3))))
+        assert fwAD.unpack_dual(bn.running_mean).tangent is None
+    assert not bn.running_mean.requires_grad and not bn.running_var.requires_grad
+
+    def fn(m):
+        def f(a):
+            with m.no_grad():
+                b = a * a
+            return b.sin() * a
+        return f
+
+    _, ours = ember.func.jvp(fn(ember), (ember.tensor(x),), (ember.tensor(t),))
+    _, theirs = torch.func.jvp(fn(torch), (torch.tensor(x),), (torch.tensor(t),))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+    for transform in ("jacfwd", "jacrev"):  # (jacrev's no_grad blocks stay constant, as torch.func's grad)
+        ours = getattr(ember.func, transform)(fn(ember))(ember.tensor(x))
+        theirs = getattr(torch.func, transform)(fn(torch))(torch.tensor(x))
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, err_msg=transform)
 
 
 @pytest.mark.parametrize("name", ["holomorphic", "conjugate", "abs"])

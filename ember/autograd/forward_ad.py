@@ -4,8 +4,10 @@ Inside ``dual_level()``, ``make_dual(x, t)`` marks a tensor as carrying the tang
 ``unpack_dual(y).tangent`` is the directional derivative of ``y`` along every tangent made at this level.
 Ember computes it on the autograd tape (ops keep no forward rules): the vjp of a vjp, as ``ember.func.jvp``
 does, on demand when a tangent is read. So the ops between ``make_dual`` and ``unpack_dual`` must be recorded:
-``dual_level`` switches recording on for its body; a ``no_grad`` block inside it records nothing, so what it
-computes has no tangent (``unpack_dual`` refuses a tensor while recording is off).
+``dual_level`` switches recording on for its body, and a ``no_grad`` block inside it still records them (as
+PyTorch's no_grad leaves forward AD on, tangents flow through it), while ``is_grad_enabled()`` says False there
+and an in-place write into a tensor that carries no tangent (a buffer) gives it none (``grad_mode.TANGENTS``).
+Unlike PyTorch's, a reverse-mode backward run inside the level also flows through such a block.
 
 >>> with fwAD.dual_level():
 ...     x = fwAD.make_dual(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 0.0]))
@@ -18,9 +20,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ember.autograd.functional import _probe_cotangent
-from ember.autograd.tape import enable_grad, grad, is_grad_enabled
+from ember.autograd.tape import enable_grad, grad
 from ember.backend.devices import array_module
 from ember.backend.dtypes import DIFFERENTIABLE
+from ember.grad_mode import forward_mode, is_recording
 from ember.tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
@@ -29,12 +32,12 @@ UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 
 class _Level:
-    """One dual level: the (dual, tangent) pairs made in it and the grad mode it switched on."""
+    """One dual level: the (dual, tangent) pairs made in it and the forward-mode scope it opened."""
 
     def __init__(self, index: int):
         self.index = index
         self.pairs: list[tuple[Tensor, Tensor]] = []
-        self.recording = enable_grad()
+        self.recording = forward_mode(True)
 
 
 _levels: list[_Level] = []
@@ -104,10 +107,10 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     if not current.pairs or tensor.dtype not in DIFFERENTIABLE:
         return UnpackedDualTensor(tensor, None)
     if not tensor.requires_grad:
-        if not is_grad_enabled():
-            raise RuntimeError("unpack_dual: gradient recording is off (no_grad), so the tangent of this tensor "
-                               "cannot be traced to the dual tensors; Ember computes tangents on the autograd "
-                               "tape: run the computation without no_grad inside dual_level")
+        if not is_recording():
+            raise RuntimeError("unpack_dual: ops are not recorded here (inference_mode), so the tangent of this "
+                               "tensor cannot be traced to the dual tensors; Ember computes tangents on the "
+                               "autograd tape: run the computation outside inference_mode inside dual_level")
         return UnpackedDualTensor(tensor, None)
     duals = [dual for dual, _ in current.pairs]
     with enable_grad():

@@ -20,7 +20,7 @@ import numpy as np
 from ember import grad_mode
 from ember.autograd.tape import Node, building_graph
 from ember.backend.devices import array_module
-from ember.grad_mode import is_grad_enabled, mark_written, memory_written, no_grad
+from ember.grad_mode import ExactGradMode, is_grad_enabled, mark_written, memory_written
 from ember.grad_mode import thread_mode as _mode
 from ember.ops.shape import unbroadcast
 from ember.tensor import Tensor
@@ -126,7 +126,7 @@ class Function:
                             "graph.building()) cannot hold; call it in eager mode, or under ember.no_grad() where "
                             "only its forward is needed")
         ctx = FunctionCtx(name, needs)
-        with no_grad():
+        with ExactGradMode(False):
             if split:
                 output = cls.forward(*args, **kwargs)
                 cls.setup_context(ctx, args, output)
@@ -342,7 +342,7 @@ def once_differentiable(backward):
 
     @functools.wraps(backward)
     def wrapper(ctx, *grad_outputs):
-        with no_grad():
+        with ExactGradMode(False):
             result = backward(ctx, *grad_outputs)
         if not is_grad_enabled():  # a first-order backward
             return result

@@ -18,7 +18,7 @@ from ember import grad_mode as _grad_mode
 from ember import traced_state
 from ember.backend.devices import array_module, as_array
 from ember.backend.dtypes import COMPLEX
-from ember.grad_mode import GradMode as _GradMode
+from ember.grad_mode import ExactGradMode as _GradMode  # (backward passes record for create_graph only)
 from ember.grad_mode import enable_grad, is_grad_enabled, memory_written, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
 from ember.grad_mode import next_stamp as _next_seq
 from ember.grad_mode import thread_mode as _mode  # (apply reads it on every call; ember.graph sets its builder)
@@ -999,5 +999,5 @@ def _wrap_array(array) -> Tensor:
 
 
 # The op functions reach the tape through ember.ops.dispatch: the op library never imports this layer.
-dispatch.install(apply_fn=apply, wrap_fn=_wrap_array, new_fn=_new_tensor, grad_enabled_fn=is_grad_enabled,
+dispatch.install(apply_fn=apply, wrap_fn=_wrap_array, new_fn=_new_tensor, grad_enabled_fn=_grad_mode.is_recording,
                  row_sparse_fn=RowSparse)

@@ -3,7 +3,7 @@ can write it without breaking autograd."""
 
 from __future__ import annotations
 
-from ember.grad_mode import is_grad_enabled
+from ember.grad_mode import is_grad_enabled, keeps_tangent
 from ember.tensor import Tensor
 from ember.tensor_inplace import _check, _write
 
@@ -14,7 +14,7 @@ def in_place(x: Tensor, result: Tensor, name: str) -> Tensor:
     While a gradient flows through ``x`` (or a graph is built) the layer returns a new tensor and leaves ``x`` as it
     was: the values are the same, and training works as it does with PyTorch's in-place layers.
     """
-    if x.symbolic or not hasattr(x.array, "flags") or (is_grad_enabled() and x.requires_grad):
+    if x.symbolic or not hasattr(x.array, "flags") or (is_grad_enabled() and x.requires_grad) or keeps_tangent(x):
         return result
     _check(x, name)
     return _write(x, name, result)
