@@ -55,3 +55,20 @@ def test_while_loop_returns_the_body_structure_as_tf1():
         assert sess.run(capped) == 3  # (a tensor maximum_iterations was a TypeError)
     with pytest.raises(ValueError, match="tf.while_loop: body returned 1 loop variables for 2"):
         tf.while_loop(lambda i, a: i < 3, lambda i, a: i + 1, (tf.constant(0), tf.constant(1.0)))
+
+
+def test_cond_refuses_branches_it_would_broadcast_or_promote():
+    # branches of shapes [3] and [1] were broadcast to [3] (TF-1 gives the taken branch's [1]); int and float promoted
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float32, [None])
+    with pytest.raises(ValueError, match=r"shapes must agree: output 0 is \[3\] .* and \[1\]"):
+        tf.cond(p, lambda: tf.constant([1.0, 2.0, 3.0]), lambda: tf.constant([5.0]))
+    with pytest.raises(ValueError, match="must have the same type, got int32 .* and float32"):
+        tf.cond(p, lambda: tf.constant(1), lambda: tf.constant(2.0))
+    fed = tf.cond(p, lambda: x, lambda: tf.constant([5.0]))  # sizes known only when fed
+    agreeing = tf.cond(p, lambda: x * 2, lambda: x + 1)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(agreeing, {p: False, x: [1, 2, 3]}), [2, 3, 4])
+        np.testing.assert_array_equal(sess.run(fed, {p: True, x: [7]}), [7])
+        with pytest.raises(ValueError, match=r"shapes must agree: got \[3\] and \[1\]"):
+            sess.run(fed, {p: False, x: [1, 2, 3]})

@@ -33,13 +33,33 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
         if isinstance(t, Tensor) and t.kind in ("Assign", "Train", "Init", "NoOp"):
             raise ValueError(f"tf.cond on a tf.Tensor predicate runs both branches; '{t.name}' ({t.kind}) has a side "
                              "effect: run it with its own Session.run instead")
-    chosen = [op(_select, (pred, as_tf(a), as_tf(b)), name=name or "cond") for a, b in zip(flat_yes, flat_no)]
+    pairs = [(as_tf(a), as_tf(b)) for a, b in zip(flat_yes, flat_no)]
+    for i, (a, b) in enumerate(pairs):
+        _check_alike(i, a, b)
+    chosen = [op(_select, (pred, a, b), name=name or "cond") for a, b in pairs]
     return unflat(yes, chosen)
+
+
+def _check_alike(i: int, a: Tensor, b: Tensor) -> None:
+    """Refuse branch results Ember's elementwise selection would promote or broadcast (TF-1 gives the taken
+    branch's own dtype and shape)."""
+    if a.dtype is not None and b.dtype is not None and a.dtype != b.dtype:
+        raise ValueError(f"tf.cond: output {i} of true_fn and false_fn must have the same type, got {a.dtype} "
+                         f"('{a.name}') and {b.dtype} ('{b.name}')")
+    if a._shape is not None and b._shape is not None and (
+            len(a._shape) != len(b._shape)
+            or any(p is not None and q is not None and p != q for p, q in zip(a._shape, b._shape))):
+        raise ValueError(f"tf.cond on a tf.Tensor predicate selects between both branches' results, so their "
+                         f"shapes must agree: output {i} is {list(a._shape)} ('{a.name}') and {list(b._shape)} "
+                         f"('{b.name}')")
 
 
 def _select(pred, a, b):
     if pred.ndim != 0:  # (a fed predicate of unknown shape)
         raise ValueError(f"tf.cond: pred must be a scalar, got shape {list(pred.shape)}")
+    if tuple(a.shape) != tuple(b.shape):  # (sizes known only when fed)
+        raise ValueError(f"tf.cond on a tf.Tensor predicate selects between both branches' results, so their "
+                         f"shapes must agree: got {list(a.shape)} and {list(b.shape)}")
     return ember.where(pred, a, b)
 
 
