@@ -75,6 +75,40 @@ def test_gradcheck_reports_a_wrong_backward_as_pytorch():
     assert torch.autograd.gradcheck(_bad_square(torch), (tx,), raise_exception=False) is False
 
 
+def _square_conjugated(lib, conjugate):
+    """z * z whose backward multiplies by conj(2z) (PyTorch's convention, right) or by 2z (wrong)."""
+
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return z * z
+
+        @staticmethod
+        def backward(ctx, g):
+            (z,) = ctx.saved_tensors
+            return g * ((2 * z).conj() if conjugate else 2 * z)
+
+    return Square.apply
+
+
+def test_gradcheck_of_complex_inputs_checks_the_imaginary_parts_as_pytorch():
+    # The wrong rule's gradient has the right real part: only the imaginary directions tell them apart.
+    (z,), (tz,) = _both(np.array([1 + 2j, -0.5 + 0.3j]), dtype="complex128")
+    for conjugate in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ours = gradcheck(_square_conjugated(ember, conjugate), (z,), raise_exception=False)
+        assert ours is torch.autograd.gradcheck(_square_conjugated(torch, conjugate), (tz,),
+                                                raise_exception=False) is conjugate
+    with pytest.raises(GradcheckError, match="real and imaginary parts"):
+        gradcheck(_square_conjugated(ember, False), (z,))
+    (x,), (tx,) = _both(A)
+    for fn in (lambda t: t * (1 + 2j), lambda t: (t * 1j).exp()):  # real inputs, complex outputs
+        assert gradcheck(fn, (x,)) and torch.autograd.gradcheck(fn, (tx,))
+    assert gradcheck(lambda t: t.abs() * t.conj(), (z,)) and gradgradcheck(lambda t: t * t * t.conj(), (z,))
+
+
 def test_gradgradcheck_finds_a_backward_that_is_right_once_only_as_pytorch():
     x, tx = ember.tensor([1.0, 2.0], dtype="float64", requires_grad=True), torch.tensor(
         [1.0, 2.0], dtype=torch.float64, requires_grad=True)

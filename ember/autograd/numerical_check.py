@@ -4,8 +4,11 @@ central finite differences.
 For each differentiable output and each input that requires grad, the analytical Jacobian is built one output
 element at a time with ``grad`` (a one-hot ``grad_outputs``) and the numerical one one input element at a time,
 perturbing the input's array in place by ``+-eps``. Both are (input elements, output elements)
-matrices, as PyTorch prints them. ``fast_mode`` is accepted: the full Jacobians are always compared (what PyTorch's
-slow mode does), a stronger check than fast mode's random projection.
+matrices, as PyTorch prints them. A complex input or output counts as its real and imaginary parts (a complex
+input is perturbed by ``+-eps`` and ``+-eps * 1j``, a complex output seeded with 1 and 1j), so the whole real
+Jacobian is checked, the conjugate Wirtinger gradients PyTorch's convention gives included. ``fast_mode`` is
+accepted: the full Jacobians are always compared (what PyTorch's slow mode does), a stronger check than fast mode's
+random projection.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from ember.autograd.tape import grad
 from ember.backend.devices import CPU, move
-from ember.backend.dtypes import float64
+from ember.backend.dtypes import COMPLEX, complex128, float64
 from ember.random import generator
 from ember.tensor import Tensor
 
@@ -39,7 +42,20 @@ def _differentiable(values: tuple) -> list[int]:
 
 
 def _host(tensor: Tensor) -> np.ndarray:
-    return np.asarray(move(tensor.array, CPU), np.float64)
+    array = move(tensor.array, CPU)
+    return np.asarray(array, np.complex128 if array.dtype in COMPLEX else np.float64)
+
+
+def _parts(t: Tensor) -> int:
+    """How many real numbers an element of ``t`` counts as: 2 for a complex one (its real and imaginary parts)."""
+    return 2 if t.dtype in COMPLEX else 1
+
+
+def _flat(values: np.ndarray, parts: int) -> np.ndarray:
+    """``values`` as a flat float64 vector, each complex element as its real part then its imaginary part."""
+    if parts == 1:
+        return values.real.reshape(-1)
+    return np.ascontiguousarray(values, np.complex128).reshape(-1).view(np.float64)
 
 
 def _analytical(outputs: tuple, out_ids: list[int], inputs: list[Tensor]) -> dict:
@@ -47,15 +63,17 @@ def _analytical(outputs: tuple, out_ids: list[int], inputs: list[Tensor]) -> dic
     jacobians = {}
     for i in out_ids:
         out = outputs[i]
-        columns = [np.zeros((x.numel(), out.numel())) for x in inputs]
+        units = (1, 1j) if _parts(out) == 2 else (1,)
+        columns = [np.zeros((x.numel() * _parts(x), out.numel() * len(units))) for x in inputs]
         for j in range(out.numel()):
-            one_hot = np.zeros(out.numel(), out.dtype)
-            one_hot[j] = 1
-            seed = Tensor(one_hot.reshape(out.shape), device=out.device)
-            grads = grad(out, inputs, seed, retain_graph=True, allow_unused=True)
-            for k, g in enumerate(grads):
-                if g is not None:
-                    columns[k][:, j] = _host(g).reshape(-1)
+            for u, unit in enumerate(units):
+                one_hot = np.zeros(out.numel(), out.dtype)
+                one_hot[j] = unit
+                seed = Tensor(one_hot.reshape(out.shape), device=out.device)
+                grads = grad(out, inputs, seed, retain_graph=True, allow_unused=True)
+                for k, g in enumerate(grads):
+                    if g is not None:
+                        columns[k][:, j * len(units) + u] = _flat(_host(g), _parts(inputs[k]))
         for k in range(len(inputs)):
             jacobians[i, k] = columns[k]
     return jacobians
@@ -64,21 +82,21 @@ def _analytical(outputs: tuple, out_ids: list[int], inputs: list[Tensor]) -> dic
 def _numerical(func: Callable, args: tuple, outputs: tuple, out_ids: list[int], inputs: list[Tensor],
                eps: float) -> dict:
     """{(output, input): Jacobian (input elements, output elements)} by central differences."""
-    sizes = {i: outputs[i].numel() for i in out_ids}
     jacobians = {}
     for k, x in enumerate(inputs):
         rows = {i: [] for i in out_ids}
         for index in np.ndindex(*x.shape):
             saved = x.array[index].copy()
-            x.array[index] = saved + eps
-            plus = _outputs(func, args, out_ids)
-            x.array[index] = saved - eps
-            minus = _outputs(func, args, out_ids)
-            x.array[index] = saved
-            for i in out_ids:
-                rows[i].append(((plus[i] - minus[i]) / (2 * eps)).reshape(-1))
+            for step in (eps, eps * 1j)[:_parts(x)]:
+                x.array[index] = saved + step
+                plus = _outputs(func, args, out_ids)
+                x.array[index] = saved - step
+                minus = _outputs(func, args, out_ids)
+                x.array[index] = saved
+                for i in out_ids:
+                    rows[i].append(_flat((plus[i] - minus[i]) / (2 * eps), _parts(outputs[i])))
         for i in out_ids:
-            jacobians[i, k] = np.array(rows[i]).reshape(x.numel(), sizes[i])
+            jacobians[i, k] = np.array(rows[i]).reshape(x.numel() * _parts(x), outputs[i].numel() * _parts(outputs[i]))
     return jacobians
 
 
@@ -129,7 +147,7 @@ def gradcheck(func: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5, 
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of them have "
                          "requires_grad=True.")
     for k in in_ids:
-        if args[k].dtype != float64:
+        if args[k].dtype not in (float64, complex128):
             warnings.warn(f"Input #{k} requires gradient and is not a double precision floating point or complex. "
                           "This check will likely fail if all the inputs are not of double precision floating point "
                           "or complex. ", UserWarning, stacklevel=2)
@@ -145,8 +163,10 @@ def gradcheck(func: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5, 
     for (i, k), a in analytical.items():
         n = numerical[i, k]
         if not np.all(np.abs(a - n) <= atol + rtol * np.abs(n)):
-            dtype = outputs[i].dtype
-            return _fail(f"Jacobian mismatch for output {out_ids.index(i)} with respect to input {k},\n"
+            complex_ = _parts(outputs[i]) == 2 or _parts(diff_inputs[k]) == 2
+            dtype = float64 if complex_ else outputs[i].dtype
+            parts = " (complex elements as their real and imaginary parts)" if complex_ else ""
+            return _fail(f"Jacobian mismatch for output {out_ids.index(i)} with respect to input {k}{parts},\n"
                          f"numerical:{_matrix(n, dtype)!r}\nanalytical:{_matrix(a, dtype)!r}\n", raise_exception)
     again = _analytical(outputs, out_ids, diff_inputs)
     for key, a in analytical.items():
@@ -214,7 +234,11 @@ def gradgradcheck(func: Callable, inputs, grad_outputs=None, *, eps: float = 1e-
 def _random_like(t: Tensor, noncontiguous: bool) -> Tensor:
     shape = tuple(t.shape)
     strided = noncontiguous and t.numel() > 1
-    values = generator().uniform(-1.0, 1.0, shape[:-1] + (2 * shape[-1],) if strided else shape).astype(t.dtype)
+    drawn = shape[:-1] + (2 * shape[-1],) if strided else shape
+    values = generator().uniform(-1.0, 1.0, drawn)
+    if t.dtype in COMPLEX:
+        values = values + 1j * generator().uniform(-1.0, 1.0, drawn)
+    values = values.astype(t.dtype)
     out = Tensor._make(move(values[..., ::2] if strided else values, t.device), None)
     return out.requires_grad_(True)
 
