@@ -123,6 +123,31 @@ def test_unused_inputs_get_zeros_and_strict_mode_refuses_them():
         EF.jacobian(lambda x: ember.ones(2), a, strict=True)
 
 
+def test_complex_outputs_as_pytorch_refused_without_vectorize():
+    # Without vectorize PyTorch refuses a complex output; its vectorized rows (and Ember's) are gradients of the real
+    # parts: 2 - 4j for z**2 at 1 + 2j, where the derivative is 2 + 4j.
+    z = np.array([1 + 2j, 0.5 - 1j])
+    (ez, ex), (tz, tx) = _both(z, B)
+    for fn, ours, theirs in ((lambda t: t * t, ez, tz), (lambda t: t * (1 + 2j), ex, tx)):
+        with pytest.raises(RuntimeError, match="jacobian: output 0 of the user-provided function is complex"):
+            EF.jacobian(fn, ours)
+        with pytest.raises(RuntimeError, match="real scalar outputs"):
+            TF.jacobian(fn, theirs)
+        _same(EF.jacobian(fn, ours, vectorize=True), TF.jacobian(fn, theirs, vectorize=True))
+    quartic = lambda t: (t.abs() ** 4).sum()  # noqa: E731
+    with pytest.raises(RuntimeError, match="hessian: input 0 is complex"):
+        EF.hessian(quartic, ez)
+    _same(EF.hessian(quartic, ez, vectorize=True), TF.hessian(quartic, tz, vectorize=True))
+    for ours, theirs in ((lambda: EF.vjp(lambda t: (t * t).sum(), ez), lambda: TF.vjp(lambda t: (t * t).sum(), tz)),
+                         (lambda: EF.jvp(lambda t: t.abs().sum(), ez[:1]),
+                          lambda: TF.jvp(lambda t: t.abs().sum(), tz[:1]))):
+        with pytest.raises(RuntimeError, match="v can be None only for a real"):
+            ours()
+        with pytest.raises(RuntimeError, match="real scalar outputs"):
+            theirs()
+    _same(EF.jacobian(lambda t: t.abs(), ez), TF.jacobian(lambda t: t.abs(), tz))  # real outputs: as before
+
+
 def test_errors_name_the_function_and_the_argument():
     (a, b), _ = _both(A, B)
     with pytest.raises(TypeError, match=r"jacobian: inputs\[1\] must be a Tensor or a tuple of Tensors, got float"):

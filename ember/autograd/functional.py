@@ -57,6 +57,9 @@ def _check_v(v, outputs: tuple, what: str, fn: str) -> tuple:
     if v is None:
         if len(outputs) != 1 or outputs[0].numel() != 1:
             raise RuntimeError(f"{fn}: v can be None only when the {what} is a single Tensor with a single element")
+        if outputs[0].dtype.kind == "c":
+            raise RuntimeError(f"{fn}: v can be None only for a real {what}, got {outputs[0].dtype} (as PyTorch, a "
+                               "gradient is created implicitly only for real scalars); pass v")
         return (ones_like(outputs[0]),)
     _, v = _as_tuple(v, "v", fn)
     if len(v) != len(outputs):
@@ -185,18 +188,26 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn)
     inputs = _prepared(inputs, create_graph)
     is_outputs_tuple, outputs = _called(func, inputs, fn)
-    rows = [_jacobian_of(out, i, inputs, create_graph, strict, fn) for i, out in enumerate(outputs)]
+    rows = [_jacobian_of(out, i, inputs, create_graph, strict, vectorize, fn) for i, out in enumerate(outputs)]
     return _unpacked(tuple(_done(r, create_graph) for r in rows), is_outputs_tuple, is_inputs_tuple)
 
 
-def _jacobian_of(out: Tensor, index: int, inputs: tuple, create_graph: bool, strict: bool, fn: str) -> tuple:
-    """The Jacobian of one output with respect to each input: one gradient per output element, stacked."""
+def _jacobian_of(out: Tensor, index: int, inputs: tuple, create_graph: bool, strict: bool, vectorize: bool,
+                 fn: str) -> tuple:
+    """The Jacobian of one output with respect to each input: one gradient per output element, stacked. The rows of
+    a complex output are gradients of its real parts (conjugates, not the derivative of a holomorphic function),
+    which PyTorch gives only with ``vectorize=True``, and refuses without it."""
     n = out.numel()
     if n == 0 or not out.requires_grad:
         if strict and not out.requires_grad:
             raise RuntimeError(f"{fn}: output {index} of the user-provided function does not require gradients; in "
                                "strict mode the outputs must be computed in a differentiable manner from the inputs")
         return tuple(zeros((*out.shape, *t.shape), dtype=t.dtype, device=t.device) for t in inputs)
+    if out.dtype.kind == "c" and not vectorize:
+        raise RuntimeError(f"{fn}: output {index} of the user-provided function is complex ({out.dtype}"
+                           f"{list(out.shape)}); as in PyTorch, a gradient is created implicitly only for real "
+                           "outputs (vectorize=True gives the gradients of the real parts, conjugated derivatives); "
+                           "take the real and imaginary parts (view_as_real)")
     flat = out.reshape(-1)
     per_input: list[list] = [[] for _ in inputs]
     for j in range(n):
@@ -243,6 +254,11 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
     """
     fn = "hessian"
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn)
+    for i, t in enumerate(inputs if not vectorize else ()):
+        if t.dtype.kind == "c":
+            raise RuntimeError(f"{fn}: input {i} is complex ({t.dtype}{list(t.shape)}): its gradient is complex, "
+                               "whose Jacobian PyTorch refuses without vectorize=True; take the real and imaginary "
+                               "parts (view_as_real)")
     single = _single_output(func, fn)
 
     def gradient(*inp):
