@@ -197,6 +197,20 @@ def test_abs_and_angle_gradients_at_zero_are_zero_as_torch():
         np.testing.assert_allclose(np.asarray(z.grad.numpy())[0], 0.0)
 
 
+def test_pow_gradient_for_a_zero_exponent_is_zero_at_a_zero_base_as_torch():
+    # b * a^(b - 1) is 0 * inf at a = 0, b = 0: PyTorch takes 0 there for complex bases as for real ones
+    z = np.array([0j, 1 + 1j, -2 + 0.5j])
+    for exponent in (0, 0j, np.array([0j, 2j, 0j]), 2):
+        grads = []
+        for lib in (ember, torch):
+            t = lib.tensor(z, requires_grad=True)
+            e = lib.tensor(exponent) if isinstance(exponent, np.ndarray) else exponent
+            (t ** e).real.sum().backward()
+            grads.append(np.asarray(t.grad.numpy()))
+        assert np.isfinite(grads[0]).all()
+        np.testing.assert_allclose(grads[0], grads[1], atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_angle_of_real_numbers_matches_torch_at_signed_zeros_and_infinities(dtype):
     # NumPy's angle is atan2(0, x): pi for -0.0 where PyTorch's is 0

@@ -649,12 +649,15 @@ def _integer_power(xp, a, b):
 
 
 def _complex_pow_rule(run, ctx, g):
-    """pow's gradient for complex a and b: g * conj(b a^(b-1)) and g * conj(a^b log a), 0 where a is 0 (PyTorch's
-    choice there)."""
+    """pow's gradient for complex a and b: g * conj(b a^(b-1)), 0 where b is 0, and g * conj(a^b log a), 0 where a
+    is 0 (PyTorch's choices there, as for real ones)."""
     a, b = ctx.inputs
     ga = gb = None
     if ctx.needs[0]:
-        ga = unbroadcast_with(run, g * _conj(run, b * run(POW, a, b - _typed(b))), a.shape)
+        zero = run(EQ, b, _scalar(run, b, 0.0))
+        exponent = run(WHERE, zero, _scalar(run, b, 1.0), b) - _typed(b)
+        ga = run(WHERE, zero, _scalar(run, g, 0.0), g * _conj(run, b * run(POW, a, exponent)))
+        ga = unbroadcast_with(run, ga, a.shape)
     if ctx.needs[1]:
         nonzero = run(NE, a, _scalar(run, a, 0.0))
         log_a = run(LOG, run(WHERE, nonzero, a, _scalar(run, a, 1.0)))
