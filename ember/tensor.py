@@ -564,7 +564,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             extras.append(f"grad_fn={self.node.op.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
-        return "tensor(" + add_suffixes(format_array(array, "tensor("), extras, len("tensor("))
+        return add_suffixes("tensor(" + format_array(array, "tensor("), extras, len("tensor("))
 
 
 

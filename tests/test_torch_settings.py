@@ -92,6 +92,8 @@ def _torch_repr(t) -> str:
 
 
 REPR_ARRAYS = [
+    np.array([1 + 1j] * 7),  # one line: its dtype suffix wraps once "tensor(" counts in the line
+    np.array([12 + 1j] * 1001),
     np.array([1.5, 2.0], np.float32),
     np.array([1.0, 2.0], np.float32),
     np.array([[1.123456, 2], [3, 4]], np.float32),
