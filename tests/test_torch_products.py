@@ -635,3 +635,20 @@ def test_beta_zero_gives_the_input_torch_s_zero_gradient(name):
     expected = torch.autograd.grad(want.sum(), theirs)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["addmm", "addmv", "baddbmm", "addbmm", "addr"])
+def test_beta_zero_keeps_the_input_s_dtype_in_the_result(name):
+    # beta=0 returned the product as it was: addr of a float64 input and int64 vectors gave int64 (torch's float64),
+    # a float32 input over float16 matrices float16, where any other beta promotes the two
+    shapes = {"addmm": [(2, 3), (2, 4), (4, 3)], "addmv": [(2,), (2, 4), (4,)], "baddbmm": [(5, 2, 3), (5, 2, 4),
+              (5, 4, 3)], "addbmm": [(2, 3), (5, 2, 4), (5, 4, 3)], "addr": [(2, 3), (2,), (3,)]}[name]
+    for inp_dtype, dtype in (("float64", "int64"), ("float32", "float16"), ("complex64", "float32")):
+        inp = ember.ones(*shapes[0], dtype=getattr(ember, inp_dtype))
+        operands = [ember.tensor(np.arange(np.prod(s)).reshape(s) % 3, dtype=getattr(ember, dtype)) for s in shapes[1:]]
+        got = getattr(ember, name)(inp, *operands, beta=0)
+        assert str(got.dtype) == str(getattr(ember, name)(inp, *operands, beta=2).dtype) == inp_dtype
+        np.testing.assert_array_equal(got.numpy(), getattr(ember, name)(inp * 0, *operands).numpy())
+    if name == "addr":  # torch.addr promotes (its other products refuse mixed dtypes)
+        want = torch.addr(torch.ones(2, 3, dtype=torch.float64), torch.arange(2), torch.arange(3), beta=0)
+        _same(ember.addr(ember.ones(2, 3, dtype=ember.float64), ember.arange(2), ember.arange(3), beta=0), want)

@@ -83,7 +83,8 @@ def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
         if getattr(inp, "requires_grad", False) and dispatch.grad_enabled():
             # its gradient is zeros, as PyTorch's grad * beta: inp joins as -0.0 everywhere (x + -0.0 is x, -0.0 too)
             return product + where(as_tensor(np.True_), -0.0, inp)
-        return product
+        # inp's values are ignored, not its dtype: the result is in the dtype the two promote to, as for any beta
+        return product if dtype == product.dtype else cast(product, dtype)
     return product + (inp if beta == 1 else inp * beta)
 
 
