@@ -295,6 +295,27 @@ def test_addmm_and_baddbmm_of_half_precision_round_once_as_torch(dtype):
             np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_addr_of_half_precision_as_torch_s_kernel(dtype):
+    # alpha * outer(vec1, vec2) was rounded in the other order, with alpha not rounded to the dtype (float16 elements
+    # 0.004 off, a third of them), and float16 vectors beside a float32 input had their product rounded to float16
+    # (0.002 off); PyTorch's kernel computes (alpha * vec1) * vec2 in the dtype the three promote to
+    rng = np.random.default_rng(0)
+    low = getattr(torch, dtype)
+    for inp_dtype in (low, torch.float32):
+        for beta, alpha in ((1, 1), (0.7, 0.3), (0, -1.1), (1, 3)):
+            inp, vec1, vec2 = (torch.tensor(rng.standard_normal(s)).to(d) for s, d in
+                               (((30, 40), inp_dtype), ((30,), low), ((40,), low)))
+            want = torch.addr(inp, vec1, vec2, beta=beta, alpha=alpha)
+            got = ember.addr(*(ember.tensor(t.double().numpy()).to(getattr(ember, str(t.dtype)[6:]))
+                               for t in (inp, vec1, vec2)), beta=beta, alpha=alpha)
+            assert str(got.dtype) == str(want.dtype)[6:]
+            if inp_dtype == low:
+                np.testing.assert_array_equal(got.to(ember.float64).numpy(), want.double().numpy())
+            else:  # (PyTorch fuses the multiply-add: an ulp of float32 apart in places)
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=3e-7, atol=3e-7)
+
+
 @pytest.mark.parametrize("name, shapes", [("addmm", ((2, 2), (2, 2), (2, 2))), ("addmv", ((2,), (2, 2), (2,))),
                                           ("addr", ((2, 2), (2,), (2,))), ("baddbmm", ((1, 2, 2),) * 3),
                                           ("addbmm", ((2, 2), (1, 2, 2), (1, 2, 2)))])

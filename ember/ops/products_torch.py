@@ -90,8 +90,16 @@ def addmv(inp, mat, vec, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike
 
 
 def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
-    """``beta * inp + alpha * outer(vec1, vec2)``, inp broadcast (ignored when beta is 0)."""
-    return _scaled_sum("addr", as_tensor(inp), outer(vec1, vec2), beta, alpha)
+    """``beta * inp + alpha * outer(vec1, vec2)``, inp broadcast (ignored when beta is 0), computed as PyTorch's
+    elementwise kernel: the vectors in the dtype all three promote to, and ``(alpha * vec1) * vec2``."""
+    inp, vec1, vec2 = as_tensor(inp), as_tensor(vec1), as_tensor(vec2)
+    dtype = promote(promote(inp, vec1)[0], vec2)[0].dtype
+    vec1, vec2 = (v if v.dtype == dtype else cast(v, dtype) for v in (vec1, vec2))
+    if dtype in LOW_PRECISION:  # the kernel's scalars are in the tensors' dtype too (alpha 0.3 is 0.2999 in float16)
+        alpha, beta = (float(np.asarray(x, dtype)) if np.asarray(x).dtype.kind in "iuf" else x for x in (alpha, beta))
+    if alpha != 1:
+        vec1 = vec1 * checked_alpha("addr", dtype, alpha)
+    return _scaled_sum("addr", inp, outer(vec1, vec2), beta, 1)
 
 
 def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
