@@ -296,6 +296,22 @@ def test_addmm_and_baddbmm_of_half_precision_round_once_as_torch(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_addbmm_of_half_precision_rounds_after_each_matrix_as_torch(dtype):
+    # the products were rounded, summed, then scaled and added to beta * inp: bfloat16 elements 0.5 off PyTorch's
+    # (42 of 64), whose CPU addbmm is one addmm per matrix of the batches, each computed in float32 and rounded
+    rng = np.random.default_rng(0)
+    for beta, alpha in ((1, 1), (0.5, 2), (0, 1.3)):
+        arrays = [rng.standard_normal(s) for s in ((8, 8), (5, 8, 64), (5, 64, 8))]
+        arrays[0][0, 0] = NAN if beta == 0 else arrays[0][0, 0]
+        got = ember.addbmm(*(ember.tensor(a).to(getattr(ember, dtype)) for a in arrays), beta=beta, alpha=alpha)
+        want = torch.addbmm(*(torch.tensor(a).to(getattr(torch, dtype)) for a in arrays), beta=beta, alpha=alpha)
+        assert str(got.dtype) == dtype
+        got, want = got.to(ember.float64).numpy(), want.double().numpy()
+        assert np.mean(got == want) > 0.95  # (PyTorch's float32 sums in another order: an element an ulp off)
+        np.testing.assert_allclose(got, want, rtol=2.0 ** -(10 if dtype == "float16" else 7))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_addr_of_half_precision_as_torch_s_kernel(dtype):
     # alpha * outer(vec1, vec2) was rounded in the other order, with alpha not rounded to the dtype (float16 elements
     # 0.004 off, a third of them), and float16 vectors beside a float32 input had their product rounded to float16

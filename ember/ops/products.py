@@ -88,19 +88,24 @@ def _scaled_sum(name: str, inp, product, beta, alpha) -> TensorLike:
     return product + (inp if beta == 1 else inp * beta)
 
 
-def rounded_once(fn, inp, a, b, beta, alpha) -> TensorLike | None:
-    """``fn`` of float16 or bfloat16 operands computed in float32 and rounded once, as PyTorch's addmm, baddbmm and
-    addmv (their product rounded before the sum is an ulp off in places); None for other dtypes, and under autocast,
-    which picks the products' dtype itself."""
+def half_precision(inp, a, b):
+    """The dtype float16 or bfloat16 operands of ``inp + a @ b`` promote to, which PyTorch computes in float32; None
+    for other dtypes, sparse operands, and under autocast, which picks the products' dtype itself."""
     if LOW_PRECISION.isdisjoint((getattr(inp, "dtype", None), getattr(a, "dtype", None), getattr(b, "dtype", None))):
         return None  # (asked first: it is cheap)
     if _is_sparse(a) or _is_sparse(b) or is_autocast_enabled():
         return None
-    inp, a, b = as_tensor(inp), as_tensor(a), as_tensor(b)
-    dtype = promote(promote(inp, a)[0], b)[0].dtype
-    if dtype not in LOW_PRECISION:
+    dtype = promote(promote(as_tensor(inp), as_tensor(a))[0], as_tensor(b))[0].dtype
+    return dtype if dtype in LOW_PRECISION else None
+
+
+def rounded_once(fn, inp, a, b, beta, alpha) -> TensorLike | None:
+    """``fn`` of float16 or bfloat16 operands computed in float32 and rounded once, as PyTorch's addmm, baddbmm and
+    addmv (their product rounded before the sum is an ulp off in places); None where ``half_precision`` is."""
+    dtype = half_precision(inp, a, b)
+    if dtype is None:
         return None
-    return cast(fn(*(cast(t, float32) for t in (inp, a, b)), beta=beta, alpha=alpha), dtype)
+    return cast(fn(*(cast(as_tensor(t), float32) for t in (inp, a, b)), beta=beta, alpha=alpha), dtype)
 
 
 def addmm(inp, a, b, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:

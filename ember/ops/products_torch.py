@@ -14,12 +14,12 @@ from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import checked_alpha, lt
-from ember.ops.indexing import diagonal
+from ember.ops.indexing import diagonal, select
 from ember.ops.infer import differ
 from ember.ops.join import concat
 from ember.ops.linalg import matmul
 from ember.ops.matrix_chain import multi_dot
-from ember.ops.products import _check_ndim, _scaled_sum, bmm, mm, outer, rounded_once
+from ember.ops.products import _check_ndim, _scaled_sum, bmm, half_precision, mm, outer, rounded_once
 from ember.ops.reduction import cumprod, sum
 from ember.ops.shape import reshape, transpose, unsqueeze
 
@@ -104,8 +104,30 @@ def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLik
 
 def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * sum_i(batch1[i] @ batch2[i])``, inp broadcast (ignored when beta is 0)."""
+    stepped = _addbmm_in_steps(inp, batch1, batch2, beta, alpha)
+    if stepped is not None:
+        return stepped
     # (the sum, float32 under autocast, back in the products' dtype, as PyTorch's addbmm)
     return _scaled_sum("addbmm", as_tensor(inp), lowered(sum(bmm(batch1, batch2), 0))[0], beta, alpha)
+
+
+def _addbmm_in_steps(inp, batch1, batch2, beta, alpha) -> TensorLike | None:
+    """addbmm of float16 or bfloat16 operands as PyTorch's: one addmm per matrix of the batches, each computed in
+    float32 and rounded (the rounded products summed, then scaled, were an ulp off in places, most elements for
+    bfloat16); None for an unknown or empty batch and where ``half_precision`` is."""
+    dtype = half_precision(inp, batch1, batch2)
+    if dtype is None:
+        return None
+    inp, batch1, batch2 = as_tensor(inp), as_tensor(batch1), as_tensor(batch2)
+    if (batch1.ndim != 3 or batch2.ndim != 3 or not batch1.shape[0] or differ(batch1.shape[0], batch2.shape[0])
+            or differ(batch1.shape[2], batch2.shape[1])):
+        return None  # (bmm's checks and errors)
+    batch1, batch2 = cast(batch1, float32), cast(batch2, float32)
+    out = inp
+    for i in range(batch1.shape[0]):
+        product = matmul(select(batch1, 0, i), select(batch2, 0, i))
+        out = cast(_scaled_sum("addbmm", cast(out, float32), product, beta if i == 0 else 1, alpha), dtype)
+    return out
 
 
 def inner(a, b) -> TensorLike:
