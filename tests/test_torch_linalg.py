@@ -265,6 +265,18 @@ def test_matrix_power_of_integer_low_precision_and_complex_matrices_as_torch(dty
         ember.linalg.matrix_power(ember.tensor(a), -1)  # (the inverse of an integer matrix, as PyTorch's)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_matrix_power_three_multiplies_as_torch(dtype):
+    # the third power was x @ (x @ x), where PyTorch's is (x @ x) @ x: a third of the float16 elements an ulp off
+    x = np.random.default_rng(0).standard_normal((3, 8, 8)) / 3
+    for n in (3, 5, 6):
+        got = ember.linalg.matrix_power(ember.tensor(x).to(getattr(ember, dtype)), n)
+        want = torch.linalg.matrix_power(torch.tensor(x).to(getattr(torch, dtype)), n)
+        got, want = got.to(ember.float64).numpy(), want.double().numpy()
+        assert np.mean(got == want) > 0.97  # (PyTorch's float32 sums in another order: an element an ulp off)
+        np.testing.assert_allclose(got, want, rtol=2.0 ** -(10 if dtype == "float16" else 7), atol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
 @pytest.mark.parametrize("dim, keepdim", [((-2, -1), False), ((2, 0), True)])
