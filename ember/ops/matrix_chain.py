@@ -20,6 +20,9 @@ from ember.ops.shape import permute, reshape, squeeze, unsqueeze
 def _chain_order(dims: list) -> list:
     """split[i][j]: where the cheapest product of matrices i..j (matrix t is dims[t] x dims[t + 1]) splits."""
     count = len(dims) - 1
+    if count == 3:  # PyTorch's rule for three: (AB)C unless A(BC) is cheaper (a tie is (AB)C, not the first split)
+        a, b, c, d = dims
+        return [[0, 0, 0 if b * d * (a + c) < a * c * (b + d) else 1], [0, 0, 1], [0, 0, 0]]
     cost = [[0] * count for _ in range(count)]
     split = [[0] * count for _ in range(count)]
     for length in range(1, count):
