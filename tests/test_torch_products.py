@@ -525,6 +525,16 @@ def test_multi_dot_multiplies_in_the_cheapest_order():
     np.testing.assert_allclose(out.numpy(), np.full((10, 50), 500.0))
 
 
+def test_addbmm_of_bool_batches_is_bool_as_addmm_and_baddbmm():
+    # the products' sum over the batch counted (int64), so addbmm of bool tensors gave counts where addmm and baddbmm
+    # give bool (the OR of the products)
+    rng = np.random.default_rng(0)
+    inp, batch1, batch2 = (rng.standard_normal(s) > 0.5 for s in ((2, 2), (4, 2, 3), (4, 3, 2)))
+    got = ember.addbmm(ember.tensor(inp), ember.tensor(batch1), ember.tensor(batch2))
+    assert got.dtype == ember.bool
+    np.testing.assert_array_equal(got.numpy(), inp | (np.matmul(batch1, batch2.astype(int)) > 0).any(0))
+
+
 def test_multi_dot_of_three_at_equal_cost_multiplies_as_torch():
     # a tie between (a @ b) @ c and a @ (b @ c) took the second, where PyTorch's rule for three matrices takes the
     # first: a third of the float16 elements of three 8 x 8 matrices an ulp off

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, float32
+from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32
 from ember.ops.arrange import flip
 from ember.ops.autocast import lowered
 from ember.ops.complex_parts import conj, real
@@ -108,7 +108,11 @@ def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> Ten
     if stepped is not None:
         return stepped
     # (the sum, float32 under autocast, back in the products' dtype, as PyTorch's addbmm)
-    return _scaled_sum("addbmm", as_tensor(inp), lowered(sum(bmm(batch1, batch2), 0))[0], beta, alpha)
+    products = bmm(batch1, batch2)
+    total = sum(products, 0)
+    if products.dtype == bool_:  # (a bool sum counts: the products' OR, bool as the matrix products' own sums)
+        total = cast(total, bool_)
+    return _scaled_sum("addbmm", as_tensor(inp), lowered(total)[0], beta, alpha)
 
 
 def _addbmm_in_steps(inp, batch1, batch2, beta, alpha) -> TensorLike | None:
