@@ -141,6 +141,28 @@ def test_convolution_padding_modes_match_torch(rank, kwargs):
         theirs.zero_grad()
 
 
+@pytest.mark.parametrize("rank, kwargs", PADDING_MODES + [(2, {"padding": "same", "dilation": 3})])
+def test_conv_forward_override_with_a_standardized_weight_matches_torch(rank, kwargs):
+    """A subclass that standardizes its weight and calls _conv_forward (timm's StdConv2d), and PyTorch's
+    _reversed_padding_repeated_twice."""
+    def standardized(nn_, functional, base):
+        class StdConv(base):
+            def forward(self, x):
+                flat = self.weight.reshape(1, self.out_channels, -1)
+                w = functional.batch_norm(flat, None, None, training=True, momentum=0.0, eps=1e-6)
+                return self._conv_forward(x, w.reshape_as(self.weight), self.bias)
+        return StdConv
+
+    name = f"Conv{rank}d"
+    ours = standardized(nn, F, getattr(nn, name))(4, 6, 4, **kwargs).double()
+    theirs = standardized(torch.nn, TF, getattr(torch.nn, name))(4, 6, 4, **kwargs).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+    assert tuple(ours._reversed_padding_repeated_twice) == tuple(theirs._reversed_padding_repeated_twice)
+    x = np.random.default_rng(0).standard_normal((2, 4) + (9, 8, 7)[:rank])
+    np.testing.assert_allclose(ours(ember.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+
+
 def test_convolution_padding_mode_traces_under_jit_and_transposed_refuses_it():
     layer = nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")
     x = ember.randn(2, 2, 5, 6)

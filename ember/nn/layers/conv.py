@@ -65,9 +65,12 @@ class _ConvBase(Module):
         else:
             self.padding = _tuple(padding, n, name, "padding")
             self._op_padding = self.padding
+        extra = self._pad_input or ((0, 0),) * n
+        pads = tuple((p + a, p + b) for p, (a, b) in zip(self._op_padding, extra))
+        # PyTorch's attribute, which _conv_forward overrides pass to F.pad: the last axis' (before, after) first
+        self._reversed_padding_repeated_twice = tuple(p for pair in reversed(pads) for p in pair)
         if padding_mode != "zeros":  # the input padded in that mode, the convolution itself without padding
-            extra = self._pad_input or ((0, 0),) * n
-            self._pad_input = tuple((p + a, p + b) for p, (a, b) in zip(self._op_padding, extra))
+            self._pad_input = pads
             self._op_padding = (0,) * n
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
@@ -171,11 +174,15 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        # the weight read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        return self._conv_forward(x, self.weight, self.bias)
+
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """This layer's convolution with ``weight`` and ``bias`` in place of its own, as PyTorch's (subclasses that
+        standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv1d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
-                      self.groups)
+        return conv1d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -186,11 +193,15 @@ class Conv2d(_ConvNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        # the weight read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        return self._conv_forward(x, self.weight, self.bias)
+
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """This layer's convolution with ``weight`` and ``bias`` in place of its own, as PyTorch's (subclasses that
+        standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv2d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
-                      self.groups)
+        return conv2d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
 
 
 class Conv3d(_ConvNd):
@@ -203,11 +214,15 @@ class Conv3d(_ConvNd):
     _dims = 3
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight  # read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        # the weight read once: a parametrized weight (nn.utils.parametrize) is computed per read
+        return self._conv_forward(x, self.weight, self.bias)
+
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """This layer's convolution with ``weight`` and ``bias`` in place of its own, as PyTorch's (subclasses that
+        standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv3d(self._padded(x), weight, self.bias, self.stride, self._op_padding, self.dilation,
-                      self.groups)
+        return conv3d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
