@@ -99,6 +99,33 @@ def test_depthwise_and_separable_nchw_read_four_dilations_by_the_format():
     np.testing.assert_allclose(got_s, want_s.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("call", [
+    lambda x, w: tf.nn.conv2d(x, w, [2, 1, 1, 1], "SAME"),
+    lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 2], "SAME"),
+    lambda x, w: tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME", dilations=[1, 1, 1, 2]),
+    lambda x, w: tf.nn.conv2d(x, w, [1, 2, 1, 1], "SAME", data_format="NCHW"),
+    lambda x, w: tf.nn.depthwise_conv2d(x, w, [2, 1, 1, 1], "SAME"),
+    lambda x, w: tf.nn.conv2d_transpose(x, w, [1, 6, 6, 2], [1, 1, 1, 2], "SAME"),
+    lambda x, w: tf.nn.max_pool(x, [2, 2, 2, 1], [1, 1, 1, 1], "SAME"),
+    lambda x, w: tf.nn.avg_pool(x, [1, 2, 2, 1], [2, 1, 1, 1], "SAME"),
+    lambda x, w: tf.nn.conv3d(x[:, None], w[None], [2, 1, 1, 1, 1], "SAME"),
+    lambda x, w: tf.nn.conv1d(x[:, 0], w[0], [2, 1, 1], "SAME"),
+])
+def test_strides_ksize_and_dilations_off_the_spatial_axes_are_refused(call):
+    # they were dropped: a batch stride of 2 ran as stride 1 over every sample, where TF refuses it
+    x, w = _rand(1, 6, 6, 2).astype(np.float32), _rand(3, 3, 2, 2, seed=1).astype(np.float32)
+    with pytest.raises(ValueError, match=r"must be 1 in the batch and channel dimensions"):
+        call(x, w)
+
+
+def test_conv1d_takes_a_stride_list_of_one_or_three():
+    x, w = _rand(2, 9, 3), _rand(3, 3, 4, seed=1)
+    want = F.conv1d(torch.tensor(x).permute(0, 2, 1), torch.tensor(w).permute(2, 1, 0), stride=2, padding=1)
+    for stride in (2, [2], [1, 2, 1]):
+        got = _run(tf.nn.conv1d(_c(x), _c(w), stride, "SAME"))
+        np.testing.assert_allclose(got, want.permute(0, 2, 1).numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_atrous_conv2d_is_a_dilated_convolution():
     x, w = _rand(1, 9, 9, 2), _rand(3, 3, 2, 4, seed=1)
     got = _run(tf.nn.atrous_conv2d(_c(x), _c(w), 2, "SAME"))

@@ -52,6 +52,16 @@ def _spatial(name: str, arg: str, value, rank: int, channels_last: bool) -> tupl
         return value
     if len(value) != rank + 2:
         raise ValueError(f"tf.nn.{name}: {arg} must have 1, {rank} or {rank + 2} elements, got {list(value)}")
+    return spatial_of_full(name, arg, value, channels_last)
+
+
+def spatial_of_full(name: str, arg: str, value: tuple, channels_last: bool) -> tuple:
+    """The spatial entries of TF's full-rank ``strides``/``ksize``/``dilations`` (batch, spatial..., channels, or
+    channels first), whose batch and channel entries must be 1: TF refuses others, which would not be read here."""
+    batch, channels = value[0], value[-1] if channels_last else value[1]
+    if batch != 1 or channels != 1:
+        raise ValueError(f"tf.nn.{name}: {arg} {list(value)} must be 1 in the batch and channel dimensions (TensorFlow "
+                         "supports them only along the spatial axes)")
     return value[1:-1] if channels_last else value[2:]
 
 

@@ -25,6 +25,7 @@ from ember.compat.tf.conv_ops import (
     max_pool3d,
     padding_pairs,
     separable_conv2d,
+    spatial_of_full,
 )
 from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.math_ops import top_k
@@ -127,7 +128,7 @@ def _pair(name: str, arg: str, value, data_format: str) -> tuple:
         return tuple(value)
     if len(value) != 4:
         raise ValueError(f"tf.nn.{name}: {arg} must have 1, 2 or 4 elements, got {value}")
-    return (value[1], value[2]) if data_format == "NHWC" else (value[2], value[3])
+    return spatial_of_full(name, arg, tuple(value), data_format == "NHWC")
 
 
 def _to_nchw(x, data_format: str):
@@ -392,15 +393,24 @@ def conv1d(value=None, filters=None, stride=1, padding="VALID", use_cudnn_on_gpu
     value = input if value is None else value
     if data_format not in ("NWC", "NCW"):
         raise ValueError(f"tf.nn.conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}")
-    stride = int(stride if isinstance(stride, int) else [int(s) for s in stride][1 if data_format == "NWC" else -1])
-    dilation = 1 if dilations is None else int(dilations if isinstance(dilations, int) else
-                                               [int(d) for d in dilations][1 if data_format == "NWC" else -1])
+    stride = _width("conv1d", "stride", stride, data_format)
+    dilation = 1 if dilations is None else _width("conv1d", "dilations", dilations, data_format)
     axis = 1 if data_format == "NWC" else 2  # the width axis becomes a height-1 image
     image = op(lambda x: ember.unsqueeze(x, axis), (as_tf(value),), name="conv1d/ExpandDims")
     kernel = op(lambda w: ember.unsqueeze(w, 0), (as_tf(filters),), name="conv1d/ExpandDims_1")
     out = conv2d(image, kernel, strides=(1, stride), padding=padding, data_format="NHWC" if data_format == "NWC"
                  else "NCHW", dilations=(1, dilation))
     return op(lambda y: ember.squeeze(y, axis), (out,), name=name or "conv1d")
+
+
+def _width(name: str, arg: str, value, data_format: str) -> int:
+    """TF's 1-D ``stride``/``dilations``: an int, or a list of 1 or 3 (batch, width and channels) ints."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = tuple(int(v) for v in value)
+    if len(value) not in (1, 3):
+        raise ValueError(f"tf.nn.{name}: {arg} must be an int or have 1 or 3 elements, got {list(value)}")
+    return value[0] if len(value) == 1 else spatial_of_full(name, arg, value, data_format == "NWC")[0]
 
 
 def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, padding="SAME",
