@@ -163,6 +163,37 @@ def test_conv_forward_override_with_a_standardized_weight_matches_torch(rank, kw
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("rank, mode", [(1, "zeros"), (2, "zeros"), (3, "zeros"), (2, "reflect"), (1, "circular")])
+def test_padding_set_after_construction_is_read_as_torch_reads_it(rank, mode):
+    """Dilating a trained layer (DeepLab/PSPNet code sets m.dilation, m.padding, m.stride): the zeros mode reads
+    padding on each call (it was fixed at construction: 7x7 for 9x9), another mode the attribute it pads by."""
+    name = f"Conv{rank}d"
+    ours = getattr(nn, name)(2, 3, 3, padding=1, stride=2, padding_mode=mode).double()
+    theirs = getattr(torch.nn, name)(2, 3, 3, padding=1, stride=2, padding_mode=mode).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 2) + (9, 8, 7)[:rank])
+    for layer in (ours, theirs):
+        layer.dilation, layer.stride = (2,) * rank, (1,) * rank
+    if mode != "zeros":
+        for layer in (ours, theirs):
+            layer._reversed_padding_repeated_twice = [2, 2] * rank
+    for padding in ((2,) * rank, "same"):  # the zeros mode reads 'same' at the call too
+        ours.padding = theirs.padding = padding
+        y, expected = ours(ember.tensor(x)), theirs(torch.tensor(x))
+        assert y.shape == tuple(expected.shape) == (2, 3) + (9, 8, 7)[:rank]
+        np.testing.assert_allclose(y.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_layer_pickled_with_its_pads_in_pad_input_pads_alike():
+    layer = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode="reflect")
+    x = ember.randn(1, 2, 6, 7)
+    state = dict(layer.__dict__, _pad_input=((1, 1), (2, 2)), _op_padding=(0, 0))
+    del state["_reversed_padding_repeated_twice"]
+    old = nn.Conv2d.__new__(nn.Conv2d)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old(x).detach().numpy(), layer(x).detach().numpy())
+
+
 def test_convolution_padding_mode_traces_under_jit_and_transposed_refuses_it():
     layer = nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")
     x = ember.randn(2, 2, 5, 6)

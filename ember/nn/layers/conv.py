@@ -11,7 +11,7 @@ from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.layers.padding import pad as pad_modes
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, pad
+from ember.ops import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ember.ops.conv_padding import same_padding
 from ember.tensor import Tensor
 
@@ -54,24 +54,18 @@ class _ConvBase(Module):
         self.groups = groups
         self.padding_mode = padding_mode
         self.transposed = self._transposed  # PyTorch's public flag
-        self._pad_input = None
         if isinstance(padding, str):
             if self._transposed:
                 raise ValueError(f"{name}: padding must be ints, got {padding!r}")
             self.padding = padding
             # uneven 'same' totals: the extra element padded on the far side of the input
-            self._op_padding, self._pad_input = same_padding(name, padding, self.kernel_size, self.stride,
-                                                             self.dilation)
+            symmetric, extra = same_padding(name, padding, self.kernel_size, self.stride, self.dilation)
         else:
-            self.padding = _tuple(padding, n, name, "padding")
-            self._op_padding = self.padding
-        extra = self._pad_input or ((0, 0),) * n
-        pads = tuple((p + a, p + b) for p, (a, b) in zip(self._op_padding, extra))
-        # PyTorch's attribute, which _conv_forward overrides pass to F.pad: the last axis' (before, after) first
+            self.padding = symmetric = _tuple(padding, n, name, "padding")
+            extra = None
+        pads = tuple((p + a, p + b) for p, (a, b) in zip(symmetric, extra or ((0, 0),) * n))
+        # the input's pads in a padding_mode other than zeros, as PyTorch's attribute: the last axis' first
         self._reversed_padding_repeated_twice = tuple(p for pair in reversed(pads) for p in pair)
-        if padding_mode != "zeros":  # the input padded in that mode, the convolution itself without padding
-            self._pad_input = pads
-            self._op_padding = (0,) * n
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
@@ -92,12 +86,19 @@ class _ConvBase(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def _padded(self, x: Tensor) -> Tensor:
-        if self._pad_input is None:
-            return x
-        if self.padding_mode != "zeros":  # PyTorch's spec: the last axis' (before, after) first
-            return pad_modes(x, tuple(p for pair in reversed(self._pad_input) for p in pair), self.padding_mode)
-        return pad(x, ((0, 0),) * (x.ndim - self._dims) + self._pad_input)  # batched or not
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "_reversed_padding_repeated_twice" not in state:  # pickled by an Ember that kept its pads in _pad_input
+            pads = state.get("_pad_input") if state.get("padding_mode") != "zeros" else None
+            self._reversed_padding_repeated_twice = tuple(p for pair in reversed(pads or ()) for p in pair) \
+                or (0,) * (2 * self._dims)
+
+    def _padded(self, x: Tensor) -> tuple:
+        """``x`` padded in a padding_mode other than zeros, and the padding left to the convolution. Both are read
+        on each call, as PyTorch's (code that dilates a trained network sets its layers' padding)."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return pad_modes(x, self._reversed_padding_repeated_twice, self.padding_mode), 0
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -182,7 +183,8 @@ class Conv1d(_ConvNd):
         standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv1d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return conv1d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -201,7 +203,8 @@ class Conv2d(_ConvNd):
         standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv2d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return conv2d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv3d(_ConvNd):
@@ -222,7 +225,8 @@ class Conv3d(_ConvNd):
         standardize the weight call it)."""
         if x.dtype != weight.dtype:
             check_input_dtype(self, x, weight.dtype)
-        return conv3d(self._padded(x), weight, bias, self.stride, self._op_padding, self.dilation, self.groups)
+        x, padding = self._padded(x)
+        return conv3d(x, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
