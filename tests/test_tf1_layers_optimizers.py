@@ -163,6 +163,28 @@ def test_exponential_moving_average_after_the_training_step():
     assert restore == {"Variable/ExponentialMovingAverage": w}
 
 
+def test_reading_an_average_made_under_control_dependencies_runs_no_training_step():
+    # the shadow was made under control_dependencies([train]): each read of it ran a step (global step 1, 3, 5...)
+    w = tf.Variable([1.0, 2.0])
+    step = tf.train.get_or_create_global_step()
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(w * w), global_step=step)
+    ema = tf.train.ExponentialMovingAverage(0.9, num_updates=step)
+    with tf.control_dependencies([train]):
+        update = ema.apply([w])
+    shadow = ema.average(w)
+    expected_w, expected_s = np.array([1.0, 2.0]), np.array([1.0, 2.0])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for n in range(1, 4):
+            sess.run(update)
+            expected_w = expected_w - 0.1 * 2 * expected_w
+            decay = min(0.9, (1 + n) / (10 + n))  # num_updates read after the step
+            expected_s = expected_s - (1 - decay) * (expected_s - expected_w)
+            np.testing.assert_allclose(sess.run(shadow), expected_s, rtol=1e-6)
+            assert sess.run(step) == n
+            np.testing.assert_allclose(sess.run(w), expected_w, rtol=1e-6)
+
+
 def test_exponential_moving_average_with_num_updates():
     w = tf.Variable(0.0)
     ema = tf.train.ExponentialMovingAverage(0.99, num_updates=tf.constant(0))

@@ -22,7 +22,7 @@ from ember.compat.tf.learning_rate_decay import (
     piecewise_constant,
     polynomial_decay,
 )
-from ember.compat.tf.slots import SlotSpec, create_slots
+from ember.compat.tf.slots import SlotSpec, _top_level, create_slots
 from ember.compat.tf.update_rules import proximal_adagrad_update, proximal_gradient_descent_update, tf_adam_update
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
@@ -388,9 +388,10 @@ class ExponentialMovingAverage:
         updates = []
         for var in variables:
             shadow = self.shadows.get(var)
-            if shadow is None:
-                shadow = self.shadows[var] = Variable(var.initialized_value(), trainable=False,
-                                                      name=self.average_name(var))
+            if shadow is None:  # made as TF-1's, outside control dependencies: reading it must not run them
+                with _top_level(var.graph):
+                    shadow = self.shadows[var] = Variable(var.initialized_value(), trainable=False,
+                                                          name=self.average_name(var))
             step = op(lambda s, v, d: (s - v) * (1.0 - ember.cast(d, s.dtype)), (shadow, var, as_tf(decay)),
                       name=f"{self.name}/AssignMovingAvg")
             updates.append(shadow.assign_sub(step))
