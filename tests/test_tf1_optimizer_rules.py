@@ -147,3 +147,77 @@ def test_adam_keeps_its_beta_powers_in_float32_as_tf(dtype):
         got = sess.run(w).astype(np.float64)
     assert np.abs(got - w0).max() > 0.03
     np.testing.assert_allclose(got, var, atol=8e-3 if dtype == "bfloat16" else 1e-3)
+
+
+TABLE = np.array([[0.5, -0.3], [0.2, 0.8], [-1.0, 0.1], [0.7, 0.05]])
+LOOKUPS = [[0, 2, 0], [1], [2, 2]]  # row 1 is looked up in one step only, row 3 never
+
+
+def _run_lookups(optimizer, slots: list | None = None) -> list:
+    """The table after each step of ``optimizer`` on ``sum(lookup(table, ids) * [1, -2])``, ids LOOKUPS in turn
+    (and the optimizer's slots then, appended to ``slots``)."""
+    table = tf.Variable(TABLE, dtype=tf.float64)
+    ids = tf.placeholder(tf.int32, [None])
+    train = optimizer.minimize(tf.reduce_sum(tf.nn.embedding_lookup(table, ids) * tf.constant([1.0, -2.0], tf.float64)))
+    out = []
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step_ids in LOOKUPS:
+            sess.run(train, {ids: step_ids})
+            out.append(sess.run(table))
+            if slots is not None:
+                slots.append(sess.run(optimizer.variables()))
+    return out
+
+
+def _lookup_rows(step_ids):
+    """The rows a step's gradient names and each one's summed gradient (TF-1 sums repeated ids' gradients)."""
+    rows = sorted(set(step_ids))
+    return rows, {r: step_ids.count(r) * np.array([1.0, -2.0]) for r in rows}
+
+
+def test_momentum_and_ftrl_update_only_the_rows_an_embedding_lookup_names_as_tf():
+    # TF-1 applies an embedding lookup's gradient (IndexedSlices) with SparseApplyMomentum / SparseApplyFtrl:
+    # the other rows and their slots stay. The dense update moved row 1 on by its momentum after it was looked
+    # up, and FTRL set the never looked-up row 3 to 0.
+    lr, mu = 0.1, 0.9
+    got = _run_lookups(tf.train.MomentumOptimizer(lr, mu))
+    var, accum = TABLE.copy(), np.zeros_like(TABLE)
+    for step_ids, after in zip(LOOKUPS, got):
+        rows, grads = _lookup_rows(step_ids)
+        for r in rows:
+            accum[r] = mu * accum[r] + grads[r]
+            var[r] -= lr * accum[r]
+        np.testing.assert_allclose(after, var, rtol=1e-12)
+    got = _run_lookups(tf.train.FtrlOptimizer(lr, l1_regularization_strength=0.01))
+    var, accum, linear = TABLE.copy(), np.full_like(TABLE, 0.1), np.zeros_like(TABLE)
+    for step_ids, after in zip(LOOKUPS, got):
+        rows, grads = _lookup_rows(step_ids)
+        for r in rows:
+            new_accum = accum[r] + grads[r] ** 2
+            linear[r] += grads[r] - (np.sqrt(new_accum) - np.sqrt(accum[r])) / lr * var[r]
+            quadratic = np.sqrt(new_accum) / lr
+            var[r] = np.where(np.abs(linear[r]) > 0.01, (np.sign(linear[r]) * 0.01 - linear[r]) / quadratic, 0.0)
+            accum[r] = new_accum
+        np.testing.assert_allclose(after, var, rtol=1e-12)
+    np.testing.assert_array_equal(got[-1][3], TABLE[3])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5),
+    lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5, centered=True),
+    lambda: tf.train.AdadeltaOptimizer(1.0),
+    lambda: tf.train.ProximalGradientDescentOptimizer(0.1, 0.01, 0.5),
+    lambda: tf.train.ProximalAdagradOptimizer(0.1, 0.1, 0.01, 0.5),
+])
+def test_sparse_updates_leave_the_rows_not_looked_up_as_tf(make):
+    # each step equals the dense rule on the looked-up rows alone, their slots alike (the dense rule decayed
+    # Adadelta's and RMSProp's accumulators of every row, moved rows by their momentum, shrank them by l2)
+    slots = []
+    got = _run_lookups(make(), slots)
+    for before, after, kept in [(0, 1, [0, 2, 3]), (1, 2, [0, 1, 3])]:  # step 2 looks up row 1 only, step 3 row 2
+        np.testing.assert_array_equal(got[after][kept], got[before][kept])
+        for slot_before, slot_after in zip(slots[before], slots[after]):
+            np.testing.assert_array_equal(slot_after[kept], slot_before[kept])
+    np.testing.assert_array_equal(got[-1][3], TABLE[3])
+    assert not np.array_equal(got[1][1], TABLE[1])

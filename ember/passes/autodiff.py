@@ -7,8 +7,9 @@ backward nodes: the same rules eager mode runs, no second set.
 from __future__ import annotations
 
 from ember.graph.autodiff import gradients
-from ember.graph.ir import UPDATE, Graph, Value
+from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, Value
 from ember.passes.loss_scale import append_scaled_updates
+from ember.sparse import RowSparse
 
 __all__ = ["TrainRequest", "append_updates", "autodiff", "gradients"]
 
@@ -18,16 +19,18 @@ class TrainRequest:
     ``loss_scale``: an ``ember.passes.loss_scale.LossScale`` (float16 training), or None. ``grads``: the
     gradients to apply, one Value (or None) per parameter, when they are given rather than derived from
     ``loss`` (TF-1's ``apply_gradients`` of clipped gradients; ``loss`` is then None). ``live``: returns the
-    hyper-parameters when the step runs (see ``ember.ops.effects.update``), or None."""
+    hyper-parameters when the step runs (see ``ember.ops.effects.update``), or None. ``sparse_rule``: the
+    row-sparse form of ``rule``, for a parameter whose gradient from ``loss`` is row-sparse (an embedding
+    lookup's, TF-1's ``IndexedSlices``): it then updates only the rows looked up; None: every gradient dense."""
 
-    __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale", "grads", "live")
+    __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale", "grads", "live", "sparse_rule")
 
     def __init__(self, loss: Value | None, params: list, rule, hyper: dict, states: list, loss_scale=None,
-                 grads: list | None = None, live=None):
+                 grads: list | None = None, live=None, sparse_rule=None):
         if (loss is None) == (grads is None):
             raise ValueError("TrainRequest: give either a loss or the gradients")
         self.loss, self.params, self.rule, self.hyper, self.states = loss, params, rule, hyper, states
-        self.loss_scale, self.grads, self.live = loss_scale, grads, live
+        self.loss_scale, self.grads, self.live, self.sparse_rule = loss_scale, grads, live, sparse_rule
 
     def remapped(self, mapping: dict) -> TrainRequest:
         """This request over the Values ``mapping`` (old id -> new Value) gives, for a copied graph."""
@@ -35,17 +38,22 @@ class TrainRequest:
                             [mapping[p.id] for p in self.params], self.rule, self.hyper, self.states,
                             self.loss_scale and self.loss_scale.remapped(mapping),
                             None if self.grads is None else [None if g is None else mapping[g.id] for g in self.grads],
-                            self.live)
+                            self.live, self.sparse_rule)
 
 
-def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list, live=None) -> None:
-    """One in-place ``update`` node per parameter that has a gradient (``live``: see ``TrainRequest``)."""
+def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list, live=None,
+                   sparse_rule=None) -> None:
+    """One in-place ``update`` node per parameter that has a gradient, a ``sparse_update`` of ``sparse_rule``
+    for a row-sparse one (``live``, ``sparse_rule``: see ``TrainRequest``)."""
     for param, grad, state in zip(params, grads, states):
         if grad is not None:
             attrs = {"rule": rule, "hyper": dict(hyper), "state": state}
             if live is not None:
                 attrs["live"] = live
-            graph.add(UPDATE, (param, grad), attrs)
+            if grad.__class__ is RowSparse:
+                graph.add(SPARSE_UPDATE, (param, grad.indices, grad.values), {**attrs, "rule": sparse_rule})
+            else:
+                graph.add(UPDATE, (param, grad), attrs)
 
 
 def autodiff(graph: Graph) -> Graph:
@@ -55,6 +63,9 @@ def autodiff(graph: Graph) -> Graph:
         if request.loss_scale is not None:
             append_scaled_updates(graph, request, gradients, append_updates)
             continue
-        grads = request.grads if request.grads is not None else gradients(graph, [request.loss], request.params)
-        append_updates(graph, request.params, grads, request.rule, request.hyper, request.states, request.live)
+        sparse = request.sparse_rule is not None
+        grads = request.grads if request.grads is not None else \
+            gradients(graph, [request.loss], request.params, sparse=sparse)
+        append_updates(graph, request.params, grads, request.rule, request.hyper, request.states, request.live,
+                       request.sparse_rule)
     return graph

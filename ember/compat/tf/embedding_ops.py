@@ -65,8 +65,8 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
             inside = ember.ge(i, 0) & ember.lt(i, sum(sizes))
             i = ember.where(inside, _rows(ember.where(inside, i, 0), sizes, partition_strategy), i)
         # (embedding, unlike take, refuses a negative id rather than counting it from the end)
-        if table.ndim == 2:
-            rows = ember.embedding(i, table)
+        if table.ndim == 2:  # (its gradient row-sparse: TF-1's IndexedSlices, which an optimizer applies by rows)
+            rows = ember.embedding(i, table, sparse=True)
         else:
             rows = ember.reshape(ember.embedding(i, ember.reshape(table, (table.shape[0], -1))),
                                  tuple(i.shape) + tuple(table.shape[1:]))

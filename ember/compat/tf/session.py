@@ -125,8 +125,11 @@ def _lower_train(replay: Replay, t: Tensor):
             scaled = LossScale(replay.value(scaled.scale), replay.value(scaled.good_steps), scaled.increment_period,
                                scaled.multiplier, step)
             counted = False
+    # (a data-parallel job averages dense gradients: its embeddings' updates stay dense)
+    sparse_rule = None if scaled is not None or data_parallel_job() else t.optimizer.sparse_rule
     replay.graph.requests.append(
-        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled, live=live)
+        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled, live=live,
+                     sparse_rule=sparse_rule)
     )
     if counted:
         replay.value(t.global_step.assign_add(1))

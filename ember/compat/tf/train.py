@@ -23,7 +23,12 @@ from ember.compat.tf.learning_rate_decay import (
     polynomial_decay,
 )
 from ember.compat.tf.slots import SlotSpec, _top_level, create_slots
-from ember.compat.tf.update_rules import proximal_adagrad_update, proximal_gradient_descent_update, tf_adam_update
+from ember.compat.tf.update_rules import (
+    on_rows,
+    proximal_adagrad_update,
+    proximal_gradient_descent_update,
+    tf_adam_update,
+)
 from ember.compat.tf.variables import Variable, global_variables, trainable_variables
 from ember.optim import functional as rules
 from ember.optim.adadelta import adadelta_update
@@ -94,9 +99,12 @@ class Optimizer:
 
     ``minimize`` and ``apply_gradients`` make the optimizer's slot variables (``slots.py``): ``SLOTS`` per
     trained variable, ``SHARED`` once (Adam's ``beta1_power``); ``EXTRA_STATE`` is what the rule also keeps
-    that TF-1 does not save (a step count no result depends on)."""
+    that TF-1 does not save (a step count no result depends on). ``sparse_rule``: the rule's row-sparse form, as
+    TF-1's ``_apply_sparse`` updates the rows an embedding lookup names and leaves the others and their slots
+    alone; None where TF-1's sparse update equals the dense one on the summed gradient (SGD, Adagrad, Adam)."""
 
     rule = None
+    sparse_rule = None
     SLOTS: tuple = ()
     SHARED: tuple = ()
     EXTRA_STATE: dict = {}
@@ -203,6 +211,7 @@ class MomentumOptimizer(Optimizer):
     var -= learning_rate * (grad + momentum * accum), TF's rule, which is PyTorch's without dampening)."""
 
     rule = staticmethod(rules.sgd_update)
+    sparse_rule = staticmethod(rules.sparse_sgd_update)  # (TF's lazy momentum: only the rows looked up decay)
     SLOTS = (SlotSpec("momentum", "momentum_buffer", 0.0),)
 
     def __init__(self, learning_rate: float, momentum: float, use_locking: bool = False, name: str = "Momentum",
@@ -241,6 +250,7 @@ class ProximalGradientDescentOptimizer(Optimizer):
     ``ApplyProximalGradientDescent``)."""
 
     rule = staticmethod(proximal_gradient_descent_update)
+    sparse_rule = staticmethod(on_rows(proximal_gradient_descent_update))
 
     def __init__(self, learning_rate: float, l1_regularization_strength: float = 0.0,
                  l2_regularization_strength: float = 0.0, use_locking: bool = False,
@@ -254,6 +264,7 @@ class ProximalAdagradOptimizer(Optimizer):
     ``ApplyProximalAdagrad``); accumulators start at ``initial_accumulator_value``."""
 
     rule = staticmethod(proximal_adagrad_update)
+    sparse_rule = staticmethod(on_rows(proximal_adagrad_update))
     SLOTS = (SlotSpec("accumulator", "accum", "initial_accumulator_value"),)
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1,
@@ -307,17 +318,21 @@ def tf_centered_rmsprop_update(param, grad, state: dict, lr: float, decay: float
     param -= mom
 
 
+_sparse_centered_rmsprop_update = on_rows(tf_centered_rmsprop_update)
+
+
 class RMSPropOptimizer(Optimizer):
     """RMSProp with TF-1's defaults and update rule (see ``tf_rmsprop_update``; ``centered``:
     ``tf_centered_rmsprop_update``, with TF's slot ``mg`` between ``rms`` and ``momentum``)."""
 
     rule = staticmethod(tf_rmsprop_update)
+    sparse_rule = staticmethod(on_rows(tf_rmsprop_update))
     SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("momentum", "mom", 0.0))
 
     def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-10,
                  use_locking: bool = False, centered: bool = False, name: str = "RMSProp"):
         if centered:  # (this optimizer's own rule and slots)
-            self.rule = tf_centered_rmsprop_update
+            self.rule, self.sparse_rule = tf_centered_rmsprop_update, _sparse_centered_rmsprop_update
             self.SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("mg", "mg", 0.0), SlotSpec("momentum", "mom", 0.0))
         super().__init__(name, lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
                          eps=float(epsilon))
@@ -327,6 +342,7 @@ class AdadeltaOptimizer(Optimizer):
     """Adadelta (TF-1's defaults: learning_rate 0.001, rho 0.95, epsilon 1e-8)."""
 
     rule = staticmethod(adadelta_update)
+    sparse_rule = staticmethod(on_rows(adadelta_update))
     SLOTS = (SlotSpec("accum", "square_avg", 0.0), SlotSpec("accum_update", "acc_delta", 0.0))
     EXTRA_STATE = {"step": 0}
 
@@ -339,6 +355,7 @@ class FtrlOptimizer(Optimizer):
     """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``)."""
 
     rule = staticmethod(rules.ftrl_update)
+    sparse_rule = staticmethod(rules.sparse_ftrl_update)
     SLOTS = (SlotSpec("accum", "accumulator", "initial_accumulator_value"), SlotSpec("linear", "linear", 0.0))
 
     def __init__(self, learning_rate: float, learning_rate_power: float = -0.5,

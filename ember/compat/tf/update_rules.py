@@ -1,5 +1,6 @@
 """TF-1's own optimizer updates where they differ from PyTorch's: Adam with epsilon added to the raw
-``sqrt(v)`` (the bias corrections folded into the step size), and the proximal rules (``ApplyProximal*``).
+``sqrt(v)`` (the bias corrections folded into the step size), the proximal rules (``ApplyProximal*``), and
+``on_rows``, which makes a rule's row-sparse form (TF-1's ``SparseApply*``).
 
 Each is a pure function ``rule(param, grad, state, **hyper)`` that updates ``param`` in place, as the rules of
 ``ember.optim.functional``; a hyper-parameter may be a 0-d array (a tf Tensor's value in the step)."""
@@ -9,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.devices import array_module
+from ember.backend.rows import put_rows
 from ember.ops.effects import update_rule
+from ember.sparse import unique_rows
 
 
 @update_rule()
@@ -74,3 +77,35 @@ def proximal_adagrad_update(param, grad, state: dict, *, lr: float, initial_accu
     accum += grad * grad
     step = kind(lr) / xp.sqrt(accum)
     param[...] = _proximal(xp, kind, param - step * grad, step, l1, l2)
+
+
+def on_rows(rule):
+    """The row-sparse form of the elementwise dense ``rule``, as TF-1's ``SparseApply*`` kernels apply a gradient
+    of ``tf.nn.embedding_lookup`` (an ``IndexedSlices``): repeated rows' gradients summed, then ``rule`` on the
+    rows the gradient names, their slots alike; the other rows and their slots stay as they are (where the dense
+    rule, on zero gradient rows, decays their slots and moves them by their momentum, and FTRL recomputes them)."""
+
+    @update_rule(row_local=True)
+    def sparse_rule(param, grad, state: dict, **hyper) -> None:
+        xp = array_module(param)
+        if grad.indices.__class__ is np.ndarray and grad.values.array.__class__ is np.ndarray:
+            index, values = unique_rows(grad.indices.reshape(-1), grad.values.array, grad.shape[0])
+        else:
+            grad = grad.coalesce()
+            index, values = grad.indices, grad.values.array
+        sliced = [key for key, slot in state.items() if getattr(slot, "shape", None) == param.shape]
+        part = {**state, **{key: xp.take(state[key], index, axis=0) for key in sliced}}
+        rows = xp.take(param, index, axis=0)
+        rule(rows, values, part, **hyper)
+        if any(key not in state for key in part):  # (a Session fills the state from the slot variables)
+            raise ValueError(f"{rule.__name__}: the optimizer's slots of a {list(param.shape)} variable are not "
+                             "initialized; run tf.global_variables_initializer()")
+        put_rows(xp, param, index, rows)
+        for key, value in part.items():
+            if key in sliced:
+                put_rows(xp, state[key], index, value)
+            else:  # scalar state (a step count)
+                state[key] = value
+
+    sparse_rule.__name__ = sparse_rule.__qualname__ = f"sparse_{rule.__name__}"
+    return sparse_rule
