@@ -221,3 +221,10 @@ def test_sparse_updates_leave_the_rows_not_looked_up_as_tf(make):
             np.testing.assert_array_equal(slot_after[kept], slot_before[kept])
     np.testing.assert_array_equal(got[-1][3], TABLE[3])
     assert not np.array_equal(got[1][1], TABLE[1])
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1])
+def test_adagrad_refuses_an_accumulator_that_does_not_start_positive_as_tf(value):
+    # TF-1's Adagrad divides by sqrt(accum) with no epsilon: from 0, an element whose gradient is 0 became NaN
+    with pytest.raises(ValueError, match="AdagradOptimizer: initial_accumulator_value must be positive"):
+        tf.train.AdagradOptimizer(0.1, initial_accumulator_value=value)

@@ -241,6 +241,9 @@ class AdagradOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float, initial_accumulator_value: float = 0.1, use_locking: bool = False,
                  name: str = "Adagrad"):
+        if initial_accumulator_value <= 0:  # (TF-1's update has no epsilon: a zero accumulator divides 0 by 0)
+            raise ValueError(f"AdagradOptimizer: initial_accumulator_value must be positive, got "
+                             f"{initial_accumulator_value}")
         super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
                          eps=0.0)
 
