@@ -98,6 +98,30 @@ def test_fed_learning_rate_equals_the_same_constant(make):
     np.testing.assert_allclose(values[1], values[0], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("make", [
+    lambda c: tf.train.AdamOptimizer(0.05, epsilon=c(1e-2)),
+    lambda c: tf.train.AdadeltaOptimizer(1.0, rho=c(0.8), epsilon=c(1e-3)),
+    lambda c: tf.train.RMSPropOptimizer(0.05, epsilon=c(1e-2), centered=True),
+    lambda c: tf.train.FtrlOptimizer(0.1, l1_regularization_strength=c(0.01), l2_regularization_strength=c(0.1),
+                                     l2_shrinkage_regularization_strength=c(0.05)),
+    lambda c: tf.train.ProximalGradientDescentOptimizer(0.05, c(0.01), c(0.1)),
+    lambda c: tf.train.ProximalAdagradOptimizer(0.05, 0.1, c(0.01), c(0.1)),
+])
+def test_epsilon_rho_and_penalties_may_be_tensors_as_in_tf1(make):
+    # TF-1 converts these to tensors; they failed in float() with no word of the optimizer or argument
+    values = []
+    for as_tensor in (False, True):
+        tf.reset_default_graph()
+        X, Y, x, y, w, b, loss = _regression()
+        train = make(tf.constant if as_tensor else float).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train, {x: X, y: Y})
+            values.append(sess.run(w))
+    np.testing.assert_allclose(values[1], values[0], rtol=1e-6, atol=1e-7)
+
+
 def test_fed_learning_rate_is_read_at_each_step():
     X, Y, x, y, w, b, loss = _regression()
     rate = tf.placeholder(tf.float32, [])

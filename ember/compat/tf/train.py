@@ -229,7 +229,7 @@ class AdamOptimizer(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adam"):
         super().__init__(name, lr=_number(learning_rate), beta1=_number(beta1), beta2=_number(beta2),
-                         eps=float(epsilon))
+                         eps=_number(epsilon))
 
 
 class AdagradOptimizer(Optimizer):
@@ -258,8 +258,8 @@ class ProximalGradientDescentOptimizer(Optimizer):
     def __init__(self, learning_rate: float, l1_regularization_strength: float = 0.0,
                  l2_regularization_strength: float = 0.0, use_locking: bool = False,
                  name: str = "ProximalGradientDescent"):
-        super().__init__(name, lr=_number(learning_rate), l1=float(l1_regularization_strength),
-                         l2=float(l2_regularization_strength))
+        super().__init__(name, lr=_number(learning_rate), l1=_number(l1_regularization_strength),
+                         l2=_number(l2_regularization_strength))
 
 
 class ProximalAdagradOptimizer(Optimizer):
@@ -277,7 +277,7 @@ class ProximalAdagradOptimizer(Optimizer):
             raise ValueError(f"ProximalAdagradOptimizer: initial_accumulator_value must be positive, got "
                              f"{initial_accumulator_value}")
         super().__init__(name, lr=_number(learning_rate), initial_accumulator_value=float(initial_accumulator_value),
-                         l1=float(l1_regularization_strength), l2=float(l2_regularization_strength))
+                         l1=_number(l1_regularization_strength), l2=_number(l2_regularization_strength))
 
 
 def tf_rmsprop_update(param, grad, state: dict, *, lr: float, decay: float, momentum: float, eps: float) -> None:
@@ -338,7 +338,7 @@ class RMSPropOptimizer(Optimizer):
             self.rule, self.sparse_rule = tf_centered_rmsprop_update, _sparse_centered_rmsprop_update
             self.SLOTS = (SlotSpec("rms", "ms", 1.0), SlotSpec("mg", "mg", 0.0), SlotSpec("momentum", "mom", 0.0))
         super().__init__(name, lr=_number(learning_rate), decay=_number(decay), momentum=_number(momentum),
-                         eps=float(epsilon))
+                         eps=_number(epsilon))
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -351,7 +351,7 @@ class AdadeltaOptimizer(Optimizer):
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
                  use_locking: bool = False, name: str = "Adadelta"):
-        super().__init__(name, lr=_number(learning_rate), rho=float(rho), eps=float(epsilon))
+        super().__init__(name, lr=_number(learning_rate), rho=_number(rho), eps=_number(epsilon))
 
 
 class FtrlOptimizer(Optimizer):
@@ -370,8 +370,8 @@ class FtrlOptimizer(Optimizer):
             raise ValueError(f"FtrlOptimizer: learning_rate_power must be <= 0, got {learning_rate_power}")
         super().__init__(name, lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
                          initial_accumulator_value=float(initial_accumulator_value),
-                         l1=float(l1_regularization_strength), l2=float(l2_regularization_strength),
-                         l2_shrinkage=float(l2_shrinkage_regularization_strength),
+                         l1=_number(l1_regularization_strength), l2=_number(l2_regularization_strength),
+                         l2_shrinkage=_number(l2_shrinkage_regularization_strength),
                          beta=0.0 if beta is None else float(beta))
 
 
