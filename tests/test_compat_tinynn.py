@@ -106,6 +106,19 @@ def test_losses_and_their_gradients_match_formulas_and_torch(name, make, referen
     np.testing.assert_allclose(loss.grad(p, y), pt.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("make", [tn.loss.MSE, tn.loss.MAE, tn.loss.Huber, tn.loss.SigmoidCrossEntropy,
+                                  tn.loss.SoftmaxCrossEntropy])
+def test_losses_refuse_targets_of_another_shape(make):
+    # (4, 1) predictions against (4,) targets broadcast to (4, 4) differences: MSE 1.64 where the pairs give 0.5
+    p = np.array([[1.0], [2.0], [3.0], [4.0]], np.float32)
+    y = np.array([0.0, 1.0, 2.0, 3.0], np.float32)
+    loss = make()
+    for method in (loss.loss, loss.grad):
+        with pytest.raises(ValueError, match=r"predictions of shape \(4, 1\) but targets of shape \(4,\)"):
+            method(p, y)
+    np.testing.assert_allclose(tn.loss.MSE().loss(p, y.reshape(4, 1)), 0.5)
+
+
 def test_sigmoid_cross_entropy_with_class_weights():
     p = np.array([[0.3], [-1.2], [2.0]], np.float32)
     y = np.array([[1.0], [0.0], [1.0]], np.float32)

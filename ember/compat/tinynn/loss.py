@@ -1,7 +1,8 @@
 """``tn.loss``: tinynn's losses (summed over elements, divided by the batch size) as Ember ops.
 
 ``loss(predictions, targets)`` gives the value and ``grad(predictions, targets)`` the gradient with
-respect to the predictions, both on arrays; ``Model`` uses ``loss_tensor`` and Ember's autograd.
+respect to the predictions, both on arrays; predictions and targets must have one shape (tinynn's NumPy would
+broadcast (N, 1) predictions against (N,) targets to (N, N) differences and a wrong loss).
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import numpy as np
 import ember
 
 
+def _same_shape(loss, predictions, targets) -> None:
+    if np.shape(predictions) != np.shape(targets):
+        raise ValueError(f"{type(loss).__name__}: predictions of shape {np.shape(predictions)} but targets of shape "
+                         f"{np.shape(targets)}; give both the same shape")
+
+
 class Loss:
     """Subclasses define ``loss_tensor(predictions, targets)`` on Ember Tensors."""
 
@@ -18,9 +25,11 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} must define loss_tensor(predictions, targets)")
 
     def loss(self, predictions, targets) -> float:
+        _same_shape(self, predictions, targets)
         return float(self.loss_tensor(ember.as_tensor(np.asarray(predictions)), ember.as_tensor(targets)).item())
 
     def grad(self, predictions, targets) -> np.ndarray:
+        _same_shape(self, predictions, targets)
         p = ember.tensor(np.asarray(predictions, dtype=np.float32) if np.asarray(predictions).dtype.kind != "f"
                          else np.asarray(predictions), requires_grad=True)
         self.loss_tensor(p, ember.as_tensor(targets)).backward()
@@ -78,6 +87,7 @@ class SoftmaxCrossEntropy(Loss):
         return ember.sum(nll) / _batch(labels)
 
     def grad(self, logits, labels) -> np.ndarray:
+        _same_shape(self, logits, labels)
         logits = np.asarray(logits)
         if logits.dtype.kind != "f":
             logits = logits.astype(np.float32)
