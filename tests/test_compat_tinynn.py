@@ -702,3 +702,29 @@ def test_a_save_that_fails_half_way_leaves_the_earlier_file(tmp_path, monkeypatc
     other.load(path)  # was an UnpicklingError: the file truncated in place
     np.testing.assert_allclose(other.forward(x), 2 * x)
     assert os.listdir(tmp_path) == ["scale.pkl"]
+
+
+def test_loading_parameters_of_other_layers_is_refused(tmp_path):
+    # a net of 2 hidden layers loaded into one of 1 took the first arrays silently (and into one of 3 raised a
+    # bare StopIteration); tinynn's NumPy broadcast its way to a wrong answer or an IndexError
+    def build(hidden):
+        layers = [layer for _ in range(hidden) for layer in (tn.layer.Dense(4), tn.layer.ReLU())]
+        net = tn.net.Net(layers + [tn.layer.BatchNormalization(), tn.layer.Dense(2)])
+        return tn.model.Model(net, tn.loss.MSE(), tn.optimizer.SGD())
+
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    model = build(2)
+    model.forward(x)
+    path = str(tmp_path / "net.pkl")
+    model.save(path)
+    for hidden in (1, 3):
+        with pytest.raises(ValueError, match=r"Net.params: parameters for layers with \[\['w', 'b'\], \[\], "):
+            build(hidden).load(path)
+    same = build(2)
+    same.load(path)
+    same.is_training = model.is_training = False
+    np.testing.assert_array_equal(same.forward(x), model.forward(x))
+    params = model.net.params
+    for count in (7, 9):
+        with pytest.raises(ValueError, match=f"StructuredParam: {count} values given for 8 parameters"):
+            params.values = [np.zeros(1)] * count

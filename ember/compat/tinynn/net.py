@@ -43,9 +43,19 @@ class Net:
 
     @params.setter
     def params(self, params: StructuredParam) -> None:
+        """Set every layer's parameters from ``params`` (as ``Model.load`` does); they must be for layers with the
+        same parameter names, in the same order, as this net's (non-trainable ones too, where ``params`` has any)."""
         current = self.params
+        pairs = [("parameters", params.param_list, current.param_list)]
+        if params.nt_param_list is not None:
+            pairs.append(("non-trainable parameters", params.nt_param_list, current.nt_param_list))
+        for kind, given, own in pairs:
+            given, own = [list(d) for d in given], [list(d) for d in own]
+            if given != own:
+                raise ValueError(f"Net.params: {kind} for layers with {given}, but this net's layers have {own}")
         current.values = params.values
-        current.nt_values = params.nt_values
+        if params.nt_param_list is not None:
+            current.nt_values = params.nt_values
 
     @property
     def is_training(self) -> bool:

@@ -32,6 +32,9 @@ class StructuredParam:
 
     @staticmethod
     def _scatter(dicts, values) -> None:
+        count = sum(len(d) for d in dicts)
+        if len(values) != count:  # (zip would drop the extra values or leave the last parameters as they were)
+            raise ValueError(f"StructuredParam: {len(values)} values given for {count} parameters")
         values = iter(values)
         for d in dicts:
             for name in d:
