@@ -627,6 +627,11 @@ def test_activation_derivatives_and_activations_in_tinynns_style():
                             (tn.layer.ELU(0.7), np.where(x > 0, 1.0, 0.7 * np.exp(x))),
                             (tn.layer.GELU(), gate * (1 + 0.1702 * x * (1 - gate)))]:
         np.testing.assert_allclose(layer.derivative(x), expected, rtol=1e-5, err_msg=layer.name)
+    # at 0 tinynn's LeakyReLU passes the gradient whole (its derivative is 1 unless x < 0); it was scaled by slope
+    leaky, zeros = tn.layer.LeakyReLU(0.1), np.array([[0.0, -0.0, -1.0]], np.float32)
+    np.testing.assert_allclose(leaky.forward(zeros), [[0.0, 0.0, -0.1]])
+    np.testing.assert_allclose(leaky.backward(np.full((1, 3), 2.0, np.float32)), [[2.0, 2.0, 0.2]])
+    np.testing.assert_allclose(leaky.derivative(zeros), [[1.0, 1.0, 0.1]])
     np.testing.assert_allclose(tn.layer.GELU().forward(x), x / (1 + np.exp(-0.1702 * x)), rtol=1e-6)  # tinynn's alpha
     net = tn.net.Net([tn.layer.Dense(2), _Cube()])
     tn.seeder.random_seed(14)

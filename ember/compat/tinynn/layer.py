@@ -441,14 +441,14 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """x for x >= 0, slope * x below."""
+    """x for x >= 0, slope * x below; the slope at 0 is 1, as tinynn's derivative (``leaky_relu``'s is ``slope``)."""
 
     def __init__(self, slope: float = 0.2):
         super().__init__()
         self._slope = slope
 
     def func(self, x):
-        return ember.leaky_relu(x, self._slope)
+        return ember.where(x < 0, x * self._slope, x)
 
 
 class GELU(Activation):
