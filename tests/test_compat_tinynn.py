@@ -169,6 +169,10 @@ def test_metrics_return_value_and_info_and_match_sklearn():
     assert tn.metric.recall(preds, targets)[0] == pytest.approx(metrics.recall_score(targets, preds))
     assert tn.metric.f1_score(preds, targets)[0] == pytest.approx(metrics.f1_score(targets, preds))
     assert tn.metric.auc(scores, targets)[0] == pytest.approx(metrics.roc_auc_score(targets, scores))
+    # tied scores count half: they were counted by the order of the inputs (0.0 or 1.0 for one tied pair)
+    rounded = np.round(scores, 1)
+    assert tn.metric.auc(rounded, targets)[0] == pytest.approx(metrics.roc_auc_score(targets, rounded))
+    assert tn.metric.auc([0.5, 0.5], np.array([1, 0]))[0] == tn.metric.auc([0.5, 0.5], np.array([0, 1]))[0] == 0.5
     y = rng.standard_normal((50, 2))
     p = y + rng.standard_normal((50, 2)) * 0.1
     assert tn.metric.r_square(p, y)[0] == pytest.approx(metrics.r2_score(y, p))

@@ -56,15 +56,17 @@ def f1_score(preds, targets, pos_class=1, neg_class=0) -> tuple:
 
 
 def auc(preds, targets, pos_class=1, neg_class=0) -> tuple:
-    """Area under the ROC curve: the fraction of (positive, negative) pairs ranked correctly."""
+    """Area under the ROC curve: the fraction of (positive, negative) pairs ranked correctly, a tie counting
+    half (as scikit-learn's roc_auc_score; tinynn counted tied pairs by where its sort happened to put them)."""
     preds, targets = np.asarray(preds).reshape(-1), np.asarray(targets).reshape(-1)
     if preds.size != targets.size:  # the ranks of some would pair with others' targets
         raise ValueError(f"metric.auc: {preds.size} scores but {targets.size} targets")
-    order = np.argsort(preds, kind="stable")
-    ranked = targets[order]
-    negatives_before = np.cumsum(ranked == neg_class) - (ranked == neg_class)
-    correct = np.sum(negatives_before[ranked == pos_class])
-    return correct / (np.sum(targets == pos_class) * np.sum(targets == neg_class)), {}
+    negatives = np.sort(preds[targets == neg_class])
+    positives = preds[targets == pos_class]
+    below = np.searchsorted(negatives, positives, side="left")
+    tied = np.searchsorted(negatives, positives, side="right") - below
+    correct = np.sum(below) + 0.5 * np.sum(tied)
+    return correct / (positives.size * negatives.size), {}
 
 
 def auc_roc_curve(preds, targets, partition: int = 300, pos_class=1, neg_class=0) -> tuple:
