@@ -366,6 +366,18 @@ def test_variables_init_reuse_and_errors():
         sess.run(v)
 
 
+def test_get_variable_reads_its_shape_as_tf1_and_refuses_what_is_not_one():
+    # [2.5] made a variable of shape [2]; 3 (TF-1's [3]) and MiniFlow's get_variable(name, value) form failed
+    # with "'int' object is not iterable" and "'float' object is not iterable"
+    assert tf.get_variable("one", 3).get_shape().as_list() == [3]
+    assert tf.get_variable("two", np.array([2, 4])).get_shape().as_list() == [2, 4]
+    for bad in ([2.5], 0.3, [None, 2], "ab"):
+        with pytest.raises(TypeError, match=r"get_variable w: shape must be a list of integers, got .*initializer="):
+            tf.get_variable("w", bad)
+    with pytest.raises(ValueError, match=r"get_variable w: shape must have no negative dimension, got \[-1, 2\]"):
+        tf.get_variable("w", [-1, 2])
+
+
 def test_graph_as_default_and_static_shapes():
     g = tf.Graph()
     with g.as_default():

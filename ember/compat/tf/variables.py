@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ember.backend.dtypes import FLOATING
@@ -198,6 +200,20 @@ def glorot_normal_initializer(seed=None, dtype=float32):
     return init
 
 
+def _variable_shape(full: str, shape) -> list | None:
+    """``get_variable``'s ``shape`` as a list of ints; one integer is a 1-D shape, as TF-1 reads it."""
+    if shape is None:
+        return None
+    try:
+        dims = [operator.index(shape)] if np.ndim(shape) == 0 else [operator.index(d) for d in shape]
+    except TypeError:
+        raise TypeError(f"get_variable {full}: shape must be a list of integers, got {shape!r} (an initial value "
+                        "goes in initializer=, e.g. tf.constant_initializer(value))") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"get_variable {full}: shape must have no negative dimension, got {dims}")
+    return dims
+
+
 def get_variable(name: str, shape=None, dtype=float32, initializer=None, regularizer=None, trainable: bool = True,
                  collections=None) -> Variable:
     """The variable ``scope/name``: created (default initializer the variable scope's, else glorot uniform) or,
@@ -208,12 +224,13 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     Only ``variable_scope`` prefixes the name (``name_scope`` does not, as in TF-1)."""
     graph = get_default_graph()
     full = "/".join(graph.var_scopes + [name])
+    shape = _variable_shape(full, shape)
     reuse = graph.reuse[-1]
     if full in graph.named:
         if not reuse:
             raise ValueError(f"Variable {full} already exists; set reuse=True or reuse=tf.AUTO_REUSE in variable_scope")
         found = graph.named[full]
-        if shape is not None and tuple(int(d) for d in shape) != tuple(found.shape):
+        if shape is not None and tuple(shape) != tuple(found.shape):
             raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape "
                              f"{list(found.shape)}")
         if as_tf_dtype(dtype) != found.dtype:
@@ -229,10 +246,10 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     if callable(initializer) and not isinstance(initializer, Tensor):
         if shape is None:
             raise ValueError(f"get_variable {full}: a shape is needed with an initializer function")
-        initial = initializer(list(shape), dtype=as_tf_dtype(dtype))
+        initial = initializer(shape, dtype=as_tf_dtype(dtype))
     else:
         initial = as_tf(initializer)
-        if shape is not None and initial.shape is not None and tuple(initial.shape) != tuple(int(d) for d in shape):
+        if shape is not None and initial.shape is not None and tuple(initial.shape) != tuple(shape):
             raise ValueError(f"get_variable {full}: the initializer value has shape {list(initial.shape)}, the "
                              f"shape asked {list(shape)}; give no shape with a value, as TF-1 asks")
     scopes, graph.scopes = graph.scopes, []
