@@ -28,6 +28,9 @@ def _same_masks(ours, theirs, name="weight"):
     [("ln_structured", {"amount": 2, "n": 2, "dim": 0})],
     [("ln_structured", {"amount": 0.34, "n": 1, "dim": 1}), ("l1_unstructured", {"amount": 3})],
     [("l1_unstructured", {"amount": 4}), ("ln_structured", {"amount": 1, "n": float("inf"), "dim": 0})],
+    # the structured step measures the channels with the entries already pruned zero, as PyTorch's
+    [("l1_unstructured", {"amount": 0.7}), ("ln_structured", {"amount": 1, "n": 1, "dim": 0})],
+    [("l1_unstructured", {"amount": 0.7}), ("ln_structured", {"amount": 2, "n": 2, "dim": 1})],
 ])
 def test_masks_outputs_and_gradients_match_torch(steps):
     ours, theirs = _pair(lambda nn: nn.Conv2d(3, 4, 3))

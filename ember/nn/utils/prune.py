@@ -118,7 +118,8 @@ def _apply(method: BasePruningMethod, module: Module, name: str, importance_scor
         scores = parameter if importance_scores is None else importance_scores
     else:
         default_mask = _array(getattr(module, name + "_mask")).astype(module._parameters[name + "_orig"].dtype)
-        scores = module._parameters[name + "_orig"] if importance_scores is None else importance_scores
+        # the pruned tensor, as PyTorch's: a structured method measures the slices with their pruned entries zero
+        scores = getattr(module, name) if importance_scores is None else importance_scores
     scores = _array(scores)
     target = module._parameters[name] if existing is None else module._parameters[name + "_orig"]
     if scores.shape != tuple(target.shape):
