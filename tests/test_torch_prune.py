@@ -81,6 +81,24 @@ def test_remove_makes_the_pruning_permanent_and_training_keeps_zeros():
         prune.remove(ours, "weight")
 
 
+def test_remove_keeps_the_parameter_an_optimizer_holds():
+    ours, theirs = _pair(lambda nn: nn.Linear(4, 3))
+    prune.l1_unstructured(ours, "weight", amount=5)
+    tprune.l1_unstructured(theirs, "weight", amount=5)
+    optimizer = ember.optim.SGD(ours.parameters(), lr=0.1)
+    toptimizer = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    held, theirs_held = ours.weight_orig, theirs.weight_orig
+    prune.remove(ours, "weight")
+    tprune.remove(theirs, "weight")
+    assert ours.weight is held and theirs.weight is theirs_held
+    x = np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32)
+    ours(ember.tensor(x)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    optimizer.step()
+    toptimizer.step()
+    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_random_pruning_prunes_the_asked_count():
     ours, _ = _pair(lambda nn: nn.Linear(10, 6))
     prune.random_unstructured(ours, "weight", amount=0.25)

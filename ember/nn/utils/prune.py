@@ -17,7 +17,6 @@ import numpy as np
 
 from ember import ops
 from ember.nn.module import Module
-from ember.nn.parameter import Parameter
 from ember.random import numpy_generator
 from ember.tensor import Tensor
 
@@ -91,11 +90,11 @@ class BasePruningMethod(ABC):
         if not hasattr(self, "_tensor_name") or name + "_orig" not in module._parameters:
             raise ValueError(f"prune.remove: parameter {name!r} of {type(module).__name__} is not pruned")
         weight = self.apply_mask(module).detach()
-        original = module._parameters[name + "_orig"]
-        del module._parameters[name + "_orig"]
+        original = module._parameters.pop(name + "_orig")
         del module._buffers[name + "_mask"]
         module.__dict__.pop(name, None)
-        module.register_parameter(name, Parameter(weight, requires_grad=original.requires_grad))
+        original.data = weight  # the same Parameter, as PyTorch's: an optimizer holding it goes on training it
+        module.register_parameter(name, original)
 
 
 def _array(value) -> np.ndarray:
