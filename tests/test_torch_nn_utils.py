@@ -135,3 +135,22 @@ def test_parameters_to_vector_and_back_match_torch():
         np.testing.assert_array_equal(p.detach().numpy(), tp.detach().numpy())
     with pytest.raises(ValueError, match="vector_to_parameters: expected a 1-D vector of 26 elements"):
         nn.utils.vector_to_parameters(ember.zeros(5), ours.parameters())
+
+
+def test_convert_conv_weight_memory_format_lays_out_the_convolutions_as_torch():
+    ours = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ConvTranspose2d(4, 2, 3)), nn.Conv3d(2, 2, 2))
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 2, 3)),
+                                 torch.nn.Conv3d(2, 2, 2))
+    held = [m.weight for m in (ours[0], ours[1][0], ours[2])]
+    before = [w.detach().numpy().copy() for w in held]
+    assert nn.utils.convert_conv2d_weight_memory_format(ours, ember.channels_last) is ours
+    torch.nn.utils.convert_conv2d_weight_memory_format(theirs, torch.channels_last)
+    for ours_w, theirs_w in ((ours[0].weight, theirs[0].weight), (ours[1][0].weight, theirs[1][0].weight)):
+        assert ours_w.is_contiguous(memory_format=ember.channels_last)
+        assert theirs_w.is_contiguous(memory_format=torch.channels_last)
+    assert not ours[2].weight.is_contiguous(memory_format=ember.channels_last_3d)
+    ember.nn.utils.convert_conv3d_weight_memory_format(ours, ember.channels_last_3d)
+    assert ours[2].weight.is_contiguous(memory_format=ember.channels_last_3d)
+    assert [m.weight for m in (ours[0], ours[1][0], ours[2])] == held  # the same Parameters
+    for w, values in zip(held, before):
+        np.testing.assert_array_equal(w.detach().numpy(), values)
