@@ -99,6 +99,33 @@ def test_remove_keeps_the_parameter_an_optimizer_holds():
     np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
+def _every_other(lib):
+    class EveryOther(lib.BasePruningMethod):  # PyTorch's tutorial's custom method: Tensor methods on the masks
+        PRUNING_TYPE = "unstructured"
+
+        def compute_mask(self, t, default_mask):
+            mask = default_mask.clone()
+            mask.view(-1)[::2] = 0
+            return mask
+
+    return EveryOther
+
+
+def test_custom_methods_and_compute_mask_take_tensors_as_torch():
+    ours, theirs = _pair(lambda nn: nn.Linear(5, 4))
+    for lib, model in ((prune, ours), (tprune, theirs)):
+        lib.l1_unstructured(model, "weight", amount=6)
+        _every_other(lib).apply(model, "weight")
+    _same_masks(ours, theirs)
+    scores = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
+    for ours_method, theirs_method in ((prune.L1Unstructured(5), tprune.L1Unstructured(5)),
+                                       (prune.LnStructured(1, n=2, dim=1), tprune.LnStructured(1, n=2, dim=1))):
+        mask = ours_method.compute_mask(ember.tensor(scores), ember.ones(3, 4))
+        assert isinstance(mask, ember.Tensor)
+        np.testing.assert_array_equal(mask.numpy(), theirs_method.compute_mask(torch.tensor(scores),
+                                                                               torch.ones(3, 4)).numpy())
+
+
 def test_random_pruning_prunes_the_asked_count():
     ours, _ = _pair(lambda nn: nn.Linear(10, 6))
     prune.random_unstructured(ours, "weight", amount=0.25)

@@ -53,7 +53,8 @@ def _smallest(scores: np.ndarray, k: int) -> np.ndarray:
 
 class BasePruningMethod(ABC):
     """A way of choosing which entries to zero: ``compute_mask(t, default_mask)`` gives the new mask from the
-    importance scores ``t`` and the mask already there."""
+    importance scores ``t`` and the mask already there, Tensors as in PyTorch (a subclass may use any Tensor
+    method)."""
 
     PRUNING_TYPE = "unstructured"  # "unstructured", "structured" or "global"
     _tensor_name: str
@@ -63,8 +64,13 @@ class BasePruningMethod(ABC):
         setattr(module, self._tensor_name, self.apply_mask(module))
 
     @abstractmethod
-    def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
-        """The mask (an array of the parameter's shape, 0 where pruned) for scores ``t`` over ``default_mask``."""
+    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
+        """The mask (a tensor of ``t``'s shape, 0 where pruned) for scores ``t`` over ``default_mask``."""
+
+    def _mask_array(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """``compute_mask`` on arrays, in ``default_mask``'s dtype."""
+        mask = self.compute_mask(ops.as_tensor(t), ops.as_tensor(default_mask.copy()))
+        return np.asarray(_array(mask), default_mask.dtype)
 
     def apply_mask(self, module: Module) -> Tensor:
         """``name_orig * name_mask`` of ``module``."""
@@ -82,7 +88,7 @@ class BasePruningMethod(ABC):
         t = t if isinstance(t, Tensor) else ops.as_tensor(t)
         scores = t if importance_scores is None else importance_scores
         base = np.ones(t.shape, t.dtype) if default_mask is None else np.asarray(_array(default_mask), t.dtype)
-        return t * ops.as_tensor(self.compute_mask(_array(scores), base).astype(t.dtype))
+        return t * ops.as_tensor(self._mask_array(_array(scores), base).astype(t.dtype))
 
     def remove(self, module: Module) -> None:
         """Make the pruning permanent: ``name`` a parameter holding ``name_orig * name_mask``."""
@@ -131,7 +137,7 @@ def _apply(method: BasePruningMethod, module: Module, name: str, importance_scor
         hook = container
     else:
         hook = method
-    mask = hook.compute_mask(scores, default_mask)
+    mask = hook._mask_array(scores, default_mask)
     if existing is None:
         original = module._parameters.pop(name)
         module.register_parameter(name + "_orig", original)
@@ -142,7 +148,22 @@ def _apply(method: BasePruningMethod, module: Module, name: str, importance_scor
     return method
 
 
-class PruningContainer(BasePruningMethod):
+class _ArrayMasks(BasePruningMethod):
+    """A built-in method, whose mask ``_mask`` computes on arrays; ``compute_mask`` takes and gives Tensors."""
+
+    @abstractmethod
+    def _mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        """The mask for the scores ``t`` over ``default_mask``, arrays in and out."""
+
+    def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
+        default_mask = _array(default_mask)
+        return ops.as_tensor(self._mask_array(_array(t), default_mask))
+
+    def _mask_array(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+        return np.asarray(self._mask(t, default_mask), default_mask.dtype)
+
+
+class PruningContainer(_ArrayMasks):
     """Several prunings of one parameter in sequence: each new one prunes among the entries the earlier left."""
 
     def __init__(self, *methods: BasePruningMethod):
@@ -168,14 +189,14 @@ class PruningContainer(BasePruningMethod):
     def __getitem__(self, index):
         return self._pruning_methods[index]
 
-    def compute_mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
+    def _mask(self, t: np.ndarray, default_mask: np.ndarray) -> np.ndarray:
         """The last method's mask over the entries (or slices) the earlier masks kept."""
         method = self._pruning_methods[-1]
         kind = method.PRUNING_TYPE
         mask = default_mask.copy()
         if kind == "unstructured":
             kept = default_mask == 1
-            mask[kept] = method.compute_mask(t[kept], default_mask[kept])
+            mask[kept] = method._mask_array(t[kept], default_mask[kept])
         elif kind == "structured":
             dim = method.dim % t.ndim
             others = tuple(d for d in range(t.ndim) if d != dim)
@@ -183,18 +204,18 @@ class PruningContainer(BasePruningMethod):
             index = [slice(None)] * t.ndim
             index[dim] = alive
             index = tuple(index)
-            mask[index] = method.compute_mask(t[index], default_mask[index])
+            mask[index] = method._mask_array(t[index], default_mask[index])
         elif kind == "global":
-            mask = method.compute_mask(t, default_mask)
+            mask = method._mask_array(t, default_mask)
         else:
             raise ValueError(f"PruningContainer: unknown PRUNING_TYPE {kind!r} of {type(method).__name__}")
         return mask
 
 
-class Identity(BasePruningMethod):
+class Identity(_ArrayMasks):
     """Prunes nothing (a mask of ones)."""
 
-    def compute_mask(self, t, default_mask):
+    def _mask(self, t, default_mask):
         return default_mask
 
     @classmethod
@@ -202,7 +223,7 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class _Unstructured(BasePruningMethod):
+class _Unstructured(_ArrayMasks):
     """Prunes the ``amount`` entries (a count, or a fraction) of lowest ``_scores``."""
 
     def __init__(self, amount):
@@ -213,7 +234,7 @@ class _Unstructured(BasePruningMethod):
     def _scores(self, t: np.ndarray) -> np.ndarray:
         """One score per entry of ``t`` (flat): the lowest are pruned."""
 
-    def compute_mask(self, t, default_mask):
+    def _mask(self, t, default_mask):
         k = _count(self.amount, t.size)
         mask = default_mask.copy()
         if k:
@@ -243,7 +264,7 @@ class L1Unstructured(_Unstructured):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class _Structured(BasePruningMethod):
+class _Structured(_ArrayMasks):
     PRUNING_TYPE = "structured"
 
     def _mask_of(self, t, default_mask, scores: np.ndarray) -> np.ndarray:
@@ -264,7 +285,7 @@ class RandomStructured(_Structured):
         _check_amount(amount)
         self.amount, self.dim = amount, dim
 
-    def compute_mask(self, t, default_mask):
+    def _mask(self, t, default_mask):
         if t.ndim == 0:
             raise ValueError("RandomStructured: structured pruning needs a tensor of at least one dimension")
         return self._mask_of(t, default_mask, numpy_generator(None).random(t.shape[self.dim % t.ndim]))
@@ -281,7 +302,7 @@ class LnStructured(_Structured):
         _check_amount(amount)
         self.amount, self.n, self.dim = amount, n, dim
 
-    def compute_mask(self, t, default_mask):
+    def _mask(self, t, default_mask):
         if t.ndim == 0:
             raise ValueError("LnStructured: structured pruning needs a tensor of at least one dimension")
         dim = self.dim % t.ndim
@@ -304,7 +325,7 @@ class LnStructured(_Structured):
         return super().apply(module, name, amount=amount, n=n, dim=dim, importance_scores=importance_scores)
 
 
-class CustomFromMask(BasePruningMethod):
+class CustomFromMask(_ArrayMasks):
     """Prunes where ``mask`` is 0."""
 
     PRUNING_TYPE = "global"
@@ -312,7 +333,7 @@ class CustomFromMask(BasePruningMethod):
     def __init__(self, mask):
         self.mask = _array(mask)
 
-    def compute_mask(self, t, default_mask):
+    def _mask(self, t, default_mask):
         if self.mask.shape != default_mask.shape:
             raise ValueError(f"custom_from_mask: the mask's shape {list(self.mask.shape)} differs from the "
                              f"parameter's {list(default_mask.shape)}")
@@ -379,7 +400,7 @@ def global_unstructured(parameters, pruning_method, importance_scores=None, **kw
     flat_scores, flat_mask = np.concatenate(scores), np.concatenate(masks).astype(np.float64)
     container = PruningContainer(method)
     container._tensor_name = "global"
-    final = container.compute_mask(flat_scores, flat_mask)
+    final = container._mask_array(flat_scores, flat_mask)
     start = 0
     for (module, name), part in zip(parameters, scores):
         mask = final[start:start + part.size].reshape(getattr(module, name).shape)
