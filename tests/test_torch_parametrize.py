@@ -399,3 +399,18 @@ def test_the_matrix_exponential_and_householder_product_match_torch():
     np.testing.assert_allclose(householder_product(ember.tensor(reflectors), ember.tensor(tau)).numpy(),
                                torch.linalg.householder_product(torch.tensor(reflectors), torch.tensor(tau)).numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("wrap", ["weight_norm", "orthogonal"])
+def test_transfer_parametrizations_and_params_shares_the_originals_as_torch(wrap):
+    ours, theirs = _pair(lambda: torch.nn.Linear(4, 4), lambda: nn.Linear(4, 4), getattr(TP, wrap),
+                         getattr(parametrizations, wrap))
+    ours_to, theirs_to = nn.Linear(4, 4), torch.nn.Linear(4, 4)
+    _load(ours_to, theirs_to)  # (the orthogonal map's base becomes the target weight's, in both)
+    assert parametrize.transfer_parametrizations_and_params(ours, ours_to) is ours_to
+    torch.nn.utils.parametrize.transfer_parametrizations_and_params(theirs, theirs_to)
+    assert list(ours_to.state_dict()) == list(theirs_to.state_dict())
+    assert all(a is b for a, b in zip(ours.parametrizations.weight.originals(),
+                                      ours_to.parametrizations.weight.originals()))
+    np.testing.assert_allclose(ours_to.weight.detach().numpy(), theirs_to.weight.detach().numpy(), atol=1e-6)
+    assert parametrize.transfer_parametrizations_and_params(nn.Linear(2, 2), ours_to) is ours_to

@@ -22,7 +22,7 @@ from ember.tensor import Tensor
 
 __all__ = [
     "ParametrizationList", "cached", "is_parametrized", "register_parametrization", "remove_parametrizations",
-    "type_before_parametrizations",
+    "transfer_parametrizations_and_params", "type_before_parametrizations",
 ]
 
 _cache_depth = 0
@@ -251,3 +251,25 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
         delattr(module, "parametrizations")
         module.__class__ = type(module).__bases__[0]
     return module
+
+
+def transfer_parametrizations_and_params(from_module: Module, to_module: Module, tensor_name: str | None = None):
+    """Give ``to_module`` the parametrizations of ``from_module`` (on ``tensor_name``, or on every parametrized
+    tensor) and the very originals they start from, so the two share them; a tensor ``to_module`` lacks is made a
+    Parameter first. Returns ``to_module`` (unchanged when ``from_module`` is not parametrized).
+
+    >>> transfer_parametrizations_and_params(layer, ember.nn.Linear(3, 3))
+    """
+    if not is_parametrized(from_module):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name).detach()))
+        source = from_module.parametrizations[name]
+        for parametrization in source:
+            register_parametrization(to_module, name, parametrization)
+        target = to_module.parametrizations[name]
+        for i, original in enumerate(source.originals()):
+            setattr(target, "original" if source.is_tensor else f"original{i}", original)
+    return to_module
