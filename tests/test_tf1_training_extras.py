@@ -338,9 +338,29 @@ def test_nn_batch_normalization_and_fused_batch_norm():
         np.testing.assert_allclose(sess.run(fv), data.var((0, 1, 2)) * 18 / 17, rtol=1e-5)
         np.testing.assert_allclose(sess.run(fused_nchw), (normed * gamma + beta).transpose(0, 3, 1, 2), rtol=1e-4,
                                    atol=1e-5)
-        np.testing.assert_allclose(sess.run(inferred), data * gamma + beta, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sess.run(inferred), data / np.sqrt(1 + 1.001e-5) * gamma + beta, rtol=1e-5,
+                                   atol=1e-6)  # (epsilon 0 is raised to TF's floor)
     with pytest.raises(ValueError, match="mean and variance"):
         tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, is_training=False)
+
+
+def test_fused_batch_norm_epsilon_floor_half_dtypes_and_training_statistics():
+    # TF-1 raises epsilon to 1.001e-5, normalizes a float16 x in float32 (y float16, statistics float32), and
+    # refuses mean/variance in training
+    rng = np.random.default_rng(6)
+    data = rng.normal(size=(2, 3, 3, 4)) * 1e-3
+    gamma, beta = np.ones(4), np.zeros(4)
+    y, _, _ = tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, epsilon=0.0)
+    half, m16, v16 = tf.nn.fused_batch_norm(tf.constant(data.astype(np.float16)), gamma.astype(np.float32),
+                                            beta.astype(np.float32))
+    assert (half.dtype, m16.dtype, v16.dtype) == (tf.float16, tf.float32, tf.float32)
+    expected = (data - data.mean((0, 1, 2))) / np.sqrt(data.var((0, 1, 2)) + 1.001e-5)
+    with tf.Session() as sess:
+        got, got_half = sess.run([y, half])
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    assert got_half.dtype == np.float16
+    with pytest.raises(ValueError, match="must be None when is_training=True"):
+        tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, mean=np.zeros(4), variance=np.ones(4))
 
 
 def test_control_dependencies_order_effects_before_reads():

@@ -478,21 +478,32 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon: float 
                      is_training: bool = True, name: str | None = None, exponential_avg_factor: float = 1.0) -> tuple:
     """(y, batch mean, batch variance) of a 4-D ``x`` normalized per channel. In training the statistics are the
     batch's (the returned variance with Bessel's correction, as TensorFlow returns it for the moving average); in
-    inference ``mean`` and ``variance`` are used and returned."""
+    inference ``mean`` and ``variance`` are used and returned. As TF-1's: ``epsilon`` is at least 1.001e-5, and a
+    float16/bfloat16 ``x`` is normalized in float32 (y in x's dtype, the statistics in float32)."""
     fmt = _check_format("fused_batch_norm", data_format)
     axes = (0, 1, 2) if fmt == "NHWC" else (0, 2, 3)
+    epsilon = max(float(epsilon), 1.001e-5)  # TF's floor (cuDNN's minimum), applied on every device
     x = as_tf(x)
     if x.shape is not None and len(x.shape) != 4:
         raise ValueError(f"tf.nn.fused_batch_norm: x must be 4-D, got shape {list(x.shape)}")
+    if x.dtype is not None and x.dtype.itemsize == 2 and x.dtype.kind in "fV":
+        x_dtype = x.dtype
+        x = op(lambda a: ember.cast(a, "float32"), (x,), name="FusedBatchNorm/Cast")
+    else:
+        x_dtype = None
 
     def normalize(a, m, v, g, b):
         inv = 1.0 / ember.sqrt(v + epsilon) * g
         shift = b - m * inv
         if fmt == "NCHW":
             inv, shift = ember.reshape(inv, (1, -1, 1, 1)), ember.reshape(shift, (1, -1, 1, 1))
-        return a * inv + shift
+        y = a * inv + shift
+        return y if x_dtype is None else ember.cast(y, x_dtype)
 
     if is_training:
+        if mean is not None or variance is not None:
+            raise ValueError("tf.nn.fused_batch_norm: mean and variance must be None when is_training=True (the "
+                             "batch's statistics are used)")
         batch_mean, biased = moments(x, list(axes))
         y = op(normalize, (x, batch_mean, biased, as_tf(scale), as_tf(offset)), name=name or "FusedBatchNorm")
 
