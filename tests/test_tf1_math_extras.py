@@ -283,6 +283,19 @@ def test_conv2d_transpose_is_the_gradient_of_conv2d(padding, size):
                                    padding=padding))
 
 
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_conv2d_transpose_refuses_an_output_shape_whose_channels_are_not_the_filters(data_format):
+    # the filter (3, 3, out=2, in=5) makes 2 channels: an output_shape asking for 7 was given 2 silently
+    value = np.ones((1, 2, 2, 5) if data_format == "NHWC" else (1, 5, 2, 2), np.float32)
+    shape = [1, 4, 4, 7] if data_format == "NHWC" else [1, 7, 4, 4]
+    with pytest.raises(ValueError, match="output channels"):
+        run(tf.nn.conv2d_transpose(value, np.ones((3, 3, 2, 5), np.float32), shape, [1, 2, 2, 1]
+                                   if data_format == "NHWC" else [1, 1, 2, 2], "SAME", data_format=data_format))
+    with pytest.raises(ValueError, match="4 elements"):
+        tf.nn.conv2d_transpose(value, np.ones((3, 3, 2, 5), np.float32), [4, 4, 2], [1, 2, 2, 1], "SAME",
+                               data_format=data_format)
+
+
 @pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "reflect"])
 def test_pad_mirrors_as_numpy_and_passes_gradients_back(mode):
     paddings = [[1, 2], [3, 0]] if mode.upper() == "REFLECT" else [[3, 2], [4, 1]]

@@ -429,7 +429,10 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         raise TypeError("tf.nn.conv2d_transpose: output_shape must be a list of ints")
     out_shape = tuple(None if d is None else int(d) for d in output_shape)  # (the batch size is not read)
     stride = _pair("conv2d_transpose", "strides", strides, data_format)
+    if len(out_shape) != 4:
+        raise ValueError(f"tf.nn.conv2d_transpose: output_shape must have 4 elements, got {list(out_shape)}")
     out_hw = out_shape[1:3] if data_format == "NHWC" else out_shape[2:4]
+    out_channels = out_shape[3] if data_format == "NHWC" else out_shape[1]
 
     def fn(x, w):
         x = _to_nchw(x, data_format)
@@ -437,6 +440,9 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         if w.shape[3] != x.shape[1]:
             raise ValueError(f"tf.nn.conv2d_transpose: filter of shape {list(w.shape)} expects {w.shape[3]} input "
                              f"channels, the value has {x.shape[1]}")
+        if out_channels is not None and w.shape[2] != out_channels:
+            raise ValueError(f"tf.nn.conv2d_transpose: output_shape {list(out_shape)} does not match the filter's "
+                             f"output channels: filter of shape {list(w.shape)} gives {w.shape[2]}")
         (top, _), (left, _) = padding_pairs("conv2d_transpose", padding, out_hw, kernel, stride)
         expected = tuple(-(-o // s) if padding.upper() == "SAME" else (o - k) // s + 1
                          for o, k, s in zip(out_hw, kernel, stride))
