@@ -266,6 +266,22 @@ def test_conv1d_matches_a_height_one_conv2d(padding):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("data_format", ["NWC", "NCW"])
+def test_conv1d_takes_stride_and_dilations_of_one_or_three_elements(data_format):
+    x = RNG.normal(size=(2, 9, 3)).astype(np.float32)
+    w = RNG.normal(size=(3, 3, 5)).astype(np.float32)
+    value = x if data_format == "NWC" else np.ascontiguousarray(x.transpose(0, 2, 1))
+    three = [1, 2, 1] if data_format == "NWC" else [1, 1, 2]
+    expected = run(tf.nn.conv1d(value, w, stride=2, padding="SAME", data_format=data_format))
+    for stride in ([2], three):
+        np.testing.assert_allclose(run(tf.nn.conv1d(value, w, stride=stride, padding="SAME",
+                                                    data_format=data_format)), expected, rtol=1e-6)
+    dilated = run(tf.nn.conv1d(value, w, stride=1, padding="VALID", data_format=data_format, dilations=[2]))
+    assert dilated.shape[1 if data_format == "NWC" else 2] == 5
+    with pytest.raises(ValueError, match="stride must be an int or have 1 or 3 elements"):
+        tf.nn.conv1d(value, w, stride=[1, 2], padding="SAME", data_format=data_format)
+
+
 @pytest.mark.parametrize("padding,size", [("SAME", 7), ("SAME", 8), ("VALID", 8), ("VALID", 9)])
 def test_conv2d_transpose_is_the_gradient_of_conv2d(padding, size):
     x = tf.Variable(RNG.normal(size=(2, size, size, 3)).astype(np.float32))
@@ -292,8 +308,8 @@ def test_conv2d_transpose_refuses_an_output_shape_whose_channels_are_not_the_fil
         run(tf.nn.conv2d_transpose(value, np.ones((3, 3, 2, 5), np.float32), shape, [1, 2, 2, 1]
                                    if data_format == "NHWC" else [1, 1, 2, 2], "SAME", data_format=data_format))
     with pytest.raises(ValueError, match="4 elements"):
-        tf.nn.conv2d_transpose(value, np.ones((3, 3, 2, 5), np.float32), [4, 4, 2], [1, 2, 2, 1], "SAME",
-                               data_format=data_format)
+        tf.nn.conv2d_transpose(value, np.ones((3, 3, 2, 5), np.float32), [4, 4, 2],
+                               [1, 2, 2, 1] if data_format == "NHWC" else [1, 1, 2, 2], "SAME", data_format=data_format)
 
 
 @pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "reflect"])
