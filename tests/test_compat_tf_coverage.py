@@ -106,6 +106,24 @@ def test_dropout_noise_shape_keeps_or_drops_whole_axes():
         tf.nn.dropout(x, 0.5, noise_shape=[None, 2])
 
 
+def test_dropout_seeds_repeat_the_mask_in_each_session_and_bad_arguments_are_refused():
+    # TF-1's flags are a random_uniform of the op seed: each Session repeats them, other seeds differ
+    tf.set_random_seed(3)
+    x = tf.ones((8, 64))
+    first, again, other = (tf.nn.dropout(x, 0.5, seed=s) for s in (1, 1, 2))
+    with tf.Session() as sess:
+        a, b, c = sess.run([first, again, other])
+    with tf.Session() as sess:
+        a2 = sess.run(first)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, a2)
+    assert (a != c).any()
+    with pytest.raises(ValueError, match="not both"):
+        tf.nn.dropout(x, keep_prob=0.5, rate=0.5)
+    with pytest.raises(ValueError, match="floating point"):
+        tf.nn.dropout(tf.constant([[1, 2]]), 0.5)
+
+
 # --- RNN cells against PyTorch -----------------------------------------------------------------------------
 
 

@@ -132,9 +132,9 @@ def dropout(inputs, rate: float = 0.5, noise_shape=None, seed=None, training=Fal
     """Drop each element with probability ``rate`` while ``training`` (a bool or a fed bool tf Tensor)."""
     inputs = as_tf(inputs)
     if isinstance(training, Tensor):
-        dropped = nn.dropout(inputs, rate=rate, noise_shape=noise_shape)
+        dropped = nn.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed)
         return op(lambda t, a, b: ember.where(t, a, b), (training, dropped, inputs), name=name or "dropout")
-    return nn.dropout(inputs, rate=rate, noise_shape=noise_shape, name=name) if training and rate else inputs
+    return nn.dropout(inputs, rate=rate, noise_shape=noise_shape, seed=seed, name=name) if training and rate else inputs
 
 
 def flatten(inputs, name: str | None = None, data_format: str = "channels_last") -> Tensor:

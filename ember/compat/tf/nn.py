@@ -7,7 +7,9 @@ import numpy as np
 import ember
 from ember.compat.tf import rnn as rnn_cell
 from ember.compat.tf._core import Tensor, as_tf, op
-from ember.compat.tf.array_ops import FUNCTIONS, uniform_like
+from ember.compat.tf.array_ops import FUNCTIONS
+from ember.compat.tf.array_ops import random_uniform as _random_uniform
+from ember.compat.tf.array_ops import shape as _shape
 from ember.compat.tf.candidate_sampling import (
     fixed_unigram_candidate_sampler,
     log_uniform_candidate_sampler,
@@ -208,13 +210,20 @@ avg_pool2d = avg_pool
 
 def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = None, rate=None) -> Tensor:
     """Keep each element with probability ``keep_prob`` (a number or a fed tf Tensor) and scale it by
-    1 / keep_prob, as TF-1 (``rate`` is 1 - keep_prob). ``noise_shape`` (ints, None for x's size) is the shape
-    of the keep/drop flags, broadcast over x: a 1 keeps or drops a whole axis together."""
+    1 / keep_prob, as TF-1 (``rate`` is 1 - keep_prob; give one of the two). ``noise_shape`` (ints, None for x's
+    size) is the shape of the keep/drop flags, broadcast over x: a 1 keeps or drops a whole axis together. The
+    flags are a ``tf.random_uniform`` of ``seed``: with a graph or op seed, each Session repeats them."""
     if isinstance(noise_shape, Tensor):
         raise NotImplementedError("tf.nn.dropout: noise_shape must be a list of ints (or None), not a tf Tensor")
     noise = None if noise_shape is None else [None if n is None else int(n) for n in noise_shape]
     if keep_prob is None and rate is None:
         raise ValueError("tf.nn.dropout: give keep_prob (or rate)")
+    if keep_prob is not None and rate is not None:
+        raise ValueError("tf.nn.dropout: give keep_prob or rate, not both")
+    x = as_tf(x)
+    if x.dtype is not None and x.dtype.kind not in "fV":
+        raise ValueError(f"tf.nn.dropout: x must be a floating point tensor since it is scaled, got '{x.name}' of "
+                         f"dtype {x.dtype}")
     if keep_prob is None:
         keep_prob = 1.0 - rate
     if not isinstance(keep_prob, Tensor):
@@ -223,15 +232,19 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = N
         if keep_prob == 1.0:
             return FUNCTIONS["identity"](x)
 
-    def fn(a, keep):
-        shape = None if noise is None else _noise_size(tuple(a.shape), noise)
-        mask = ember.cast(ember.ge(uniform_like(a, a.dtype, shape), 1.0 - keep), a.dtype)
+    def fn(a, keep, uniform):
+        if noise is not None:
+            _noise_size(tuple(a.shape), noise)
+        mask = ember.cast(ember.ge(uniform, 1.0 - keep), a.dtype)
         return a / keep * mask
 
-    x = as_tf(x)
     if noise is not None and x.shape is not None:
         _noise_size(tuple(x.shape), noise)
-    return op(fn, (x, as_tf(keep_prob)), name=name or "dropout", like=x)
+    dims = _shape(x)
+    size = dims if noise is None else [dims[i] if n is None else n for i, n in enumerate(noise)]
+    drawn = x.dtype if x.dtype is not None and x.dtype.kind == "f" else np.dtype(np.float32)
+    uniform = _random_uniform(size, dtype=drawn, seed=seed, name="dropout/random_uniform")
+    return op(fn, (x, as_tf(keep_prob), uniform), name=name or "dropout", like=x)
 
 
 def _noise_size(shape: tuple, noise: list) -> tuple:
