@@ -257,6 +257,13 @@ def test_bias_add_adds_along_the_channel_axis_of_any_rank():
         run(tf.nn.bias_add(np.zeros((2, 2), np.float32), bias.reshape(1, 2)))
 
 
+def test_xw_plus_b_adds_a_bias_per_column_and_refuses_other_shapes():
+    x, w, b = A, RNG.normal(size=(4, 2)).astype(np.float32), np.array([1.0, -2.0], np.float32)
+    np.testing.assert_allclose(run(tf.nn.xw_plus_b(x, w, b)), x @ w + b, rtol=1e-6)
+    with pytest.raises(ValueError, match="bias_add"):  # TF's bias_add takes a 1-D bias only: this one broadcast
+        run(tf.nn.xw_plus_b(x, w, np.ones((3, 2), np.float32)))
+
+
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 def test_conv1d_matches_a_height_one_conv2d(padding):
     x = RNG.normal(size=(2, 9, 3)).astype(np.float32)

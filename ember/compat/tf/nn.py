@@ -103,8 +103,9 @@ def bias_add(value, bias, data_format=None, name: str | None = None) -> Tensor:
 
 
 def xw_plus_b(x, weights, biases, name: str | None = None) -> Tensor:
-    return op(lambda a, w, b: ember.matmul(a, w) + b, (as_tf(x), as_tf(weights), as_tf(biases)),
-              name=name or "xw_plus_b")
+    """``matmul(x, weights)`` plus the 1-D ``biases``, one per column (TF-1's ``bias_add``, which refuses others)."""
+    product = op(ember.matmul, (as_tf(x), as_tf(weights)), name=f"{name or 'xw_plus_b'}/MatMul")
+    return bias_add(product, biases, name=name or "xw_plus_b")
 
 
 def l2_loss(t, name: str | None = None) -> Tensor:
