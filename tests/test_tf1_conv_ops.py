@@ -247,3 +247,26 @@ def test_separable_conv3d_and_pooling3d_layers():
                     stride=(1, 2, 2))
     np.testing.assert_allclose(got_z, want.permute(0, 2, 3, 4, 1).numpy(), rtol=1e-5, atol=1e-5)
     assert all(np.abs(g).sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_conv2d_takes_explicit_padding_pairs_with_gradients(data_format):
+    x, w = _rand(2, 6, 7, 3), _rand(3, 2, 3, 4, seed=1)
+    if data_format == "NHWC":
+        value, strides, padding = x, [1, 2, 1, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]
+    else:
+        value, strides, padding = x.transpose(0, 3, 1, 2), [1, 1, 2, 1], [[0, 0], [0, 0], [1, 2], [0, 3]]
+    tx, tw = _c(value), _c(w)
+    got, grads = _grads(tf.nn.conv2d(tx, tw, strides, padding, data_format=data_format), [tx, tw])
+
+    xt, wt = (torch.tensor(v, requires_grad=True) for v in (value, w))
+    first = xt if data_format == "NCHW" else xt.permute(0, 3, 1, 2)
+    y = F.conv2d(F.pad(first, [0, 3, 1, 2]), wt.permute(3, 2, 0, 1), stride=(2, 1))
+    y = y if data_format == "NCHW" else y.permute(0, 2, 3, 1)
+    np.testing.assert_allclose(got, y.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for g, e in zip(grads, _torch_grads(y, [xt, wt])):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="must be \\[0, 0\\] on the batch and channel axes"):
+        tf.nn.conv2d(tx, tw, strides, [[1, 0], [1, 2], [0, 3], [0, 0]], data_format=data_format)
+    with pytest.raises(ValueError, match="4 \\[before, after\\] pairs"):
+        tf.nn.conv2d(tx, tw, strides, [[1, 2], [0, 3]], data_format=data_format)

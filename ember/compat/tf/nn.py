@@ -148,18 +148,39 @@ def _check_format(name: str, data_format: str) -> str:
     return data_format
 
 
+def _explicit_padding(padding, data_format: str) -> tuple:
+    """conv2d's explicit ``padding``: [before, after] for each of the 4 axes, zeros on the batch and channel axes;
+    the ((top, bottom), (left, right)) pairs."""
+    try:
+        pairs = [tuple(int(v) for v in pair) for pair in padding]
+    except (TypeError, ValueError):
+        pairs = []
+    if len(pairs) != 4 or any(len(pair) != 2 or min(pair) < 0 for pair in pairs):
+        raise ValueError(f"tf.nn.conv2d: padding must be 'SAME', 'VALID' or 4 [before, after] pairs of sizes >= 0, "
+                         f"got {padding!r}")
+    spatial = pairs[1:3] if data_format == "NHWC" else pairs[2:]
+    if pairs[0] != (0, 0) or pairs[3 if data_format == "NHWC" else 1] != (0, 0):
+        raise ValueError(f"tf.nn.conv2d: explicit padding {[list(p) for p in pairs]} must be [0, 0] on the batch "
+                         f"and channel axes (data_format {data_format})")
+    return tuple(spatial)
+
+
 def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu: bool = True, data_format: str = "NHWC",
            dilations=(1, 1, 1, 1), name: str | None = None, filters=None) -> Tensor:
-    """2-D convolution of NHWC ``input`` with an HWIO ``filter`` (TF's layouts), SAME or VALID padding."""
+    """2-D convolution of NHWC ``input`` with an HWIO ``filter`` (TF's layouts), SAME or VALID padding, or explicit
+    [before, after] pairs for the 4 axes of ``data_format``."""
     filter = filters if filter is None else filter
     data_format = _check_format("conv2d", data_format)
     stride = _pair("conv2d", "strides", strides, data_format)
     dilation = _pair("conv2d", "dilations", dilations, data_format)
 
+    explicit = None if isinstance(padding, str) else _explicit_padding(padding, data_format)
+
     def fn(x, w):
         x = _to_nchw(x, data_format)
         kernel = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dilation))
-        (top, bottom), (left, right) = padding_pairs("conv2d", padding, tuple(x.shape[2:]), kernel, stride)
+        (top, bottom), (left, right) = explicit or padding_pairs("conv2d", padding, tuple(x.shape[2:]), kernel,
+                                                                 stride)
         if top or bottom or left or right:
             x = ember.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
         y = ember.conv2d(x, ember.transpose(w, (3, 2, 0, 1)), stride=stride, dilation=dilation)
