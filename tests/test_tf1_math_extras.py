@@ -257,6 +257,12 @@ def test_bias_add_adds_along_the_channel_axis_of_any_rank():
         run(tf.nn.bias_add(np.zeros((2, 2), np.float32), bias.reshape(1, 2)))
 
 
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_crelu_concatenates_the_relus_of_x_and_minus_x(axis):
+    got = run(tf.nn.crelu(A, axis=axis))
+    np.testing.assert_array_equal(got, np.maximum(np.concatenate([A, -A], axis=axis), 0))
+
+
 def test_xw_plus_b_adds_a_bias_per_column_and_refuses_other_shapes():
     x, w, b = A, RNG.normal(size=(4, 2)).astype(np.float32), np.array([1.0, -2.0], np.float32)
     np.testing.assert_allclose(run(tf.nn.xw_plus_b(x, w, b)), x @ w + b, rtol=1e-6)

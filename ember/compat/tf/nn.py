@@ -36,7 +36,7 @@ from ember.compat.tf.sampled_losses import nce_loss, sampled_softmax_loss
 
 __all__ = [
     "atrous_conv2d", "avg_pool", "avg_pool2d", "avg_pool3d", "batch_normalization", "bias_add",
-    "bidirectional_dynamic_rnn", "conv1d", "conv2d", "conv2d_transpose", "conv3d", "ctc_loss", "ctc_loss_v2",
+    "bidirectional_dynamic_rnn", "conv1d", "conv2d", "conv2d_transpose", "conv3d", "crelu", "ctc_loss", "ctc_loss_v2",
     "depthwise_conv2d", "dropout", "dynamic_rnn", "elu", "embedding_lookup", "fixed_unigram_candidate_sampler",
     "fused_batch_norm", "gelu", "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "local_response_normalization",
     "log_poisson_loss", "log_softmax", "log_uniform_candidate_sampler", "lrn", "max_pool", "max_pool2d",
@@ -67,6 +67,11 @@ relu6 = _activation("relu6", ember.relu6, "Relu6")
 elu = _activation("elu", ember.elu, "Elu")
 softplus = _activation("softplus", ember.softplus, "Softplus")
 selu = _activation("selu", lambda x: 1.0507009873554805 * ember.elu(x, 1.6732632423543772), "Selu")
+
+
+def crelu(features, name: str | None = None, axis: int = -1) -> Tensor:
+    """``relu`` of ``features`` and of ``-features``, concatenated along ``axis`` (twice its size)."""
+    return op(lambda x: ember.relu(ember.concat([x, -x], axis=axis)), (as_tf(features),), name=name or "CRelu")
 
 
 def leaky_relu(features, alpha: float = 0.2, name: str | None = None) -> Tensor:
