@@ -257,6 +257,18 @@ def test_bias_add_adds_along_the_channel_axis_of_any_rank():
         run(tf.nn.bias_add(np.zeros((2, 2), np.float32), bias.reshape(1, 2)))
 
 
+def test_selu_and_its_gradient_follow_tf_kernels_at_zero():
+    # TF's SeluGrad picks the exponential branch for x < 0 only: the slope at 0 is the scale (1.0507), not
+    # scale * alpha (1.7581, PyTorch's)
+    data = np.array([-3.0, -1e-3, 0.0, 1e-3, 2.0, 100.0])
+    x = tf.constant(data)
+    y = tf.nn.selu(x)
+    got, grad = run([y, tf.gradients(tf.reduce_sum(y), x)[0]])
+    scale, scale_alpha = 1.0507009873554805, 1.7580993408473766
+    np.testing.assert_allclose(got, np.where(data < 0, scale_alpha * np.expm1(data), scale * data), rtol=1e-14)
+    np.testing.assert_allclose(grad, np.where(data < 0, scale_alpha * np.exp(data), scale), rtol=1e-14)
+
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_crelu_concatenates_the_relus_of_x_and_minus_x(axis):
     got = run(tf.nn.crelu(A, axis=axis))

@@ -66,7 +66,9 @@ relu = _activation("relu", ember.relu, "Relu")
 relu6 = _activation("relu6", ember.relu6, "Relu6")
 elu = _activation("elu", ember.elu, "Elu")
 softplus = _activation("softplus", ember.softplus, "Softplus")
-selu = _activation("selu", lambda x: 1.0507009873554805 * ember.elu(x, 1.6732632423543772), "Selu")
+# TF's kernel: its gradient at 0 is the scale (x < 0 picks the exponential), where PyTorch's is scale * alpha
+selu = _activation("selu", lambda x: ember.where(ember.lt(x, 0), 1.7580993408473766 * ember.expm1(ember.minimum(x, 0)),
+                                                 1.0507009873554805 * x), "Selu")
 
 
 def crelu(features, name: str | None = None, axis: int = -1) -> Tensor:
