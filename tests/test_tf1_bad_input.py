@@ -33,6 +33,19 @@ def test_the_cross_entropies_take_named_integer_labels():
         np.testing.assert_allclose(sess.run(loss), [np.log(4)] * 2, rtol=1e-6)
 
 
+def test_softmax_cross_entropy_names_itself_for_labels_and_logits_that_do_not_broadcast():
+    # (it was broadcast_tensors' RuntimeError, naming neither the function nor the arguments)
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy_with_logits: labels of shape \[1, 3\] and logits "
+                                         r"of shape \[1, 2\]"):
+        tf.nn.softmax_cross_entropy_with_logits_v2(labels=tf.zeros([1, 3]), logits=tf.zeros([1, 2]))
+    logits = tf.placeholder(tf.float32, [None, None])
+    loss = tf.nn.softmax_cross_entropy_with_logits_v2(labels=tf.constant([[0.0, 1.0]]), logits=logits)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss, {logits: np.zeros((3, 2))}), [np.log(2)] * 3, rtol=1e-6)
+        with pytest.raises(ValueError, match=r"labels of shape \[1, 2\] and logits of shape \[3, 4\]"):
+            sess.run(loss, {logits: np.zeros((3, 4))})
+
+
 def test_concat_refuses_inputs_of_different_ranks():
     # a 1-D empty tensor beside matrices joined them as PyTorch's cat does; TF-1 refuses it
     with pytest.raises(ValueError, match=r"tf.concat: ranks of all inputs must match.*\[3, 4\], \[0\]"):

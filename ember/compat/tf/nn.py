@@ -304,6 +304,9 @@ def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=Non
     axis = (-1 if dim is None else dim) if axis is None else axis
 
     def cross_entropy(y, z):
+        if any(a != b and not {1, None} & {a, b} for a, b in zip(tuple(y.shape)[::-1], tuple(z.shape)[::-1])):
+            raise ValueError(f"tf.nn.softmax_cross_entropy_with_logits: labels of shape {list(y.shape)} and logits "
+                             f"of shape {list(z.shape)} must be the same shape (or broadcast to one)")
         y, z = ember.broadcast_tensors(y, z)  # TF's kernel broadcasts the two first: logits (2, 1), labels (1, 2)
         return -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis)
 
