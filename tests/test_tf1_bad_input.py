@@ -46,6 +46,12 @@ def test_softmax_cross_entropy_names_itself_for_labels_and_logits_that_do_not_br
             sess.run(loss, {logits: np.zeros((3, 4))})
 
 
+def test_top_k_refuses_a_scalar():
+    # (a scalar was its own top 1, index 0; TF's TopKV2 needs rank 1 or more)
+    with pytest.raises(ValueError, match="tf.nn.top_k: input must have rank 1 or more"):
+        tf.nn.top_k(tf.constant(1.0), 1)
+
+
 def test_concat_refuses_inputs_of_different_ranks():
     # a 1-D empty tensor beside matrices joined them as PyTorch's cat does; TF-1 refuses it
     with pytest.raises(ValueError, match=r"tf.concat: ranks of all inputs must match.*\[3, 4\], \[0\]"):

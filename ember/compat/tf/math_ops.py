@@ -129,7 +129,9 @@ def top_k(input, k: int = 1, sorted: builtins.bool = True, name: str | None = No
     """(values, int32 indices) of the ``k`` largest entries along the last axis."""
     source = as_tf(input)
     k = int(k)
-    if source.shape is not None and len(source.shape) and source.shape[-1] is not None and k > source.shape[-1]:
+    if source.shape is not None and not len(source.shape):
+        raise ValueError(f"tf.nn.top_k: input must have rank 1 or more, got the scalar '{source.name}'")
+    if source.shape is not None and source.shape[-1] is not None and k > source.shape[-1]:
         raise ValueError(f"tf.nn.top_k: k={k} is larger than the last dimension of shape {list(source.shape)}")
     values = op(lambda a: ember.topk(a, k, axis=-1, sorted=True)[0], (source,), name=name or "TopKV2")
     indices = op(lambda a: ember.cast(ember.topk(a, k, axis=-1, sorted=True)[1], int32), (source,),
