@@ -71,6 +71,23 @@ def test_record_function_ranges_show_their_self_time_in_the_table():
         pass
 
 
+def test_cpu_time_total_counts_a_range_whole_as_pytorch():
+    """PyTorch's cpu_time_total holds a range's children (its self time does not): sorting by it puts the
+    enclosing range first, and "CPU time avg" is the total per call."""
+    with profile() as prof:
+        with record_function("outer"):
+            for i in range(20):
+                _step(i)
+    stats = {s.name: s for s in prof.key_averages()}
+    outer = next(e for e in prof.events if e.name == "outer")
+    assert stats["outer"].total_ns == outer.end - outer.start > stats["outer"].time_ns
+    assert stats["outer"].avg_ns == outer.end - outer.start
+    assert stats["matmul"].total_ns == stats["matmul"].time_ns
+    assert sum(s.time_ns for s in stats.values()) == stats["outer"].total_ns
+    by_total = prof.key_averages().table(sort_by="cpu_time_total").splitlines()
+    assert by_total[3].startswith("outer") and "CPU total" in by_total[1]
+
+
 def test_group_by_input_shape_keeps_the_shapes_apart():
     with profile(record_shapes=True) as prof:
         ember.ones(2, 3).exp()

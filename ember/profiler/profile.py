@@ -11,7 +11,8 @@ from ember.profiler import recorder
 
 
 class OpStats(NamedTuple):
-    """Totals of one op name over the recorded calls."""
+    """Totals of one op name over the recorded calls: ``time_ns`` is the self time (a labelled range less the
+    events inside it), ``total_ns`` the whole time (PyTorch's ``cpu_time_total``; the same for an op)."""
 
     name: str
     calls: int
@@ -19,17 +20,19 @@ class OpStats(NamedTuple):
     flops: int
     bytes: int
     out_bytes: int
+    total_ns: int = 0
 
     @property
     def avg_ns(self) -> float:
-        return self.time_ns / self.calls if self.calls else 0.0
+        """The average total time of a call (PyTorch's "CPU time avg")."""
+        return self.total_ns / self.calls if self.calls else 0.0
 
 
 SORT_KEYS = {
-    "time": lambda s: s.time_ns, "self_cpu_time_total": lambda s: s.time_ns, "cpu_time_total": lambda s: s.time_ns,
+    "time": lambda s: s.time_ns, "self_cpu_time_total": lambda s: s.time_ns, "cpu_time_total": lambda s: s.total_ns,
     "calls": lambda s: s.calls, "count": lambda s: s.calls, "flops": lambda s: s.flops,
     "bytes": lambda s: s.bytes, "memory": lambda s: s.out_bytes, "cpu_memory_usage": lambda s: s.out_bytes,
-    "name": lambda s: s.name, "self_cuda_time_total": lambda s: s.time_ns, "cuda_time_total": lambda s: s.time_ns,
+    "name": lambda s: s.name, "self_cuda_time_total": lambda s: s.time_ns, "cuda_time_total": lambda s: s.total_ns,
     "self_cpu_memory_usage": lambda s: s.out_bytes,
 }
 
@@ -149,19 +152,21 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     # --- reading ---
     def key_averages(self, group_by_input_shape: bool = False, group_by_stack_n: int = 0) -> StatsList:
         """One OpStats per op name (per name and input shapes with ``group_by_input_shape``, which needs
-        ``record_shapes``), in order of first call; a labelled range's time is its self time."""
+        ``record_shapes``), in order of first call; a labelled range's ``time_ns`` is its self time, its
+        ``total_ns`` the whole range."""
         totals: dict = {}
         for e, dur in zip(self.events, _self_times(self.events)):
             key = (e.name, e.shapes) if group_by_input_shape else e.name
             t = totals.get(key)
             if t is None:
-                totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes]
+                totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start]
             else:
                 t[0] += 1
                 t[1] += dur
                 t[2] += e.flops
                 t[3] += e.bytes
                 t[4] += e.out_bytes
+                t[5] += e.end - e.start
         stats = [OpStats(key if isinstance(key, str) else f"{key[0]} {[list(s) for s in key[1]]}", *t)
                  for key, t in totals.items()]
         total = sum(s.time_ns for s in stats)
@@ -215,13 +220,14 @@ def _table(stats: list, sort_by: str, row_limit: int, total: int, peak_memory: i
         raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
     shown = sorted(stats, key=key, reverse=sort_by != "name")[:row_limit]
     width = max([len("Name")] + [len(s.name) for s in shown]) + 2
-    heads = ["Self CPU %", "Self CPU", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes", "GFLOP/s"]
+    heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes",
+             "GFLOP/s"]
     rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
     lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
     for s in shown:
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
-        cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns), _time(s.avg_ns), _size(s.out_bytes),
-                 str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
+        cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns), _time(s.total_ns), _time(s.avg_ns),
+                 _size(s.out_bytes), str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
         lines.append(s.name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
     lines.append(rule)
     lines.append(f"Self CPU time total: {_time(total)}")
