@@ -427,3 +427,11 @@ def test_a_batch_whose_output_has_no_rows_per_instance_fails_its_requests_and_th
     first, (alone, _) = asyncio.run(go())
     assert all(isinstance(e, ValueError) and "no first axis of the batch's 2 instances" in str(e) for e in first)
     np.testing.assert_array_equal(alone, [[2.0, 2.0]])
+
+
+def test_json_nested_past_the_parsers_recursion_limit_is_a_400():
+    body = b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # was a RecursionError: a 500
+    with pytest.raises(Exception, match="nested too deeply") as info:
+        parse_instances(body, (4,), np.dtype(np.float32))
+    assert info.value.status == 400
+

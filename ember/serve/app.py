@@ -86,6 +86,8 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not JSON ({exc})") from None
+    except RecursionError:  # json's parser recurses once per nesting level
+        raise BadRequest("the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object with \"instances\" or \"inputs\"")
     if "instances" in payload:
