@@ -435,3 +435,31 @@ def test_json_nested_past_the_parsers_recursion_limit_is_a_400():
         parse_instances(body, (4,), np.dtype(np.float32))
     assert info.value.status == 400
 
+
+def test_a_failing_request_whose_caller_gave_up_does_not_stop_the_batcher():
+    from ember.serve.batching import Batcher
+
+    started, release = threading.Event(), threading.Event()
+
+    def run(batch):
+        if batch[0, 0] < 0:
+            started.set()
+            release.wait(5)
+            raise ValueError("negative")
+        return batch * 2, 1
+
+    async def go():
+        batcher = Batcher(run, max_batch_size=4, batch_timeout=0.001)
+        await batcher.start()
+        try:
+            doomed = asyncio.ensure_future(batcher.submit(np.array([[-1.0]])))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+            doomed.cancel()  # the client gave up while its batch ran; the model then failed on it
+            await asyncio.sleep(0.01)
+            release.set()
+            return await asyncio.wait_for(batcher.submit(np.array([[3.0]])), 5)  # hung: the loop had died
+        finally:
+            await batcher.stop()
+
+    out, version = asyncio.run(go())
+    np.testing.assert_array_equal(out, [[6.0]])

@@ -102,7 +102,8 @@ class Batcher:
             outputs, version = await loop.run_in_executor(None, self.run, np.concatenate([r.instances for r in live]))
         except Exception:
             if len(live) == 1:
-                live[0].future.set_exception(_current_error())
+                if not live[0].future.done():  # its caller may have given up while it ran
+                    live[0].future.set_exception(_current_error())
                 return
             for r in live:  # one request's bad values must not fail the others: run each alone
                 await self._run([r])
