@@ -138,6 +138,14 @@ def test_summary_of_an_embedding_model_on_integer_ids():
     assert "[4, 20, 4]" in text and "[4, 2]" in text
 
 
+def test_summary_counts_a_lazy_modules_parameters_once_the_call_made_them():
+    """The rows were filled before the call: each LazyLinear showed 0 parameters under its lazy class name."""
+    net = nn.Sequential(nn.LazyLinear(5), nn.ReLU(), nn.LazyLinear(2))
+    rows = [line.split() for line in ember.profiler.summary(net, (2, 3), print_fn=None).splitlines()]
+    assert ["0", "(Linear)", "[2,", "5]", "20", "60"] == rows[4][:6]
+    assert ["2", "(Linear)", "[2,", "2]", "12"] == rows[6][:5] and ["Total", "params:", "32"] in rows
+
+
 def test_table_rejects_an_unknown_sort_key():
     with ember.profiler.profile() as prof:
         ember.randn(2) + 1.0

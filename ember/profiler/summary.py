@@ -36,8 +36,7 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
     modules = list(net.named_modules())
     with profile(profile_memory=False) as prof:
         for name, module in modules:
-            own = sum(p.array.size for p in module.parameters(recurse=False))
-            rows[id(module)] = [name or type(module).__name__, type(module).__name__, "--", own, 0]
+            rows[id(module)] = [name or type(module).__name__, type(module).__name__, "--", 0, 0]
 
             def before(m, args):
                 starts.setdefault(id(m), []).append(len(prof.events))
@@ -60,6 +59,9 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
                 handle.remove()
             for m, training in modes:
                 m.training = training
+    for _, module in modules:  # after the call: a lazy module has its parameters (and its class) only then
+        rows[id(module)][1] = type(module).__name__
+        rows[id(module)][3] = sum(p.array.size for p in module.parameters(recurse=False))
     total = sum(p.array.size for p in net.parameters())
     trainable = sum(p.array.size for p in net.parameters() if p.requires_grad)
     lines = _format(modules, rows, total, trainable, prof.total_flops)
