@@ -184,3 +184,24 @@ def test_session_runs_are_recorded_and_still_update_variables():
     assert got == pytest.approx(expected) and after < expected  # the profiled training step updated w
     names = [e.name for e in prof.events]
     assert "matmul" in names and "update" in names and {e.kind for e in prof.events} == {"compiled"}
+
+
+def test_session_fetches_under_the_profiler_are_what_the_compiled_run_gives():
+    """Profiled, a fetched variable was its live storage (the run's and later runs' writes showed through: 3 for 1)
+    and a 0-d fetch a 0-d array instead of a NumPy scalar."""
+    from ember.compat import tf
+
+    tf.reset_default_graph()
+    w = tf.Variable(np.ones(2, np.float32))
+    bump = tf.assign_add(w, [1.0, 1.0])
+    total = tf.reduce_sum(w)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        with ember.profiler.profile() as prof:
+            value, _ = sess.run([w, bump])
+            later = sess.run(w)
+            scalar = sess.run(total)
+        sess.run(bump)
+    assert prof.events
+    assert value.tolist() == [1.0, 1.0] and later.tolist() == [2.0, 2.0]
+    assert isinstance(scalar, np.float32) and scalar == 4.0

@@ -110,12 +110,15 @@ def _node_name(node) -> str:
 
 def _profiled_graph(graph, bound, layout, arrays) -> tuple:
     """A compiled graph's work, node by node through the ops' forwards, each timed and costed. ``bound``
-    (input id -> array: a Session's variables) and ``layout`` (returned items) are compile_graph's."""
+    (input id -> array: a Session's variables) and ``layout`` (returned items) are compile_graph's; a Session's
+    run (the one caller with a ``layout``) gets its fetches as its compiled code gives them: copies, a fetched
+    variable's value before the run's writes, a NumPy scalar for a 0-d value."""
     given = iter(arrays)
     bound = bound or {}
     env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
     # a graph compiled for every size: target shapes read from unknown dimensions are filled in for these
     specs = infer_shapes(graph, [env[v.id].shape for v in graph.inputs]) if has_unknown_dims(graph) else None
+    before = {v.id: bound[v.id].copy() for v in graph.outputs if v.id in bound} if layout is not None else {}
     for node in graph.nodes:
         inputs = [env[v.id] for v in node.inputs]
         attrs = node.attrs
@@ -129,10 +132,11 @@ def _profiled_graph(graph, bound, layout, arrays) -> tuple:
             env[node.outputs[0].id] = np.asarray(out)
         if node.op.name != "const":
             _record(_node_name(node), node.op, inputs, attrs, out, start, end, "compiled")
-    results = [env[v.id] for v in graph.outputs]
-    if layout is not None:
-        results = [None if k is None else results[k] for k in layout]
-    return tuple(results)
+    if layout is None:
+        return tuple(env[v.id] for v in graph.outputs)
+    results = [before[v.id] if v.id in before else env[v.id].copy() for v in graph.outputs]  # may view a variable
+    results = [a[()] if a.ndim == 0 else a for a in results]
+    return tuple(None if k is None else results[k] for k in layout)
 
 
 def start(prof) -> None:
