@@ -110,6 +110,7 @@ def test_a_request_for_a_version_runs_on_that_version_or_gets_404(model_dir):
         np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
         for version, words in (("1", "version 1 of 'cnn' is not served (version 2 is)"),
                                ("x", "the version must be a number, got 'x'"),
+                               ("", "the version must be a number, got ''"),  # served the current version
                                ("³", "the version must be a number, got '³'")):  # a digit, not a number: was a 500
             r = httpx.post(f"{s.url}/v1/models/cnn/versions/{version}:predict", json={"instances": X.tolist()})
             assert r.status_code == 404 and r.json()["error"] == words, r.text

@@ -168,9 +168,9 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             spec = request.path_params["spec"]
             if not spec.endswith(":predict"):
                 raise BadRequest(f"unknown method in {spec!r}; use NAME:predict", 404)
-            name, _, asked = spec[: -len(":predict")].partition("/versions/")
+            name, versioned, asked = spec[: -len(":predict")].partition("/versions/")
             check_name(name)
-            if asked and not (asked.isascii() and asked.isdigit()):
+            if versioned and not (asked.isascii() and asked.isdigit()):  # "versions/:predict" names none
                 raise BadRequest(f"the version must be a number, got {asked!r}", 404)
             model = watcher.current
             if model is None:
