@@ -146,6 +146,20 @@ def test_summary_counts_a_lazy_modules_parameters_once_the_call_made_them():
     assert ["2", "(Linear)", "[2,", "2]", "12"] == rows[6][:5] and ["Total", "params:", "32"] in rows
 
 
+def test_table_row_limit_and_sort_by_none_as_pytorch():
+    """row_limit=-1 (PyTorch: every row) dropped the last row, and sort_by=None (PyTorch's default) was refused."""
+    x = ember.randn(4, 4)
+    with ember.profiler.profile() as prof:
+        (x @ x).relu().sum().neg()
+
+    def names(table):
+        return [line.split()[0] for line in table.splitlines()[3:-3]]
+
+    stats = prof.key_averages()
+    assert len(names(stats.table(row_limit=-1))) == len(stats) == 4 and names(stats.table(row_limit=0)) == []
+    assert names(stats.table(sort_by=None)) == ["matmul", "relu", "sum", "neg"]
+
+
 def test_table_rejects_an_unknown_sort_key():
     with ember.profiler.profile() as prof:
         ember.randn(2) + 1.0

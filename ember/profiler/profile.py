@@ -52,8 +52,9 @@ class StatsList(list):
         self.total_ns = total_ns
         self.peak_memory = peak_memory
 
-    def table(self, sort_by: str = "time", row_limit: int = 100, **_options) -> str:
-        """A text table, one row per op or labelled range (PyTorch's layout) with FLOPs and bytes."""
+    def table(self, sort_by: str | None = "time", row_limit: int = 100, **_options) -> str:
+        """A text table, one row per op or labelled range (PyTorch's layout) with FLOPs and bytes; as PyTorch's,
+        ``sort_by=None`` keeps the order of first call and a negative ``row_limit`` shows every row."""
         return _table(self, sort_by, row_limit, self.total_ns, self.peak_memory)
 
 
@@ -176,7 +177,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     def total_flops(self) -> int:
         return sum(e.flops for e in self.events)
 
-    def table(self, sort_by: str = "time", row_limit: int = 100) -> str:
+    def table(self, sort_by: str | None = "time", row_limit: int = 100) -> str:
         """``key_averages().table(sort_by, row_limit)``."""
         return self.key_averages().table(sort_by, row_limit)
 
@@ -214,11 +215,13 @@ def _self_times(events: list) -> list:
     return own
 
 
-def _table(stats: list, sort_by: str, row_limit: int, total: int, peak_memory: int | None) -> str:
+def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None) -> str:
     key = SORT_KEYS.get(sort_by)
-    if key is None:
+    if key is None and sort_by is not None:
         raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
-    shown = sorted(stats, key=key, reverse=sort_by != "name")[:row_limit]
+    shown = list(stats) if key is None else sorted(stats, key=key, reverse=sort_by != "name")
+    if row_limit >= 0:
+        shown = shown[:row_limit]
     width = max([len("Name")] + [len(s.name) for s in shown]) + 2
     heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes",
              "GFLOP/s"]
