@@ -45,6 +45,11 @@ def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
     return shapes
 
 
+def _is_shape(shape) -> bool:
+    return isinstance(shape, (tuple, list)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape)
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
@@ -55,6 +60,9 @@ def summary(net, input_shape: tuple | None = None, dtype=np.float32) -> str:
 
     >>> print(summary(ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.ReLU()), input_shape=(4,)))
     """
+    if input_shape is not None and not _is_shape(input_shape):
+        raise TypeError(f"summary: input_shape must be a tuple of ints (one sample's shape, without the batch "
+                        f"dimension), got {input_shape!r}")
     leaves = _leaves(net)
     shapes = _output_shapes(net, leaves, tuple(input_shape), dtype) if input_shape is not None else {}
     name_w, shape_w, count_w = 38, 26, WIDTH - 38 - 26

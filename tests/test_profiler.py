@@ -160,6 +160,18 @@ def test_table_row_limit_and_sort_by_none_as_pytorch():
     assert names(stats.table(sort_by=None)) == ["matmul", "relu", "sum", "neg"]
 
 
+@pytest.mark.parametrize("shape", [3, None, "ab", (2, "x"), [(2, 3), 4]])
+def test_summaries_refuse_an_input_shape_that_is_not_a_shape(shape):
+    """Each was a TypeError from inside ("'int' object is not subscriptable" and the like)."""
+    from ember.summary import summary as keras_summary
+
+    with pytest.raises(TypeError, match="summary: input_shape must be"):
+        ember.profiler.summary(nn.Linear(3, 2), shape, print_fn=None)
+    if shape is not None:
+        with pytest.raises(TypeError, match="summary: input_shape must be"):
+            keras_summary(nn.Linear(3, 2), shape)
+
+
 def test_table_rejects_an_unknown_sort_key():
     with ember.profiler.profile() as prof:
         ember.randn(2) + 1.0

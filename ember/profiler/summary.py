@@ -8,6 +8,11 @@ import ember
 from ember.profiler.profile import profile
 
 
+def _is_shape(shape) -> bool:
+    return isinstance(shape, (tuple, list)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape)
+
+
 def _shape_of(out) -> str:
     if isinstance(out, ember.Tensor):
         return str(list(out.shape))
@@ -24,7 +29,11 @@ def summary(net, input_shape, dtype="float32", print_fn=print) -> str:
 
     >>> ember.profiler.summary(net, (1, 1, 28, 28))
     """
-    shapes = input_shape if input_shape and isinstance(input_shape[0], (list, tuple)) else [input_shape]
+    several = isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple))
+    shapes = input_shape if several else [input_shape]
+    if not all(_is_shape(s) for s in shapes):
+        raise TypeError(f"summary: input_shape must be a shape (a tuple of ints, batch included) or a list of "
+                        f"shapes, got {input_shape!r}")
     rng = np.random.default_rng(0)
     if np.dtype(dtype).kind in "biu":  # cast normal samples would hold negative ids
         inputs = [ember.tensor(np.zeros(tuple(s), dtype)) for s in shapes]
