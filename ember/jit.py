@@ -22,32 +22,33 @@ keeps the old one; a parameter the function returns comes back as the call left 
 and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, written in place by an ``assign`` node).
 An in-place op on a parameter, a buffer or an argument (``p -= lr * p.grad``, ``x.add_(y)``, ``x[0] = 1``) writes it
 on every call, as in eager mode; a random fill of one (``normal_``) is refused, as it would draw only once.
-A call retraces when an argument's shape, dtype or requires_grad changes, when grad mode does (``ember.no_grad()``:
-each mode keeps its trace), when an optimizer's hyper-parameter becomes or stops being 0 or a flag of it changes
-(``nesterov``; the values, lr, momentum and betas included, are read on every call, so schedules need no retrace)
-or its parameter groups change (``add_param_group``, ``load_state_dict``), when a parameter's or
-an argument's ``.grad`` that the trace accumulated into appears or disappears, when a module whose ``training``
-the call read is switched (``train()``/``eval()``: each mode keeps its trace), when a parameter the call read is
-frozen or unfrozen (``requires_grad_(False)``, ``p.requires_grad = ...``: fine-tuning), and when a gradient hook of
-such a parameter, a hook of a module the call called or a global module hook is added or removed (each state keeps
-its trace). Calls check none of these last ones themselves: a change of any of them (``ember.traced_state``) makes
-the next call of every jit function compare what its trace read, once. A jit function called while another
-one traces is part of that trace (its function runs on the Values), so jit functions nest and may recurse. The compiled
-function's results are not recorded on the autograd tape. Python side effects are not replayed: set gradients to None
-with ``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``) before the backward
-that adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks of parameters
-and arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the
-call traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with
-other hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
-...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way, and so does changing a plain setting
-of such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze, a function held
-as an attribute, ``forward`` replaced on the instance, or a class default overridden there); a jit function of a
-module's method (``ember.jit(net.forward)``, ``@ember.jit`` on ``forward``) counts that module as called. Python
-state a forward changes itself (``self.calls += 1``) changes only while tracing, as under torch.compile.
-A module cast in the function (``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as
-torch.compile makes it; casting a tensor the trace already read is refused (a TypeError naming the module).
-A sparse embedding (``sparse=True``) traces too: its weight's gradient is a ``RowSparse`` of the looked-up
-rows, the optimizer's sparse rule becomes a ``sparse_update`` node, and the table is never densified.
+A call retraces when an argument's shape, dtype or requires_grad changes, when grad mode does (``ember.no_grad()``: each
+mode keeps its trace), when an optimizer's hyper-parameter becomes or stops being 0 or a flag of it changes
+(``nesterov``; the values, lr, momentum and betas included, are read on every call, so schedules need no retrace) or its
+parameter groups change (``add_param_group``, ``load_state_dict``), when a parameter's or an argument's ``.grad`` that
+the trace accumulated into appears or disappears, when a module whose ``training`` the call read is switched
+(``train()``/``eval()``: each mode keeps its trace), when a parameter the call read is frozen or unfrozen
+(``requires_grad_(False)``, ``p.requires_grad = ...``: fine-tuning), and when a gradient hook of such a parameter, a
+hook of a module the call called or a global module hook is added or removed (each state keeps its trace). Calls check
+none of these last ones themselves: a change of any of them (``ember.traced_state``) makes the next call of every jit
+function compare what its trace read, once. A jit function called while another one traces is part of that trace (its
+function runs on the Values), so jit functions nest and may recurse. The compiled function's results are not recorded on
+the autograd tape (a backward outside the call does not reach its inputs: compile the whole step, or use
+``ember.compile``, which runs such a function eagerly). Python side effects are not replayed: set gradients to None with
+``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``) before the backward that
+adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks of parameters and
+arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the call
+traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with other
+hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
+...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way, and so does changing a plain setting of
+such a module (``bn.eps = 1e-3``, ``dropout.p = 0.2``: a number, string or tuple the trace froze, a function held as an
+attribute, ``forward`` replaced on the instance, or a class default overridden there); a jit function of a module's
+method (``ember.jit(net.forward)``, ``@ember.jit`` on ``forward``) counts that module as called. Python state a forward
+changes itself (``self.calls += 1``) changes only while tracing, as under torch.compile. A module cast in the function
+(``net.to(dtype)``, ``net.double()``) is made once, to the module, at trace time, as torch.compile makes it; casting a
+tensor the trace already read is refused (a TypeError naming the module). A sparse embedding (``sparse=True``) traces
+too: its weight's gradient is a ``RowSparse`` of the looked-up rows, the optimizer's sparse rule becomes a
+``sparse_update`` node, and the table is never densified.
 
 Sizes that change from call to call (``dynamic``, named as in ``torch.compile``): with ``dynamic=None`` (the
 default) the first signature is compiled for its exact shapes; when a call differs from a compiled signature
@@ -245,6 +246,8 @@ class JitFunction:
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
         self._methods = weakref.WeakKeyDictionary()  # instance -> this method's jit function bound to it
+        # raise RecordedResults rather than compile a trace whose results eager mode would record (ember.compile)
+        self.eager_when_recorded = False
         _LIVE.add(self)
 
     def __get__(self, instance, owner=None):
@@ -464,12 +467,15 @@ class JitFunction:
             for index, _ in trace.arg_assumed:  # an argument's .grad: set on the caller's Tensor of each call
                 writeback.append((_Argument(index), len(outputs)))
                 outputs.append(traced[index].grad)
+            recorded = self.eager_when_recorded and _recorded_results(flat, trace, writeback)
         finally:
             observe_modes(outer)
             observe_calls(outer_calls)
             trace.restore()
             trace.arguments = {}  # the caller's Tensors: not kept
         _refuse_captured_arguments(self.__name__, graph, args)
+        if recorded:
+            raise RecordedResults(self.__name__)
         written = graph.written()
         written_args = tuple(i for i, v in enumerate(traced) if isinstance(v, Tensor) and v.id in written)
         trace.modes = list(modes.values())
@@ -491,6 +497,18 @@ class JitFunction:
         compiled.written_args = written_args
         self.cache.count_compile()
         return compiled
+
+
+class RecordedResults(Exception):  # noqa: N818  (a signal to ember.compile, not an error)
+    """A trace's results would be on the autograd tape in eager mode (raised for ``eager_when_recorded``)."""
+
+
+def _recorded_results(flat: list, trace: Trace, writeback: list) -> bool:
+    """Whether eager mode would record the traced results for a backward outside the call: a result requires grad,
+    and the call runs no backward of its own (a training step's loss needs none)."""
+    if not grad_mode.is_grad_enabled() or writeback or trace.grad_inputs or trace.arg_grad_inputs:
+        return False
+    return any(t.requires_grad for t in flat)
 
 
 def _refuse_grads_written_once(name: str, trace: Trace, since: int) -> None:

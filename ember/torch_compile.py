@@ -8,7 +8,9 @@ jit function of its own for each set of keyword names, which passes them on by n
 ``ember.jit``'s results are not on the autograd tape: a compiled training step holds its own backward. So a
 compiled module called where its result will be differentiated (gradients enabled and a parameter or an argument
 requiring grad) runs its forward eagerly, with a warning the first time; under ``no_grad``, in evaluation with
-frozen parameters or in a jit-compiled training step that calls it, it runs compiled.
+frozen parameters or in a jit-compiled training step that calls it, it runs compiled. A compiled function whose
+trace finds a result requiring grad and no backward of its own does the same: from then on it runs eagerly while
+gradients are enabled, so a backward outside it reaches its inputs, as PyTorch's.
 
 >>> model = ember.compile(model)            # or @ember.compile on a function
 >>> with ember.no_grad():
@@ -23,7 +25,7 @@ from collections.abc import Callable
 
 from ember.autograd import is_grad_enabled
 from ember.graph.ir import current
-from ember.jit import JitFunction, jit
+from ember.jit import JitFunction, RecordedResults, jit
 from ember.nn.module import Module, note_call
 from ember.tensor import Tensor
 
@@ -43,9 +45,11 @@ class CompiledFunction(JitFunction):
         self.fullgraph = fullgraph
         self.graph_break: str | None = None  # why the function runs eagerly (a value read while tracing)
         self._by_keywords = {}  # (number of positional arguments, keyword names) -> a jit function
+        self.eager_when_recorded = True  # (jit's RecordedResults: the results belong on the autograd tape)
+        self._recorded = False  # whether a trace's results did: then calls with gradients enabled run eagerly
 
     def __call__(self, *args, **kwargs):
-        if self.graph_break is not None:
+        if self.graph_break is not None or (self._recorded and is_grad_enabled()):
             return self.fn(*args, **kwargs)
         try:
             if not kwargs:
@@ -54,7 +58,16 @@ class CompiledFunction(JitFunction):
             compiled = self._by_keywords.get(key)
             if compiled is None:
                 compiled = self._by_keywords[key] = jit(_by_name(self.fn, *key), dynamic=self.dynamic)
+                compiled.eager_when_recorded = True
             return compiled(*args, *kwargs.values())
+        except RecordedResults:
+            if current() is not None:
+                raise
+            self._recorded = True
+            warnings.warn(f"ember.compile: {self.__name__}'s result is recorded for a backward outside the compiled "
+                          "code, so it runs eagerly while gradients are enabled; compile the whole training step "
+                          "(backward included) to compile its backward too", stacklevel=2)
+            return self.fn(*args, **kwargs)
         except TypeError as exc:
             if self.fullgraph or current() is not None:  # (inside another trace: that one breaks)
                 raise

@@ -258,3 +258,49 @@ def test_a_graph_break_runs_eagerly_and_fullgraph_raises():
         compiled_module = ember.compile(module)
         with pytest.warns(UserWarning, match="graph break"):
             np.testing.assert_allclose(compiled_module(data).numpy(), module(data).numpy(), rtol=1e-6)
+
+
+def test_a_compiled_function_whose_result_is_differentiated_outside_runs_eagerly():
+    # its result was off the autograd tape: (c(a) + a.sum()).backward() gave a.grad [1, 1] for PyTorch's [3, 5]
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    compiled = ember.compile(lambda t: (t * t).sum())
+    with pytest.warns(UserWarning, match="recorded for a backward outside the compiled code"):
+        out = compiled(a)
+    (out + a.sum()).backward()
+    assert a.grad.tolist() == [3.0, 5.0]
+    layer = nn.Linear(3, 2)
+    x = ember.randn(4, 3)
+    (layer(x).relu().sum()).backward()  # eager, for reference
+    expected = layer.weight.grad.numpy().copy()
+    layer.zero_grad()
+    head = ember.compile(lambda x: layer(x).relu().sum())  # reads parameters that require grad
+    with pytest.warns(UserWarning):
+        head(x).backward()
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), expected)
+    with ember.no_grad():  # without gradients it runs compiled
+        assert compiled(a).item() == 5.0
+    assert compiled.traces == 2  # (the trace that found the recorded result, then the no_grad one)
+    scaled = ember.compile(lambda x, scale=1.0: (x * x).sum() * scale)
+    a.grad = None
+    with pytest.warns(UserWarning):
+        scaled(a, scale=2.0).backward()
+    assert a.grad.tolist() == [4.0, 8.0]
+
+
+def test_a_compiled_training_step_still_runs_compiled():
+    layer = nn.Linear(3, 1)
+    opt = ember.optim.SGD(layer.parameters(), lr=0.1)
+
+    @ember.compile
+    def step(x):
+        opt.zero_grad()
+        loss = layer(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            step(ember.ones(4, 3))
+    assert step.traces == 1
