@@ -96,6 +96,28 @@ def test_group_by_input_shape_keeps_the_shapes_apart():
     assert names == ["exp [[2, 3]]", "exp [[4, 3]]"]
 
 
+def test_key_averages_rows_have_pytorchs_attribute_names():
+    # only Ember's names (name, calls, time_ns, ...) were there: PyTorch code reading e.key, e.count, e.cpu_time_total
+    # or e.input_shapes failed with AttributeError
+    torch = pytest.importorskip("torch")
+    with profile(record_shapes=True) as prof:
+        for _ in range(3):
+            ember.ones(2, 3).exp()
+        ember.ones(4, 3).exp()
+    with torch.profiler.profile(record_shapes=True) as theirs:
+        for _ in range(3):
+            torch.ones(2, 3).exp()
+        torch.ones(4, 3).exp()
+    for group in (False, True):
+        ours = [s for s in prof.key_averages(group_by_input_shape=group) if s.key == "exp"]
+        want = [e for e in theirs.key_averages(group_by_input_shape=group) if e.key == "aten::exp"]
+        assert [(s.count, s.input_shapes) for s in ours] == [(e.count, e.input_shapes) for e in want]
+        for s in ours:
+            assert s.cpu_time_total == s.total_ns / 1000 and s.self_cpu_time_total == s.time_ns / 1000
+            assert s.cpu_time == pytest.approx(s.cpu_time_total / s.count)
+            assert s.cpu_memory_usage == s.self_cpu_memory_usage == s.out_bytes
+
+
 @pytest.mark.parametrize("use_gzip", [False, True])
 def test_tensorboard_trace_handler_writes_one_trace_per_cycle(tmp_path, use_gzip):
     handler = tensorboard_trace_handler(tmp_path, worker_name="worker0", use_gzip=use_gzip)

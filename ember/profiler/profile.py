@@ -21,11 +21,49 @@ class OpStats(NamedTuple):
     bytes: int
     out_bytes: int
     total_ns: int = 0
+    op: str | None = None  # the op name alone where ``name`` also shows the input shapes
+    shapes: tuple | None = None  # the input shapes grouped on (``group_by_input_shape``); None where not grouped
 
     @property
     def avg_ns(self) -> float:
         """The average total time of a call (PyTorch's "CPU time avg")."""
         return self.total_ns / self.calls if self.calls else 0.0
+
+    # PyTorch's FunctionEventAvg names (times in microseconds, as PyTorch's)
+    @property
+    def key(self) -> str:
+        """The op or range name (without the input shapes ``name`` shows when grouped by them)."""
+        return self.name if self.op is None else self.op
+
+    @property
+    def count(self) -> int:
+        return self.calls
+
+    @property
+    def cpu_time_total(self) -> float:
+        return self.total_ns / 1000
+
+    @property
+    def self_cpu_time_total(self) -> float:
+        return self.time_ns / 1000
+
+    @property
+    def cpu_time(self) -> float:
+        """The average total time of a call, in microseconds."""
+        return self.avg_ns / 1000
+
+    @property
+    def cpu_memory_usage(self) -> int:
+        return self.out_bytes
+
+    @property
+    def self_cpu_memory_usage(self) -> int:
+        return self.out_bytes
+
+    @property
+    def input_shapes(self) -> list | str:
+        """The input shapes of the group as lists under ``group_by_input_shape``; as PyTorch, ``""`` otherwise."""
+        return "" if self.shapes is None else [list(s) for s in self.shapes]
 
 
 SORT_KEYS = {
@@ -168,7 +206,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 t[3] += e.bytes
                 t[4] += e.out_bytes
                 t[5] += e.end - e.start
-        stats = [OpStats(key if isinstance(key, str) else f"{key[0]} {[list(s) for s in key[1]]}", *t)
+        stats = [OpStats(key, *t) if isinstance(key, str) else
+                 OpStats(f"{key[0]} {[list(s) for s in key[1]]}", *t, op=key[0], shapes=key[1])
                  for key, t in totals.items()]
         total = sum(s.time_ns for s in stats)
         return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
