@@ -464,3 +464,33 @@ def test_a_failing_request_whose_caller_gave_up_does_not_stop_the_batcher():
 
     out, version = asyncio.run(go())
     np.testing.assert_array_equal(out, [[6.0]])
+
+
+def test_stop_fails_the_requests_not_yet_answered_instead_of_leaving_them_waiting():
+    # the loop task was cancelled and queued (or running) requests' futures never resolved: their callers hung
+    from ember.serve import Stopped
+    from ember.serve.batching import Batcher
+
+    started, release = threading.Event(), threading.Event()
+
+    def run(batch):
+        started.set()
+        release.wait(5)
+        return batch * 2, 1
+
+    async def go():
+        batcher = Batcher(run, max_batch_size=1, max_queue=8)
+        await batcher.start()
+        running = asyncio.ensure_future(batcher.submit(np.ones((1, 2))))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        queued = [asyncio.ensure_future(batcher.submit(np.ones((1, 2)))) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        await batcher.stop()
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(running, *queued, return_exceptions=True), 5)
+        with pytest.raises(Stopped, match="not running"):
+            await batcher.submit(np.ones((1, 2)))
+        return results
+
+    results = asyncio.run(go())
+    assert len(results) == 4 and all(isinstance(r, Stopped) and "stopped before" in str(r) for r in results)

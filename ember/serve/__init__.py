@@ -7,8 +7,8 @@ dynamic_axes={"input0": {0: "batch"}})``.
 """
 
 from ember.serve.app import ServeOptions, create_app, parse_instances, serve
-from ember.serve.batching import Batcher, DeadlineExceeded, Overloaded
+from ember.serve.batching import Batcher, DeadlineExceeded, Overloaded, Stopped
 from ember.serve.versions import LoadedModel, VersionWatcher, load_version, version_numbers
 
-__all__ = ["Batcher", "DeadlineExceeded", "LoadedModel", "Overloaded", "ServeOptions", "VersionWatcher",
+__all__ = ["Batcher", "DeadlineExceeded", "LoadedModel", "Overloaded", "ServeOptions", "Stopped", "VersionWatcher",
            "create_app", "load_version", "parse_instances", "serve", "version_numbers"]

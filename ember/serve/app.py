@@ -6,7 +6,8 @@
   each instance (``predictions``), or a dict of the outputs' lists (``outputs``).
 - ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
-field, ragged or non-numeric instances, wrong shape (400); a full queue 503, a passed deadline 504.
+field, ragged or non-numeric instances, wrong shape (400); a full queue or a stopping server 503, a passed deadline
+504.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ember.serve.batching import Batcher, DeadlineExceeded, Overloaded
+from ember.serve.batching import Batcher, DeadlineExceeded, Overloaded, Stopped
 from ember.serve.versions import VersionWatcher
 
 
@@ -182,7 +183,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             metrics.queue.set(batcher.depth())
             try:
                 outputs, version = await batcher.submit(instances)
-            except Overloaded as exc:
+            except (Overloaded, Stopped) as exc:
                 raise BadRequest(str(exc), 503) from None
             except DeadlineExceeded as exc:
                 raise BadRequest(str(exc), 504) from None

@@ -2,12 +2,14 @@
 
 A bounded queue holds waiting requests; when it is full a request is refused at once (the server answers
 503) instead of waiting without bound. A request still queued past its deadline is dropped (504). One
-batch runs at a time, in a worker thread, on the model version current when the batch starts.
+batch runs at a time, in a worker thread, on the model version current when the batch starts. ``stop()`` fails the
+requests not yet answered (``Stopped``) rather than leave their callers waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -20,6 +22,10 @@ class Overloaded(Exception):
 
 class DeadlineExceeded(Exception):
     """The request waited longer than its deadline."""
+
+
+class Stopped(Exception):
+    """The batcher was stopped (or not started) before the request was answered."""
 
 
 class _Request:
@@ -43,6 +49,7 @@ class Batcher:
         self.max_queue, self.deadline, self.on_batch = max_queue, deadline, on_batch
         self.queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
+        self._waiting: set = set()  # the futures of requests not yet answered, for stop() to fail
 
     def depth(self) -> int:
         return self.queue.qsize() if self.queue is not None else 0
@@ -52,16 +59,31 @@ class Batcher:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop batching; the requests queued, or in the batch being collected or run, fail with ``Stopped``."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for future in list(self._waiting):
+            if not future.done():
+                future.set_exception(Stopped("the server stopped before this request ran"))
+        self._waiting.clear()
+        if self.queue is not None:
+            while not self.queue.empty():
+                self.queue.get_nowait()
 
     async def submit(self, instances: np.ndarray):
         """Run ``instances`` (a batch of one request) and return (outputs, version)."""
+        if self._task is None:
+            raise Stopped("the batcher is not running (start() it first; stop() ends it)")
         future = asyncio.get_running_loop().create_future()
         try:
             self.queue.put_nowait(_Request(instances, future, time.monotonic() + self.deadline))
         except asyncio.QueueFull:
             raise Overloaded(f"the queue holds {self.max_queue} requests; retry later") from None
+        self._waiting.add(future)
+        future.add_done_callback(self._waiting.discard)
         return await future
 
     async def _loop(self) -> None:
