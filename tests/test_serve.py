@@ -494,3 +494,27 @@ def test_stop_fails_the_requests_not_yet_answered_instead_of_leaving_them_waitin
 
     results = asyncio.run(go())
     assert len(results) == 4 and all(isinstance(r, Stopped) and "stopped before" in str(r) for r in results)
+
+
+def test_deleting_the_served_version_falls_back_to_the_newest_remaining_one(model_dir):
+    # as TF Serving's latest-version policy: version 2 kept serving after its folder was deleted (and a deleted
+    # refused version stayed in the status as END forever)
+    import shutil
+
+    from ember.serve.versions import VersionWatcher
+
+    path, first = model_dir
+    write_version(path, 2, shift=5.0)
+    os.makedirs(path / "3")
+    watcher = VersionWatcher(str(path), poll_interval=0)
+    assert watcher.refresh().version == 2 and 3 in watcher.refused
+    shutil.rmtree(path / "3")
+    shutil.rmtree(path / "2")
+    loaded = watcher.refresh()
+    assert loaded.version == 1 and watcher.refused == {}
+    np.testing.assert_allclose(loaded(X), first, rtol=1e-5, atol=1e-6)
+    second = write_version(path, 2, shift=5.0)  # put back: the newest serves again
+    np.testing.assert_allclose(watcher.refresh()(X), second, rtol=1e-5, atol=1e-6)
+    shutil.rmtree(path / "1")
+    shutil.rmtree(path / "2")
+    assert watcher.refresh() is None  # nothing left to serve: unloaded, as TF Serving

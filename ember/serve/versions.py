@@ -3,7 +3,8 @@
 A version is loaded, checked (one input, a test call on a zero batch) and only then swapped in, by one
 reference assignment: a request reads ``watcher.current`` once, so it runs wholly on the old or the new
 version. A version that fails to load is logged and refused (until its files change); the old one keeps
-serving.
+serving. As TF Serving's default policy, when the served version's folder is deleted the newest remaining version
+that loads serves instead (none where no version remains).
 """
 
 from __future__ import annotations
@@ -128,10 +129,16 @@ class VersionWatcher:
         return os.path.getmtime(path) if os.path.exists(path) else -1.0
 
     def refresh(self) -> LoadedModel | None:
-        """Load the newest version above the current one that loads; returns what now serves."""
+        """Load the newest version above the current one that loads (any version where the current one's folder
+        was deleted); returns what now serves."""
         with self._lock:
-            serving = self.current.version if self.current is not None else -1
-            for version in reversed(version_numbers(self.model_dir)):
+            numbers = version_numbers(self.model_dir)
+            self.refused = {v: r for v, r in self.refused.items() if v in numbers}  # deleted: no longer reported
+            deleted = self.current is not None and self.current.version not in numbers
+            # a deleted version is unloaded as TF Serving does: the newest remaining one that loads takes over (the
+            # deleted one answers until then, so no request sees no version in between)
+            serving = self.current.version if self.current is not None and not deleted else -1
+            for version in reversed(numbers):
                 if version <= serving:
                     break
                 stamp = self._stamp(version)
@@ -147,6 +154,9 @@ class VersionWatcher:
                 self.current = loaded  # one assignment: requests see the old or the new version, whole
                 log.info("serving version %d", version)
                 break
+            if deleted and self.current.version not in numbers:
+                log.warning("version %d was deleted and no other version loads; serving none", self.current.version)
+                self.current = None
             return self.current
 
     def start(self) -> None:
