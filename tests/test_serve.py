@@ -518,3 +518,28 @@ def test_deleting_the_served_version_falls_back_to_the_newest_remaining_one(mode
     shutil.rmtree(path / "1")
     shutil.rmtree(path / "2")
     assert watcher.refresh() is None  # nothing left to serve: unloaded, as TF Serving
+
+
+def test_named_inputs_must_name_the_models_input_as_tf_serving(model_dir):
+    # {"inputs": {"wrong_name": ...}} was answered from whatever the name; named instances ({"instances":
+    # [{"input0": ...}]}, TF Serving's row format) were refused as "not numbers"; signature_name was ignored and
+    # "instances" silently won over "inputs"
+    path, expected = model_dir
+    rows = [{"input0": x.tolist()} for x in X[:2]]
+    with Server(path) as s:
+        r = s.predict({"instances": rows})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], expected[:2], rtol=1e-5, atol=1e-6)
+        r = s.predict({"signature_name": "serving_default", "inputs": {"input0": X[:2].tolist()}})
+        np.testing.assert_allclose(r.json()["outputs"], expected[:2], rtol=1e-5, atol=1e-6)
+        for body, words in (
+                ({"inputs": {"wrong_name": X[:2].tolist()}}, "\"inputs\" names the input 'wrong_name'; this "
+                                                             "model's input is 'input0'"),
+                ({"instances": [{"x": X[0].tolist()}]}, "instance 0 names the input 'x'; this model's input is "
+                                                        "'input0'"),
+                ({"instances": [rows[0], X[1].tolist()]}, "instance 1 is not an object of named inputs"),
+                ({"instances": [{"input0": X[0].tolist(), "input1": [1]}]}, "instance 0 names 2 inputs"),
+                ({"instances": X[:1].tolist(), "inputs": X[:1].tolist()}, "both \"instances\" and \"inputs\""),
+                ({"signature_name": "predict", "instances": X[:1].tolist()}, "unknown signature_name 'predict'")):
+            r = s.predict(body)
+            assert r.status_code == 400 and words in r.json()["error"], r.text

@@ -3,7 +3,9 @@
 - ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``, 404 unless N is the version
   served) with ``{"instances": [...]}`` answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it
   answers ``{"outputs": [...]}``. A model of several outputs answers, as TF Serving, a dict of them by name for
-  each instance (``predictions``), or a dict of the outputs' lists (``outputs``).
+  each instance (``predictions``), or a dict of the outputs' lists (``outputs``). Named inputs
+  (``{"instances": [{"input0": ...}, ...]}``, ``{"inputs": {"input0": ...}}``) must use the model's input name;
+  ``signature_name``, where given, must be ``serving_default``.
 - ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
 field, ragged or non-numeric instances, wrong shape (400); a full queue or a stopping server 503, a passed deadline
@@ -39,6 +41,9 @@ class ServeOptions:
     deadline_ms: float = 1000.0
     max_body_bytes: int = 10 * 2**20
     poll_interval: float = 2.0
+
+
+SIGNATURE = "serving_default"  # the one signature a served ONNX model has (TF Serving's default name)
 
 
 class BadRequest(Exception):
@@ -79,10 +84,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
-                    batch: int | None = None) -> tuple[np.ndarray, str]:
+def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype, batch: int | None = None,
+                    input_name: str | None = None) -> tuple[np.ndarray, str]:
     """The request's instances as one array, and the answer's key; BadRequest saying what is wrong. ``batch``: the
-    number of instances a model of a fixed batch size takes."""
+    number of instances a model of a fixed batch size takes; ``input_name``: the name named inputs must use (the row
+    format's ``{"instances": [{NAME: ...}, ...]}`` and the columnar ``{"inputs": {NAME: ...}}``), None for any."""
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -91,14 +97,19 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
         raise BadRequest("the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object with \"instances\" or \"inputs\"")
+    signature = payload.get("signature_name") or SIGNATURE  # absent or "": the default, as TF Serving
+    if signature != SIGNATURE:
+        raise BadRequest(f"unknown signature_name {signature!r}; this model has one, {SIGNATURE!r}")
+    if "instances" in payload and "inputs" in payload:
+        raise BadRequest("the body has both \"instances\" and \"inputs\"; send one of them")
     if "instances" in payload:
         data, key = payload["instances"], "predictions"
+        if isinstance(data, list) and any(isinstance(row, dict) for row in data):
+            data = [_named(row, input_name, f"instance {i}") for i, row in enumerate(data)]
     elif "inputs" in payload:
         data, key = payload["inputs"], "outputs"
         if isinstance(data, dict):
-            if len(data) != 1:
-                raise BadRequest(f"\"inputs\" names {len(data)} inputs; this model takes one")
-            data = next(iter(data.values()))
+            data = _named(data, input_name, "\"inputs\"")
     else:
         raise BadRequest("missing field: the body needs \"instances\" (or \"inputs\")")
     if not isinstance(data, list) or not data:
@@ -133,6 +144,19 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype,
         raise BadRequest(f"instance values beyond the range of {dtype} (largest {largest:g}); they would be "
                          "infinite")
     return np.ascontiguousarray(converted), key
+
+
+def _named(inputs, input_name: str | None, where: str):
+    """The value of the one input of a named-inputs object; BadRequest where it names other inputs."""
+    if not isinstance(inputs, dict):
+        raise BadRequest(f"{where} is not an object of named inputs while others are; use one form for all")
+    names = list(inputs)
+    if len(names) != 1:
+        raise BadRequest(f"{where} names {len(names)} inputs {names}; this model takes one"
+                         + (f", {input_name!r}" if input_name is not None else ""))
+    if input_name is not None and names[0] != input_name:
+        raise BadRequest(f"{where} names the input {names[0]!r}; this model's input is {input_name!r}")
+    return inputs[names[0]]
 
 
 def _answer(outputs, key: str):
@@ -179,7 +203,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             if asked and int(asked) != model.version:
                 raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
-            instances, key = parse_instances(body, model.instance_shape, model.dtype, model.batch)
+            instances, key = parse_instances(body, model.instance_shape, model.dtype, model.batch, model.input_name)
             metrics.queue.set(batcher.depth())
             try:
                 outputs, version = await batcher.submit(instances)

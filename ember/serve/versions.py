@@ -28,6 +28,8 @@ class LoadedModel(NamedTuple):
     instance_shape: tuple  # dimensions after the batch axis; None where the model takes any size
     dtype: np.dtype
     batch: int | None = None  # the input's fixed first size (instances per call); None where it takes any number
+    input_name: str | None = None  # the input's name, which named requests must use; None: any one name
+    outputs: tuple = ()  # (name, dtype, dims) of each output, dims None where any size
 
     def __call__(self, batch: np.ndarray) -> np.ndarray | dict:
         """The output for ``batch``; a dict of the outputs by name where the model has several (TF Serving answers
@@ -99,7 +101,10 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
     if not dims:
         raise ValueError(f"{path}: the input must have a batch axis")
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
-    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype, dims[0] or None)
+    outputs = tuple((o.name, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type)),
+                     tuple(d.dim_value if d.HasField("dim_value") else None for d in o.type.tensor_type.shape.dim))
+                    for o in proto.graph.output)
+    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype, dims[0] or None, inputs[0].name, outputs)
     batch = dims[0] or 2  # two instances where the model takes any number: a first axis of 1 may not be the batch
     try:
         out = loaded(np.zeros((batch,) + tuple(d or 1 for d in dims[1:]), dtype))
