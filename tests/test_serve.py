@@ -543,3 +543,36 @@ def test_named_inputs_must_name_the_models_input_as_tf_serving(model_dir):
                 ({"signature_name": "predict", "instances": X[:1].tolist()}, "unknown signature_name 'predict'")):
             r = s.predict(body)
             assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_status_of_one_version_and_metadata_as_tf_serving(model_dir):
+    # GET /v1/models/NAME/versions/N and .../metadata were 405 (only POST matched the longer paths)
+    path, _ = model_dir
+    write_version(path, 2, shift=5.0)
+    os.makedirs(path / "3")  # refused: no model file
+    with Server(path) as s:
+        def get(tail):
+            return httpx.get(f"{s.url}/v1/models/cnn{tail}")
+
+        assert get("/versions/2").json() == {"model_version_status": [
+            {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+        (refused,) = get("/versions/3").json()["model_version_status"]
+        assert refused["state"] == "END" and "missing" in refused["status"]["error_message"]
+        meta = get("/metadata").json()
+        assert meta["model_spec"] == {"name": "cnn", "signature_name": "", "version": "2"}
+        signature = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+        assert signature["method_name"] == "tensorflow/serving/predict"
+        (name, spec), = signature["inputs"].items()
+        assert name == "input0" and spec["dtype"] == "DT_FLOAT"
+        assert [d["size"] for d in spec["tensor_shape"]["dim"]] == ["-1", "1", "8", "8"]
+        (out,) = signature["outputs"].values()
+        assert out["dtype"] == "DT_FLOAT" and out["tensor_shape"]["dim"][1]["size"] == "3"
+        assert get("/versions/2/metadata").json() == meta
+        for tail, status, words in (("/versions/1", 404, "version 1 of 'cnn' is not loaded or known"),
+                                    ("/versions/x", 404, "the version must be a number, got 'x'"),
+                                    ("/versions/1/metadata", 404, "version 1 of 'cnn' is not served (version 2 is)"),
+                                    ("/labels/stable", 404, "no version label 'stable'"),
+                                    ("/signatures", 404, "unknown path")):
+            r = get(tail)
+            assert r.status_code == status and words in r.json()["error"], (tail, r.text)
+        assert httpx.get(f"{s.url}/v1/models/other/metadata").status_code == 404

@@ -6,7 +6,9 @@
   each instance (``predictions``), or a dict of the outputs' lists (``outputs``). Named inputs
   (``{"instances": [{"input0": ...}, ...]}``, ``{"inputs": {"input0": ...}}``) must use the model's input name;
   ``signature_name``, where given, must be ``serving_default``.
-- ``GET /v1/models/NAME``: the version status; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
+- ``GET /v1/models/NAME`` (or ``NAME/versions/N``): the status of the versions (of N); ``GET
+  /v1/models/NAME[/versions/N]/metadata``: the served version's signature, as TF Serving's GetModelMetadata;
+  ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
 field, ragged or non-numeric instances, wrong shape (400); a full queue or a stopping server 503, a passed deadline
 504.
@@ -170,6 +172,31 @@ def _answer(outputs, key: str):
     return [{name: rows[i] for name, rows in columns.items()} for i in range(len(next(iter(outputs.values()))))]
 
 
+_TF_DTYPES = {"float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int8": "DT_INT8",
+              "int16": "DT_INT16", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8", "uint16": "DT_UINT16",
+              "uint32": "DT_UINT32", "uint64": "DT_UINT64", "bool": "DT_BOOL", "complex64": "DT_COMPLEX64",
+              "complex128": "DT_COMPLEX128", "bfloat16": "DT_BFLOAT16"}
+
+
+def _tensor_info(name: str, dtype: np.dtype, dims: tuple) -> dict:
+    """TensorFlow's TensorInfo as JSON: -1 where a dimension takes any size."""
+    return {"dtype": _TF_DTYPES.get(np.dtype(dtype).name, "DT_INVALID"), "name": name,
+            "tensor_shape": {"dim": [{"size": str(-1 if d is None else d), "name": ""} for d in dims],
+                             "unknown_rank": False}}
+
+
+def _metadata(name: str, model) -> dict:
+    """TF Serving's GetModelMetadataResponse: the served version's one signature (``serving_default``)."""
+    input_name = model.input_name or "input0"
+    signature = {
+        "inputs": {input_name: _tensor_info(input_name, model.dtype, (model.batch,) + tuple(model.instance_shape))},
+        "outputs": {out: _tensor_info(out, dtype, dims) for out, dtype, dims in model.outputs},
+        "method_name": "tensorflow/serving/predict",
+    }
+    return {"model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
+            "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}}}
+
+
 def create_app(model_dir: str, options: ServeOptions) -> Starlette:
     """The ASGI application serving ``model_dir``'s versions under ``options.model_name``."""
     watcher = VersionWatcher(model_dir, options.poll_interval)
@@ -199,7 +226,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                 raise BadRequest(f"the version must be a number, got {asked!r}", 404)
             model = watcher.current
             if model is None:
-                raise BadRequest("no model version is loaded yet", 503)
+                raise BadRequest("no model version is loaded", 503)
             if asked and int(asked) != model.version:
                 raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
@@ -225,18 +252,45 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             metrics.requests.labels(code=str(status)).inc()
             metrics.latency.observe(time.perf_counter() - start)
 
-    async def status_of(request: Request) -> Response:
+    def version_status(version: int, state: str, code: str = "OK", message: str = "") -> dict:
+        return {"version": str(version), "state": state, "status": {"error_code": code, "error_message": message}}
+
+    async def model_get(request: Request) -> Response:
+        """``NAME[/versions/N][/metadata]``: the status of the versions (or of N), or the served version's
+        signature."""
         try:
-            check_name(request.path_params["name"])
+            name, *rest = request.path_params["spec"].split("/")
+            check_name(name)
+            metadata = rest[-1:] == ["metadata"]
+            rest = rest[:-1] if metadata else rest
+            asked = None
+            if rest[:1] == ["labels"] and len(rest) == 2:
+                raise BadRequest(f"no version label {rest[1]!r}: this server has no version labels; use "
+                                 "/versions/N", 404)
+            if rest:
+                if len(rest) != 2 or rest[0] != "versions":
+                    raise BadRequest(f"unknown path {request.url.path!r}; use /v1/models/NAME[/versions/N]"
+                                     "[/metadata]", 404)
+                if not (rest[1].isascii() and rest[1].isdigit()):
+                    raise BadRequest(f"the version must be a number, got {rest[1]!r}", 404)
+                asked = int(rest[1])
+            model = watcher.current
+            refused = sorted(watcher.refused.items())
+            if metadata:
+                if model is None:
+                    raise BadRequest("no model version is loaded", 503)
+                if asked is not None and asked != model.version:
+                    raise BadRequest(f"version {asked} of {name!r} is not served (version {model.version} is)", 404)
+                return JSONResponse(_metadata(name, model))
+            versions = [version_status(model.version, "AVAILABLE")] if model else []
+            versions += [version_status(v, "END", "INVALID_ARGUMENT", reason) for v, (_, reason) in refused]
+            if asked is not None:
+                versions = [v for v in versions if v["version"] == str(asked)]
+                if not versions:
+                    raise BadRequest(f"version {asked} of {name!r} is not loaded or known", 404)
+            return JSONResponse({"model_version_status": versions})
         except BadRequest as exc:
             return _error(exc.status, str(exc))
-        model = watcher.current
-        versions = [{"version": str(model.version), "state": "AVAILABLE",
-                     "status": {"error_code": "OK", "error_message": ""}}] if model else []
-        versions += [{"version": str(v), "state": "END", "status": {"error_code": "INVALID_ARGUMENT",
-                                                                     "error_message": reason}}
-                     for v, (_, reason) in sorted(watcher.refused.items())]
-        return JSONResponse({"model_version_status": versions})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -263,7 +317,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
 
     routes = [
         Route("/v1/models/{spec:path}", predict, methods=["POST"]),
-        Route("/v1/models/{name}", status_of, methods=["GET"]),
+        Route("/v1/models/{spec:path}", model_get, methods=["GET"]),
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_text),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
