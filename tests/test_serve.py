@@ -576,3 +576,18 @@ def test_status_of_one_version_and_metadata_as_tf_serving(model_dir):
             r = get(tail)
             assert r.status_code == status and words in r.json()["error"], (tail, r.text)
         assert httpx.get(f"{s.url}/v1/models/other/metadata").status_code == 404
+
+
+def test_unknown_paths_and_wrong_methods_get_a_json_error(model_dir):
+    # Starlette's plain-text "Not Found" / "Method Not Allowed" were the only answers not {"error": ...}; a columnar
+    # {"inputs": 5} was told "instances" must be a list
+    path, _ = model_dir
+    with Server(path) as s:
+        for method, tail, status, words in (("PUT", "/v1/models/cnn", 405, "PUT /v1/models/cnn: Method Not Allowed"),
+                                            ("DELETE", "/v1/models/cnn:predict", 405, "allowed: GET, HEAD, POST"),
+                                            ("GET", "/v2/models/cnn", 404, "GET /v2/models/cnn: Not Found"),
+                                            ("POST", "/healthz", 405, "Method Not Allowed")):
+            r = httpx.request(method, s.url + tail)
+            assert r.status_code == status and words in r.json()["error"], (method, tail, r.text)
+        r = s.predict({"inputs": 5})
+        assert r.status_code == 400 and r.json()["error"].startswith("\"inputs\" must be a non-empty list")

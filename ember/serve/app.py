@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -115,7 +116,8 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype, batch: 
     else:
         raise BadRequest("missing field: the body needs \"instances\" (or \"inputs\")")
     if not isinstance(data, list) or not data:
-        raise BadRequest("\"instances\" must be a non-empty list")
+        field = "instances" if key == "predictions" else "inputs"
+        raise BadRequest(f"\"{field}\" must be a non-empty list (of instances), got {json.dumps(data)[:40]}")
     try:
         array = np.array(data)
     except ValueError as exc:
@@ -292,6 +294,10 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
         except BadRequest as exc:
             return _error(exc.status, str(exc))
 
+    async def models(request: Request) -> Response:
+        # one route for both methods, so that a wrong method's 405 lists them both
+        return await (predict(request) if request.method == "POST" else model_get(request))
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -316,13 +322,19 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             await batcher.stop()
 
     routes = [
-        Route("/v1/models/{spec:path}", predict, methods=["POST"]),
-        Route("/v1/models/{spec:path}", model_get, methods=["GET"]),
+        Route("/v1/models/{spec:path}", models, methods=["GET", "POST"]),
         Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics_text),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.watcher, app.state.batcher = watcher, batcher
     return app
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """An unknown path or a wrong method answered as every other error: ``{"error": ...}``."""
+    allowed = ", ".join(sorted((exc.headers or {}).get("Allow", "").split(", ")))  # Starlette's is in set order
+    message = f"{request.method} {request.url.path}: {exc.detail}" + (f" (allowed: {allowed})" if allowed else "")
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
 
 def serve(model_dir: str, options: ServeOptions, host: str = "127.0.0.1", port: int = 8501) -> None:
