@@ -591,3 +591,41 @@ def test_unknown_paths_and_wrong_methods_get_a_json_error(model_dir):
             assert r.status_code == status and words in r.json()["error"], (method, tail, r.text)
         r = s.predict({"inputs": 5})
         assert r.status_code == 400 and r.json()["error"].startswith("\"inputs\" must be a non-empty list")
+
+
+def test_a_model_of_two_inputs_takes_named_instances_or_columns_as_tf_serving(tmp_path):
+    # a version of two inputs was refused ("serving needs a model with one input"): TF Serving's named row format
+    # {"instances": [{"a": ..., "b": ...}]} and columnar {"inputs": {"a": ..., "b": ...}} could not be served
+    os.makedirs(tmp_path / "1")
+    ember.onnx.export(lambda a, b: a * 2 + b.sum(1, keepdim=True), (np.zeros((1, 3), np.float32),
+                                                                   np.zeros((1, 2), np.float32)),
+                      str(tmp_path / "1" / "model.onnx"), input_names=["a", "b"],
+                      dynamic_axes={"a": {0: "n"}, "b": {0: "n"}, "output0": {0: "n"}})
+    a = np.arange(12, dtype=np.float32).reshape(4, 3)
+    b = np.arange(8, dtype=np.float32).reshape(4, 2) / 4
+    expected = a * 2 + b.sum(1, keepdims=True)
+    with Server(tmp_path, batch_timeout_ms=50) as s:
+        r = s.predict({"instances": [{"a": x.tolist(), "b": y.tolist()} for x, y in zip(a, b)]})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-6)
+        r = s.predict({"inputs": {"b": b[:2].tolist(), "a": a[:2].tolist()}})
+        np.testing.assert_allclose(r.json()["outputs"], expected[:2], rtol=1e-6)
+
+        async def fire():  # requests batched together keep each input's rows with their own request
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*[client.post(f"{s.url}/v1/models/cnn:predict", json={
+                    "instances": [{"a": a[i].tolist(), "b": b[i].tolist()}]}) for i in range(4)])
+
+        for i, r in enumerate(asyncio.run(fire())):
+            np.testing.assert_allclose(r.json()["predictions"], expected[i : i + 1], rtol=1e-6)
+        for body, words in (({"inputs": {"a": a.tolist()}}, "this model's inputs are ['a', 'b'] (missing: ['b'])"),
+                            ({"instances": [{"a": a[0].tolist(), "c": [1, 2]}]}, "(unknown: ['c'])"),
+                            ({"instances": a.tolist()}, "instance 0 is not an object of named inputs (this model "
+                                                        "takes 2: ['a', 'b'])"),
+                            ({"inputs": {"a": a.tolist(), "b": b[:1].tolist()}}, "different numbers of instances"),
+                            ({"inputs": {"a": a.tolist(), "b": a.tolist()}}, "input 'b': each instance must have "
+                                                                             "shape [2], got [3]")):
+            r = s.predict(body)
+            assert r.status_code == 400 and words in r.json()["error"], r.text
+        signature = httpx.get(f"{s.url}/v1/models/cnn/metadata").json()["metadata"]["signature_def"]
+        assert list(signature["signature_def"]["serving_default"]["inputs"]) == ["a", "b"]

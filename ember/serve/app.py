@@ -5,7 +5,8 @@
   answers ``{"outputs": [...]}``. A model of several outputs answers, as TF Serving, a dict of them by name for
   each instance (``predictions``), or a dict of the outputs' lists (``outputs``). Named inputs
   (``{"instances": [{"input0": ...}, ...]}``, ``{"inputs": {"input0": ...}}``) must use the model's input name;
-  ``signature_name``, where given, must be ``serving_default``.
+  ``signature_name``, where given, must be ``serving_default``. A model of several inputs takes each instance as
+  an object of them all (``{"instances": [{"a": ..., "b": ...}]}``) or ``{"inputs": {"a": ..., "b": ...}}``.
 - ``GET /v1/models/NAME`` (or ``NAME/versions/N``): the status of the versions (of N); ``GET
   /v1/models/NAME[/versions/N]/metadata``: the served version's signature, as TF Serving's GetModelMetadata;
   ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
@@ -92,6 +93,12 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype, batch: 
     """The request's instances as one array, and the answer's key; BadRequest saying what is wrong. ``batch``: the
     number of instances a model of a fixed batch size takes; ``input_name``: the name named inputs must use (the row
     format's ``{"instances": [{NAME: ...}, ...]}`` and the columnar ``{"inputs": {NAME: ...}}``), None for any."""
+    return parse_inputs(body, ((input_name, instance_shape, dtype),), batch)
+
+
+def parse_inputs(body: bytes, specs: tuple, batch: int | None = None) -> tuple[np.ndarray | dict, str]:
+    """``parse_instances`` for a model of the inputs ``specs`` ((name, instance_shape, dtype) each): one input's
+    array, or several inputs' dict of arrays by name (each instance an object of them all, or ``"inputs"`` one)."""
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -105,62 +112,86 @@ def parse_instances(body: bytes, instance_shape: tuple, dtype: np.dtype, batch: 
         raise BadRequest(f"unknown signature_name {signature!r}; this model has one, {SIGNATURE!r}")
     if "instances" in payload and "inputs" in payload:
         raise BadRequest("the body has both \"instances\" and \"inputs\"; send one of them")
+    names = [name for name, _, _ in specs]
     if "instances" in payload:
-        data, key = payload["instances"], "predictions"
-        if isinstance(data, list) and any(isinstance(row, dict) for row in data):
-            data = [_named(row, input_name, f"instance {i}") for i, row in enumerate(data)]
+        data, key, field = payload["instances"], "predictions", "instances"
+        if isinstance(data, list) and data and (len(specs) > 1 or any(isinstance(row, dict) for row in data)):
+            rows = [_named(row, names, f"instance {i}") for i, row in enumerate(data)]
+            data = {name: [row[name] for row in rows] for name in rows[0]}
     elif "inputs" in payload:
-        data, key = payload["inputs"], "outputs"
-        if isinstance(data, dict):
-            data = _named(data, input_name, "\"inputs\"")
+        data, key, field = payload["inputs"], "outputs", "inputs"
+        if isinstance(data, dict) or len(specs) > 1:
+            data = _named(data, names, "\"inputs\"")
     else:
         raise BadRequest("missing field: the body needs \"instances\" (or \"inputs\")")
+    if len(specs) == 1:
+        (_, instance_shape, dtype), = specs
+        value = next(iter(data.values())) if isinstance(data, dict) else data
+        return _array(value, instance_shape, dtype, batch, field, ""), key
+    arrays = {name: _array(data[name], shape, dtype, batch, field, f"input {name!r}: ") for name, shape, dtype in specs}
+    counts = {name: len(a) for name, a in arrays.items()}
+    if len(set(counts.values())) > 1:
+        raise BadRequest(f"the inputs hold different numbers of instances {counts}; each instance needs them all")
+    return arrays, key
+
+
+def _array(data, instance_shape: tuple, dtype: np.dtype, batch: int | None, field: str, where: str) -> np.ndarray:
+    """One input's instances as an array of ``dtype``; BadRequest (starting with ``where``) saying what is wrong."""
     if not isinstance(data, list) or not data:
-        field = "instances" if key == "predictions" else "inputs"
-        raise BadRequest(f"\"{field}\" must be a non-empty list (of instances), got {json.dumps(data)[:40]}")
+        raise BadRequest(f"{where}\"{field}\" must be a non-empty list (of instances), got {json.dumps(data)[:40]}")
     try:
         array = np.array(data)
     except ValueError as exc:
-        raise BadRequest(f"the instances are ragged ({exc})") from None
+        raise BadRequest(f"{where}the instances are ragged ({exc})") from None
     if array.dtype.kind not in "biuf":
-        raise BadRequest(f"the instances must be numbers of the model's dtype {dtype}, got {array.dtype.kind!r} "
-                         "data (strings, nulls or ragged lists)")
+        raise BadRequest(f"{where}the instances must be numbers of the model's dtype {dtype}, got "
+                         f"{array.dtype.kind!r} data (strings, nulls or ragged lists)")
     if dtype.kind in "iu" and array.dtype.kind == "f":
-        raise BadRequest(f"the model takes integers ({dtype}); the instances hold fractions")
+        raise BadRequest(f"{where}the model takes integers ({dtype}); the instances hold fractions")
     shape = array.shape[1:]
     if len(shape) != len(instance_shape) or any(e is not None and e != g for e, g in zip(instance_shape, shape)):
         expected = ["?" if d is None else d for d in instance_shape]
-        raise BadRequest(f"each instance must have shape {expected}, got {list(shape)}")
+        raise BadRequest(f"{where}each instance must have shape {expected}, got {list(shape)}")
     if batch is not None and len(array) != batch:
-        raise BadRequest(f"this model version takes {batch} instance(s) per request (its input's first axis is "
-                         f"fixed), got {len(array)}")
+        raise BadRequest(f"{where}this model version takes {batch} instance(s) per request (its input's first axis "
+                         f"is fixed), got {len(array)}")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         if array.size and (array.min() < info.min or array.max() > info.max):
-            raise BadRequest(f"instance values beyond the range of {dtype}")
+            raise BadRequest(f"{where}instance values beyond the range of {dtype}")
     if dtype.kind == "b" and not np.isin(array, (0, 1)).all():  # bool() would make 2 or 0.5 True
-        raise BadRequest(f"the model takes booleans ({dtype}); the instances hold values other than 0/1 and "
+        raise BadRequest(f"{where}the model takes booleans ({dtype}); the instances hold values other than 0/1 and "
                          "true/false")
     with np.errstate(over="ignore"):
         converted = array.astype(dtype)
     if dtype.kind == "f" and np.isinf(converted).sum() != np.isinf(array).sum():  # 1e6 in float16 became inf
         largest = np.finfo(dtype).max
-        raise BadRequest(f"instance values beyond the range of {dtype} (largest {largest:g}); they would be "
+        raise BadRequest(f"{where}instance values beyond the range of {dtype} (largest {largest:g}); they would be "
                          "infinite")
-    return np.ascontiguousarray(converted), key
+    return np.ascontiguousarray(converted)
 
 
-def _named(inputs, input_name: str | None, where: str):
-    """The value of the one input of a named-inputs object; BadRequest where it names other inputs."""
+def _named(inputs, names: list, where: str) -> dict:
+    """A named-inputs object checked against the model's input ``names`` (one name None: any one name);
+    BadRequest where it names others or lacks some."""
     if not isinstance(inputs, dict):
-        raise BadRequest(f"{where} is not an object of named inputs while others are; use one form for all")
-    names = list(inputs)
-    if len(names) != 1:
-        raise BadRequest(f"{where} names {len(names)} inputs {names}; this model takes one"
-                         + (f", {input_name!r}" if input_name is not None else ""))
-    if input_name is not None and names[0] != input_name:
-        raise BadRequest(f"{where} names the input {names[0]!r}; this model's input is {input_name!r}")
-    return inputs[names[0]]
+        what = "an object of named inputs" + (f" (this model takes {len(names)}: {names})" if len(names) > 1 else "")
+        raise BadRequest(f"{where} is not {what}")
+    given = list(inputs)
+    if len(names) == 1:
+        (name,) = names
+        if len(given) != 1:
+            raise BadRequest(f"{where} names {len(given)} inputs {given}; this model takes one"
+                             + (f", {name!r}" if name is not None else ""))
+        if name is not None and given[0] != name:
+            raise BadRequest(f"{where} names the input {given[0]!r}; this model's input is {name!r}")
+        return inputs
+    unknown, missing = [n for n in given if n not in names], [n for n in names if n not in inputs]
+    if unknown or missing:
+        raise BadRequest(f"{where} names the inputs {given}; this model's inputs are {names}"
+                         + (f" (unknown: {unknown})" if unknown else "")
+                         + (f" (missing: {missing})" if missing else ""))
+    return inputs
 
 
 def _answer(outputs, key: str):
@@ -189,9 +220,9 @@ def _tensor_info(name: str, dtype: np.dtype, dims: tuple) -> dict:
 
 def _metadata(name: str, model) -> dict:
     """TF Serving's GetModelMetadataResponse: the served version's one signature (``serving_default``)."""
-    input_name = model.input_name or "input0"
+    inputs = [(name or "input0", shape, dtype) for name, shape, dtype in model.input_specs]
     signature = {
-        "inputs": {input_name: _tensor_info(input_name, model.dtype, (model.batch,) + tuple(model.instance_shape))},
+        "inputs": {name: _tensor_info(name, dtype, (model.batch,) + tuple(shape)) for name, shape, dtype in inputs},
         "outputs": {out: _tensor_info(out, dtype, dims) for out, dtype, dims in model.outputs},
         "method_name": "tensorflow/serving/predict",
     }
@@ -232,7 +263,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             if asked and int(asked) != model.version:
                 raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
-            instances, key = parse_instances(body, model.instance_shape, model.dtype, model.batch, model.input_name)
+            instances, key = parse_inputs(body, model.input_specs, model.batch)
             metrics.queue.set(batcher.depth())
             try:
                 outputs, version = await batcher.submit(instances)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember.serve.versions import batch_rows, concat_rows
+
 
 class Overloaded(Exception):
     """The queue is full."""
@@ -73,8 +75,9 @@ class Batcher:
             while not self.queue.empty():
                 self.queue.get_nowait()
 
-    async def submit(self, instances: np.ndarray):
-        """Run ``instances`` (a batch of one request) and return (outputs, version)."""
+    async def submit(self, instances: np.ndarray | dict):
+        """Run ``instances`` (a batch of one request: an array, or a dict of arrays by input name) and return
+        (outputs, version)."""
         if self._task is None:
             raise Stopped("the batcher is not running (start() it first; stop() ends it)")
         future = asyncio.get_running_loop().create_future()
@@ -91,7 +94,7 @@ class Batcher:
         while True:
             first = carry if carry is not None else await self.queue.get()
             carry = None
-            batch, size = [first], len(first.instances)
+            batch, size = [first], batch_rows(first.instances)
             if self.max_batch_size > 1:
                 window_end = time.monotonic() + self.batch_timeout
                 while size < self.max_batch_size:
@@ -100,11 +103,11 @@ class Batcher:
                         nxt = self.queue.get_nowait() if left <= 0 else await asyncio.wait_for(self.queue.get(), left)
                     except (TimeoutError, asyncio.QueueEmpty):
                         break
-                    if size + len(nxt.instances) > self.max_batch_size:
+                    if size + batch_rows(nxt.instances) > self.max_batch_size:
                         carry = nxt
                         break
                     batch.append(nxt)
-                    size += len(nxt.instances)
+                    size += batch_rows(nxt.instances)
             await self._run(batch)
 
     async def _run(self, batch: list) -> None:
@@ -121,7 +124,7 @@ class Batcher:
             return
         loop = asyncio.get_running_loop()
         try:
-            outputs, version = await loop.run_in_executor(None, self.run, np.concatenate([r.instances for r in live]))
+            outputs, version = await loop.run_in_executor(None, self.run, concat_rows([r.instances for r in live]))
         except Exception:
             if len(live) == 1:
                 if not live[0].future.done():  # its caller may have given up while it ran
@@ -130,7 +133,7 @@ class Batcher:
             for r in live:  # one request's bad values must not fail the others: run each alone
                 await self._run([r])
             return
-        total = sum(len(r.instances) for r in live)
+        total = sum(batch_rows(r.instances) for r in live)
         shapes = [np.shape(o) for o in (outputs.values() if isinstance(outputs, dict) else [outputs])]
         if not all(shape[:1] == (total,) for shape in shapes):  # no rows to hand back: fail these, keep the loop
             for r in live:
@@ -142,7 +145,7 @@ class Batcher:
             self.on_batch(total)
         start = 0
         for r in live:
-            stop = start + len(r.instances)
+            stop = start + batch_rows(r.instances)
             if not r.future.done():
                 rows = ({name: o[start:stop] for name, o in outputs.items()} if isinstance(outputs, dict)
                         else outputs[start:stop])

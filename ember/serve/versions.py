@@ -1,6 +1,6 @@
 """Model versions on disk: ``MODEL_DIR/<n>/model.onnx``, the highest valid one served, new ones hot-loaded.
 
-A version is loaded, checked (one input, a test call on a zero batch) and only then swapped in, by one
+A version is loaded, checked (a batch axis on each input, a test call on a zero batch) and only then swapped in, by one
 reference assignment: a request reads ``watcher.current`` once, so it runs wholly on the old or the new
 version. A version that fails to load is logged and refused (until its files change); the old one keeps
 serving. As TF Serving's default policy, when the served version's folder is deleted the newest remaining version
@@ -21,7 +21,9 @@ MODEL_FILE = "model.onnx"
 
 
 class LoadedModel(NamedTuple):
-    """One loaded version: the callable, and the per-instance shape and dtype its input takes."""
+    """One loaded version: the callable, and the per-instance shape and dtype its input takes (its first input's,
+    where it has several: ``inputs`` then holds each one's (name, instance shape, dtype), and a batch is a dict of
+    arrays by input name)."""
 
     version: int
     module: object
@@ -30,26 +32,51 @@ class LoadedModel(NamedTuple):
     batch: int | None = None  # the input's fixed first size (instances per call); None where it takes any number
     input_name: str | None = None  # the input's name, which named requests must use; None: any one name
     outputs: tuple = ()  # (name, dtype, dims) of each output, dims None where any size
+    inputs: tuple = ()  # (name, instance_shape, dtype) of each input where there are several
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray | dict:
+    @property
+    def input_specs(self) -> tuple:
+        """(name, instance_shape, dtype) of each input."""
+        return self.inputs or ((self.input_name, self.instance_shape, self.dtype),)
+
+    def __call__(self, batch: np.ndarray | dict) -> np.ndarray | dict:
         """The output for ``batch``; a dict of the outputs by name where the model has several (TF Serving answers
         each of them). A model of a fixed batch size runs on each ``self.batch`` rows in turn (the imported model
         would compute on other sizes: a mean over its batch axis would mix requests)."""
-        if self.batch is not None and len(batch) != self.batch:
-            if len(batch) % self.batch:
-                raise ValueError(f"version {self.version} takes {self.batch} instances per call, got {len(batch)}")
-            parts = [self(batch[i : i + self.batch]) for i in range(0, len(batch), self.batch)]
-            if isinstance(parts[0], dict):
-                return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-            return np.concatenate(parts)
+        rows = batch_rows(batch)
+        if self.batch is not None and rows != self.batch:
+            if rows % self.batch:
+                raise ValueError(f"version {self.version} takes {self.batch} instances per call, got {rows}")
+            parts = [self(slice_rows(batch, i, i + self.batch)) for i in range(0, rows, self.batch)]
+            return concat_rows(parts)
         import ember
 
+        arrays = [batch[name] for name, _, _ in self.inputs] if self.inputs else [batch]
         with ember.no_grad():
-            out = self.module(ember.from_numpy(batch))
+            out = self.module(*[ember.from_numpy(a) for a in arrays])
         if isinstance(out, (tuple, list)):
             names = list(getattr(self.module, "output_names", None) or [f"output{i}" for i in range(len(out))])
             return {name: np.asarray(o.numpy()) for name, o in zip(names, out)}
         return np.asarray(out.numpy())
+
+
+def batch_rows(batch: np.ndarray | dict) -> int:
+    """The number of instances of a batch (an array, or a dict of arrays by input or output name)."""
+    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+
+
+def slice_rows(batch: np.ndarray | dict, start: int, stop: int) -> np.ndarray | dict:
+    """Instances ``start:stop`` of a batch."""
+    if isinstance(batch, dict):
+        return {name: value[start:stop] for name, value in batch.items()}
+    return batch[start:stop]
+
+
+def concat_rows(parts: list) -> np.ndarray | dict:
+    """The batches ``parts`` as one."""
+    if isinstance(parts[0], dict):
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    return np.concatenate(parts)
 
 
 def _version_folders(model_dir: str) -> dict[int, str]:
@@ -94,20 +121,30 @@ def load_version(model_dir: str, version: int) -> LoadedModel:
         raise ValueError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})") from exc
     initializers = {i.name for i in proto.graph.initializer}
     inputs = [i for i in proto.graph.input if i.name not in initializers]
-    if len(inputs) != 1:
-        raise ValueError(f"{path}: serving needs a model with one input, this one has {len(inputs)}")
-    tensor_type = inputs[0].type.tensor_type
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-    if not dims:
-        raise ValueError(f"{path}: the input must have a batch axis")
-    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
+    if not inputs:
+        raise ValueError(f"{path}: serving needs a model with an input, this one has none")
+    specs, firsts = [], set()
+    for i in inputs:
+        tensor_type = i.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        if not dims:
+            raise ValueError(f"{path}: the input {i.name!r} must have a batch axis")
+        firsts.add(dims[0] or None)
+        specs.append((i.name, tuple(dims[1:]), np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))))
+    if len(firsts) != 1:  # the batch axis is one, shared
+        raise ValueError(f"{path}: the inputs' first axes (the batch) differ: {sorted(firsts, key=str)}")
+    fixed = firsts.pop()
     outputs = tuple((o.name, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type)),
                      tuple(d.dim_value if d.HasField("dim_value") else None for d in o.type.tensor_type.shape.dim))
                     for o in proto.graph.output)
-    loaded = LoadedModel(version, module, tuple(dims[1:]), dtype, dims[0] or None, inputs[0].name, outputs)
-    batch = dims[0] or 2  # two instances where the model takes any number: a first axis of 1 may not be the batch
+    name, instance_shape, dtype = specs[0]
+    loaded = LoadedModel(version, module, instance_shape, dtype, fixed, name, outputs,
+                         tuple(specs) if len(specs) > 1 else ())
+    batch = fixed or 2  # two instances where the model takes any number: a first axis of 1 may not be the batch
+    zeros = {n: np.zeros((batch,) + tuple(d or 1 for d in shape), dt) for n, shape, dt in specs}
+    zeros = zeros if len(specs) > 1 else zeros[name]
     try:
-        out = loaded(np.zeros((batch,) + tuple(d or 1 for d in dims[1:]), dtype))
+        out = loaded(zeros)
     except Exception as exc:
         raise ValueError(f"{path}: the model fails on a zero batch ({type(exc).__name__}: {exc})") from exc
     for name, value in (out.items() if isinstance(out, dict) else [("", out)]):
