@@ -174,3 +174,10 @@ def test_assign_refuses_a_value_of_another_shape():
         with pytest.raises(ValueError, match=r"assign to v:0: shapes \[3\] and \[1\] are incompatible"):
             sess.run(late, {fed: [9.0]})
         np.testing.assert_array_equal(sess.run(new), [4.0, 5.0, 6.0])
+
+
+def test_a_label_outside_the_classes_is_named_without_an_ignore_index_tf1_has_not():
+    # the error spoke of an ignore_index (-9223372036854775808) that TF-1 code never set
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([2]), logits=tf.constant([[1.0, 2.0]]))
+    with tf.Session() as sess, pytest.raises(IndexError, match=r"must lie in \[0, 2\), got \[2\]"):
+        sess.run(loss)

@@ -285,8 +285,9 @@ def _class_offsets(xp, target, classes: int, ignore_index: int):
     safe = xp.where(valid, target, 0)
     bad = (safe < 0) | (safe >= classes)
     if bool(bad.any()):
-        raise IndexError(f"sparse_softmax_cross_entropy: target values must lie in [0, {classes}) or be "
-                         f"ignore_index ({ignore_index}), got {safe[bad][:5]}")
+        ignored = "" if ignore_index == np.iinfo(np.int64).min else f" or be ignore_index ({ignore_index})"
+        raise IndexError(f"sparse_softmax_cross_entropy: target values must lie in [0, {classes}){ignored}, got "
+                         f"{safe[bad][:5]}")
     return xp.arange(target.size) * classes + safe, None if bool(valid.all()) else valid
 
 
