@@ -204,3 +204,22 @@ def test_a_tiny_skip_gram_model_trains(loss_fn):
         after = sess.run(full, evaluation)
     assert before > np.log(vocab) * 0.8
     assert after < before / 10  # the full cross-entropy falls from about log(30) = 3.4 by a factor of 10 or more
+
+
+@pytest.mark.parametrize("unique", [True, False])
+def test_a_seeded_sampler_repeats_its_draws_in_each_new_session(unique):
+    # seed= was accepted and ignored: every Session drew other classes
+    true_classes = tf.constant([[1], [2]], dtype=tf.int64)
+    first = tf.random.log_uniform_candidate_sampler(true_classes, 1, 6, unique, 100, seed=3)[0]
+    other = tf.random.uniform_candidate_sampler(true_classes, 1, 6, unique, 100, seed=4)[0]
+    loss = tf.nn.sampled_softmax_loss(tf.ones([100, 3]), tf.zeros([100]), true_classes, tf.ones([2, 3]), 6, 100,
+                                      seed=5)
+    runs = []
+    for _ in range(2):
+        with tf.Session() as sess:
+            runs.append([sess.run([first, other, loss]) for _ in range(2)])
+    for (a, b, c), (d, e, f) in zip(*runs):  # each run of the second Session repeats the first's
+        np.testing.assert_array_equal(a, d)
+        np.testing.assert_array_equal(b, e)
+        np.testing.assert_array_equal(c, f)
+    assert not np.array_equal(runs[0][0][0], runs[0][1][0])  # fresh on every run of one Session

@@ -614,7 +614,9 @@ def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0, state=None):
     return random_draw(kind, shape, dtype, a, b, state)
 
 
-RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "TruncatedNormal", "uniform": "RandomUniform"}
+# the kinds of the random ops (a Session hands a seeded one its own generator), candidate samplers' among them
+RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "TruncatedNormal", "uniform": "RandomUniform",
+                "candidates": "CandidateSampler"}
 
 
 def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, float32, float64, int64, op
+from ember.compat.tf._core import Tensor, as_tf, float32, float64, int64, op, op_seeds
+from ember.compat.tf.array_ops import RANDOM_TYPES
 from ember.ops.effects import random_draw
 
 __all__ = ["fixed_unigram_candidate_sampler", "log_uniform_candidate_sampler", "uniform_candidate_sampler"]
@@ -37,22 +38,23 @@ def _check(what: str, true_classes: Tensor, num_true: int, num_sampled: int, uni
                          f"{list(shape)}")
 
 
-def _draw(probs: np.ndarray, num_sampled: int, unique: bool):
-    """(classes int64 [num_sampled], num_tries as a float64 scalar), inside a recipe being replayed."""
+def _draw(probs: np.ndarray, num_sampled: int, unique: bool, state=None):
+    """(classes int64 [num_sampled], num_tries as a float64 scalar), inside a recipe being replayed; drawn from
+    ``state`` (a seeded op's generator) when given."""
     p = ember.tensor(probs)
     if not unique:
         cdf = np.cumsum(probs)
-        u = random_draw("uniform", (num_sampled,), float64, 0.0, float(cdf[-1]))
+        u = random_draw("uniform", (num_sampled,), float64, 0.0, float(cdf[-1]), state)
         classes = ember.minimum(ember.searchsorted(ember.tensor(cdf), u, right=True), len(probs) - 1)
         return classes, ember.tensor(np.float64(num_sampled))
-    clocks = -ember.log1p(-random_draw("uniform", (len(probs),), float64, 0.0, 1.0))  # Exp(1), finite
+    clocks = -ember.log1p(-random_draw("uniform", (len(probs),), float64, 0.0, 1.0, state))  # Exp(1), finite
     positive = ember.gt(p, 0.0)
     race = ember.where(positive, clocks / ember.where(positive, p, 1.0), float("inf"))
     classes = ember.topk(race, num_sampled, largest=False).indices
     taken = ember.take(p, classes)
     before = ember.cumsum(taken, 0) - taken  # the probability of the classes already drawn
     # tries for the next new class: 1 + floor(log(V) / log(before)), V in (0, 1]; never more than ~1e300 apart
-    v = 1.0 - random_draw("uniform", (num_sampled,), float64, 0.0, 1.0)
+    v = 1.0 - random_draw("uniform", (num_sampled,), float64, 0.0, 1.0, state)
     tries = 1.0 + ember.floor(ember.log(v) / ember.log(ember.clip(before, 1e-300, 1.0 - 1e-16)))
     return classes, ember.sum(tries)
 
@@ -64,19 +66,23 @@ def expected_count(p, num_tries, num_sampled: int):
 
 
 def candidate_sampler(what: str, probs: np.ndarray, true_classes, num_true: int, num_sampled: int, unique: bool,
-                      name: str) -> tuple:
-    """(sampled_candidates, true_expected_count, sampled_expected_count) for the distribution ``probs``."""
+                      name: str, seed=None) -> tuple:
+    """(sampled_candidates, true_expected_count, sampled_expected_count) for the distribution ``probs``. Seeded
+    (``seed``, or a graph seed), the draws repeat in each new Session, as TF-1's random ops."""
     true_classes = as_tf(true_classes)
     _check(what, true_classes, num_true, num_sampled, unique, len(probs))
     num_sampled = int(num_sampled)
     probs = np.asarray(probs, np.float64)
 
-    def draw():
-        classes, tries = _draw(probs, num_sampled, unique)
+    def draw(state=None):
+        classes, tries = _draw(probs, num_sampled, unique, state)
         return ember.stack([ember.cast(classes, "float64"), ember.broadcast_to(tries, (num_sampled,))], axis=1)
 
-    # one recipe for the three results, so that one Session run draws once for all of them
-    drawn = Tensor(draw, name=f"{name}/draw", shape=(num_sampled, 2), dtype=np.dtype(float64))
+    # one recipe for the three results, so that one Session run draws once for all of them (a random op's kind:
+    # the Session hands a seeded one its generator)
+    drawn = Tensor(draw, name=f"{name}/draw", shape=(num_sampled, 2), dtype=np.dtype(float64),
+                   kind=RANDOM_TYPES["candidates"])
+    drawn.seeds = op_seeds(seed)
 
     def counts(d, classes):
         p = ember.take(ember.tensor(probs), ember.cast(classes, "int64"))
@@ -100,7 +106,7 @@ def log_uniform_candidate_sampler(true_classes, num_true: int, num_sampled: int,
     ``unique``), and the expected counts of ``true_classes`` ([batch, num_true]) and of the sampled classes:
     (sampled_candidates int64, true_expected_count float32, sampled_expected_count float32)."""
     return candidate_sampler("tf.random.log_uniform_candidate_sampler", log_uniform_probabilities(range_max),
-                             true_classes, num_true, num_sampled, unique, name or "LogUniformCandidateSampler")
+                             true_classes, num_true, num_sampled, unique, name or "LogUniformCandidateSampler", seed)
 
 
 def uniform_candidate_sampler(true_classes, num_true: int, num_sampled: int, unique: bool, range_max: int,
@@ -108,7 +114,7 @@ def uniform_candidate_sampler(true_classes, num_true: int, num_sampled: int, uni
     """As ``log_uniform_candidate_sampler`` with every class of ``[0, range_max)`` equally likely."""
     probs = np.full(int(range_max), 1.0 / int(range_max)) if int(range_max) > 0 else np.zeros(0)
     return candidate_sampler("tf.random.uniform_candidate_sampler", probs, true_classes, num_true, num_sampled,
-                             unique, name or "UniformCandidateSampler")
+                             unique, name or "UniformCandidateSampler", seed)
 
 
 def fixed_unigram_candidate_sampler(true_classes, num_true: int, num_sampled: int, unique: bool, range_max: int,
@@ -132,4 +138,4 @@ def fixed_unigram_candidate_sampler(true_classes, num_true: int, num_sampled: in
         raise ValueError(f"{what}: only {np.count_nonzero(weights)} classes have a positive count, fewer than "
                          f"num_sampled ({num_sampled}) distinct ones")
     return candidate_sampler(what, weights / weights.sum(), true_classes, num_true, num_sampled, unique,
-                             name or "FixedUnigramCandidateSampler")
+                             name or "FixedUnigramCandidateSampler", seed)

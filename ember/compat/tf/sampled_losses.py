@@ -46,7 +46,7 @@ def _logits(what: str, fn, labels, sampled, true_count, sampled_count, true_w, s
 
 
 def _sampled(what: str, fn, weights, biases, labels, inputs, num_sampled: int, num_classes: int, num_true: int,
-             sampled_values, remove_accidental_hits: bool, partition_strategy: str) -> Tensor:
+             sampled_values, remove_accidental_hits: bool, partition_strategy: str, seed=None) -> Tensor:
     labels, inputs = as_tf(labels), as_tf(inputs)
     num_true = int(num_true)
     if labels.shape is not None and (len(labels.shape) != 2 or labels.shape[1] not in (None, num_true)):
@@ -55,7 +55,7 @@ def _sampled(what: str, fn, weights, biases, labels, inputs, num_sampled: int, n
     if inputs.shape is not None and len(inputs.shape) != 2:
         raise ValueError(f"tf.nn.{what}: inputs must have shape [batch_size, dim], got {list(inputs.shape)}")
     if sampled_values is None:
-        sampled_values = log_uniform_candidate_sampler(labels, num_true, num_sampled, True, num_classes)
+        sampled_values = log_uniform_candidate_sampler(labels, num_true, num_sampled, True, num_classes, seed=seed)
     sampled, true_count, sampled_count = (as_tf(v) for v in sampled_values)
     flat = op(lambda y: ember.cast(ember.reshape(y, (-1,)), "int64"), (labels,), name=f"{what}/labels_flat")
     sampled_ids = op(lambda s: ember.cast(s, "int64"), (sampled,), name=f"{what}/sampled")
@@ -95,6 +95,6 @@ def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled: int, num_
                          name: str = "sampled_softmax_loss", seed=None) -> Tensor:
     """The softmax cross-entropy per example ([batch]) over the true classes and ``num_sampled`` sampled ones,
     with the logits of ``nce_loss`` (a sampled class equal to a true one is left out by default); arguments as
-    ``nce_loss``'s."""
+    ``nce_loss``'s, and ``seed`` for the default sampler."""
     return _sampled(name, _softmax, weights, biases, labels, inputs, num_sampled, num_classes, num_true,
-                    sampled_values, remove_accidental_hits, partition_strategy)
+                    sampled_values, remove_accidental_hits, partition_strategy, seed)
