@@ -157,6 +157,24 @@ def test_iterable_datasets_shard_with_get_worker_info_and_init_fn_runs(tmp_path)
     assert set(draws) == {"worker0", "worker1"} and draws["worker0"] != draws["worker1"]  # seeded apart
 
 
+class _UnevenShards(IterableDataset):
+    def __init__(self, lengths):
+        self.lengths = lengths
+
+    def __iter__(self):
+        worker = get_worker_info().id
+        return iter(range(100 * worker, 100 * worker + self.lengths[worker]))
+
+
+def test_iterable_workers_take_turns_as_pytorch_once_a_stream_ends():
+    # PyTorch's order: the workers left keep their fixed turns (0, 2, 0, 2), and an ended stream's turn is handed on
+    items = [int(b.numpy()[0]) for b in DataLoader(_UnevenShards([4, 0, 4]), batch_size=1, num_workers=3,
+                                                   prefetch_factor=1)]
+    assert items == [0, 200, 1, 201, 2, 202, 3, 203]
+    items = [b.numpy().tolist() for b in DataLoader(_UnevenShards([2, 6, 1]), batch_size=2, num_workers=3)]
+    assert items == [[0, 1], [100, 101], [200], [102, 103], [104, 105]]
+
+
 def test_bad_worker_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="num_workers must be a non-negative int"):
         DataLoader(_Pids(), num_workers=-1)

@@ -106,7 +106,7 @@ class WorkerIterator:
                              f"{loader.num_workers} with the {context.get_start_method()!r} start method: {exc} "
                              "(with 'spawn' or 'forkserver', the dataset, collate_fn and worker_init_fn must be "
                              "picklable)") from exc
-        self._active = list(range(loader.num_workers))
+        self._active = [True] * loader.num_workers
         self._owner: dict[int, int] = {}
         self._buffer: dict[int, tuple] = {}
         self._sent = self._yielded = self._turn = 0
@@ -115,8 +115,11 @@ class WorkerIterator:
                 break
 
     def _send(self) -> bool:
-        """Hand the next task to the next active worker; False when there is none to hand out."""
-        if not self._active:
+        """Hand the next task to the next active worker; False when there is none to hand out.
+
+        Workers take turns in a fixed cycle that skips those whose stream has ended, as PyTorch's loader hands them
+        out, so an iterable dataset's batches come in PyTorch's order when the workers' shares differ in length."""
+        if not any(self._active):
             return False
         if self._index_batches is None:
             indices = None
@@ -124,7 +127,9 @@ class WorkerIterator:
             indices = next(self._index_batches, None)
             if indices is None:
                 return False
-        worker = self._active[self._turn % len(self._active)]
+        while not self._active[self._turn % len(self._active)]:
+            self._turn += 1
+        worker = self._turn % len(self._active)
         self._turn += 1
         self._tasks[worker].put((self._sent, indices))
         self._owner[self._sent] = worker
@@ -166,8 +171,8 @@ class WorkerIterator:
                 self.close()
                 raise value
             if kind == _END:
-                if owner in self._active:
-                    self._active.remove(owner)
+                self._active[owner] = False
+                self._send()  # the ended task's place goes to another worker, as in PyTorch
                 continue
             self._send()
             return value
