@@ -64,6 +64,16 @@ def test_tensor_dataset_items_and_length_check():
         TensorDataset(x, y[:5])
 
 
+def test_tensor_dataset_reads_array_likes_by_position():
+    # a pandas Series was kept as it was, so rows were read by its labels: a reversed frame paired x 0.0 with y 50
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"x": np.arange(6.0), "y": np.arange(6) * 10}).iloc[::-1]
+    ds = TensorDataset(frame["x"], frame["y"].to_numpy())
+    assert [(x.item(), y.item()) for x, y in (ds[i] for i in range(6))] == [(5.0 - i, 50 - 10 * i) for i in range(6)]
+    xb, yb = next(iter(DataLoader(ds, batch_size=6)))
+    assert xb.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0] and yb.tolist() == [50, 40, 30, 20, 10, 0]
+
+
 def test_random_split_sizes_disjoint_and_seeded():
     ds = Squares(103)
     parts = random_split(ds, [0.7, 0.2, 0.1], generator=0)

@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from ember import random as _random
+from ember.backend.devices import array_module
 from ember.backend.dtypes import SUPPORTED
 from ember.tensor import Tensor
 
@@ -54,7 +55,9 @@ def as_array(data, name: str = "array"):
     """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32)."""
     if isinstance(data, Tensor):
         return data.array
-    array = data if hasattr(data, "dtype") and hasattr(data, "shape") else np.asarray(data)
+    # a NumPy or CuPy array as it is; anything else (a pandas Series, a torch tensor) by position, through NumPy:
+    # a Series indexed as it is would read rows by label
+    array = data if isinstance(data, np.ndarray) or array_module(data) is not np else np.asarray(data)
     if array.dtype in SUPPORTED or array.dtype.kind in "USO":
         return array
     if array.dtype.kind in "iu":
