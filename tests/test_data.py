@@ -430,6 +430,25 @@ class Batched(Dataset):
         return 5
 
 
+def test_loader_honours_a_subclass_getitems():
+    # the batch read of a TensorDataset (or a Subset of one) skipped a subclass's __getitems__, which PyTorch's
+    # loader calls: the batch was x[:3] where the override gives x[:3] * 100
+    x, y = _xy(6)
+
+    class Scaled(TensorDataset):
+        def __getitems__(self, indices):
+            return [(self[i][0] * 100, self[i][1]) for i in indices]
+
+    class ScaledSubset(ember.data.Subset):
+        def __getitems__(self, indices):
+            return [(self[i][0] * 100, self[i][1]) for i in indices]
+
+    for ds, rows in ((Scaled(x, y), [0, 1, 2]), (ScaledSubset(TensorDataset(x, y), [4, 1]), [4, 1]),
+                     (ember.data.Subset(Scaled(x, y), [5, 0]), [5, 0])):
+        xb, yb = next(iter(DataLoader(ds, batch_size=3)))
+        assert np.array_equal(xb.numpy(), x[rows] * 100) and np.array_equal(yb.numpy(), y[rows])
+
+
 def test_loader_reads_batches_through_getitems():
     # the loader ignored __getitems__ and called __getitem__ per sample (RuntimeError here)
     dataset = Batched()

@@ -23,20 +23,23 @@ if TYPE_CHECKING:
 def _batch_reader(dataset) -> Callable | None:
     """A function reading a whole batch of rows at once (TensorDataset and Subsets of it), or None.
 
-    None when a subclass overrides ``__getitem__`` below the class that defines the batch read: the
-    samples are then what that ``__getitem__`` returns (a transform, say), which the batch read skips.
+    None when a subclass overrides ``__getitem__`` or ``__getitems__`` below the class that defines the batch
+    read: the samples are then what that override returns (a transform, say), which the batch read skips.
     """
     cls = type(dataset)
     if isinstance(dataset, Subset):
-        if _defined_in(cls, "__getitem__") is not Subset:
+        if _defined_in(cls, "__getitem__") is not Subset or _defined_in(cls, "__getitems__") is not Subset:
             return None
         inner = _batch_reader(dataset.dataset)
         return None if inner is None else (lambda indices: inner(dataset._rows(indices)))
     take = getattr(dataset, "take_batch", None)
-    item_owner, take_owner = _defined_in(cls, "__getitem__"), _defined_in(cls, "take_batch")
-    if take is not None and item_owner is not None and take_owner is not None \
-            and cls.__mro__.index(item_owner) < cls.__mro__.index(take_owner):
-        return None
+    take_owner = _defined_in(cls, "take_batch")
+    if take is None or take_owner is None:
+        return take
+    for name in ("__getitem__", "__getitems__"):
+        owner = _defined_in(cls, name)
+        if owner is not None and cls.__mro__.index(owner) < cls.__mro__.index(take_owner):
+            return None
     return take
 
 
