@@ -74,6 +74,15 @@ def test_tensor_dataset_reads_array_likes_by_position():
     assert xb.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0] and yb.tolist() == [50, 40, 30, 20, 10, 0]
 
 
+def test_tensor_dataset_and_collate_take_ndarray_subclasses_as_arrays(tmp_path):
+    # a memmap (or a masked array) was kept as its subclass, so a sample's .numpy() was an AttributeError ('get')
+    rows = np.memmap(tmp_path / "rows.bin", dtype=np.float32, mode="w+", shape=(4, 2))
+    rows[:] = np.arange(8).reshape(4, 2)
+    assert TensorDataset(rows)[1][0].numpy().tolist() == [2.0, 3.0]
+    masked = np.ma.masked_array(np.arange(3.0), mask=[0, 1, 0])
+    assert default_collate([masked, masked]).numpy().tolist() == [[0.0, 1.0, 2.0]] * 2
+
+
 def test_random_split_sizes_disjoint_and_seeded():
     ds = Squares(103)
     parts = random_split(ds, [0.7, 0.2, 0.1], generator=0)

@@ -55,9 +55,9 @@ def as_array(data, name: str = "array"):
     """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32)."""
     if isinstance(data, Tensor):
         return data.array
-    # a NumPy or CuPy array as it is; anything else (a pandas Series, a torch tensor) by position, through NumPy:
+    # a NumPy or CuPy array as it is; anything else (a pandas Series, a torch tensor, a memmap) through NumPy:
     # a Series indexed as it is would read rows by label
-    array = data if isinstance(data, np.ndarray) or array_module(data) is not np else np.asarray(data)
+    array = data if type(data) is np.ndarray or array_module(data) is not np else np.asarray(data)
     if array.dtype in SUPPORTED or array.dtype.kind in "USO":
         return array
     if array.dtype.kind in "iu":
