@@ -218,6 +218,15 @@ def test_distributed_sampler_reads_the_launcher_environment(monkeypatch):
 
 
 # --- collation ------------------------------------------------------------------------------------------
+def test_default_collate_of_arrays_mixed_with_tensors_and_lists():
+    # as PyTorch's: samples after an array are taken as arrays; a Tensor or a list there failed inside the
+    # stacking (Tensor.astype() got an unexpected keyword argument 'copy'; 'list' object has no attribute 'shape')
+    out = default_collate([np.ones(2), ember.tensor([2.0, 3.0], dtype=ember.float64), [4.0, 5.0]])
+    assert out.dtype == ember.float64 and out.tolist() == [[1.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    with pytest.raises(TypeError, match="sample 0 is a Tensor but sample 1 is a ndarray"):
+        default_collate([ember.ones(2), np.ones(2)])
+
+
 def test_default_collate_nested_structures():
     batch = [
         {"p": Point(1, 2.5), "seq": [np.ones(2), True], "name": "a", "t": ember.tensor([1.0, 2.0])},

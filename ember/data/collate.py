@@ -93,6 +93,8 @@ def _stack(arrays: Sequence):
 
 
 def _collate_array(batch, *, collate_fn_map):
+    if any(type(a) is not np.ndarray for a in batch):  # as PyTorch's: the other samples as arrays (a Tensor, a list)
+        batch = [as_array(a, "collate") for a in batch]
     _same(batch, lambda a: a.shape, "shape")
     stacked = _stack(batch)
     if stacked.dtype.kind in "USO":
@@ -101,6 +103,9 @@ def _collate_array(batch, *, collate_fn_map):
 
 
 def _collate_tensor(batch, *, collate_fn_map):
+    for i, t in enumerate(batch):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"collate: sample 0 is a Tensor but sample {i} is a {type(t).__name__}")
     _same(batch, lambda t: t.shape, "shape")
     if any(t.requires_grad for t in batch):  # through the stack op, so gradients reach the samples, as PyTorch's
         return stack(batch)
