@@ -208,6 +208,12 @@ def test_distributed_sampler_epochs():
     assert list(s) == list(DistributedSampler(range(50), num_replicas=2, rank=0, seed=1 - 5))
     with pytest.raises(TypeError, match="DistributedSampler: seed must be an int"):
         DistributedSampler(range(6), 2, 0, seed=0.5)
+    # a float num_replicas or rank was taken, then iteration failed on a slice ("slice indices must be integers")
+    with pytest.raises(TypeError, match="DistributedSampler: num_replicas must be an int, got 2.0"):
+        DistributedSampler(range(6), 2.0, 0)
+    with pytest.raises(TypeError, match="DistributedSampler: rank must be an int, got 1.0"):
+        DistributedSampler(range(6), 2, 1.0)
+    assert list(DistributedSampler(range(6), np.int64(2), np.int32(1), shuffle=False)) == [1, 3, 5]
 
 
 def test_distributed_sampler_reads_the_launcher_environment(monkeypatch):

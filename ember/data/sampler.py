@@ -229,6 +229,10 @@ class DistributedSampler(Sampler):
         env_size, env_rank = _world_from_env()
         num_replicas = env_size if num_replicas is None else num_replicas
         rank = env_rank if rank is None else rank
+        for name, value in (("num_replicas", num_replicas), ("rank", rank)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):  # 2.0 failed at iteration
+                raise TypeError(f"DistributedSampler: {name} must be an int, got {value!r}")
+        num_replicas, rank = int(num_replicas), int(rank)
         if num_replicas < 1:
             raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
         if not 0 <= rank < num_replicas:
