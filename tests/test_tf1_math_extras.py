@@ -212,6 +212,22 @@ def test_segment_sums_drop_the_rows_of_negative_ids():
         run(tf.unsorted_segment_sum(data, [0, 2, 1], 2))
 
 
+def test_gather_refuses_negative_indices_and_takes_tf1_argument_order():
+    # a negative index was counted from the end (-1 read the last row) where TF-1's CPU kernel refuses it; the
+    # third positional argument is TF-1's validate_indices (it was taken as the axis)
+    table = np.arange(12, dtype=np.float32).reshape(3, 4)
+    ids = tf.placeholder(tf.int32, [None])
+    for axis in (0, 1, -1):
+        with pytest.raises(IndexError):
+            run(tf.gather(table, ids, axis=axis), {ids: [0, -1]})
+    np.testing.assert_array_equal(run(tf.gather(table, [2, 0], True)), table[[2, 0]])
+    params = RNG.normal(size=(2, 5, 3))
+    index = np.array([[4, 0], [1, 1]])
+    for axis in (0, 1, 2, -2):
+        np.testing.assert_array_equal(run(tf.gather(params, index % params.shape[axis], axis=axis)),
+                                      np.take(params, index % params.shape[axis], axis=axis))
+
+
 def test_gather_nd_and_scatter_nd_refuse_an_index_outside_its_axis():
     # an index vector past one axis but inside the table once flattened read another element ([0, 5] of 3 x 3
     # was [1, 2]), a negative one counted from the end; TF's CPU kernels refuse both

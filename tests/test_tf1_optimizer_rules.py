@@ -153,16 +153,16 @@ TABLE = np.array([[0.5, -0.3], [0.2, 0.8], [-1.0, 0.1], [0.7, 0.05]])
 LOOKUPS = [[0, 2, 0], [1], [2, 2]]  # row 1 is looked up in one step only, row 3 never
 
 
-def _run_lookups(optimizer, slots: list | None = None) -> list:
-    """The table after each step of ``optimizer`` on ``sum(lookup(table, ids) * [1, -2])``, ids LOOKUPS in turn
+def _run_lookups(optimizer, slots: list | None = None, lookup=tf.nn.embedding_lookup, steps=LOOKUPS) -> list:
+    """The table after each step of ``optimizer`` on ``sum(lookup(table, ids) * [1, -2])``, ids ``steps`` in turn
     (and the optimizer's slots then, appended to ``slots``)."""
     table = tf.Variable(TABLE, dtype=tf.float64)
     ids = tf.placeholder(tf.int32, [None])
-    train = optimizer.minimize(tf.reduce_sum(tf.nn.embedding_lookup(table, ids) * tf.constant([1.0, -2.0], tf.float64)))
+    train = optimizer.minimize(tf.reduce_sum(lookup(table, ids) * tf.constant([1.0, -2.0], tf.float64)))
     out = []
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step_ids in LOOKUPS:
+        for step_ids in steps:
             sess.run(train, {ids: step_ids})
             out.append(sess.run(table))
             if slots is not None:
@@ -228,3 +228,19 @@ def test_adagrad_refuses_an_accumulator_that_does_not_start_positive_as_tf(value
     # TF-1's Adagrad divides by sqrt(accum) with no epsilon: from 0, an element whose gradient is 0 became NaN
     with pytest.raises(ValueError, match="AdagradOptimizer: initial_accumulator_value must be positive"):
         tf.train.AdagradOptimizer(0.1, initial_accumulator_value=value)
+
+
+def test_gather_of_a_variable_gives_the_optimizers_an_embedding_lookups_row_sparse_gradient():
+    # TF-1's GatherV2 gradient along axis 0 is an IndexedSlices, as embedding_lookup's: row 1, looked up in the
+    # first step only, stays where that step left it (0.2 - 0.1 = 0.1); the dense update moved it on by its
+    # momentum (to 0.01), and FTRL zeroed rows 2 and 3, never looked up
+    steps = [[0, 1], [0]]
+    got = _run_lookups(tf.train.MomentumOptimizer(0.1, 0.9), lookup=tf.gather, steps=steps)
+    np.testing.assert_allclose(got[-1][1], [0.1, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(got[-1][0], TABLE[0] - 0.1 * (1 + 1.9) * np.array([1.0, -2.0]), rtol=1e-12)
+    np.testing.assert_array_equal(got[-1][2:], TABLE[2:])
+    for make in (lambda: tf.train.FtrlOptimizer(0.1), lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5)):
+        got = _run_lookups(make(), lookup=tf.gather, steps=steps)
+        want = _run_lookups(make(), lookup=tf.nn.embedding_lookup, steps=steps)
+        np.testing.assert_array_equal(got[-1], want[-1])
+        np.testing.assert_array_equal(got[-1][2:], TABLE[2:])

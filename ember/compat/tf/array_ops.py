@@ -472,9 +472,31 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
     return constant(values.astype(as_tf_dtype(dtype)), name=name)
 
 
-def gather(params, indices, axis: int = 0, name: str | None = None) -> Tensor:
-    """Slices of ``params`` along ``axis`` at ``indices`` (of any shape)."""
-    return op(lambda p, i: ember.take(p, i, axis=axis), (as_tf(params), as_tf(indices)), name=name or "GatherV2")
+def gather(params, indices, validate_indices=None, name: str | None = None, axis=None) -> Tensor:
+    """Slices of ``params`` along ``axis`` (0 by default; a negative one counts from the end) at ``indices`` (of
+    any shape), with TF-1's argument order (``validate_indices`` does nothing, as in TF-1). An index outside
+    ``[0, params.shape[axis])``, a negative one included, is refused as TF-1's CPU kernel refuses it. Along axis 0
+    of a 2-D variable the gradient is row-sparse, TF-1's ``IndexedSlices``, as ``tf.nn.embedding_lookup``'s: an
+    optimizer updates only the rows gathered."""
+    params, indices = as_tf(params), as_tf(indices)
+    if indices.dtype is not None and indices.dtype.kind not in "iu":
+        raise TypeError(f"tf.gather: indices must be int32 or int64, got '{indices.name}' of dtype {indices.dtype}")
+    axis = 0 if axis is None else int(axis)
+
+    def fn(p, i):
+        if not -p.ndim <= axis < p.ndim:
+            raise ValueError(f"tf.gather: axis {axis} is out of range for params of shape {list(p.shape)}")
+        a = axis % p.ndim
+        # (embedding, unlike take, refuses a negative index rather than counting it from the end)
+        if a == 0 and p.ndim == 2:
+            return ember.embedding(i, p, sparse=True)
+        moved = ember.moveaxis(p, a, 0) if a else p
+        rest = tuple(moved.shape[1:])
+        rows = ember.embedding(i, ember.reshape(moved, (moved.shape[0], int(np.prod(rest)))))
+        rows = ember.reshape(rows, tuple(i.shape) + rest)
+        return ember.moveaxis(rows, tuple(range(i.ndim)), tuple(range(a, a + i.ndim))) if a and i.ndim else rows
+
+    return op(fn, (params, indices), name=name or "GatherV2")
 
 
 def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype=None, name: str | None = None):
