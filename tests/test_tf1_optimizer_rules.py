@@ -244,3 +244,46 @@ def test_gather_of_a_variable_gives_the_optimizers_an_embedding_lookups_row_spar
         want = _run_lookups(make(), lookup=tf.nn.embedding_lookup, steps=steps)
         np.testing.assert_array_equal(got[-1], want[-1])
         np.testing.assert_array_equal(got[-1][2:], TABLE[2:])
+
+
+def _run_clipped(optimizer, clip, steps) -> tuple:
+    """The table after ``steps`` of ``optimizer`` applying ``clip(gradients)`` (a list and a norm to fetch) from
+    ``compute_gradients`` of the lookups' loss, and the norm fetched at each step."""
+    table = tf.Variable(TABLE, dtype=tf.float64)
+    ids = tf.placeholder(tf.int32, [None])
+    loss = tf.reduce_sum(tf.nn.embedding_lookup(table, ids) * tf.constant([1.0, -2.0], tf.float64))
+    grads, variables = zip(*optimizer.compute_gradients(loss, [table]))
+    clipped, norm = clip(list(grads))
+    train = optimizer.apply_gradients(zip(clipped, variables))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        norms = [sess.run([train, norm], {ids: step_ids})[1] for step_ids in steps]
+        return sess.run(table), norms
+
+
+def test_clipped_lookup_gradients_stay_row_sparse_and_their_norm_squares_each_slice_as_tf():
+    # TF-1 clips an IndexedSlices' values and keeps it sparse; its global norm squares each slice (ids [0, 0, 1]:
+    # 3 * 5, not 4 * 5 + 5), and SparseApplyMomentum leaves row 1 after the second step. The dense gradient gave
+    # norm 5 and moved row 1 on by its momentum
+    g = np.array([1.0, -2.0])
+    steps = [[0, 0, 1], [0]]
+    got, norms = _run_clipped(tf.train.MomentumOptimizer(0.1, 0.9), lambda grads: tf.clip_by_global_norm(grads, 1.5),
+                              steps)
+    np.testing.assert_allclose(norms, [np.sqrt(15.0), np.sqrt(5.0)], rtol=1e-12)
+    var, accum = TABLE.copy(), np.zeros_like(TABLE)
+    for step_ids, norm in zip(steps, norms):
+        factor = 1.5 / max(norm, 1.5)
+        for r in sorted(set(step_ids)):
+            accum[r] = 0.9 * accum[r] + step_ids.count(r) * factor * g
+            var[r] -= 0.1 * accum[r]
+    np.testing.assert_allclose(got, var, rtol=1e-12)
+    np.testing.assert_allclose(got[1], TABLE[1] - 0.1 * g * 1.5 / np.sqrt(15.0), rtol=1e-12)
+    # clip_by_value clips each slice before the repeated ids sum: row 0 gets 2 * [0.8, -0.8], not [0.8, -0.8]
+    got, _ = _run_clipped(tf.train.GradientDescentOptimizer(0.1),
+                          lambda grads: ([tf.clip_by_value(x, -0.8, 0.8) for x in grads], tf.constant(0.0)), steps[:1])
+    np.testing.assert_allclose(got[0], TABLE[0] - 0.1 * np.array([1.6, -1.6]), rtol=1e-12)
+    # clip_by_norm reads the slices' norm, and FTRL leaves the rows never looked up
+    got, _ = _run_clipped(tf.train.FtrlOptimizer(0.1),
+                          lambda grads: ([tf.clip_by_norm(x, 100.0) for x in grads], tf.constant(0.0)), steps)
+    np.testing.assert_array_equal(got[2:], TABLE[2:])
+    np.testing.assert_allclose(got, _run_lookups(tf.train.FtrlOptimizer(0.1), steps=steps)[-1], rtol=1e-12)

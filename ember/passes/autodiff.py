@@ -17,11 +17,12 @@ __all__ = ["TrainRequest", "append_updates", "autodiff", "gradients"]
 class TrainRequest:
     """Minimize ``loss`` over ``params`` with ``rule(param, grad, state, **hyper)``; resolved by ``autodiff``.
     ``loss_scale``: an ``ember.passes.loss_scale.LossScale`` (float16 training), or None. ``grads``: the
-    gradients to apply, one Value (or None) per parameter, when they are given rather than derived from
-    ``loss`` (TF-1's ``apply_gradients`` of clipped gradients; ``loss`` is then None). ``live``: returns the
-    hyper-parameters when the step runs (see ``ember.ops.effects.update``), or None. ``sparse_rule``: the
-    row-sparse form of ``rule``, for a parameter whose gradient from ``loss`` is row-sparse (an embedding
-    lookup's, TF-1's ``IndexedSlices``): it then updates only the rows looked up; None: every gradient dense."""
+    gradients to apply, one Value (a ``RowSparse`` of Values for ``sparse_rule``, or None) per parameter, when
+    they are given rather than derived from ``loss`` (TF-1's ``apply_gradients`` of clipped gradients; ``loss``
+    is then None). ``live``: returns the hyper-parameters when the step runs (see ``ember.ops.effects.update``),
+    or None. ``sparse_rule``: the row-sparse form of ``rule``, for a parameter whose gradient is row-sparse (an
+    embedding lookup's, TF-1's ``IndexedSlices``): it then updates only the rows looked up; None: every gradient
+    dense."""
 
     __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale", "grads", "live", "sparse_rule")
 
@@ -37,8 +38,16 @@ class TrainRequest:
         return TrainRequest(None if self.loss is None else mapping[self.loss.id],
                             [mapping[p.id] for p in self.params], self.rule, self.hyper, self.states,
                             self.loss_scale and self.loss_scale.remapped(mapping),
-                            None if self.grads is None else [None if g is None else mapping[g.id] for g in self.grads],
+                            None if self.grads is None else [_remapped(g, mapping) for g in self.grads],
                             self.live, self.sparse_rule)
+
+
+def _remapped(grad, mapping: dict):
+    if grad is None:
+        return None
+    if grad.__class__ is RowSparse:
+        return RowSparse(mapping[grad.indices.id], mapping[grad.values.id], grad.shape)
+    return mapping[grad.id]
 
 
 def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list, live=None,

@@ -27,6 +27,7 @@ from ember.compat.tf._core import (
     outputs,
     truediv,
 )
+from ember.compat.tf.clip_ops import on_values
 from ember.ops.effects import random_draw
 from ember.ops.registry import ShapeError
 
@@ -562,7 +563,9 @@ def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) ->
     numbers = (int, float, np.integer, np.floating)
     if isinstance(clip_value_min, numbers) and isinstance(clip_value_max, numbers) \
             and clip_value_min <= clip_value_max:
-        return op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (t,), name=name or "clip_by_value")
+        out = op(lambda x: ember.clip(x, clip_value_min, clip_value_max), (t,), name=name or "clip_by_value")
+        out.on_slices = on_values(out.fn)  # (TF-1 clips an IndexedSlices' values: a lookup's gradient)
+        return out
 
     def fn(x, low, high):
         below = ember.where(ember.lt(high, x), high, x)  # (NaN stays NaN, as TF's minimum and maximum keep it)
@@ -572,7 +575,9 @@ def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None) ->
                              f"broadcast t of shape {list(x.shape)} to {list(out.shape)}")
         return out
 
-    return op(fn, (t, as_operand(clip_value_min, t), as_operand(clip_value_max, t)), name=name or "clip_by_value")
+    out = op(fn, (t, as_operand(clip_value_min, t), as_operand(clip_value_max, t)), name=name or "clip_by_value")
+    out.on_slices = on_values(fn)
+    return out
 
 
 def _filled(value, shape, dtype, name) -> Tensor:

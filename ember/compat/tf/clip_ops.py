@@ -1,4 +1,6 @@
-"""TF-1's gradient clipping: ``tf.clip_by_global_norm``, ``tf.clip_by_norm``, ``tf.global_norm``.
+"""TF-1's gradient clipping: ``tf.clip_by_global_norm``, ``tf.clip_by_norm``, ``tf.global_norm``. A lookup's
+gradient (TF-1's ``IndexedSlices``) stays row-sparse through them: its slices' values are clipped, and a norm sums
+the squares of each slice (a row looked up twice counts twice, where the dense sum would count its square).
 
 >>> grads, variables = zip(*optimizer.compute_gradients(loss))
 >>> clipped, norm = tf.clip_by_global_norm(grads, 5.0)
@@ -9,13 +11,28 @@ from __future__ import annotations
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, op
+from ember.sparse import RowSparse
 
-__all__ = ["clip_by_global_norm", "clip_by_norm", "global_norm"]
+__all__ = ["clip_by_global_norm", "clip_by_norm", "global_norm", "on_values"]
+
+
+def on_values(fn):
+    """``fn`` as a Session lowers it where its first argument is a row-sparse gradient (a ``Tensor``'s
+    ``on_slices``): on the slices' values, the rows kept, as TF-1 applies it to an ``IndexedSlices``' values."""
+
+    def on_slices(x, *rest, **kwargs):
+        if x.__class__ is RowSparse:
+            return RowSparse(x.indices, fn(x.values, *rest, **kwargs), x.shape)
+        return fn(x, *rest, **kwargs)
+
+    return on_slices
 
 
 def _sum_of_squares(*xs):
     total = None
     for x in xs:
+        if x.__class__ is RowSparse:
+            x = x.values
         part = ember.sum(x * x)
         total = part if total is None else total + ember.cast(part, total.dtype)
     return total
@@ -34,7 +51,9 @@ def global_norm(t_list, name: str | None = None) -> Tensor:
     tensors = [as_tf(t) for t in t_list if t is not None]
     if not tensors:
         raise ValueError("tf.global_norm: t_list holds no tensor")
-    return op(lambda *xs: ember.sqrt(_sum_of_squares(*xs)), tuple(tensors), name=name or "global_norm")
+    norm = op(lambda *xs: ember.sqrt(_sum_of_squares(*xs)), tuple(tensors), name=name or "global_norm")
+    norm.on_slices = norm.fn
+    return norm
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = None) -> tuple:
@@ -51,10 +70,19 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = Non
         return c * ember.minimum(1.0 / n, 1.0 / c) + (n - n)
 
     factor = op(scale, (norm, limit), name="clip_by_global_norm/scale")
-    clipped = [None if t is None else op(lambda x, f: x * ember.cast(f, x.dtype), (as_tf(t), factor),
-                                         name=name or "clip_by_global_norm")
+    clipped = [None if t is None else _sliced(op(_scaled, (as_tf(t), factor), name=name or "clip_by_global_norm"))
                for t in t_list]
     return clipped, norm
+
+
+def _scaled(x, f):
+    return x * ember.cast(f, x.dtype)
+
+
+def _sliced(t: Tensor) -> Tensor:
+    """``t``, its recipe also applied to a row-sparse first input's values (see ``on_values``)."""
+    t.on_slices = on_values(t.fn)
+    return t
 
 
 def clip_by_norm(t, clip_norm, axes=None, name: str | None = None) -> Tensor:
@@ -65,4 +93,4 @@ def clip_by_norm(t, clip_norm, axes=None, name: str | None = None) -> Tensor:
         c = ember.cast(c, x.dtype)
         return x * c / ember.maximum(safe_norm(x, axis), c)
 
-    return op(fn, (as_tf(t), as_tf(clip_norm)), name=name or "clip_by_norm")
+    return _sliced(op(fn, (as_tf(t), as_tf(clip_norm)), name=name or "clip_by_norm"))

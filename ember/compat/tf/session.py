@@ -30,6 +30,7 @@ from ember.compat.tf.variables import Variable
 from ember.graph.ir import ASSIGN, SPARSE_UPDATE, UPDATE, GraphError, Value
 from ember.graph.ir import Graph as IRGraph
 from ember.ops.host import host_call
+from ember.ops.indexing import dense_gradient
 from ember.ops.shape import COPY
 from ember.passes import TrainRequest, autodiff, pipeline, run_passes
 from ember.passes import gradients as graph_gradients
@@ -40,6 +41,7 @@ from ember.runtime import compile_graph
 from ember.runtime.arena import lay_out
 from ember.runtime.cache import CompileCache
 from ember.runtime.sized import SizeSpecificCode
+from ember.sparse import RowSparse
 
 _jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
 
@@ -63,18 +65,26 @@ def _lower_variable(replay: Replay, t: Tensor):
 
 
 def _lower_gradients(replay: Replay, t: Tensor):
+    """A gradient as a Value; a lookup's row-sparse one (TF-1's ``IndexedSlices``) densified, its rows kept in
+    ``replay.sliced`` for what takes them as they are (``Replay.slices``)."""
     request, i = t.args
     if id(request) not in replay.grads:
         ys, xs, grad_ys = request
         yv = [replay.value(y) for y in ys]
         xv = [replay.value(x) for x in xs]
         gv = None if grad_ys is None else [None if g is None else replay.value(g) for g in grad_ys]
-        grads = graph_gradients(replay.graph, yv, xv, gv)
+        averaged = getattr(request, "for_training", False) and data_parallel_job()
+        grads = graph_gradients(replay.graph, yv, xv, gv, sparse=not averaged)
         grads = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, xv)]
-        if getattr(request, "for_training", False) and data_parallel_job():
+        if averaged:
             grads = _averaged(replay.graph, grads)
         replay.grads[id(request)] = grads
-    return replay.grads[id(request)][i]
+    g = replay.grads[id(request)][i]
+    if g.__class__ is RowSparse:
+        replay.sliced[id(t)] = g
+        with replay.graph.building():
+            g = dense_gradient(g)
+    return g
 
 
 def _averaged(graph: IRGraph, grads: list) -> list:
@@ -143,10 +153,18 @@ def _lower_apply_gradients(replay: Replay, t: Tensor):
         raise ValueError("apply_gradients: a loss-scaled optimizer applies only the unmodified output of "
                          "compute_gradients (use minimize)")
     params = [replay.value(v) for v in var_list]
+    sparse_rule = None if data_parallel_job() else t.optimizer.sparse_rule  # (as _lower_train)
     values = []
     for g, v, p in zip(grads, var_list, params):
-        value = replay.value(g)
+        value = replay.slices(g)
         with replay.graph.building():
+            if value.__class__ is RowSparse:  # TF-1's IndexedSlices: the optimizer's SparseApply* rule, if any
+                if sparse_rule is not None and tuple(value.shape) == tuple(p.shape):
+                    if value.values.dtype != p.dtype:
+                        value = RowSparse(value.indices, ember.cast(value.values, p.dtype), value.shape)
+                    values.append(value)
+                    continue
+                value = replay.value(g)
             if value.dtype != p.dtype:
                 value = ember.cast(value, p.dtype)
             if tuple(value.shape) != tuple(p.shape):
@@ -159,7 +177,8 @@ def _lower_apply_gradients(replay: Replay, t: Tensor):
     states = [replay.session.slots(t.optimizer, v) for v in var_list]
     live = _hyper_live(replay, t.optimizer)
     replay.graph.requests.append(
-        TrainRequest(None, params, t.optimizer.rule, t.optimizer.hyper, states, grads=values, live=live)
+        TrainRequest(None, params, t.optimizer.rule, t.optimizer.hyper, states, grads=values, live=live,
+                     sparse_rule=sparse_rule)
     )
     if t.global_step is not None:
         replay.value(t.global_step.assign_add(1))
@@ -191,10 +210,15 @@ def _lower_group(replay: Replay, t: Tensor):
 
 def _lower_op(replay: Replay, t: Tensor):
     graph = replay.graph
-    with graph.building():
-        args = substitute(t.args, replay.value)
-        kwargs = substitute(t.kwargs, replay.value)
-        out = t.fn(*args, **kwargs)
+    if "on_slices" in t.__dict__:  # (TF-1's IndexedSlices in, IndexedSlices out: see Replay.slices)
+        with graph.building():
+            out = t.on_slices(*substitute(t.args, replay.slices), **substitute(t.kwargs, replay.value))
+            if out.__class__ is RowSparse:
+                replay.sliced[id(t)] = out
+                return dense_gradient(out)
+    else:
+        with graph.building():
+            out = t.fn(*substitute(t.args, replay.value), **substitute(t.kwargs, replay.value))
     if out.__class__ is not Value:
         out = graph.capture(out if isinstance(out, ember.Tensor) else ember.as_tensor(out))
     return out
@@ -266,6 +290,7 @@ class Replay:
         self.memo: dict = {}
         self.bound: dict = {}  # value id -> variable array
         self.grads: dict = {}
+        self.sliced: dict = {}  # id of a tf Tensor -> its RowSparse form (see slices)
         self.kept: list = []  # values computed for their effect (a py_func's): extra outputs of the graph
 
     def value(self, t: Tensor):
@@ -286,6 +311,13 @@ class Replay:
                 (found,) = self.graph.add(COPY, [found], None, [found.spec])
         self.memo[key] = found
         return found
+
+    def slices(self, t: Tensor):
+        """``t``'s value, but a ``RowSparse`` where TF-1 has ``IndexedSlices``: a gradient of a lookup's table
+        (``tf.gradients``, ``compute_gradients``), or what keeps one such (``tf.clip_by_global_norm``...: a
+        tensor with ``on_slices``, its recipe on the rows' values)."""
+        found = self.value(t)
+        return self.sliced.get(id(t), found)
 
     def _written(self, value: Value) -> bool:
         """Whether an assignment or an optimizer update in the graph so far writes ``value``."""
