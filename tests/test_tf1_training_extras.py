@@ -193,6 +193,27 @@ def test_decays_refuse_bad_arguments():
         tf.train.piecewise_constant(step, [1, 2], [0.1, 0.2])
 
 
+def test_piecewise_constant_keeps_its_values_dtype_and_refuses_mixed_ones_as_tf():
+    # Python int values gave int64 (TF-1: int32), np.float64 ones float32, a tensor among them failed in NumPy,
+    # and a float boundary was cast to the integer step's dtype (-2.5 to -2); each as TF-1 now
+    step = tf.train.get_or_create_global_step()
+    ints = tf.train.piecewise_constant(step, [5, 15], [1, 2, 3])
+    wide = tf.train.piecewise_constant(step, [5], [np.float64(0.5), np.float64(0.25)])
+    given = tf.train.piecewise_constant(step, [5], [tf.constant(0.5), 0.25])
+    assert (ints.dtype, wide.dtype, given.dtype) == (tf.int32, tf.float64, tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for t, want in [(0, [1, 0.5, 0.5]), (6, [2, 0.25, 0.25]), (16, [3, 0.25, 0.25])]:
+            sess.run(step.assign(t))
+            got = sess.run([ints, wide, given])
+            assert [g.dtype for g in got] == [np.int32, np.float64, np.float32]
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="share one dtype"):
+        tf.train.piecewise_constant(step, [5], [1, 0.5])
+    with pytest.raises(ValueError, match="boundar"):
+        tf.train.piecewise_constant(step, [-2.5], [1, 2])
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf, on purpose
 def test_clip_by_norm_and_global_norm_values():
     rng = np.random.default_rng(1)

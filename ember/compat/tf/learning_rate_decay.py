@@ -124,19 +124,27 @@ def cosine_decay_restarts(learning_rate, global_step, first_decay_steps, t_mul: 
 
 def piecewise_constant(x, boundaries, values, name: str | None = None) -> Tensor:
     """``values[0]`` while ``x <= boundaries[0]``, ``values[i]`` while ``boundaries[i-1] < x <= boundaries[i]``,
-    ``values[-1]`` after the last boundary."""
-    boundaries, values = list(boundaries), list(values)
+    ``values[-1]`` after the last boundary. As TF-1, the values (numbers or tensors) must share one dtype, which
+    the result has (Python ints int32, floats float32), and the boundaries must have ``x``'s (int32 ones are
+    widened for an int64 ``x``)."""
+    x, boundaries, values = as_tf(x), [as_tf(b) for b in boundaries], [as_tf(v) for v in values]
     if len(values) != len(boundaries) + 1:
         raise ValueError(f"tf.train.piecewise_constant: {len(values)} values for {len(boundaries)} boundaries; "
                          "give one value more than boundaries")
-    dtype = np.asarray(values).dtype
-    dtype = float32 if dtype == np.float64 else dtype
+    for b in boundaries:
+        if b.dtype != x.dtype and not (b.dtype == np.int32 and x.dtype == np.int64):
+            raise ValueError(f"tf.train.piecewise_constant: boundary '{b.name}' has dtype {b.dtype}, x '{x.name}' "
+                             f"{x.dtype}; give the boundaries x's dtype")
+    for v in values[1:]:
+        if v.dtype != values[0].dtype:
+            raise ValueError(f"tf.train.piecewise_constant: the values must share one dtype, got {values[0].dtype} "
+                             f"('{values[0].name}') and {v.dtype} ('{v.name}')")
 
-    def fn(step):
-        out = ember.full((), values[-1], dtype=dtype)
-        for bound, value in reversed(list(zip(boundaries, values))):
-            out = ember.where(ember.le(step, ember.cast(ember.tensor(bound), step.dtype)),
-                              ember.full((), value, dtype=dtype), out)
+    def fn(step, *args):
+        bounds, picks = args[:len(boundaries)], args[len(boundaries):]
+        out = picks[-1]
+        for bound, value in reversed(list(zip(bounds, picks))):
+            out = ember.where(ember.le(step, ember.cast(bound, step.dtype)), value, out)
         return out
 
-    return op(fn, (as_tf(x),), name=name or "piecewise_constant")
+    return op(fn, (x, *boundaries, *values), name=name or "piecewise_constant")
