@@ -1093,6 +1093,35 @@ def test_functional_normalization_and_adaptive_pooling_take_input_by_keyword():
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_functional_ops_with_numpy_parameter_names_take_input_by_keyword():
+    # the ops naming their first parameter x (or indices) refused PyTorch's input=: F.gelu(input=x) was a TypeError
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4, 4)).astype(np.float32)
+    weight = np.random.default_rng(1).standard_normal((3, 3, 2, 2, 2)).astype(np.float32)
+    calls = [
+        ("gelu", {"approximate": "tanh"}), ("sigmoid", {}), ("tanh", {}), ("tanhshrink", {}),
+        ("softplus", {"beta": 2.0}), ("hardshrink", {"lambd": 0.3}), ("softshrink", {"lambd": 0.3}),
+        ("pdist", {"input": x[0, 0, 0], "p": 1.0}), ("one_hot", {"input": np.array([0, 2]), "num_classes": 4}),
+        ("adaptive_avg_pool1d", {"input": x[:, :, 0, 0], "output_size": 2}),
+        ("avg_pool1d", {"input": x[:, :, 0, 0], "kernel_size": 2}),
+        ("avg_pool2d", {"input": x[:, :, 0], "kernel_size": 2}),
+        ("avg_pool3d", {"kernel_size": 2}), ("max_pool1d", {"input": x[:, :, 0, 0], "kernel_size": 2}),
+        ("max_pool2d", {"input": x[:, :, 0], "kernel_size": 2}), ("max_pool3d", {"kernel_size": 2, "stride": 1}),
+        ("conv1d", {"input": x[:, :, 0, 0], "weight": weight[..., 0, 0], "stride": 2}),
+        ("conv2d", {"input": x[:, :, 0], "weight": weight[..., 0]}), ("conv3d", {"weight": weight}),
+        ("conv_transpose1d", {"input": x[:, :, 0, 0], "weight": weight[..., 0, 0]}),
+        ("conv_transpose2d", {"input": x[:, :, 0], "weight": weight[..., 0], "stride": 2}),
+        ("conv_transpose3d", {"weight": weight}),
+    ]
+    for name, kwargs in calls:
+        kwargs = {"input": x} | kwargs
+        ours = getattr(F, name)(**{k: ember.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+        theirs = getattr(TF, name)(**{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+                                      for k, v in kwargs.items()})
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+    with pytest.raises(TypeError, match="multiple values for argument 'input'"):
+        F.sigmoid(ember.tensor(x), input=ember.tensor(x))
+
+
 @pytest.mark.parametrize("name", ["elu", "selu", "celu"])
 def test_elu_gradient_far_below_zero_keeps_float32_precision(name):
     # the gradient went through expm1's, expm1(x) + 1 from the output, which cancels: 2.6% off at -15 in float32,

@@ -139,6 +139,7 @@ from ember.ops import (
     tanhshrink,
 )
 from ember.tensor import Tensor
+from ember.torch_keywords import with_torch_keywords
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
@@ -307,6 +308,18 @@ def _with_legacy_flags(loss):
     with_flags.__signature__ = torch_signature
     return with_flags
 
+
+# The ops that name their first parameter NumPy's way (x, indices): PyTorch's input= binds to it (F.gelu(input=x)
+# was a TypeError).
+(
+    adaptive_avg_pool1d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, conv_transpose3d, gelu, hardshrink, max_pool1d, max_pool2d, max_pool3d, one_hot, pdist, sigmoid,
+    softplus, softshrink, tanh, tanhshrink,
+) = (with_torch_keywords(op, op.__name__, ("input",), False) for op in (
+    adaptive_avg_pool1d, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, conv_transpose3d, gelu, hardshrink, max_pool1d, max_pool2d, max_pool3d, one_hot, pdist, sigmoid,
+    softplus, softshrink, tanh, tanhshrink,
+))
 
 (
     binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
