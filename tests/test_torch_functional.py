@@ -41,6 +41,17 @@ def test_normalize_of_a_zero_row_is_zero_with_torchs_gradient():
     _check(F.normalize(x), TF.normalize(tx), [(x, tx)])
 
 
+def test_normalize_writes_into_out_as_torch():
+    # F.normalize(x, out=o), PyTorch's fifth argument, was a TypeError
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    out, their_out = ember.empty(2, 3), torch.empty(2, 3)
+    assert F.normalize(ember.tensor(x), 1.0, 0, 1e-12, out) is out
+    TF.normalize(torch.tensor(x), 1.0, 0, 1e-12, their_out)
+    np.testing.assert_allclose(out.numpy(), their_out.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="out=.*requires grad"):
+        F.normalize(ember.tensor(x, requires_grad=True), out=ember.empty(2, 3))
+
+
 @pytest.mark.parametrize("dim", [1, -1, 0])  # 0: b's size-1 dim is broadcast along dim, its norm taken after
 def test_cosine_similarity_and_its_module_match_torch(dim):
     (a, ta), (b, tb) = _pair(4, 6), _pair(1, 6, seed=1)

@@ -139,7 +139,7 @@ from ember.ops import (
     tanhshrink,
 )
 from ember.tensor import Tensor
-from ember.torch_keywords import with_torch_keywords
+from ember.torch_keywords import with_torch_keywords, write_out
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
@@ -217,12 +217,14 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
                           scale_grad_by_freq=scale_grad_by_freq)
 
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    """``input`` divided by its p-norm along ``dim``, the norm held at least ``eps``.
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None) -> Tensor:
+    """``input`` divided by its p-norm along ``dim``, the norm held at least ``eps``; written into ``out`` when
+    given (PyTorch's ``out=``).
 
     >>> F.normalize(ember.tensor([[3.0, 4.0]]), dim=1)
     """
-    return input / _ops.clip(_ops.norm(input, p, dim, keepdims=True), eps, None)
+    result = input / _ops.clip(_ops.norm(input, p, dim, keepdims=True), eps, None)
+    return result if out is None else write_out("normalize", result, out)
 
 
 # The losses whose PyTorch signature has the old size_average/reduce flags before an argument of Ember's: a flag
