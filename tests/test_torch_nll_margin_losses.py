@@ -143,6 +143,16 @@ def test_multi_margin_loss_matches_torch(reduction, p, margin, weighted):
                                                  **kwargs)(a, t), [x[2], target[2]], [True, False])
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("x_shape,target", [((4,), [2]), ((1, 4), 2)])
+def test_multi_margin_loss_takes_torchs_one_sample_target_shapes(reduction, x_shape, target):
+    # a (C) input with a (1) target, or a (1, C) one with a () target, PyTorch's, was refused; "none" has the target's
+    # shape
+    x = RNG.standard_normal(x_shape)
+    _check(lambda a, t: F.multi_margin_loss(a, t, p=2, reduction=reduction),
+           lambda a, t: TF.multi_margin_loss(a, t, p=2, reduction=reduction), [x, np.array(target)], [True, False])
+
+
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
 def test_nll_loss_ignores_infinite_log_probabilities_of_other_classes_as_torch(reduction):
     # input * one-hot weights made 0 * -inf: a masked class (log 0) gave a NaN loss where PyTorch's is finite

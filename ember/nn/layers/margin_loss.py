@@ -89,16 +89,19 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                       reduction: str = "mean") -> Tensor:
     """The multi-class hinge loss of each sample's class y against every other class i,
     ``max(0, margin - x[y] + x[i]) ** p`` (times ``weight[y]``), summed and divided by the number of classes.
-    ``input`` is (N, C) or (C), ``target`` (N) or () class indices; ``p`` is 1 or 2.
+    ``input`` is (N, C) or (C), ``target`` (N) or () class indices (or, as PyTorch, (1) or () for one sample;
+    ``reduction="none"`` gives the target's shape); ``p`` is 1 or 2.
 
     >>> multi_margin_loss(ember.randn(3, 4), ember.tensor([0, 3, 1]), p=2, margin=0.5)
     """
     name = "multi_margin_loss"
     if p not in (1, 2):
         raise ValueError(f"{name}: p must be 1 or 2, got {p!r}")
-    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape[:-1]):
+    batch, target_shape = tuple(input.shape[:-1]), tuple(target.shape)
+    if input.ndim not in (1, 2) or target_shape not in ({batch, (), (1,)} if batch in ((), (1,)) else {batch}):
         raise ValueError(f"{name}: input must be (N, C) or (C) and target (N) or (), got {list(input.shape)} and "
                          f"{list(target.shape)}")
+    target = _ops.reshape(target, batch)
     classes = input.shape[-1]
     if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
         raise ValueError(f"{name}: weight must be one number a class, shape [{classes}], got {list(weight.shape)}")
@@ -111,7 +114,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if weight is not None:
         terms = terms * _ops.gather(weight, 0, index.reshape(-1)).reshape(index.shape)
     others = index != arange(classes, device=input.device)
-    return _reduce(name, _ops.sum(_ops.where(others, terms, 0.0), -1) / classes, reduction)
+    losses = _ops.reshape(_ops.sum(_ops.where(others, terms, 0.0), -1) / classes, target_shape)
+    return _reduce(name, losses, reduction)
 
 
 class SoftMarginLoss(_Loss):
