@@ -146,3 +146,16 @@ def test_max_norm_renormalizes_a_row_looked_up_several_times_once(dtype):
         theirs = torch.tensor(start).to(getattr(torch, dtype))
         torch.embedding_renorm_(theirs, torch.tensor(ids), 2.0, 2.0)
         np.testing.assert_array_equal(eager.weight.detach().numpy().astype(np.float32), theirs.float().numpy())
+
+
+@pytest.mark.parametrize("ids", [[0, 6], [0, -1]])
+def test_max_norm_refuses_ids_out_of_range_naming_embedding(ids):
+    # the renormalization looked the rows up first: an id of 6 failed inside take, one of -1 inside scatter_reduce,
+    # and the weight was left as it was
+    weight = ember.tensor(np.random.default_rng(0).standard_normal((6, 3)) * 2)
+    before = weight.numpy().copy()
+    for call in (lambda: F.embedding(ember.tensor(ids), weight, max_norm=1.0),
+                 lambda: F.embedding_bag(ember.tensor([ids]), weight, max_norm=1.0)):
+        with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 6\)"):
+            call()
+        np.testing.assert_array_equal(weight.numpy(), before)

@@ -19,7 +19,7 @@ def embedding_renorm_(weight: Tensor, ids, max_norm: float, norm_type: float = 2
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got {ids.dtype}")
     with no_grad():
-        rows = _ops.take(weight, ids, 0)
+        rows = _ops.embedding(ids, weight)  # (its range check names embedding, where take's named take)
         norms = _ops.cast(_ops.norm(rows, norm_type, axis=1, keepdims=True), np.float64)
         scale = _ops.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         rows = rows * _ops.cast(scale, weight.dtype)
