@@ -301,6 +301,15 @@ def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
         F.glu(x)
 
 
+@pytest.mark.parametrize("dim", [2, -3])
+def test_glu_refuses_a_dim_out_of_range_naming_glu(dim):
+    # input.shape[dim] failed first: IndexError('tuple index out of range')
+    with pytest.raises(ValueError, match=f"glu: axis {dim} is out of range for 2 dimensions"):
+        F.glu(ember.ones(2, 4), dim)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        TF.glu(torch.ones(2, 4), dim)
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_dtype_argument_in_every_spelling_as_torch(name):
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)

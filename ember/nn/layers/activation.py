@@ -32,7 +32,9 @@ from ember.ops import (
 )
 from ember.ops.activation import scaled_elu
 from ember.ops.convert import cast_float, to_float
+from ember.ops.infer import check_axis
 from ember.ops.prelu import prelu  # (nn.functional.prelu; Tensor.prelu shares it)
+from ember.ops.registry import Spec
 from ember.tensor import Tensor
 
 
@@ -365,7 +367,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     >>> ember.nn.functional.glu(ember.randn(2, 6)).shape
     (2, 3)
     """
-    if input.ndim == 0 or input.shape[dim] % 2:
+    axis = check_axis("glu", dim, input.ndim, [Spec(tuple(input.shape), input.dtype)]) if input.ndim else 0
+    if input.ndim == 0 or input.shape[axis] % 2:
         raise ValueError(f"glu: dimension {dim} of the input of shape {list(input.shape)} must have an even size")
     if input.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         return _ops.cast(glu(_ops.cast(input, np.float32), dim), input.dtype)
