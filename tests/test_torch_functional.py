@@ -41,6 +41,17 @@ def test_normalize_of_a_zero_row_is_zero_with_torchs_gradient():
     _check(F.normalize(x), TF.normalize(tx), [(x, tx)])
 
 
+def test_cosine_similarity_refuses_shapes_and_dims_naming_itself():
+    # shapes that do not broadcast failed inside NumPy ("shape mismatch: objects cannot be broadcast", no op or
+    # shapes), a dim out of range inside sum
+    with pytest.raises(ValueError, match=r"cosine_similarity: x1 of shape \[3, 4\] and x2 of shape \[3, 5\]"):
+        F.cosine_similarity(ember.ones(3, 4), ember.ones(3, 5))
+    with pytest.raises(ValueError, match="cosine_similarity: axis 2 is out of range for 2 dimensions"):
+        F.cosine_similarity(ember.ones(3, 4), ember.ones(3, 4), dim=2)
+    with pytest.raises(RuntimeError):
+        TF.cosine_similarity(torch.ones(3, 4), torch.ones(3, 5))
+
+
 def test_normalize_writes_into_out_as_torch():
     # F.normalize(x, out=o), PyTorch's fifth argument, was a TypeError
     x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)

@@ -7,7 +7,8 @@ import numpy as np
 
 from ember import ops as _ops
 from ember.nn.module import Module
-from ember.ops.infer import refuse_complex
+from ember.ops.infer import check_axis, refuse_complex
+from ember.ops.registry import Spec
 from ember.tensor import Tensor
 
 
@@ -21,8 +22,13 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     x1, x2 = _ops.promote(x1, x2)
     refuse_complex("cosine_similarity", [x1, x2])  # (as PyTorch: sum(x1 * x2) is no inner product of complex ones)
     if x1.shape != x2.shape:  # PyTorch's norms are the broadcast vectors': a size-1 dim repeated grows its norm
-        shape = tuple(np.broadcast_shapes(x1.shape, x2.shape))
+        try:
+            shape = tuple(np.broadcast_shapes(x1.shape, x2.shape))
+        except ValueError:
+            raise ValueError(f"cosine_similarity: x1 of shape {list(x1.shape)} and x2 of shape {list(x2.shape)} do "
+                             "not broadcast to one shape") from None
         x1, x2 = _ops.broadcast_to(x1, shape), _ops.broadcast_to(x2, shape)
+    dim = check_axis("cosine_similarity", dim, x1.ndim, [Spec(tuple(x1.shape), x1.dtype)])
     return _ops.sum((x1 / _held_norm(x1, dim, eps)) * (x2 / _held_norm(x2, dim, eps)), dim)
 
 
