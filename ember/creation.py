@@ -395,7 +395,8 @@ def randn(*shape, generator=None, dtype=None, device=None, requires_grad: bool =
 def _complex_draw(draw, shape, dtype, scale: float, device, requires_grad: bool, generator=None) -> Tensor:
     """``draw``'s samples for the real and imaginary parts of a complex tensor, the parts scaled by ``scale``."""
     parts = draw(*_shape(shape), 2, generator=generator, dtype=real_of(dtype), device=device)
-    out = view_as_complex(parts * scale if scale != 1.0 else parts)
+    # writable memory of its own: view_as_complex gives a read-only copy (Ember has no complex views)
+    out = Tensor._make(view_as_complex(parts * scale if scale != 1.0 else parts).array.copy(), None)
     return out.requires_grad_(True) if requires_grad else out
 
 

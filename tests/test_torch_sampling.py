@@ -170,3 +170,13 @@ def test_top_level_clone_keeps_or_sets_the_memory_format():
         memory_format=torch.channels_last).stride()
     assert ember.clone(x.to(memory_format=ember.channels_last)).stride() == (60, 1, 15, 3)
     assert ember.clone(x).stride() == (60, 20, 5, 1)
+
+
+def test_complex_samples_are_writable():
+    # randn/rand with a complex dtype gave view_as_complex's read-only copy: add_, w[0] = 1 were refused
+    w = ember.randn(2, 3, dtype=ember.complex64)
+    w.add_(1)
+    w[0] = 1
+    assert w[0].tolist() == [1, 1, 1]
+    r = ember.rand(2, dtype=ember.complex128, requires_grad=True)
+    assert r.is_leaf and r.requires_grad
