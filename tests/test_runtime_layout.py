@@ -279,7 +279,7 @@ def test_session_fetching_gradients_beside_the_training_op(monkeypatch):
     import ember.compat.tf.session as session
 
     sources = []
-    monkeypatch.setattr(session, "compile_graph", lambda *a: sources.append(compile_graph(*a)) or sources[-1])
+    monkeypatch.setattr(session, "compile_graph", lambda *a, **k: sources.append(compile_graph(*a, **k)) or sources[-1])
     rng = np.random.default_rng(1)
     data = rng.standard_normal((5, 4)).astype(np.float32)
     results = []

@@ -116,12 +116,14 @@ def _inlines(node) -> bool:
 
 
 def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None = None,
-                  scalars: dict | None = None) -> CompiledGraph:
+                  scalars: dict | None = None, numbers: bool = False) -> CompiledGraph:
     """Generate the function for ``graph``. ``bound`` maps input value ids to arrays fixed into the code
     (variables, updated in place); the other inputs are the function's arguments, in order. ``layout``
     lists, per returned item, an index into ``graph.outputs`` or None (returned as None). ``scalars`` maps
     ids of inputs of shape () that arrive as numbers rather than 0-d arrays to their class: ``float`` (a
-    Python float, rounded to the input's dtype) or the NumPy scalar type of the input's dtype.
+    Python float, rounded to the input's dtype) or the NumPy scalar type of the input's dtype. ``numbers``:
+    every 0-d result is returned as a NumPy scalar (as TF-1's Session.run gives it), not only those of
+    one-element graphs.
 
     The function reuses the buffers of the graph's memory plan on every call (returned arrays are never such
     buffers), so its body holds a lock of its own: threads calling one compiled function take turns. Code
@@ -151,6 +153,9 @@ def compile_graph(graph: Graph, bound: dict | None = None, layout: list | None =
             hint = max(2, graph.dim_hint)
             sized = SizedObjects(graph, bound, (hint, 2 if hint >= 1024 else 4099))
         more, returned = _array_lines(graph, bound, env, sized)
+        if numbers:  # (a scalar is immutable: no copy of a bound array needed)
+            returned = [f"{name.removesuffix('.copy()')}[()]" if v.array.ndim == 0 and name != "None" else name
+                        for v, name in zip(graph.outputs, returned)]
         if sized is not None and sized.needed():  # resolved per size even with no names: it checks the code holds
             sizes = sized.key_expression({i: f"x{v.id}" for i, v in enumerate(graph.inputs)})
             target = f"{', '.join(sized.names)}, = " if sized.names else ""

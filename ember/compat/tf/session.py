@@ -623,7 +623,7 @@ class Session:
         for v in results:
             layout.append(None if v is None else k)
             k += v is not None
-        fn = compile_graph(graph, replay.bound, layout, scalars).fn
+        fn = compile_graph(graph, replay.bound, layout, scalars, numbers=True).fn
         fn.graph_for_profiler = (graph, replay.bound, layout)  # what the profiler runs node by node
         self.cache.count_compile()
         return fn

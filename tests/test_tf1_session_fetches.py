@@ -1,0 +1,25 @@
+"""TF-1's Session.run: what fetched values are (NumPy scalars for 0-d fetches) and how sessions become the
+default, as TF 1.15 documents them."""
+
+import numpy as np
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+
+import ember.compat.tf as tf
+
+
+def test_a_0d_fetch_is_a_numpy_scalar_of_its_dtype_beside_array_feeds():
+    p = tf.placeholder(tf.float32, [None, 3])
+    v = tf.Variable(3.0)
+    n = tf.Variable(np.int64(5))
+    fetches = {"constant": (tf.constant(2.0), np.float32), "size": (tf.size(p), np.int32), "variable": (v, np.float32),
+               "int variable": (n, np.int64), "equal": (tf.equal(tf.constant(2.0), 2.0), np.bool_),
+               "sum": (tf.reduce_sum(p), np.float32)}
+    feed = {p: np.ones((2, 3), np.float32)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for name, (t, scalar) in fetches.items():
+            for got in (sess.run(t, feed), sess.run([t], feed)[0], sess.run({"t": t}, feed)["t"]):
+                assert type(got) is scalar, (name, type(got))
+        assert type(sess.run(tf.shape(p), feed)) is np.ndarray
+        value, _ = sess.run([v, v.assign_add(1.0)], feed)  # the variable's value before the run's write
+        assert type(value) is np.float32 and value == 3.0 and sess.run(v) == 4.0
