@@ -23,3 +23,36 @@ def test_a_0d_fetch_is_a_numpy_scalar_of_its_dtype_beside_array_feeds():
         assert type(sess.run(tf.shape(p), feed)) is np.ndarray
         value, _ = sess.run([v, v.assign_add(1.0)], feed)  # the variable's value before the run's write
         assert type(value) is np.float32 and value == 3.0 and sess.run(v) == 4.0
+
+
+def test_get_default_session_is_none_outside_any_session():
+    assert tf.get_default_session() is None
+    with tf.Session() as sess:
+        assert tf.get_default_session() is sess
+    assert tf.get_default_session() is None
+
+
+def test_an_interactive_session_is_the_default_until_closed():
+    c = tf.constant(5.0) * 6.0
+    v = tf.Variable(1.0)
+    sess = tf.InteractiveSession()
+    assert tf.get_default_session() is sess
+    tf.global_variables_initializer().run()
+    assert c.eval() == 30.0 and v.eval() == 1.0
+    sess.close()
+    sess.close()
+    assert tf.get_default_session() is None
+    g = tf.Graph()
+    sess = tf.InteractiveSession(graph=g)
+    assert tf.get_default_graph() is g and tf.constant(1.0).graph is g
+    sess.close()
+    assert tf.get_default_graph() is not g
+
+
+def test_a_session_with_block_makes_its_graph_the_default():
+    g = tf.Graph()
+    outer = tf.get_default_graph()
+    with tf.Session(graph=g) as sess:
+        c = tf.constant(2.0)
+        assert c.graph is g and sess.run(c) == 2.0 and c.eval() == 2.0
+    assert tf.get_default_graph() is outer

@@ -16,7 +16,6 @@ from ember.compat.tf._core import (
     Graph,
     Operation,
     Tensor,
-    default_session,
     default_sessions,
     get_default_graph,
     substitute,
@@ -45,7 +44,12 @@ from ember.sparse import RowSparse
 
 _jit = sys.modules["ember.jit"]  # its profile_hook is set while ember.profiler records
 
-get_default_session = default_session
+
+
+def get_default_session():
+    """The innermost Session entered with ``with`` or ``as_default()`` (or an open InteractiveSession), or None
+    when there is none, as in TF-1."""
+    return default_sessions[-1] if default_sessions else None
 
 
 # --- lowering: recipe kind -> IR -------------------------------------------------------------------------
@@ -403,6 +407,7 @@ class Session:
         self.hyper_arrays: dict = {}  # id(optimizer) -> its tensor hyper-parameters' 0-d arrays (hyper_cells)
         self.cache = CompileCache()  # (fetches, feed shapes) -> compiled function, bounded (least recent out)
         self.closed = False
+        self._graph_context = None  # the session's graph as the default one inside a with block
         self.iterator_states: dict = {}  # tf.data iterator -> its current pass in this session
         self._iterators_read = CompileCache()  # ids of flattened fetches -> (them, the iterators they read)
         self.general = CompileCache()  # (fetches, fed tensors) -> a function for every size of their None dims
@@ -412,12 +417,19 @@ class Session:
         self._mixed_precision = rewrite_dtype()  # fixed when the Session is made, as TF-1's config is
 
     def __enter__(self) -> Session:
+        # as in TF-1, the session's graph is also the default graph inside the block (tf.Session(graph=g))
+        self._graph_context = None if self.graph is get_default_graph() else self.graph.as_default()
+        if self._graph_context is not None:
+            self._graph_context.__enter__()
         default_sessions.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
         if default_sessions and default_sessions[-1] is self:
             default_sessions.pop()
+        if self._graph_context is not None:
+            self._graph_context.__exit__(None, None, None)
+            self._graph_context = None
         self.close()
 
     def close(self) -> None:
@@ -815,7 +827,27 @@ class _SessionContext:
 _SINGLE = frozenset({Tensor, Variable, Operation})
 _RUN_HERE = frozenset({"Init", "IteratorInit"})  # run by Session.run itself, not compiled
 
-InteractiveSession = Session
+class InteractiveSession(Session):
+    """A Session that installs itself as the default session when made (``Tensor.eval()`` and
+    ``Operation.run()`` use it) until it is closed; a ``graph`` given is the default graph until then, as in
+    TF-1."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config=None):
+        super().__init__(target, graph, config)
+        self._default_graph = None
+        if graph is not None:
+            self._default_graph = graph.as_default()
+            self._default_graph.__enter__()
+        default_sessions.append(self)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self in default_sessions:
+                default_sessions.remove(self)
+            if self._default_graph is not None:
+                self._default_graph.__exit__(None, None, None)
+                self._default_graph = None
+        super().close()
 
 
 def iterator_tensors(fetches) -> list:
