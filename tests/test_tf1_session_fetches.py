@@ -2,6 +2,7 @@
 default, as TF 1.15 documents them."""
 
 import numpy as np
+import pytest
 from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
 
 import ember.compat.tf as tf
@@ -56,3 +57,28 @@ def test_a_session_with_block_makes_its_graph_the_default():
         c = tf.constant(2.0)
         assert c.graph is g and sess.run(c) == 2.0 and c.eval() == 2.0
     assert tf.get_default_graph() is outer
+
+
+def test_make_callable_runs_its_fetches_with_its_arguments_fed_in_order():
+    x = tf.placeholder(tf.float32, [None], name="x")
+    scale = tf.placeholder(tf.float32, [], name="scale")
+    y = tf.reduce_sum(x * scale)
+    v = tf.Variable(1.0)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        both = sess.make_callable({"y": y, "v": [v]}, feed_list=[x, "scale:0"])
+        assert both([1.0, 2.0], 2.0) == {"y": 6.0, "v": [1.0]}
+        assert sess.make_callable(y, [scale, x])(3.0, np.ones(4, np.float32)) == 12.0
+        step = sess.make_callable(v.assign_add(1.0).op)
+        assert step() is None and step() is None and sess.run(v) == 3.0
+        with pytest.raises(ValueError, match="expected 2 feed values"):
+            both([1.0])
+        with pytest.raises(TypeError):
+            step(options=tf.RunOptions())
+        metadata = tf.RunMetadata()
+        traced = sess.make_callable(y, [x, scale], accept_options=True)
+        options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+        assert traced([1.0], 5.0, options=options, run_metadata=metadata) == 5.0
+        assert len(metadata.step_stats.dev_stats) == 1
+        with pytest.raises(ValueError, match="refers to an Operation"):
+            sess.make_callable(y, ["x"])

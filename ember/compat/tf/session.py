@@ -731,6 +731,23 @@ class Session:
             return rebuild([None if t.kind in _RUN_HERE else next(values) for t in flat])
         return rebuild(self._evaluate(flat, feeds))
 
+    def make_callable(self, fetches, feed_list=None, accept_options: bool = False) -> Callable:
+        """A function running ``fetches`` (as ``run`` takes them) with its arguments fed, in order, to the tensors
+        of ``feed_list`` (tensors or their names); with ``accept_options`` it also takes ``options`` and
+        ``run_metadata`` keywords, as ``run`` does."""
+        _flatten(fetches, [], self._resolve)  # a fetch that cannot be run is an error now, as in TF-1
+        feeds = [self._feed_key(t) for t in feed_list or ()]
+
+        def call(*feed_args, options=None, run_metadata=None):
+            if len(feed_args) != len(feeds):
+                raise ValueError(f"Session.make_callable: expected {len(feeds)} feed values (one per feed_list "
+                                 f"entry: {[t.name for t in feeds]}), got {len(feed_args)}")
+            return self.run(fetches, dict(zip(feeds, feed_args)), options, run_metadata)
+
+        if accept_options:
+            return call
+        return lambda *feed_args: call(*feed_args)
+
     def _run_traced(self, fetches, feed_dict, options, run_metadata):
         """``run`` with ``tf.RunOptions``: with a trace level and a ``run_metadata``, the graphs it runs go node
         by node, timed into ``run_metadata.step_stats``."""
