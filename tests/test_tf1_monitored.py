@@ -103,6 +103,46 @@ def test_saver_keeps_max_to_keep_checkpoints(tmp_path):
     assert saver.last_checkpoints == [str(tmp_path / "m-2"), str(tmp_path / "m-3")]
 
 
+def test_saver_save_honours_write_state_latest_filename_and_pad_step_number(tmp_path):
+    tf.Variable(1.0)
+    saver = tf.train.Saver(max_to_keep=1, pad_step_number=True)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert saver.save(sess, str(tmp_path / "m"), global_step=3) == str(tmp_path / "m-00000003")
+        saver.save(sess, str(tmp_path / "other"), write_state=False)  # not indexed, nor counted, nor deleting
+        assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "m-00000003")
+        assert saver.last_checkpoints == [str(tmp_path / "m-00000003")]
+        saver.save(sess, str(tmp_path / "n"), latest_filename="index")
+    assert tf.train.get_checkpoint_state(str(tmp_path), "index").model_checkpoint_path == str(tmp_path / "n")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "index", "n", "other"]
+
+
+def test_saver_keeps_one_checkpoint_per_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
+    import time
+
+    now = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    tf.Variable(1.0)
+    saver = tf.train.Saver(max_to_keep=1, keep_checkpoint_every_n_hours=1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(6):  # one save every 30 minutes: those past each hour are kept
+            now[0] += 1800
+            saver.save(sess, str(tmp_path / "m"), global_step=step)
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith("m-")) == ["m-2", "m-4", "m-5"]
+
+
+def test_saver_refuses_unknown_arguments_no_variables_and_a_none_path():
+    with pytest.raises(ValueError, match="no variables to save"):
+        tf.train.Saver()
+    assert tf.train.Saver(allow_empty=True).save(None, "unused") is None
+    v = tf.Variable(1.0)
+    with pytest.raises(TypeError, match="max_to_kep"):
+        tf.train.Saver(max_to_kep=1)
+    with tf.Session() as sess, pytest.raises(ValueError, match="save_path when it is None"):
+        tf.train.Saver([v]).restore(sess, None)
+
+
 def test_a_resumed_monitored_session_keeps_max_to_keep_over_both_runs(tmp_path):
     def ckpts():
         return sorted((f for f in os.listdir(tmp_path) if f.startswith("model.ckpt-")), key=lambda f: int(f[11:]))

@@ -184,7 +184,7 @@ class CheckpointSaverHook(SessionRunHook):
     def begin(self) -> None:
         self._step = _step_tensor("CheckpointSaverHook")
         if self._saver is None:
-            self._saver = Saver()
+            self._saver = Saver(allow_empty=True)  # (TF-1's default saver)
         self._last_step, self._last_time = None, None
 
     def after_create_session(self, session, coord) -> None:
@@ -225,7 +225,7 @@ class Scaffold:
         if self.local_init_op is None:
             self.local_init_op = local_variables_initializer()
         if self.saver is None:
-            self.saver = Saver()
+            self.saver = Saver(allow_empty=True)  # (TF-1's default saver)
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -455,36 +456,60 @@ def get_global_step():
 
 class Saver:
     """Saves and restores variables by name (Ember's checkpoint format at exactly the given path); keeps the
-    ``max_to_keep`` most recent checkpoints it wrote, deleting older ones, as TF-1's Saver."""
+    ``max_to_keep`` most recent checkpoints it wrote, deleting older ones (except one per
+    ``keep_checkpoint_every_n_hours``), as TF-1's Saver."""
 
-    def __init__(self, var_list=None, max_to_keep: int | None = 5, **unused):
+    def __init__(self, var_list=None, reshape: bool = False, sharded: bool = False, max_to_keep: int | None = 5,
+                 keep_checkpoint_every_n_hours: float = 10000.0, name: str | None = None,
+                 restore_sequentially: bool = False, saver_def=None, builder=None, defer_build: bool = False,
+                 allow_empty: bool = False, write_version=None, pad_step_number: bool = False,
+                 save_relative_paths: bool = False, filename: str | None = None):
+        # (the arguments about how TF builds its save ops change nothing here; a misspelled one is an error)
+        self.pad_step_number = pad_step_number
         if isinstance(var_list, dict):
             self.variables = dict(var_list)
         else:
             variables = global_variables() if var_list is None else list(tensors_in(var_list))
             self.variables = {v.op.name: v for v in variables}  # (TF-1 saves under op names: "w", not "w:0")
+        if not self.variables and not allow_empty:
+            raise ValueError("Saver: no variables to save (pass allow_empty=True for a Saver of none)")
         self.max_to_keep = max_to_keep
         self.last_checkpoints: list[str] = []  # the paths this Saver wrote, oldest first
+        # a checkpoint older than max_to_keep allows is still kept once per keep_checkpoint_every_n_hours
+        self._keep_every = keep_checkpoint_every_n_hours * 3600
+        self._next_kept = time.time() + self._keep_every
+        self._saved_at: dict[str, float] = {}
 
-    def save(self, sess, save_path: str, global_step=None, **unused) -> str:
-        """Write the variables' values to ``save_path`` (``-<step>`` appended with ``global_step``); return the path."""
+    def save(self, sess, save_path: str, global_step=None, latest_filename: str | None = None,
+             meta_graph_suffix: str = "meta", write_meta_graph: bool = True, write_state: bool = True,
+             strip_default_attrs: bool = False, save_debug_info: bool = False) -> str | None:
+        """Write the variables' values to ``save_path`` (``-<step>`` appended with ``global_step``, 8 digits with
+        ``pad_step_number``); return the path. With ``write_state`` (the default) the checkpoint is recorded in
+        the directory's index (``latest_filename``, "checkpoint" by default) and counts for ``max_to_keep``."""
+        if not self.variables:  # (a Saver made with allow_empty: nothing to write)
+            return None
         if global_step is not None:
             step = global_step if isinstance(global_step, (int, np.integer)) else int(sess.run(global_step))
-            save_path = f"{save_path}-{step}"
+            save_path = f"{save_path}-{step:08d}" if self.pad_step_number else f"{save_path}-{step}"
         directory = os.path.dirname(os.path.abspath(save_path))
         os.makedirs(directory, exist_ok=True)
         ember.save({name: np.array(sess.variable_value(v)) for name, v in self.variables.items()}, save_path)
+        if not write_state:
+            return save_path
+        self._saved_at[save_path] = time.time()
         if save_path in self.last_checkpoints:
             self.last_checkpoints.remove(save_path)
         self.last_checkpoints.append(save_path)
         kept = self.last_checkpoints[-self.max_to_keep:] if self.max_to_keep else self.last_checkpoints  # None/0: all
         # the index first, written atomically, then the deletions (as TF): a crash in between leaves an index that
         # names files which exist
-        write_text(os.path.join(directory, "checkpoint"),
+        write_text(os.path.join(directory, latest_filename or "checkpoint"),
                    json.dumps({"model_checkpoint_path": os.path.basename(save_path),
                                "all_model_checkpoint_paths": [os.path.basename(p) for p in kept]}))
         for old in self.last_checkpoints[:len(self.last_checkpoints) - len(kept)]:
-            if os.path.exists(old):
+            if self._saved_at.pop(old, 0.0) > self._next_kept:
+                self._next_kept += self._keep_every
+            elif os.path.exists(old):
                 os.remove(old)
         self.last_checkpoints = kept
         return save_path
@@ -496,6 +521,8 @@ class Saver:
 
     def restore(self, sess, save_path: str) -> None:
         """Load the variables' values from a file ``save`` wrote."""
+        if save_path is None:  # (tf.train.latest_checkpoint of a directory with no checkpoint)
+            raise ValueError("Saver.restore: can't load save_path when it is None")
         if not os.path.exists(save_path):
             raise ValueError(f"Saver.restore: no checkpoint at {save_path!r}")
         saved = ember.load(save_path)
