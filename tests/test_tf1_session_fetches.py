@@ -82,3 +82,13 @@ def test_make_callable_runs_its_fetches_with_its_arguments_fed_in_order():
         assert len(metadata.step_stats.dev_stats) == 1
         with pytest.raises(ValueError, match="refers to an Operation"):
             sess.make_callable(y, ["x"])
+
+
+def test_reset_default_graph_inside_a_graphs_block_is_an_error():
+    g = tf.Graph()
+    with g.as_default():
+        with pytest.raises(AssertionError, match="nested graphs"):
+            tf.reset_default_graph()
+        assert tf.get_default_graph() is g
+    tf.reset_default_graph()
+    assert tf.get_default_graph() is not g

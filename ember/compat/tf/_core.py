@@ -160,7 +160,11 @@ def default_session():
 
 
 def reset_default_graph() -> None:
-    """Start a fresh default graph."""
+    """Start a fresh default graph; inside a ``graph.as_default()`` block (which would stay the default) it is an
+    error, as in TF-1."""
+    if len(_graphs) > 1:
+        raise AssertionError("Do not use tf.reset_default_graph() to clear nested graphs. If you need a cleared "
+                             "graph, exit the nesting and create a new graph.")
     _graphs[0] = Graph()
 
 
