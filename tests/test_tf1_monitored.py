@@ -234,3 +234,14 @@ def test_logging_hook_reads_names_as_tf_does(caplog):
     messages = [r.getMessage() for r in caplog.records if "by op name = " in r.getMessage()]
     assert len(messages) == 2 and "None" not in messages[0] and "by tensor name = [[" in messages[0]
     assert first >= 0.0
+
+
+def test_saver_restore_refuses_a_value_of_another_dtype(tmp_path):
+    tf.Variable(3, name="b")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = tf.train.Saver().save(sess, str(tmp_path / "m"))
+    tf.reset_default_graph()
+    tf.Variable(0.0, name="b")
+    with tf.Session() as sess, pytest.raises(ValueError, match="b has dtype int32 .* the variable float32"):
+        tf.train.Saver().restore(sess, path)

@@ -533,6 +533,9 @@ class Saver:
             if tuple(saved[name].shape) != tuple(var.shape):
                 raise ValueError(f"Saver.restore: {name} has shape {list(saved[name].shape)} in {save_path!r}, "
                                  f"the variable {list(var.shape)}")
+            if np.dtype(saved[name].dtype) != np.dtype(var.dtype):  # (TF-1 refuses to convert, as here)
+                raise ValueError(f"Saver.restore: {name} has dtype {np.dtype(saved[name].dtype)} in {save_path!r}, "
+                                 f"the variable {np.dtype(var.dtype)}")
         sess.load_values({var: saved[name] for name, var in self.variables.items()})
 
 
