@@ -90,3 +90,9 @@ def test_constant_and_constant_initializer_fill_a_shape_as_tf1():
         np.testing.assert_array_equal(sess.run(tf.constant(-1.0, shape=[2, 2])), np.full((2, 2), -1.0))
     with pytest.raises(ValueError, match="do not fit"):
         tf.constant([1, 2, 3], shape=[2])
+
+
+@pytest.mark.parametrize("value", ["abc", ["a", "b"], b"x", None, [1.0, None]])
+def test_a_constant_of_strings_or_objects_is_refused_not_kept_as_a_numpy_string_array(value):
+    with pytest.raises(TypeError, match="not numeric data.*tf.string is not supported"):
+        tf.constant(value)

@@ -638,6 +638,9 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
             raise TypeError(f"tf.constant: expected {dtype}, got {value!r}, which holds floats that are not whole "
                             "numbers")
     array = np.asarray(value, dtype=dtype if dtype is not None else constant_dtype(value))
+    if array.dtype.kind in "USO":  # (TF-1's tf.string, or values that are not numbers, such as None)
+        raise TypeError(f"tf.constant: {value!r} is not numeric data (dtype {array.dtype}); Ember tensors hold "
+                        "numbers only, tf.string is not supported")
     if shape is not None:
         array = filled_to_shape("tf.constant", array, shape)
     array.flags.writeable = False
