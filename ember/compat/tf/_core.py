@@ -638,9 +638,10 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
             raise TypeError(f"tf.constant: expected {dtype}, got {value!r}, which holds floats that are not whole "
                             "numbers")
     array = np.asarray(value, dtype=dtype if dtype is not None else constant_dtype(value))
-    if array.dtype.kind in "USO":  # (TF-1's tf.string, or values that are not numbers, such as None)
-        raise TypeError(f"tf.constant: {value!r} is not numeric data (dtype {array.dtype}); Ember tensors hold "
-                        "numbers only, tf.string is not supported")
+    if array.dtype.kind == "U":  # TF-1's tf.string: bytes (a Session run gives b'Hello')
+        array = np.char.encode(array, "utf-8")
+    elif array.dtype.kind == "O":  # (None, or a list holding None: no tensor TF-1 can make)
+        raise TypeError(f"tf.constant: {value!r} is not numeric or string data (dtype {array.dtype})")
     if shape is not None:
         array = filled_to_shape("tf.constant", array, shape)
     array.flags.writeable = False
