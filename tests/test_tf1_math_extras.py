@@ -108,6 +108,9 @@ def test_reverse_slice_sequence_mask_linspace():
     assert run(tf.sequence_mask([1.5, 2.9, 0.5], 3)).tolist() == [[True, False, False], [True, True, False],
                                                                    [False, False, False]]
     np.testing.assert_allclose(run(tf.linspace(0.0, 1.0, 5)), np.linspace(0, 1, 5))
+    # Python floats are float32, as tf.constant makes them (not float64); float64 bounds stay float64
+    assert tf.linspace(0.0, 1.0, 5).dtype == np.float32 and run(tf.lin_space(0.0, 1.0, 3)).dtype == np.float32
+    assert run(tf.linspace(np.float64(0.0), 1.0, 3)).dtype == np.float64
     with pytest.raises(ValueError, match="maxlen"):
         tf.sequence_mask([1, 2])
     with pytest.raises(ValueError, match="one entry per axis"):

@@ -151,8 +151,8 @@ class TopKResult(NamedTuple):
 def linspace(start, stop, num, name: str | None = None, axis: int = 0) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop``, both included (float32 for Python numbers)."""
     values = np.linspace(float(start), float(stop), int(num))
-    dtype = getattr(start, "dtype", None)
-    return as_tf(values.astype(float64 if dtype == float64 else float32))
+    dtype = getattr(start, "dtype", None)  # (np.dtype(None) is float64: compare only a dtype that is there)
+    return as_tf(values.astype(float64 if dtype is not None and np.dtype(dtype) == float64 else float32))
 
 
 lin_space = linspace
