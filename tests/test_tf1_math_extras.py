@@ -416,3 +416,16 @@ def test_in_top_k_is_false_for_a_row_not_finite_or_a_target_out_of_range():
     scores = np.array([[0.1, 0.9, 0.9], [0.5, 0.2, np.nan], [0.3, np.inf, 0.1], [1.0, 2.0, 3.0]], np.float32)
     np.testing.assert_array_equal(run(tf.nn.in_top_k(scores, [2, 2, 1, 2], 1)), [True, False, False, True])
     np.testing.assert_array_equal(run(tf.nn.in_top_k(scores, [0, 0, 0, 3], 2)), [False, False, False, False])
+
+
+def test_matmul_adjoint_and_sparse_hints():
+    """TF-1's matmul takes adjoint_a/adjoint_b (the conjugate transpose: the transpose of real matrices) and the
+    a_is_sparse/b_is_sparse hints, which were refused as unknown keywords."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((2, 5, 3)).astype(np.float32)
+    expected = np.swapaxes(a, 1, 2) @ np.swapaxes(b, 1, 2)
+    np.testing.assert_allclose(run(tf.matmul(a, b, adjoint_a=True, adjoint_b=True)), expected, rtol=1e-5)
+    np.testing.assert_allclose(run(tf.linalg.matmul(a, b, transpose_a=True, adjoint_b=True, a_is_sparse=True,
+                                                    b_is_sparse=True)), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="only one of transpose_a and adjoint_a"):
+        tf.matmul(a, b, transpose_a=True, adjoint_a=True)

@@ -194,17 +194,26 @@ argmax = arg_max = _arg(ember.argmax, "argmax")
 argmin = arg_min = _arg(ember.argmin, "argmin")
 
 
-def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name: str | None = None) -> Tensor:
-    """Matrix product, optionally of transposed operands (both of rank 2 or more, as TF-1 asks)."""
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,
+           adjoint_b: bool = False, a_is_sparse: bool = False, b_is_sparse: bool = False,
+           name: str | None = None) -> Tensor:
+    """Matrix product, optionally of transposed or adjoint (conjugate-transposed) operands (both of rank 2 or
+    more, as TF-1 asks); ``a_is_sparse`` and ``b_is_sparse`` are only hints, as in TF-1."""
+    if transpose_a and adjoint_a or transpose_b and adjoint_b:
+        raise ValueError("tf.matmul: only one of transpose_a and adjoint_a (transpose_b and adjoint_b) can be True")
     a, b = as_tf(a), as_tf(b)
     for side, t in (("a", a), ("b", b)):
         if t.shape is not None and len(t.shape) < 2:
             raise ValueError(f"tf.matmul: {side} must have rank 2 or more, got '{t.name}' of shape {list(t.shape)} "
                              f"(for a vector, tf.expand_dims it or use tf.tensordot)")
 
+    def side(x, transpose: bool, adjoint: bool):
+        if adjoint and x.dtype.kind == "c":
+            x = ember.conj(x)
+        return ember.swapaxes(x, -1, -2) if transpose or adjoint else x
+
     def fn(x, y):
-        return ember.matmul(ember.swapaxes(x, -1, -2) if transpose_a else x,
-                            ember.swapaxes(y, -1, -2) if transpose_b else y)
+        return ember.matmul(side(x, transpose_a, adjoint_a), side(y, transpose_b, adjoint_b))
 
     return op(fn, (a, b), name=name or "MatMul")
 
