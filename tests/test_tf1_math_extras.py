@@ -429,3 +429,30 @@ def test_matmul_adjoint_and_sparse_hints():
                                                     b_is_sparse=True)), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="only one of transpose_a and adjoint_a"):
         tf.matmul(a, b, transpose_a=True, adjoint_a=True)
+
+
+def _gather_loops(p, i, axis, batch_dims):
+    if not batch_dims:
+        return np.take(p, i, axis=axis)
+    return np.stack([_gather_loops(p[k], i[k], axis - 1, batch_dims - 1) for k in range(p.shape[0])])
+
+
+def test_gather_axis_none_and_batch_dims():
+    """tf.gather(p, i, axis=None) gathered from the flattened params (NumPy's take) instead of along axis 0, and
+    TF-1's validate_indices and batch_dims keywords were refused."""
+    p = RNG.normal(size=(2, 3, 4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(run(tf.gather(p, [1, 0], axis=None, validate_indices=True)), p[[1, 0]])
+    idx = np.random.default_rng(1).integers(0, 4, size=(2, 3, 2))
+    np.testing.assert_array_equal(run(tf.gather(p, idx, axis=2, batch_dims=2)), _gather_loops(p, idx, 2, 2))
+    np.testing.assert_array_equal(run(tf.gather(p, idx, batch_dims=-1)), _gather_loops(p, idx, 2, 2))  # axis 2
+    rows = np.array([[0, 2], [1, 1]])
+    np.testing.assert_array_equal(run(tf.gather(p, rows, axis=-1, batch_dims=1)), _gather_loops(p, rows, 3, 1))
+    params = tf.constant(p)
+    grad = run(tf.gradients(tf.reduce_sum(tf.gather(params, idx, axis=2, batch_dims=2)), params)[0])
+    expected = np.zeros_like(p)
+    for a in range(2):
+        for c in range(3):
+            np.add.at(expected[a, c], idx[a, c], 1.0)
+    np.testing.assert_array_equal(grad, expected)
+    with pytest.raises(ValueError, match="first batch_dims=1 axes"):
+        run(tf.gather(p, np.zeros((3, 2), np.int64), axis=1, batch_dims=1))

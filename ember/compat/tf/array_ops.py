@@ -482,15 +482,19 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
     return constant(values.astype(as_tf_dtype(dtype)), name=name)
 
 
-def gather(params, indices, validate_indices=None, name: str | None = None, axis=None) -> Tensor:
+def gather(params, indices, validate_indices=None, name: str | None = None, axis=None, batch_dims: int = 0) -> Tensor:
     """Slices of ``params`` along ``axis`` (0 by default; a negative one counts from the end) at ``indices`` (of
     any shape), with TF-1's argument order (``validate_indices`` does nothing, as in TF-1). An index outside
     ``[0, params.shape[axis])``, a negative one included, is refused as TF-1's CPU kernel refuses it. Along axis 0
     of a 2-D variable the gradient is row-sparse, TF-1's ``IndexedSlices``, as ``tf.nn.embedding_lookup``'s: an
-    optimizer updates only the rows gathered."""
+    optimizer updates only the rows gathered. With ``batch_dims`` b (negative: from the rank of ``indices``), the
+    first b axes of ``params`` and ``indices`` are batch axes that pair up, and ``axis`` defaults to the first
+    axis after them."""
     params, indices = as_tf(params), as_tf(indices)
     if indices.dtype is not None and indices.dtype.kind not in "iu":
         raise TypeError(f"tf.gather: indices must be int32 or int64, got '{indices.name}' of dtype {indices.dtype}")
+    if batch_dims:
+        return _gather_batched(params, indices, axis, batch_dims, name)
     axis = 0 if axis is None else int(axis)
 
     def fn(p, i):
@@ -505,6 +509,29 @@ def gather(params, indices, validate_indices=None, name: str | None = None, axis
         rows = ember.embedding(i, ember.reshape(moved, (moved.shape[0], int(np.prod(rest)))))
         rows = ember.reshape(rows, tuple(i.shape) + rest)
         return ember.moveaxis(rows, tuple(range(i.ndim)), tuple(range(a, a + i.ndim))) if a and i.ndim else rows
+
+    return op(fn, (params, indices), name=name or "GatherV2")
+
+
+def _gather_batched(params: Tensor, indices: Tensor, axis, batch_dims: int, name: str | None) -> Tensor:
+    def fn(p, i):
+        b = int(batch_dims) + i.ndim if batch_dims < 0 else int(batch_dims)
+        at = b if axis is None else int(axis)
+        if b < 0 or b > i.ndim or not b <= at % p.ndim:
+            raise ValueError(f"tf.gather: batch_dims={b} must lie in [0, rank of indices {i.ndim}] and not pass "
+                             f"axis={at} (params of shape {list(p.shape)})")
+        at %= p.ndim
+        if tuple(p.shape[:b]) != tuple(i.shape[:b]):
+            raise ValueError(f"tf.gather: the first batch_dims={b} axes of params {list(p.shape)} and indices "
+                             f"{list(i.shape)} must be equal")
+        lead, rows = tuple(p.shape[:b]), int(np.prod(p.shape[:b], dtype=np.int64))
+        middle, n, inner = tuple(p.shape[b:at]), p.shape[at], tuple(i.shape[b:])
+        # the batch next to the gathered axis, merged with it; each batch's indices shifted to its own rows
+        flat = ember.reshape(ember.moveaxis(ember.reshape(p, (rows,) + tuple(p.shape[b:])), 0, len(middle)),
+                             middle + (rows * n,) + tuple(p.shape[at + 1:]))
+        shift = ember.reshape(ember.arange(rows, dtype="int64") * n, (rows,) + (1,) * len(inner))
+        picked = ember.take(flat, ember.reshape(ember.cast(i, "int64"), (rows,) + inner) + shift, axis=len(middle))
+        return ember.reshape(ember.moveaxis(picked, len(middle), 0), lead + middle + inner + tuple(p.shape[at + 1:]))
 
     return op(fn, (params, indices), name=name or "GatherV2")
 
