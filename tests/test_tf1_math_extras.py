@@ -456,3 +456,18 @@ def test_gather_axis_none_and_batch_dims():
     np.testing.assert_array_equal(grad, expected)
     with pytest.raises(ValueError, match="first batch_dims=1 axes"):
         run(tf.gather(p, np.zeros((3, 2), np.int64), axis=1, batch_dims=1))
+
+
+def test_maximum_minimum_tie_gradient_goes_to_x():
+    """TF-1's Maximum/Minimum gradients send a tie wholly to x (the x >= y, x <= y masks): tf.maximum(x, 0)'s
+    gradient at x = 0 is 1, not PyTorch's split 0.5; values keep NaN from either side."""
+    data = np.array([[1.0, 2.0, 3.0], [2.0, 0.0, 2.0]], np.float32)
+    x = tf.constant(data)
+    y = tf.constant(np.full((1, 3), 2.0, np.float32))
+    grads = run(tf.gradients(tf.reduce_sum(tf.maximum(x, y)) + 10 * tf.reduce_sum(tf.minimum(x, y)), [x, y]))
+    np.testing.assert_array_equal(grads[0], (data >= 2) + 10 * (data <= 2))
+    np.testing.assert_array_equal(grads[1], [[1, 1, 10]])  # y only where it is strictly the max (min)
+    np.testing.assert_array_equal(run(tf.gradients(tf.maximum(x, 0.0), x)[0]), np.ones_like(data))
+    a, b = np.array([np.nan, 1, 2], np.float32), np.array([1, np.nan, 2], np.float32)
+    np.testing.assert_array_equal(run(tf.maximum(a, b)), [np.nan, np.nan, 2])
+    np.testing.assert_array_equal(run(tf.minimum(a, b)), [np.nan, np.nan, 2])

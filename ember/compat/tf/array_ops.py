@@ -43,6 +43,18 @@ def _div(a, b):
     return ember.div(a, b)
 
 
+def _extremum(keeps_x):
+    """TF-1's Maximum or Minimum: the values of Ember's (NaN from either side), but a tie's whole gradient goes
+    to x, as TF's ``x >= y`` (``x <= y``) mask sends it (Ember's, as PyTorch's, splits it in two)."""
+    def extremum(a, b):
+        keep = keeps_x(a, b)
+        if a.dtype.kind in "fc":
+            keep = keep | ember.isnan(a)
+        return ember.where(keep, a, b)
+
+    return extremum
+
+
 def _squared_difference(a, b):
     d = a - b
     return d * d
@@ -81,7 +93,7 @@ UNARY = {
 BINARY = {
     "add": ember.add, "subtract": ember.sub, "multiply": ember.mul, "divide": truediv, "div": _div,
     "truediv": truediv, "realdiv": ember.div, "floordiv": ember.floor_divide, "mod": ember.remainder,
-    "pow": ember.power, "maximum": ember.maximum, "minimum": ember.minimum, "equal": ember.eq,
+    "pow": ember.power, "maximum": _extremum(ember.ge), "minimum": _extremum(ember.le), "equal": ember.eq,
     "not_equal": ember.ne, "greater": ember.gt, "greater_equal": ember.ge, "less": ember.lt,
     "less_equal": ember.le, "logical_and": ember.bitwise_and, "logical_or": ember.bitwise_or,
     "logical_xor": _logical_xor, "squared_difference": _squared_difference,
