@@ -471,3 +471,22 @@ def test_maximum_minimum_tie_gradient_goes_to_x():
     a, b = np.array([np.nan, 1, 2], np.float32), np.array([1, np.nan, 2], np.float32)
     np.testing.assert_array_equal(run(tf.maximum(a, b)), [np.nan, np.nan, 2])
     np.testing.assert_array_equal(run(tf.minimum(a, b)), [np.nan, np.nan, 2])
+
+
+def test_getitem_with_scalar_tensor_indices():
+    """TF-1 indexes with scalar integer tensors (x[i] for a while_loop counter or a placeholder); Ember's graph
+    getitem refused them ("a graph value has no entries")."""
+    data = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    x = tf.constant(data)
+    i = tf.placeholder(tf.int32, [])
+    assert run(x[i, 1:], {i: 2}).tolist() == data[2, 1:].tolist()
+    assert run(x[:, tf.constant(-1), 1]).tolist() == data[:, -1, 1].tolist()
+    assert run(x[tf.constant(2), 1:3, tf.constant(4)]).tolist() == data[2, 1:3, 4].tolist()
+    assert run(x[tf.newaxis, ..., tf.constant(0)]).tolist() == data[None, ..., 0].tolist()
+    _, total = tf.while_loop(lambda k, acc: k < 3, lambda k, acc: (k + 1, acc + x[k]),
+                             [tf.constant(0), tf.zeros([4, 5])])
+    np.testing.assert_array_equal(run(total), data.sum(0))
+    grad = run(tf.gradients(tf.reduce_sum(x[tf.constant(1), 2:]), x)[0])
+    np.testing.assert_array_equal(grad, np.pad(np.ones((1, 2, 5), np.float32), [(1, 1), (2, 0), (0, 0)]))
+    with pytest.raises(TypeError, match="integer scalar"):
+        x[tf.constant(1.0)]

@@ -4,6 +4,7 @@ through the table ``session.LOWERINGS`` keyed by that kind."""
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import re
 import types
@@ -398,7 +399,43 @@ class Tensor:
             dim.source, dim.axis = source, index
             dim._shape, dim.dtype = (), dtype  # a scalar of the shape's type (the recipe cannot be probed)
             return dim
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(part, Tensor) for part in parts):  # x[i] with a scalar tensor i (a while_loop's counter)
+            for part in parts:
+                if isinstance(part, Tensor) and (part.dtype is not None and part.dtype.kind not in "iu"
+                                                 or part._shape is not None and len(part._shape)):
+                    raise TypeError(f"tf.Tensor.__getitem__: a tensor index must be an integer scalar, got "
+                                    f"'{part.name}' of shape {part.shape} and dtype {part.dtype}")
+            return op(lambda x, *at: _index_with_tensors(x, parts, at), (self, *(p for p in parts if
+                                                                               isinstance(p, Tensor))),
+                      name="strided_slice")
         return op(lambda x: x[index], (self,), name="strided_slice")
+
+
+def _index_with_tensors(x, parts: tuple, values: tuple):
+    """``x[parts]`` where some parts are scalar integer tensors (``values``, in order): the rest of the index
+    first, each tensor's axis kept as ``:``, then each of those axes taken at its value, the last axis first
+    so that the earlier ones keep their places."""
+    if any(not isinstance(p, (Tensor, int, np.integer, builtins.slice)) and p is not None and p is not Ellipsis
+           for p in parts):
+        raise TypeError(f"tf.Tensor.__getitem__: a tensor index goes with integers, slices, ... and tf.newaxis only, "
+                        f"got the index {parts}")
+    consumed = sum(p is not None and p is not Ellipsis for p in parts)
+    axes, axis = [], 0
+    for p in parts:
+        if p is Ellipsis:
+            axis += x.ndim - consumed
+        elif isinstance(p, Tensor):
+            axes.append(axis)
+        if p is None or isinstance(p, (Tensor, builtins.slice)):
+            axis += 1
+    out = x[tuple(builtins.slice(None) if isinstance(p, Tensor) else p for p in parts)]
+    for at, value in reversed(list(zip(axes, values))):
+        if value.ndim:
+            raise TypeError(f"tf.Tensor.__getitem__: a tensor index must be an integer scalar, got shape "
+                            f"{list(value.shape)}")
+        out = ember.take(out, value, axis=at)
+    return out
 
 
 def truediv(x, y):
