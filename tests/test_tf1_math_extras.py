@@ -490,3 +490,24 @@ def test_getitem_with_scalar_tensor_indices():
     np.testing.assert_array_equal(grad, np.pad(np.ones((1, 2, 5), np.float32), [(1, 1), (2, 0), (0, 0)]))
     with pytest.raises(TypeError, match="integer scalar"):
         x[tf.constant(1.0)]
+
+
+def test_gather_nd_batch_dims():
+    """TF-1.15's gather_nd(batch_dims=b): each of the b leading batch entries indexes its own slice of params
+    (it raised NotImplementedError)."""
+    p = RNG.normal(size=(2, 3, 4, 5)).astype(np.float32)
+    idx = np.array([[[0, 1], [2, 3]], [[1, 1], [0, 3]]])  # (batch 2, 2 vectors of length 2 into axes 1, 2)
+    expected = np.stack([np.stack([p[b][tuple(v)] for v in idx[b]]) for b in range(2)])
+    np.testing.assert_array_equal(run(tf.gather_nd(p, idx, batch_dims=1)), expected)
+    idx2 = np.array([[[1], [3]], [[0], [0]], [[2], [1]]])[None].repeat(2, 0)  # (2, 3, 2, 1): batch_dims 2
+    expected2 = np.stack([np.stack([p[a, c][idx2[a, c, :, 0]] for c in range(3)]) for a in range(2)])
+    np.testing.assert_array_equal(run(tf.gather_nd(p, idx2, batch_dims=2)), expected2)
+    params = tf.constant(p)
+    grad = run(tf.gradients(tf.reduce_sum(tf.gather_nd(params, idx, batch_dims=1)), params)[0])
+    counted = np.zeros_like(p)
+    for b in range(2):
+        for v in idx[b]:
+            counted[b][tuple(v)] += 1
+    np.testing.assert_array_equal(grad, counted)
+    with pytest.raises(ValueError, match="batch_dims=1"):
+        run(tf.gather_nd(p, np.zeros((3, 1), np.int64), batch_dims=1))

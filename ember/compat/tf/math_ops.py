@@ -346,12 +346,26 @@ def _flat_index(what: str, shape: tuple, idx):
 
 
 def gather_nd(params, indices, name: str | None = None, batch_dims: int = 0) -> Tensor:
-    """The slices of ``params`` at the index vectors of ``indices``' last axis (of length k <= rank)."""
-    if batch_dims:
-        raise NotImplementedError("tf.gather_nd: batch_dims is not supported; add the batch index to the index "
-                                  "vectors")
+    """The slices of ``params`` at the index vectors of ``indices``' last axis (of length k <= rank); with
+    ``batch_dims`` b, the first b axes of both are batch axes that pair up, each batch indexing its own slice."""
+    b = int(batch_dims)
 
     def fn(p, i):
+        if b:
+            if not 0 < b < i.ndim or b > p.ndim or tuple(p.shape[:b]) != tuple(i.shape[:b]):
+                raise ValueError(f"tf.gather_nd: batch_dims={b} must be below the rank of indices {list(i.shape)}, and "
+                                 f"their first {b} axes those of params {list(p.shape)}")
+            lead, rows = tuple(p.shape[:b]), int(np.prod(p.shape[:b], dtype=np.int64))
+            inner = tuple(i.shape[b:-1])
+            batch = ember.reshape(ember.arange(rows, dtype="int64"), (rows,) + (1,) * (len(inner) + 1))
+            batch = ember.broadcast_to(batch, (rows,) + inner + (1,))
+            i = ember.concat([batch, ember.reshape(ember.cast(i, int64), (rows,) + inner + (i.shape[-1],))], -1)
+            p = ember.reshape(p, (rows,) + tuple(p.shape[b:]))
+            out = fn_flat(p, i)
+            return ember.reshape(out, lead + tuple(out.shape[1:]))
+        return fn_flat(p, i)
+
+    def fn_flat(p, i):
         flat, k = _flat_index("gather_nd", tuple(p.shape), i)
         rest = tuple(p.shape[k:])
         rows = ember.reshape(p, (int(np.prod(p.shape[:k])),) + rest)
