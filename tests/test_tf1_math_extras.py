@@ -511,3 +511,17 @@ def test_gather_nd_batch_dims():
     np.testing.assert_array_equal(grad, counted)
     with pytest.raises(ValueError, match="batch_dims=1"):
         run(tf.gather_nd(p, np.zeros((3, 1), np.int64), batch_dims=1))
+
+
+def test_empty_max_min_logsumexp_give_the_identity():
+    """TF's kernels fill an empty reduction with the reducer's identity: reduce_max the dtype's lowest value
+    (-3.4e38 for float32, not -inf), reduce_min its highest, reduce_logsumexp -inf; Ember's max raised."""
+    empty = np.zeros((0, 3), np.float32)
+    np.testing.assert_array_equal(run(tf.reduce_max(empty, 0)), np.full(3, np.finfo(np.float32).min, np.float32))
+    assert run(tf.reduce_min(np.zeros((2, 0), np.int32), 1, keepdims=True)).tolist() == [[2**31 - 1]] * 2
+    assert run(tf.reduce_max(np.zeros((0,), np.int64))) == np.iinfo(np.int64).min
+    np.testing.assert_array_equal(run(tf.reduce_logsumexp(empty, 0)), np.full(3, -np.inf, np.float32))
+    fed = tf.placeholder(tf.float32, [None, 3])
+    with tf.Session() as sess:
+        assert sess.run(tf.reduce_max(fed), {fed: empty}) == np.finfo(np.float32).min
+        assert sess.run(tf.reduce_max(fed), {fed: A[:, :3]}) == A[:, :3].max()

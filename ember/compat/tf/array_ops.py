@@ -82,6 +82,22 @@ def _in_dtype(fn):
     return reduce
 
 
+def _empty_gives(fn, identity):
+    """The reduction ``fn``, where the reduced axes hold no element ``identity(dtype)``, as TF's kernels fill
+    an empty reduction with the reducer's identity (Ember's max and min raise: they have none)."""
+    def reduce(x, axis=None, keepdims=False):
+        axes = range(x.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+        if all(x.shape[a] != 0 for a in axes):
+            return fn(x, axis=axis, keepdims=keepdims)
+        return ember.full_like(ember.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype), identity(x.dtype))
+
+    return reduce
+
+
+def _limits(dtype):
+    return np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+
+
 UNARY = {
     "abs": ember.abs, "ceil": ember.ceil, "cos": ember.cos, "erf": ember.erf,
     "exp": ember.exp, "floor": ember.floor, "identity": lambda x: x, "log": ember.log,
@@ -99,9 +115,12 @@ BINARY = {
     "logical_xor": _logical_xor, "squared_difference": _squared_difference,
 }
 REDUCTIONS = {
-    "reduce_sum": _in_dtype(ember.sum), "reduce_mean": _mean, "reduce_max": ember.max, "reduce_min": ember.min,
+    "reduce_sum": _in_dtype(ember.sum), "reduce_mean": _mean,
+    # an empty max (min) is the dtype's lowest (highest) value: -3.4e38 for float32, as TF's, not -inf
+    "reduce_max": _empty_gives(ember.max, lambda dtype: _limits(dtype).min),
+    "reduce_min": _empty_gives(ember.min, lambda dtype: _limits(dtype).max),
     "reduce_prod": _in_dtype(ember.prod), "reduce_any": ember.any, "reduce_all": ember.all,
-    "reduce_logsumexp": ember.logsumexp,
+    "reduce_logsumexp": _empty_gives(ember.logsumexp, lambda dtype: -np.inf),
     # TF's are the population statistics (over n, not n - 1)
     "reduce_std": lambda x, axis, keepdims: ember.std(x, axis=axis, keepdims=keepdims, ddof=0),
     "reduce_variance": lambda x, axis, keepdims: ember.var(x, axis=axis, keepdims=keepdims, ddof=0),
