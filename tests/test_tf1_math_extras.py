@@ -525,3 +525,12 @@ def test_empty_max_min_logsumexp_give_the_identity():
     with tf.Session() as sess:
         assert sess.run(tf.reduce_max(fed), {fed: empty}) == np.finfo(np.float32).min
         assert sess.run(tf.reduce_max(fed), {fed: A[:, :3]}) == A[:, :3].max()
+
+
+def test_unsorted_segment_mean_of_integers_divides_as_truediv():
+    """TF-1's unsorted_segment_mean is the segments' sum / count: int32 data gives float64 (int8 float32), as
+    TF's / divides integers; Ember gave float32 whatever the integer width."""
+    out = run(tf.unsorted_segment_mean(np.array([1, 2, 4], np.int32), [0, 0, 1], 3))
+    assert out.dtype == np.float64 and out.tolist() == [1.5, 4.0, 0.0]
+    assert run(tf.unsorted_segment_mean(np.array([1, 2], np.int8), [0, 0], 1)).dtype == np.float32
+    assert run(tf.unsorted_segment_mean(A, [0, 1, 1], 2)).dtype == np.float32

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bool, float32, float64, int32, int64, op
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bool, float32, float64, int32, int64, op, truediv
 from ember.compat.tf.array_ops import unary_function
 
 __all__ = [
@@ -408,13 +408,14 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name: str | None = Non
 
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name: str | None = None) -> Tensor:
-    """The mean of each segment's rows (0 for an empty segment)."""
+    """The mean of each segment's rows (0 for an empty segment); integers are divided as ``/`` divides them
+    (int32 data gives float64), as TF-1's sum over count."""
     n = int(num_segments)
 
     def fn(d, i):
         total = _segment_sums(d, i, n)
         counts = _segment_sums(ember.ones(tuple(i.shape), dtype=d.dtype), i, n)
         counts = ember.reshape(counts, (n,) + (1,) * (total.ndim - 1))
-        return total / ember.maximum(counts, 1.0)
+        return truediv(total, ember.maximum(counts, ember.ones((), dtype=counts.dtype)))
 
     return op(fn, (as_tf(data), as_tf(segment_ids)), name=name or "UnsortedSegmentMean")
