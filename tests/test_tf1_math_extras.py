@@ -534,3 +534,11 @@ def test_unsorted_segment_mean_of_integers_divides_as_truediv():
     assert out.dtype == np.float64 and out.tolist() == [1.5, 4.0, 0.0]
     assert run(tf.unsorted_segment_mean(np.array([1, 2], np.int8), [0, 0], 1)).dtype == np.float32
     assert run(tf.unsorted_segment_mean(A, [0, 1, 1], 2)).dtype == np.float32
+
+
+def test_count_nonzero_takes_tf1_argument_names():
+    """TF-1's count_nonzero also takes reduction_indices, keep_dims and input (they were refused)."""
+    data = np.array([[0, 1, 2], [0, 0, 3]], np.int32)
+    assert run(tf.count_nonzero(data, reduction_indices=[1], keep_dims=True)).tolist() == [[2], [1]]
+    assert run(tf.count_nonzero(input=data, axis=0)).tolist() == [0, 1, 2]
+    assert run(tf.math.count_nonzero(data, keepdims=True)).tolist() == [[3]]

@@ -203,11 +203,17 @@ def stop_gradient(input, name: str | None = None) -> Tensor:
 FUNCTIONS["stop_gradient"] = stop_gradient
 
 
-def count_nonzero(input_tensor, axis=None, keepdims=None, dtype=int64, name: str | None = None) -> Tensor:
-    axis = _axis(axis)
-    return op(lambda x: ember.cast(ember.sum(ember.cast(ember.ne(x, 0), "int64"), axis=axis,
-                                             keepdims=builtins.bool(keepdims)), dtype),
-              (as_tf(input_tensor),), name=name or "count_nonzero")
+def count_nonzero(input_tensor=None, axis=None, keepdims=None, dtype=int64, name: str | None = None,
+                  reduction_indices=None, keep_dims=None, input=None) -> Tensor:
+    """The number of nonzero elements over ``axis`` (all when None), with TF-1's older argument names
+    (``reduction_indices``, ``keep_dims``, ``input``) too."""
+    axis = _axis(reduction_indices if axis is None else axis)
+    keep = builtins.bool(keepdims or keep_dims)
+    source = input if input_tensor is None else input_tensor
+    if source is None:
+        raise TypeError("tf.count_nonzero: pass the tensor to count (input_tensor)")
+    return op(lambda x: ember.cast(ember.sum(ember.cast(ember.ne(x, 0), "int64"), axis=axis, keepdims=keep), dtype),
+              (as_tf(source),), name=name or "count_nonzero")
 
 
 def _arg(fn, default_name):
