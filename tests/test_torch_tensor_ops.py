@@ -236,7 +236,7 @@ def test_index_add_takes_torchs_argument_order_and_alpha():
     _same(ours.grad, theirs.grad)
     _same(src.grad, src_t.grad)
     _same(ember.index_add(ours, ember.tensor(index), src), theirs.index_add(0, torch.tensor(index), src_t))
-    with pytest.raises(TypeError, match="index_add: got index twice"):
+    with pytest.raises(TypeError, match="index_add.* multiple values for argument .index."):
         ember.index_add(ours, 0, ember.tensor(index), index=ember.tensor(index))
 
 
