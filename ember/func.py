@@ -270,16 +270,17 @@ def jvp(func: Callable, primals, tangents, has_aux: bool = False):
         live = [(o, _probe_cotangent(o)) for o in outs if o.requires_grad]
         products = [zeros_like(o) for o in outs]
         if live:
-            pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
-                                    allow_unused=True, materialize_grads=True)
-            # (the vjp of the vjp with the tangents as cotangents: for complex primals too, where a sum of g * t
-            # would be a complex scalar)
-            pairs = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, t in zip(pulled, t_leaves)
-                     if g.requires_grad]
-            if pairs:
-                pushed = iter(_autograd_grad([g for g, _ in pairs], [u for _, u in live], [t for _, t in pairs],
-                                             create_graph=nested, allow_unused=True, materialize_grads=True))
-                products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
+            with grad_mode.tangent_pass():  # (it goes through the no_grad blocks' nodes)
+                pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
+                                        allow_unused=True, materialize_grads=True)
+                # (the vjp of the vjp with the tangents as cotangents: for complex primals too, where a sum of g * t
+                # would be a complex scalar)
+                pairs = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, t in zip(pulled, t_leaves)
+                         if g.requires_grad]
+                if pairs:
+                    pushed = iter(_autograd_grad([g for g, _ in pairs], [u for _, u in live], [t for _, t in pairs],
+                                                 create_graph=nested, allow_unused=True, materialize_grads=True))
+                    products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
     value = out_build([o if nested else o.detach() for o in outs])
     products = out_build([p if nested else p.detach() for p in products])
     return (value, products, _detached(aux, nested)) if has_aux else (value, products)
@@ -338,7 +339,8 @@ def _jacobian(what: str, func: Callable, argnums, has_aux: bool, forward: bool) 
                 seed[k] = 1
                 cotangents = [zeros_like(o) for o in out_leaves]
                 cotangents[m] = tensor(seed.reshape(leaf.shape))
-                rows.append([_flatten(g)[0] for g in vjp_fn(out_build(cotangents))])
+                with grad_mode.tangent_pass() if forward else contextlib.nullcontext():
+                    rows.append([_flatten(g)[0] for g in vjp_fn(out_build(cotangents))])
             per_argument = []
             for j, (leaves, build) in enumerate(trees):
                 jacobians = []

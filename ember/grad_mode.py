@@ -17,8 +17,9 @@ class ThreadMode(threading.local):
     data-loading thread under no_grad leaves the training thread recording; a thread tracing ``ember.jit``
     leaves the others eager)."""
 
-    grad_enabled = True  # True, False, or TANGENTS (no_grad inside a forward-AD scope)
+    grad_enabled = True  # True, False, DUAL or TANGENTS (recording inside a forward-mode scope, and no_grad there)
     forward_ad = False  # inside a forward-mode scope (dual_level, ember.func.jvp, jacfwd): see TANGENTS
+    through_tangents = False  # a backward computing tangents runs (tangent_pass): it goes through TangentNodes
     inference = False  # inside an inference_mode block (is_inference_mode_enabled)
     builder = None  # the Graph being built (autograd.set_graph_builder): autograd.apply appends nodes to it
 
@@ -90,19 +91,26 @@ def memory_written(array) -> int:
     return _memory_writes.get(id(memory_owner(array)), -1) if _memory_writes else -1
 
 
-class _Tangents:
-    """The grad mode of a ``no_grad`` block inside a forward-mode scope: PyTorch's no_grad leaves forward AD on,
-    and Ember computes tangents on the tape, so ops are still recorded (the mode is truthy for ``autograd.apply``)
-    while ``is_grad_enabled()`` says False. In-place writes there are recorded only into a tensor that carries a
-    tangent already (``keeps_tangent``): a buffer updated under no_grad (BatchNorm's running stats) gets none."""
+class _ForwardMode:
+    """A grad mode inside a forward-mode scope, where ``autograd.apply`` also asks whether a node is recorded only
+    for tangents (``tape.TangentNode``). ``TANGENTS``, that of a ``no_grad`` block there: PyTorch's no_grad leaves
+    forward AD on, and Ember computes tangents on the tape, so ops are still recorded (the mode is truthy) while
+    ``is_grad_enabled()`` says False; a backward the user starts treats what they compute as constants. In-place
+    writes there are recorded only into a tensor that carries a tangent already (``keeps_tangent``): a buffer
+    updated under no_grad (BatchNorm's running stats) gets none. ``DUAL``, recording on in such a scope."""
 
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
 
     def __repr__(self) -> str:
-        return "TANGENTS"
+        return self.name
 
 
-TANGENTS = _Tangents()
+TANGENTS = _ForwardMode("TANGENTS")
+DUAL = _ForwardMode("DUAL")
+tangent_nodes = False  # whether a node was recorded only for tangents (user backward passes then skip them)
 
 
 def is_grad_enabled() -> bool:
@@ -123,8 +131,24 @@ def keeps_tangent(tensor) -> bool:
 
 
 def _switched(mode):
-    """The grad mode that switching to ``mode`` sets: off is ``TANGENTS`` inside a forward-mode scope."""
-    return TANGENTS if not mode and thread_mode.forward_ad else mode
+    """The grad mode that switching to ``mode`` sets: ``DUAL`` or ``TANGENTS`` inside a forward-mode scope."""
+    if thread_mode.forward_ad:
+        return DUAL if mode else TANGENTS
+    return mode
+
+
+class tangent_pass:  # noqa: N801  (a context manager, as no_grad)
+    """A backward run inside computes tangents (``forward_ad.unpack_dual``, ``ember.func.jvp``, ``jacfwd``): it
+    goes through the nodes recorded only for them, which backward passes the user starts treat as constants."""
+
+    __slots__ = ("prev",)
+
+    def __enter__(self):
+        self.prev = thread_mode.through_tangents
+        thread_mode.through_tangents = True
+
+    def __exit__(self, *exc):
+        thread_mode.through_tangents = self.prev
 
 
 class GradMode:
@@ -238,7 +262,7 @@ class forward_mode:  # noqa: N801  (a context manager, as no_grad)
 
     def __enter__(self):
         self.prev.append((thread_mode.grad_enabled, thread_mode.forward_ad))
-        thread_mode.grad_enabled, thread_mode.forward_ad = True, self.on
+        thread_mode.grad_enabled, thread_mode.forward_ad = DUAL if self.on else True, self.on
 
     def __exit__(self, *exc):
         thread_mode.grad_enabled, thread_mode.forward_ad = self.prev.pop()

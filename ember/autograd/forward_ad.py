@@ -7,7 +7,8 @@ does, on demand when a tangent is read. So the ops between ``make_dual`` and ``u
 ``dual_level`` switches recording on for its body, and a ``no_grad`` block inside it still records them (as
 PyTorch's no_grad leaves forward AD on, tangents flow through it), while ``is_grad_enabled()`` says False there
 and an in-place write into a tensor that carries no tangent (a buffer) gives it none (``grad_mode.TANGENTS``).
-Unlike PyTorch's, a reverse-mode backward run inside the level also flows through such a block.
+A reverse-mode backward the user runs treats what such a block computes as constants, as PyTorch's
+(``tape.TangentNode``), though its results still say ``requires_grad=True`` inside the level.
 
 >>> with fwAD.dual_level():
 ...     x = fwAD.make_dual(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 0.0]))
@@ -23,7 +24,7 @@ from ember.autograd.functional import _probe_cotangent
 from ember.autograd.tape import enable_grad, grad
 from ember.backend.devices import array_module
 from ember.backend.dtypes import DIFFERENTIABLE
-from ember.grad_mode import forward_mode, is_recording
+from ember.grad_mode import forward_mode, is_recording, tangent_pass
 from ember.tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
@@ -113,7 +114,7 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
                                "autograd tape: run the computation outside inference_mode inside dual_level")
         return UnpackedDualTensor(tensor, None)
     duals = [dual for dual, _ in current.pairs]
-    with enable_grad():
+    with enable_grad(), tangent_pass():
         probe = _probe_cotangent(tensor)
         pulled = grad([tensor], duals, [probe], retain_graph=True, create_graph=True, allow_unused=True)
         used = [(g, t) for g, (_, t) in zip(pulled, current.pairs) if g is not None]

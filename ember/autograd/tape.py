@@ -86,6 +86,25 @@ class Node:
         return _NodeHookHandle(self.hooks, on_output_grad)
 
 
+class TangentNode(Node):
+    """A node recorded only for forward-mode tangents: under no_grad inside a forward-mode scope, or there from
+    such nodes' results alone. Backward passes computing tangents go through it; one the user starts treats its
+    result as a constant, as PyTorch's no_grad leaves it without history."""
+
+    __slots__ = ()
+
+
+def _node_class(mode, inputs: tuple, needs: tuple) -> type:
+    """The class of a node recorded in grad mode ``mode`` (not True): ``TangentNode`` under ``TANGENTS``, and under
+    ``DUAL`` when every input it differentiates is a ``TangentNode``'s result."""
+    if mode is _grad_mode.DUAL and any(need and t.node.__class__ is not TangentNode for t, need in zip(inputs, needs)):
+        return Node
+    if mode is not _grad_mode.TANGENTS and mode is not _grad_mode.DUAL:
+        return Node
+    _grad_mode.tangent_nodes = True
+    return TangentNode
+
+
 class AccumulateGrad:
     """What ``next_functions`` gives for a leaf: its ``variable``, into whose ``.grad`` a backward adds."""
 
@@ -218,6 +237,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     mode = _mode
     if mode.builder is not None:
         return mode.builder.build(op, inputs, attrs)
+    enabled = mode.grad_enabled
     n = len(inputs)
     if n == 2:
         a, b = inputs
@@ -237,7 +257,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     xp = np if first.__class__ is np.ndarray else array_module(first)
     saved = None
     try:
-        if op.residuals is not None and mode.grad_enabled and True in [x.requires_grad for x in inputs]:
+        if op.residuals is not None and enabled and True in [x.requires_grad for x in inputs]:
             out, saved = op.residuals(xp, *arrays, **(attrs or {}))  # recorded: keep what the vjp reuses
         else:
             out = op.forward(xp, *arrays, **attrs) if attrs else op.forward(xp, *arrays)
@@ -252,7 +272,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
     t.array = out
     t._grad = None
     t._hooks = None
-    if mode.grad_enabled and op.differentiable:
+    if enabled and op.differentiable:
         if n == 2:
             needs = (a.requires_grad, b.requires_grad)
         elif n == 1:
@@ -262,7 +282,8 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
         else:
             needs = tuple([x.requires_grad for x in inputs])
         if True in needs:
-            node = t.node = _new(Node)  # Node(...) without the call: this runs for every recorded op
+            # Node(...) without the call: this runs for every recorded op
+            node = t.node = _new(Node if enabled is True else _node_class(enabled, inputs, needs))
             node.seq = _next_seq()
             node.op = op
             node.inputs = inputs
@@ -297,6 +318,8 @@ def _topological_order(roots, floor: int = -1) -> list:
     Creation order is already a topological order of the tape, so collecting the reachable nodes and
     sorting them by creation number (newest first) is enough.
     """
+    if _grad_mode.tangent_nodes and not _mode.through_tangents:
+        return _order_for_gradients(roots, floor)
     if floor >= 0:
         return _order_above(roots, floor)
     seen = set(roots)
@@ -328,6 +351,32 @@ def _order_above(roots, floor: int) -> list:
         for t in inputs:
             parent = t.node
             if parent is not None and parent not in seen and parent.seq >= floor:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_seq, reverse=True)
+
+
+def _order_for_gradients(roots, floor: int) -> list:
+    """``_topological_order`` of a backward the user started while nodes recorded only for tangents exist: each
+    ``TangentNode`` is a constant, neither walked nor run (nor what only it reads), as PyTorch's no_grad results."""
+    for node in roots:
+        if node.__class__ is TangentNode:
+            raise RuntimeError(f"backward: an output ({node.op.name}'s) depends only on tensors computed under "
+                               "no_grad inside a forward-mode scope (dual_level, ember.func.jvp, jacfwd), so it does "
+                               "not require grad: it is recorded only for its tangent")
+    seen = {node for node in roots if node.seq >= floor}
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        if node.seq == floor:
+            continue
+        inputs = node.inputs
+        if inputs is None:
+            raise _freed_error()
+        for t in inputs:
+            parent = t.node
+            if parent is not None and parent not in seen and parent.seq >= floor and parent.__class__ is not \
+                    TangentNode:
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=_seq, reverse=True)
@@ -950,6 +999,9 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) does not require grad")
+        if t.node.__class__ is TangentNode and not _mode.through_tangents:
+            raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) was computed under no_grad inside a "
+                               "forward-mode scope, so it does not require grad (it is recorded only for its tangent)")
     if is_grads_batched:
         results = _batched_grads(outputs, inputs, grad_outputs, retain_graph, create_graph)
     else:
