@@ -23,7 +23,14 @@ from ember.backend.dtypes import COMPLEX, FLOATING, bool_
 from ember.grad_mode import is_grad_enabled, keeps_tangent, mark_replaced, mark_written, thread_mode
 from ember.ops.convert import check_fill_value
 from ember.ops.dispatch import TensorLike
-from ember.tensor_inplace_views import give_retained, record_through_view, take_retained, view_levels
+from ember.tensor_inplace_views import (
+    give_retained,
+    joined_history,
+    keeps_history,
+    record_through_view,
+    take_retained,
+    view_levels,
+)
 from ember.traced_state import is_state
 
 
@@ -95,6 +102,8 @@ def record_in_place(tensor, name: str, compute):
     mark_replaced(tensor)  # before the new node is numbered: nodes from here on read the new version
     result = _fit(tensor, name, compute(before))
     _read_before(result, tensor, before, since)
+    if keeps_history(before):
+        result = joined_history(before, result)
     retained = take_retained(tensor)
     tensor.array, tensor.node, tensor.requires_grad = result.array, result.node, result.requires_grad
     give_retained(tensor, retained)

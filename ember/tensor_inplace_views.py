@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.devices import array_module
-from ember.grad_mode import mark_replaced, mark_written
+from ember.grad_mode import DUAL, TANGENTS, mark_replaced, mark_written, thread_mode
 
 
 def view_levels(tensor, views_another) -> list | None:
@@ -66,6 +66,29 @@ def positions(levels: list) -> np.ndarray:
     return np.ascontiguousarray(index)
 
 
+def keeps_history(before) -> bool:
+    """Whether a write recorded now into a tensor whose state before it is ``before`` keeps its reverse-mode
+    history (``joined_history``): one under no_grad in a forward-mode scope into a tensor that has one."""
+    return thread_mode.grad_enabled is TANGENTS and not getattr(before.node, "tangent_only", True)
+
+
+def joined_history(before, result):
+    """``result``, written under no_grad in a forward-mode scope into a tensor with a reverse-mode history
+    (``before``), as ``before + (result - before)`` with ``result``'s values: PyTorch's write there changes the
+    tangent, not the history, and the difference, recorded only for tangents, is a constant to a backward the user
+    runs, which goes on to ``before`` unchanged, while tangents go through the write."""
+    delta = result - before
+    thread_mode.grad_enabled = DUAL  # (the add joins the history: a node of both passes)
+    try:
+        joined = before + delta
+    finally:
+        thread_mode.grad_enabled = TANGENTS
+    joined.array = result.array  # the written values themselves, not their sum with rounding
+    if joined.node.out is not None:
+        joined.node.out = result.array
+    return joined
+
+
 def record_through_view(tensor, name: str, compute, levels: list, snapshot, read_before, fit, current_since):
     """``compute(before)`` as the new value of the view ``tensor`` (``levels``: ``view_levels(tensor)``), written
     through its memory and recorded into every tensor of ``levels`` (see the module docstring). ``snapshot(t)``
@@ -93,14 +116,23 @@ def record_through_view(tensor, name: str, compute, levels: list, snapshot, read
     result = fit(compute(olds[-1]))
     read_before(result, tensor, olds[-1], since)
     new_base = ops.reshape(ops.put(olds[0], ops.as_tensor(where), result), tuple(base.shape))
+    joined = keeps_history(olds[0])
+    if joined:
+        new_base = joined_history(olds[0], new_base)
     tensor.array[...] = result.array
     base.node, base.requires_grad = new_base.node, new_base.requires_grad
     previous = base
-    for t in levels[1:]:  # each view recorded again, on the new value of the one it views
-        node = t.node
-        again = ops.dispatch.apply(node.op, (previous,) + tuple(node.inputs[1:]), node.attrs)
-        t.node, t.requires_grad = again.node, again.requires_grad
-        previous = t
+    mode = thread_mode.grad_enabled
+    if joined:
+        thread_mode.grad_enabled = DUAL  # (the views of a base that keeps its history keep it too)
+    try:
+        for t in levels[1:]:  # each view recorded again, on the new value of the one it views
+            node = t.node
+            again = ops.dispatch.apply(node.op, (previous,) + tuple(node.inputs[1:]), node.attrs)
+            t.node, t.requires_grad = again.node, again.requires_grad
+            previous = t
+    finally:
+        thread_mode.grad_enabled = mode
     for t, hook in zip(levels, retained):
         give_retained(t, hook)
     return tensor

@@ -172,6 +172,38 @@ def test_backward_in_dual_level_stops_at_no_grad_as_torch(after):
             ember.autograd.grad((y * x).sum(), y)
 
 
+def _written_under_no_grad(m, fw, x, t, how: str):
+    leaf = m.tensor(x, requires_grad=True)
+    with fw.dual_level():
+        dual = fw.make_dual(leaf, m.tensor(t))
+        h = dual * 1.5
+        view = h.reshape(2, 4) if how == "view" else None
+        with m.no_grad():
+            if how == "item":
+                h[0] = dual[1] * 3
+            elif how == "method":
+                h.mul_(dual).add_(1)
+            else:  # through a view
+                view[0].mul_(2)
+        out = h * dual + (h if view is None else view.reshape(8)) * 2
+        tangent = fw.unpack_dual(out).tangent
+        out.sum().backward()
+    return tangent, leaf.grad
+
+
+@pytest.mark.parametrize("how", ["item", "method", "view"])
+def test_write_under_no_grad_in_dual_level_keeps_history_as_torch(how):
+    """A write under no_grad inside dual_level into a tensor with a history changes its tangent, not its history
+    (PyTorch's): a backward then goes on to the values before the write. It cut the history instead (h.mul_(2):
+    x.grad 0 through h for torch's 1.5)."""
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal(8), rng.standard_normal(8)
+    ours = _written_under_no_grad(ember, fwAD, x, t, how)
+    theirs = _written_under_no_grad(torch, tfw, torch.tensor(x), torch.tensor(t), how)
+    np.testing.assert_allclose(ours[0].numpy(), theirs[0].detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours[1].numpy(), theirs[1].numpy(), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["holomorphic", "conjugate", "abs"])
 def test_complex_duals_and_func_jvp_match_torch(name):
     """Complex primals (make_dual accepts them) failed inside: the tangent was taken as the gradient of a complex

@@ -36,6 +36,7 @@ class Node:
     forward's residuals (``Op.residuals``)."""
 
     __slots__ = ("op", "inputs", "attrs", "needs", "out", "residuals", "hooks", "seq")
+    tangent_only = False  # (TangentNode)
 
     def __init__(self, op, inputs, attrs, needs, out, residuals=None):
         self.seq = _next_seq()  # creation order: a node is always created after every node it reads
@@ -92,6 +93,7 @@ class TangentNode(Node):
     result as a constant, as PyTorch's no_grad leaves it without history."""
 
     __slots__ = ()
+    tangent_only = True
 
 
 def _node_class(mode, inputs: tuple, needs: tuple) -> type:
