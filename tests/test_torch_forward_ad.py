@@ -183,6 +183,8 @@ def _written_under_no_grad(m, fw, x, t, how: str):
                 h[0] = dual[1] * 3
             elif how == "method":
                 h.mul_(dual).add_(1)
+            elif how == "relu_":  # (PyTorch's functional in-place form: refused as if recording were on)
+                m.nn.functional.relu_(h)
             else:  # through a view
                 view[0].mul_(2)
         out = h * dual + (h if view is None else view.reshape(8)) * 2
@@ -191,7 +193,7 @@ def _written_under_no_grad(m, fw, x, t, how: str):
     return tangent, leaf.grad
 
 
-@pytest.mark.parametrize("how", ["item", "method", "view"])
+@pytest.mark.parametrize("how", ["item", "method", "relu_", "view"])
 def test_write_under_no_grad_in_dual_level_keeps_history_as_torch(how):
     """A write under no_grad inside dual_level into a tensor with a history changes its tangent, not its history
     (PyTorch's): a backward then goes on to the values before the write. It cut the history instead (h.mul_(2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ember.grad_mode import is_grad_enabled, keeps_tangent
 from ember.tensor import Tensor
-from ember.tensor_inplace import _check, _write
+from ember.tensor_inplace import _check, _write, record_in_place
 
 
 def in_place(x: Tensor, result: Tensor, name: str) -> Tensor:
@@ -22,6 +22,9 @@ def in_place(x: Tensor, result: Tensor, name: str) -> Tensor:
 
 def in_place_function(x: Tensor, result: Tensor, name: str) -> Tensor:
     """``result`` written into ``x``: PyTorch's functional in-place forms (``relu_``...), refused with the in-place
-    methods' errors where autograd would need to record the write."""
+    methods' errors where autograd would need to record the write. Under no_grad in a forward-mode scope a tensor
+    that carries a tangent records it (``keeps_tangent``), as the in-place methods there."""
+    if keeps_tangent(x) and not x.symbolic:
+        return record_in_place(x, name, lambda before: result)  # (result's nodes read x: they then read before)
     _check(x, name)
     return _write(x, name, result)
