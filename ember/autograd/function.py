@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ember import grad_mode
-from ember.autograd.tape import Node, building_graph
+from ember.autograd.tape import Node, building_graph, node_class
 from ember.backend.devices import array_module
 from ember.grad_mode import ExactGradMode, is_grad_enabled, mark_written, memory_written
 from ember.grad_mode import thread_mode as _mode
@@ -274,7 +274,9 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
     inputs = tuple(_stand_in(a) if id(a) in dirty else a for a in args if isinstance(a, Tensor))
     ctx._inputs = inputs
     kept = [(t.shape, t.dtype, array_module(t.array)) if isinstance(t, Tensor) else None for t in outputs]
-    call = Node(_Call(fn, ctx, args, tuple(kept)), inputs, None, tuple(t.requires_grad for t in inputs), None)
+    needs = tuple(t.requires_grad for t in inputs)
+    kind = node_class(_mode.grad_enabled, inputs, needs)  # (a TangentNode under no_grad in a forward-mode scope)
+    call = kind(_Call(fn, ctx, args, tuple(kept)), inputs, None, needs, None)
     core = Tensor._make(_EMPTY, call)
     ctx._seq = call.seq
     fixed = {id(t) for t in ctx._non_differentiable}
@@ -285,7 +287,7 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
                 t = Tensor._make(t.array, None)  # an input marked non-differentiable: an alias without its history
             results.append(t)  # returned as it is, without the call's history
             continue
-        node = Node(_Output(f"{name}Backward", i, len(outputs)), (core,), None, (True,), None)
+        node = kind(_Output(f"{name}Backward", i, len(outputs)), (core,), None, (True,), None)
         if id(t) in dirty or (t.node is None and not t.requires_grad and id(t) not in ids and id(t) not in seen):
             t.node, t.requires_grad = node, True  # the forward's own new tensor (or the input it changed in place)
             adopted.add(id(t))

@@ -96,8 +96,8 @@ class TangentNode(Node):
     tangent_only = True
 
 
-def _node_class(mode, inputs: tuple, needs: tuple) -> type:
-    """The class of a node recorded in grad mode ``mode`` (not True): ``TangentNode`` under ``TANGENTS``, and under
+def node_class(mode, inputs: tuple, needs: tuple) -> type:
+    """The class of a node recorded in grad mode ``mode``: ``TangentNode`` under ``TANGENTS``, and under
     ``DUAL`` when every input it differentiates is a ``TangentNode``'s result."""
     if mode is _grad_mode.DUAL and any(need and t.node.__class__ is not TangentNode for t, need in zip(inputs, needs)):
         return Node
@@ -285,7 +285,7 @@ def apply(op, inputs: tuple, attrs: dict | None = None) -> Tensor:
             needs = tuple([x.requires_grad for x in inputs])
         if True in needs:
             # Node(...) without the call: this runs for every recorded op
-            node = t.node = _new(Node if enabled is True else _node_class(enabled, inputs, needs))
+            node = t.node = _new(Node if enabled is True else node_class(enabled, inputs, needs))
             node.seq = _next_seq()
             node.op = op
             node.inputs = inputs
