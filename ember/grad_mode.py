@@ -250,9 +250,10 @@ class ExactGradMode(GradMode):
 
 
 class forward_mode:  # noqa: N801  (a context manager, as no_grad)
-    """A forward-mode scope (``on``: ``dual_level``, ``ember.func.jvp``, ``jacfwd``) or a reverse-mode one inside it
-    (``ember.func.grad``, ``vjp``: their no_grad blocks stay unrecorded, as PyTorch's grad respects them). Ops are
-    recorded inside either."""
+    """A forward-mode scope (``on``: ``dual_level``, ``ember.func.jvp``, ``jacfwd``) or a reverse-mode one
+    (``ember.func.grad``, ``vjp``), which stays a forward-mode scope inside one: its no_grad blocks are constants to
+    its backward, as PyTorch's grad respects them, while tangents go through them (``jvp(grad(f))``, ``hessian``).
+    Ops are recorded inside either."""
 
     __slots__ = ("on", "prev")
 
@@ -262,7 +263,8 @@ class forward_mode:  # noqa: N801  (a context manager, as no_grad)
 
     def __enter__(self):
         self.prev.append((thread_mode.grad_enabled, thread_mode.forward_ad))
-        thread_mode.grad_enabled, thread_mode.forward_ad = DUAL if self.on else True, self.on
+        on = self.on or thread_mode.forward_ad
+        thread_mode.grad_enabled, thread_mode.forward_ad = DUAL if on else True, on
 
     def __exit__(self, *exc):
         thread_mode.grad_enabled, thread_mode.forward_ad = self.prev.pop()
