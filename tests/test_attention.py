@@ -283,6 +283,13 @@ def test_errors_name_the_problem():
         mha(x, x, x, attn_mask=ember.zeros(L, L + 1))
     with pytest.raises(ValueError, match="key_padding_mask"):
         mha(x, x, x, key_padding_mask=ember.zeros(L, N, dtype=ember.bool))
+    # an integer mask's error named neither the op nor the argument ("attention: masks must be ...")
+    with pytest.raises(TypeError, match="MultiheadAttention: key_padding_mask must be bool or floating, got int64"):
+        mha(x, x, x, key_padding_mask=ember.zeros(N, L, dtype=ember.int64))
+    with pytest.raises(TypeError, match="MultiheadAttention: attn_mask must be bool or floating, got int32"):
+        mha(x, x, x, attn_mask=ember.zeros(L, L, dtype=ember.int32))
+    with pytest.raises(TypeError, match="scaled_dot_product_attention: attn_mask must be bool or floating"):
+        nn.scaled_dot_product_attention(x, x, x, attn_mask=ember.zeros(N, N, dtype=ember.int64))
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(E, HEADS, activation="swish")
     with pytest.raises(ValueError, match="TransformerDecoderLayer: activation"):  # (it named the encoder layer)

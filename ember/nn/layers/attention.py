@@ -68,7 +68,7 @@ def scaled_dot_product_attention(
     if is_causal:
         mask = causal_mask(query.shape[-2], key.shape[-2], query)
     elif attn_mask is not None:
-        mask = additive_mask(attn_mask, query, blocked_when=False)
+        mask = additive_mask(attn_mask, query, blocked_when=False, what="scaled_dot_product_attention: attn_mask")
     if scale is None:  # (PyTorch's 1 / sqrt(E); E = 0 leaves no scores to scale: each query averages the values)
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
     return attend_rounded_once(query, key, value, mask, dropout_p, scale)

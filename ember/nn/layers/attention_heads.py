@@ -32,13 +32,14 @@ def _bool_mask(mask: Tensor, like: Tensor, blocked_when: bool) -> Tensor:
     return Tensor._make(xp.where(data == blocked_when, -np.inf, 0.0).astype(like.dtype), None)
 
 
-def additive_mask(mask, like: Tensor, blocked_when: bool) -> Tensor:
-    """A bool or float mask as the float one added to the scores (-inf where a bool one equals ``blocked_when``)."""
+def additive_mask(mask, like: Tensor, blocked_when: bool, what: str = "attention: a mask") -> Tensor:
+    """A bool or float mask as the float one added to the scores (-inf where a bool one equals ``blocked_when``);
+    ``what`` names the op and argument in the error for another dtype."""
     mask = ops.as_tensor(mask, like)
     if mask.dtype == np.bool_:
         return _bool_mask(mask, like, blocked_when)
     if mask.dtype not in FLOATING:  # (bfloat16's NumPy kind is "V")
-        raise TypeError(f"attention: masks must be bool or floating, got {mask.dtype}")
+        raise TypeError(f"{what} must be bool or floating, got {mask.dtype}")
     return ops.cast(mask, like.dtype)
 
 
@@ -146,7 +147,7 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
     added = (bias_k is not None) + bool(add_zero_attn)
     mask = None
     if attn_mask is not None:
-        mask = additive_mask(attn_mask, q, blocked_when=True)
+        mask = additive_mask(attn_mask, q, blocked_when=True, what=f"{name}: attn_mask")
         given = source - added
         if mask.ndim == 2 and tuple(mask.shape) == (length, given):
             pass
@@ -159,7 +160,7 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
     elif causal:
         mask = causal_mask(length, source, q)
     if key_padding_mask is not None:
-        padding = additive_mask(key_padding_mask, q, blocked_when=True)
+        padding = additive_mask(key_padding_mask, q, blocked_when=True, what=f"{name}: key_padding_mask")
         if tuple(padding.shape) != (batch, source - added):
             raise ValueError(f"{name}: key_padding_mask must be ({batch}, {source - added}), got "
                              f"{list(padding.shape)}")
