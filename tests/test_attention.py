@@ -156,6 +156,30 @@ def test_transformer_encoder_matches_torch(config):
         _close(p.grad, torch_params[name].grad)
 
 
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_transformer_encoder_nested_tensor_flag_keeps_every_position():
+    # enable_nested_tensor and mask_check were taken and dropped (no attributes); they are kept and change nothing:
+    # PyTorch's nested path gives the unpadded positions, its path with gradients the padded ones too
+    torch = pytest.importorskip("torch")
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.0, batch_first=True), 2,
+                                    enable_nested_tensor=False, mask_check=False).eval()
+    assert (encoder.enable_nested_tensor, encoder.mask_check) == (False, False)
+    ref = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.0, batch_first=True),
+                                      2).eval()
+    assert ref.enable_nested_tensor and ref.mask_check
+    _copy_to_torch(encoder, ref)
+    x = np.random.default_rng(9).standard_normal((N, L, E)).astype(np.float32)
+    padding = np.zeros((N, L), bool)
+    padding[:, -2:] = True
+    got = encoder(ember.tensor(x), src_key_padding_mask=ember.tensor(padding)).detach().numpy()
+    with torch.no_grad():
+        nested = ref(torch.tensor(x), src_key_padding_mask=torch.tensor(padding)).numpy()
+    with_grad = ref(torch.tensor(x, requires_grad=True), src_key_padding_mask=torch.tensor(padding)).detach().numpy()
+    assert not nested[padding].any()
+    np.testing.assert_allclose(got[~padding], nested[~padding], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, with_grad, rtol=1e-5, atol=1e-5)
+
 def test_dropout_active_only_in_training():
     ember.manual_seed(0)
     layer = nn.TransformerEncoderLayer(E, HEADS, 16, dropout=0.5)

@@ -291,6 +291,12 @@ class TransformerEncoderLayer(Module):
 class TransformerEncoder(Module):
     """``num_layers`` deep copies of ``encoder_layer`` applied in turn, then an optional final ``norm``.
 
+    ``enable_nested_tensor`` and ``mask_check`` are taken for PyTorch's signature and kept as attributes, but change
+    nothing: every position is computed. PyTorch's nested-tensor path (evaluation without gradients, ``batch_first``,
+    a ``src_key_padding_mask`` and no ``mask``) gives zeros at the padded positions before ``norm``; here they hold
+    what attention over the unpadded keys gives, as PyTorch's own path with gradients does. The unpadded positions
+    agree either way.
+
     >>> layer = ember.nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64)
     >>> encoder = ember.nn.TransformerEncoder(layer, num_layers=2)
     >>> encoder(ember.randn(10, 2, 32)).shape
@@ -305,6 +311,8 @@ class TransformerEncoder(Module):
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
