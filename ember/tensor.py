@@ -6,6 +6,7 @@ Operators and op methods are the functions of ``ember.ops`` themselves, listed i
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import reduce
 from itertools import chain
 from numbers import Number
@@ -549,6 +550,25 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     __hash__ = object.__hash__
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A copy with its own data, ``requires_grad`` and ``grad``; refused, as PyTorch's, for a tensor computed by
+        recorded ops, whose copy would carry a copy of its graph that backward could not take to the leaves."""
+        if self.node is not None:
+            raise RuntimeError(f"deepcopy: only leaf tensors (made by the user, not by recorded ops) can be "
+                               f"deep-copied; this one came from {self.node.op.name}: copy x.detach() instead")
+        copied = _new(type(self))
+        memo[id(self)] = copied
+        for name, value in self.__getstate__()[1].items():  # (None, {slot: value}): Tensor has no __dict__
+            setattr(copied, name, deepcopy(value, memo))
+        return copied
+
+    def __reduce_ex__(self, protocol):
+        # A tensor computed by recorded ops pickles as PyTorch's: its data as a leaf that keeps requires_grad, not
+        # its graph (whose ops hold local functions that cannot be pickled).
+        if self.node is None:
+            return super().__reduce_ex__(protocol)
+        return _rebuild_leaf, (self.array, self.requires_grad)
+
     def __repr__(self) -> str:
         array = np.asarray(self.detach().numpy(), dtype=np.float64 if self.dtype.kind == "V" else self.dtype)
         extras = [f"device='{self.device}'"] if self.device.type != "cpu" else []
@@ -586,6 +606,11 @@ def _is_item_view(array, index, value) -> bool:
 def _address(array) -> int:
     data = getattr(array, "data", None)
     return data.ptr if hasattr(data, "ptr") else array.__array_interface__["data"][0]  # (CuPy, NumPy)
+
+
+def _rebuild_leaf(array, requires_grad: bool) -> Tensor:
+    """Unpickle a tensor that was computed by recorded ops: its data, as a leaf."""
+    return Tensor(array, requires_grad=requires_grad)
 
 
 _new = object.__new__

@@ -557,3 +557,19 @@ def test_a_number_of_a_tensor_without_one_element_is_caught_as_pytorch_s_runtime
             ask()
         with pytest.raises(ValueError):
             ask()
+
+
+def test_deepcopy_and_pickle_of_a_tensor_computed_by_recorded_ops_as_torch():
+    import copy
+    import pickle
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    leaf = copy.deepcopy(x)  # a leaf copies data, flag and grad
+    assert leaf.is_leaf and leaf.requires_grad and leaf.grad.tolist() == [2.0, 4.0] and leaf.grad is not x.grad
+    y = x * 2
+    # its copy held a copy of the graph: backward through it reached copies of x, leaving x.grad unchanged
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors .* from mul"):
+        copy.deepcopy(y)
+    z = pickle.loads(pickle.dumps(y))  # failed inside the graph ("Can't pickle local object")
+    assert z.is_leaf and z.requires_grad and z.tolist() == [2.0, 4.0]
