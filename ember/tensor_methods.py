@@ -29,8 +29,6 @@ class OpMethods(TensorLike):
     __and__ = _ops.bitwise_and
     __or__ = _ops.bitwise_or
     __xor__ = _ops.bitwise_xor
-    __eq__ = _ops.eq
-    __ne__ = _ops.ne
     __lt__ = _ops.lt
     __le__ = _ops.le
     __gt__ = _ops.gt
@@ -41,6 +39,18 @@ class OpMethods(TensorLike):
 
     def __pos__(self):
         return self
+
+    # ``x == None`` and ``x != "a"`` are False and True, as PyTorch's: Python's identity test, not a conversion error
+    # (``t in (None, "auto")`` compares so)
+    def __eq__(self, other):
+        if other is None or other.__class__ is str:
+            return NotImplemented
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):
+        if other is None or other.__class__ is str:
+            return NotImplemented
+        return _ops.ne(self, other)
 
     # --- reflected operators: ``2 * x`` ---
     def __radd__(self, other):

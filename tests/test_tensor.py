@@ -573,3 +573,12 @@ def test_deepcopy_and_pickle_of_a_tensor_computed_by_recorded_ops_as_torch():
         copy.deepcopy(y)
     z = pickle.loads(pickle.dumps(y))  # failed inside the graph ("Can't pickle local object")
     assert z.is_leaf and z.requires_grad and z.tolist() == [2.0, 4.0]
+
+
+def test_comparing_with_none_or_a_string_is_python_s_identity_test_as_torch():
+    # it failed converting None or the string to a tensor (TypeError ... NumPy dtype object)
+    x = ember.tensor([1.0, 2.0])
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert (x == "auto") is False and (x != "auto") is True
+    assert x not in (None, "auto") and [None, "auto", x].index(x) == 2
+    assert (x == 1.0).tolist() == [True, False]
