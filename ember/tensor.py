@@ -490,7 +490,11 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for a non-leaf tensor too: the gradient after every hook of the tensor, whenever
-        they were registered (a second call changes nothing)."""
+        they were registered (a second call changes nothing). Refused, as PyTorch's, for a tensor that does not
+        require grad: it never gets one."""
+        if not self.requires_grad:
+            raise RuntimeError(f"retain_grad: the tensor (shape {list(self.shape)}, dtype {self.dtype}) does not "
+                               f"require grad, so it has no gradient to keep")
         if self.node is None:
             return
         hooks = self.node.hooks

@@ -62,6 +62,18 @@ def test_retains_grad_follows_retain_grad_as_torch():
     assert (h * 3).retains_grad is False
 
 
+def test_retain_grad_of_a_tensor_that_does_not_require_grad_is_refused_as_torch():
+    # it did nothing, so .grad stayed None without a word
+    with pytest.raises(RuntimeError):
+        torch.ones(2).retain_grad()
+    with pytest.raises(RuntimeError, match=r"retain_grad: the tensor \(shape \[2\], dtype float32\) does not"):
+        ember.ones(2).retain_grad()
+    with ember.no_grad():
+        made = ember.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="retain_grad"):
+        made.retain_grad()
+
+
 def test_the_legacy_new_constructor_matches_torch():
     x, tx = _pair(np.ones(2, np.float64))
     for args in ((2, 3), (), ([1, 2],), ((4, 5),), (3,)):
