@@ -96,10 +96,13 @@ class TorchMethods:
         return flags is None or bool(flags.c_contiguous)
 
     def view_as(self, other):
-        """This tensor with ``other``'s shape."""
-        return _ops().reshape(self, other.shape)
+        """``view(other.shape)``: this tensor's memory with ``other``'s shape (read-only where it had to be copied,
+        as ``view``'s)."""
+        return _ops().view(self, *other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        """This tensor with ``other``'s shape: a view where the layout allows, else a copy (``reshape``)."""
+        return _ops().reshape(self, other.shape)
 
     def expand_as(self, other):
         """This tensor broadcast to ``other``'s shape."""

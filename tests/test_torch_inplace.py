@@ -187,6 +187,18 @@ def test_writes_into_a_view_that_had_to_copy_are_refused(statement):
     assert w.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
+def test_view_as_is_view_not_reshape():
+    # view_as reshaped: a writable copy of a transposed tensor, whose writes never reached it
+    x = ember.zeros(2, 3)
+    v = x.t().view_as(ember.zeros(6))
+    with pytest.raises(RuntimeError, match="add_: the tensor of shape \\[6\\] is read-only: a copy that view"):
+        v.add_(1)
+    assert x.sum().item() == 0.0
+    x.view_as(ember.zeros(3, 2)).add_(1)  # a real view writes through; reshape_as may copy, as PyTorch's
+    r = x.t().reshape_as(ember.zeros(6)).add_(1)
+    assert x.tolist() == [[1.0] * 3] * 2 and r.tolist() == [2.0] * 6
+
+
 @pytest.mark.parametrize("statement", ["w.fill_(1)", "w.mul_(0)", "w.__setitem__(0, 5.0)"])
 def test_writes_into_unfold_windows_are_refused(statement):
     # Tensor.unfold's windows are a copy here (PyTorch's are a view of x): x[0].unfold(0, 2, 1).fill_(1) left x as it
