@@ -634,3 +634,19 @@ def test_piecewise_constant_ops_give_zero_gradients_as_pytorch(name, fn):
         assert y.grad.shape == (4,)
     x.data.add_(1.0)  # the gradient reads no value: a write after the forward leaves backward valid, as in PyTorch
     fn(ember, x, y).sum().backward()
+
+
+@pytest.mark.parametrize("how", ["backward", "backward_create_graph", "grad"])
+def test_an_integer_tensor_made_to_require_grad_by_assignment_is_refused_at_backward(how):
+    # x.requires_grad = True (a plain attribute) skips requires_grad_'s check: backward then gave x the int64
+    # gradient [2, 2] (and autograd.grad returned it), where PyTorch refuses the assignment itself
+    x = ember.tensor([1, 2])
+    x.requires_grad = True
+    w = _x([1.0, 2.0])
+    loss = (x * w).sum() + (x * 2).sum()
+    with pytest.raises(RuntimeError, match=r"dtype int64 and shape \[2\] requires grad|input 0 \(int64\[2\]\)"):
+        if how == "grad":
+            ember.autograd.grad(loss, [x, w])
+        else:
+            loss.backward(create_graph=how == "backward_create_graph")
+    assert x.grad is None

@@ -17,7 +17,7 @@ import numpy as np
 from ember import grad_mode as _grad_mode
 from ember import traced_state
 from ember.backend.devices import array_module, as_array
-from ember.backend.dtypes import COMPLEX
+from ember.backend.dtypes import COMPLEX, DIFFERENTIABLE
 from ember.grad_mode import ExactGradMode as _GradMode  # (backward passes record for create_graph only)
 from ember.grad_mode import enable_grad, is_grad_enabled, memory_written, no_grad, set_grad_enabled  # noqa: F401  (autograd's API)
 from ember.grad_mode import next_stamp as _next_seq
@@ -704,6 +704,8 @@ def _store_first_grads(leaf_grads: dict, handed_out: set) -> list:
     as it is (what ``_accumulate`` does for it); returns the other (leaf, gradient) pairs, for ``_accumulate``."""
     rest = []
     for leaf, g in leaf_grads.items():
+        if leaf.array.dtype not in DIFFERENTIABLE:
+            _refuse_leaf(leaf)
         if g.__class__ is np.ndarray and leaf._grad is None and not leaf._hooks and leaf.requires_grad:
             owner = g.base
             if owner is None:
@@ -728,9 +730,18 @@ def _accumulate(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
     """Add ``g`` into ``leaf.grad`` (after the leaf's hooks), then run its post-accumulate hooks."""
     if not leaf.requires_grad:
         return
+    if leaf.array.dtype not in DIFFERENTIABLE:
+        _refuse_leaf(leaf)
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, _dense(_wrap(g) if g.__class__ is np.ndarray else g))
     _store(leaf, g, handed_out, create_graph)
+
+
+def _refuse_leaf(leaf: Tensor) -> None:
+    # requires_grad_() refuses these dtypes; ``x.requires_grad = True`` (a plain slot, kept fast) does not check
+    raise RuntimeError(f"backward: a leaf of dtype {leaf.array.dtype} and shape {list(leaf.array.shape)} requires "
+                       f"grad, but only floating-point and complex tensors can (was x.requires_grad = True set on "
+                       f"it?); its gradient would be {leaf.array.dtype} too")
 
 
 def _store(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
@@ -1004,6 +1015,9 @@ def grad(
         if t.node.__class__ is TangentNode and not _mode.through_tangents:
             raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) was computed under no_grad inside a "
                                "forward-mode scope, so it does not require grad (it is recorded only for its tangent)")
+        if t.array.dtype not in DIFFERENTIABLE:  # (x.requires_grad = True, unchecked, on an integer tensor)
+            raise RuntimeError(f"grad: input {i} ({t.dtype}{list(t.shape)}) requires grad, but only floating-point "
+                               f"and complex tensors can: its gradient would be {t.dtype} too")
     if is_grads_batched:
         results = _batched_grads(outputs, inputs, grad_outputs, retain_graph, create_graph)
     else:
