@@ -545,6 +545,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
 
+    def __reversed__(self) -> Tensor:
+        """``reversed(x)``: ``x.flip(0)`` (a 0-d tensor as it is), a Tensor as PyTorch's, not an iterator."""
+        return self if self.array.ndim == 0 else _ops.flip(self, 0)
+
     def __contains__(self, element) -> bool:
         """Whether any element equals ``element`` (a number or a tensor broadcast against this one), as
         PyTorch's ``in``: not a search of the rows that iteration gives."""

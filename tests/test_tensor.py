@@ -582,3 +582,13 @@ def test_comparing_with_none_or_a_string_is_python_s_identity_test_as_torch():
     assert (x == "auto") is False and (x != "auto") is True
     assert x not in (None, "auto") and [None, "auto", x].index(x) == 2
     assert (x == 1.0).tolist() == [True, False]
+
+
+def test_reversed_is_a_flipped_tensor_as_torch():
+    # it was Python's row iterator (no .tolist(), and a TypeError for a 0-d tensor)
+    x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    r = reversed(x)
+    assert isinstance(r, ember.Tensor) and r.tolist() == [[3.0, 4.0], [1.0, 2.0]]
+    (r * ember.tensor([[1.0], [0.0]])).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [1.0, 1.0]]
+    assert reversed(ember.tensor(2.0)).tolist() == 2.0
