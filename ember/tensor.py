@@ -6,11 +6,11 @@ Operators and op methods are the functions of ``ember.ops`` themselves, listed i
 
 from __future__ import annotations
 
+import warnings
 from copy import deepcopy
 from functools import reduce
 from itertools import chain
 from numbers import Number
-from operator import attrgetter
 
 import numpy as np
 
@@ -140,6 +140,15 @@ def _to_array(data, dtype, device: Device):
     return device.xp.array(move(data, device), dtype=dtype, copy=True)
 
 
+def _get_grad(tensor: Tensor):
+    grad = tensor._grad
+    if grad is None and tensor.node is not None and not tensor.retains_grad:
+        warnings.warn("grad: this tensor is not a leaf (it was computed by recorded ops), so backward does not fill "
+                      "its .grad; call x.retain_grad() before backward to keep it, or read the leaf's .grad",
+                      UserWarning, stacklevel=2)
+    return grad
+
+
 def _set_grad(tensor: Tensor, grad) -> None:
     """``t.grad = g`` as PyTorch checks it: None, or a tensor of ``t``'s shape, dtype and device (a wrong-shaped
     gradient would otherwise broadcast into the optimizer's update)."""
@@ -177,7 +186,8 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     __slots__ = ("array", "requires_grad", "_grad", "node", "_hooks", "_written", "_replaced", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor call the Tensor's reflected operator
     symbolic = False  # True for a graph Value (ember.graph): a stand-in with a shape and dtype but no data
-    grad = property(attrgetter("_grad"), _set_grad, doc="The gradient backward accumulated here, or None.")
+    grad = property(_get_grad, _set_grad, doc="The gradient backward accumulated here, or None (with a warning, as "
+                    "PyTorch's, for a non-leaf tensor that does not retain it).")
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         device = Device(device) if device is not None else (

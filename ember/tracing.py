@@ -147,7 +147,7 @@ class Trace:
             return False
         for index, was_none in self.arg_assumed:
             a = args[index]
-            if (a.grad is None) != was_none or a.node is not None:
+            if a.node is not None or (a.grad is None) != was_none:  # (a non-leaf's .grad read warns)
                 return False
         if self.arg_hooks and self.arguments_rehooked(args):
             return False

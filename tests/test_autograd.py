@@ -3,6 +3,8 @@ modes, hooks, and the errors a user meets."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -288,7 +290,16 @@ def test_retain_grad_keeps_non_leaf_gradient():
     np.testing.assert_allclose(_np(y.grad), 2 * np.array([1.0, 4.0]))
     np.testing.assert_allclose(_np(x.grad), 4 * np.array([1.0, -8.0]))
     z = x * 1.0
-    assert z.grad is None  # not retained
+    with pytest.warns(UserWarning, match="grad: this tensor is not a leaf"):  # as PyTorch's (it was silent)
+        assert z.grad is None  # not retained
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert y.grad is not None and x.grad is not None  # a retained non-leaf and a leaf read without one
+        w = x * 3.0
+        w.retain_grad()
+        assert w.grad is None  # retained, before its backward
+        w.sum().backward(inputs=[w])  # (filled through backward's inputs=, without a warning)
+        assert w.grad.tolist() == [1.0, 1.0]
 
 
 def test_retain_grad_keeps_the_gradient_after_every_hook_once():

@@ -295,7 +295,7 @@ def accumulate_grad(param: TensorLike, g) -> None:
     >>> w.grad.tolist()
     [2.0, 2.0]
     """
-    total = param.grad
+    total = param._grad  # (not .grad: backward(inputs=) fills non-leaves too, whose .grad read warns)
     if total is None:
         param.grad = g
     elif _in_place(total, g):
