@@ -87,7 +87,7 @@ def _check_k(owner: str, k) -> None:
 
 def top_k_accuracy(logits, target, k: int = 5) -> float:
     """The fraction of samples whose target is among the ``k`` highest scores of its (N, C) row; of tied
-    scores the higher class index ranks first, as in scikit-learn's ``top_k_accuracy_score``.
+    scores the higher class index ranks first, as in scikit-learn's ``top_k_accuracy_score``; NaN scores are an error.
 
     >>> top_k_accuracy(np.array([[0.5, 0.3, 0.2]]), np.array([1]), k=2)   # 1.0
     """
@@ -101,6 +101,11 @@ def top_k_accuracy(logits, target, k: int = 5) -> float:
     if not np.all(valid):
         raise ValueError(f"top_k_accuracy: targets must be class indices in [0, {classes}), got "
                          f"{target[~valid][:4].tolist()}")
+    nan = np.isnan(logits) if logits.dtype.kind == "f" else np.zeros(logits.shape, bool)
+    if nan.any():  # a NaN compares false with every score, so its row's target would rank first: a hit
+        row = int(np.flatnonzero(nan.any(axis=1))[0])
+        raise ValueError(f"top_k_accuracy: {int(nan.sum())} of the {logits.size} scores are NaN (the first in row "
+                         f"{row})")
     if not target.size:
         return float("nan")
     target = target.astype(np.int64)
@@ -410,7 +415,7 @@ class Accuracy(Metric):
 
 
 class TopKAccuracy(Metric):
-    """Running top-k accuracy (see ``top_k_accuracy``).
+    """Running top-k accuracy (see ``top_k_accuracy``); NaN once a batch's scores hold a NaN (a diverged model).
 
     >>> m = TopKAccuracy(k=5); m.update(logits, labels); m.result()
     """
@@ -427,10 +432,11 @@ class TopKAccuracy(Metric):
         self.correct, self.count = 0.0, 0
 
     def update(self, pred, target) -> None:
-        n = _np(target).size
-        accuracy = top_k_accuracy(pred, target, self.k)  # checks the shapes, an empty batch's too
+        n, scores = _np(target).size, _np(pred)
+        diverged = scores.dtype.kind == "f" and bool(np.isnan(scores).any())  # no accuracy, as AUC's: NaN
+        accuracy = top_k_accuracy(np.nan_to_num(scores) if diverged else scores, target, self.k)  # checks the shapes
         if n:  # an empty batch's NaN would make every later result NaN
-            self.correct += accuracy * n
+            self.correct += float("nan") if diverged else accuracy * n
             self.count += n
 
     def result(self) -> float:

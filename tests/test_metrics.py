@@ -266,6 +266,18 @@ def test_streaming_metrics_skip_an_empty_batch():
         assert metric.result() == pytest.approx(expected), metric.name
 
 
+def test_top_k_accuracy_refuses_nan_scores():
+    """A NaN compared false with every score, so a row's finite target ranked above it: [1, nan, 0] scored a top-1
+    hit for class 0 (scikit-learn refuses NaN; PyTorch's topk ranks it first, a miss)."""
+    logits, target = np.array([[1.0, np.nan, 0.0], [0.0, 1.0, 2.0]]), np.array([0, 2])
+    with pytest.raises(ValueError, match="top_k_accuracy: 1 of the 6 scores are NaN"):
+        metrics.top_k_accuracy(logits, target, k=1)
+    streaming = metrics.TopKAccuracy(k=1)
+    streaming.update(logits, target)
+    streaming.update(logits[1:], target[1:])
+    assert np.isnan(streaming.result())
+
+
 def test_merged_metrics_equal_the_metric_over_all_the_data():
     logits, target = _multiclass(300, 4, seed=6)
     probs = 1 / (1 + np.exp(-logits[:, 0]))
