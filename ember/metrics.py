@@ -138,6 +138,16 @@ def _divide(num, den, zero_division: float):
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), zero_division)
 
 
+def _nanaverage(values: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted mean of the values that are not NaN, as scikit-learn's (``zero_division=np.nan`` leaves those
+    classes out); their plain mean where the weights of those sum to 0 (no true samples), NaN where none is left."""
+    kept = ~np.isnan(values)
+    if not kept.any():
+        return float("nan")
+    values, weights = values[kept], weights[kept]
+    return float((values * weights).sum() / weights.sum()) if weights.sum() > 0 else float(values.mean())
+
+
 def _check_binary(pred: np.ndarray, target: np.ndarray, pos_label) -> None:
     """average="binary" scores the class ``pos_label`` against one other, as scikit-learn: labels of more
     classes (a multi-class model's) are an error, not that one class's score."""
@@ -152,6 +162,10 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
     """(precision, recall, f1) averaged as asked."""
     if average not in _AVERAGES:
         raise ValueError(f"metrics: average must be one of {_AVERAGES}, got {average!r}")
+    if isinstance(zero_division, str) and zero_division == "warn":  # scikit-learn's default: 0.0 (and a warning)
+        zero_division = 0.0
+    elif isinstance(zero_division, (bool, str)) or not isinstance(zero_division, (int, float, np.number)):
+        raise ValueError(f"metrics: zero_division must be a number (0.0, 1.0, np.nan) or 'warn', got {zero_division!r}")
     pred, target = _shaped_labels(pred, target, threshold)
     if average != "binary" and _is_multilabel(pred, target):
         tp, predicted, actual = _column_counts(pred, target, labels)
@@ -170,11 +184,9 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
     precision = _divide(tp, predicted, zero_division)
     recall = _divide(tp, actual, zero_division)
     f1 = _divide(2 * tp, predicted + actual, zero_division)
-    if average == "macro":
-        precision, recall, f1 = precision.mean(), recall.mean(), f1.mean()
-    elif average == "weighted":  # with no true samples of any class, scikit-learn takes the plain mean
-        weights = actual / actual.sum() if actual.sum() > 0 else np.full_like(actual, 1.0 / max(actual.size, 1))
-        precision, recall, f1 = (precision * weights).sum(), (recall * weights).sum(), (f1 * weights).sum()
+    if average in ("macro", "weighted"):
+        weights = actual if average == "weighted" else np.ones_like(actual)
+        precision, recall, f1 = (_nanaverage(v, weights) for v in (precision, recall, f1))
     return float(np.sum(precision)), float(np.sum(recall)), float(np.sum(f1))
 
 
@@ -184,6 +196,8 @@ def precision(pred, target, average: str = "binary", pos_label=1, labels=None, z
 
     ``average``: "binary" (the class ``pos_label``), "macro" (mean over classes), "micro" (global
     counts) or "weighted" (mean weighted by class support). ``labels`` fixes the classes averaged over.
+    ``zero_division``: the score of a class with nothing to divide by; with ``np.nan`` such classes are left out of
+    the average, as in scikit-learn ("warn", scikit-learn's default, gives 0.0).
     Multilabel targets, (N, C) rows of 0s and 1s, have a class per column, as in scikit-learn ("binary" scores
     every 1 together: the "micro" score).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -151,6 +153,25 @@ def test_weighted_average_of_classes_without_true_samples_is_their_mean():
     pred = np.eye(4, 3, dtype=np.int64)
     assert metrics.recall(pred, target, average="weighted", zero_division=1.0) == pytest.approx(
         skm.recall_score(target, pred, average="weighted", zero_division=1.0))
+
+
+def test_zero_division_nan_leaves_the_class_out_of_the_average():
+    """zero_division=np.nan made the macro and weighted averages NaN (scikit-learn leaves such classes out: macro
+    precision 0.5, weighted 1.0 here), and 'warn', scikit-learn's default, was a NumPy ufunc error."""
+    pred, target = np.array([0, 0, 1]), np.array([0, 0, 2])
+    for ours, theirs in ((metrics.precision, skm.precision_score), (metrics.recall, skm.recall_score),
+                         (metrics.f1_score, skm.f1_score)):
+        for average in ("macro", "weighted", "micro"):
+            for zero_division in (np.nan, "warn"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # scikit-learn's UndefinedMetricWarning
+                    expected = theirs(target, pred, average=average, zero_division=zero_division)
+                assert ours(pred, target, average=average, zero_division=zero_division) == pytest.approx(
+                    expected, nan_ok=True), (ours.__name__, average, zero_division)
+    assert np.isnan(metrics.precision(np.array([0, 0]), np.array([1, 1]), average="macro", labels=[2],
+                                      zero_division=np.nan))
+    with pytest.raises(ValueError, match="zero_division must be a number"):
+        metrics.recall(pred, target, average="macro", zero_division="nan")
 
 
 def test_binary_average_refuses_the_labels_of_several_classes():
