@@ -272,13 +272,21 @@ def roc_auc(scores, target, pos_label=1) -> float:
 
 def log_loss(probs, target, eps: float = 1e-15) -> float:
     """Mean negative log-likelihood of the targets: ``probs`` (N,) of class 1, or (N, C) per class
-    with integer targets 0..C-1. Probabilities are clipped to [eps, 1 - eps].
+    with integer targets 0..C-1 (or one-hot rows, as scikit-learn's). Probabilities are clipped to [eps, 1 - eps].
 
     >>> log_loss(np.array([0.9, 0.2]), np.array([1, 0]))   # -(log .9 + log .8) / 2
     """
-    probs, target = _np(probs).astype(np.float64), _np(target).reshape(-1)
-    if probs.ndim == 2 and probs.shape[1] > 1:
-        classes = probs.shape[1]
+    probs, target = _np(probs).astype(np.float64), _np(target)
+    classes = probs.shape[1] if probs.ndim == 2 and probs.shape[1] > 1 else 0
+    if classes and target.shape == probs.shape:  # one-hot rows
+        if not (np.isin(target, (0, 1)).all() and (target.sum(axis=1) == 1).all()):
+            raise ValueError(f"log_loss: targets of the probabilities' shape {list(probs.shape)} must be one-hot rows")
+        target = target.argmax(axis=1)
+    shape, target = target.shape, target.reshape(-1)
+    if target.size != (probs.shape[0] if classes else probs.size):
+        raise ValueError(f"log_loss: probabilities of shape {list(probs.shape)} do not match targets of shape "
+                         f"{list(shape)}")
+    if classes:
         if target.size and not np.all((target >= 0) & (target < classes) & (target == np.round(target))):
             bad = target[(target < 0) | (target >= classes) | (target != np.round(target))][:4].tolist()
             raise ValueError(f"log_loss: targets must be class indices in [0, {classes}), got {bad}")

@@ -250,6 +250,20 @@ def test_log_loss_and_regression_errors():
     assert metrics.mean_absolute_error(ember.tensor(a), b) == pytest.approx(skm.mean_absolute_error(b, a), rel=1e-6)
 
 
+def test_log_loss_refuses_targets_of_another_length_and_takes_one_hot_rows():
+    """(N, C) probabilities against fewer targets scored the first rows alone (3 rows and 2 targets gave 1.498),
+    binary ones were NumPy's broadcast error, and one-hot targets, which scikit-learn takes, an IndexError."""
+    probs = np.array([[0.1, 0.9], [0.5, 0.5], [0.3, 0.7]])
+    with pytest.raises(ValueError, match=r"log_loss: probabilities of shape \[3, 2\] do not match targets of shape"):
+        metrics.log_loss(probs, np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"log_loss: probabilities of shape \[3\] do not match targets"):
+        metrics.log_loss(probs[:, 1], np.array([0, 1]))
+    one_hot = np.array([[1, 0], [0, 1], [0, 1]])
+    assert metrics.log_loss(probs, one_hot) == pytest.approx(skm.log_loss(one_hot, probs))
+    with pytest.raises(ValueError, match="must be one-hot rows"):
+        metrics.log_loss(probs, np.array([[1, 1], [0, 1], [0, 1]]))
+
+
 def test_streaming_metrics_equal_one_shot():
     logits, target = _multiclass(300, 4, seed=5)
     probs = 1 / (1 + np.exp(-logits[:, 0]))
