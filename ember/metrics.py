@@ -250,7 +250,7 @@ def roc_auc(scores, target, pos_label=1) -> float:
     """Area under the ROC curve of binary ``scores`` (higher means positive; ties count half).
 
     Computed exactly from average ranks (the Mann-Whitney U statistic). (N, 2) scores of the classes 0 and 1
-    use the column of ``pos_label``.
+    use the column of ``pos_label``. Targets of more than two classes are an error, as in scikit-learn.
 
     >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))   # 0.75
     """
@@ -266,6 +266,11 @@ def roc_auc(scores, target, pos_label=1) -> float:
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
         raise ValueError("roc_auc: needs both positive and negative targets")
+    classes = np.unique(target)
+    if classes.size > 2:  # every class but pos_label would count as negative: a one-vs-rest AUC passed off as binary
+        raise ValueError(f"roc_auc: targets must hold two classes, got {classes.size}: {classes[:6].tolist()}"
+                         f"{'...' if classes.size > 6 else ''} (pos_label={pos_label!r}); compare (target == k) for "
+                         "one class against the rest")
     ranks = _average_ranks(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 

@@ -232,6 +232,19 @@ def test_roc_auc_of_two_class_scores_reads_the_column_of_pos_label():
         metrics.roc_auc(scores, target + 1, pos_label=2)
 
 
+def test_roc_auc_refuses_targets_of_more_than_two_classes():
+    """Every class but pos_label counted as negative, so multi-class (or soft) targets gave a one-vs-rest AUC (0.75
+    here) passed off as the binary one; scikit-learn and torchmetrics' binary AUROC refuse them."""
+    scores, target = np.array([0.1, 0.5, 0.7, 0.9]), np.array([0, 1, 2, 1])
+    with pytest.raises(ValueError):
+        skm.roc_auc_score(target, scores)
+    with pytest.raises(ValueError, match=r"roc_auc: targets must hold two classes, got 3: \[0, 1, 2\]"):
+        metrics.roc_auc(scores, target)
+    with pytest.raises(ValueError, match="two classes"):
+        metrics.roc_auc(scores, np.array([0.0, 1.0, 0.3, 1.0]))
+    assert metrics.roc_auc(scores, target == 1) == pytest.approx(skm.roc_auc_score(target == 1, scores))
+
+
 def test_log_loss_and_regression_errors():
     rng = np.random.default_rng(4)
     p = rng.random(50) * 0.98 + 0.01
