@@ -23,7 +23,7 @@ _AVERAGES = ("binary", "macro", "micro", "weighted")
 def _np(x) -> np.ndarray:
     if isinstance(x, Tensor):
         x = x.detach().numpy()
-    elif hasattr(x, "get") and not isinstance(x, np.ndarray):  # a CuPy array
+    elif hasattr(x, "__cuda_array_interface__") and hasattr(x, "get"):  # a CuPy array (a pandas Series has get too)
         x = x.get()
     x = np.asarray(x)
     # bfloat16 is no NumPy float (dtype kind "V"): probabilities would go unthresholded; float32 holds it exactly

@@ -232,6 +232,15 @@ def test_roc_auc_of_two_class_scores_reads_the_column_of_pos_label():
         metrics.roc_auc(scores, target + 1, pos_label=2)
 
 
+def test_metrics_take_pandas_columns():
+    """A pandas Series or DataFrame has a get method, so it was read as a CuPy array: get() missing 'key'."""
+    pd = pytest.importorskip("pandas")
+    target = pd.Series([0, 1, 1, 0], index=[3, 2, 1, 0])
+    scores = pd.DataFrame({"no": [0.9, 0.2, 0.6, 0.7], "yes": [0.1, 0.8, 0.4, 0.3]})
+    assert metrics.accuracy(scores, target) == skm.accuracy_score(target, scores.to_numpy().argmax(1)) == 0.75
+    assert metrics.roc_auc(scores["yes"], target) == skm.roc_auc_score(target, scores["yes"]) == 1.0
+
+
 def test_roc_auc_refuses_targets_of_more_than_two_classes():
     """Every class but pos_label counted as negative, so multi-class (or soft) targets gave a one-vs-rest AUC (0.75
     here) passed off as the binary one; scikit-learn and torchmetrics' binary AUROC refuse them."""
