@@ -251,10 +251,13 @@ def roc_auc(scores, target, pos_label=1) -> float:
 
     Computed exactly from average ranks (the Mann-Whitney U statistic). (N, 2) scores of the classes 0 and 1
     use the column of ``pos_label``. Targets of more than two classes are an error, as in scikit-learn.
+    Multilabel (N, C) targets with (N, C) scores give the mean of the columns' AUCs (scikit-learn's "macro").
 
     >>> roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))   # 0.75
     """
     scores, target = _np(scores), _np(target)
+    if scores.ndim == 2 and scores.shape == target.shape and scores.shape[1] > 1:
+        return float(np.mean([_column_auc(scores, target, j, pos_label) for j in range(scores.shape[1])]))
     scores = _positive_scores("roc_auc", scores, pos_label)
     scores, positive = scores.reshape(-1).astype(np.float64), target.reshape(-1) == pos_label
     if scores.shape != positive.shape:
@@ -273,6 +276,14 @@ def roc_auc(scores, target, pos_label=1) -> float:
                          "one class against the rest")
     ranks = _average_ranks(scores)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _column_auc(scores: np.ndarray, target: np.ndarray, column: int, pos_label) -> float:
+    """The ROC AUC of one column of multilabel scores and targets."""
+    try:
+        return roc_auc(scores[:, column], target[:, column], pos_label)
+    except ValueError as e:
+        raise ValueError(f"{e} (multilabel column {column} of {scores.shape[1]})") from None
 
 
 def log_loss(probs, target, eps: float = 1e-15) -> float:

@@ -254,6 +254,19 @@ def test_roc_auc_refuses_targets_of_more_than_two_classes():
     assert metrics.roc_auc(scores, target == 1) == pytest.approx(skm.roc_auc_score(target == 1, scores))
 
 
+def test_roc_auc_of_multilabel_targets_is_the_mean_over_columns():
+    """(N, C) indicator targets with (N, C) scores were flattened into one AUC of every entry (C >= 3), or an error
+    of mismatched sizes (C = 2); scikit-learn's roc_auc_score and torchmetrics' MultilabelAUROC average the columns."""
+    rng = np.random.default_rng(3)
+    for columns in (2, 3):
+        target = rng.integers(0, 2, (40, columns))
+        scores = rng.random((40, columns)) + 0.3 * target * np.arange(columns)  # columns of unequal AUCs
+        assert metrics.roc_auc(scores, target) == pytest.approx(skm.roc_auc_score(target, scores))
+    target[:, 1] = 1
+    with pytest.raises(ValueError, match=r"needs both positive and negative targets \(multilabel column 1 of 3\)"):
+        metrics.roc_auc(scores, target)
+
+
 def test_log_loss_and_regression_errors():
     rng = np.random.default_rng(4)
     p = rng.random(50) * 0.98 + 0.01
