@@ -366,7 +366,7 @@ def confusion_matrix(pred, target, num_classes: int | None = None, threshold: fl
     """
     pred, target = _labels(pred, target, threshold)
     if num_classes is None:
-        num_classes = int(max(pred.max(initial=-1), target.max(initial=-1))) + 1
+        num_classes = max((int(labels.max()) for labels in (pred, target) if labels.size), default=-1) + 1
     _check_num_classes("confusion_matrix", num_classes)
     pred = _class_labels("confusion_matrix", pred, num_classes)
     target = _class_labels("confusion_matrix", target, num_classes)

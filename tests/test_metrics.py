@@ -418,6 +418,14 @@ def test_merging_metrics_made_with_other_arguments_names_the_state():
         a.merge([b])
 
 
+def test_confusion_matrix_of_unsigned_labels():
+    """The default num_classes took max(initial=-1), which NumPy cannot cast to uint8: an OverflowError for a uint8
+    segmentation mask, where scikit-learn counts them."""
+    pred, target = np.array([0, 2, 1], np.int8), np.array([0, 1, 1], np.uint8)
+    np.testing.assert_array_equal(metrics.confusion_matrix(pred, target), skm.confusion_matrix(target, pred))
+    np.testing.assert_array_equal(metrics.confusion_matrix(target, target), skm.confusion_matrix(target, target))
+
+
 def test_confusion_matrix_and_mean_iou_match_sklearn_over_batches():
     rng = np.random.default_rng(0)
     target, logits = rng.integers(0, 4, (6, 5, 5)), rng.normal(size=(6, 5, 5, 4))  # per-pixel scores, classes last
