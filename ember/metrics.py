@@ -550,7 +550,8 @@ class AUC(Metric):
     of one class alone have no pair to rank: the result is 0.0 with a RuntimeWarning, as Keras's AUC gives 0.0
     (so an epoch of such a batch does not end a fit).
     ``from_logits``: (N, 2) scores are the logits of a softmax, ranked by the log-odds of ``pos_label`` (the
-    order of its probability; one logit column alone ranks otherwise).
+    order of its probability; one logit column alone ranks otherwise). Multilabel (N, C) scores and targets give the
+    AUC of all their entries together, as Keras's AUC (``multi_label=False``), not ``roc_auc``'s mean over columns.
 
     >>> m = AUC(); m.update(scores, labels); m.result()
     """
@@ -567,7 +568,8 @@ class AUC(Metric):
 
     def update(self, pred, target) -> None:
         scores = _np(pred)
-        positive = _positive_scores("AUC", scores, self.pos_label)
+        multilabel = scores.ndim == 2 and scores.shape == _np(target).shape  # every entry one score, as Keras's
+        positive = scores if multilabel else _positive_scores("AUC", scores, self.pos_label)
         if self.from_logits and positive is not scores:  # a column of (N, 2) logits
             positive = positive.astype(np.float64) - scores[:, 1 - int(self.pos_label)]
         self.scores.append(positive.reshape(-1))

@@ -267,6 +267,19 @@ def test_roc_auc_of_multilabel_targets_is_the_mean_over_columns():
         metrics.roc_auc(scores, target)
 
 
+def test_streaming_auc_of_two_multilabel_columns_ranks_every_entry():
+    """(N, 2) multilabel scores were read as the scores of the classes 0 and 1, so with (N, 2) targets the result
+    failed on 50 scores against 100 targets (three columns gave Keras's AUC of every entry)."""
+    rng = np.random.default_rng(0)
+    for columns in (2, 3):
+        target = rng.integers(0, 2, (50, columns))
+        scores = rng.random((50, columns)) + 0.3 * target
+        metric = metrics.AUC()
+        metric.update(scores[:20], target[:20])
+        metric.update(scores[20:], target[20:])
+        assert metric.result() == pytest.approx(skm.roc_auc_score(target.ravel(), scores.ravel()))
+
+
 def test_log_loss_and_regression_errors():
     rng = np.random.default_rng(4)
     p = rng.random(50) * 0.98 + 0.01
