@@ -166,6 +166,10 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
         zero_division = 0.0
     elif isinstance(zero_division, (bool, str)) or not isinstance(zero_division, (int, float, np.number)):
         raise ValueError(f"metrics: zero_division must be a number (0.0, 1.0, np.nan) or 'warn', got {zero_division!r}")
+    if labels is not None and average != "binary":
+        labels = np.asarray(labels).reshape(-1)
+        if not labels.size or np.unique(labels).size != labels.size:
+            raise ValueError(f"metrics: labels must name distinct classes, got {labels[:8].tolist()}")
     pred, target = _shaped_labels(pred, target, threshold)
     if average != "binary" and _is_multilabel(pred, target):
         tp, predicted, actual = _column_counts(pred, target, labels)

@@ -155,6 +155,20 @@ def test_weighted_average_of_classes_without_true_samples_is_their_mean():
         skm.recall_score(target, pred, average="weighted", zero_division=1.0))
 
 
+def test_labels_must_name_distinct_classes():
+    """labels=[] was an IndexError from the internals, and a repeated label scored its copy as a class never
+    predicted (macro precision 0.5 for labels=[1, 1, 2], where scikit-learn counts it twice: 0.667)."""
+    pred, target = np.array([0, 1, 2, 1]), np.array([0, 2, 2, 1])
+    for labels in ([], [1, 1, 2]):
+        for average in ("macro", "micro", "weighted"):
+            with pytest.raises(ValueError, match="labels must name distinct classes"):
+                metrics.precision(pred, target, average=average, labels=labels)
+    with pytest.raises(ValueError, match="labels must name distinct classes"):
+        metrics.recall(np.eye(3, dtype=np.int64), np.eye(3, dtype=np.int64), average="macro", labels=[0, 0])
+    assert metrics.precision(pred, target, average="macro", labels=[2, 0]) == pytest.approx(
+        skm.precision_score(target, pred, average="macro", labels=[2, 0]))
+
+
 def test_zero_division_nan_leaves_the_class_out_of_the_average():
     """zero_division=np.nan made the macro and weighted averages NaN (scikit-learn leaves such classes out: macro
     precision 0.5, weighted 1.0 here), and 'warn', scikit-learn's default, was a NumPy ufunc error."""
