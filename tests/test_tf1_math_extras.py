@@ -211,8 +211,25 @@ def test_segment_sums_drop_the_rows_of_negative_ids():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         np.testing.assert_allclose(sess.run(grad), [[1, 1], [0, 0], [1, 1]])
-    with pytest.raises(IndexError):
+    # an id past the segments is refused naming the op and the id (it was NumPy's bare IndexError)
+    with pytest.raises(IndexError, match=r"tf.math.unsorted_segment_sum: segment_ids\[1\] = 2 is out of range "
+                                         r"\[0, 2\)"):
         run(tf.unsorted_segment_sum(data, [0, 2, 1], 2))
+    with pytest.raises(IndexError, match=r"tf.math.unsorted_segment_mean: segment_ids\[0\] = 5"):
+        run(tf.math.unsorted_segment_mean(data, [5, 0, 1], 2))
+
+
+def test_gather_nd_and_scatter_nd_refuse_an_index_outside_naming_it():
+    params = np.arange(6, dtype=np.float32).reshape(3, 2)
+    idx = tf.placeholder(tf.int32, [None, 2])
+    with pytest.raises(IndexError, match=r"tf.gather_nd: indices\[1\] = \[0, 2\] does not index into shape "
+                                         r"\[3, 2\]"):
+        run(tf.gather_nd(params, idx), {idx: [[0, 1], [0, 2]]})
+    with pytest.raises(IndexError, match=r"tf.gather_nd: indices\[0\] = \[-1, 0\]"):
+        run(tf.gather_nd(params, idx), {idx: [[-1, 0]]})
+    with pytest.raises(IndexError, match=r"tf.scatter_nd: indices\[0\] = \[3\] does not index into shape \[3\]"):
+        run(tf.scatter_nd([[3]], np.ones(1, np.float32), [3]))
+    np.testing.assert_allclose(run(tf.gather_nd(params, idx), {idx: [[2, 1], [0, 0]]}), [5.0, 0.0])
 
 
 def test_gather_refuses_negative_indices_and_takes_tf1_argument_order():

@@ -11,6 +11,7 @@ import numpy as np
 import ember
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bool, float32, float64, int32, int64, op, truediv
 from ember.compat.tf.array_ops import unary_function
+from ember.ops.host import host_call
 
 __all__ = [
     "argsort", "cholesky", "cumprod", "cumsum", "diag", "diag_part", "eye", "floormod", "gather_nd", "is_finite",
@@ -345,12 +346,45 @@ def _flat_index(what: str, shape: tuple, idx):
     return ember.where(inside, flat, int(np.prod(shape[:k], dtype=np.int64))), k
 
 
+def check_index_vectors(what: str, idx, shape: tuple):
+    """``idx`` once a run-time check has seen that each of its index vectors (last axis) names an element of
+    ``shape``, as TF's kernels refuse one that does not (a negative entry too), naming the op and the first bad
+    vector. (Read through the check, the lookup waits for it.)"""
+    def checked(i):
+        k = i.shape[-1]
+        vectors = i.reshape(-1, k)
+        bad = np.flatnonzero(((vectors < 0) | (vectors >= np.array(shape[:k], np.int64))).any(axis=1))
+        if bad.size:
+            j = int(bad[0])
+            raise IndexError(f"tf.{what}: indices[{j}] = {vectors[j].tolist()} does not index into shape "
+                             f"{list(shape)}")
+        return i
+
+    return host_call(checked, [idx], tuple(idx.shape), idx.dtype, name=f"tf.{what}")
+
+
+def check_segment_ids(what: str, ids, num_segments: int):
+    """``ids`` once a run-time check has seen that none is ``num_segments`` or more, as TF's kernels refuse it
+    (a negative id's rows are dropped)."""
+    def checked(i):
+        bad = np.flatnonzero(i.reshape(-1) >= num_segments)
+        if bad.size:
+            j = int(bad[0])
+            raise IndexError(f"tf.math.{what}: segment_ids[{j}] = {int(i.reshape(-1)[j])} is out of range "
+                             f"[0, {num_segments}) (flattened)")
+        return i
+
+    return host_call(checked, [ids], tuple(ids.shape), ids.dtype, name=f"tf.math.{what}")
+
+
 def gather_nd(params, indices, name: str | None = None, batch_dims: int = 0) -> Tensor:
     """The slices of ``params`` at the index vectors of ``indices``' last axis (of length k <= rank); with
     ``batch_dims`` b, the first b axes of both are batch axes that pair up, each batch indexing its own slice."""
     b = int(batch_dims)
 
     def fn(p, i):
+        if i.ndim:
+            i = check_index_vectors("gather_nd", i, tuple(p.shape[b:]) if b else tuple(p.shape))
         if b:
             if not 0 < b < i.ndim or b > p.ndim or tuple(p.shape[:b]) != tuple(i.shape[:b]):
                 raise ValueError(f"tf.gather_nd: batch_dims={b} must be below the rank of indices {list(i.shape)}, and "
@@ -379,6 +413,7 @@ def scatter_nd(indices, updates, shape, name: str | None = None) -> Tensor:
     shape = tuple(int(s) for s in shape)
 
     def fn(i, u):
+        i = check_index_vectors("scatter_nd", i, shape)
         flat, k = _flat_index("scatter_nd", shape, i)
         rest = shape[k:]
         rows = ember.zeros((int(np.prod(shape[:k])),) + rest, dtype=u.dtype)
@@ -403,8 +438,12 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name: str | None = Non
     """``out[s] = sum of data[i] where segment_ids[i] == s`` for s < ``num_segments`` (ids may come in any
     order; a negative id's rows are dropped, an id of ``num_segments`` or more is an error)."""
     n = int(num_segments)
-    return op(lambda d, i: _segment_sums(d, i, n), (as_tf(data), as_tf(segment_ids)),
-              name=name or "UnsortedSegmentSum")
+
+    def fn(d, i):
+        i = check_segment_ids("unsorted_segment_sum", i, n)
+        return _segment_sums(d, i, n)
+
+    return op(fn, (as_tf(data), as_tf(segment_ids)), name=name or "UnsortedSegmentSum")
 
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name: str | None = None) -> Tensor:
@@ -413,6 +452,7 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name: str | None = No
     n = int(num_segments)
 
     def fn(d, i):
+        i = check_segment_ids("unsorted_segment_mean", i, n)
         total = _segment_sums(d, i, n)
         counts = _segment_sums(ember.ones(tuple(i.shape), dtype=d.dtype), i, n)
         counts = ember.reshape(counts, (n,) + (1,) * (total.ndim - 1))
