@@ -150,6 +150,23 @@ from ember.compat.tf.math_ops import (
     unsorted_segment_sum,
 )
 from ember.compat.tf.run_options import RunMetadata, RunOptions
+from ember.compat.tf.segment_ops import (
+    bincount,
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_prod,
+    segment_sum,
+    tensor_scatter_add,
+    tensor_scatter_nd_add,
+    tensor_scatter_nd_sub,
+    tensor_scatter_nd_update,
+    tensor_scatter_sub,
+    tensor_scatter_update,
+    unsorted_segment_max,
+    unsorted_segment_min,
+    unsorted_segment_prod,
+)
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
 from ember.compat.tf.state_ops import (
@@ -253,6 +270,10 @@ errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
+__all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum",
+            "tensor_scatter_add", "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
+            "tensor_scatter_sub", "tensor_scatter_update", "unsorted_segment_max", "unsorted_segment_min",
+            "unsorted_segment_prod"]
 __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",
             "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
@@ -285,7 +306,9 @@ disable_eager_execution = disable_v2_behavior
 compat = types.SimpleNamespace(v1=sys.modules[__name__])
 
 _MATH = ("add_n", "argmax", "argmin", "argsort", "atan2", "count_nonzero", "cumprod", "cumsum", "floormod", "sort",
-         "top_k", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum")
+         "top_k", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum", "bincount",
+         "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum", "unsorted_segment_max",
+         "unsorted_segment_min", "unsorted_segment_prod")
 math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[name] for name in _MATH},
                              l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k)
 linalg = types.SimpleNamespace(

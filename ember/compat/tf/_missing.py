@@ -13,7 +13,6 @@ INSTEAD = {
     "string": "numeric dtypes (Ember tensors hold numbers only)",
     "FIFOQueue": "feed_dict",
     "TFRecordReader": "ember.data readers (csv, libsvm) and feed_dict",
-    "segment_sum": "tf.math.unsorted_segment_sum(data, ids, num_segments)",
 }
 
 
