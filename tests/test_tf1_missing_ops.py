@@ -128,3 +128,110 @@ def test_tensor_scatter_nd_updates_a_copy(name):
     with pytest.raises(ValueError, match="must have shape"):
         fn(base, [[1]], rows)
     check_gradient(lambda x: fn(x, [[3], [1]], tf.constant(rows, tf.float64)), base)
+
+
+# --- strided_slice, roll, reverse_sequence, where_v2 --------------------------------------------------------------
+
+X = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("begin, end, strides, masks, expected", [
+    ([1, 0, 0], [2, 2, 3], [1, 1, 1], {}, X[1:2, 0:2, 0:3]),
+    ([0, -1], [0, 0], [1, -1], {"begin_mask": 1, "end_mask": 3}, X[:, ::-1]),
+    ([1, 0], [0, 0], [1, 1], {"ellipsis_mask": 2, "shrink_axis_mask": 1}, X[1, ...]),
+    ([0, 0, 2], [0, 0, 3], [1, 1, 1], {"ellipsis_mask": 1, "new_axis_mask": 2, "shrink_axis_mask": 4}, X[..., None, 2]),
+    ([-1], [0], [1], {"shrink_axis_mask": 1}, X[-1]),
+    ([0, 1], [10, -1], [2, 2], {"new_axis_mask": 1}, X[None, 1:-1:2]),
+    ([5], [-10], [-2], {}, X[5:-10:-2]),
+    ([0, 1, 3], [2, 3, 0], None, {"end_mask": 4}, X[0:2, 1:3, 3:]),
+])
+def test_strided_slice_masks_as_tf1(begin, end, strides, masks, expected):
+    got = run(tf.strided_slice(X, begin, end, strides, **masks))
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    check_gradient(lambda x: tf.strided_slice(x, begin, end, strides, **masks), X[:, :, :3, :3])
+
+
+def test_strided_slice_refuses_bad_specs_naming_them():
+    with pytest.raises(IndexError, match=r"tf.strided_slice: index 5 \(begin\[0\], shrink_axis_mask\) is out"):
+        tf.strided_slice(X, [5], [6], shrink_axis_mask=1)
+    with pytest.raises(ValueError, match=r"strides\[0\] must be non-zero"):
+        tf.strided_slice(X, [0], [1], [0])
+    with pytest.raises(ValueError, match="multiple ellipses"):
+        tf.strided_slice(X, [0, 0], [1, 1], ellipsis_mask=3)
+    with pytest.raises(ValueError, match="a slice spec of 5 entries for input of shape"):
+        tf.strided_slice(X, [0] * 5, [1] * 5)
+
+
+def test_roll_sums_the_shifts_of_an_axis_named_twice():
+    np.testing.assert_array_equal(run(tf.roll(X, [1, -2, 3], [0, 3, 3])), np.roll(X, (1, 1), (0, 3)))
+    np.testing.assert_array_equal(run(tf.roll(X, 2, -1)), np.roll(X, 2, -1))
+    with pytest.raises(ValueError, match="same number of entries"):
+        tf.roll(X, [1, 2], [0])
+    check_gradient(lambda x: tf.roll(x, [1, 3], [0, 1]), X[:, :, 0, 0])
+
+
+def test_reverse_sequence_reverses_each_rows_prefix():
+    y = np.arange(4 * 5 * 2, dtype=np.float64).reshape(4, 5, 2)
+    lengths = np.array([0, 1, 3, 5])
+    expected = y.copy()
+    for b, n in enumerate(lengths):
+        expected[b, :n] = y[b, :n][::-1]
+    np.testing.assert_array_equal(run(tf.reverse_sequence(y, lengths, seq_axis=1)), expected)
+    flipped = np.transpose(y, (1, 0, 2))
+    np.testing.assert_array_equal(run(tf.reverse_sequence(flipped, lengths, seq_axis=0, batch_axis=1)),
+                                  np.transpose(expected, (1, 0, 2)))
+    np.testing.assert_array_equal(run(tf.reverse_sequence(flipped, lengths, seq_dim=0, batch_dim=1)),
+                                  np.transpose(expected, (1, 0, 2)))
+    with pytest.raises(ValueError, match=r"tf.reverse_sequence: seq_lengths\[2\] = 6 is not in \[0, 5\]"):
+        run(tf.reverse_sequence(y, [0, 1, 6, 1], 1))
+    check_gradient(lambda x: tf.reverse_sequence(x, lengths, 1), y)
+
+
+def test_where_v2_broadcasts_all_three():
+    condition = np.array([[True], [False]])
+    np.testing.assert_array_equal(run(tf.where_v2(condition, np.ones((2, 3), np.float32), 5.0)),
+                                  [[1, 1, 1], [5, 5, 5]])
+    assert run(tf.where_v2([True, False, True])).tolist() == [[0], [2]]
+    with pytest.raises(TypeError, match="condition must be bool"):
+        tf.where_v2([1, 0], [1.0, 2.0], [3.0, 4.0])
+    check_gradient(lambda x: tf.where_v2(condition, x, x * 2.0), X[0, :2, :3, 0])
+
+
+# --- elementwise ------------------------------------------------------------------------------------------------
+
+A = np.array([0.0, 1.0, -2.0, 0.0, 3.0, np.nan, 0.0], np.float32)
+B = np.array([0.0, 0.0, 4.0, 2.0, np.inf, 0.0, np.nan], np.float32)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # log(0) and 1 / 0, on purpose
+@pytest.mark.parametrize("name, expected", [
+    ("divide_no_nan", [0, 0, -0.5, 0, 0, 0, np.nan]),  # 0 where y is 0, whatever x is
+    ("xdivy", [0, np.inf, -0.5, 0, 0, np.nan, 0]),  # 0 where x is 0, whatever y is
+    ("xlogy", [0, -np.inf, -2 * np.log(4), 0, np.inf, np.nan, 0]),
+])
+def test_divide_no_nan_xdivy_xlogy(name, expected):
+    np.testing.assert_allclose(run(getattr(tf.math, name)(A, B)), np.array(expected, np.float32), rtol=1e-6)
+    fn = getattr(tf.math, name)
+    x, y = np.array([0.5, 1.5, -2.0, 0.7]), np.array([0.3, 2.0, 4.0, 3.0])
+    check_gradient(lambda t: fn(t, tf.constant(y)), x)
+    check_gradient(lambda t: fn(tf.constant(x), t), y)
+    # where the result is held at 0, so is the gradient (TF's), not NaN
+    zeros = tf.constant(np.zeros(2))
+    assert run(tf.gradients(tf.reduce_sum(fn(zeros, zeros)), [zeros])[0]).tolist() == [0.0, 0.0]
+    assert tf.div_no_nan is tf.math.divide_no_nan
+
+
+def test_reciprocal_no_nan_rint_and_saturate_cast():
+    np.testing.assert_array_equal(run(tf.math.reciprocal_no_nan(np.array([0.0, 2.0, -4.0], np.float32))),
+                                  [0.0, 0.5, -0.25])
+    np.testing.assert_array_equal(run(tf.math.rint(np.array([0.5, 1.5, 2.5, -0.5, -1.7], np.float32))),
+                                  [0.0, 2.0, 2.0, -0.0, -2.0])
+    big = np.array([3e9, -3e9, 1.7, np.inf, -np.inf, 2147483520], np.float32)
+    np.testing.assert_array_equal(run(tf.saturate_cast(big, tf.int32)),
+                                  [2 ** 31 - 1, -2 ** 31, 1, 2 ** 31 - 1, -2 ** 31, 2147483520])
+    np.testing.assert_array_equal(run(tf.saturate_cast(np.array([300, -5, 7], np.int32), tf.uint8)), [255, 0, 7])
+    np.testing.assert_array_equal(run(tf.saturate_cast(np.array([1e300, -1e300]), tf.float32)),
+                                  np.array([3.4028235e38, -3.4028235e38], np.float32))
+    np.testing.assert_array_equal(run(tf.saturate_cast(np.array([1e30, -1e30, 5.5]), tf.int64)),
+                                  [2 ** 63 - 1, -2 ** 63, 5])

@@ -111,6 +111,7 @@ from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_n
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
+from ember.compat.tf.manip_ops import reverse_sequence, roll, strided_slice, where_v2
 from ember.compat.tf.math_ops import (
     UNARY_FUNCTIONS,
     argsort,
@@ -120,6 +121,7 @@ from ember.compat.tf.math_ops import (
     cumsum,
     diag,
     diag_part,
+    divide_no_nan,
     eye,
     floormod,
     gather_nd,
@@ -134,6 +136,8 @@ from ember.compat.tf.math_ops import (
     norm,
     reverse,
     reverse_v2,
+    rint,
+    saturate_cast,
     scatter_nd,
     sequence_mask,
     slice,
@@ -148,7 +152,10 @@ from ember.compat.tf.math_ops import (
     truncatemod,
     unsorted_segment_mean,
     unsorted_segment_sum,
+    xdivy,
+    xlogy,
 )
+from ember.compat.tf.math_ops import reciprocal_no_nan as _reciprocal_no_nan
 from ember.compat.tf.run_options import RunMetadata, RunOptions
 from ember.compat.tf.segment_ops import (
     bincount,
@@ -274,6 +281,9 @@ __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_p
             "tensor_scatter_add", "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
             "tensor_scatter_sub", "tensor_scatter_update", "unsorted_segment_max", "unsorted_segment_min",
             "unsorted_segment_prod"]
+__all__ += ["div_no_nan", "reverse_sequence", "rint", "roll", "saturate_cast", "strided_slice", "where_v2", "xdivy",
+            "xlogy"]
+div_no_nan = divide_no_nan  # (TF-1's top-level name; tf.math has divide_no_nan)
 __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",
             "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
@@ -308,9 +318,10 @@ compat = types.SimpleNamespace(v1=sys.modules[__name__])
 _MATH = ("add_n", "argmax", "argmin", "argsort", "atan2", "count_nonzero", "cumprod", "cumsum", "floormod", "sort",
          "top_k", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum", "bincount",
          "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum", "unsorted_segment_max",
-         "unsorted_segment_min", "unsorted_segment_prod")
+         "unsorted_segment_min", "unsorted_segment_prod", "divide_no_nan", "rint", "roll",
+         "xdivy", "xlogy")
 math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[name] for name in _MATH},
-                             l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k)
+                             l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k, reciprocal_no_nan=_reciprocal_no_nan)
 linalg = types.SimpleNamespace(
     inv=matrix_inverse, det=matrix_determinant, cholesky=cholesky, diag=matrix_diag, diag_part=matrix_diag_part,
     band_part=matrix_band_part, trace=trace, transpose=matrix_transpose, matmul=matmul, norm=norm, eye=eye,

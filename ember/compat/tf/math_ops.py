@@ -9,7 +9,19 @@ from typing import NamedTuple
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bool, float32, float64, int32, int64, op, truediv
+from ember.compat.tf._core import (
+    Tensor,
+    as_operand,
+    as_tf,
+    as_tf_dtype,
+    bool,
+    float32,
+    float64,
+    int32,
+    int64,
+    op,
+    truediv,
+)
 from ember.compat.tf.array_ops import unary_function
 from ember.ops.host import host_call
 
@@ -18,7 +30,8 @@ __all__ = [
     "is_inf", "is_nan", "lin_space", "linspace", "matrix_band_part", "matrix_determinant", "matrix_diag",
     "matrix_diag_part", "matrix_inverse", "matrix_transpose", "norm", "reverse", "reverse_v2", "round",
     "scatter_nd", "sequence_mask", "slice", "sort", "to_double", "to_float", "to_int32", "to_int64", "top_k",
-    "trace", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum",
+    "trace", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum", "divide_no_nan",
+    "reciprocal_no_nan", "rint", "saturate_cast", "xdivy", "xlogy",
 ]
 
 
@@ -459,3 +472,84 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name: str | None = No
         return truediv(total, ember.maximum(counts, ember.ones((), dtype=counts.dtype)))
 
     return op(fn, (as_tf(data), as_tf(segment_ids)), name=name or "UnsortedSegmentMean")
+
+
+def _zero_where(what: str, zero_at, value):
+    """The elementwise fn of a binary op that is 0 where ``zero_at(x, y)`` holds and ``value(x, y_safe)``
+    elsewhere, ``y_safe`` being 1 where it holds, so that neither the value nor its gradient picks up a NaN
+    from the entries left out."""
+    def fn(a, b):
+        if a.dtype.kind not in "fc" or b.dtype != a.dtype:
+            raise TypeError(f"tf.math.{what}: x and y must have one float or complex dtype, got {a.dtype} and "
+                            f"{b.dtype}")
+        zero = zero_at(a, b)
+        safe = ember.where(zero, ember.ones((), dtype=b.dtype), b)
+        return ember.where(zero, ember.zeros((), dtype=a.dtype), value(a, safe))
+
+    return fn
+
+
+_DIVIDE_NO_NAN = _zero_where("divide_no_nan", lambda x, y: ember.eq(y, 0), lambda x, y: x / y)
+_XDIVY = _zero_where("xdivy", lambda x, y: ember.eq(x, 0), lambda x, y: x / y)
+_XLOGY = _zero_where("xlogy", lambda x, y: ember.eq(x, 0), lambda x, y: x * ember.log(y))
+
+
+def _operands(x, y) -> tuple[Tensor, Tensor]:
+    if isinstance(x, Tensor):  # a Python operand takes the tensor's dtype
+        y = as_operand(y, x)
+    elif isinstance(y, Tensor):
+        x = as_operand(x, y)
+    return as_tf(x), as_tf(y)
+
+
+def divide_no_nan(x, y, name: str | None = None) -> Tensor:
+    """``x / y``, but 0 where ``y`` is 0 (whatever ``x`` is), as ``tf.math.divide_no_nan``."""
+    return op(_DIVIDE_NO_NAN, _operands(x, y), name=name or "div_no_nan")
+
+
+def xdivy(x, y, name: str | None = None) -> Tensor:
+    """``x / y``, but 0 where ``x`` is 0 (``y`` 0 too), as ``tf.math.xdivy``."""
+    return op(_XDIVY, _operands(x, y), name=name or "Xdivy")
+
+
+def xlogy(x, y, name: str | None = None) -> Tensor:
+    """``x * log(y)``, but 0 where ``x`` is 0 (``y`` 0 or NaN too), as ``tf.math.xlogy``."""
+    return op(_XLOGY, _operands(x, y), name=name or "Xlogy")
+
+
+def reciprocal_no_nan(x, name: str | None = None) -> Tensor:
+    """``1 / x``, but 0 where ``x`` is 0, as ``tf.math.reciprocal_no_nan``."""
+    return op(lambda a: _DIVIDE_NO_NAN(ember.ones_like(a), a), (as_tf(x),), name=name or "reciprocal_no_nan")
+
+
+def rint(x, name: str | None = None) -> Tensor:
+    """The nearest integer, halves to even (``tf.math.rint``: ``rint(2.5)`` is 2.0)."""
+    return op(ember.round, (as_tf(x),), name=name or "Rint")
+
+
+def saturate_cast(value, dtype, name: str | None = None) -> Tensor:
+    """``value`` cast to ``dtype``, values beyond its range clamped to its lowest or highest value first (a
+    plain cast would wrap them: float 3e9 to int32 gives -2**31)."""
+    dtype = as_tf_dtype(dtype)
+
+    def fn(x):
+        if x.dtype.kind in "c" or dtype.kind in "c" or dtype.kind == "b" or x.dtype.kind == "b":
+            return ember.cast(x, dtype)
+        inside, outside = _range(x.dtype), _range(dtype)
+        low, high = builtins.max(inside[0], outside[0]), builtins.min(inside[1], outside[1])
+        if x.dtype.kind != "f" or dtype.kind not in "iu":
+            return ember.cast(ember.clip(x, x.dtype.type(low), x.dtype.type(high)), dtype)
+        # float to integer: the bounds as floats of x's dtype may round past the range (float32(2**31 - 1) is
+        # 2**31), so clip to the floats inside it and give what lies beyond them the bounds themselves
+        below, above = (np.nextafter(x.dtype.type(v), x.dtype.type(0)) if int(x.dtype.type(v)) != v else
+                        x.dtype.type(v) for v in (low, high))
+        out = ember.cast(ember.clip(x, below, above), dtype)
+        out = ember.where(ember.gt(x, above), dtype.type(high), out)
+        return ember.where(ember.lt(x, below), dtype.type(low), out)
+
+    return op(fn, (as_tf(value),), name=name or "saturate_cast")
+
+
+def _range(dtype: np.dtype) -> tuple:
+    limits = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    return (float(limits.min), float(limits.max)) if dtype.kind == "f" else (int(limits.min), int(limits.max))
