@@ -235,3 +235,70 @@ def test_reciprocal_no_nan_rint_and_saturate_cast():
                                   np.array([3.4028235e38, -3.4028235e38], np.float32))
     np.testing.assert_array_equal(run(tf.saturate_cast(np.array([1e30, -1e30, 5.5]), tf.int64)),
                                   [2 ** 63 - 1, -2 ** 63, 5])
+
+
+# --- tf.linalg ------------------------------------------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+TALL = RNG.normal(size=(2, 4, 3))
+
+
+def test_svd_gives_s_u_v_in_tf1_order():
+    s, u, v = tf.linalg.svd(TALL)
+    assert (s.name, u.name, v.name) == ("Svd:0", "Svd:1", "Svd:2")
+    values, left, right = run([s, u, v])
+    assert (values.shape, left.shape, right.shape) == ((2, 3), (2, 4, 3), (2, 3, 3))
+    np.testing.assert_allclose(left @ (values[..., None] * np.swapaxes(right, -1, -2)), TALL, atol=1e-12)  # v, not v^H
+    np.testing.assert_allclose(values, np.linalg.svd(TALL, compute_uv=False))
+    _, left, right = run(tf.svd(TALL, full_matrices=True))
+    assert left.shape == (2, 4, 4) and right.shape == (2, 3, 3)
+    np.testing.assert_allclose(run(tf.linalg.svd(TALL, compute_uv=False)), values)
+    check_gradient(lambda x: tf.linalg.svd(x, compute_uv=False), TALL)
+
+
+def test_qr_and_slogdet():
+    q, r = run(tf.linalg.qr(TALL))
+    assert q.shape == (2, 4, 3) and r.shape == (2, 3, 3)
+    np.testing.assert_allclose(q @ r, TALL, atol=1e-12)
+    np.testing.assert_allclose(np.tril(r, -1), 0.0)
+    q, r = run(tf.qr(TALL, full_matrices=True))
+    assert q.shape == (2, 4, 4) and r.shape == (2, 4, 3)
+    np.testing.assert_allclose(q @ r, TALL, atol=1e-12)
+    check_gradient(lambda x: tf.linalg.qr(x)[1], TALL)
+    matrices = RNG.normal(size=(3, 3, 3))
+    matrices[2] = 0.0
+    sign, log_abs = run(tf.linalg.slogdet(matrices))
+    expected_sign, expected_log = np.linalg.slogdet(matrices)
+    np.testing.assert_array_equal(sign, expected_sign)
+    np.testing.assert_allclose(log_abs, expected_log)
+    check_gradient(lambda x: tf.linalg.slogdet(x)[1], matrices[:2])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (4, 3), (3, 3)])
+def test_set_diag_replaces_the_main_diagonal(shape):
+    x = RNG.normal(size=shape)
+    k = min(shape[-2:])
+    diagonal = RNG.normal(size=shape[:-2] + (k,))
+    expected = x.copy()
+    expected[..., range(k), range(k)] = diagonal
+    np.testing.assert_array_equal(run(tf.linalg.set_diag(x, diagonal)), expected)
+    assert tf.matrix_set_diag is tf.linalg.set_diag
+    check_gradient(lambda t: tf.linalg.set_diag(t, diagonal), x)
+    check_gradient(lambda d: tf.linalg.set_diag(x, d), diagonal)
+    with pytest.raises(ValueError, match="it must have shape"):
+        tf.linalg.set_diag(x, np.zeros(k + 1))
+
+
+def test_cholesky_solve_and_triangular_solve():
+    spd = RNG.normal(size=(3, 3))
+    spd = spd @ spd.T + 3 * np.eye(3)
+    rhs = RNG.normal(size=(3, 2))
+    factor = np.linalg.cholesky(spd)
+    np.testing.assert_allclose(run(tf.linalg.cholesky_solve(factor, rhs)), np.linalg.solve(spd, rhs))
+    check_gradient(lambda b: tf.linalg.cholesky_solve(factor, b), rhs)
+    t = RNG.normal(size=(3, 3)) + 3 * np.eye(3)
+    for lower, adjoint, matrix in [(True, False, np.tril(t)), (False, False, np.triu(t)),
+                                   (True, True, np.tril(t).T), (False, True, np.triu(t).T)]:
+        got = run(tf.linalg.triangular_solve(t, rhs, lower=lower, adjoint=adjoint))
+        np.testing.assert_allclose(got, np.linalg.solve(matrix, rhs))
+        check_gradient(lambda m: tf.matrix_triangular_solve(m, rhs, lower=lower, adjoint=adjoint), t)

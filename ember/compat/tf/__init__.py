@@ -111,6 +111,7 @@ from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_n
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
+from ember.compat.tf.linalg_ops import cholesky_solve, qr, set_diag, slogdet, svd, triangular_solve
 from ember.compat.tf.manip_ops import reverse_sequence, roll, strided_slice, where_v2
 from ember.compat.tf.math_ops import (
     UNARY_FUNCTIONS,
@@ -284,6 +285,8 @@ __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_p
 __all__ += ["div_no_nan", "reverse_sequence", "rint", "roll", "saturate_cast", "strided_slice", "where_v2", "xdivy",
             "xlogy"]
 div_no_nan = divide_no_nan  # (TF-1's top-level name; tf.math has divide_no_nan)
+__all__ += ["cholesky_solve", "matrix_set_diag", "matrix_triangular_solve", "qr", "svd"]
+matrix_set_diag, matrix_triangular_solve = set_diag, triangular_solve
 __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",
             "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
@@ -325,7 +328,8 @@ math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[
 linalg = types.SimpleNamespace(
     inv=matrix_inverse, det=matrix_determinant, cholesky=cholesky, diag=matrix_diag, diag_part=matrix_diag_part,
     band_part=matrix_band_part, trace=trace, transpose=matrix_transpose, matmul=matmul, norm=norm, eye=eye,
-    einsum=einsum, tensordot=tensordot, l2_normalize=nn.l2_normalize,
+    einsum=einsum, tensordot=tensordot, l2_normalize=nn.l2_normalize, svd=svd, qr=qr, slogdet=slogdet,
+    set_diag=set_diag, cholesky_solve=cholesky_solve, triangular_solve=triangular_solve,
 )
 
 
