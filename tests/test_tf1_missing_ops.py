@@ -302,3 +302,45 @@ def test_cholesky_solve_and_triangular_solve():
         got = run(tf.linalg.triangular_solve(t, rhs, lower=lower, adjoint=adjoint))
         np.testing.assert_allclose(got, np.linalg.solve(matrix, rhs))
         check_gradient(lambda m: tf.matrix_triangular_solve(m, rhs, lower=lower, adjoint=adjoint), t)
+
+
+# --- random_shuffle, multinomial / random.categorical -----------------------------------------------------------
+
+
+def test_random_shuffle_permutes_rows_and_repeats_seeded_orders_per_session():
+    rows = np.arange(40, dtype=np.float32).reshape(20, 2)
+    fed = tf.placeholder(tf.float32, [None, 2])
+    seeded, same_seed = tf.random_shuffle(rows, seed=1), tf.random.shuffle(rows, seed=1)
+    unseeded = tf.random_shuffle(fed)
+    with tf.Session() as sess:
+        first, twin = sess.run([seeded, same_seed])
+        second = sess.run(seeded)
+        fresh = [sess.run(unseeded, {fed: rows}) for _ in range(3)]
+    with tf.Session() as sess:
+        again = sess.run(seeded)
+    for got in [first, second, *fresh]:
+        np.testing.assert_array_equal(np.sort(got[:, 0]), rows[:, 0])  # whole rows, each once
+        np.testing.assert_array_equal(got[:, 1], got[:, 0] + 1)
+    np.testing.assert_array_equal(first, twin)  # ops of one seed draw alike, as TF-1's
+    np.testing.assert_array_equal(first, again)  # a new Session starts a seeded op over
+    assert (first != second).any() and (fresh[0] != fresh[1]).any()
+    with pytest.raises(ValueError, match="rank 1 or more"):
+        tf.random_shuffle(3.0)
+
+
+def test_multinomial_and_categorical_draw_softmax_frequencies():
+    probs = np.array([[0.1, 0.2, 0.7], [0.5, 0.5, 0.0]])
+    with np.errstate(divide="ignore"):
+        logits = np.log(probs)  # (a -inf logit is never drawn)
+    draws = tf.multinomial(logits, 20000, seed=3)
+    assert draws.dtype == np.int64 and draws.shape.as_list() == [2, 20000]
+    got = run(draws)
+    for row, p in zip(got, probs):
+        np.testing.assert_allclose(np.bincount(row, minlength=3) / 20000, p, atol=0.015)
+    np.testing.assert_array_equal(got, run(draws))  # seeded: each Session repeats it
+    ids = run(tf.random.categorical(np.array([[0.0, 1.0]], np.float32), 5, dtype=tf.int32))
+    assert ids.dtype == np.int32 and ids.shape == (1, 5) and set(ids.ravel()) <= {0, 1}
+    with pytest.raises(TypeError, match="int32 or int64"):
+        tf.random.categorical(logits, 2, dtype=tf.float32)
+    with pytest.raises(ValueError, match="2-D"):
+        tf.multinomial(np.zeros(3), 2)

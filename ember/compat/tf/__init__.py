@@ -75,6 +75,7 @@ from ember.compat.tf.array_ops import (
     arg_min,
     argmax,
     argmin,
+    categorical,
     clip_by_value,
     concat,
     count_nonzero,
@@ -83,12 +84,14 @@ from ember.compat.tf.array_ops import (
     fill,
     gather,
     matmul,
+    multinomial,
     one_hot,
     ones,
     ones_like,
     pack,
     pad,
     random_normal,
+    random_shuffle,
     random_uniform,
     range_,
     rank,
@@ -263,7 +266,8 @@ initializers = types.SimpleNamespace(
     random_uniform=random_uniform_initializer, glorot_uniform=glorot_uniform_initializer,
     glorot_normal=glorot_normal_initializer, global_variables=global_variables_initializer,
 )
-random = types.SimpleNamespace(normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
+random = types.SimpleNamespace(shuffle=random_shuffle, categorical=categorical, multinomial=multinomial,
+                               normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
                                set_random_seed=set_random_seed,
                                log_uniform_candidate_sampler=nn.log_uniform_candidate_sampler,
                                uniform_candidate_sampler=nn.uniform_candidate_sampler,
@@ -285,6 +289,7 @@ __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_p
 __all__ += ["div_no_nan", "reverse_sequence", "rint", "roll", "saturate_cast", "strided_slice", "where_v2", "xdivy",
             "xlogy"]
 div_no_nan = divide_no_nan  # (TF-1's top-level name; tf.math has divide_no_nan)
+__all__ += ["multinomial", "random_shuffle"]
 __all__ += ["cholesky_solve", "matrix_set_diag", "matrix_triangular_solve", "qr", "svd"]
 matrix_set_diag, matrix_triangular_solve = set_diag, triangular_solve
 __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatter_min", "scatter_mul",

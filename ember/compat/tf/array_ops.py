@@ -716,7 +716,7 @@ def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0, state=None):
 
 # the kinds of the random ops (a Session hands a seeded one its own generator), candidate samplers' among them
 RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "TruncatedNormal", "uniform": "RandomUniform",
-                "candidates": "CandidateSampler"}
+                "candidates": "CandidateSampler", "shuffle": "RandomShuffle", "multinomial": "Multinomial"}
 
 
 def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
@@ -773,6 +773,60 @@ def random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name:
             raise ValueError(f"tf.random_uniform: maxval must be given for the integer dtype {as_tf_dtype(dtype)}")
         maxval = 1.0
     return _random("uniform", shape, minval, maxval, dtype, name, seed)
+
+
+def random_shuffle(value, seed=None, name: str | None = None) -> Tensor:
+    """``value`` with its first axis in a random order, fresh on every run; seeded as the other random ops
+    (each Session repeats a seeded op's orders)."""
+    value = as_tf(value)
+    if value.shape is not None and not len(value.shape):
+        raise ValueError(f"tf.random_shuffle: value must have rank 1 or more, got the scalar '{value.name}'")
+
+    def fn(x, state=None):
+        if x.ndim == 0:
+            raise ValueError("tf.random_shuffle: value must have rank 1 or more, got a scalar")
+        order = ember.argsort(_draw("uniform", (x.shape[0],), np.dtype(np.float64), 0.0, 1.0, state))
+        return ember.take(x, order, axis=0)
+
+    t = op(fn, (value,), name=name or "RandomShuffle", kind=RANDOM_TYPES["shuffle"], like=value)
+    t.seeds = op_seeds(seed)
+    return t
+
+
+def multinomial(logits, num_samples: int, seed=None, name: str | None = None, output_dtype=None) -> Tensor:
+    """``num_samples`` class ids for each row of the [batch, classes] ``logits`` (unnormalized log-probabilities;
+    -inf never drawn), fresh on every run, int64 unless ``output_dtype`` (int32 or int64); seeded as the other
+    random ops."""
+    logits = as_tf(logits)
+    out_dtype = int64 if output_dtype is None else as_tf_dtype(output_dtype)
+    if out_dtype not in (int32, int64):
+        raise TypeError(f"tf.random.categorical: the output dtype must be int32 or int64, got {out_dtype}")
+    if logits.shape is not None and len(logits.shape) != 2:
+        raise ValueError(f"tf.random.categorical: logits must be 2-D [batch, classes], got '{logits.name}' of shape "
+                         f"{list(logits.shape)}")
+    if logits.dtype is not None and logits.dtype.kind != "f":
+        raise TypeError(f"tf.random.categorical: logits must be floats, got '{logits.name}' of dtype {logits.dtype}")
+    count = int(num_samples)
+    if count < 0:
+        raise ValueError(f"tf.random.categorical: num_samples must be >= 0, got {count}")
+
+    def fn(x, state=None):
+        if x.ndim != 2 or x.shape[1] == 0 and x.shape[0] * count:
+            raise ValueError(f"tf.random.categorical: logits must be 2-D [batch, classes] with classes > 0, got "
+                             f"shape {list(x.shape)}")
+        # the Gumbel-max draw: argmax(logits + Gumbel noise) is a class of probability softmax(logits)
+        u = _draw("uniform", (x.shape[0], count, x.shape[1]), np.dtype(np.float64), 0.0, 1.0, state)
+        noisy = ember.unsqueeze(ember.cast(x, "float64"), 1) - ember.log(-ember.log(u))
+        return ember.cast(ember.argmax(noisy, axis=-1), out_dtype)
+
+    t = op(fn, (logits,), name=name or "Multinomial", kind=RANDOM_TYPES["multinomial"])
+    t.seeds = op_seeds(seed)
+    return t
+
+
+def categorical(logits, num_samples: int, dtype=None, seed=None, name: str | None = None) -> Tensor:
+    """``tf.random.categorical``: ``tf.multinomial`` with the output dtype as ``dtype``."""
+    return multinomial(logits, num_samples, seed=seed, name=name, output_dtype=dtype)
 
 
 def uniform_like(x, dtype, shape: tuple | None = None):
