@@ -11,7 +11,7 @@ import itertools
 import math
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -132,6 +132,14 @@ def _as_loader(x, y, batch_size: int, shuffle: bool, sample_weight=None):
         if y is not None:
             raise ValueError("fit/evaluate: pass targets inside the DataLoader, not as y")
         return x
+    if isinstance(x, dict):
+        raise TypeError(f"fit/evaluate/predict: x is a dict (of inputs {sorted(x, key=str)[:8]}); a network takes its "
+                        "inputs by position: pass a tuple (x1, x2) in the order of forward's arguments")
+    if isinstance(x, Iterator) and not isinstance(x, Dataset):
+        if y is not None or sample_weight is not None:
+            raise ValueError("fit/evaluate: a generator yields its batches (x, y) or (x, y, sample_weight); pass no "
+                             "y or sample_weight beside it")
+        return _GeneratorBatches(x)
     _check_batch_size(batch_size)
     if isinstance(x, Dataset):  # a stream is read in its own order, as Keras reads a tf.data dataset
         return DataLoader(x, batch_size=batch_size, shuffle=shuffle and not isinstance(x, IterableDataset))
@@ -146,6 +154,49 @@ def _as_loader(x, y, batch_size: int, shuffle: bool, sample_weight=None):
             raise ValueError(f"fit/evaluate: {what} has {len(part)} samples but y has {len(y)}{hint}")
     weights = () if sample_weight is None else (_sample_weights(sample_weight, len(y)),)
     return DataLoader(TensorDataset(*inputs, y, *weights), batch_size=batch_size, shuffle=shuffle)
+
+
+class _GeneratorBatches:
+    """Keras's batches of a Python generator (or any iterator): each ``x``, ``(x,)``, ``(x, y)`` or ``(x, y,
+    sample_weight)`` (a list read as a tuple; an ``x`` that is a tuple or list holds several inputs' batches), given
+    on as ``(*inputs, y, sample_weight)`` of Tensors, None where absent. Every pass reads on where the last one
+    stopped (a generator cannot start anew)."""
+
+    def __init__(self, source: Iterator):
+        self.source = source
+
+    def __iter__(self):
+        for batch in self.source:
+            yield _unpacked_batch(batch)
+
+
+def _unpacked_batch(batch) -> tuple:
+    """``(*inputs, y, sample_weight)`` of a generator's batch, as Keras unpacks one."""
+    from ember.data.dataset import as_array
+
+    if isinstance(batch, list):
+        batch = tuple(batch)
+    if not isinstance(batch, tuple):
+        batch = (batch,)
+    if not 1 <= len(batch) <= 3:
+        raise ValueError(f"fit/evaluate/predict: a generator's batch must be x, (x,), (x, y) or (x, y, sample_weight); "
+                         f"got a tuple of {len(batch)}")
+    x, y, weight = (*batch, None, None)[:3]
+    if isinstance(x, dict):
+        raise TypeError("fit/evaluate/predict: a generator's x is a dict; a network takes its inputs by position: "
+                        "yield a tuple (x1, x2) in the order of forward's arguments")
+
+    def tensors(part):
+        if part is None or isinstance(part, Tensor):
+            return part
+        if isinstance(part, (tuple, list)):  # the targets of several outputs
+            return type(part)(tensors(p) for p in part)
+        return as_tensor(as_array(part, "fit/evaluate/predict"))
+
+    inputs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if weight is not None:
+        weight = _sample_weights(weight, _batch_length(inputs, y))
+    return (*(tensors(part) for part in inputs), tensors(y), weight)
 
 
 def _sample_weights(sample_weight, n: int) -> np.ndarray:
@@ -345,7 +396,9 @@ class Model:
         sample_weight=None,
         class_weight: dict | None = None,
     ) -> History:
-        """Train on arrays, a Dataset or a DataLoader; returns the History.
+        """Train on arrays, a Dataset, a DataLoader or a generator of Keras's batches (``(x, y)`` or ``(x, y,
+        sample_weight)``, ``x`` a tuple for several inputs; with ``steps_per_epoch`` it may be endless); returns
+        the History.
 
         The first call tunes the process's malloc for training loops (``ember.tune_malloc``; set
         ``EMBER_MALLOC_TUNING=0`` to keep the defaults).
@@ -388,6 +441,8 @@ class Model:
                 self, x, y, batch_size, shuffle, list(callbacks), verbose)
         else:
             loader = _as_loader(x, y, batch_size, shuffle, sample_weight)
+        generated = isinstance(loader, _GeneratorBatches)
+        weighted = sample_weight is not None or generated  # each batch ends with its weights
         if sample_weight is not None or class_weight is not None:
             _unreduced(self.loss)  # a loss that cannot weigh its samples is refused before training
         if steps_per_epoch is not None:
@@ -425,8 +480,11 @@ class Model:
             for step, batch in enumerate(loader):
                 for cb in callbacks:
                     cb.on_batch_begin(step, {})
-                batch, weight = (batch[:-1], batch[-1]) if sample_weight is not None else (batch, None)
+                batch, weight = (batch[:-1], batch[-1]) if weighted else (batch, None)
                 if class_weight is not None:
+                    if weight is not None:  # a generator's batch (x, y, sample_weight)
+                        raise ValueError("fit: give sample_weight or class_weight, not both (as Keras); the "
+                                         "generator's batches hold sample weights")
                     weight = _class_sample_weights(_split_batch(batch)[1] if split else None, class_weight)
                 inputs, target = self._placed(batch, split)
                 loss, pred = self.train_step(inputs, target, self._placed_weight(weight))
@@ -454,7 +512,9 @@ class Model:
                     break
             if not diverged:
                 if not count:  # Keras refuses it too: a loss of 0.0 would read as a perfect epoch
-                    raise ValueError(f"fit: epoch {epoch + 1} read no samples from the training data")
+                    hint = (" (a generator cannot start anew: give one that repeats, and steps_per_epoch)"
+                            if generated and epoch > start else "")
+                    raise ValueError(f"fit: epoch {epoch + 1} read no samples from the training data{hint}")
                 if merge_metrics is not None:  # a multi-rank job: the metrics of every rank's batches together
                     merge_metrics(metric_objs)
                 validate = validation_data is not None and _validates(epoch, validation_freq)
@@ -517,6 +577,7 @@ class Model:
         first that many batches, as Keras; ``sample_weight``: the loss weighted as ``fit``'s."""
         _check_steps("evaluate", "steps", steps)
         loader = _as_loader(x, y, batch_size, False, sample_weight)
+        weighted = sample_weight is not None or isinstance(loader, _GeneratorBatches)  # each batch ends with weights
         split = y is not None or not _several_inputs(x)
         metric_objs = self._metric_objects(metrics)
         for metric in metric_objs:
@@ -527,7 +588,7 @@ class Model:
         try:
             with autograd.no_grad():
                 for batch in loader if steps is None else itertools.islice(loader, steps):
-                    batch, weight = (batch[:-1], batch[-1]) if sample_weight is not None else (batch, None)
+                    batch, weight = (batch[:-1], batch[-1]) if weighted else (batch, None)
                     inputs, target = self._placed(batch, split)
                     pred = self.forward(*inputs)
                     n = _batch_length(inputs, target)
@@ -548,17 +609,23 @@ class Model:
             results[metric.name] = float(metric.result())
         return results
 
-    def predict(self, x, batch_size: int = 256) -> np.ndarray | tuple | list:
+    def predict(self, x, batch_size: int = 256, steps: int | None = None) -> np.ndarray | tuple | list:
         """The network's outputs for every sample, as one NumPy array; a network with several outputs (a tuple
-        or list of them) gives a tuple or list of such arrays, as Keras gives a list."""
+        or list of them) gives a tuple or list of such arrays, as Keras gives a list. ``steps``: of the first that
+        many batches, as Keras (an endless generator needs it)."""
+        _check_steps("predict", "steps", steps)
         loader = _as_loader(x, None, batch_size, False)
+        generated = isinstance(loader, _GeneratorBatches)
         was_training = self.net.training
         self.net.eval()
         outputs, kind = [], None
         try:
             with autograd.no_grad():
-                for batch in loader:
-                    inputs, _ = self._placed(batch, not _several_inputs(x))
+                for batch in loader if steps is None else itertools.islice(loader, steps):
+                    if generated:  # (*inputs, y, sample_weight): the inputs alone
+                        inputs, _ = self._placed(batch[:-2], split=False)
+                    else:
+                        inputs, _ = self._placed(batch, not _several_inputs(x))
                     output = self.forward(*inputs)
                     if isinstance(output, (tuple, list)):
                         kind = tuple if isinstance(output, tuple) else list

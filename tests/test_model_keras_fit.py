@@ -254,3 +254,32 @@ def test_mean_iou_scores_a_segmentation_fit_per_pixel():
     union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)
     history = model.fit(x, y, batch_size=3, metrics=[ember.metrics.MeanIoU(num_classes=3)], verbose=0)
     assert history.history["mean_iou"][0] == pytest.approx(np.mean(np.diag(confusion) / union))
+
+
+def test_fit_evaluate_and_predict_read_a_generator_of_keras_batches_as_the_arrays_it_slices():
+    x, y = _data(n=10)
+    weights = np.random.default_rng(1).uniform(size=10)
+
+    def batches(weighted: bool = False):
+        while True:
+            for i in range(0, 10, 4):
+                yield (x[i:i + 4], y[i:i + 4]) + ((weights[i:i + 4],) if weighted else ())
+
+    expected = _model().fit(x, y, epochs=2, batch_size=4, shuffle=False, sample_weight=weights,
+                            validation_data=(x, y), verbose=0).history
+    got = _model().fit(batches(True), epochs=2, steps_per_epoch=3, validation_data=batches(), validation_steps=3,
+                       verbose=0).history
+    np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-6)
+    np.testing.assert_allclose(got["val_loss"], expected["val_loss"], rtol=1e-6)
+    model = _model()
+    np.testing.assert_array_equal(model.predict(batches(), steps=3), model.predict(x))
+    assert model.evaluate(batches(True), steps=3)["loss"] == pytest.approx(
+        model.evaluate(x, y, batch_size=4, sample_weight=weights)["loss"])
+    with pytest.raises(ValueError, match="a generator cannot start anew"):
+        _model().fit(iter([(x, y)]), epochs=2, verbose=0)
+    with pytest.raises(ValueError, match=r"x, \(x,\), \(x, y\) or \(x, y, sample_weight\); got a tuple of 4"):
+        _model().fit(iter([(x, y, weights, weights)]), verbose=0)
+    with pytest.raises(TypeError, match="x is a dict"):
+        _model().fit({"features": x}, y, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight or class_weight, not both"):
+        _model().fit(batches(True), steps_per_epoch=3, class_weight={0: 1.0, 1: 2.0}, verbose=0)
