@@ -20,6 +20,7 @@ from ember import random as _random
 from ember.backend.memory import tune_malloc
 from ember.callbacks import Callback, History, LearningRateScheduler, ModelCheckpoint, ProgressBar
 from ember.jit import jit
+from ember.metrics import Accuracy
 from ember.nn.module import Sequential
 from ember.ops.convert import as_tensor
 from ember.tensor import Tensor
@@ -95,6 +96,19 @@ def _takes_class_probabilities(loss: Callable) -> bool:
     return loss is ops.cross_entropy or isinstance(loss, nn.CrossEntropyLoss)
 
 
+class _KerasAccuracy(Accuracy):
+    """Keras's ``"accuracy"`` beside a loss other than a binary cross-entropy's: predictions and targets of one shape
+    with more than one column (one-hot rows under a mean squared error) compare their argmax, Keras's categorical
+    accuracy, not each entry thresholded (which counts the zeros of every row right)."""
+
+    def update(self, pred, target) -> None:
+        pred_shape, target_shape = getattr(pred, "shape", None), getattr(target, "shape", None)
+        if pred_shape is not None and len(pred_shape) >= 2 and pred_shape == target_shape and pred_shape[-1] > 1:
+            pred = (pred.numpy() if isinstance(pred, Tensor) else np.asarray(pred)).argmax(-1)
+            target = (target.numpy() if isinstance(target, Tensor) else np.asarray(target)).argmax(-1)
+        super().update(pred, target)
+
+
 def _resolve_metric(metric, logits: bool = False, class_logits: bool = False):
     """A metric object from a name; ``logits``: the network outputs binary logits, so the metrics that
     threshold a score do it at 0 (probability 0.5), not at 0.5; ``class_logits``: it outputs a cross-entropy's
@@ -112,7 +126,7 @@ def _resolve_metric(metric, logits: bool = False, class_logits: bool = False):
         return kind(threshold=0.0)
     if class_logits and kind is m.AUC:
         return m.AUC(from_logits=True)
-    return kind()
+    return _KerasAccuracy() if kind is m.Accuracy else kind()
 
 
 def _check_batch_size(batch_size) -> None:

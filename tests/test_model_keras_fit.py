@@ -283,3 +283,17 @@ def test_fit_evaluate_and_predict_read_a_generator_of_keras_batches_as_the_array
         _model().fit({"features": x}, y, verbose=0)
     with pytest.raises(ValueError, match="sample_weight or class_weight, not both"):
         _model().fit(batches(True), steps_per_epoch=3, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+def test_named_accuracy_beside_a_mean_squared_error_on_one_hot_rows_is_keras_s_categorical_accuracy():
+    x, y = _data(n=40)
+    one_hot = np.eye(3, dtype=np.float32)[y + (x[:, 2] > 0.5)]
+    ember.manual_seed(0)
+    net = Net([nn.Linear(4, 3), nn.Softmax(-1)])
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.1))
+    probabilities = model.predict(x)
+    categorical = np.mean(probabilities.argmax(1) == one_hot.argmax(1))
+    assert categorical != np.mean((probabilities >= 0.5) == one_hot)  # each entry thresholded: the zeros count
+    assert model.evaluate(x, one_hot, batch_size=7, metrics=["accuracy"])["accuracy"] == pytest.approx(categorical)
+    history = model.fit(x, one_hot, epochs=1, batch_size=40, metrics=["accuracy"], verbose=0).history
+    assert history["accuracy"] == [pytest.approx(categorical)]
