@@ -100,10 +100,11 @@ def _weights_finite(model) -> bool:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; optionally put
-    back the best weights. Keras's arguments, by name (Keras's positional order, ``min_delta`` before
-    ``patience``, differs from this class's former one): ``baseline``, a value to beat (an improvement that does
-    not beat it still counts as an epoch without progress); ``start_from_epoch``, the epochs before it neither
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; optionally
+    (``restore_best_weights``) put back the best epoch's weights when it stops or the fit ends, as Keras 3.
+    Keras's arguments, by name (Keras's positional order, ``min_delta`` before ``patience``, differs from this
+    class's former one): ``baseline``, a value to beat (an improvement that does not beat it still counts as an
+    epoch without progress); ``start_from_epoch``, the epochs before it neither
     improve nor wait (a warm-up); ``verbose=1`` says when it stops."""
 
     def __init__(self, monitor: str = "val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
@@ -143,9 +144,18 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
             if self.verbose:
                 print(f"Epoch {epoch + 1}: early stopping")
-            if self.best_state is not None:  # hash tables' entries (ints, key arrays) go back as they were
-                self.model.net.load_state_dict({k: Tensor._make(v, None) if k in self._tensor_keys else v
-                                                for k, v in self.best_state.items()})
+            self._restore()
+
+    def on_train_end(self, logs=None) -> None:
+        # Keras 3 puts the best weights back at the end of every fit, one that ran all its epochs (or that another
+        # callback stopped) included; a stop here has put them back already
+        if self.stopped_epoch is None:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self.best_state is not None:  # hash tables' entries (ints, key arrays) go back as they were
+            self.model.net.load_state_dict({k: Tensor._make(v, None) if k in self._tensor_keys else v
+                                            for k, v in self.best_state.items()})
 
 
 class ModelCheckpoint(Callback):

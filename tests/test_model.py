@@ -612,3 +612,22 @@ def test_convergence_parity_with_pytorch_over_200_sgd_momentum_steps():
         expected.backward()
         theirs.step()
         assert loss.item() == pytest.approx(expected.item(), rel=1e-4), f"step {step}"
+
+
+def test_early_stopping_restores_the_best_weights_at_the_end_of_a_fit_it_did_not_stop_as_keras_3():
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.05))
+    watched, weights = iter([1.0, 0.5, 0.6, 0.7]), {}
+
+    def record(epoch, logs):
+        logs["watched"] = next(watched)
+        weights[epoch] = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+
+    stopper = EarlyStopping("watched", patience=5, restore_best_weights=True)
+    history = model.fit(x_train[:64], y_train[:64], epochs=4, batch_size=32, verbose=0,
+                        callbacks=[LambdaCallback(on_epoch_end=record), stopper])
+    assert stopper.stopped_epoch is None and history.epoch == [0, 1, 2, 3]
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), weights[1][key])
