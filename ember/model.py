@@ -399,7 +399,7 @@ class Model:
         validation_data=None,
         callbacks: Iterable[Callback] = (),
         metrics: Iterable | None = None,
-        shuffle: bool = True,
+        shuffle: bool | str = True,
         verbose: int = 1,
         initial_epoch: int | None = None,
         validation_split: float = 0.0,
@@ -443,6 +443,9 @@ class Model:
         _check_class_weight(class_weight, sample_weight)
         _check_steps("fit", "steps_per_epoch", steps_per_epoch)
         _check_steps("fit", "validation_steps", validation_steps)
+        if not (isinstance(shuffle, (bool, np.bool_)) or isinstance(shuffle, str) and shuffle == "batch"):
+            raise ValueError(f"fit: shuffle must be True, False or 'batch' (Keras's), got {shuffle!r}")
+        shuffle = bool(shuffle)  # 'batch', Keras's shuffle of batch-sized chunks for HDF5 data: a full shuffle here
         tune_malloc()
         leading, shared_loss, merge_metrics = [], None, None
         dist = sys.modules.get("ember.distributed")  # data parallel only in a job that imported it

@@ -297,3 +297,11 @@ def test_named_accuracy_beside_a_mean_squared_error_on_one_hot_rows_is_keras_s_c
     assert model.evaluate(x, one_hot, batch_size=7, metrics=["accuracy"])["accuracy"] == pytest.approx(categorical)
     history = model.fit(x, one_hot, epochs=1, batch_size=40, metrics=["accuracy"], verbose=0).history
     assert history["accuracy"] == [pytest.approx(categorical)]
+
+
+def test_fit_takes_keras_s_shuffle_values_and_refuses_others():
+    x, y = _data(n=10)
+    assert len(_model().fit(x, y, shuffle="batch", verbose=0).history["loss"]) == 1
+    for wrong in ("false", "none", 0.5):  # truthy: they shuffled without a word
+        with pytest.raises(ValueError, match=r"shuffle must be True, False or 'batch'"):
+            _model().fit(x, y, shuffle=wrong, verbose=0)
