@@ -510,13 +510,14 @@ def _wrap(head: str, logs: dict, width: int = 80) -> list[str]:
 
 
 class ProgressBar(Callback):
-    """A progress bar with loss, metrics and ETA on a terminal; one line per epoch otherwise. Every line,
-    validation metrics included, fits in 80 columns (long logs continue on indented lines)."""
+    """A progress bar with loss, metrics and ETA on a terminal; one line per epoch otherwise, or with
+    ``bar=False`` (Keras's ``verbose=2``). Every line, validation metrics included, fits in 80 columns (long logs
+    continue on indented lines)."""
 
-    def __init__(self, epochs: int, steps: int | None, stream=None, width: int = 80):
+    def __init__(self, epochs: int, steps: int | None, stream=None, width: int = 80, bar: bool = True):
         self.epochs, self.steps, self.width = epochs, steps, width
         self.stream = stream or sys.stdout
-        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interactive = bar and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.bar = None
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:

@@ -475,7 +475,7 @@ class Model:
         self._resume_loader(getattr(x, "generator", None))
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
-            callbacks.append(ProgressBar(end, steps))
+            callbacks.append(ProgressBar(end, steps, bar=verbose == 1))  # 2: one line per epoch, as Keras
         for cb in callbacks:
             cb.set_model(self)
         self.stop_training = False

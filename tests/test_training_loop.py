@@ -4,6 +4,7 @@ TensorBoard scalars and a PNG of the training curves."""
 
 import io
 import struct
+import sys
 import warnings
 
 import numpy as np
@@ -240,3 +241,21 @@ def test_missing_extras_say_how_to_install_them_from_a_clone(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
         ember.callbacks.TrainingCurves("curves.png")
+
+
+def test_fit_verbose_2_prints_one_line_per_epoch_on_a_terminal_as_keras(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    model = _model()
+    x, y = _data()
+    for verbose, bar in ((1, True), (2, False)):
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        model.fit(x, y, epochs=2, batch_size=32, verbose=verbose)
+        monkeypatch.undo()
+        lines = terminal.getvalue().replace("\r", "\n").splitlines()
+        assert any("it/s" in line or "/3 [" in line for line in lines) == bar
+        if not bar:
+            assert [line.split(" - ")[0] for line in lines] == [f"epoch {e}/{model.epoch}" for e in (3, 4)]
