@@ -110,6 +110,29 @@ def test_get_variable_scope_and_reuse_variables_share_a_gan_discriminator():
         assert not tf.get_variable_scope().reuse
 
 
+def test_a_scope_object_reopens_its_full_name_and_a_slashed_name_is_relative():
+    # a scope object was nested under the scope open now (D/D/w, the top level's as scope/w), and a name with a
+    # slash lost its first parts (enc/l1 gave l1/w)
+    w = tf.get_variable("w", [1])
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        assert tf.get_variable("w") is w
+    with tf.variable_scope("D"):
+        d = tf.get_variable("w", [1])
+        with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+            assert tf.get_variable("w", [1]) is d
+    with tf.variable_scope("x"), tf.variable_scope("y") as inner:
+        pass
+    with tf.variable_scope("elsewhere"), tf.variable_scope(inner):
+        assert tf.get_variable("v", [1]).name == "x/y/v:0"
+    with tf.variable_scope("enc/l1"):
+        assert tf.get_variable("w", [1]).name == "enc/l1/w:0"
+    with tf.variable_scope("top"), tf.variable_scope("top/q"):
+        assert tf.get_variable("w", [1]).name == "top/top/q/w:0"
+    with tf.variable_scope("encoder") as scope:
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.ones([1, 3, 2]), dtype=tf.float32, scope=scope)
+    assert tf.global_variables()[-1].name == "encoder/gru_cell/candidate/bias:0"
+
+
 def test_a_variable_scope_initializer_is_the_default_of_its_variables():
     # TF-1's PTB recipe: variable_scope("Model", initializer=random_uniform_initializer(-s, s)) sets every weight
     # made without an initializer below it (cells' kernels, tf.layers kernels, inner scopes); it was ignored

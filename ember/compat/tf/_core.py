@@ -236,11 +236,15 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
         graph.default_scopes[full] = count + 1
         name = default_name if count == 0 else f"{default_name}_{count}"
         names = default_name
-    name = name or "scope"
-    name = name.rsplit("/", 1)[-1] if "/" in name and name.startswith("/".join(graph.var_scopes)) else name
+    # a scope object is opened by its full name wherever it is (the top level's, "", too); a name is relative
+    reopened = name_or_scope is not None and not isinstance(name_or_scope, str)
     original = getattr(name_or_scope, "original_name_scope", None)
     full = original.rstrip("/") if original is not None else _scope_name(graph, names or "scope")
-    graph.var_scopes.append(name)
+    outer = list(graph.var_scopes)
+    if reopened:
+        graph.var_scopes[:] = [name] if name else []
+    else:
+        graph.var_scopes.append(name or "scope")
     # reuse is inherited: False is None here, as TF-1 allows no scope that turns an outer reuse off; a scope
     # object opened again keeps its own reuse unless one is given
     graph.reuse.append(reuse or getattr(name_or_scope, "reuse", graph.reuse[-1]))
@@ -251,7 +255,7 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
         with _open_scope(graph, full):
             yield get_variable_scope()
     finally:
-        graph.var_scopes.pop()
+        graph.var_scopes[:] = outer
         graph.reuse.pop()
         graph.initializers.pop()
 
