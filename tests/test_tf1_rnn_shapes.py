@@ -153,3 +153,25 @@ def test_lstm_with_a_concatenated_state_starts_from_zeros_of_both_halves(cell_ty
         values = sess.run([outputs, state, outputs_from_zeros, state_from_zeros], {x: np.ones((2, 3, 4), np.float32)})
     np.testing.assert_array_equal(values[0], values[2])
     np.testing.assert_array_equal(values[1], values[3])
+
+
+def test_sequence_lengths_must_be_one_per_sequence():
+    # one length was broadcast to every sequence (and bidirectional_dynamic_rnn's backward outputs came back with
+    # a batch of 1); a length per sequence is asked for, as TF-1
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    lengths = tf.placeholder(tf.int32, [None])
+    outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, sequence_length=lengths, dtype=tf.float32)
+    with tf.variable_scope("bi"):
+        (_, backward), _ = tf.nn.bidirectional_dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2), x,
+                                                           sequence_length=lengths, dtype=tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = {x: np.ones((3, 4, 3), np.float32), lengths: [2]}
+        with pytest.raises(ValueError, match="dynamic_rnn: sequence_length has 1 lengths for a batch of 3"):
+            sess.run(outputs, feed)
+        with pytest.raises(ValueError, match="bidirectional_dynamic_rnn: sequence_length has 1 lengths"):
+            sess.run(backward, feed)
+        assert sess.run(backward, {**feed, lengths: [2, 4, 0]}).shape == (3, 4, 2)
+    for i, bad in enumerate((2, [[2], [4], [0]])):
+        with pytest.raises(ValueError, match="sequence_length must be a vector"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, sequence_length=bad, dtype=tf.float32, scope=f"r{i}")

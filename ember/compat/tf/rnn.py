@@ -250,17 +250,37 @@ def _select(mask: Tensor, new, old):
     return op(lambda m, a, b: ember.where(m, a, b), (mask, new, as_tf(old)), name="select")
 
 
+def _checked_length(length: Tensor, inputs: Tensor, caller: str) -> Tensor:
+    """``sequence_length``, refused unless it is a vector with one length per row of ``inputs`` (one length
+    would otherwise be broadcast to every sequence)."""
+    if length.shape is not None and len(length.shape) != 1:
+        raise ValueError(f"{caller}: sequence_length must be a vector of length batch_size, got shape "
+                         f"{list(length.shape)}")
+
+    def check(n, x):
+        if n.shape[0] is not None and x.shape[0] is not None and n.shape[0] != x.shape[0]:
+            raise ValueError(f"{caller}: sequence_length has {n.shape[0]} lengths for a batch of {x.shape[0]} "
+                             f"(inputs shape {list(x.shape)})")
+        return n
+
+    return op(check, (length, inputs), name="sequence_length")
+
+
 def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
     """Run ``cell`` over the list ``inputs`` (one (batch, features) tensor per step): (outputs, final state)."""
+    return _unroll(cell, inputs, initial_state, dtype, sequence_length, scope, "static_rnn")
+
+
+def _unroll(cell, inputs, initial_state, dtype, sequence_length, scope, caller: str):
     inputs = [as_tf(x) for x in inputs]
     if not inputs:
-        raise ValueError("static_rnn: inputs must be a non-empty list of tensors")
+        raise ValueError(f"{caller}: inputs must be a non-empty list of tensors")
     if initial_state is None and dtype is None:
-        raise ValueError("static_rnn: give dtype (or initial_state)")
+        raise ValueError(f"{caller}: give dtype (or initial_state)")
     with variable_scope(scope or "rnn"):
         state = initial_state if initial_state is not None else cell._zero_state_like(inputs[0])
         outputs = []
-        length = None if sequence_length is None else as_tf(sequence_length)
+        length = None if sequence_length is None else _checked_length(as_tf(sequence_length), inputs[0], caller)
         for t, x in enumerate(inputs):
             output, new_state = cell(x, state)
             if length is not None:
@@ -287,7 +307,7 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
         raise ValueError(f"dynamic_rnn: Ember unrolls the time steps, so the time dimension must be known; got "
                          f"shape {inputs.shape}")
     steps = unstack(inputs, axis=axis)
-    outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length, scope)
+    outputs, state = _unroll(cell, steps, initial_state, dtype, sequence_length, scope, "dynamic_rnn")
     return stack(outputs, axis=axis), state
 
 
@@ -322,12 +342,13 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None, in
         raise ValueError(f"bidirectional_dynamic_rnn: the time dimension must be known; got shape {inputs.shape}")
     steps = unstack(inputs, axis=axis)
     with variable_scope(scope or "bidirectional_rnn"):
-        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, sequence_length, scope="fw")
-        if sequence_length is None:
+        length = None if sequence_length is None else _checked_length(
+            as_tf(sequence_length), steps[0], "bidirectional_dynamic_rnn")
+        forward, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, length, scope="fw")
+        if length is None:
             backward, state_bw = static_rnn(cell_bw, steps[::-1], initial_state_bw, dtype, scope="bw")
             return (stack(forward, axis=axis), stack(backward[::-1], axis=axis)), (state_fw, state_bw)
         # each sequence read backward within its own length (its padding stays at the end), as TF
-        length = as_tf(sequence_length)
         backward_steps = unstack(_reverse_within(inputs, length, axis), axis=axis)
         backward, state_bw = static_rnn(cell_bw, backward_steps, initial_state_bw, dtype, length, scope="bw")
     outputs_bw = _reverse_within(stack(backward, axis=axis), length, axis)
