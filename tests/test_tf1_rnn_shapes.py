@@ -175,3 +175,19 @@ def test_sequence_lengths_must_be_one_per_sequence():
     for i, bad in enumerate((2, [[2], [4], [0]])):
         with pytest.raises(ValueError, match="sequence_length must be a vector"):
             tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, sequence_length=bad, dtype=tf.float32, scope=f"r{i}")
+
+
+@pytest.mark.parametrize("make", [tf.nn.rnn_cell.BasicRNNCell, tf.nn.rnn_cell.BasicLSTMCell, tf.nn.rnn_cell.GRUCell])
+def test_a_cell_made_with_reuse_true_shares_the_scopes_variables(make):
+    # reuse= was accepted and ignored: the second RNN raised that its variables already existed
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    first, _ = tf.nn.dynamic_rnn(make(5), x, dtype=tf.float32)
+    count = len(tf.global_variables())
+    second, _ = tf.nn.dynamic_rnn(make(5, reuse=True), x, dtype=tf.float32)
+    assert len(tf.global_variables()) == count
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b = sess.run([first, second], {x: np.random.default_rng(0).normal(size=(2, 3, 4))})
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="does not exist and reuse=True"):
+        tf.nn.dynamic_rnn(make(5, reuse=True), x, dtype=tf.float32, scope="elsewhere")

@@ -35,6 +35,7 @@ class RNNCell:
         self.num_units = int(num_units)
         self.activation = activation
         self.name = name or self.scope_name
+        self.reuse = reuse  # True (or tf.AUTO_REUSE): the variables are looked up, as a reusing variable_scope's
         self.variables: dict | None = None
 
     @property
@@ -46,7 +47,7 @@ class RNNCell:
         return self.num_units
 
     def _build(self, input_size: int, kernels: dict) -> dict:
-        with variable_scope(self.name):
+        with variable_scope(self.name, reuse=self.reuse):
             return {key: get_variable(key, shape, initializer=init) for key, (shape, init) in kernels.items()}
 
     def _input_size(self, inputs: Tensor) -> int:
@@ -192,7 +193,7 @@ class GRUCell(RNNCell):
         units, act = self.num_units, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
-            with variable_scope(self.name):
+            with variable_scope(self.name, reuse=self.reuse):
                 kernel_init, bias_init = self.kernel_initializer, self.bias_initializer
                 with variable_scope("gates"):
                     gates = (get_variable("kernel", [n, 2 * units], initializer=kernel_init),
