@@ -191,3 +191,17 @@ def test_a_cell_made_with_reuse_true_shares_the_scopes_variables(make):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="does not exist and reuse=True"):
         tf.nn.dynamic_rnn(make(5, reuse=True), x, dtype=tf.float32, scope="elsewhere")
+
+
+def test_an_activation_is_known_by_identity_not_by_its_name():
+    # a function of the user's named relu (here a leaky one) was taken for tf.nn.relu and ran as plain ReLU
+    def relu(z):
+        return tf.nn.leaky_relu(z, 0.2)
+
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    with pytest.raises(ValueError, match="activation .* is not supported"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(5, activation=relu), x, dtype=tf.float32)
+    for i, activation in enumerate((tf.tanh, tf.math.tanh, tf.nn.relu, tf.sigmoid)):
+        outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(5, activation=activation), x, dtype=tf.float32,
+                                       scope=f"rnn{i}")
+        assert outputs.shape == (None, 3, 5)

@@ -105,12 +105,15 @@ class BasicRNNCell(RNNCell):
 
 def _tf_activation(activation):
     """A cell's activation on Ember values: tf.nn functions are recipes, so map the common ones to ops."""
+    from ember.compat.tf import nn
+
     if activation is None:
         return ember.tanh
-    known = {"tanh": ember.tanh, "relu": ember.relu, "sigmoid": ember.sigmoid}
-    name = getattr(activation, "__name__", "")
-    if name in known:
-        return known[name]
+    # matched by identity: a function of the user's that is only named "relu" must not become ReLU
+    known = {nn.tanh: ember.tanh, nn.relu: ember.relu, nn.sigmoid: ember.sigmoid}
+    known.update({f: f for f in known.values()})
+    if activation in known:
+        return known[activation]
     raise ValueError(f"rnn cell: activation {activation!r} is not supported; use tf.tanh, tf.nn.relu or tf.sigmoid")
 
 
