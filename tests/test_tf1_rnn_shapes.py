@@ -205,3 +205,36 @@ def test_an_activation_is_known_by_identity_not_by_its_name():
         outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(5, activation=activation), x, dtype=tf.float32,
                                        scope=f"rnn{i}")
         assert outputs.shape == (None, 3, 5)
+
+
+@pytest.mark.parametrize("state_is_tuple", [True, False])
+def test_lstm_cell_peepholes_clips_and_projection_match_numpy(state_is_tuple):
+    # use_peepholes, cell_clip, num_proj and proj_clip were refused; TF-1's LSTMCell math with its variables
+    cell = tf.nn.rnn_cell.LSTMCell(6, use_peepholes=True, cell_clip=0.5, num_proj=3, proj_clip=0.1,
+                                   state_is_tuple=state_is_tuple, initializer=tf.random_uniform_initializer(-1, 1))
+    assert (cell.output_size, cell.state_size) == (3, (6, 3) if state_is_tuple else 9)
+    x = tf.placeholder(tf.float64, [None, 4, 2])
+    lengths = tf.placeholder(tf.int32, [None])
+    outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float64)
+    names = [v.name for v in tf.global_variables()]
+    assert names == [f"rnn/lstm_cell/{n}:0" for n in ("kernel", "bias", "w_f_diag", "w_i_diag", "w_o_diag",
+                                                      "projection/kernel")]
+    X = 2 * np.random.default_rng(0).normal(size=(3, 4, 2))
+    n = np.array([4, 2, 0])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias, w_f, w_i, w_o, proj = sess.run(tf.global_variables())
+        out, last = sess.run([outputs, state], {x: X, lengths: n})
+    c, h = np.zeros((3, 6)), np.zeros((3, 3))
+    expected = np.zeros((3, 4, 3))
+    for t in range(4):
+        i, j, f, o = np.split(np.concatenate([X[:, t], h], 1) @ kernel + bias, 4, axis=1)
+        new_c = np.clip(_sigmoid(f + 1.0 + w_f * c) * c + _sigmoid(i + w_i * c) * np.tanh(j), -0.5, 0.5)
+        new_h = np.clip((_sigmoid(o + w_o * new_c) * np.tanh(new_c)) @ proj, -0.1, 0.1)
+        running = (n > t)[:, None]
+        c, h = np.where(running, new_c, c), np.where(running, new_h, h)
+        expected[:, t] = np.where(running, new_h, 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
+    last_c, last_h = last if state_is_tuple else (last[:, :6], last[:, 6:])
+    np.testing.assert_allclose(last_c, c, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(last_h, h, rtol=1e-6, atol=1e-7)

@@ -61,25 +61,23 @@ class RNNCell:
         from ember.compat.tf.array_ops import zeros
 
         if isinstance(self.state_size, LSTMStateTuple):
-            shape = [batch_size, self.num_units]
-            return LSTMStateTuple(zeros(shape, dtype), zeros(shape, dtype))
+            c, h = self.state_size
+            return LSTMStateTuple(zeros([batch_size, c], dtype), zeros([batch_size, h], dtype))
         if isinstance(self.state_size, tuple):
             return tuple(zeros([batch_size, s if isinstance(s, int) else s.c], dtype) for s in self.state_size)
         return zeros([batch_size, self.state_size], dtype)
 
     def _zero_state_like(self, inputs: Tensor):
         """Zeros of shape (batch, state size), the batch taken from ``inputs`` when the Session runs."""
-        units = self.num_units if isinstance(self.state_size, LSTMStateTuple) else self.state_size
-
-        def zeros(x):
+        def make(units: int) -> Tensor:
             # an empty sum is a (batch, 1) column of zeros whatever x holds, and keeps the batch symbolic
             # while the graph is built, so the cells' static shapes stay known
-            return ember.sum(x[:, :0], 1, keepdim=True) + ember.zeros((1, units), dtype=x.dtype)
+            return op(lambda x: ember.sum(x[:, :0], 1, keepdim=True) + ember.zeros((1, units), dtype=x.dtype),
+                      (inputs,), name="zeros")
 
-        make = lambda: op(zeros, (inputs,), name="zeros")  # noqa: E731
         if isinstance(self.state_size, LSTMStateTuple):
-            return LSTMStateTuple(make(), make())
-        return make()
+            return LSTMStateTuple(*(make(units) for units in self.state_size))
+        return make(self.state_size)
 
 
 def _act(activation):
@@ -161,17 +159,75 @@ class BasicLSTMCell(RNNCell):
 
 
 class LSTMCell(BasicLSTMCell):
-    """``tf.nn.rnn_cell.LSTMCell`` without peepholes or projection (the same math as BasicLSTMCell); ``initializer``
-    initializes the kernel, as TF-1's (the bias starts at zeros)."""
+    """``tf.nn.rnn_cell.LSTMCell``: BasicLSTMCell's math, with TF-1's options: ``use_peepholes`` (diagonal
+    weights w_f_diag, w_i_diag on the previous c and w_o_diag on the new one), ``cell_clip`` (c clipped to
+    [-cell_clip, cell_clip]), ``num_proj`` (h = the output projected by ``projection/kernel``, then clipped to
+    ``proj_clip``). ``initializer`` initializes the kernels and diagonals, as TF-1's (the bias starts at zeros)."""
 
     scope_name = "lstm_cell"
 
     def __init__(self, num_units: int, use_peepholes: bool = False, cell_clip=None, initializer=None, num_proj=None,
-                 forget_bias: float = 1.0, state_is_tuple: bool = True, activation=None, reuse=None,
-                 name: str | None = None):
+                 proj_clip=None, num_unit_shards=None, num_proj_shards=None, forget_bias: float = 1.0,
+                 state_is_tuple: bool = True, activation=None, reuse=None, name: str | None = None, dtype=None):
+        if dtype is not None and as_tf_dtype(dtype) != float32:
+            raise ValueError(f"LSTMCell: dtype={dtype!r} is not supported; the cell computes in float32")
         super().__init__(num_units, forget_bias, state_is_tuple, activation, reuse, name,
-                         use_peepholes=use_peepholes, cell_clip=cell_clip, num_proj=num_proj)
+                         num_unit_shards=num_unit_shards, num_proj_shards=num_proj_shards)
         self.kernel_initializer = initializer
+        self.use_peepholes = bool(use_peepholes)
+        self.cell_clip = None if cell_clip is None else float(cell_clip)
+        self.num_proj = None if num_proj is None else int(num_proj)
+        self.proj_clip = None if proj_clip is None else float(proj_clip)
+
+    @property
+    def state_size(self):
+        h = self.num_proj or self.num_units
+        return LSTMStateTuple(self.num_units, h) if self.state_is_tuple else self.num_units + h
+
+    @property
+    def output_size(self) -> int:
+        return self.num_proj or self.num_units
+
+    def __call__(self, inputs, state, scope=None):
+        inputs = as_tf(inputs)
+        units, out = self.num_units, self.num_proj or self.num_units
+        forget_bias, act = self.forget_bias, _tf_activation(self.activation)
+        peep, cell_clip, proj_clip = self.use_peepholes, self.cell_clip, self.proj_clip
+        if self.variables is None:
+            init = self.kernel_initializer
+            shapes = {"kernel": ([self._input_size(inputs) + out, 4 * units], init),
+                      "bias": ([4 * units], zeros_initializer())}
+            if peep:
+                shapes.update({key: ([units], init) for key in ("w_f_diag", "w_i_diag", "w_o_diag")})
+            if self.num_proj is not None:
+                shapes["projection/kernel"] = ([units, out], init)
+            self.variables = self._build(shapes["kernel"][0][0], shapes)
+        if self.state_is_tuple:
+            c, h = state
+        else:
+            c, h = _column_slice(state, 0, units, "c"), _column_slice(state, units, units + out, "h")
+        names = ["kernel", "bias"] + (["w_f_diag", "w_i_diag", "w_o_diag"] if peep else [])
+        names += ["projection/kernel"] if self.num_proj is not None else []
+
+        def step(x, c_prev, h_prev, kernel, bias, *extra):
+            z = ember.matmul(ember.concat([x, h_prev], axis=1), kernel) + bias
+            i, j, f, o = ember.chunk(z, 4, axis=1)
+            w_f = w_i = w_o = 0.0
+            if peep:
+                w_f, w_i, w_o = extra[0], extra[1], extra[2]
+            c_new = ember.sigmoid(f + forget_bias + w_f * c_prev) * c_prev + ember.sigmoid(i + w_i * c_prev) * act(j)
+            if cell_clip is not None:
+                c_new = ember.clip(c_new, -cell_clip, cell_clip)
+            m = ember.sigmoid(o + w_o * c_new) * act(c_new)
+            if len(extra) > 3 * peep:
+                m = ember.matmul(m, extra[-1])
+                if proj_clip is not None:
+                    m = ember.clip(m, -proj_clip, proj_clip)
+            return ember.concat([c_new, m], axis=1)
+
+        both = op(step, (inputs, as_tf(c), as_tf(h), *(self.variables[k] for k in names)), name=self.name)
+        new_c, new_h = _column_slice(both, 0, units, "c"), _column_slice(both, units, units + out, "h")
+        return new_h, (LSTMStateTuple(new_c, new_h) if self.state_is_tuple else both)
 
 
 class GRUCell(RNNCell):
