@@ -238,3 +238,13 @@ def test_lstm_cell_peepholes_clips_and_projection_match_numpy(state_is_tuple):
     last_c, last_h = last if state_is_tuple else (last[:, :6], last[:, 6:])
     np.testing.assert_allclose(last_c, c, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(last_h, h, rtol=1e-6, atol=1e-7)
+
+
+def test_a_stacked_cell_refuses_a_state_that_is_not_one_per_cell():
+    # zip() cut the cells to the states given: two GRUs with one initial state ran the first layer only, its
+    # 5 units coming out where the stack's 2 belong
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(5), tf.nn.rnn_cell.GRUCell(2)])
+    for state in ((tf.zeros([2, 5]),), (tf.zeros([2, 5]), tf.zeros([2, 2]), tf.zeros([2, 2])), tf.zeros([2, 5])):
+        with pytest.raises(ValueError, match="MultiRNNCell: expected the state to be a tuple of 2 states"):
+            tf.nn.dynamic_rnn(cell, x, initial_state=state)

@@ -295,6 +295,10 @@ class MultiRNNCell(RNNCell):
         return tuple(cell._zero_state_like(inputs) for cell in self.cells)
 
     def __call__(self, inputs, state, scope=None):
+        if not isinstance(state, (tuple, list)) or len(state) != len(self.cells):
+            got = f"{len(state)} states" if isinstance(state, (tuple, list)) else f"{type(state).__name__} {state!r}"
+            raise ValueError(f"MultiRNNCell: expected the state to be a tuple of {len(self.cells)} states, one per "
+                             f"cell; got {got}")
         new_states = []
         for cell, s in zip(self.cells, state):
             inputs, s = cell(inputs, s)
