@@ -248,3 +248,13 @@ def test_a_stacked_cell_refuses_a_state_that_is_not_one_per_cell():
     for state in ((tf.zeros([2, 5]),), (tf.zeros([2, 5]), tf.zeros([2, 2]), tf.zeros([2, 2])), tf.zeros([2, 5])):
         with pytest.raises(ValueError, match="MultiRNNCell: expected the state to be a tuple of 2 states"):
             tf.nn.dynamic_rnn(cell, x, initial_state=state)
+
+
+def test_inputs_that_are_not_batches_of_feature_vectors_are_refused_by_name():
+    # a (batch, time) input failed inside the zero state's getitem, a 4-d one in its broadcast
+    for i, shape in enumerate(([3, 4], [3, 4, 2, 2])):
+        with pytest.raises(ValueError, match=r"dynamic_rnn: each time step of the inputs must be a \(batch, features"):
+            tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(5), tf.placeholder(tf.float32, shape), dtype=tf.float32,
+                              scope=f"rnn{i}")
+    with pytest.raises(ValueError, match=r"static_rnn: .* got a step of shape \[3\]"):
+        tf.nn.static_rnn(tf.nn.rnn_cell.GRUCell(5), [tf.ones([3])], dtype=tf.float32)

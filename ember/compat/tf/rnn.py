@@ -341,6 +341,10 @@ def _unroll(cell, inputs, initial_state, dtype, sequence_length, scope, caller: 
         raise ValueError(f"{caller}: inputs must be a non-empty list of tensors")
     if initial_state is None and dtype is None:
         raise ValueError(f"{caller}: give dtype (or initial_state)")
+    bad = next((x for x in inputs if x.shape is not None and len(x.shape) != 2), None)
+    if bad is not None:  # Ember's cells take (batch, features) steps
+        raise ValueError(f"{caller}: each time step of the inputs must be a (batch, features) tensor; got a step "
+                         f"of shape {list(bad.shape)}")
     with variable_scope(scope or "rnn"):
         state = initial_state if initial_state is not None else cell._zero_state_like(inputs[0])
         outputs = []
