@@ -258,3 +258,13 @@ def test_inputs_that_are_not_batches_of_feature_vectors_are_refused_by_name():
                               scope=f"rnn{i}")
     with pytest.raises(ValueError, match=r"static_rnn: .* got a step of shape \[3\]"):
         tf.nn.static_rnn(tf.nn.rnn_cell.GRUCell(5), [tf.ones([3])], dtype=tf.float32)
+
+
+@pytest.mark.parametrize("make", [tf.nn.rnn_cell.BasicRNNCell, tf.nn.rnn_cell.BasicLSTMCell, tf.nn.rnn_cell.LSTMCell,
+                                  tf.nn.rnn_cell.GRUCell])
+def test_every_cell_takes_tf1s_dtype_argument(make):
+    # BasicLSTMCell(n, dtype=tf.float32) was refused and BasicRNNCell's raised a TypeError
+    outputs, _ = tf.nn.dynamic_rnn(make(5, dtype=tf.float32), tf.ones([2, 4, 3]), dtype=tf.float32)
+    assert outputs.shape == (2, 4, 5)
+    with pytest.raises(ValueError, match=f"{make.__name__}: dtype=.* is not supported"):
+        make(5, dtype=tf.float16)

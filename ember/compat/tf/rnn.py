@@ -31,7 +31,9 @@ class RNNCell:
     scope_name = "rnn_cell"
     gates = 1
 
-    def __init__(self, num_units: int, activation=None, reuse=None, name: str | None = None):
+    def __init__(self, num_units: int, activation=None, reuse=None, name: str | None = None, dtype=None):
+        if dtype is not None and as_tf_dtype(dtype) != float32:
+            raise ValueError(f"{type(self).__name__}: dtype={dtype!r} is not supported; the cell computes in float32")
         self.num_units = int(num_units)
         self.activation = activation
         self.name = name or self.scope_name
@@ -122,11 +124,11 @@ class BasicLSTMCell(RNNCell):
     scope_name = "basic_lstm_cell"
 
     def __init__(self, num_units: int, forget_bias: float = 1.0, state_is_tuple: bool = True, activation=None,
-                 reuse=None, name: str | None = None, **unsupported):
+                 reuse=None, name: str | None = None, dtype=None, **unsupported):
         for key, value in unsupported.items():
             if value not in (None, False):
                 raise ValueError(f"{type(self).__name__}: {key}={value!r} is not supported")
-        super().__init__(num_units, activation, reuse, name)
+        super().__init__(num_units, activation, reuse, name, dtype)
         self.forget_bias = float(forget_bias)
         self.state_is_tuple = state_is_tuple
         self.kernel_initializer = None  # (get_variable's default: the variable scope's, else glorot uniform)
@@ -169,9 +171,7 @@ class LSTMCell(BasicLSTMCell):
     def __init__(self, num_units: int, use_peepholes: bool = False, cell_clip=None, initializer=None, num_proj=None,
                  proj_clip=None, num_unit_shards=None, num_proj_shards=None, forget_bias: float = 1.0,
                  state_is_tuple: bool = True, activation=None, reuse=None, name: str | None = None, dtype=None):
-        if dtype is not None and as_tf_dtype(dtype) != float32:
-            raise ValueError(f"LSTMCell: dtype={dtype!r} is not supported; the cell computes in float32")
-        super().__init__(num_units, forget_bias, state_is_tuple, activation, reuse, name,
+        super().__init__(num_units, forget_bias, state_is_tuple, activation, reuse, name, dtype,
                          num_unit_shards=num_unit_shards, num_proj_shards=num_proj_shards)
         self.kernel_initializer = initializer
         self.use_peepholes = bool(use_peepholes)
@@ -239,9 +239,7 @@ class GRUCell(RNNCell):
 
     def __init__(self, num_units: int, activation=None, reuse=None, kernel_initializer=None, bias_initializer=None,
                  name: str | None = None, dtype=None):
-        if dtype is not None and as_tf_dtype(dtype) != float32:
-            raise ValueError(f"GRUCell: dtype={dtype!r} is not supported; the cell computes in float32")
-        super().__init__(num_units, activation, reuse, name)
+        super().__init__(num_units, activation, reuse, name, dtype)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
 
