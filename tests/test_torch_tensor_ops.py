@@ -867,6 +867,19 @@ def test_atan2_quadrants_broadcasting_and_gradients_as_torch():
                                                                                       torch.tensor([3, 4])))
 
 
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_and_minimum_give_both_inputs_the_gradient_where_one_is_nan_as_torch(name):
+    # where a or b was NaN (neither wins) all of the gradient went to b; PyTorch's masks give it to both
+    a = np.array([np.nan, 1.0, np.nan, 2.0, 1.0, 3.0])
+    b = np.array([1.0, np.nan, np.nan, 2.0, 3.0, 1.0])
+    ours = [ember.tensor(v, requires_grad=True) for v in (a, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (a, b)]
+    getattr(ember, name)(*ours).sum().backward()
+    getattr(torch, name)(*theirs).sum().backward()
+    for o, t in zip(ours, theirs):
+        _same(o.grad, t.grad, exact=True)
+
+
 def test_pow_and_clamp_min_max_as_torch():
     (ours, theirs), (lo, lo_t) = _pair(3, 4, grad=True), _pair(4, seed=1)
     _same(ember.pow(ours, 2), torch.pow(theirs, 2))

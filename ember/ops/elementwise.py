@@ -690,9 +690,11 @@ def _pow_rule(run, ctx, g):
 def _extremum_vjp(wins_when_greater: bool):
     def rule(run, ctx, g):
         a, b = ctx.inputs
-        a_wins = (a > b) if wins_when_greater else (a < b)
-        ga = run(WHERE, a_wins, g, run(WHERE, a == b, g * _typed(g, 0.5), _scalar(run, g, 0.0)))
-        gb = g - ga
+        a_wins, b_wins = (a > b, a < b) if wins_when_greater else (a < b, a > b)
+        # PyTorch's rule: a tie halves g, and where either is NaN (neither wins) both get all of it
+        shared = run(WHERE, a == b, g * _typed(g, 0.5), g)
+        zero = _scalar(run, g, 0.0)
+        ga, gb = run(WHERE, b_wins, zero, shared), run(WHERE, a_wins, zero, shared)
         return unbroadcast_with(run, ga, a.shape), unbroadcast_with(run, gb, b.shape)
 
     return vjp_rule(rule)
