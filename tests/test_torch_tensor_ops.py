@@ -85,6 +85,22 @@ def test_clamp_with_a_nan_tensor_bound_gives_nan_as_torch():
               torch.clamp(torch.tensor(x), *(None if b is None else torch.tensor(b) for b in bounds)), exact=True)
 
 
+def test_clamp_gives_no_gradient_to_a_nan_input_or_bound_as_torch():
+    # a NaN x failed the x < min and x > max tests and kept its gradient of 1, and a NaN tensor bound, which makes
+    # the result NaN, got it; PyTorch's masks (min <= x <= max, x < min, x > max) give neither anything
+    x = np.array([np.nan, 0.0, 2.0, -2.0, 0.5, np.nan], np.float64)
+    lo = np.array([0.0, np.nan, -1.0, -1.0, -1.0, -1.0])
+    hi = np.array([1.0, 1.0, np.nan, 1.0, 1.0, 1.0])
+    for bounds in ((-1.0, 1.0), (-1.0, None), (None, 1.0), (lo, hi), (lo, None), (None, hi)):
+        ours = [ember.tensor(v, requires_grad=True) for v in (x, *bounds) if isinstance(v, np.ndarray)]
+        theirs = [torch.tensor(v, requires_grad=True) for v in (x, *bounds) if isinstance(v, np.ndarray)]
+        o, t = iter(ours[1:]), iter(theirs[1:])
+        ember.clamp(ours[0], *(next(o) if isinstance(b, np.ndarray) else b for b in bounds)).sum().backward()
+        torch.clamp(theirs[0], *(next(t) if isinstance(b, np.ndarray) else b for b in bounds)).sum().backward()
+        for a, b in zip(ours, theirs):
+            _same(a.grad, b.grad, exact=True)
+
+
 @pytest.mark.parametrize("bounds", [(3, 1), (2.5, 0.5), (1, -1.5)])
 def test_clamp_with_min_above_max_gives_max_and_no_gradient_as_torch(bounds):
     for dtype in ("int64", "float32"):

@@ -417,10 +417,11 @@ def _clip_forward(xp, x, *, min, max):
 
 def _clip_rule(run, ctx, g):
     x, lo, hi = ctx.inputs[0], ctx.attrs["min"], ctx.attrs["max"]
+    # kept where x >= lo and x <= hi, so a NaN x gets none (PyTorch's mask), as a bound crossed
     if lo is not None:
-        g = run(WHERE, x < lo, _scalar(run, g, 0.0), g)
+        g = run(WHERE, x >= lo, g, _scalar(run, g, 0.0))
     if hi is not None:
-        g = run(WHERE, x > hi, _scalar(run, g, 0.0), g)
+        g = run(WHERE, x <= hi, g, _scalar(run, g, 0.0))
     return (g,)
 
 
@@ -584,12 +585,12 @@ def clip(x, min=None, max=None) -> TensorLike:
 def _clip_by_tensors(x, lo, hi) -> TensorLike:
     """clip with a Tensor bound, as where() steps: the result's dtype is the operands' promotion, and a
     bound gets the gradient where it is the value (PyTorch's clamp). A NaN bound makes the result NaN, as
-    PyTorch's."""
+    PyTorch's, where neither x nor a bound gets a gradient (nor does a NaN x)."""
     if lo is not None:
         x = where(_or_nan(x < lo, lo), lo, x)
     if hi is not None:
         x = where(_or_nan(x > hi, hi), hi, x)
-    return x
+    return where(ne(x, x), _np.nan, x) if x.dtype in FLOATING else x
 
 
 def _or_nan(hit, bound) -> TensorLike:
