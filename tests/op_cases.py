@@ -1477,7 +1477,7 @@ _row("leaky_relu_slope", lambda x: ember.leaky_relu(x, 0.2), lambda x: np.where(
 _row("elu", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(away(3, 4, scale=2.0)), ("where", "expm1"),
      F and F.elu)
 _row("elu_alpha", lambda x: ember.elu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(x)),
-     ins(away(6, scale=2.0)), ("where", "expm1", "gt"), lambda x: F.elu(x, 1.5))
+     ins(away(6, scale=2.0)), ("where", "expm1", "lt", "eq"), lambda x: F.elu(x, 1.5))
 _row("elu_very_negative", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(const([-800.0, -30.0, 2.0])),
      ("where", "expm1"), F and F.elu)
 _row("gelu", ember.gelu, lambda x: 0.5 * x * (1 + np_erf(x / math.sqrt(2))), ins(normal(3, 4, scale=2.0)),

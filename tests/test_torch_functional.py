@@ -142,6 +142,22 @@ def test_elu_celu_and_selu_near_0_use_expm1_as_torch(dtype):
         np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=2e-7 if dtype == "float32" else 1e-14)
 
 
+@pytest.mark.parametrize("name, kwargs", [("elu", {}), ("elu", {"alpha": 2.0}), ("celu", {"alpha": 0.5}),
+                                          ("selu", {})])
+def test_elu_celu_and_selu_second_derivatives_at_0_are_0_as_torch(name, kwargs):
+    # the exponential branch took x = 0, so the second derivative there was alpha * scale * input_scale^2 (selu's
+    # 1.758, elu's alpha) where PyTorch's double backward masks x < 0; the first derivative stays alpha * scale *
+    # input_scale, and a NaN gets the linear branch's, as PyTorch's
+    x = np.array([-2.0, -0.5, 0.0, -0.0, 0.5, np.nan])
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (g,) = ember.grad(getattr(F, name)(ours, **kwargs).sum(), ours, create_graph=True)
+    (tg,) = torch.autograd.grad(getattr(TF, name)(theirs, **kwargs).sum(), theirs, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-14)
+    (gg,) = ember.grad(g.sum(), ours)
+    (tgg,) = torch.autograd.grad(tg.sum(), theirs)
+    np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-14)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_elu_celu_and_selu_in_low_precision_round_once_as_torch(dtype):
     # selu's scale multiplied a bfloat16 as a bfloat16 (selu(800) was 844, torch's 840) and celu's x / alpha * alpha

@@ -125,13 +125,18 @@ def scaled_elu(x, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1
     x = to_float(x)
     if x.dtype in LOW_PRECISION:  # (selu's scale times a bfloat16 was the scale rounded to bfloat16: 4 off at 800)
         return cast(scaled_elu(cast(x, float32), alpha, scale, input_scale), x.dtype)
-    positive = x > 0
-    # expm1 of 0 where x > 0 keeps the unused branch finite, so its gradient is never inf * 0; a where (not a
-    # minimum, which splits ties) gives x = 0 PyTorch's gradient, alpha. expm1, as PyTorch: exp(x) - 1 cancelled
-    # near 0 (elu(-1e-8) was 0 in float32).
-    negative = where(positive, 0.0, x)
+    below = x < 0
+    # expm1 of 0 where x >= 0 keeps the unused branch finite, so its gradient is never inf * 0. expm1, as PyTorch:
+    # exp(x) - 1 cancelled near 0 (elu(-1e-8) was 0 in float32).
+    negative = where(below, x, 0.0)
     negative = expm1(negative if input_scale == 1.0 else negative * input_scale) * (alpha * scale)
-    return where(positive, x if scale == 1.0 else x * scale, negative)
+    linear = x if scale == 1.0 else x * scale
+    # x = 0 gets PyTorch's gradient, the exponential's slope there, and its second derivative 0 (PyTorch's x < 0
+    # mask): a line of that slope, which for elu (alpha = 1) and celu is the positive branch itself
+    slope = alpha * scale * input_scale
+    if slope != scale:
+        linear = where(x == 0, x * slope, linear)
+    return where(below, negative, linear)
 
 
 def gelu(x, approximate: str = "none") -> TensorLike:
