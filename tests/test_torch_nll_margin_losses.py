@@ -264,6 +264,22 @@ def test_huber_loss_takes_pytorchs_argument_order(reduction):
            [X, target], [True, True])
 
 
+@pytest.mark.parametrize("name, kwargs", [("huber_loss", {}), ("huber_loss", {"delta": 2.0}),
+                                          ("smooth_l1_loss", {}), ("smooth_l1_loss", {"beta": 0.5})])
+def test_huber_and_smooth_l1_second_derivatives_where_input_equals_target_as_torch(name, kwargs):
+    # the quadratic branch squared |d|, whose gradient sign(d) is 0 at d = 0: the second derivative there was 0 where
+    # the quadratic's is 1 (1 / beta), PyTorch's
+    x, t = np.array([0.0, 0.3, 2.0, -1.0, 5.0]), np.array([0.0, 0.0, 1.0, -1.0, 0.0])
+    (a, ta), (b, tb) = _pair(x), _pair(t)
+    grads = ember.grad(getattr(F, name)(a, b, **kwargs), [a, b], create_graph=True)
+    theirs = torch.autograd.grad(getattr(TF, name)(ta, tb, **kwargs), [ta, tb], create_graph=True)
+    for g, tg in zip(grads, theirs):
+        np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-14)
+        for gg, tgg in zip(ember.grad(g.sum(), [a, b], retain_graph=True),
+                           torch.autograd.grad(tg.sum(), [ta, tb], retain_graph=True)):
+            np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-14)
+
+
 @pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
 def test_functional_losses_take_the_old_flags_in_pytorchs_positions():
     # F.nll_loss(x, t, None, False) read False as ignore_index (class 0 ignored, a mean) where PyTorch sums;

@@ -92,8 +92,10 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("huber_loss", input, target)
-    err = abs(input - target)
-    losses = where(err < delta, err * err * 0.5, (err - 0.5 * delta) * delta)
+    diff = input - target
+    err = abs(diff)
+    # diff * diff, not err * err: |d|'s gradient sign(d) is 0 at d = 0, so the second derivative there was 0, not 1
+    losses = where(err < delta, diff * diff * 0.5, (err - 0.5 * delta) * delta)
     return _weighted_reduce("huber_loss", losses, reduction, weight, False)
 
 
@@ -105,8 +107,9 @@ def smooth_l1_loss(input, target, beta: float = 1.0, reduction: str = "mean") ->
         return l1_loss(input, target, reduction)
     input, target = widened(to_float(input), to_float(as_tensor(target)))
     _same_shape("smooth_l1_loss", input, target)
-    err = abs(input - target)
-    losses = where(err < beta, err * err * (0.5 / beta), err - 0.5 * beta)
+    diff = input - target
+    err = abs(diff)
+    losses = where(err < beta, diff * diff * (0.5 / beta), err - 0.5 * beta)  # diff * diff as huber_loss's
     return _reduce("smooth_l1_loss", losses, reduction)
 
 
