@@ -208,6 +208,16 @@ def test_reduce_with_no_axes_and_noop_with_empty_axes_reduces_nothing(op_type, e
     assert _one_node(op_type, x, empty).shape == (1, 1)
 
 
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_one_hot_of_an_index_out_of_range_is_a_row_of_off_values(axis):
+    # as the spec and onnxruntime: no error (Ember's one_hot refuses them)
+    indices = np.array([[0, -1, 3], [7, -5, -6]], np.int64)
+    got = _one_node("OneHot", indices, [("depth", np.array(5, np.int64)), ("values", np.array([2.0, 9.0], np.float32))],
+                    axis=axis)
+    hot = (np.where(indices < 0, indices + 5, indices)[..., None] == np.arange(5)).astype(np.float32) * 7 + 2
+    np.testing.assert_array_equal(got, np.moveaxis(hot, -1, axis))
+
+
 @pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)

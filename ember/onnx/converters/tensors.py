@@ -291,11 +291,12 @@ def _scatter_elements(cx, x, index, updates, axis=0, reduction="none"):
 
 @converter("OneHot", static=(1, 2))
 def _one_hot(cx, indices, depth, values, axis=-1):
+    """An index outside [-depth, depth) gives a row of off values, as the spec and onnxruntime (no error)."""
     n = int(cx.static(depth).reshape(-1)[0])
     off, on = cx.static(values).reshape(-1)[:2]
     indices = ember.cast(indices, np.int64)
     indices = ember.where(indices < 0, indices + ember.tensor(np.array(n, np.int64)), indices)
-    hot = ember.one_hot(indices, n)  # class axis last
+    hot = ember.unsqueeze(indices, -1) == ember.arange(n, dtype=np.int64)  # class axis last
     out_axis = axis % (indices.ndim + 1)
     if out_axis != indices.ndim:
         hot = ember.moveaxis(hot, -1, out_axis)
