@@ -33,7 +33,6 @@ KNOWN_GAPS = {
     r"test_maxpool_with_argmax_.*": "MaxPool's Indices output",
     r"test_(batchnorm_.*training_mode|training_dropout.*)": "training mode (the importer is for inference)",
     r"test_reduce_.*_empty_set.*": "reductions over an empty axis (Ember refuses max/min without identity)",
-    r"test_scatter_elements_with_reduction_(max|min|mul)": "ScatterElements reductions other than add",
     r"test_(blackman|hamming|hann)window.*_expanded|test_center_crop_pad_.*_expanded":
         "a shape computed from input data (Range / Pad sizes)",
     r"test_swiglu_float16_expanded": "float16 rounding of an expanded function",
