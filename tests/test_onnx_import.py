@@ -218,6 +218,33 @@ def test_one_hot_of_an_index_out_of_range_is_a_row_of_off_values(axis):
     np.testing.assert_array_equal(got, np.moveaxis(hot, -1, axis))
 
 
+def _pooled(x: np.ndarray, kernel: int, stride: int, begin: int, end: int, op_type: str, include: int) -> np.ndarray:
+    """1-D ceil_mode pooling as the spec: windows that would start in the end padding are ignored."""
+    fill = -np.inf if op_type == "MaxPool" else 0.0
+    padded = np.pad(x, ((0, 0), (0, 0), (begin, end)), constant_values=fill)
+    real = np.pad(np.ones(x.shape[2]), (begin, end))
+    out, count = [], -(-(padded.shape[2] - kernel) // stride) + 1
+    for start in range(0, min(count * stride, x.shape[2] + begin), stride):
+        window, hits = padded[..., start:start + kernel], real[start:start + kernel]
+        if op_type == "MaxPool":
+            out.append(window.max(-1))
+        else:
+            out.append(window.sum(-1) / (len(hits) if include else hits.sum()))
+    return np.stack(out, -1)
+
+
+@pytest.mark.parametrize("op_type, include", [("MaxPool", 0), ("AveragePool", 0), ("AveragePool", 1)])
+@pytest.mark.parametrize("pads", [[1, 2], [2, 0]])
+def test_ceil_mode_pooling_with_uneven_pads_ignores_windows_starting_in_the_end_padding(op_type, include, pads):
+    # explicit uneven pads: a last window starting in the end padding came out as a sixth value (onnxruntime: 5)
+    x = _float(2, 3, 9)
+    attrs = dict(kernel_shape=[3], strides=[2], pads=pads, ceil_mode=1)
+    if op_type == "AveragePool":
+        attrs["count_include_pad"] = include
+    got = _one_node(op_type, x, opset=19, **attrs)
+    np.testing.assert_allclose(got, _pooled(x, 3, 2, *pads, op_type, include), rtol=1e-6)
+
+
 @pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)

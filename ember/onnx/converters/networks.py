@@ -75,6 +75,18 @@ def _window(cx, x, attrs, kernel) -> tuple:
     return strides, dilations, list(pads[:k]), list(pads[k:])
 
 
+def _drop_windows_in_end_pads(y: Tensor, sizes, kernel, strides, dilations, begins, ends) -> Tensor:
+    """A ceil_mode pool run on explicitly padded input: drop the last window where it starts in the end padding,
+    as the spec, onnxruntime and PyTorch ignore it (pads [1, 2], kernel 3, stride 2 on 9: 5 windows, not 6)."""
+    keep = []
+    for n, k, s, d, b, e in zip(sizes, kernel, strides, dilations, begins, ends):
+        count = -(-(n + b + e - (k - 1) * d - 1) // s) + 1
+        keep.append(count - 1 if (count - 1) * s >= n + b else count)
+    if all(c == m for c, m in zip(keep, y.shape[2:])):
+        return y
+    return y[(slice(None), slice(None)) + tuple(slice(0, c) for c in keep)]
+
+
 def _pad_spatial(x: Tensor, begins, ends, value=0.0) -> Tensor:
     return ember.pad(x, ((0, 0), (0, 0)) + tuple(zip(begins, ends)), value)
 
@@ -151,7 +163,9 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
         raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
     if begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape)):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        x, begins = _pad_spatial(x, begins, ends, fill), [0] * len(kernel_shape)
+        sizes, padded = x.shape[2:], _pad_spatial(x, begins, ends, fill)
+        y = _max_pool(cx, padded, kernel_shape, ceil_mode, strides=strides, dilations=dilations)
+        return _drop_windows_in_end_pads(y, sizes, kernel_shape, strides, dilations, begins, ends) if ceil_mode else y
     if len(kernel_shape) == 3:
         return ember.max_pool3d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations),
                                 ceil_mode=bool(ceil_mode))
@@ -176,9 +190,10 @@ def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
         return run(x, begins, bool(count_include_pad))
     padded = _pad_spatial(x, begins, ends)
     if count_include_pad:
-        return run(padded, [0] * k, True)
-    counts = run(_pad_spatial(ember.ones_like(x), begins, ends), [0] * k, True)
-    return run(padded, [0] * k, True) / counts
+        y = run(padded, [0] * k, True)
+    else:
+        y = run(padded, [0] * k, True) / run(_pad_spatial(ember.ones_like(x), begins, ends), [0] * k, True)
+    return _drop_windows_in_end_pads(y, x.shape[2:], kernel_shape, strides, dilations, begins, ends) if ceil_mode else y
 
 
 @converter("GlobalAveragePool", "GlobalMaxPool")
