@@ -245,6 +245,15 @@ def test_ceil_mode_pooling_with_uneven_pads_ignores_windows_starting_in_the_end_
     np.testing.assert_allclose(got, _pooled(x, 3, 2, *pads, op_type, include), rtol=1e-6)
 
 
+def test_prelu_broadcasts_a_one_dimensional_slope_against_the_last_axis_from_opset_7():
+    # channels and last axis both 3: the slope went per channel, as before opset 7 (0.2 off in 24 of 72 values)
+    x, slope = _float(2, 3, 4, 3), np.array([0.1, 0.2, 0.3], np.float32)
+    np.testing.assert_allclose(_one_node("PRelu", x, [("slope", slope)], opset=17), np.where(x > 0, x, x * slope),
+                               rtol=1e-6)
+    per_channel = np.where(x > 0, x, x * slope.reshape(3, 1, 1))
+    np.testing.assert_allclose(_one_node("PRelu", x, [("slope", slope)], opset=6), per_channel, rtol=1e-6)
+
+
 @pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)

@@ -143,7 +143,8 @@ def _gelu(cx, x, approximate="none"):
 
 @converter("PRelu")
 def _prelu(cx, x, slope, **attrs):
-    if slope.ndim == 1 and x.ndim > 2 and slope.shape[0] == x.shape[1] != 1:  # opset < 7: one slope per channel
+    # before opset 7: one slope per channel; from 7 a 1-D slope broadcasts against the last axis as NumPy's
+    if cx.opset < 7 and slope.ndim == 1 and x.ndim > 2 and slope.shape[0] == x.shape[1] != 1:
         slope = slope.reshape((slope.shape[0],) + (1,) * (x.ndim - 2))
     zero = _const_like(x, 0)
     return ember.maximum(x, zero) + slope * ember.minimum(x, zero)
