@@ -326,6 +326,27 @@ def test_hardmax_before_opset_13_takes_the_maximum_over_the_flattened_trailing_a
     np.testing.assert_array_equal(_one_node("Hardmax", x, opset=13), last)
 
 
+def test_integer_linear_resize_is_truncated_once_after_every_axis():
+    # each axis was truncated to uint8 in turn (an output of 171.35 came out 170; 38 of 80 values 1-2 under
+    # onnxruntime's); doubling with half_pixel weighs neighbours by 1/4 and 3/4, exact in binary
+    x = np.random.default_rng(0).integers(0, 256, (1, 2, 4, 5)).astype(np.uint8)
+
+    def doubling(n):
+        m = np.zeros((2 * n, n))
+        for i in range(2 * n):
+            at = min(max((i + 0.5) / 2 - 0.5, 0), n - 1)
+            low = int(np.floor(at))
+            m[i, low] += 1 - (at - low)
+            m[i, min(low + 1, n - 1)] += at - low
+        return m
+
+    exact = doubling(4) @ x.astype(np.float64) @ doubling(5).T
+    got = _one_node("Resize", x, [("roi", np.zeros(0, np.float32)), ("scales", np.array([1, 1, 2, 2], np.float32))],
+                    opset=19, mode="linear")
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, np.trunc(exact).astype(np.uint8))
+
+
 def test_resize_at_opset_10_samples_as_upsample_and_onnxruntime():
     # opset 10 has no coordinate_transformation_mode: asymmetric coordinates, nearest rounding down (up when
     # shrinking), the expected values of ONNX's own opset-10 Resize cases

@@ -458,8 +458,10 @@ def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
         out = ember.matmul(work, _tensor(m.T.astype(work.dtype)))
         if outside.any():
             out = ember.where(_tensor(outside), _const_like(out, extrapolation_value), out)
-        y = ember.moveaxis(ember.cast(out, x.dtype) if out.dtype != x.dtype else out, -1, a)
-    return y if y is not x else ember.clone(x)
+        y = ember.moveaxis(out, -1, a)  # integers stay float64 until every axis is done: truncated once
+    if y is x:
+        return ember.clone(x)
+    return ember.cast(y, x.dtype) if y.dtype != x.dtype else y
 
 
 @converter("Upsample", static=(1,))
