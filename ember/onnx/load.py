@@ -116,6 +116,16 @@ def unsupported_ops(model: onnx.ModelProto) -> list[str]:
     return sorted(found)
 
 
+def _named(exc: UnsupportedError, node) -> UnsupportedError:
+    """A converter's UnsupportedError ("LSTM: clip ... not supported") naming its node too, as load's does."""
+    message, label = str(exc), f"{node.op_type} ({node.name or 'unnamed'})"
+    if message.startswith(f"{node.op_type} ("):
+        return exc
+    if message.startswith(f"{node.op_type}: "):
+        message = message[len(node.op_type) + 2:]
+    return UnsupportedError(f"{label}: {message}")
+
+
 def _declared_shape(value_info) -> tuple | None:
     """The sizes an ONNX graph input declares (None for a named or missing size), or None without a shape."""
     tensor_type = value_info.type.tensor_type
@@ -197,8 +207,8 @@ class OnnxModule(Module):
                 args.pop()
             try:
                 out = CONVERTERS[node.op_type](cx, *args, **_attributes(node))
-            except UnsupportedError:
-                raise
+            except UnsupportedError as exc:
+                raise _named(exc, node) from exc
             except (TypeError, ValueError, IndexError) as exc:
                 raise type(exc)(f"{node.op_type} ({node.name or 'unnamed'}): {exc}") from exc
             outs = out if isinstance(out, tuple) else (out,)
