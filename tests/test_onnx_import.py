@@ -267,6 +267,19 @@ def test_prelu_broadcasts_a_one_dimensional_slope_against_the_last_axis_from_ops
     np.testing.assert_allclose(_one_node("PRelu", x, [("slope", slope)], opset=6), per_channel, rtol=1e-6)
 
 
+@pytest.mark.parametrize("op_type, indices, attrs", [
+    ("Gather", np.array([-6, 0], np.int64), {"axis": 1}),  # shifted by 4 to -2: read element 2
+    ("GatherND", np.array([[0, 5]], np.int64), {}),  # flat 5: read element (1, 1)
+    ("GatherND", np.array([[-5, 0]], np.int64), {}),
+])
+def test_gather_refuses_an_index_out_of_range_as_onnxruntime(op_type, indices, attrs):
+    x = _float(3, 4)
+    with pytest.raises(IndexError, match=op_type):
+        _one_node(op_type, x, [("indices", indices)], **attrs)
+    assert _one_node(op_type, x, [("indices", -np.ones_like(indices))], **attrs).tolist() == (
+        x[:, [-1, -1]] if op_type == "Gather" else x[[-1], [-1]]).tolist()
+
+
 @pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)

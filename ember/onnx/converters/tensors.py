@@ -214,11 +214,8 @@ def _tile(cx, x, repeats, **attrs):
 
 @converter("Gather")
 def _gather(cx, x, indices, axis=0):
-    axis %= x.ndim
-    if indices.dtype.kind in "iu":
-        n = x.shape[axis]
-        indices = ember.where(indices < 0, indices + ember.tensor(np.array(n, indices.dtype)), indices)
-    return ember.take(x, indices, axis=axis)
+    # take reads [-n, n) as ONNX does and refuses the rest (shifted by n first, -6 of 4 read element 2)
+    return ember.take(x, indices, axis=axis % x.ndim)
 
 
 @converter("GatherND")
@@ -229,10 +226,10 @@ def _gather_nd(cx, x, indices, batch_dims=0):
     batch, inner, rest = tuple(x.shape[:b]), tuple(x.shape[b:b + k]), tuple(x.shape[b + k:])
     middle = tuple(indices.shape[b:-1])
     index = ember.cast(indices, np.int64)
-    sizes = _tensor(np.array(inner, np.int64))
-    index = ember.where(index < _const_like(index, 0), index + sizes, index)
-    strides = np.array([math.prod(inner[i + 1:]) for i in range(k)], np.int64)
-    flat = ember.sum(index * _tensor(strides), -1)
+    # each coordinate through a take from its axis's positions: [-n, n) as non-negative, the rest refused (they
+    # shifted, or spilled into the next row of the flat table: [0, 5] of a 3 x 4 read element (1, 1))
+    flat = sum(ember.take(_tensor(np.arange(n, dtype=np.int64) * math.prod(inner[i + 1:])), index[..., i])
+               for i, n in enumerate(inner))
     offsets = np.arange(math.prod(batch), dtype=np.int64).reshape(batch + (1,) * len(middle)) * math.prod(inner)
     flat = flat + _tensor(offsets)
     table = ember.reshape(x, (math.prod(batch) * math.prod(inner),) + rest)
