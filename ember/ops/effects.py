@@ -295,7 +295,10 @@ def accumulate_grad(param: TensorLike, g) -> None:
     >>> w.grad.tolist()
     [2.0, 2.0]
     """
-    total = param._grad  # (not .grad: backward(inputs=) fills non-leaves too, whose .grad read warns)
+    try:
+        total = param._grad  # (not .grad: backward(inputs=) fills non-leaves too, whose .grad read warns)
+    except AttributeError:  # (any other holder of a .grad)
+        total = param.grad
     if total is None:
         param.grad = g
     elif _in_place(total, g):
