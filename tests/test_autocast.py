@@ -606,7 +606,7 @@ def test_losses_of_a_low_precision_input_compute_in_float32_as_torch(name, dtype
 
 
 @pytest.mark.parametrize("name", ["inv", "cholesky", "qr", "eigh", "svdvals", "solve", "quantile", "pinv", "lstsq",
-                                  "grid_sample"])
+                                  "grid_sample", "lu_solve", "solve_ex", "inv_ex"])
 def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float32_as_torch(name):
     # they refused the bfloat16 result of a matmul in the region ("expects float32 or float64 matrices")
     calls = {"inv": lambda m, a: m.linalg.inv(a), "cholesky": lambda m, a: m.linalg.cholesky(a),
@@ -614,6 +614,9 @@ def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float3
              "svdvals": lambda m, a: m.linalg.svdvals(a), "solve": lambda m, a: m.linalg.solve(a, a),
              "quantile": lambda m, a: m.quantile(a, 0.3), "pinv": lambda m, a: m.linalg.pinv(a),
              "lstsq": lambda m, a: m.linalg.lstsq(a, a).solution,  # (its own products stay float32 too)
+             # (lu_solve's permutation product lowered B to bfloat16, and solve_triangular refused it)
+             "lu_solve": lambda m, a: m.linalg.lu_solve(*m.linalg.lu_factor(a), a),
+             "solve_ex": lambda m, a: m.linalg.solve_ex(a, a)[0], "inv_ex": lambda m, a: m.linalg.inv_ex(a)[0],
              "grid_sample": lambda m, a: m.grid_sample(a.reshape(1, 1, 4, 4), m.ones(1, 2, 2, 2) * 0.3,
                                                        align_corners=False)}
     rng = np.random.default_rng(0)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ember.ops import dispatch
 from ember.ops.arrange import tril, triu
+from ember.ops.autocast import switched_off, widened
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import (
     LinAlgError,
@@ -291,7 +292,12 @@ def lu_solve(lu_data, pivots, b, *, left: bool = True, adjoint: bool = False) ->
     """X with ``A X = B`` for ``A = P L U`` given by ``lu_factor``'s results, as ``torch.linalg.lu_solve``:
     ``adjoint`` solves ``A^T X = B``, ``left=False`` solves ``X A = B`` (or ``X A^T = B``); batch dimensions
     broadcast. Gradients flow to LU (its triangles) and B."""
-    lu_data, b = as_tensor(lu_data), as_tensor(b)
+    lu_data, b = widened(as_tensor(lu_data), as_tensor(b))  # (float32 in an autocast region, as PyTorch's)
+    with switched_off(lu_data):  # (the permutation's product would lower B)
+        return _lu_solve(lu_data, pivots, b, left, adjoint)
+
+
+def _lu_solve(lu_data: TensorLike, pivots, b: TensorLike, left: bool, adjoint: bool) -> TensorLike:
     specs = [Spec(tuple(lu_data.shape), lu_data.dtype), Spec(tuple(b.shape), b.dtype)]
     _check_matrices("lu_solve", specs)
     if lu_data.dtype != b.dtype:
@@ -300,7 +306,7 @@ def lu_solve(lu_data, pivots, b, *, left: bool = True, adjoint: bool = False) ->
         raise shape_error("lu_solve", specs, "B must be (*, n, k) for LU (*, n, n) ((*, k, n) with left=False)")
     _check_pivots("lu_solve", lu_data, as_tensor(pivots))
     if not left:  # X A = B is A^T X^T = B^T
-        return _mT(lu_solve(lu_data, pivots, _mT(b), adjoint=not adjoint))
+        return _mT(_lu_solve(lu_data, pivots, _mT(b), True, not adjoint))
     p, low, up = lu_unpack(lu_data, pivots)
     if adjoint:  # A^T = U^T L^T P^T
         y = solve_triangular(_mT(low), solve_triangular(_mT(up), b, upper=False), upper=True, unitriangular=True)
