@@ -606,7 +606,9 @@ def test_losses_of_a_low_precision_input_compute_in_float32_as_torch(name, dtype
 
 
 @pytest.mark.parametrize("name", ["inv", "cholesky", "qr", "eigh", "svdvals", "solve", "quantile", "pinv", "lstsq",
-                                  "grid_sample", "lu_solve", "solve_ex", "inv_ex"])
+                                  "grid_sample", "lu_solve", "solve_ex", "inv_ex", "cholesky_solve", "cholesky_inverse",
+                                  "triangular_solve", "eigvals", "eig", "householder_product", "orgqr", "polar",
+                                  "view_as_complex"])
 def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float32_as_torch(name):
     # they refused the bfloat16 result of a matmul in the region ("expects float32 or float64 matrices")
     calls = {"inv": lambda m, a: m.linalg.inv(a), "cholesky": lambda m, a: m.linalg.cholesky(a),
@@ -617,6 +619,14 @@ def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float3
              # (lu_solve's permutation product lowered B to bfloat16, and solve_triangular refused it)
              "lu_solve": lambda m, a: m.linalg.lu_solve(*m.linalg.lu_factor(a), a),
              "solve_ex": lambda m, a: m.linalg.solve_ex(a, a)[0], "inv_ex": lambda m, a: m.linalg.inv_ex(a)[0],
+             # (these refused the bfloat16 product; householder_product's own products were bfloat16: 6e-3 off)
+             "cholesky_solve": lambda m, a: m.cholesky_solve(a, m.linalg.cholesky(a.float())),
+             "cholesky_inverse": lambda m, a: m.cholesky_inverse(m.tril(a)),
+             "triangular_solve": lambda m, a: m.triangular_solve(a, m.tril(a), upper=False)[0],
+             "eigvals": lambda m, a: m.linalg.eigvals(a).real, "eig": lambda m, a: m.linalg.eig(a)[0].real,
+             "householder_product": lambda m, a: m.linalg.householder_product(a[:, :3], a[:2, 0]),
+             "orgqr": lambda m, a: m.orgqr(a[:, :3], a[:2, 0]), "polar": lambda m, a: m.view_as_real(m.polar(a, a)),
+             "view_as_complex": lambda m, a: m.view_as_real(m.view_as_complex(a[:, :2])),
              "grid_sample": lambda m, a: m.grid_sample(a.reshape(1, 1, 4, 4), m.ones(1, 2, 2, 2) * 0.3,
                                                        align_corners=False)}
     rng = np.random.default_rng(0)

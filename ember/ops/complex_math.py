@@ -6,6 +6,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops import dispatch
+from ember.ops.autocast import widened
 from ember.ops.complex_parts import complex as _complex
 from ember.ops.convert import as_tensor, constant, to_float
 from ember.ops.dispatch import TensorLike
@@ -64,7 +65,7 @@ def polar(abs: TensorLike, angle: TensorLike) -> TensorLike:  # noqa: A002  (tor
     >>> ember.polar(ember.tensor([2.0]), ember.tensor([0.0])).tolist()
     [(2+0j)]
     """
-    r, theta = as_tensor(abs), as_tensor(angle)
+    r, theta = widened(as_tensor(abs), as_tensor(angle))  # (float32 in an autocast region, as PyTorch's)
     if r.dtype not in FLOATING or theta.dtype != r.dtype:
         raise TypeError(f"polar: expected abs and angle to be floating tensors of one dtype, got "
                         f"{r.dtype}{list(r.shape)} and {theta.dtype}{list(theta.shape)}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, complex_of, float32, float64, real_of
 from ember.ops import dispatch
+from ember.ops.autocast import widened
 from ember.ops.convert import CAST, as_tensor, constant
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import broadcast_shapes, movement_cost
@@ -194,7 +195,7 @@ def view_as_complex(x) -> TensorLike:
     >>> ember.view_as_complex(ember.tensor([[1.0, 2.0]])).tolist()
     [(1+2j)]
     """
-    x = as_tensor(x)
+    (x,) = widened(as_tensor(x))  # (float32 in an autocast region, as PyTorch's)
     if x.dtype not in _PARTS or x.ndim == 0 or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: expects a float32 or float64 tensor whose last dimension is 2, got "
                            f"{x.dtype}{list(x.shape)}")

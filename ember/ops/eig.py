@@ -14,6 +14,7 @@ from collections import namedtuple
 
 from ember.backend.dtypes import COMPLEX, complex_of, float32, float64
 from ember.ops import dispatch
+from ember.ops.autocast import widened
 from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, promote
 from ember.ops.decompositions import _cubic_cost, _diag_embed, _eye, _factored, _mT, _one_factorization
@@ -112,7 +113,7 @@ EIG = defop("eig", forward=_eig_forward, infer=_eig_infer, vjp=_eig_vjp, cost=_c
 
 
 def _square(name: str, x) -> TensorLike:
-    x = as_tensor(x)
+    (x,) = widened(as_tensor(x))  # (float32 in an autocast region, as PyTorch's)
     _check_square(name, [Spec(tuple(x.shape), x.dtype)])
     return x
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ember.ops import dispatch
 from ember.ops.arrange import tril
+from ember.ops.autocast import switched_off, widened
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import _check_matrices, _cubic_cost, _factored, _matrices, _min, _one_factorization
 from ember.ops.dispatch import TensorLike
@@ -56,7 +57,7 @@ def householder_product(a, tau) -> TensorLike:
     >>> a, tau = ember.geqrf(ember.randn(4, 3, dtype=ember.float64))
     >>> q = ember.linalg.householder_product(a, tau)  # linalg.qr's Q up to the signs of its columns
     """
-    a, tau = as_tensor(a), as_tensor(tau)
+    a, tau = widened(as_tensor(a), as_tensor(tau))  # (float32 in an autocast region, as PyTorch's)
     specs = [Spec(tuple(a.shape), a.dtype), Spec(tuple(tau.shape), tau.dtype)]
     _check_matrices("householder_product", specs, square=False)
     m, n = a.shape[-2:]
@@ -68,10 +69,11 @@ def householder_product(a, tau) -> TensorLike:
     q = as_tensor(np.eye(m, n, dtype=a.dtype), a)
     if k == 0:  # no reflector: I's first n columns for each matrix of the batch (a's values are never read)
         return where(as_tensor(np.ones((m, n), bool), a), q, a)
-    for i in range(k - 1, -1, -1):  # Q E = H_1 (H_2 (... (H_k E))), E the first n columns of I
-        v = getitem(reflectors, (Ellipsis, slice(None), slice(i, i + 1)))  # (..., m, 1)
-        scale = unsqueeze(getitem(tau, (Ellipsis, slice(i, i + 1))), -1)  # (..., 1, 1)
-        q = q - matmul(v * scale, matmul(swapaxes(v, -1, -2), q))
+    with switched_off(a):  # (autocast would round each reflection's products to bfloat16: 6e-3 off)
+        for i in range(k - 1, -1, -1):  # Q E = H_1 (H_2 (... (H_k E))), E the first n columns of I
+            v = getitem(reflectors, (Ellipsis, slice(None), slice(i, i + 1)))  # (..., m, 1)
+            scale = unsqueeze(getitem(tau, (Ellipsis, slice(i, i + 1))), -1)  # (..., 1, 1)
+            q = q - matmul(v * scale, matmul(swapaxes(v, -1, -2), q))
     return q
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ember.ops import dispatch
 from ember.ops.arrange import tril, triu
+from ember.ops.autocast import widened
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import _check_matrices, _cubic_cost, _eye, _mT
 from ember.ops.dispatch import TensorLike
@@ -118,7 +119,7 @@ def triangular_solve(b, a, upper: bool = True, transpose: bool = False,
                      unitriangular: bool = False) -> TriangularSolveResult:
     """``torch.triangular_solve``: ``(X, A's copy)`` with ``A X = b`` (``op(A) = A^T`` when ``transpose``), A upper
     triangular by default."""
-    a = as_tensor(a)
+    a, b = widened(as_tensor(a), as_tensor(b))  # (float32 in an autocast region, as PyTorch's)
     coefficient = _mT(a) if transpose else a
     solution = solve_triangular(coefficient, b, upper=bool(upper) != bool(transpose),
                                 unitriangular=bool(unitriangular))
@@ -161,13 +162,13 @@ CHOLESKY_SOLVE = defop("cholesky_solve", forward=_cholesky_solve_forward, infer=
 def cholesky_solve(b, factor, upper: bool = False) -> TensorLike:
     """``torch.cholesky_solve``: X with ``A X = B`` where ``A = L L^T`` (``factor`` L, lower triangular) or, with
     ``upper``, ``A = U^T U``; batch dimensions broadcast. The factor's gradient is PyTorch's (the whole matrix)."""
-    factor, b = _broadcast_batches("cholesky_solve", as_tensor(factor), as_tensor(b))
+    factor, b = _broadcast_batches("cholesky_solve", *widened(as_tensor(factor), as_tensor(b)))
     return dispatch.apply(CHOLESKY_SOLVE, (b, factor), {"upper": bool(upper)})
 
 
 def cholesky_inverse(factor, upper: bool = False) -> TensorLike:
     """``torch.cholesky_inverse``: the inverse of ``A = L L^T`` (or ``U^T U`` with ``upper``) from its factor."""
-    factor = as_tensor(factor)
+    (factor,) = widened(as_tensor(factor))  # (float32 in an autocast region, as PyTorch's)
     _check_matrices("cholesky_inverse", [Spec(tuple(factor.shape), factor.dtype)])
     return dispatch.apply(CHOLESKY_SOLVE, (identities_like(factor), factor), {"upper": bool(upper)})
 
