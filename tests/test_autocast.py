@@ -638,3 +638,40 @@ def test_factorizations_and_grid_sample_of_a_low_precision_product_run_in_float3
     assert ours.dtype == ember.float32
     rounded = ember.tensor(a).to(ember.bfloat16).float()  # the product's bfloat16 values, factored in float32
     np.testing.assert_allclose(ours.numpy(), calls[name](ember, rounded).numpy(), rtol=1e-5, atol=1e-5)
+
+
+_CPU_FLOAT32_OPS = {  # (PyTorch's CPU autocast runs these in float32; its CUDA autocast leaves them)
+    "avg_pool3d": lambda F, x: F.avg_pool3d(x, 2),
+    "max_pool3d": lambda F, x: F.max_pool3d(x, 2),
+    "max_pool3d unbatched": lambda F, x: F.max_pool3d(x[0], 2),
+    "adaptive_avg_pool3d": lambda F, x: F.adaptive_avg_pool3d(x, 2),
+    "adaptive_max_pool3d": lambda F, x: F.adaptive_max_pool3d(x, 2),
+    "max_unpool1d": lambda F, x: F.max_unpool1d(*F.max_pool1d(x[0, 0], 2, return_indices=True), 2),
+    "max_unpool3d": lambda F, x: F.max_unpool3d(*F.max_pool3d(x, 2, return_indices=True), 2),
+    "reflect 1-d": lambda F, x: F.pad(x[0, 0], (1, 2), mode="reflect"),
+    "reflect 2-d": lambda F, x: F.pad(x[0], (1, 2, 2, 1), mode="reflect"),
+    "replicate 3-d": lambda F, x: F.pad(x, (1, 2, 2, 1, 0, 1), mode="replicate"),
+}
+_CPU_LOW_OPS = {  # (and these in their inputs' dtype)
+    "max_pool3d with indices": lambda F, x: F.max_pool3d(x, 2, return_indices=True)[0],
+    "reflect 3-d": lambda F, x: F.pad(x, (1, 1, 1, 1, 1, 1), mode="reflect"),
+    "circular": lambda F, x: F.pad(x[0, 0], (1, 1), mode="circular"),
+    "max_pool2d": lambda F, x: F.max_pool2d(x[0], 2),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", list(_CPU_FLOAT32_OPS) + list(_CPU_LOW_OPS))
+def test_pooling_and_padding_follow_the_cpu_autocast_policy(name, dtype):
+    # 3-d pooling, max_unpool and reflection/replication padding of a bfloat16 input stayed bfloat16 where
+    # PyTorch's CPU autocast computes them in float32
+    x = np.random.default_rng(7).standard_normal((1, 2, 4, 4, 4)).astype(np.float32)
+    call = {**_CPU_FLOAT32_OPS, **_CPU_LOW_OPS}[name]
+    with ember.autocast("cpu", dtype=getattr(ember, dtype)):
+        out = call(F, ember.tensor(x).to(getattr(ember, dtype)))
+    assert out.dtype == (float32 if name in _CPU_FLOAT32_OPS else getattr(ember, dtype))
+    if torch is not None:
+        with torch.autocast("cpu", dtype=getattr(torch, dtype)):
+            expected = call(torch.nn.functional, torch.tensor(x).to(getattr(torch, dtype)))
+        assert str(expected.dtype) == f"torch.{out.dtype}"
+        np.testing.assert_allclose(out.float().numpy(), expected.float().numpy(), rtol=1e-6, atol=1e-6)

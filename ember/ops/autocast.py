@@ -62,13 +62,14 @@ def _device_type(x: TensorLike) -> str:
     return kind
 
 
-def _cast_inputs(policy: str, inputs: tuple, state: _State) -> tuple:
+def _cast_inputs(policy: str, inputs: tuple, state: _State, cpu_only: bool = False) -> tuple:
     out = []
     for x in inputs:
         if isinstance(x, TensorLike):
             dtype = x.dtype
             if dtype in _ELIGIBLE and (policy == LOWER or dtype in LOW_PRECISION):
-                low = state.cuda if _device_type(x) == "cuda" else state.cpu
+                on_cuda = _device_type(x) == "cuda"
+                low = None if on_cuda and cpu_only else state.cuda if on_cuda else state.cpu
                 target = float32 if policy != LOWER else low
                 if low is not None and dtype != target:
                     x = cast(x, target)
@@ -89,6 +90,13 @@ def widened(*inputs) -> tuple:
     and margin losses, ``cdist``), whose own primitives would follow their low-precision inputs."""
     state = _state
     return inputs if state.dtype is None else _cast_inputs(FLOAT32, inputs, state)
+
+
+def widened_on_cpu(*inputs) -> tuple:
+    """``widened`` for CPU tensors only: for the ops PyTorch's CPU autocast runs in float32 and its CUDA autocast
+    leaves in their inputs' dtype (3-d pooling, max_unpool, reflection and replication padding)."""
+    state = _state
+    return inputs if state.dtype is None else _cast_inputs(FLOAT32, inputs, state, cpu_only=True)
 
 
 def switched_off(x: TensorLike) -> autocast:

@@ -19,6 +19,7 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
+from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
@@ -170,6 +171,8 @@ def max_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, dilation=1, c
     >>> y = ember.max_pool3d(ember.randn(1, 3, 8, 8, 8), 2)   # (1, 3, 4, 4, 4)
     """
     x = as_tensor(x)
+    if not return_indices:  # (float32 in a CPU autocast region, as PyTorch's; max_pool3d_with_indices is not)
+        (x,) = widened_on_cpu(x)
     if x.ndim == 4:  # unbatched (C, D, H, W)
         return unbatched(max_pool3d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = _pool_attrs("max_pool3d", kernel_size, stride, padding, dilation, _RANK)
@@ -187,7 +190,7 @@ def avg_pool3d(x: TensorLike, kernel_size, stride=None, padding=0, ceil_mode: bo
 
     >>> y = ember.avg_pool3d(ember.randn(1, 3, 8, 8, 8), 3, stride=2, padding=1)   # (1, 3, 4, 4, 4)
     """
-    x = to_float(x)
+    (x,) = widened_on_cpu(to_float(x))  # (float32 in a CPU autocast region, as PyTorch's)
     if divisor_override is not None and x.dtype in LOW_PRECISION:  # rescaled in float32, rounded once (as PyTorch)
         return cast(avg_pool3d(cast(x, float32), kernel_size, stride, padding, ceil_mode, count_include_pad,
                                divisor_override), x.dtype)
@@ -208,4 +211,5 @@ def adaptive_avg_pool3d(input: TensorLike, output_size) -> TensorLike:
 
     >>> y = ember.adaptive_avg_pool3d(ember.randn(2, 8, 4, 7, 7), 1)   # (2, 8, 1, 1, 1): global average pooling
     """
+    (input,) = widened_on_cpu(as_tensor(input))  # (float32 in a CPU autocast region, as PyTorch's)
     return _adaptive_avg_pool("adaptive_avg_pool3d", input, output_size, _RANK)

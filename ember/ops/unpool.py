@@ -8,6 +8,7 @@ import math
 
 from ember.backend.dtypes import FLOATING, INTEGER
 from ember.ops import dispatch
+from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv import ints
 from ember.ops.convert import as_tensor
 from ember.ops.dispatch import TensorLike
@@ -57,7 +58,7 @@ MAX_UNPOOL = defop("max_unpool", forward=_forward, infer=_infer, vjp=vjp_rule(_r
 
 
 def _unpool(name: str, rank: int, x, indices, kernel_size, stride, padding, output_size) -> TensorLike:
-    x, indices = as_tensor(x), as_tensor(indices)
+    (x,), indices = widened_on_cpu(as_tensor(x)), as_tensor(indices)  # (float32 in a CPU autocast region, as PyTorch's)
     if x.ndim == rank + 1:  # unbatched (C, *spatial)
         y = _unpool(name, rank, reshape(x, (1,) + tuple(x.shape)), reshape(indices, (1,) + tuple(indices.shape)),
                     kernel_size, stride, padding, output_size)

@@ -11,6 +11,7 @@ from ember.creation import rand
 from ember.nn.layers.pooling import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, as_tuple
 from ember.nn.module import Module
 from ember.ops import dispatch, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d
+from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv import ints
 from ember.ops.pool_indices import FRACTIONAL_MAX_POOL_INDICES
 from ember.ops.registry import Spec
@@ -167,6 +168,7 @@ def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_r
     >>> ember.nn.functional.fractional_max_pool3d(ember.randn(1, 2, 8, 8, 8), 2, output_ratio=0.5).shape
     (1, 2, 4, 4, 4)
     """
+    (input,) = widened_on_cpu(input)  # (float32 in a CPU autocast region, as PyTorch's)
     return _fractional("fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio, return_indices,
                        _random_samples)
 

@@ -19,6 +19,7 @@ from ember.ops import (
     max_pool2d,
     max_pool3d,
 )
+from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv_padding import unbatched
 from ember.ops.pool_indices import ADAPTIVE_MAX_POOL_INDICES
 from ember.tensor import Tensor
@@ -262,6 +263,7 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     >>> ember.nn.functional.adaptive_max_pool3d(ember.randn(2, 4, 5, 7, 9), (2, 3, 4)).shape
     (2, 4, 2, 3, 4)
     """
+    (input,) = widened_on_cpu(input)  # (float32 in a CPU autocast region, as PyTorch's)
     return _adaptive_max_pool("adaptive_max_pool3d", input, output_size, 3, return_indices)
 
 
