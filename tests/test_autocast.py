@@ -675,3 +675,29 @@ def test_pooling_and_padding_follow_the_cpu_autocast_policy(name, dtype):
             expected = call(torch.nn.functional, torch.tensor(x).to(getattr(torch, dtype)))
         assert str(expected.dtype) == f"torch.{out.dtype}"
         np.testing.assert_allclose(out.float().numpy(), expected.float().numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["vecdot", "prelu", "prelu one weight"])
+def test_vecdot_and_prelu_compute_in_the_lower_dtype_as_torch(name, dtype):
+    # they stayed float32 (PyTorch's autocast lists both with the matrix products); vecdot's products are summed
+    # in the lower dtype too, as PyTorch's (sum's float32 policy would widen them)
+    rng = _rng(11)
+    a, b = rng.standard_normal((6, 40)).astype(np.float32), rng.standard_normal((6, 40)).astype(np.float32)
+    weight = np.array([0.3, 0.1, 0.7, 0.2, 0.5, 0.9], np.float32)[: 1 if name == "prelu one weight" else 6]
+
+    def run(lib, tensor):
+        x = tensor(a).requires_grad_()
+        out = lib.linalg.vecdot(x, tensor(b)) if name == "vecdot" else \
+            lib.nn.functional.prelu(x.reshape(2, 6, 20), tensor(weight))
+        out.float().sum().backward()
+        return out, x.grad
+
+    with ember.autocast("cpu", dtype=getattr(ember, dtype)):
+        out, grad = run(ember, ember.tensor)
+    assert out.dtype == getattr(ember, dtype) and grad.dtype == float32
+    if torch is not None:
+        with torch.autocast("cpu", dtype=getattr(torch, dtype)):
+            expected, expected_grad = run(torch, torch.tensor)
+        np.testing.assert_array_equal(out.detach().float().numpy(), expected.detach().float().numpy())
+        np.testing.assert_array_equal(grad.numpy(), expected_grad.numpy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ember.ops.autocast import lowered, switched_off
 from ember.ops.complex_parts import conj
 from ember.ops.convert import as_tensor
 from ember.ops.decompositions import inv, solve
@@ -81,10 +82,11 @@ def multi_dot(tensors) -> TensorLike:
 def vecdot(x, y, *, dim: int = -1) -> TensorLike:
     """The dot products of the vectors along ``dim`` (shapes broadcast), as ``torch.linalg.vecdot``: x is
     conjugated when complex."""
-    x, y = as_tensor(x), as_tensor(y)
-    product = conj(x) * y
-    return sum(product, check_axis("vecdot", dim, product.ndim, [Spec(tuple(x.shape), x.dtype),
-                                                                   Spec(tuple(y.shape), y.dtype)]))
+    x, y = lowered(as_tensor(x), as_tensor(y))  # (in an autocast region's dtype, as PyTorch's)
+    with switched_off(x):  # (summed in that dtype, as PyTorch's: sum's own policy would widen the products)
+        product = conj(x) * y
+        return sum(product, check_axis("vecdot", dim, product.ndim, [Spec(tuple(x.shape), x.dtype),
+                                                                       Spec(tuple(y.shape), y.dtype)]))
 
 
 def diagonal(a, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> TensorLike:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ember.ops.autocast import lowered
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import where
 from ember.ops.shape import reshape
@@ -13,6 +14,7 @@ def prelu(input: TensorLike, weight: TensorLike) -> TensorLike:
 
     >>> ember.nn.functional.prelu(ember.tensor([-1.0, 2.0]), ember.tensor([0.25]))
     """
+    input, weight = lowered(input, weight)  # (in an autocast region's dtype, as PyTorch's)
     if weight.ndim > 1 or weight.ndim == 1 and weight.shape[0] not in (1, input.shape[1] if input.ndim > 1 else 1):
         raise ValueError(f"prelu: weight of shape {list(weight.shape)} must hold 1 value or one per channel of "
                          f"the input of shape {list(input.shape)}")
