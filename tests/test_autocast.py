@@ -701,3 +701,33 @@ def test_vecdot_and_prelu_compute_in_the_lower_dtype_as_torch(name, dtype):
             expected, expected_grad = run(torch, torch.tensor)
         np.testing.assert_array_equal(out.detach().float().numpy(), expected.detach().float().numpy())
         np.testing.assert_array_equal(grad.numpy(), expected_grad.numpy())
+
+
+_PRODUCTS_LEFT_ALONE = {  # (x (6, 40), y (6, 40), v (40,), w (6,))
+    "dot": lambda m, x, y, v, w: m.dot(v, v),
+    "Tensor.dot": lambda m, x, y, v, w: v.dot(v * 0.5),
+    "vdot": lambda m, x, y, v, w: m.vdot(v, v),
+    "inner of vectors": lambda m, x, y, v, w: m.inner(v, v),
+    "mv": lambda m, x, y, v, w: m.mv(x, v),
+    "Tensor.mv": lambda m, x, y, v, w: x.mv(v),
+    "addmv": lambda m, x, y, v, w: m.addmv(w, x, v, beta=0.5, alpha=2.0),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", list(_PRODUCTS_LEFT_ALONE))
+def test_products_outside_the_cpu_lower_list_keep_float32_as_torch(name, dtype):
+    # they are matmuls in Ember, which autocast lowered: dot, vdot, mv and addmv came back bfloat16 (dot of 40
+    # values 0.1 off); PyTorch's CPU autocast lists none of them and computes them in float32
+    rng = _rng(13)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((6, 40), (6, 40), (40,), (6,))]
+    with ember.autocast("cpu", dtype=getattr(ember, dtype)):
+        out = _PRODUCTS_LEFT_ALONE[name](ember, *map(ember.tensor, arrays))
+    assert out.dtype == float32
+    expected = _PRODUCTS_LEFT_ALONE[name](ember, *map(ember.tensor, arrays))
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)
+    if torch is not None:
+        with torch.autocast("cpu", dtype=getattr(torch, dtype)):
+            reference = _PRODUCTS_LEFT_ALONE[name](torch, *map(torch.tensor, arrays))
+        assert reference.dtype == torch.float32
+        np.testing.assert_allclose(out.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)

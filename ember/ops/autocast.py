@@ -17,6 +17,7 @@ Backward rules run with autocast off (``suspended``), in the dtypes the forward 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ FLOAT32 = "float32"
 _DEVICE_TYPES = ("cpu", "cuda")
 _DEFAULT_DTYPE = {"cpu": bfloat16, "cuda": float16}  # PyTorch's defaults per device type
 _ELIGIBLE = LOW_PRECISION | {float32}  # the dtypes autocast casts (float64 is left alone, as in PyTorch)
+_NOTHING = contextlib.nullcontext()
 
 
 class _State(threading.local):
@@ -170,6 +172,16 @@ def state() -> tuple:
     off). ``ember.jit`` keeps a trace for the state it was made in."""
     state = _state
     return (None, None) if state.dtype is None else (state.cpu, state.cuda)
+
+
+def unlowered(x: TensorLike, *, on_cuda: bool = True):
+    """A region with autocast off on ``x``'s device while this thread's autocast is on (else nothing is switched): for
+    the products PyTorch's autocast leaves in their inputs' dtype (``dot``; ``mv`` on the CPU, ``on_cuda=False``),
+    which Ember computes with ``matmul``."""
+    if _state.dtype is None:
+        return _NOTHING
+    device_type = _device_type(x)
+    return _NOTHING if device_type == "cuda" and not on_cuda else autocast(device_type, enabled=False)
 
 
 class autocast:  # noqa: N801  (PyTorch's name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ember.backend.dtypes import COMPLEX, LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
-from ember.ops.autocast import LOWER
+from ember.ops.autocast import LOWER, unlowered
 from ember.ops.complex_parts import CONJ, Conjugated
 from ember.ops.convert import promote
 from ember.ops.dispatch import TensorLike
@@ -110,7 +110,8 @@ def dot(a, b) -> TensorLike:
     a, b = promote(a, b)
     if a.ndim != 1 or b.ndim != 1 or differ(a.shape[0], b.shape[0]):
         raise ValueError(f"dot: expects two 1-D tensors of one size, got shapes {list(a.shape)} and {list(b.shape)}")
-    return dispatch.apply(MATMUL, (a, b))
+    with unlowered(a):  # (PyTorch's autocast leaves dot in its inputs' dtype)
+        return dispatch.apply(MATMUL, (a, b))
 
 
 # --- linear: x @ weight.T + bias ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, bool_, float32
 from ember.ops.arrange import flip
-from ember.ops.autocast import lowered
+from ember.ops.autocast import lowered, unlowered
 from ember.ops.complex_parts import conj, real
 from ember.ops.convert import as_tensor, cast, promote
 from ember.ops.dispatch import TensorLike
@@ -17,7 +17,7 @@ from ember.ops.elementwise import checked_alpha, lt
 from ember.ops.indexing import diagonal, select
 from ember.ops.infer import differ
 from ember.ops.join import concat
-from ember.ops.linalg import matmul
+from ember.ops.linalg import dot, matmul
 from ember.ops.matrix_chain import multi_dot
 from ember.ops.products import _check_ndim, _scaled_sum, bmm, half_precision, mm, outer, rounded_once
 from ember.ops.reduction import cumprod, sum
@@ -78,15 +78,17 @@ def mv(mat, vec) -> TensorLike:
     if differ(mat.shape[1], vec.shape[0]):
         raise ValueError(f"mv: the matrix of shape {list(mat.shape)} and the vector of shape {list(vec.shape)} "
                          "do not fit (matrix columns must equal the vector's size)")
-    return matmul(mat, vec)
+    with unlowered(mat, on_cuda=False):  # (PyTorch's CPU autocast leaves mv in its inputs' dtype)
+        return matmul(mat, vec)
 
 
 def addmv(inp, mat, vec, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * (mat @ vec)``, inp broadcast (ignored when beta is 0)."""
-    wide = rounded_once(addmv, inp, mat, vec, beta, alpha)
-    if wide is not None:
-        return wide
-    return _scaled_sum("addmv", as_tensor(inp), mv(mat, vec), beta, alpha)
+    with unlowered(as_tensor(mat), on_cuda=False):  # (PyTorch's CPU autocast leaves addmv in its inputs' dtype)
+        wide = rounded_once(addmv, inp, mat, vec, beta, alpha)
+        if wide is not None:
+            return wide
+        return _scaled_sum("addmv", as_tensor(inp), mv(mat, vec), beta, alpha)
 
 
 def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
@@ -142,6 +144,8 @@ def inner(a, b) -> TensorLike:
         return a * b
     if differ(a.shape[-1], b.shape[-1]):
         raise ValueError(f"inner: the last dimensions differ, shapes {list(a.shape)} and {list(b.shape)}")
+    if a.ndim == 1 and b.ndim == 1:  # (torch.dot, which PyTorch's autocast leaves in its inputs' dtype)
+        return dot(a, b)
     if b.ndim == 1:
         return matmul(a, b)
     if b.ndim == 2:
@@ -162,7 +166,8 @@ def vdot(a, b) -> TensorLike:
     _check_ndim("vdot", "the second vector", b, 1)
     if differ(a.shape[0], b.shape[0]):
         raise ValueError(f"vdot: the vectors differ in size, shapes {list(a.shape)} and {list(b.shape)}")
-    return matmul(a, b)
+    with unlowered(a):  # (PyTorch's autocast leaves vdot in its inputs' dtype)
+        return matmul(a, b)
 
 
 def kron(a, b) -> TensorLike:
