@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
-from ember.ops.autocast import is_autocast_enabled, lowered, widened
+from ember.ops.autocast import is_autocast_enabled, lowered, suspended, widened
 from ember.ops.composed import isinf, norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -99,9 +99,24 @@ def half_precision(inp, a, b):
     return dtype if dtype in LOW_PRECISION else None
 
 
+def in_autocast_dtype(fn, inp, a, b, beta, alpha) -> TensorLike | None:
+    """``fn`` of operands lowered to this thread's autocast dtype, then run with autocast off, so as for float16 or
+    bfloat16 operands outside it (rounded once, as PyTorch's autocast computes addmm; lowering the product and the
+    input apart rounded twice, an ulp off in a third of the elements); None outside autocast and for sparse ones."""
+    if not is_autocast_enabled() or _is_sparse(a) or _is_sparse(b):
+        return None
+    inp, a, b = lowered(as_tensor(inp), as_tensor(a), as_tensor(b))
+    with suspended():
+        return fn(inp, a, b, beta=beta, alpha=alpha)
+
+
 def rounded_once(fn, inp, a, b, beta, alpha) -> TensorLike | None:
     """``fn`` of float16 or bfloat16 operands computed in float32 and rounded once, as PyTorch's addmm, baddbmm and
-    addmv (their product rounded before the sum is an ulp off in places); None where ``half_precision`` is."""
+    addmv (their product rounded before the sum is an ulp off in places), and so under autocast
+    (``in_autocast_dtype``); None where neither applies."""
+    lowered_first = in_autocast_dtype(fn, inp, a, b, beta, alpha)
+    if lowered_first is not None:
+        return lowered_first
     dtype = half_precision(inp, a, b)
     if dtype is None:
         return None

@@ -19,7 +19,7 @@ from ember.ops.infer import differ
 from ember.ops.join import concat
 from ember.ops.linalg import dot, matmul
 from ember.ops.matrix_chain import multi_dot
-from ember.ops.products import _check_ndim, _scaled_sum, bmm, half_precision, mm, outer, rounded_once
+from ember.ops.products import _check_ndim, _scaled_sum, bmm, half_precision, in_autocast_dtype, mm, outer, rounded_once
 from ember.ops.reduction import cumprod, sum
 from ember.ops.shape import reshape, transpose, unsqueeze
 
@@ -106,7 +106,9 @@ def addr(inp, vec1, vec2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLik
 
 def addbmm(inp, batch1, batch2, *, beta: float = 1.0, alpha: float = 1.0) -> TensorLike:
     """``beta * inp + alpha * sum_i(batch1[i] @ batch2[i])``, inp broadcast (ignored when beta is 0)."""
-    stepped = _addbmm_in_steps(inp, batch1, batch2, beta, alpha)
+    stepped = in_autocast_dtype(addbmm, inp, batch1, batch2, beta, alpha)
+    if stepped is None:
+        stepped = _addbmm_in_steps(inp, batch1, batch2, beta, alpha)
     if stepped is not None:
         return stepped
     # (the sum, float32 under autocast, back in the products' dtype, as PyTorch's addbmm)
