@@ -15,6 +15,7 @@ range and needs no scaler.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -222,7 +223,64 @@ class GradScaler:
         return f"GradScaler(scale={self.get_scale()}, enabled={self._enabled})"
 
 
-__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]
+def _cast(value, device_type: str, dtype):
+    """``value`` with its floating tensors on ``device_type`` (float64 ones left) cast to ``dtype``, through lists,
+    tuples and dicts (PyTorch's ``custom_fwd`` casting)."""
+    if isinstance(value, Tensor):
+        keep = not value.is_floating_point() or value.device.type != device_type or value.dtype == np.float64
+        return value if keep else value.to(dtype)
+    if isinstance(value, dict):
+        return {k: _cast(v, device_type, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast(v, device_type, dtype) for v in value)
+    return value
+
+
+def _check_device_type(name: str, device_type) -> None:
+    if not isinstance(device_type, str):
+        raise ValueError(f"{name}: expected device_type of type str, got {type(device_type).__name__}")
+
+
+def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
+    """Decorator for a custom ``autograd.Function``'s ``forward`` (``torch.amp.custom_fwd``): with ``cast_inputs``
+    (a dtype), inside an autocast region for ``device_type`` the forward runs with autocast off on its floating
+    arguments cast to it; without, it runs under the caller's autocast state, which ``custom_bwd`` gives the
+    backward."""
+    _check_device_type("custom_fwd", device_type)
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(ctx, *args, **kwargs):
+        ctx._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None:
+            ctx._fwd_used_autocast = is_autocast_enabled(device_type)
+            return fwd(ctx, *args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not is_autocast_enabled(device_type):
+            return fwd(ctx, *args, **kwargs)
+        with autocast(device_type, enabled=False):
+            return fwd(ctx, *_cast(args, device_type, cast_inputs), **_cast(kwargs, device_type, cast_inputs))
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type: str):
+    """Decorator for a custom ``autograd.Function``'s ``backward`` (``torch.amp.custom_bwd``): it runs under the
+    autocast state its ``custom_fwd`` forward ran in (off where that cast its inputs)."""
+    _check_device_type("custom_bwd", device_type)
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(ctx, *args, **kwargs):
+        with autocast(device_type, dtype=ctx._dtype, enabled=ctx._fwd_used_autocast):
+            return bwd(ctx, *args, **kwargs)
+
+    return decorate_bwd
+
+
+__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_autocast_enabled"]
 
 
 def legacy_path(device_type: str, default_dtype) -> tuple:

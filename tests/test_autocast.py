@@ -755,3 +755,51 @@ def test_addmm_family_rounds_once_under_autocast_as_torch(name, dtype):
         with torch.autocast("cpu", dtype=getattr(torch, dtype)):
             expected = getattr(torch, name)(torch.tensor(inp), torch.tensor(a), torch.tensor(b), beta=0.5, alpha=2.0)
         np.testing.assert_array_equal(out.float().numpy(), expected.float().numpy())
+
+
+def _custom_mm(lib, cast_inputs, seen: list):
+    class CustomMM(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=cast_inputs)
+        def forward(ctx, a, b):
+            seen.append(("forward", str(a.dtype).split(".")[-1], lib.is_autocast_enabled("cpu")))
+            ctx.save_for_backward(a, b)
+            return a.mm(b)
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, grad):
+            seen.append(("backward", lib.is_autocast_enabled("cpu")))
+            a, b = ctx.saved_tensors
+            return grad.mm(b.t()), a.t().mm(grad)
+
+    return CustomMM
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+def test_custom_fwd_and_custom_bwd_as_torch(cast_inputs):
+    # ember.amp had neither (an AttributeError where PyTorch's custom Functions use them): custom_fwd with
+    # cast_inputs runs the forward with autocast off on inputs cast to that dtype, custom_bwd runs the backward
+    # under the forward's autocast state
+    rng = _rng(19)
+    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4, 5)).astype(np.float32)
+
+    def run(lib, tensor):
+        seen: list = []
+        x, w = tensor(a).requires_grad_(), tensor(b).requires_grad_()
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            y = _custom_mm(lib, cast_inputs and getattr(lib, cast_inputs), seen).apply(x, w.bfloat16())
+        y.float().sum().backward()
+        return y, x.grad, w.grad, seen
+
+    y, ga, gb, seen = run(ember, ember.tensor)
+    low = cast_inputs is None
+    assert y.dtype == (bfloat16 if low else float32) and ga.dtype == gb.dtype == float32
+    assert seen == [("forward", "float32", low), ("backward", low)]
+    if torch is not None:
+        ty, tga, tgb, tseen = run(torch, torch.tensor)
+        assert tseen == seen
+        for ours, theirs in ((y, ty), (ga, tga), (gb, tgb)):
+            np.testing.assert_array_equal(ours.detach().float().numpy(), theirs.detach().float().numpy())
+    with pytest.raises(ValueError, match="device_type"):
+        ember.amp.custom_fwd(device_type=None)
