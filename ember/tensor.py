@@ -37,6 +37,7 @@ from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods, marked_for_write, read_traced, record_in_place, write_traced
 from ember.tensor_inplace_torch import TorchInplaceMethods
+from ember.tensor_inplace_views import tensor_hooks_end
 from ember.tensor_methods import OpMethods
 from ember.tensor_torch import TorchMethods
 from ember.tensor_torch_misc import TorchMiscMethods
@@ -492,10 +493,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         if self.node.hooks is None:
             self.node.hooks = []
         hooks = self.node.hooks
-        if hooks and hooks[-1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
-            hooks.insert(len(hooks) - 1, hook)
-        else:
-            hooks.append(hook)
+        end = tensor_hooks_end(hooks)
+        if end and hooks[end - 1].__class__ is _RetainGrad:  # as PyTorch: .grad keeps what the hooks make
+            end -= 1
+        hooks.insert(end, hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
@@ -507,8 +508,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
                                f"require grad, so it has no gradient to keep")
         if self.node is None:
             return
-        hooks = self.node.hooks
-        if hooks and hooks[-1].__class__ is _RetainGrad:
+        if self.retains_grad:
             return
         self.register_hook(_RetainGrad(self))
 
@@ -516,7 +516,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
     def retains_grad(self) -> bool:
         """Whether ``retain_grad()`` was called on this non-leaf tensor (False for a leaf, as in PyTorch)."""
         hooks = self.node.hooks if self.node is not None else None
-        return bool(hooks) and hooks[-1].__class__ is _RetainGrad and hooks[-1].tensor is self
+        if not hooks:
+            return False
+        end = tensor_hooks_end(hooks)
+        return end > 0 and hooks[end - 1].__class__ is _RetainGrad and hooks[end - 1].tensor is self
 
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
@@ -636,8 +639,8 @@ _OTHER_DEVICES = ("gpu", "mps", "xpu", "tpu", "hip", "xla", "meta", "ipu", "vulk
 
 
 class _RetainGrad:
-    """The hook ``retain_grad`` registers: adds the gradient into the tensor's ``.grad``; kept last in its
-    node's hooks."""
+    """The hook ``retain_grad`` registers: adds the gradient into the tensor's ``.grad``; kept last among its
+    tensor's hooks."""
 
     __slots__ = ("tensor",)
 

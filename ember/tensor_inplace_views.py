@@ -37,13 +37,23 @@ def view_levels(tensor, views_another) -> list | None:
     return levels[::-1]
 
 
+def tensor_hooks_end(hooks: list) -> int:
+    """Where the hooks of a node's tensor end in ``hooks`` (the retain_grad hook last among them): the node's
+    pre-hooks (``grad_fn.register_prehook``, marked ``node_prehook``) follow, as PyTorch runs them after."""
+    end = len(hooks)
+    while end and getattr(hooks[end - 1], "node_prehook", False):
+        end -= 1
+    return end
+
+
 def take_retained(tensor):
     """The ``retain_grad`` hook on ``tensor``'s node, taken off it (None if there is none): PyTorch keeps ``.grad``
     for a tensor's latest version, so a recorded in-place op moves the hook to the tensor's new node
     (``give_retained``); other hooks stay, and receive the gradient of the version they were registered on."""
     if not tensor.retains_grad:
         return None
-    return tensor.node.hooks.pop()
+    hooks = tensor.node.hooks
+    return hooks.pop(tensor_hooks_end(hooks) - 1)
 
 
 def give_retained(tensor, hook) -> None:
@@ -52,7 +62,7 @@ def give_retained(tensor, hook) -> None:
         return
     if tensor.node.hooks is None:
         tensor.node.hooks = []
-    tensor.node.hooks.append(hook)
+    tensor.node.hooks.insert(tensor_hooks_end(tensor.node.hooks), hook)
 
 
 def positions(levels: list) -> np.ndarray:

@@ -369,6 +369,24 @@ def test_grad_fn_walks_to_the_leaves_and_takes_prehooks_as_torch():
     assert ours.grad_fn.next_functions == ()  # freed by the backward
 
 
+def test_grad_fn_prehooks_run_after_the_tensor_hooks_and_retain_grad_as_torch():
+    def run(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        log = []
+        y.grad_fn.register_prehook(lambda grads: (log.append(("pre1", grads[0].tolist())), (grads[0] * 10,))[1])
+        y.grad_fn.register_prehook(lambda grads: log.append(("pre2", grads[0].tolist())))
+        y.retain_grad()
+        y.register_hook(lambda g: (log.append(("tensor", g.tolist())), g + 1)[1])
+        (y * y).sum().backward()
+        return log, y.grad.numpy(), x.grad.numpy()
+
+    (ours_log, ours_y, ours_x), (theirs_log, theirs_y, theirs_x) = run(ember), run(torch)
+    assert ours_log == theirs_log  # tensor hook, then the pre-hooks in registration order
+    np.testing.assert_allclose(ours_y, theirs_y)  # [7, 13]: before the pre-hooks
+    np.testing.assert_allclose(ours_x, theirs_x)  # [210, 390]
+
+
 def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
     import itertools
 

@@ -76,14 +76,16 @@ class Node:
                      for t in self.inputs)
 
     def register_prehook(self, hook):
-        """Call ``hook(grad_outputs)`` (a one-tuple) before this node's backward; a returned tuple replaces it."""
+        """Call ``hook(grad_outputs)`` (a one-tuple) before this node's backward; a returned tuple replaces it.
+        As PyTorch's, it runs after the output tensor's hooks and retain_grad, pre-hooks in registration order."""
         def on_output_grad(grad):
             result = hook((grad,))
             return None if result is None else result[0]
 
+        on_output_grad.node_prehook = True  # (kept after the tensor's hooks: Tensor.register_hook)
         if self.hooks is None:
             self.hooks = []
-        self.hooks.insert(0, on_output_grad)
+        self.hooks.append(on_output_grad)
         return _NodeHookHandle(self.hooks, on_output_grad)
 
 
