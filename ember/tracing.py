@@ -22,7 +22,7 @@ from __future__ import annotations
 from operator import is_not, itemgetter
 
 from ember import traced_state
-from ember.autograd import post_accumulate_hooks
+from ember.autograd import post_accumulate_hooks, run_post_accumulate_hooks
 from ember.backend import dtypes
 from ember.backend.devices import device_of
 from ember.grad_mode import thread_mode
@@ -63,8 +63,7 @@ def _accumulate(leaf: Tensor, g, hooked: Tensor) -> None:
             if result is not None:
                 g = result
     accumulate_grad(leaf, g)
-    for hook in post_accumulate_hooks(hooked):
-        hook(leaf)
+    run_post_accumulate_hooks(leaf, post_accumulate_hooks(hooked))
 
 
 def _leaf_state(t: Tensor) -> tuple:

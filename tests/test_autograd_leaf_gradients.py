@@ -148,6 +148,21 @@ def test_hooks_and_post_accumulate_hooks_still_run_on_the_fast_path():
     np.testing.assert_allclose(seen[0], [4.0, 8.0])
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_post_accumulate_hook_returning_a_value_is_refused_as_torch(traced):
+    # PyTorch: "Tensor post accumulate grad hooks should return None"; the returned gradient was ignored
+    net = ember.nn.Linear(2, 1)
+    net.weight.register_post_accumulate_grad_hook(lambda p: p.grad * 0.5)
+
+    def step(x):
+        loss = net(x).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="'<lambda>' returned .*post accumulate grad hooks should return None"):
+        (ember.jit(step) if traced else step)(ember.ones(3, 2))
+
+
 def test_create_graph_grads_stay_differentiable():
     x = ember.tensor([3.0], requires_grad=True)
     (x ** 3).sum().backward(create_graph=True)

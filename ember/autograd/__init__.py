@@ -37,6 +37,7 @@ from ember.autograd.tape import (  # noqa: F401  (the tape's names other layers 
     register_post_accumulate_grad_hook,
     run_backward,
     run_eager,
+    run_post_accumulate_hooks,
     set_array_runner,
     set_grad_enabled,
     set_graph_builder,

@@ -757,8 +757,7 @@ def _store(leaf: Tensor, g, handed_out: set, create_graph: bool) -> None:
     accumulate_grad(leaf, g)
     entry = _post_accumulate_hooks.get(id(leaf)) if _post_accumulate_hooks else None
     if entry is not None:
-        for hook in list(entry[1]):
-            hook(leaf)
+        run_post_accumulate_hooks(leaf, list(entry[1]))
 
 
 # id(leaf) -> (weak reference, hooks): hooks called with the leaf once its .grad is final in a backward pass.
@@ -779,6 +778,18 @@ def register_post_accumulate_grad_hook(leaf: Tensor, hook) -> object:
     hooks.append(hook)
     traced_state.changed()  # a trace runs the hooks of the parameters it updates
     return _PostHookHandle(key, hook)
+
+
+def run_post_accumulate_hooks(leaf: Tensor, hooks: list) -> None:
+    """Call each of ``hooks`` with ``leaf``; as PyTorch, one that returns something is an error (it would be
+    ignored: such a hook changes ``leaf.grad`` itself)."""
+    for hook in hooks:
+        result = hook(leaf)
+        if result is not None:
+            name = getattr(hook, "__name__", type(hook).__name__)
+            raise RuntimeError(f"register_post_accumulate_grad_hook: hook {name!r} returned "
+                               f"{type(result).__name__}; post accumulate grad hooks should return None (set or "
+                               "change leaf.grad in the hook instead)")
 
 
 def post_accumulate_hooks(leaf: Tensor) -> list:
