@@ -39,9 +39,10 @@ def view_levels(tensor, views_another) -> list | None:
 
 def tensor_hooks_end(hooks: list) -> int:
     """Where the hooks of a node's tensor end in ``hooks`` (the retain_grad hook last among them): the node's
-    pre-hooks (``grad_fn.register_prehook``, marked ``node_prehook``) follow, as PyTorch runs them after."""
+    own hooks (``grad_fn.register_prehook``/``register_hook``, marked ``node_hook``) follow, as PyTorch runs them
+    after."""
     end = len(hooks)
-    while end and getattr(hooks[end - 1], "node_prehook", False):
+    while end and getattr(hooks[end - 1], "node_hook", False):
         end -= 1
     return end
 

@@ -387,6 +387,34 @@ def test_grad_fn_prehooks_run_after_the_tensor_hooks_and_retain_grad_as_torch():
     np.testing.assert_allclose(ours_x, theirs_x)  # [210, 390]
 
 
+def test_grad_fn_register_hook_sees_and_replaces_the_input_gradients_as_torch():
+    def run(m):
+        x = m.tensor([1.0, 2.0], dtype=m.float64, requires_grad=True)
+        y = m.tensor([3.0], dtype=m.float64, requires_grad=True)
+        c = m.cat([x.exp(), y, x], 0)
+        log = []
+
+        def post(grad_inputs, grad_outputs):
+            log.append(([None if g is None else g.tolist() for g in grad_inputs], grad_outputs[0].tolist()))
+            return grad_inputs[0] * 2, None, grad_inputs[2] * 3  # None: y gets no gradient
+
+        c.grad_fn.register_hook(post)
+        c.grad_fn.register_prehook(lambda grads: (grads[0] * 5,))
+        (c * c).sum().backward()
+        return log, x.grad.numpy(), y.grad
+
+    (ours_log, ours_x, ours_y), (theirs_log, theirs_x, theirs_y) = run(ember), run(torch)
+    assert len(ours_log) == len(theirs_log) == 1
+    for ours, theirs in zip(ours_log[0][0] + [ours_log[0][1]], theirs_log[0][0] + [theirs_log[0][1]]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(ours_x, theirs_x, rtol=1e-12)  # [219.96, 1240.85]
+    assert ours_y is None and theirs_y is None
+    z = ember.ones(2, requires_grad=True) * ember.ones(2, requires_grad=True)
+    z.grad_fn.register_hook(lambda grad_inputs, grad_outputs: grad_inputs[:1])
+    with pytest.raises(RuntimeError, match="MulBackward0.register_hook: hook '<lambda>' returned 1 gradients"):
+        z.sum().backward()
+
+
 def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
     import itertools
 

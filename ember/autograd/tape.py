@@ -82,11 +82,25 @@ class Node:
             result = hook((grad,))
             return None if result is None else result[0]
 
-        on_output_grad.node_prehook = True  # (kept after the tensor's hooks: Tensor.register_hook)
+        on_output_grad.node_hook = True  # (kept after the tensor's hooks: Tensor.register_hook)
         if self.hooks is None:
             self.hooks = []
-        self.hooks.append(on_output_grad)
-        return _NodeHookHandle(self.hooks, on_output_grad)
+        hooks = self.hooks
+        end = len(hooks)
+        while end and hooks[end - 1].__class__ is _PostHook:
+            end -= 1
+        hooks.insert(end, on_output_grad)
+        return _NodeHookHandle(hooks, on_output_grad)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad_inputs, grad_outputs)`` once this node's backward has computed the gradients of its
+        inputs (None for an input without one); a returned tuple, one entry per input, replaces them (None: no
+        gradient). Runs after the pre-hooks, in registration order, as PyTorch's node post-hooks."""
+        post = _PostHook(hook)
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(post)
+        return _NodeHookHandle(self.hooks, post)
 
 
 class TangentNode(Node):
@@ -132,6 +146,45 @@ class AccumulateGrad:
 
     def __repr__(self) -> str:
         return f"<AccumulateGrad {self.variable.dtype}{list(self.variable.shape)}>"
+
+
+class _PostHook:
+    """A node's post-hook (``Node.register_hook``) among its hooks, kept last: run with the output's gradient
+    before the node's backward it does nothing; ``_run_post_hooks`` calls it after."""
+
+    __slots__ = ("hook",)
+    node_hook = True
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, grad) -> None:
+        return None
+
+
+def _run_post_hooks(node: Node, hooks: list, grad: Tensor, input_grads) -> list:
+    """``input_grads`` after the node's post-hooks (``Node.register_hook``) in ``hooks``."""
+    inputs = node.inputs
+    grads = tuple(None if not need or gt is None else _dense(_wrap(gt) if gt.__class__ is not Tensor else gt)
+                  for gt, need in zip(input_grads, node.needs))
+    for post in hooks:
+        if post.__class__ is not _PostHook:
+            continue
+        result = post.hook(grads, (grad,))
+        if result is None:
+            continue
+        name = getattr(post.hook, "__name__", type(post.hook).__name__)
+        if not isinstance(result, (tuple, list)) or len(result) != len(inputs):
+            got = len(result) if isinstance(result, (tuple, list)) else type(result).__name__
+            raise RuntimeError(f"{node.name()}.register_hook: hook {name!r} returned {got} gradients; it returns "
+                               f"None or one per input of the node ({len(inputs)})")
+        for t, new in zip(inputs, result):
+            if new is not None and (not isinstance(new, Tensor) or tuple(new.shape) != tuple(t.shape)):
+                what = list(new.shape) if isinstance(new, Tensor) else type(new).__name__
+                raise RuntimeError(f"{node.name()}.register_hook: hook {name!r} returned a gradient of {what} "
+                                   f"for an input of shape {list(t.shape)}")
+        grads = tuple(result)
+    return list(grads)
 
 
 class _NodeHookHandle:
@@ -677,6 +730,9 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
                                arrays, data)
         else:
             input_grads = node.op.vjp(node, g)
+        if hooks and hooks[-1].__class__ is _PostHook:
+            input_grads = _run_post_hooks(node, hooks, g, input_grads)
+            rule = None  # (the gradients are Tensors now)
         for t, gt, need in zip(inputs, input_grads, node.needs):
             if not need or gt is None:
                 continue
