@@ -413,6 +413,10 @@ def test_grad_fn_register_hook_sees_and_replaces_the_input_gradients_as_torch():
     z.grad_fn.register_hook(lambda grad_inputs, grad_outputs: grad_inputs[:1])
     with pytest.raises(RuntimeError, match="MulBackward0.register_hook: hook '<lambda>' returned 1 gradients"):
         z.sum().backward()
+    z = ember.ones(2, requires_grad=True) * 2.0
+    z.grad_fn.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0].double(), None))
+    with pytest.raises(RuntimeError, match=r"returned a gradient of float64\[2\] for an input of float32\[2\]"):
+        z.sum().backward()  # (PyTorch: "hook has changed the type of value")
 
 
 def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():

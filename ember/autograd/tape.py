@@ -179,10 +179,11 @@ def _run_post_hooks(node: Node, hooks: list, grad: Tensor, input_grads) -> list:
             raise RuntimeError(f"{node.name()}.register_hook: hook {name!r} returned {got} gradients; it returns "
                                f"None or one per input of the node ({len(inputs)})")
         for t, new in zip(inputs, result):
-            if new is not None and (not isinstance(new, Tensor) or tuple(new.shape) != tuple(t.shape)):
-                what = list(new.shape) if isinstance(new, Tensor) else type(new).__name__
+            if new is not None and (not isinstance(new, Tensor) or tuple(new.shape) != tuple(t.shape)
+                                    or new.dtype != t.dtype):
+                what = f"{new.dtype}{list(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
                 raise RuntimeError(f"{node.name()}.register_hook: hook {name!r} returned a gradient of {what} "
-                                   f"for an input of shape {list(t.shape)}")
+                                   f"for an input of {t.dtype}{list(t.shape)}")
         grads = tuple(result)
     return list(grads)
 
