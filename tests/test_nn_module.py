@@ -901,6 +901,34 @@ def test_full_backward_hooks_fire_on_every_backward_and_go_with_their_handles():
     assert not fc._hooked and _tape_ops(fc(x)) == ["linear"]
 
 
+def _input_grads_after_a_hook_dropping_one(lib) -> tuple:
+    class Mul(lib.nn.Module):
+        def forward(self, a, b):
+            return a * b
+
+    m = Mul()
+    m.register_full_backward_hook(lambda m, grad_input, grad_output: (grad_input[0] * 10, None))
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([3.0, 4.0], requires_grad=True)
+    m(a, b).sum().backward()
+    return a.grad.numpy(), b.grad
+
+
+def test_a_full_backward_hook_returning_none_for_an_input_leaves_it_without_gradient_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _input_grads_after_a_hook_dropping_one(ember), _input_grads_after_a_hook_dropping_one(torch)
+    np.testing.assert_allclose(ours[0], theirs[0])  # [30, 40]
+    assert ours[1] is None and theirs[1] is None  # (Ember's was zeros: an optimizer would decay or step it)
+
+
+def test_a_full_backward_hook_returning_another_shape_or_dtype_is_refused_naming_the_module():
+    for bad in (lambda g: g[:1], lambda g: g.double()):
+        fc = nn.Tanh()
+        fc.register_full_backward_hook(lambda m, grad_input, grad_output, bad=bad: (bad(grad_input[0]),))
+        with pytest.raises(RuntimeError, match="Tanh: backward hook returned .* as gradient 0, which is float32"):
+            fc(ember.ones(2, requires_grad=True)).sum().backward()
+
+
 def test_full_backward_hooks_are_refused_inside_jit_naming_the_module():
     fc = nn.Linear(2, 2)
     fc.register_full_backward_hook(lambda m, grad_input, grad_output: None)

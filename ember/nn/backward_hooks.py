@@ -12,7 +12,6 @@ from collections.abc import Callable
 from functools import partial
 
 from ember.autograd import apply, is_grad_enabled
-from ember.creation import zeros_like
 from ember.ops.shape import RESHAPE
 from ember.tensor import Tensor
 
@@ -26,8 +25,9 @@ class _Gate:
     """Hands the gradients of several tensors to ``on_all(grads) -> grads`` together, once all are known.
 
     Each tensor passes through two identity ops. The backward reaches the outer ones first (they were made last)
-    and their hooks record the gradients; the first hook of an inner one then calls ``on_all``, before any
-    gradient has gone further, and each inner hook hands on its tensor's replacement."""
+    and their hooks record the gradients; the first post-hook of an inner one's node then calls ``on_all``,
+    before any gradient has gone further, and each hands on its tensor's replacement (None: no gradient, as
+    PyTorch's)."""
 
     __slots__ = ("on_all", "grads", "results", "left")
 
@@ -39,13 +39,13 @@ class _Gate:
         outer = [_identity(t) for t in inner]
         for i, (a, b) in enumerate(zip(inner, outer)):
             b.register_hook(partial(self._record, i))
-            a.register_hook(partial(self._release, i))
+            a.grad_fn.register_hook(partial(self._release, i))
         return outer
 
     def _record(self, i: int, grad: Tensor) -> None:
         self.grads[i] = grad
 
-    def _release(self, i: int, grad: Tensor) -> Tensor:
+    def _release(self, i: int, grad_inputs: tuple, grad_outputs: tuple) -> tuple:
         if self.results is None:
             self.results = tuple(self.on_all(tuple(self.grads)))
             self.left = sum(g is not None for g in self.grads)
@@ -53,7 +53,7 @@ class _Gate:
         self.left -= 1
         if not self.left:  # this backward is done with the gate: a later one (retain_graph) starts afresh
             self.grads, self.results = [None] * len(self.grads), None
-        return zeros_like(grad) if result is None else result
+        return (result,)
 
 
 def _tensor_places(values: tuple) -> list[int]:
@@ -69,10 +69,19 @@ def _spread(places: list[int], grads: tuple, n: int) -> tuple:
     return tuple(full)
 
 
-def _checked(what: str, result, expected: int) -> tuple:
-    if len(result) != expected:
+def _checked(module, what: str, result, given: tuple) -> tuple:
+    """``result``, a hook's replacement of the gradients ``given``, refused unless it has one per entry, each
+    None or of its entry's shape and dtype."""
+    if len(result) != len(given):
         raise RuntimeError(f"Backward {what} returned an invalid number of gradients, got {len(result)}, "
-                           f"but expected {expected}")
+                           f"but expected {len(given)}")
+    for i, (new, old) in enumerate(zip(result, given)):
+        if new is None or old is None:
+            continue
+        if not isinstance(new, Tensor) or tuple(new.shape) != tuple(old.shape) or new.dtype != old.dtype:
+            got = f"{new.dtype}{list(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
+            raise RuntimeError(f"{module._get_name()}: backward {what} returned {got} as gradient {i}, which is "
+                               f"{old.dtype}{list(old.shape)}")
     return tuple(result)
 
 
@@ -118,8 +127,8 @@ class BackwardHook:
         for hook in self.pre_hooks:
             result = hook(self.module, grad_outputs)
             if result is not None:
-                grad_outputs = _checked("pre hook", (result,) if isinstance(result, Tensor) else result,
-                                        self.n_outputs)
+                grad_outputs = _checked(self.module, "pre hook",
+                                        (result,) if isinstance(result, Tensor) else result, grad_outputs)
         self.grad_outputs = grad_outputs
         if not self.input_places:  # no input gate will fire: the hooks see None for every input now
             self._call_hooks_without_inputs()
@@ -141,6 +150,6 @@ class BackwardHook:
         for hook in self.hooks:
             result = hook(self.module, grad_inputs, self.grad_outputs)
             if result is not None:
-                grad_inputs = _checked("hook", result, self.n_inputs)
+                grad_inputs = _checked(self.module, "hook", result, grad_inputs)
         self.grad_outputs = None
         return tuple(grad_inputs[i] for i in self.input_places)
