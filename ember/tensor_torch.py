@@ -105,8 +105,8 @@ class TorchMethods:
         return _ops().reshape(self, other.shape)
 
     def expand_as(self, other):
-        """This tensor broadcast to ``other``'s shape."""
-        return _ops().broadcast_to(self, other.shape)
+        """This tensor broadcast to ``other``'s shape (``expand``)."""
+        return _ops().expand(self, other.shape)
 
     def type_as(self, other):
         """This tensor cast to ``other``'s dtype."""

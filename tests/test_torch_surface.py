@@ -419,6 +419,24 @@ def test_grad_fn_register_hook_sees_and_replaces_the_input_gradients_as_torch():
         z.sum().backward()  # (PyTorch: "hook has changed the type of value")
 
 
+def test_expanding_to_its_own_shape_gives_a_new_view_whose_hooks_see_only_its_gradients_as_torch():
+    def run(m):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x.expand_as(x)
+        leaf = y.grad_fn.next_functions[0][0].variable is x  # (the idiom that reaches a parameter's AccumulateGrad)
+        seen = []
+        y.register_hook(lambda g: (seen.append(g.tolist()), g * 10)[1])
+        ((y * 2).sum() + (x * 3).sum()).backward()
+        h = x * 1
+        e = h.expand(2)
+        e.register_hook(lambda g: g * 0)
+        ((e * 2).sum() + (h * 3).sum()).backward()
+        return seen, x.grad.tolist(), leaf
+
+    ours, theirs = run(ember), run(torch)
+    assert ours == theirs  # ([[2, 2]], [26, 26], True); the hooks were x's own: [[5, 5]], [50, 50]
+
+
 def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
     import itertools
 

@@ -313,8 +313,13 @@ def broadcast_to(x: TensorLike, shape) -> TensorLike:
 
 
 def expand(x: TensorLike, *shape) -> TensorLike:
-    """PyTorch's name for ``broadcast_to``."""
-    return broadcast_to(x, _sizes(shape))
+    """PyTorch's name for ``broadcast_to``; as PyTorch's, a tensor that requires grad expanded to its own shape
+    is a new view with its own node (``p.expand_as(p).grad_fn``: hooks on it see only the gradients through it)."""
+    x = as_tensor(x)
+    out = broadcast_to(x, _sizes(shape))
+    if out is x and x.requires_grad:
+        return dispatch.apply(RESHAPE, (x,), {"shape": tuple(x.shape)})
+    return out
 
 
 def _broadcast_axes(g_shape: tuple, shape: tuple) -> tuple:
