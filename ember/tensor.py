@@ -487,7 +487,7 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         if self.node is None:
             if self._hooks is None:
                 self._hooks = []
-            self._hooks.append(hook)
+            self._hooks.insert(tensor_hooks_end(self._hooks), hook)  # (before its AccumulateGrad's hooks)
             traced_state.changed()  # a trace runs the hooks of the leaves it differentiates
             return _HookHandle(self._hooks, hook, True)
         if self.node.hooks is None:

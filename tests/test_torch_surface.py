@@ -437,6 +437,24 @@ def test_expanding_to_its_own_shape_gives_a_new_view_whose_hooks_see_only_its_gr
     assert ours == theirs  # ([[2, 2]], [26, 26], True); the hooks were x's own: [[5, 5]], [50, 50]
 
 
+def test_accumulate_grad_hooks_reached_through_expand_as_run_as_torch():
+    def run(m):
+        p = m.tensor([1.0, 2.0], requires_grad=True)
+        acc = p.expand_as(p).grad_fn.next_functions[0][0]  # DDP-style per-parameter gradient-ready hooks
+        log = []
+        handle = acc.register_hook(lambda grad_inputs, grad_outputs: log.append(
+            ("post", grad_inputs, grad_outputs[0].tolist(), p.grad.tolist())))
+        acc.register_prehook(lambda grads: (log.append(("pre", grads[0].tolist())), (grads[0] * 2,))[1])
+        p.register_hook(lambda g: (log.append(("tensor", g.tolist())), g + 1)[1])
+        (p * 3).sum().backward()
+        (p * 5).sum().backward()
+        handle.remove()
+        (p * 1).sum().backward()
+        return acc.name(), log, p.grad.tolist()
+
+    assert run(ember) == run(torch)  # post: the gradient after the pre-hook ([8, 8], [12, 12]); .grad [24, 24]
+
+
 def test_a_0d_tensor_beside_one_with_dimensions_promotes_as_torch():
     import itertools
 

@@ -138,6 +138,37 @@ class AccumulateGrad:
     def next_functions(self) -> tuple:
         return ()
 
+    def register_prehook(self, hook):
+        """Call ``hook((grad,))`` with the leaf's gradient of a pass before it is added into ``.grad``; a returned
+        tuple replaces it (a gradient hook on the leaf)."""
+        def on_grad(grad):
+            result = hook((grad,))
+            return None if result is None else result[0]
+
+        on_grad.node_hook = True  # (after the leaf's own hooks, before what post-hooks record)
+        leaf = self.variable
+        handle = leaf.register_hook(on_grad)
+        hooks = leaf._hooks
+        hooks.remove(on_grad)
+        end = len(hooks)
+        while end and hooks[end - 1].__class__ is _Arrived:
+            end -= 1
+        hooks.insert(end, on_grad)
+        return handle
+
+    def register_hook(self, hook):
+        """Call ``hook((), (grad,))`` once a pass's gradient ``grad`` of the leaf has been added into its
+        ``.grad``, as PyTorch's AccumulateGrad post-hooks (which DDP-style code reaches through
+        ``p.expand_as(p).grad_fn.next_functions[0][0]``)."""
+        arrived = _Arrived()
+
+        def after(leaf) -> None:
+            hook((), (arrived.grad if arrived.grad is not None else leaf.grad,))
+            arrived.grad = None
+
+        return _HandlePair(self.variable.register_hook(arrived),
+                           register_post_accumulate_grad_hook(self.variable, after))
+
     def __eq__(self, other) -> bool:
         return isinstance(other, AccumulateGrad) and other.variable is self.variable
 
@@ -186,6 +217,31 @@ def _run_post_hooks(node: Node, hooks: list, grad: Tensor, input_grads) -> list:
                                    f"for an input of {t.dtype}{list(t.shape)}")
         grads = tuple(result)
     return list(grads)
+
+
+class _Arrived:
+    """A leaf's gradient hook that keeps the gradient of the pass for an ``AccumulateGrad`` post-hook; kept after
+    the leaf's other hooks."""
+
+    __slots__ = ("grad",)
+    node_hook = True
+
+    def __init__(self):
+        self.grad = None
+
+    def __call__(self, grad) -> None:
+        self.grad = grad
+
+
+class _HandlePair:
+    __slots__ = ("handles",)
+
+    def __init__(self, *handles):
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
 
 
 class _NodeHookHandle:
