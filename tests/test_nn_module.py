@@ -1084,3 +1084,9 @@ def test_linear_with_a_1d_weight_is_a_dot_product_eagerly_and_traced():
     F.linear(xs, ws, ember.tensor(0.5)).sum().backward()
     np.testing.assert_allclose(xs.grad.numpy(), np.broadcast_to(w, (5, 3)), rtol=1e-6)
     np.testing.assert_allclose(ws.grad.numpy(), x.sum(0), rtol=1e-5)
+
+
+def test_the_deprecated_backward_hook_is_refused_naming_the_full_one():
+    # register_backward_hook was an AttributeError; its grad_input is the last op's in PyTorch, which Ember cannot match
+    with pytest.raises(RuntimeError, match="Linear.register_backward_hook: .* use register_full_backward_hook"):
+        ember.nn.Linear(2, 2).register_backward_hook(lambda module, grad_input, grad_output: None)

@@ -299,6 +299,14 @@ class Module:
         options = ("with_kwargs",) * with_kwargs + ("always_call",) * always_call
         return self._add_hook(self._forward_hooks, hook, prepend, options)
 
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's deprecated module backward hook, whose ``grad_input`` is that of the last op the forward ran:
+        refused, as Ember records other ops; ``register_full_backward_hook`` gives the module's own inputs'."""
+        raise RuntimeError(f"{type(self).__name__}.register_backward_hook: PyTorch's deprecated hook reports the "
+                           "gradients of the last op its forward ran, which Ember's recorded ops do not match; use "
+                           "register_full_backward_hook(hook), whose grad_input is the module's own inputs' (PyTorch "
+                           "recommends it too)")
+
     def register_full_backward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, grad_input, grad_output)`` in eager backward once the gradients with respect to the
         call's inputs are known: ``grad_input`` one entry per positional argument (None for one that is not a
