@@ -81,8 +81,9 @@ class DistributedDataParallel(Module):
     ``device_ids`` / ``output_device`` may name the one device the module is on; ``dim`` (for several devices
     per process), ``check_reduction``, ``gradient_as_bucket_view`` and ``static_graph`` change nothing here.
     ``find_unused_parameters=True``: each forward (with gradients, outside ``no_sync()``) walks the recorded graph
-    from its outputs, and the parameters it does not reach count as zeros in this step's averages, as PyTorch's;
-    a parameter no rank used keeps its ``.grad``. Without it every rank must use every trained parameter.
+    from its outputs, and the parameters it does not reach count in this step's averages with the gradients they
+    hold when backward starts (zeros where none), as PyTorch's; a parameter no rank used keeps its ``.grad``.
+    Without it every rank must use every trained parameter.
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
@@ -129,6 +130,7 @@ class DistributedDataParallel(Module):
         self._sparse_ready = []
         self._find_unused = bool(find_unused_parameters)
         self._unused = set()  # ids of the parameters this step's forward did not reach (find_unused_parameters)
+        self._unused_pending = False  # whether backward has yet to count them in
         self._used_anywhere = set()  # ids of the parameters some rank's forward reached
         self._set_up_buckets(named)
 
@@ -309,16 +311,26 @@ class DistributedDataParallel(Module):
         anywhere = self._group.all_reduce(used, ReduceOp.MAX)
         self._used_anywhere = {key for key, flag in zip(keys, anywhere) if flag}
         self._unused = {key for key in keys if key not in reached}
+        # counted in when backward starts (the first gradient hook), as PyTorch's reducer: a forward never
+        # backpropagated leaves no step half done, and a gradient accumulated under no_sync() is read as it is then
+        self._unused_pending = bool(self._unused)
+        if self._unused and len(self._unused) == len(self._bucket_of):  # no gradient hook will run
+            self._count_unused()
+            self._finish()
+
+    def _count_unused(self) -> None:
+        """Count this step's unused parameters in with the gradients they hold (zeros where they have none)."""
+        self._unused_pending = False
         for key in self._unused:
             self._ready.add(key)
             bucket, i = self._bucket_of[key]
             if bucket is None:
                 self._sparse_ready.append(self._by_id[key])
-            else:
+            elif self._by_id[key].grad is None:
                 bucket.flat[bucket.offsets[i] : bucket.offsets[i + 1]] = 0
                 self._count_in(bucket)
-        if self._unused and len(self._ready) == len(self._bucket_of):
-            self._finish()
+            else:
+                self._fill(bucket, i, self._by_id[key])
 
     def pre_forward(self) -> None:
         """What ``forward`` does before it runs the module, for callers that run the module themselves
@@ -369,6 +381,8 @@ class DistributedDataParallel(Module):
         grad = param.grad
         if not self._backward_sync or (grad.values if grad.__class__ is RowSparse else grad).symbolic:
             return  # (a graph value: ember.jit traces the step, and its data_parallel pass averages)
+        if self._unused_pending:
+            self._count_unused()
         key = id(param)
         if key in self._ready:
             return
@@ -394,7 +408,7 @@ class DistributedDataParallel(Module):
         if bucket.pending == 0:
             # the full buckets' all-reduces start in bucket order, as PyTorch's reducer starts them: MPI matches a
             # rank's collectives to the others' by their order, and backward may fill the buckets in another order
-            # on another rank (the parameters find_unused_parameters marks ready at the forward)
+            # on another rank (the parameters find_unused_parameters marks ready at its first hook)
             buckets = self._buckets
             while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
                 buckets[self._next_bucket].work = self._group.iall_reduce_unchecked(
@@ -412,7 +426,7 @@ class DistributedDataParallel(Module):
         grads = []
         for p in params:
             g = p.grad
-            if id(p) in self._unused:  # (find_unused_parameters) no rows from this rank
+            if g is None:  # (find_unused_parameters, no gradient accumulated) no rows from this rank
                 rows = Tensor._make(np.zeros((0,) + tuple(p.shape[1:]), p.dtype), None)
                 g = RowSparse(np.zeros(0, np.int64), rows, tuple(p.shape))
             elif g.__class__ is not RowSparse:  # a layer declared sparse gave a dense gradient this time

@@ -173,7 +173,8 @@ for bad, words in ((dict(device_mesh=object()), "device_mesh"),
     except ValueError as e:
         assert words in str(e), str(e)
 
-# find_unused_parameters: what a rank's forward does not reach counts as zeros; what no rank used keeps .grad None
+# find_unused_parameters: what a rank's forward does not reach counts as zeros (it has no gradient yet); what no rank
+# used keeps .grad None
 
 
 class Heads(ember.nn.Module):
@@ -247,6 +248,35 @@ for k in range(n):
 ddp(ember.full((2, 3), float(r + 1)), r == 0).sum().backward()
 for name, p in chain.named_parameters():
     np.testing.assert_allclose(p.grad.numpy(), expected[name], rtol=1e-5, atol=1e-6, err_msg=f"skipped {name}")
+
+# a parameter a rank's synchronized forward does not reach counts with the gradient it accumulated under no_sync(),
+# read when backward starts, as PyTorch's reducer (it counted as zeros: b's average 2.0 where PyTorch's is 2.5); a
+# forward never backpropagated (a validation pass with gradients enabled) leaves no step half done
+ember.manual_seed(2)
+heads, replica = Heads(), Heads()
+replica.load_state_dict(heads.state_dict())
+ddp = dist.DistributedDataParallel(heads, find_unused_parameters=True)
+all_used = (ember.full((4, 3), 0.5), True, ember.tensor(np.array([3, 4])))
+expected = {}
+for k in range(n):
+    replica.zero_grad()
+    (replica(*all_used) ** 2).sum().backward()
+    (replica(*usage(k, 0)) ** 2).sum().backward()
+    for name, p in replica.named_parameters():
+        if p.grad is not None:
+            g = p.grad.to_dense().numpy() if hasattr(p.grad, "to_dense") else p.grad.numpy()
+            expected[name] = expected.get(name, 0) + g / n
+heads.zero_grad()
+with ddp.no_sync():
+    (ddp(*all_used) ** 2).sum().backward()
+ddp(*usage(r, 1))  # never backpropagated
+(ddp(*usage(r, 0)) ** 2).sum().backward()
+for name, p in heads.named_parameters():
+    if name not in expected:
+        assert p.grad is None, name
+        continue
+    got = p.grad.to_dense().numpy() if hasattr(p.grad, "to_dense") else p.grad.numpy()
+    np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=1e-6, err_msg=f"accumulated {name}")
 
 dist.monitored_barrier(timeout=20)
 assert dist.barrier(async_op=True).wait() is None
