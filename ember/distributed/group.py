@@ -416,6 +416,11 @@ class ProcessGroup:
 
 
 def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
+    if host.dtype.kind == "c":  # as PyTorch's: complex numbers sum (and average), but have no order or bits
+        if op not in (ReduceOp.SUM, ReduceOp.AVG):
+            raise TypeError(f"{what}: ReduceOp.{op.name} is not defined on complex arrays ({host.dtype}); only SUM "
+                            "and AVG are")
+        return
     if host.dtype.kind not in "fiub" and host.dtype.name not in ("bfloat16", "float16"):
         raise TypeError(f"{what}: cannot reduce {host.dtype} arrays")
     if op is ReduceOp.AVG and host.dtype.kind in "iub":

@@ -62,6 +62,25 @@ try:
 except TypeError as e:
     assert "BAND" in str(e) and "float32" in str(e)
 
+# complex numbers sum and average, as PyTorch's (they were refused: 'cannot reduce complex128 arrays'); MAX, MIN,
+# PRODUCT and the bitwise ops are refused, naming the op
+for dtype in (np.complex64, np.complex128):
+    z = np.array([1 + 2j, -3j, 0.5], dtype=dtype)
+    for op, expect in (("SUM", z * 6), ("AVG", z * 2)):
+        t = ember.tensor(z * (r + 1))
+        dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+        assert t.dtype == dtype
+        np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)
+    out = ember.tensor(np.zeros(1, dtype))
+    dist.reduce_scatter_tensor(out, ember.tensor(z * (r + 1)))
+    np.testing.assert_allclose(out.numpy(), z[r : r + 1] * 6, rtol=1e-6)
+    np.testing.assert_allclose(dist.functional.all_reduce(ember.tensor(z)).numpy(), z * 3, rtol=1e-6)
+try:
+    dist.all_reduce(ember.tensor(np.ones(2, np.complex64)), op=dist.ReduceOp.MAX)
+    raise AssertionError("MAX on complex numbers was accepted")
+except TypeError as e:
+    assert "MAX" in str(e) and "complex64" in str(e)
+
 # a subgroup of ranks 0 and 2: src / dst are job ranks, group_src / group_dst ranks in the group
 g = dist.new_group([2, 0])
 assert dist.get_rank(g) == {0: 0, 1: -1, 2: 1}[r] and dist.get_world_size(g) == (2 if r != 1 else -1)
