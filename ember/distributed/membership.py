@@ -85,6 +85,13 @@ def group_rank(group: ProcessGroup, what: str, name: str, rank: int | None, in_g
     return get_group_rank(group, rank, what)
 
 
+def check_not_self(group: ProcessGroup, what: str, role: str, rank: int) -> None:
+    """PyTorch's refusal of a message to or from this rank itself (``rank`` in the group)."""
+    if rank == group.rank:
+        raise ValueError(f"{what}: the {role} rank {group.ranks[rank]} is this process's own rank; a message goes "
+                         "to another rank")
+
+
 def get_process_group_ranks(group) -> list:
     """The job ranks of ``group``'s members, in group rank order (every rank for None)."""
     return list(resolve(group, "get_process_group_ranks").ranks)

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 
 from ember.distributed.group import ProcessGroup
-from ember.distributed.membership import group_rank, resolve
+from ember.distributed.membership import check_not_self, group_rank, resolve
 
 
 def _check_slots(what: str, name: str, objects, g: ProcessGroup) -> None:
@@ -96,6 +96,7 @@ def send_object_list(object_list: list, dst: int | None = None, group: ProcessGr
     if g is None:
         return
     peer = group_rank(g, "send_object_list", "dst", dst, group_dst, default=None)
+    check_not_self(g, "send_object_list", "destination", peer)
     payload = np.frombuffer(pickle.dumps(list(object_list)), np.uint8).copy()
     g.send(np.array([payload.size, len(object_list)], dtype=np.int64), peer)
     g.send(payload, peer)
@@ -109,6 +110,8 @@ def recv_object_list(object_list: list, src: int | None = None, group: ProcessGr
     if g is None:
         return -1
     source = None if src is None and group_src is None else group_rank(g, "recv_object_list", "src", src, group_src)
+    if source is not None:
+        check_not_self(g, "recv_object_list", "source", source)
     header, sender = g.recv(np.empty(2, dtype=np.int64), source)
     size, count = (int(v) for v in header)
     if count != len(object_list):

@@ -5,7 +5,7 @@ and ``batch_isend_irecv`` of ``P2POp``s. Ranks are job ranks (``dst``, ``src``, 
 from __future__ import annotations
 
 from ember.distributed.group import ProcessGroup, Work
-from ember.distributed.membership import group_rank, resolve
+from ember.distributed.membership import check_not_self, group_rank, resolve
 from ember.tensor import Tensor
 
 
@@ -50,10 +50,14 @@ def irecv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = N
 
 def send(tensor: Tensor, dst: int | None = None, group: ProcessGroup | None = None, tag: int = 0,
          group_dst: int | None = None) -> None:
-    """Send ``tensor`` to rank ``dst`` (which calls ``recv``)."""
-    work = isend(tensor, dst, group, tag, group_dst)
-    if work is not None:
-        work.wait()
+    """Send ``tensor`` to rank ``dst`` (which calls ``recv``; not this rank itself, as PyTorch's)."""
+    data = _data("send", tensor)
+    g = resolve(group, "send")
+    if g is None:
+        return
+    peer = group_rank(g, "send", "dst", dst, group_dst, default=None)
+    check_not_self(g, "send", "destination", peer)
+    g.send(data, peer, tag)
 
 
 def recv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None, tag: int = 0,
