@@ -12,7 +12,15 @@ import numpy as np
 
 import ember
 from ember.compat.tf import nn
-from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_default_graph, op, variable_scope
+from ember.compat.tf._core import (
+    Tensor,
+    add_to_collection,
+    as_tf,
+    control_dependencies,
+    get_default_graph,
+    op,
+    variable_scope,
+)
 from ember.compat.tf.variables import get_variable, ones_initializer, zeros_initializer
 
 __all__ = [
@@ -354,9 +362,19 @@ def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon:
                                    zeros_initializer(), trainable=False)
         moving_variance = get_variable("moving_variance", [channels], initializer=moving_variance_initializer or
                                        ones_initializer(), trainable=False)
+    bessel = rank == 4 and axis in (1, 3) and fused is not False
+    return _batch_norm_ops(inputs, axis, momentum, epsilon, gamma, beta, moving_mean, moving_variance, training,
+                           bessel, name or "batchnorm", ["update_ops"])
+
+
+def _batch_norm_ops(inputs: Tensor, axis: int, momentum: float, epsilon: float, gamma, beta, moving_mean,
+                    moving_variance, training, bessel: bool, name: str, updates_collections) -> Tensor:
+    """The normalization of ``inputs`` over every axis but ``axis``, its moving averages' updates put into
+    ``updates_collections`` (a list of collection names) or, for ``None``, run before the output is (in place)."""
+    rank = len(inputs.shape)
+    channels = inputs.shape[axis]
     axes = tuple(a for a in range(rank) if a != axis)
     shape = tuple(channels if a == axis else 1 for a in range(rank))
-    bessel = rank == 4 and axis in (1, 3) and fused is not False
     params = tuple(p for p in (gamma, beta) if p is not None)
 
     def normalize(x, mean, variance, *gb):
@@ -379,19 +397,26 @@ def batch_normalization(inputs, axis: int = -1, momentum: float = 0.99, epsilon:
         else:
             update_variance = variance
         rate = 1.0 - momentum
+        updates = []
         for moving, batch in ((moving_mean, mean), (moving_variance, update_variance)):
             if isinstance(training, Tensor):  # not training: a step of 0, as TensorFlow's smart_cond gives
                 step = op(lambda m, b, t: (m - b) * ember.cast(t, m.dtype) * rate, (moving, batch, training),
                           name="AssignMovingAvg")
             else:
                 step = op(lambda m, b: (m - b) * rate, (moving, batch), name="AssignMovingAvg")
-            add_to_collection("update_ops", moving.assign_sub(step))
-        batch_out = op(normalize, (inputs, mean, variance, *params), name=name or "batchnorm")
-        if not isinstance(training, Tensor):
-            return batch_out
-        moving_out = op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
-        return op(lambda t, a, b: ember.where(t, a, b), (training, batch_out, moving_out), name=name or "batchnorm")
-    return op(normalize, (inputs, moving_mean, moving_variance, *params), name=name or "batchnorm")
+            updates.append(moving.assign_sub(step))
+        for collection in updates_collections or ():
+            for update in updates:
+                add_to_collection(collection, update)
+        batch_out = op(normalize, (inputs, mean, variance, *params), name=name)
+        if isinstance(training, Tensor):
+            moving_out = op(normalize, (inputs, moving_mean, moving_variance, *params), name=name)
+            batch_out = op(lambda t, a, b: ember.where(t, a, b), (training, batch_out, moving_out), name=name)
+        if updates_collections is None:  # in place: the output is read after the updates ran
+            with control_dependencies(updates):
+                batch_out = op(lambda y: y, (batch_out,), name=f"{name}/Identity")
+        return batch_out
+    return op(normalize, (inputs, moving_mean, moving_variance, *params), name=name)
 
 
 class Layer:

@@ -1,0 +1,324 @@
+"""``tf.contrib``: the slim-style layers (fully_connected, conv2d, batch_norm...) against NumPy with the weights
+read back from the Session, their variable names, collections and TF-1 defaults."""
+
+import numpy as np
+import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+
+import ember.compat.tf as tf
+
+layers = tf.contrib.layers
+
+
+def _names(variables) -> list:
+    return [v.name for v in variables]
+
+
+def _conv_nhwc(x, w, stride=1, pad=(0, 0)):
+    """A plain NumPy 2-D cross-correlation (NHWC, HWIO), explicit zero padding (top/left, bottom/right equal)."""
+    x = np.pad(x, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1]), (0, 0)))
+    kh, kw = w.shape[:2]
+    oh, ow = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    out = np.zeros((x.shape[0], oh, ow, w.shape[3]))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            out[:, i, j, :] = np.einsum("nhwc,hwco->no", patch, w)
+    return out
+
+
+def test_fully_connected_defaults_relu_names_and_collections():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 3])
+    h = layers.fully_connected(x, 4, biases_initializer=tf.constant_initializer(0.25))
+    out = layers.fully_connected(h, 2, activation_fn=None)
+    assert _names(tf.global_variables()) == ["fully_connected/weights:0", "fully_connected/biases:0",
+                                             "fully_connected_1/weights:0", "fully_connected_1/biases:0"]
+    assert _names(tf.get_collection(tf.GraphKeys.MODEL_VARIABLES)) == _names(tf.global_variables())
+    assert _names(tf.trainable_variables()) == _names(tf.global_variables())
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        (w1, b1, w2, b2), got_h, got = sess.run(tf.global_variables()), *sess.run([h, out], {x: X})
+    np.testing.assert_array_equal(b1, np.full(4, 0.25, np.float32))
+    want_h = np.maximum(X @ w1 + b1, 0.0)  # the default activation is relu
+    np.testing.assert_allclose(got_h, want_h, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, want_h @ w2 + b2, rtol=1e-6, atol=1e-6)
+    limit = np.sqrt(6.0 / (3 + 4))  # xavier uniform
+    assert np.all(np.abs(w1) <= limit) and np.all(b2 == 0.0)
+
+
+def test_fully_connected_scope_reuse_regularizers_and_outputs_collections():
+    x = tf.placeholder(tf.float32, [None, 3])
+    a = layers.fully_connected(x, 2, scope="fc", weights_regularizer=layers.l2_regularizer(0.5),
+                               biases_regularizer=layers.l1_regularizer(0.1), outputs_collections="outs",
+                               variables_collections=["mine"])
+    b = layers.fully_connected(x, 2, scope="fc", reuse=True)
+    assert _names(tf.global_variables()) == ["fc/weights:0", "fc/biases:0"]
+    assert _names(tf.get_collection("mine")) == ["fc/weights:0", "fc/biases:0"]
+    assert tf.get_collection("outs") == [a] and a.alias == "fc"
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert len(losses) == 2
+    X = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.global_variables()[1].assign([0.5, -2.0]))
+        w, bias = sess.run(tf.global_variables())
+        got_a, got_b, l2, l1 = sess.run([a, b, *losses], {x: X})
+    np.testing.assert_allclose(got_a, got_b)
+    np.testing.assert_allclose(l2, 0.5 * np.sum(w ** 2) / 2, rtol=1e-6)
+    np.testing.assert_allclose(l1, 0.1 * 2.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="fully_connected: reuse=True needs a scope"):
+        layers.fully_connected(x, 2, reuse=True)
+    with pytest.raises(ValueError, match="fully_connected: num_outputs must be a positive integer"):
+        layers.fully_connected(x, 0)
+    with pytest.raises(ValueError, match=r"fully_connected: .*shape \[3\]"):
+        layers.fully_connected(tf.zeros([3]), 2)
+
+
+def test_fully_connected_normalizer_fn_replaces_biases():
+    x = tf.placeholder(tf.float32, [None, 3])
+    out = layers.fully_connected(x, 4, normalizer_fn=layers.batch_norm, normalizer_params={"scale": True})
+    assert _names(tf.global_variables()) == [
+        "fully_connected/weights:0", "fully_connected/BatchNorm/beta:0", "fully_connected/BatchNorm/gamma:0",
+        "fully_connected/BatchNorm/moving_mean:0", "fully_connected/BatchNorm/moving_variance:0"]
+    X = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w = sess.run(tf.global_variables()[0])
+        got = sess.run(out, {x: X})
+    z = X.astype(np.float64) @ w
+    want = np.maximum((z - z.mean(0)) / np.sqrt(z.var(0) + 0.001), 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding,stride", [("SAME", 1), ("VALID", 2)])
+def test_conv2d_matches_numpy(padding, stride):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2, 7, 7, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 7, 7, 3])
+    out = layers.conv2d(x, 4, 3, stride=stride, padding=padding, biases_initializer=tf.constant_initializer(0.1))
+    second = layers.conv2d(x, 4, [1, 1], activation_fn=None)
+    assert _names(tf.global_variables()) == ["Conv/weights:0", "Conv/biases:0", "Conv_1/weights:0", "Conv_1/biases:0"]
+    assert tf.global_variables()[0].shape == (3, 3, 3, 4)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w, b, w2, _ = sess.run(tf.global_variables())
+        got, got2 = sess.run([out, second], {x: X})
+    want = np.maximum(_conv_nhwc(X, w, stride, (1, 1) if padding == "SAME" else (0, 0)) + b, 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got2, np.einsum("nhwc,co->nhwo", X, w2[0, 0]), rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_errors_name_the_layer():
+    x = tf.placeholder(tf.float32, [None, 7, 7, 3])
+    with pytest.raises(ValueError, match="conv2d: only one of rate"):
+        layers.conv2d(x, 4, 3, stride=2, rate=2)
+    with pytest.raises(ValueError, match=r"conv2d: the inputs must have rank 4, got shape \[None, 3\]"):
+        layers.conv2d(tf.placeholder(tf.float32, [None, 3]), 4, 3)
+    with pytest.raises(ValueError, match="conv2d: padding must be 'SAME' or 'VALID'"):
+        layers.conv2d(x, 4, 3, padding="full")
+    with pytest.raises(ValueError, match="conv2d: data_format must be 'NHWC' or 'NCHW'"):
+        layers.conv2d(x, 4, 3, data_format="channels_last")
+
+
+def test_conv2d_transpose_and_pools_match_numpy():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1, 3, 3, 2)).astype(np.float32)
+    x = tf.constant(X)
+    up = layers.conv2d_transpose(x, 1, 2, stride=2, activation_fn=None)
+    assert _names(tf.global_variables()) == ["Conv2d_transpose/weights:0", "Conv2d_transpose/biases:0"]
+    assert tf.global_variables()[0].shape == (2, 2, 1, 2) and up.shape == (1, 6, 6, 1)
+    Y = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
+    mx, av = layers.max_pool2d(tf.constant(Y), 2), layers.avg_pool2d(tf.constant(Y), [3, 3], stride=1)
+    assert mx.shape == (2, 2, 2, 3) and av.shape == (2, 3, 3, 3)  # stride 2, 'VALID' by default
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w = sess.run(tf.global_variables()[0])
+        got_up, got_mx, got_av = sess.run([up, mx, av])
+    want_up = np.zeros((1, 6, 6, 1))
+    for i in range(3):
+        for j in range(3):  # stride equal to the kernel: each input pixel paints its own 2x2 block
+            want_up[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2, 0] = np.einsum("hwc,c->hw", w[:, :, 0, :], X[0, i, j])
+    np.testing.assert_allclose(got_up, want_up, rtol=1e-5, atol=1e-6)
+    want_mx = Y[:, :4, :4].reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4))
+    np.testing.assert_allclose(got_mx, want_mx)
+    want_av = np.stack([np.stack([Y[:, i:i + 3, j:j + 3].mean(axis=(1, 2)) for j in range(3)], 1) for i in range(3)],
+                       1)
+    np.testing.assert_allclose(got_av, want_av, rtol=1e-6, atol=1e-6)
+
+
+def test_batch_norm_defaults_no_gamma_update_ops_and_bessel():
+    rng = np.random.default_rng(4)
+    X = rng.normal(2.0, 3.0, size=(8, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 3])
+    out = layers.batch_norm(x)
+    assert _names(tf.global_variables()) == ["BatchNorm/beta:0", "BatchNorm/moving_mean:0",
+                                             "BatchNorm/moving_variance:0"]  # scale=False: no gamma
+    assert _names(tf.trainable_variables()) == ["BatchNorm/beta:0"]
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert len(updates) == 2
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(out, {x: X})
+        sess.run(updates, {x: X})
+        mean, var = sess.run(tf.global_variables()[1:])
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(got, (X64 - X64.mean(0)) / np.sqrt(X64.var(0) + 0.001), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mean, 0.001 * X64.mean(0), rtol=1e-5)  # decay 0.999
+    np.testing.assert_allclose(var, 0.999 + 0.001 * X64.var(0, ddof=1), rtol=1e-5)  # the fused kernel's Bessel
+
+
+def test_batch_norm_in_place_updates_and_inference():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4, 2, 2, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 2, 2, 3])
+    train = tf.placeholder(tf.bool, [])
+    out = layers.batch_norm(x, decay=0.5, scale=True, updates_collections=None, is_training=train,
+                            param_initializers={"gamma": tf.constant_initializer(2.0)}, scope="bn")
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
+    X64 = X.astype(np.float64)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(out, {x: X, train: True})  # the updates ran with the output
+        mean, var = sess.run(["bn/moving_mean:0", "bn/moving_variance:0"])
+        inference = sess.run(out, {x: X, train: False})
+        unchanged = sess.run(["bn/moving_mean:0", "bn/moving_variance:0"])
+    axes = (0, 1, 2)
+    np.testing.assert_allclose(got, 2.0 * (X64 - X64.mean(axes)) / np.sqrt(X64.var(axes) + 0.001), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(mean, 0.5 * X64.mean(axes), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(var, 0.5 + 0.5 * X64.var(axes, ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(inference, 2.0 * (X64 - mean) / np.sqrt(var + 0.001), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(unchanged, [mean, var])
+
+
+def test_batch_norm_refuses_what_it_cannot_do():
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(NotImplementedError, match="batch_norm: batch_weights, renorm"):
+        layers.batch_norm(x, renorm=True)
+    with pytest.raises(ValueError, match=r"batch_norm: unknown parameter names \['alpha'\]"):
+        layers.batch_norm(x, param_initializers={"alpha": tf.zeros_initializer()})
+    with pytest.raises(TypeError, match="batch_norm: is_training must be a bool"):
+        layers.batch_norm(x, is_training="yes")
+    with pytest.raises(ValueError, match=r"batch_norm: .*rank of 2 or more, got shape \[3\]"):
+        layers.batch_norm(tf.zeros([3]))
+
+
+def test_layer_norm_matches_numpy():
+    rng = np.random.default_rng(6)
+    X = rng.normal(1.0, 2.0, size=(3, 4, 5)).astype(np.float32)
+    x = tf.constant(X)
+    out = layers.layer_norm(x)
+    last = layers.layer_norm(x, begin_norm_axis=-1, center=False, activation_fn=tf.nn.relu)
+    assert _names(tf.global_variables()) == ["LayerNorm/beta:0", "LayerNorm/gamma:0", "LayerNorm_1/gamma:0"]
+    assert tf.global_variables()[0].shape == (5,)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.global_variables()[1].assign(np.arange(5, dtype=np.float32)))
+        sess.run(tf.global_variables()[0].assign(np.full(5, 0.5, np.float32)))
+        got, got_last = sess.run([out, last])
+    X64 = X.astype(np.float64)
+    m, v = X64.mean((1, 2), keepdims=True), X64.var((1, 2), keepdims=True)
+    np.testing.assert_allclose(got, (X64 - m) / np.sqrt(v + 1e-12) * np.arange(5) + 0.5, rtol=1e-5, atol=1e-5)
+    m, v = X64.mean(-1, keepdims=True), X64.var(-1, keepdims=True)
+    np.testing.assert_allclose(got_last, np.maximum((X64 - m) / np.sqrt(v + 1e-12), 0), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="layer_norm: begin_norm_axis must be an int in"):
+        layers.layer_norm(x, begin_norm_axis=3)
+
+
+def test_dropout_keep_prob_and_is_training():
+    X = np.ones((200, 50), np.float32)
+    x = tf.constant(X)
+    train = tf.placeholder(tf.bool, [])
+    out = layers.dropout(x, keep_prob=0.8, is_training=train)
+    off = layers.dropout(x, is_training=False)
+    with tf.Session() as sess:
+        on_values, off_values, fixed = sess.run([out, out, off], {train: True})[0], sess.run(out, {train: False}), \
+            sess.run(off)
+    assert set(np.unique(on_values)) <= {0.0, np.float32(1 / 0.8)}
+    assert abs((on_values == 0).mean() - 0.2) < 0.02
+    np.testing.assert_array_equal(off_values, X)
+    np.testing.assert_array_equal(fixed, X)
+    with pytest.raises(ValueError, match=r"dropout: keep_prob must be a Python number in \(0, 1\]"):
+        layers.dropout(x, keep_prob=0.0)
+
+
+@pytest.mark.parametrize("mode,uniform", [("FAN_IN", False), ("FAN_AVG", True), ("FAN_OUT", False)])
+def test_variance_scaling_initializer_statistics(mode, uniform):
+    init = layers.variance_scaling_initializer(factor=2.0, mode=mode, uniform=uniform, seed=3)
+    v = tf.get_variable("w", [3, 3, 40, 60], initializer=init)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w = sess.run(v).astype(np.float64)
+    fan_in, fan_out = 9 * 40, 9 * 60
+    n = {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2}[mode]
+    if uniform:
+        limit = np.sqrt(3 * 2.0 / n)
+        assert np.abs(w).max() <= limit and np.abs(w).max() > 0.99 * limit
+    else:  # TF-1 contrib's: a normal of stddev sqrt(1.3 factor / n) cut at two stddevs
+        sd = np.sqrt(1.3 * 2.0 / n)
+        assert np.abs(w).max() <= 2 * sd
+        np.testing.assert_allclose(w.std(), sd * 0.87962566103423978, rtol=0.02)
+    with pytest.raises(TypeError, match="variance_scaling_initializer: mode must be"):
+        layers.variance_scaling_initializer(mode="fan_in")
+    with pytest.raises(TypeError, match="variance_scaling_initializer: dtype must be a floating"):
+        layers.variance_scaling_initializer(dtype=tf.int32)
+
+
+def test_embed_sequence_names_values_and_reuse():
+    ids = tf.constant([[0, 2, 1], [3, 3, 0]])
+    out = layers.embed_sequence(ids, vocab_size=4, embed_dim=2)
+    again = layers.embed_sequence(ids, scope="EmbedSequence", reuse=True)
+    assert _names(tf.global_variables()) == ["EmbedSequence/embeddings:0"] and out.shape == (2, 3, 2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        table = sess.run(tf.global_variables()[0])
+        got, got_again = sess.run([out, again])
+    np.testing.assert_array_equal(got, table[[[0, 2, 1], [3, 3, 0]]])
+    np.testing.assert_array_equal(got_again, got)
+    with pytest.raises(ValueError, match="embed_sequence: vocab_size and embed_dim are needed"):
+        layers.embed_sequence(ids, vocab_size=4)
+
+
+def test_missing_contrib_layer_names_an_alternative():
+    with pytest.raises(AttributeError, match="tf.contrib.layers"):
+        layers.no_such_layer  # noqa: B018
+
+
+def test_contrib_cnn_trains_on_generated_images():
+    """A small TF-1 CNN of contrib layers (conv2d, batch_norm as normalizer, max_pool2d, flatten,
+    fully_connected) learns to tell horizontal from vertical bars."""
+    rng = np.random.default_rng(7)
+
+    def batch(n):
+        images = rng.normal(0.0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
+        labels = rng.integers(0, 2, n)
+        for k, label in enumerate(labels):
+            row = rng.integers(0, 8)
+            if label:
+                images[k, :, row, 0] += 1.0
+            else:
+                images[k, row, :, 0] += 1.0
+        return images, labels
+
+    x = tf.placeholder(tf.float32, [None, 8, 8, 1])
+    y = tf.placeholder(tf.int64, [None])
+    training = tf.placeholder(tf.bool, [])
+    net = layers.conv2d(x, 4, 3, normalizer_fn=layers.batch_norm, normalizer_params={"is_training": training})
+    net = layers.max_pool2d(net, 2)
+    net = layers.flatten(net)
+    net = layers.fully_connected(net, 16, weights_regularizer=layers.l2_regularizer(1e-4))
+    logits = layers.fully_connected(net, 2, activation_fn=None)
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits) + tf.losses.get_regularization_loss()
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        train = tf.train.AdamOptimizer(0.01).minimize(loss)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+    test_x, test_y = batch(200)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(60):
+            bx, by = batch(32)
+            sess.run(train, {x: bx, y: by, training: True})
+        acc = sess.run(accuracy, {x: test_x, y: test_y, training: False})
+    assert acc >= 0.95
