@@ -290,6 +290,7 @@ def test_contrib_cnn_trains_on_generated_images():
     """A small TF-1 CNN of contrib layers (conv2d, batch_norm as normalizer, max_pool2d, flatten,
     fully_connected) learns to tell horizontal from vertical bars."""
     rng = np.random.default_rng(7)
+    tf.set_random_seed(7)
 
     def batch(n):
         images = rng.normal(0.0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
@@ -305,7 +306,8 @@ def test_contrib_cnn_trains_on_generated_images():
     x = tf.placeholder(tf.float32, [None, 8, 8, 1])
     y = tf.placeholder(tf.int64, [None])
     training = tf.placeholder(tf.bool, [])
-    net = layers.conv2d(x, 4, 3, normalizer_fn=layers.batch_norm, normalizer_params={"is_training": training})
+    net = layers.conv2d(x, 4, 3, normalizer_fn=layers.batch_norm,
+                        normalizer_params={"is_training": training, "decay": 0.9})
     net = layers.max_pool2d(net, 2)
     net = layers.flatten(net)
     net = layers.fully_connected(net, 16, weights_regularizer=layers.l2_regularizer(1e-4))
@@ -317,8 +319,130 @@ def test_contrib_cnn_trains_on_generated_images():
     test_x, test_y = batch(200)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for _ in range(60):
+        for _ in range(100):
             bx, by = batch(32)
             sess.run(train, {x: bx, y: by, training: True})
         acc = sess.run(accuracy, {x: test_x, y: test_y, training: False})
     assert acc >= 0.95
+
+
+def _rnn_numpy(X, kernel, bias):
+    """BasicRNNCell over (batch, time, features): h = tanh(concat(x, h) @ kernel + bias)."""
+    h = np.zeros((X.shape[0], kernel.shape[1]))
+    outputs = []
+    for t in range(X.shape[1]):
+        h = np.tanh(np.concatenate([X[:, t], h], 1) @ kernel + bias)
+        outputs.append(h)
+    return np.stack(outputs, 1)
+
+
+def test_dropout_wrapper_output_dropout_fresh_mask_each_step():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(20, 6, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 6, 3])
+    keep = tf.placeholder(tf.float32, [])
+    cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicRNNCell(8), output_keep_prob=keep)
+    out, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    assert _names(tf.global_variables()) == ["rnn/basic_rnn_cell/kernel:0", "rnn/basic_rnn_cell/bias:0"]
+    assert cell.state_size == 8 and cell.output_size == 8
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias = sess.run(tf.global_variables())
+        dropped, final = sess.run([out, state], {x: X, keep: 0.5})
+        plain = sess.run(out, {x: X, keep: 1.0})
+    want = _rnn_numpy(X.astype(np.float64), kernel, bias)
+    np.testing.assert_allclose(plain, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(final, want[:, -1], rtol=1e-5, atol=1e-6)  # the state is not dropped
+    kept = dropped != 0
+    np.testing.assert_allclose(dropped[kept], 2.0 * want[kept], rtol=1e-5, atol=1e-6)
+    assert abs(kept.mean() - 0.5) < 0.05
+    assert not np.array_equal(kept[:, 0], kept[:, 1])  # a fresh mask at each step
+
+
+def test_dropout_wrapper_variational_shares_one_mask():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(5, 4, 3)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    cell = tf.contrib.rnn.DropoutWrapper(tf.nn.rnn_cell.BasicRNNCell(50), output_keep_prob=0.6,
+                                         variational_recurrent=True, dtype=tf.float32, seed=4)
+    out, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kernel, bias = sess.run(tf.global_variables())
+        first, second = sess.run(out, {x: X}), sess.run(out, {x: X})
+    want = _rnn_numpy(X.astype(np.float64), kernel, bias)
+    kept = first != 0
+    assert np.all(kept == kept[:1, :1])  # one (1, units) mask for every example and step
+    assert 0 < kept[0, 0].sum() < 50
+    np.testing.assert_allclose(first[kept], want[kept] / 0.6, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(kept, second != 0)  # drawn afresh at each run
+
+
+def test_dropout_wrapper_state_dropout_spares_lstm_memory():
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(30, 1, 2)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 1, 2])
+    plain_cell = tf.nn.rnn_cell.BasicLSTMCell(6, name="plain")
+    plain_out, plain_state = tf.nn.dynamic_rnn(plain_cell, x, dtype=tf.float32, scope="a")
+    cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(6, name="plain"), state_keep_prob=0.5)
+    out, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32, scope="b")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for src, dst in zip(tf.global_variables(scope="a"), tf.global_variables(scope="b")):
+            sess.run(dst.assign(src))
+        (c0, h0), (c1, h1), o0, o1 = sess.run([plain_state, state, plain_out, out], {x: X})
+    np.testing.assert_allclose(c1, c0, rtol=1e-6)  # c is never dropped
+    np.testing.assert_allclose(o1, o0, rtol=1e-6)  # nor the output
+    kept = h1 != 0
+    np.testing.assert_allclose(h1[kept], 2.0 * h0[kept], rtol=1e-5)
+    assert 0.3 < kept.mean() < 0.7
+
+
+def test_dropout_wrapper_errors():
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    with pytest.raises(ValueError, match=r"DropoutWrapper: output_keep_prob must be a number in \(0, 1\]"):
+        tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=0.0)
+    with pytest.raises(ValueError, match="DropoutWrapper: variational_recurrent=True needs dtype"):
+        tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=0.5, variational_recurrent=True)
+    with pytest.raises(ValueError, match="DropoutWrapper: variational_recurrent=True with input dropout needs "
+                                         "input_size"):
+        tf.nn.rnn_cell.DropoutWrapper(cell, input_keep_prob=0.5, variational_recurrent=True, dtype=tf.float32)
+    with pytest.raises(TypeError, match="DropoutWrapper: cell must be an RNN cell"):
+        tf.nn.rnn_cell.DropoutWrapper("lstm")
+
+
+def test_residual_and_output_projection_wrappers_match_numpy():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(3, 5, 4)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 5, 4])
+    residual = tf.nn.rnn_cell.ResidualWrapper(tf.nn.rnn_cell.BasicRNNCell(4))
+    res_out, _ = tf.nn.dynamic_rnn(residual, x, dtype=tf.float32, scope="res")
+    projected = tf.contrib.rnn.OutputProjectionWrapper(tf.nn.rnn_cell.BasicRNNCell(6), 2)
+    proj_out, proj_state = tf.nn.dynamic_rnn(projected, x, dtype=tf.float32, scope="proj")
+    assert _names(tf.global_variables(scope="proj")) == [
+        "proj/output_projection_wrapper/basic_rnn_cell/kernel:0", "proj/output_projection_wrapper/basic_rnn_cell/"
+        "bias:0", "proj/output_projection_wrapper/kernel:0", "proj/output_projection_wrapper/bias:0"]
+    assert projected.output_size == 2 and projected.state_size == 6 and proj_out.shape == (None, 5, 2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        rk, rb = sess.run(tf.global_variables(scope="res"))
+        pk, pb, wk, wb = sess.run(tf.global_variables(scope="proj"))
+        got_res, got_proj, got_state = sess.run([res_out, proj_out, proj_state], {x: X})
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(got_res, X64 + _rnn_numpy(X64, rk, rb), rtol=1e-5, atol=1e-6)
+    hidden = _rnn_numpy(X64, pk, pb)
+    np.testing.assert_allclose(got_proj, hidden @ wk + wb, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_state, hidden[:, -1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"ResidualWrapper: the inputs \(shape \[None, 4\]\) and the cell's output"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.ResidualWrapper(tf.nn.rnn_cell.BasicRNNCell(3)), x, dtype=tf.float32,
+                          scope="bad")
+    with pytest.raises(ValueError, match="OutputProjectionWrapper: output_size must be a positive integer"):
+        tf.contrib.rnn.OutputProjectionWrapper(tf.nn.rnn_cell.BasicRNNCell(6), 0)
+
+
+def test_wrapped_cells_in_a_multi_rnn_cell_keep_tf1_names():
+    x = tf.placeholder(tf.float32, [None, 3, 2])
+    cells = [tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=0.9) for _ in range(2)]
+    tf.nn.dynamic_rnn(tf.nn.rnn_cell.MultiRNNCell(cells), x, dtype=tf.float32)
+    assert _names(tf.global_variables())[::4] == ["rnn/multi_rnn_cell/cell_0/gru_cell/gates/kernel:0",
+                                                  "rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel:0"]

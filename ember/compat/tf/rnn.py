@@ -7,14 +7,19 @@ steps into the graph, so the number of steps must be known while the graph is bu
 
 from __future__ import annotations
 
+import numbers
+import zlib
 from collections import namedtuple
+
+import numpy as np
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, float32, op, variable_scope
 from ember.compat.tf.variables import get_variable, zeros_initializer
 
 __all__ = [
-    "BasicLSTMCell", "BasicRNNCell", "GRUCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "RNNCell",
+    "BasicLSTMCell", "BasicRNNCell", "DropoutWrapper", "GRUCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell",
+    "OutputProjectionWrapper", "RNNCell", "ResidualWrapper",
     "bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn", "static_rnn",
 ]
 
@@ -279,8 +284,18 @@ class MultiRNNCell(RNNCell):
                              "tuple of the cells' states")
         self.cells = list(cells)
         self.num_units = self.cells[-1].num_units
-        for i, cell in enumerate(self.cells):
-            cell.name = f"multi_rnn_cell/cell_{i}/{cell.name}"
+        self._inner = [cell.name for cell in self.cells]
+        self.name = "multi_rnn_cell"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:  # (a wrapper or an outer MultiRNNCell puts the stack in its scope)
+        self._name = value
+        for i, (cell, inner) in enumerate(zip(self.cells, self._inner)):
+            cell.name = f"{value}/cell_{i}/{inner}"
 
     @property
     def state_size(self):
@@ -302,6 +317,226 @@ class MultiRNNCell(RNNCell):
             inputs, s = cell(inputs, s)
             new_states.append(s)
         return inputs, tuple(new_states)
+
+
+class _CellWrapper(RNNCell):
+    """A cell around another: its sizes, zero state and (for MultiRNNCell's renaming) name are the wrapped
+    cell's, and it adds no scope to its variables' names, as TF-1's wrappers."""
+
+    def __init__(self, cell):
+        if not isinstance(cell, RNNCell):
+            raise TypeError(f"{type(self).__name__}: cell must be an RNN cell, got {type(cell).__name__}")
+        self.cell = cell
+
+    @property
+    def name(self) -> str:
+        return self.cell.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.cell.name = value
+
+    @property
+    def num_units(self) -> int:
+        return self.cell.num_units
+
+    @property
+    def variables(self):
+        return self.cell.variables
+
+    @property
+    def state_size(self):
+        return self.cell.state_size
+
+    @property
+    def output_size(self):
+        return self.cell.output_size
+
+    def zero_state(self, batch_size, dtype=float32):
+        return self.cell.zero_state(batch_size, dtype)
+
+    def _zero_state_like(self, inputs: Tensor):
+        return self.cell._zero_state_like(inputs)
+
+
+def _keep_prob(wrapper: str, arg: str, value):
+    """A keep probability: a fed tensor, or a number in (0, 1] (None when it is 1: no dropout, as TF-1)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{wrapper}: {arg} must be a number in (0, 1] or a float tensor, got {value!r}")
+    return None if value == 1.0 else float(value)
+
+
+def _default_state_filter(substate):
+    """TF-1's: an LSTM's memory ``c`` is never dropped, its ``h`` and every other state are."""
+    return LSTMStateTuple(False, True) if isinstance(substate, LSTMStateTuple) else True
+
+
+def _state_decisions(visitor, state):
+    """Which parts of ``state`` to drop: ``visitor`` asked of the state and then of the parts it says True to
+    (a bool for a whole part, or a tuple of bools for its elements), as TF-1's traversal."""
+    decision = visitor(state)
+    if not isinstance(state, tuple):
+        if not isinstance(decision, (bool, np.bool_)):
+            raise TypeError(f"DropoutWrapper: dropout_state_filter_visitor must return a bool for a tensor, got "
+                            f"{decision!r}")
+        return bool(decision)
+    decisions = [decision] * len(state) if isinstance(decision, (bool, np.bool_)) else list(decision)
+    if len(decisions) != len(state):
+        raise ValueError(f"DropoutWrapper: dropout_state_filter_visitor returned {len(decisions)} decisions for a "
+                         f"state of {len(state)} parts")
+    parts = [_state_decisions(visitor, part) if keep else _all_false(part) for keep, part in zip(decisions, state)]
+    return type(state)(*parts) if hasattr(state, "_fields") else tuple(parts)
+
+
+def _all_false(state):
+    if isinstance(state, tuple):
+        parts = [_all_false(part) for part in state]
+        return type(state)(*parts) if hasattr(state, "_fields") else tuple(parts)
+    return False
+
+
+def _map_state(fn, state, *others):
+    if isinstance(state, tuple):
+        parts = [_map_state(fn, *group) for group in zip(state, *others)]
+        return type(state)(*parts) if hasattr(state, "_fields") else tuple(parts)
+    return fn(state, *others)
+
+
+class DropoutWrapper(_CellWrapper):
+    """Dropout on the inputs, the outputs and the new state of ``cell`` (each with its keep probability, a
+    number or a fed tensor; 1 adds none). By default a fresh mask each step; with ``variational_recurrent``,
+    one (1, size) mask per ``Session.run`` shared by every step and every example (Gal and Ghahramani), as
+    TF-1's (``input_size`` and ``dtype`` are then needed). An LSTM's ``c`` state is never dropped unless
+    ``dropout_state_filter_visitor`` says so."""
+
+    def __init__(self, cell, input_keep_prob=1.0, output_keep_prob=1.0, state_keep_prob=1.0,
+                 variational_recurrent: bool = False, input_size=None, dtype=None, seed=None,
+                 dropout_state_filter_visitor=None):
+        super().__init__(cell)
+        self.keep = {arg: _keep_prob("DropoutWrapper", f"{arg}_keep_prob", value) for arg, value in
+                     (("input", input_keep_prob), ("output", output_keep_prob), ("state", state_keep_prob))}
+        self.seed = seed
+        self.state_filter = dropout_state_filter_visitor or _default_state_filter
+        if not callable(self.state_filter):
+            raise TypeError("DropoutWrapper: dropout_state_filter_visitor must be a function of a state")
+        self.noise = None
+        if variational_recurrent:
+            if dtype is None:
+                raise ValueError("DropoutWrapper: variational_recurrent=True needs dtype")
+            dtype = as_tf_dtype(dtype)
+            if self.keep["input"] is not None and input_size is None:
+                raise ValueError("DropoutWrapper: variational_recurrent=True with input dropout needs input_size "
+                                 "(the depth of the inputs)")
+            counter = iter(range(1 << 30))
+
+            def noise(size, salt: str):
+                from ember.compat.tf.array_ops import random_uniform
+
+                size = int(size[-1] if isinstance(size, (list, tuple)) else getattr(size, "value", size))
+                return random_uniform([1, size], dtype=dtype, seed=self._seed(salt, next(counter)))
+
+            self.noise = {
+                "input": None if self.keep["input"] is None else noise(input_size, "input"),
+                "state": _map_state(lambda s: noise(s, "state"), cell.state_size),
+                "output": noise(cell.output_size, "output"),
+            }
+
+    def _seed(self, salt: str, index: int):
+        if self.seed is None:
+            return None
+        return (int(self.seed) * 1_000_003 + zlib.crc32(f"{salt}_{index}".encode())) % (2 ** 31 - 1)
+
+    def _dropout(self, value, what: str, noise=None, index: int = 0):
+        from ember.compat.tf import nn
+
+        keep = self.keep[what]
+        if noise is None:
+            return nn.dropout(value, keep_prob=keep, seed=self._seed(what, index))
+        return op(lambda v, k, u: v / k * ember.floor(k + u), (value, as_tf(keep), noise), name=f"{what}_dropout")
+
+    def __call__(self, inputs, state, scope=None):
+        noise = self.noise or {}
+        if self.keep["input"] is not None:
+            inputs = self._dropout(as_tf(inputs), "input", noise.get("input"))
+        output, new_state = self.cell(inputs, state)
+        if self.keep["state"] is not None:
+            decisions = _state_decisions(self.state_filter, new_state)
+            state_noise = noise["state"] if self.noise is not None else _map_state(lambda s: None, new_state)
+            counter = iter(range(1 << 30))
+            new_state = _map_state(lambda s, drop, u: self._dropout(s, "state", u, next(counter)) if drop else s,
+                                   new_state, decisions, state_noise)
+        if self.keep["output"] is not None:
+            output = self._dropout(output, "output", noise.get("output"))
+        return output, new_state
+
+
+class ResidualWrapper(_CellWrapper):
+    """``cell``'s output plus its inputs (or ``residual_fn(inputs, output)``); the state is the cell's."""
+
+    def __init__(self, cell, residual_fn=None):
+        super().__init__(cell)
+        self.residual_fn = residual_fn
+
+    def __call__(self, inputs, state, scope=None):
+        inputs = as_tf(inputs)
+        output, new_state = self.cell(inputs, state)
+        if self.residual_fn is not None:
+            return self.residual_fn(inputs, output), new_state
+        if inputs.shape is not None and output.shape is not None and inputs.shape[-1] != output.shape[-1]:
+            raise ValueError(f"ResidualWrapper: the inputs (shape {list(inputs.shape)}) and the cell's output (shape "
+                             f"{list(output.shape)}) must have the same size to be added")
+        return op(ember.add, (inputs, output), name="residual"), new_state
+
+
+class OutputProjectionWrapper(_CellWrapper):
+    """``cell``'s output projected to ``output_size`` by ``kernel`` and ``bias`` (then ``activation``), under
+    the scope ``output_projection_wrapper``, in which the wrapped cell's variables are too, as TF-1's."""
+
+    scope_name = "output_projection_wrapper"
+
+    def __init__(self, cell, output_size: int, activation=None, reuse=None):
+        super().__init__(cell)
+        if isinstance(output_size, bool) or not isinstance(output_size, numbers.Integral) or output_size < 1:
+            raise ValueError(f"OutputProjectionWrapper: output_size must be a positive integer, got {output_size!r}")
+        self.projection_size = int(output_size)
+        self.activation = activation
+        self.reuse = reuse
+        self.projection = None
+        self._inner = cell.name
+        self._name = self.scope_name
+        cell.name = f"{self._name}/{self._inner}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+        self.cell.name = f"{value}/{self._inner}"
+
+    @property
+    def num_units(self) -> int:
+        return self.projection_size
+
+    @property
+    def output_size(self) -> int:
+        return self.projection_size
+
+    def __call__(self, inputs, state, scope=None):
+        output, new_state = self.cell(inputs, state)
+        if self.projection is None:
+            size = output.shape[-1] if output.shape is not None else None
+            if size is None:
+                raise ValueError(f"OutputProjectionWrapper: the cell's output size must be known, got shape "
+                                 f"{output.shape}")
+            with variable_scope(self._name, reuse=self.reuse):
+                self.projection = (get_variable("kernel", [int(size), self.projection_size]),
+                                   get_variable("bias", [self.projection_size], initializer=zeros_initializer()))
+        projected = op(lambda h, k, b: ember.matmul(h, k) + b, (output, *self.projection), name=self._name)
+        return (self.activation(projected) if self.activation is not None else projected), new_state
 
 
 def _select(mask: Tensor, new, old):
