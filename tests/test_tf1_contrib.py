@@ -446,3 +446,130 @@ def test_wrapped_cells_in_a_multi_rnn_cell_keep_tf1_names():
     tf.nn.dynamic_rnn(tf.nn.rnn_cell.MultiRNNCell(cells), x, dtype=tf.float32)
     assert _names(tf.global_variables())[::4] == ["rnn/multi_rnn_cell/cell_0/gru_cell/gates/kernel:0",
                                                   "rnn/multi_rnn_cell/cell_1/gru_cell/gates/kernel:0"]
+
+
+def test_arg_scope_sets_contrib_layer_defaults():
+    framework = tf.contrib.framework
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    with framework.arg_scope([layers.conv2d, layers.fully_connected], activation_fn=None,
+                             weights_initializer=tf.constant_initializer(0.5)) as outer:
+        with framework.arg_scope([layers.conv2d], padding="VALID"):
+            conv = layers.conv2d(x, 3, 3)
+            assert framework.current_arg_scope()[layers.conv2d._key_op]["padding"] == "VALID"
+        same = layers.conv2d(x, 3, 3)
+        dense = layers.fully_connected(layers.flatten(same), 2, activation_fn=tf.nn.relu)  # the call's wins
+    with framework.arg_scope(outer):
+        reopened = layers.fully_connected(layers.flatten(same), 2)
+    plain = layers.fully_connected(layers.flatten(same), 2)
+    assert conv.shape == (None, 2, 2, 3) and same.shape == (None, 4, 4, 3)
+    X = -np.ones((1, 4, 4, 2), np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_conv, got_dense, got_reopened, weights = sess.run([conv, dense, reopened, "fully_connected_2/weights:0"],
+                                                              {x: X})
+    np.testing.assert_allclose(got_conv, np.full((1, 2, 2, 3), -9.0))  # no relu, 0.5 weights
+    np.testing.assert_array_equal(got_dense, np.zeros((1, 2)))  # relu of negative sums
+    assert np.all(got_reopened < 0)  # the reopened scope: no activation
+    assert not np.all(weights == 0.5)  # outside: xavier again
+    with pytest.raises(ValueError, match="arg_scope: 'dense' is not decorated with @add_arg_scope"):
+        with framework.arg_scope([tf.layers.dense], units=3):
+            pass
+    del plain
+
+
+def test_framework_variable_lookups():
+    framework = tf.contrib.framework
+    x = tf.placeholder(tf.float32, [None, 3])
+    with tf.variable_scope("encoder"):
+        layers.fully_connected(x, 4)
+    with tf.variable_scope("head"):
+        layers.fully_connected(x, 2)
+    tf.Variable(0, name="counter", trainable=False)
+    assert _names(framework.get_variables("encoder")) == ["encoder/fully_connected/weights:0",
+                                                          "encoder/fully_connected/biases:0"]
+    assert _names(framework.get_variables(suffix="weights")) == ["encoder/fully_connected/weights:0",
+                                                                 "head/fully_connected/weights:0"]
+    assert _names(framework.get_variables_by_name("biases", scope="head")) == ["head/fully_connected/biases:0"]
+    assert len(framework.get_model_variables()) == 4 and len(framework.get_trainable_variables()) == 4
+    assert _names(framework.get_variables_to_restore(exclude=["head"])) == [
+        "encoder/fully_connected/weights:0", "encoder/fully_connected/biases:0", "counter:0"]
+    assert _names(framework.get_variables_to_restore(include=["head"])) == ["head/fully_connected/weights:0",
+                                                                            "head/fully_connected/biases:0"]
+    with pytest.raises(TypeError, match="get_variables_to_restore: exclude must be a list"):
+        framework.get_variables_to_restore(exclude="head")
+
+
+def _adam_numpy(w, grad_fn, steps, lr, wd, b1=0.9, b2=0.999, eps=1e-8):
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        g = grad_fn(w)  # at the undecayed weights
+        w = w - wd(t) * w
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        w = w - lr(t) * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+    return w
+
+
+def test_adamw_optimizer_decays_then_steps_as_tf1():
+    target = np.array([1.0, -2.0, 3.0])
+    w = tf.Variable(np.array([0.5, 0.5, 0.5], np.float32))
+    loss = tf.reduce_sum(tf.square(w - target.astype(np.float32)))
+    step = tf.train.get_or_create_global_step()
+    lr = tf.train.exponential_decay(0.1, step, 1, 0.9)  # a schedule: decayed each step
+    opt = tf.contrib.opt.AdamWOptimizer(weight_decay=0.01 * lr / 0.1, learning_rate=lr)
+    train = opt.minimize(loss, global_step=step)
+    assert _names(opt.variables())[:2] == ["beta1_power:0", "beta2_power:0"]
+    assert opt.get_slot(w, "m").name == "Variable/AdamW:0"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(5):
+            sess.run(train)
+        got = sess.run(w)
+    want = _adam_numpy(np.full(3, 0.5), lambda v: 2 * (v - target), 5, lambda t: 0.1 * 0.9 ** (t - 1),
+                       lambda t: 0.01 * 0.9 ** (t - 1))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)  # (float32 steps)
+    plain = _adam_numpy(np.full(3, 0.5), lambda v: 2 * (v - target), 5, lambda t: 0.1 * 0.9 ** (t - 1),
+                        lambda t: 0.0)
+    assert np.abs(want - plain).max() > 1e-3  # the decay did something
+
+
+def test_adamw_optimizer_apply_gradients_and_decay_var_list():
+    w = tf.Variable(np.ones(2, np.float32))
+    b = tf.Variable(np.zeros(1, np.float32))
+    loss = tf.reduce_sum(w * 3.0) + tf.reduce_sum(b)
+    opt = tf.contrib.opt.AdamWOptimizer(0.5, learning_rate=0.0 + 1e-3)
+    train = opt.apply_gradients(opt.compute_gradients(loss), decay_var_list=[w, b])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        got = sess.run(w)
+    np.testing.assert_allclose(got, 0.5 - 1e-3 * np.sqrt(1 - 0.999) / (1 - 0.9) * 0.3 / (np.sqrt(0.009) + 1e-8),
+                               rtol=1e-5)
+    with pytest.raises(NotImplementedError, match=r"AdamWOptimizer: decay_var_list must hold every trained variable"):
+        tf.contrib.opt.AdamWOptimizer(0.1).minimize(loss, decay_var_list=[w])
+    with pytest.raises(ValueError, match="weight_decay must be non-negative"):
+        tf.contrib.opt.AdamWOptimizer(-0.1)
+
+
+def test_hparams_parse_set_values():
+    hp = tf.contrib.training.HParams(learning_rate=0.1, layers=[64, 32], use_bn=True, name="mlp", steps=100)
+    assert hp.learning_rate == 0.1 and hp.layers == [64, 32]
+    assert hp.parse("learning_rate=0.5, layers=[8,4,2],use_bn=false,name=cnn, steps=7") is hp
+    assert hp.values() == {"learning_rate": 0.5, "layers": [8, 4, 2], "use_bn": False, "name": "cnn", "steps": 7}
+    hp.set_hparam("learning_rate", 1)  # an int is a float, as TF-1 casts it
+    assert hp.learning_rate == 1.0 and type(hp.learning_rate) is float
+    hp.add_hparam("dropout", 0.2)
+    assert "dropout" in hp and hp.get("dropout") == 0.2 and hp.get("missing", 3) == 3
+    with pytest.raises(ValueError, match="could not cast hparam 'steps' of type int from value 0.5"):
+        hp.set_hparam("steps", 0.5)
+    with pytest.raises(ValueError, match="could not parse hparam 'steps' of type int from '2.5'"):
+        hp.parse("steps=2.5")
+    with pytest.raises(ValueError, match="unknown hyperparameter type for batch"):
+        hp.parse("batch=3")
+    with pytest.raises(ValueError, match="multiple assignments to variable 'steps'"):
+        hp.parse("steps=1,steps=2")
+    with pytest.raises(ValueError, match="must pass a list for multi-valued parameter: layers"):
+        hp.parse("layers=3")
+    with pytest.raises(ValueError, match="name is reserved or already used: parse"):
+        hp.add_hparam("parse", 1)
+    with pytest.raises(ValueError, match="could not cast hparam 'use_bn' of type bool from value 1"):
+        hp.set_hparam("use_bn", 1)

@@ -46,6 +46,15 @@ def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: 
     beta2_power *= beta2_power.dtype.type(beta2)
 
 
+@update_rule()
+def tf_adamw_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: float, eps: float,
+                    weight_decay: float) -> None:
+    """TF-1 contrib's ``AdamWOptimizer``: the decoupled decay ``var -= weight_decay * var`` (not scaled by the
+    learning rate), then TF-1's Adam step with the gradient taken before the decay."""
+    param -= param.dtype.type(weight_decay) * param
+    tf_adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+
 def _proximal(xp, kind, prox, step, l1: float, l2: float):
     """The proximal step of TF's ``ApplyProximal*``: soft-threshold ``prox`` by ``step * l1`` (when l1 > 0),
     then shrink it by ``1 + step * l2``."""

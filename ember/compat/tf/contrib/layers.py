@@ -19,6 +19,7 @@ from ember.compat.tf import layers as _layers
 from ember.compat.tf import nn
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, as_tf_dtype, float32, op, variable_scope
 from ember.compat.tf.array_ops import random_uniform, truncated_normal
+from ember.compat.tf.contrib.framework import add_arg_scope
 from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.regularizers import (
     apply_regularization,
@@ -45,7 +46,6 @@ __all__ = [
 
 MODEL_VARIABLES = "model_variables"  # tf.GraphKeys'
 UPDATE_OPS = "update_ops"
-flatten = _layers.flatten
 
 
 def xavier_initializer(uniform: bool = True, seed=None, dtype=float32):
@@ -385,6 +385,19 @@ def embed_sequence(ids, vocab_size: int | None = None, embed_dim: int | None = N
         embeddings = get_variable("embeddings", shape, initializer=initializer, regularizer=regularizer,
                                   trainable=trainable, collections=[GLOBAL_VARIABLES, MODEL_VARIABLES])
         return embedding_lookup(embeddings, ids)  # (unique=True looks up each distinct id once: the same rows)
+
+
+# (as TF-1's, these take their defaults from tf.contrib.framework.arg_scope)
+fully_connected = add_arg_scope(fully_connected)
+conv2d = convolution2d = add_arg_scope(conv2d)
+conv2d_transpose = convolution2d_transpose = add_arg_scope(conv2d_transpose)
+max_pool2d = add_arg_scope(max_pool2d)
+avg_pool2d = add_arg_scope(avg_pool2d)
+dropout = add_arg_scope(dropout)
+batch_norm = add_arg_scope(batch_norm)
+layer_norm = add_arg_scope(layer_norm)
+flatten = add_arg_scope(_layers.flatten)
+embed_sequence = add_arg_scope(embed_sequence)
 
 
 def __getattr__(name: str):
