@@ -78,10 +78,12 @@ def test_fully_connected_scope_reuse_regularizers_and_outputs_collections():
 
 def test_fully_connected_normalizer_fn_replaces_biases():
     x = tf.placeholder(tf.float32, [None, 3])
-    out = layers.fully_connected(x, 4, normalizer_fn=layers.batch_norm, normalizer_params={"scale": True})
+    out = layers.fully_connected(x, 4, normalizer_fn=layers.batch_norm, normalizer_params={"scale": True},
+                                 biases_regularizer=layers.l2_regularizer(1.0))  # (no biases: ignored, as TF-1)
     assert _names(tf.global_variables()) == [
         "fully_connected/weights:0", "fully_connected/BatchNorm/beta:0", "fully_connected/BatchNorm/gamma:0",
         "fully_connected/BatchNorm/moving_mean:0", "fully_connected/BatchNorm/moving_variance:0"]
+    assert tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES) == []
     X = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -240,8 +242,17 @@ def test_dropout_keep_prob_and_is_training():
     assert abs((on_values == 0).mean() - 0.2) < 0.02
     np.testing.assert_array_equal(off_values, X)
     np.testing.assert_array_equal(fixed, X)
-    with pytest.raises(ValueError, match=r"dropout: keep_prob must be a Python number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"dropout: keep_prob must be a number in \(0, 1\] or a float tensor"):
         layers.dropout(x, keep_prob=0.0)
+
+
+def test_dropout_with_a_fed_keep_prob():
+    keep = tf.placeholder(tf.float32, [])
+    out = layers.dropout(tf.ones([100, 100]), keep_prob=keep)
+    with tf.Session() as sess:
+        quarter, everything = sess.run(out, {keep: 0.25}), sess.run(out, {keep: 1.0})
+    assert set(np.unique(quarter)) == {0.0, 4.0} and abs((quarter != 0).mean() - 0.25) < 0.03
+    np.testing.assert_array_equal(everything, np.ones((100, 100)))
 
 
 @pytest.mark.parametrize("mode,uniform", [("FAN_IN", False), ("FAN_AVG", True), ("FAN_OUT", False)])

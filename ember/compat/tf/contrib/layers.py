@@ -130,9 +130,6 @@ def _biases_and_activation(layer: str, out: Tensor, num_outputs: int, data_forma
         biases = _variable("biases", [num_outputs], out.dtype, biases_initializer, biases_regularizer, trainable,
                            variables_collections)
         out = nn.bias_add(out, biases, data_format=data_format)
-    elif biases_regularizer is not None:
-        raise ValueError(f"tf.contrib.layers.{layer}: biases_regularizer given but biases_initializer is None (no "
-                         "biases to regularize)")
     return activation_fn(out) if activation_fn is not None else out
 
 
@@ -272,10 +269,17 @@ def dropout(inputs, keep_prob: float = 0.5, noise_shape=None, is_training=True, 
             seed=None) -> Tensor:
     """Each element kept with probability ``keep_prob`` (and scaled by 1 / keep_prob) while ``is_training`` (a
     bool or a fed bool tensor); the inputs unchanged otherwise."""
-    if isinstance(keep_prob, Tensor) or not 0.0 < float(keep_prob) <= 1.0:
-        raise ValueError(f"tf.contrib.layers.dropout: keep_prob must be a Python number in (0, 1], got {keep_prob!r}")
-    out = _layers.dropout(inputs, rate=1.0 - float(keep_prob), noise_shape=noise_shape, seed=seed,
-                          training=is_training, name=scope)
+    inputs = as_tf(inputs)
+    if not isinstance(keep_prob, Tensor) and (isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real)
+                                              or not 0.0 < keep_prob <= 1.0):
+        raise ValueError(f"tf.contrib.layers.dropout: keep_prob must be a number in (0, 1] or a float tensor, got "
+                         f"{keep_prob!r}")
+    if not isinstance(is_training, Tensor) and not is_training:
+        out = inputs
+    else:
+        out = nn.dropout(inputs, keep_prob=keep_prob, noise_shape=noise_shape, seed=seed)
+        if isinstance(is_training, Tensor):
+            out = op(lambda t, a, b: ember.where(t, a, b), (is_training, out, inputs), name=scope or "Dropout")
     return _collect(outputs_collections, scope or "Dropout", out)
 
 
