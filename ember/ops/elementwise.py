@@ -27,7 +27,7 @@ from ember.ops.infer import (
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, REGISTRY, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
-from ember.ops.sized import FILL
+from ember.ops.sized import FILL, fill_like
 
 
 def _unary(name, forward, vjp, *, onnx, flops=1, saves_output=False, float_only=True, infer=None, **traits):
@@ -283,12 +283,13 @@ def _relu_grad_infer(g, out):
 
 
 # relu's gradient as one primitive (PyTorch's threshold_backward): one call in eager mode, its GPU kernel in
-# the forward, and a vjp of its own for higher-order gradients (the mask's derivative is zero).
+# the forward, and a vjp of its own for higher-order gradients (the mask's derivative: zeros for y, as PyTorch's).
 RELU_GRAD = defop(
     "relu_grad",
     forward=_relu_grad_forward,
     infer=_relu_grad_infer,
-    vjp=lambda ctx, gg: (dispatch.apply(RELU_GRAD, (gg, ctx.inputs[1])) if ctx.needs[0] else None, None),
+    vjp=lambda ctx, gg: (dispatch.apply(RELU_GRAD, (gg, ctx.inputs[1])) if ctx.needs[0] else None,
+                         fill_like(ctx.inputs[1], 0, ctx.inputs[1].dtype) if ctx.needs[1] else None),
     cost=elementwise_cost(2),
     onnx=NO_ONNX,
     elementwise=True,

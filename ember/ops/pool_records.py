@@ -18,6 +18,7 @@ from ember.ops import dispatch
 from ember.ops.infer import check_window, require_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec, defop, shape_error
+from ember.ops.sized import fill_like
 
 _LAYOUTS = {2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -103,9 +104,10 @@ def max_pool_ops(rank: int, forward: Callable, grad_forward: Callable, gather_fo
         return (run(grad_op, ctx.inputs[0], g, workspace=ctx.residuals, **ctx.attrs),)
 
     def grad_vjp(ctx, gg):
-        # the routing of the gradient is piecewise constant in x (no gradient there) and linear in g
-        return None, (dispatch.apply(gather_op, (ctx.inputs[0], gg), _without_workspace(ctx.attrs))
-                      if ctx.needs[1] else None)
+        # the routing of the gradient is piecewise constant in x (zeros there, as PyTorch's) and linear in g
+        x = ctx.inputs[0]
+        return (fill_like(x, 0, x.dtype) if ctx.needs[0] else None,
+                dispatch.apply(gather_op, (x, gg), _without_workspace(ctx.attrs)) if ctx.needs[1] else None)
 
     def gather_vjp(ctx, g):
         return None, dispatch.apply(grad_op, (ctx.inputs[0], g), ctx.attrs) if ctx.needs[1] else None
