@@ -14,6 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 import ember
+from ember.compat.tf import nn_basics as nn
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, float32, op, variable_scope
 from ember.compat.tf.variables import get_variable, zeros_initializer
 
@@ -110,8 +111,6 @@ class BasicRNNCell(RNNCell):
 
 def _tf_activation(activation):
     """A cell's activation on Ember values: tf.nn functions are recipes, so map the common ones to ops."""
-    from ember.compat.tf import nn
-
     if activation is None:
         return ember.tanh
     # matched by identity: a function of the user's that is only named "relu" must not become ReLU
@@ -449,8 +448,6 @@ class DropoutWrapper(_CellWrapper):
         return (int(self.seed) * 1_000_003 + zlib.crc32(f"{salt}_{index}".encode())) % (2 ** 31 - 1)
 
     def _dropout(self, value, what: str, noise=None, index: int = 0):
-        from ember.compat.tf import nn
-
         keep = self.keep[what]
         if noise is None:
             return nn.dropout(value, keep_prob=keep, seed=self._seed(what, index))
