@@ -187,6 +187,14 @@ def _recording(tensor, name: str, operands) -> bool:
     return _records(tensor, operands)
 
 
+def _same_dtype(tensor, name: str, source, what: str = "source") -> None:
+    """A RuntimeError naming ``name`` and both dtypes when ``source`` is a tensor of another dtype than ``tensor``'s,
+    as PyTorch refuses it for its index and scatter ops (under autocast too)."""
+    if isinstance(source, TensorLike) and source.dtype != tensor.dtype:
+        raise RuntimeError(f"{name}: self of dtype {tensor.dtype} and {what} of dtype {source.dtype} must have the "
+                           "same dtype, as in PyTorch; cast one of them")
+
+
 def _check_leaf(tensor, name: str) -> None:
     if tensor.requires_grad and tensor.node is None:
         raise RuntimeError(
@@ -545,15 +553,18 @@ class InplaceMethods:
 
     def index_add_(self, dim: int, index, source, *, alpha: float = 1):
         """``index_add`` (PyTorch's order: dim, index, source) written into this tensor."""
+        _same_dtype(self, "index_add_", source, "source")
         return _in_place(self, "index_add_",
                          lambda before: _ops().index_add(before, int(dim), index, source, alpha=alpha), source)
 
     def scatter_add_(self, dim: int, index, src):
         """``scatter_add`` written into this tensor."""
+        _same_dtype(self, "scatter_add_", src, "src")
         return _in_place(self, "scatter_add_", lambda before: _ops().scatter_add(before, dim, index, src), src)
 
     def scatter_(self, dim: int, index, src=None, *, value=None, reduce: str | None = None):
         """``scatter`` written into this tensor."""
+        _same_dtype(self, "scatter_", src, "src")
         return _in_place(self, "scatter_",
                          lambda before: _ops().scatter(before, dim, index, src, value=value, reduce=reduce), src)
 
@@ -563,11 +574,13 @@ class InplaceMethods:
 
     def index_copy_(self, dim: int, index, source):
         """``index_copy`` written into this tensor."""
+        _same_dtype(self, "index_copy_", source, "source")
         return _in_place(self, "index_copy_", lambda before: _ops().index_copy(before, dim, index, source), source)
 
     def index_put_(self, indices, values, accumulate: bool = False):
         """``self[indices] = values`` in place (``indices`` a tuple of index tensors); with ``accumulate`` the
         values are added, repeated indices adding up."""
+        _same_dtype(self, "index_put_", values, "values")
         if _recording(self, "index_put_", (values,)):
             return record_in_place(self, "index_put_",
                            lambda before: _ops().index_put(before, tuple(indices), values, accumulate))
@@ -588,20 +601,24 @@ class InplaceMethods:
 
     def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True):
         """``index_reduce`` written into this tensor."""
+        _same_dtype(self, "index_reduce_", source, "source")
         return _in_place(self, "index_reduce_", lambda before: _ops().index_reduce(before, dim, index, source, reduce,
                                                                  include_self=include_self), source)
 
     def scatter_reduce_(self, dim: int, index, src, reduce: str, *, include_self: bool = True):
         """``scatter_reduce`` written into this tensor."""
+        _same_dtype(self, "scatter_reduce_", src, "src")
         return _in_place(self, "scatter_reduce_", lambda before: _ops().scatter_reduce(before, dim, index, src, reduce,
                                                                      include_self=include_self), src)
 
     def masked_scatter_(self, mask, source):
         """``masked_scatter`` written into this tensor."""
+        _same_dtype(self, "masked_scatter_", source, "source")
         return _in_place(self, "masked_scatter_", lambda before: _ops().masked_scatter(before, mask, source), source)
 
     def put_(self, index, source, accumulate: bool = False):
         """``put`` written into this tensor."""
+        _same_dtype(self, "put_", source, "source")
         return _in_place(self, "put_", lambda before: _ops().put(before, index, source, accumulate), source)
 
     def masked_fill_(self, mask, value):

@@ -318,7 +318,7 @@ def test_in_place_index_updates_follow_the_in_place_autograd_rules():
         w.index_put_((ember.tensor([2]),), ember.tensor(3.0))
     assert w.tolist() == [0.0, 0.0, 3.0] and w.requires_grad
     counts = ember.zeros(3, dtype=ember.long)
-    with pytest.raises(RuntimeError, match="index_put_: values of type float32 cannot be cast to .*int64"):
+    with pytest.raises(RuntimeError, match="index_put_: self of dtype int64 and values of dtype float32"):
         counts.index_put_((ember.tensor([0]),), ember.tensor([0.5]))
     buffer, source = ember.zeros(3), ember.ones(1, requires_grad=True)
     buffer.index_add_(0, ember.tensor([0]), source)  # recorded, as PyTorch records it
@@ -1298,7 +1298,7 @@ def test_scatter_of_a_src_of_another_dtype_is_refused_as_torch(method):
     ours, theirs = ember.zeros(5, dtype=ember.int64), torch.zeros(5, dtype=torch.int64)
     with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
         getattr(theirs, method)(0, torch.tensor([0, 3]), torch.tensor([1.5, 2.5]))
-    with pytest.raises(TypeError, match="scatter: src of dtype float32 into a tensor of dtype int64"):
+    with pytest.raises(RuntimeError, match=f"{method}: self of dtype int64 and src of dtype float32"):
         getattr(ours, method)(0, ember.tensor([0, 3]), ember.tensor([1.5, 2.5]))
     assert ours.tolist() == [0, 0, 0, 0, 0]
     _same(getattr(ours, method)(0, ember.tensor([0, 3]), ember.tensor([1, 2])),
@@ -1316,9 +1316,65 @@ def test_float_values_written_by_index_into_an_int_tensor_are_refused_as_torch(n
     with pytest.raises(RuntimeError, match="dtype"):
         call(torch, torch.zeros(3, dtype=torch.int64))
     ours = ember.zeros(3, dtype=ember.int64)
-    with pytest.raises(RuntimeError, match=f"{name}: values of type float32 cannot be written into a tensor of "
-                                           "dtype int64"):
+    with pytest.raises(RuntimeError, match=f"{name}_?: self of dtype int64 and \\w+ of dtype float32"):
         call(ember, ours)
     assert ours.tolist() == [0, 0, 0]
-    narrowed = ember.zeros(3).index_put((ember.tensor([0]),), ember.tensor([1.5], dtype=ember.float64))
-    assert narrowed.dtype == ember.float32 and narrowed.tolist() == [1.5, 0, 0]  # same kind: cast, as index_put_
+    with pytest.raises(RuntimeError, match="index_put: self of dtype float32 and values of dtype float64"):
+        ember.zeros(3).index_put((ember.tensor([0]),), ember.tensor([1.5], dtype=ember.float64))  # as PyTorch
+
+
+_MISMATCHED = {  # each op's call on (lib, self, source of another dtype); PyTorch refuses all of them
+    "index_add": lambda lib, x, s: lib.index_add(x, 0, lib.tensor([1, 0]), s),
+    "index_copy": lambda lib, x, s: lib.index_copy(x, 0, lib.tensor([1, 0]), s),
+    "scatter_add": lambda lib, x, s: lib.scatter_add(x, 0, lib.tensor([[1, 0, 1], [0, 1, 0]]), s),
+    "scatter": lambda lib, x, s: lib.scatter(x, 0, lib.tensor([[1, 0, 1], [0, 1, 0]]), s, reduce="add"),
+    "scatter_reduce": lambda lib, x, s: lib.scatter_reduce(x, 0, lib.tensor([[1, 0, 1], [0, 1, 0]]), s, "amax"),
+    "index_reduce": lambda lib, x, s: x.index_reduce(0, lib.tensor([1, 0]), s, "prod"),
+    "masked_scatter": lambda lib, x, s: lib.masked_scatter(x, x > 2, s),
+    "index_put": lambda lib, x, s: lib.index_put(x, (lib.tensor([1, 0]),), s),
+    "put": lambda lib, x, s: lib.put(x, lib.tensor([1, 0]), s[0, :2]),
+    "index_add_": lambda lib, x, s: x.index_add_(0, lib.tensor([1, 0]), s),
+    "index_copy_": lambda lib, x, s: x.index_copy_(0, lib.tensor([1, 0]), s),
+    "scatter_add_": lambda lib, x, s: x.scatter_add_(0, lib.tensor([[1, 0, 1], [0, 1, 0]]), s),
+    "scatter_reduce_": lambda lib, x, s: x.scatter_reduce_(0, lib.tensor([[1, 0, 1], [0, 1, 0]]), s, "sum"),
+    "index_reduce_": lambda lib, x, s: x.index_reduce_(0, lib.tensor([1, 0]), s, "mean"),
+    "masked_scatter_": lambda lib, x, s: x.masked_scatter_(x > 2, s),
+    "index_put_": lambda lib, x, s: x.index_put_((lib.tensor([1, 0]),), s),
+    "put_": lambda lib, x, s: x.put_(lib.tensor([1, 0]), s[0, :2]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MISMATCHED))
+@pytest.mark.parametrize(("dtype", "source_dtype"), [("int64", "float32"), ("float32", "float64"),
+                                                      ("float64", "float32"), ("float32", "int64")])
+def test_index_and_scatter_ops_refuse_a_source_of_another_dtype_as_torch(name, dtype, source_dtype):
+    # they promoted: an int64 tensor's index_add of float32 0.25s gave a float32 result with fractions, float32's
+    # index_put of float64 values rounded them; PyTorch refuses any mismatch
+    x = np.arange(6).reshape(2, 3).astype(dtype)
+    source = (np.arange(6).reshape(2, 3) * 0.5 + 0.25).astype(source_dtype)
+    with pytest.raises(RuntimeError):
+        _MISMATCHED[name](torch, torch.tensor(x), torch.tensor(source))
+    with pytest.raises(RuntimeError, match=f"{name}: self of dtype {dtype} and \\w+ of dtype {source_dtype} must have "
+                                        "the same dtype"):
+        _MISMATCHED[name](ember, ember.tensor(x), ember.tensor(source))
+    same = source.astype(dtype)
+    _same(_MISMATCHED[name](ember, ember.tensor(x), ember.tensor(same)),
+          _MISMATCHED[name](torch, torch.tensor(x), torch.tensor(same)))
+
+
+def test_numbers_and_ember_form_keep_casting_and_index_copy_promotes_under_autocast_as_torch():
+    x = np.arange(6).reshape(2, 3)
+    index = np.array([[1, 0, 1]])
+    for reduce, value in (("add", 1.5), ("multiply", 2.7)):  # a number is cast to int64: 1 and 2
+        _same(ember.scatter(ember.tensor(x), 0, ember.tensor(index), value=value, reduce=reduce),
+              torch.scatter(torch.tensor(x), 0, torch.tensor(index), value=value, reduce=reduce))
+    _same(ember.index_add(ember.tensor(x), 0, ember.tensor([0]), ember.tensor(x[:1]), alpha=1.5),
+          torch.index_add(torch.tensor(x), 0, torch.tensor([0]), torch.tensor(x[:1]), alpha=1.5))
+    # Ember's own form (indices, src, axis) promotes, as documented
+    assert ember.index_add(ember.tensor(x), ember.tensor([0]), ember.tensor(x[:1] * 0.5)).dtype == ember.float64
+    ours, theirs = ember.zeros(3, 2), torch.zeros(3, 2)
+    with ember.autocast("cpu"), torch.autocast("cpu"):
+        _same(ember.index_copy(ours, 0, ember.tensor([0, 2]), ember.ones(2, 2, dtype=ember.bfloat16)),
+              torch.index_copy(theirs, 0, torch.tensor([0, 2]), torch.ones(2, 2, dtype=torch.bfloat16)))
+        with pytest.raises(RuntimeError, match="index_copy_: self of dtype float32 and source of dtype bfloat16"):
+            ours.index_copy_(0, ember.tensor([0, 2]), ember.ones(2, 2, dtype=ember.bfloat16))

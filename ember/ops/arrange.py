@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
-from ember.ops.convert import as_tensor, cast, cast_written, check_fill_value, promote
+from ember.ops.autocast import is_autocast_enabled
+from ember.ops.convert import as_tensor, cast, cast_written, check_fill_value, promote, same_dtype
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
 from ember.ops.indexing import _index_add, getitem, refuse_negative, scatter_add, take
@@ -271,19 +272,19 @@ def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = N
         raise TypeError("scatter: give one of src and value")
     index = _index("scatter", x, index)
     axis = _axes("scatter", x, axis)[0]
+    if value is None and isinstance(src, TensorLike):
+        src = same_dtype("scatter", x, src, "src")[1]  # (the cast would truncate 1.5 into int64's 1)
     if reduce is not None:
-        if value is not None or not isinstance(src, TensorLike):
-            src = broadcast_to(as_tensor(src if value is None else value, x), tuple(index.shape))
+        if value is not None or not isinstance(src, TensorLike):  # a number is cast to x's dtype, as PyTorch's
+            number = src if value is None else value
+            check_fill_value("scatter", number, x.dtype)
+            src = broadcast_to(cast(as_tensor(number, x), x.dtype), tuple(index.shape))
         return scatter_reduce(x, axis, index, src, "sum" if reduce == "add" else "prod")
     def add(base, values):
         return scatter_add(base, axis, index, values)
 
     if value is not None or not isinstance(src, TensorLike):
         return _filled("scatter", x, add, index, src if value is None else value)
-    # the cast would truncate (1.5 into int64 is 1), so PyTorch refuses it (complex into real: _placed refuses it)
-    if src.dtype != x.dtype and not (src.dtype in COMPLEX and x.dtype not in COMPLEX):
-        raise TypeError(f"scatter: src of dtype {src.dtype} into a tensor of dtype {x.dtype}; give src the "
-                        f"tensor's dtype")
     if src.ndim != index.ndim or any(s is not None and i is not None and s < i for s, i in zip(src.shape,
                                                                                                   index.shape)):
         raise ValueError(f"scatter: src of shape {list(src.shape)} must cover the index of shape "
@@ -316,8 +317,10 @@ def index_fill(x, axis: int, index, value) -> TensorLike:
 
 def index_copy(x, axis: int, index, source) -> TensorLike:
     """A copy of ``x`` with the slices at ``index`` along ``axis`` replaced by ``source``'s, as PyTorch's
-    ``index_copy``."""
-    x, source = promote(x, source)
+    ``index_copy`` (source of x's dtype; under CPU autocast the two are promoted to one, as PyTorch's)."""
+    if isinstance(source, TensorLike) and is_autocast_enabled("cpu"):
+        x, source = promote(x, source)
+    x, source = same_dtype("index_copy", x, source)
     axis, index = _index_along("index_copy", x, axis, index)
     def add(base, values):
         return _index_add(base, index, values, axis, "index_copy")

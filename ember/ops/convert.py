@@ -93,6 +93,19 @@ def cast_same_kind(name: str, values: TensorLike, dtype) -> TensorLike:
     return cast_written(name, values, dtype)
 
 
+def same_dtype(name: str, x, source, what: str = "source") -> tuple:
+    """``x`` and ``source`` as Tensors of x's dtype, as PyTorch's index and scatter ops take them: a source tensor
+    of another dtype is refused naming ``name`` and both dtypes (promoting them gave a result of another dtype,
+    fractions in an int64 tensor's copy); a Python value is made a tensor of x's dtype (``cast_same_kind``)."""
+    x = as_tensor(x)
+    if not isinstance(source, TensorLike):
+        return x, cast_same_kind(name, as_tensor(source, x), x.dtype)
+    if source.dtype != x.dtype:
+        raise RuntimeError(f"{name}: self of dtype {x.dtype} and {what} of dtype {source.dtype} must have the same "
+                           f"dtype, as in PyTorch; cast one of them")
+    return x, source
+
+
 def check_fill_value(name: str, value, dtype) -> None:
     """A RuntimeError naming ``name`` for a fill value (a number, or a 0-d tensor's) that ``dtype`` cannot hold, as
     PyTorch refuses it: past an integer dtype's range (an unsigned one takes integers down to -max, which wrap, but

@@ -12,7 +12,7 @@ from ember.backend.devices import array_module, from_torch, is_torch_tensor
 from ember.backend.dtypes import LOW_PRECISION, float32, int64
 from ember.backend.runtime_flags import nondeterministic_alert
 from ember.ops import dispatch
-from ember.ops.convert import as_tensor, promote
+from ember.ops.convert import as_tensor, promote, same_dtype
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import WHERE, _scalar
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movement_cost, normalize_axis
@@ -504,10 +504,14 @@ INDEX_ADD = defop(
 def index_add(x: TensorLike, *args, alpha: float = 1, **kwargs) -> TensorLike:
     """A copy of ``x`` with ``src`` added at ``indices`` along ``axis``; repeated indices accumulate. Takes
     Ember's ``index_add(x, indices, src, axis=0)`` or PyTorch's ``index_add(x, dim, index, source, alpha=1)``
-    (a Python int second argument is PyTorch's dim)."""
+    (a Python int second argument is PyTorch's dim). PyTorch's form refuses a source of another dtype than
+    x's, as PyTorch does; Ember's promotes the two to one dtype."""
     if (args and isinstance(args[0], int) and not isinstance(args[0], bool)) or "source" in kwargs \
             or "index" in kwargs:
         axis, indices, src = _bind("index_add", ("axis", "index", "source"), args, kwargs)
+        x, src = same_dtype("index_add", x, src)
+        if x.dtype.kind in "iu" and isinstance(alpha, float):  # PyTorch casts alpha to the integer dtype
+            alpha = int(alpha)
     else:
         indices, src, axis = _bind("index_add", ("indices", "src", "axis"), args, kwargs, {"axis": 0})
     return _index_add(x, indices, src if alpha == 1 else src * alpha, axis, "index_add")
@@ -645,8 +649,9 @@ SCATTER_ADD = defop(
 
 
 def scatter_add(x: TensorLike, axis: int, index, src) -> TensorLike:
-    """A copy of ``x`` with ``out[index[i][j]][j] += src[i][j]`` (axis 0): PyTorch's ``scatter_add``."""
-    x, src = promote(x, src)
+    """A copy of ``x`` with ``out[index[i][j]][j] += src[i][j]`` (axis 0): PyTorch's ``scatter_add`` (src of
+    x's dtype)."""
+    x, src = same_dtype("scatter_add", x, src, "src")
     index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     _check_indices("scatter_add", index)
     axis = normalize_axis("scatter_add", axis, x.ndim, [Spec(x.shape, x.dtype)])[0]

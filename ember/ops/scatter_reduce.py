@@ -12,7 +12,7 @@ import numpy as np
 from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops import dispatch
 from ember.ops.complex_parts import real
-from ember.ops.convert import as_tensor, cast, promote
+from ember.ops.convert import as_tensor, cast, same_dtype
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import DIV, EQ, GT, MUL, WHERE, _scalar, div, gt, lt, true_divide, where
 from ember.ops.indexing import (
@@ -193,7 +193,7 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     ...                      include_self=False).tolist()
     [3.0, 0.0, 5.0]
     """
-    x, src = promote(x, src)
+    x, src = same_dtype("scatter_reduce", x, src, "src")
     index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     if index.dtype.kind not in "iu":
         raise TypeError(f"scatter_reduce: index must be an integer tensor, got {index.dtype}")
@@ -230,7 +230,7 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     >>> ember.index_reduce(ember.ones(3), 0, ember.tensor([0, 0]), ember.tensor([2., 3.]), "prod").tolist()
     [6.0, 1.0, 1.0]
     """
-    x, source = promote(x, source)
+    x, source = same_dtype("index_reduce", x, source)
     index = index if isinstance(index, TensorLike) else as_tensor(np.asarray(index), x)
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise ValueError(f"index_reduce: reduce must be one of prod, mean, amax, amin, got {reduce!r}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ember.ops import dispatch
 from ember.ops.arrange import _axes
-from ember.ops.convert import as_tensor, cast, cast_same_kind
+from ember.ops.convert import as_tensor, cast, cast_same_kind, same_dtype
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import add, where
 from ember.ops.indexing import DIAGONAL_GRAD, GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
@@ -131,7 +131,7 @@ def index_put(x, indices, values, accumulate: bool = False) -> TensorLike:
     if not isinstance(indices, (tuple, list)):
         raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
     index = index_arrays(tuple(slice(None) if i is None else i for i in indices), x.shape)
-    return _put_at("index_put", x, index, values, accumulate)
+    return _put_at("index_put", x, index, same_dtype("index_put", x, values, "values")[1], accumulate)
 
 
 def setitem(x, index, value) -> TensorLike:
@@ -203,7 +203,7 @@ def masked_scatter(x, mask, source) -> TensorLike:
                          f"shape {list(x.shape)}") from None
     index = np.nonzero(spread)
     n = len(index[0])
-    flat = reshape(cast_same_kind("masked_scatter", source, x.dtype), (-1,))
+    flat = reshape(same_dtype("masked_scatter", x, source)[1], (-1,))
     if flat.shape[0] < n:
         raise ValueError(f"masked_scatter: the mask selects {n} elements, more than the {flat.shape[0]} of the "
                          f"source of shape {list(source.shape)}")
@@ -224,9 +224,9 @@ def put(x, index, source, accumulate: bool = False) -> TensorLike:
     >>> ember.put(ember.zeros(2, 2), ember.tensor([3, 0]), ember.tensor([1., 2.])).tolist()
     [[2.0, 0.0], [0.0, 1.0]]
     """
-    x, index, source = as_tensor(x), as_tensor(index), as_tensor(source)
+    x, source = same_dtype("put", x, source)
+    index = as_tensor(index)
     known("put", x, source)
-    source = cast_same_kind("put", source, x.dtype)
     if index.dtype.kind not in "iu":
         raise TypeError(f"put: index must be an integer tensor, got {index.dtype}")
     if index.symbolic:
