@@ -414,6 +414,26 @@ def test_batch_norm_running_statistics_follow_torch_over_steps():
         nn.BatchNorm2d(3)(ember.randn(2, 3))
 
 
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_empty_batch_in_training_follows_torch(momentum):
+    """An empty batch in training gives an empty output and zero weight/bias gradients, counts as a batch and
+    leaves the running statistics as they were (as PyTorch); it was refused as having one value per channel."""
+    torch = pytest.importorskip("torch")
+    bn, tbn = nn.BatchNorm2d(3, momentum=momentum), torch.nn.BatchNorm2d(3, momentum=momentum)
+    x = ember.zeros(0, 3, 2, 2, requires_grad=True)
+    out = bn(x)
+    out.sum().backward()
+    assert tuple(out.shape) == (0, 3, 2, 2) and tuple(x.grad.shape) == (0, 3, 2, 2)
+    np.testing.assert_array_equal(bn.weight.grad.numpy(), np.zeros(3, np.float32))
+    np.testing.assert_array_equal(bn.bias.grad.numpy(), np.zeros(3, np.float32))
+    tbn(torch.zeros(0, 3, 2, 2))
+    batch = np.arange(48, dtype=np.float32).reshape(4, 3, 2, 2)
+    bn(ember.tensor(batch))
+    tbn(torch.from_numpy(batch))
+    for name, value in tbn.state_dict().items():
+        np.testing.assert_allclose(bn.state_dict()[name].numpy(), value.numpy(), rtol=1e-6, err_msg=name)
+
+
 def test_layer_errors_name_the_problem():
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)

@@ -357,9 +357,11 @@ def batch_norm(
     stat_shape = (1, channels) + (1,) * (x.ndim - 2)
     if training:
         size = x.array.size  # None in a graph with an unknown dimension: the check waits for known sizes
-        if size is not None and size // channels <= 1:
+        if size and size // channels <= 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {list(x.shape)}")
-        moments = batch_moments(x)
+        # an empty batch has no moments; its stand-in zeros are not blended in (only the batch is counted)
+        moments = batch_moments(x) if size != 0 else \
+            dispatch.wrap((np if x.symbolic else x.xp).zeros((2, channels), np.float32))
         if running_mean is not None:
             _update_running_stats(x, moments, running_mean, running_var, num_batches_tracked, momentum)
         ones = None if weight is not None and bias is not None else \
@@ -368,6 +370,8 @@ def batch_norm(
         bias = bias if bias is not None else dispatch.wrap(ones * 0)
         # float32 parameters with bfloat16 input (ember.autocast): cast, so their gradients come back float32
         weight, bias = (t if t.dtype == x.dtype else cast(t, x.dtype) for t in (weight, bias))
+        if size == 0:  # an empty batch, as PyTorch: an empty output, zero gradients for weight and bias
+            return x * reshape(weight, stat_shape) + reshape(bias, stat_shape)
         return dispatch.apply(BATCH_NORM_TRAIN, (x, weight, bias, moments), {"eps": float(eps)})
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: evaluation needs running_mean and running_var")
@@ -402,8 +406,10 @@ def _update_running_stats(x: TensorLike, moments: TensorLike, running_mean: Tens
 def _running_stats_forward(xp, x, moments, running_mean, running_var, *counter, momentum):
     if counter:
         counter[0][...] += 1
+    count = x.size // x.shape[1] if x.size else 0
+    if count == 0:  # an empty batch counts, but has no statistics to blend in (as PyTorch)
+        return
     m = 1.0 / float(counter[0]) if momentum is None else momentum
-    count = x.size // x.shape[1]
     running_mean[...] = (1 - m) * running_mean + m * moments[0]
     running_var[...] = (1 - m) * running_var + m * (moments[1] * (count / (count - 1)))
 
