@@ -232,3 +232,19 @@ def test_inplace_layers_and_shrinks_trace_under_jit():
     x = ember.randn(3, 4)
     traced = ember.jit(lambda x: layers(x))
     np.testing.assert_allclose(traced(x).numpy(), layers(x).detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+_ACTIVATIONS = ("ReLU", "ReLU6", "Hardtanh", "SiLU", "Mish", "SELU", "Hardsigmoid", "ELU", "CELU", "Softmax",
+                "LogSoftmax", "Softmin", "Hardshrink", "Softshrink")
+
+
+@pytest.mark.parametrize("name", _ACTIVATIONS)
+def test_activation_classes_are_related_as_torchs(name):
+    """``isinstance(m, nn.ReLU)`` held for SiLU, Mish, SELU, Hardsigmoid and ReLU6, ``nn.Softmax`` for LogSoftmax
+    and Softmin (so code that picks modules by class, a fuser or a probabilities check, took them for those):
+    each class is now a subclass of the same others as in torch.nn, ReLU6 of Hardtanh (with its bounds)."""
+    for other in _ACTIVATIONS:
+        assert issubclass(getattr(nn, name), getattr(nn, other)) == \
+            issubclass(getattr(torch.nn, name), getattr(torch.nn, other)), other
+    relu6 = nn.ReLU6(inplace=True)
+    assert (relu6.min_val, relu6.max_val, repr(relu6)) == (0.0, 6.0, "ReLU6(inplace=True)")

@@ -38,20 +38,14 @@ from ember.ops.registry import Spec
 from ember.tensor import Tensor
 
 
-class ReLU(Module):
-    """max(x, 0). With ``inplace=True`` the result is written into the input where Ember can (see
-    ``inplace_result.in_place``: not while a gradient flows through it).
-
-    >>> ember.nn.ReLU()(ember.tensor([-1.0, 2.0]))
-    """
+class _InplaceActivation(Module):
+    """An activation whose only argument is ``inplace``: with ``inplace=True`` the result is written into the
+    input where Ember can (see ``inplace_result.in_place``: not while a gradient flows through it). Not ReLU's
+    base, so that ``isinstance(m, nn.ReLU)`` holds for a ReLU only, as in PyTorch."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = relu(x)
-        return in_place(x, y, "ReLU") if self.inplace else y
 
     def _result(self, x: Tensor, y: Tensor) -> Tensor:
         return in_place(x, y, type(self).__name__) if self.inplace else y
@@ -60,14 +54,14 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
 
-class ReLU6(ReLU):
-    """min(max(x, 0), 6).
+class ReLU(_InplaceActivation):
+    """max(x, 0) (``inplace`` as ``_InplaceActivation``'s).
 
-    >>> ember.nn.ReLU6()(ember.tensor([-1.0, 8.0]))
+    >>> ember.nn.ReLU()(ember.tensor([-1.0, 2.0]))
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._result(x, relu6(x))
+        return self._result(x, relu(x))
 
 
 class Hardswish(Module):
@@ -104,23 +98,27 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
-class ELU(Module):
-    """x where x > 0, else ``alpha * (exp(x) - 1)``.
-
-    >>> ember.nn.ELU()(ember.tensor([-1.0, 2.0]))
-    """
+class _AlphaActivation(Module):
+    """An activation of ``alpha`` and ``inplace`` (ELU, CELU: siblings, as in PyTorch, not subclasses)."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
         self.inplace = inplace
 
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(_AlphaActivation):
+    """x where x > 0, else ``alpha * (exp(x) - 1)``.
+
+    >>> ember.nn.ELU()(ember.tensor([-1.0, 2.0]))
+    """
+
     def forward(self, x: Tensor) -> Tensor:
         y = elu(x, self.alpha)
         return in_place(x, y, type(self).__name__) if self.inplace else y
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):
@@ -142,7 +140,7 @@ class GELU(Module):
         return f"approximate='{self.approximate}'"
 
 
-class SiLU(ReLU):
+class SiLU(_InplaceActivation):
     """x * sigmoid(x).
 
     >>> ember.nn.SiLU()(ember.tensor([-1.0, 2.0]))
@@ -152,7 +150,7 @@ class SiLU(ReLU):
         return self._result(x, silu(x))
 
 
-class Mish(ReLU):
+class Mish(_InplaceActivation):
     """x * tanh(softplus(x)).
 
     >>> ember.nn.Mish()(ember.tensor([-1.0, 2.0]))
@@ -222,26 +220,47 @@ class Hardtanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
 
 
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6): ``Hardtanh(0, 6)``, as PyTorch's.
+
+    >>> ember.nn.ReLU6()(ember.tensor([-1.0, 8.0]))
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = relu6(x)
+        return in_place(x, y, "ReLU6") if self.inplace else y
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
 def _softmax_dim(ndim: int) -> int:
     # PyTorch's implicit choice when dim is None (kept for compatibility).
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
-    """exp(x) / sum(exp(x)) along ``dim``.
-
-    >>> ember.nn.Softmax(dim=-1)(ember.randn(2, 5)).sum(axis=-1)
-    """
+class _DimActivation(Module):
+    """An activation along ``dim`` (Softmax, LogSoftmax, Softmin: siblings, as in PyTorch, not subclasses)."""
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
-
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax(_DimActivation):
+    """exp(x) / sum(exp(x)) along ``dim``.
+
+    >>> ember.nn.Softmax(dim=-1)(ember.randn(2, 5)).sum(axis=-1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
 
 
 class Softmax2d(Module):
@@ -256,7 +275,7 @@ class Softmax2d(Module):
         return softmax(x, -3)
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(_DimActivation):
     """log(softmax(x)) along ``dim``, computed stably.
 
     >>> ember.nn.LogSoftmax(dim=1)(ember.randn(2, 5)).shape
@@ -376,7 +395,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     return a * sigmoid(b)
 
 
-class SELU(ReLU):
+class SELU(_InplaceActivation):
     """``scale * elu(x, alpha)`` (see ``selu``).
 
     >>> ember.nn.SELU()(ember.tensor([-1.0, 2.0]))
@@ -386,7 +405,7 @@ class SELU(ReLU):
         return selu(x, self.inplace)
 
 
-class CELU(ELU):
+class CELU(_AlphaActivation):
     """x where x > 0, else ``alpha * (exp(x / alpha) - 1)`` (see ``celu``).
 
     >>> ember.nn.CELU(0.5)(ember.tensor([-1.0, 2.0]))
@@ -396,7 +415,7 @@ class CELU(ELU):
         return celu(x, self.alpha, self.inplace)
 
 
-class Hardsigmoid(ReLU):
+class Hardsigmoid(_InplaceActivation):
     """``relu6(x + 3) / 6``.
 
     >>> ember.nn.Hardsigmoid()(ember.tensor([-4.0, 0.0, 4.0]))
@@ -419,7 +438,7 @@ class Softsign(Module):
         return softsign(x)
 
 
-class Softmin(Softmax):
+class Softmin(_DimActivation):
     """``softmax(-x)`` along ``dim``.
 
     >>> ember.nn.Softmin(dim=1)(ember.randn(2, 5)).sum(axis=1)

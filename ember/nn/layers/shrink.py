@@ -37,7 +37,7 @@ class Hardshrink(Module):
         return f"{self.lambd}"
 
 
-class Softshrink(Hardshrink):
+class Softshrink(Module):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
 
     >>> ember.nn.Softshrink(0.5)(ember.tensor([-1.0, 0.2, 2.0]))
@@ -46,10 +46,14 @@ class Softshrink(Hardshrink):
     def __init__(self, lambd: float = 0.5) -> None:
         if lambd < 0:
             raise ValueError(f"Softshrink: lambd must be >= 0, got {lambd}")
-        super().__init__(lambd)
+        super().__init__()
+        self.lambd = lambd
 
     def forward(self, x: Tensor) -> Tensor:
         return softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
 
 
 class Tanhshrink(Module):
