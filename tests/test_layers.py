@@ -468,3 +468,18 @@ def test_repr_matches_torch(make, text):
     assert repr(make(nn)) == text
     torch = pytest.importorskip("torch")
     assert repr(make(torch.nn)) == text
+
+
+_SIZED = tuple(f"{kind}{d}d" for kind in ("AdaptiveAvgPool", "AdaptiveMaxPool", "ReflectionPad", "ReplicationPad",
+                                          "CircularPad", "ConstantPad", "ZeroPad") for d in (1, 2, 3))
+
+
+@pytest.mark.parametrize("name", _SIZED)
+def test_pooling_and_padding_classes_are_related_as_torchs(name):
+    """The 2-d and 3-d adaptive poolings and reflection/replication/circular/zero paddings were subclasses of their
+    1-d class (``isinstance(m, nn.AdaptiveAvgPool1d)`` true for an AdaptiveAvgPool2d), and ZeroPad2d/3d not of
+    ConstantPad2d/3d; each is now a subclass of the same others as in torch.nn."""
+    torch = pytest.importorskip("torch")
+    for other in _SIZED:
+        assert issubclass(getattr(nn, name), getattr(nn, other)) == \
+            issubclass(getattr(torch.nn, name), getattr(torch.nn, other)), other

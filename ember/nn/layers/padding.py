@@ -136,12 +136,8 @@ class ConstantPad2d(_ConstantPadNd):
     _dims = 2
 
 
-class ZeroPad1d(ConstantPad1d):
-    """Pad the last axis with zeros.
-
-    >>> ember.nn.ZeroPad1d(1)(ember.ones(1, 2, 4)).shape
-    (1, 2, 6)
-    """
+class _ZeroPadNd(_ConstantPadNd):
+    """``ConstantPad{1,2,3}d`` with value 0: each ZeroPad is a subclass of its ConstantPad, as in PyTorch."""
 
     def __init__(self, padding) -> None:
         super().__init__(padding, 0.0)
@@ -150,7 +146,15 @@ class ZeroPad1d(ConstantPad1d):
         return f"{self.padding}"
 
 
-class ZeroPad2d(ZeroPad1d):
+class ZeroPad1d(_ZeroPadNd, ConstantPad1d):
+    """Pad the last axis with zeros.
+
+    >>> ember.nn.ZeroPad1d(1)(ember.ones(1, 2, 4)).shape
+    (1, 2, 6)
+    """
+
+
+class ZeroPad2d(_ZeroPadNd, ConstantPad2d):
     """Pad the last two axes with zeros.
 
     >>> ember.nn.ZeroPad2d(1)(ember.ones(1, 2, 4, 4)).shape
@@ -160,17 +164,19 @@ class ZeroPad2d(ZeroPad1d):
     _dims = 2
 
 
-class ReflectionPad1d(_PadNd):
+class _ReflectionPadNd(_PadNd):
+    _mode = "reflect"
+
+
+class ReflectionPad1d(_ReflectionPadNd):
     """Pad the last axis with its reflection (the edge not repeated).
 
     >>> ember.nn.ReflectionPad1d(2)(ember.randn(1, 2, 4)).shape
     (1, 2, 8)
     """
 
-    _mode = "reflect"
 
-
-class ReflectionPad2d(ReflectionPad1d):
+class ReflectionPad2d(_ReflectionPadNd):
     """Pad the last two axes with their reflection (the edge not repeated).
 
     >>> ember.nn.ReflectionPad2d(1)(ember.randn(1, 2, 4, 4)).shape
@@ -180,17 +186,19 @@ class ReflectionPad2d(ReflectionPad1d):
     _dims = 2
 
 
-class ReplicationPad1d(_PadNd):
+class _ReplicationPadNd(_PadNd):
+    _mode = "replicate"
+
+
+class ReplicationPad1d(_ReplicationPadNd):
     """Pad the last axis by repeating its edge values.
 
     >>> ember.nn.ReplicationPad1d(2)(ember.randn(1, 2, 4)).shape
     (1, 2, 8)
     """
 
-    _mode = "replicate"
 
-
-class ReplicationPad2d(ReplicationPad1d):
+class ReplicationPad2d(_ReplicationPadNd):
     """Pad the last two axes by repeating their edge values.
 
     >>> ember.nn.ReplicationPad2d(1)(ember.randn(1, 2, 4, 4)).shape
@@ -210,7 +218,7 @@ class ConstantPad3d(_ConstantPadNd):
     _dims = 3
 
 
-class ZeroPad3d(ZeroPad1d):
+class ZeroPad3d(_ZeroPadNd, ConstantPad3d):
     """Pad the last three axes with zeros.
 
     >>> ember.nn.ZeroPad3d(1)(ember.ones(1, 2, 3, 4, 4)).shape
@@ -220,7 +228,7 @@ class ZeroPad3d(ZeroPad1d):
     _dims = 3
 
 
-class ReflectionPad3d(ReflectionPad1d):
+class ReflectionPad3d(_ReflectionPadNd):
     """Pad the last three axes with their reflection (the edge not repeated).
 
     >>> ember.nn.ReflectionPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape
@@ -230,7 +238,7 @@ class ReflectionPad3d(ReflectionPad1d):
     _dims = 3
 
 
-class ReplicationPad3d(ReplicationPad1d):
+class ReplicationPad3d(_ReplicationPadNd):
     """Pad the last three axes by repeating their edge values.
 
     >>> ember.nn.ReplicationPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape
@@ -240,17 +248,19 @@ class ReplicationPad3d(ReplicationPad1d):
     _dims = 3
 
 
-class CircularPad1d(_PadNd):
+class _CircularPadNd(_PadNd):
+    _mode = "circular"
+
+
+class CircularPad1d(_CircularPadNd):
     """Pad the last axis by wrapping it around (the padding at most the axis' size).
 
     >>> ember.nn.CircularPad1d(2)(ember.randn(1, 2, 4)).shape
     (1, 2, 8)
     """
 
-    _mode = "circular"
 
-
-class CircularPad2d(CircularPad1d):
+class CircularPad2d(_CircularPadNd):
     """Pad the last two axes by wrapping them around.
 
     >>> ember.nn.CircularPad2d(1)(ember.randn(1, 2, 4, 4)).shape
@@ -260,7 +270,7 @@ class CircularPad2d(CircularPad1d):
     _dims = 2
 
 
-class CircularPad3d(CircularPad1d):
+class CircularPad3d(_CircularPadNd):
     """Pad the last three axes by wrapping them around.
 
     >>> ember.nn.CircularPad3d(1)(ember.randn(1, 2, 3, 4, 4)).shape

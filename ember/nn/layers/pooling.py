@@ -146,25 +146,30 @@ class AvgPool3d(_AvgPoolOverridable):
                           self.divisor_override)
 
 
-class AdaptiveAvgPool1d(Module):
+class _AdaptiveAvgPoolNd(Module):
+    """The adaptive average poolings' base: AdaptiveAvgPool2d and 3d are not AdaptiveAvgPool1d's subclasses, as
+    in PyTorch."""
+
+    def __init__(self, output_size: int | tuple[int | None, ...] | None) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Mean of (N, C, L) input into ``output_size`` bins, whatever L is.
 
     >>> ember.nn.AdaptiveAvgPool1d(3)(ember.randn(2, 4, 10)).shape
     (2, 4, 3)
     """
 
-    def __init__(self, output_size: int) -> None:
-        super().__init__()
-        self.output_size = output_size
-
     def forward(self, x: Tensor) -> Tensor:
         return adaptive_avg_pool1d(x, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Mean of (N, C, H, W) input into an ``output_size`` grid (int or pair; None keeps that size).
 
     >>> ember.nn.AdaptiveAvgPool2d((1, 1))(ember.randn(2, 8, 7, 7)).shape
@@ -175,7 +180,7 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
         return adaptive_avg_pool2d(x, self.output_size)
 
 
-class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Mean of (N, C, D, H, W) input into an ``output_size`` grid (int or triple; None keeps that size).
 
     >>> ember.nn.AdaptiveAvgPool3d(1)(ember.randn(2, 8, 4, 7, 7)).shape
@@ -267,26 +272,31 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     return _adaptive_max_pool("adaptive_max_pool3d", input, output_size, 3, return_indices)
 
 
-class AdaptiveMaxPool1d(Module):
-    """The maximum of (N, C, L) input over ``output_size`` bins, whatever L is.
-
-    >>> ember.nn.AdaptiveMaxPool1d(3)(ember.randn(2, 4, 10)).shape
-    (2, 4, 3)
-    """
+class _AdaptiveMaxPoolNd(Module):
+    """The adaptive max poolings' base: AdaptiveMaxPool2d and 3d are not AdaptiveMaxPool1d's subclasses, as in
+    PyTorch."""
 
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
-        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
-
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """The maximum of (N, C, L) input over ``output_size`` bins, whatever L is.
+
+    >>> ember.nn.AdaptiveMaxPool1d(3)(ember.randn(2, 4, 10)).shape
+    (2, 4, 3)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """The maximum of (N, C, H, W) input over an ``output_size`` grid (int or pair; None keeps that size).
 
     >>> ember.nn.AdaptiveMaxPool2d((2, 3))(ember.randn(2, 8, 7, 7)).shape
@@ -297,7 +307,7 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
         return adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """The maximum of (N, C, D, H, W) input over an ``output_size`` grid (int or triple; None keeps that size).
 
     >>> ember.nn.AdaptiveMaxPool3d((2, 3, 3))(ember.randn(2, 8, 5, 7, 7)).shape
