@@ -245,3 +245,14 @@ def test_saver_restore_refuses_a_value_of_another_dtype(tmp_path):
     tf.Variable(0.0, name="b")
     with tf.Session() as sess, pytest.raises(ValueError, match="b has dtype int32 .* the variable float32"):
         tf.train.Saver().restore(sess, path)
+
+
+def test_run_after_a_hook_requested_a_stop_is_refused():
+    feed, w, loss, step, train = _model()
+    with tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=3)]) as sess:
+        for _ in range(3):
+            sess.run(train, feed)
+        assert sess.should_stop()
+        with pytest.raises(RuntimeError, match="should_stop"):  # as TF's: no silent fourth step
+            sess.run(train, feed)
+        assert int(sess._session.run(step)) == 3

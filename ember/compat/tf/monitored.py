@@ -269,7 +269,8 @@ class MonitoredSession:
         self._session = creator.create_session()
         for hook in self._hooks:
             hook.after_create_session(self._session, None)
-        self._stop, self._closed = False, False
+        # a hook's stop request ends the run loop (run refuses to go on, as TF's); the end of the data only stops it
+        self._stop, self._hook_stop, self._closed = False, False, False
 
     @property
     def graph(self):
@@ -279,7 +280,7 @@ class MonitoredSession:
         return self._stop or self._closed
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-        if self._closed:
+        if self._closed or self._hook_stop:
             raise RuntimeError("Run called even after should_stop requested.")
         context = SessionRunContext(SessionRunArgs(fetches, feed_dict), self._session)
         requests = [hook.before_run(context) for hook in self._hooks]
@@ -297,7 +298,8 @@ class MonitoredSession:
             raise
         for k, hook in enumerate(self._hooks):
             hook.after_run(context, SessionRunValues(results["hooks"].get(k)))
-        self._stop = self._stop or context.stop_requested
+        self._hook_stop = self._hook_stop or context.stop_requested
+        self._stop = self._stop or self._hook_stop
         return results["user"]
 
     def close(self) -> None:
