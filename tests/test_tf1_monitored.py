@@ -256,3 +256,15 @@ def test_run_after_a_hook_requested_a_stop_is_refused():
         with pytest.raises(RuntimeError, match="should_stop"):  # as TF's: no silent fourth step
             sess.run(train, feed)
         assert int(sess._session.run(step)) == 3
+
+
+def test_stop_at_step_counts_only_the_runs_that_incremented_the_step():
+    feed, w, loss, step, train = _model()
+    trained = 0
+    with tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=3)]) as sess:
+        while not sess.should_stop():
+            sess.run(train, feed)
+            trained += 1
+            if not sess.should_stop():
+                sess.run(loss, feed)  # an evaluation between steps does not end the training early
+        assert trained == 3 and int(sess._session.run(step)) == 3

@@ -97,8 +97,10 @@ class StopAtStepHook(SessionRunHook):
         return SessionRunArgs(self._step)
 
     def after_run(self, run_context, run_values) -> None:
-        # the step read in this run is the one before its increment
-        if int(run_values.results) + 1 >= self._last_step:
+        # the step read in this run is the one before its increment; a run that did not train (an evaluation)
+        # has not incremented it, so read it again before stopping
+        if int(run_values.results) + 1 >= self._last_step and \
+                int(run_context.session.run(self._step)) >= self._last_step:
             run_context.request_stop()
 
 
