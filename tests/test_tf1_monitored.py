@@ -268,3 +268,34 @@ def test_stop_at_step_counts_only_the_runs_that_incremented_the_step():
             if not sess.should_stop():
                 sess.run(loss, feed)  # an evaluation between steps does not end the training early
         assert trained == 3 and int(sess._session.run(step)) == 3
+
+
+def test_checkpoint_saver_names_each_checkpoint_for_its_step_and_tells_its_listeners(tmp_path):
+    feed, w, loss, step, train = _model()
+    calls = []
+
+    class Listener(tf.train.CheckpointSaverListener):
+        def begin(self):
+            calls.append("begin")
+
+        def before_save(self, session, global_step_value):
+            calls.append(("before", global_step_value))
+
+        def after_save(self, session, global_step_value):
+            calls.append(("after", global_step_value))
+            return global_step_value >= 4  # asks the training to stop
+
+        def end(self, session, global_step_value):
+            calls.append(("end", global_step_value))
+
+    saver = tf.train.CheckpointSaverHook(str(tmp_path), save_steps=2, listeners=[Listener()])
+    with tf.train.MonitoredSession(hooks=[saver]) as sess:
+        while not sess.should_stop():
+            sess.run(train, feed)
+            if not sess.should_stop():
+                sess.run(loss, feed)  # an evaluation between steps: the step it reads is not the one saved
+        assert int(sess._session.run(step)) == 4
+    saved = sorted(f for f in os.listdir(tmp_path) if f.startswith("model.ckpt"))
+    assert saved == ["model.ckpt-0", "model.ckpt-2", "model.ckpt-4"]
+    assert calls == ["begin", ("before", 0), ("after", 0), ("before", 2), ("after", 2), ("before", 4), ("after", 4),
+                     ("end", 4)]

@@ -22,9 +22,9 @@ from ember.compat.tf.train import Saver, get_checkpoint_state, get_global_step
 from ember.compat.tf.variables import global_variables_initializer, local_variables_initializer
 
 __all__ = [
-    "CheckpointSaverHook", "ChiefSessionCreator", "LoggingTensorHook", "MonitoredSession", "MonitoredTrainingSession",
-    "NanLossDuringTrainingError", "NanTensorHook", "Scaffold", "SessionRunArgs", "SessionRunContext",
-    "SessionRunHook", "SessionRunValues", "SingularMonitoredSession", "StopAtStepHook",
+    "CheckpointSaverHook", "CheckpointSaverListener", "ChiefSessionCreator", "LoggingTensorHook", "MonitoredSession",
+    "MonitoredTrainingSession", "NanLossDuringTrainingError", "NanTensorHook", "Scaffold", "SessionRunArgs",
+    "SessionRunContext", "SessionRunHook", "SessionRunValues", "SingularMonitoredSession", "StopAtStepHook",
 ]
 
 _log = logging.getLogger("tensorflow")
@@ -171,23 +171,42 @@ class LoggingTensorHook(SessionRunHook):
             self._emit(session.run(self._tensors))
 
 
+class CheckpointSaverListener:
+    """``tf.train.CheckpointSaverListener``: told of a CheckpointSaverHook's ``begin``, of each save (``before_save``,
+    ``after_save``: returning True asks the training to stop) and of its ``end``."""
+
+    def begin(self) -> None: ...
+
+    def before_save(self, session, global_step_value: int) -> None: ...
+
+    def after_save(self, session, global_step_value: int) -> bool | None:
+        return None
+
+    def end(self, session, global_step_value: int) -> None: ...
+
+
 class CheckpointSaverHook(SessionRunHook):
     """Save the variables every ``save_steps`` global steps or ``save_secs`` seconds, and at the end, as
-    ``checkpoint_dir/checkpoint_basename-<step>``."""
+    ``checkpoint_dir/checkpoint_basename-<step>``, telling the ``listeners`` around each save."""
 
     def __init__(self, checkpoint_dir: str, save_secs: float | None = None, save_steps: int | None = None,
                  saver: Saver | None = None, checkpoint_basename: str = "model.ckpt", scaffold=None, listeners=None):
         if (save_secs is None) == (save_steps is None):
             raise ValueError("CheckpointSaverHook: give exactly one of save_secs and save_steps")
+        if saver is not None and scaffold is not None:
+            raise ValueError("CheckpointSaverHook: give at most one of saver and scaffold")
         self._dir, self._secs, self._steps = checkpoint_dir, save_secs, save_steps
-        self._saver = saver if saver is not None else (scaffold.saver if scaffold is not None else None)
+        self._saver, self._scaffold = saver, scaffold  # (the scaffold's saver is read once it is finalized)
+        self._listeners = list(listeners or [])
         self._path = os.path.join(checkpoint_dir, checkpoint_basename)
 
     def begin(self) -> None:
         self._step = _step_tensor("CheckpointSaverHook")
-        if self._saver is None:
+        if self._saver is None and self._scaffold is None:
             self._saver = Saver(allow_empty=True)  # (TF-1's default saver)
         self._last_step, self._last_time = None, None
+        for listener in self._listeners:
+            listener.begin()
 
     def after_create_session(self, session, coord) -> None:
         self._save(session, int(session.run(self._step)))
@@ -195,21 +214,36 @@ class CheckpointSaverHook(SessionRunHook):
     def before_run(self, run_context):
         return SessionRunArgs(self._step)
 
+    def _due(self, step: int) -> bool:
+        if self._last_step is None:
+            return True
+        if step == self._last_step:
+            return False
+        if self._secs is not None:
+            return time.time() >= self._last_time + self._secs
+        return step >= self._last_step + self._steps
+
     def after_run(self, run_context, run_values) -> None:
-        step = int(run_values.results) + 1  # after this run's increment
-        due = (self._steps is not None and step - self._last_step >= self._steps) or \
-              (self._secs is not None and time.time() - self._last_time >= self._secs)
-        if due:
-            self._save(run_context.session, step)
+        if self._due(int(run_values.results) + 1):  # the step read before this run's increment, if it trained
+            step = int(run_context.session.run(self._step))  # so the checkpoint is named for the step it holds
+            if self._due(step) and self._save(run_context.session, step):
+                run_context.request_stop()
 
     def end(self, session) -> None:
         step = int(session.run(self._step))
         if step != self._last_step:
             self._save(session, step)
+        for listener in self._listeners:
+            listener.end(session, step)
 
-    def _save(self, session, step: int) -> None:
-        self._saver.save(session, self._path, global_step=step)
+    def _save(self, session, step: int) -> bool:
+        """Save at ``step``; True when a listener asks the training to stop."""
+        for listener in self._listeners:
+            listener.before_save(session, step)
+        saver = self._saver if self._saver is not None else self._scaffold.saver
+        saver.save(session, self._path, global_step=step)
         self._last_step, self._last_time = step, time.time()
+        return any([bool(listener.after_save(session, step)) for listener in self._listeners])
 
 
 class Scaffold:
