@@ -299,3 +299,36 @@ def test_checkpoint_saver_names_each_checkpoint_for_its_step_and_tells_its_liste
     assert saved == ["model.ckpt-0", "model.ckpt-2", "model.ckpt-4"]
     assert calls == ["begin", ("before", 0), ("after", 0), ("before", 2), ("after", 2), ("before", 4), ("after", 4),
                      ("end", 4)]
+
+
+def test_monitored_training_session_builds_its_saver_after_the_hooks_begin_and_orders_hooks_as_tf(tmp_path):
+    feed, w, loss, step, train = _model()
+    order = []
+
+    class Counter(tf.train.SessionRunHook):  # makes a variable in begin(), as hooks may
+        def __init__(self, name):
+            self.name = name
+
+        def begin(self):
+            self.count = tf.Variable(7.0, name=f"{self.name}_count")
+
+        def before_run(self, run_context):
+            order.append(self.name)
+
+    hooks = [Counter("user"), tf.train.StopAtStepHook(last_step=2)]
+    with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), hooks=hooks,
+                                           chief_only_hooks=[Counter("chief")], save_checkpoint_steps=1) as sess:
+        while not sess.should_stop():
+            sess.run(train, feed)
+        assert sess._session.run(hooks[0].count) == 7.0  # initialized with the model (was uninitialized)
+    assert order == ["chief", "user"] * 2
+    with tf.Session() as raw:  # the checkpoint holds the hook's variable too
+        tf.train.Saver().restore(raw, tf.train.latest_checkpoint(str(tmp_path)))
+        assert raw.run(hooks[0].count) == 7.0 and int(raw.run(step)) == 2
+
+
+def test_monitored_training_session_saves_no_checkpoint_with_save_checkpoint_steps_0(tmp_path):
+    feed, w, loss, step, train = _model()
+    with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_checkpoint_steps=0) as sess:
+        sess.run(train, feed)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("model.ckpt")]  # as TF's: no saver hook at all

@@ -379,11 +379,14 @@ def MonitoredTrainingSession(master: str = "", is_chief: bool = True, checkpoint
     and, with a ``checkpoint_dir``, saves them every ``save_checkpoint_steps`` steps (or ``save_checkpoint_secs``
     seconds, 600 by default) and at the end. Summaries are written by the script (``tf.summary.FileWriter``)."""
     scaffold = scaffold or Scaffold()
-    all_hooks = list(hooks or []) + (list(chief_only_hooks or []) if is_chief else [])
-    if is_chief and checkpoint_dir is not None and (save_checkpoint_steps or save_checkpoint_secs):
-        scaffold.finalize()
-        all_hooks.append(CheckpointSaverHook(checkpoint_dir, save_secs=None if save_checkpoint_steps else
-                                             save_checkpoint_secs, save_steps=save_checkpoint_steps,
-                                             saver=scaffold.saver))
+    # the order TF runs them in: the chief's own hooks, the checkpoint saver, then the caller's
+    all_hooks = list(chief_only_hooks or []) if is_chief else []
+    if save_checkpoint_steps is not None:  # steps given: the 600 s default no longer applies
+        save_checkpoint_secs = None
+    if is_chief and checkpoint_dir and ((save_checkpoint_steps or 0) > 0 or (save_checkpoint_secs or 0) > 0):
+        # the saver is the scaffold's, made once the hooks' begin() has added their variables
+        all_hooks.append(CheckpointSaverHook(checkpoint_dir, save_secs=save_checkpoint_secs,
+                                             save_steps=save_checkpoint_steps, scaffold=scaffold))
+    all_hooks += list(hooks or [])
     return MonitoredSession(ChiefSessionCreator(scaffold, checkpoint_dir=checkpoint_dir), all_hooks,
                             stop_grace_period_secs)
