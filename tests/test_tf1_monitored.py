@@ -332,3 +332,24 @@ def test_monitored_training_session_saves_no_checkpoint_with_save_checkpoint_ste
     with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_checkpoint_steps=0) as sess:
         sess.run(train, feed)
     assert not [f for f in os.listdir(tmp_path) if f.startswith("model.ckpt")]  # as TF's: no saver hook at all
+
+
+def test_a_hook_may_feed_without_fetching_and_may_not_feed_what_the_caller_feeds():
+    x = tf.placeholder(tf.float32, [], name="x")
+    doubled = x * 2
+    seen = []
+
+    class Feeder(tf.train.SessionRunHook):
+        def before_run(self, run_context):
+            return tf.train.SessionRunArgs(None, {x: 3.0})
+
+        def after_run(self, run_context, run_values):
+            seen.append(run_values.results)
+
+    with tf.train.MonitoredSession(hooks=[Feeder()]) as sess:
+        assert sess.run(doubled) == 6.0 and seen == [None]
+        with pytest.raises(RuntimeError, match="fed by a SessionRunHook and user"):
+            sess.run(doubled, {x: 5.0})  # was 6.0: the hook's feed silently won
+    with pytest.raises(RuntimeError, match="fed by two hooks"):
+        with tf.train.MonitoredSession(hooks=[Feeder(), Feeder()]) as sess:
+            sess.run(doubled)

@@ -292,6 +292,12 @@ class ChiefSessionCreator:
         return session
 
 
+def _refuse_shared_feeds(feeds: dict, more: dict, message: str) -> None:
+    shared = [k for k in more if k in feeds]
+    if shared:
+        raise RuntimeError(f"MonitoredSession.run: {message} Conflict(s): {shared}")
+
+
 class MonitoredSession:
     """A Session run with hooks: ``run`` adds each hook's fetches, hands them their values, and stops when a hook
     asks (``should_stop``); the end of a ``tf.data`` iterator (OutOfRangeError) also stops it. As a context
@@ -320,12 +326,19 @@ class MonitoredSession:
             raise RuntimeError("Run called even after should_stop requested.")
         context = SessionRunContext(SessionRunArgs(fetches, feed_dict), self._session)
         requests = [hook.before_run(context) for hook in self._hooks]
-        feeds = dict(feed_dict or {})
-        extra = {}
+        hook_feeds, extra = {}, {}
         for k, request in enumerate(requests):
-            if request is not None:
+            if request is None:
+                continue
+            if request.fetches is not None:  # a hook may only feed
                 extra[k] = request.fetches
-                feeds.update(request.feed_dict or {})
+            if request.feed_dict:
+                _refuse_shared_feeds(hook_feeds, request.feed_dict, "Same tensor is fed by two hooks.")
+                hook_feeds.update(request.feed_dict)
+        feeds = feed_dict
+        if hook_feeds:
+            _refuse_shared_feeds(feed_dict or {}, hook_feeds, "Same tensor is fed by a SessionRunHook and user.")
+            feeds = {**hook_feeds, **(feed_dict or {})}
         try:
             results = self._session.run({"user": fetches, "hooks": extra}, feeds, options=options,
                                         run_metadata=run_metadata)
