@@ -353,3 +353,31 @@ def test_a_hook_may_feed_without_fetching_and_may_not_feed_what_the_caller_feeds
     with pytest.raises(RuntimeError, match="fed by two hooks"):
         with tf.train.MonitoredSession(hooks=[Feeder(), Feeder()]) as sess:
             sess.run(doubled)
+
+
+def test_run_step_fn_runs_with_or_without_hooks_and_request_stop_ends_the_loop():
+    c = tf.placeholder(tf.float32, [])
+    v, w = c + 4.0, c + 0.5
+    runs = []
+
+    class Counter(tf.train.SessionRunHook):
+        def before_run(self, run_context):
+            runs.append(run_context.original_args.fetches)
+
+    def step_fn(step_context):
+        a = step_context.session.run(v, {c: 0.5})  # without the hooks
+        if a <= 4.5:
+            step_context.request_stop()
+        return step_context.run_with_hooks(fetches=w, feed_dict={c: 0.1})
+
+    results = []
+    with tf.train.MonitoredSession(hooks=[Counter()]) as sess:
+        while not sess.should_stop():
+            results.append(sess.run_step_fn(step_fn))
+    assert results == [] and runs == [] and sess.should_stop()  # the first step asked to stop
+
+    with tf.train.MonitoredSession(hooks=[Counter()]) as sess:
+        np.testing.assert_allclose(sess.run_step_fn(lambda step_context: step_context.run_with_hooks(w, {c: 1.0})), 1.5)
+        assert runs == [w]
+        with pytest.raises(ValueError, match="step_context"):
+            sess.run_step_fn(lambda ctx: None)

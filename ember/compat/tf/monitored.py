@@ -9,6 +9,7 @@ runs ``SessionRunHook``s around every ``run`` (extra fetches, stopping, logging,
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -351,6 +352,33 @@ class MonitoredSession:
         self._stop = self._stop or self._hook_stop
         return results["user"]
 
+    class StepContext:
+        """What ``run_step_fn`` hands its ``step_fn``: the raw ``session``, ``run_with_hooks`` (a monitored run)
+        and ``request_stop()``, which ends the step with a StopIteration that the ``with`` block swallows."""
+
+        def __init__(self, session, run_with_hooks_fn):
+            self._session, self._run_with_hooks_fn = session, run_with_hooks_fn
+
+        @property
+        def session(self) -> Session:
+            return self._session
+
+        def run_with_hooks(self, *args, **kwargs):
+            return self._run_with_hooks_fn(*args, **kwargs)
+
+        def request_stop(self):
+            raise StopIteration("step_fn has requested the iterations to stop.")
+
+    def run_step_fn(self, step_fn):
+        """Call ``step_fn(step_context)`` and give back what it returns."""
+        names = tuple(inspect.signature(step_fn).parameters)
+        if inspect.ismethod(step_fn):
+            names = ("self", *names)
+        if names not in (("step_context",), ("self", "step_context")):
+            raise ValueError("`step_fn` may either have one `step_context` argument, or `self` and `step_context` "
+                             f"arguments if it's an instance method. Got {names} instead.")
+        return step_fn(MonitoredSession.StepContext(self._session, self.run))
+
     def close(self) -> None:
         if not self._closed:
             for hook in self._hooks:
@@ -362,12 +390,14 @@ class MonitoredSession:
         return self
 
     def __exit__(self, kind, value, traceback) -> bool:
-        if kind is None or kind is OutOfRangeError:
+        # the end of the data, or a step_fn's request_stop(), ends the session as a normal exit
+        ended = kind is not None and issubclass(kind, (OutOfRangeError, StopIteration))
+        if kind is None or ended:
             self.close()
         else:  # an error: close without running the hooks' ends on a broken step
             self._session.close()
             self._closed = True
-        return kind is OutOfRangeError
+        return ended
 
 
 class SingularMonitoredSession(MonitoredSession):
