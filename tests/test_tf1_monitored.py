@@ -381,3 +381,17 @@ def test_run_step_fn_runs_with_or_without_hooks_and_request_stop_ends_the_loop()
         assert runs == [w]
         with pytest.raises(ValueError, match="step_context"):
             sess.run_step_fn(lambda ctx: None)
+
+
+def test_logging_hook_logs_a_dict_in_sorted_order_and_refuses_both_periods(caplog):
+    feed, w, loss, step, train = _model()
+    hook = tf.train.LoggingTensorHook({"step": step, "a_loss": loss}, every_n_iter=2)
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        with tf.train.MonitoredTrainingSession(hooks=[hook]) as sess:
+            for _ in range(3):
+                sess.run(train, feed)
+    messages = [r.getMessage() for r in caplog.records if "a_loss = " in r.getMessage()]
+    assert len(messages) == 2 and messages[0].startswith("a_loss = ") and ", step = 0" in messages[0]
+    assert messages[1].endswith(" sec)") and ", step = 2 (" in messages[1]
+    with pytest.raises(ValueError, match="exactly one"):
+        tf.train.LoggingTensorHook({"loss": loss}, every_n_iter=1, every_n_secs=1.0, at_end=True)

@@ -132,12 +132,15 @@ class LoggingTensorHook(SessionRunHook):
 
     def __init__(self, tensors, every_n_iter: int | None = None, every_n_secs: float | None = None,
                  at_end: bool = False, formatter=None):
-        if (every_n_iter is None) == (every_n_secs is None) and not at_end:
+        only_at_end = at_end and every_n_iter is None and every_n_secs is None
+        if (every_n_iter is None) == (every_n_secs is None) and not only_at_end:
             raise ValueError("LoggingTensorHook: give exactly one of every_n_iter and every_n_secs (or at_end)")
         if every_n_iter is not None and every_n_iter <= 0:
             raise ValueError(f"LoggingTensorHook: every_n_iter must be positive, got {every_n_iter}")
         if not isinstance(tensors, dict):
             tensors = {getattr(t, "name", str(t)): t for t in tensors}
+        else:  # a dict is logged in its sorted names' order, a list in its own, as TF's
+            tensors = dict(sorted(tensors.items()))
         # a name without an output index is the op's first output's, as TF-1's hook reads it ("loss" -> "loss:0")
         tensors = {k: f"{t}:0" if isinstance(t, str) and ":" not in t else t for k, t in tensors.items()}
         self._tensors, self._every_n, self._every_secs = tensors, every_n_iter, every_n_secs
@@ -158,9 +161,16 @@ class LoggingTensorHook(SessionRunHook):
         return SessionRunArgs(self._tensors) if self._logging else None
 
     def _emit(self, values: dict) -> None:
-        text = self._formatter(values) if self._formatter else ", ".join(f"{k} = {v}" for k, v in values.items())
+        now = time.time()
+        if self._formatter:
+            text = self._formatter(values)
+        else:
+            with np.printoptions(suppress=True):
+                text = ", ".join(f"{k} = {values[k]}" for k in self._tensors)
+            if self._last_time is not None:
+                text += f" ({now - self._last_time:.3f} sec)"
         _log.info(text)
-        self._last_time = time.time()
+        self._last_time = now
 
     def after_run(self, run_context, run_values) -> None:
         if self._logging:
