@@ -395,3 +395,17 @@ def test_logging_hook_logs_a_dict_in_sorted_order_and_refuses_both_periods(caplo
     assert messages[1].endswith(" sec)") and ", step = 2 (" in messages[1]
     with pytest.raises(ValueError, match="exactly one"):
         tf.train.LoggingTensorHook({"loss": loss}, every_n_iter=1, every_n_secs=1.0, at_end=True)
+
+
+def test_scaffold_copy_from_scaffold_keeps_what_is_not_given():
+    v = tf.Variable(1.0, name="v")
+    calls = []
+    base = tf.train.Scaffold(init_fn=lambda scaffold, session: calls.append(session.run(v)),
+                             init_feed_dict={}, saver=tf.train.Saver([v]))
+    copy = tf.train.Scaffold(copy_from_scaffold=base)
+    assert copy.init_fn is base.init_fn and copy.saver is base.saver and copy.init_feed_dict == {}
+    with tf.train.MonitoredSession(tf.train.ChiefSessionCreator(scaffold=copy)):
+        pass
+    assert calls == [1.0]  # was never called: the copy dropped it
+    with pytest.raises(TypeError, match="copy_from_scaffold"):
+        tf.train.Scaffold(copy_from_scaffold=object())

@@ -263,6 +263,14 @@ class Scaffold:
 
     def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, ready_op=None, ready_for_local_init_op=None,
                  local_init_op=None, summary_op=None, saver=None, copy_from_scaffold=None):
+        if copy_from_scaffold is not None:  # what is not given here comes from it
+            if not isinstance(copy_from_scaffold, Scaffold):
+                raise TypeError(f"Scaffold: copy_from_scaffold must be a Scaffold, got {type(copy_from_scaffold)}")
+            init_op, init_feed_dict, init_fn, local_init_op, saver = (
+                given if given is not None else copied for given, copied in zip(
+                    (init_op, init_feed_dict, init_fn, local_init_op, saver),
+                    (copy_from_scaffold.init_op, copy_from_scaffold.init_feed_dict, copy_from_scaffold.init_fn,
+                     copy_from_scaffold.local_init_op, copy_from_scaffold.saver)))
         self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
         self.local_init_op, self.saver = local_init_op, saver
 
