@@ -409,3 +409,16 @@ def test_scaffold_copy_from_scaffold_keeps_what_is_not_given():
     assert calls == [1.0]  # was never called: the copy dropped it
     with pytest.raises(TypeError, match="copy_from_scaffold"):
         tf.train.Scaffold(copy_from_scaffold=object())
+
+
+def test_feed_fn_hook_feeds_each_run_and_final_ops_hook_runs_at_the_end():
+    x = tf.placeholder(tf.float32, [])
+    total = tf.Variable(0.0)
+    add = total.assign_add(x)
+    feeds = iter([1.0, 2.0, 4.0])
+    final = tf.train.FinalOpsHook({"total": total * 10})
+    with tf.train.MonitoredSession(hooks=[tf.train.FeedFnHook(lambda: {x: next(feeds)}), final]) as sess:
+        for _ in range(3):
+            sess.run(add)
+        assert final.final_ops_values is None
+    assert final.final_ops_values == {"total": 70.0}

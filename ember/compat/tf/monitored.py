@@ -23,9 +23,10 @@ from ember.compat.tf.train import Saver, get_checkpoint_state, get_global_step
 from ember.compat.tf.variables import global_variables_initializer, local_variables_initializer
 
 __all__ = [
-    "CheckpointSaverHook", "CheckpointSaverListener", "ChiefSessionCreator", "LoggingTensorHook", "MonitoredSession",
-    "MonitoredTrainingSession", "NanLossDuringTrainingError", "NanTensorHook", "Scaffold", "SessionRunArgs",
-    "SessionRunContext", "SessionRunHook", "SessionRunValues", "SingularMonitoredSession", "StopAtStepHook",
+    "CheckpointSaverHook", "CheckpointSaverListener", "ChiefSessionCreator", "FeedFnHook", "FinalOpsHook",
+    "LoggingTensorHook", "MonitoredSession", "MonitoredTrainingSession", "NanLossDuringTrainingError", "NanTensorHook",
+    "Scaffold", "SessionRunArgs", "SessionRunContext", "SessionRunHook", "SessionRunValues", "SingularMonitoredSession",
+    "StopAtStepHook",
 ]
 
 _log = logging.getLogger("tensorflow")
@@ -180,6 +181,33 @@ class LoggingTensorHook(SessionRunHook):
     def end(self, session) -> None:
         if self._at_end:
             self._emit(session.run(self._tensors))
+
+
+class FeedFnHook(SessionRunHook):
+    """Feed every run with what ``feed_fn()`` returns (a feed_dict)."""
+
+    def __init__(self, feed_fn):
+        self.feed_fn = feed_fn
+
+    def before_run(self, run_context):
+        return SessionRunArgs(None, self.feed_fn())
+
+
+class FinalOpsHook(SessionRunHook):
+    """Run ``final_ops`` (with ``final_ops_feed_dict``) when the session ends; their values are
+    ``final_ops_values``."""
+
+    def __init__(self, final_ops, final_ops_feed_dict=None):
+        self._final_ops, self._feed = final_ops, final_ops_feed_dict
+        self._final_ops_values = None
+
+    @property
+    def final_ops_values(self):
+        return self._final_ops_values
+
+    def end(self, session) -> None:
+        if self._final_ops is not None:
+            self._final_ops_values = session.run(self._final_ops, self._feed)
 
 
 class CheckpointSaverListener:
