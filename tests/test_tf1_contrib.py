@@ -555,10 +555,87 @@ def test_adamw_optimizer_apply_gradients_and_decay_var_list():
         got = sess.run(w)
     np.testing.assert_allclose(got, 0.5 - 1e-3 * np.sqrt(1 - 0.999) / (1 - 0.9) * 0.3 / (np.sqrt(0.009) + 1e-8),
                                rtol=1e-5)
-    with pytest.raises(NotImplementedError, match=r"AdamWOptimizer: decay_var_list must hold every trained variable"):
-        tf.contrib.opt.AdamWOptimizer(0.1).minimize(loss, decay_var_list=[w])
     with pytest.raises(ValueError, match="weight_decay must be non-negative"):
         tf.contrib.opt.AdamWOptimizer(-0.1)
+
+
+def _regression(seed=0):
+    """A linear model's float64 data, weights and bias, and its loss (a tf Tensor) over variables w and bias."""
+    rng = np.random.default_rng(seed)
+    x, y, w0, b0 = rng.normal(size=(8, 3)), rng.normal(size=(8, 2)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    w, b = tf.Variable(w0, name="w"), tf.Variable(b0, name="bias")
+    loss = tf.reduce_sum(tf.square(tf.matmul(tf.constant(x), w) + b - y))
+    grads = lambda w, b: (2 * x.T @ (x @ w + b - y), 2 * (x @ w + b - y).sum(0))  # noqa: E731
+    return (w, b), (w0, b0), loss, grads
+
+
+@pytest.mark.parametrize("how", ["minimize", "apply_gradients"])
+def test_adamw_decay_var_list_spares_the_other_variables(how):
+    (w, b), (w_np, b_np), loss, grads = _regression()
+    step = tf.train.get_or_create_global_step()
+    opt = tf.contrib.opt.AdamWOptimizer(tf.train.exponential_decay(0.05, step, 1, 0.5), learning_rate=0.01)
+    no_bias = [v for v in tf.trainable_variables() if "bias" not in v.name]  # (TF-1's usual pattern)
+    train = opt.minimize(loss, global_step=step, decay_var_list=no_bias) if how == "minimize" else \
+        opt.apply_gradients(opt.compute_gradients(loss), global_step=step, decay_var_list=no_bias)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(4):
+            sess.run(train)
+        got_w, got_b = sess.run([w, b])
+    m, v = [np.zeros_like(w_np), np.zeros_like(b_np)], [np.zeros_like(w_np), np.zeros_like(b_np)]
+    for t in range(1, 5):
+        params = [w_np, b_np]
+        g = grads(*params)  # at the undecayed weights
+        params[0] = params[0] - 0.05 * 0.5 ** (t - 1) * params[0]  # only w decays
+        for i in range(2):
+            m[i], v[i] = 0.9 * m[i] + 0.1 * g[i], 0.999 * v[i] + 0.001 * g[i] ** 2
+            params[i] = params[i] - 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m[i] / (np.sqrt(v[i]) + 1e-8)
+        w_np, b_np = params
+    # (to float32 rounding: the schedule's decay and TF-1's beta powers are float32)
+    np.testing.assert_allclose(got_w, w_np, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b, b_np, rtol=1e-5, atol=1e-6)  # (decayed, it would be about 5% smaller)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentumw_and_extend_with_decoupled_weight_decay(nesterov):
+    (w, b), (w_np, b_np), loss, grads = _regression(1)
+    momentum_w = tf.contrib.opt.extend_with_decoupled_weight_decay(tf.train.MomentumOptimizer)
+    trains = [tf.contrib.opt.MomentumWOptimizer(0.03, 0.01, 0.9, use_nesterov=nesterov).minimize(loss,
+                                                                                                decay_var_list=[w]),
+              momentum_w(0.03, 0.01, 0.9, use_nesterov=nesterov).minimize(loss, decay_var_list=[w])]
+    accum = [np.zeros_like(w_np), np.zeros_like(b_np)]
+    for _ in range(4):
+        g = grads(w_np, b_np)
+        w_np = w_np - 0.03 * w_np
+        params = [w_np, b_np]
+        for i in range(2):
+            accum[i] = 0.9 * accum[i] + g[i]
+            params[i] = params[i] - 0.01 * (g[i] + 0.9 * accum[i] if nesterov else accum[i])
+        w_np, b_np = params
+    for train in trains:
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(4):
+                sess.run(train)
+            got_w, got_b = sess.run([w, b])
+        np.testing.assert_allclose(got_w, w_np, rtol=1e-12)
+        np.testing.assert_allclose(got_b, b_np, rtol=1e-12)
+    assert trains[0].optimizer.get_slot(w, "momentum").name == "w/MomentumW:0"
+
+
+def test_decoupled_weight_decay_errors():
+    (w, b), _, loss, _ = _regression()
+    opt = tf.contrib.opt.AdamWOptimizer(0.1)
+    with pytest.raises(TypeError, match=r"AdamWOptimizer: decay_var_list must hold tf.Variables, got <tf.Tensor"):
+        opt.minimize(loss, decay_var_list=[w, w + 1.0])
+    with pytest.raises(TypeError, match=r"AdamWOptimizer: decay_var_list must hold tf.Variables, got 'w'"):
+        opt.apply_gradients(opt.compute_gradients(loss), decay_var_list=["w"])
+    with pytest.raises(TypeError, match=r"AdamWOptimizer: decay_var_list must be a list of tf.Variables"):
+        opt.minimize(loss, decay_var_list=w)
+    with pytest.raises(TypeError, match="MomentumWOptimizer: weight_decay must be a number or a scalar tensor"):
+        tf.contrib.opt.MomentumWOptimizer(lambda: 0.1, 0.1, 0.9)
+    with pytest.raises(TypeError, match="base_optimizer must be a tf.train.Optimizer class, got 3"):
+        tf.contrib.opt.extend_with_decoupled_weight_decay(3)
 
 
 def test_hparams_parse_set_values():

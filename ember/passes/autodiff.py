@@ -6,6 +6,8 @@ backward nodes: the same rules eager mode runs, no second set.
 
 from __future__ import annotations
 
+import itertools
+
 from ember.graph.autodiff import gradients
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, Value
 from ember.passes.loss_scale import append_scaled_updates
@@ -22,7 +24,8 @@ class TrainRequest:
     is then None). ``live``: returns the hyper-parameters when the step runs (see ``ember.ops.effects.update``),
     or None. ``sparse_rule``: the row-sparse form of ``rule``, for a parameter whose gradient is row-sparse (an
     embedding lookup's, TF-1's ``IndexedSlices``): it then updates only the rows looked up; None: every gradient
-    dense."""
+    dense. ``rule`` (and ``sparse_rule``) may be a list, one rule per parameter (TF-1's AdamW decays only the
+    variables of its ``decay_var_list``)."""
 
     __slots__ = ("loss", "params", "rule", "hyper", "states", "loss_scale", "grads", "live", "sparse_rule")
 
@@ -53,8 +56,10 @@ def _remapped(grad, mapping: dict):
 def append_updates(graph: Graph, params: list, grads: list, rule, hyper: dict, states: list, live=None,
                    sparse_rule=None) -> None:
     """One in-place ``update`` node per parameter that has a gradient, a ``sparse_update`` of ``sparse_rule``
-    for a row-sparse one (``live``, ``sparse_rule``: see ``TrainRequest``)."""
-    for param, grad, state in zip(params, grads, states):
+    for a row-sparse one (``live``, ``rule``, ``sparse_rule``: see ``TrainRequest``)."""
+    rules = rule if isinstance(rule, list) else itertools.repeat(rule)
+    sparse_rules = sparse_rule if isinstance(sparse_rule, list) else itertools.repeat(sparse_rule)
+    for param, grad, state, rule, sparse_rule in zip(params, grads, states, rules, sparse_rules):
         if grad is not None:
             attrs = {"rule": rule, "hyper": dict(hyper), "state": state}
             if live is not None:

@@ -118,7 +118,7 @@ def append_scaled_updates(graph: Graph, request, gradients, append_updates) -> N
                 # DynamicLossScale under a distribution strategy (the scale, its count and the step stay alike)
                 bad = average([bad])[0]
             grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
-            rule = skip_nonfinite(rule)
+            rule = [skip_nonfinite(r) for r in rule] if isinstance(rule, list) else skip_nonfinite(rule)
     append_updates(graph, request.params, grads, rule, request.hyper, request.states, request.live)
     if ls.dynamic:
         with graph.building():

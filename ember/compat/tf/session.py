@@ -124,6 +124,13 @@ def _hyper_live(replay: Replay, optimizer):
     return lambda: hyper
 
 
+def _rules(t: Tensor) -> tuple:
+    """The update rule and row-sparse rule of training op ``t``: its optimizer's, or one of each per variable
+    where the op has its own (``t.rules``: TF-1's AdamW with a ``decay_var_list``)."""
+    rules = getattr(t, "rules", None)
+    return rules if rules is not None else (t.optimizer.rule, t.optimizer.sparse_rule)
+
+
 def _lower_train(replay: Replay, t: Tensor):
     loss, var_list = t.args
     params = [replay.value(v) for v in var_list]
@@ -140,9 +147,10 @@ def _lower_train(replay: Replay, t: Tensor):
                                scaled.multiplier, step)
             counted = False
     # (a data-parallel job averages dense gradients: its embeddings' updates stay dense)
-    sparse_rule = None if scaled is not None or data_parallel_job() else t.optimizer.sparse_rule
+    rule, sparse_rule = _rules(t)
+    sparse_rule = None if scaled is not None or data_parallel_job() else sparse_rule
     replay.graph.requests.append(
-        TrainRequest(replay.value(loss), params, t.optimizer.rule, t.optimizer.hyper, states, scaled, live=live,
+        TrainRequest(replay.value(loss), params, rule, t.optimizer.hyper, states, scaled, live=live,
                      sparse_rule=sparse_rule)
     )
     if counted:
@@ -157,7 +165,8 @@ def _lower_apply_gradients(replay: Replay, t: Tensor):
         raise ValueError("apply_gradients: a loss-scaled optimizer applies only the unmodified output of "
                          "compute_gradients (use minimize)")
     params = [replay.value(v) for v in var_list]
-    sparse_rule = None if data_parallel_job() else t.optimizer.sparse_rule  # (as _lower_train)
+    rule, sparse_rule = _rules(t)
+    sparse_rule = None if data_parallel_job() else sparse_rule  # (as _lower_train)
     values = []
     for g, v, p in zip(grads, var_list, params):
         value = replay.slices(g)
@@ -181,7 +190,7 @@ def _lower_apply_gradients(replay: Replay, t: Tensor):
     states = [replay.session.slots(t.optimizer, v) for v in var_list]
     live = _hyper_live(replay, t.optimizer)
     replay.graph.requests.append(
-        TrainRequest(None, params, t.optimizer.rule, t.optimizer.hyper, states, grads=values, live=live,
+        TrainRequest(None, params, rule, t.optimizer.hyper, states, grads=values, live=live,
                      sparse_rule=sparse_rule)
     )
     if t.global_step is not None:

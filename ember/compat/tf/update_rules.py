@@ -1,11 +1,14 @@
 """TF-1's own optimizer updates where they differ from PyTorch's: Adam with epsilon added to the raw
-``sqrt(v)`` (the bias corrections folded into the step size), the proximal rules (``ApplyProximal*``), and
-``on_rows``, which makes a rule's row-sparse form (TF-1's ``SparseApply*``).
+``sqrt(v)`` (the bias corrections folded into the step size), the proximal rules (``ApplyProximal*``), the
+decoupled weight decay of TF-1 contrib's AdamW and MomentumW, and ``on_rows``, which makes a rule's row-sparse
+form (TF-1's ``SparseApply*``).
 
 Each is a pure function ``rule(param, grad, state, **hyper)`` that updates ``param`` in place, as the rules of
 ``ember.optim.functional``; a hyper-parameter may be a 0-d array (a tf Tensor's value in the step)."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -46,13 +49,39 @@ def tf_adam_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: 
     beta2_power *= beta2_power.dtype.type(beta2)
 
 
-@update_rule()
-def tf_adamw_update(param, grad, state: dict, *, lr: float, beta1: float, beta2: float, eps: float,
-                    weight_decay: float) -> None:
-    """TF-1 contrib's ``AdamWOptimizer``: the decoupled decay ``var -= weight_decay * var`` (not scaled by the
-    learning rate), then TF-1's Adam step with the gradient taken before the decay."""
-    param -= param.dtype.type(weight_decay) * param
-    tf_adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+@functools.cache
+def decoupled_weight_decay(rule, sparse: bool = False):
+    """``rule`` after TF-1 contrib's decoupled weight decay ``var -= weight_decay * var`` (not scaled by the
+    learning rate; ``DecoupledWeightDecayExtension``): the step then reads the gradient taken before the decay.
+    For a row-sparse ``rule`` (``sparse``) only the rows the gradient names decay, each once however often it
+    names them, as TF's ``_decay_weights_sparse_op`` after ``apply_gradients`` merged the repeats."""
+
+    @update_rule(row_local=sparse and getattr(rule, "row_local", False),
+                 elementwise=not sparse and getattr(rule, "elementwise", False))
+    def decayed(param, grad, state: dict, *, weight_decay: float, **hyper) -> None:
+        kind = param.dtype.type
+        if sparse:
+            rows = array_module(param).unique(grad.indices.reshape(-1))
+            param[rows] -= kind(weight_decay) * param[rows]
+        else:
+            param -= kind(weight_decay) * param
+        rule(param, grad, state, **hyper)
+
+    decayed.__name__ = decayed.__qualname__ = f"decoupled_weight_decay({rule.__name__})"
+    return decayed
+
+
+@functools.cache
+def without_weight_decay(rule):
+    """``rule`` taking the ``weight_decay`` of a decoupled optimizer and leaving it unused: its step of a
+    variable left out of ``decay_var_list``."""
+
+    @update_rule(row_local=getattr(rule, "row_local", False), elementwise=getattr(rule, "elementwise", False))
+    def spared(param, grad, state: dict, *, weight_decay: float, **hyper) -> None:
+        rule(param, grad, state, **hyper)
+
+    spared.__name__ = spared.__qualname__ = f"without_weight_decay({rule.__name__})"
+    return spared
 
 
 def _proximal(xp, kind, prox, step, l1: float, l2: float):
