@@ -623,6 +623,44 @@ def test_momentumw_and_extend_with_decoupled_weight_decay(nesterov):
     assert trains[0].optimizer.get_slot(w, "momentum").name == "w/MomentumW:0"
 
 
+@pytest.mark.parametrize("cls", ["AdamW", "MomentumW"])
+def test_decoupled_weight_decay_of_an_embedding_decays_the_rows_looked_up(cls):
+    rng = np.random.default_rng(2)
+    e_np, w_np, ids = rng.normal(size=(6, 3)), rng.normal(size=3), np.array([1, 4, 1, 2])
+    e0 = e_np.copy()
+    e, w = tf.Variable(e_np, name="emb"), tf.Variable(w_np, name="w")
+    loss = tf.reduce_sum(tf.square(tf.reduce_sum(tf.nn.embedding_lookup(e, ids) * w, axis=1) - 1.0))
+    opt = tf.contrib.opt.AdamWOptimizer(0.1, 0.01) if cls == "AdamW" else \
+        tf.contrib.opt.MomentumWOptimizer(0.1, 0.01, 0.9)
+    train = opt.minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train)
+        got_e, got_w = sess.run([e, w])
+    slots = [[np.zeros_like(e_np), np.zeros_like(w_np)] for _ in range(2)]
+    for t in range(1, 4):
+        r = (e_np[ids] * w_np).sum(1) - 1.0
+        g_e, g_w = np.zeros_like(e_np), 2 * (r[:, None] * e_np[ids]).sum(0)
+        np.add.at(g_e, ids, 2 * r[:, None] * w_np)
+        e_np, w_np = e_np.copy(), w_np - 0.1 * w_np
+        e_np[[1, 2, 4]] -= 0.1 * e_np[[1, 2, 4]]  # TF-1: only the rows looked up decay, once each
+        params = [e_np, w_np]
+        for i, g in enumerate([g_e, g_w]):
+            m, v = slots[0][i], slots[1][i]
+            if cls == "AdamW":
+                m[...], v[...] = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+                params[i] = params[i] - 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (np.sqrt(v) + 1e-8)
+            else:  # (TF-1's lazy momentum: the accumulators of rows not looked up are left alone)
+                rows = slice(None) if i else [1, 2, 4]
+                m[rows] = 0.9 * m[rows] + g[rows]
+                params[i] = params[i] - 0.01 * m
+        e_np, w_np = params
+    np.testing.assert_allclose(got_e, e_np, rtol=1e-5, atol=1e-6)  # (TF-1's float32 beta powers)
+    np.testing.assert_allclose(got_w, w_np, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got_e[[0, 3, 5]], e0[[0, 3, 5]])
+
+
 def test_decoupled_weight_decay_errors():
     (w, b), _, loss, _ = _regression()
     opt = tf.contrib.opt.AdamWOptimizer(0.1)

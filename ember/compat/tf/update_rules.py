@@ -84,6 +84,20 @@ def without_weight_decay(rule):
     return spared
 
 
+@functools.cache
+def on_dense(rule):
+    """The row-sparse form of a dense ``rule`` whose TF-1 ``SparseApply*`` equals it on the summed gradient
+    (SGD, Adagrad, Adam): ``rule`` on the gradient made dense. (For the decoupled weight decay, which decays
+    only the rows a row-sparse gradient names.)"""
+
+    @update_rule()
+    def sparse_rule(param, grad, state: dict, **hyper) -> None:
+        rule(param, grad.to_dense().array, state, **hyper)
+
+    sparse_rule.__name__ = sparse_rule.__qualname__ = f"on_dense({rule.__name__})"
+    return sparse_rule
+
+
 def _proximal(xp, kind, prox, step, l1: float, l2: float):
     """The proximal step of TF's ``ApplyProximal*``: soft-threshold ``prox`` by ``step * l1`` (when l1 > 0),
     then shrink it by ``1 + step * l2``."""

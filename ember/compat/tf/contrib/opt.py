@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ember.compat.tf._core import Operation, Tensor
 from ember.compat.tf.train import AdamOptimizer, MomentumOptimizer, Optimizer, _number
-from ember.compat.tf.update_rules import decoupled_weight_decay, without_weight_decay
+from ember.compat.tf.update_rules import decoupled_weight_decay, on_dense, without_weight_decay
 from ember.compat.tf.variables import Variable
 
 __all__ = ["AdamWOptimizer", "DecoupledWeightDecayExtension", "MomentumWOptimizer",
@@ -28,9 +28,10 @@ class DecoupledWeightDecayExtension:
         Optimizer.__init__(self, self._name, **{**self.hyper, **self.tensor_hyper},
                            weight_decay=_number(weight_decay))
         rule, sparse_rule = self.rule, self.sparse_rule  # (the base's, RMSProp(centered=True)'s own)
-        self.rule = decoupled_weight_decay(rule)
-        self.sparse_rule = None if sparse_rule is None else decoupled_weight_decay(sparse_rule, sparse=True)
-        self._spared = without_weight_decay(rule), None if sparse_rule is None else without_weight_decay(sparse_rule)
+        if sparse_rule is None:  # (the base's sparse step is its dense one, but the decay is of the rows named)
+            sparse_rule = on_dense(rule)
+        self.rule, self.sparse_rule = decoupled_weight_decay(rule), decoupled_weight_decay(sparse_rule, sparse=True)
+        self._spared = without_weight_decay(rule), without_weight_decay(sparse_rule)
 
     def _decay_only(self, op: Operation, decay_var_list) -> Operation:
         """``op`` with the plain step for the variables it trains that are not in ``decay_var_list``."""
@@ -48,7 +49,6 @@ class DecoupledWeightDecayExtension:
             return op
         spared, spared_sparse = self._spared
         op.rules = ([self.rule if id(var) in decayed else spared for var in trained],
-                    None if self.sparse_rule is None else
                     [self.sparse_rule if id(var) in decayed else spared_sparse for var in trained])
         return op
 
