@@ -418,6 +418,27 @@ def test_session_loss_scale_optimizer_in_float32_matches_the_plain_optimizer(tf)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_session_loss_scale_optimizer_passes_adamw_decay_var_list_on(tf):
+    results = []
+    for wrap in (False, True):
+        tf.reset_default_graph()
+        w = tf.Variable(np.array([[0.5, -1.0], [2.0, 1.5]], np.float32), name="w")
+        b = tf.Variable(np.array([1.0, -2.0], np.float32), name="bias")
+        loss = tf.reduce_sum(tf.square(tf.matmul(tf.constant(np.eye(2, dtype=np.float32)), w) + b - 1.0))
+        opt = tf.contrib.opt.AdamWOptimizer(0.1, 0.01)
+        if wrap:
+            opt = tf.train.experimental.MixedPrecisionLossScaleOptimizer(opt, "dynamic")
+        train = opt.minimize(loss, decay_var_list=[w])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train)
+            results.append(sess.run([w, b]))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert np.abs(results[1][1] - [1.0, -2.0]).max() < 0.05  # (decayed 3 times by 0.1, the bias would be 27% less)
+
+
 def test_a_session_keeps_the_setting_it_was_made_with(tf):
     x, y, _, loss = _mlp(tf)
     before = tf.Session()

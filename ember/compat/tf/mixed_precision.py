@@ -116,7 +116,7 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
         if grad_loss is not None:
             raise ValueError("MixedPrecisionLossScaleOptimizer.minimize: grad_loss is not supported (the loss-scaled "
                              "backward starts from the scale); multiply the loss instead")
-        op = self.inner.minimize(loss, global_step, var_list, name)
+        op = self.inner.minimize(loss, global_step, var_list, name, **unused)  # (AdamW's decay_var_list)
         op.loss_scale = self._loss_scale
         return op
 
