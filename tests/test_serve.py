@@ -290,13 +290,14 @@ def test_hot_reload_under_load_and_a_corrupt_version_is_refused(model_dir):
         os.makedirs(path / "3")
         (path / "3" / "model.onnx").write_bytes(b"this is not a model")
         wait_for(lambda: [v["state"] for v in httpx.get(f"{s.url}/v1/models/cnn").json()["model_version_status"]]
-                 == ["AVAILABLE", "END"])
+                 == ["END", "AVAILABLE", "END"])  # 3 refused, 2 served, 1 replaced: newest first, as TF Serving
         stop.set()
         for w in workers:
             w.join()
         assert s.app.state.watcher.current.version == 2
         status = httpx.get(f"{s.url}/v1/models/cnn").json()["model_version_status"]
-        assert status[0]["version"] == "2" and status[1]["version"] == "3" and status[1]["state"] == "END"
+        assert [(v["version"], v["state"], v["status"]["error_code"]) for v in status] == [
+            ("3", "END", "INVALID_ARGUMENT"), ("2", "AVAILABLE", "OK"), ("1", "END", "OK")]
         assert s.predict({"instances": X.tolist()}).status_code == 200
     assert {code for code, _, _ in seen} == {200}
     versions = {v for _, v, _ in seen}
@@ -629,3 +630,29 @@ def test_a_model_of_two_inputs_takes_named_instances_or_columns_as_tf_serving(tm
             assert r.status_code == 400 and words in r.json()["error"], r.text
         signature = httpx.get(f"{s.url}/v1/models/cnn/metadata").json()["metadata"]["signature_def"]
         assert list(signature["signature_def"]["serving_default"]["inputs"]) == ["a", "b"]
+
+
+def test_a_version_replaced_or_deleted_is_listed_as_end_as_tf_serving(model_dir):
+    # a version once served vanished from GET /v1/models/NAME (and /versions/1 was a 404) once a newer one replaced
+    # it; TF Serving lists it with state END, newest version first
+    import shutil
+
+    path, _ = model_dir
+    with Server(path, poll_interval=0) as s:
+        def status(tail=""):
+            r = httpx.get(f"{s.url}/v1/models/cnn{tail}")
+            assert r.status_code == 200, r.text
+            return [(v["version"], v["state"], v["status"]["error_code"]) for v in r.json()["model_version_status"]]
+
+        write_version(path, 2, shift=5.0)
+        s.app.state.watcher.refresh()
+        assert status() == [("2", "AVAILABLE", "OK"), ("1", "END", "OK")]
+        assert status("/versions/1") == [("1", "END", "OK")]
+        shutil.rmtree(path / "2")  # the newest remaining version serves again; the deleted one has ended
+        s.app.state.watcher.refresh()
+        assert status() == [("2", "END", "OK"), ("1", "AVAILABLE", "OK")]
+        os.makedirs(path / "3")  # refused: END with its error
+        s.app.state.watcher.refresh()
+        assert status() == [("3", "END", "INVALID_ARGUMENT"), ("2", "END", "OK"), ("1", "AVAILABLE", "OK")]
+        r = httpx.post(f"{s.url}/v1/models/cnn/versions/2:predict", json={"instances": X[:1].tolist()})
+        assert r.status_code == 404 and "not served (version 1 is)" in r.json()["error"]

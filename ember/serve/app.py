@@ -308,15 +308,18 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                     raise BadRequest(f"the version must be a number, got {rest[1]!r}", 404)
                 asked = int(rest[1])
             model = watcher.current
-            refused = sorted(watcher.refused.items())
+            refused = list(watcher.refused.items())
             if metadata:
                 if model is None:
                     raise BadRequest("no model version is loaded", 503)
                 if asked is not None and asked != model.version:
                     raise BadRequest(f"version {asked} of {name!r} is not served (version {model.version} is)", 404)
                 return JSONResponse(_metadata(name, model))
-            versions = [version_status(model.version, "AVAILABLE")] if model else []
-            versions += [version_status(v, "END", "INVALID_ARGUMENT", reason) for v, (_, reason) in refused]
+            states = {v: version_status(v, "END") for v in tuple(watcher.ended)}  # a copy: the poller may change it
+            states.update((v, version_status(v, "END", "INVALID_ARGUMENT", reason)) for v, (_, reason) in refused)
+            if model is not None:
+                states[model.version] = version_status(model.version, "AVAILABLE")
+            versions = [states[v] for v in sorted(states, reverse=True)]  # newest first, as TF Serving
             if asked is not None:
                 versions = [v for v in versions if v["version"] == str(asked)]
                 if not versions:

@@ -4,7 +4,8 @@ A version is loaded, checked (a batch axis on each input, a test call on a zero 
 reference assignment: a request reads ``watcher.current`` once, so it runs wholly on the old or the new
 version. A version that fails to load is logged and refused (until its files change); the old one keeps
 serving. As TF Serving's default policy, when the served version's folder is deleted the newest remaining version
-that loads serves instead (none where no version remains).
+that loads serves instead (none where no version remains). A version once served and then replaced or deleted is
+kept in ``ended`` (TF Serving's state END in the model's status).
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class VersionWatcher:
         self.poll_interval = poll_interval
         self.current: LoadedModel | None = None
         self.refused: dict = {}  # version -> (mtime when refused, reason)
+        self.ended: set[int] = set()  # versions served, then replaced or deleted: TF Serving's state END
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -180,6 +182,7 @@ class VersionWatcher:
             # a deleted version is unloaded as TF Serving does: the newest remaining one that loads takes over (the
             # deleted one answers until then, so no request sees no version in between)
             serving = self.current.version if self.current is not None and not deleted else -1
+            previous = self.current
             for version in reversed(numbers):
                 if version <= serving:
                     break
@@ -190,6 +193,7 @@ class VersionWatcher:
                     loaded = load_version(self.model_dir, version)
                 except ValueError as exc:
                     self.refused[version] = (stamp, str(exc))
+                    self.ended.discard(version)
                     log.error("refused version %d: %s", version, exc)
                     continue
                 self.refused.pop(version, None)  # refused while still being written, say: it serves now
@@ -199,6 +203,10 @@ class VersionWatcher:
             if deleted and self.current.version not in numbers:
                 log.warning("version %d was deleted and no other version loads; serving none", self.current.version)
                 self.current = None
+            if previous is not None and self.current is not previous:
+                self.ended.add(previous.version)
+            if self.current is not None:
+                self.ended.discard(self.current.version)  # served again (put back, say)
             return self.current
 
     def start(self) -> None:
