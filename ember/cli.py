@@ -38,6 +38,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _version_label(text: str) -> tuple[str, int]:
+    """``LABEL=N`` of ``ember serve --version-label``."""
+    label, equals, number = text.partition("=")
+    if not equals or not label or "/" in label or ":" in label:
+        raise argparse.ArgumentTypeError(f"expected LABEL=N (a label without '/' or ':'), got {text!r}")
+    return label, _non_negative_int(number)
+
+
 def _non_negative_int(text: str) -> int:
     value = _whole_number(text)
     if value < 0:
@@ -392,7 +400,7 @@ def _serve(args) -> int:
     version_numbers(args.model_dir)  # a missing directory: one error line
     name = args.model_name or os.path.basename(os.path.normpath(args.model_dir))
     options = ServeOptions(name, args.max_batch_size, args.batch_timeout_ms, args.max_queue, args.deadline_ms,
-                           args.max_body_bytes, args.poll_interval)
+                           args.max_body_bytes, args.poll_interval, dict(args.version_label or []))
     print(f"serving {args.model_dir} as {name!r} on http://{args.host}:{args.port}/v1/models/{name}:predict")
     serve(args.model_dir, options, args.host, args.port)
     return 0
@@ -421,6 +429,9 @@ def _add_serve(commands) -> None:
     parser.add_argument("--poll-interval", type=_non_negative_float, default=2.0,
                         help="seconds between scans for new versions; 0 loads only the versions there at the "
                         "start (default: 2.0)")
+    parser.add_argument("--version-label", type=_version_label, action="append", metavar="LABEL=N",
+                        help="serve version N as /v1/models/NAME/labels/LABEL too (TF Serving's version_labels, "
+                        "e.g. stable=1); repeatable")
     parser.set_defaults(run=_serve, parser=parser)
 
 

@@ -42,6 +42,8 @@ def _usage_error(capsys, argv) -> str:
     (["serve", "models", "--batch-timeout-ms", "-5"], "--batch-timeout-ms: must be a non-negative finite number"),
     (["serve", "models", "--deadline-ms", "nan"], "--deadline-ms: must be a positive finite number, got nan"),
     (["serve", "models", "--max-queue", "abc"], "--max-queue: 'abc' is not a whole number"),
+    (["serve", "models", "--version-label", "stable"], "--version-label: expected LABEL=N"),
+    (["serve", "models", "--version-label", "stable=x"], "--version-label: 'x' is not a whole number"),
     (["launch", "-n", "2", "no_such_script.py"], "script no_such_script.py: no such file"),
     (["fly"], "invalid choice: 'fly'"),
 ])

@@ -572,7 +572,8 @@ def test_status_of_one_version_and_metadata_as_tf_serving(model_dir):
         for tail, status, words in (("/versions/1", 404, "version 1 of 'cnn' is not loaded or known"),
                                     ("/versions/x", 404, "the version must be a number, got 'x'"),
                                     ("/versions/1/metadata", 404, "version 1 of 'cnn' is not served (version 2 is)"),
-                                    ("/labels/stable", 404, "no version label 'stable'"),
+                                    ("/labels/stable", 400, "Unrecognized servable version label: 'stable' (this "
+                                                            "server has no version labels)"),
                                     ("/signatures", 404, "unknown path")):
             r = get(tail)
             assert r.status_code == status and words in r.json()["error"], (tail, r.text)
@@ -656,3 +657,34 @@ def test_a_version_replaced_or_deleted_is_listed_as_end_as_tf_serving(model_dir)
         assert status() == [("3", "END", "INVALID_ARGUMENT"), ("2", "END", "OK"), ("1", "AVAILABLE", "OK")]
         r = httpx.post(f"{s.url}/v1/models/cnn/versions/2:predict", json={"instances": X[:1].tolist()})
         assert r.status_code == 404 and "not served (version 1 is)" in r.json()["error"]
+
+
+def test_version_labels_serve_the_version_they_name_as_tf_serving(model_dir):
+    # /v1/models/NAME/labels/LABEL was always a 404 ("this server has no version labels") and there was no way to
+    # give labels; now ServeOptions.version_labels (--version-label LABEL=N), an unknown label a 400 as TF Serving's
+    from ember.cli import _version_label
+
+    path, _ = model_dir
+    second = write_version(path, 2, shift=5.0)
+    with Server(path, version_labels={"canary": 2, "stable": 1}) as s:
+        r = httpx.post(f"{s.url}/v1/models/cnn/labels/canary:predict", json={"instances": X.tolist()})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "2", r.text
+        np.testing.assert_allclose(r.json()["predictions"], second, rtol=1e-5, atol=1e-6)
+        assert httpx.get(f"{s.url}/v1/models/cnn/labels/canary").json()["model_version_status"][0]["version"] == "2"
+        assert httpx.get(f"{s.url}/v1/models/cnn/labels/canary/metadata").json()["model_spec"]["version"] == "2"
+        for method, tail, status, words in (
+                ("POST", "/labels/stable:predict", 404, "version 1 (label 'stable') of 'cnn' is not served "
+                                                        "(version 2 is)"),
+                ("POST", "/labels/nope:predict", 400, "Unrecognized servable version label: 'nope' (this server's "
+                                                      "labels: ['canary', 'stable'])"),
+                ("POST", "/label/canary:predict", 404, "unknown path"),
+                ("GET", "/labels/nope", 400, "Unrecognized servable version label: 'nope'"),
+                ("GET", "/labels/stable/metadata", 404, "version 1 (label 'stable') of 'cnn' is not served")):
+            r = httpx.request(method, f"{s.url}/v1/models/cnn{tail}", json={"instances": X[:1].tolist()})
+            assert r.status_code == status and words in r.json()["error"], (tail, r.text)
+    for labels, words in (({"a/b": 1}, "without '/' or ':'"), ({"x": -1}, "version number >= 0, got -1")):
+        with pytest.raises(ValueError, match=words):
+            create_app(str(path), ServeOptions("cnn", version_labels=labels))
+    assert _version_label("stable=1") == ("stable", 1)
+    with pytest.raises(Exception, match="expected LABEL=N"):
+        _version_label("stable")

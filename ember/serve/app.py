@@ -1,13 +1,15 @@
 """The HTTP side: TensorFlow Serving's REST API over a ``VersionWatcher`` and a ``Batcher``.
 
 - ``POST /v1/models/NAME:predict`` (also ``/v1/models/NAME/versions/N:predict``, 404 unless N is the version
-  served) with ``{"instances": [...]}`` answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it
-  answers ``{"outputs": [...]}``. A model of several outputs answers, as TF Serving, a dict of them by name for
+  served, and ``/v1/models/NAME/labels/LABEL:predict`` where ``ServeOptions.version_labels`` (``ember serve
+  --version-label stable=1``) names LABEL's version, as TF Serving's ``version_labels``; an unknown label is a 400)
+  with ``{"instances": [...]}`` answers ``{"predictions": [...]}``; with ``{"inputs": [...]}`` it answers
+  ``{"outputs": [...]}``. A model of several outputs answers, as TF Serving, a dict of them by name for
   each instance (``predictions``), or a dict of the outputs' lists (``outputs``). Named inputs
   (``{"instances": [{"input0": ...}, ...]}``, ``{"inputs": {"input0": ...}}``) must use the model's input name;
   ``signature_name``, where given, must be ``serving_default``. A model of several inputs takes each instance as
   an object of them all (``{"instances": [{"a": ..., "b": ...}]}``) or ``{"inputs": {"a": ..., "b": ...}}``.
-- ``GET /v1/models/NAME`` (or ``NAME/versions/N``): the status of the versions (of N); ``GET
+- ``GET /v1/models/NAME`` (or ``NAME/versions/N``, ``NAME/labels/LABEL``): the status of the versions (of N); ``GET
   /v1/models/NAME[/versions/N]/metadata``: the served version's signature, as TF Serving's GetModelMetadata;
   ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
 Every bad request gets a 4xx with a message: unknown model (404), oversized body (413), not JSON, missing
@@ -20,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -45,6 +47,7 @@ class ServeOptions:
     deadline_ms: float = 1000.0
     max_body_bytes: int = 10 * 2**20
     poll_interval: float = 2.0
+    version_labels: dict[str, int] = field(default_factory=dict)  # label ("stable", "canary") -> version number
 
 
 SIGNATURE = "serving_default"  # the one signature a served ONNX model has (TF Serving's default name)
@@ -232,6 +235,12 @@ def _metadata(name: str, model) -> dict:
 
 def create_app(model_dir: str, options: ServeOptions) -> Starlette:
     """The ASGI application serving ``model_dir``'s versions under ``options.model_name``."""
+    labels = dict(options.version_labels)
+    for label, number in labels.items():
+        if not isinstance(label, str) or not label or "/" in label or ":" in label:
+            raise ValueError(f"version_labels: a label must be a non-empty string without '/' or ':', got {label!r}")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"version_labels: label {label!r} must name a version number >= 0, got {number!r}")
     watcher = VersionWatcher(model_dir, options.poll_interval)
     metrics = _Metrics()
 
@@ -246,6 +255,20 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
         if name != options.model_name:
             raise BadRequest(f"no model named {name!r} (this server has {options.model_name!r})", 404)
 
+    def asked_version(kind: str, value: str) -> int:
+        """The version that ``/versions/N`` or ``/labels/LABEL`` names; BadRequest where it names none."""
+        if kind == "labels":
+            if value not in labels:  # TF Serving's INVALID_ARGUMENT: a 400
+                known = f"this server's labels: {sorted(labels)}" if labels else "this server has no version labels"
+                raise BadRequest(f"Unrecognized servable version label: {value!r} ({known})")
+            return labels[value]
+        if not (value.isascii() and value.isdigit()):
+            raise BadRequest(f"the version must be a number, got {value!r}", 404)
+        return int(value)
+
+    def described(kind: str, value: str, version: int) -> str:
+        return f"version {version}" + (f" (label {value!r})" if kind == "labels" else "")
+
     async def predict(request: Request) -> Response:
         start = time.perf_counter()
         status = 200
@@ -253,15 +276,21 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             spec = request.path_params["spec"]
             if not spec.endswith(":predict"):
                 raise BadRequest(f"unknown method in {spec!r}; use NAME:predict", 404)
-            name, versioned, asked = spec[: -len(":predict")].partition("/versions/")
+            name, slash, rest = spec[: -len(":predict")].partition("/")
             check_name(name)
-            if versioned and not (asked.isascii() and asked.isdigit()):  # "versions/:predict" names none
-                raise BadRequest(f"the version must be a number, got {asked!r}", 404)
+            asked = None
+            if slash:
+                kind, slash, value = rest.partition("/")
+                if kind not in ("versions", "labels") or not slash:
+                    raise BadRequest(f"unknown path {request.url.path!r}; use /v1/models/NAME[/versions/N|"
+                                     "/labels/LABEL]:predict", 404)
+                asked = asked_version(kind, value)  # "versions/:predict" names none
             model = watcher.current
             if model is None:
                 raise BadRequest("no model version is loaded", 503)
-            if asked and int(asked) != model.version:
-                raise BadRequest(f"version {int(asked)} of {name!r} is not served (version {model.version} is)", 404)
+            if asked is not None and asked != model.version:
+                raise BadRequest(f"{described(kind, value, asked)} of {name!r} is not served (version "
+                                 f"{model.version} is)", 404)
             body = await _read_body(request, options.max_body_bytes)
             instances, key = parse_inputs(body, model.input_specs, model.batch)
             metrics.queue.set(batcher.depth())
@@ -273,8 +302,9 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
                 raise BadRequest(str(exc), 504) from None
             except (ValueError, TypeError, IndexError) as exc:  # the model refused these values
                 raise BadRequest(f"the model cannot take these instances: {exc}") from None
-            if asked and int(asked) != version:  # a newer version was swapped in while this request waited
-                raise BadRequest(f"version {int(asked)} of {name!r} is no longer served (version {version} is)", 404)
+            if asked is not None and asked != version:  # a newer version was swapped in while this request waited
+                raise BadRequest(f"{described(kind, value, asked)} of {name!r} is no longer served (version "
+                                 f"{version} is)", 404)
             # NaN and infinities as TF Serving writes them (JSONResponse refuses them: a 500)
             body = json.dumps({key: _answer(outputs, key)}, separators=(",", ":")).encode()
             return Response(body, media_type="application/json", headers={"X-Model-Version": str(version)})
@@ -297,23 +327,20 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             metadata = rest[-1:] == ["metadata"]
             rest = rest[:-1] if metadata else rest
             asked = None
-            if rest[:1] == ["labels"] and len(rest) == 2:
-                raise BadRequest(f"no version label {rest[1]!r}: this server has no version labels; use "
-                                 "/versions/N", 404)
             if rest:
-                if len(rest) != 2 or rest[0] != "versions":
-                    raise BadRequest(f"unknown path {request.url.path!r}; use /v1/models/NAME[/versions/N]"
-                                     "[/metadata]", 404)
-                if not (rest[1].isascii() and rest[1].isdigit()):
-                    raise BadRequest(f"the version must be a number, got {rest[1]!r}", 404)
-                asked = int(rest[1])
+                if len(rest) != 2 or rest[0] not in ("versions", "labels"):
+                    raise BadRequest(f"unknown path {request.url.path!r}; use /v1/models/NAME[/versions/N|"
+                                     "/labels/LABEL][/metadata]", 404)
+                kind, value = rest
+                asked = asked_version(kind, value)
             model = watcher.current
             refused = list(watcher.refused.items())
             if metadata:
                 if model is None:
                     raise BadRequest("no model version is loaded", 503)
                 if asked is not None and asked != model.version:
-                    raise BadRequest(f"version {asked} of {name!r} is not served (version {model.version} is)", 404)
+                    raise BadRequest(f"{described(kind, value, asked)} of {name!r} is not served (version "
+                                     f"{model.version} is)", 404)
                 return JSONResponse(_metadata(name, model))
             states = {v: version_status(v, "END") for v in tuple(watcher.ended)}  # a copy: the poller may change it
             states.update((v, version_status(v, "END", "INVALID_ARGUMENT", reason)) for v, (_, reason) in refused)
@@ -323,7 +350,7 @@ def create_app(model_dir: str, options: ServeOptions) -> Starlette:
             if asked is not None:
                 versions = [v for v in versions if v["version"] == str(asked)]
                 if not versions:
-                    raise BadRequest(f"version {asked} of {name!r} is not loaded or known", 404)
+                    raise BadRequest(f"{described(kind, value, asked)} of {name!r} is not loaded or known", 404)
             return JSONResponse({"model_version_status": versions})
         except BadRequest as exc:
             return _error(exc.status, str(exc))
