@@ -688,3 +688,21 @@ def test_version_labels_serve_the_version_they_name_as_tf_serving(model_dir):
     assert _version_label("stable=1") == ("stable", 1)
     with pytest.raises(Exception, match="expected LABEL=N"):
         _version_label("stable")
+
+
+def test_a_missing_model_folder_keeps_the_loaded_version_serving_as_tf_serving(model_dir, caplog):
+    # TF Serving emits no version list for a missing base path (an unmounted volume must not unload the model); each
+    # scan logged a full traceback
+    import logging
+    import shutil
+
+    path, expected = model_dir
+    with Server(path, poll_interval=0.05) as s:
+        with caplog.at_level(logging.ERROR, logger="ember.serve"):
+            shutil.rmtree(path)
+            time.sleep(0.3)
+        r = s.predict({"instances": X.tolist()})
+        assert r.status_code == 200 and r.headers["x-model-version"] == "1"
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+    failures = [rec for rec in caplog.records if "version scan failed" in rec.getMessage()]
+    assert failures and all(rec.exc_info is None and "does not exist" in rec.getMessage() for rec in failures)

@@ -4,8 +4,10 @@ A version is loaded, checked (a batch axis on each input, a test call on a zero 
 reference assignment: a request reads ``watcher.current`` once, so it runs wholly on the old or the new
 version. A version that fails to load is logged and refused (until its files change); the old one keeps
 serving. As TF Serving's default policy, when the served version's folder is deleted the newest remaining version
-that loads serves instead (none where no version remains). A version once served and then replaced or deleted is
-kept in ``ended`` (TF Serving's state END in the model's status).
+that loads serves instead (none where no version remains); where the model folder itself is missing (unmounted,
+say), the scan fails and what was loaded keeps serving, as TF Serving emits no version list for a missing base
+path. A version once served and then replaced or deleted is kept in ``ended`` (TF Serving's state END in the model's
+status).
 """
 
 from __future__ import annotations
@@ -219,6 +221,8 @@ class VersionWatcher:
         while not self._stop.wait(self.poll_interval):
             try:
                 self.refresh()
+            except ValueError as exc:  # the model folder itself is gone: one line a scan, no traceback
+                log.error("version scan failed: %s; still serving what was loaded", exc)
             except Exception:  # the watcher must outlive a broken folder
                 log.exception("version scan failed")
 
