@@ -422,3 +422,19 @@ def test_feed_fn_hook_feeds_each_run_and_final_ops_hook_runs_at_the_end():
             sess.run(add)
         assert final.final_ops_values is None
     assert final.final_ops_values == {"total": 70.0}
+
+
+def test_nan_tensor_hook_logs_tf_message_and_refuses_a_non_scalar_loss(caplog):
+    # a vector loss was checked element-wise in silence; TF-1's hook tests one value ("Model diverged ...")
+    feed, w, loss, step, train = _model()
+    bad = {k: np.full_like(v, np.nan) for k, v in feed.items()}
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with tf.train.MonitoredTrainingSession(hooks=[tf.train.NanTensorHook(loss, fail_on_nan_loss=False)]) as sess:
+            sess.run(train, bad)
+    assert [r.getMessage() for r in caplog.records] == ["Model diverged with loss = NaN."]
+    with pytest.raises(ValueError, match=r"NanTensorHook: loss_tensor must be a scalar, got shape \[3\]"):
+        tf.train.NanTensorHook(tf.zeros([3]))
+    per_example = tf.reduce_sum(tf.square(tf.matmul(next(iter(feed)), w)), axis=1)  # shape [None]
+    with tf.train.MonitoredTrainingSession(hooks=[tf.train.NanTensorHook(per_example)]) as sess:
+        with pytest.raises(ValueError, match=r"a value of shape \[64\]"):
+            sess.run(train, feed)

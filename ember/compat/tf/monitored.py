@@ -114,16 +114,24 @@ class NanTensorHook(SessionRunHook):
     """Fail (or, with ``fail_on_nan_loss=False``, stop) when ``loss_tensor`` is NaN."""
 
     def __init__(self, loss_tensor: Tensor, fail_on_nan_loss: bool = True):
+        shape = getattr(loss_tensor, "_shape", None)
+        if shape is not None and None not in shape and int(np.prod(shape)) != 1:
+            raise ValueError(f"NanTensorHook: loss_tensor must be a scalar, got shape {list(shape)}")
         self._loss, self._fail = loss_tensor, fail_on_nan_loss
 
     def before_run(self, run_context):
         return SessionRunArgs(self._loss)
 
     def after_run(self, run_context, run_values) -> None:
-        if np.isnan(run_values.results).any():
+        loss = np.asarray(run_values.results)
+        if loss.size != 1:  # (TF's truth test of the array fails on one of several values)
+            raise ValueError(f"NanTensorHook: loss_tensor must be a scalar, got a value of shape {list(loss.shape)}")
+        if np.isnan(loss).any():
+            message = "Model diverged with loss = NaN."
             if self._fail:
+                _log.error(message)
                 raise NanLossDuringTrainingError("NaN loss during training.")
-            _log.warning("NanTensorHook: the loss is NaN; stopping training")
+            _log.warning(message)
             run_context.request_stop()
 
 
