@@ -438,3 +438,27 @@ def test_nan_tensor_hook_logs_tf_message_and_refuses_a_non_scalar_loss(caplog):
     with tf.train.MonitoredTrainingSession(hooks=[tf.train.NanTensorHook(per_example)]) as sess:
         with pytest.raises(ValueError, match=r"a value of shape \[64\]"):
             sess.run(train, feed)
+
+
+def test_monitored_session_closed_twice_is_a_runtime_error():
+    # a second close() was silently ignored; TF's raises (its hooks' end ran only once)
+    ends = []
+
+    class Ender(tf.train.SessionRunHook):
+        def end(self, session):
+            ends.append(session)
+
+    tf.train.get_or_create_global_step()
+    sess = tf.train.MonitoredTrainingSession(hooks=[Ender()])
+    sess.close()
+    assert sess.should_stop() and len(ends) == 1
+    with pytest.raises(RuntimeError, match="Session is already closed."):
+        sess.close()
+    with pytest.raises(RuntimeError, match="Session is already closed."):  # leaving the block closes it too
+        with tf.train.MonitoredTrainingSession() as sess:
+            sess.close()
+    with pytest.raises(ZeroDivisionError):  # an error in the block is not hidden by the closed session
+        with tf.train.MonitoredTrainingSession() as sess:
+            sess.close()
+            raise ZeroDivisionError
+    assert len(ends) == 1

@@ -434,9 +434,13 @@ class MonitoredSession:
         return step_fn(MonitoredSession.StepContext(self._session, self.run))
 
     def close(self) -> None:
-        if not self._closed:
+        """Run the hooks' ``end`` and close the session; a second close is a RuntimeError, as TF's."""
+        if self._closed:
+            raise RuntimeError("Session is already closed.")
+        try:
             for hook in self._hooks:
                 hook.end(self._session)
+        finally:  # a failing hook's end still closes the session
             self._session.close()
             self._closed = True
 
@@ -448,7 +452,7 @@ class MonitoredSession:
         ended = kind is not None and issubclass(kind, (OutOfRangeError, StopIteration))
         if kind is None or ended:
             self.close()
-        else:  # an error: close without running the hooks' ends on a broken step
+        elif not self._closed:  # an error: close without running the hooks' ends on a broken step
             self._session.close()
             self._closed = True
         return ended
