@@ -2,6 +2,7 @@
 
 import logging
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -462,3 +463,169 @@ def test_monitored_session_closed_twice_is_a_runtime_error():
             sess.close()
             raise ZeroDivisionError
     assert len(ends) == 1
+
+
+def _events(directory):
+    """The events of the event files in ``directory``, as (step, what, {tag: value} or session status), once the
+    hooks' shared writers are closed (tensorboardX writes from a queue)."""
+    event_pb2 = pytest.importorskip("tensorboardX.proto.event_pb2")
+    tf.summary.FileWriterCache.clear()
+    out = []
+    for name in sorted(f for f in os.listdir(directory) if f.startswith("events.")):
+        data, offset = open(os.path.join(directory, name), "rb").read(), 0
+        while offset < len(data):
+            (length,) = struct.unpack("<Q", data[offset:offset + 8])
+            event = event_pb2.Event()
+            event.ParseFromString(data[offset + 12:offset + 12 + length])
+            offset += 16 + length
+            what = event.WhichOneof("what")
+            if what == "summary":
+                out.append((event.step, what, {v.tag: v.simple_value for v in event.summary.value}))
+            elif what == "session_log":
+                out.append((event.step, what, event.session_log.status))
+    return out
+
+
+def _quadratic():
+    """w from 1 by gradient descent (0.1) on (w - 2)^2: the loss before step k is 0.64^k."""
+    w = tf.Variable(1.0)
+    loss = tf.square(w - 2.0)
+    step = tf.train.get_or_create_global_step()
+    return loss, step, tf.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=step)
+
+
+def _fake_clock(monkeypatch, seconds_per_run=0.25):
+    """monitored's clock advances only by ``seconds_per_run`` at each run (through the hook returned)."""
+    from types import SimpleNamespace
+
+    import ember.compat.tf.monitored as monitored
+
+    clock = SimpleNamespace(now=100.0, sleeps=0)
+    monkeypatch.setattr(monitored, "time", SimpleNamespace(time=lambda: clock.now, sleep=lambda s: None))
+
+    class Tick(tf.train.SessionRunHook):
+        def after_run(self, run_context, run_values):
+            clock.now += seconds_per_run
+
+    return Tick()
+
+
+def test_step_counter_hook_logs_and_writes_global_steps_per_second(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("tensorboardX")
+    loss, step, train = _quadratic()
+    hooks = [tf.train.StepCounterHook(every_n_steps=5, output_dir=str(tmp_path)), _fake_clock(monkeypatch)]
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        with tf.train.MonitoredSession(hooks=hooks) as sess:
+            for _ in range(12):
+                sess.run(train)
+    # timed from the first run's step (1); 5 steps in 1.25 s at steps 6 and 11, as TF's
+    assert _events(tmp_path) == [(6, "summary", {"global_step/sec": 4.0}), (11, "summary", {"global_step/sec": 4.0})]
+    assert [r.getMessage() for r in caplog.records if "/sec" in r.getMessage()] == ["global_step/sec: 4"] * 2
+    with pytest.raises(ValueError, match="StepCounterHook: give exactly one of every_n_steps and every_n_secs"):
+        tf.train.StepCounterHook(every_n_steps=None)
+
+
+def test_summary_saver_hook_writes_the_summary_op_every_save_steps_at_the_step_reached(tmp_path):
+    pytest.importorskip("tensorboardX")
+    loss, step, train = _quadratic()
+    summary = tf.summary.scalar("loss", loss)
+    writer = tf.summary.FileWriter(str(tmp_path / "given"))
+    hooks = [tf.train.SummarySaverHook(save_steps=3, output_dir=str(tmp_path / "dir"), summary_op=summary),
+             tf.train.SummarySaverHook(save_steps=3, summary_writer=writer, scaffold=tf.train.Scaffold(summary_op=[
+                 summary]))]
+    with tf.train.MonitoredSession(hooks=hooks) as sess:
+        for _ in range(7):
+            sess.run(train)
+    writer.close()
+    # the loss a run computed (before its update), written at the step it reached: steps 1, 4 and 7
+    expected = [(1, "session_log", 1)]
+    expected += [(s, "summary", {"loss": pytest.approx(0.64 ** (s - 1), rel=1e-5)}) for s in (1, 4, 7)]
+    assert _events(tmp_path / "dir") == expected
+    assert _events(tmp_path / "given") == expected
+    with pytest.raises(ValueError, match="exactly one of scaffold and summary_op"):
+        tf.train.SummarySaverHook(save_steps=1, output_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="exactly one of save_steps and save_secs"):
+        tf.train.SummarySaverHook(save_steps=1, save_secs=1, output_dir=str(tmp_path), summary_op=summary)
+
+
+def test_monitored_training_session_writes_summaries_and_steps_per_second_as_tf(tmp_path, monkeypatch):
+    # save_summaries_steps and log_step_count_steps were accepted and had no effect
+    pytest.importorskip("tensorboardX")
+    loss, step, train = _quadratic()
+    tf.summary.scalar("loss", loss)
+    order = []
+
+    class Order(tf.train.SessionRunHook):
+        def before_run(self, run_context):
+            order.append([type(h).__name__ for h in sess._hooks])
+
+    hooks = [tf.train.StopAtStepHook(last_step=25), _fake_clock(monkeypatch), Order()]
+    with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), hooks=hooks, save_summaries_steps=10,
+                                           log_step_count_steps=10, save_checkpoint_secs=None) as sess:
+        while not sess.should_stop():
+            sess.run(train)
+    assert order[0][:3] == ["StepCounterHook", "SummarySaverHook", "StopAtStepHook"]
+    rate = [(s, v) for s, what, v in _events(tmp_path) if what == "summary" and "global_step/sec" in v]
+    losses = [(s, v["loss"]) for s, what, v in _events(tmp_path) if what == "summary" and "loss" in v]
+    assert rate == [(11, {"global_step/sec": 4.0}), (21, {"global_step/sec": 4.0})]
+    assert losses == [(s, pytest.approx(0.64 ** (s - 1), rel=1e-5)) for s in (1, 11, 21)]
+    # save_summaries_secs alone (the steps' default then off), into summary_dir; nothing without a directory
+    tf.reset_default_graph()
+    loss, step, train = _quadratic()
+    tf.summary.scalar("loss", loss)
+    with tf.train.MonitoredTrainingSession(summary_dir=str(tmp_path / "s"), save_summaries_secs=0.5,
+                                           log_step_count_steps=None, hooks=[_fake_clock(monkeypatch)]) as sess:
+        for _ in range(5):
+            sess.run(train)
+    assert [s for s, what, v in _events(tmp_path / "s") if what == "summary"] == [1, 3, 5]
+    with tf.train.MonitoredTrainingSession(is_chief=False, summary_dir=str(tmp_path / "worker")) as sess:
+        sess.run(train)
+    assert not os.path.exists(tmp_path / "worker")
+
+
+def test_monitored_training_session_without_tensorboardx_logs_the_step_rate(tmp_path, monkeypatch, caplog):
+    import ember.compat.tf.summary as summary
+
+    def missing():
+        raise ImportError("no tensorboardX")
+
+    monkeypatch.setattr(summary, "_tensorboardx", missing)
+    loss, step, train = _quadratic()
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), log_step_count_steps=2,
+                                               hooks=[_fake_clock(monkeypatch)]) as sess:
+            for _ in range(5):
+                sess.run(train)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("global_step/sec: 4") == 2
+    assert any("tensorboardX is not installed" in m for m in messages)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("events.")]
+
+
+def test_global_step_waiter_hook_holds_the_first_run_until_the_step_is_reached(monkeypatch):
+    from types import SimpleNamespace
+
+    import ember.compat.tf.monitored as monitored
+
+    loss, step, train = _quadratic()
+    bump = step.assign_add(1)
+    holder, runs = {}, []
+
+    def sleep(seconds):  # what other workers do meanwhile: train
+        runs.append(seconds)
+        holder["sess"].run(bump)
+
+    monkeypatch.setattr(monitored, "time", SimpleNamespace(time=lambda: 0.0, sleep=sleep))
+
+    class Hold(tf.train.SessionRunHook):
+        def after_create_session(self, session, coord):
+            holder["sess"] = session
+
+    with tf.train.MonitoredTrainingSession(hooks=[Hold(), tf.train.GlobalStepWaiterHook(3)]) as sess:
+        sess.run(train)
+        assert runs == [0.5] * 3 and int(sess._session.run(step)) == 4
+        sess.run(train)
+    assert runs == [0.5] * 3  # only the first run waits
+    with tf.train.MonitoredTrainingSession(hooks=[tf.train.GlobalStepWaiterHook(0)]) as sess:
+        sess.run(train)
+    assert len(runs) == 3

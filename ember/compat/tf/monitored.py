@@ -19,14 +19,16 @@ import numpy as np
 from ember.compat.tf._core import Tensor, get_default_graph
 from ember.compat.tf.data import OutOfRangeError
 from ember.compat.tf.session import Session
+from ember.compat.tf.summary import FileWriterCache, merge_all, scalar_proto, session_log_proto
 from ember.compat.tf.train import Saver, get_checkpoint_state, get_global_step
 from ember.compat.tf.variables import global_variables_initializer, local_variables_initializer
 
 __all__ = [
     "CheckpointSaverHook", "CheckpointSaverListener", "ChiefSessionCreator", "FeedFnHook", "FinalOpsHook",
-    "LoggingTensorHook", "MonitoredSession", "MonitoredTrainingSession", "NanLossDuringTrainingError", "NanTensorHook",
-    "Scaffold", "SessionRunArgs", "SessionRunContext", "SessionRunHook", "SessionRunValues", "SingularMonitoredSession",
-    "StopAtStepHook",
+    "GlobalStepWaiterHook", "LoggingTensorHook", "MonitoredSession", "MonitoredTrainingSession",
+    "NanLossDuringTrainingError", "NanTensorHook", "Scaffold", "SecondOrStepTimer", "SessionRunArgs",
+    "SessionRunContext", "SessionRunHook", "SessionRunValues", "SingularMonitoredSession", "StepCounterHook",
+    "StopAtStepHook", "SummarySaverHook",
 ]
 
 _log = logging.getLogger("tensorflow")
@@ -218,6 +220,171 @@ class FinalOpsHook(SessionRunHook):
             self._final_ops_values = session.run(self._final_ops, self._feed)
 
 
+class SecondOrStepTimer:
+    """Says when something done every ``every_secs`` seconds or every ``every_steps`` global steps is due."""
+
+    def __init__(self, every_secs: float | None = None, every_steps: int | None = None):
+        if (every_secs is None) == (every_steps is None):
+            raise ValueError("SecondOrStepTimer: give exactly one of every_secs and every_steps")
+        self._every_secs, self._every_steps = every_secs, every_steps
+        self.reset()
+
+    def reset(self) -> None:
+        self._last_step, self._last_time = None, None
+
+    def should_trigger_for_step(self, step: int) -> bool:
+        """Due at ``step``: the first time, then not twice at one step, then once the period has passed."""
+        if self._last_step is None:
+            return True
+        if step == self._last_step:
+            return False
+        if self._every_secs is not None:
+            return time.time() >= self._last_time + self._every_secs
+        return step >= self._last_step + self._every_steps
+
+    def update_last_triggered_step(self, step: int) -> tuple:
+        """Record a trigger at ``step``; the seconds and steps since the last one (None, None the first time)."""
+        now = time.time()
+        elapsed = (None, None) if self._last_time is None else (now - self._last_time, step - self._last_step)
+        self._last_step, self._last_time = step, now
+        return elapsed
+
+    def last_triggered_step(self) -> int | None:
+        return self._last_step
+
+
+def _cached_writer(who: str, output_dir: str):
+    """The shared FileWriter of ``output_dir``; None (with a warning) without tensorboardX."""
+    try:
+        return FileWriterCache.get(output_dir)
+    except ImportError:
+        _log.warning("%s: tensorboardX is not installed, so no summaries are written to %s", who, output_dir)
+        return None
+
+
+class StepCounterHook(SessionRunHook):
+    """Log the global steps per second every ``every_n_steps`` steps (or ``every_n_secs`` seconds), and write them
+    as the summary ``global_step/sec`` to ``summary_writer`` (or the FileWriter of ``output_dir``)."""
+
+    def __init__(self, every_n_steps: int | None = 100, every_n_secs: float | None = None,
+                 output_dir: str | None = None, summary_writer=None):
+        if (every_n_steps is None) == (every_n_secs is None):
+            raise ValueError("StepCounterHook: give exactly one of every_n_steps and every_n_secs")
+        self._timer = SecondOrStepTimer(every_secs=every_n_secs, every_steps=every_n_steps)
+        self._writer, self._output_dir = summary_writer, output_dir
+        self._last_stale_step, self._stale_warnings = None, 0
+
+    def begin(self) -> None:
+        if self._writer is None and self._output_dir:
+            self._writer = _cached_writer("StepCounterHook", self._output_dir)
+        self._step = _step_tensor("StepCounterHook")
+        self._tag = f"{self._step.op.name}/sec"
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._step)
+
+    def after_run(self, run_context, run_values) -> None:
+        stale = int(run_values.results)  # the step before this run's increment
+        if self._timer.should_trigger_for_step(stale + 1):
+            step = int(run_context.session.run(self._step))
+            if self._timer.should_trigger_for_step(step):
+                secs, steps = self._timer.update_last_triggered_step(step)
+                if secs:
+                    rate = steps / secs
+                    if self._writer is not None:
+                        self._writer.add_summary(scalar_proto(self._tag, rate), step)
+                    _log.info("%s: %g", self._tag, rate)
+        if stale == self._last_stale_step and self._stale_warnings < 5:
+            self._stale_warnings += 1
+            _log.warning("It seems that global step (tf.train.get_global_step) has not been increased. Current value "
+                         "(could be stable): %s vs previous value: %s. You could increase the global step by passing "
+                         "tf.train.get_global_step() to Optimizer.apply_gradients or Optimizer.minimize.",
+                         stale, self._last_stale_step)
+        self._last_stale_step = stale
+
+
+class SummarySaverHook(SessionRunHook):
+    """Run ``summary_op`` (or the ``scaffold``'s, by default every summary of the graph) every ``save_steps`` global
+    steps (or ``save_secs`` seconds), from the first run on, and write it at the step reached to
+    ``summary_writer`` (or the FileWriter of ``output_dir``)."""
+
+    def __init__(self, save_steps: int | None = None, save_secs: float | None = None, output_dir: str | None = None,
+                 summary_writer=None, scaffold=None, summary_op=None):
+        if (scaffold is None) == (summary_op is None):
+            raise ValueError("SummarySaverHook: give exactly one of scaffold and summary_op")
+        if (save_steps is None) == (save_secs is None):
+            raise ValueError("SummarySaverHook: give exactly one of save_steps and save_secs")
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+        self._writer, self._output_dir = summary_writer, output_dir
+        self._summary_op, self._scaffold = summary_op, scaffold
+
+    def begin(self) -> None:
+        if self._writer is None and self._output_dir:
+            self._writer = _cached_writer("SummarySaverHook", self._output_dir)
+        elif self._writer is None:
+            _log.warning("SummarySaverHook: no output_dir nor summary_writer, so no summaries are written")
+        self._next_step = None
+        self._step = _step_tensor("SummarySaverHook")
+
+    def _summary_ops(self) -> list:
+        summary_op = self._summary_op if self._summary_op is not None else self._scaffold.summary_op
+        if summary_op is None:
+            return []
+        return list(summary_op) if isinstance(summary_op, (list, tuple)) else [summary_op]
+
+    def before_run(self, run_context):
+        self._request = self._next_step is None or self._timer.should_trigger_for_step(self._next_step)
+        fetches = {"global_step": self._step}
+        if self._request and self._writer is not None and self._summary_ops():
+            fetches["summary"] = self._summary_ops()
+        return SessionRunArgs(fetches)
+
+    def after_run(self, run_context, run_values) -> None:
+        if self._writer is None:
+            return
+        step = int(run_values.results["global_step"]) + 1
+        if self._next_step is None or self._request:  # the step this run reached, if it trained
+            step = int(run_context.session.run(self._step))
+        if self._next_step is None:
+            self._writer.add_session_log(session_log_proto("START"), step)
+        if self._request:
+            self._timer.update_last_triggered_step(step)
+            for summary in run_values.results.get("summary", ()):
+                self._writer.add_summary(summary, step)
+        self._next_step = step + 1
+
+    def end(self, session) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+
+class GlobalStepWaiterHook(SessionRunHook):
+    """Hold the first run until the global step reaches ``wait_until_step`` (set by other runs of the session,
+    as workers starting one after another do), checking it every half second."""
+
+    def __init__(self, wait_until_step: int):
+        self._wait_until_step = wait_until_step
+
+    def begin(self) -> None:
+        self._started = False
+        self._step = _step_tensor("GlobalStepWaiterHook")
+
+    def before_run(self, run_context):
+        if self._started:
+            return None
+        if self._wait_until_step > 0:
+            _log.info("Waiting for global step %d before starting training.", self._wait_until_step)
+            last_logged = 0
+            while (step := int(run_context.session.run(self._step))) < self._wait_until_step:
+                if step - last_logged > 1000:
+                    _log.info("Waiting for global step %d before starting training. Current step is %d.",
+                              self._wait_until_step, step)
+                    last_logged = step
+                time.sleep(0.5)
+        self._started = True
+        return None
+
+
 class CheckpointSaverListener:
     """``tf.train.CheckpointSaverListener``: told of a CheckpointSaverHook's ``begin``, of each save (``before_save``,
     ``after_save``: returning True asks the training to stop) and of its ``end``."""
@@ -294,27 +461,30 @@ class CheckpointSaverHook(SessionRunHook):
 
 
 class Scaffold:
-    """What a monitored session builds from: the ``init_op``, ``local_init_op`` and ``saver`` (defaults: every
-    global variable's initializer, every local one's, a Saver of the global variables)."""
+    """What a monitored session builds from: the ``init_op``, ``local_init_op``, ``saver`` and ``summary_op``
+    (defaults: every global variable's initializer, every local one's, a Saver of the global variables, every
+    summary of the graph merged)."""
 
     def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, ready_op=None, ready_for_local_init_op=None,
                  local_init_op=None, summary_op=None, saver=None, copy_from_scaffold=None):
         if copy_from_scaffold is not None:  # what is not given here comes from it
             if not isinstance(copy_from_scaffold, Scaffold):
                 raise TypeError(f"Scaffold: copy_from_scaffold must be a Scaffold, got {type(copy_from_scaffold)}")
-            init_op, init_feed_dict, init_fn, local_init_op, saver = (
+            init_op, init_feed_dict, init_fn, local_init_op, summary_op, saver = (
                 given if given is not None else copied for given, copied in zip(
-                    (init_op, init_feed_dict, init_fn, local_init_op, saver),
+                    (init_op, init_feed_dict, init_fn, local_init_op, summary_op, saver),
                     (copy_from_scaffold.init_op, copy_from_scaffold.init_feed_dict, copy_from_scaffold.init_fn,
-                     copy_from_scaffold.local_init_op, copy_from_scaffold.saver)))
+                     copy_from_scaffold.local_init_op, copy_from_scaffold.summary_op, copy_from_scaffold.saver)))
         self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
-        self.local_init_op, self.saver = local_init_op, saver
+        self.local_init_op, self.summary_op, self.saver = local_init_op, summary_op, saver
 
     def finalize(self) -> Scaffold:
         if self.init_op is None:
             self.init_op = global_variables_initializer()
         if self.local_init_op is None:
             self.local_init_op = local_variables_initializer()
+        if self.summary_op is None:
+            self.summary_op = merge_all()  # (None when the graph has no summaries)
         if self.saver is None:
             self.saver = Saver(allow_empty=True)  # (TF-1's default saver)
         return self
@@ -470,20 +640,41 @@ class SingularMonitoredSession(MonitoredSession):
         return self._session
 
 
+_USE_DEFAULT = object()  # (an argument not given: TF-1 then picks the default from the one given beside it)
+
+
 def MonitoredTrainingSession(master: str = "", is_chief: bool = True, checkpoint_dir: str | None = None,  # noqa: N802
                              scaffold: Scaffold | None = None, hooks=None, chief_only_hooks=None,
-                             save_checkpoint_secs: float | None = 600, save_summaries_steps=100,
-                             save_summaries_secs=None, config=None, stop_grace_period_secs: int = 120,
-                             log_step_count_steps: int = 100, max_wait_secs: int = 7200,
-                             save_checkpoint_steps: int | None = None, summary_dir=None) -> MonitoredSession:
-    """``tf.train.MonitoredTrainingSession``: a MonitoredSession that restores from or initializes the variables
-    and, with a ``checkpoint_dir``, saves them every ``save_checkpoint_steps`` steps (or ``save_checkpoint_secs``
-    seconds, 600 by default) and at the end. Summaries are written by the script (``tf.summary.FileWriter``)."""
+                             save_checkpoint_secs: float | None = 600, save_summaries_steps=_USE_DEFAULT,
+                             save_summaries_secs=_USE_DEFAULT, config=None, stop_grace_period_secs: int = 120,
+                             log_step_count_steps: int | None = 100, max_wait_secs: int = 7200,
+                             save_checkpoint_steps: int | None = None, summary_dir: str | None = None
+                             ) -> MonitoredSession:
+    """``tf.train.MonitoredTrainingSession``: a MonitoredSession that restores from or initializes the variables.
+    On the chief, with a ``summary_dir`` (by default the ``checkpoint_dir``), it logs and writes the global steps
+    per second every ``log_step_count_steps`` steps (StepCounterHook) and writes the scaffold's summaries (every
+    summary of the graph) every ``save_summaries_steps`` steps, 100 by default, or ``save_summaries_secs`` seconds
+    (SummarySaverHook); with a ``checkpoint_dir`` it saves the variables every ``save_checkpoint_steps`` steps (or
+    ``save_checkpoint_secs`` seconds, 600 by default) and at the end."""
+    if save_summaries_steps is _USE_DEFAULT and save_summaries_secs is _USE_DEFAULT:
+        save_summaries_steps, save_summaries_secs = 100, None
+    elif save_summaries_secs is _USE_DEFAULT:
+        save_summaries_secs = None
+    elif save_summaries_steps is _USE_DEFAULT:
+        save_summaries_steps = None
     scaffold = scaffold or Scaffold()
-    # the order TF runs them in: the chief's own hooks, the checkpoint saver, then the caller's
+    # the order TF runs them in: the chief's own hooks, the step counter, the summary and checkpoint savers, then
+    # the caller's
     all_hooks = list(chief_only_hooks or []) if is_chief else []
     if save_checkpoint_steps is not None:  # steps given: the 600 s default no longer applies
         save_checkpoint_secs = None
+    summary_dir = summary_dir or checkpoint_dir
+    if is_chief and summary_dir:
+        if log_step_count_steps and log_step_count_steps > 0:
+            all_hooks.append(StepCounterHook(every_n_steps=log_step_count_steps, output_dir=summary_dir))
+        if (save_summaries_steps or 0) > 0 or (save_summaries_secs or 0) > 0:
+            all_hooks.append(SummarySaverHook(save_steps=save_summaries_steps, save_secs=save_summaries_secs,
+                                              output_dir=summary_dir, scaffold=scaffold))
     if is_chief and checkpoint_dir and ((save_checkpoint_steps or 0) > 0 or (save_checkpoint_secs or 0) > 0):
         # the saver is the scaffold's, made once the hooks' begin() has added their variables
         all_hooks.append(CheckpointSaverHook(checkpoint_dir, save_secs=save_checkpoint_secs,

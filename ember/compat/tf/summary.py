@@ -10,7 +10,7 @@ import numpy as np
 
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, get_default_graph, tensors_in
 
-__all__ = ["FileWriter", "histogram", "merge", "merge_all", "scalar"]
+__all__ = ["FileWriter", "FileWriterCache", "histogram", "merge", "merge_all", "scalar"]
 
 _INSTALL = 'tf.summary needs tensorboardX: pip install tensorboardX (or "ember[tensorboard]")'
 
@@ -93,6 +93,12 @@ class FileWriter:
         self.writer.add_summary(summary, None if global_step is None else int(global_step), walltime)
         self.writer.flush()  # (TF-1 scripts often never close their writer)
 
+    def add_session_log(self, session_log, global_step=None) -> None:
+        """Write a ``SessionLog`` protobuf (START, STOP or CHECKPOINT) at ``global_step``."""
+        event = _tensorboardx().proto.event_pb2.Event(session_log=session_log)
+        self.writer.add_event(event, None if global_step is None else int(global_step))
+        self.writer.flush()
+
     def add_graph(self, graph, global_step=None, graph_def=None) -> None:
         """Write ``graph`` (a tf.Graph, or a ``GraphDef`` protobuf as ``graph_def``) for TensorBoard's graph view:
         a node per op, named, typed and linked to its inputs as TF-1 names them."""
@@ -115,6 +121,39 @@ class FileWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class FileWriterCache:
+    """``tf.summary.FileWriterCache``: one FileWriter per log directory (with the default graph), shared by whoever
+    writes there, so the session hooks write into one event file."""
+
+    _writers: dict[str, FileWriter] = {}
+
+    @staticmethod
+    def get(logdir: str) -> FileWriter:
+        logdir = str(logdir)
+        if logdir not in FileWriterCache._writers:
+            FileWriterCache._writers[logdir] = FileWriter(logdir, graph=get_default_graph())
+        return FileWriterCache._writers[logdir]
+
+    @staticmethod
+    def clear() -> None:
+        """Close and forget every cached writer."""
+        for writer in FileWriterCache._writers.values():
+            writer.close()
+        FileWriterCache._writers.clear()
+
+
+def scalar_proto(tag: str, value: float) -> object:
+    """A ``Summary`` protobuf of one scalar (what hooks write without running a summary op)."""
+    summary_pb2 = _tensorboardx().proto.summary_pb2
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
+
+
+def session_log_proto(status: str) -> object:
+    """A ``SessionLog`` protobuf of ``status`` ("START", "STOP" or "CHECKPOINT")."""
+    event_pb2 = _tensorboardx().proto.event_pb2
+    return event_pb2.SessionLog(status=event_pb2.SessionLog.SessionStatus.Value(status))
 
 
 def graph_def_of(graph) -> object:
