@@ -455,6 +455,23 @@ def test_summary_file_writer_writes_tensorboard_scalars(tmp_path):
     np.testing.assert_allclose([v for _, v in scalars], [4.0, 4.0 * 0.8 ** 2, 4.0 * 0.8 ** 4], rtol=1e-5)
 
 
+def test_summary_file_writer_flush_puts_every_event_on_disk(tmp_path):
+    # flush() left the last events in tensorboardX's queue (49 of 50 summaries in the file, 0 of 1 after one)
+    pytest.importorskip("tensorboardX")
+    w = tf.Variable(2.0)
+    merged = tf.summary.merge([tf.summary.scalar("w", w)])
+    writer = tf.summary.FileWriter(str(tmp_path))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(50):
+            writer.add_summary(sess.run(merged), step)
+            writer.flush()
+            assert [e.step for e in _events(tmp_path) if e.summary.value] == list(range(step + 1))
+    writer.close()
+    writer.add_summary(b"", 50)  # dropped after close, as TF-1's
+    assert len([e for e in _events(tmp_path) if e.summary.value]) == 50
+
+
 def test_summary_file_writer_writes_the_graph_for_tensorboard(tmp_path):
     # the graph given to FileWriter (or add_graph) was accepted and not written
     pytest.importorskip("tensorboardX")

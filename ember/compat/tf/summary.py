@@ -6,6 +6,9 @@ summary op in a Session returns the serialized ``Summary`` protobuf, as in TF-1.
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, get_default_graph, tensors_in
@@ -18,8 +21,8 @@ _INSTALL = 'tf.summary needs tensorboardX: pip install tensorboardX (or "ember[t
 def _tensorboardx():
     try:
         import tensorboardX
+        import tensorboardX.event_file_writer
         import tensorboardX.summary
-        import tensorboardX.writer
         from tensorboardX.proto import event_pb2, graph_pb2, types_pb2  # noqa: F401  (graph events)
     except ImportError as exc:
         raise ImportError(_INSTALL) from exc
@@ -74,12 +77,16 @@ def merge_all(key: str = "summaries", scope=None, name: str = "Merge/MergeSummar
 
 class FileWriter:
     """Writes summaries to a TensorBoard event file in ``logdir``; a ``graph`` given is written too, for
-    TensorBoard's graph view (as TF-1)."""
+    TensorBoard's graph view (as TF-1). Each event is on disk when its ``add_*`` returns (``max_queue`` and
+    ``flush_secs``, which bound TF's queue of pending events, have nothing to bound)."""
 
     def __init__(self, logdir: str, graph=None, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = "",
                  session=None, graph_def=None):
-        self.writer = _tensorboardx().writer.FileWriter(logdir, max_queue, flush_secs, filename_suffix)
-        self.logdir = logdir
+        events_writer = _tensorboardx().event_file_writer.EventsWriter
+        os.makedirs(logdir, exist_ok=True)
+        # written here rather than through tensorboardX's queue, whose flush() left the last events unwritten
+        self.writer = events_writer(os.path.join(str(logdir), "events"), filename_suffix)
+        self.logdir, self._closed = logdir, False
         self.graph = graph if graph is not None else get_default_graph()
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
@@ -90,31 +97,42 @@ class FileWriter:
             proto = _tensorboardx().proto.summary_pb2.Summary()
             proto.ParseFromString(summary)
             summary = proto
-        self.writer.add_summary(summary, None if global_step is None else int(global_step), walltime)
-        self.writer.flush()  # (TF-1 scripts often never close their writer)
+        self._add_event(_tensorboardx().proto.event_pb2.Event(summary=summary), global_step, walltime)
 
     def add_session_log(self, session_log, global_step=None) -> None:
         """Write a ``SessionLog`` protobuf (START, STOP or CHECKPOINT) at ``global_step``."""
-        event = _tensorboardx().proto.event_pb2.Event(session_log=session_log)
-        self.writer.add_event(event, None if global_step is None else int(global_step))
-        self.writer.flush()
+        self._add_event(_tensorboardx().proto.event_pb2.Event(session_log=session_log), global_step)
 
     def add_graph(self, graph, global_step=None, graph_def=None) -> None:
         """Write ``graph`` (a tf.Graph, or a ``GraphDef`` protobuf as ``graph_def``) for TensorBoard's graph view:
         a node per op, named, typed and linked to its inputs as TF-1 names them."""
         proto = graph_def if graph_def is not None else graph_def_of(graph)
-        event = _tensorboardx().proto.event_pb2.Event(graph_def=proto.SerializeToString())
-        self.writer.add_event(event, None if global_step is None else int(global_step))
-        self.writer.flush()
+        self._add_event(_tensorboardx().proto.event_pb2.Event(graph_def=proto.SerializeToString()), global_step)
+
+    def add_event(self, event, global_step=None, walltime=None) -> None:
+        """Write an ``Event`` protobuf."""
+        self._add_event(event, global_step, walltime)
+
+    def _add_event(self, event, global_step=None, walltime=None) -> None:
+        if self._closed:  # (as TF-1's: what comes after close() is dropped)
+            return
+        event.wall_time = time.time() if walltime is None else walltime
+        if global_step is not None:
+            event.step = int(global_step)
+        self.writer.write_event(event)
+        self.writer.flush()  # (TF-1 scripts often never close their writer)
 
     def get_logdir(self) -> str:
         return self.logdir
 
     def flush(self) -> None:
-        self.writer.flush()
+        if not self._closed:
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if not self._closed:
+            self.writer.close()
+            self._closed = True
 
     def __enter__(self) -> FileWriter:
         return self
