@@ -35,6 +35,7 @@ from ember.distributed.api import (
 )
 from ember.distributed.ddp import DistributedDataParallel
 from ember.distributed.env import World, world_from_env
+from ember.distributed.futures import Future
 from ember.distributed.group import (
     DEFAULT_TIMEOUT,
     DistributedError,
@@ -73,7 +74,8 @@ from ember.distributed.p2p import P2POp, batch_isend_irecv, irecv, isend, recv, 
 from ember.distributed.sharded import ShardedHashEmbedding, shard_embeddings, shard_of
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "GroupMember", "P2POp",
+    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "Future", "GroupMember",
+    "P2POp",
     "ProcessGroup", "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather", "all_gather_into_tensor",
     "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier", "batch_isend_irecv", "broadcast",
     "broadcast_object_list", "compiled_data_parallel", "default_group", "destroy_process_group", "functional",

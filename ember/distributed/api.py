@@ -1,7 +1,8 @@
 """PyTorch's ``torch.distributed`` collectives on Tensors: in place, on the default group (or ``group=``).
 
 Ranks are named as PyTorch names them: ``src`` / ``dst`` are job ranks, ``group_src`` / ``group_dst`` ranks in
-``group``. With ``async_op=True`` a call returns a ``Work``; ``all_reduce``'s runs while the caller goes on, the
+``group``. With ``async_op=True`` a call returns a ``Work`` (PyTorch's: ``wait()`` returns True, ``result()`` is the
+list of tensors written, ``get_future()`` a ``Future`` of it); ``all_reduce``'s runs while the caller goes on, the
 others have finished when they return. On a rank outside ``group`` (``new_group``) a call does nothing and
 returns None, with a warning, as PyTorch's.
 """
@@ -36,8 +37,9 @@ def _check_list(name: str, what: str, tensors, g: ProcessGroup, like=None) -> li
     return [_data(name, t) for t in tensors]
 
 
-def _done(async_op: bool):
-    return Work.completed() if async_op else None
+def _done(async_op: bool, outputs: list):
+    """With ``async_op``, a finished Work whose ``result()`` is ``outputs`` (the tensors the call wrote)."""
+    return Work.completed(list(outputs)) if async_op else None
 
 
 def barrier(group: ProcessGroup | None = None, async_op: bool = False, device_ids=None, timeout=None):
@@ -56,7 +58,7 @@ def barrier(group: ProcessGroup | None = None, async_op: bool = False, device_id
             g.barrier()
         finally:
             g.timeout = kept
-    return _done(async_op)
+    return _done(async_op, [])
 
 
 def monitored_barrier(group: ProcessGroup | None = None, timeout=None, wait_all_ranks: bool = False) -> None:
@@ -76,7 +78,7 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = Non
 
     def write_back():
         data[...] = finish()
-        return tensor
+        return [tensor]
 
     work._finish = write_back
     if async_op:
@@ -93,7 +95,7 @@ def broadcast(tensor: Tensor, src: int | None = None, group: ProcessGroup | None
     if g is None:
         return None
     data[...] = g.broadcast(data, group_rank(g, "broadcast", "src", src, group_src))
-    return _done(async_op)
+    return _done(async_op, [tensor])
 
 
 def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM, group: ProcessGroup | None = None,
@@ -107,7 +109,7 @@ def reduce(tensor: Tensor, dst: int | None = None, op=ReduceOp.SUM, group: Proce
     result = g.reduce(data, group_rank(g, "reduce", "dst", dst, group_dst), op)
     if result is not None:
         data[...] = result
-    return _done(async_op)
+    return _done(async_op, [tensor])
 
 
 def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = None, async_op: bool = False):
@@ -120,7 +122,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
     gathered = g.all_gather(data)
     for r, out in enumerate(outs):
         out[...] = gathered[r]
-    return _done(async_op)
+    return _done(async_op, tensor_list)
 
 
 def all_gather_into_tensor(output: Tensor, input: Tensor, group: ProcessGroup | None = None, async_op: bool = False):
@@ -132,7 +134,7 @@ def all_gather_into_tensor(output: Tensor, input: Tensor, group: ProcessGroup | 
     shape = (g.size * data.shape[0],) + data.shape[1:] if data.ndim else (g.size,)
     _check_out("all_gather_into_tensor", output, shape, data.dtype)
     output.array[...] = g.all_gather(data).reshape(shape)
-    return _done(async_op)
+    return _done(async_op, [output])
 
 
 def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = None,
@@ -153,7 +155,7 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = No
     if gathered is not None:
         for r, out in enumerate(outs):
             out[...] = gathered[r]
-    return _done(async_op)
+    return _done(async_op, gather_list if g.rank == root else [])
 
 
 def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = None,
@@ -173,7 +175,7 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = 
         raise ValueError(f"scatter: only the source rank passes scatter_list; rank {g.ranks[g.rank]} passed "
                          f"{len(scatter_list)} tensors")
     data[...] = g.scatter(pieces, data, root)
-    return _done(async_op)
+    return _done(async_op, [tensor])
 
 
 def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group: ProcessGroup | None = None,
@@ -185,7 +187,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group: Pro
         return None
     inputs = _check_list("reduce_scatter", "input_list", input_list, g, like=data)
     data[...] = g.reduce_scatter(array_module(data).stack(inputs), op)[0]
-    return _done(async_op)
+    return _done(async_op, [output])
 
 
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM, group: ProcessGroup | None = None,
@@ -198,7 +200,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM, group:
     result = g.reduce_scatter(data, op)
     _check_out("reduce_scatter_tensor", output, result.shape, result.dtype)
     output.array[...] = result
-    return _done(async_op)
+    return _done(async_op, [output])
 
 
 def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None, input_split_sizes=None,
@@ -214,7 +216,7 @@ def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None, in
                          f"counts the ranks sent, {counts.tolist()}")
     _check_out("all_to_all_single", output, received.shape, received.dtype)
     output.array[...] = received
-    return _done(async_op)
+    return _done(async_op, [output])
 
 
 def all_to_all(output_tensor_list: list, input_tensor_list: list, group: ProcessGroup | None = None,
@@ -240,7 +242,7 @@ def all_to_all(output_tensor_list: list, input_tensor_list: list, group: Process
     for out, count in zip(outputs, expected):
         out[...] = received[start : start + count].reshape(out.shape)
         start += count
-    return _done(async_op)
+    return _done(async_op, output_tensor_list)
 
 
 __all__ = ["Work", "all_gather", "all_gather_into_tensor", "all_reduce", "all_to_all", "all_to_all_single",

@@ -467,7 +467,7 @@ class DistributedDataParallel(Module):
         self._exchange_sparse()
         unused, used_anywhere = self._unused, self._used_anywhere
         for bucket in self._buckets:
-            averaged = bucket.work.wait()
+            averaged = bucket.work.result()
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
                 if unused and id(p) in unused and id(p) not in used_anywhere:
                     continue  # no rank used it: its .grad stays as it was, as PyTorch's

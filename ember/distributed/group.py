@@ -21,6 +21,7 @@ import numpy as np
 
 from ember.distributed import wire
 from ember.distributed.env import World, world_from_env
+from ember.distributed.futures import Future
 
 DEFAULT_TIMEOUT = 30.0
 _CENSUS_GRACE = 1.0
@@ -67,44 +68,97 @@ def _seconds(timeout) -> float:
 
 
 class Work:
-    """A collective in flight (``async_op=True``): ``wait()`` finishes it and returns its result."""
+    """A collective or message in flight, as PyTorch's ``Work``: ``wait()`` finishes it and returns True,
+    ``result()`` gives its output tensors, ``get_future()`` a ``Future`` of them (what DDP comm hooks chain)."""
 
     def __init__(self, group: ProcessGroup, request, what: str, seq: int, finish):
         self._group, self._request, self._what, self._seq, self._finish = group, request, what, seq, finish
         self._result = None
+        self._error: BaseException | None = None
         self._done = False
-
+        self._future: Future | None = None
         self._status = None  # an MPI status the request fills in (a receive's sender)
+        self._source: int | None = None  # a receive's sender, a rank of the group
 
     @classmethod
     def completed(cls, result=None) -> Work:
-        """A Work already done, whose ``wait`` returns ``result`` (collectives that ran before returning)."""
+        """A Work already done, whose ``result()`` is ``result`` (collectives that ran before returning)."""
         work = cls(None, None, "", 0, None)
-        work._result, work._done = result, True
+        work._result, work._done = [] if result is None else result, True
         return work
 
     def is_completed(self) -> bool:
-        """True once the data has arrived (does not block)."""
+        """True once it has finished, successfully or not (does not block)."""
         if not self._done and self._request.Test(self._status):
-            self.wait()
+            self._complete(None)
         return self._done
 
-    def wait(self, timeout=None):
-        """Block until the collective is done, at most ``timeout`` (seconds or a timedelta; the group's timeout when
-        None or zero, as PyTorch's default ``timedelta(0)``); return its result."""
+    def is_success(self) -> bool:
+        """False once it has failed (PyTorch's, deprecated there)."""
+        return self._error is None
+
+    def exception(self) -> BaseException | None:
+        """The error it failed with, or None."""
+        return self._error
+
+    def wait(self, timeout=None) -> bool:
+        """Block until it is done, at most ``timeout`` (seconds or a timedelta; the group's timeout when None or
+        zero, as PyTorch's default ``timedelta(0)``); True, or raises the error it failed with."""
         if not self._done:
-            group = self._group
-            seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
-            kept = group.timeout
-            if seconds:
-                group.timeout = _seconds(seconds)
-            try:
-                group._wait(self._request, self._what, self._seq, self._status)
-            finally:
-                group.timeout = kept
-            self._result = self._finish()
-            self._done = True
+            self._complete(timeout)
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def result(self) -> list:
+        """Its output tensors (a list; the tensor received, for a receive), once done."""
+        self.wait()
         return self._result
+
+    def source_rank(self) -> int:
+        """The rank in the group that sent what a receive got (a receive from any rank, as ``recv`` with no
+        ``src``)."""
+        if self._what != "recv":
+            raise RuntimeError("source_rank: only the Work of a recv or irecv has a source rank; this one is of "
+                               f"{self._what or 'a collective'}")
+        self.wait()
+        return self._source
+
+    def get_future(self) -> Future:
+        """A ``Future`` whose value is ``result()``, once done; not for sends and receives (as PyTorch's)."""
+        if self._what in ("send", "recv"):
+            raise RuntimeError(f"get_future: the Work of a {self._what} has no future (as PyTorch's); use wait()")
+        if self._future is None:
+            self._future = Future()
+            if self._done:
+                self._future._settle(self._result, self._error)
+            else:
+                self._future._advance = self._advance
+        return self._future
+
+    def _advance(self, block: bool) -> None:
+        if block:
+            if not self._done:
+                self._complete(None)
+        else:
+            self.is_completed()
+
+    def _complete(self, timeout) -> None:
+        group = self._group
+        seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
+        kept = group.timeout
+        if seconds:
+            group.timeout = _seconds(seconds)
+        try:
+            group._wait(self._request, self._what, self._seq, self._status)
+            self._result = self._finish()
+        except Exception as exc:  # kept: exception() reports it, wait() and the future raise it
+            self._error = exc
+        finally:
+            group.timeout = kept
+        self._done = True
+        if self._future is not None and not self._future._done:
+            self._future._settle(self._result, self._error)
 
 
 class ProcessGroup:
@@ -236,7 +290,7 @@ class ProcessGroup:
         recv = np.empty_like(send)
         request = self.comm.Iallreduce(send, recv, op=_mpi_op(op, host.dtype))
         work = Work(self, request, "all_reduce", seq, lambda: self._reduced(recv, host, op, array))
-        return work if async_op else work.wait()
+        return work if async_op else work.result()
 
     def _reduced(self, out: np.ndarray, host: np.ndarray, op: ReduceOp, original):
         """What MPI reduced (``wire.reducible``'s array) in the original dtype and on its device."""
@@ -354,10 +408,11 @@ class ProcessGroup:
     def recv(self, out, src: int | None, tag: int = 0):
         """Receive into a new array shaped like ``out`` (its shape and dtype say what to expect) from rank ``src``
         (any rank when None); returns (the array, the sender's rank)."""
-        return self.irecv(out, src, tag).wait()
+        work = self.irecv(out, src, tag)
+        return work.result(), work.source_rank()
 
     def isend(self, array, dst: int, tag: int = 0) -> Work:
-        """Start sending ``array`` to rank ``dst``; the ``Work``'s ``wait`` returns None once it has left."""
+        """Start sending ``array`` to rank ``dst``; the ``Work``'s ``wait`` returns once it has left."""
         self._check_usable("send")
         self._check_rank("send", dst)
         host = wire.movable(wire.to_host(array))
@@ -366,7 +421,7 @@ class ProcessGroup:
 
     def irecv(self, out, src: int | None, tag: int = 0) -> Work:
         """Start receiving what rank ``src`` (any rank when None) sends, into a new array shaped like ``out``;
-        the ``Work``'s ``wait`` returns (the array, the sender's rank)."""
+        the ``Work``'s ``result()`` is the array, its ``source_rank()`` the sender's rank."""
         from mpi4py import MPI
 
         self._check_usable("recv")
@@ -378,12 +433,13 @@ class ProcessGroup:
 
         def received():
             # MPI takes a shorter message into a larger buffer silently: the rest would be left uninitialized
+            work._source = status.Get_source()
             got = status.Get_count(MPI.BYTE)
             if got != host.nbytes:
                 raise ValueError(f"recv: rank {status.Get_source()} sent {got} bytes, but the receiving "
                                  f"{np.dtype(out.dtype).name}{list(out.shape)} holds {host.nbytes}; the receiver's "
                                  "shape and dtype must be the sender's")
-            return wire.like(host.view(out.dtype), out), status.Get_source()
+            return wire.like(host.view(out.dtype), out)
 
         work = Work(self, request, "recv", self._seq, received)
         work._status = status

@@ -23,14 +23,22 @@ def isend(tensor: Tensor, dst: int | None = None, group: ProcessGroup | None = N
     g = resolve(group, "isend")
     if g is None:
         return None
-    return g.isend(data, group_rank(g, "isend", "dst", dst, group_dst, default=None), tag)
+    work = g.isend(data, group_rank(g, "isend", "dst", dst, group_dst, default=None), tag)
+    finish = work._finish
+
+    def sent():
+        finish()
+        return [tensor]
+
+    work._finish = sent
+    return work
 
 
 def irecv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None, tag: int = 0,
           group_src: int | None = None) -> Work | None:
     """Start receiving into ``tensor`` (its shape and dtype must be what the sender sends) from rank ``src``, or
-    from any rank when neither rank is given; ``wait()`` on the returned Work fills ``tensor`` and returns the
-    sender's job rank."""
+    from any rank when neither rank is given; ``wait()`` on the returned Work fills ``tensor`` (and returns True,
+    as PyTorch's); its ``source_rank()`` is the sender's rank in ``group``."""
     data = _data("irecv", tensor)
     g = resolve(group, "irecv")
     if g is None:
@@ -40,9 +48,8 @@ def irecv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = N
     finish = work._finish
 
     def write_back():
-        received, sender = finish()
-        data[...] = received
-        return g.ranks[sender]
+        data[...] = finish()
+        return [tensor]
 
     work._finish = write_back
     return work
@@ -65,7 +72,10 @@ def recv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = No
     """Receive into ``tensor`` (its shape and dtype must match what the sender sends) from rank ``src``, or from
     any rank when neither rank is given; returns the sender's job rank (-1 outside ``group``)."""
     work = irecv(tensor, src, group, tag, group_src)
-    return -1 if work is None else work.wait()
+    if work is None:
+        return -1
+    work.wait()
+    return work._group.ranks[work.source_rank()]
 
 
 class P2POp:

@@ -16,8 +16,23 @@ for op, expect in (("max", n - 1), ("min", 0), ("avg", (n - 1) / 2)):
     dist.all_reduce(t, op=op)
     np.testing.assert_allclose(t.numpy(), expect)
 work = dist.all_reduce(t := ember.ones(4), async_op=True)
-work.wait()
+assert work.wait() is True  # PyTorch's Work.wait (it returned the tensor)
 np.testing.assert_array_equal(t.numpy(), n)
+assert work.result()[0] is t and work.is_completed() and work.is_success() and work.exception() is None
+# get_future, as a DDP comm hook chains it: then() is a new Future of the callback's result
+work = dist.all_reduce(t := ember.ones(4), async_op=True)
+fut = work.get_future()
+halved = fut.then(lambda f: f.value()[0] / 2)
+np.testing.assert_array_equal(halved.wait().numpy(), n / 2)
+assert fut.done() and fut.value()[0] is t and work.is_completed()
+failing = dist.all_reduce(ember.ones(2), async_op=True).get_future().then(lambda f: 1 / 0)
+try:
+    failing.wait()
+    raise AssertionError("the callback's error was lost")
+except RuntimeError as e:
+    assert "ZeroDivisionError" in str(e)
+done = dist.broadcast(b := ember.ones(2), src=0, async_op=True)
+assert done.wait() is True and done.result()[0] is b and done.get_future().value()[0] is b
 
 # bfloat16 travels as raw words and is reduced in float32: 0.1 summed n times, rounded once
 b = ember.tensor(np.full(5, 0.1, dtype=ember.bfloat16))

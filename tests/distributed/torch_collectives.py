@@ -19,7 +19,8 @@ assert (os.environ["RANK"], os.environ["WORLD_SIZE"], os.environ["LOCAL_RANK"]) 
 # reduce: only dst's tensor changes; a Work with async_op
 t = ember.tensor(np.arange(4, dtype=np.float32) * (r + 1))
 work = dist.reduce(t, dst=1, async_op=True)
-assert work.wait() is None and work.is_completed()
+assert work.wait() is True and work.is_completed() and work.is_success() and work.exception() is None
+assert work.result() == [t] and work.result()[0] is t  # PyTorch's Work: wait() is True, result() the tensors written
 np.testing.assert_array_equal(t.numpy(), np.arange(4) * 6 if r == 1 else np.arange(4) * (r + 1))
 t = ember.tensor(np.full(2, r + 2, dtype=np.int64))
 dist.reduce(t, dst=2, op=dist.ReduceOp.PRODUCT)
@@ -118,8 +119,14 @@ dist.barrier()
 right, left = (r + 1) % n, (r - 1) % n
 send_work = dist.isend(ember.tensor([float(r)] * 3), dst=right, tag=3)
 box = ember.zeros(3)
-assert dist.irecv(box, src=left, tag=3).wait() == left
-send_work.wait()
+recv_work = dist.irecv(box, src=left, tag=3)
+assert recv_work.wait() is True and recv_work.source_rank() == left  # as PyTorch's (it returned the sender's rank)
+assert send_work.wait() is True
+try:
+    send_work.source_rank()
+    raise AssertionError("a send's Work gave a source rank")
+except RuntimeError as e:
+    assert "only the Work of a recv" in str(e)
 np.testing.assert_array_equal(box.numpy(), left)
 if r == 0:
     senders = set()
@@ -306,5 +313,5 @@ for name, p in heads.named_parameters():
     np.testing.assert_allclose(got, expected[name], rtol=1e-5, atol=1e-6, err_msg=f"accumulated {name}")
 
 dist.monitored_barrier(timeout=20)
-assert dist.barrier(async_op=True).wait() is None
+assert dist.barrier(async_op=True).wait() is True
 print(f"torch collectives ok on rank {r}")
