@@ -336,6 +336,13 @@ def test_hung_rank_times_out_naming_it(tmp_path):
 
 
 @needs_mpiexec
+def test_ddp_comm_hooks_average_as_pytorch_s_default_hooks():
+    code, out, err, _ = run(2, os.path.join(SCRIPTS, "ddp_comm_hook.py"))
+    assert code == 0, out + err
+    assert out.count("ddp comm hooks ok") == 2
+
+
+@needs_mpiexec
 def test_a_work_s_wait_is_bounded_by_its_timeout(tmp_path):
     script = write(tmp_path, "import datetime, time\ndist.init_process_group(timeout=60)\n"
                              "if dist.get_rank() == 1:\n    time.sleep(120)\n"

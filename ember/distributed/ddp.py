@@ -22,6 +22,7 @@ import numpy as np
 from ember.autograd import building, is_grad_enabled, no_grad
 from ember.backend.dtypes import FLOATING, bool_, int16, int32, uint8
 from ember.distributed import ops as collectives
+from ember.distributed.futures import Future
 from ember.distributed.group import ProcessGroup, ReduceOp, default_group
 from ember.nn.module import Module
 from ember.ops import assign, cast, concat, reshape
@@ -38,10 +39,49 @@ class _Bucket:
         self.flat = np.empty(self.offsets[-1], dtype=dtype)
         self.pending = len(params)
         self.work = None
+        self.future = None  # what a comm hook returned, in place of ``work``
 
     def reset(self) -> None:
         self.pending = len(self.params)
         self.work = None
+        self.future = None
+
+
+class GradBucket:
+    """One bucket of gradients as a comm hook gets it (PyTorch's ``dist.GradBucket``): ``buffer()`` is the
+    bucket's gradients flattened into one tensor, in the order of ``parameters()``."""
+
+    def __init__(self, index: int, buffer: Tensor, params: list, offsets: list, last: bool):
+        self._index, self._buffer, self._params, self._offsets, self._last = index, buffer, params, offsets, last
+
+    def index(self) -> int:
+        """The bucket's number (0 is the first whose all-reduce starts)."""
+        return self._index
+
+    def buffer(self) -> Tensor:
+        """The flat gradients of the bucket (a hook may change it in place)."""
+        return self._buffer
+
+    def set_buffer(self, buffer: Tensor) -> None:
+        """Replace the flat gradients the bucket holds (same size)."""
+        if tuple(buffer.shape) != tuple(self._buffer.shape):
+            raise ValueError(f"GradBucket.set_buffer: expected a tensor of shape {list(self._buffer.shape)}, "
+                             f"got {list(buffer.shape)}")
+        self._buffer.array[...] = buffer.array
+
+    def parameters(self) -> list:
+        """The parameters whose gradients the bucket holds."""
+        return list(self._params)
+
+    def gradients(self) -> list:
+        """Each parameter's gradient: a view of ``buffer()`` shaped like it."""
+        flat = self._buffer.array
+        return [Tensor._make(flat[start:stop].reshape(p.shape), None)
+                for p, start, stop in zip(self._params, self._offsets, self._offsets[1:])]
+
+    def is_last(self) -> bool:
+        """Whether it is the last bucket of the step."""
+        return self._last
 
 
 def _check_devices(module: Module, device_ids, output_device) -> None:
@@ -132,7 +172,20 @@ class DistributedDataParallel(Module):
         self._unused = set()  # ids of the parameters this step's forward did not reach (find_unused_parameters)
         self._unused_pending = False  # whether backward has yet to count them in
         self._used_anywhere = set()  # ids of the parameters some rank's forward reached
+        self._comm_hook = None
+        self._comm_hook_state = None
         self._set_up_buckets(named)
+
+    def register_comm_hook(self, state, hook) -> None:
+        """Average each bucket with ``hook(state, bucket)`` instead of an all-reduce, as PyTorch's: ``bucket`` is a
+        ``GradBucket``, and the hook returns a ``dist.Future`` of the averaged flat gradients (a tensor of
+        ``bucket.buffer()``'s size), which become the parameters' ``.grad`` (e.g. ``default_hooks.allreduce_hook``,
+        ``fp16_compress_hook``). Runs in eager backward; a traced step (``ember.jit``) refuses it."""
+        if not callable(hook):
+            raise TypeError(f"register_comm_hook: hook must be callable, got {type(hook).__name__}")
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        self._comm_hook, self._comm_hook_state = hook, state
 
     # --- setup ---
     def _trained_parameters(self) -> list:
@@ -379,7 +432,12 @@ class DistributedDataParallel(Module):
 
     def _grad_ready(self, param: Tensor) -> None:
         grad = param.grad
-        if not self._backward_sync or (grad.values if grad.__class__ is RowSparse else grad).symbolic:
+        if not self._backward_sync:
+            return
+        if (grad.values if grad.__class__ is RowSparse else grad).symbolic:
+            if self._comm_hook is not None:
+                raise NotImplementedError("DistributedDataParallel: a comm hook (register_comm_hook) runs in eager "
+                                          "backward only; a traced step (ember.jit) would average without it")
             return  # (a graph value: ember.jit traces the step, and its data_parallel pass averages)
         if self._unused_pending:
             self._count_unused()
@@ -411,9 +469,33 @@ class DistributedDataParallel(Module):
             # on another rank (the parameters find_unused_parameters marks ready at its first hook)
             buckets = self._buckets
             while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
-                buckets[self._next_bucket].work = self._group.iall_reduce_unchecked(
-                    buckets[self._next_bucket].flat, ReduceOp.AVG)
+                full = buckets[self._next_bucket]
+                if self._comm_hook is None:
+                    full.work = self._group.iall_reduce_unchecked(full.flat, ReduceOp.AVG)
+                else:
+                    full.future = self._run_comm_hook(full, self._next_bucket)
                 self._next_bucket += 1
+
+    def _run_comm_hook(self, bucket: _Bucket, index: int) -> Future:
+        grad_bucket = GradBucket(index, Tensor._make(bucket.flat, None), bucket.params, bucket.offsets,
+                                 index == len(self._buckets) - 1)
+        with no_grad():
+            future = self._comm_hook(self._comm_hook_state, grad_bucket)
+        if not isinstance(future, Future):
+            raise TypeError(f"register_comm_hook: the hook must return a dist.Future of the bucket's averaged "
+                            f"gradients, got {type(future).__name__}")
+        return future
+
+    def _hooked_average(self, bucket: _Bucket) -> np.ndarray:
+        """The flat averaged gradients a comm hook's Future holds (a tensor, or a list of one, as PyTorch takes)."""
+        value = bucket.future.wait()
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        if not isinstance(value, Tensor) or value.array.size != bucket.flat.size:
+            got = f"{type(value).__name__}{list(value.shape) if isinstance(value, Tensor) else ''}"
+            raise ValueError(f"register_comm_hook: the hook's Future must hold a tensor of the bucket's "
+                             f"{bucket.flat.size} gradients, got {got}")
+        return _host(value.array).reshape(-1).astype(bucket.flat.dtype, copy=False)
 
     def _average_sparse(self, param: Tensor) -> None:
         """Row-sparse gradients stay sparse: collected here, every rank's rows gathered at the end of backward
@@ -467,7 +549,7 @@ class DistributedDataParallel(Module):
         self._exchange_sparse()
         unused, used_anywhere = self._unused, self._used_anywhere
         for bucket in self._buckets:
-            averaged = bucket.work.result()
+            averaged = bucket.work.result() if bucket.future is None else self._hooked_average(bucket)
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
                 if unused and id(p) in unused and id(p) not in used_anywhere:
                     continue  # no rank used it: its .grad stays as it was, as PyTorch's
