@@ -19,8 +19,7 @@ import numpy as np
 
 from ember import autograd
 from ember.ops.registry import Spec
-from ember.passes.specialize import infer_shapes
-from ember.runtime.sized import has_unknown_dims
+from ember.runtime.stepwise import node_name, run_node_by_node
 
 _active: list = []  # the profiles recording now, innermost last
 
@@ -101,42 +100,14 @@ def _timed_forward(op, *arrays, **attrs):
     return out
 
 
-def _node_name(node) -> str:
-    body = node.attrs.get("body") if node.attrs else None
-    if body is not None and hasattr(body, "steps"):
-        return "fused(" + ",".join(op.name for op, _, _ in body.steps) + ")"
-    return node.op.name
-
-
 def _profiled_graph(graph, bound, layout, arrays) -> tuple:
-    """A compiled graph's work, node by node through the ops' forwards, each timed and costed. ``bound``
-    (input id -> array: a Session's variables) and ``layout`` (returned items) are compile_graph's; a Session's
-    run (the one caller with a ``layout``) gets its fetches as its compiled code gives them: copies, a fetched
-    variable's value before the run's writes, a NumPy scalar for a 0-d value."""
-    given = iter(arrays)
-    bound = bound or {}
-    env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
-    # a graph compiled for every size: target shapes read from unknown dimensions are filled in for these
-    specs = infer_shapes(graph, [env[v.id].shape for v in graph.inputs]) if has_unknown_dims(graph) else None
-    before = {v.id: bound[v.id].copy() for v in graph.outputs if v.id in bound} if layout is not None else {}
-    for node in graph.nodes:
-        inputs = [env[v.id] for v in node.inputs]
-        attrs = node.attrs
-        key = node.op.shape_attr
-        if specs is not None and key is not None and None in attrs.get(key, ()):
-            attrs = {**attrs, key: specs[node.outputs[0].id].shape}
-        start = time.perf_counter_ns()
-        out = node.op.forward(np, *inputs, **attrs)
-        end = time.perf_counter_ns()
-        if node.outputs:
-            env[node.outputs[0].id] = np.asarray(out)
-        if node.op.name != "const":
-            _record(_node_name(node), node.op, inputs, attrs, out, start, end, "compiled")
-    if layout is None:
-        return tuple(env[v.id] for v in graph.outputs)
-    results = [before[v.id] if v.id in before else env[v.id].copy() for v in graph.outputs]  # may view a variable
-    results = [a[()] if a.ndim == 0 else a for a in results]
-    return tuple(None if k is None else results[k] for k in layout)
+    """A compiled graph's work, node by node through the ops' forwards, each timed and costed (see
+    ``run_node_by_node``)."""
+    return run_node_by_node(graph, bound, layout, arrays, _record_node)
+
+
+def _record_node(node, inputs, attrs, out, start: int, end: int) -> None:
+    _record(node_name(node), node.op, inputs, attrs, out, start, end, "compiled")
 
 
 def start(prof) -> None:

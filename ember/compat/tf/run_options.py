@@ -12,10 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
-
-from ember.passes.specialize import infer_shapes
-from ember.runtime.sized import has_unknown_dims
+from ember.runtime.stepwise import node_name, run_node_by_node
 
 DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 
@@ -109,40 +106,9 @@ class Tracer:
         if threading.get_ident() != self.thread and self.previous is not None:
             return self.previous(graph, bound, layout, arrays)
         record = self.stats.node_stats.append if threading.get_ident() == self.thread else None
-        given = iter(arrays)
-        bound = bound or {}
-        env = {v.id: bound[v.id] if v.id in bound else next(given) for v in graph.inputs}
-        # a graph compiled for every size: target shapes read from unknown dimensions are filled in for these
-        specs = infer_shapes(graph, [env[v.id].shape for v in graph.inputs]) if has_unknown_dims(graph) else None
-        # a fetched variable: its value before the run's writes, as the compiled code gives it
-        before = {v.id: bound[v.id].copy() for v in graph.outputs if v.id in bound}
-        for node in graph.nodes:
-            inputs = [env[v.id] for v in node.inputs]
-            attrs = node.attrs
-            key = node.op.shape_attr
-            if specs is not None and key is not None and None in attrs.get(key, ()):
-                attrs = {**attrs, key: specs[node.outputs[0].id].shape}
-            start = time.time_ns()
-            out = node.op.forward(np, *inputs, **attrs)
-            end = time.time_ns()
-            if node.outputs:
-                env[node.outputs[0].id] = np.asarray(out)
-            if record is not None and node.op.name != "const":
-                record(NodeExecStats(_node_name(node), start, end))
-        results = [_result(before[v.id] if v.id in before else env[v.id]) for v in graph.outputs]
-        if layout is not None:
-            results = [None if k is None else results[k] for k in layout]
-        return tuple(results)
 
+        def on_node(node, inputs, attrs, out, start: int, end: int) -> None:
+            if record is not None:
+                record(NodeExecStats(node_name(node), start, end))
 
-def _result(array: np.ndarray):
-    """A fetched value as the compiled code gives it: a copy (it may be a view of a variable), a NumPy scalar
-    for a 0-d value."""
-    return array[()] if array.ndim == 0 else array.copy()
-
-
-def _node_name(node) -> str:
-    body = node.attrs.get("body") if node.attrs else None
-    if body is not None and hasattr(body, "steps"):
-        return "fused(" + ",".join(op.name for op, _, _ in body.steps) + ")"
-    return node.op.name
+        return run_node_by_node(graph, bound, layout, arrays, on_node, clock=time.time_ns)
