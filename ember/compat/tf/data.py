@@ -647,17 +647,24 @@ def _pad_group(i: int, parts: list, target, fill) -> np.ndarray:
     return out
 
 
-def _traced(dataset: Dataset, fn: Callable, what: str):
-    """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
-    on placeholders in a graph of its own; tf ops then run through a Session per element."""
-    graph, failed = Graph(), None
+def _called_on_placeholders(dataset: Dataset, fn: Callable) -> tuple:
+    """(a graph of its own, the element's placeholders there, ``fn`` of them, None), or ``(graph, inputs, None,
+    the error)`` when ``fn`` is not a function of tf tensors."""
+    graph = Graph()
+    inputs: list = []
     try:
         with graph.as_default():
             inputs = [placeholder(s.dtype, s.shape) for s in dataset._specs]
             element = _rebuild(dataset._structure, iter(inputs))
-            out = fn(*element) if isinstance(element, tuple) else fn(element)
+            return graph, inputs, fn(*element) if isinstance(element, tuple) else fn(element), None
     except (TypeError, ValueError, AttributeError) as exc:  # not a function of tf tensors
-        out, failed = None, exc
+        return graph, inputs, None, exc
+
+
+def _traced(dataset: Dataset, fn: Callable, what: str):
+    """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
+    on placeholders in a graph of its own; tf ops then run through a Session per element."""
+    graph, inputs, out, failed = _called_on_placeholders(dataset, fn)
     structure = None if out is None else _structure(out)
     leaves = [] if out is None else _leaves(structure)
     if not any(isinstance(leaf, Tensor) for leaf in leaves):  # a NumPy function: call it on the arrays
@@ -692,14 +699,7 @@ def _dataset_function(dataset: Dataset, fn: Callable, what: str):
     the function that it reads) for ``flat_map``/``interleave``: traced once on placeholders, the tf tensors
     of the dataset it returns computed per element by a Session of its own; a NumPy function is called on the
     element's arrays."""
-    graph, failed = Graph(), None
-    try:
-        with graph.as_default():
-            inputs = [placeholder(s.dtype, s.shape) for s in dataset._specs]
-            element = _rebuild(dataset._structure, iter(inputs))
-            out = fn(*element) if isinstance(element, tuple) else fn(element)
-    except (TypeError, ValueError, AttributeError) as exc:  # not a function of tf tensors
-        out, failed = None, exc
+    graph, inputs, out, failed = _called_on_placeholders(dataset, fn)
     if out is not None:
         if not isinstance(out, Dataset):
             raise TypeError(f"Dataset.{what}: map_func must return a Dataset, got {type(out).__name__}")
