@@ -51,3 +51,15 @@ def test_a_finished_work_waits_true_and_gives_its_tensors_and_a_future():
     with pytest.raises(RuntimeError, match="only the Work of a recv"):
         work.source_rank()
     assert Work.completed().result() == []
+
+
+def test_work_wait_refuses_a_negative_timeout_naming_work_wait():
+    import datetime
+
+    work = Work.completed([])
+    for bad in (-1, -0.5, datetime.timedelta(seconds=-3)):
+        with pytest.raises(ValueError, match=r"^Work\.wait: timeout must be positive"):
+            work.wait(timeout=bad)
+    # None and zero (PyTorch's default timedelta(0)) mean the group's timeout
+    assert work.wait() is True and work.wait(timeout=0) is True and work.wait(datetime.timedelta(0)) is True
+    assert work.wait(timeout=5.0) is True

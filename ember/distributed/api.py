@@ -53,7 +53,7 @@ def barrier(group: ProcessGroup | None = None, async_op: bool = False, device_id
     else:
         from ember.distributed.group import _seconds
 
-        kept, g.timeout = g.timeout, _seconds(timeout)
+        kept, g.timeout = g.timeout, _seconds(timeout, "barrier")
         try:
             g.barrier()
         finally:

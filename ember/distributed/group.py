@@ -58,12 +58,13 @@ def _reduce_op(op) -> ReduceOp:
         raise ValueError(f"reduce op must be one of {[o.value for o in ReduceOp]}, got {op!r}") from None
 
 
-def _seconds(timeout) -> float:
+def _seconds(timeout, where: str = "init_process_group") -> float:
+    """``timeout`` (seconds or a timedelta; None: the job's default) in seconds; ``where`` names the caller."""
     if timeout is None:
         return float(os.environ.get("EMBER_DIST_TIMEOUT", DEFAULT_TIMEOUT))
     seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else float(timeout)
     if seconds <= 0:
-        raise ValueError(f"init_process_group: timeout must be positive, got {timeout!r}")
+        raise ValueError(f"{where}: timeout must be positive, got {timeout!r}")
     return seconds
 
 
@@ -104,8 +105,11 @@ class Work:
     def wait(self, timeout=None) -> bool:
         """Block until it is done, at most ``timeout`` (seconds or a timedelta; the group's timeout when None or
         zero, as PyTorch's default ``timedelta(0)``); True, or raises the error it failed with."""
+        seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
+        if seconds:
+            seconds = _seconds(seconds, "Work.wait")
         if not self._done:
-            self._complete(timeout)
+            self._complete(seconds)
         if self._error is not None:
             raise self._error
         return True
@@ -143,12 +147,11 @@ class Work:
         else:
             self.is_completed()
 
-    def _complete(self, timeout) -> None:
+    def _complete(self, seconds: float | None) -> None:
         group = self._group
-        seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else timeout
         kept = group.timeout
         if seconds:
-            group.timeout = _seconds(seconds)
+            group.timeout = seconds
         try:
             group._wait(self._request, self._what, self._seq, self._status)
             self._result = self._finish()

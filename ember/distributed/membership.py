@@ -51,7 +51,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     if group is None:
         return GroupMember.NON_GROUP_MEMBER
     if timeout is not None:
-        group.timeout = _seconds(timeout)
+        group.timeout = _seconds(timeout, "new_group")
     return group
 
 
