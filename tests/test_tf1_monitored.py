@@ -629,3 +629,21 @@ def test_global_step_waiter_hook_holds_the_first_run_until_the_step_is_reached(m
     with tf.train.MonitoredTrainingSession(hooks=[tf.train.GlobalStepWaiterHook(0)]) as sess:
         sess.run(train)
     assert len(runs) == 3
+
+
+def test_monitored_training_session_checkpoint_period_follows_tf1_defaults(tmp_path):
+    # TF-1: 600 s when neither is given, only the one given otherwise, and a ValueError when both are
+    _model()
+
+    def saver_periods(**kwargs):
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), **kwargs) as sess:
+            return [(h._secs, h._steps) for h in sess._hooks if isinstance(h, tf.train.CheckpointSaverHook)]
+
+    assert saver_periods() == [(600, None)]
+    assert saver_periods(save_checkpoint_secs=60) == [(60, None)]
+    assert saver_periods(save_checkpoint_steps=10) == [(None, 10)]
+    assert saver_periods(save_checkpoint_steps=None) == []  # steps given as None: the secs default is dropped too
+    for secs, steps in ((60, 10), (60, 0)):
+        with pytest.raises(ValueError, match="CheckpointSaverHook: give exactly one of save_secs and save_steps"):
+            tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_checkpoint_secs=secs,
+                                              save_checkpoint_steps=steps)

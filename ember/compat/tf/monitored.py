@@ -645,29 +645,33 @@ _USE_DEFAULT = object()  # (an argument not given: TF-1 then picks the default f
 
 def MonitoredTrainingSession(master: str = "", is_chief: bool = True, checkpoint_dir: str | None = None,  # noqa: N802
                              scaffold: Scaffold | None = None, hooks=None, chief_only_hooks=None,
-                             save_checkpoint_secs: float | None = 600, save_summaries_steps=_USE_DEFAULT,
+                             save_checkpoint_secs=_USE_DEFAULT, save_summaries_steps=_USE_DEFAULT,
                              save_summaries_secs=_USE_DEFAULT, config=None, stop_grace_period_secs: int = 120,
                              log_step_count_steps: int | None = 100, max_wait_secs: int = 7200,
-                             save_checkpoint_steps: int | None = None, summary_dir: str | None = None
+                             save_checkpoint_steps=_USE_DEFAULT, summary_dir: str | None = None
                              ) -> MonitoredSession:
     """``tf.train.MonitoredTrainingSession``: a MonitoredSession that restores from or initializes the variables.
     On the chief, with a ``summary_dir`` (by default the ``checkpoint_dir``), it logs and writes the global steps
     per second every ``log_step_count_steps`` steps (StepCounterHook) and writes the scaffold's summaries (every
     summary of the graph) every ``save_summaries_steps`` steps, 100 by default, or ``save_summaries_secs`` seconds
     (SummarySaverHook); with a ``checkpoint_dir`` it saves the variables every ``save_checkpoint_steps`` steps (or
-    ``save_checkpoint_secs`` seconds, 600 by default) and at the end."""
+    ``save_checkpoint_secs`` seconds, 600 when neither is given; both given is a ValueError) and at the end."""
     if save_summaries_steps is _USE_DEFAULT and save_summaries_secs is _USE_DEFAULT:
         save_summaries_steps, save_summaries_secs = 100, None
     elif save_summaries_secs is _USE_DEFAULT:
         save_summaries_secs = None
     elif save_summaries_steps is _USE_DEFAULT:
         save_summaries_steps = None
+    if save_checkpoint_steps is _USE_DEFAULT and save_checkpoint_secs is _USE_DEFAULT:
+        save_checkpoint_steps, save_checkpoint_secs = None, 600
+    elif save_checkpoint_secs is _USE_DEFAULT:
+        save_checkpoint_secs = None
+    elif save_checkpoint_steps is _USE_DEFAULT:
+        save_checkpoint_steps = None
     scaffold = scaffold or Scaffold()
     # the order TF runs them in: the chief's own hooks, the step counter, the summary and checkpoint savers, then
     # the caller's
     all_hooks = list(chief_only_hooks or []) if is_chief else []
-    if save_checkpoint_steps is not None:  # steps given: the 600 s default no longer applies
-        save_checkpoint_secs = None
     summary_dir = summary_dir or checkpoint_dir
     if is_chief and summary_dir:
         if log_step_count_steps and log_step_count_steps > 0:
