@@ -836,3 +836,19 @@ def test_a_dataset_s_random_draws_in_the_prefetch_thread_are_reproducible():
 
     first = run()
     assert all(run() == first for _ in range(4))
+
+
+@pytest.mark.parametrize("batch", [
+    [np.float32(1), 2.5], [np.float16(1), 2.5], [np.int32(1), 2.5], [np.int32(1), 2], [np.float32(1), 2],
+    [np.float64(1), np.float32(2)], [np.float64(1), 2.5],
+    [np.ones(2, np.float32), [1.0, 1.0]], [np.ones(2, np.int32), [1.5, 1.0]], [np.ones(2, np.float32), [1, 1]],
+    [np.ones(2), [1.0, 1.0]], [np.ones(2, np.float32), [np.float64(1), 2.0]],
+])
+def test_default_collate_of_numpy_first_batches_takes_torch_as_tensor_dtypes(batch):
+    # the first sample's type decides: a NumPy scalar or array goes through torch.as_tensor, which reads a Python
+    # float beside it as the default float32 (NumPy would promote to float64)
+    torch = pytest.importorskip("torch")
+    theirs = torch.utils.data.default_collate(batch)
+    ours = default_collate(batch)
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "") and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -92,9 +92,24 @@ def _stack(arrays: Sequence):
     return array_module(arrays[0]).stack(arrays)
 
 
+def _holds_numpy(data) -> bool:
+    if isinstance(data, (np.ndarray, np.generic, Tensor)):
+        return True
+    return isinstance(data, (list, tuple)) and any(_holds_numpy(x) for x in data)
+
+
+def _as_tensor_array(sample):
+    """``sample`` as an array the way ``torch.as_tensor`` reads it: arrays, NumPy scalars and Tensors keep their
+    dtype, Python data takes the default dtypes (floats float32, where NumPy would make them float64)."""
+    array = as_array(sample, "collate")
+    if array.dtype == np.float64 and not _holds_numpy(sample) and array_module(array) is np:
+        return array.astype(np.float32)
+    return array
+
+
 def _collate_array(batch, *, collate_fn_map):
     if any(type(a) is not np.ndarray for a in batch):  # as PyTorch's: the other samples as arrays (a Tensor, a list)
-        batch = [as_array(a, "collate") for a in batch]
+        batch = [_as_tensor_array(a) for a in batch]
     _same(batch, lambda a: a.shape, "shape")
     stacked = _stack(batch)
     if stacked.dtype.kind in "USO":
@@ -113,8 +128,10 @@ def _collate_tensor(batch, *, collate_fn_map):
 
 
 def _collate_numpy_scalar(batch, *, collate_fn_map):
-    # as 0-d arrays, so that mixed dtypes meet at PyTorch's promoted dtype (np.array(batch) promotes as NumPy)
-    return Tensor._make(as_array(_stack([np.asarray(x) for x in batch]), "collate"), None)
+    # as 0-d arrays, so that mixed dtypes meet at PyTorch's promoted dtype (np.array(batch) promotes as NumPy); a
+    # Python number among them counts as torch.as_tensor reads it (a float as float32)
+    arrays = [np.asarray(x) if isinstance(x, np.generic) else _as_tensor_array(x) for x in batch]
+    return Tensor._make(as_array(_stack(arrays), "collate"), None)
 
 
 _PYTHON_NUMBER_DTYPES = {"b": np.bool_, "i": np.int64, "f": np.float32}
