@@ -852,3 +852,29 @@ def test_default_collate_of_numpy_first_batches_takes_torch_as_tensor_dtypes(bat
     ours = default_collate(batch)
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "") and ours.shape == tuple(theirs.shape)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("n, lengths", [
+    (5, [1, 0]), (1, [1]), (2, [1.0]), (10, [0.6, 0.4]), (10, [0.1] * 10), (7, [0.5, 0.5, 0]), (5, [0.3, 0.3, 0.4]),
+    (103, [0.7, 0.2, 0.1]), (5, [1.5, -0.5]), (5, [0.5, 0.4]), (5, [3, 2]), (5, [True, False]),
+])
+def test_random_split_reads_lengths_summing_to_1_as_fractions_as_torch(n, lengths):
+    # PyTorch's rule: a sum close to 1 and not above it means fractions, whole numbers included; the remainder goes
+    # round-robin from the first split, and each empty split warns
+    torch = pytest.importorskip("torch")
+    import re
+    import warnings
+
+    def outcome(split):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                sizes = [len(p) for p in split(range(n), lengths)]
+            except ValueError:
+                return "ValueError", []
+        return sizes, [re.search(r"index (\d+)", str(c.message)).group(1) for c in caught]
+
+    assert outcome(random_split) == outcome(torch.utils.data.random_split)
+    if lengths == [1.5, -0.5]:
+        with pytest.raises(ValueError, match="random_split: the fraction at index 0 is 1.5, not between 0 and 1"):
+            random_split(range(n), lengths)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
@@ -243,22 +245,29 @@ def _generator_source(generator):
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
     """Split ``dataset`` into disjoint random Subsets of the given lengths, or fractions that sum to 1.
 
-    Fractions are turned into lengths by flooring, then the leftover samples go one each to the first
-    splits. ``generator`` is an int seed or a NumPy Generator; by default Ember's global generator.
+    Lengths that sum to 1 (within ``math.isclose``, and not above it; whole numbers too, as PyTorch's) are
+    fractions: each is floored, then the leftover samples go one each to the first splits, with a warning for each
+    split left empty. ``generator`` is an int seed or a NumPy Generator; by default Ember's global generator.
 
     >>> train, val = random_split(dataset, [0.8, 0.2], generator=0)
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(v, (float, np.floating)) for v in lengths):
-        if any(v < 0 for v in lengths) or abs(sum(lengths) - 1.0) > 1e-6:
-            raise ValueError(f"random_split: fractions must be non-negative and sum to 1, got {lengths}")
-        counts = [int(np.floor(n * f)) for f in lengths]
+    total = sum(lengths)
+    if math.isclose(total, 1) and total <= 1:
+        counts = []
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"random_split: the fraction at index {i} is {frac}, not between 0 and 1")
+            counts.append(math.floor(n * frac))
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
+        for i, count in enumerate(counts):
+            if count == 0:
+                warnings.warn(f"random_split: the split at index {i} has length 0 (an empty dataset)", stacklevel=2)
         lengths = counts
     if any(not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
-        raise ValueError(f"random_split: lengths must be non-negative ints or fractions, got {lengths}")
+        raise ValueError(f"random_split: lengths must be non-negative ints, or fractions that sum to 1, got {lengths}")
     if sum(lengths) != n:
         raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, but the dataset has {n} samples")
     order = _rng(generator).permutation(n).tolist()  # lists of Python ints, as PyTorch's Subsets hold
