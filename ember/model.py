@@ -649,13 +649,39 @@ class Model:
                         outputs.append([t.numpy() for t in output])
                     else:
                         outputs.append(output.numpy())
+                if not outputs:  # no samples: the outputs' shapes come from a forward of the empty batch
+                    output = self._forward_empty(x)
+                    if isinstance(output, (tuple, list)):
+                        kind = tuple if isinstance(output, tuple) else list
+                        outputs.append([t.numpy() for t in output])
+                    else:
+                        outputs.append(output.numpy())
         finally:
             self.net.train(was_training)
-        if not outputs:
-            return np.zeros((0,))
         if kind is not None:
             return kind(np.concatenate(parts) for parts in zip(*outputs))
         return np.concatenate(outputs)
+
+    def _forward_empty(self, x):
+        """The network's output for the zero-row arrays ``x`` (one array or a tuple of them), or a ValueError
+        naming predict where ``x`` gives no input shape or the network refuses an empty batch (as Keras raises)."""
+        from ember.data import default_convert
+
+        if isinstance(x, (np.ndarray, Tensor)):
+            arrays = (x,)
+        elif _several_inputs(x):
+            arrays = x
+        else:
+            raise ValueError(f"predict: the data ({type(x).__name__}) holds no samples, and gives no input shape for "
+                             "empty outputs")
+        inputs, _ = self._placed(tuple(a if isinstance(a, Tensor) else default_convert(a) for a in arrays),
+                                 split=False)
+        try:
+            return self.forward(*inputs)
+        except Exception as exc:
+            shapes = [tuple(t.shape) for t in inputs]
+            raise ValueError(f"predict: the input holds no samples (shapes {shapes}), and the network's forward "
+                             f"refuses an empty batch: {exc}") from exc
 
     def summary(self, input_shape: tuple | None = None, print_fn: Callable = print) -> None:
         """Print the network's layers, output shapes (given ``input_shape``, one sample's shape) and

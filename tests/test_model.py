@@ -631,3 +631,46 @@ def test_early_stopping_restores_the_best_weights_at_the_end_of_a_fit_it_did_not
     assert stopper.stopped_epoch is None and history.epoch == [0, 1, 2, 3]
     for key, value in net.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), weights[1][key])
+
+
+def test_predict_on_no_samples_gives_the_outputs_empty_shapes():
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classes, self.score = nn.Linear(4, 3), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.classes(x), self.score(x)
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 2), nn.Linear(5, 2)
+
+        def forward(self, x1, x2):
+            return self.a(x1) + self.b(x2)
+
+    class NoEmpty(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            if x.shape[0] == 0:
+                raise RuntimeError("an empty batch")
+            return self.fc(x)
+
+    def model(net):
+        return Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.1))
+
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    out = model(nn.Linear(4, 3)).predict(x[:0])
+    assert isinstance(out, np.ndarray) and out.shape == (0, 3) and out.dtype == np.float32  # Keras: (0, units)
+    classes, score = model(TwoHeads()).predict(x[:0])
+    assert classes.shape == (0, 3) and score.shape == (0, 1)
+    assert isinstance(model(TwoHeads()).predict(x), tuple) and isinstance(model(TwoHeads()).predict(x[:0]), tuple)
+    assert model(Pair()).predict((x[:0], np.zeros((0, 5), np.float32))).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"predict: the input holds no samples \(shapes \[\(0, 4\)\]\).*empty batch"):
+        model(NoEmpty()).predict(x[:0])
+    with pytest.raises(ValueError, match="predict: the data \\(DataLoader\\) holds no samples"):
+        model(nn.Linear(4, 3)).predict(DataLoader(TensorDataset(x[:0]), batch_size=2))
