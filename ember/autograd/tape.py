@@ -450,9 +450,10 @@ def _topological_order(roots, floor: int = -1) -> list:
     return sorted(seen, key=_seq, reverse=True)
 
 
-def _order_above(roots, floor: int) -> list:
+def _order_above(roots, floor: int, constant=None) -> list:
     """``_topological_order`` down to the node numbered ``floor``: a node depends only on older ones, so nothing
-    older can lead to it, and what that node reads is not walked (nor need it be kept)."""
+    older can lead to it, and what that node reads is not walked (nor need it be kept). Nodes of class
+    ``constant`` are neither walked nor run."""
     seen = {node for node in roots if node.seq >= floor}
     stack = list(seen)
     while stack:
@@ -464,7 +465,7 @@ def _order_above(roots, floor: int) -> list:
             raise _freed_error()
         for t in inputs:
             parent = t.node
-            if parent is not None and parent not in seen and parent.seq >= floor:
+            if parent is not None and parent not in seen and parent.seq >= floor and parent.__class__ is not constant:
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=_seq, reverse=True)
@@ -478,22 +479,7 @@ def _order_for_gradients(roots, floor: int) -> list:
             raise RuntimeError(f"backward: an output ({node.op.name}'s) depends only on tensors computed under "
                                "no_grad inside a forward-mode scope (dual_level, ember.func.jvp, jacfwd), so it does "
                                "not require grad: it is recorded only for its tangent")
-    seen = {node for node in roots if node.seq >= floor}
-    stack = list(seen)
-    while stack:
-        node = stack.pop()
-        if node.seq == floor:
-            continue
-        inputs = node.inputs
-        if inputs is None:
-            raise _freed_error()
-        for t in inputs:
-            parent = t.node
-            if parent is not None and parent not in seen and parent.seq >= floor and parent.__class__ is not \
-                    TangentNode:
-                seen.add(parent)
-                stack.append(parent)
-    return sorted(seen, key=_seq, reverse=True)
+    return _order_above(roots, floor, TangentNode)
 
 
 _seq = operator.attrgetter("seq")
