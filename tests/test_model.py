@@ -134,16 +134,19 @@ def test_named_auc_of_a_two_class_cross_entropy_ranks_by_the_softmax_probability
     assert metric.result() == pytest.approx(skm.roc_auc_score(target == 0, probs[:, 0]))
 
 
+class TwoHeads(nn.Module):
+    """Class scores and one score from the same input: a network of two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.classes, self.score = nn.Linear(4, 3), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.classes(x), self.score(x)
+
+
 def test_predict_of_a_network_with_several_outputs_gives_an_array_per_output():
     # it called .numpy() on the tuple of outputs (AttributeError); Keras gives a list of arrays
-    class TwoHeads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.classes, self.score = nn.Linear(4, 3), nn.Linear(4, 1)
-
-        def forward(self, x):
-            return self.classes(x), self.score(x)
-
     ember.manual_seed(0)
     net = TwoHeads()
     model = Model(net, lambda pred, y: ember.ops.cross_entropy(pred[0], y), ember.optim.SGD(net.parameters(), lr=0.1))
@@ -634,14 +637,6 @@ def test_early_stopping_restores_the_best_weights_at_the_end_of_a_fit_it_did_not
 
 
 def test_predict_on_no_samples_gives_the_outputs_empty_shapes():
-    class TwoHeads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.classes, self.score = nn.Linear(4, 3), nn.Linear(4, 1)
-
-        def forward(self, x):
-            return self.classes(x), self.score(x)
-
     class Pair(nn.Module):
         def __init__(self):
             super().__init__()
