@@ -229,3 +229,14 @@ def test_transposed_convolution_output_size_picks_the_output_padding_as_torch(ra
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match=rf"{name}: output_size .* is out of reach for input \[2, 4, "):
         ours(ember.tensor(x), output_size=(40,) * rank)
+
+
+@pytest.mark.parametrize("name, shapes, kwargs", [
+    ("conv2d", [(1, 2, 8, 8), (3, 2, 3, 3)], dict(stride=[2], padding=[1], dilation=(2,))),
+    ("conv3d", [(1, 2, 5, 5, 5), (3, 2, 3, 3, 3)], dict(stride=[2], padding=[1])),
+    ("conv_transpose2d", [(1, 3, 5, 5), (3, 2, 3, 3)], dict(stride=[2], padding=[1])),
+    ("max_pool2d", [(1, 2, 8, 8)], dict(kernel_size=[2], stride=[1])),
+    ("avg_pool2d", [(1, 2, 8, 8)], dict(kernel_size=[3], stride=[2], padding=[1])),
+])
+def test_one_element_size_lists_spread_over_every_axis_as_pytorch(name, shapes, kwargs):
+    _parity(lambda *a: getattr(F, name)(*a, **kwargs), lambda *a: getattr(TF, name)(*a, **kwargs), shapes)

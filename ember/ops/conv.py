@@ -59,10 +59,12 @@ def ints(name: str, arg: str, value, minimum: int, count: int) -> tuple:
             value = tuple(value)
         except TypeError:
             raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}") from None
-        if len(value) != count or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        if len(value) not in (1, count) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                                           for v in value):
             raise TypeError(f"{name}: {arg} must be an int or {what}, got {value!r}")
         value = tuple(int(v) for v in value)
+        if len(value) == 1:  # PyTorch's functional forms spread one given size over every axis
+            value *= count
     if min(value) < minimum:
         raise ValueError(f"{name}: {arg} must be at least {minimum}, got {value}")
     return value
