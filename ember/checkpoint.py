@@ -142,10 +142,14 @@ class _Writer:
                 return self._container(obj, path)
             finally:
                 self.open.discard(id(obj))
+        hint = ""
+        if callable(getattr(obj, "state_dict", None)):  # a whole model or optimizer, as torch.save(model) pickles
+            hint = (f" (Ember never pickles: save {_path_str(path)}.state_dict() and load it with load_state_dict "
+                    "into a new object)")
         raise TypeError(
             f"save: cannot save {_path_str(path)} of type {type(obj).__name__}; a checkpoint holds Tensors, "
             "sparse COO, CSR and CSC tensors, NumPy arrays and scalars, Python numbers, strings, bools, None, and "
-            "dicts, lists and tuples of them"
+            f"dicts, lists and tuples of them{hint}"
         )
 
     def _container(self, obj, path: tuple) -> dict:

@@ -152,6 +152,9 @@ def test_unsupported_objects_name_the_key_path(tmp_path):
         ember.save({"model": {"layers": [1, {2}]}}, tmp_path / "x")
     with pytest.raises(TypeError, match="cannot save obj of type function"):
         ember.save(lambda: 0, tmp_path / "x")
+    with pytest.raises(TypeError, match=r"of type Linear; .*save obj\['net'\]\.state_dict\(\) and load it with "
+                                        "load_state_dict"):
+        ember.save({"net": ember.nn.Linear(2, 3)}, tmp_path / "x")
     with pytest.raises(TypeError, match=r"obj\['a'\] has dtype datetime64\[D\]"):
         ember.save({"a": np.array(["2026-12-06"], "datetime64[D]")}, tmp_path / "x")
     with pytest.raises(TypeError, match="key of type tuple"):
