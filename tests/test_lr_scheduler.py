@@ -46,6 +46,7 @@ def _run(torch, build, steps=STEPS, kind="SGD", **opt_kwargs):
 
 SCHEDULES = {
     "step": lambda m, o: m.StepLR(o, step_size=7, gamma=0.5),
+    "step_float": lambda m, o: m.StepLR(o, 1.0, gamma=0.95),  # PyTorch's word-language-model example
     "multistep": lambda m, o: m.MultiStepLR(o, milestones=[10, 30, 30, 60], gamma=0.3),
     "exponential": lambda m, o: m.ExponentialLR(o, gamma=0.95),
     "cosine": lambda m, o: m.CosineAnnealingLR(o, T_max=20, eta_min=0.001),
@@ -364,7 +365,8 @@ def test_resume_with_last_epoch_needs_initial_lr():
 
 
 SCHEDULER_ERRORS = [
-    (lambda o: optim.StepLR(o, step_size=0), "StepLR: step_size must be a positive integer, got 0"),
+    (lambda o: optim.StepLR(o, step_size=0), "StepLR: step_size must be a positive number, got 0"),
+    (lambda o: optim.StepLR(o, step_size="2"), "StepLR: step_size must be a positive number, got '2'"),
     (lambda o: optim.LinearLR(o, start_factor=0.0), r"LinearLR: start_factor must be in \(0, 1\], got 0.0"),
     (lambda o: optim.LinearLR(o, end_factor=1.5), r"LinearLR: end_factor must be in \[0, 1\], got 1.5"),
     (lambda o: optim.CosineAnnealingLR(o, T_max=0), "CosineAnnealingLR: T_max must be > 0, got 0"),

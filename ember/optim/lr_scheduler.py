@@ -211,9 +211,10 @@ class StepLR(LRScheduler):
     >>> sched = ember.optim.StepLR(opt, step_size=30, gamma=0.1)   # 0.1 lr at 30, 0.01 at 60...
     """
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+    def __init__(self, optimizer: Optimizer, step_size: float, gamma: float = 0.1, last_epoch: int = -1):
+        # PyTorch takes any positive number (its word-language-model example passes 1.0)
+        if not isinstance(step_size, (int, float)) or isinstance(step_size, bool) or not step_size > 0:
+            raise ValueError(f"StepLR: step_size must be a positive number, got {step_size!r}")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
