@@ -25,6 +25,7 @@ from ember.compat.tf import (
     app,
     contrib,
     data,
+    errors,
     image,
     layers,
     losses,
@@ -36,6 +37,7 @@ from ember.compat.tf import (
     summary,
     train,
 )
+from ember.compat.tf import check_ops as _check_ops
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -228,7 +230,8 @@ __all__ = [  # (plus the names of array_ops.FUNCTIONS, added below)
     "clip_by_global_norm",
     "clip_by_norm", "clip_by_value", "compat", "concat", "cond", "constant", "constant_initializer", "contrib",
     "control_dependencies", "convert_to_tensor", "count_nonzero", "cumprod", "cumsum", "data", "diag", "diag_part",
-    "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "errors", "expand_dims", "eye", "fill",
+    "debugging", "disable_eager_execution", "disable_v2_behavior", "dtypes", "einsum", "errors", "expand_dims", "eye",
+    "fill",
     "flags", "float16", "float32", "float64", "float_", "floormod", "foldl", "foldr", "gather", "gather_nd",
     "get_collection", "get_default_graph", "get_default_session", "get_variable", "global_norm", "global_variables",
     "global_variables_initializer", "glorot_normal_initializer", "glorot_uniform_initializer", "gradients", "group",
@@ -278,7 +281,11 @@ logging = types.SimpleNamespace(
     info=_logging.getLogger("tensorflow").info, warning=_logging.getLogger("tensorflow").warning,
 )
 flags = app.flags
-errors = types.SimpleNamespace(OutOfRangeError=data.OutOfRangeError)
+_CHECKS = {name: getattr(_check_ops, name) for name in _check_ops.__all__}  # tf.Assert, tf.assert_equal...
+globals().update(_CHECKS)
+__all__ += _check_ops.__all__
+debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify_tensor_all_finite,
+                                  **{name: UNARY_FUNCTIONS[name] for name in ("is_finite", "is_inf", "is_nan")})
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]

@@ -687,7 +687,9 @@ def constant(value, dtype=None, shape=None, name: str = "Const") -> Tensor:
         array = filled_to_shape("tf.constant", array, shape)
     array.flags.writeable = False
     t = ember.Tensor._make(array, None)
-    return Tensor(lambda: t, name=name, shape=array.shape, dtype=array.dtype)
+    out = Tensor(lambda: t, name=name, shape=array.shape, dtype=array.dtype)
+    out.static = array  # (its value while the graph is built, as TF's constant_value finds it)
+    return out
 
 
 def filled_to_shape(what: str, array: np.ndarray, shape) -> np.ndarray:

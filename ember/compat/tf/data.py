@@ -33,6 +33,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     placeholder,
 )
+from ember.compat.tf.errors import OutOfRangeError
 from ember.compat.tf.host_ops import py_func
 from ember.compat.tf.session import Session
 
@@ -41,14 +42,6 @@ __all__ = ["Dataset", "Iterator", "OutOfRangeError", "experimental", "make_initi
 
 
 AUTOTUNE = -1  # tf.data.experimental.AUTOTUNE
-
-
-class OutOfRangeError(Exception):
-    """``tf.errors.OutOfRangeError``: the iterator has no more elements."""
-
-    def __init__(self, node_def=None, op=None, message: str = "End of sequence"):
-        super().__init__(message)
-        self.node_def, self.op, self.message = node_def, op, message
 
 
 # --- element structures: arrays in tuples and dicts --------------------------------------------------------------

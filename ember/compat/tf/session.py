@@ -22,6 +22,7 @@ from ember.compat.tf._core import (
     tensors_in,
 )
 from ember.compat.tf.array_ops import RANDOM_TYPES
+from ember.compat.tf.errors import FailedPreconditionError
 from ember.compat.tf.mixed_precision import rewrite_dtype
 from ember.compat.tf.run_options import DeviceStepStats, RunMetadata, RunOptions, Tracer
 from ember.compat.tf.slots import SlotVariable
@@ -275,10 +276,28 @@ def _lower_print_v2(replay: Replay, t: Tensor):
     return None
 
 
+def _lower_assert(replay: Replay, t: Tensor):
+    """``tf.Assert``: a ``host_call`` on the condition and data that raises where the condition is false."""
+    with replay.graph.building():
+        host_call(t.write, [replay.value(x) for x in t.args], name=f"tf.Assert '{t.op.name}'")
+    return None
+
+
+def _lower_check_numerics(replay: Replay, t: Tensor):
+    """``tf.check_numerics``: a ``host_call`` that checks the input's values (an effect node with no value), and
+    the input's own Value as the result."""
+    source = replay.value(t.args[0])
+    with replay.graph.building():
+        host_call(t.write, [source], name=f"tf.check_numerics '{t.op.name}'")
+    return source
+
+
 LOWERINGS: dict[str, Callable] = {
     "PyFunc": _lower_py_func,
     "Print": _lower_print,
     "PrintV2": _lower_print_v2,
+    "Assert": _lower_assert,
+    "CheckNumerics": _lower_check_numerics,
     "Placeholder": _lower_placeholder,
     "VariableV2": _lower_variable,
     "Gradients": _lower_gradients,
@@ -464,8 +483,8 @@ class Session:
             array = self._slot_array(var)
         if array is None:
             init = "global" if "variables" in var.collections or "local_variables" not in var.collections else "local"
-            raise ValueError(f"Attempting to use uninitialized value {var.op.name}: run "
-                             f"tf.{init}_variables_initializer()")
+            raise FailedPreconditionError(message=f"Attempting to use uninitialized value {var.op.name}: run "
+                                          f"tf.{init}_variables_initializer()")
         return array
 
     def slots(self, optimizer, var) -> dict:
