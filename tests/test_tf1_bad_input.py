@@ -114,6 +114,26 @@ def test_loss_weights_need_the_losses_rank():
     np.testing.assert_allclose(sparse, (per_row * rows).sum() / 2, rtol=1e-5)
 
 
+def test_losses_refuse_labels_and_predictions_of_different_shapes():
+    # NumPy broadcasting paired [batch] labels with [batch, 1] predictions into [batch, batch] losses
+    labels = np.array([0.1, 0.5, 0.9, 0.3], np.float32)
+    predictions = np.array([[0.2], [0.4], [0.6], [0.8]], np.float32)
+    for name in ("mean_squared_error", "absolute_difference", "huber_loss", "log_loss", "hinge_loss",
+                 "sigmoid_cross_entropy"):
+        with pytest.raises(ValueError, match=rf"tf.losses.{name}: Shapes \[4, 1\] and \[4\] are incompatible"):
+            getattr(tf.losses, name)(labels, predictions)
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: Shapes \[2, 4\] and \[2, 1\] are incompatible"):
+        tf.losses.softmax_cross_entropy(tf.zeros([2, 1]), tf.zeros([2, 4]))
+    # shapes known only when fed are checked when the Session runs
+    y, p = tf.placeholder(tf.float32), tf.placeholder(tf.float32)
+    loss = tf.losses.mean_squared_error(y, p)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(loss, {y: labels, p: predictions[:, 0]}),
+                                   ((labels - predictions[:, 0]) ** 2).mean(), rtol=1e-6)
+        with pytest.raises(ValueError, match=r"Shapes \[4, 1\] and \[4\] are incompatible"):
+            sess.run(loss, {y: labels, p: predictions})
+
+
 def test_a_static_size_from_tf_shape_serves_as_an_int_and_a_run_time_one_says_why_not():
     logits = tf.placeholder(tf.float32, [None, 3])
     labels = tf.placeholder(tf.int32, [None])

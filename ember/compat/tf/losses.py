@@ -63,21 +63,48 @@ def _check_weights(name: str, weights, losses) -> None:
                          "or the losses'")
 
 
-def _loss(name: str, per_element, labels, predictions, weights, reduction: str, loss_collection=LOSSES) -> Tensor:
-    """The reduced loss, added to ``loss_collection`` (None: to none), as TF-1's losses are."""
+def _shape_text(shape) -> str:
+    return "<unknown>" if shape is None else str(["?" if d is None or not isinstance(d, int) else d for d in shape])
+
+
+def _check_shapes(name: str, labels, predictions) -> None:
+    """TF-1's ``predictions.get_shape().assert_is_compatible_with(labels.get_shape())``: one shape where both are
+    known (NumPy broadcasting would pair [batch] labels with [batch, 1] predictions into [batch, batch] losses).
+    Given tensors, it reads their static shapes; given a step's values, their sizes."""
+    ls, ps = labels.shape, predictions.shape
+    if ls is None or ps is None:
+        return
+    ls, ps = tuple(ls), tuple(ps)
+    if len(ls) != len(ps) or any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(ps, ls)):
+        raise ValueError(f"tf.losses.{name}: Shapes {_shape_text(ps)} and {_shape_text(ls)} are incompatible: the "
+                         "predictions (logits) and labels must have one shape")
+
+
+def _loss(name: str, per_element, labels, predictions, weights, reduction: str, loss_collection=LOSSES,
+          same_shapes: bool = True) -> Tensor:
+    """The reduced loss, added to ``loss_collection`` (None: to none), as TF-1's losses are; with
+    ``same_shapes``, labels and predictions of different shapes are refused, as TF-1 does."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"tf.losses.{name}: unknown reduction {reduction!r}; use a tf.losses.Reduction value")
+    labels, predictions = as_tf(labels), as_tf(predictions)
+    if same_shapes:
+        _check_shapes(name, labels, predictions)
+
+        def elementwise(y, p):
+            _check_shapes(name, y, p)  # (sizes the static shapes left unknown)
+            return per_element(y, p)
+    else:
+        elementwise = per_element
     if isinstance(weights, (int, float)):
         weights = float(weights)
-        loss = op(lambda y, p: _reduce(per_element(y, p), weights, reduction), (as_tf(labels), as_tf(predictions)),
-                  name=name)
+        loss = op(lambda y, p: _reduce(elementwise(y, p), weights, reduction), (labels, predictions), name=name)
     else:
         def fn(y, p, w):
-            losses = per_element(y, p)
+            losses = elementwise(y, p)
             _check_weights(name, w, losses)
             return _reduce(losses, w, reduction)
 
-        loss = op(fn, (as_tf(labels), as_tf(predictions), as_tf(weights)), name=name)
+        loss = op(fn, (labels, predictions, as_tf(weights)), name=name)
     if loss_collection is not None:
         add_to_collection(loss_collection, loss)
     return loss
@@ -138,7 +165,7 @@ def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_c
         if labels.shape is not None and weights.shape is not None and len(weights.shape) == len(labels.shape) + 1:
             weights = op(lambda w: ember.squeeze(w, -1), (weights,), name="Squeeze")
     return _loss("sparse_softmax_cross_entropy", sparse_cross_entropy, labels, logits, weights, reduction,
-                 loss_collection)
+                 loss_collection, same_shapes=False)
 
 
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing: float = 0.0, scope=None,
