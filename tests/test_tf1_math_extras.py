@@ -276,6 +276,10 @@ def test_nn_extras():
     stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
     full = np.exp(log_input) - targets * log_input + np.where(targets > 1, stirling, 0)
     np.testing.assert_allclose(run(tf.nn.log_poisson_loss(targets, log_input, compute_full_loss=True)), full, rtol=1e-5)
+    # [3] targets with [3, 1] log_input broadcast into [3, 3] losses; TF-1 refuses them
+    with pytest.raises(ValueError, match=r"log_poisson_loss: log_input and targets must have the same shape "
+                                         r"\(got \[3, 1\] and \[3\]\)"):
+        tf.nn.log_poisson_loss(targets, log_input[:, None])
 
 
 def test_bias_add_adds_along_the_channel_axis_of_any_rank():

@@ -342,7 +342,14 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
 
 def log_poisson_loss(targets, log_input, compute_full_loss: bool = False, name: str | None = None) -> Tensor:
     """``exp(log_input) - targets * log_input``, plus Stirling's approximation of ``log(targets!)`` (for targets
-    above 1) with ``compute_full_loss``."""
+    above 1) with ``compute_full_loss``. As TF-1's, the two must have one shape."""
+    targets, log_input = as_tf(targets), as_tf(log_input)
+    ts, cs = targets.shape, log_input.shape
+    if ts is not None and cs is not None and (len(ts) != len(cs) or any(
+            a is not None and b is not None and a != b for a, b in zip(ts, cs))):
+        raise ValueError(f"tf.nn.log_poisson_loss: log_input and targets must have the same shape (got {list(cs)} "
+                         f"and {list(ts)})")
+
     def fn(t, c):
         loss = ember.exp(c) - t * c
         if compute_full_loss:
@@ -351,7 +358,7 @@ def log_poisson_loss(targets, log_input, compute_full_loss: bool = False, name: 
             loss = loss + ember.where(ember.gt(t, 1.0), stirling, t * 0.0)
         return loss
 
-    return op(fn, (as_tf(targets), as_tf(log_input)), name=name or "log_poisson_loss")
+    return op(fn, (targets, log_input), name=name or "log_poisson_loss")
 
 
 def zero_fraction(value, name: str | None = None) -> Tensor:
