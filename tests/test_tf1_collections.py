@@ -160,3 +160,28 @@ def test_a_variable_scope_initializer_is_the_default_of_its_variables():
     assert not values[cell.variables["bias"].name].any()
     np.testing.assert_array_equal(values[later.name], [-1.0, -1.0])
     assert len(np.unique(values[outside.name])) == 50  # glorot uniform outside the scopes
+
+
+def test_a_variable_scope_regularizer_penalizes_every_variable_made_in_it():
+    # variable_scope(..., regularizer=...) was a TypeError; TF-1 penalizes each variable get_variable makes below
+    # it without a regularizer of its own (a tf.layers bias too), and a scope object brings it back
+    with tf.variable_scope("net", regularizer=tf.contrib.layers.l2_regularizer(0.1)) as scope:
+        tf.get_variable("w", [4, 3], initializer=tf.constant_initializer(0.5))
+        tf.get_variable("own", [2], initializer=tf.constant_initializer(1.0),
+                        regularizer=tf.contrib.layers.l1_regularizer(1.0))
+        with tf.variable_scope("inner"):
+            tf.layers.dense(tf.ones([1, 4]), 2, kernel_initializer=tf.constant_initializer(1.0),
+                            bias_initializer=tf.constant_initializer(2.0))
+    with tf.variable_scope(scope):
+        tf.get_variable("v", [2], initializer=tf.constant_initializer(3.0))
+    with tf.variable_scope("other"):
+        tf.get_variable_scope().set_regularizer(tf.contrib.layers.l1_regularizer(0.5))
+        tf.get_variable("u", [3], initializer=tf.constant_initializer(-1.0))
+        assert tf.get_variable_scope().regularizer is not None
+    tf.get_variable("free", [5])
+    assert len(tf.losses.get_regularization_losses()) == 6
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        total = sess.run(tf.losses.get_regularization_loss())
+    l2 = 0.1 * (0.5 ** 2 * 12 + 1.0 * 8 + 2.0 ** 2 * 2 + 3.0 ** 2 * 2) / 2
+    np.testing.assert_allclose(total, l2 + 1.0 * 2 + 0.5 * 3, rtol=1e-6)

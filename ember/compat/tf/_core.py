@@ -54,6 +54,7 @@ class Graph:
         self.collections: dict[str, list] = {}
         self.reuse: list = [False]
         self.initializers: list = [None]  # each open variable scope's default initializer for get_variable
+        self.regularizers: list = [None]  # and its default regularizer
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}  # names in use (lower case) -> times asked for
@@ -220,13 +221,15 @@ def name_scope(name: str | None, default_name: str | None = None, values=None):
 
 
 @contextlib.contextmanager
-def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None):
+def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None,
+                   regularizer=None):
     """A scope that prefixes ``get_variable`` names and opens a name scope of that name (made unique, as
     ``name_scope``'s: ops of a second ``variable_scope("D")`` are named ``D_1/...``, its variables still
     ``D/...``); with ``reuse=True`` (or ``tf.AUTO_REUSE``) ``get_variable`` returns existing variables (in inner
     scopes too, whatever their own ``reuse``), and an
-    ``initializer`` is the default of its ``get_variable`` calls (and of its inner scopes'). Given a scope object,
-    its variables' prefix, its name scope and its initializer are opened again as they were."""
+    ``initializer`` is the default of its ``get_variable`` calls (and of its inner scopes'), as is a
+    ``regularizer`` (TF-1 penalizes every variable made in the scope with it, a layer's bias too). Given a scope
+    object, its variables' prefix, its name scope, its initializer and regularizer are opened again as they were."""
     graph = get_default_graph()
     name = getattr(name_or_scope, "name", name_or_scope)
     names = name
@@ -251,6 +254,9 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
     if initializer is None:
         initializer = getattr(name_or_scope, "initializer", graph.initializers[-1])
     graph.initializers.append(initializer)
+    if regularizer is None:
+        regularizer = getattr(name_or_scope, "regularizer", graph.regularizers[-1])
+    graph.regularizers.append(regularizer)
     try:
         with _open_scope(graph, full):
             yield get_variable_scope()
@@ -258,23 +264,26 @@ def variable_scope(name_or_scope, default_name: str | None = None, values=None, 
         graph.var_scopes[:] = outer
         graph.reuse.pop()
         graph.initializers.pop()
+        graph.regularizers.pop()
 
 
 AUTO_REUSE = "auto_reuse"
 
 
 def get_variable_scope() -> types.SimpleNamespace:
-    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, ``initializer``,
+    """The variable scope open now: its ``name`` ('' at the top), ``reuse``, ``initializer``, ``regularizer``,
     ``original_name_scope`` (the name scope open now, with its "/"), ``reuse_variables()``, which turns reuse on
-    for the rest of that scope (the top level's: for the rest of the graph), and ``set_initializer(init)``,
-    which makes ``init`` its default initializer for the rest of it."""
+    for the rest of that scope (the top level's: for the rest of the graph), and ``set_initializer(init)`` and
+    ``set_regularizer(reg)``, which make them its defaults for the rest of it."""
     graph = get_default_graph()
     level = len(graph.reuse) - 1  # this scope's entry, whatever scopes are open when reuse_variables is called
     name_scope = f"{graph.scopes[-1]}/" if graph.scopes and graph.scopes[-1] else ""
     return types.SimpleNamespace(name="/".join(graph.var_scopes), reuse=graph.reuse[-1],
-                                 initializer=graph.initializers[-1], original_name_scope=name_scope,
+                                 initializer=graph.initializers[-1], regularizer=graph.regularizers[-1],
+                                 original_name_scope=name_scope,
                                  reuse_variables=lambda: graph.reuse.__setitem__(level, True),
-                                 set_initializer=lambda init: graph.initializers.__setitem__(level, init))
+                                 set_initializer=lambda init: graph.initializers.__setitem__(level, init),
+                                 set_regularizer=lambda reg: graph.regularizers.__setitem__(level, reg))
 
 
 class Tensor:

@@ -219,7 +219,7 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     """The variable ``scope/name``: created (default initializer the variable scope's, else glorot uniform) or,
     under reuse, found. A ``regularizer`` (``tf.contrib.layers.l2_regularizer(scale)``) adds its penalty of the
     new variable to the ``tf.GraphKeys.REGULARIZATION_LOSSES`` collection (``tf.losses.get_regularization_loss``
-    sums them).
+    sums them); without one, the variable scope's regularizer does, where it has one.
 
     Only ``variable_scope`` prefixes the name (``name_scope`` does not, as in TF-1)."""
     graph = get_default_graph()
@@ -258,6 +258,8 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
     finally:
         graph.scopes = scopes
     graph.named[full] = var
+    if regularizer is None:
+        regularizer = graph.regularizers[-1]
     if regularizer is not None:
         penalty = regularizer(var)
         if penalty is not None:  # (a regularizer of scale 0 gives None, as TF-1's)
