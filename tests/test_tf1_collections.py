@@ -185,3 +185,19 @@ def test_a_variable_scope_regularizer_penalizes_every_variable_made_in_it():
         total = sess.run(tf.losses.get_regularization_loss())
     l2 = 0.1 * (0.5 ** 2 * 12 + 1.0 * 8 + 2.0 ** 2 * 2 + 3.0 ** 2 * 2) / 2
     np.testing.assert_allclose(total, l2 + 1.0 * 2 + 0.5 * 3, rtol=1e-6)
+
+
+def test_a_graph_reads_and_extends_its_own_collections():
+    # sess.graph.get_collection(...) was an AttributeError on Graph
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.Variable(1.0, name="w")
+        frozen = tf.Variable(2.0, name="frozen", trainable=False)
+    graph.add_to_collection("extras", w)
+    outer = tf.Variable(3.0, name="outer")  # in the default graph, not in ``graph``
+    assert graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES) == [w]
+    assert graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES) == [w, frozen]
+    assert graph.get_collection("extras") == [w] and graph.get_collection("extras", scope="x") == []
+    assert tf.get_collection("extras") == [] and tf.global_variables() == [outer]
+    with tf.Session(graph=graph) as sess:
+        assert sess.graph.get_collection("extras") == [w]

@@ -139,6 +139,15 @@ class Graph:
             raise KeyError(f"The name '{obj}' refers to an Operation not in the graph.")
         return found.op
 
+    def get_collection(self, name: str, scope: str | None = None) -> list:
+        """``tf.get_collection(name, scope)`` of this graph, whichever graph is the default."""
+        with self.as_default():
+            return get_collection(name, scope)
+
+    def add_to_collection(self, name: str, value) -> None:
+        """``tf.add_to_collection(name, value)`` into this graph."""
+        self.collections.setdefault(name, []).append(value)
+
     def finalize(self) -> None:
         """Accepted for compatibility; Ember's graphs are not frozen."""
 
