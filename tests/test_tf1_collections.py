@@ -201,3 +201,22 @@ def test_a_graph_reads_and_extends_its_own_collections():
     assert tf.get_collection("extras") == [] and tf.global_variables() == [outer]
     with tf.Session(graph=graph) as sess:
         assert sess.graph.get_collection("extras") == [w]
+
+
+def test_variable_scope_takes_tf1s_positional_order_and_refuses_what_it_cannot_honour():
+    # TF-1: (name_or_scope, default_name, values, initializer, regularizer, caching_device, partitioner,
+    # custom_getter, reuse, ...): the fourth positional argument is the initializer, not reuse
+    with tf.variable_scope("s", None, None, tf.constant_initializer(3.0)):
+        w = tf.get_variable("w", [2])
+    with tf.variable_scope("s", None, None, None, None, None, None, None, True):
+        assert tf.get_variable("w", [2]) is w
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(w), [3.0, 3.0])
+    with tf.variable_scope("t", caching_device="/cpu:0", use_resource=True, dtype=tf.float32):
+        pass
+    for kwargs in ({"partitioner": lambda *a: [1]}, {"custom_getter": lambda getter, *a, **k: getter(*a, **k)},
+                   {"dtype": tf.float64}, {"auxiliary_name_scope": False}, {"constraint": abs}):
+        with pytest.raises(ValueError, match=f"tf.variable_scope: {next(iter(kwargs))}=.* is not supported"):
+            with tf.variable_scope("u", **kwargs):
+                pass

@@ -230,15 +230,26 @@ def name_scope(name: str | None, default_name: str | None = None, values=None):
 
 
 @contextlib.contextmanager
-def variable_scope(name_or_scope, default_name: str | None = None, values=None, reuse=None, initializer=None,
-                   regularizer=None):
+def variable_scope(name_or_scope, default_name: str | None = None, values=None, initializer=None, regularizer=None,
+                   caching_device=None, partitioner=None, custom_getter=None, reuse=None, dtype=None,
+                   use_resource=None, constraint=None, auxiliary_name_scope: bool = True):
     """A scope that prefixes ``get_variable`` names and opens a name scope of that name (made unique, as
     ``name_scope``'s: ops of a second ``variable_scope("D")`` are named ``D_1/...``, its variables still
     ``D/...``); with ``reuse=True`` (or ``tf.AUTO_REUSE``) ``get_variable`` returns existing variables (in inner
     scopes too, whatever their own ``reuse``), and an
     ``initializer`` is the default of its ``get_variable`` calls (and of its inner scopes'), as is a
     ``regularizer`` (TF-1 penalizes every variable made in the scope with it, a layer's bias too). Given a scope
-    object, its variables' prefix, its name scope, its initializer and regularizer are opened again as they were."""
+    object, its variables' prefix, its name scope, its initializer and regularizer are opened again as they were.
+    The arguments are in TF-1's order; ``caching_device`` and ``use_resource`` change nothing here, and a
+    ``partitioner``, ``custom_getter``, ``constraint``, non-float32 ``dtype`` or ``auxiliary_name_scope=False``
+    is refused."""
+    refused = {"partitioner": partitioner, "custom_getter": custom_getter, "constraint": constraint,
+               "auxiliary_name_scope": None if auxiliary_name_scope else False,
+               "dtype": None if dtype is None or as_tf_dtype(dtype) == np.float32 else dtype}
+    for arg, value in refused.items():
+        if value is not None:
+            raise ValueError(f"tf.variable_scope: {arg}={value!r} is not supported; give it to each get_variable "
+                             "call where it has that argument, or leave it out")
     graph = get_default_graph()
     name = getattr(name_or_scope, "name", name_or_scope)
     names = name
