@@ -170,6 +170,32 @@ def test_a_delta_applies_only_on_its_base():
     assert len(other) == 3
 
 
+def test_a_delta_after_a_new_optimizer_carries_the_slots_it_reset(tmp_path):
+    # A new optimizer's first step resets every row's Adagrad sum, the rows it does not touch included.
+    def step(emb, opt, ids):
+        opt.zero_grad()
+        emb(np.array(ids)).sum().backward()
+        opt.step()
+
+    emb = HashEmbedding(2, seed=0)
+    opt = ember.optim.Adagrad(emb.parameters(), lr=0.1)
+    step(emb, opt, [1, 2, 3])
+    step(emb, opt, [1, 2, 3])
+    save_checkpoint(tmp_path / "full.safetensors", emb, opt)
+    opt = ember.optim.Adagrad(emb.parameters(), lr=0.1)
+    step(emb, opt, [1])
+    save_checkpoint(tmp_path / "delta.safetensors", emb, opt, incremental=True)
+    restored = HashEmbedding(2, seed=0)
+    restored_opt = ember.optim.Adagrad(restored.parameters(), lr=0.1)
+    load_checkpoint(restored, restored_opt, tmp_path / "full.safetensors", tmp_path / "delta.safetensors")
+    want, got = _by_key(emb.state_dict()), _by_key(restored.state_dict())
+    np.testing.assert_array_equal(got["slot.sum"], want["slot.sum"])  # keys 2, 3: 0 (reset), not 2
+    step(emb, opt, [2, 3])
+    step(restored, restored_opt, [2, 3])
+    with ember.no_grad():
+        np.testing.assert_array_equal(restored(np.array([1, 2, 3])).numpy(), emb(np.array([1, 2, 3])).numpy())
+
+
 def test_snapshots_are_consistent_while_another_thread_inserts():
     def key_rows(keys, dim, seed):  # each row holds its key: a snapshot must pair them up
         return np.repeat((keys % 1000003).astype(np.float32)[:, None], dim, axis=1)

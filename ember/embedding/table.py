@@ -12,7 +12,8 @@ cap; ``last_step`` (4 bytes a row) for step-TTL eviction and incremental checkpo
 number of the optimizer step a row was last written for: every write (a training lookup, an update, an
 admission, a restore without stored metadata) stamps ``step + 1``, the step in progress. A snapshot
 records the table's ``step``, so the rows changed after it are exactly those stamped later than that step
-(plus, harmlessly, rows touched between that step's update and the snapshot): no per-row version.
+(plus, harmlessly, rows touched between that step's update and the snapshot): no per-row version. A new
+optimizer's first update resets every row's slots without stamping them; the delta after it holds every row.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class HashTable:
         self.generation = 1  # the number of the next snapshot
         self.saved_generation = 0  # the last snapshot known to be stored (the base of the next delta)
         self.snapshot_steps = {0: -1}  # snapshot number -> the table's step when it was taken (0: none yet)
+        self.slots_reset = -1  # the stamp of the last reset of every row's slots (a new optimizer): deltas hold all
         self.deleted: list[tuple[int, np.ndarray]] = []  # (generation, keys) of evictions not yet saved
         self._slot_names: dict = {}  # (rule, hyper) -> slot names the rule keeps
         self.dedupe = Deduper()
@@ -348,6 +350,8 @@ class HashTable:
             if fresh:  # a new optimizer: its slots start over for every row, as a dense table's would
                 for name in names:
                     self.slots[name].reset_all(self.top)
+                if names:  # rows it does not touch change too: the next delta must carry every row
+                    self.slots_reset = self.stamp
             rows, values = grad.indices, grad.values.array
             if not grad.distinct:  # one lookup's gradient has each row once; several lookups' may repeat
                 unique, inverse = self.dedupe(rows, self.top)
@@ -459,7 +463,8 @@ class HashTable:
                     raise ValueError(f"HashEmbedding.delta_state_dict: no snapshot numbered {since} is known "
                                      f"to this table (known: {sorted(self.snapshot_steps)})")
                 base_step = self.snapshot_steps[since]
-                rows = rows[self.meta["last_step"].read(self.layout.plan(rows)) > base_step]
+                if getattr(self, "slots_reset", -1) <= base_step:  # (tables pickled before it: no reset known)
+                    rows = rows[self.meta["last_step"].read(self.layout.plan(rows)) > base_step]
                 state["delta"] = True
                 state["base"] = int(since)
                 gone = [keys for stamp, keys in self.deleted if stamp > since]
@@ -559,3 +564,4 @@ class HashTable:
         self.top = 0
         self.free = np.zeros(0, np.int64)
         self.deleted = []
+        self.slots_reset = -1
