@@ -75,7 +75,7 @@ from ember.torch_types import (  # noqa: A004
     ShortTensor, Size, channels_last, channels_last_3d, contiguous_format, dtype, e, finfo, get_device, iinfo, inf,
     memory_format, nan, newaxis, pi, preserve_format, set_default_tensor_type,
 )
-from ember import embedding
+import ember.embedding as embedding  # the package: `from ember import embedding` found the op it shadows and kept it
 from ember import cpu, cuda
 from ember import utils
 from ember.pytorch_aliases import (  # noqa: A004

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -629,3 +632,18 @@ def test_a_copy_of_a_table_in_a_storage_dir_grows_in_memory(tmp_path):
         np.testing.assert_array_equal(_rows(emb, keys), _rows(fresh, keys))
     np.testing.assert_array_equal(_rows(on_disk, np.arange(6)), rows)
     assert copied.table.storage_dir is None and not isinstance(copied.table.values.chunks[-1], np.memmap)
+
+
+def test_ember_embedding_is_the_package_after_a_plain_import_and_still_the_op():
+    # In a fresh process: any test module importing ember.embedding would put the package in place itself.
+    script = ("import numpy as np, ember\n"
+              "emb = ember.embedding.HashEmbedding(2, seed=0)\n"
+              "w = ember.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)\n"
+              "ember.embedding(ember.tensor([0, 2, 2]), w, padding_idx=2).sum().backward()\n"
+              "print(emb(np.array([7])).shape, w.grad.numpy().sum(axis=1).tolist())\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=root,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "(1, 2) [2.0, 0.0, 0.0]"

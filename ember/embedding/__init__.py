@@ -30,10 +30,11 @@ class _CallableModule(types.ModuleType):
     """``ember.embedding`` is this package and, called, still the ``embedding`` op (``ember.ops.embedding``),
     which it shadows in the ``ember`` namespace."""
 
-    def __call__(self, ids, weight, sparse: bool = False):
+    def __call__(self, ids, weight, sparse: bool = False, padding_idx: int | None = None,
+                 scale_grad_by_freq: bool = False):
         from ember.ops import embedding
 
-        return embedding(ids, weight, sparse)
+        return embedding(ids, weight, sparse, padding_idx, scale_grad_by_freq)
 
 
 sys.modules[__name__].__class__ = _CallableModule
