@@ -516,8 +516,30 @@ def test_stop_gradient_blocks_the_gradient_in_minimize_and_gradients():
         assert sess.run([gx, gy]) == pytest.approx([6.0, 1.0])  # d/dx = x*y held fixed, d/dy = 1 only
         sess.run(step)
         assert sess.run([x, y]) == pytest.approx([2.0 - 0.6, 3.0 - 0.1])
-    with pytest.raises(NotImplementedError, match="tf.gradients: stop_gradients .* tf.stop_gradient"):
-        tf.gradients(loss, [x], stop_gradients=[y])
+
+
+def test_gradients_hold_stop_gradients_constant_as_tf1():
+    # TF-1's own example: both are held constant, so each gets 1 (without stop_gradients, a gets 3)
+    a = tf.constant(0.0)
+    b = 2 * a
+    held = tf.gradients(a + b, [a, b], stop_gradients=[a, b])
+    x = tf.placeholder(tf.float64, [3])
+    square = x * x
+    y = tf.reduce_sum(square * x)
+    values = np.array([1.0, 2.0, 3.0])
+    through, past = tf.gradients(y, x), tf.gradients(y, x, stop_gradients=square)
+    own = tf.gradients(y, [x, square], stop_gradients=[square])
+    assert tf.gradients(square, x, stop_gradients=[square]) == [None]  # nothing reaches x past the held square
+    with tf.Session() as sess:
+        assert sess.run(held) == [1.0, 1.0]
+        assert sess.run(tf.gradients(a + b, [a, b])) == [3.0, 1.0]
+        np.testing.assert_allclose(sess.run(through, {x: values}), [3 * values ** 2])
+        np.testing.assert_allclose(sess.run(past, {x: values}), [values ** 2])  # only the outer factor x
+        got_x, got_square = sess.run(own, {x: values})
+        np.testing.assert_allclose(got_x, values ** 2)
+        np.testing.assert_allclose(got_square, values)
+    with pytest.raises(TypeError, match="tf.gradients: stop_gradients must hold tf Tensors, got ndarray"):
+        tf.gradients(y, x, stop_gradients=[values])
 
 
 def test_first_softmax_cross_entropy_passes_no_gradient_to_its_labels():

@@ -45,21 +45,24 @@ def _accumulate(previous, g):
     return _dense(previous) + _dense(g)
 
 
-def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
+def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False,
+              stop: list | None = None) -> list:
     """Append nodes computing d(sum of ys)/d(x) for each x; None for an x the ys do not depend on.
 
     A sparse embedding's weight gets a ``RowSparse`` of Values when ``sparse`` (its rows and their indices),
-    else the dense sum; a row-sparse gradient reaching a computed value is densified first."""
+    else the dense sum; a row-sparse gradient reaching a computed value is densified first. The Values in
+    ``stop`` are held constant: their own gradients are computed (where they are xs), none flows past them."""
     unknown = next((y for y in ys if None in y.array.shape and (grad_ys is None or grad_ys[ys.index(y)] is None)),
                    None)
     if unknown is not None:
         raise GraphError(f"gradients: %{unknown.id} is {unknown.array!r}; a gradient of a value of unknown size "
                          "needs its seed given (grad_ys)")
     wanted = {x.id for x in xs}
+    held = {v.id for v in stop or ()}
     depends = set(wanted)
     for node in graph.nodes:
         if node.outputs and node.op.differentiable and not node.no_grad and any(v.id in depends for v in node.inputs):
-            depends.update(v.id for v in node.outputs if v.array.dtype in DIFFERENTIABLE)
+            depends.update(v.id for v in node.outputs if v.array.dtype in DIFFERENTIABLE and v.id not in held)
     snapshot = list(graph.nodes)
     grads: dict = {}
     with graph.building(), autocast_suspended():  # vjps run in the forward's dtypes
@@ -75,7 +78,7 @@ def gradients(graph, ys: list, xs: list, grad_ys: list | None = None, sparse: bo
                 continue
             out = node.outputs[0]
             g = grads.get(out.id)
-            if g is None or out.id not in depends:
+            if g is None or out.id not in depends or out.id in held:
                 continue
             g = _dense(g)
             needs = tuple(v.id in depends for v in node.inputs)

@@ -383,12 +383,14 @@ class Graph:
             outputs[0].requires_grad = True  # as eager mode marks it: traced code may read it (if y.requires_grad)
         return outputs[0]
 
-    def gradients(self, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False) -> list:
+    def gradients(self, ys: list, xs: list, grad_ys: list | None = None, sparse: bool = False,
+                  stop: list | None = None) -> list:
         """``ember.grad`` on Values: nodes computing the gradients of ``ys`` for ``xs`` (Values, or Tensors
         the graph captured), appended by the ops' vjp rules; None for an x the ys do not depend on.
-        ``sparse``: a sparse embedding's weight gets a ``RowSparse`` of Values instead of a dense sum."""
+        ``sparse``: a sparse embedding's weight gets a ``RowSparse`` of Values instead of a dense sum;
+        ``stop``: Values held constant (no gradient flows past them)."""
         xs = [x if x.symbolic else self.capture(x) for x in xs]
-        return gradients(self, list(ys), xs, grad_ys, sparse)
+        return gradients(self, list(ys), xs, grad_ys, sparse, stop)
 
     def building(self) -> _Building:
         """Context manager: op calls on this graph's Values append Nodes to it."""

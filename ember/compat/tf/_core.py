@@ -819,10 +819,11 @@ def _integral(t: Tensor) -> bool:
     return t.dtype is not None and np.dtype(t.dtype).kind in "biu"  # (bfloat16's kind is "V")
 
 
-def depends(y: Tensor, x: Tensor, differentiably: bool = False) -> bool:
+def depends(y: Tensor, x: Tensor, differentiably: bool = False, stop: tuple = ()) -> bool:
     """Whether the recipe of ``y`` reads ``x`` (with ``differentiably``: other than through a recipe that
-    has no gradient, such as a ``py_func``, or through an integer or boolean tensor)."""
-    seen, stack = set(), [y]
+    has no gradient, such as a ``py_func``, or through an integer or boolean tensor; nor past a tensor of
+    ``stop``)."""
+    seen, stack = {id(s) for s in stop if s is not x}, [y]
     while stack:
         t = stack.pop()
         if differentiably and _integral(t):

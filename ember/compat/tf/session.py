@@ -79,7 +79,8 @@ def _lower_gradients(replay: Replay, t: Tensor):
         xv = [replay.value(x) for x in xs]
         gv = None if grad_ys is None else [None if g is None else replay.value(g) for g in grad_ys]
         averaged = getattr(request, "for_training", False) and data_parallel_job()
-        grads = graph_gradients(replay.graph, yv, xv, gv, sparse=not averaged)
+        stop = [replay.value(s) for s in request.stop]
+        grads = graph_gradients(replay.graph, yv, xv, gv, sparse=not averaged, stop=stop)
         grads = [g if g is not None else replay.graph.constant(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, xv)]
         if averaged:
             grads = _averaged(replay.graph, grads)

@@ -56,6 +56,7 @@ class _GradientRequest(tuple):
     gradients a data-parallel job averages over the ranks as soon as they are computed."""
 
     for_training = False
+    stop: tuple = ()  # the tensors held constant (``stop_gradients``)
 
 
 def gradients(ys, xs, grad_ys=None, name: str = "gradients", colocate_gradients_with_ops: bool = False,
@@ -63,24 +64,29 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", colocate_gradients_
               unconnected_gradients="none") -> list:
     """Symbolic d(sum of ys)/dx for each x, built by the autodiff pass; for an x the ys do not depend on, None,
     or zeros of x's shape and dtype with ``unconnected_gradients="zero"`` (``tf.UnconnectedGradients.ZERO``).
-    The placement and aggregation arguments change no value."""
+    ``stop_gradients`` (a tensor or list) are held constant, as if wrapped in ``tf.stop_gradient`` where they
+    are computed: no gradient flows past them, though an x among them gets its own. The placement and
+    aggregation arguments change no value."""
     unconnected = getattr(unconnected_gradients, "value", unconnected_gradients)
     if unconnected not in ("none", "zero"):
         raise ValueError(f"tf.gradients: unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
-    if stop_gradients is not None:
-        raise NotImplementedError("tf.gradients: stop_gradients is not supported; wrap those tensors in "
-                                  "tf.stop_gradient where they are computed")
     ys = [ys] if isinstance(ys, Tensor) else list(ys)
     xs = [xs] if isinstance(xs, Tensor) else list(xs)
+    stop = () if stop_gradients is None else tuple(
+        [stop_gradients] if isinstance(stop_gradients, Tensor) else stop_gradients)
+    for s in stop:
+        if not isinstance(s, Tensor):
+            raise TypeError(f"tf.gradients: stop_gradients must hold tf Tensors, got {type(s).__name__}")
     if grad_ys is not None:  # one seed per y, each a tensor, a value to convert or None (ones)
         grad_ys = [grad_ys] if not isinstance(grad_ys, (list, tuple)) else list(grad_ys)
         if len(grad_ys) != len(ys):
             raise ValueError(f"tf.gradients: got {len(grad_ys)} grad_ys for {len(ys)} ys")
         grad_ys = [None if g is None else as_tf(g, y.graph) for g, y in zip(grad_ys, ys)]
     request = _GradientRequest((tuple(ys), tuple(xs), None if grad_ys is None else tuple(grad_ys)))
+    request.stop = stop
     out = []
     for i, x in enumerate(xs):
-        if not any(depends(y, x, differentiably=True) for y in ys):
+        if not any(depends(y, x, differentiably=True, stop=stop) for y in ys):
             out.append(None if unconnected == "none" else op(ember.zeros_like, (x,), name=f"{name}/zeros_like"))
             continue
         out.append(Tensor(None, (request, i), name=name, shape=x._shape, dtype=x.dtype, kind="Gradients"))
