@@ -573,3 +573,19 @@ def test_pad_wider_than_the_axis_reflects_or_wraps_again(mode):
     pads = np.array([4, 7, 2, 9], np.int64)  # (begin 0, begin 1, end 0, end 1)
     out = _one_node("Pad", x, [("pads", pads)], mode=mode)
     np.testing.assert_array_equal(out, np.pad(x, ((4, 2), (7, 9)), mode=mode))
+
+
+@pytest.mark.parametrize("op_type", ["ScatterElements", "ScatterND"])
+def test_scatter_writes_a_value_repeated_at_one_position_once(op_type):
+    # the spec leaves repeated positions undefined; onnxruntime writes one of them, the importer gave their sum
+    # (5 written twice read 10); now their mean, as ember.scatter and ember.index_copy
+    x = np.zeros((2, 4), np.float32)
+    if op_type == "ScatterElements":
+        inputs = [("index", np.array([[2, 2, 0]], np.int64)), ("updates", np.array([[5, 5, 1]], np.float32))]
+    else:
+        inputs = [("index", np.array([[0, 2], [0, 2], [-1, 1]], np.int64)),
+                  ("updates", np.array([5, 5, 1], np.float32))]
+    expected = np.array([[0, 0, 5, 0], [0, 0, 0, 0]], np.float32)
+    expected[0 if op_type == "ScatterElements" else 1, 0 if op_type == "ScatterElements" else 1] = 1
+    attrs = {"axis": 1} if op_type == "ScatterElements" else {}
+    np.testing.assert_array_equal(_one_node(op_type, x, inputs, **attrs), expected)

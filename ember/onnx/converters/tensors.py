@@ -250,11 +250,8 @@ def _scatter_nd(cx, x, indices, updates, reduction="none"):
     rows = ember.reshape(updates, (-1,) + rest)
     if reduction == "add":
         out = ember.index_add(table, flat, rows, axis=0)
-    elif reduction == "none":  # (the spec leaves repeated positions undefined)
-        counts = _tensor(np.zeros(math.prod(lead), np.int64))
-        hit = ember.index_add(counts, flat, ember.ones_like(flat), axis=0) > _const_like(flat, 0)
-        hit = ember.reshape(hit, (-1,) + (1,) * len(rest))
-        out = ember.where(hit, ember.index_add(ember.zeros_like(table), flat, rows, axis=0), table)
+    elif reduction == "none":  # (the spec leaves repeated positions undefined: their mean, as ember.index_copy)
+        out = ember.index_copy(table, 0, flat, rows)
     elif reduction in ("mul", "max", "min"):
         at = ember.broadcast_to(ember.reshape(flat, (-1,) + (1,) * len(rest)), tuple(rows.shape))
         out = ember.scatter_reduce(table, 0, at, rows, {"mul": "prod", "max": "amax", "min": "amin"}[reduction])
@@ -281,9 +278,7 @@ def _scatter_elements(cx, x, index, updates, axis=0, reduction="none"):
         return ember.scatter_reduce(x, axis, index, updates, {"mul": "prod", "max": "amax", "min": "amin"}[reduction])
     if reduction != "none":
         raise UnsupportedError(f"ScatterElements: reduction {reduction!r} is not supported")
-    zeros = ember.zeros_like(x)
-    hit = ember.scatter_add(zeros, axis, index, ember.ones_like(updates)) > _const_like(x, 0)
-    return ember.where(hit, ember.scatter_add(zeros, axis, index, updates), x)
+    return ember.scatter(x, axis, index, updates)  # (repeated positions, undefined in the spec: their mean)
 
 
 @converter("OneHot", static=(1, 2))
