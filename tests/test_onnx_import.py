@@ -280,6 +280,15 @@ def test_gather_refuses_an_index_out_of_range_as_onnxruntime(op_type, indices, a
         x[:, [-1, -1]] if op_type == "Gather" else x[[-1], [-1]]).tolist()
 
 
+def test_gather_nd_refuses_batch_axes_that_differ():
+    # indices with a batch of 1 for data with 2 broadcast: a (2, 2, 4) result from a (1, 2, 1) index, no error
+    x = _float(2, 3, 4)
+    with pytest.raises(ValueError, match=r"batch_dims=1 axes of the indices \[1, 2, 1\] and the data \[2, 3, 4\]"):
+        _one_node("GatherND", x, [("indices", np.array([[[1], [0]]], np.int64))], batch_dims=1)
+    out = _one_node("GatherND", x, [("indices", np.array([[[1], [0]], [[2], [2]]], np.int64))], batch_dims=1)
+    np.testing.assert_array_equal(out, np.stack([x[0, [1, 0]], x[1, [2, 2]]]))
+
+
 @pytest.mark.parametrize("op_type, expected", [("Floor", np.floor), ("Ceil", np.ceil)])
 def test_floor_and_ceil_keep_infinities(op_type, expected):
     x = np.array([np.inf, -np.inf, np.nan, -2.5, -0.5, 0.5, 2.0, 1e30], np.float32)

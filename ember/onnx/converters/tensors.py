@@ -223,6 +223,9 @@ def _gather_nd(cx, x, indices, batch_dims=0):
     """Slices of x at the index tuples of indices' last axis, after ``batch_dims`` shared leading axes: one take
     from x flattened over those axes and the indexed ones, at each tuple's flat position."""
     b, k = batch_dims, indices.shape[-1]
+    if tuple(indices.shape[:b]) != tuple(x.shape[:b]):  # (the offsets below would broadcast a batch of 1)
+        raise GraphError(f"GatherND: the first batch_dims={b} axes of the indices {list(indices.shape)} and the "
+                         f"data {list(x.shape)} must be equal")
     batch, inner, rest = tuple(x.shape[:b]), tuple(x.shape[b:b + k]), tuple(x.shape[b + k:])
     middle = tuple(indices.shape[b:-1])
     index = ember.cast(indices, np.int64)
