@@ -151,6 +151,25 @@ def test_layer_family_round_trip(name, tmp_path):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_batch_norm_on_batch_statistics_exports(dtype):
+    # BatchNorm(track_running_stats=False) normalizes by the batch's statistics in eval mode too (as PyTorch's,
+    # which exports it); the export refused its ops as training-mode ones and said to call .eval()
+    ember.manual_seed(0)
+    net = nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False), nn.BatchNorm2d(3, affine=False,
+                                                                                      track_running_stats=False))
+    net = net.half() if dtype == np.float16 else net
+    net.eval()
+    x = (_float(4, 3, 5, 6) * 3 + 2).astype(dtype)
+    model = ember.onnx.export(net, [x], dynamic_axes={"input0": {0: "batch"}})
+    for batch in (x, x[:2]):
+        with ember.no_grad():
+            expected = net(ember.tensor(batch)).numpy()
+        got = run_onnx(model, [batch])[0]
+        assert got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 2e-3, atol=1e-5)
+
+
 @pytest.mark.parametrize("opset", [13, 17])
 def test_layer_norm_exports_as_one_node_from_opset_17_and_as_its_steps_before(opset):
     ember.manual_seed(0)

@@ -15,6 +15,7 @@ import numpy as np
 from ember.backend.dtypes import LOW_PRECISION
 from ember.ops.activation import HARDSWISH, LOG_SOFTMAX, SOFTMAX
 from ember.ops.adaptive_pool import ADAPTIVE_AVG_AXIS, bin_weights
+from ember.ops.batch_norm import BATCH_MOMENTS, BATCH_NORM_TRAIN
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
 from ember.ops.conv3d import CONV3D, CONV_TRANSPOSE3D
 from ember.ops.convert import CAST
@@ -434,6 +435,33 @@ def _layer_norm(b, x, weight, bias, *, dims, eps):
     variance = b.reduce("ReduceMean", b.node("Mul", [centred, centred]), axes, True)
     deviation = b.node("Sqrt", [b.node("Add", [variance, b.const(eps, dtype)])])
     return b.node("Add", [b.node("Mul", [b.node("Div", [centred, deviation]), weight]), bias])
+
+
+@_rule(BATCH_MOMENTS)
+def _batch_moments(b, x):
+    # batch statistics in an inference graph: BatchNorm with track_running_stats=False, in eval mode too
+    axes = [0, *range(2, len(b.spec(x).shape))]
+    if b.spec(x).dtype != b.out.dtype:  # float16 in float32, as the forward
+        x = b.node("Cast", [x], to=b.dtype(b.out.dtype))
+    mean = b.reduce("ReduceMean", x, axes, True)
+    centred = b.node("Sub", [x, mean])
+    variance = b.reduce("ReduceMean", b.node("Mul", [centred, centred]), axes, True)
+    rows = [b.node("Reshape", [m, b.ints([1, -1])]) for m in (mean, variance)]
+    return b.node("Concat", rows, axis=0)
+
+
+@_rule(BATCH_NORM_TRAIN)
+def _batch_norm_train(b, x, weight, bias, moments, *, eps):
+    dtype, work = b.spec(x).dtype, b.spec(moments).dtype
+    shape = b.ints([1, -1] + [1] * (len(b.spec(x).shape) - 2))
+    if dtype != work:  # float16 computed in float32 and rounded once, as the forward
+        x, weight, bias = (b.node("Cast", [t], to=b.dtype(work)) for t in (x, weight, bias))
+    mean, variance = (b.node("Reshape", [b.node("Gather", [moments, b.const(i, np.int64)], axis=0), shape])
+                      for i in (0, 1))
+    scale = b.node("Div", [b.node("Reshape", [weight, shape]),
+                           b.node("Sqrt", [b.node("Add", [variance, b.const(eps, work)])])])
+    out = b.node("Add", [b.node("Mul", [b.node("Sub", [x, mean]), scale]), b.node("Reshape", [bias, shape])])
+    return out if dtype == work else b.node("Cast", [out], to=b.dtype(dtype))
 
 
 # --- convolution and pooling -----------------------------------------------------------------------------
