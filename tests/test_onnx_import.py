@@ -295,6 +295,14 @@ def test_floor_and_ceil_keep_infinities(op_type, expected):
     np.testing.assert_array_equal(_one_node(op_type, x), expected(x))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_sign_of_nan_is_nan_as_onnxruntime(dtype):
+    # ember.sign gives PyTorch's 0 for NaN; an imported Sign gave it too where onnxruntime and the ONNX reference
+    # give NaN
+    x = np.array([-3, 0, 2] + ([np.nan] if dtype != np.int32 else []), dtype)
+    np.testing.assert_array_equal(_one_node("Sign", x), np.sign(x))
+
+
 def _running_sums(x: np.ndarray, axis: int, exclusive: int, reverse: int) -> np.ndarray:
     """ONNX's CumSum in NumPy."""
     walk = np.flip(x, axis) if reverse else x

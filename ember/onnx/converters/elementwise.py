@@ -90,7 +90,8 @@ _unary("Reciprocal", lambda x: _const_like(x, 1) / x)
 _unary("Floor", ember.floor)
 _unary("Ceil", ember.ceil)
 _unary("Round", ember.round)  # halves to even, as ONNX's
-_unary("Sign", ember.sign)
+_unary("Sign", lambda x: ember.where(ember.isnan(x), x, ember.sign(x)) if x.dtype.kind == "f"
+       else ember.sign(x))  # NaN stays NaN, as onnxruntime (ember.sign gives PyTorch's 0)
 _unary("Tan", ember.tan)
 _unary("Softsign", lambda x: x / (_const_like(x, 1) + ember.abs(x)))
 _unary("Softplus", ember.softplus)
