@@ -445,6 +445,69 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
         np.testing.assert_array_equal(p.array, q.array)
 
 
+def _tensor_momentum(module):
+    """A torch-style optimizer (``module`` is ember or torch) whose own step() keeps Tensors in its state: a 0-d
+    float ``step`` and a per-row momentum of another shape than its parameter's."""
+
+    class RowMomentum(module.optim.Optimizer):
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, {"lr": lr})
+
+        def step(self, closure=None):
+            with module.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        state = self.state[p]
+                        if not state:
+                            state["step"] = module.tensor(0.0)
+                            state["rows"] = module.zeros(p.shape[0], dtype=p.dtype)
+                        state["step"] += 1
+                        state["rows"].mul_(0.9).add_(p.grad.mean(1))
+                        p.sub_(group["lr"] * state["rows"].unsqueeze(1) / state["step"].item())
+
+    return RowMomentum
+
+
+def test_an_optimizer_with_its_own_step_resumes_with_its_tensor_state():
+    """A torch-style subclass writes Tensors of its own shapes into self.state; load_state_dict gave them back as
+    NumPy arrays (its step() then failed: 'ndarray' has no 'mul_') or refused the per-row shape."""
+    start, grads = _start(11)[0], [g[0] for g in _grads(12, steps=6)]
+
+    def train(param, opt, steps):
+        for g in steps:
+            param.grad = ember.tensor(g)
+            opt.step()
+
+    param = ember.tensor(start, requires_grad=True)
+    opt = _tensor_momentum(ember)([param])
+    train(param, opt, grads[:3])
+    saved = copy.deepcopy(opt.state_dict())
+    resumed = ember.tensor(param.array.copy(), requires_grad=True)
+    opt2 = _tensor_momentum(ember)([resumed])
+    opt2.load_state_dict(saved)
+    state = opt2.state[resumed]
+    assert isinstance(state["rows"], ember.Tensor) and state["rows"] is not saved["state"][0]["rows"]
+    assert isinstance(state["step"], ember.Tensor) and state["step"].item() == 3
+    train(param, opt, grads[3:])
+    train(resumed, opt2, grads[3:])
+    np.testing.assert_array_equal(param.array, resumed.array)
+
+    torch = pytest.importorskip("torch")
+    theirs = torch.tensor(start, requires_grad=True)
+    ref = _tensor_momentum(torch)([theirs])
+    for g in grads[:3]:
+        theirs.grad = torch.tensor(g)
+        ref.step()
+    ours = ember.tensor(theirs.detach().numpy().copy(), requires_grad=True)
+    opt3 = _tensor_momentum(ember)([ours])
+    opt3.load_state_dict(ref.state_dict())
+    for g in grads[3:]:
+        theirs.grad = torch.tensor(g)
+        ref.step()
+    train(ours, opt3, grads[3:])
+    np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
 def _as_numpy(tree, torch):
     """A torch optimizer's state dict with its tensors as NumPy arrays (its layout: 0-d tensors for numbers)."""
     if isinstance(tree, torch.Tensor):

@@ -56,6 +56,9 @@ class LBFGS(Optimizer):
         """The flat vectors (``d``, ``prev_flat_grad``) span every parameter; the state is the first one's."""
         return (sum(_numel(p) for p in self._params),)
 
+    def keeps_tensor_state(self) -> bool:
+        return False  # NumPy histories, checked against state_shape
+
     def load_state_dict(self, state_dict: dict) -> None:
         """As the base class, but the flat vectors stay float64 NumPy arrays (the base class would cast them to
         the parameters' dtype); a torch LBFGS's tensors (its vectors, lists of them, 0-d ``H_diag`` and ``ro``)

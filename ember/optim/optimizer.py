@@ -150,6 +150,11 @@ class Optimizer(OptimizerHooks):
         """The shape of the array state ``key`` of ``param``: the parameter's own, unless a rule keeps less."""
         return tuple(param.shape)
 
+    def keeps_tensor_state(self) -> bool:
+        """Whether ``self.state`` holds Tensors that a subclass's own ``step()`` wrote, in shapes of its choosing (a
+        torch-style optimizer naming no update rule): ``load_state_dict`` gives them back as Tensors, unchecked."""
+        return self.update is None and self.sparse_update is None
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop the gradients (``set_to_none``) or zero them in place."""
         building = autograd.building()
@@ -293,6 +298,7 @@ class Optimizer(OptimizerHooks):
                 raise ValueError(f"{name}: param group {i} has {len(saved['params'])} parameters in the state "
                                  f"dict and {len(group['params'])} in the optimizer")
             by_index.update(zip((int(k) for k in saved["params"]), group["params"]))
+        own_step = self.keeps_tensor_state()
         state: defaultdict = defaultdict(dict)
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
@@ -300,11 +306,15 @@ class Optimizer(OptimizerHooks):
                 raise ValueError(f"{name}: the state dict has state for parameter {key}, which no group lists")
             for k, v in values.items():
                 shape = getattr(v, "shape", None)
-                if k != "step" and shape is not None and tuple(shape) not in ((), self.state_shape(k, p)):
+                if (not own_step and k != "step" and shape is not None
+                        and tuple(shape) not in ((), self.state_shape(k, p))):
                     raise ValueError(f"{name}: the state dict's {k!r} of parameter {key} has shape {list(shape)}, "
                                      f"expected {list(self.state_shape(k, p))} for a parameter of shape "
                                      f"{list(p.shape)}")
-            state[p] = {k: _restore(p, k, v, k in self.number_state) for k, v in values.items()}
+            if own_step:
+                state[p] = {k: _restore_tensor(p, k, v) for k, v in values.items()}
+            else:
+                state[p] = {k: _restore(p, k, v, k in self.number_state) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             restored = copy.deepcopy({k: v for k, v in saved.items() if k != "params"})
@@ -406,6 +416,19 @@ def _restore(param, key: str, value, number: bool = False):
         device = device_of(param.array)
         return device.xp.array(move(value, device), dtype=dtype, copy=True)
     return copy.deepcopy(value)
+
+
+def _restore_tensor(param, key: str, value):
+    """A state value for an optimizer with its own step(): a tensor (Ember's or torch's) comes back as an Ember
+    Tensor, copied, floating ones but ``step`` in the parameter's dtype and on its device (PyTorch's policy);
+    other values are copied as they are."""
+    if not _is_tensor(value):
+        return copy.deepcopy(value)
+    array = value.array if isinstance(value, Tensor) else from_torch(value)
+    if key == "step":  # its dtype kept
+        device = device_of(param.array)
+        return Tensor._make(device.xp.array(move(array, device), copy=True), None)
+    return Tensor._make(_restore(param, key, array), None)
 
 
 def _is_tensor(value) -> bool:
