@@ -286,6 +286,23 @@ def test_chained_schedules_compose_like_torch():
         assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
 
 
+def test_a_schedule_written_for_torchs_old_lrscheduler_name_runs_as_torch():
+    """Schedulers written for PyTorch before 2.0 subclass lr_scheduler._LRScheduler (an AttributeError here)."""
+    torch = pytest.importorskip("torch")
+
+    def warmup(base):
+        class Warmup(base):
+            def get_lr(self):
+                return [lr * min(1.0, (self.last_epoch + 1) / 4) * 0.9 ** self.last_epoch for lr in self.base_lrs]
+
+        return Warmup
+
+    ours = optim.lr_scheduler._LRScheduler
+    assert ours.__name__ == "_LRScheduler" and issubclass(ours, optim.LRScheduler)
+    _run(torch, lambda module, opt: warmup((module.lr_scheduler if module is optim else module)._LRScheduler)(opt),
+         steps=12)
+
+
 PLATEAU = [
     {},
     {"mode": "max", "factor": 0.5, "patience": 2},

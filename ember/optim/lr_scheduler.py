@@ -153,6 +153,11 @@ def _set_lrs(scheduler: LRScheduler, values: list) -> None:
     scheduler._last_lr = [group["lr"] for group in groups]
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's older name of ``LRScheduler``, which schedulers written for it subclass (a class of its own, as
+    PyTorch's, so its ``__name__`` stays ``_LRScheduler``)."""
+
+
 class _LambdaScheduler(LRScheduler):
     """A schedule of ``lr_lambda`` functions, one or one per param group; saves the state of callable objects."""
 
