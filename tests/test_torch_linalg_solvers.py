@@ -265,6 +265,13 @@ def test_lstsq_of_a_rank_deficient_matrix_is_gelsds_minimum_norm_solution_withou
            a, b, grad=False)
 
 
+
+def test_lstsq_gels_ignores_rcond_as_torch():
+    # gels assumes full rank and takes no cutoff: rcond=0.5 dropped singular values and moved X by up to 1.8
+    a, b = _sample(6, 4), _sample(6, 2, seed=1)
+    _check(lambda x, y: ember.linalg.lstsq(x, y, rcond=0.5, driver="gels"),
+           lambda x, y: torch.linalg.lstsq(x, y, rcond=0.5, driver="gels"), a, b)
+
 @pytest.mark.parametrize("kwargs", [{}, {"atol": 0.5}, {"rtol": 0.3}, {"atol": 0.1, "rtol": 0.2}, {"hermitian": True}])
 def test_matrix_rank(kwargs):
     a = _sample(3, 4, 4)

@@ -102,7 +102,7 @@ def cond(a, p=None) -> TensorLike:
 def lstsq(a, b, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:
     """The least-squares solution X of ``A X = B`` for A (..., m, n) and B (..., m, k) (or (..., m): a vector, when B
     has one dimension less than A), batch dimensions broadcast, as ``torch.linalg.lstsq`` (see the module docstring for
-    the drivers' results); ``rcond`` (default ``eps * max(m, n)``) sets the rank cutoff.
+    the drivers' results); ``rcond`` (default ``eps * max(m, n)``) sets the rank cutoff ('gels' ignores it).
 
     >>> a, b = ember.randn(5, 3, dtype=ember.float64), ember.randn(5, 2, dtype=ember.float64)
     >>> x = ember.linalg.lstsq(a, b, driver="gelsd").solution  # (3, 2)
@@ -125,7 +125,8 @@ def _lstsq(a: TensorLike, b: TensorLike, rcond: float | None, driver: str | None
                          f"{list(b.shape if not vector else b.shape[:-1])}")
     driver = driver or "gelsy"
     m, n = a.shape[-2:]
-    rtol = _default_rtol(a) if rcond is None or rcond < 0 else float(rcond)
+    # gels (QR, full rank assumed) takes no rcond: PyTorch ignores it there
+    rtol = _default_rtol(a) if rcond is None or rcond < 0 or driver == "gels" else float(rcond)
     x = matmul(pinv(a, rtol=rtol), b)
     empty = as_tensor(np.zeros((0,), a.dtype), a)
     values = svdvals(a)
