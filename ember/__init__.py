@@ -88,6 +88,8 @@ bool = bool_  # noqa: A001  (ember.bool, like torch.bool)
 from ember import torch_keywords as _torch_keywords  # noqa: E402
 
 _torch_keywords.install(globals())  # torch.add(input=a, other=b, out=c): PyTorch's keyword names and out=
+_torch_keywords.install(vars(linalg), _torch_keywords.NAMESPACE_SIGNATURES)  # linalg.solve(A=a, B=b, out=x)
+_torch_keywords.install(vars(fft), _torch_keywords.NAMESPACE_SIGNATURES)  # fft.rfft(x, out=y)
 device = Device
 
 from ember.version import __version__  # noqa: E402

@@ -3,7 +3,8 @@
 Ember's op functions name their parameters NumPy's way (``x``, ``a, b``). The top-level names PyTorch code calls
 are wrapped once here: PyTorch's keyword names bind to the positions PyTorch gives them, and ``out=`` writes the
 result into the given tensor, resized as PyTorch resizes it. ``dim=``/``keepdim=`` stay keywords
-(``ember.ops.torch_names`` reads them). A call without keywords costs one more Python call; ``ember.ops`` and the
+(``ember.ops.torch_names`` reads them). ``ember.linalg``'s and ``ember.fft``'s functions are wrapped the same way
+(``ember.linalg.solve(A=a, B=b, out=x)``). A call without keywords costs one more Python call; ``ember.ops`` and the
 Tensor methods are not wrapped.
 
 >>> ember.sum(input=ember.ones(2, 3), dim=1)  # tensor([3., 3.])
@@ -264,10 +265,66 @@ input keepdim | out:
 """
 
 
-def _table() -> dict[str, tuple[tuple[str, ...], bool]]:
+# torch.linalg's and torch.fft's, in the same form, for ``ember.linalg`` and ``ember.fft``: the names PyTorch's
+# bindings take (A or input, not always its documentation's), and out= everywhere PyTorch takes it
+NAMESPACE_SIGNATURES = """
+A | out:
+    det inv inv_ex lu lu_factor lu_factor_ex slogdet svdvals
+A:
+    diagonal
+A B | out:
+    solve solve_ex
+A full_matrices | out:
+    svd
+A mode | out:
+    qr
+input | out:
+    cholesky cholesky_ex eig eigvals
+input:
+    matrix_exp
+input B | out:
+    solve_triangular
+input b rcond:
+    lstsq
+input ind | out:
+    tensorinv
+input n | out:
+    matrix_power
+input other | out:
+    cross matmul
+input other dims | out:
+    tensorsolve
+input ord dim keepdim | out:
+    matrix_norm norm vector_norm
+input p | out:
+    cond
+input tau | out:
+    householder_product
+input tol hermitian | out:
+    matrix_rank
+input rcond hermitian | out:
+    pinv
+input UPLO | out:
+    eigh eigvalsh
+LU pivots B | out:
+    lu_solve
+tensors | out:
+    multi_dot
+x y | out:
+    vecdot
+input n dim norm | out:
+    fft hfft ifft ihfft irfft rfft
+input s dim norm | out:
+    fft2 fftn hfft2 hfftn ifft2 ifftn ihfft2 ihfftn irfft2 irfftn rfft2 rfftn
+n d | out:
+    fftfreq rfftfreq
+"""
+
+
+def _table(text: str = _SIGNATURES) -> dict[str, tuple[tuple[str, ...], bool]]:
     signatures: dict[str, tuple[tuple[str, ...], bool]] = {}
     key = None
-    for line in _SIGNATURES.strip().splitlines():
+    for line in text.strip().splitlines():
         if not line.startswith(" "):
             params, _, takes_out = line.rstrip(":").partition(" | ")
             key = (() if params == "-" else tuple(params.split()), takes_out == "out")
@@ -360,9 +417,10 @@ def _write_one(name: str, result, out):
     return out
 
 
-def install(namespace: dict) -> None:
-    """Wrap the functions of ``namespace`` (the ``ember`` module's) that the table names."""
-    for name, (torch_params, takes_out) in _table().items():
+def install(namespace: dict, signatures: str = _SIGNATURES) -> None:
+    """Wrap the functions of ``namespace`` (the ``ember`` module's, or ``NAMESPACE_SIGNATURES``' for
+    ``ember.linalg``'s and ``ember.fft``'s) that the table names."""
+    for name, (torch_params, takes_out) in _table(signatures).items():
         fn = namespace.get(name)
         if callable(fn) and not isinstance(fn, type):
             namespace[name] = with_torch_keywords(fn, name, torch_params, takes_out)

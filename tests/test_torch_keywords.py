@@ -132,3 +132,51 @@ def test_out_refuses_a_narrowing_cast_and_autograd():
 def test_functions_pytorch_gives_no_out_refuse_it():
     with pytest.raises(TypeError, match="out"):
         ember.isnan(ember.tensor(A), out=ember.empty(3, 4, dtype=ember.bool))
+
+
+# torch.linalg's and torch.fft's names: A=/B=/LU=/input= were refused with a TypeError, and out= too (the names
+# are those PyTorch's bindings take: input= for cholesky, A= for det)
+NAMESPACE_CALLS = [
+    ("linalg", "det", dict(A=SQ)),
+    ("linalg", "solve", dict(A=SPD, B=SQ, left=False)),
+    ("linalg", "cholesky", dict(input=SPD, upper=True)),
+    ("linalg", "eigvalsh", dict(input=SPD, UPLO="U")),
+    ("linalg", "matrix_norm", dict(input=SQ, ord=1, keepdim=True)),
+    ("linalg", "norm", dict(input=SQ, ord="nuc")),
+    ("linalg", "vector_norm", dict(input=SQ, ord=3, dim=0)),
+    ("linalg", "cross", dict(input=SQ, other=SPD, dim=0)),
+    ("linalg", "lstsq", dict(input=SPD, b=SQ, driver="gelsd")),
+    ("linalg", "matrix_power", dict(input=SQ, n=-2)),
+    ("linalg", "tensorsolve", dict(input=SPD, other=SQ[0])),
+    ("linalg", "pinv", dict(input=SQ, rcond=0.3)),
+    ("linalg", "lu_solve", dict(LU=SPD, pivots=np.array([1, 2, 3], np.int32), B=SQ)),
+    ("fft", "rfft", dict(input=A, n=6, dim=0, norm="ortho")),
+    ("fft", "fftfreq", dict(n=5, d=0.5)),
+]
+
+
+@pytest.mark.parametrize("namespace, name, kwargs", NAMESPACE_CALLS, ids=[c[1] for c in NAMESPACE_CALLS])
+def test_linalg_and_fft_take_pytorch_keyword_names(namespace, name, kwargs):
+    torch = pytest.importorskip("torch")
+    got = getattr(getattr(ember, namespace), name)(**{k: _ember(v) for k, v in kwargs.items()})
+    want = getattr(getattr(torch, namespace), name)(
+        **{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+    for mine, theirs in zip(_numpy(got) if isinstance(got, tuple) else [_numpy(got)],
+                            want if isinstance(want, tuple) else [want]):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_linalg_and_fft_write_out():
+    a = ember.tensor(SPD)
+    out = ember.empty(0)
+    assert ember.linalg.inv(a, out=out) is out
+    np.testing.assert_allclose(out.numpy() @ SPD, np.eye(3), atol=1e-5)
+    q, r = ember.empty(0), ember.empty(0)
+    result = ember.linalg.qr(a, out=(q, r))
+    assert result.Q is q and result.R is r
+    np.testing.assert_allclose(q.numpy() @ r.numpy(), SPD, rtol=1e-5, atol=1e-5)
+    spectrum = ember.empty(0, dtype=ember.complex64)
+    ember.fft.fft(ember.tensor(A), out=spectrum)
+    np.testing.assert_allclose(spectrum.numpy(), np.fft.fft(A), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="out"):
+        ember.linalg.matrix_exp(a, out=out)  # (PyTorch's takes no out= there)
