@@ -354,7 +354,9 @@ class ReduceLROnPlateau(Callback):
 
 class CSVLogger(Callback):
     """Append one row per epoch (epoch and every log value) to a CSV file; Keras's arguments, in its order
-    (``CSVLogger("log.tsv", "\\t", append=True)``)."""
+    (``CSVLogger("log.tsv", "\\t", append=True)``). The columns are the first epoch's logs, and the validation
+    values where ``validation_freq`` skips that epoch's validation; a value an epoch lacks is written ``NA``, as
+    Keras's."""
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
 
@@ -374,12 +376,15 @@ class CSVLogger(Callback):
         logs = logs or {}
         new_file = not os.path.exists(self.path)
         if self.keys is None:
-            self.keys = sorted(logs)
+            keys = set(logs)
+            if getattr(self.model, "skipped_validation", False):  # validation_freq: val_ values come at later epochs
+                keys.update(f"val_{name}" for name in getattr(self.model, "metrics_names", ()))
+            self.keys = sorted(keys)
         with open(self.path, "a", newline="") as handle:
             writer = csv.writer(handle, delimiter=self.separator)
             if new_file:
                 writer.writerow(["epoch", *self.keys])
-            writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])
+            writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
 
 
 class TensorBoard(Callback):

@@ -272,6 +272,7 @@ class Model:
         self.metrics = list(metrics)
         self.stop_training = False
         self.skipped_validation = False  # whether fit's latest epoch had validation data and skipped it
+        self.metrics_names = ["loss"]  # the latest fit's loss and metrics, by their names in the logs
         self.epoch = 0
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
@@ -466,6 +467,9 @@ class Model:
             loader = _EpochSteps(loader, steps_per_epoch)
         split = y is not None or not _several_inputs(x)  # the batches of several inputs' arrays alone: no target
         metric_objs = self._metric_objects(metrics)
+        # Keras's: the names of an epoch's loss and metrics (its val_ names with validation), which a CSVLogger
+        # reads for its columns when validation_freq skips the first epoch's validation
+        self.metrics_names = ["loss", *(metric.name for metric in metric_objs)]
         history = History()
         callbacks = [*leading, *callbacks, history]  # after the user's, as in Keras: it records what they add to logs
         _check_checkpoint_order(callbacks)

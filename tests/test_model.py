@@ -324,6 +324,23 @@ def test_csv_logger_takes_keras_s_separator_and_appends(tmp_path):
         CSVLogger(str(path), True)
 
 
+def test_csv_logger_keeps_validation_columns_when_validation_freq_skips_the_first_epoch(tmp_path):
+    # the columns were the first epoch's logs, so with validation_freq=2 every val_ value was dropped silently;
+    # Keras writes the val_ columns, NA at the epochs that do not validate
+    ember.manual_seed(0)
+    x_train, x_test, y_train, y_test = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    path = tmp_path / "log.csv"
+    history = model.fit(x_train[:64], y_train[:64], epochs=4, batch_size=32, verbose=0, metrics=["accuracy"],
+                        validation_data=(x_test[:32], y_test[:32]), validation_freq=2, callbacks=[CSVLogger(str(path))])
+    rows = list(csv.DictReader(open(path)))
+    assert list(rows[0]) == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [r["val_loss"] for r in rows[::2]] == ["NA", "NA"]
+    assert [float(r["val_loss"]) for r in rows[1::2]] == pytest.approx(history.history["val_loss"])
+    assert [float(r["val_accuracy"]) for r in rows[1::2]] == pytest.approx(history.history["val_accuracy"])
+
+
 def test_history_records_what_callbacks_add_to_the_logs():
     """As in Keras, History runs after the user's callbacks: a value a callback writes into an epoch's logs
     (LearningRateScheduler's lr, a custom score) is in ``history.history``."""
