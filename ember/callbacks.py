@@ -161,7 +161,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model (weights, optimizer, epoch, RNG state and the LearningRateScheduler callbacks' schedulers)
     after each epoch, or only when ``monitor`` improves (list it after a LearningRateScheduler, so that the file
-    holds the next epoch's lr). ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``.
+    holds the next epoch's lr). ``path`` may contain ``{epoch}`` and log names, e.g. ``"ckpt-{epoch:02d}.emb"``; its
+    directory is made when missing, as Keras's.
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
     never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model.
     ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights`` (read it
@@ -193,6 +194,9 @@ class ModelCheckpoint(Callback):
             print(f"Epoch {epoch + 1}: {change}saving {'weights' if self.save_weights_only else 'model'} to {path}")
         if self.save_best_only:
             self.best = current
+        directory = os.path.dirname(path)
+        if directory:  # Keras's creates it ("checkpoints/{epoch:02d}.emb" in a fresh run)
+            os.makedirs(directory, exist_ok=True)
         if self.save_weights_only:
             from ember.checkpoint import save
 

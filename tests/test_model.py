@@ -341,6 +341,19 @@ def test_csv_logger_keeps_validation_columns_when_validation_freq_skips_the_firs
     assert [float(r["val_accuracy"]) for r in rows[1::2]] == pytest.approx(history.history["val_accuracy"])
 
 
+def test_model_checkpoint_makes_its_directory(tmp_path):
+    # a path in a directory not yet made failed after the first epoch (FileNotFoundError); Keras's makes it
+    ember.manual_seed(0)
+    x_train, _, y_train, _ = _digits()
+    net = _mlp()
+    model = Model(net, "cross_entropy", ember.optim.SGD(net.parameters(), lr=0.1))
+    checkpoints = [ModelCheckpoint(str(tmp_path / "runs" / "a" / "ckpt-{epoch:02d}.emb"), monitor="loss"),
+                   ModelCheckpoint(str(tmp_path / "weights" / "best.emb"), monitor="loss", save_weights_only=True)]
+    model.fit(x_train[:64], y_train[:64], epochs=2, batch_size=32, verbose=0, callbacks=checkpoints)
+    assert sorted(p.name for p in (tmp_path / "runs" / "a").iterdir()) == ["ckpt-01.emb", "ckpt-02.emb"]
+    assert sorted(ember.load(str(tmp_path / "weights" / "best.emb"))) == sorted(net.state_dict())
+
+
 def test_history_records_what_callbacks_add_to_the_logs():
     """As in Keras, History runs after the user's callbacks: a value a callback writes into an epoch's logs
     (LearningRateScheduler's lr, a custom score) is in ``history.history``."""
