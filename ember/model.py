@@ -266,6 +266,8 @@ class Model:
     def __init__(self, net, loss, optimizer, metrics: Iterable = (), compile: bool = False):
         self.net = net
         self.loss = _resolve_loss(loss)
+        # Keras's named losses other than the cross-entropies take targets one rank from the outputs ([N] for [N, 1])
+        self._match_rank = isinstance(loss, str) and _LOSSES[loss] != "cross_entropy"
         self._logits = _takes_logits(self.loss)  # named metrics threshold binary logits at 0
         self._class_probabilities = _takes_class_probabilities(self.loss)
         self.optimizer = optimizer
@@ -301,6 +303,7 @@ class Model:
     def backward(self, pred: Tensor, target, sample_weight=None) -> tuple:
         """Loss of ``pred`` against ``target`` (weighted by ``sample_weight``, see ``weighted_loss``) and the gradient
         of every trainable parameter."""
+        target = self._matched(target, pred)
         loss = self.loss(pred, target) if sample_weight is None else self.weighted_loss(pred, target, sample_weight)
         autograd.drop_grads(self._params)
         loss.backward()
@@ -338,13 +341,24 @@ class Model:
         (``reduction="none"``), as the named losses, the ``ember.nn`` losses and ``ember.ops`` loss functions do."""
         if self._unreduced[0] is not self.loss:
             self._unreduced = (self.loss, _unreduced(self.loss))
-        losses = self._unreduced[1](pred, target)
+        losses = self._unreduced[1](pred, self._matched(target, pred))
         if losses.ndim == 0:
             raise ValueError(f"Model: the loss gave one value for the batch with reduction='none', so its samples "
                              f"cannot be weighted; got {losses.dtype}{list(losses.shape)}")
         if losses.ndim > 1:
             losses = losses.mean(axis=tuple(range(1, losses.ndim)))
         return (losses * as_tensor(sample_weight).to(losses.dtype)).mean()
+
+    def _matched(self, target, pred):
+        """``target`` in the shape of ``pred`` where a Keras-named loss (``"mse"``, ``"binary_crossentropy"``...,
+        not a cross-entropy of classes) meets them one rank apart by a last axis of 1 ([N] targets for [N, 1]
+        outputs, or the reverse), as Keras's losses match them (squeeze_or_expand_to_same_rank); else as it is."""
+        if not self._match_rank or not isinstance(target, Tensor) or not isinstance(pred, Tensor):
+            return target
+        pred_shape, target_shape = tuple(pred.shape), tuple(target.shape)
+        if pred_shape == (*target_shape, 1) or target_shape == (*pred_shape, 1):
+            return target.reshape(pred_shape)
+        return target
 
     def _metric_objects(self, metrics: Iterable | None) -> list:
         """The metric objects of ``metrics`` (names resolved), or of the Model's; two of one name would share one
@@ -613,7 +627,7 @@ class Model:
                     inputs, target = self._placed(batch, split)
                     pred = self.forward(*inputs)
                     n = _batch_length(inputs, target)
-                    loss = self.loss(pred, target) if weight is None else self.weighted_loss(
+                    loss = self.loss(pred, self._matched(target, pred)) if weight is None else self.weighted_loss(
                         pred, target, self._placed_weight(weight))
                     total += loss.item() * n
                     count += n

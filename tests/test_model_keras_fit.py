@@ -305,3 +305,29 @@ def test_fit_takes_keras_s_shuffle_values_and_refuses_others():
     for wrong in ("false", "none", 0.5):  # truthy: they shuffled without a word
         with pytest.raises(ValueError, match=r"shuffle must be True, False or 'batch'"):
             _model().fit(x, y, shuffle=wrong, verbose=0)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "binary_crossentropy"])
+@pytest.mark.parametrize("compile", [False, True])
+def test_keras_named_losses_take_targets_one_rank_from_the_outputs(loss, compile):
+    # Keras's fit(x, y) with y of shape [N] and outputs [N, 1] was a shape error ('input float32[16, 1] and target
+    # float32[16] differ in shape'); Keras's losses match the ranks, so it trains as with y[:, None]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (rng.random(40) > 0.5).astype(np.float32) if loss == "binary_crossentropy" else rng.normal(size=40).astype(
+        np.float32)
+    weights = rng.random(40)
+    runs = []
+    for target in (y, y[:, None]):
+        ember.manual_seed(0)
+        net = Net([nn.Linear(3, 1)])
+        model = Model(net, loss, ember.optim.SGD(net.parameters(), lr=0.1), compile=compile)
+        history = model.fit(x[:32], target[:32], epochs=2, batch_size=16, sample_weight=weights[:32], verbose=0,
+                            validation_data=(x[32:], target[32:]), metrics=["mae"])
+        runs.append((history.history, model.evaluate(x, target), [p.detach().numpy() for p in net.parameters()]))
+    (history, evaluated, params), (history_2d, evaluated_2d, params_2d) = runs
+    assert history.keys() == history_2d.keys() and evaluated == pytest.approx(evaluated_2d)
+    for key, values in history.items():
+        assert values == pytest.approx(history_2d[key], rel=1e-6)
+    for a, b in zip(params, params_2d):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
