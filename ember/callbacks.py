@@ -66,9 +66,11 @@ def _better(mode: str, min_delta: float):
 
 
 def _infer_mode(monitor: str, mode: str) -> str:
+    """``mode``, or for "auto" the direction of the metrics ``monitor`` names: up for the scores (accuracy, AUC, F1,
+    precision, recall, IoU, whose Keras metrics go up), down for the rest (losses and errors)."""
     if mode != "auto":
         return mode
-    return "max" if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall")) else "min"
+    return "max" if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall", "iou")) else "min"
 
 
 def _monitored(logs: dict | None, monitor: str, who: str, model=None) -> float | None:

@@ -256,6 +256,16 @@ def test_mean_iou_scores_a_segmentation_fit_per_pixel():
     assert history.history["mean_iou"][0] == pytest.approx(np.mean(np.diag(confusion) / union))
 
 
+def test_monitoring_callbacks_maximize_an_iou_in_auto_mode():
+    # 'val_mean_iou' was read as a value to minimize, so EarlyStopping stopped a fit whose IoU rose and
+    # ModelCheckpoint(save_best_only=True) kept the worst epoch; Keras's IoU metrics go up
+    for monitor in ("val_mean_iou", "iou"):
+        assert EarlyStopping(monitor).mode == "max" and ReduceLROnPlateau(monitor).mode == "max"
+        checkpoint = ModelCheckpoint("unused.emb", monitor, save_best_only=True)
+        assert checkpoint.is_better(0.6, 0.5) and not checkpoint.is_better(0.4, 0.5)
+    assert EarlyStopping("val_loss").mode == "min" and EarlyStopping("val_accuracy").mode == "max"
+
+
 def test_fit_evaluate_and_predict_read_a_generator_of_keras_batches_as_the_arrays_it_slices():
     x, y = _data(n=10)
     weights = np.random.default_rng(1).uniform(size=10)
