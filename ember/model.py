@@ -490,7 +490,7 @@ class Model:
         # a Keras schedule function keeps no state (the lr it sets is the optimizer's)
         self._resume_schedulers([cb.scheduler for cb in callbacks
                                  if isinstance(cb, LearningRateScheduler) and cb.schedule_arity is None])
-        self._resume_loader(getattr(x, "generator", None))
+        self._resume_loader(_loader_generator(x))
         if verbose:
             steps = len(loader) if hasattr(loader, "__len__") else None
             callbacks.append(ProgressBar(end, steps, bar=verbose == 1))  # 2: one line per epoch, as Keras
@@ -764,6 +764,36 @@ class Model:
             self.load_state_dict(state)
         except ValueError as exc:
             raise ValueError(f"load: {path}: {exc}") from None
+
+
+def _loader_generator(x):
+    """The own generator of a DataLoader ``x`` (``generator=``: an int seed's, a NumPy generator or an
+    ``ember.Generator``) as an object whose ``get_state``/``set_state`` save and restore it; else None."""
+    from ember.data import DataLoader
+
+    source = x._generator if isinstance(x, DataLoader) else None
+    if isinstance(source, np.random.Generator):  # the form of a checkpoint holds PCG64's state (default_rng's)
+        return _NumpyGeneratorState(source) if isinstance(source.bit_generator, np.random.PCG64) else None
+    return source
+
+
+class _NumpyGeneratorState:
+    """A NumPy generator's state in the form of ``ember.Generator.get_state`` (which a checkpoint holds), and back."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+
+    def get_state(self) -> Tensor:
+        from ember.generator import Generator
+
+        holder = Generator()
+        holder.numpy_generator.bit_generator.state = self.rng.bit_generator.state
+        return holder.get_state()
+
+    def set_state(self, state) -> None:
+        from ember.generator import Generator
+
+        self.rng.bit_generator.state = Generator().set_state(state).numpy_generator.bit_generator.state
 
 
 def _check_checkpoint_order(callbacks: list) -> None:
