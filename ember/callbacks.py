@@ -380,7 +380,7 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
-        new_file = not os.path.exists(self.path)
+        new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0  # an empty file gets the header too
         if self.keys is None:
             keys = set(logs)
             if getattr(self.model, "skipped_validation", False):  # validation_freq: val_ values come at later epochs

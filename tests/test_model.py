@@ -320,6 +320,10 @@ def test_csv_logger_takes_keras_s_separator_and_appends(tmp_path):
               callbacks=[CSVLogger(str(path), ";", append=True)])
     rows = list(csv.reader(open(path), delimiter=";"))
     assert rows[0] == ["epoch", "loss"] and [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    path.write_text("")  # an empty file to append to gets the header, as Keras's (the rows had none)
+    model.fit(x_train[:64], y_train[:64], epochs=1, batch_size=32, verbose=0,
+              callbacks=[CSVLogger(str(path), append=True)])
+    assert [row[0] for row in csv.reader(open(path))] == ["epoch", "3"]
     with pytest.raises(ValueError, match="separator must be one character"):
         CSVLogger(str(path), True)
 
