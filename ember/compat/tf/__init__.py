@@ -182,6 +182,25 @@ from ember.compat.tf.segment_ops import (
 )
 from ember.compat.tf.session import InteractiveSession, Session, get_default_session
 from ember.compat.tf.session_config import ConfigProto, GPUOptions, device
+from ember.compat.tf.shape_ops import (
+    batch_gather,
+    batch_to_space,
+    batch_to_space_nd,
+    broadcast_dynamic_shape,
+    broadcast_static_shape,
+    broadcast_to,
+    depth_to_space,
+    identity_n,
+    meshgrid,
+    parallel_stack,
+    repeat,
+    scalar_mul,
+    shape_n,
+    space_to_batch,
+    space_to_batch_nd,
+    space_to_depth,
+)
+from ember.compat.tf.shape_ops import tuple as _tuple
 from ember.compat.tf.state_ops import (
     IndexedSlices,
     scatter_add,
@@ -303,6 +322,10 @@ __all__ += ["IndexedSlices", "scatter_add", "scatter_div", "scatter_max", "scatt
             "scatter_nd_add", "scatter_nd_sub", "scatter_nd_update", "scatter_sub", "scatter_update"]
 __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope", "newaxis", "numpy_function", "print",
             "py_func", "random_crop", "boolean_mask", "unique", "unique_with_counts"]
+__all__ += ["batch_gather", "batch_to_space", "batch_to_space_nd", "broadcast_dynamic_shape", "broadcast_static_shape",
+            "broadcast_to", "depth_to_space", "identity_n", "meshgrid", "parallel_stack", "repeat", "scalar_mul",
+            "shape_n", "space_to_batch", "space_to_batch_nd", "space_to_depth", "tuple"]
+tuple = _tuple  # noqa: A001  (tf.tuple)
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
@@ -316,11 +339,11 @@ def add_n(inputs, name: str | None = None):
     inputs = [as_tf(t) for t in inputs]
     if not inputs:
         raise ValueError("tf.add_n: inputs must be a non-empty list of tensors")
-    shapes = {tuple(t.shape) for t in inputs if t.shape is not None and None not in t.shape}
+    shapes = {(*t.shape,) for t in inputs if t.shape is not None and None not in t.shape}
     if len(shapes) > 1 or len({t.dtype for t in inputs}) > 1:
         raise ValueError(f"tf.add_n: the inputs must have one shape and dtype, got "
                          f"{[(None if t.shape is None else list(t.shape), str(t.dtype)) for t in inputs]}")
-    return op(lambda *xs: sum(xs[1:], xs[0]), tuple(inputs), name=name or "AddN")
+    return op(lambda *xs: sum(xs[1:], xs[0]), (*inputs,), name=name or "AddN")
 
 
 def disable_v2_behavior() -> None:
