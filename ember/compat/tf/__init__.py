@@ -116,6 +116,17 @@ from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_n
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
+from ember.compat.tf.index_ops import (
+    accumulate_n,
+    clip_by_average_norm,
+    dynamic_partition,
+    dynamic_stitch,
+    histogram_fixed_width,
+    invert_permutation,
+    searchsorted,
+    setdiff1d,
+    unravel_index,
+)
 from ember.compat.tf.linalg_ops import cholesky_solve, qr, set_diag, slogdet, svd, triangular_solve
 from ember.compat.tf.manip_ops import reverse_sequence, roll, strided_slice, where_v2
 from ember.compat.tf.math_ops import (
@@ -325,6 +336,8 @@ __all__ += ["ConfigProto", "GPUOptions", "Print", "device", "get_variable_scope"
 __all__ += ["batch_gather", "batch_to_space", "batch_to_space_nd", "broadcast_dynamic_shape", "broadcast_static_shape",
             "broadcast_to", "depth_to_space", "identity_n", "meshgrid", "parallel_stack", "repeat", "scalar_mul",
             "shape_n", "space_to_batch", "space_to_batch_nd", "space_to_depth", "tuple"]
+__all__ += ["accumulate_n", "clip_by_average_norm", "dynamic_partition", "dynamic_stitch", "histogram_fixed_width",
+            "invert_permutation", "searchsorted", "setdiff1d", "unravel_index"]
 tuple = _tuple  # noqa: A001  (tf.tuple)
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
