@@ -21,6 +21,7 @@ import logging as _logging
 import sys
 import types
 
+import ember
 from ember.compat.tf import (
     app,
     contrib,
@@ -112,6 +113,7 @@ from ember.compat.tf.array_ops import (
     zeros,
     zeros_like,
 )
+from ember.compat.tf.array_ops import unary_function as _unary_function
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import cond, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
@@ -127,7 +129,24 @@ from ember.compat.tf.index_ops import (
     setdiff1d,
     unravel_index,
 )
-from ember.compat.tf.linalg_ops import cholesky_solve, qr, set_diag, slogdet, svd, triangular_solve
+from ember.compat.tf.linalg_ops import (
+    adjoint,
+    cholesky_solve,
+    cross,
+    expm,
+    logdet,
+    lu,
+    matrix_solve,
+    matrix_solve_ls,
+    matvec,
+    qr,
+    self_adjoint_eig,
+    self_adjoint_eigvals,
+    set_diag,
+    slogdet,
+    svd,
+    triangular_solve,
+)
 from ember.compat.tf.manip_ops import reverse_sequence, roll, strided_slice, where_v2
 from ember.compat.tf.math_ops import (
     UNARY_FUNCTIONS,
@@ -212,6 +231,24 @@ from ember.compat.tf.shape_ops import (
     space_to_depth,
 )
 from ember.compat.tf.shape_ops import tuple as _tuple
+from ember.compat.tf.special_ops import (
+    complex,
+    complex64,
+    complex128,
+    confusion_matrix,
+    conj,
+    cumulative_logsumexp,
+    igamma,
+    igammac,
+    imag,
+    lbeta,
+    polygamma,
+    polyval,
+    real,
+    reduce_euclidean_norm,
+    to_bfloat16,
+    zeta,
+)
 from ember.compat.tf.state_ops import (
     IndexedSlices,
     scatter_add,
@@ -287,7 +324,8 @@ globals().update(UNARY_FUNCTIONS)  # tf.round, tf.is_nan, tf.expm1...
 float_ = float32
 __all__ += sorted(FUNCTIONS) + sorted(UNARY_FUNCTIONS)
 dtypes = types.SimpleNamespace(bfloat16=bfloat16, float16=float16, float32=float32, float64=float64, int8=int8,
-                               int16=int16, int32=int32, int64=int64, uint8=uint8, bool=bool)
+                               int16=int16, int32=int32, int64=int64, uint8=uint8, bool=bool,
+                               complex64=complex64, complex128=complex128)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
@@ -338,6 +376,9 @@ __all__ += ["batch_gather", "batch_to_space", "batch_to_space_nd", "broadcast_dy
             "shape_n", "space_to_batch", "space_to_batch_nd", "space_to_depth", "tuple"]
 __all__ += ["accumulate_n", "clip_by_average_norm", "dynamic_partition", "dynamic_stitch", "histogram_fixed_width",
             "invert_permutation", "searchsorted", "setdiff1d", "unravel_index"]
+__all__ += ["complex", "complex64", "complex128", "conj", "cross", "igamma", "igammac", "imag", "lbeta",
+            "matrix_solve", "matrix_solve_ls", "polygamma", "real", "self_adjoint_eig", "self_adjoint_eigvals",
+            "to_bfloat16", "zeta"]
 tuple = _tuple  # noqa: A001  (tf.tuple)
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
@@ -371,15 +412,24 @@ _MATH = ("add_n", "argmax", "argmin", "argsort", "atan2", "count_nonzero", "cump
          "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum", "unsorted_segment_max",
          "unsorted_segment_min", "unsorted_segment_prod", "divide_no_nan", "rint", "roll",
          "xdivy", "xlogy")
+_SPECIAL = {"bessel_i0e": ember.special.i0e, "bessel_i1e": ember.special.i1e, "ndtri": ember.special.ndtri}
 math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[name] for name in _MATH},
-                             l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k, reciprocal_no_nan=_reciprocal_no_nan)
+                             l2_normalize=nn.l2_normalize, in_top_k=nn.in_top_k, reciprocal_no_nan=_reciprocal_no_nan,
+                             log_softmax=nn.log_softmax, confusion_matrix=confusion_matrix,
+                             cumulative_logsumexp=cumulative_logsumexp, polyval=polyval,
+                             reduce_euclidean_norm=reduce_euclidean_norm,
+                             is_non_decreasing=_CHECKS["is_non_decreasing"],
+                             is_strictly_increasing=_CHECKS["is_strictly_increasing"], igamma=igamma, igammac=igammac,
+                             lbeta=lbeta, zeta=zeta, polygamma=polygamma, real=real, imag=imag, conj=conj,
+                             **{name: _unary_function(name, fn) for name, fn in _SPECIAL.items()})
 linalg = types.SimpleNamespace(
     inv=matrix_inverse, det=matrix_determinant, cholesky=cholesky, diag=matrix_diag, diag_part=matrix_diag_part,
     band_part=matrix_band_part, trace=trace, transpose=matrix_transpose, matmul=matmul, norm=norm, eye=eye,
     einsum=einsum, tensordot=tensordot, l2_normalize=nn.l2_normalize, svd=svd, qr=qr, slogdet=slogdet,
     set_diag=set_diag, cholesky_solve=cholesky_solve, triangular_solve=triangular_solve,
+    solve=matrix_solve, lstsq=matrix_solve_ls, eigh=self_adjoint_eig, eigvalsh=self_adjoint_eigvals, cross=cross,
+    expm=expm, logdet=logdet, matvec=matvec, lu=lu, adjoint=adjoint, tensor_diag=diag, tensor_diag_part=diag_part,
 )
-
 
 def __getattr__(name: str):
     raise missing(__name__, name, globals())

@@ -7,9 +7,10 @@ from __future__ import annotations
 import builtins
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, int32, int64, op
 
-__all__ = ["cholesky_solve", "qr", "set_diag", "slogdet", "svd", "triangular_solve"]
+__all__ = ["adjoint", "cholesky_solve", "cross", "expm", "logdet", "lu", "matrix_solve", "matrix_solve_ls", "matvec",
+           "qr", "self_adjoint_eig", "self_adjoint_eigvals", "set_diag", "slogdet", "svd", "triangular_solve"]
 
 
 def _matrices(what: str, a) -> None:
@@ -110,3 +111,148 @@ def triangular_solve(matrix, rhs, lower: builtins.bool = True, adjoint: builtins
         return ember.linalg.solve_triangular(a, b, upper=not lower)
 
     return op(fn, (as_tf(matrix), as_tf(rhs)), name=name or "MatrixTriangularSolve")
+
+
+def _square(what: str, a) -> None:
+    _matrices(what, a)
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"tf.linalg.{what}: the matrices must be square, got shape {list(a.shape)}")
+
+
+def matrix_solve(matrix, rhs, adjoint: builtins.bool = False, name: str | None = None) -> Tensor:
+    """``X`` with ``matrix @ X = rhs`` (``adjoint(matrix) @ X = rhs`` with ``adjoint``) for square matrices."""
+    def fn(a, b):
+        _square("solve", a)
+        if b.ndim < 2 or b.shape[-2] != a.shape[-1]:
+            raise ValueError(f"tf.linalg.solve: rhs of shape {list(b.shape)} does not fit matrix of shape "
+                             f"{list(a.shape)} (it needs {a.shape[-1]} rows)")
+        return ember.linalg.solve(_adjoint(a) if adjoint else a, b)
+
+    return op(fn, (as_tf(matrix), as_tf(rhs)), name=name or "MatrixSolve")
+
+
+def matrix_solve_ls(matrix, rhs, l2_regularizer=0.0, fast: builtins.bool = True, name: str | None = None) -> Tensor:
+    """The least-squares ``X`` minimizing ``|matrix @ X - rhs|^2 + l2_regularizer * |X|^2``. ``fast`` solves the
+    normal equations by Cholesky, as TF-1's (``A^H A + l2 I`` for tall matrices, ``A (A A^H + l2 I)^-1`` for wide
+    ones: the minimum-norm solution); not ``fast``, the minimum-norm least-squares solution of an SVD (only
+    without regularization, as TF-1's complete orthogonal decomposition)."""
+    l2 = float(l2_regularizer)
+    if l2 < 0:
+        raise ValueError(f"tf.linalg.lstsq: l2_regularizer must be >= 0, got {l2}")
+    if not fast and l2 != 0.0:
+        raise ValueError("tf.linalg.lstsq: fast=False supports only l2_regularizer=0")
+
+    def fn(a, b):
+        _matrices("lstsq", a)
+        if b.ndim < 2 or b.shape[-2] != a.shape[-2]:
+            raise ValueError(f"tf.linalg.lstsq: rhs of shape {list(b.shape)} does not fit matrix of shape "
+                             f"{list(a.shape)} (it needs {a.shape[-2]} rows)")
+        if not fast:
+            return ember.matmul(ember.linalg.pinv(a), b)
+        m, n = a.shape[-2], a.shape[-1]
+        ah = _adjoint(a)
+        if m >= n:
+            factor = ember.linalg.cholesky(ember.matmul(ah, a) + l2 * ember.eye(n, dtype=a.dtype))
+            return _cholesky_solve(factor, ember.matmul(ah, b))
+        factor = ember.linalg.cholesky(ember.matmul(a, ah) + l2 * ember.eye(m, dtype=a.dtype))
+        return ember.matmul(ah, _cholesky_solve(factor, b))
+
+    return op(fn, (as_tf(matrix), as_tf(rhs)), name=name or "MatrixSolveLs")
+
+
+def _cholesky_solve(factor, b):
+    y = ember.linalg.solve_triangular(factor, b, upper=False)
+    return ember.linalg.solve_triangular(_adjoint(factor), y, upper=True)
+
+
+def self_adjoint_eig(tensor, name: str | None = None):
+    """``(e, v)``: the eigenvalues (ascending) and eigenvectors (columns) of the self-adjoint matrices in the last
+    two axes, reading their lower triangles."""
+    def parts(a):
+        _square("eigh", a)
+        return builtins.tuple(ember.linalg.eigh(a))
+
+    return builtins.tuple(_outputs("eigh", parts, 2, as_tf(tensor), name or "SelfAdjointEigV2"))
+
+
+def self_adjoint_eigvals(tensor, name: str | None = None) -> Tensor:
+    """The eigenvalues (ascending) of the self-adjoint matrices in the last two axes."""
+    def fn(a):
+        _square("eigvalsh", a)
+        return ember.linalg.eigvalsh(a)
+
+    return op(fn, (as_tf(tensor),), name=name or "SelfAdjointEigV2")
+
+
+def cross(a, b, name: str | None = None) -> Tensor:
+    """The cross products of the 3-vectors in the last axis of ``a`` and ``b`` (of one shape)."""
+    a, b = as_tf(a), as_tf(b)
+    for t in (a, b):
+        if t.shape is not None and (not len(t.shape) or t.shape[-1] not in (None, 3)):
+            raise ValueError(f"tf.cross: the last dimension must be 3, got '{t.name}' of shape {list(t.shape)}")
+    if a.shape is not None and b.shape is not None and (len(a.shape) != len(b.shape) or any(
+            x is not None and y is not None and x != y for x, y in zip(a.shape, b.shape))):
+        raise ValueError(f"tf.cross: a and b must have one shape, got {list(a.shape)} and {list(b.shape)}")
+    return op(lambda x, y: ember.linalg.cross(x, y, dim=-1), (a, b), name=name or "Cross")
+
+
+def expm(input, name: str | None = None) -> Tensor:
+    """The matrix exponential of the square matrices in the last two axes."""
+    def fn(a):
+        _square("expm", a)
+        return ember.linalg.matrix_exp(a)
+
+    return op(fn, (as_tf(input),), name=name or "MatrixExponential")
+
+
+def logdet(matrix, name: str | None = None) -> Tensor:
+    """log(det(matrix)) of Hermitian positive-definite matrices, from their Cholesky factors."""
+    def fn(a):
+        _square("logdet", a)
+        diagonal = ember.diagonal(ember.linalg.cholesky(a), 0, -2, -1)
+        return 2.0 * ember.sum(ember.log(ember.real(diagonal) if a.dtype.kind == "c" else diagonal), axis=-1)
+
+    return op(fn, (as_tf(matrix),), name=name or "logdet")
+
+
+def matvec(a, b, transpose_a: builtins.bool = False, adjoint_a: builtins.bool = False,
+           a_is_sparse: builtins.bool = False, b_is_sparse: builtins.bool = False, name: str | None = None) -> Tensor:
+    """``a @ b`` for matrices ``a`` and vectors ``b`` (the last axis), ``a`` transposed or adjoint first if asked;
+    the sparsity hints change nothing, as they change only TF's choice of kernel."""
+    if transpose_a and adjoint_a:
+        raise ValueError("tf.linalg.matvec: only one of transpose_a and adjoint_a can be True")
+
+    def fn(m, v):
+        _matrices("matvec", m)
+        if adjoint_a:
+            m = _adjoint(m)
+        elif transpose_a:
+            m = ember.swapaxes(m, -1, -2)
+        return ember.squeeze(ember.matmul(m, ember.unsqueeze(v, -1)), -1)
+
+    return op(fn, (as_tf(a), as_tf(b)), name=name or "MatVec")
+
+
+def adjoint(matrix, name: str | None = None) -> Tensor:
+    """The conjugate transpose of the matrices in the last two axes."""
+    def fn(a):
+        _matrices("adjoint", a)
+        return _adjoint(a)
+
+    return op(fn, (as_tf(matrix),), name=name or "adjoint")
+
+
+def lu(input, output_idx_type=None, name: str | None = None):
+    """``(lu, p)``: L (unit lower, below the diagonal) and U (upper) packed in one matrix, and the permutation
+    ``p`` (``output_idx_type``, int32 by default) with ``input[..., p, :] = L @ U``, partial pivoting as TF-1's."""
+    index_dtype = int32 if output_idx_type is None else as_tf_dtype(output_idx_type)
+    if index_dtype not in (int32, int64):
+        raise TypeError(f"tf.linalg.lu: output_idx_type must be int32 or int64, got {index_dtype}")
+
+    def parts(a):
+        _square("lu", a)
+        p, lower, upper = ember.linalg.lu(a)
+        packed = lower - ember.eye(a.shape[-1], dtype=a.dtype) + upper
+        return packed, ember.cast(ember.argmax(p, axis=-2), index_dtype)
+
+    return builtins.tuple(_outputs("lu", parts, 2, as_tf(input), name or "Lu"))
