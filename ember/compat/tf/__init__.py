@@ -376,8 +376,8 @@ __all__ += ["batch_gather", "batch_to_space", "batch_to_space_nd", "broadcast_dy
             "shape_n", "space_to_batch", "space_to_batch_nd", "space_to_depth", "tuple"]
 __all__ += ["accumulate_n", "clip_by_average_norm", "dynamic_partition", "dynamic_stitch", "histogram_fixed_width",
             "invert_permutation", "searchsorted", "setdiff1d", "unravel_index"]
-__all__ += ["complex", "complex64", "complex128", "conj", "cross", "igamma", "igammac", "imag", "lbeta",
-            "matrix_solve", "matrix_solve_ls", "polygamma", "real", "self_adjoint_eig", "self_adjoint_eigvals",
+__all__ += ["complex", "complex64", "complex128", "confusion_matrix", "conj", "cross", "igamma", "igammac", "imag",
+            "lbeta", "matrix_solve", "matrix_solve_ls", "polygamma", "real", "self_adjoint_eig", "self_adjoint_eigvals",
             "to_bfloat16", "zeta"]
 tuple = _tuple  # noqa: A001  (tf.tuple)
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
