@@ -377,7 +377,7 @@ _row("clamp_min_tensor", ember.clamp_min, np.maximum, ins(normal(3, 4), normal(4
 _row("clip_method_int", lambda x: x.clamp(-2, 3), lambda x: np.clip(x, -2, 3), ins(ints(-6, 6, 8)), "clip",
      grad=False)
 _row("hardtanh", ember.hardtanh, lambda x: np.clip(x, -1.0, 1.0), ins(away(3, 4, points=(-1.0, 1.0), scale=2.0)),
-     ("where", "le", "ge"), F and F.hardtanh)
+     ("where", "le", "ge", "piecewise", "tie"), F and F.hardtanh)
 _row("invert_bool", ember.invert, np.invert, ins(bools(3, 4)), "invert", torch and torch.bitwise_not, grad=False)
 _row("invert_int", lambda x: ~x, np.invert, ins(ints(-5, 5, 5)), "invert", torch and torch.bitwise_not,
      grad=False)
@@ -1470,8 +1470,8 @@ _row("log_softmax_large", ember.log_softmax, np_log_softmax, ins(normal(2, 5, sh
      lambda x: torch.log_softmax(x, -1))
 _row("softmax_of_int", ember.softmax, lambda x: np_softmax(x.astype(np.float32)), ins(ints(-3, 3, 2, 3)),
      ("softmax", "cast"), grad=False, atol=1e-6, rtol=1e-5)
-_row("leaky_relu", ember.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), ins(away(3, 4)), ("where", "gt", "mul"),
-     F and F.leaky_relu)
+_row("leaky_relu", ember.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), ins(away(3, 4)),
+     ("where", "gt", "mul", "piecewise", "tie"), F and F.leaky_relu)
 _row("leaky_relu_slope", lambda x: ember.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x), ins(away(5)),
      ("where", "mul"), lambda x: F.leaky_relu(x, 0.2))
 _row("elu", ember.elu, lambda x: np.where(x > 0, x, np.expm1(x)), ins(away(3, 4, scale=2.0)), ("where", "expm1"),

@@ -29,6 +29,7 @@ from ember.ops.elementwise import (
 from ember.ops.infer import check_axis, elementwise_cost, require_float, unary_float
 from ember.ops.kernels import max_last, sum_last
 from ember.ops.modes import vjp_rule
+from ember.ops.piecewise import piecewise
 from ember.ops.reduction import SUM
 from ember.ops.registry import Fusion, Spec, defop
 
@@ -111,6 +112,7 @@ def leaky_relu(x, negative_slope: float = 0.01) -> TensorLike:
     x = to_float(x)
     if x.dtype in LOW_PRECISION:  # float16 / bfloat16: the slope not rounded to the dtype first (as PyTorch)
         return cast(leaky_relu(cast(x, float32), negative_slope), x.dtype)
+    x = piecewise(x)
     return where(x > 0, x, x * negative_slope)
 
 
@@ -214,7 +216,7 @@ def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> TensorLike:
     x = as_tensor(x)
     if np.dtype(x.dtype).kind in "iu":  # PyTorch keeps an integer tensor's dtype (ReLU6 of int8 stays int8)
         return _integer_hardtanh(x, min_val, max_val)
-    x = to_float(x)
+    x = piecewise(to_float(x))
     return where(x <= min_val, min_val, where(x >= max_val, max_val, x))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ember.ops.autocast import lowered
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import where
+from ember.ops.piecewise import piecewise
 from ember.ops.shape import reshape
 
 
@@ -22,4 +23,5 @@ def prelu(input: TensorLike, weight: TensorLike) -> TensorLike:
         weight = reshape(weight, (-1,) + (1,) * (input.ndim - 2))
     elif input.ndim == 0 and weight.ndim == 1:  # a 0-d input stays 0-d (its product with a (1,) weight was (1,))
         weight = reshape(weight, ())
+    input = piecewise(input)
     return where(input > 0, input, weight * input)

@@ -10,11 +10,12 @@ import numpy as np
 from ember.ops.convert import as_tensor, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, ge, gt, le, tanh, where
+from ember.ops.piecewise import piecewise
 
 
 def hardshrink(x, lambd: float = 0.5) -> TensorLike:
     """x where ``|x| > lambd``, else 0."""
-    x = to_float(x)
+    x = piecewise(to_float(x))
     return where(le(abs(x), lambd), 0.0, x)
 
 
@@ -22,7 +23,7 @@ def softshrink(x, lambd: float = 0.5) -> TensorLike:
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0 (``lambd`` must be >= 0)."""
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
-    x = to_float(x)
+    x = piecewise(to_float(x))
     # a NaN fails both tests and takes x + lambd; x * 0 in the band keeps PyTorch's sign of zero
     return where(gt(x, lambd), x - lambd, where(ge(x, -lambd), x * 0.0, x + lambd))
 
@@ -44,4 +45,6 @@ def threshold(x, threshold: float, value: float) -> TensorLike:
             raise ValueError(f"threshold: threshold {threshold} and value {value} must fit the input's dtype "
                              f"{x.dtype}{list(x.shape)} (values [{info.min}, {info.max}])")
         value = x.dtype.type(value)
+    else:
+        x = piecewise(x)
     return where(le(x, threshold), value, x)

@@ -13,6 +13,7 @@ from ember.nn.module import Module
 from ember.ops import dispatch, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d
 from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv import ints
+from ember.ops.piecewise import piecewise
 from ember.ops.pool_indices import FRACTIONAL_MAX_POOL_INDICES
 from ember.ops.registry import Spec
 from ember.tensor import Tensor
@@ -142,7 +143,7 @@ def _fractional(name: str, rank: int, input: Tensor, kernel_size, output_size, o
     FRACTIONAL_MAX_POOL_INDICES.infer(Spec(tuple(x.shape), x.dtype), Spec(tuple(samples.shape), samples.dtype),
                                       **attrs)
     indices = dispatch.apply(FRACTIONAL_MAX_POOL_INDICES, (x, samples), attrs)
-    values = _ops.gather(_ops.reshape(x, (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
+    values = _ops.gather(_ops.reshape(piecewise(x), (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
     shape = (tuple(input.shape[:1]) if not unbatched else ()) + (c,) + sizes
     values, indices = _ops.reshape(values, shape), _ops.reshape(indices, shape)
     return (values, indices) if return_indices else values

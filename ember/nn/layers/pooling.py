@@ -21,6 +21,7 @@ from ember.ops import (
 )
 from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv_padding import unbatched
+from ember.ops.piecewise import piecewise
 from ember.ops.pool_indices import ADAPTIVE_MAX_POOL_INDICES
 from ember.tensor import Tensor
 
@@ -217,7 +218,7 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
         if size <= 0 or input.shape[axis] <= 0:
             raise ValueError(f"{name}: output_size {output_size} and input {list(input.shape)} must be positive")
     if not return_indices and sizes == tuple(input.shape[first:]):
-        return _ops.clone(input)  # every bin one element (a new tensor, as PyTorch's)
+        return _ops.clone(piecewise(input))  # every bin one element (a new tensor, as PyTorch's)
     if not return_indices and not (dispatch.grad_enabled() and (input.requires_grad or input.symbolic)):
         x = input
         for axis, size in enumerate(sizes, first):
@@ -233,7 +234,7 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
 def _adaptive_max_values(input: Tensor, sizes: tuple) -> tuple:
     indices = _adaptive_max_indices(input, sizes)
     n, c = input.shape[:2]
-    values = _ops.gather(_ops.reshape(input, (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
+    values = _ops.gather(_ops.reshape(piecewise(input), (n, c, -1)), 2, _ops.reshape(indices, (n, c, -1)))
     return _ops.reshape(values, tuple(indices.shape)), indices
 
 

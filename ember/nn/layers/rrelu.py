@@ -6,6 +6,7 @@ from ember.creation import rand
 from ember.nn.layers.inplace_result import in_place
 from ember.nn.module import Module
 from ember.ops import gt, leaky_relu, to_float, where
+from ember.ops.piecewise import piecewise
 from ember.tensor import Tensor
 
 __all__ = ["RReLU", "rrelu"]
@@ -27,6 +28,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     x = to_float(input)
     if training:
         slope = rand(x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
+        x = piecewise(x)
         result = where(gt(x, 0), x, x * slope)
     else:
         result = leaky_relu(x, (lower + upper) / 2)
