@@ -33,6 +33,7 @@ from ember.backend.printing import add_suffixes, format_array, get_printoptions
 from ember.grad_mode import OwnVersion, is_grad_enabled, keeps_tangent, mark_replaced
 from ember.memory_format import _channels_last_of
 from ember.ops.indexing import ints_first
+from ember.ops.scatter_views import check_put_dtype
 from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
 from ember.tensor_inplace import InplaceMethods, marked_for_write, read_traced, record_in_place, write_traced
@@ -527,7 +528,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     def __setitem__(self, index, value) -> None:
         if value.__class__ is not Tensor and is_torch_tensor(value):
-            value = from_torch(value)  # (bfloat16 too, and one that requires grad, which NumPy's reading refuses)
+            value = Tensor(from_torch(value))  # (bfloat16 too, and one that requires grad, which NumPy refuses)
+        if isinstance(value, Tensor) and value.dtype is not self.dtype and value.dtype != self.dtype:
+            check_put_dtype(self, index, value)
         if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
             return  # a parameter, buffer or argument while ember.jit traces: an assign node, run on every call
         if (is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False))

@@ -339,6 +339,31 @@ def test_setitem_and_iteration():
         iter(ember.tensor(1.0))
 
 
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_setitem_with_a_tensor_index_refuses_a_value_of_another_dtype_as_pytorch(requires_grad):
+    """An index of tensors or lists puts as PyTorch's index_put_, which refuses a value of another dtype: 1.7 went
+    into an int64 tensor as 1. Basic indexing casts (copy_), and so does a lone mask given one value (masked_fill_)."""
+    def fresh(dtype=ember.float64):
+        x = ember.zeros(4, 3, dtype=dtype, requires_grad=requires_grad and dtype == ember.float64)
+        return x * 1 if requires_grad and dtype == ember.float64 else x
+
+    for index, value in [([0, 1], ember.ones(3)), (ember.tensor([2]), ember.ones(3, dtype=ember.int64)),
+                         ((0, [0, 2]), ember.tensor(1.5)), ((slice(None), np.array([1])), ember.ones(4, 1)),
+                         (ember.tensor([True, False, True, False]), ember.ones(3))]:
+        with pytest.raises(RuntimeError, match=r"__setitem__: .* dtype float64, got (float32|int64)"):
+            fresh().__setitem__(index, value)
+    with pytest.raises(RuntimeError, match=r"dtype int64, got float64"):
+        fresh(ember.int64)[[0]] = ember.full((3,), 1.7, dtype=ember.float64)
+    x = fresh()
+    x[1:3] = ember.ones(3)
+    x[0, 1] = ember.tensor(2, dtype=ember.int64)
+    x[x > 1] = ember.tensor([3.0])
+    x[:, [True, False, True]] = ember.tensor(4.0)
+    x[ember.tensor(3)] = ember.full((3,), 5.0)
+    x[[0]] = ember.tensor([[6.0, 6.0, 6.0]], dtype=ember.float64)
+    np.testing.assert_array_equal(x.detach().numpy(), [[6, 6, 6], [4, 1, 4], [4, 1, 4], [5, 5, 5]])
+
+
 def test_in_looks_for_an_equal_element_as_pytorch():
     x = ember.tensor([[1, 2], [3, 4]])
     assert 2 in x and 7 not in x and ember.tensor(3) in x and ember.tensor([5, 4]) in x and 2 in ember.tensor(2)
@@ -374,7 +399,7 @@ def test_recorded_item_assignment_indexes_integers_before_arrays_as_in_pytorch()
     # with gradients recorded, y[0, :, [1, 2]] = v took NumPy's order: v of shape (2, 2) went in transposed
     v = np.array([[1.0, 2.0], [3.0, 4.0]])
     x = ember.zeros(3, 2, 5, requires_grad=True)
-    value = ember.tensor(v, requires_grad=True)
+    value = ember.tensor(v, dtype=ember.float32, requires_grad=True)
     y = x * 1
     y[0, :, [1, 2]] = value
     expected = np.zeros((3, 2, 5))

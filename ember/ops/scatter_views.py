@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.backend.devices import from_torch, is_torch_tensor
 from ember.ops import dispatch
 from ember.ops.arrange import _axes
 from ember.ops.convert import as_tensor, cast, cast_same_kind, same_dtype
@@ -145,6 +146,32 @@ def setitem(x, index, value) -> TensorLike:
         first, second = steps
         return _put_at("setitem", x, first, setitem(getitem(x, first), second, value), False)
     return _put_at("setitem", x, index, value, False)
+
+
+def check_put_dtype(x: TensorLike, index, value: TensorLike) -> None:
+    """A RuntimeError for ``x[index] = value`` where ``value`` is a tensor of another dtype than ``x`` and ``index``
+    holds tensors, arrays or lists: PyTorch puts through ``index_put_`` then, which refuses the cast (only basic
+    indexing casts, as ``copy_``; so does a lone boolean mask given one value, as ``masked_fill_``)."""
+    items = index if isinstance(index, tuple) else (index,)
+    advanced = []
+    for item in items:
+        if item is None or item is Ellipsis or isinstance(item, (int, slice, np.integer)):
+            continue
+        if isinstance(item, list):
+            item = np.asarray(item)
+        elif not isinstance(item, TensorLike) and is_torch_tensor(item):
+            item = from_torch(item)
+        if getattr(item, "ndim", None) == 0 and item.dtype.kind in "iu":
+            continue  # a 0-d integer tensor indexes as an integer
+        advanced.append(item)
+    if not advanced:
+        return
+    mask = getattr(advanced[0], "ndim", 0) > 0 and advanced[0].dtype == np.bool_
+    if len(advanced) == 1 and mask and int(np.prod(value.shape, dtype=np.int64)) == 1:
+        return
+    raise RuntimeError(f"__setitem__: an index of tensors puts the value as index_put, which needs the value in the "
+                       f"tensor's dtype {x.dtype}, got {value.dtype} (as in PyTorch; only basic indexing casts): "
+                       f"cast the value first, e.g. value.to({x.dtype})")
 
 
 def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) -> TensorLike:
