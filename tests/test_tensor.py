@@ -327,6 +327,17 @@ def test_getitem_matches_numpy():
     np.testing.assert_array_equal(x[0][x[0] > 3].numpy(), a[0][a[0] > 3])
 
 
+def test_an_index_out_of_range_is_an_index_error_as_in_pytorch():
+    # x[4] on 4 rows was a ShapeError (a ValueError), which ``except IndexError`` (PyTorch's error) let through
+    from ember.ops.registry import ShapeError
+
+    x = ember.zeros(4, 5, requires_grad=True)
+    for index in (4, -5, (0, 5), [0, 4], (slice(None), ember.tensor([7])), (0, 0, 0), ember.ones(3, dtype=ember.bool)):
+        with pytest.raises(IndexError, match="getitem: ") as caught:
+            x[index]
+        assert isinstance(caught.value, ShapeError)
+
+
 def test_setitem_and_iteration():
     x = ember.zeros(3, 2)
     x[1] = 5.0

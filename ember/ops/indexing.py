@@ -17,7 +17,16 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import WHERE, _scalar
 from ember.ops.infer import as_int, check_axis, check_sizes, differ, fits, movement_cost, normalize_axis
 from ember.ops.modes import on_tensors, vjp_rule
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, ShapeError, Spec, defop, format_shape, shape_error
+from ember.ops.registry import (
+    NO_ONNX,
+    NON_DIFFERENTIABLE,
+    IndexShapeError,
+    ShapeError,
+    Spec,
+    defop,
+    format_shape,
+    shape_error,
+)
 from ember.ops.shape import clone, reshape, reshape_with
 from ember.ops.sized import slice_sized, sourced
 
@@ -110,8 +119,8 @@ def _check_masks(index: tuple, shape: tuple) -> None:
     try:
         _indexed_shape(tuple(shape), None, host)
     except IndexError as exc:
-        raise ShapeError(f"getitem: a boolean mask does not fit the input of shape {format_shape(shape)}: {exc}") \
-            from None
+        raise IndexShapeError(f"getitem: a boolean mask does not fit the input of shape {format_shape(shape)}: "
+                              f"{exc}") from None
 
 
 def _is_basic(index) -> bool:
@@ -134,7 +143,8 @@ def _getitem_infer(x, *, index):
     except (IndexError, TypeError, ValueError) as exc:
         if isinstance(exc, TypeError) and None in x.shape:
             raise  # an unknown dimension: the graph probes it with stand-in sizes
-        raise shape_error("getitem", [x], f"index {index!r} does not fit: {exc}") from exc
+        kind = IndexShapeError if isinstance(exc, IndexError) else ShapeError
+        raise shape_error("getitem", [x], f"index {index!r} does not fit: {exc}", kind) from exc
 
 
 def _indexed(array, index):

@@ -34,6 +34,11 @@ class ShapeError(ValueError):
     """Raised when an op's inputs do not fit together; the message names the op, shapes and dtypes."""
 
 
+class IndexShapeError(ShapeError, IndexError):
+    """A ShapeError for an index that does not fit the indexed tensor (out of range, too many, a mask of another
+    shape): an IndexError too, as PyTorch raises, so that ``except IndexError`` catches it."""
+
+
 class Spec(NamedTuple):
     """What is known of a value before it is computed: its shape and dtype."""
 
@@ -238,5 +243,5 @@ def describe(specs) -> str:
     return ", ".join(f"{s.dtype}{format_shape(s.shape)}" for s in specs)
 
 
-def shape_error(op_name: str, specs, detail: str) -> ShapeError:
-    return ShapeError(f"{op_name}: {detail} (inputs: {describe(specs)})")
+def shape_error(op_name: str, specs, detail: str, kind: type[ShapeError] = ShapeError) -> ShapeError:
+    return kind(f"{op_name}: {detail} (inputs: {describe(specs)})")
