@@ -1067,6 +1067,24 @@ def test_scatter_with_src_or_value_matches_torch_with_gradients():
         ours.scatter(0, ember.tensor(index), src, reduce="max")
 
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
+def test_scatter_into_a_bool_tensor_matches_torch():
+    # scatter of a bool src or value was refused naming scatter_add (its counts were not bool), and
+    # scatter_reduce's "sum" (scatter's reduce="add") refused bool tensors; PyTorch's sum of bools is their or
+    arrays = (np.array([True, False, False, True]), np.array([0, 0, 1, 1, 2, 2]),
+              np.array([False, False, True, True, False, True]))
+    (x, index, src), (x_t, index_t, src_t) = map(ember.tensor, arrays), map(torch.tensor, arrays)
+    two, two_t = ember.tensor([1, 2]), torch.tensor([1, 2])
+    _same(ember.scatter(x, 0, two, src[:2]), torch.scatter(x_t, 0, two_t, src_t[:2]), exact=True)
+    _same(ember.scatter(x, 0, two, True), torch.scatter(x_t, 0, two_t, True), exact=True)
+    _same(x.clone().scatter_(0, two, value=True), x_t.clone().scatter_(0, two_t, value=True), exact=True)
+    _same(ember.scatter(x, 0, index, src, reduce="add"), torch.scatter(x_t, 0, index_t, src_t, reduce="add"),
+          exact=True)
+    for include_self in (True, False):
+        _same(ember.scatter_reduce(x, 0, index, src, "sum", include_self=include_self),
+              torch.scatter_reduce(x_t, 0, index_t, src_t, "sum", include_self=include_self), exact=True)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_scatter_add_sums_in_float32_as_torch(dtype):
     # 3000 ones added in float16 stopped at 2048 (bfloat16: 256); PyTorch sums in float32 and rounds once

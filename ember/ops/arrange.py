@@ -280,6 +280,9 @@ def scatter(x, axis: int, index, src=None, *, value=None, reduce: str | None = N
             check_fill_value("scatter", number, x.dtype)
             src = broadcast_to(cast(as_tensor(number, x), x.dtype), tuple(index.shape))
         return scatter_reduce(x, axis, index, src, "sum" if reduce == "add" else "prod")
+    if x.dtype == np.bool_:  # placed as int64 (scatter_add counts in the input's dtype), read back as bool
+        src = cast(src, np.int64) if isinstance(src, TensorLike) else src
+        return cast(scatter(cast(x, np.int64), axis, index, src, value=value), np.bool_)
     def add(base, values):
         return scatter_add(base, axis, index, values)
 

@@ -204,6 +204,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     axis = normalize_axis("scatter_reduce", dim, x.ndim, [Spec(x.shape, x.dtype)])[0]
     refuse_negative("scatter_reduce", index, x, axis)
     include_self = bool(include_self)
+    if reduce == "sum" and x.dtype == np.bool_:  # a bool sum is a logical or: the largest member, as PyTorch's
+        reduce = "amax"
     if reduce in _UFUNCS:
         attrs = {"axis": axis, "reduce": reduce, "include_self": include_self}
         return dispatch.apply(SCATTER_REDUCE, (x, index, src), attrs)
