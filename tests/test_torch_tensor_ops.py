@@ -1380,6 +1380,18 @@ def test_index_and_scatter_ops_refuse_a_source_of_another_dtype_as_torch(name, d
           _MISMATCHED[name](torch, torch.tensor(x), torch.tensor(same)))
 
 
+@pytest.mark.parametrize("name", ["index_add", "index_copy", "index_add_", "index_copy_"])
+@pytest.mark.parametrize("dim, shape", [(0, (1, 3)), (0, (2, 1)), (0, (3,)), (1, (1, 2)), (1, (4, 1))])
+def test_index_add_and_copy_refuse_a_source_that_only_broadcasts_as_torch(name, dim, shape):
+    # a source of shape (1, 3) for two rows was broadcast by the eager forward (both rows got its values) where
+    # PyTorch (and Ember's own graphs) refuse it
+    x, index, source = np.zeros((4, 3)), np.array([0, 2]), np.ones(shape)
+    with pytest.raises((RuntimeError, IndexError)):
+        getattr(torch.tensor(x), name)(dim, torch.tensor(index), torch.tensor(source))
+    with pytest.raises(ValueError, match=f"{name.rstrip('_')}: the source must have shape"):
+        getattr(ember.tensor(x), name)(dim, ember.tensor(index), ember.tensor(source))
+
+
 def test_numbers_and_ember_form_keep_casting_and_index_copy_promotes_under_autocast_as_torch():
     x = np.arange(6).reshape(2, 3)
     index = np.array([[1, 0, 1]])

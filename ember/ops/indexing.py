@@ -552,6 +552,10 @@ def _index_add(x: TensorLike, indices, src, axis: int, strict: str | None = None
         refuse_negative(strict, indices, x, axis)
     if x.ndim == 0:  # PyTorch's: a 0-d tensor indexed as one of one element
         return reshape(_index_add(reshape(x, (1,)), reshape(indices, (-1,)), reshape(src, (-1,)), 0), ())
+    expected = tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:])
+    if not fits(tuple(src.shape), expected):  # (the eager forward's add.at would broadcast it)
+        raise shape_error(strict or "index_add", [x, indices, src], f"the source must have shape {list(expected)}: "
+                          f"the input's outside dim {axis} and the index's length along it, got {list(src.shape)}")
     return dispatch.apply(INDEX_ADD, (x, indices, src), {"axis": axis})
 
 
