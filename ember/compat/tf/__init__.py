@@ -28,6 +28,7 @@ from ember.compat.tf import (
     data,
     errors,
     image,
+    image_boxes,
     image_color,
     layers,
     losses,
@@ -383,8 +384,9 @@ __all__ += ["complex", "complex64", "complex128", "confusion_matrix", "conj", "c
 tuple = _tuple  # noqa: A001  (tf.tuple)
 print = print_  # noqa: A001  (tf.print: an op that prints when a Session runs it)
 train.experimental = mixed_precision.experimental  # (defined above train: its optimizer wraps train's)
-for _name in image_color.__all__:  # tf.image.rgb_to_hsv, ssim... (built over image's convert_image_dtype)
-    setattr(image, _name, getattr(image_color, _name))
+for _module in (image_boxes, image_color):  # tf.image.rgb_to_hsv, ssim, crop_and_resize... (modules over image's)
+    for _name in _module.__all__:
+        setattr(image, _name, getattr(_module, _name))
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))
 
