@@ -38,6 +38,7 @@ from ember.compat.tf import (
     nn,
     rnn,
     summary,
+    summary_media,
     train,
 )
 from ember.compat.tf import check_ops as _check_ops
@@ -387,6 +388,8 @@ train.experimental = mixed_precision.experimental  # (defined above train: its o
 for _module in (image_boxes, image_color):  # tf.image.rgb_to_hsv, ssim, crop_and_resize... (modules over image's)
     for _name in _module.__all__:
         setattr(image, _name, getattr(_module, _name))
+for _name in summary_media.__all__:  # tf.summary.image, audio, text, tensor_summary
+    setattr(summary, _name, getattr(summary_media, _name))
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))
 

@@ -36,14 +36,16 @@ class SummaryOp(Tensor):
 
     def __init__(self, parts: list, name: str):
         super().__init__(None, name=name)
-        self.parts = parts  # (tag, kind, tensor)
+        self.parts = parts  # (tag, kind, tensor); kind "scalar", "histogram" or a function giving Summary.Values
         self.summary_values = [t for _, _, t in parts]
 
     def serialize(self, values: list) -> bytes:
         tbx = _tensorboardx()
         merged = tbx.proto.summary_pb2.Summary()
         for (tag, kind, _), value in zip(self.parts, values):
-            if kind == "scalar":
+            if callable(kind):  # image, audio, text, tensor summaries: their own Summary.Values
+                merged.value.extend(kind(tag, value, tbx))
+            elif kind == "scalar":
                 merged.value.extend(tbx.summary.scalar(tag, float(value)).value)
             else:
                 merged.value.extend(tbx.summary.histogram(tag, value, "auto").value)
