@@ -31,7 +31,9 @@ from ember.compat.tf.embedding_ops import embedding_lookup
 from ember.compat.tf.math_ops import top_k
 from ember.compat.tf.nn_basics import activation_op, dropout, elu, relu, relu6, selu, sigmoid, softplus, tanh
 from ember.compat.tf.nn_extra import (
+    compute_accidental_hits,
     convolution,
+    ctc_greedy_decoder,
     dilation2d,
     erosion2d,
     max_pool_with_argmax,
@@ -45,17 +47,17 @@ from ember.compat.tf.sampled_losses import nce_loss, sampled_softmax_loss
 
 __all__ = [
     "atrous_conv2d", "avg_pool", "avg_pool2d", "avg_pool3d", "batch_normalization", "bias_add",
-    "bidirectional_dynamic_rnn", "conv1d", "conv2d", "conv2d_transpose", "conv3d", "convolution", "crelu",
-    "ctc_loss", "ctc_loss_v2", "depthwise_conv2d", "dilation2d", "dropout", "dynamic_rnn", "elu",
-    "embedding_lookup", "erosion2d", "fixed_unigram_candidate_sampler", "fused_batch_norm", "gelu", "in_top_k",
-    "l2_loss", "l2_normalize", "leaky_relu", "local_response_normalization", "log_poisson_loss", "log_softmax",
-    "log_uniform_candidate_sampler", "lrn", "max_pool", "max_pool2d", "max_pool3d", "max_pool_with_argmax",
-    "moments", "nce_loss", "normalize_moments", "pool", "relu", "relu6", "rnn_cell", "sampled_softmax_loss", "selu",
-    "separable_conv2d", "sigmoid", "sigmoid_cross_entropy_with_logits", "silu", "softmax",
-    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus", "softsign",
-    "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn", "sufficient_statistics",
-    "swish", "tanh", "top_k", "uniform_candidate_sampler", "weighted_cross_entropy_with_logits", "weighted_moments",
-    "xw_plus_b", "zero_fraction",
+    "bidirectional_dynamic_rnn", "compute_accidental_hits", "conv1d", "conv2d", "conv2d_transpose", "conv3d",
+    "convolution", "crelu", "ctc_greedy_decoder", "ctc_loss", "ctc_loss_v2", "depthwise_conv2d", "dilation2d",
+    "dropout", "dynamic_rnn", "elu", "embedding_lookup", "erosion2d", "fixed_unigram_candidate_sampler",
+    "fused_batch_norm", "gelu", "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "local_response_normalization",
+    "log_poisson_loss", "log_softmax", "log_uniform_candidate_sampler", "lrn", "max_pool", "max_pool2d",
+    "max_pool3d", "max_pool_with_argmax", "moments", "nce_loss", "normalize_moments", "pool", "relu", "relu6",
+    "rnn_cell", "sampled_softmax_loss", "selu", "separable_conv2d", "sigmoid", "sigmoid_cross_entropy_with_logits",
+    "silu", "softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
+    "softsign", "sparse_softmax_cross_entropy_with_logits", "static_bidirectional_rnn", "static_rnn",
+    "sufficient_statistics", "swish", "tanh", "top_k", "uniform_candidate_sampler",
+    "weighted_cross_entropy_with_logits", "weighted_moments", "xw_plus_b", "zero_fraction",
 ]
 
 

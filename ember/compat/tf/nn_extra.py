@@ -8,12 +8,13 @@ import itertools
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, op, outputs
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, int64, op, outputs
 from ember.compat.tf.conv_ops import padding_pairs, spatial_of_full
+from ember.compat.tf.host_ops import py_func
 
 __all__ = [
-    "convolution", "dilation2d", "erosion2d", "max_pool_with_argmax", "normalize_moments", "pool",
-    "sufficient_statistics", "weighted_moments",
+    "compute_accidental_hits", "convolution", "ctc_greedy_decoder", "dilation2d", "erosion2d",
+    "max_pool_with_argmax", "normalize_moments", "pool", "sufficient_statistics", "weighted_moments",
 ]
 
 
@@ -325,3 +326,80 @@ def erosion2d(value, kernel, strides, rates, padding, name: str | None = None) -
     """Grayscale erosion of NHWC ``value`` by ``kernel``: the min over the window of ``value - kernel`` (the
     kernel mirrored), each channel on its own."""
     return _morphology("erosion2d", name or "Erosion2D", value, kernel, strides, rates, padding, True)
+
+
+# --- CTC greedy decoding and accidental hits (value-sized: computed on the host) ----------------------------
+
+
+def _greedy_paths(logits: np.ndarray, lengths: np.ndarray, merge_repeated: bool) -> np.ndarray:
+    steps, batch, classes = logits.shape
+    if lengths.shape != (batch,) or (lengths < 0).any() or (lengths > steps).any():
+        raise ValueError(f"tf.nn.ctc_greedy_decoder: sequence_length must be {batch} lengths in [0, {steps}], got "
+                         f"{lengths.tolist()}")
+    paths = []
+    for b in range(batch):
+        best, path, previous = np.argmax(logits[:int(lengths[b]), b], axis=-1), [], -1
+        for label in best.tolist():
+            if label != classes - 1 and not (merge_repeated and label == previous):
+                path.append(label)
+            previous = label
+        paths.append(path)
+    dense = np.full((batch, max((len(p) for p in paths), default=0)), -1, np.int64)
+    for b, path in enumerate(paths):
+        dense[b, :len(path)] = path
+    return dense
+
+
+def ctc_greedy_decoder(inputs, sequence_length, merge_repeated: bool = True) -> tuple:
+    """Best-path decoding of (max_time, batch, num_classes) logits, the blank the last class: each step's
+    most likely class, repeats merged (``merge_repeated``), blanks dropped. Ember has no SparseTensor, so the
+    decoded paths come as TF-1's sparse result densified (as ``tf.sparse.to_dense(..., default_value=-1)``):
+    ``([int64 (batch, longest path) padded with -1], neg_sum_logits (batch, 1))``, the second minus the sum over
+    each sequence's steps of its largest logit."""
+    logits, lengths = as_tf(inputs), as_tf(sequence_length)
+    if logits.shape is not None and len(logits.shape) != 3:
+        raise ValueError(f"tf.nn.ctc_greedy_decoder: inputs must be 3-D (max_time, batch, num_classes), got shape "
+                         f"{list(logits.shape)}")
+    if lengths.shape is not None and len(lengths.shape) != 1:
+        raise ValueError(f"tf.nn.ctc_greedy_decoder: sequence_length must be 1-D (batch,), got shape "
+                         f"{list(lengths.shape)}")
+    if lengths.dtype is not None and lengths.dtype.kind not in "iu":
+        raise TypeError(f"tf.nn.ctc_greedy_decoder: sequence_length must be int32, got {lengths.dtype}")
+    merge = bool(merge_repeated)
+    decoded = py_func(lambda x, n: _greedy_paths(x, n, merge), [logits, lengths], int64, name="CTCGreedyDecoder")
+    decoded.set_shape([None if logits.shape is None else logits.shape[1], None])
+
+    def neg_sum(x, n):
+        steps = ember.reshape(ember.arange(x.shape[0], dtype=np.int64), (-1, 1))
+        inside = steps < ember.reshape(ember.cast(n, np.int64), (1, -1))
+        best = ember.where(inside, ember.amax(x, axis=-1), ember.zeros_like(x[..., 0]))
+        return -ember.reshape(ember.sum(best, axis=0), (-1, 1))
+
+    return [decoded], op(neg_sum, (logits, lengths), name="CTCGreedyDecoder")
+
+
+def _hits(true: np.ndarray, sampled: np.ndarray, num_true: int) -> list:
+    if true.ndim != 2 or true.shape[1] != num_true:
+        raise ValueError(f"tf.nn.compute_accidental_hits: true_classes must be (batch, num_true={num_true}), got "
+                         f"shape {list(true.shape)}")
+    position = {int(c): j for j, c in enumerate(sampled.reshape(-1).tolist())}  # a repeated candidate: its last
+    found = [(i, position[int(c)]) for i in range(true.shape[0]) for c in true[i].tolist() if int(c) in position]
+    return [np.array([i for i, _ in found], np.int32), np.array([j for _, j in found], np.int64),
+            np.full(len(found), -np.finfo(np.float32).max, np.float32)]
+
+
+def compute_accidental_hits(true_classes, sampled_candidates, num_true: int, seed=None, name: str | None = None):
+    """(int32 indices, int64 ids, float32 weights) of each true class of row ``i`` that was also sampled, at
+    position ``ids``: TF's pairs in row order, each weighted ``-FLT_MAX`` (to be added to the sampled logits)."""
+    true, sampled = as_tf(true_classes), as_tf(sampled_candidates)
+    if true.shape is not None and (len(true.shape) != 2 or true.shape[1] not in (None, int(num_true))):
+        raise ValueError(f"tf.nn.compute_accidental_hits: true_classes must be (batch, num_true={num_true}), got "
+                         f"shape {list(true.shape)}")
+    if sampled.shape is not None and len(sampled.shape) != 1:
+        raise ValueError(f"tf.nn.compute_accidental_hits: sampled_candidates must be 1-D, got shape "
+                         f"{list(sampled.shape)}")
+    parts = py_func(lambda t, s: _hits(t, s, int(num_true)), [true, sampled], [np.int32, np.int64, np.float32],
+                    name=name or "ComputeAccidentalHits")
+    for part in parts:
+        part.set_shape([None])
+    return tuple(parts)
