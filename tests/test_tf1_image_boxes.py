@@ -141,3 +141,37 @@ def test_non_max_suppression_fed_and_errors():
         tf.image.non_max_suppression(tf.placeholder(tf.float32, [None, 5]), scores, 3)
     with pytest.raises(ValueError, match=r"boxes \[3, 4\] and scores \[2\] must have one number of boxes"):
         tf.image.non_max_suppression(tf.zeros([3, 4]), tf.zeros([2]), 3)
+
+
+def _ref_draw(images, boxes, table):
+    out = images.copy()
+    _, height, width, _ = images.shape
+    for b in range(len(boxes)):
+        for n, (y1, x1, y2, x2) in enumerate(boxes[b]):
+            top, bottom = int(np.float32(y1) * np.float32(height - 1)), int(np.float32(y2) * np.float32(height - 1))
+            left, right = int(np.float32(x1) * np.float32(width - 1)), int(np.float32(x2) * np.float32(width - 1))
+            if top > bottom or left > right or top >= height or bottom < 0 or left >= width or right < 0:
+                continue
+            for i in range(height):
+                for j in range(width):
+                    on_row = i in (top, bottom) and max(left, 0) <= j <= min(right, width - 1)
+                    on_col = j in (left, right) and max(top, 0) <= i <= min(bottom, height - 1)
+                    if on_row or on_col:
+                        out[b, i, j] = table[n % len(table)]
+    return out
+
+
+def test_draw_bounding_boxes_outlines_as_tf():
+    images = np.random.default_rng(3).uniform(0, 1, (2, 9, 11, 3)).astype(np.float32)
+    boxes = np.array([[[0.1, 0.2, 0.6, 0.7], [-0.3, 0.5, 0.4, 1.4], [0.5, 0.5, 0.2, 0.9]],
+                      [[0.0, 0.0, 1.0, 1.0], [1.2, 0.1, 1.5, 0.3], [0.3, 0.3, 0.3, 0.8]]], np.float32)
+    got = _run(tf.image.draw_bounding_boxes(tf.constant(images), tf.constant(boxes)))
+    default = np.array([[1, 1, 0], [0, 0, 1], [1, 0, 0]], np.float32)  # yellow, blue, red
+    np.testing.assert_array_equal(got, _ref_draw(images, boxes, default))
+    colors = np.array([[0.2, 0.4, 0.6, 1.0]], np.float32)
+    got = _run(tf.image.draw_bounding_boxes(tf.constant(images[:, :, :, :1]), tf.constant(boxes), colors=colors))
+    np.testing.assert_array_equal(got, _ref_draw(images[:, :, :, :1], boxes, colors[:, :1]))
+    with pytest.raises(TypeError, match="draw_bounding_boxes: images must be float32 or float16, got uint8"):
+        tf.image.draw_bounding_boxes(tf.constant(images.astype(np.uint8)), tf.constant(boxes))
+    with pytest.raises(ValueError, match=r"draw_bounding_boxes: boxes must have shape \[N, N, 4\], got \[2, 3\]"):
+        tf.image.draw_bounding_boxes(tf.constant(images), tf.constant(boxes[:, 0, :3]))

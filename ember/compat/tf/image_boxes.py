@@ -10,7 +10,11 @@ import ember
 from ember.compat.tf._core import Tensor, as_tf, int32, op
 from ember.compat.tf.host_ops import py_func
 
-__all__ = ["crop_and_resize", "non_max_suppression"]
+__all__ = ["crop_and_resize", "draw_bounding_boxes", "non_max_suppression"]
+
+# TF's default box colours (RGBA), used in turn: yellow, blue, red, lime, purple, olive, maroon, navy, aqua, fuchsia
+_COLORS = np.array([[1, 1, 0, 1], [0, 0, 1, 1], [1, 0, 0, 1], [0, 1, 0, 1], [0.5, 0, 0.5, 1], [0.5, 0.5, 0, 1],
+                    [0.5, 0, 0, 1], [0, 0, 0.5, 1], [0, 1, 1, 1], [1, 0, 1, 1]], np.float32)
 
 
 def _check_shape(name: str, arg: str, t: Tensor, want: tuple) -> None:
@@ -148,4 +152,58 @@ def non_max_suppression(boxes, scores, max_output_size, iou_threshold=0.5, score
     extra = [as_tf(max_output_size), as_tf(iou_threshold), as_tf(score_threshold)]
     out = py_func(_greedy, [boxes, scores, *extra], int32, name=name or "NonMaxSuppressionV3")
     out.set_shape([None])
+    return out
+
+
+def _draw(images: np.ndarray, boxes: np.ndarray, colors: np.ndarray | None) -> np.ndarray:
+    batch, height, width, depth = images.shape
+    if boxes.ndim != 3 or boxes.shape[0] != batch or boxes.shape[2] != 4:
+        raise ValueError(f"tf.image.draw_bounding_boxes: boxes must be (batch={batch}, N, 4), got shape "
+                         f"{list(boxes.shape)}")
+    if colors is not None and colors.size:
+        if colors.ndim != 2 or colors.shape[1] < depth:
+            raise ValueError(f"tf.image.draw_bounding_boxes: colors must be 2-D with at least {depth} channels, got "
+                             f"shape {list(colors.shape)}")
+        table = colors[:, :depth].astype(np.float32)
+    else:
+        table = _COLORS[:, :depth].copy()
+        if depth == 1:
+            table[:, 0] = 1.0
+    canvas = images.copy()
+    for b in range(batch):
+        for n, box in enumerate(boxes[b].astype(np.float32)):
+            # the kernel's float products, truncated toward zero
+            top, bottom = int(box[0] * np.float32(height - 1)), int(box[2] * np.float32(height - 1))
+            left, right = int(box[1] * np.float32(width - 1)), int(box[3] * np.float32(width - 1))
+            if top > bottom or left > right or top >= height or bottom < 0 or left >= width or right < 0:
+                continue  # inverted, or wholly outside: not drawn
+            color = table[n % len(table)].astype(canvas.dtype)
+            rows = slice(max(top, 0), min(bottom, height - 1) + 1)
+            cols = slice(max(left, 0), min(right, width - 1) + 1)
+            if top >= 0:
+                canvas[b, top, cols] = color
+            if bottom < height:
+                canvas[b, bottom, cols] = color
+            if left >= 0:
+                canvas[b, rows, left] = color
+            if right < width:
+                canvas[b, rows, right] = color
+    return canvas
+
+
+def draw_bounding_boxes(images, boxes, name: str | None = None, colors=None) -> Tensor:
+    """``images`` (float32 or float16 (batch, H, W, 1, 3 or 4)) with the outline of each of ``boxes`` ((batch, N,
+    4) normalized [y_min, x_min, y_max, x_max]) drawn one pixel wide in ``colors`` (rows of RGBA, used in turn;
+    TF's table by default); inverted boxes and boxes wholly outside are not drawn. No gradient, as in TF-1."""
+    images, boxes = as_tf(images), as_tf(boxes)
+    if images.shape is not None and (len(images.shape) != 4 or images.shape[3] not in (None, 1, 3, 4)):
+        raise ValueError(f"tf.image.draw_bounding_boxes: images must be 4-D with 1, 3 or 4 channels, got shape "
+                         f"{list(images.shape)}")
+    if images.dtype is not None and images.dtype not in (np.float16, np.float32):
+        raise TypeError(f"tf.image.draw_bounding_boxes: images must be float32 or float16, got {images.dtype}")
+    _check_shape("draw_bounding_boxes", "boxes", boxes, (None, None, 4))
+    extra = [] if colors is None else [as_tf(colors)]
+    out = py_func(lambda x, b, *c: _draw(x, b, c[0] if c else None), [images, boxes, *extra], images.dtype,
+                  name=name or "DrawBoundingBoxes")
+    out.set_shape(images.shape)
     return out
