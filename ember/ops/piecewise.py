@@ -35,6 +35,7 @@ TIE = defop(
     onnx=NO_ONNX,
 )
 
+
 def _piecewise_rule(run, ctx, g):
     # on arrays (a first-order eager backward) nothing is recorded that a tie could serve
     return (run(TIE, g, ctx.inputs[0]) if run is on_tensors else g,)
