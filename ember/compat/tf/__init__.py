@@ -42,6 +42,8 @@ from ember.compat.tf import (
     train,
 )
 from ember.compat.tf import check_ops as _check_ops
+from ember.compat.tf import checkpoint_utils as _checkpoint_utils
+from ember.compat.tf import coordinator as _coordinator
 from ember.compat.tf._core import (
     AUTO_REUSE,
     Graph,
@@ -392,6 +394,10 @@ for _name in summary_media.__all__:  # tf.summary.image, audio, text, tensor_sum
     setattr(summary, _name, getattr(summary_media, _name))
 for _name in monitored.__all__:  # tf.train.MonitoredTrainingSession and its hooks (built over train's Saver)
     setattr(train, _name, getattr(monitored, _name))
+for _module in (_coordinator, _checkpoint_utils):  # (built over train's latest_checkpoint)
+    for _name in _module.__all__:
+        setattr(train, _name, getattr(_module, _name))
+        train.__all__.append(_name)
 
 
 def add_n(inputs, name: str | None = None):

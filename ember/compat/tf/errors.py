@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FailedPreconditionError", "InvalidArgumentError", "OpError", "OutOfRangeError"]
+__all__ = ["FailedPreconditionError", "InvalidArgumentError", "NotFoundError", "OpError", "OutOfRangeError"]
 
 
 class OpError(Exception):
@@ -26,3 +26,7 @@ class OutOfRangeError(OpError):
 
     def __init__(self, node_def=None, op=None, message: str = "End of sequence"):
         super().__init__(node_def, op, message)
+
+
+class NotFoundError(OpError):
+    """Something named was not found (a file, a checkpoint's key)."""

@@ -1,0 +1,168 @@
+"""TF-1 names added to ``ember.compat.tf`` (each an AttributeError before), each against TF-1's documented
+behaviour computed here in NumPy."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+
+import ember.compat.tf as tf
+
+# --- tf.train.Coordinator, start_queue_runners --------------------------------------------------------------
+
+
+def test_coordinator_stops_threads_and_join_reraises_the_first_exception():
+    coord = tf.train.Coordinator()
+    steps = []
+
+    def worker(i):
+        with coord.stop_on_exception():
+            while not coord.should_stop():
+                steps.append(i)
+                if len(steps) > 5:
+                    raise RuntimeError(f"worker {i} failed")
+                coord.wait_for_stop(0.001)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    with pytest.raises(RuntimeError, match="worker . failed"):
+        coord.join(threads)
+    assert coord.should_stop() and coord.joined and not any(t.is_alive() for t in threads)
+    with pytest.raises(ValueError, match="late"):  # after join, an exception is raised where it is reported
+        coord.request_stop(ValueError("late"))
+
+
+def test_coordinator_clean_stop_exceptions_and_live_threads():
+    coord = tf.train.Coordinator()
+    coord.request_stop(tf.errors.OutOfRangeError())  # the end of the input: a clean stop
+    coord.join([])
+    coord.clear_stop()
+    assert not coord.should_stop() and not coord.wait_for_stop(0.01)
+    release = threading.Event()
+    stuck = threading.Thread(target=release.wait, name="stuck")
+    stuck.start()
+    coord.register_thread(stuck)
+    coord.request_stop()
+    with pytest.raises(RuntimeError, match="threads still running: stuck"):
+        coord.join(stop_grace_period_secs=0.05)
+    release.set()
+    stuck.join()
+    with pytest.raises(TypeError, match="ex must be an exception"):
+        tf.train.Coordinator().request_stop("failed")
+
+
+def test_start_queue_runners_starts_none_and_needs_a_session():
+    x = tf.constant(1.0)
+    with pytest.raises(ValueError, match="no default session"):
+        tf.train.start_queue_runners()
+    with tf.Session() as sess:
+        coord = tf.train.Coordinator()
+        assert tf.train.start_queue_runners(coord=coord) == []
+        assert tf.train.start_queue_runners(sess=sess, coord=coord) == []
+        assert sess.run(x) == 1.0
+        coord.request_stop()
+        coord.join([])
+    tf.add_to_collection("queue_runners", object())
+    with tf.Session() as sess, pytest.raises(ValueError, match="no queue runners"):
+        tf.train.start_queue_runners(sess)
+
+
+# --- checkpoint utilities ---------------------------------------------------------------------------------
+
+
+def _saved_model(tmp_path):
+    rng = np.random.default_rng(0)
+    values = {"old/w": rng.standard_normal((2, 3)).astype(np.float32),
+              "old/inner/b": rng.standard_normal(3).astype(np.float32), "v": np.arange(4.0)}
+    with tf.variable_scope("old"):
+        tf.get_variable("w", initializer=values["old/w"])
+        with tf.variable_scope("inner"):
+            tf.get_variable("b", initializer=values["old/inner/b"])
+    tf.Variable(values["v"], name="v")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"), global_step=7)
+    tf.reset_default_graph()
+    return values, path
+
+
+def test_list_and_load_variables_of_a_checkpoint(tmp_path):
+    values, path = _saved_model(tmp_path)
+    assert tf.train.list_variables(str(tmp_path)) == [("old/inner/b", [3]), ("old/w", [2, 3]), ("v", [4])]
+    assert tf.train.list_variables(path) == tf.train.list_variables(str(tmp_path))
+    np.testing.assert_array_equal(tf.train.load_variable(str(tmp_path), "old/w"), values["old/w"])
+    loaded = tf.train.load_variable(path, "v:0")
+    assert loaded.dtype == np.float64
+    np.testing.assert_array_equal(loaded, values["v"])
+    reader = tf.train.load_checkpoint(path)
+    assert reader.get_variable_to_shape_map()["old/w"] == [2, 3] and reader.has_tensor("v")
+    with pytest.raises(tf.errors.NotFoundError, match="Key old/x not found"):
+        tf.train.load_variable(path, "old/x")
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(ValueError, match="couldn't find 'checkpoint'"):
+        tf.train.list_variables(str(tmp_path / "empty"))
+    with pytest.raises(tf.errors.NotFoundError, match="no checkpoint at"):
+        tf.train.list_variables(str(tmp_path / "nothing.ckpt"))
+
+
+def test_init_from_checkpoint_scope_to_scope_and_single_variables(tmp_path):
+    values, path = _saved_model(tmp_path)
+    with tf.variable_scope("new"):
+        w = tf.get_variable("w", [2, 3])
+        with tf.variable_scope("inner"):
+            b = tf.get_variable("b", [3])
+    top_w = tf.get_variable("w", [2, 3])
+    v = tf.Variable(tf.zeros([4], tf.float64), name="other")
+    untouched = tf.get_variable("z", [2], initializer=tf.ones_initializer())
+    tf.train.init_from_checkpoint(str(tmp_path), {"old/": "new/", "old/w": top_w, "v": v})
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([w, b, top_w, v, untouched])
+    for value, expected in zip(got, [values["old/w"], values["old/inner/b"], values["old/w"], values["v"], [1, 1]]):
+        np.testing.assert_array_equal(value, expected)
+
+
+def test_init_from_checkpoint_root_forms_and_errors(tmp_path):
+    values, path = _saved_model(tmp_path)
+    with tf.variable_scope("model"):
+        with tf.variable_scope("old"):
+            w = tf.get_variable("w", [2, 3])
+            with tf.variable_scope("inner"):
+                b = tf.get_variable("b", [3])
+    tf.train.init_from_checkpoint(path, {"/": "model/"})  # every checkpoint name under model/
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(w), values["old/w"])
+        np.testing.assert_array_equal(sess.run(b), values["old/inner/b"])
+    with pytest.raises(ValueError, match="tensor old/missing is not found"):
+        tf.train.init_from_checkpoint(path, {"old/missing": "model/old/w"})
+    with pytest.raises(ValueError, match="a scope maps only from a scope"):
+        tf.train.init_from_checkpoint(path, {"old/w": "model/nothing"})
+    with pytest.raises(ValueError, match=r"shape of variable model/old/inner/b:0 \(\[3\]\) doesn't match .*\[2, 3\]"):
+        tf.train.init_from_checkpoint(path, {"old/w": "model/old/inner/b"})
+    with pytest.raises(ValueError, match=r"dtype of variable v4:0 \(float32\) .* tensor v \(float64\)"):
+        tf.train.init_from_checkpoint(path, {"v": tf.get_variable("v4", [4])})
+    with pytest.raises(ValueError, match=r"tensor other/inner/b \(inner/b in other/\) is not found"):
+        tf.train.init_from_checkpoint(path, {"other/": "model/old/"})
+
+
+def test_write_graph_as_text_and_binary(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from google.protobuf import text_format
+    from tensorboardX.proto import graph_pb2
+
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    tf.reduce_sum(x * 2.0, name="total")
+    text_path = tf.train.write_graph(tf.get_default_graph(), str(tmp_path / "out"), "g.pbtxt")
+    binary_path = tf.train.write_graph(tf.get_default_graph(), str(tmp_path / "out"), "g.pb", as_text=False)
+    assert text_path == str(tmp_path / "out" / "g.pbtxt")
+    from_text, from_binary = graph_pb2.GraphDef(), graph_pb2.GraphDef()
+    text_format.Parse(open(text_path).read(), from_text)
+    from_binary.ParseFromString(open(binary_path, "rb").read())
+    assert from_text == from_binary
+    assert [n.name for n in from_text.node][0] == "x" and "total" in [n.name for n in from_text.node]
+    with pytest.raises(TypeError, match="expected a tf.Graph or a GraphDef"):
+        tf.train.write_graph("graph", str(tmp_path), "g.pb")
