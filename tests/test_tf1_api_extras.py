@@ -166,3 +166,57 @@ def test_write_graph_as_text_and_binary(tmp_path):
     assert [n.name for n in from_text.node][0] == "x" and "total" in [n.name for n in from_text.node]
     with pytest.raises(TypeError, match="expected a tf.Graph or a GraphDef"):
         tf.train.write_graph("graph", str(tmp_path), "g.pb")
+
+
+# --- variables and collections ------------------------------------------------------------------------------
+
+
+def test_local_variables_initialization_reports_and_checks():
+    w = tf.get_variable("w", [2], initializer=tf.ones_initializer())
+    with tf.variable_scope("metrics"):
+        count = tf.get_local_variable("count", [], initializer=tf.zeros_initializer(), collections=["extra"])
+    assert count.name == "metrics/count:0" and not count.trainable
+    assert tf.local_variables() == [count] and tf.get_collection("extra") == [count]
+    assert tf.global_variables() == [w] and tf.trainable_variables() == [w]
+    report = tf.report_uninitialized_variables()
+    w_ready, count_ready = tf.is_variable_initialized(w), tf.is_variable_initialized(count)
+    assert w_ready.dtype == np.bool_ and tuple(w_ready.shape) == ()
+    with tf.Session() as sess:
+        assert sess.run(report).tolist() == [b"w", b"metrics/count"]
+        assert sess.run([w_ready, count_ready]) == [False, False]
+        sess.run(tf.initialize_local_variables())
+        assert sess.run(report).tolist() == [b"w"]
+        assert sess.run([w_ready, count_ready]) == [False, True]
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(report).tolist() == []
+        assert sess.run(tf.report_uninitialized_variables([count, w])).tolist() == []
+        assert sess.run([w_ready, count_ready]) == [True, True]
+    with tf.Session() as sess:  # a new Session starts with none
+        assert sess.run(tf.report_uninitialized_variables([count, w])).tolist() == [b"metrics/count", b"w"]
+    assert tf.gradients(tf.cast(w_ready, tf.float32) * tf.reduce_sum(w), w)[0] is not None
+    with pytest.raises(TypeError, match="tf.is_variable_initialized: expected a tf.Variable, got Tensor"):
+        tf.is_variable_initialized(w * 2.0)
+    with pytest.raises(ValueError, match="a local variable is not trainable"):
+        tf.get_local_variable("t", [1], trainable=True)
+
+
+def test_model_and_moving_average_variables_and_collection_refs():
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.contrib.layers.fully_connected(x, 2, scope="fc")
+    dense = tf.layers.dense(x, 2, name="core")
+    assert [v.name for v in tf.model_variables()] == ["fc/weights:0", "fc/biases:0"]
+    assert tf.model_variables("core") == []
+    ema = tf.train.ExponentialMovingAverage(0.9)
+    ema.apply(tf.trainable_variables("core"))
+    assert [v.name for v in tf.moving_average_variables()] == ["core/kernel:0", "core/bias:0"]
+    assert tf.get_collection(tf.GraphKeys.MOVING_AVERAGE_VARIABLES, "core/b") == tf.trainable_variables("core/b")
+    ref = tf.get_collection_ref(tf.GraphKeys.UPDATE_OPS)
+    ref.append(y)
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == [y]
+    del ref[:]
+    assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
+    tf.add_to_collection("outputs", dense)
+    assert tf.get_collection_ref("outputs") == [dense]
+    for key in (tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MODEL_VARIABLES):
+        with pytest.raises(ValueError, match=rf"get_collection_ref\('{key}'\).*tf.get_collection"):
+            tf.get_collection_ref(key)

@@ -60,6 +60,7 @@ from ember.compat.tf._core import (
     float32,
     float64,
     get_collection,
+    get_collection_ref,
     get_default_graph,
     get_variable_scope,
     group,
@@ -277,17 +278,23 @@ from ember.compat.tf.variables import (
     assign_sub,
     cast,
     constant_initializer,
+    get_local_variable,
     get_variable,
     global_variables,
     global_variables_initializer,
     glorot_normal_initializer,
     glorot_uniform_initializer,
     initialize_all_variables,
+    initialize_local_variables,
+    is_variable_initialized,
     local_variables,
     local_variables_initializer,
+    model_variables,
+    moving_average_variables,
     ones_initializer,
     random_normal_initializer,
     random_uniform_initializer,
+    report_uninitialized_variables,
     trainable_variables,
     truncated_normal_initializer,
     variables_initializer,
@@ -335,6 +342,7 @@ GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIAB
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
                                   LOCAL_VARIABLES="local_variables", MODEL_VARIABLES="model_variables",
+                                  MOVING_AVERAGE_VARIABLES="moving_average_variables",
                                   METRIC_VARIABLES=metrics._METRIC_VARIABLES)
 initializers = types.SimpleNamespace(
     zeros=zeros_initializer, ones=ones_initializer, constant=constant_initializer,
@@ -362,6 +370,8 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
+__all__ += ["get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
+            "model_variables", "moving_average_variables", "report_uninitialized_variables"]
 __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum",
             "tensor_scatter_add", "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
             "tensor_scatter_sub", "tensor_scatter_update", "unsorted_segment_max", "unsorted_segment_min",

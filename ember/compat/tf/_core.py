@@ -857,6 +857,18 @@ def get_collection(key: str, scope: str | None = None) -> list:
     return in_scope(items, scope)
 
 
+def get_collection_ref(key: str) -> list:
+    """The list of collection ``key`` itself (a change to it changes the collection), as TF-1's. The variable
+    collections are read from the variables, so there is no list to give: ``tf.get_collection`` gives a copy,
+    and ``tf.Variable(..., collections=...)`` puts a variable in others."""
+    graph = get_default_graph()
+    if key in ("variables", "trainable_variables", "local_variables", "global_step") or any(
+            key in v.collections for v in graph.variables):
+        raise ValueError(f"tf.get_collection_ref({key!r}): Ember keeps the variables' collections with the variables "
+                         "(tf.Variable(..., collections=...)); read them with tf.get_collection")
+    return graph.collections.setdefault(key, [])
+
+
 def in_scope(items: list, scope: str | None) -> list:
     """``items`` whose name ``scope`` matches from its start (all of them for ``None``), as TF-1 filters."""
     if scope is None:

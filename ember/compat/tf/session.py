@@ -293,7 +293,24 @@ def _lower_check_numerics(replay: Replay, t: Tensor):
     return source
 
 
+def _lower_is_initialized(replay: Replay, t: Tensor):
+    """``tf.is_variable_initialized``: a host call asking the Session when the graph runs (a compiled graph
+    outlives the initialization it would otherwise have seen)."""
+    var, session = t.args[0], replay.session
+
+    def initialized() -> np.ndarray:
+        try:
+            session.variable_value(var)
+        except FailedPreconditionError:
+            return np.array(False)
+        return np.array(True)
+
+    with replay.graph.building():
+        return host_call(initialized, [], (), np.dtype(bool), name=f"tf.is_variable_initialized '{t.op.name}'")
+
+
 LOWERINGS: dict[str, Callable] = {
+    "IsVariableInitialized": _lower_is_initialized,
     "PyFunc": _lower_py_func,
     "Print": _lower_print,
     "PrintV2": _lower_print_v2,

@@ -414,6 +414,7 @@ class ExponentialMovingAverage:
                                                top), (as_tf(self.num_updates),), name="decay")
         updates = []
         for var in variables:
+            var.graph.add_to_collection("moving_average_variables", var)  # (the variables, as TF-1's)
             shadow = self.shadows.get(var)
             if shadow is None:  # made as TF-1's, outside control dependencies: reading it must not run them
                 with _top_level(var.graph):

@@ -22,6 +22,7 @@ from ember.compat.tf._core import (
 from ember.compat.tf.array_ops import random_normal, random_uniform, truncated_normal
 
 GLOBAL_VARIABLES, LOCAL_VARIABLES = "variables", "local_variables"  # tf.GraphKeys'
+MODEL_VARIABLES, MOVING_AVERAGE_VARIABLES = "model_variables", "moving_average_variables"
 
 
 class Variable(Tensor):
@@ -146,6 +147,48 @@ def local_variables_initializer() -> Operation:
     return variables_initializer(local_variables(), name="init_local")
 
 
+initialize_local_variables = local_variables_initializer
+
+
+def model_variables(scope: str | None = None) -> list:
+    """The graph's model variables (``tf.GraphKeys.MODEL_VARIABLES``: those of ``tf.contrib.layers``), those
+    whose name ``scope`` matches from its start when given."""
+    return get_collection(MODEL_VARIABLES, scope)
+
+
+def moving_average_variables(scope: str | None = None) -> list:
+    """The variables ``tf.train.ExponentialMovingAverage.apply`` keeps averages of (the variables, not the
+    averages), those whose name ``scope`` matches from its start when given."""
+    return get_collection(MOVING_AVERAGE_VARIABLES, scope)
+
+
+def is_variable_initialized(variable: Variable) -> Tensor:
+    """A bool scalar: whether ``variable`` has a value in the Session that runs it (initialized, restored or
+    assigned)."""
+    if not isinstance(variable, Variable):
+        raise TypeError(f"tf.is_variable_initialized: expected a tf.Variable, got {type(variable).__name__}")
+    return Tensor(None, (variable,), name="IsVariableInitialized", shape=(), dtype=np.dtype(bool),
+                  kind="IsVariableInitialized", graph=variable.graph)
+
+
+def report_uninitialized_variables(var_list=None, name: str = "report_uninitialized_variables") -> Tensor:
+    """A 1-D string tensor of the names (``v.op.name``) of the variables of ``var_list`` (default: the global and
+    local ones) that have no value in the Session that runs it, in ``var_list``'s order."""
+    from ember.compat.tf.array_ops import FUNCTIONS, stack
+    from ember.compat.tf.value_sized import boolean_mask
+
+    var_list = global_variables() + local_variables() if var_list is None else list(var_list)
+    for v in var_list:
+        if not isinstance(v, Variable):
+            raise TypeError(f"tf.report_uninitialized_variables: var_list must hold tf.Variables, got "
+                            f"{type(v).__name__}")
+    if not var_list:
+        return constant(np.zeros(0, "S1"), name=name)
+    names = constant(np.array([v.op.name for v in var_list], dtype=bytes))
+    initialized = stack([is_variable_initialized(v) for v in var_list])
+    return boolean_mask(names, FUNCTIONS["logical_not"](initialized), name=name)
+
+
 def zeros_initializer(dtype=float32):
     return lambda shape, dtype=dtype, partition_info=None: constant(np.zeros(shape, as_tf_dtype(dtype)))
 
@@ -265,3 +308,13 @@ def get_variable(name: str, shape=None, dtype=float32, initializer=None, regular
         if penalty is not None:  # (a regularizer of scale 0 gives None, as TF-1's)
             graph.collections.setdefault("regularization_losses", []).append(penalty)
     return var
+
+
+def get_local_variable(name: str, shape=None, dtype=float32, initializer=None, regularizer=None,
+                       trainable: bool = False, collections=None) -> Variable:
+    """``get_variable`` of a local variable (``tf.GraphKeys.LOCAL_VARIABLES``, not saved, not trained), also
+    in ``collections``; a local variable is never trainable, as in TF-1."""
+    if trainable:
+        raise ValueError(f"tf.get_local_variable {name}: a local variable is not trainable; use tf.get_variable")
+    return get_variable(name, shape, dtype=dtype, initializer=initializer, regularizer=regularizer, trainable=False,
+                        collections=[LOCAL_VARIABLES] + list(collections or []))
