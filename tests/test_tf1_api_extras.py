@@ -220,3 +220,57 @@ def test_model_and_moving_average_variables_and_collection_refs():
     for key in (tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MODEL_VARIABLES):
         with pytest.raises(ValueError, match=rf"get_collection_ref\('{key}'\).*tf.get_collection"):
             tf.get_collection_ref(key)
+
+
+# --- tf.make_template ------------------------------------------------------------------------------------
+
+
+def test_make_template_shares_its_variables_between_calls():
+    rng = np.random.default_rng(1)
+    a_value, b_value = rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+
+    def dense(x, units):
+        w = tf.get_variable("w", [3, units], tf.float64, initializer=tf.random_normal_initializer(seed=3))
+        return tf.matmul(x, w)
+
+    layer = tf.make_template("dense", dense, units=2)
+    assert layer.variable_scope is None and layer.trainable_variables == []
+    a, b = tf.placeholder(tf.float64, [None, 3]), tf.placeholder(tf.float64, [None, 3])
+    ya, yb = layer(a), layer(b)
+    (w,) = tf.global_variables()
+    assert w.name == "dense/w:0" and layer.variable_scope_name == "dense/" and layer.trainable_variables == [w]
+    other = tf.make_template("dense", dense, units=1)
+    other(a)
+    assert [v.name for v in other.global_variables] == ["dense_1/w:0"]
+    assert layer.global_variables == [w]  # ("dense/" does not match "dense_1/w")
+    (grad,) = tf.gradients(tf.reduce_sum(ya) + tf.reduce_sum(yb), w)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_a, got_b, got_grad, w_value = sess.run([ya, yb, grad, w], {a: a_value, b: b_value})
+    np.testing.assert_allclose(got_a, a_value @ w_value, rtol=1e-12)
+    np.testing.assert_allclose(got_b, b_value @ w_value, rtol=1e-12)
+    expected = np.outer(a_value.sum(0) + b_value.sum(0), np.ones(2))  # both calls read the one w
+    np.testing.assert_allclose(got_grad, expected, rtol=1e-12)
+
+
+def test_make_template_scope_options_and_errors():
+    x = tf.placeholder(tf.float32, [None, 3])
+    now = tf.make_template("early", lambda t: t * tf.get_variable("s", []), create_scope_now_=True)
+    assert now.variable_scope_name == "early/"
+    with tf.variable_scope("elsewhere"):
+        now(x)
+        now(x)
+    named = tf.make_template("ignored", lambda t: t + tf.get_variable("b", [3]), unique_name_="exact")
+    named(x)
+    named(x)
+    assert [v.name for v in tf.global_variables()] == ["early/s:0", "exact/b:0"]
+    sloppy = tf.make_template("sloppy", lambda t: t * tf.Variable(2.0))
+    sloppy(x)
+    with pytest.raises(ValueError, match="sloppy.*after the first time.*tf.Variable"):
+        sloppy(x)
+    with pytest.raises(TypeError, match="func_ must be callable"):
+        tf.make_template("bad", 3)
+    with pytest.raises(ValueError, match="name_ cannot be None"):
+        tf.make_template(None, lambda: None)
+    with pytest.raises(ValueError, match="custom_getter"):
+        tf.make_template("getter", lambda: tf.get_variable("g", [1]), custom_getter_=lambda *a, **k: None)()

@@ -268,6 +268,7 @@ from ember.compat.tf.state_ops import (
     scatter_sub,
     scatter_update,
 )
+from ember.compat.tf.template import make_template
 from ember.compat.tf.train import UnconnectedGradients, gradients
 from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
@@ -371,7 +372,7 @@ newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
 __all__ += ["get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
-            "model_variables", "moving_average_variables", "report_uninitialized_variables"]
+            "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables"]
 __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum",
             "tensor_scatter_add", "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
             "tensor_scatter_sub", "tensor_scatter_update", "unsorted_segment_max", "unsorted_segment_min",
