@@ -274,3 +274,99 @@ def test_make_template_scope_options_and_errors():
         tf.make_template(None, lambda: None)
     with pytest.raises(ValueError, match="custom_getter"):
         tf.make_template("getter", lambda: tf.get_variable("g", [1]), custom_getter_=lambda *a, **k: None)()
+
+
+# --- tf.case, tf.switch_case -----------------------------------------------------------------------------
+
+
+def _case_reference(k, v):
+    """TF-1's tf.case below: the first predicate that holds picks (2v where k < 1, sin v where k < 3), else v**3."""
+    if k < 1:
+        return 2 * v, np.full_like(v, 2.0)
+    if k < 3:
+        return np.sin(v), np.cos(v)
+    return v ** 3, 3 * v ** 2
+
+
+def test_case_takes_the_first_true_predicate_values_and_gradients():
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal(4)
+    x, k = tf.placeholder(tf.float64, [4]), tf.placeholder(tf.int32, [])
+    out = tf.case([(k < 1, lambda: x * 2.0), (k < 3, lambda: tf.sin(x))], default=lambda: x ** 3)
+    (grad,) = tf.gradients(tf.reduce_sum(out), x)
+    with tf.Session() as sess:
+        for index in (-1, 0, 1, 2, 3, 7):
+            value, slope = sess.run([out, grad], {x: v, k: index})
+            expected, expected_slope = _case_reference(index, v)
+            np.testing.assert_allclose(value, expected, rtol=1e-12)
+            np.testing.assert_allclose(slope, expected_slope, rtol=1e-12)
+
+
+def test_case_without_default_exclusive_dicts_and_python_predicates():
+    x, k = tf.placeholder(tf.float64, [2]), tf.placeholder(tf.int32, [])
+    v = np.array([0.5, -1.5])
+    last_is_default = tf.case([(k < 1, lambda: x * 2.0), (k > 3, lambda: x - 1.0)])
+    exclusive = tf.case([(k < 1, lambda: x * 2.0), (k < 3, lambda: x - 1.0)], default=lambda: x, exclusive=True)
+    first, second = tf.equal(k, 0, name="b_first"), tf.equal(k, 0, name="a_second")
+    by_name = tf.case({first: lambda: x + 1.0, second: lambda: x + 2.0}, default=lambda: x)  # a_second first
+    pairs = tf.case([(False, lambda: x * 0.0), (True, lambda: [x + 3.0])], default=lambda: [x])  # (non-strict)
+    strict = tf.case([(k < 1, lambda: [x])], default=lambda: [x * 2.0], strict=True)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(last_is_default, {x: v, k: 5}), v - 1.0)
+        np.testing.assert_allclose(sess.run(last_is_default, {x: v, k: 0}), v * 2.0)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="None of the conditions evaluated as True"):
+            sess.run(last_is_default, {x: v, k: 2})
+        np.testing.assert_allclose(sess.run(exclusive, {x: v, k: 2}), v - 1.0)
+        np.testing.assert_allclose(sess.run(exclusive, {x: v, k: 5}), v)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="More than one condition.*exclusive=True"):
+            sess.run(exclusive, {x: v, k: 0})
+        np.testing.assert_allclose(sess.run(by_name, {x: v, k: 0}), v + 2.0)
+        np.testing.assert_allclose(sess.run(pairs, {x: v}), v + 3.0)
+        assert isinstance(strict, list)
+        np.testing.assert_allclose(sess.run(strict, {x: v, k: 4})[0], v * 2.0)
+
+
+def test_case_errors():
+    x, k = tf.placeholder(tf.float32, [2]), tf.placeholder(tf.int32, [])
+    with pytest.raises(TypeError, match=r"tf.case: predicate 0 must be a bool tensor, got 'Placeholder_1:0' .*int32"):
+        tf.case([(k, lambda: x)], default=lambda: x)
+    with pytest.raises(ValueError, match=r"tf.case: predicate 0 must be a scalar.*\[2\]"):
+        tf.case([(x > 0, lambda: x)], default=lambda: x)
+    with pytest.raises(TypeError, match="the fn of pair 0 must be callable"):
+        tf.case([(k > 0, x)], default=lambda: x)
+    with pytest.raises(ValueError, match="must not be empty"):
+        tf.case([], default=lambda: x)
+    with pytest.raises(ValueError, match="more than one condition is True but exclusive=True"):
+        tf.case([(True, lambda: x), (True, lambda: x)], exclusive=True)
+    with pytest.raises(ValueError, match="has a side effect"):
+        v = tf.Variable(1.0)
+        tf.case([(k > 0, lambda: v.assign(2.0))], default=lambda: v.assign(3.0))
+    with pytest.raises(ValueError, match="output 0 of true_fn and false_fn must have the same type"):
+        tf.case([(k > 0, lambda: x)], default=lambda: tf.cast(x, tf.float64))
+
+
+def test_switch_case_picks_the_indexed_branch_else_the_default():
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(3)
+    x, k = tf.placeholder(tf.float64, [3]), tf.placeholder(tf.int32, [])
+    branches = [lambda: tf.exp(x), lambda: x * x, lambda: -x]
+    given_default = tf.switch_case(k, branches, default=lambda: x * 10.0)
+    last_default = tf.switch_case(k, {1: branches[1], 0: branches[0], 2: branches[2]})
+    (grad,) = tf.gradients(tf.reduce_sum(given_default), x)
+    references = [(np.exp(v), np.exp(v)), (v * v, 2 * v), (-v, -np.ones(3))]
+    with tf.Session() as sess:
+        for index in (-1, 0, 1, 2, 3):
+            value, slope, last = sess.run([given_default, grad, last_default], {x: v, k: index})
+            expected, expected_slope = references[index] if 0 <= index < 3 else (10 * v, np.full(3, 10.0))
+            np.testing.assert_allclose(value, expected, rtol=1e-12)
+            np.testing.assert_allclose(slope, expected_slope, rtol=1e-12)
+            np.testing.assert_allclose(last, references[index][0] if 0 <= index < 3 else -v, rtol=1e-12)
+        np.testing.assert_allclose(sess.run(tf.switch_case(1, branches), {x: v}), v * v)
+    with pytest.raises(TypeError, match="branch_index must be int32 or int64.*float32"):
+        tf.switch_case(tf.constant(1.0), branches)
+    with pytest.raises(ValueError, match=r"branch_index must be a scalar.*\[2\]"):
+        tf.switch_case(tf.constant([0, 1]), branches)
+    with pytest.raises(ValueError, match=r"branch indices must be 0 to 1, got \[0, 2\]"):
+        tf.switch_case(k, {0: branches[0], 2: branches[1]})
+    with pytest.raises(TypeError, match="branch 1 must be callable"):
+        tf.switch_case(k, [branches[0], 3])

@@ -121,7 +121,7 @@ from ember.compat.tf.array_ops import (
 )
 from ember.compat.tf.array_ops import unary_function as _unary_function
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
-from ember.compat.tf.control_flow_ops import cond, while_loop
+from ember.compat.tf.control_flow_ops import case, cond, switch_case, while_loop
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
 from ember.compat.tf.index_ops import (
@@ -371,8 +371,9 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
-__all__ += ["get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
-            "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables"]
+__all__ += ["case", "get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
+            "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables",
+            "switch_case"]
 __all__ += ["bincount", "segment_max", "segment_mean", "segment_min", "segment_prod", "segment_sum",
             "tensor_scatter_add", "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
             "tensor_scatter_sub", "tensor_scatter_update", "unsorted_segment_max", "unsorted_segment_min",

@@ -130,3 +130,143 @@ def _constant_value(t: Tensor, where: str, convert=builtins.bool):
         pending.extend(tensors_in(x.args))
         pending.extend(tensors_in(x.kwargs))
     return convert(np.asarray(Session(graph=t.graph).run(t)))
+
+
+def _strict_result(result, strict: bool):
+    """TF-1's non-strict unpacking: a branch result that is a one-item list or tuple is its item."""
+    if not strict and isinstance(result, (list, tuple)) and not hasattr(result, "_fields") and len(result) == 1:
+        return result[0]
+    return result
+
+
+def _checked_pred(where: str, pred, i: int):
+    """A predicate of ``case``: a Python bool, or a bool scalar tf.Tensor."""
+    if isinstance(pred, Tensor):
+        if pred.dtype is not None and pred.dtype != np.bool_:
+            raise TypeError(f"{where}: predicate {i} must be a bool tensor, got '{pred.name}' of dtype {pred.dtype}")
+        if pred.shape is not None and len(pred.shape) != 0:
+            raise ValueError(f"{where}: predicate {i} must be a scalar, got '{pred.name}' of shape "
+                             f"{list(pred.shape)}")
+        return pred
+    if isinstance(pred, (builtins.bool, np.bool_)):
+        return builtins.bool(pred)
+    raise TypeError(f"{where}: predicate {i} must be a bool tf.Tensor or a Python bool, got {type(pred).__name__}")
+
+
+def _guarded(result, checks: list):
+    """``result``'s tensors made after the ``checks`` (asserts), so computing them runs the checks first."""
+    if not checks:
+        return result
+    from ember.compat.tf._core import control_dependencies
+    from ember.compat.tf.array_ops import FUNCTIONS
+
+    with control_dependencies(checks):
+        return unflat(result, [FUNCTIONS["identity"](t) if isinstance(t, Tensor) else t for t in flat(result)])
+
+
+def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = False, name: str = "case"):
+    """The result of the fn of the first predicate that holds, else of ``default``, as TF-1's ``tf.case``.
+
+    ``pred_fn_pairs``: (predicate, fn) pairs, or a dict of them (tried in the order of the predicates' names, as
+    TF-1). With no ``default``, the last pair's fn is the default and a run where no predicate holds is an
+    InvalidArgumentError; with ``exclusive``, so is a run where more than one holds. Python bool predicates pick
+    while the graph is built; tf.Tensor ones select as ``tf.cond`` does (every branch is built and computed, so
+    branches with side effects are refused)."""
+    from ember.compat.tf.array_ops import FUNCTIONS, stack
+    from ember.compat.tf.check_ops import Assert
+
+    where = "tf.case"
+    if isinstance(pred_fn_pairs, dict):
+        items = list(pred_fn_pairs.items())
+        if all(isinstance(p, Tensor) for p, _ in items):
+            items.sort(key=lambda item: item[0].name)
+    elif isinstance(pred_fn_pairs, (list, tuple)):
+        items = list(pred_fn_pairs)
+    else:
+        raise TypeError(f"{where}: pred_fn_pairs must be a list of (predicate, fn) pairs or a dict, got "
+                        f"{type(pred_fn_pairs).__name__}")
+    if not items:
+        raise ValueError(f"{where}: pred_fn_pairs must not be empty")
+    pairs = []
+    for i, item in enumerate(items):
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"{where}: each item of pred_fn_pairs must be a (predicate, fn) pair, got {item!r}")
+        pred, fn = item
+        if not callable(fn):
+            raise TypeError(f"{where}: the fn of pair {i} must be callable, got {type(fn).__name__}")
+        pairs.append((_checked_pred(where, pred, i), fn))
+    if default is not None and not callable(default):
+        raise TypeError(f"{where}: default must be callable, got {type(default).__name__}")
+    preds = [p for p, _ in pairs]
+    static = [p for p in preds if not isinstance(p, Tensor)]
+    if default is None:
+        *pairs, (last_pred, default) = pairs
+        if not isinstance(last_pred, Tensor):  # (a Python bool: it holds or not now)
+            pairs.append((last_pred, default))
+    checks = []
+    tensors = [p for p in preds if isinstance(p, Tensor)]
+    if exclusive:
+        if sum(static) > 1:
+            raise ValueError(f"{where}: more than one condition is True but exclusive=True")
+        if tensors:
+            held = op(lambda s: ember.sum(ember.cast(s, "int32")), (stack(tensors),), name=f"{name}/count")
+            checks.append(Assert(held + builtins.sum(static) <= 1,
+                                 ["More than one condition evaluated as True but exclusive=True."],
+                                 name=f"{name}/exclusive"))
+    if len(pairs) < len(preds) and not any(static):  # no default given: one predicate must hold
+        if not tensors:
+            raise ValueError(f"{where}: none of the conditions is True and no default was given")
+        checks.append(Assert(FUNCTIONS["reduce_any"](stack(tensors)),
+                             ["None of the conditions evaluated as True."], name=f"{name}/none_true"))
+
+    def build(i: int):
+        if i == len(pairs):
+            return _strict_result(default(), strict)
+        pred, fn = pairs[i]
+        return cond(pred, lambda: _strict_result(fn(), strict), lambda: build(i + 1), name=name)
+
+    return _guarded(build(0), checks)
+
+
+def switch_case(branch_index, branch_fns, default=None, name: str = "switch_case"):
+    """The result of ``branch_fns[branch_index]()``; an index with no branch gives ``default()`` (the last
+    branch when no default is given), as TF's ``tf.switch_case``. ``branch_fns``: a list of callables, a list of
+    (index, callable) pairs or a dict of them, whose indices must be 0, 1, ... A tf.Tensor index selects
+    between every branch's results, as ``tf.cond`` does."""
+    from ember.compat.tf.array_ops import FUNCTIONS
+
+    where = "tf.switch_case"
+    if isinstance(branch_fns, dict):
+        items = sorted(branch_fns.items(), key=lambda item: item[0] if isinstance(item[0], int) else -1)
+    elif isinstance(branch_fns, (list, tuple)):
+        items = [fn if isinstance(fn, tuple) else (i, fn) for i, fn in enumerate(branch_fns)]
+    else:
+        raise TypeError(f"{where}: branch_fns must be a list or dict of callables, got {type(branch_fns).__name__}")
+    if not items:
+        raise ValueError(f"{where}: branch_fns must not be empty")
+    for key, fn in items:
+        if not isinstance(key, (int, np.integer)) or isinstance(key, builtins.bool):
+            raise TypeError(f"{where}: branch indices must be ints, got {key!r}")
+        if not callable(fn):
+            raise TypeError(f"{where}: branch {key} must be callable, got {type(fn).__name__}")
+    keys = sorted(int(k) for k, _ in items)
+    if keys != list(range(len(items))):
+        raise ValueError(f"{where}: branch indices must be 0 to {len(items) - 1}, got {keys}")
+    fns = [fn for _, fn in sorted(items, key=lambda item: int(item[0]))]
+    if default is None:
+        fns, default = fns[:-1], fns[-1]
+    elif not callable(default):
+        raise TypeError(f"{where}: default must be callable, got {type(default).__name__}")
+    if not isinstance(branch_index, Tensor):
+        if not isinstance(branch_index, (int, np.integer)) or isinstance(branch_index, (builtins.bool, np.bool_)):
+            raise TypeError(f"{where}: branch_index must be an int32 or int64 scalar, got {branch_index!r}")
+        index = int(branch_index)
+        return fns[index]() if 0 <= index < len(fns) else default()
+    if branch_index.dtype is not None and branch_index.dtype not in (np.int32, np.int64):
+        raise TypeError(f"{where}: branch_index must be int32 or int64, got '{branch_index.name}' of dtype "
+                        f"{branch_index.dtype}")
+    if branch_index.shape is not None and len(branch_index.shape) != 0:
+        raise ValueError(f"{where}: branch_index must be a scalar, got '{branch_index.name}' of shape "
+                         f"{list(branch_index.shape)}")
+    pairs = [(FUNCTIONS["equal"](branch_index, np.asarray(i, branch_index.dtype)), fn) for i, fn in enumerate(fns)]
+    return case(pairs, default=default, strict=True, name=name) if pairs else default()
