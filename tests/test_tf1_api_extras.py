@@ -370,3 +370,57 @@ def test_switch_case_picks_the_indexed_branch_else_the_default():
         tf.switch_case(k, {0: branches[0], 2: branches[1]})
     with pytest.raises(TypeError, match="branch 1 must be callable"):
         tf.switch_case(k, [branches[0], 3])
+
+
+# --- tf.Dimension, tf.DType, tf.as_dtype, tf.get_seed ------------------------------------------------------
+
+
+def test_as_dtype_and_dtype_class():
+    for given, expected in [(tf.float32, np.float32), ("float64", np.float64), (np.int64, np.int64), (1, np.float32),
+                            (3, np.int32), (10, np.bool_), (19, np.float16), ("double", np.float64)]:
+        assert tf.as_dtype(given) == np.dtype(expected)
+    assert tf.as_dtype(14) == tf.bfloat16 and tf.DType(2) == np.float64 and tf.dtypes.as_dtype("int8") == tf.int8
+    x = tf.placeholder(tf.float32, [2])
+    assert isinstance(x.dtype, tf.DType) and isinstance(tf.int32, tf.dtypes.DType) and not isinstance("f", tf.DType)
+    with pytest.raises(TypeError, match="tf.as_dtype: 7 is no DataType number"):
+        tf.as_dtype(7)
+    with pytest.raises(TypeError, match="tf.as_dtype: cannot convert 'floaty'"):
+        tf.as_dtype("floaty")
+
+
+def test_dimension_arithmetic_and_comparisons_as_tf1():
+    three, four, unknown = tf.Dimension(3), tf.Dimension(4), tf.Dimension(None)
+    assert (three + four).value == 7 and (four - three).value == 1 and (three * 2).value == 6
+    assert (10 // three).value == 3 and (four // 3).value == 1 and (10 % three).value == 1 and (2 + three).value == 5
+    for result in (three + unknown, unknown * 2, 6 // unknown, unknown % three):
+        assert result.value is None
+    assert (three == 3) is True and (three != four) is True and (three < four) is True and (four >= 4) is True
+    assert (three == unknown) is None and (unknown < 3) is None
+    assert three.is_compatible_with(unknown) and not three.is_compatible_with(4) and three.is_compatible_with(3)
+    assert three.merge_with(None).value == 3 and unknown.merge_with(four).value == 4
+    assert int(three) == 3 and list(range(three)) == [0, 1, 2] and str(unknown) == "?" and repr(three) == "Dimension(3)"
+    assert tf.compat.dimension_value(three) == 3 and tf.compat.dimension_value(5) == 5
+    assert tf.compat.as_dimension(three) is three and tf.Dimension(three).value == 3
+    with pytest.raises(ValueError, match="Dimensions 3 and 4 are not compatible"):
+        three.merge_with(four)
+    with pytest.raises(ValueError, match="dimension -1 must be >= 0"):
+        tf.Dimension(-1)
+    with pytest.raises(TypeError, match="must be an integer or None, got 2.5"):
+        tf.Dimension(2.5)
+    with pytest.raises(TypeError, match="please use // instead"):
+        _ = three / 2
+    with pytest.raises(TypeError, match="an unknown dimension has no int value"):
+        int(unknown)
+
+
+def test_get_seed_follows_tf1_rules():
+    assert tf.get_seed(None) == (None, None)
+    assert tf.get_seed(5) == (87654321, 5)  # TF-1's default graph seed with an op seed alone
+    tf.set_random_seed(7)
+    tf.constant(1.0)
+    tf.constant(2.0)
+    assert tf.get_seed(None) == (7, 2)  # the op seed: the count of ops made so far
+    assert tf.get_seed(3) == (7, 3)
+    assert tf.get_seed(2 ** 31 + 2) == (7, 3)  # truncated modulo 2**31 - 1
+    tf.set_random_seed(0)
+    assert tf.get_seed(0) == (0, 2 ** 31 - 1)  # (0, 0) means "nondeterministic" to TF's kernels

@@ -122,6 +122,7 @@ from ember.compat.tf.array_ops import (
 from ember.compat.tf.array_ops import unary_function as _unary_function
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import case, cond, switch_case, while_loop
+from ember.compat.tf.dimension import Dimension, DType, as_dimension, as_dtype, dimension_value, get_seed
 from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
 from ember.compat.tf.index_ops import (
@@ -338,7 +339,7 @@ float_ = float32
 __all__ += sorted(FUNCTIONS) + sorted(UNARY_FUNCTIONS)
 dtypes = types.SimpleNamespace(bfloat16=bfloat16, float16=float16, float32=float32, float64=float64, int8=int8,
                                int16=int16, int32=int32, int64=int64, uint8=uint8, bool=bool,
-                               complex64=complex64, complex128=complex128)
+                               complex64=complex64, complex128=complex128, as_dtype=as_dtype, DType=DType)
 GraphKeys = types.SimpleNamespace(GLOBAL_VARIABLES="variables", TRAINABLE_VARIABLES="trainable_variables",
                                   SUMMARIES="summaries", LOSSES="losses", UPDATE_OPS="update_ops",
                                   REGULARIZATION_LOSSES="regularization_losses", GLOBAL_STEP="global_step",
@@ -371,6 +372,7 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
+__all__ += ["DType", "Dimension", "as_dimension", "as_dtype", "dimension_value", "get_seed"]
 __all__ += ["case", "get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
             "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables",
             "switch_case"]
@@ -431,7 +433,7 @@ def disable_v2_behavior() -> None:
 
 
 disable_eager_execution = disable_v2_behavior
-compat = types.SimpleNamespace(v1=sys.modules[__name__])
+compat = types.SimpleNamespace(v1=sys.modules[__name__], dimension_value=dimension_value, as_dimension=as_dimension)
 
 _MATH = ("add_n", "argmax", "argmin", "argsort", "atan2", "count_nonzero", "cumprod", "cumsum", "floormod", "sort",
          "top_k", "truncatediv", "truncatemod", "unsorted_segment_mean", "unsorted_segment_sum", "bincount",
