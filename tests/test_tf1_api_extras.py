@@ -424,3 +424,46 @@ def test_get_seed_follows_tf1_rules():
     assert tf.get_seed(2 ** 31 + 2) == (7, 3)  # truncated modulo 2**31 - 1
     tf.set_random_seed(0)
     assert tf.get_seed(0) == (0, 2 ** 31 - 1)  # (0, 0) means "nondeterministic" to TF's kernels
+
+
+# --- tf.hessians, tf.vectorized_map -----------------------------------------------------------------------
+
+
+def test_hessians_match_the_analytic_second_derivatives():
+    rng = np.random.default_rng(4)
+    a_value = rng.standard_normal((3, 3))
+    x_value, m_value = rng.standard_normal(3), rng.standard_normal((2, 2))
+    x, m = tf.placeholder(tf.float64, [3]), tf.placeholder(tf.float64, [2, 2])
+    a = tf.constant(a_value)
+    quadratic = 0.5 * tf.reduce_sum(x * tf.reshape(tf.matmul(a, tf.reshape(x, [3, 1])), [3]))
+    cubic = tf.reduce_sum(m ** 3) + m[0, 0] * m[1, 1]
+    h_quadratic, h_cubic, unconnected = tf.hessians([quadratic, cubic], [x, m, tf.placeholder(tf.float64, [2])])
+    assert unconnected is None and h_cubic.shape == (2, 2, 2, 2)
+    with tf.Session() as sess:
+        got_q, got_c = sess.run([h_quadratic, h_cubic], {x: x_value, m: m_value})
+    np.testing.assert_allclose(got_q, (a_value + a_value.T) / 2, rtol=1e-12)
+    expected = np.zeros((2, 2, 2, 2))
+    for i in range(2):
+        for j in range(2):
+            expected[i, j, i, j] = 6 * m_value[i, j]
+    expected[0, 0, 1, 1] = expected[1, 1, 0, 0] = 1.0
+    np.testing.assert_allclose(got_c, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"tf.hessians: the shape of 'Placeholder_3:0' must be fully known.*\[None\]"):
+        tf.hessians(quadratic, tf.placeholder(tf.float64, [None]))
+
+
+def test_vectorized_map_is_map_fn():
+    rng = np.random.default_rng(5)
+    v = rng.standard_normal((4, 3))
+    x = tf.placeholder(tf.float64, [4, 3])
+    out = tf.vectorized_map(lambda row: tf.reduce_sum(row * row) + row[0], x)
+    pair = tf.vectorized_map(lambda rows: (rows[0] * 2.0, rows[1] + rows[0]), (x, x * 3.0))
+    (grad,) = tf.gradients(tf.reduce_sum(out), x)
+    with tf.Session() as sess:
+        got, got_grad, (twice, summed) = sess.run([out, grad, pair], {x: v})
+    np.testing.assert_allclose(got, (v * v).sum(1) + v[:, 0], rtol=1e-12)
+    expected_grad = 2 * v
+    expected_grad[:, 0] += 1
+    np.testing.assert_allclose(got_grad, expected_grad, rtol=1e-12)
+    np.testing.assert_allclose(twice, 2 * v, rtol=1e-12)
+    np.testing.assert_allclose(summed, 4 * v, rtol=1e-12)

@@ -123,7 +123,7 @@ from ember.compat.tf.array_ops import unary_function as _unary_function
 from ember.compat.tf.clip_ops import clip_by_global_norm, clip_by_norm, global_norm
 from ember.compat.tf.control_flow_ops import case, cond, switch_case, while_loop
 from ember.compat.tf.dimension import Dimension, DType, as_dimension, as_dtype, dimension_value, get_seed
-from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan
+from ember.compat.tf.functional_ops import foldl, foldr, map_fn, scan, vectorized_map
 from ember.compat.tf.host_ops import Print, numpy_function, print_, py_func
 from ember.compat.tf.index_ops import (
     accumulate_n,
@@ -270,7 +270,7 @@ from ember.compat.tf.state_ops import (
     scatter_update,
 )
 from ember.compat.tf.template import make_template
-from ember.compat.tf.train import UnconnectedGradients, gradients
+from ember.compat.tf.train import UnconnectedGradients, gradients, hessians
 from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
     Variable,
@@ -372,6 +372,7 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
+__all__ += ["hessians", "vectorized_map"]
 __all__ += ["DType", "Dimension", "as_dimension", "as_dtype", "dimension_value", "get_seed"]
 __all__ += ["case", "get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
             "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables",

@@ -10,7 +10,7 @@ from ember.compat.tf.array_ops import stack
 from ember.compat.tf.control_flow_ops import flat as _flat
 from ember.compat.tf.control_flow_ops import unflat as _unflat
 
-__all__ = ["foldl", "foldr", "map_fn", "scan"]
+__all__ = ["foldl", "foldr", "map_fn", "scan", "vectorized_map"]
 
 
 def _length(what: str, elems) -> tuple:
@@ -52,6 +52,12 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop: bool = Tr
     along the first dimension, the results stacked (in ``fn``'s output structure)."""
     flat, n = _length("tf.map_fn", elems)
     return _stack("tf.map_fn", [fn(_slice(elems, flat, i)) for i in range(n)])
+
+
+def vectorized_map(fn, elems, fallback_to_while_loop: bool = True):
+    """``fn`` applied to each slice of ``elems`` along the first dimension, the results stacked: ``map_fn``'s
+    result (TF computes it vectorized; Ember unrolls it as ``map_fn``, so any ``fn`` works)."""
+    return map_fn(fn, elems, name="vectorized_map")
 
 
 def _accumulate(what: str, fn, elems, initializer, reverse: bool) -> tuple:

@@ -93,6 +93,34 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", colocate_gradients_
     return out
 
 
+def hessians(ys, xs, name: str = "hessians", colocate_gradients_with_ops: bool = False,
+             gate_gradients: bool = False, aggregation_method=None) -> list:
+    """For each x, the Hessian of the sum of ``ys`` with respect to x: shape ``x.shape + x.shape``, entry
+    ``[i..., j...]`` the derivative by ``x[j...]`` of the gradient's entry ``i...`` (None for an x the ys do not
+    depend on, as ``tf.gradients``). Built row by row from second-order gradients, so x's shape must be known."""
+    from ember.compat.tf.array_ops import reshape, stack
+
+    xs = [xs] if isinstance(xs, Tensor) else list(xs)
+    out = []
+    for x in xs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"tf.hessians: xs must hold tf Tensors, got {type(x).__name__}")
+        if x.shape is None or None in x.shape:
+            raise ValueError(f"tf.hessians: the shape of '{x.name}' must be fully known, got "
+                             f"{None if x.shape is None else list(x.shape)} (Ember builds the Hessian row by row)")
+        (grad,) = gradients(ys, x, name=f"{name}/gradients")
+        if grad is None:
+            out.append(None)
+            continue
+        flat = reshape(grad, [-1])
+        size = int(np.prod(x.shape, dtype=np.int64))
+        rows = [gradients(flat[j], x, name=f"{name}/gradients_{j}", unconnected_gradients="zero")[0]
+                for j in range(size)]
+        hessian = stack(rows) if rows else op(lambda v: ember.zeros((0,) + tuple(v.shape), dtype=v.dtype), (x,))
+        out.append(reshape(hessian, list(x.shape) * 2, name=name))
+    return out
+
+
 def _number(value):
     """A hyper-parameter as a float, or as the tf Tensor it is (a decayed learning rate, a fed one)."""
     return value if isinstance(value, Tensor) else float(value)
