@@ -467,3 +467,42 @@ def test_vectorized_map_is_map_fn():
     np.testing.assert_allclose(got_grad, expected_grad, rtol=1e-12)
     np.testing.assert_allclose(twice, 2 * v, rtol=1e-12)
     np.testing.assert_allclose(summed, 4 * v, rtol=1e-12)
+
+
+# --- tf.init_scope, and the names Ember refuses with what to use instead --------------------------------
+
+
+def test_init_scope_leaves_the_control_dependencies_of_the_blocks_around_it():
+    v = tf.Variable(1.0)
+    bump = v.assign_add(1.0)
+    with tf.name_scope("outer"), tf.control_dependencies([bump]):
+        dependent = tf.identity(v.read_value())
+        with tf.init_scope():
+            free = tf.identity(v.read_value())
+    assert free.name.startswith("outer/")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(free) == 1.0  # no assign_add before it
+        assert sess.run(dependent) == 2.0
+        assert sess.run(free) == 2.0
+
+
+def test_custom_gradients_and_saved_model_say_what_to_use_instead():
+    for name in ("RegisterGradient", "no_gradient", "NoGradient", "NotDifferentiable"):
+        with pytest.raises(AttributeError, match=rf"'tf' has no attribute '{name}'.*tf.stop_gradient\(f - g\)"):
+            getattr(tf, name)
+    with pytest.raises(NotImplementedError, match=r"gradient_override_map\(\{'Relu': 'Guided'\}\).*stop_gradient"):
+        with tf.get_default_graph().gradient_override_map({"Relu": "Guided"}):
+            pass
+    with pytest.raises(AttributeError, match="'saved_model'.*tf.train.Saver.*ember.onnx.export.*ember serve"):
+        _ = tf.saved_model
+    # the identity the message suggests: f's value, g's gradient (a gradient reversal)
+    x = tf.placeholder(tf.float64, [3])
+    reversed_ = -x + tf.stop_gradient(x - -x)
+    weights = np.array([1.0, 2.0, 3.0])
+    (grad,) = tf.gradients(tf.reduce_sum(reversed_ * weights), x)
+    values = np.array([1.0, -2.0, 0.5])
+    with tf.Session() as sess:
+        got, got_grad = sess.run([reversed_, grad], {x: values})
+    np.testing.assert_allclose(got, values)
+    np.testing.assert_allclose(got_grad, -weights)  # g = -x's gradient

@@ -64,6 +64,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     get_variable_scope,
     group,
+    init_scope,
     int8,
     int16,
     int32,
@@ -372,7 +373,7 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
-__all__ += ["hessians", "vectorized_map"]
+__all__ += ["hessians", "init_scope", "vectorized_map"]
 __all__ += ["DType", "Dimension", "as_dimension", "as_dtype", "dimension_value", "get_seed"]
 __all__ += ["case", "get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
             "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables",

@@ -148,6 +148,13 @@ class Graph:
         """``tf.add_to_collection(name, value)`` into this graph."""
         self.collections.setdefault(name, []).append(value)
 
+    def gradient_override_map(self, op_type_map: dict):
+        """TF-1 swaps the gradient functions of op types inside the block; Ember's graph gradients come from its
+        own op rules, so this is refused with what to write instead."""
+        from ember.compat.tf._missing import INSTEAD
+
+        raise NotImplementedError(f"Graph.gradient_override_map({op_type_map!r}): use {INSTEAD['RegisterGradient']}")
+
     def finalize(self) -> None:
         """Accepted for compatibility; Ember's graphs are not frozen."""
 
@@ -797,6 +804,15 @@ def control_dependencies(control_inputs):
         yield
     finally:
         graph.control = saved
+
+
+@contextlib.contextmanager
+def init_scope():
+    """TF-1's ``tf.init_scope`` in graph mode: ops made inside run without the control dependencies of the
+    blocks open around it (a variable's initializer made inside a ``control_dependencies`` block); the name scope
+    stays. (Ember has no function-building graphs to lift out of.)"""
+    with control_dependencies(None):
+        yield
 
 
 def group(*inputs, name: str = "group_deps") -> Operation:

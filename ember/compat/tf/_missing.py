@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import difflib
 
+# Ember's graph gradients come from its own op rules, so none can be registered or overridden per op type
+_CUSTOM_GRADIENT = ("tf.stop_gradient to cut a gradient, or the identity y = g + tf.stop_gradient(f - g), whose "
+                    "value is f's and whose gradient is g's (a gradient reversal: g = -x, f = x); Ember's graph "
+                    "gradients come from its own op rules and cannot be registered per op type")
+
 # Where a TF-1 name has no counterpart here, what to write instead.
 INSTEAD = {
     "sparse_placeholder": "a dense tf.placeholder",
@@ -13,6 +18,12 @@ INSTEAD = {
     "string": "numeric dtypes (Ember tensors hold numbers only)",
     "FIFOQueue": "feed_dict",
     "TFRecordReader": "ember.data readers (csv, libsvm) and feed_dict",
+    "saved_model": ("tf.train.Saver for the variables; to serve a model, build it with ember.nn, export it with "
+                    "ember.onnx.export to MODEL_DIR/<version>/model.onnx and run `ember serve MODEL_DIR`"),
+    "RegisterGradient": _CUSTOM_GRADIENT,
+    "no_gradient": _CUSTOM_GRADIENT,
+    "NoGradient": _CUSTOM_GRADIENT,
+    "NotDifferentiable": _CUSTOM_GRADIENT,
 }
 
 
