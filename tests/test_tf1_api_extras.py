@@ -506,3 +506,75 @@ def test_custom_gradients_and_saved_model_say_what_to_use_instead():
         got, got_grad = sess.run([reversed_, grad], {x: values})
     np.testing.assert_allclose(got, values)
     np.testing.assert_allclose(got_grad, -weights)  # g = -x's gradient
+
+
+# --- tf.TensorArray -------------------------------------------------------------------------------------
+
+
+def test_tensor_array_in_a_while_loop_values_and_gradients():
+    rng = np.random.default_rng(6)
+    v = rng.standard_normal((4, 3))
+    x = tf.placeholder(tf.float64, [4, 3])
+    inputs = tf.TensorArray(tf.float64, size=4).unstack(x)
+
+    def body(i, total, out):
+        total = total + inputs.read(i)
+        return i + 1, total, out.write(i, total * total)
+
+    _, _, out = tf.while_loop(lambda i, *_: i < 4, body,
+                              [tf.constant(0), tf.zeros([3], tf.float64), tf.TensorArray(tf.float64, size=4)])
+    stacked = out.stack()
+    (grad,) = tf.gradients(tf.reduce_sum(stacked), x)
+    with tf.Session() as sess:
+        got, got_grad, size = sess.run([stacked, grad, out.size()], {x: v})
+    prefix = np.cumsum(v, axis=0)
+    np.testing.assert_allclose(got, prefix ** 2, rtol=1e-12)
+    # d/dx_k of sum_t (prefix_t)^2 = sum over t >= k of 2 prefix_t
+    expected = np.stack([2 * prefix[k:].sum(0) for k in range(4)])
+    np.testing.assert_allclose(got_grad, expected, rtol=1e-12)
+    assert size == 4
+
+
+def test_tensor_array_dynamic_size_gather_scatter_concat():
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((1, 3))
+    grown = tf.TensorArray(tf.float64, size=0, dynamic_size=True).write(0, a).write(2, a * 2)
+    scattered = tf.TensorArray(tf.float64, size=3).scatter([2, 0], tf.constant(np.stack([a, 3 * a])))
+    pieces = tf.TensorArray(tf.float64, size=2, infer_shape=False).write(0, a).write(1, b)
+    known = tf.TensorArray(tf.float32, size=3, element_shape=[2]).write(1, tf.constant([1.0, 2.0]))
+    with tf.Session() as sess:
+        assert sess.run(grown.size()) == 3
+        np.testing.assert_allclose(sess.run(scattered.gather([0, 2])), np.stack([3 * a, a]))
+        np.testing.assert_allclose(sess.run(pieces.concat()), np.concatenate([a, b]))
+        np.testing.assert_allclose(sess.run(known.stack()), [[0, 0], [1, 2], [0, 0]])  # unwritten: zeros
+        np.testing.assert_allclose(sess.run(tf.TensorArray(tf.float32, 2, element_shape=[3]).stack()), np.zeros((2, 3)))
+    partial = tf.TensorArray(tf.float64, size=2).write(0, tf.placeholder(tf.float64, [None]))
+    with pytest.raises(ValueError, match=r"index 1 was never written and the element shape is not fully known"):
+        partial.stack()
+
+
+def test_tensor_array_errors():
+    ta = tf.TensorArray(tf.float32, size=2).write(0, [1.0, 2.0])
+    with pytest.raises(ValueError, match="could not write to index 0 because it has already been written"):
+        ta.write(0, [3.0, 4.0])
+    with pytest.raises(ValueError, match="tried to write to index 2 but the array is not resizeable and its size is 2"):
+        ta.write(2, [3.0, 4.0])
+    with pytest.raises(TypeError, match="the array's dtype is float32, the value 'Const.*' has dtype int32"):
+        ta.write(1, tf.constant([1, 2]))
+    with pytest.raises(ValueError, match=r"the value at index 1 has shape \[3\], incompatible with the element shape "
+                                         r"\[2\]"):
+        ta.write(1, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="could not read from index 1 because it has not yet been written"):
+        ta.read(1)
+    ta.read(0)
+    with pytest.raises(ValueError, match="could not read index 0 twice.*clear_after_read"):
+        ta.read(0)
+    kept = tf.TensorArray(tf.float32, size=1, clear_after_read=False).write(0, 1.0)
+    kept.read(0)
+    kept.read(0)
+    with pytest.raises(ValueError, match="index 'Placeholder:0' depends on 'Placeholder:0'.*known while the graph"):
+        ta.read(tf.placeholder(tf.int32, []))
+    with pytest.raises(ValueError, match="size must be given unless dynamic_size=True"):
+        tf.TensorArray(tf.float32)
+    with pytest.raises(ValueError, match=r"2 indices for 'zeros:0' of shape \[3, 2\]"):
+        tf.TensorArray(tf.float32, size=3).scatter([0, 1], tf.zeros([3, 2]))

@@ -271,6 +271,7 @@ from ember.compat.tf.state_ops import (
     scatter_update,
 )
 from ember.compat.tf.template import make_template
+from ember.compat.tf.tensor_array import TensorArray
 from ember.compat.tf.train import UnconnectedGradients, gradients, hessians
 from ember.compat.tf.value_sized import boolean_mask, unique, unique_with_counts, where
 from ember.compat.tf.variables import (
@@ -373,7 +374,7 @@ debugging = types.SimpleNamespace(**_CHECKS, assert_all_finite=_check_ops.verify
 newaxis = None  # x[tf.newaxis, :], as NumPy's
 random_crop = image.random_crop  # TF-1 has it at the top level too (CIFAR input pipelines call tf.random_crop)
 __all__ += ["RunMetadata", "RunOptions"]
-__all__ += ["hessians", "init_scope", "vectorized_map"]
+__all__ += ["TensorArray", "hessians", "init_scope", "vectorized_map"]
 __all__ += ["DType", "Dimension", "as_dimension", "as_dtype", "dimension_value", "get_seed"]
 __all__ += ["case", "get_collection_ref", "get_local_variable", "initialize_local_variables", "is_variable_initialized",
             "make_template", "model_variables", "moving_average_variables", "report_uninitialized_variables",
