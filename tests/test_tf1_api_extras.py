@@ -336,6 +336,8 @@ def test_case_errors():
         tf.case([(k > 0, x)], default=lambda: x)
     with pytest.raises(ValueError, match="must not be empty"):
         tf.case([], default=lambda: x)
+    with pytest.raises(ValueError, match="none of the conditions is True and no default was given"):
+        tf.case([(False, lambda: x), (False, lambda: x * 2.0)])
     with pytest.raises(ValueError, match="more than one condition is True but exclusive=True"):
         tf.case([(True, lambda: x), (True, lambda: x)], exclusive=True)
     with pytest.raises(ValueError, match="has a side effect"):

@@ -199,7 +199,8 @@ def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = Fa
         raise TypeError(f"{where}: default must be callable, got {type(default).__name__}")
     preds = [p for p, _ in pairs]
     static = [p for p in preds if not isinstance(p, Tensor)]
-    if default is None:
+    no_default = default is None
+    if no_default:
         *pairs, (last_pred, default) = pairs
         if not isinstance(last_pred, Tensor):  # (a Python bool: it holds or not now)
             pairs.append((last_pred, default))
@@ -213,7 +214,7 @@ def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = Fa
             checks.append(Assert(held + builtins.sum(static) <= 1,
                                  ["More than one condition evaluated as True but exclusive=True."],
                                  name=f"{name}/exclusive"))
-    if len(pairs) < len(preds) and not any(static):  # no default given: one predicate must hold
+    if no_default and not any(static):  # one predicate must hold
         if not tensors:
             raise ValueError(f"{where}: none of the conditions is True and no default was given")
         checks.append(Assert(FUNCTIONS["reduce_any"](stack(tensors)),
