@@ -561,3 +561,36 @@ def test_imported_model_refuses_inputs_of_other_fixed_sizes_as_onnxruntime_does(
     free = ember.onnx.load(ember.onnx.export(net, ember.randn(1, 3), dynamic_axes={"input0": {0: "batch"}}))
     x = ember.randn(4, 3)
     np.testing.assert_allclose(free(x).detach().numpy(), net(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _agrees_and_loads_back(fn, arrays: list, *, dynamic_axes=None, exact: bool = False, **export) -> list:
+    """Export ``fn``; onnxruntime's results and those of the file imported back equal Ember's forward (to 1e-5,
+    or exactly); returns Ember's results."""
+    model = ember.onnx.export(fn, arrays, dynamic_axes=dynamic_axes, **export)
+    with ember.no_grad():
+        expected = _outputs(fn(*[ember.tensor(a) for a in arrays]))
+        back = _outputs(ember.onnx.load(model)(*[ember.tensor(a) for a in arrays]))
+    for results in (run_onnx(model, arrays), back):
+        assert len(results) == len(expected)
+        for g, e in zip(results, expected):
+            assert g.shape == e.shape and g.dtype == e.dtype
+            if exact:
+                np.testing.assert_array_equal(g, e)
+            else:
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+    return expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool, shape", [
+    (lambda t: ember.nn.functional.max_pool2d(t, 3, 2, padding=1, return_indices=True), (2, 3, 9, 8)),
+    (lambda t: ember.nn.functional.max_pool2d(t, 2, dilation=2, ceil_mode=True, return_indices=True), (2, 3, 9, 8)),
+    (lambda t: ember.nn.functional.max_pool1d(t, 3, 2, return_indices=True), (2, 3, 9)),
+    (lambda t: ember.nn.functional.max_pool3d(t, 2, padding=1, return_indices=True), (2, 3, 4, 5, 4)),
+    (nn.MaxPool2d(2, return_indices=True), (2, 3, 8, 8)),
+], ids=["2d_padded", "2d_dilated_ceil", "1d", "3d", "module"])
+def test_max_pool_with_indices_exports_per_plane_indices(pool, shape, dtype):
+    # MaxPool's Indices count over the whole tensor, PyTorch's (and Ember's) over each (N, C) plane; it was refused
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    values, indices = _agrees_and_loads_back(pool, [x], dynamic_axes={"input0": {0: "batch"}}, exact=True)
+    assert indices.dtype == np.int64 and indices.max() < np.prod(shape[2:])

@@ -44,6 +44,7 @@ from ember.ops.linalg import LINEAR, LINEAR_RELU
 from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
 from ember.ops.normalization import LAYER_NORM
 from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
+from ember.ops.pool_indices import MAX_POOL_INDICES
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.recurrent import RECURRENT
 from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, CUMSUM, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
@@ -501,6 +502,20 @@ def _relu(b, x):
 def _max_pool(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
     return b.node("MaxPool", [x], kernel_shape=list(kernel_size), strides=list(stride), pads=[*padding, *padding],
                   dilations=list(dilation), ceil_mode=int(ceil_mode))
+
+
+@_rule(MAX_POOL_INDICES)
+def _max_pool_indices(b, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+    # MaxPool's Indices count over the whole (N, C, ...) tensor, row-major; PyTorch's over one (N, C) plane:
+    # the remainder by the plane's size
+    _, flat = b.node("MaxPool", [x], outputs=2, kernel_shape=list(kernel_size), strides=list(stride),
+                     pads=[*padding, *padding], dilations=list(dilation), ceil_mode=int(ceil_mode), storage_order=0)
+    spatial = b.spec(x).shape[2:]
+    if None in spatial:
+        plane = b.node("ReduceProd", [b.node("Shape", [x], start=2)], keepdims=1)
+    else:
+        plane = b.const(int(np.prod(spatial)), np.int64)
+    return b.node("Mod", [flat, plane])
 
 
 @_rule(AVG_POOL2D, AVG_POOL3D)

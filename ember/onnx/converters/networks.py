@@ -156,12 +156,16 @@ def _conv_transpose(cx, x, w, bias=None, group=1, kernel_shape=None, output_padd
 
 @converter("MaxPool")
 def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
-    if cx.outputs > 1:
-        raise UnsupportedError("MaxPool: the Indices output is not supported")
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
     if len(kernel_shape) not in (1, 2, 3):
         raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
-    if begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape)):
+    uneven = begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape))
+    if cx.outputs > 1:
+        if uneven:
+            raise UnsupportedError("MaxPool: the Indices output is supported for pads equal at both ends, at most "
+                                   "half the kernel")
+        return _max_pool_with_indices(x, kernel_shape, strides, begins, dilations, bool(ceil_mode), storage_order)
+    if uneven:
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         sizes, padded = x.shape[2:], _pad_spatial(x, begins, ends, fill)
         y = _max_pool(cx, padded, kernel_shape, ceil_mode, strides=strides, dilations=dilations)
@@ -172,6 +176,25 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
     if len(kernel_shape) == 1:
         return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
     return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
+
+
+def _max_pool_with_indices(x, kernel_shape, strides, pads, dilations, ceil_mode: bool, storage_order: int) -> tuple:
+    """(values, Indices): Ember's per-(N, C)-plane indices moved to ONNX's, counted over the whole tensor
+    (with storage_order=1, each plane's position counted column-major)."""
+    k = len(kernel_shape)
+    if k == 1:
+        y, index = ember.max_pool1d(x, kernel_shape[0], strides[0], pads[0], dilations[0], ceil_mode, True)
+    else:
+        pool = ember.max_pool3d if k == 3 else ember.max_pool2d
+        y, index = pool(x, tuple(kernel_shape), tuple(strides), tuple(pads), tuple(dilations), ceil_mode, True)
+    spatial = [int(n) for n in x.shape[2:]]
+    if storage_order:
+        rest, column = index, 0
+        for a in reversed(range(k)):  # the row-major coordinates, last axis first
+            column, rest = column * spatial[a] + rest % spatial[a], rest // spatial[a]
+        index = column
+    planes = ember.arange(x.shape[0] * x.shape[1], dtype=ember.int64).reshape(tuple(x.shape[:2]) + (1,) * k)
+    return y, index + planes * int(np.prod(spatial))
 
 
 @converter("AveragePool")
