@@ -41,7 +41,7 @@ from ember.ops.elementwise import (
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
-from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY
+from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY, SPARSE_XENT
 from ember.ops.normalization import LAYER_NORM
 from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
 from ember.ops.pool_indices import MAX_POOL_INDICES
@@ -708,6 +708,19 @@ def _softmax_cross_entropy(b, logits, labels, *, axis, total):
     return b.node("Neg", [b.reduce("ReduceSum", terms, None if total else axis, False)])
 
 
+@_rule(SPARSE_XENT)
+def _sparse_xent(b, logits, target, *, ignore_index, reduction):
+    """ONNX's SoftmaxCrossEntropyLoss; float16 / bfloat16 logits through float32, rounded once as the forward."""
+    dtype = b.spec(logits).dtype
+    if b.spec(target).dtype != np.int64:
+        target = b.node("Cast", [target], to=b.dtype(np.int64))
+    wide = dtype in LOW_PRECISION
+    if wide:
+        logits = b.node("Cast", [logits], to=b.dtype(np.float32))
+    loss = b.node("SoftmaxCrossEntropyLoss", [logits, target], reduction=reduction, ignore_index=int(ignore_index))
+    return b.node("Cast", [loss], to=b.dtype(dtype)) if wide else loss
+
+
 @_rule(BINARY_CROSS_ENTROPY)
 def _binary_cross_entropy(b, x, t):
     """(t - 1) max(log(1 - x), -100) - t max(log(x), -100), as the forward (ONNX has no range check)."""
@@ -730,7 +743,10 @@ def _nll_weights(b, target, weight=None, *, num_classes, ignore_index, normalize
         w = b.node("Div", [w, b.reduce("ReduceSum", w, None, False)])
     if negate:
         w = b.node("Neg", [w])
-    hot = b.node("OneHot", [safe, b.const(num_classes, np.int64), b.const(np.array([0, 1], dtype))], axis=1)
+    # the one-hot rows as an Equal with the class numbers (onnxruntime's OneHot has no float64 values)
+    rank = len(b.spec(target).shape)
+    classes = b.const(np.arange(num_classes, dtype=b.spec(target).dtype).reshape((1, -1) + (1,) * (rank - 1)))
+    hot = b.node("Cast", [b.node("Equal", [b.node("Unsqueeze", [safe, b.ints([1])]), classes])], to=b.dtype(dtype))
     return b.node("Mul", [hot, b.node("Unsqueeze", [w, b.ints([1])])])
 
 
