@@ -19,7 +19,9 @@ from ember.ops.batch_norm import BATCH_MOMENTS, BATCH_NORM_TRAIN
 from ember.ops.conv import CONV2D, CONV_TRANSPOSE2D
 from ember.ops.conv3d import CONV3D, CONV_TRANSPOSE3D
 from ember.ops.convert import CAST
+from ember.ops.cumulative import LOGCUMSUMEXP
 from ember.ops.elementwise import (
+    ATAN2,
     BITWISE_AND,
     BITWISE_OR,
     BITWISE_XOR,
@@ -38,6 +40,7 @@ from ember.ops.elementwise import (
     SOFTPLUS,
     TRUNC_DIVIDE,
 )
+from ember.ops.elementwise_torch import COPYSIGN, HEAVISIDE, HYPOT
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
 from ember.ops.linalg import LINEAR, LINEAR_RELU
@@ -47,7 +50,19 @@ from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
 from ember.ops.pool_indices import MAX_POOL_INDICES
 from ember.ops.pooling import AVG_POOL2D, MAX_POOL2D
 from ember.ops.recurrent import RECURRENT
-from ember.ops.reduction import ALL, ANY, ARGMAX, ARGMIN, CUMSUM, MAX, MIN, PROD, RECIPROCAL_COUNT, SUM
+from ember.ops.reduction import (
+    ALL,
+    ANY,
+    ARGMAX,
+    ARGMIN,
+    CUMPROD,
+    CUMSUM,
+    MAX,
+    MIN,
+    PROD,
+    RECIPROCAL_COUNT,
+    SUM,
+)
 from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
@@ -279,6 +294,84 @@ def _sign(b, x):
     return b.node("Where", [b.node("IsNaN", [x]), b.const(0, dtype), sign])  # PyTorch's sign of NaN is 0
 
 
+def _signbit(b, x: str, dtype) -> str:
+    """Whether ``x`` (of float ``dtype``) is negative, -0.0 included (1 / -0.0 is -inf); False for NaN."""
+    zero = b.const(0, dtype)
+    return b.node("Or", [b.node("Less", [x, zero]), b.node("Less", [b.node("Div", [b.const(1, dtype), x]), zero])])
+
+
+def _unit_sign(b, x: str, dtype) -> str:
+    """-1 where ``x`` is negative (-0.0 too), else 1: a factor that gives a zero its sign."""
+    return b.node("Where", [_signbit(b, x, dtype), b.const(-1, dtype), b.const(1, dtype)])
+
+
+def _signed_where(b, condition: str, x: str, y: str, dtype) -> str:
+    """Where(condition, x, y) keeping a selected -0.0 (onnxruntime's Where turns it into +0.0): the selected
+    magnitude times the selected operand's sign."""
+    magnitude = b.node("Abs", [b.node("Where", [condition, x, y])])
+    return b.node("Mul", [magnitude, b.node("Where", [condition, _unit_sign(b, x, dtype), _unit_sign(b, y, dtype)])])
+
+
+def _through_float32(b, rule, *xs: str) -> str:
+    """``rule`` on ``xs`` cast to float32, its result cast back to their type (float16, bfloat16)."""
+    dtype = b.spec(xs[0]).dtype
+    wide = [b.node("Cast", [x], to=b.dtype(np.float32)) for x in xs]
+    for name, x in zip(wide, xs):
+        b.specs[name] = type(b.spec(x))(b.spec(x).shape, np.dtype(np.float32))
+    return b.node("Cast", [rule(b, *wide)], to=b.dtype(dtype))
+
+
+@_rule(ATAN2)
+def _atan2(b, y, x):
+    """atan(y / x), plus pi toward y's side where x is negative (-0.0 too). Where both are zero x counts as 1
+    (atan2(+-0, +-0) is +-0 or +-pi) and where both are infinite each counts as its sign (+-pi / 4, +-3 pi / 4).
+    Written with Div and Sub rather than Where on the values, so that a zero keeps its sign."""
+    dtype = b.spec(y).dtype
+    if dtype in LOW_PRECISION:
+        return _through_float32(b, _atan2, y, x)
+    zero = b.const(0, dtype)
+    both_zero = b.node("And", [b.node("Equal", [y, zero]), b.node("Equal", [x, zero])])
+    both_inf = b.node("And", [b.node("IsInf", [y]), b.node("IsInf", [x])])
+    y_unit = _signed_where(b, both_inf, b.node("Sign", [y]), y, dtype)  # y itself, or +-1
+    x_unit = _signed_where(b, both_inf, b.node("Sign", [x]), x, dtype)
+    x_unit = b.node("Sub", [x_unit, b.node("Where", [both_zero, b.const(-1, dtype), zero])])  # (x - +0 is x)
+    half_turn = b.node("Where", [_signbit(b, y, dtype), b.const(np.pi, dtype), b.const(-np.pi, dtype)])
+    turn = b.node("Where", [_signbit(b, x, dtype), half_turn, zero])
+    return b.node("Sub", [b.node("Atan", [b.node("Div", [y_unit, x_unit])]), turn])
+
+
+@_rule(HYPOT)
+def _hypot(b, x, y):
+    """max * sqrt(1 + (min / max)^2) of the magnitudes (no overflow of the squares); 0 where both are 0, inf where
+    either is infinite (NaN beside it too), else NaN where either is NaN, as C's hypot."""
+    dtype = b.spec(x).dtype
+    if dtype in LOW_PRECISION:  # (IsInf takes float32 and float64)
+        return _through_float32(b, _hypot, x, y)
+    ax, ay = b.node("Abs", [x]), b.node("Abs", [y])
+    x_larger = b.node("Greater", [ax, ay])
+    big, small = b.node("Where", [x_larger, ax, ay]), b.node("Where", [x_larger, ay, ax])
+    zero = b.node("Equal", [big, b.const(0, dtype)])
+    ratio = b.node("Div", [small, b.node("Where", [zero, b.const(1, dtype), big])])
+    out = b.node("Mul", [big, b.node("Sqrt", [b.node("Add", [b.const(1, dtype), b.node("Mul", [ratio, ratio])])])])
+    out = b.node("Where", [b.node("Or", [b.node("IsNaN", [x]), b.node("IsNaN", [y])]), b.const(np.nan, dtype), out])
+    return b.node("Where", [b.node("Or", [b.node("IsInf", [x]), b.node("IsInf", [y])]), b.const(np.inf, dtype), out])
+
+
+@_rule(COPYSIGN)
+def _copysign(b, x, y):
+    """|x| times -1 where y's sign is negative (-0.0 too). ONNX cannot read a NaN's sign bit: y NaN gives +|x|."""
+    return b.node("Mul", [b.node("Abs", [x]), _unit_sign(b, y, b.spec(y).dtype)])
+
+
+@_rule(HEAVISIDE)
+def _heaviside(b, x, values):
+    dtype = b.spec(x).dtype
+    if dtype == np.bool_:  # True where x, else values
+        return b.node("Or", [x, values])
+    step = b.node("Cast", [b.node("Greater", [x, b.const(0, dtype)])], to=b.dtype(dtype))  # 0 for NaN
+    return _signed_where(b, b.node("Equal", [x, b.const(0, dtype)]), values, step, dtype)
+
+
 @_rule(POW)
 def _pow(b, x, y):
     dtype = b.spec(x).dtype
@@ -384,6 +477,59 @@ def _cumsum(b, x, *, axis, reverse):
         x = b.node("Cast", [x], to=b.dtype(work))
     y = b.node("CumSum", [x, b.const(axis, np.int64)], reverse=int(reverse))
     return y if work == b.out.dtype else b.node("Cast", [y], to=b.dtype(b.out.dtype))
+
+
+def _scan(b, x: str, shape: tuple, axis: int, reverse: bool, combine, fill: str) -> str:
+    """A running ``combine`` along ``axis`` of ``x`` (of ``shape``) in log2(n) steps: each step combines every
+    element with the one 2^k before it (the value ``fill`` where there is none); the order of the combinations is
+    a tree's, not a left fold's."""
+    n = shape[axis]
+    if n is None:
+        raise ValueError(f"{b.op.name}: the size of axis {axis} must be known (it sets the number of steps), got "
+                         f"shape {list(shape)}")
+    rank = len(shape)
+    shift = 1
+    while shift < n:
+        pads = [0] * (2 * rank)
+        pads[axis + (rank if reverse else 0)] = shift
+        start, end = (shift, n + shift) if reverse else (0, n)
+        moved = b.node("Slice", [b.node("Pad", [x, b.ints(pads), fill], mode="constant"), b.ints([start]),
+                                 b.ints([end]), b.ints([axis])])
+        x = combine(x, moved)
+        shift *= 2
+    return x
+
+
+def _widened_to(b, x: str, wide) -> str:
+    return x if b.spec(x).dtype == wide else b.node("Cast", [x], to=b.dtype(wide))
+
+
+@_rule(CUMPROD)
+def _cumprod(b, x, *, axis):
+    # as the forward: bools and integers multiply as int64, float16 in float32 and float32 in float64
+    dtype = b.spec(x).dtype
+    wide = np.dtype(np.float32 if dtype in LOW_PRECISION else np.float64 if dtype == np.float32 else b.out.dtype)
+    y = _scan(b, _widened_to(b, x, wide), b.spec(x).shape, axis, False, lambda u, v: b.node("Mul", [u, v]),
+              b.const(1, wide))
+    return y if wide == b.out.dtype else b.node("Cast", [y], to=b.dtype(b.out.dtype))
+
+
+@_rule(LOGCUMSUMEXP)
+def _logcumsumexp(b, x, *, axis, reverse):
+    """log(exp(u) + exp(v)) = max + log(1 + exp(-|u - v|)), steps of a scan (float32 in float64, float16 in float32,
+    as the forward); where u == v (two infinities of one sign too) it is u + log(2)."""
+    dtype = b.spec(x).dtype
+    wide = np.dtype(np.float32 if dtype in LOW_PRECISION else np.float64)
+    zero, one = b.const(0, wide), b.const(1, wide)
+
+    def logaddexp(u, v):
+        gap = b.node("Neg", [b.node("Abs", [b.node("Sub", [u, v])])])
+        gap = b.node("Where", [b.node("Equal", [u, v]), zero, gap])
+        top = b.node("Where", [b.node("Greater", [u, v]), u, v])
+        return b.node("Add", [top, b.node("Log", [b.node("Add", [one, b.node("Exp", [gap])])])])
+
+    y = _scan(b, _widened_to(b, x, wide), b.spec(x).shape, axis, reverse, logaddexp, b.const(-np.inf, wide))
+    return y if wide == dtype else b.node("Cast", [y], to=b.dtype(dtype))
 
 
 @_rule(ARGSORT)
