@@ -237,6 +237,19 @@ def test_rounding_exports_through_trunc_divide(fn):
         np.testing.assert_array_equal(run_onnx(model, [batch])[0], expected)
 
 
+def test_trunc_ceil_and_floor_export_the_sign_of_a_zero():
+    # trunc_divide was a Where between Ceil and Floor, and onnxruntime's Where turns a -0.0 into +0.0: trunc(-0.5)
+    # and ceil(-0.13) gave +0.0. (round, fmod and floor division can still give a zero of the other sign: the
+    # Where nodes of their compositions, see the README)
+    x = np.array([-0.13, -0.0, 0.0, -0.5, -0.7, 0.4, -1.5, 2.5, -1e-30, np.nan, -np.inf, 1e30], np.float32)
+    for fn in (ember.trunc, ember.ceil, ember.floor, ember.frac, lambda t: ember.div(t, 0.7, rounding_mode="trunc")):
+        for dtype in (np.float32, np.float64):
+            got = run_onnx(ember.onnx.export(fn, [x.astype(dtype)]), [x.astype(dtype)])[0]
+            expected = fn(ember.tensor(x.astype(dtype))).numpy()
+            np.testing.assert_array_equal(got, expected)
+            assert np.array_equal(np.signbit(got[expected == 0]), np.signbit(expected[expected == 0]))
+
+
 @pytest.mark.parametrize("fn", [lambda t: ember.remainder(t, 0.7), lambda t: t % -2.5, lambda t: ember.fmod(t, 0.7),
                                 lambda t: t // 0.7, lambda t: ember.div(t, -0.7, rounding_mode="floor"),
                                 lambda t: ember.floor_divide(t, ember.tensor(np.array([0.7, -0.7, 0.0], np.float32)))],

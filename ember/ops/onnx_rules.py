@@ -278,9 +278,10 @@ def _floor_divide(b, x, y):
 def _trunc_divide(b, x, y):
     if b.spec(x).dtype.kind in "iu":  # ONNX's integer Div truncates
         return b.node("Div", [x, y])
-    q = b.node("Div", [x, y])  # ONNX has no Trunc: the ceiling of a negative quotient, else its floor
-    return b.node("Where", [b.node("Less", [q, b.const(0, b.spec(x).dtype)]), b.node("Ceil", [q]),
-                            b.node("Floor", [q])])
+    # ONNX has no Trunc: the floor of the quotient's magnitude times its sign, which keeps a zero's sign (a Where
+    # between Ceil and Floor gave +0.0 for -0.5: onnxruntime's Where drops a -0.0)
+    q = b.node("Div", [x, y])
+    return b.node("Mul", [b.node("Floor", [b.node("Abs", [q])]), _unit_sign(b, q, b.spec(x).dtype)])
 
 
 @_rule(SIGN)
