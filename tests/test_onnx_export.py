@@ -707,3 +707,24 @@ def test_a_running_product_along_a_dynamic_axis_is_refused_naming_it():
     with pytest.raises(ValueError, match="cumprod: the size of axis 1 must be known"):
         ember.onnx.export(lambda t: ember.cumprod(t, 1), [np.ones((2, 3), np.float32)],
                           dynamic_axes={"input0": {1: "length"}})
+
+
+@pytest.mark.parametrize("fn", [lambda t: t[:, :1].expand(-1, 5), lambda t: t[:, None, :2].expand(-1, 3, -1) * 2,
+                                lambda t: t[:, :1].expand(2, -1, 4), lambda t: ember.topk(t, 2, dim=0),
+                                lambda t: ember.topk(t, 3, dim=1, largest=False)],
+                         ids=["expand", "expand_keeping_two", "expand_leading", "topk_dynamic_axis", "topk_known_axis"])
+def test_expand_keeping_and_topk_along_a_dynamic_axis_export(fn):
+    # expand(-1, ...) keeping the dynamic batch said "give it in known sizes or -1" though -1 was given (now an
+    # Expand to a Shape-built shape); topk along it said "k=2 must be in [0, None]" (k is checked against a known
+    # size only: a smaller batch at run time gives that many, as a slice of the sorted axis)
+    x = _float(3, 4)
+    model = ember.onnx.export(fn, [x], dynamic_axes={"input0": {0: "batch"}})
+    for batch in (x, _float(2, 4, seed=1), _float(6, 4, seed=2)):
+        expected = _outputs(fn(ember.tensor(batch)))
+        with ember.no_grad():
+            back = _outputs(ember.onnx.load(model)(ember.tensor(batch)))
+        for results in (run_onnx(model, [batch]), back):
+            for g, e in zip(results, expected):
+                np.testing.assert_array_equal(g, e)
+    with pytest.raises(ValueError, match="k=5 must be in"):
+        ember.topk(ember.tensor(x), 5, dim=0)

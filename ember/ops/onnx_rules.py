@@ -66,7 +66,7 @@ from ember.ops.reduction import (
 from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
-from ember.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
+from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, TRANSPOSE
 from ember.ops.sized import ARANGE_SIZED, FILL, SLICE_SIZED
 from ember.ops.sorting import ARGSORT, MEDIAN
 
@@ -156,6 +156,11 @@ def _transpose(b, x, *, axes):
 @_rule(BROADCAST_TO)
 def _broadcast_to(b, x, *, shape):
     return b.node("Expand", [x, b.ints([1 if d is None else d for d in shape])])
+
+
+@_rule(BROADCAST_LIKE)
+def _broadcast_like(b, x, like):
+    return b.node("Expand", [x, b.node("Shape", [like])])
 
 
 @_rule(CONCAT)

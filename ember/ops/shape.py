@@ -306,10 +306,15 @@ def broadcast_to(x: TensorLike, shape) -> TensorLike:
     x = as_tensor(x)
     shape = tuple(shape)
     offset = len(shape) - x.ndim
-    shape = tuple(x.shape[i - offset] if d == -1 and i >= offset else d for i, d in enumerate(shape))
-    if shape == x.shape:
+    kept = tuple(x.shape[i - offset] if d == -1 and i >= offset else d for i, d in enumerate(shape))
+    if kept == x.shape:
         return x
-    return dispatch.apply(BROADCAST_TO, (x,), {"shape": shape})
+    if None in kept and all(d is not None for d in shape):  # -1 keeping a graph value's unknown size
+        from ember.ops.sized import fill, size_along
+
+        sizes = [size_along(x, i - offset) if d is None else d for i, d in enumerate(kept)]
+        return dispatch.apply(BROADCAST_LIKE, (x, fill(sizes, False, np.bool_)), None)
+    return dispatch.apply(BROADCAST_TO, (x,), {"shape": kept})
 
 
 def expand(x: TensorLike, *shape) -> TensorLike:

@@ -241,7 +241,7 @@ def topk(x, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -
         return TopkResult(*sort(x)) if k in (0, 1) else topk(reshape(x, (1,)), k)
     axis = _axis("topk", x, axis)
     size = x.shape[axis]
-    if size is None or not 0 <= k <= size:
+    if k < 0 or size is not None and k > size:  # (k is checked against a graph value's unknown size when it runs)
         raise ValueError(f"topk: k={k} must be in [0, {size}], the size of dimension {axis} of the tensor of "
                          f"shape {list(x.shape)}")
     indices = getitem(argsort(x, axis, largest), (slice(None),) * axis + (slice(0, k),))
