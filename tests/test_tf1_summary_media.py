@@ -130,3 +130,16 @@ def test_text_and_tensor_summaries():
     with pytest.raises(ValueError, match="tf.summary.tensor_summary: give summary_metadata or display_name"):
         tf.summary.tensor_summary("t", tf.constant(1.0), display_name="x",
                                   summary_metadata=summary_pb2.SummaryMetadata())
+
+
+def test_scalar_and_histogram_honour_family_and_collections():
+    # TF-1's summary_scope: the op is named family/name and its tag is family/family/name
+    loss = tf.summary.scalar("loss", tf.constant(2.0), family="train")
+    weights = tf.summary.histogram("w", tf.constant([1.0, 2.0]), collections=["mine"])
+    picture = tf.summary.image("im", tf.zeros([1, 2, 2, 1]), family="train")
+    assert loss.op.name == "train/loss" and picture.op.name == "train/im"
+    assert [v.tag for v in _values(loss)] == ["train/train/loss"]
+    assert [v.tag for v in _values(picture)] == ["train/train/im/image/0"]
+    assert tf.get_collection("summaries") == [loss, picture] and tf.get_collection("mine") == [weights]
+    assert [v.tag for v in _values(tf.summary.merge_all())] == ["train/train/loss", "train/train/im/image/0"]
+    assert [v.tag for v in _values(tf.summary.merge_all("mine"))] == ["w"]

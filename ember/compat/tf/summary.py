@@ -52,18 +52,27 @@ class SummaryOp(Tensor):
         return merged.SerializeToString()
 
 
-def scalar(name: str, tensor, collections=None, family=None) -> SummaryOp:
-    """A scalar summary of ``tensor`` under the tag ``name``."""
-    summary = SummaryOp([(name, "scalar", as_tf(tensor))], name=name)
-    add_to_collection("summaries", summary)
+def summary_op(name: str, kind, tensor, collections, family) -> SummaryOp:
+    """A summary op added to ``collections`` (by default the SUMMARIES collection, ``"summaries"``). With a
+    ``family``, the op is named ``family/name`` and tagged ``family/family/name``, as TF-1's ``summary_scope``
+    names them (the family first, so TensorBoard shows it as the tab)."""
+    tag, op_name = (name, name) if family is None else (f"{family}/{family}/{name}", f"{family}/{name}")
+    summary = SummaryOp([(tag, kind, tensor)], name=op_name)
+    for key in ["summaries"] if collections is None else collections:
+        add_to_collection(key, summary)
     return summary
+
+
+def scalar(name: str, tensor, collections=None, family=None) -> SummaryOp:
+    """A scalar summary of ``tensor`` under the tag ``name`` (see ``summary_op`` for ``collections`` and
+    ``family``)."""
+    return summary_op(name, "scalar", as_tf(tensor), collections, family)
 
 
 def histogram(name: str, values, collections=None, family=None) -> SummaryOp:
-    """A histogram summary of ``values`` under the tag ``name``."""
-    summary = SummaryOp([(name, "histogram", as_tf(values))], name=name)
-    add_to_collection("summaries", summary)
-    return summary
+    """A histogram summary of ``values`` under the tag ``name`` (see ``summary_op`` for ``collections`` and
+    ``family``)."""
+    return summary_op(name, "histogram", as_tf(values), collections, family)
 
 
 def merge(inputs, collections=None, name: str = "Merge/MergeSummary") -> SummaryOp:

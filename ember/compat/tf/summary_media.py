@@ -10,21 +10,13 @@ import zlib
 
 import numpy as np
 
-from ember.compat.tf._core import Tensor, add_to_collection, as_tf
-from ember.compat.tf.summary import SummaryOp, _data_type
+from ember.compat.tf._core import Tensor, as_tf
+from ember.compat.tf.summary import SummaryOp, _data_type, summary_op
 
 __all__ = ["audio", "image", "tensor_summary", "text"]
 
 _BAD_COLOR = np.array([255, 0, 0, 255], np.uint8)  # TF's default for pixels with a non-finite channel
 _PNG_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (gray, gray+alpha, RGB, RGBA)
-
-
-def _summary(name: str, kind, tensor, collections, family) -> SummaryOp:
-    tag = f"{family}/{name}" if family else name
-    summary = SummaryOp([(tag, kind, tensor)], name=name)
-    for key in ["summaries"] if collections is None else collections:
-        add_to_collection(key, summary)
-    return summary
 
 
 def _max_outputs(name: str, max_outputs) -> int:
@@ -95,7 +87,7 @@ def image(name: str, tensor, max_outputs: int = 3, collections=None, family=None
             out.append(tbx.proto.summary_pb2.Summary.Value(tag=sub, image=encoded))
         return out
 
-    return _summary(name, values, tensor, collections, family)
+    return summary_op(name, values, tensor, collections, family)
 
 
 def _wav(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -137,7 +129,7 @@ def audio(name: str, tensor, sample_rate, max_outputs: int = 3, collections=None
             out.append(tbx.proto.summary_pb2.Summary.Value(tag=sub, audio=encoded))
         return out
 
-    return _summary(name, values, (tensor, rate), collections, family)  # (a Session fetches both)
+    return summary_op(name, values, (tensor, rate), collections, family)  # (a Session fetches both)
 
 
 def text(name: str, tensor, collections=None) -> SummaryOp:
@@ -161,7 +153,7 @@ def text(name: str, tensor, collections=None) -> SummaryOp:
         return [pb.summary_pb2.Summary.Value(tag=tag, metadata=pb.summary_pb2.SummaryMetadata(plugin_data=plugin),
                                              tensor=proto)]
 
-    return _summary(name, values, (), collections, None)
+    return summary_op(name, values, (), collections, None)
 
 
 def tensor_summary(name: str, tensor, summary_description: str | None = None, collections=None,
@@ -191,4 +183,4 @@ def tensor_summary(name: str, tensor, summary_description: str | None = None, co
                                                       summary_description=summary_description or "")
         return [pb.summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=proto)]
 
-    return _summary(name, values, tensor, collections, family)
+    return summary_op(name, values, tensor, collections, family)
