@@ -113,6 +113,19 @@ def _ref_nms(boxes, scores, limit, iou_threshold, score_threshold=-np.inf):
     return kept
 
 
+def test_crop_and_resize_refuses_box_indices_outside_the_batch_when_run():
+    # TF-1's kernel checks box_ind before it reads: no wrap-around for -1, no stray index error past the end
+    image = tf.placeholder(tf.float32, [None, 4, 4, 1])
+    box_ind = tf.placeholder(tf.int32, [None])
+    out = tf.image.crop_and_resize(image, tf.constant([[0.0, 0.0, 1.0, 1.0]]), box_ind, [2, 2])
+    pixels = np.arange(32, dtype=np.float32).reshape(2, 4, 4, 1)
+    np.testing.assert_allclose(_run(out, {image: pixels, box_ind: [1]}).ravel(), [16, 19, 28, 31])
+    for bad in (-1, 2):
+        with pytest.raises(tf.errors.OutOfRangeError, match=rf"box_index has values outside \[0, batch_size\): "
+                                                            rf"box_ind\[0\] = {bad}, batch_size 2"):
+            _run(out, {image: pixels, box_ind: [bad]})
+
+
 @pytest.mark.parametrize("limit, iou_threshold, score_threshold", [(10, 0.5, -np.inf), (3, 0.3, 0.2),
                                                                    (20, 0.0, 0.5), (5, 1.0, -np.inf)])
 def test_non_max_suppression_is_tfs_greedy_selection(limit, iou_threshold, score_threshold):

@@ -8,7 +8,9 @@ import numpy as np
 
 import ember
 from ember.compat.tf._core import Tensor, as_tf, int32, op
+from ember.compat.tf.errors import OutOfRangeError
 from ember.compat.tf.host_ops import py_func
+from ember.ops.host import host_call
 
 __all__ = ["crop_and_resize", "draw_bounding_boxes", "non_max_suppression"]
 
@@ -52,6 +54,7 @@ def crop_and_resize(image, boxes, box_ind=None, crop_size=None, method: str = "b
         raise TypeError(f"tf.image.crop_and_resize: box_ind must be int32, got {box_ind.dtype}")
     crop_h, crop_w = size
     fill = float(extrapolation_value)
+    op_name = name or "CropAndResize"
 
     def grid(low, high, n: int, extent: int):
         """Source coordinates (N, n) of one axis and whether each lies inside [0, extent - 1]."""
@@ -65,6 +68,16 @@ def crop_and_resize(image, boxes, box_ind=None, crop_size=None, method: str = "b
 
     def fn(img, bx, bi):
         height, width = img.shape[1], img.shape[2]
+        batch_size = img.shape[0]
+
+        def checked(indices: np.ndarray) -> np.ndarray:  # TF-1's kernel checks before it reads (an index would wrap)
+            bad = np.flatnonzero((indices < 0) | (indices >= batch_size))
+            if bad.size:
+                raise OutOfRangeError(op=op_name, message=f"box_index has values outside [0, batch_size): box_ind"
+                                                          f"[{bad[0]}] = {indices[bad[0]]}, batch_size {batch_size}")
+            return indices
+
+        bi = host_call(checked, [bi], bi.shape, bi.dtype, name=f"tf.image.crop_and_resize '{op_name}'")
         img, bx = ember.cast(img, np.float32), ember.cast(bx, np.float32)
         in_y, inside_y = grid(bx[:, 0:1], bx[:, 2:3], crop_h, height)
         in_x, inside_x = grid(bx[:, 1:2], bx[:, 3:4], crop_w, width)
@@ -93,7 +106,7 @@ def crop_and_resize(image, boxes, box_ind=None, crop_size=None, method: str = "b
         inside = ember.unsqueeze(ember.unsqueeze(inside_y, 2) & ember.unsqueeze(inside_x, 1), 3)
         return ember.where(inside, out, ember.as_tensor(np.float32(fill)))
 
-    return op(fn, (image, boxes, box_ind), name=name or "CropAndResize")
+    return op(fn, (image, boxes, box_ind), name=op_name)
 
 
 def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
