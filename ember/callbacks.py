@@ -45,7 +45,8 @@ class Callback:
 
 
 class History(Callback):
-    """Records every epoch's logs: ``history.history["loss"]`` is the list of epoch losses."""
+    """Records every epoch's logs: ``history.history["loss"]`` is the list of epoch losses. After each epoch the
+    model's ``history`` is this object, as in Keras."""
 
     def __init__(self):
         self.history: dict[str, list] = {}
@@ -55,6 +56,8 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            self.model.history = self
 
 
 def _better(mode: str, min_delta: float):

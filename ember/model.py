@@ -276,6 +276,7 @@ class Model:
         self.skipped_validation = False  # whether fit's latest epoch had validation data and skipped it
         self.metrics_names = ["loss"]  # the latest fit's loss and metrics, by their names in the logs
         self.epoch = 0
+        self.history = None  # the History of the latest fit, set after each of its epochs (as Keras)
         self._schedulers: list = []  # the LearningRateScheduler callbacks' schedulers of the latest fit
         self._scheduler_states: list | None = None  # their states from a loaded checkpoint, for the next fit
         self._loader_generator = None  # the generator of the latest fit's DataLoader, when it has its own

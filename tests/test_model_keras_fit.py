@@ -341,3 +341,16 @@ def test_keras_named_losses_take_targets_one_rank_from_the_outputs(loss, compile
         assert values == pytest.approx(history_2d[key], rel=1e-6)
     for a, b in zip(params, params_2d):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_fit_sets_model_history_to_the_history_it_returns_as_keras():
+    x, y = _data()
+    model = _model()
+    assert model.history is None
+    seen = []
+    history = model.fit(x, y, epochs=2, verbose=0,
+                        callbacks=[LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(model.history))])
+    assert model.history is history and history.epoch == [0, 1] and len(history.history["loss"]) == 2
+    assert seen == [None, history]  # set after the epoch's callbacks (History runs last), as Keras's History
+    again = model.fit(x, y, epochs=1, verbose=0)
+    assert model.history is again and again is not history
