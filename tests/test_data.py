@@ -99,6 +99,19 @@ def test_random_split_sizes_disjoint_and_seeded():
     assert [len(p) for p in random_split(ds, np.array([0.7, 0.2, 0.1], np.float32), generator=0)] == [73, 20, 10]
 
 
+
+def test_random_split_takes_tensor_lengths_and_random_sampler_refuses_zero_samples_as_pytorch():
+    # integer tensors were refused as "not non-negative ints"; PyTorch takes tensors (float32 fractions in float32)
+    assert [len(p) for p in random_split(range(10), ember.tensor([3, 7]), generator=0)] == [3, 7]
+    assert [len(p) for p in random_split(range(10), [ember.tensor(3), np.int64(7)], generator=0)] == [3, 7]
+    assert [len(p) for p in random_split(range(10), ember.tensor([0.3, 0.7]), generator=0)] == [3, 7]
+    with pytest.raises(ValueError, match=r"lengths \[2, 7\] sum to 9"):
+        random_split(range(10), ember.tensor([2, 7]))
+    # num_samples=0 gave an empty epoch; PyTorch refuses it
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value, but got num_samples=0"):
+        RandomSampler(range(3), num_samples=0)
+
+
 def test_subset_keeps_its_indices_as_given_as_torch():
     # Subset held its indices as a NumPy array, so joining two random_split parts with a.indices + b.indices added
     # them elementwise (5 wrong indices for 10, silently); PyTorch's keep the sequence given (random_split's a list)

@@ -247,12 +247,14 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
 
     Lengths that sum to 1 (within ``math.isclose``, and not above it; whole numbers too, as PyTorch's) are
     fractions: each is floored, then the leftover samples go one each to the first splits, with a warning for each
-    split left empty. ``generator`` is an int seed or a NumPy Generator; by default Ember's global generator.
+    split left empty. ``lengths`` may be a 1-D tensor or array, as PyTorch's. ``generator`` is an int seed or a
+    NumPy Generator; by default Ember's global generator.
 
     >>> train, val = random_split(dataset, [0.8, 0.2], generator=0)
     """
     n = len(dataset)
-    lengths = list(lengths)
+    # a tensor's elements as NumPy scalars of its dtype: float32 fractions are scaled in float32, as PyTorch's
+    lengths = [v.numpy()[()] if isinstance(v, Tensor) and v.ndim == 0 else v for v in lengths]
     total = sum(lengths)
     if math.isclose(total, 1) and total <= 1:
         counts = []
@@ -268,8 +270,9 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
         lengths = counts
     if any(not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
         raise ValueError(f"random_split: lengths must be non-negative ints, or fractions that sum to 1, got {lengths}")
+    lengths = [int(v) for v in lengths]
     if sum(lengths) != n:
         raise ValueError(f"random_split: lengths {lengths} sum to {sum(lengths)}, but the dataset has {n} samples")
     order = _rng(generator).permutation(n).tolist()  # lists of Python ints, as PyTorch's Subsets hold
-    bounds = np.cumsum([0] + [int(v) for v in lengths]).tolist()
+    bounds = np.cumsum([0] + lengths).tolist()
     return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]

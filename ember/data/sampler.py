@@ -60,8 +60,9 @@ class RandomSampler(Sampler):
     """
 
     def __init__(self, dataset, replacement: bool = False, num_samples: int | None = None, generator=None):
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 0):
-            raise ValueError(f"RandomSampler: num_samples must be a non-negative int, got {num_samples!r}")
+        if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, but got "
+                             f"num_samples={num_samples!r}")
         if not isinstance(replacement, (bool, np.bool_)):  # "no" would draw with replacement
             raise TypeError(f"RandomSampler: replacement must be a bool, got {replacement!r}")
         self.dataset = dataset
