@@ -647,3 +647,21 @@ def test_ember_embedding_is_the_package_after_a_plain_import_and_still_the_op():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "(1, 2) [2.0, 0.0, 0.0]"
+
+
+def test_ids_no_int_dtype_holds_are_refused_naming_the_layer_and_the_range():
+    # NumPy made [-1, 2**63] float64 and [2**64] object: the errors said "float64" or "hash_strings" and no layer
+    with pytest.raises(TypeError, match=r"HashEmbedding: ids must be integers that fit int64 \(or uint64 when none is "
+                                        r"negative\): got values from -1 to 9223372036854775808"):
+        HashEmbedding(4)([-1, 2**63])
+    with pytest.raises(TypeError, match=r"HashEmbeddingBag: ids must be integers that fit int64 .* from 1 to "
+                                        r"18446744073709551616, which NumPy holds as object"):
+        HashEmbeddingBag(4)([[2**64, 1]])
+    with pytest.raises(TypeError, match="HashEmbedding: ids must be integers .* got dtype float64"):
+        HashEmbedding(4)([1.5, 2])
+    with pytest.raises(TypeError, match="HashEmbedding: ids must be integers .* or strings: .* got NoneType"):
+        HashEmbedding(4)(["a", None])
+    # [2**63, 1] is float64 to NumPy: taken as the uint64 ids they are, as an array of them is
+    layer = HashEmbedding(4, seed=0)
+    np.testing.assert_array_equal(layer([2**63, 1]).detach().numpy(),
+                                  layer(np.array([2**63, 1], np.uint64)).detach().numpy())

@@ -89,7 +89,22 @@ def as_keys(ids, what: str = "ids") -> np.ndarray:
         if kind == "u" and array.dtype.itemsize == 8:
             return array.view(np.int64)
         return array.astype(np.int64, copy=False)
-    if kind in "USO":
+    if kind in "US":
         return hash_strings(array)
+    if kind == "O" or (kind == "f" and not isinstance(ids, np.ndarray)):
+        # NumPy makes a list of Python ints float64 or object when no int dtype holds them all
+        flat = np.asarray(ids, dtype=object).reshape(-1).tolist()
+        ints = [v for v in flat if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+        if ints and len(ints) == len(flat):
+            low, high = min(ints), max(ints)
+            if 0 <= low and high < 2**64:  # ([2**63, 1] is float64 to NumPy) uint64 ids, as an array of them is taken
+                return np.array(flat, np.uint64).reshape(array.shape).view(np.int64)
+            raise TypeError(f"{what} must be integers that fit int64 (or uint64 when none is negative): got values "
+                            f"from {low} to {high}, which NumPy holds as {array.dtype}")
+        if kind == "O":
+            try:
+                return hash_strings(array)
+            except TypeError as exc:
+                raise TypeError(f"{what} must be integers (any int dtype) or strings: {exc}") from None
     raise TypeError(f"{what} must be integers (any int dtype) or strings, got dtype {array.dtype} "
                     f"of shape {list(array.shape)}")

@@ -87,11 +87,11 @@ class HashEmbedding(Module):
         """The table rows of ``ids`` as this mode's forward would use them (inserting in training);
         ``counts``: how many lookups each id stands for (distinct ids of a batch), one each by default."""
         _refuse_graph(type(self).__name__, ids)
-        return self.table.lookup(as_keys(ids), train=self.training, counts=counts)
+        return self.table.lookup(as_keys(ids, f"{type(self).__name__}: ids"), train=self.training, counts=counts)
 
     def forward(self, ids) -> Tensor:
         _refuse_graph(type(self).__name__, ids)
-        return lookup(self.weight, as_keys(ids), self.training)
+        return lookup(self.weight, as_keys(ids, f"{type(self).__name__}: ids"), self.training)
 
     def evict(self) -> int:
         """Run the eviction policies and capacity cap now; returns the number of rows removed."""
@@ -178,7 +178,7 @@ class HashEmbeddingBag(HashEmbedding):
 
     def forward(self, ids, offsets=None, per_sample_weights=None) -> Tensor:
         _refuse_graph(type(self).__name__, ids, offsets, per_sample_weights)
-        keys = as_keys(ids)
+        keys = as_keys(ids, "HashEmbeddingBag: ids")
         if keys.ndim == 2:
             if offsets is not None:
                 raise ValueError("HashEmbeddingBag: offsets must be None for 2-D ids (one bag per row)")
@@ -187,7 +187,7 @@ class HashEmbeddingBag(HashEmbedding):
         elif keys.ndim == 1:
             if offsets is None:
                 raise ValueError("HashEmbeddingBag: 1-D ids need offsets (the start of each bag)")
-            starts = as_keys(offsets, "offsets").reshape(-1)
+            starts = as_keys(offsets, "HashEmbeddingBag: offsets").reshape(-1)
             if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > keys.size:
                 raise ValueError(f"HashEmbeddingBag: offsets must start at 0 and be non-decreasing up to "
                                  f"len(ids) = {keys.size}, got {starts.tolist()}")
