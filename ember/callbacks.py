@@ -68,12 +68,28 @@ def _better(mode: str, min_delta: float):
     raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
 
 
-def _infer_mode(monitor: str, mode: str) -> str:
+def _keras_improvement(mode: str, min_delta: float):
+    """Keras 3's EarlyStopping test, ``monitor_op(current - delta, best)`` with ``delta`` negated for "min": on
+    float ties it can differ from comparing with ``best -/+ min_delta``."""
+    if mode == "min":
+        return lambda current, best: current + min_delta < best  # (current - (-min_delta), the same float)
+    if mode == "max":
+        return lambda current, best: current - min_delta > best
+    raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+
+
+def _infer_mode(monitor: str, mode: str, who: str | None = None) -> str:
     """``mode``, or for "auto" the direction of the metrics ``monitor`` names: up for the scores (accuracy, AUC, F1,
-    precision, recall, IoU, whose Keras metrics go up), down for the rest (losses and errors)."""
+    precision, recall, IoU, whose Keras metrics go up), down for the rest (losses and errors). Given ``who``, a name
+    that is neither a score nor a loss or error is refused, as Keras 3 refuses a direction it cannot infer."""
     if mode != "auto":
         return mode
-    return "max" if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall", "iou")) else "min"
+    if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall", "iou")):
+        return "max"
+    if who is not None and not any(word in monitor for word in ("loss", "mse", "mae", "error")):
+        raise ValueError(f"{who}: cannot tell whether monitor={monitor!r} should be maximized or minimized; pass "
+                         f"mode='max' to keep its highest value or mode='min' its lowest")
+    return "min"
 
 
 def _monitored(logs: dict | None, monitor: str, who: str, model=None) -> float | None:
@@ -119,8 +135,8 @@ class EarlyStopping(Callback):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"EarlyStopping: {name} must be a non-negative int, got {value!r}")
         self.monitor, self.patience = monitor, patience
-        self.mode = _infer_mode(monitor, mode)
-        self.is_better = _better(self.mode, abs(min_delta))
+        self.mode = _infer_mode(monitor, mode, "EarlyStopping")
+        self.is_better = _keras_improvement(self.mode, abs(min_delta))
         self.restore_best_weights = restore_best_weights
         self.baseline, self.start_from_epoch, self.verbose = baseline, start_from_epoch, verbose
 

@@ -450,7 +450,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
                 self.best = {k: v.numpy().copy() for k, v in net.state_dict().items()}
 
     fake = FakeLoss()
-    stopper = EarlyStopping("watched", patience=2, restore_best_weights=True)
+    stopper = EarlyStopping("watched", mode="min", patience=2, restore_best_weights=True)
     history = model.fit(x_train[:128], y_train[:128], epochs=8, batch_size=32, callbacks=[fake, stopper], verbose=0)
     assert len(history.history["loss"]) == 4  # epochs 0..3: best at 1, two without improvement, stop at 3
     assert stopper.stopped_epoch == 3
@@ -488,7 +488,7 @@ def test_early_stopping_start_from_epoch_and_baseline_follow_keras(options, valu
         logs["watched"] = next(watched)
         weights[epoch] = {k: v.numpy().copy() for k, v in net.state_dict().items()}
 
-    stopper = EarlyStopping("watched", restore_best_weights=True, **options)
+    stopper = EarlyStopping("watched", mode="min", restore_best_weights=True, **options)
     history = model.fit(x_train[:64], y_train[:64], epochs=len(values), batch_size=32, verbose=0,
                         callbacks=[LambdaCallback(on_epoch_end=record), stopper])
     assert stopper.stopped_epoch == stopped and history.epoch[-1] == stopped
@@ -665,7 +665,7 @@ def test_early_stopping_restores_the_best_weights_at_the_end_of_a_fit_it_did_not
         logs["watched"] = next(watched)
         weights[epoch] = {k: v.numpy().copy() for k, v in net.state_dict().items()}
 
-    stopper = EarlyStopping("watched", patience=5, restore_best_weights=True)
+    stopper = EarlyStopping("watched", mode="min", patience=5, restore_best_weights=True)
     history = model.fit(x_train[:64], y_train[:64], epochs=4, batch_size=32, verbose=0,
                         callbacks=[LambdaCallback(on_epoch_end=record), stopper])
     assert stopper.stopped_epoch is None and history.epoch == [0, 1, 2, 3]

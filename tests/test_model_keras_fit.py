@@ -354,3 +354,19 @@ def test_fit_sets_model_history_to_the_history_it_returns_as_keras():
     assert seen == [None, history]  # set after the epoch's callbacks (History runs last), as Keras's History
     again = model.fit(x, y, epochs=1, verbose=0)
     assert model.history is again and again is not history
+
+
+def test_early_stopping_uses_keras_3_arithmetic_and_refuses_a_direction_it_cannot_infer():
+    # 0.3 < 0.4 - 0.1 (= 0.30000000000000004) counted as an improvement; Keras 3 tests 0.3 + 0.1 < 0.4: not one
+    losses = iter([0.4, 0.3, 0.3])
+    stop = EarlyStopping("val_loss", min_delta=0.1, patience=1)
+    model = _model()
+    x, y = _data()
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[LambdaCallback(on_epoch_end=lambda e, logs: logs.update(
+        val_loss=next(losses))), stop])
+    assert stop.best == 0.4 and model.epoch == 2  # stopped after epoch 2 (no improvement), as Keras
+    assert EarlyStopping("val_loss", min_delta=0.1).is_better(0.3, 0.4) is False
+    assert EarlyStopping("val_accuracy", min_delta=0.1).is_better(0.5, 0.4) is False  # 0.5 - 0.1 > 0.4 is False
+    with pytest.raises(ValueError, match=r"EarlyStopping: cannot tell whether monitor='val_r2' should be maximized"):
+        EarlyStopping("val_r2")
+    assert EarlyStopping("val_r2", mode="max").mode == "max" and EarlyStopping("val_mae").mode == "min"
