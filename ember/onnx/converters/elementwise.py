@@ -334,3 +334,14 @@ def _reduce(cx, x, axes_input=None, **attrs):
     axes, keepdims = _reduce_axes(cx, x, attrs, axes_input)
     out = _REDUCERS[cx.op_type](x, axes, keepdims)
     return ember.cast(out, x.dtype) if out.dtype != x.dtype else out
+
+
+@converter("BitShift")
+def _bit_shift(cx, x, shift, direction):
+    """ONNX's BitShift on unsigned integers (the only types it takes): zeros shifted in either way."""
+    if x.dtype.kind != "u" or shift.dtype != x.dtype:
+        raise UnsupportedError(f"BitShift: takes two tensors of one unsigned integer type, got {x.dtype} and "
+                               f"{shift.dtype}")
+    if direction not in ("LEFT", "RIGHT"):
+        raise UnsupportedError(f"BitShift: direction must be 'LEFT' or 'RIGHT', got {direction!r}")
+    return (ember.bitwise_left_shift if direction == "LEFT" else ember.bitwise_right_shift)(x, shift)

@@ -318,6 +318,52 @@ def _nonzero(cx, x):
     return ember.nonzero(x.reshape(1) if x.ndim == 0 else x).T
 
 
+def _data_dependent(op_type: str, x: Tensor) -> None:
+    if x.symbolic:
+        raise TypeError(f"{op_type}: how many elements it gives depends on the values of {x!r}, which a graph "
+                        "does not have while it is built (it runs eagerly only, as NonZero)")
+
+
+@converter("Compress")
+def _compress(cx, x, condition, axis=None):
+    """The slices of x along ``axis`` (of x flattened without it) where the 1-D condition holds; a condition
+    shorter than the axis drops the rest. Its size depends on the condition's values: eager only, as NonZero."""
+    _data_dependent("Compress", condition)
+    if axis is None:
+        x, axis = ember.reshape(x, (-1,)), 0
+    axis %= max(x.ndim, 1)
+    n = x.shape[axis]
+    if condition.ndim != 1:
+        raise ValueError(f"Compress: the condition must be 1-D, got shape {list(condition.shape)}")
+    if condition.shape[0] > n:
+        raise ValueError(f"Compress: the condition's {condition.shape[0]} entries are more than the {n} elements "
+                         f"along axis {axis} of the input {list(x.shape)}")
+    keep = ember.nonzero(condition).reshape(-1)
+    return ember.take(x, keep, axis=axis)
+
+
+@converter("Unique")
+def _unique(cx, x, axis=None, sorted=1):  # noqa: A002  (ONNX's name)
+    """(Y, indices, inverse_indices, counts): the unique values (slices along ``axis``) in ascending order, or
+    in order of first occurrence with ``sorted=0``; Y is taken from x at ``indices``, so it carries gradients.
+    Its size depends on x's values: eager only, as NonZero."""
+    _data_dependent("Unique", x)
+    if axis is None:
+        x = ember.reshape(x, (-1,))
+    axis = 0 if axis is None else axis % x.ndim
+    values = np.asarray(x.detach().numpy())
+    _, first, inverse, counts = np.unique(values, return_index=True, return_inverse=True, return_counts=True,
+                                          axis=axis)
+    inverse = inverse.reshape(-1)
+    if not sorted:  # order of first occurrence
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        first, counts, inverse = first[order], counts[order], rank[inverse]
+    y = ember.take(x, _tensor(first.astype(np.int64)), axis=axis)
+    return y, _tensor(first.astype(np.int64)), _tensor(inverse.astype(np.int64)), _tensor(counts.astype(np.int64))
+
+
 @converter("TopK", static=(1,))
 def _top_k(cx, x, k=None, axis=-1, largest=1, sorted=1, **attrs):  # noqa: A002  (ONNX's name)
     """(values, indices): ties in the order of their indices, as the spec and Ember's (stable) topk."""
