@@ -101,3 +101,87 @@ def test_value_sized_outputs_run_eagerly_only():
     model = _model("Unique", {"x": np.zeros(5, np.float32)}, opset=11)
     with pytest.raises(TypeError, match="Unique.*eagerly"):
         ember.jit(ember.onnx.load(model))(ember.tensor(np.arange(5, dtype=np.float32)))
+
+
+# --- quantization and integer products ----------------------------------------------------------------------
+
+
+def _quant_inputs(shape, axis, dtype, per_axis: bool, block: int = 0, seed: int = 0):
+    rng = _rng(seed)
+    x = (rng.standard_normal(shape) * 40).astype(np.float32)
+    x.reshape(-1)[:4] = [0.5, 1.5, -2.5, 1000.0]  # ties to even and a saturated value
+    if block:
+        scale_shape = tuple(-(-n // block) if i == axis % len(shape) else n for i, n in enumerate(shape))
+    elif per_axis:
+        scale_shape = (shape[axis],)
+    else:
+        scale_shape = ()
+    scale = rng.uniform(0.5, 2.0, scale_shape).astype(np.float32)
+    scale.reshape(-1)[0] = 1.0
+    info = np.iinfo(dtype)
+    zero = rng.integers(info.min // 4, info.max // 4, scale_shape, endpoint=True).astype(dtype)
+    return x, scale, zero
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("per_axis, axis", [(False, 1), (True, 1), (True, 0), (True, -1)])
+@pytest.mark.parametrize("opset", [13, 19])
+def test_quantize_and_dequantize_linear_match_onnxruntime(dtype, per_axis, axis, opset):
+    x, scale, zero = _quant_inputs((3, 4, 5), axis, dtype, per_axis)
+    q = _check("QuantizeLinear", {"x": x}, opset=opset, constants={"s": scale, "z": zero}, axis=axis)[0]
+    _check("DequantizeLinear", {"q": q}, opset=opset, constants={"s": scale, "z": zero}, axis=axis)
+
+
+def test_quantize_linear_without_a_zero_point_gives_uint8():
+    x, scale, _ = _quant_inputs((4, 6), 1, np.uint8, False)
+    _check("QuantizeLinear", {"x": x}, opset=10, constants={"s": scale})
+    _check("DequantizeLinear", {"q": np.arange(24, dtype=np.uint8).reshape(4, 6)}, opset=10, constants={"s": scale})
+    _check("DequantizeLinear", {"q": np.arange(-12, 12, dtype=np.int32).reshape(4, 6)}, opset=13,
+           constants={"s": scale})
+
+
+@pytest.mark.parametrize("axis, block", [(1, 2), (1, 4), (0, 2), (-1, 3)])
+def test_blocked_quantization_matches_onnxruntime(axis, block):
+    # opset 21: one scale and zero point per block_size elements along the axis (the last block may be shorter)
+    x, scale, zero = _quant_inputs((4, 6), axis, np.int8, False, block)
+    q = _check("QuantizeLinear", {"x": x}, opset=21, constants={"s": scale, "z": zero}, axis=axis, block_size=block)[0]
+    _check("DequantizeLinear", {"q": q}, opset=21, constants={"s": scale, "z": zero}, axis=axis, block_size=block)
+
+
+def test_quantize_linear_refuses_float8_and_4_bit_outputs():
+    x = np.ones((2, 3), np.float32)
+    model = _model("QuantizeLinear", {"x": x}, opset=21, constants={"s": np.float32(1)},
+                   output_dtype=onnx.TensorProto.FLOAT8E4M3FN)
+    with pytest.raises((UnsupportedError, TypeError), match="QuantizeLinear"):
+        ember.onnx.load(model)(x)
+
+
+def test_dequantize_linear_passes_gradients_to_its_scale():
+    model = _model("DequantizeLinear", {"q": np.zeros(3, np.int8), "s": np.float32(1)}, opset=13)
+    scale = ember.tensor(np.float32(0.5), requires_grad=True)
+    ember.onnx.load(model)(ember.tensor(np.array([1, -2, 4], np.int8)), scale).sum().backward()
+    assert float(scale.grad.numpy()) == 3.0
+
+
+@pytest.mark.parametrize("dtypes", [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.int8)])
+@pytest.mark.parametrize("zero_points", ["none", "scalar", "vector"])
+def test_matmul_integer_matches_onnxruntime(dtypes, zero_points):
+    rng = _rng()
+    a = rng.integers(np.iinfo(dtypes[0]).min, np.iinfo(dtypes[0]).max, (2, 3, 4), endpoint=True).astype(dtypes[0])
+    b = rng.integers(np.iinfo(dtypes[1]).min, np.iinfo(dtypes[1]).max, (4, 5), endpoint=True).astype(dtypes[1])
+    constants = {}
+    if zero_points != "none":
+        shape_a, shape_b = ((), ()) if zero_points == "scalar" else ((), (5,))
+        constants = {"az": rng.integers(0, 9, shape_a).astype(dtypes[0]),
+                     "bz": rng.integers(0, 9, shape_b).astype(dtypes[1])}
+    _check("MatMulInteger", {"a": a, "b": b}, opset=10, constants=constants)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"pads": [1, 0, 2, 1], "strides": [2, 1]}, {"auto_pad": "SAME_UPPER"},
+                                   {"dilations": [2, 1], "group": 2}])
+def test_conv_integer_matches_onnxruntime(attrs):
+    rng = _rng()
+    x = rng.integers(0, 255, (2, 4, 7, 6), endpoint=True).astype(np.uint8)
+    w = rng.integers(0, 255, (6, 4 // attrs.get("group", 1), 3, 3), endpoint=True).astype(np.uint8)
+    constants = {"xz": np.uint8(131), "wz": np.uint8(7)}
+    _check("ConvInteger", {"x": x, "w": w}, opset=10, constants=constants, **attrs)
