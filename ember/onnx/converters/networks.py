@@ -14,6 +14,7 @@ from ember.onnx.converters.base import (
     _channel,
     _const_like,
     _dtype,
+    _no_attrs,
     _stashed,
     _tensor,
     converter,
@@ -197,12 +198,66 @@ def _max_pool_with_indices(x, kernel_shape, strides, pads, dilations, ceil_mode:
     return y, index + planes * int(np.prod(spatial))
 
 
+def _window_sums(x: Tensor, kernel, strides, dilations, begins, ends, ceil_mode: int, fill: float = 0.0) -> Tensor:
+    """The sum of each (dilated) pooling window of x, pads read as ``fill``, any number of spatial axes: one strided
+    slice per kernel offset. With ``ceil_mode`` a last partial window counts (its part past the end pad reads 0),
+    unless it starts in the end padding."""
+    counts, extra = [], []
+    for n, k, s, d, b, e in zip(x.shape[2:], kernel, strides, dilations, begins, ends):
+        span, total = (k - 1) * d + 1, n + b + e
+        count = (-(-(total - span) // s) if ceil_mode else (total - span) // s) + 1
+        if ceil_mode and (count - 1) * s >= n + b:
+            count -= 1
+        if count < 1:
+            raise ValueError(f"pooling: a window of {span} (kernel {k}, dilation {d}) does not fit the {n} elements "
+                             f"padded by ({b}, {e})")
+        counts.append(count)
+        extra.append(max((count - 1) * s + span - total, 0))
+    padded = _pad_spatial(x, begins, ends, fill) if any(begins) or any(ends) else x
+    if any(extra):
+        padded = _pad_spatial(padded, [0] * len(extra), extra)
+    total = None
+    for offsets in np.ndindex(*kernel):
+        index = tuple(slice(o * d, o * d + (c - 1) * s + 1, s)
+                      for o, d, c, s in zip(offsets, dilations, counts, strides))
+        part = padded[(slice(None), slice(None)) + index]
+        total = part if total is None else total + part
+    return total
+
+
+def _dilated_avg_pool(x: Tensor, kernel, strides, dilations, begins, ends, ceil_mode, count_include_pad) -> Tensor:
+    """Average pooling with dilations (opset 19): window sums over the count of the elements they read (pads
+    included with ``count_include_pad``, never the part past the end pad a ceil_mode window reaches)."""
+    sums = _window_sums(x, kernel, strides, dilations, begins, ends, ceil_mode)
+    ones = ember.ones_like(x[:1, :1])
+    counts = _window_sums(ones, kernel, strides, dilations, begins, ends, ceil_mode,
+                          1.0 if count_include_pad else 0.0)
+    return sums / counts
+
+
+@converter("LpPool")
+def _lp_pool(cx, x, kernel_shape, p=2, ceil_mode=0, **attrs):
+    """(sum over each window of |x| ** p) ** (1 / p); pads read as zeros."""
+    strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
+    _no_attrs("LpPool", attrs)
+    power = _const_like(x, p)
+    sums = _window_sums(ember.power(ember.abs(x), power), kernel_shape, strides, dilations, begins, ends, ceil_mode)
+    return ember.power(sums, _const_like(x, 1.0 / p))
+
+
+@converter("GlobalLpPool")
+def _global_lp_pool(cx, x, p=2):
+    axes = tuple(range(2, x.ndim))
+    sums = ember.sum(ember.power(ember.abs(x), _const_like(x, p)), axis=axes, keepdims=True)
+    return ember.power(sums, _const_like(x, 1.0 / p))
+
+
 @converter("AveragePool")
 def _avg_pool(cx, x, kernel_shape, ceil_mode=0, count_include_pad=0, **attrs):
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
     k = len(kernel_shape)
-    if k not in (1, 2, 3) or any(d != 1 for d in dilations):
-        raise UnsupportedError("AveragePool: only 1-D to 3-D pooling without dilation is supported")
+    if any(d != 1 for d in dilations) or k not in (1, 2, 3):
+        return _dilated_avg_pool(x, kernel_shape, strides, dilations, begins, ends, ceil_mode, count_include_pad)
     pool = {1: ember.avg_pool1d, 2: ember.avg_pool2d, 3: ember.avg_pool3d}[k]
     args = (kernel_shape[0], strides[0]) if k == 1 else (tuple(kernel_shape), tuple(strides))
 
