@@ -237,3 +237,26 @@ def test_average_pool_with_dilations_matches_onnxruntime(attrs, include):
     # inference; Ember follows the spec there, as for MaxPool)
     x = _rng().standard_normal((2, 3, 9, 8)).astype(np.float32)
     _check("AveragePool", {"x": x}, opset=19, count_include_pad=include, **attrs)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [2, 2]},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [0, 1, 2, 0]},
+    {"kernel_shape": [2, 3], "strides": [2, 2], "auto_pad": "SAME_UPPER"},
+    {"kernel_shape": [2, 2], "strides": [2, 2], "dilations": [2, 1]},
+    {"kernel_shape": [3, 2], "strides": [2, 2], "ceil_mode": 1},
+    {"kernel_shape": [3, 2], "strides": [2, 3], "pads": [1, 0, 1, 1], "ceil_mode": 1},
+])
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_max_pool_indices_match_onnxruntime(attrs, storage_order):
+    # distinct values: no ties, so the position of each maximum is unambiguous
+    x = _rng().permutation(2 * 3 * 7 * 6).astype(np.float32).reshape(2, 3, 7, 6)
+    _check("MaxPool", {"x": x}, outputs=2, opset=12, storage_order=storage_order, **attrs)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 9), (2, 2, 5, 4, 6)])
+def test_max_pool_indices_in_one_and_three_dimensions(shape):
+    x = _rng().permutation(int(np.prod(shape))).astype(np.float32).reshape(shape)
+    k = len(shape) - 2
+    _check("MaxPool", {"x": x}, outputs=2, opset=12, kernel_shape=[2] * k, strides=[2] * k, pads=[1] * (2 * k))

@@ -160,13 +160,9 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
     strides, dilations, begins, ends = _window(cx, x, attrs, kernel_shape)
     if len(kernel_shape) not in (1, 2, 3):
         raise UnsupportedError(f"MaxPool: {len(kernel_shape)}-D pooling is not supported (1-D to 3-D are)")
-    uneven = begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape))
     if cx.outputs > 1:
-        if uneven:
-            raise UnsupportedError("MaxPool: the Indices output is supported for pads equal at both ends, at most "
-                                   "half the kernel")
-        return _max_pool_with_indices(x, kernel_shape, strides, begins, dilations, bool(ceil_mode), storage_order)
-    if uneven:
+        return _max_pool_indices(x, kernel_shape, ceil_mode, storage_order, strides, dilations, begins, ends)
+    if begins != ends or any(2 * p > k for p, k in zip(begins, kernel_shape)):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         sizes, padded = x.shape[2:], _pad_spatial(x, begins, ends, fill)
         y = _max_pool(cx, padded, kernel_shape, ceil_mode, strides=strides, dilations=dilations)
@@ -177,25 +173,6 @@ def _max_pool(cx, x, kernel_shape, ceil_mode=0, storage_order=0, **attrs):
     if len(kernel_shape) == 1:
         return ember.max_pool1d(x, kernel_shape[0], strides[0], begins[0], dilations[0], bool(ceil_mode))
     return ember.max_pool2d(x, tuple(kernel_shape), tuple(strides), tuple(begins), tuple(dilations), bool(ceil_mode))
-
-
-def _max_pool_with_indices(x, kernel_shape, strides, pads, dilations, ceil_mode: bool, storage_order: int) -> tuple:
-    """(values, Indices): Ember's per-(N, C)-plane indices moved to ONNX's, counted over the whole tensor
-    (with storage_order=1, each plane's position counted column-major)."""
-    k = len(kernel_shape)
-    if k == 1:
-        y, index = ember.max_pool1d(x, kernel_shape[0], strides[0], pads[0], dilations[0], ceil_mode, True)
-    else:
-        pool = ember.max_pool3d if k == 3 else ember.max_pool2d
-        y, index = pool(x, tuple(kernel_shape), tuple(strides), tuple(pads), tuple(dilations), ceil_mode, True)
-    spatial = [int(n) for n in x.shape[2:]]
-    if storage_order:
-        rest, column = index, 0
-        for a in reversed(range(k)):  # the row-major coordinates, last axis first
-            column, rest = column * spatial[a] + rest % spatial[a], rest // spatial[a]
-        index = column
-    planes = ember.arange(x.shape[0] * x.shape[1], dtype=ember.int64).reshape(tuple(x.shape[:2]) + (1,) * k)
-    return y, index + planes * int(np.prod(spatial))
 
 
 def _window_sums(x: Tensor, kernel, strides, dilations, begins, ends, ceil_mode: int, fill: float = 0.0) -> Tensor:
@@ -250,6 +227,37 @@ def _global_lp_pool(cx, x, p=2):
     axes = tuple(range(2, x.ndim))
     sums = ember.sum(ember.power(ember.abs(x), _const_like(x, p)), axis=axes, keepdims=True)
     return ember.power(sums, _const_like(x, 1.0 / p))
+
+
+def _max_pool_indices(x: Tensor, kernel, ceil_mode, storage_order, strides, dilations, begins, ends) -> tuple:
+    """(Y, Indices): each maximum's position flattened over the whole N x C x spatial input, spatial axes in
+    row-major order (``storage_order=1``: column-major), as onnxruntime."""
+    if storage_order not in (0, 1):
+        raise UnsupportedError(f"MaxPool: storage_order must be 0 or 1, got {storage_order}")
+    k = len(kernel)
+    sizes = list(x.shape[2:])
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    padded = _pad_spatial(x, begins, ends, fill) if any(begins) or any(ends) else x
+    pool = {1: ember.max_pool1d, 2: ember.max_pool2d, 3: ember.max_pool3d}[k]
+    args = (kernel[0], strides[0], 0, dilations[0]) if k == 1 else (tuple(kernel), tuple(strides), 0,
+                                                                   tuple(dilations))
+    y, where = pool(padded, *args, ceil_mode=bool(ceil_mode), return_indices=True)
+    if ceil_mode:
+        y = _drop_windows_in_end_pads(y, sizes, kernel, strides, dilations, begins, ends)
+        where = _drop_windows_in_end_pads(where, sizes, kernel, strides, dilations, begins, ends)
+    # the padded input's flat spatial position -> coordinates in x -> x's flat position in the wanted order
+    coords, rest = [], ember.cast(where, np.int64)
+    for n in reversed(padded.shape[2:]):
+        coords.insert(0, ember.remainder(rest, _tensor(np.array(n, np.int64))))
+        rest = ember.floor_divide(rest, _tensor(np.array(n, np.int64)))
+    coords = [c - _tensor(np.array(b, np.int64)) for c, b in zip(coords, begins)]
+    axes = list(range(k))[::-1] if storage_order else list(range(k))
+    flat = None
+    for a in axes:
+        flat = coords[a] if flat is None else flat * _tensor(np.array(sizes[a], np.int64)) + coords[a]
+    n, c = x.shape[0], x.shape[1]
+    plane = np.arange(n * c, dtype=np.int64).reshape((n, c) + (1,) * k) * int(np.prod(sizes))
+    return y, flat + _tensor(plane)
 
 
 @converter("AveragePool")
