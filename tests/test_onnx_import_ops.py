@@ -260,3 +260,68 @@ def test_max_pool_indices_in_one_and_three_dimensions(shape):
     x = _rng().permutation(int(np.prod(shape))).astype(np.float32).reshape(shape)
     k = len(shape) - 2
     _check("MaxPool", {"x": x}, outputs=2, opset=12, kernel_shape=[2] * k, strides=[2] * k, pads=[1] * (2 * k))
+
+
+# --- recurrent layers: sequence lengths, clip, input_forget ---------------------------------------------------
+
+
+def _recurrent_case(kind: str, direction: str, layout: int, lengths, peepholes: bool = False, seed: int = 0):
+    rng = _rng(seed)
+    steps, batch, size, hidden = 5, len(lengths), 3, 4
+    gates, dirs = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind], 2 if direction == "bidirectional" else 1
+    x = rng.standard_normal((batch, steps, size) if layout else (steps, batch, size)).astype(np.float32)
+    state_shape = (batch, dirs, hidden) if layout else (dirs, batch, hidden)
+    constants = {
+        "w": rng.standard_normal((dirs, gates * hidden, size)).astype(np.float32),
+        "r": rng.standard_normal((dirs, gates * hidden, hidden)).astype(np.float32),
+        "b": rng.standard_normal((dirs, 2 * gates * hidden)).astype(np.float32),
+        "lens": None if lengths is None else np.asarray(lengths, np.int32),
+        "h0": rng.standard_normal(state_shape).astype(np.float32),
+    }
+    if kind == "LSTM":
+        constants["c0"] = rng.standard_normal(state_shape).astype(np.float32)
+        constants["p"] = rng.standard_normal((dirs, 3 * hidden)).astype(np.float32) if peepholes else None
+    return {"x": x}, constants, hidden
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("layout", [0, 1])
+def test_sequence_lens_zero_the_outputs_past_each_length_as_onnxruntime(kind, direction, layout):
+    inputs, constants, hidden = _recurrent_case(kind, direction, 0, [5, 2, 3, 1])
+    outputs = 3 if kind == "LSTM" else 2
+    expected = _check(kind, inputs, outputs, opset=14, constants=constants, hidden_size=hidden, direction=direction,
+                      rtol=1e-5, atol=1e-5)
+    if layout:  # batch first (onnxruntime has no layout=1): the same numbers, axes swapped
+        batch_first = {"x": inputs["x"].swapaxes(0, 1)}
+        constants = {k: v.swapaxes(0, 1) if k in ("h0", "c0") else v for k, v in constants.items()}
+        model = _model(kind, batch_first, outputs, 14, constants, hidden_size=hidden, direction=direction, layout=1)
+        with ember.no_grad():
+            got = ember.onnx.load(model)(ember.tensor(batch_first["x"]))
+        np.testing.assert_allclose(got[0].numpy(), expected[0].transpose(2, 0, 1, 3), rtol=1e-6)
+        for g, e in zip(got[1:], expected[1:]):
+            np.testing.assert_allclose(g.numpy(), e.swapaxes(0, 1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_recurrent_clip_matches_onnxruntime(kind, direction):
+    inputs, constants, hidden = _recurrent_case(kind, direction, 0, [5, 4], peepholes=True)
+    outputs = 3 if kind == "LSTM" else 2
+    _check(kind, inputs, outputs, opset=14, constants=constants, hidden_size=hidden, direction=direction, clip=0.7,
+           rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("peepholes", [False, True])
+@pytest.mark.parametrize("clip", [None, 1.5])
+def test_lstm_input_forget_couples_the_gates_as_onnxruntime(peepholes, clip):
+    inputs, constants, hidden = _recurrent_case("LSTM", "forward", 0, [5, 3, 5], peepholes=peepholes)
+    attrs = {} if clip is None else {"clip": clip}
+    _check("LSTM", inputs, 3, opset=14, constants=constants, hidden_size=hidden, input_forget=1, rtol=1e-5,
+           atol=1e-5, **attrs)
+
+
+def test_sequence_lens_out_of_range_are_refused():
+    inputs, constants, hidden = _recurrent_case("GRU", "forward", 0, [6, 2])
+    with pytest.raises(ValueError, match="GRU.*sequence_lens"):
+        ember.onnx.load(_model("GRU", inputs, 2, opset=14, constants=constants, hidden_size=hidden))(inputs["x"])

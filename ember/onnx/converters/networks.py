@@ -399,17 +399,17 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
                activations=None, activation_alpha=None, activation_beta=None, clip=None, direction="forward",
                layout=0, linear_before_reset=0, input_forget=0):
     kind = cx.op_type
-    if clip is not None or input_forget:
-        raise UnsupportedError(f"{kind}: clip and input_forget are not supported")
-    mode = _fused_mode(kind, activations, direction, p, sequence_lens)
+    if input_forget and kind != "LSTM":
+        raise UnsupportedError(f"{kind}: input_forget is LSTM's attribute")
+    mode = None if clip is not None or input_forget else _fused_mode(kind, activations, direction, p, sequence_lens)
     if mode is not None:
         return _fused(cx, mode, x, w, r, b, initial_h, initial_c, direction, layout, linear_before_reset)
     if layout:  # batch first: (N, L, I), states (N, D, H)
         x = ember.swapaxes(x, 0, 1)
         initial_h, initial_c = (None if s is None else ember.swapaxes(s, 0, 1) for s in (initial_h, initial_c))
     steps, batch = x.shape[0], x.shape[1]
-    if sequence_lens is not None and not np.all(cx.static(sequence_lens) == steps):
-        raise UnsupportedError(f"{kind}: sequences of different lengths (sequence_lens) are not supported")
+    masks = _step_masks(kind, cx.static(sequence_lens), steps, batch) if sequence_lens is not None else None
+    bound = None if clip is None else (_const_like(x, -clip), _const_like(x, clip))
     hidden = hidden_size or r.shape[-1]
     directions = 2 if direction == "bidirectional" else 1
     per_direction = len(_DEFAULT_ACTIVATIONS[kind])
@@ -432,9 +432,16 @@ def _recurrent(cx, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_
         if wb is not None:
             xw = xw + wb
         outs = [None] * steps
+        zero = ember.zeros_like(h) if masks is not None else None
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            h, c = _cell(kind, acts, xw[t], h, c, r[d], rb, peep, hidden, linear_before_reset)
-            outs[t] = h
+            h_new, c_new = _cell(kind, acts, xw[t], h, c, r[d], rb, peep, hidden, linear_before_reset, bound,
+                                 input_forget)
+            if masks is None:
+                h, c = h_new, c_new
+                outs[t] = h
+            else:  # a sequence past its length keeps its state (the final one: at its length) and outputs zeros
+                h, c = ember.where(masks[t], h_new, h), ember.where(masks[t], c_new, c)
+                outs[t] = ember.where(masks[t], h_new, zero)
         ys.append(ember.stack(outs, 0))
         hs.append(h)
         cs.append(c)
@@ -477,26 +484,42 @@ def _fused(cx, mode, x, w, r, b, initial_h, initial_c, direction, layout, linear
     return (y, y_h, y_c)[:cx.outputs] if cx.outputs > 1 else y
 
 
-def _cell(kind, acts, xw, h, c, r, rb, peep, hidden, linear_before_reset):
-    """One step of an ONNX recurrent cell; ``xw`` is the input's product with W plus W's bias."""
+def _step_masks(kind: str, lengths: np.ndarray, steps: int, batch: int) -> list | None:
+    """Per step, which sequences of the batch it is within (None when every sequence is whole)."""
+    lengths = np.asarray(lengths).reshape(-1).astype(np.int64)
+    if lengths.shape[0] != batch or lengths.min(initial=1) < 1 or lengths.max(initial=0) > steps:
+        raise ValueError(f"{kind}: sequence_lens {lengths.tolist()} must hold one length in [1, {steps}] for each of "
+                         f"the {batch} sequences")
+    if np.all(lengths == steps):
+        return None
+    return [_tensor((t < lengths).reshape(batch, 1)) for t in range(steps)]
+
+
+def _cell(kind, acts, xw, h, c, r, rb, peep, hidden, linear_before_reset, bound=None, input_forget=0):
+    """One step of an ONNX recurrent cell; ``xw`` is the input's product with W plus W's bias. ``bound``: the
+    (-clip, clip) each gate's input is clipped to before its activation (peepholes included), as onnxruntime."""
     def gate(t, i):
         return t[:, i * hidden:(i + 1) * hidden]
 
+    def clipped(t):
+        return t if bound is None else ember.minimum(ember.maximum(t, bound[0]), bound[1])
+
     if kind == "RNN":
         hr = ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
-        return acts[0](xw + hr), c
+        return acts[0](clipped(xw + hr)), c
     if kind == "GRU":
         f, g = acts
         rbs = [gate(rb.reshape((1, -1)), i) for i in range(3)] if rb is not None else [None] * 3
         hz = ember.matmul(h, ember.transpose(r[:2 * hidden]))
-        z = f(gate(xw, 0) + gate(hz, 0) + (rbs[0] if rbs[0] is not None else 0.0))
-        reset = f(gate(xw, 1) + gate(hz, 1) + (rbs[1] if rbs[1] is not None else 0.0))
+        z = f(clipped(gate(xw, 0) + gate(hz, 0) + (rbs[0] if rbs[0] is not None else 0.0)))
+        reset = f(clipped(gate(xw, 1) + gate(hz, 1) + (rbs[1] if rbs[1] is not None else 0.0)))
         rh = ember.transpose(r[2 * hidden:])
         if linear_before_reset:
             inner = ember.matmul(h, rh) + (rbs[2] if rbs[2] is not None else 0.0)
-            candidate = g(gate(xw, 2) + reset * inner)
+            candidate = g(clipped(gate(xw, 2) + reset * inner))
         else:
-            candidate = g(gate(xw, 2) + ember.matmul(reset * h, rh) + (rbs[2] if rbs[2] is not None else 0.0))
+            candidate = g(clipped(gate(xw, 2) + ember.matmul(reset * h, rh)
+                                  + (rbs[2] if rbs[2] is not None else 0.0)))
         return (_const_like(z, 1) - z) * candidate + z * h, c
     f, g, out_act = acts
     total = xw + ember.matmul(h, ember.transpose(r)) + (rb if rb is not None else 0.0)
@@ -504,10 +527,12 @@ def _cell(kind, acts, xw, h, c, r, rb, peep, hidden, linear_before_reset):
     if peep is not None:
         i_pre = i_pre + peep[:hidden] * c
         f_pre = f_pre + peep[2 * hidden:] * c
-    c_new = f(f_pre) * c + f(i_pre) * g(c_pre)
+    i_gate = f(clipped(i_pre))
+    f_gate = _const_like(i_gate, 1) - i_gate if input_forget else f(clipped(f_pre))  # coupled input and forget
+    c_new = f_gate * c + i_gate * g(clipped(c_pre))
     if peep is not None:
         o_pre = o_pre + peep[hidden:2 * hidden] * c_new
-    return f(o_pre) * out_act(c_new), c_new
+    return f(clipped(o_pre)) * out_act(c_new), c_new
 
 
 # --- losses ---------------------------------------------------------------------------------------------------
