@@ -338,10 +338,19 @@ def _reduce(cx, x, axes_input=None, **attrs):
 
 @converter("BitShift")
 def _bit_shift(cx, x, shift, direction):
-    """ONNX's BitShift on unsigned integers (the only types it takes): zeros shifted in either way."""
-    if x.dtype.kind != "u" or shift.dtype != x.dtype:
-        raise UnsupportedError(f"BitShift: takes two tensors of one unsigned integer type, got {x.dtype} and "
-                               f"{shift.dtype}")
+    """ONNX's BitShift: unsigned integers (opset 11), signed ones too from opset 28 (a left shift wraps, a right
+    shift keeps the sign). A shift below 0 or past the bit width gives 0 (-1 for a negative value shifted right),
+    as the spec's reference."""
+    if x.dtype.kind not in "iu" or shift.dtype != x.dtype or (x.dtype.kind == "i" and cx.opset < 28):
+        raise UnsupportedError(f"BitShift: takes two tensors of one unsigned integer type (signed ones too from "
+                               f"opset 28), got {x.dtype} and {shift.dtype} at opset {cx.opset}")
     if direction not in ("LEFT", "RIGHT"):
         raise UnsupportedError(f"BitShift: direction must be 'LEFT' or 'RIGHT', got {direction!r}")
-    return (ember.bitwise_left_shift if direction == "LEFT" else ember.bitwise_right_shift)(x, shift)
+    bits = np.iinfo(x.dtype).bits
+    valid = (shift >= _const_like(shift, 0)) & (shift < _const_like(shift, bits))
+    safe = ember.where(valid, shift, ember.zeros_like(shift))
+    shifted = (ember.bitwise_left_shift if direction == "LEFT" else ember.bitwise_right_shift)(x, safe)
+    outside = ember.zeros_like(shifted)
+    if direction == "RIGHT" and x.dtype.kind == "i":
+        outside = ember.where(x < _const_like(x, 0), _const_like(x, -1), _const_like(x, 0))
+    return ember.where(valid, shifted, outside)
