@@ -29,7 +29,6 @@ from ember.onnx.load import unsupported_ops  # noqa: E402
 KNOWN_GAPS = {
     r"test_attention_4d_causal_fp16_expanded": "float16 softmax: Ember computes it in float32 and rounds once; the "
                                                "expected output rounds each float16 step (1.2e-3 apart)",
-    r"test_averagepool_.*dilations.*": "AveragePool with dilations",
     r"test_(batchnorm_.*training_mode|training_dropout.*)": "training mode (the importer is for inference)",
     r"test_reduce_.*_empty_set.*": "reductions over an empty axis (Ember refuses max/min without identity)",
     r"test_(blackman|hamming|hann)window.*_expanded|test_center_crop_pad_.*_expanded":

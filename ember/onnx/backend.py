@@ -2,7 +2,7 @@
 
 ``prepare`` imports the model (``ember.onnx.load``) and compiles it with ``ember.jit``: each run goes through
 Ember's passes and generated code; inputs the model reads as values (shapes, axes) are frozen into the trace.
-A model with an op whose output's shape depends on the input's values (NonZero) runs eagerly.
+A model with an op whose output's shape depends on the input's values (NonZero, Compress, Unique) runs eagerly.
 
 >>> import onnx.backend.test
 >>> backend_test = onnx.backend.test.BackendTest(ember.onnx.backend.EmberBackend, __name__)
@@ -19,7 +19,7 @@ from ember.onnx.load import Frozen, OnnxModule, unsupported_ops
 
 __all__ = ["EmberBackend", "EmberRep", "prepare", "run_model", "supports_device"]
 
-_VALUE_SHAPED = frozenset({"NonZero"})  # ops whose output's shape depends on the input's values: run eagerly
+_VALUE_SHAPED = frozenset({"NonZero", "Compress", "Unique"})  # outputs sized by the input's values: run eagerly
 
 
 class EmberRep(BackendRep):

@@ -320,8 +320,8 @@ def _nonzero(cx, x):
 
 def _data_dependent(op_type: str, x: Tensor) -> None:
     if x.symbolic:
-        raise TypeError(f"{op_type}: how many elements it gives depends on the values of {x!r}, which a graph "
-                        "does not have while it is built (it runs eagerly only, as NonZero)")
+        raise TypeError(f"how many elements {op_type} gives depends on the values of {x!r}, which a graph does "
+                        "not have while it is built (it runs eagerly only, as NonZero)")
 
 
 @converter("Compress")
