@@ -342,3 +342,19 @@ def test_sequence_lens_out_of_range_are_refused():
     inputs, constants, hidden = _recurrent_case("GRU", "forward", 0, [6, 2])
     with pytest.raises(ValueError, match="GRU.*sequence_lens"):
         ember.onnx.load(_model("GRU", inputs, 2, opset=14, constants=constants, hidden_size=hidden))(inputs["x"])
+
+
+def test_new_pooling_and_sequence_lengths_compile_with_jit():
+    x = _rng().standard_normal((2, 3, 7, 8)).astype(np.float32)
+    for op_type, attrs in [("LpPool", {"p": 3, "pads": [1, 0, 1, 2]}), ("AveragePool", {"dilations": [2, 1]})]:
+        model = _model(op_type, {"x": x}, opset=19, kernel_shape=[2, 3], strides=[2, 2], **attrs)
+        net = ember.onnx.load(model)
+        with ember.no_grad():
+            np.testing.assert_allclose(ember.jit(net)(ember.tensor(x)).numpy(), net(ember.tensor(x)).numpy(),
+                                       rtol=1e-6)
+    inputs, constants, hidden = _recurrent_case("LSTM", "bidirectional", 0, [5, 2, 4])
+    net = ember.onnx.load(_model("LSTM", inputs, 3, opset=14, constants=constants, hidden_size=hidden,
+                                 direction="bidirectional"))
+    with ember.no_grad():
+        for c, e in zip(ember.jit(net)(ember.tensor(inputs["x"])), net(ember.tensor(inputs["x"]))):
+            np.testing.assert_allclose(c.numpy(), e.numpy(), rtol=1e-6)
