@@ -34,7 +34,6 @@ KNOWN_GAPS = {
     r"test_(blackman|hamming|hann)window.*_expanded|test_center_crop_pad_.*_expanded":
         "a shape computed from input data (Range / Pad sizes)",
     r"test_swiglu_float16_expanded": "float16 rounding of an expanded function",
-    r"test_resize_.*_antialias": "Resize with antialias",
     r"test_resize_downsample_scales_(linear|cubic)_align_corners": "align_corners at a fractional output length "
         "(0.6 * 4): the expected output divides by 2.4 - 1; Ember, onnxruntime and PyTorch by the length, 2 - 1",
 }

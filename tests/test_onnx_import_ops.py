@@ -358,3 +358,27 @@ def test_new_pooling_and_sequence_lengths_compile_with_jit():
     with ember.no_grad():
         for c, e in zip(ember.jit(net)(ember.tensor(inputs["x"])), net(ember.tensor(inputs["x"]))):
             np.testing.assert_allclose(c.numpy(), e.numpy(), rtol=1e-6)
+
+
+# --- resize with antialias (opset 18) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+@pytest.mark.parametrize("scales, sizes", [([1, 1, 0.5, 0.6], None), ([1, 1, 0.3, 1.5], None),
+                                           (None, [2, 3, 4, 3])])
+@pytest.mark.parametrize("transform", ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"])
+@pytest.mark.parametrize("exclude_outside", [0, 1])
+def test_resize_antialias_matches_onnxruntime_and_the_reference(mode, scales, sizes, transform, exclude_outside):
+    # the kernel stretched by 1 / scale when downscaling, taps normalized (edges read the edge element)
+    from onnx.reference import ReferenceEvaluator
+
+    x = _rng().standard_normal((2, 3, 9, 10)).astype(np.float32)
+    constants = {"roi": None, "scales": None if scales is None else np.asarray(scales, np.float32),
+                 "sizes": None if sizes is None else np.asarray(sizes, np.int64)}
+    attrs = {"mode": mode, "antialias": 1, "coordinate_transformation_mode": transform,
+             "exclude_outside": exclude_outside}
+    got = _check("Resize", {"x": x}, opset=18, constants=constants, atol=1e-5, **attrs)[0]
+    if transform != "align_corners" or scales is None:  # (the reference maps align_corners by scale * size there)
+        expected = ReferenceEvaluator(_model("Resize", {"x": x}, opset=18, constants=constants, **attrs)).run(
+            None, {"x": x})[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

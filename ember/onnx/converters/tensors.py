@@ -416,7 +416,21 @@ def _source_coordinate(x: int, scale: float, size_in: int, size_out: int, mode: 
     raise UnsupportedError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
 
 
-def _taps(mode: str, ratio: float, nearest_mode: str, cubic_a: float) -> list:
+def _taps(mode: str, ratio: float, nearest_mode: str, cubic_a: float, shrink: float = 1.0) -> list:
+    """The weights of the neighbours from ceil(at) - len // 2 on; ``shrink`` < 1 (antialias when downscaling)
+    stretches the linear or cubic kernel by 1 / shrink, more taps normalized to sum to 1, as the spec's reference."""
+    if shrink < 1 and mode in ("linear", "cubic"):
+        reach = 1 if mode == "linear" else 2
+        start = math.floor(-reach / shrink) + 1
+        args = [abs(shrink * (i - ratio)) for i in range(start, 2 - start)]
+        if mode == "linear":
+            weights = [max(1 - t, 0.0) for t in args]
+        else:
+            a = cubic_a
+            weights = [((a + 2) * t - (a + 3)) * t * t + 1 if t <= 1 else
+                       ((a * t - 5 * a) * t + 8 * a) * t - 4 * a if t < 2 else 0.0 for t in args]
+        total = sum(weights)
+        return [w / total for w in weights]
     if mode == "nearest":
         if ratio == 1:
             return [0.0, 1.0]
@@ -443,7 +457,8 @@ def _interpolation_matrix(size_in, size_out, scale, attrs, roi) -> tuple:
             outside[x] = True
             continue
         ratio = 1.0 if float(at).is_integer() else at - math.floor(at)
-        taps = _taps(attrs["mode"], ratio, attrs["nearest_mode"], attrs["cubic_coeff_a"])
+        taps = _taps(attrs["mode"], ratio, attrs["nearest_mode"], attrs["cubic_coeff_a"],
+                     min(scale, 1.0) if attrs["antialias"] else 1.0)
         first = math.ceil(at) - len(taps) // 2
         index = [first + k for k in range(len(taps))]
         if attrs["exclude_outside"]:
@@ -460,8 +475,6 @@ def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
             coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
             extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", mode="nearest",
             nearest_mode="round_prefer_floor"):
-    if antialias:
-        raise UnsupportedError("Resize: antialias is not supported")
     if cx.opset < 11:  # opset 10: (X, scales), sampled as Upsample (asymmetric; see the loop for nearest)
         roi, scales, coordinate_transformation_mode = None, roi if scales is None else scales, "asymmetric"
     rank = x.ndim
@@ -481,7 +494,8 @@ def _resize(cx, x, roi=None, scales=None, sizes=None, antialias=0, axes=None,
             factors = [factors[a] for a in axes]
         wanted = [int(f * shape[a]) for f, a in zip(factors, axes)]
     settings = {"coordinate_transformation_mode": coordinate_transformation_mode, "mode": mode,
-                "nearest_mode": nearest_mode, "cubic_coeff_a": cubic_coeff_a, "exclude_outside": exclude_outside}
+                "nearest_mode": nearest_mode, "cubic_coeff_a": cubic_coeff_a, "exclude_outside": exclude_outside,
+                "antialias": antialias}
     y = x
     for i, (a, size_out, scale) in enumerate(zip(axes, wanted, factors)):
         if size_out == shape[a] and scale == 1.0 and coordinate_transformation_mode != "tf_crop_and_resize":
