@@ -1392,6 +1392,20 @@ def test_index_add_and_copy_refuse_a_source_that_only_broadcasts_as_torch(name, 
         getattr(ember.tensor(x), name)(dim, ember.tensor(index), ember.tensor(source))
 
 
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin", "sum", "mean"])
+@pytest.mark.parametrize("shape", [(1, 3), (3, 1), (2, 3)])
+def test_scatter_reduce_refuses_a_src_smaller_than_the_index_as_torch(reduce, shape):
+    # "prod", "amax" and "amin" broadcast a (1, 3) src over a (3, 3) index in the eager forward's reduce.at
+    # where PyTorch (and Ember's own graphs) refuse it
+    x, index, src = np.zeros((3, 4)), np.zeros((3, 3), dtype=np.int64), np.ones(shape)
+    with pytest.raises(RuntimeError):
+        torch.scatter_reduce(torch.tensor(x), 1, torch.tensor(index), torch.tensor(src), reduce)
+    with pytest.raises(ValueError, match="scatter_reduce: src must cover the index"):
+        ember.scatter_reduce(ember.tensor(x), 1, ember.tensor(index), ember.tensor(src), reduce)
+    with pytest.raises(ValueError, match="scatter_reduce: src must cover the index"):
+        ember.tensor(x).scatter_reduce_(1, ember.tensor(index), ember.tensor(src), reduce)
+
+
 def test_numbers_and_ember_form_keep_casting_and_index_copy_promotes_under_autocast_as_torch():
     x = np.arange(6).reshape(2, 3)
     index = np.array([[1, 0, 1]])

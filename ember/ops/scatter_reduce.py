@@ -207,6 +207,10 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     if reduce == "sum" and x.dtype == np.bool_:  # a bool sum is a logical or: the largest member, as PyTorch's
         reduce = "amax"
     if reduce in _UFUNCS:
+        # the forward's reduce.at would broadcast a smaller src over the index
+        if any(s is not None and i is not None and s < i for s, i in zip(src.shape, index.shape)):
+            raise shape_error("scatter_reduce", [x, index, src], f"src must cover the index: shape {list(src.shape)} "
+                              f"is smaller than the index's {list(index.shape)}")
         attrs = {"axis": axis, "reduce": reduce, "include_self": include_self}
         return dispatch.apply(SCATTER_REDUCE, (x, index, src), attrs)
     _check(Spec(x.shape, x.dtype), Spec(index.shape, index.dtype), Spec(src.shape, src.dtype), axis)
