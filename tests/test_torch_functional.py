@@ -1179,3 +1179,14 @@ def test_elu_gradient_far_below_zero_keeps_float32_precision(name):
     exact = torch.tensor(values.astype(np.float64), requires_grad=True)
     getattr(torch.nn.functional, name)(exact).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), exact.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("x_shape", [(4, 3), (2, 4, 3), (3,)])
+def test_linear_refuses_a_weight_of_more_than_two_dims_as_torch(x_shape):
+    # a (5, 3, 1) weight was broadcast by the eager forward's matmul as a batch of weights ((4, 3) in, (1, 4, 5)
+    # out) where PyTorch (and Ember's own graphs) refuse it
+    x, weight = np.ones(x_shape), np.ones((5, 3, 1))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.tensor(x), torch.tensor(weight))
+    with pytest.raises(ValueError, match=r"linear: weight must be \(out_features, in_features\).*\[5, 3, 1\]"):
+        F.linear(ember.tensor(x), ember.tensor(weight))

@@ -218,9 +218,14 @@ LINEAR = defop(
 def linear(x, weight, bias=None) -> TensorLike:
     """``x @ weight.T + bias`` with weight (out_features, in_features), as in ``torch.nn.functional.linear``; a 1-D
     weight (in_features,) gives ``x @ weight`` (one output feature, dropped), as PyTorch's."""
-    if getattr(weight, "ndim", None) == 1:  # (the linear record's forward would take it eagerly, and a graph not)
-        out = matmul(x, weight)
-        return out if bias is None else out + bias
+    ndim = getattr(weight, "ndim", None)
+    if ndim != 2 and ndim is not None:
+        if ndim == 1:  # (the linear record's forward would take it eagerly, and a graph not)
+            out = matmul(x, weight)
+            return out if bias is None else out + bias
+        if ndim > 2:  # (the forward's matmul would broadcast it as a batch of weights)
+            raise ShapeError(f"linear: weight must be (out_features, in_features) or (in_features,), got shape "
+                             f"{list(weight.shape)}")
     try:
         return _apply_linear(LINEAR, x, weight, bias)
     except TypeError:  # a sparse tensor is no array; asked only here, so dense calls pay nothing for it
