@@ -214,6 +214,19 @@ def test_masked_logits_under_jit_give_torch_s_finite_loss_and_gradient(reduction
         np.testing.assert_allclose(fused.numpy(), picked.sum().item() if total else picked.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("logits_shape, labels_shape", [((3, 5), (1, 5)), ((3, 5), (3, 1)), ((3, 5), (5,)),
+                                                         ((1, 3, 5), (3, 5))])
+def test_softmax_cross_entropy_refuses_labels_that_only_broadcast_as_its_graphs_and_torch(logits_shape, labels_shape):
+    # labels of shape (3, 1) for (3, 5) logits were broadcast by the eager forward (each row's label spread over
+    # every class), where the op's graphs and PyTorch's cross_entropy with class probabilities refuse them
+    logits, labels = np.zeros(logits_shape), np.full(labels_shape, 0.2)
+    with pytest.raises((RuntimeError, ValueError)):
+        TF.cross_entropy(torch.tensor(logits), torch.tensor(labels))
+    for call in (ember.softmax_cross_entropy, ember.jit(ember.softmax_cross_entropy)):
+        with pytest.raises(ValueError, match="softmax_cross_entropy: logits and labels must have the same shape"):
+            call(ember.tensor(logits), ember.tensor(labels))
+
+
 def test_a_class_weight_that_requires_grad_is_refused_with_class_indices_as_torch():
     # the one-hot weights are a constant of the targets: weight.grad stayed None after backward, silently (PyTorch
     # refuses); class probabilities take it through their product, as PyTorch's

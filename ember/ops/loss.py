@@ -263,6 +263,8 @@ def softmax_cross_entropy(logits, labels, axis: int = 1, total: bool = False) ->
     logits, labels = to_float(logits), as_tensor(labels)
     if labels.dtype != logits.dtype:
         labels = cast(labels, logits.dtype)
+    if not fits(tuple(labels.shape), tuple(logits.shape)):  # (the eager forward would broadcast them)
+        raise shape_error("softmax_cross_entropy", [logits, labels], "logits and labels must have the same shape")
     return dispatch.apply(SOFTMAX_CROSS_ENTROPY, (logits, labels), {"axis": axis, "total": bool(total)})
 
 
