@@ -311,6 +311,22 @@ def _row_sparse(ids, values, shape):
     return ember.RowSparse(ids, ember.tensor(values), shape)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "SparseAdam"])
+@pytest.mark.parametrize("values_shape", [(4, 1), (4,), (4, 3, 1)])
+def test_a_row_sparse_grad_whose_rows_only_broadcast_is_refused_as_torch(name, values_shape):
+    # values of shape (4, 1) for a (5, 3) parameter were broadcast over each row by the eager update (every
+    # column moved by the one value), where a graph's update and PyTorch's sparse tensor refuse them
+    torch = pytest.importorskip("torch")
+    ids, values = np.array([0, 1, 1, 4]), np.ones(values_shape, np.float32)
+    with pytest.raises(RuntimeError):
+        torch.sparse_coo_tensor(torch.tensor(ids)[None], torch.tensor(values), (5, 3))
+    param = ember.nn.Parameter(ember.zeros((5, 3)))
+    param.grad = _row_sparse(ids, values, (5, 3))
+    with pytest.raises(ValueError, match=r"sparse_update: the gradient's values must have the parameter's row shape"):
+        getattr(optim, name)([param], lr=0.1).step()
+    np.testing.assert_array_equal(param.detach().numpy(), np.zeros((5, 3)))
+
+
 SPARSE_TORCH_CASES = [
     ("SparseAdam", {"lr": 0.01}),
     ("SparseAdam", {"lr": 0.05, "betas": (0.5, 0.99), "eps": 1e-6, "maximize": True}),

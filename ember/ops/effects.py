@@ -174,10 +174,15 @@ def sparse_update(param: TensorLike, grad, rule, state: dict, hyper: dict, live=
     built (``ember.jit``) the gradient's indices and values are Values and the call appends a node; ``live``
     is read as in ``update``."""
     indices = grad.indices if isinstance(grad.indices, TensorLike) else dispatch.wrap(grad.indices)
+    values = grad.values
+    # the eager rule would broadcast rows of another shape ((n, 1) for (n, 3)) into the parameter's rows
+    if not fits(tuple(values.shape)[1:], tuple(param.shape)[1:]):
+        raise shape_error("sparse_update", (param, indices, values), f"the gradient's values must have the "
+                          f"parameter's row shape {format_shape(param.shape[1:])}, got {format_shape(values.shape)}")
     attrs = {"rule": rule, "hyper": hyper, "state": state}
     if live is not None:
         attrs["live"] = live
-    dispatch.apply(SPARSE_UPDATE, (param, indices, grad.values), attrs)
+    dispatch.apply(SPARSE_UPDATE, (param, indices, values), attrs)
 
 
 # --- random: samples from a generator state, which the draw advances ------------------------------------
