@@ -1190,3 +1190,29 @@ def test_linear_refuses_a_weight_of_more_than_two_dims_as_torch(x_shape):
         torch.nn.functional.linear(torch.tensor(x), torch.tensor(weight))
     with pytest.raises(ValueError, match=r"linear: weight must be \(out_features, in_features\).*\[5, 3, 1\]"):
         F.linear(ember.tensor(x), ember.tensor(weight))
+
+
+@pytest.mark.parametrize("mask_shape", [(1, 2, 4, 5), (3, 2, 4, 5), (3, 1, 4, 5)])
+def test_sdpa_refuses_a_mask_that_grows_the_scores_as_torch(mask_shape):
+    # a (3, 2, 4, 5) mask for (2, 4, 5) scores gave a (3, 2, 4, 3) output, where PyTorch adds the mask into the
+    # scores in place and refuses it
+    q, k = np.ones((2, 4, 3)), np.ones((2, 5, 3))
+    mask = np.zeros(mask_shape)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, k)), attn_mask=torch.tensor(mask))
+    jitted = ember.jit(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
+    for call in (lambda *a: F.scaled_dot_product_attention(*a[:3], attn_mask=a[3]), jitted):
+        with pytest.raises(ValueError, match=r"attn_mask of shape .* must broadcast to the attention scores' shape "
+                                             r"\[2, 4, 5\]"):
+            call(*map(ember.tensor, (q, k, k, mask)))
+
+
+def test_sdpa_keeps_a_mask_that_broadcasts_to_the_scores_as_torch():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 3))
+    for shape in [(2, 1, 5), (5,), (4, 1), (1, 4, 5)]:
+        mask = rng.standard_normal(shape)
+        ours = F.scaled_dot_product_attention(*map(ember.tensor, (q, k, v)), attn_mask=ember.tensor(mask))
+        theirs = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)),
+                                                                  attn_mask=torch.tensor(mask))
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-14)

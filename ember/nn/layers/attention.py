@@ -69,9 +69,23 @@ def scaled_dot_product_attention(
         mask = causal_mask(query.shape[-2], key.shape[-2], query)
     elif attn_mask is not None:
         mask = additive_mask(attn_mask, query, blocked_when=False, what="scaled_dot_product_attention: attn_mask")
+        _refuse_a_growing_mask(tuple(mask.shape), tuple(query.shape), tuple(key.shape))
     if scale is None:  # (PyTorch's 1 / sqrt(E); E = 0 leaves no scores to scale: each query averages the values)
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
     return attend_rounded_once(query, key, value, mask, dropout_p, scale)
+
+
+def _refuse_a_growing_mask(mask: tuple, query: tuple, key: tuple) -> None:
+    """Refuse a mask that broadcasts to the scores (..., L, S) only by adding to their dims (a (3, 2, L, S) mask
+    for a batch of 2): the sum would give a larger output, where PyTorch adds the mask into the scores in place."""
+    q_lead, k_lead = query[:-2], key[:-2]
+    lead = [max(a, b) if a is not None and b is not None else None
+            for a, b in zip((1,) * (len(k_lead) - len(q_lead)) + q_lead, (1,) * (len(q_lead) - len(k_lead)) + k_lead)]
+    scores = tuple(lead) + (query[-2], key[-2])
+    if len(mask) > len(scores) or any(m != 1 and m is not None and s is not None and m != s
+                                      for m, s in zip(mask[::-1], scores[::-1])):
+        raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {list(mask)} must broadcast to the "
+                         f"attention scores' shape {list(scores)}")
 
 
 def _shared_heads(query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
