@@ -327,6 +327,22 @@ def test_a_row_sparse_grad_whose_rows_only_broadcast_is_refused_as_torch(name, v
     np.testing.assert_array_equal(param.detach().numpy(), np.zeros((5, 3)))
 
 
+@pytest.mark.parametrize("ids, values_shape", [([0, 1, 1, 4], (1, 3)), ([2], (4, 3)), ([0, 1], (4, 3))])
+def test_sparse_update_refuses_values_of_another_row_count_than_the_indices_as_torch(ids, values_shape):
+    # one row of values for four indices was spread over all four by the eager rule (and four rows for one index
+    # summed into it), where a graph's update and PyTorch's sparse tensor refuse them
+    torch = pytest.importorskip("torch")
+    from ember.optim.functional import sparse_sgd_update
+
+    ids, values = np.array(ids), np.ones(values_shape)
+    with pytest.raises(RuntimeError):
+        torch.sparse_coo_tensor(torch.tensor(ids).reshape(1, -1), torch.tensor(values), (5, 3))
+    param = ember.zeros((5, 3), dtype="float64")
+    with pytest.raises(ValueError, match=r"sparse_update: the gradient's values must have .* one row per index"):
+        ember.ops.sparse_update(param, _row_sparse(ids, values, (5, 3)), sparse_sgd_update, {}, {"lr": 0.5})
+    np.testing.assert_array_equal(param.numpy(), np.zeros((5, 3)))
+
+
 SPARSE_TORCH_CASES = [
     ("SparseAdam", {"lr": 0.01}),
     ("SparseAdam", {"lr": 0.05, "betas": (0.5, 0.99), "eps": 1e-6, "maximize": True}),

@@ -175,10 +175,12 @@ def sparse_update(param: TensorLike, grad, rule, state: dict, hyper: dict, live=
     is read as in ``update``."""
     indices = grad.indices if isinstance(grad.indices, TensorLike) else dispatch.wrap(grad.indices)
     values = grad.values
-    # the eager rule would broadcast rows of another shape ((n, 1) for (n, 3)) into the parameter's rows
-    if not fits(tuple(values.shape)[1:], tuple(param.shape)[1:]):
+    # the eager rule would broadcast values of another shape ((n, 1) for (n, 3), or one row for n indices)
+    expected = tuple(indices.shape[:1]) + tuple(param.shape[1:])
+    if indices.ndim != 1 or not fits(tuple(values.shape), expected):
         raise shape_error("sparse_update", (param, indices, values), f"the gradient's values must have the "
-                          f"parameter's row shape {format_shape(param.shape[1:])}, got {format_shape(values.shape)}")
+                          f"parameter's row shape {format_shape(param.shape[1:])}, one row per index: "
+                          f"{format_shape(expected)}, got {format_shape(values.shape)}")
     attrs = {"rule": rule, "hyper": hyper, "state": state}
     if live is not None:
         attrs["live"] = live
