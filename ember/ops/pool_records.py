@@ -5,7 +5,8 @@ forwards.
 The shape rules, vjps and costs read the rank from the attributes, so one definition serves 2-D
 (``ember.ops.pooling``, whose tuned NumPy, oneDNN and GPU kernels are its forwards) and 3-D (``ember.ops.pool3d``).
 Max pooling's gradient and gather ops are linear in their second input and each is the other's vjp; average
-pooling's gradient is linear, its vjp the pooling itself.
+pooling's gradient is linear, its vjp the pooling itself. Average pooling's gradient recorded on Tensors is tied to
+the input (``piecewise.tie``), as PyTorch's backward reads it: a second derivative is zeros for x, not refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import NamedTuple
 
 from ember.ops import dispatch
 from ember.ops.infer import check_window, require_float
-from ember.ops.modes import vjp_rule
+from ember.ops.modes import on_tensors, vjp_rule
+from ember.ops.piecewise import TIE
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec, defop, shape_error
 from ember.ops.sized import fill_like
 
@@ -139,7 +141,10 @@ def avg_pool_ops(rank: int, forward: Callable, grad_forward: Callable) -> AvgPoo
         return Spec(shape, g.dtype)
 
     def rule(run, ctx, g):
-        return (run(grad_op, g, input_size=tuple(ctx.inputs[0].shape[2:]), **ctx.attrs),)
+        x = ctx.inputs[0]
+        dx = run(grad_op, g, input_size=tuple(x.shape[2:]), **ctx.attrs)
+        # PyTorch's backward reads x, so the gradient requires grad whenever x does (zeros for it): tied on Tensors
+        return (run(TIE, dx, x) if run is on_tensors else dx,)
 
     def grad_rule(run, ctx, gg):
         attrs = dict(ctx.attrs)

@@ -1,0 +1,67 @@
+"""Second-order gradients through PyTorch's linear pooling and padding ops whose backward reads the input (average
+and adaptive average pooling, area interpolation): the first derivative requires grad whenever the input does (its
+own derivative is zeros), so a second ``grad`` gives PyTorch's numbers instead of refusing the input as unused."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as EF
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+X = np.random.default_rng(0).standard_normal((2, 3, 6, 6)) * 2
+
+CASES = {
+    "avg_pool1d": lambda F, x: F.avg_pool1d(x.reshape(2, 3, 36), 3, 2, 1),
+    "avg_pool2d": lambda F, x: F.avg_pool2d(x, 3, 2, 1),
+    "avg_pool2d_ceil_no_pad_count": lambda F, x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    "avg_pool2d_divisor": lambda F, x: F.avg_pool2d(x, 3, 2, 1, divisor_override=5),
+    "avg_pool3d": lambda F, x: F.avg_pool3d(x.reshape(2, 1, 3, 6, 6), 2),
+    "AvgPool2d": lambda F, x: _lib(F).nn.AvgPool2d(3)(x),
+}
+
+def _lib(F):
+    return ember if F is EF else torch
+
+
+def _second(lib, fn, f):
+    x = lib.tensor(X, requires_grad=True)
+    y = fn(f, x)
+    g, = lib.autograd.grad((y * lib.tensor(np.asarray(y.detach().numpy()) + 0.5)).sum(), x, create_graph=True)
+    assert g.requires_grad
+    h, = lib.autograd.grad((g * lib.tensor(np.cos(X))).sum(), x)
+    return np.asarray(h.detach().numpy())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_gradient_of_a_linear_pooling_gradient_is_zeros_as_pytorch(name):
+    ours, theirs = _second(ember, CASES[name], EF), _second(torch, CASES[name], TF)
+    np.testing.assert_array_equal(ours, theirs)
+    assert not ours.any()
+
+
+W0 = np.random.default_rng(2).standard_normal((1, 3, 1, 1)) + 1.5
+
+
+def _penalty_grads(lib, name, x, w):
+    """The gradient of sum(g**2) + <g, sin X>, g the input gradient of <f(x * w), c>, for x and w (a gradient
+    penalty's shape): zeros for x, nonzero for w."""
+    x.requires_grad_()
+    y = CASES[name](EF if lib is ember else TF, x * w)
+    c = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
+    g, = lib.autograd.grad((y * c).sum(), x, create_graph=True)
+    return lib.autograd.grad((g * g).sum() + (g * lib.tensor(np.sin(X))).sum(), [x, w])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_gradient_penalty_through_a_linear_pooling_op_eager_and_under_jit_as_pytorch(name):
+    expected = [t.numpy() for t in _penalty_grads(torch, name, torch.tensor(X), torch.tensor(W0, requires_grad=True))]
+    assert np.abs(expected[1]).max() > 0.1
+    eager = _penalty_grads(ember, name, ember.tensor(X), ember.tensor(W0, requires_grad=True))
+    jitted = ember.jit(lambda x, w: _penalty_grads(ember, name, x, w))(ember.tensor(X),
+                                                                       ember.tensor(W0, requires_grad=True))
+    for ours in (eager, jitted):
+        for a, b in zip(ours, expected):
+            np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-12)
