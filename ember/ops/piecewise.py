@@ -2,7 +2,9 @@
 indices): the function is composed from ``where`` or ``gather``, whose gradient for x is the incoming one masked or
 scattered, with no x in it. PyTorch's backward of each such op reads its input (``hardtanh_backward(grad, self)``),
 so the first derivative requires grad whenever x does and a second derivative comes out zeros for x: ``piecewise``
-passes x through, and its vjp ties the gradient back to x with ``tie``, whose own derivative for x is zeros."""
+passes x through, and its vjp ties the gradient back to x with ``tie``, whose own derivative for x is zeros. The
+linear functions composed from means, matmuls or gathers whose PyTorch backward reads its input too (adaptive
+average pooling) pass theirs through it alike."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from ember.ops.conv import ints, pad2d, window_slice
 from ember.ops.conv_padding import unbatched
 from ember.ops.convert import as_tensor, cast, to_float
 from ember.ops.dispatch import TensorLike
+from ember.ops.piecewise import piecewise
 from ember.ops.pool_indices import holds_nan, max_pool_indices, nan_routed_gather, nan_routed_grad
 from ember.ops.pool_records import avg_pool_ops, max_pool_ops, pool_out_size
 from ember.ops.registry import Spec
@@ -470,6 +471,8 @@ def _adaptive_avg_pool(name: str, x: TensorLike, output_size, rank: int) -> Tens
         raise ValueError(f"{name}: output_size must be positive ints, got {output_size!r}")
     sizes = tuple(int(s) for s in sizes)
     _nonempty_spatial(name, x, sizes)
+    if any(s != 1 for s in sizes):  # PyTorch's backward reads x (its global mean's does not): see piecewise
+        x = piecewise(x)
     if sizes == tuple(x.shape[2:]):
         return clone(x)  # every bin one element: still a new tensor, as PyTorch's
     if all(x.shape[2 + a] % s == 0 for a, s in enumerate(sizes)):

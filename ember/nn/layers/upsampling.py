@@ -15,6 +15,7 @@ from ember import ops as _ops
 from ember.backend.dtypes import FLOATING, LOW_PRECISION
 from ember.nn.layers.antialias import resample_antialiased
 from ember.nn.module import Module
+from ember.ops.piecewise import piecewise
 from ember.ops.sampling import cubic_weights
 from ember.tensor import Tensor
 
@@ -111,6 +112,8 @@ def _area(input: Tensor, sizes: list) -> Tensor:
     if input.ndim == 4:
         return _ops.adaptive_avg_pool2d(input, sizes)
     n, c, d, h, w = input.shape
+    if any(s != 1 for s in sizes):  # PyTorch's adaptive_avg_pool3d backward reads the input (its mean's does not)
+        input = piecewise(input)
     planes = _ops.adaptive_avg_pool2d(_ops.reshape(input, (-1, c * d, h, w)), sizes[1:])
     depth = _ops.adaptive_avg_pool2d(_ops.reshape(planes, (-1, c, d, sizes[1] * sizes[2])), (sizes[0], None))
     return _ops.reshape(depth, (-1, c, *sizes))
