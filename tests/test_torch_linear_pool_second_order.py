@@ -1,7 +1,8 @@
 """Second-order gradients through PyTorch's linear pooling and padding ops whose backward reads the input (average
-and adaptive average pooling, area interpolation): the first derivative requires grad whenever the input does (its
-own derivative is zeros), so a second ``grad`` gives PyTorch's numbers instead of refusing the input as unused;
-where PyTorch's backward does not read the input (a global mean, nearest or bilinear resampling), both refuse it."""
+and adaptive average pooling, area interpolation, reflection and replication padding): the first derivative requires
+grad whenever the input does (its own derivative is zeros), so a second ``grad`` gives PyTorch's numbers instead of
+refusing the input as unused; where PyTorch's backward does not read the input (a global mean, nearest or bilinear
+resampling, constant or circular padding), both refuse it."""
 
 import numpy as np
 import pytest
@@ -33,10 +34,19 @@ CASES = {
     "interpolate_area_3d": lambda F, x: F.interpolate(x.reshape(2, 1, 3, 6, 6), size=(2, 4, 5), mode="area"),
     "interpolate_area_3d_depth_only": lambda F, x: F.interpolate(x.reshape(2, 1, 3, 6, 6), size=(2, 1, 1),
                                                                  mode="area"),
+    "pad_reflect_1d": lambda F, x: F.pad(x.reshape(2, 3, 36), (2, 3), mode="reflect"),
+    "pad_reflect_2d": lambda F, x: F.pad(x, (1, 2, 2, 1), mode="reflect"),
+    "pad_reflect_3d": lambda F, x: F.pad(x.reshape(2, 1, 3, 6, 6), (1, 2, 2, 1, 1, 1), mode="reflect"),
+    "pad_reflect_nothing": lambda F, x: F.pad(x, (0, 0, 0, 0), mode="reflect"),
+    "pad_replicate_1d": lambda F, x: F.pad(x[0], (2, 3), mode="replicate"),
+    "pad_replicate_2d": lambda F, x: F.pad(x, (1, 2, 2, 1), mode="replicate"),
+    "pad_replicate_3d": lambda F, x: F.pad(x.reshape(2, 1, 3, 6, 6), (1, 2, 2, 1, 1, 1), mode="replicate"),
+    "ReflectionPad2d": lambda F, x: _lib(F).nn.ReflectionPad2d(2)(x),
+    "ReplicationPad1d": lambda F, x: _lib(F).nn.ReplicationPad1d((1, 3))(x[0]),
 }
 
-# PyTorch's backward of these does not read the input (adaptive pooling to one element is its global mean): the
-# second gradient is refused by both
+# PyTorch's backward of these does not read the input (adaptive pooling to one element is its global mean, circular
+# padding a concatenation of slices): the second gradient is refused by both
 REFUSED = {
     "adaptive_avg_pool1d_to_one": lambda F, x: F.adaptive_avg_pool1d(x.reshape(2, 3, 36), 1),
     "adaptive_avg_pool2d_to_one": lambda F, x: F.adaptive_avg_pool2d(x, 1),
@@ -44,6 +54,8 @@ REFUSED = {
     "interpolate_area_3d_to_one": lambda F, x: F.interpolate(x.reshape(2, 1, 3, 6, 6), size=(1, 1, 1), mode="area"),
     "interpolate_nearest": lambda F, x: F.interpolate(x, size=(4, 9), mode="nearest"),
     "interpolate_bilinear": lambda F, x: F.interpolate(x, size=(4, 9), mode="bilinear"),
+    "pad_constant": lambda F, x: F.pad(x, (1, 2, 0, 1), value=1.5),
+    "pad_circular": lambda F, x: F.pad(x, (1, 2, 2, 1), mode="circular"),
 }
 
 def _lib(F):

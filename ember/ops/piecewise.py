@@ -4,7 +4,7 @@ scattered, with no x in it. PyTorch's backward of each such op reads its input (
 so the first derivative requires grad whenever x does and a second derivative comes out zeros for x: ``piecewise``
 passes x through, and its vjp ties the gradient back to x with ``tie``, whose own derivative for x is zeros. The
 linear functions composed from means, matmuls or gathers whose PyTorch backward reads its input too (adaptive
-average pooling) pass theirs through it alike."""
+average pooling, reflection and replication padding) pass theirs through it alike."""
 
 from __future__ import annotations
 

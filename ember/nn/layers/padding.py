@@ -10,6 +10,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops.autocast import widened_on_cpu
+from ember.ops.piecewise import piecewise
 from ember.tensor import Tensor
 
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -67,6 +68,8 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if value is not None and value != 0:  # PyTorch refuses it rather than ignoring it
         raise ValueError(f"pad: mode {mode!r} takes no value (only 'constant' does), got value={value!r}")
+    if mode != "circular":  # PyTorch's reflection and replication backward read the input: see piecewise
+        input = piecewise(input)
     # float32 in a CPU autocast region, as PyTorch's (whose list of float32 ops has no reflection_pad3d)
     if mode == "replicate" or (mode == "reflect" and len(pad) <= 4):
         (input,) = widened_on_cpu(input)
