@@ -186,8 +186,9 @@ class ModelCheckpoint(Callback):
     directory is made when missing, as Keras's.
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
     never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model.
-    ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights`` (read it
-    back with ``net.load_state_dict(ember.load(path))``)."""
+    With ``mode="auto"``, a ``monitor`` that names neither a score nor a loss or error is refused (ValueError), as
+    Keras 3's. ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights``
+    (read it back with ``net.load_state_dict(ember.load(path))``)."""
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
 
@@ -196,7 +197,7 @@ class ModelCheckpoint(Callback):
         # the options by name: Keras's positional order (verbose before save_best_only) differs from this one's
         self.path, self.monitor, self.save_best_only, self.verbose = path, monitor, save_best_only, verbose
         self.save_weights_only = save_weights_only
-        self.is_better = _better(_infer_mode(monitor, mode), 0.0)
+        self.is_better = _better(_infer_mode(monitor, mode, "ModelCheckpoint"), 0.0)
         self.best = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
@@ -330,7 +331,8 @@ def _scheduled_lr(lr, epoch: int) -> float:
 class ReduceLROnPlateau(Callback):
     """Keras's ``ReduceLROnPlateau``: multiply every parameter group's lr by ``factor`` (not below ``min_lr``) when
     ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs before
-    counting again. Each epoch's logs get the lr it trained with (``lr``)."""
+    counting again. Each epoch's logs get the lr it trained with (``lr``). With ``mode="auto"`` a ``monitor`` holding
+    "acc" is maximized and any other minimized, as Keras 3's (pass ``mode="max"`` for an AUC or an IoU)."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
@@ -340,8 +342,10 @@ class ReduceLROnPlateau(Callback):
             raise ValueError(f"ReduceLROnPlateau: patience, cooldown and min_lr must be >= 0, got {patience}, "
                              f"{cooldown}, {min_lr}")
         self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), patience, verbose
-        self.mode = _infer_mode(monitor, mode)
-        self.is_better = _better(self.mode, abs(min_delta))
+        # Keras 3's own rule here: in mode "auto" a name holding "acc" is maximized and any other minimized, and
+        # min_delta is taken as given (best - min_delta), never refused
+        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.is_better = _better(self.mode, min_delta)
         self.cooldown, self.min_lr = cooldown, float(min_lr)
         self.best, self.wait, self.cooldown_counter = None, 0, 0
 

@@ -7,7 +7,7 @@ import pytest
 
 import ember
 import ember.nn as nn
-from ember.callbacks import ReduceLROnPlateau
+from ember.callbacks import ModelCheckpoint, ReduceLROnPlateau
 from ember.model import Model
 
 
@@ -66,3 +66,22 @@ def test_in_model_fit():
     # the first epoch sets the best; each later one misses it by less than min_delta and halves the lr
     assert history.history["lr"] == [0.05, 0.05, 0.025, 0.0125, 0.00625, 0.003125]
     assert model.optimizer.param_groups[0]["lr"] == 0.0015625
+
+
+def test_auto_mode_and_min_delta_as_keras_3():
+    # Keras 3's ReduceLROnPlateau maximizes in mode "auto" only a name holding "acc" (an AUC or an IoU is minimized)
+    # and never refuses a name; it tests current < best - min_delta with min_delta as given
+    assert ReduceLROnPlateau("val_auc").mode == "min" and ReduceLROnPlateau("val_mean_iou").mode == "min"
+    assert ReduceLROnPlateau("val_acc").mode == "max" and ReduceLROnPlateau("watched").mode == "min"
+    assert ReduceLROnPlateau("val_auc", mode="max").mode == "max"
+    loose = ReduceLROnPlateau(min_delta=-0.5)
+    assert loose.is_better(1.2, 1.0) and not loose.is_better(1.5, 1.0)  # 1.2 < 1.0 + 0.5
+
+
+def test_model_checkpoint_refuses_a_direction_it_cannot_infer():
+    # Keras 3's ModelCheckpoint raises in mode "auto" for a monitored name it cannot tell the direction of
+    with pytest.raises(ValueError, match="ModelCheckpoint.*'watched'.*mode='max'"):
+        ModelCheckpoint("unused.emb", monitor="watched", save_best_only=True)
+    assert ModelCheckpoint("unused.emb", monitor="watched", mode="max").is_better(0.6, 0.5)
+    assert ModelCheckpoint("unused.emb", monitor="val_auc").is_better(0.6, 0.5)
+    assert ModelCheckpoint("unused.emb", monitor="val_loss").is_better(0.4, 0.5)

@@ -63,7 +63,7 @@ def test_checkpoint_and_early_stopping_never_take_nan_as_the_best(tmp_path):
     path = tmp_path / "best.emb"
     values = iter([0.5, float("nan"), 0.7, float("nan"), 0.4])
     monitor = ember.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(watched=next(values)))
-    checkpoint = ModelCheckpoint(str(path), monitor="watched", save_best_only=True)
+    checkpoint = ModelCheckpoint(str(path), monitor="watched", save_best_only=True, mode="min")
     stopper = EarlyStopping("watched", mode="min", patience=4)
     saved = []
     spy = ember.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: saved.append(path.stat().st_mtime_ns))
@@ -72,7 +72,7 @@ def test_checkpoint_and_early_stopping_never_take_nan_as_the_best(tmp_path):
     assert saved[0] == saved[1] == saved[2] == saved[3] < saved[4]  # written at 0.5 and at 0.4 only
     # a NaN first value does not become the best either (it used to block every later improvement)
     values = iter([float("nan"), 0.9, 0.8])
-    checkpoint = ModelCheckpoint(str(tmp_path / "b2.emb"), monitor="watched", save_best_only=True)
+    checkpoint = ModelCheckpoint(str(tmp_path / "b2.emb"), monitor="watched", save_best_only=True, mode="min")
     stopper = EarlyStopping("watched", mode="min", patience=2)
     model.fit(x, y, epochs=3, batch_size=32, callbacks=[monitor, checkpoint, stopper], verbose=0)
     assert checkpoint.best == 0.8 and stopper.best == 0.8 and stopper.stopped_epoch is None
