@@ -143,3 +143,22 @@ def test_scalar_and_histogram_honour_family_and_collections():
     assert tf.get_collection("summaries") == [loss, picture] and tf.get_collection("mine") == [weights]
     assert [v.tag for v in _values(tf.summary.merge_all())] == ["train/train/loss", "train/train/im/image/0"]
     assert [v.tag for v in _values(tf.summary.merge_all("mine"))] == ["w"]
+
+
+def test_tags_hold_the_enclosing_name_scope_as_tf1_summary_scope():
+    # the tags ignored the name scope ('loss' inside name_scope('train')) and a second summary of one name kept its
+    # tag; TF-1 tags each summary with the unique scope it opens, under the family with one
+    with tf.name_scope("train"):
+        summaries = [tf.summary.scalar("loss", tf.constant(2.0)), tf.summary.scalar("loss", tf.constant(3.0)),
+                     tf.summary.histogram("w", tf.constant([1.0, 2.0])),
+                     tf.summary.image("im", tf.zeros([1, 2, 2, 1]), max_outputs=1),
+                     tf.summary.audio("sound", tf.zeros([1, 4]), 8000, max_outputs=1),
+                     tf.summary.text("notes", "hello"), tf.summary.tensor_summary("t", tf.constant(1.0)),
+                     tf.summary.scalar("acc", tf.constant(1.0), family="eval")]
+    assert [v.tag for s in summaries for v in _values(s)] == [
+        "train/loss", "train/loss_1", "train/w", "train/im/image", "train/sound/audio", "train/notes", "train/t",
+        "eval/train/eval/acc"]
+    assert [s.op.name for s in summaries[:2]] == ["train/loss", "train/loss_1"]
+    assert summaries[-1].op.name == "train/eval/acc"
+    # TF-1's clean_tag: characters a node name cannot hold become "_", leading slashes go
+    assert [v.tag for v in _values(tf.summary.scalar("/my loss", tf.constant(1.0)))] == ["my_loss"]

@@ -7,11 +7,20 @@ summary op in a Session returns the serialized ``Summary`` protobuf, as in TF-1.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
 
-from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, get_default_graph, tensors_in
+from ember.compat.tf._core import (
+    Tensor,
+    add_to_collection,
+    as_tf,
+    get_collection,
+    get_default_graph,
+    name_scope,
+    tensors_in,
+)
 
 __all__ = ["FileWriter", "FileWriterCache", "histogram", "merge", "merge_all", "scalar"]
 
@@ -52,12 +61,20 @@ class SummaryOp(Tensor):
         return merged.SerializeToString()
 
 
+def _clean_tag(name: str | None) -> str | None:
+    """TF-1's ``clean_tag``: characters a node name cannot hold become "_", and leading slashes go."""
+    return None if name is None else re.sub(r"[^-/\w.]", "_", name).lstrip("/")
+
+
 def summary_op(name: str, kind, tensor, collections, family) -> SummaryOp:
-    """A summary op added to ``collections`` (by default the SUMMARIES collection, ``"summaries"``). With a
-    ``family``, the op is named ``family/name`` and tagged ``family/family/name``, as TF-1's ``summary_scope``
-    names them (the family first, so TensorBoard shows it as the tab)."""
-    tag, op_name = (name, name) if family is None else (f"{family}/{family}/{name}", f"{family}/{name}")
-    summary = SummaryOp([(tag, kind, tensor)], name=op_name)
+    """A summary op added to ``collections`` (by default the SUMMARIES collection, ``"summaries"``), named and
+    tagged as TF-1's ``summary_scope``: the op is the name scope ``name`` opens (made unique, under the open name
+    scopes: ``train/loss``, then ``train/loss_1``) and its tag is that scope's name. With a ``family``, the scope
+    is ``family/name`` and the tag ``family/<scope>`` (the family first, so TensorBoard shows it as the tab)."""
+    name, family = _clean_tag(name), _clean_tag(family)
+    with name_scope(name if family is None else f"{family}/{name}") as scope:
+        tag = scope.rstrip("/") if family is None else f"{family}/{scope.rstrip('/')}"
+        summary = SummaryOp([(tag, kind, tensor)], name=scope)
     for key in ["summaries"] if collections is None else collections:
         add_to_collection(key, summary)
     return summary
