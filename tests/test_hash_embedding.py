@@ -665,3 +665,12 @@ def test_ids_no_int_dtype_holds_are_refused_naming_the_layer_and_the_range():
     layer = HashEmbedding(4, seed=0)
     np.testing.assert_array_equal(layer([2**63, 1]).detach().numpy(),
                                   layer(np.array([2**63, 1], np.uint64)).detach().numpy())
+
+
+def test_a_ragged_list_of_ids_is_refused_naming_the_layer_and_what_it_takes():
+    # NumPy's "inhomogeneous shape" error came out, naming neither the layer nor what it takes
+    for layer, ids in ((HashEmbedding(4), [[1, 2], [3]]), (HashEmbedding(4), [["a", "b"], ["c"]]),
+                       (HashEmbeddingBag(4), [[1, 2], [3]])):
+        with pytest.raises(ValueError, match=rf"{type(layer).__name__}: ids must be a rectangular array .* of "
+                                             r"integer or string ids, got a ragged list; pad its rows"):
+            layer(ids)

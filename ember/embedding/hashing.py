@@ -83,7 +83,12 @@ def as_keys(ids, what: str = "ids") -> np.ndarray:
         ids = ids.detach().array
     if hasattr(ids, "get") and not isinstance(ids, np.ndarray):  # a CuPy array: keys live on the host
         ids = ids.get()
-    array = np.asarray(ids) if not isinstance(ids, np.ndarray) else ids
+    try:
+        array = np.asarray(ids) if not isinstance(ids, np.ndarray) else ids
+    except ValueError:  # NumPy's "inhomogeneous shape": a ragged list such as [[1, 2], [3]]
+        raise ValueError(f"{what} must be a rectangular array (a Tensor, an array or lists of equal lengths) of "
+                         f"integer or string ids, got a ragged list; pad its rows to one length (HashEmbeddingBag "
+                         f"also takes the ids flat, with offsets)") from None
     kind = array.dtype.kind
     if kind in "iu":
         if kind == "u" and array.dtype.itemsize == 8:
