@@ -103,4 +103,8 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"ember.{name}")
+    if name == "_standard_gamma":  # torch._standard_gamma(alpha, generator=None): Gamma(alpha, 1) draws
+        import importlib
+
+        return importlib.import_module("ember.distributions.gamma").standard_gamma
     raise AttributeError(f"module 'ember' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.creation import _eager, _finish, _floating
 from ember.ops.convert import as_tensor as _as_tensor
 from ember.ops.convert import cast
+from ember.ops.effects import random_sample
 from ember.tensor import Tensor
 
 __all__ = ["asarray", "binomial", "empty_strided", "frombuffer", "new_empty_strided", "poisson", "scalar_tensor"]
@@ -188,8 +189,9 @@ def binomial(count, prob, generator=None) -> Tensor:
 
 
 def poisson(input, generator=None) -> Tensor:  # noqa: A002  (PyTorch's name)
-    """Poisson draws with the rates ``input`` (a floating tensor), in its dtype, from Ember's generator
-    or ``generator`` (``torch.poisson``; no gradient).
+    """Poisson draws with the rates ``input`` (a floating tensor), in its dtype, from Ember's generator state
+    (the ``random_sample`` op: graphs and ``ember.jit`` draw afresh on every run) or, eagerly, from ``generator``
+    (``torch.poisson``; no gradient).
 
     >>> ember.poisson(ember.zeros(3)).tolist()
     [0.0, 0.0, 0.0]
@@ -198,4 +200,6 @@ def poisson(input, generator=None) -> Tensor:  # noqa: A002  (PyTorch's name)
     _floating("poisson", "the rates", input)
     if not input.symbolic and bool(((input.array < 0) | (input.array != input.array)).any()):
         raise ValueError("poisson: the rates must be non-negative")
+    if generator is None:
+        return random_sample("poisson", (), input.detach())
     return _sample("poisson", lambda rng, rates: rng.poisson(rates), input, generator=generator)

@@ -1989,6 +1989,29 @@ _row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x
      lambda x: x + 2.0, ins(normal(3, 4)), ("random", "add"), grad=False)
 
 
+
+def _seeded_sample(kind):
+    """``random_sample`` from a generator state of its own (seeded_stream(7)), so NumPy's sampler on the same
+    seed is the reference; the gamma gradient (implicit reparameterization) is checked statistically in
+    tests/test_random_sample.py, finite differences of one draw not being it."""
+    return lambda p: ember.ops.random_sample(kind, (2,), p,
+                                             state=ember.ops.dispatch.wrap(ember.random.seeded_stream(7)))
+
+
+def _np_seeded_sample(kind):
+    def ref(p):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([7])))
+        full = np.broadcast_to(p, (2, *p.shape))
+        return rng.standard_gamma(full) if kind == "gamma" else rng.poisson(full).astype(np.float64)
+
+    return ref
+
+
+_row("random_sample_gamma", _seeded_sample("gamma"), _np_seeded_sample("gamma"), ins(uniform(0.5, 4.0, 3)),
+     "random_sample", grad=False)
+_row("random_sample_poisson", _seeded_sample("poisson"), _np_seeded_sample("poisson"), ins(uniform(0.5, 9.0, 3)),
+     "random_sample", grad=False)
+
 # --- linear algebra (ember.linalg): NumPy's np.linalg as the reference -----------------------------------------
 # Symmetric inputs are made inside the row ((a + a^T) / 2), so finite differences move both triangles as the
 # gradient (symmetric, PyTorch's) assumes. Eigenvectors and singular vectors are defined up to sign: rows read

@@ -130,7 +130,9 @@ def test_beta_and_dirichlet_draws_stay_inside_the_simplex_with_finite_gradients(
         assert x.dtype == c.dtype and 0 < x.detach().numpy().min() and x.detach().numpy().max() < 1
         assert np.isfinite(Beta(c[0], c[1]).log_prob(x.detach()).detach().numpy()).all()
         grad = ember.grad(x.mean(), [c])[0].numpy()
-        np.testing.assert_allclose(grad, [1 / (4 * a), -1 / (4 * a)], rtol=0.03)  # d/dc of c1 / (c1 + c0)
+        # d/dc of c1 / (c1 + c0); the estimate's spread over seeds is about 15% at a = 0.01 (underflowed float32
+        # draws made it 15 times too large)
+        np.testing.assert_allclose(grad, [1 / (4 * a), -1 / (4 * a)], rtol=0.4)
         y = Dirichlet(ember.full((3,), a, dtype=dtype)).sample((5000,)).numpy()
         assert 0 < y.min() and y.max() < 1
 
@@ -304,10 +306,11 @@ def test_under_jit_log_prob_and_its_gradient_equal_eager_and_rsample_draws_anew(
     assert not np.array_equal(results[1][3], results[2][3])
 
 
-def test_gamma_family_sampling_is_refused_while_ember_jit_traces():
+def test_gamma_family_sampling_draws_afresh_under_ember_jit():
+    # the random_sample op takes and advances Ember's generator state: each call of the traced function draws anew
     traced = ember.jit(lambda c: Gamma(c, 1.0).rsample())
-    with pytest.raises(TypeError, match="draw outside the traced function"):
-        traced(ember.ones(3))
+    first, second = traced(ember.ones(3)).numpy(), traced(ember.ones(3)).numpy()
+    assert first.shape == (3,) and (first > 0).all() and not np.array_equal(first, second)
     # their densities need no draw and trace as any composition of ops
     log_prob = ember.jit(lambda c, x: Beta(c, 2.0).log_prob(x))
     for _ in range(2):

@@ -237,8 +237,14 @@ def test_under_jit_new_distributions_log_prob_gradients_equal_eager_and_rsample_
     assert not np.array_equal(results[1][3], results[2][3])
 
 
+def test_poisson_samples_draw_afresh_under_ember_jit():
+    traced = ember.jit(lambda r: Poisson(r).sample((50,)))
+    first, second = traced(ember.full((3,), 5.0)).numpy(), traced(ember.full((3,), 5.0)).numpy()
+    assert first.shape == (50, 3) and not np.array_equal(first, second)
+
+
 def test_numpy_drawn_samples_are_refused_while_ember_jit_traces():
-    for make in [lambda r: Poisson(r), lambda r: Binomial(5, probs=r / 2), lambda r: NegativeBinomial(2.0, logits=r)]:
+    for make in [lambda r: Binomial(5, probs=r / 2), lambda r: NegativeBinomial(2.0, logits=r)]:
         traced = ember.jit(lambda r, make=make: make(r).sample())
         with pytest.raises(TypeError, match="draw outside the traced function"):
             traced(ember.ones(3))

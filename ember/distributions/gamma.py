@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import creation, ops, random
 from ember.autograd import Function, no_grad
+from ember.backend.dtypes import FLOATING
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
 from ember.distributions.utils import broadcast_all, finfo
@@ -13,14 +14,14 @@ from ember.grad_mode import thread_mode
 
 
 class _StandardGamma(Function):
-    """A Gamma(alpha, 1) draw whose backward is ``grad * standard_gamma_grad(alpha, x)``, as
-    ``torch._standard_gamma``'s: recorded under ``create_graph=True``, so that a second derivative reaches
-    ``standard_gamma_grad`` and is refused there (held constant, it silently dropped the slope's own derivative)."""
+    """A Gamma(alpha, 1) draw from a ``generator=``'s NumPy generator whose backward is
+    ``grad * standard_gamma_grad(alpha, x)``, as ``torch._standard_gamma``'s: recorded under ``create_graph=True``,
+    so that a second derivative reaches ``standard_gamma_grad`` and is refused there."""
 
     @staticmethod
-    def forward(ctx, alpha):
+    def forward(ctx, alpha, rng):
         tiny = float(finfo(alpha.dtype).tiny)  # a sample that underflows to 0 would have no log density
-        draw = random.generator().standard_gamma(np.asarray(alpha.detach().numpy(), np.float64))
+        draw = rng.standard_gamma(np.asarray(alpha.detach().numpy(), np.float64))
         x = creation.tensor(np.maximum(draw, tiny), dtype=alpha.dtype, device=alpha.device)
         ctx.save_for_backward(alpha, x)
         return x
@@ -28,19 +29,24 @@ class _StandardGamma(Function):
     @staticmethod
     def backward(ctx, grad):
         alpha, x = ctx.saved_tensors
-        slope = ops.standard_gamma_grad(alpha, x.detach())
-        return grad * ops.where(ops.isfinite(slope), slope, creation.zeros_like(slope))
+        return grad * ops.standard_gamma_grad(alpha, x.detach()), None
 
 
-def standard_gamma(alpha):
-    """Gamma(alpha, 1) samples of ``alpha``'s shape from Ember's global generator, differentiable in ``alpha`` by
-    implicit reparameterization (as ``torch._standard_gamma``): the gradient is dx/dalpha at the sample's CDF value
-    (``ember.standard_gamma_grad``), which has no derivative of its own (a second one is refused, as PyTorch's).
-    Eager only: ``ember.jit`` would freeze a NumPy draw into its trace."""
+def standard_gamma(alpha, generator=None):
+    """Gamma(alpha, 1) samples of ``alpha``'s shape (``torch._standard_gamma``), differentiable in ``alpha`` by
+    implicit reparameterization: the gradient is dx/dalpha at the sample's CDF value (``standard_gamma_grad``),
+    which has no derivative of its own (a second one is refused, as PyTorch's). Drawn by the ``random_sample`` op
+    from Ember's generator state, so ``ember.jit`` and graphs draw afresh on every call; from ``generator`` (an
+    ``ember.Generator``), eagerly."""
+    alpha = ops.as_tensor(alpha)
+    if alpha.dtype not in FLOATING:
+        raise TypeError(f"_standard_gamma: alpha must be floating, got {alpha.dtype}")
+    if generator is None:
+        return ops.random_sample("gamma", (), alpha)
     if alpha.symbolic or thread_mode.builder is not None:
-        raise TypeError("Gamma, Beta and Dirichlet sampling draws with NumPy's gamma sampler, which a graph cannot "
-                        "hold (ember.jit would repeat one draw on every call); draw outside the traced function")
-    return _StandardGamma.apply(alpha)
+        raise TypeError("_standard_gamma: a draw from a generator= is made with its NumPy generator, which a graph "
+                        "cannot hold; draw with generator=None (Ember's generator state) inside ember.jit")
+    return _StandardGamma.apply(alpha, random.numpy_generator(generator))
 
 
 class Gamma(Distribution):

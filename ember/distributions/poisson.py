@@ -6,12 +6,13 @@ from ember import ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.utils import broadcast_all, numpy_draw
+from ember.distributions.utils import broadcast_all
 
 
 class Poisson(Distribution):
     """The number of events of a Poisson process of rate ``rate``, as ``torch.distributions.Poisson``. Samples
-    are floats in the rate's dtype (NumPy's Poisson sampler, eager only); there is no ``rsample``.
+    are floats in the rate's dtype (the ``random_sample`` op: drawn afresh by every call of an ``ember.jit``
+    function too); there is no ``rsample``.
 
     >>> ember.distributions.Poisson(ember.tensor([4.0])).log_prob(ember.tensor([2.0]))
     """
@@ -41,7 +42,7 @@ class Poisson(Distribution):
     def sample(self, sample_shape=()):
         with no_grad():
             rate = ops.broadcast_to(self.rate, self._extended_shape(sample_shape))
-            return numpy_draw("Poisson", lambda g, r: g.poisson(r), rate)
+            return ops.random_sample("poisson", (), rate)
 
     def log_prob(self, value):
         if self._validate_args:

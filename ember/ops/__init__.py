@@ -72,7 +72,7 @@ from ember.ops.counting import bincount, histc, unique, unique_consecutive
 from ember.ops.ctc import ctc_loss
 from ember.ops.cumulative import cummax, cummin, logcumsumexp
 from ember.ops.decompositions import det, slogdet
-from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, sparse_update, update
+from ember.ops.effects import accumulate_grad, assign, drop_grad, random_draw, random_sample, sparse_update, update
 from ember.ops.elementwise import (
     abs,
     acos,
@@ -438,7 +438,7 @@ __all__ = [
     "minimum", "mish",
     "moveaxis", "mse_loss", "mul", "nansum", "ne", "neg", "nll_loss", "nonzero", "one_hot", "pad", "permute", "power",
     "prod",
-    "promote", "random_draw",
+    "promote", "random_draw", "random_sample",
     "ravel", "relu", "relu6", "remainder", "repeat", "repeat_interleave", "reshape", "scatter_add", "select",
     "sigmoid", "sign",
     "silu", "sin", "smooth_l1_loss", "softmax", "softmax_cross_entropy", "softplus", "sort", "sparse_update", "split",

@@ -18,17 +18,22 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import ml_dtypes
 import numpy as np
 
 from ember import random as _random
+from ember.backend.dtypes import FLOATING
 from ember.ops import dispatch
 from ember.ops.convert import as_tensor, cast
 from ember.ops.dispatch import TensorLike
+from ember.ops.gamma_grad import STANDARD_GAMMA_GRAD
 from ember.ops.infer import check_sizes, fits
+from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
+from ember.ops.shape import unbroadcast_with
 
-__all__ = ["SgdForm", "accumulate_grad", "assign", "drop_grad", "random_draw", "sparse_update", "update",
-           "update_rule"]
+__all__ = ["SgdForm", "accumulate_grad", "assign", "drop_grad", "random_draw", "random_sample", "sparse_update",
+           "update", "update_rule"]
 
 
 def _same_type(name: str, target, value) -> None:
@@ -257,6 +262,92 @@ def random_draw(kind: str, shape, dtype, a: float, b: float, state: TensorLike |
     attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(dtype), "kind": kind, "a": float(a),
              "b": float(b)}
     return dispatch.apply(RANDOM, (generator_state() if state is None else state,), attrs)
+
+
+# --- random_sample: draws whose parameter is a tensor (Gamma, Poisson), from a generator state as ``random`` ----
+
+
+def _random_sample_forward(xp, state, param, *, shape, dtype, kind):
+    """``shape + param.shape`` draws in ``dtype``: Gamma(param, 1) samples (kept at or above the dtype's smallest
+    normal number, as TF-1 and PyTorch keep them, so that a sample has a log density), or Poisson(param) counts
+    (NaN, or refused for an integer dtype, where a rate is negative or NaN)."""
+    host = np.asarray(param.get() if not isinstance(param, np.ndarray) and hasattr(param, "get") else param,
+                      np.float64)
+    bits = _random.load_stream(state, _bit_generator)
+    rng = np.random.Generator(bits)
+    full = np.broadcast_to(host, tuple(shape) + host.shape)
+    if kind == "gamma":
+        bad = ~(full > 0)
+        draw = rng.standard_gamma(np.where(bad, 1.0, full))
+        sample = np.where(bad, np.nan, np.maximum(draw.astype(dtype), ml_dtypes.finfo(dtype).tiny))
+    else:
+        bad = ~(full >= 0)
+        if bad.any() and np.dtype(dtype).kind != "f":
+            raise ValueError(f"random_sample: a Poisson rate is negative or NaN; the integer dtype {np.dtype(dtype)} "
+                             "cannot hold the NaN it draws")
+        if bool((full > 1e18).any()):  # NumPy's sampler refuses rates past ~9.2e18
+            raise ValueError(f"random_sample: a Poisson rate {float(full.max()):g} is too large to draw (over 1e18)")
+        sample = np.where(bad, np.nan, rng.poisson(np.where(bad, 0.0, full))).astype(dtype)
+    _random.store_stream(bits, state)
+    return xp.asarray(sample.astype(dtype, copy=False))  # (np.where's NaN widens bfloat16)
+
+
+_SAMPLE_KINDS = ("gamma", "poisson")
+
+
+def _random_sample_infer(state, param, *, shape, dtype, kind):
+    if kind not in _SAMPLE_KINDS:
+        raise ValueError(f"random_sample: kind must be one of {', '.join(_SAMPLE_KINDS)}, got {kind!r}")
+    if tuple(state.shape) != (4,) or state.dtype != np.uint64:
+        raise shape_error("random_sample", (state,), "the generator state must be uint64[4] (ember.random.stream())")
+    if param.dtype not in FLOATING:
+        raise TypeError(f"random_sample: the {kind} parameter must be floating, got {param.dtype}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"random_sample: dtype must be a NumPy dtype, got {dtype!r}") from e
+    if dtype not in FLOATING and (kind == "gamma" or dtype.kind not in "iu" or dtype.itemsize < 2):
+        raise TypeError(f"random_sample: {kind} draws in a float{' or integer' if kind == 'poisson' else ''} dtype, "
+                        f"got {dtype}")
+    sizes = check_sizes("random_sample", shape, "shape", (state, param))
+    return Spec(tuple(sizes) + tuple(param.shape), dtype)
+
+
+def _random_sample_rule(run, ctx, g):
+    """Gamma: implicit reparameterization (d sample / d alpha at a fixed CDF value, ``standard_gamma_grad``),
+    summed over the drawn leading axes; Poisson counts have no gradient."""
+    state, alpha = ctx.inputs
+    if ctx.attrs["kind"] != "gamma":
+        return None, None
+    out = ctx.output
+    slope = run(STANDARD_GAMMA_GRAD, alpha, out)
+    return None, unbroadcast_with(run, g * slope, tuple(alpha.shape))
+
+
+def _random_sample_cost(out, state, param, **attrs) -> Cost:
+    return Cost(40 * (out.size or 0), out.nbytes or 0)
+
+
+RANDOM_SAMPLE = defop("random_sample", forward=_random_sample_forward, infer=_random_sample_infer,
+                      vjp=vjp_rule(_random_sample_rule), cost=_random_sample_cost, onnx=NO_ONNX, writes=(0,),
+                      saves_output=True)
+
+
+def random_sample(kind: str, shape, param: TensorLike, dtype=None, state: TensorLike | None = None) -> TensorLike:
+    """Draws of ``shape + param.shape`` from Ember's generator state (or ``state``): ``"gamma"`` samples of
+    concentration ``param`` and rate 1 (differentiable in ``param`` by implicit reparameterization), or
+    ``"poisson"`` counts of rate ``param``; in ``dtype`` (``param``'s by default), fresh on every call or run."""
+    if kind not in _SAMPLE_KINDS:
+        raise ValueError(f"random_sample: kind must be one of {', '.join(_SAMPLE_KINDS)}, got {kind!r}")
+    if None in tuple(shape):
+        raise ValueError(f"random_sample: the shape {format_shape(shape)} has unknown dimensions; draws need known "
+                         "sizes")
+    param = as_tensor(param)
+    if param.dtype not in FLOATING:
+        raise TypeError(f"random_sample: the {kind} parameter must be floating, got {param.dtype}")
+    attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(param.dtype if dtype is None else dtype),
+             "kind": kind}
+    return dispatch.apply(RANDOM_SAMPLE, (generator_state() if state is None else state, param), attrs)
 
 
 # --- gradients: backward's accumulation into .grad, and zero_grad's drop -------------------------------

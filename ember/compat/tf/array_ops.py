@@ -17,6 +17,7 @@ from ember.compat.tf._core import (
     as_operand,
     as_tf,
     as_tf_dtype,
+    bfloat16,
     constant,
     constant_dtype,
     float32,
@@ -28,7 +29,7 @@ from ember.compat.tf._core import (
     truediv,
 )
 from ember.compat.tf.clip_ops import on_values
-from ember.ops.effects import random_draw
+from ember.ops.effects import random_draw, random_sample
 from ember.ops.registry import ShapeError
 
 
@@ -716,7 +717,8 @@ def _draw(kind: str, shape, dtype, a: float = 0.0, b: float = 1.0, state=None):
 
 # the kinds of the random ops (a Session hands a seeded one its own generator), candidate samplers' among them
 RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "TruncatedNormal", "uniform": "RandomUniform",
-                "candidates": "CandidateSampler", "shuffle": "RandomShuffle", "multinomial": "Multinomial"}
+                "candidates": "CandidateSampler", "shuffle": "RandomShuffle", "multinomial": "Multinomial",
+                "gamma": "RandomGamma", "poisson": "RandomPoissonV2"}
 
 
 def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
@@ -773,6 +775,72 @@ def random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name:
             raise ValueError(f"tf.random_uniform: maxval must be given for the integer dtype {as_tf_dtype(dtype)}")
         maxval = 1.0
     return _random("uniform", shape, minval, maxval, dtype, name, seed)
+
+
+def _parameter(what: str, label: str, value, dtype) -> Tensor:
+    """A distribution parameter as a tf Tensor of the float ``dtype`` (Python and NumPy data converted to it)."""
+    if not isinstance(value, Tensor):
+        return constant(np.asarray(value, dtype))
+    if value.dtype is not None and value.dtype != dtype:
+        raise TypeError(f"tf.{what}: {label} '{value.name}' has dtype {value.dtype}, expected {dtype}")
+    return value
+
+
+def _sampled(what: str, kind: str, shape, params: tuple, dtype, seed, name: str, draw) -> Tensor:
+    """A random op drawing ``shape + broadcast(params).shape`` samples: ``draw(size, *param values, state)``."""
+    seeds = op_seeds(seed)
+    sources, resolve = run_time_dims(f"tf.{what}", shape)
+    n = len(sources)
+
+    def fn(*values, state=None):
+        return draw(resolve(*values[:n]), *values[n:], state=state)
+
+    t = op(fn, (*sources, *params), name=name, kind=RANDOM_TYPES[kind])
+    static = run_time_static(shape)
+    known = [p._shape for p in params]
+    tail = None if None in known else np.broadcast_shapes(*known) if all(None not in k for k in known) else None
+    _typed(t, None if static is None or tail is None else (*static, *tail), dtype)
+    t.seeds = seeds
+    return t
+
+
+def random_gamma(shape, alpha, beta=None, dtype=float32, seed=None, name: str | None = None) -> Tensor:
+    """Gamma samples of concentration ``alpha`` and rate ``beta`` (1 when None), of shape ``shape +
+    broadcast(alpha, beta).shape``, fresh on every run (seeded as the other random ops); at least the dtype's
+    smallest normal number, as TF-1's. ``tf.gradients`` flows to ``alpha`` by implicit reparameterization and to
+    ``beta`` through the division."""
+    dtype = as_tf_dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize < 2 or dtype == bfloat16:
+        raise TypeError(f"tf.random_gamma: dtype must be float16, float32 or float64, got {dtype}")
+    alpha = _parameter("random_gamma", "alpha", alpha, dtype)
+    params = (alpha,) if beta is None else (alpha, _parameter("random_gamma", "beta", beta, dtype))
+    tiny = float(np.finfo(dtype).tiny)
+
+    def draw(size, a, *rest, state):
+        if rest:
+            a = ember.broadcast_to(a, np.broadcast_shapes(tuple(a.shape), tuple(rest[0].shape)))
+        sample = random_sample("gamma", size, a, dtype, state)
+        return ember.maximum(sample / rest[0], ember.tensor(tiny, dtype=dtype)) if rest else sample
+
+    return _sampled("random_gamma", "gamma", shape, params, dtype, seed, name or "random_gamma", draw)
+
+
+def random_poisson(lam, shape, dtype=float32, seed=None, name: str | None = None) -> Tensor:
+    """Poisson counts of rate ``lam`` (a float tensor), of shape ``shape + lam.shape``, in ``dtype`` (a float or
+    int32/int64), fresh on every run (seeded as the other random ops); NaN for a negative or NaN rate in a float
+    dtype. No gradient (as TF-1's)."""
+    dtype = as_tf_dtype(dtype)
+    if not (dtype.kind == "f" and dtype.itemsize >= 2 and dtype != bfloat16 or dtype in (int32, int64)):
+        raise TypeError(f"tf.random_poisson: dtype must be float16, float32, float64, int32 or int64, got {dtype}")
+    lam = as_tf(lam) if isinstance(lam, Tensor) else constant(np.asarray(lam, np.float64 if dtype.kind != "f"
+                                                                          else dtype))
+    if lam.dtype is not None and (lam.dtype.kind != "f" or lam.dtype == bfloat16):
+        raise TypeError(f"tf.random_poisson: lam '{lam.name}' must be float16, float32 or float64, got {lam.dtype}")
+
+    def draw(size, rates, *, state):
+        return random_sample("poisson", size, ember.stop_gradient(rates), dtype, state)
+
+    return _sampled("random_poisson", "poisson", shape, (lam,), dtype, seed, name or "random_poisson", draw)
 
 
 def random_shuffle(value, seed=None, name: str | None = None) -> Tensor:
