@@ -16,6 +16,7 @@ from ember.ops.dispatch import TensorLike as _TensorLike
 from ember.ops.elementwise import erf, expm1, log1p
 from ember.ops.elementwise import sigmoid as expit
 from ember.ops.elementwise_torch import exp2
+from ember.ops.incomplete_beta import betainc
 from ember.ops.incomplete_gamma import igamma as gammainc
 from ember.ops.incomplete_gamma import igammac as gammaincc
 from ember.ops.reduction import logsumexp as _logsumexp
@@ -94,8 +95,9 @@ def log_softmax(input, dim: int, dtype=None) -> _TensorLike:  # noqa: A002
 
 
 __all__ = [
-    "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
-    "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2",
+    "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "betainc", "chebyshev_polynomial_t",
+    "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma", "entr", "erf", "erfc",
+    "erfcx", "erfinv", "exp2",
     "expit", "expm1", "gammainc", "gammaincc", "gammaln", "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e",
     "i1", "i1e", "laguerre_polynomial_l", "legendre_polynomial_p", "log1p", "log_ndtr", "log_softmax", "logit",
     "logsumexp", "modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",

@@ -2393,6 +2393,13 @@ for _name, _ref in (("igamma", sps.gammainc), ("igammac", sps.gammaincc)):
          torch and getattr(torch, _name), grad_inputs=(1,))
 _row("igamma_large_a", ember.special.gammainc, sps.gammainc, ins(uniform(2e4, 3e4, 6), uniform(2.3e4, 2.6e4, 6)),
      "igamma", torch and torch.special.gammainc, grad=False, rtol=1e-9, extra={"f32_rtol": 1e-3})
+# betainc: no torch counterpart; the gradient for x only (TF-1 has none for a and b either)
+_row("betainc", ember.special.betainc, sps.betainc, ins(uniform(0.3, 6.0, 3, 4), uniform(0.3, 6.0, 4),
+                                                         uniform(0.05, 0.95, 3, 4)), ("betainc", "lgamma"),
+     grad_inputs=(2,))
+_row("betainc_large_ab", ember.special.betainc, sps.betainc, ins(uniform(2e4, 3e4, 6), uniform(2e4, 3e4, 6),
+                                                                  uniform(0.45, 0.55, 6)), "betainc", grad=False,
+     rtol=1e-9, extra={"f32_rtol": 1e-3})
 
 # --- complex numbers: real inputs and outputs around complex intermediates (the generic tests take real arrays) ---
 

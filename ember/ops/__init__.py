@@ -174,6 +174,7 @@ from ember.ops.elementwise_torch import (
 from ember.ops.gamma_grad import standard_gamma_grad
 from ember.ops.host import host_call, host_token
 from ember.ops.householder import geqrf, orgqr
+from ember.ops.incomplete_beta import betainc
 from ember.ops.incomplete_gamma import igamma, igammac
 from ember.ops.index_sets import argwhere, nonzero_static, tril_indices, triu_indices, unravel_index
 from ember.ops.indexing import (
@@ -401,7 +402,7 @@ __all__ = [
     "logical_and", "logical_not", "logical_or", "logical_xor", "masked_fill", "nan_to_num", "norm", "reciprocal",
     "round", "rsqrt", "trunc",
     "copysign", "exp2", "gcd", "heaviside", "hypot", "lcm", "logaddexp", "logaddexp2", "nextafter",
-    "standard_gamma_grad", "igamma", "igammac",
+    "standard_gamma_grad", "betainc", "igamma", "igammac",
     "argwhere", "as_strided", "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "cartesian_prod",
     "column_stack", "combinations", "diag_embed", "diagflat", "diagonal_scatter", "dsplit", "fliplr", "flipud",
     "hsplit", "index_put", "index_reduce", "masked_scatter", "movedim", "narrow", "narrow_copy", "nonzero_static",

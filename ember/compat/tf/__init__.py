@@ -242,6 +242,7 @@ from ember.compat.tf.shape_ops import (
 )
 from ember.compat.tf.shape_ops import tuple as _tuple
 from ember.compat.tf.special_ops import (
+    betainc,
     complex,
     complex64,
     complex128,
@@ -402,7 +403,8 @@ __all__ += ["batch_gather", "batch_to_space", "batch_to_space_nd", "broadcast_dy
             "shape_n", "space_to_batch", "space_to_batch_nd", "space_to_depth", "tuple"]
 __all__ += ["accumulate_n", "clip_by_average_norm", "dynamic_partition", "dynamic_stitch", "histogram_fixed_width",
             "invert_permutation", "searchsorted", "setdiff1d", "unravel_index"]
-__all__ += ["complex", "complex64", "complex128", "confusion_matrix", "conj", "cross", "igamma", "igammac", "imag",
+__all__ += ["betainc", "complex", "complex64", "complex128", "confusion_matrix", "conj", "cross", "igamma", "igammac",
+            "imag",
             "lbeta", "matrix_solve", "matrix_solve_ls", "polygamma", "real", "self_adjoint_eig", "self_adjoint_eigvals",
             "to_bfloat16", "zeta"]
 tuple = _tuple  # noqa: A001  (tf.tuple)
@@ -455,7 +457,8 @@ math = types.SimpleNamespace(**FUNCTIONS, **UNARY_FUNCTIONS, **{name: globals()[
                              reduce_euclidean_norm=reduce_euclidean_norm,
                              is_non_decreasing=_CHECKS["is_non_decreasing"],
                              is_strictly_increasing=_CHECKS["is_strictly_increasing"], igamma=igamma, igammac=igammac,
-                             lbeta=lbeta, zeta=zeta, polygamma=polygamma, real=real, imag=imag, conj=conj,
+                             betainc=betainc, lbeta=lbeta, zeta=zeta, polygamma=polygamma, real=real, imag=imag,
+                             conj=conj,
                              **{name: _unary_function(name, fn) for name, fn in _SPECIAL.items()})
 linalg = types.SimpleNamespace(
     inv=matrix_inverse, det=matrix_determinant, cholesky=cholesky, diag=matrix_diag, diag_part=matrix_diag_part,

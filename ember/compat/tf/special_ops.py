@@ -15,8 +15,8 @@ from ember.compat.tf.array_ops import stop_gradient
 from ember.compat.tf.host_ops import py_func
 
 __all__ = [
-    "complex", "complex64", "complex128", "confusion_matrix", "conj", "cumulative_logsumexp", "igamma", "igammac",
-    "imag", "lbeta", "polygamma", "polyval", "real", "reduce_euclidean_norm", "to_bfloat16", "zeta",
+    "betainc", "complex", "complex64", "complex128", "confusion_matrix", "conj", "cumulative_logsumexp", "igamma",
+    "igammac", "imag", "lbeta", "polygamma", "polyval", "real", "reduce_euclidean_norm", "to_bfloat16", "zeta",
 ]
 
 complex64, complex128 = np.dtype("complex64"), np.dtype("complex128")
@@ -83,6 +83,15 @@ zeta = _binary_special(
     "zeta", "Zeta", ember.special.zeta,
     "The Hurwitz zeta function sum over n >= 0 of (n + q) ** -x; the gradient flows to ``q`` only, as TF-1's.",
     first_differentiable=False)
+
+
+def betainc(a, b, x, name: str | None = None) -> Tensor:
+    """The regularized incomplete beta function I_x(a, b) (float32 or float64 inputs of one dtype); the gradient
+    flows to ``x`` only (None for ``a`` and ``b``, as TF-1's)."""
+    x = as_tf(x)
+    a, b = as_operand(a, x), as_operand(b, x)
+    _floats("betainc", a, b, x)
+    return op(ember.special.betainc, (stop_gradient(a), stop_gradient(b), x), name=name or "Betainc")
 
 
 def polygamma(a, x, name: str | None = None) -> Tensor:
