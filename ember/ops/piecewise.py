@@ -57,6 +57,6 @@ def piecewise(x) -> TensorLike:
     """``x`` as the input of a piecewise-linear function: its gradient then requires grad whenever x does (and
     its derivative for x is zeros), as PyTorch's; x itself where no gradient is recorded."""
     x = as_tensor(x)
-    if x.symbolic or (dispatch.grad_enabled() and x.requires_grad):
+    if dispatch.grad_enabled() and (x.symbolic or x.requires_grad):  # (an export or inference trace: no node)
         return dispatch.apply(PIECEWISE, (x,))
     return x
