@@ -166,6 +166,16 @@ def test_expand_broadcasts_parameters_without_checking_again():
     assert (i.batch_shape, i.event_shape) == ((5, 2), (3,))
 
 
+
+def test_a_shape_with_a_size_that_is_no_integer_is_refused():
+    # int(2.5) drew 2 values silently; PyTorch's torch.Size refuses it
+    d = Normal(0.0, 1.0)
+    with pytest.raises(TypeError, match=r"shape must be a sequence of integers, got \(2.5,\)"):
+        d.sample((2.5,))
+    with pytest.raises(TypeError, match="sequence of integers"):
+        d.expand((2.0,))
+    assert d.sample((np.int64(2), ember.tensor(3))).shape == (2, 3) and d.sample(4).shape == (4,)
+
 # --- validation -------------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 from ember import ops
 from ember.autograd import enable_grad, no_grad
@@ -14,9 +15,13 @@ _validate_default = True
 
 
 def _shape(shape) -> tuple:
+    """``shape`` as a tuple of ints; a TypeError for a size that is no integer (2.5 is not truncated to 2)."""
     if isinstance(shape, int):
         return (shape,)
-    return tuple(int(s) for s in shape)
+    try:
+        return tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"distributions: a shape must be a sequence of integers, got {shape!r}") from None
 
 
 class Distribution:
