@@ -444,3 +444,19 @@ def test_kl_divergence_of_two_wisharts_matches_torch():
     np.testing.assert_allclose(ours[0].grad.numpy(), (kl_at(df_p + 1e-6) - kl_at(df_p - 1e-6)) / 2e-6, rtol=1e-6)
     p = D.Wishart(ours[0], covariance_matrix=ours[1])
     np.testing.assert_allclose(D.kl_divergence(p, p).detach().numpy(), [0.0, 0.0], atol=1e-12)
+
+
+def test_positive_definite_checks_symmetry_with_pytorch_tolerance_and_refuses_non_square_matrices():
+    # a covariance symmetric to 5e-6 (PyTorch's isclose tolerance) was refused; a non-square one was a ShapeError,
+    # a NaN one a LinAlgError
+    near = np.array([[2.0, 1.0], [1.0 + 5e-6, 2.0]])
+    for m in (near, near * 100, np.array([[2.0, 1.0], [1.1, 2.0]]), -np.eye(2), np.ones((4, 2, 3)),
+              np.full((2, 2), np.nan)):
+        got = ember.distributions.constraints.positive_definite.check(ember.tensor(m)).numpy()
+        np.testing.assert_array_equal(got, torch.distributions.constraints.positive_definite.check(torch.tensor(m)))
+    # an infinite variance is no covariance (PyTorch's float64 Cholesky takes it, its float32 one does not)
+    assert not ember.distributions.constraints.positive_definite.check(ember.tensor([[np.inf, 0.0], [0.0, 1.0]]))
+    for dtype in ("float32", "float64"):
+        d = ember.distributions.MultivariateNormal(ember.zeros(2, dtype=dtype),
+                                                   covariance_matrix=ember.tensor(near, dtype=dtype))
+        assert d.batch_shape == () and d.event_shape == (2,)

@@ -244,15 +244,19 @@ class _LowerCholesky(Constraint):
         return lower & ops.all(ops.diagonal(value, 0, -2, -1) > 0, axis=-1)
 
 
-class _PositiveDefinite(Constraint):
-    event_dim = 2
+class _PositiveDefinite(_Symmetric):
+    """Symmetric to ``_Symmetric``'s tolerance (PyTorch's), finite, with positive eigenvalues; False for a
+    non-square."""
 
     def check(self, value):
-        symmetric = ops.all(ops.all(ops.abs(value - value.mT) < 1e-6 * (1 + ops.abs(value)), axis=-1),
-                              axis=-1)
-        with no_grad():
-            smallest = linalg.eigvalsh(value)[..., 0]
-        return symmetric & (smallest > 0)
+        candidate = super().check(value)
+        if value.shape[-2] != value.shape[-1]:
+            return candidate
+        candidate = candidate & _all_of_matrix(ops.isfinite(value))
+        with no_grad():  # the others stand in the identity's place: eigvalsh fails on NaN or infinity
+            safe = ops.where(candidate[..., None, None], value, creation.eye(value.shape[-1], dtype=value.dtype))
+            smallest = linalg.eigvalsh(safe)[..., 0]
+        return candidate & (smallest > 0)
 
 
 class _Independent(Constraint):
