@@ -227,6 +227,26 @@ def test_values_outside_the_support_are_value_errors(d, value, match):
         d.log_prob(value)
 
 
+@pytest.mark.parametrize("make, match", [
+    (lambda: Categorical(probs=ember.tensor([float("nan"), 0.5, 0.5])), "Categorical.sample"),
+    (lambda: Categorical(probs=ember.tensor([-0.5, 0.5, 1.0])), "Categorical.sample"),
+    (lambda: Categorical(probs=ember.zeros(3)), "Categorical.sample"),
+    (lambda: Categorical(logits=ember.tensor([0.0, float("inf")])), "Categorical.sample"),
+    (lambda: OneHotCategorical(probs=ember.tensor([[0.5, 0.5], [-1.0, 2.0]])), "Categorical.sample"),
+    (lambda: Bernoulli(probs=ember.tensor([0.5, 1.5])), "Bernoulli.sample"),
+    (lambda: Bernoulli(probs=ember.tensor([float("nan")])), "Bernoulli.sample"),
+])
+def test_sampling_unvalidated_invalid_probabilities_is_refused(make, match):
+    # with validate_args=False these drew (NaN probabilities gave category 0, 1.5 gave ones), where PyTorch's
+    # samplers refuse them
+    Distribution.set_default_validate_args(False)
+    try:
+        d = make()
+    finally:
+        Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError, match=match):
+        d.sample((3,))
+
 def test_validate_args_false_skips_the_checks_and_the_default_can_be_changed():
     with np.errstate(invalid="ignore"):
         assert math.isnan(Normal(0.0, -1.0, validate_args=False).log_prob(ember.tensor(0.0)).item())

@@ -82,8 +82,12 @@ class Bernoulli(SuccessProbs, Distribution):
             shape = self._extended_shape(sample_shape)
             # compared in float64, as torch.bernoulli draws: a half-precision u is too coarse (and rounds up to 1,
             # so that probability 1 gave zeros)
+            probs = ops.cast(self.probs, "float64")
+            valid = ops.all((probs >= 0) & (probs <= 1))  # False for NaN
+            if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+                raise ValueError(f"Bernoulli.sample: the probabilities must be in [0, 1], got {self.probs}")
             u = creation.rand(shape, dtype="float64")
-            return ops.cast(u < ops.broadcast_to(ops.cast(self.probs, "float64"), shape), self.probs.dtype)
+            return ops.cast(u < ops.broadcast_to(probs, shape), self.probs.dtype)
 
     def log_prob(self, value):
         if self._validate_args:

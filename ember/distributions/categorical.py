@@ -82,7 +82,12 @@ class Categorical(Distribution):
         # and a half-precision u rounds up to the total, past the last category of nonzero probability
         with no_grad():
             shape = self._extended_shape(sample_shape)
-            cdf = ops.cumsum(ops.cast(self.probs, "float64"), -1)
+            probs = ops.cast(self.probs, "float64")
+            valid = ops.all(probs >= 0)  # False for NaN: all-zero probabilities, infinite logits
+            if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+                raise ValueError("Categorical.sample: the probabilities must be finite and non-negative with a "
+                                 f"positive sum, got {self.probs}")
+            cdf = ops.cumsum(probs, -1)
             u = creation.rand(shape + (1,), dtype="float64") * cdf[..., -1:]
             index = ops.cast(u >= cdf, int64).sum(-1)
             return ops.clamp(index, 0, self._num_events - 1)
