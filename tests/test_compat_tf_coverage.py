@@ -574,3 +574,20 @@ def test_einsum_and_tensordot_over_listed_axes_match_numpy():
     want = np.einsum("bij,jik->bk", a, b)
     np.testing.assert_allclose(got_e, want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got_t, want, rtol=1e-5, atol=1e-5)
+
+
+def test_rounding_and_floor_division_pass_no_gradient_as_tf1():
+    # TF-1 registers None as the gradient of Floor, Ceil, Round, FloorDiv and TruncateDiv (Rint's and Sign's are
+    # zeros): tf.gradients of what only they read is None, and minimize finds no variable to train
+    x = tf.placeholder(tf.float32, [3])
+    for ungraded in (tf.floor(x), tf.ceil(x), tf.round(x), x // 2.0, tf.floordiv(x, 2.0), tf.truncatediv(x, 2.0)):
+        assert tf.gradients(tf.reduce_sum(ungraded), x) == [None]
+    assert tf.round(x).op.type == "Round" and tf.floor(x).op.type == "Floor"
+    zero_graded = tf.gradients(tf.reduce_sum(tf.rint(x)) + tf.reduce_sum(tf.sign(x)), x)
+    mixed = tf.gradients(tf.reduce_sum(tf.round(x) * x + x), x)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(zero_graded, {x: [0.4, 1.6, 2.5]})[0], [0.0, 0.0, 0.0])
+        np.testing.assert_array_equal(sess.run(mixed, {x: [0.4, 1.6, 2.5]})[0], [1.0, 3.0, 3.0])
+    w = tf.Variable([1.5, 2.5])
+    with pytest.raises(ValueError, match="no trainable variable that the loss depends on"):
+        tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(tf.round(w)))

@@ -487,11 +487,13 @@ def truediv(x, y):
 
 
 def _operator(fn, name):
+    kind = "FloorDiv" if name == "floordiv" else None  # (no gradient: see NOT_DIFFERENTIABLE)
+
     def method(self, other):
-        return op(fn, (self, as_operand(other, self)), name=name)
+        return op(fn, (self, as_operand(other, self)), name=name, kind=kind)
 
     def reflected(self, other):
-        return op(fn, (as_operand(other, self), self), name=name)
+        return op(fn, (as_operand(other, self), self), name=name, kind=kind)
 
     return method, reflected
 
@@ -827,7 +829,9 @@ def no_op(name: str = "NoOp") -> Operation:
     return group(name=name)
 
 
-NOT_DIFFERENTIABLE = frozenset({"PyFunc", "StopGradient"})  # recipe kinds no gradient passes through (TF-1: None)
+# recipe kinds no gradient passes through (TF-1 registers None: tf.gradients of what only they read is None, and
+# minimize finds no gradient for a variable only they read)
+NOT_DIFFERENTIABLE = frozenset({"PyFunc", "StopGradient", "Floor", "Ceil", "Round", "FloorDiv", "TruncateDiv"})
 
 
 def _integral(t: Tensor) -> bool:

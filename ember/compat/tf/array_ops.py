@@ -143,12 +143,17 @@ def op_name(tf_name: str) -> str:
     return "".join(part.capitalize() for part in tf_name.removeprefix("reduce_").split("_"))
 
 
+# TF-1's op types of the functions whose gradient TF-1 registers as None (_core.NOT_DIFFERENTIABLE)
+UNGRADED_TYPES = {"floor": "Floor", "ceil": "Ceil", "round": "Round", "floordiv": "FloorDiv"}
+
+
 def unary_function(tf_name: str, fn):
     """``tf.<tf_name>``: the elementwise ``fn`` as a recipe."""
     default = op_name(tf_name)
+    kind = UNGRADED_TYPES.get(tf_name)
 
     def unary(x, name: str | None = None) -> Tensor:
-        return op(fn, (as_tf(x),), name=name or default)
+        return op(fn, (as_tf(x),), name=name or default, kind=kind)
 
     unary.__name__ = tf_name
     unary.__doc__ = f"Elementwise ``tf.{tf_name}``."
@@ -157,13 +162,14 @@ def unary_function(tf_name: str, fn):
 
 def _binary(tf_name: str, fn):
     default = op_name(tf_name)
+    kind = UNGRADED_TYPES.get(tf_name)
 
     def binary(x, y, name: str | None = None) -> Tensor:
         if isinstance(x, Tensor):  # a Python operand takes the tensor's dtype, in its graph
             y = as_operand(y, x)
         elif isinstance(y, Tensor):
             x = as_operand(x, y)
-        return op(fn, (as_tf(x), as_tf(y)), name=name or default)
+        return op(fn, (as_tf(x), as_tf(y)), name=name or default, kind=kind)
 
     binary.__name__ = tf_name
     binary.__doc__ = f"Elementwise ``tf.{tf_name}`` with broadcasting."

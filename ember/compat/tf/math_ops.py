@@ -62,7 +62,7 @@ def truncatediv(x, y, name: str | None = None) -> Tensor:
         fix = ember.ne(q * b, a) & ember.lt(ember.sign(a) * ember.sign(b), 0)
         return q + ember.cast(fix, q.dtype)
 
-    return op(fn, (as_tf(x), as_tf(y)), name=name or "TruncateDiv")
+    return op(fn, (as_tf(x), as_tf(y)), name=name or "TruncateDiv", kind="TruncateDiv")
 
 
 def truncatemod(x, y, name: str | None = None) -> Tensor:
