@@ -80,6 +80,18 @@ def test_lazy_convolution_refuses_channels_that_groups_do_not_divide():
         nn.LazyConv2d(4, 3)(ember.ones(4, 4))
 
 
+
+@pytest.mark.parametrize("name,kwargs,shape", [("LazyLinear", {}, (2, 5)),
+                                                ("LazyConv2d", {"groups": np.int64(2)}, (2, 4, 5, 5)),
+                                                ("LazyConvTranspose1d", {"groups": np.int64(2)}, (2, 4, 5))])
+def test_lazy_layers_take_numpy_int_sizes_as_torch(name, kwargs, shape):
+    args = (np.int64(4),) if name == "LazyLinear" else (np.int64(4), 3)  # a size NumPy computed: PyTorch takes it
+    ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    assert tuple(ours(ember.tensor(x)).shape) == tuple(theirs(torch.tensor(x)).shape)
+    assert repr(ours) == repr(theirs)
+
 _NORMS = [("LazyBatchNorm1d", (8, 5)), ("LazyBatchNorm1d", (8, 5, 3)), ("LazyBatchNorm2d", (4, 3, 5, 5)),
           ("LazyBatchNorm3d", (2, 3, 2, 3, 3)), ("LazyInstanceNorm1d", (4, 3, 6)),
           ("LazyInstanceNorm2d", (2, 3, 4, 5)), ("LazyInstanceNorm3d", (2, 3, 2, 3, 4))]

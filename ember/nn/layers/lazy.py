@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from ember.nn.layers.linear import Linear, column_major
 from ember.nn.module import Module
 from ember.nn.uninitialized import UninitializedParameter
@@ -26,10 +28,10 @@ class LazyLinear(Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         Module.__init__(self)
-        if isinstance(out_features, bool) or not isinstance(out_features, int) or out_features < 0:
+        if isinstance(out_features, bool) or not isinstance(out_features, numbers.Integral) or out_features < 0:
             raise ValueError(f"LazyLinear: out_features must be an int >= 0, got {out_features!r}")
         self.in_features = 0
-        self.out_features = out_features
+        self.out_features = int(out_features)  # NumPy's ints too, as PyTorch
         self._pending = {"bias": bool(bias)}
         self.weight = UninitializedParameter(device=device, dtype=dtype)
         self.bias = UninitializedParameter(device=device, dtype=dtype) if bias else None

@@ -5,6 +5,8 @@ the layer then becomes the plain convolution."""
 
 from __future__ import annotations
 
+import numbers
+
 from ember.nn.layers.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ember.nn.module import Module
 from ember.nn.uninitialized import UninitializedParameter
@@ -23,10 +25,11 @@ class _LazyConvMixin:
                     padding_mode: str, output_padding, device, dtype) -> None:
         Module.__init__(self)
         name = type(self).__name__
-        if isinstance(out_channels, bool) or not isinstance(out_channels, int) or out_channels < 1:
+        if isinstance(out_channels, bool) or not isinstance(out_channels, numbers.Integral) or out_channels < 1:
             raise ValueError(f"{name}: out_channels must be an int >= 1, got {out_channels!r}")
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or out_channels % groups:
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or out_channels % groups:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+        out_channels, groups = int(out_channels), int(groups)  # NumPy's ints too, as PyTorch
         # the convolution's own checks and attributes, with groups input channels standing in until the first call
         self._setup(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                     output_padding, device, dtype)
