@@ -75,6 +75,17 @@ def test_string_padding_errors_name_the_op():
         F.conv1d(ember.randn(1, 2, 8), ember.randn(3, 2, 3), padding="full")
 
 
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: nn.Conv2d(2, 3, 3.0), r"Conv2d: kernel_size must be an int or 2 ints, got 3\.0"),
+    (lambda: nn.Conv1d(2, 3, 3, stride=None), r"Conv1d: stride must be an int or 1 ints, got None"),
+    (lambda: nn.ConvTranspose2d(2, 3, 3, output_padding=0.5), r"ConvTranspose2d: output_padding must be an int"),
+    (lambda: nn.LazyConv3d(3, 3, padding=1.0), r"LazyConv3d: padding must be an int or 3 ints, got 1\.0"),
+])
+def test_a_size_that_is_not_an_int_is_refused_naming_the_layer_and_argument(make, message):
+    with pytest.raises(TypeError, match=message):  # it was "'float' object is not iterable"
+        make()
+
 UNBATCHED = {
     "conv1d": (F.conv1d, TF.conv1d, (3, 9), (4, 3, 3), {"stride": 2, "padding": 1}),
     "conv1d_same": (F.conv1d, TF.conv1d, (3, 9), (4, 3, 4), {"padding": "same"}),

@@ -21,7 +21,10 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 def _tuple(value, n: int, name: str, arg: str) -> tuple:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # NumPy's ints too, as PyTorch
         return (int(value),) * n
-    value = tuple(value)
+    try:
+        value = tuple(value)
+    except TypeError:  # a float or None: not a size
+        raise TypeError(f"{name}: {arg} must be an int or {n} ints, got {value!r}") from None
     if len(value) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
         raise TypeError(f"{name}: {arg} must be an int or {n} ints, got {value!r}")
     return tuple(int(v) for v in value)
