@@ -159,3 +159,11 @@ def test_max_norm_refuses_ids_out_of_range_naming_embedding(ids):
         with pytest.raises(IndexError, match=r"embedding: ids must lie in \[0, 6\)"):
             call()
         np.testing.assert_array_equal(weight.numpy(), before)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "max", "max_norm": 1.0, "norm_type": 1.0},
+                                    {"scale_grad_by_freq": True, "sparse": True, "padding_idx": 2},
+                                    {"include_last_offset": True, "mode": "sum"}])
+def test_embedding_bag_repr_is_torchs(kwargs):
+    # it put mode first, left norm_type out and showed sparse=True, which PyTorch's does not
+    assert repr(nn.EmbeddingBag(5, 3, **kwargs)) == repr(torch.nn.EmbeddingBag(5, 3, **kwargs))
