@@ -62,6 +62,10 @@ class LocalResponseNorm(Module):
 class CrossMapLRN2d(LocalResponseNorm):
     """``local_response_norm`` of an (N, C, H, W) input (the layer of Lua Torch's ``SpatialCrossMapLRN``).
 
+    A deliberate difference: PyTorch's ``CrossMapLRN2d`` runs its channel window with an off-by-one (it never drops
+    channel 0's square, so from channel ``size // 2 + 1`` on its divisor holds a wrong channel), and its
+    values there differ from this formula's, which ``LocalResponseNorm`` of both libraries gives.
+
     >>> ember.nn.CrossMapLRN2d(3)(ember.randn(2, 6, 4, 4)).shape
     (2, 6, 4, 4)
     """
