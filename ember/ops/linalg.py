@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.backend.dtypes import COMPLEX, LOW_PRECISION, float32
 from ember.ops import dispatch, lowering
 from ember.ops.autocast import LOWER, unlowered
@@ -133,13 +135,43 @@ def _linear_forward(xp, x, weight, bias=None):
     if x.dtype in LOW_PRECISION and xp.__name__ == "numpy":
         out = xp.matmul(x.astype(float32), weight.astype(float32).T)
         if bias is not None:
-            out += bias.astype(float32)
+            out = _add_bias(out, bias.astype(float32), lead + (weight.shape[0],))
         out = out.astype(x.dtype)
     else:
         out = matrix_product(xp, x, weight.T)
         if bias is not None:
-            out += bias
+            out = _add_bias(out, bias, lead + (weight.shape[0],))
     return out.reshape(lead + (weight.shape[0],)) if len(lead) > 1 else out
+
+
+def bias_on_rows(x_ndim: int, bias_shape: tuple) -> bool:
+    """Whether PyTorch adds the bias to the product's rows, (-1, out_features) (addmm's broadcast), rather than
+    to the output: for a 2-d input, or a bias with one dimension other than 1 (``at::linear``'s flattening)."""
+    return x_ndim == 2 or len(bias_shape) == 1 or sum(d != 1 for d in bias_shape) == 1
+
+
+def _add_bias(out, bias, shape: tuple):
+    """``out`` (the product's rows, or its one row for a 1-d input) plus ``bias``, in place, as PyTorch adds it
+    (``bias_on_rows``); NumPy's in-place broadcast refuses what PyTorch refuses."""
+    if out.ndim == 2 and bias.ndim == 1:  # the common case
+        out += bias
+    elif bias_on_rows(len(shape), bias.shape):
+        rows = out.reshape(-1, out.shape[-1])
+        rows += bias
+        out = rows.reshape(out.shape)
+    else:
+        out = out.reshape(shape)
+        out += bias
+    return out
+
+
+def _bias_target(x_shape: tuple, bias_shape: tuple, out_shape: tuple) -> tuple:
+    """The shape PyTorch broadcasts the bias to: the product's rows or the output (``bias_on_rows``)."""
+    if not bias_on_rows(len(x_shape), bias_shape):
+        return out_shape
+    lead = out_shape[:-1]
+    rows = None if None in lead else int(np.prod(lead, dtype=np.int64))
+    return rows, out_shape[-1]
 
 
 def _linear_infer(x, weight, bias=None):
@@ -147,9 +179,15 @@ def _linear_infer(x, weight, bias=None):
     same_dtype("linear", specs)
     if weight.ndim != 2 or x.ndim == 0 or differ(x.shape[-1], weight.shape[1]):
         raise shape_error("linear", specs, "needs input (..., in_features) and weight (out_features, in_features)")
-    if bias is not None and (bias.ndim != 1 or differ(bias.shape[0], weight.shape[0])):
-        raise shape_error("linear", specs, f"bias must have shape [{weight.shape[0]}]")
-    return Spec(tuple(x.shape[:-1]) + (weight.shape[0],), x.dtype)
+    out_shape = tuple(x.shape[:-1]) + (weight.shape[0],)
+    if bias is not None and not (bias.ndim == 1 and bias.shape[0] == weight.shape[0]):
+        target = _bias_target(x.shape, bias.shape, out_shape)
+        if bias.ndim > len(target) or any(differ(d, 1) and differ(d, t)
+                                          for d, t in zip(reversed(bias.shape), reversed(target))):
+            raise shape_error("linear", specs, f"bias must broadcast to {list(target)} (as PyTorch's: the "
+                              "product's rows for a 2-d input or a bias with one dimension other than 1, else the "
+                              "output)")
+    return Spec(out_shape, x.dtype)
 
 
 def _linear_cost(out, x, weight, bias=None):
@@ -196,8 +234,16 @@ def _linear_rule(run, ctx, g):
         else:
             gw = run(MATMUL, g2.T, x2)
     if biased:
-        return gx, gw, run(SUM, g2, axis=0, keepdims=False) if needs[2] else None
+        return gx, gw, _bias_grad(run, g, g2, ctx.inputs[2], x.ndim) if needs[2] else None
     return gx, gw
+
+
+def _bias_grad(run, g, rows, bias, x_ndim: int):
+    """The bias's gradient: the output's gradient ``g`` (``rows``: as (-1, out_features)) summed back to the
+    bias's shape, over the rows or the output as the forward added it."""
+    if bias.ndim == 1 and bias.shape[0] == rows.shape[1]:  # the common case
+        return run(SUM, rows, axis=0, keepdims=False)
+    return unbroadcast_with(run, rows if bias_on_rows(x_ndim, bias.shape) else g, bias.shape)
 
 
 LINEAR = defop(

@@ -43,7 +43,7 @@ from ember.ops.elementwise import (
 from ember.ops.elementwise_torch import COPYSIGN, HEAVISIDE, HYPOT
 from ember.ops.indexing import DIAGONAL, EMBEDDING, GATHER, GETITEM, INDEX_ADD, ONE_HOT, PAD, SCATTER_ADD, TAKE
 from ember.ops.join import CONCAT, REPEAT, TILE
-from ember.ops.linalg import LINEAR, LINEAR_RELU
+from ember.ops.linalg import LINEAR, LINEAR_RELU, bias_on_rows
 from ember.ops.loss import BINARY_CROSS_ENTROPY, NLL_WEIGHTS, SOFTMAX_CROSS_ENTROPY, SPARSE_XENT
 from ember.ops.normalization import LAYER_NORM
 from ember.ops.pool3d import AVG_POOL3D, MAX_POOL3D
@@ -695,8 +695,14 @@ def _adaptive_avg_axis(b, x, *, axis, output_size):
 
 @_rule(LINEAR)
 def _linear(b, x, w, bias=None):
-    if len(b.spec(x).shape) == 2:
+    shape = b.spec(x).shape
+    if len(shape) == 2:
         return b.node("Gemm", [x, w] + ([bias] if bias is not None else []), transB=1)
+    if bias is not None and len(b.spec(bias).shape) == 2 and bias_on_rows(len(shape), b.spec(bias).shape):
+        # PyTorch adds this bias to the product's rows (-1, out_features): Gemm over them, then the output's shape
+        rows = b.node("Reshape", [x, b.ints([-1, shape[-1]])])
+        y = b.node("Gemm", [rows, w, bias], transB=1)
+        return b.node("Reshape", [y, b.ints(list(shape[:-1]) + [b.spec(w).shape[0]])])
     y = b.node("MatMul", [x, b.node("Transpose", [w], perm=[1, 0])])
     return y if bias is None else b.node("Add", [y, bias])
 
