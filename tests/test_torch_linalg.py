@@ -467,6 +467,24 @@ def test_linalg_cross_defaults_to_the_last_dimension():
     _check(lambda x, y: ember.linalg.cross(x, y, dim=1), lambda x, y: torch.linalg.cross(x, y, dim=1), a, b)
 
 
+@pytest.mark.parametrize("shapes", [((3,), (4, 3)), ((4, 3), (3,)), ((2, 1, 3), (4, 3))])
+def test_cross_refuses_operands_of_different_ranks_as_torch(shapes):
+    a, b = (ember.ones(s) for s in shapes)
+    for ours, theirs, name in [(ember.cross, torch.cross, "cross"), (ember.linalg.cross, torch.linalg.cross,
+                                                                     "linalg.cross")]:
+        with pytest.raises(RuntimeError, match="same number of dimensions"):
+            theirs(torch.ones(shapes[0]), torch.ones(shapes[1]), dim=-1)
+        for run in (ours, ember.jit(ours)):
+            with pytest.raises(ValueError, match=f"^{name}: inputs must have the same number of dimensions"):
+                run(a, b)
+
+
+def test_cross_broadcasts_sizes_of_one_rank_as_torch():
+    a, b = _sample(1, 3), _sample(4, 3, seed=1)
+    _check(ember.linalg.cross, torch.linalg.cross, a, b)
+    _check(lambda x, y: ember.cross(x, y, dim=1), lambda x, y: torch.cross(x, y, dim=1), a, b)
+
+
 def test_top_level_and_tensor_spellings():
     a = _sample(2, 3, 3, kind="square")
     for ours, theirs in [(ember.det, torch.det), (ember.inverse, torch.inverse), (ember.logdet, torch.logdet),

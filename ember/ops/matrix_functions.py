@@ -10,13 +10,14 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, as_dtype, result_type
 from ember.ops.composed import norm as _vector_p_norm
-from ember.ops.convert import as_tensor, cast, to_float
+from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.decompositions import _check_matrices, _mT, cholesky, inv, pinv, qr, slogdet, svd, svdvals
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, lt, where
 from ember.ops.infer import as_int, check_axis, differ
 from ember.ops.linalg import matmul
 from ember.ops.products import cross as _cross
+from ember.ops.products import same_rank
 from ember.ops.reduction import amax, amin, sum
 from ember.ops.registry import Spec, shape_error
 from ember.ops.shape import permute, squeeze, unsqueeze
@@ -175,6 +176,8 @@ def logdet(x) -> TensorLike:
 
 def linalg_cross(a, b, *, dim: int = -1) -> TensorLike:
     """The cross product of 3-vectors along ``dim`` (the last by default), as ``torch.linalg.cross``."""
+    a, b = promote(a, b)
+    same_rank("linalg.cross", a, b)
     return _cross(a, b, dim)
 
 

@@ -19,7 +19,7 @@ from ember.ops.join import stack
 from ember.ops.linalg import matmul
 from ember.ops.reduction import amax, sum
 from ember.ops.registry import Spec
-from ember.ops.shape import broadcast_to, permute, reshape, squeeze, stop_gradient, unsqueeze
+from ember.ops.shape import permute, reshape, squeeze, stop_gradient, unsqueeze
 
 
 def _check_ndim(name: str, what: str, x: TensorLike, ndim: int) -> None:
@@ -343,13 +343,18 @@ def tensordot(a, b, dims=2) -> TensorLike:
     return einsum(f"{term_a},{term_b}->{output}", a, b)
 
 
-def cross(a, b, axis: int | None = None) -> TensorLike:
-    """The cross product of 3-vectors along ``axis`` (by default the first dimension of size 3), the operands
-    broadcast together, as ``torch.cross``."""
-    a, b = promote(a, b)
+def same_rank(name: str, a: TensorLike, b: TensorLike) -> None:
+    """Refuse cross-product operands of different ranks: PyTorch broadcasts their sizes but not their ranks."""
     if a.ndim != b.ndim:
-        shape = tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
-        a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+        raise ValueError(f"{name}: inputs must have the same number of dimensions, got shapes {list(a.shape)} and "
+                         f"{list(b.shape)}")
+
+
+def cross(a, b, axis: int | None = None) -> TensorLike:
+    """The cross product of 3-vectors along ``axis`` (by default the first dimension of size 3), operands of one
+    rank broadcast together (sizes 1 stretched), as ``torch.cross`` and ``torch.linalg.cross``."""
+    a, b = promote(a, b)
+    same_rank("cross", a, b)
     # the shape the products broadcast to (an unknown size stands for itself: the products check it)
     shape = tuple(m if n in (1, None) else n for m, n in zip(a.shape, b.shape))
     if axis is None:
