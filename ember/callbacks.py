@@ -102,6 +102,16 @@ def _monitored(logs: dict | None, monitor: str, who: str, model=None) -> float |
     return float(logs[monitor])
 
 
+def _monitored_or_warn(logs: dict | None, monitor: str, who: str, model, skipping: str) -> float | None:
+    """``_monitored``, but a value missing from the logs warns (saying what is ``skipping``) and gives None: Keras
+    3's ReduceLROnPlateau and ModelCheckpoint carry on without it."""
+    try:
+        return _monitored(logs, monitor, who, model)
+    except KeyError as exc:
+        warnings.warn(f"{exc.args[0]}; {skipping}", UserWarning, stacklevel=3)
+        return None
+
+
 def _improved(is_better, current: float, best: float | None) -> bool:
     """Whether ``current`` beats ``best``; a NaN or infinite value never does, and never becomes the best."""
     return math.isfinite(current) and (best is None or is_better(current, best))
@@ -187,7 +197,8 @@ class ModelCheckpoint(Callback):
     A NaN or infinite monitored value is never an improvement, and weights holding NaN or infinity are
     never saved (a RuntimeWarning says so), so a good checkpoint is not overwritten by a diverged model.
     With ``mode="auto"``, a ``monitor`` that names neither a score nor a loss or error is refused (ValueError), as
-    Keras 3's. ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights``
+    Keras 3's; with ``save_best_only``, an epoch whose logs lack ``monitor`` warns and saves nothing, as Keras 3's.
+    ``save_weights_only=True`` writes the network's ``state_dict()`` alone, as Keras's ``save_weights``
     (read it back with ``net.load_state_dict(ember.load(path))``)."""
 
     writes_files = True  # in a multi-rank job only rank 0 runs it
@@ -203,7 +214,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self.save_best_only:
-            current = _monitored(logs, self.monitor, "ModelCheckpoint", self.model)
+            current = _monitored_or_warn(logs, self.monitor, "ModelCheckpoint", self.model,
+                                         f"save_best_only needs it: epoch {epoch + 1}'s checkpoint is skipped")
             if current is None or not _improved(self.is_better, current, self.best):
                 return
         path = self._path(epoch, logs)
@@ -332,7 +344,9 @@ class ReduceLROnPlateau(Callback):
     """Keras's ``ReduceLROnPlateau``: multiply every parameter group's lr by ``factor`` (not below ``min_lr``) when
     ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs before
     counting again. Each epoch's logs get the lr it trained with (``lr``). With ``mode="auto"`` a ``monitor`` holding
-    "acc" is maximized and any other minimized, as Keras 3's (pass ``mode="max"`` for an AUC or an IoU)."""
+    "acc" is maximized and any other minimized, as Keras 3's (pass ``mode="max"`` for an AUC or an IoU). An epoch
+    whose logs lack ``monitor`` warns and leaves the lr, and an lr at float32(``min_lr``) or below is not cut, as
+    Keras 3's."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
@@ -356,7 +370,8 @@ class ReduceLROnPlateau(Callback):
         groups = self.model.optimizer.param_groups
         if logs is not None:
             logs["lr"] = groups[0]["lr"]
-        current = _monitored(logs, self.monitor, "ReduceLROnPlateau", self.model)
+        current = _monitored_or_warn(logs, self.monitor, "ReduceLROnPlateau", self.model,
+                                     f"the lr is left as it is at epoch {epoch + 1}")
         if current is None:
             return
         if self.cooldown_counter > 0:
@@ -372,7 +387,7 @@ class ReduceLROnPlateau(Callback):
             return
         reduced = False
         for group in groups:
-            if group["lr"] > self.min_lr:
+            if group["lr"] > np.float32(self.min_lr):  # Keras 3's test, on min_lr rounded as its float32 lr is
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
                 reduced = True
         if reduced:

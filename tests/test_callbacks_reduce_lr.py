@@ -48,10 +48,37 @@ def test_min_lr_min_delta_and_max_mode():
     assert groups[0]["lr"] == 0.5
     with pytest.raises(ValueError, match="factor"):
         ReduceLROnPlateau(factor=1.0)
-    missing = ReduceLROnPlateau()
+
+
+def test_a_missing_monitor_warns_and_carries_on_as_keras_3():
+    missing = ReduceLROnPlateau(patience=0)
     _run(missing, [])
-    with pytest.raises(KeyError, match="val_loss"):
-        missing.on_epoch_end(0, {"loss": 1.0})
+    for epoch in range(3):
+        logs = {"loss": 1.0}
+        with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs \['loss', 'lr'\]; the lr is left"):
+            missing.on_epoch_end(epoch, logs)
+        assert logs["lr"] == 1.0 and missing.model.optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_min_lr_is_compared_in_float32_as_keras_3():
+    # Keras 3 cuts only an lr above np.float32(min_lr): 0.1000000001 lies between 0.1 and float32(0.1)
+    seen = _run(ReduceLROnPlateau(factor=0.5, patience=0, min_lr=0.1), [1.0, 1.0], lr=0.1000000001)
+    assert seen[-1][1] == 0.1000000001
+    seen = _run(ReduceLROnPlateau(factor=0.5, patience=0, min_lr=0.1), [1.0, 1.0], lr=0.1000001)
+    assert seen[-1][1] == 0.1
+
+
+def test_model_checkpoint_with_save_best_only_warns_and_skips_an_epoch_without_the_monitor(tmp_path):
+    net = nn.Sequential(nn.Linear(2, 1))
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.1))
+    checkpoint = ModelCheckpoint(str(tmp_path / "best-{epoch}.emb"), save_best_only=True)
+    checkpoint.set_model(model)
+    with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs \['loss'\]; save_best_only needs it: "
+                                         "epoch 1's checkpoint is skipped"):
+        checkpoint.on_epoch_end(0, {"loss": 1.0})
+    assert not list(tmp_path.iterdir()) and checkpoint.best is None
+    checkpoint.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.5})
+    assert [p.name for p in tmp_path.iterdir()] == ["best-2.emb"] and checkpoint.best == 0.5
 
 
 def test_in_model_fit():
