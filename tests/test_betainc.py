@@ -84,3 +84,24 @@ def test_tf_betainc_value_and_gradients():
             tf.betainc(a, b, tf.constant([0.5, 0.5, 0.5], tf.float32))
     np.testing.assert_allclose(value, sps.betainc([0.7, 2.0, 5.0], [1.5, 0.8, 4.0], [0.3, 0.6, 0.45]), rtol=1e-12)
     np.testing.assert_allclose(grad, stats.beta([0.7, 2.0, 5.0], [1.5, 0.8, 4.0]).pdf([0.3, 0.6, 0.45]), rtol=1e-12)
+
+
+def test_tf_betainc_takes_one_shape_or_scalars_as_tf1_and_special_betainc_broadcasts():
+    with tf.Graph().as_default():
+        row = tf.constant([0.7, 2.0, 5.0], tf.float64)
+        grid = tf.constant(np.full((2, 3), 0.4))
+        half = tf.constant(0.5, tf.float64)
+        y = tf.betainc(2.0, row, half)  # scalars go with any shape
+        z = tf.betainc(tf.constant(np.full((2, 3), 1.5)), 3.0, grid)
+        with pytest.raises(ValueError, match=r"Betainc: shapes of b and x are inconsistent: \[3\] vs. \[2, 3\]"):
+            tf.betainc(1.5, row, grid)
+        with pytest.raises(ValueError, match=r"shapes of a and b are inconsistent: \[2, 3\] vs. \[3\]"):
+            tf.betainc(grid, row, half)
+        unknown = tf.placeholder(tf.float64, [None, 3])
+        assert tuple(tf.betainc(unknown, grid, grid).shape) == (2, 3)  # an unknown size may match
+        with tf.Session() as s:
+            values, grid_values = s.run([y, z], {unknown: np.ones((2, 3))})
+    np.testing.assert_allclose(values, sps.betainc(2.0, [0.7, 2.0, 5.0], 0.5), rtol=1e-12)
+    np.testing.assert_allclose(grid_values, np.full((2, 3), sps.betainc(1.5, 3.0, 0.4)), rtol=1e-12)
+    broadcast = ember.special.betainc(*(ember.tensor(np.float64(v)) for v in ([[1.5], [2.5]], [0.7, 2.0, 5.0], 0.4)))
+    np.testing.assert_allclose(broadcast.numpy(), sps.betainc([[1.5], [2.5]], [0.7, 2.0, 5.0], 0.4), rtol=1e-12)

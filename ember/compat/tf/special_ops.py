@@ -85,12 +85,23 @@ zeta = _binary_special(
     first_differentiable=False)
 
 
+def _same_shapes_or_scalars(**tensors) -> None:
+    """Refuse two operands that are not scalars and differ in shape: TF-1's Betainc broadcasts only scalars."""
+    named = [(n, t.shape) for n, t in tensors.items() if t.shape is not None and len(t.shape)]
+    for i, (first, one) in enumerate(named):
+        for second, other in named[i + 1:]:
+            if len(one) != len(other) or any(p is not None and q is not None and p != q for p, q in zip(one, other)):
+                raise ValueError(f"Betainc: shapes of {first} and {second} are inconsistent: {list(one)} vs. "
+                                 f"{list(other)} (TF-1 takes operands of one shape, or scalars)")
+
+
 def betainc(a, b, x, name: str | None = None) -> Tensor:
-    """The regularized incomplete beta function I_x(a, b) (float32 or float64 inputs of one dtype); the gradient
-    flows to ``x`` only (None for ``a`` and ``b``, as TF-1's)."""
+    """The regularized incomplete beta function I_x(a, b) (float32 or float64 inputs of one dtype, of one shape or
+    scalars: TF-1 broadcasts nothing else); the gradient flows to ``x`` only (None for ``a`` and ``b``, as TF-1's)."""
     x = as_tf(x)
     a, b = as_operand(a, x), as_operand(b, x)
     _floats("betainc", a, b, x)
+    _same_shapes_or_scalars(a=a, b=b, x=x)
     return op(ember.special.betainc, (stop_gradient(a), stop_gradient(b), x), name=name or "Betainc")
 
 
