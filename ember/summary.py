@@ -30,7 +30,7 @@ def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
 
     handles = [m.register_forward_hook(record) for _, m in leaves]
     params = list(net.parameters())
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]  # each module's own: a frozen BatchNorm stays in eval
     try:
         net.eval()
         sample = Tensor._make(np.zeros((1, *input_shape), dtype), None)
@@ -39,7 +39,8 @@ def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
         with autograd.no_grad():
             net(sample)
     finally:
-        net.train(was_training)
+        for module, training in modes:
+            module.training = training
         for handle in handles:
             handle.remove()
     return shapes

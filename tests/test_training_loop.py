@@ -190,6 +190,15 @@ def test_summary_lists_layers_shapes_and_parameters():
     assert "2,570" in lines[1] and "(N," not in lines[1]
 
 
+def test_summary_leaves_each_layers_own_mode():
+    from ember.summary import summary
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    net[1].eval()  # a frozen norm inside a network in training mode
+    summary(net, input_shape=(4,))
+    assert net.training and net[0].training and not net[1].training and net[2].training
+
+
 def _tensorboard_scalars(directory) -> dict:
     """{tag: [(step, value)]} from the event files under ``directory`` (TFRecord framing, Event protos)."""
     from tensorboardX.proto import event_pb2
