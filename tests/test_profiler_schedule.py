@@ -49,6 +49,17 @@ def test_only_active_steps_are_kept_and_each_cycle_reaches_on_trace_ready():
     assert prof.step_num == 10
 
 
+def test_a_block_left_during_a_warmup_keeps_none_of_its_events():
+    with profile(schedule=schedule(wait=0, warmup=2, active=1)) as prof:
+        for i in range(4):  # step 2 is recorded and handed on; 3 warms up when the block ends
+            with record_function(f"step-{i}"):
+                _step(i)
+            prof.step()
+        with record_function("step-4"):
+            _step(4)
+    assert list(prof.events) == [] and list(prof.key_averages()) == []  # as PyTorch's
+
+
 def test_record_function_ranges_show_their_self_time_in_the_table():
     @record_function("decorated")
     def inner():

@@ -155,6 +155,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         """Stop recording; a trace being recorded goes to ``on_trace_ready`` (what leaving the block does)."""
         was = self._action
         self._stop_recording()
+        if was == "WARMUP":
+            self.events.clear()  # a warmup is thrown away: a block left during one ends with no events, as PyTorch's
         if self.on_trace_ready is not None and was in ("RECORD", "RECORD_AND_SAVE"):
             self.on_trace_ready(self)
 
@@ -170,6 +172,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 self.on_trace_ready(self)
         elif before in _RECORDING and after == "NONE":
             self._stop_recording()
+            if before == "WARMUP":
+                self.events.clear()
         if after in _RECORDING:
             if before == "WARMUP" and after != "WARMUP" or not self._recording:
                 self.events.clear()  # a cycle's warmup is thrown away; a new cycle starts empty
