@@ -99,6 +99,28 @@ def test_cpu_time_total_counts_a_range_whole_as_pytorch():
     assert by_total[3].startswith("outer") and "CPU total" in by_total[1]
 
 
+def test_table_options_and_total_average_as_pytorch():
+    # header, max_name_column_width, top_level_events_only and time_unit were accepted and ignored; total_average()
+    # and self_cpu_time_total were missing
+    with profile() as prof:
+        with record_function("a_rather_long_range_name"):
+            ember.ones(2, 3).exp()
+        ember.ones(2, 3).sum()
+    stats = prof.key_averages()
+    table = stats.table(sort_by=None, header="EPOCH 1", max_name_column_width=12, top_level_events_only=True,
+                        time_unit="ms").splitlines()
+    assert table[1] == "EPOCH 1"
+    rows = [line.split()[0] for line in table[5:-3]]
+    assert rows == ["a_rather_...", "sum"]  # exp ran inside the range
+    assert table[5].split()[2].endswith("ms") and table[5].split()[3].endswith("ms")
+    assert [s.name for s in stats if not s.top_level] == ["exp"]
+    total = stats.total_average()
+    assert total.key == "Total" and total.count == sum(s.count for s in stats) == 3
+    assert total.self_cpu_time_total == stats.self_cpu_time_total == sum(s.self_cpu_time_total for s in stats)
+    with pytest.raises(ValueError, match="time_unit"):
+        stats.table(time_unit="minutes")
+
+
 def test_group_by_input_shape_keeps_the_shapes_apart():
     with profile(record_shapes=True) as prof:
         ember.ones(2, 3).exp()

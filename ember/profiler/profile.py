@@ -23,6 +23,7 @@ class OpStats(NamedTuple):
     total_ns: int = 0
     op: str | None = None  # the op name alone where ``name`` also shows the input shapes
     shapes: tuple | None = None  # the input shapes grouped on (``group_by_input_shape``); None where not grouped
+    top_level: bool = True  # the group's first call is inside no ``record_function`` range (PyTorch's cpu_parent)
 
     @property
     def avg_ns(self) -> float:
@@ -71,8 +72,11 @@ SORT_KEYS = {
     "calls": lambda s: s.calls, "count": lambda s: s.calls, "flops": lambda s: s.flops,
     "bytes": lambda s: s.bytes, "memory": lambda s: s.out_bytes, "cpu_memory_usage": lambda s: s.out_bytes,
     "name": lambda s: s.name, "self_cuda_time_total": lambda s: s.time_ns, "cuda_time_total": lambda s: s.total_ns,
-    "self_cpu_memory_usage": lambda s: s.out_bytes,
+    "self_cpu_memory_usage": lambda s: s.out_bytes, "cpu_time": lambda s: s.avg_ns, "cuda_time": lambda s: s.avg_ns,
+    "device_time": lambda s: s.avg_ns, "device_time_total": lambda s: s.total_ns,
+    "self_device_time_total": lambda s: s.time_ns,
 }
+TIME_UNITS = {"s": 1e9, "ms": 1e6, "us": 1e3}
 
 
 class EventList(list):
@@ -90,10 +94,32 @@ class StatsList(list):
         self.total_ns = total_ns
         self.peak_memory = peak_memory
 
-    def table(self, sort_by: str | None = "time", row_limit: int = 100, **_options) -> str:
+    @property
+    def self_cpu_time_total(self) -> float:
+        """The self time of every call, in microseconds (PyTorch's ``EventList.self_cpu_time_total``)."""
+        return self.total_ns / 1000
+
+    def total_average(self) -> OpStats:
+        """One row named ``Total`` summing every row (PyTorch's ``total_average()``)."""
+        sums = [sum(column) for column in zip(*(s[1:7] for s in self))] or [0] * 6
+        return OpStats("Total", *sums)
+
+    def table(self, sort_by: str | None = "time", row_limit: int = 100, max_src_column_width: int = 75,
+              max_name_column_width: int | None = None, max_shapes_column_width: int = 80, header: str | None = None,
+              top_level_events_only: bool = False, time_unit: str | None = None) -> str:
         """A text table, one row per op or labelled range (PyTorch's layout) with FLOPs and bytes; as PyTorch's,
-        ``sort_by=None`` keeps the order of first call and a negative ``row_limit`` shows every row."""
-        return _table(self, sort_by, row_limit, self.total_ns, self.peak_memory)
+        ``sort_by=None`` keeps the order of first call, a negative ``row_limit`` shows every row, names longer than
+        ``max_name_column_width`` are cut, ``header`` is printed above, ``top_level_events_only`` leaves out what
+        ran inside a ``record_function`` range and ``time_unit`` ("s", "ms", "us") fixes the unit of the times.
+        The input shapes are in the names (``group_by_input_shape``), so there is no shapes or source column to
+        size."""
+        if time_unit is not None and time_unit not in TIME_UNITS:
+            raise ValueError(f"table: unknown time_unit {time_unit!r}; expected one of {sorted(TIME_UNITS)}")
+        if max_name_column_width is not None and max_name_column_width < 4:
+            raise ValueError(f"table: max_name_column_width must be at least 4, got {max_name_column_width}")
+        stats = [s for s in self if s.top_level] if top_level_events_only else self
+        return _table(stats, sort_by, row_limit, self.total_ns, self.peak_memory, max_name_column_width, header,
+                      time_unit)
 
 
 _RECORDING = ("WARMUP", "RECORD", "RECORD_AND_SAVE")
@@ -198,11 +224,13 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         ``record_shapes``), in order of first call; a labelled range's ``time_ns`` is its self time, its
         ``total_ns`` the whole range."""
         totals: dict = {}
-        for e, dur in zip(self.events, _self_times(self.events)):
+        top: dict = {}
+        for e, (dur, nested) in zip(self.events, zip(*_self_times(self.events))):
             key = (e.name, e.shapes) if group_by_input_shape else e.name
             t = totals.get(key)
             if t is None:
                 totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start]
+                top[key] = not nested
             else:
                 t[0] += 1
                 t[1] += dur
@@ -210,8 +238,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 t[3] += e.bytes
                 t[4] += e.out_bytes
                 t[5] += e.end - e.start
-        stats = [OpStats(key, *t) if isinstance(key, str) else
-                 OpStats(f"{key[0]} {[list(s) for s in key[1]]}", *t, op=key[0], shapes=key[1])
+        stats = [OpStats(key, *t, top_level=top[key]) if isinstance(key, str) else
+                 OpStats(f"{key[0]} {[list(s) for s in key[1]]}", *t, op=key[0], shapes=key[1], top_level=top[key])
                  for key, t in totals.items()]
         total = sum(s.time_ns for s in stats)
         return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
@@ -220,9 +248,9 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     def total_flops(self) -> int:
         return sum(e.flops for e in self.events)
 
-    def table(self, sort_by: str | None = "time", row_limit: int = 100) -> str:
-        """``key_averages().table(sort_by, row_limit)``."""
-        return self.key_averages().table(sort_by, row_limit)
+    def table(self, sort_by: str | None = "time", row_limit: int = 100, **options) -> str:
+        """``key_averages().table(sort_by, row_limit, **options)``."""
+        return self.key_averages().table(sort_by, row_limit, **options)
 
     def export_chrome_trace(self, path) -> None:
         """Write the events in Chrome's trace format (one complete event per op call or range, microseconds);
@@ -242,9 +270,11 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
 
 
-def _self_times(events: list) -> list:
-    """Each event's duration less the events directly inside it (only ``record_function`` ranges hold others)."""
+def _self_times(events: list) -> tuple[list, list]:
+    """Each event's duration less the events directly inside it (only ``record_function`` ranges hold others),
+    and whether it is inside a range."""
     own = [e.end - e.start for e in events]
+    nested = [False] * len(events)
     order = sorted(range(len(events)), key=lambda i: (events[i].start, -events[i].end))
     open_ranges: list = []  # indices of the ranges that contain the current event, innermost last
     for i in order:
@@ -253,36 +283,45 @@ def _self_times(events: list) -> list:
             open_ranges.pop()
         if open_ranges:
             own[open_ranges[-1]] -= e.end - e.start
+            nested[i] = True
         if e.kind == "user":
             open_ranges.append(i)
-    return own
+    return own, nested
 
 
-def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None) -> str:
+def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None,
+           name_width: int | None = None, header: str | None = None, unit: str | None = None) -> str:
     key = SORT_KEYS.get(sort_by)
     if key is None and sort_by is not None:
         raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
     shown = list(stats) if key is None else sorted(stats, key=key, reverse=sort_by != "name")
     if row_limit >= 0:
         shown = shown[:row_limit]
-    width = max([len("Name")] + [len(s.name) for s in shown]) + 2
+    names = [s.name if name_width is None or len(s.name) <= name_width else s.name[:name_width - 3] + "..."
+             for s in shown]
+    width = max([len("Name")] + [len(n) for n in names]) + 2
     heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes",
              "GFLOP/s"]
     rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
     lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
-    for s in shown:
+    for s, name in zip(shown, names):
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
-        cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns), _time(s.total_ns), _time(s.avg_ns),
+        cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns, unit), _time(s.total_ns, unit),
+                 _time(s.avg_ns, unit),
                  _size(s.out_bytes), str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
-        lines.append(s.name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
+        lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
     lines.append(rule)
-    lines.append(f"Self CPU time total: {_time(total)}")
+    lines.append(f"Self CPU time total: {_time(total, unit)}")
+    if header is not None:
+        lines[:0] = ["=" * len(rule), header]
     if peak_memory is not None:
         lines.append(f"Peak memory: {_size(peak_memory)}")
     return "\n".join(lines)
 
 
-def _time(ns: float) -> str:
+def _time(ns: float, unit: str | None = None) -> str:
+    if unit is not None:
+        return f"{ns / TIME_UNITS[unit]:.3f}{unit}"
     if ns >= 1e9:
         return f"{ns / 1e9:.3f}s"
     if ns >= 1e6:
