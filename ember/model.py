@@ -702,15 +702,15 @@ class Model:
             raise ValueError(f"predict: the input holds no samples (shapes {shapes}), and the network's forward "
                              f"refuses an empty batch: {exc}") from exc
 
-    def summary(self, input_shape: tuple | None = None, print_fn: Callable = print) -> None:
-        """Print the network's layers, output shapes (given ``input_shape``, one sample's shape) and
-        parameter counts in 80 columns, as Keras's ``model.summary()``.
+    def summary(self, input_shape: tuple | None = None, print_fn: Callable = print, dtype=None) -> None:
+        """Print the network's layers, output shapes (given ``input_shape``, one sample's shape, zeros of ``dtype``:
+        by default the parameters') and parameter counts in 80 columns, as Keras's ``model.summary()``.
 
         >>> model.summary(input_shape=(1, 8, 8))
         """
         from ember.summary import summary
 
-        print_fn(summary(self.net, input_shape))
+        print_fn(summary(self.net, input_shape, dtype))
 
     # --- checkpoints ---
     def state_dict(self) -> dict:

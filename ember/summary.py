@@ -30,6 +30,8 @@ def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
 
     handles = [m.register_forward_hook(record) for _, m in leaves]
     params = list(net.parameters())
+    if dtype is None:  # a float64 (or half) network refuses a float32 sample
+        dtype = next((p.array.dtype for p in params if p.is_floating_point()), np.float32)
     modes = [(m, m.training) for m in net.modules()]  # each module's own: a frozen BatchNorm stays in eval
     try:
         net.eval()
@@ -55,9 +57,10 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def summary(net, input_shape: tuple | None = None, dtype=np.float32) -> str:
+def summary(net, input_shape: tuple | None = None, dtype=None) -> str:
     """The table of ``net``'s leaf layers: name and type, output shape (when ``input_shape``, the shape of
-    one sample without the batch dimension, is given) and parameters, with totals.
+    one sample without the batch dimension, is given) and parameters, with totals. The sample is zeros of
+    ``dtype``, by default that of the network's first floating-point parameter (float32 without one).
 
     >>> print(summary(ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.ReLU()), input_shape=(4,)))
     """

@@ -190,6 +190,18 @@ def test_summary_lists_layers_shapes_and_parameters():
     assert "2,570" in lines[1] and "(N," not in lines[1]
 
 
+def test_summary_samples_in_the_networks_dtype():
+    # a float64 network refused the float32 sample (TypeError from Linear), and Model.summary took no dtype
+    net = Net([nn.Linear(4, 3)]).double()
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.1))
+    lines = []
+    model.summary(input_shape=(4,), print_fn=lines.append)
+    assert "(N, 3)" in lines[0]
+    ids = Net([nn.Embedding(10, 3)])
+    Model(ids, "mse", ember.optim.SGD(ids.parameters(), lr=0.1)).summary((5,), lines.append, dtype=np.int64)
+    assert "(N, 5, 3)" in lines[1]
+
+
 def test_summary_leaves_each_layers_own_mode():
     from ember.summary import summary
 
