@@ -150,6 +150,18 @@ def test_key_averages_rows_have_pytorchs_attribute_names():
             assert s.cpu_time == pytest.approx(s.cpu_time_total / s.count)
             assert s.cpu_memory_usage == s.self_cpu_memory_usage == s.out_bytes
 
+def test_events_have_pytorchs_attribute_names():
+    # prof.events() held Ember's names only: e.key, e.cpu_time_total or e.input_shapes failed with AttributeError
+    torch = pytest.importorskip("torch")
+    with profile(record_shapes=True) as prof:
+        ember.ones(2, 3).exp()
+    with torch.profiler.profile(record_shapes=True) as theirs:
+        torch.ones(2, 3).exp()
+    ours = [e for e in prof.events() if e.key == "exp"]
+    want = [e for e in theirs.events() if e.key == "aten::exp"]
+    assert [e.input_shapes for e in ours] == [e.input_shapes for e in want] == [[[2, 3]]]
+    assert ours[0].cpu_time_total == (ours[0].end - ours[0].start) / 1000 > 0
+
 
 @pytest.mark.parametrize("use_gzip", [False, True])
 def test_tensorboard_trace_handler_writes_one_trace_per_cycle(tmp_path, use_gzip):

@@ -37,6 +37,21 @@ class Event(NamedTuple):
     shapes: tuple
     kind: str
 
+    # PyTorch's FunctionEvent names (times in microseconds, as PyTorch's)
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def cpu_time_total(self) -> float:
+        """The whole call or range, in microseconds."""
+        return (self.end - self.start) / 1000
+
+    @property
+    def input_shapes(self) -> list:
+        """The input shapes as lists (empty without ``record_shapes``)."""
+        return [list(s) for s in self.shapes]
+
 
 def _spec(array) -> Spec:
     return Spec(tuple(np.shape(array)), getattr(array, "dtype", np.dtype(type(array))))
