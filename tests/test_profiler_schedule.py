@@ -121,6 +121,26 @@ def test_table_options_and_total_average_as_pytorch():
         stats.table(time_unit="minutes")
 
 
+def test_a_range_traced_into_a_compiled_step_records_no_tracing_time():
+    # the first call of an ember.jit step traced its record_function block under the profiler: the range held the
+    # tracing's time and none of the ops (the compiled run's ops came after it)
+    net = ember.nn.Linear(4, 3)
+
+    @ember.jit
+    def step(x):
+        with record_function("forward"):
+            return net(x).relu().sum()
+
+    x = ember.ones(8, 4)
+    with profile() as prof:
+        first = step(x)
+    with profile() as again:
+        second = step(x)
+    names = [s.name for s in prof.key_averages()]
+    assert names == [s.name for s in again.key_averages()] == ["linear", "relu", "sum"]
+    assert float(first) == float(second)
+
+
 def test_group_by_input_shape_keeps_the_shapes_apart():
     with profile(record_shapes=True) as prof:
         ember.ones(2, 3).exp()

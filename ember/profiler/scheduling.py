@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable
 
+from ember import autograd
 from ember.profiler import recorder
 
 __all__ = ["ProfilerAction", "ProfilerActivity", "record_function", "schedule", "tensorboard_trace_handler"]
@@ -76,7 +77,9 @@ def schedule(*, wait: int, warmup: int, active: int, repeat: int = 0, skip_first
 
 class record_function:  # noqa: N801  (PyTorch's name)
     """A labelled range: ``with record_function("data")`` (or as a decorator) adds one event spanning the block
-    to every profile recording now; the table shows its self time (the block less the ops inside)."""
+    to every profile recording now; the table shows its self time (the block less the ops inside). A block traced
+    into a graph (``ember.jit``'s first call, TF-1 graph building) adds none: its time would be the tracing's, and
+    the compiled run's ops are recorded without it."""
 
     def __init__(self, name: str, args: str | None = None):
         self.name = name
@@ -84,7 +87,7 @@ class record_function:  # noqa: N801  (PyTorch's name)
         self._start = None
 
     def __enter__(self) -> record_function:
-        self._start = time.perf_counter_ns() if recorder.recording() else None
+        self._start = time.perf_counter_ns() if recorder.recording() and not autograd.building() else None
         return self
 
     def __exit__(self, *exc) -> None:
