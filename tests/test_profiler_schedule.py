@@ -116,7 +116,8 @@ def test_table_options_and_total_average_as_pytorch():
     assert [s.name for s in stats if not s.top_level] == ["exp"]
     total = stats.total_average()
     assert total.key == "Total" and total.count == sum(s.count for s in stats) == 3
-    assert total.self_cpu_time_total == stats.self_cpu_time_total == sum(s.self_cpu_time_total for s in stats)
+    assert total.time_ns == stats.total_ns == sum(s.time_ns for s in stats)
+    assert total.self_cpu_time_total == stats.self_cpu_time_total == stats.total_ns / 1000
     with pytest.raises(ValueError, match="time_unit"):
         stats.table(time_unit="minutes")
 
