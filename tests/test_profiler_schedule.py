@@ -37,7 +37,7 @@ def test_only_active_steps_are_kept_and_each_cycle_reaches_on_trace_ready():
     traces = []
 
     def ready(prof):
-        traces.append(sorted({e.name.split("-")[1] for e in prof.events if e.kind == "user"}))
+        traces.append(sorted({e.name.split("-")[1] for e in prof.events if e.name.startswith("step-")}))
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
                  schedule=schedule(wait=1, warmup=1, active=2, repeat=2), on_trace_ready=ready) as prof:
@@ -47,6 +47,28 @@ def test_only_active_steps_are_kept_and_each_cycle_reaches_on_trace_ready():
             prof.step()
     assert traces == [["2", "3"], ["6", "7"]]  # steps 0 and 4 wait, 1 and 5 warm up, 8 and 9 are past repeat
     assert prof.step_num == 10
+
+
+def test_each_scheduled_step_is_a_profiler_step_range_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def rows(prof):
+        return [(e.key, e.count) for e in prof.key_averages() if e.key.startswith(("ProfilerStep", "step-"))]
+
+    found, profiles = [], []
+    for lib, rec in ((ember, record_function), (torch, torch.profiler.record_function)):
+        with lib.profiler.profile(schedule=lib.profiler.schedule(wait=1, warmup=1, active=3)) as prof:
+            for i in range(5):
+                with rec(f"step-{i}"):
+                    pass
+                prof.step()
+        found.append(sorted(rows(prof)))
+        profiles.append(prof)
+    assert found[0] == found[1] == [("ProfilerStep*", 3), ("step-2", 1), ("step-3", 1), ("step-4", 1)]
+    events = {e.name: e for e in profiles[0].events}
+    for i in (2, 3, 4):  # the trace names each step; its work lies inside
+        step, work = events[f"ProfilerStep#{i}"], events[f"step-{i}"]
+        assert step.start <= work.start and work.end <= step.end
 
 
 def test_a_block_left_during_a_warmup_keeps_none_of_its_events():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 from typing import NamedTuple
 
 from ember.profiler import recorder
@@ -130,7 +131,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     eager code, ``ember.jit`` compiled steps and Sessions run inside the block, plus ``record_function`` ranges.
 
     With a ``schedule`` (``ember.profiler.schedule``), ``step()`` marks the end of each training step and only
-    the active steps are kept; ``on_trace_ready(prof)`` runs at the end of each active cycle (without a schedule,
+    the active steps are kept, each a ``ProfilerStep#<n>`` range (``ProfilerStep*`` in the table, as PyTorch's);
+    ``on_trace_ready(prof)`` runs at the end of each active cycle (without a schedule,
     at the end of the block). ``activities`` are accepted as PyTorch's: Ember times every op on the host.
 
     >>> with ember.profiler.profile() as prof:
@@ -163,6 +165,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self._peak_seen = 0  # the traced peak before a nested profile reset it
         self._recording = False
         self._action = None
+        self._step_start = None  # when the current ProfilerStep range began (with a schedule, while recording)
 
     def __enter__(self) -> profile:
         self.start()
@@ -176,10 +179,12 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self._action = self._action_at(self.step_num)
         if self._action in _RECORDING:
             self._start_recording()
+        self._open_step()
 
     def stop(self) -> None:
         """Stop recording; a trace being recorded goes to ``on_trace_ready`` (what leaving the block does)."""
         was = self._action
+        self._close_step()
         self._stop_recording()
         if was == "WARMUP":
             self.events.clear()  # a warmup is thrown away: a block left during one ends with no events, as PyTorch's
@@ -189,6 +194,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     def step(self) -> None:
         """The end of a training step: move along the schedule (recording, discarding a warmup, handing a
         finished cycle to ``on_trace_ready``)."""
+        self._close_step()
         before = self._action
         self.step_num += 1
         after = self._action = self._action_at(self.step_num)
@@ -205,6 +211,16 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 self.events.clear()  # a cycle's warmup is thrown away; a new cycle starts empty
             if not self._recording:
                 self._start_recording()
+        self._open_step()
+
+    def _open_step(self) -> None:
+        self._step_start = time.perf_counter_ns() if self.schedule is not None and self._recording else None
+
+    def _close_step(self) -> None:
+        if self._step_start is not None and self._recording:
+            self.events.append(recorder.Event(f"ProfilerStep#{self.step_num}", self._step_start,
+                                              time.perf_counter_ns(), 0, 0, 0, (), "user"))
+        self._step_start = None
 
     def _action_at(self, step: int) -> str:
         return "RECORD" if self.schedule is None else self.schedule(step).name
@@ -226,7 +242,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         totals: dict = {}
         top: dict = {}
         for e, (dur, nested) in zip(self.events, zip(*_self_times(self.events))):
-            key = (e.name, e.shapes) if group_by_input_shape else e.name
+            name = "ProfilerStep*" if e.name.startswith("ProfilerStep#") else e.name  # the steps as one row
+            key = (name, e.shapes) if group_by_input_shape else name
             t = totals.get(key)
             if t is None:
                 totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start]
