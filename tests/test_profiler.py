@@ -47,6 +47,7 @@ def test_chrome_trace_is_json_with_one_event_per_op(tmp_path):
     matmul = trace["traceEvents"][0]
     assert matmul["ph"] == "X" and matmul["dur"] >= 0 and matmul["args"]["flops"] == 2 * 4 * 5 * 3
     assert matmul["args"]["input shapes"] == [[4, 3], [3, 5]]
+    assert {e["cat"] for e in trace["traceEvents"]} == {"cpu_op"}  # PyTorch's category ("op" was read by no tool)
     table = prof.table(sort_by="flops")
     assert table.splitlines()[3].startswith("matmul") and "Self CPU time total" in table
 

@@ -270,8 +270,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         return self.key_averages().table(sort_by, row_limit, **options)
 
     def export_chrome_trace(self, path) -> None:
-        """Write the events in Chrome's trace format (one complete event per op call or range, microseconds);
-        a path ending in ``.gz`` is gzip-compressed."""
+        """Write the events in Chrome's trace format (one complete event per op call or range, microseconds, in
+        PyTorch's categories: ``cpu_op`` and ``user_annotation``); a path ending in ``.gz`` is gzip-compressed."""
         origin = min((e.start for e in self.events), default=0)
         pid = os.getpid()
         events = []
@@ -279,7 +279,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
             args = {"flops": e.flops, "bytes": e.bytes, "kind": e.kind}
             if e.shapes:
                 args["input shapes"] = [list(s) for s in e.shapes]
-            events.append({"name": e.name, "cat": "user_annotation" if e.kind == "user" else "op", "ph": "X",
+            events.append({"name": e.name, "cat": "user_annotation" if e.kind == "user" else "cpu_op", "ph": "X",
                            "ts": (e.start - origin) / 1000.0, "dur": (e.end - e.start) / 1000.0, "pid": pid,
                            "tid": 0, "args": args})
         opener = gzip.open if os.fspath(path).endswith(".gz") else open
