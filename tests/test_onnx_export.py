@@ -123,6 +123,7 @@ LAYERS = {
     "attention": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2),
                   [_float(2, 5, 8)]),
     "embedding": (lambda: nn.Embedding(10, 4), [np.array([[1, 2, 3], [4, 5, 9]])]),
+    "embedding_max_norm": (lambda: nn.Embedding(10, 4, max_norm=1.0), [np.array([[1, 2, 2], [4, 5, 9]])]),
 }
 
 
@@ -149,6 +150,25 @@ def test_layer_family_round_trip(name, tmp_path):
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_max_norm_exports_the_renormed_rows_without_writing_the_weight(tmp_path):
+    # the in-place renorm of the looked-up rows made an assign node the export refused (with a misleading opset
+    # message); an export computes the renormed rows in the graph and leaves the weight as it was
+    ember.manual_seed(0)
+    net = nn.Embedding(10, 4, max_norm=1.0, norm_type=3.0)
+    before = net.weight.detach().numpy().copy()
+    ids = np.array([[1, 2, 2], [7, 0, 9]])
+    ember.onnx.export(net, [ids], tmp_path / "model.onnx", dynamic_axes={"input0": {0: "batch"}})
+    np.testing.assert_array_equal(net.weight.detach().numpy(), before)
+    import onnx
+
+    got = run_onnx(onnx.load(str(tmp_path / "model.onnx")), [ids[:1]])[0]
+    rows = before[ids[:1]].astype(np.float64)
+    norms = (np.abs(rows) ** 3).sum(-1, keepdims=True) ** (1 / 3)
+    expected = rows * np.where(norms > 1.0, 1.0 / (norms + 1e-7), 1.0)
+    assert (norms > 1.0).any()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])

@@ -42,6 +42,7 @@ def trace(fn: Callable, example_inputs, dynamic_axes=None, input_names=None) -> 
         raise ValueError(f"trace: the input names must differ, got {names}")
     dynamic_axes = dynamic_axes or {}
     graph = Graph()
+    graph.inference = True
     values = []
     for name, a in zip(names, arrays):
         unknown = set(axes_of(dynamic_axes.get(name)))

@@ -274,6 +274,7 @@ class Graph:
         self.memory_plan = None  # an ember.passes.plan_memory.MemoryPlan: which values share which buffer
         self.dim_hint = DIM_HINT  # the size passes assume for an unknown dimension when they weigh a choice
         self.averaged_grads: set = set()  # ids of .grad Values a traced backward averaged over the ranks
+        self.inference = False  # an inference trace (an export): layers record no writes to their variables
 
     # --- building ---
     def _value(self, shape, dtype, name: str | None = None, device=CPU) -> Value:

@@ -14,6 +14,7 @@ import functools
 import inspect
 
 from ember import ops as _ops
+from ember.graph.ir import current as current_graph
 from ember.nn.layers import likelihood_loss as _likelihood
 from ember.nn.layers.activation import (
     _softmax_dim,
@@ -38,7 +39,7 @@ from ember.nn.layers.dropout import (
     feature_alpha_dropout,
 )
 from ember.nn.layers.embedding_bag import embedding_bag
-from ember.nn.layers.embedding_renorm import embedding_renorm_
+from ember.nn.layers.embedding_renorm import embedding_renorm_, renormed_rows
 from ember.nn.layers.fold import fold, unfold
 from ember.nn.layers.gumbel import gumbel_softmax
 from ember.nn.layers.inplace_activation import (
@@ -212,6 +213,9 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
     (1, 2, 3)
     """
     if max_norm is not None:
+        graph = current_graph()
+        if graph is not None and graph.inference:  # (an export: the same values, with no write to the weight)
+            return renormed_rows(weight, input, max_norm, norm_type)
         embedding_renorm_(weight, input, max_norm, norm_type)
     return _ops.embedding(input, weight, sparse=sparse, padding_idx=padding_idx,
                           scale_grad_by_freq=scale_grad_by_freq)
