@@ -108,6 +108,15 @@ def test_parameter_server_table_with_admission_trains_as_one_table():
 
 
 @needs_mpiexec
+def test_parameter_server_lookup_under_no_grad_in_training_creates_rows_as_one_table():
+    """A training-mode lookup under no_grad() read the default value of unseen ids (0 where one table reads their
+    new rows, 1.1 off) and neither created nor counted them; it admits, creates and counts them as one table."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_no_grad_lookup.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps no-grad lookup ok") == 2
+
+
+@needs_mpiexec
 def test_data_parallel_refuses_a_replicated_hash_table():
     """DistributedDataParallel and a multi-rank Model.fit refuse a hash table that is not sharded (its gradients'
     row numbers meant other ids on the other rank: the wrong rows were updated); a sharded one trains."""

@@ -86,8 +86,10 @@ class PSEmbedding(Module):
 
     ``emb(ids)`` on a worker pulls the rows of ``ids`` and returns ``ids.shape + (embedding_dim,)``. A step
     is the training lookups of one batch (one or several) and one backward: when every lookup has its
-    gradient, the worker pushes one summed gradient per key. Keyword arguments go to the
-    servers' ``HashEmbedding`` shards (``seed``, ``initializer``, ``admission``...).
+    gradient, the worker pushes one summed gradient per key. As a ``HashEmbedding``'s, a lookup in training mode
+    (under ``no_grad()`` too) admits, creates and counts rows, so every worker must make it; in evaluation mode
+    unseen ids read the default value. Keyword arguments go to the servers' ``HashEmbedding`` shards (``seed``,
+    ``initializer``, ``admission``...).
 
     >>> emb = dist.ps.PSEmbedding(16, seed=0)
     >>> if dist.ps.is_server(): dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.05))
@@ -171,18 +173,21 @@ class PSEmbedding(Module):
         # each distinct key goes with how often this lookup reads it: the server's admission policy and lookup
         # counts see every lookup, as one table does
         unique, inverse, lookups = np.unique(keys.reshape(-1), return_inverse=True, return_counts=True)
-        training = self.training and is_grad_enabled()
+        # in training mode a lookup admits, creates and counts rows as one table's does, with gradients or not
+        # (every worker makes it); only one that records gradients is part of the step's push
+        insert = self.training
+        training = insert and is_grad_enabled()
         if training and self._reported:
             raise RuntimeError(f"PSEmbedding: the backward of step {self._step} gave gradients to "
                                f"{len(self._reported)} of its {self._lookups} training lookups; each lookup of a "
                                "step needs its gradient before the next step's lookups")
         prefetched = self._prefetched
-        if training and prefetched is not None and np.array_equal(prefetched[0], unique):
+        if insert and prefetched is not None and np.array_equal(prefetched[0], unique):
             parts = prefetched[2]  # (its pull counted the prefetched ids' lookups)
         else:
             if prefetched is not None:  # rows asked for another batch: take them, then ask again
                 self._gather(prefetched[0], prefetched[2])
-            parts = self._requests(unique, _PULL if training else _READ, self._step, lookups if training else None)
+            parts = self._requests(unique, _PULL if insert else _READ, self._step, lookups if insert else None)
         self._prefetched = None
         values, found = self._gather(unique, parts)
         rows = Tensor(values, requires_grad=training)
