@@ -117,6 +117,17 @@ def test_parameter_server_lookup_under_no_grad_in_training_creates_rows_as_one_t
 
 
 @needs_mpiexec
+def test_parameter_server_prefetch_stands_for_the_next_training_lookup():
+    """A second prefetch() before the lookup read the first one's rows for its ids (ids 7, 8, 9 got the rows of 1,
+    2, 3), and an evaluation read or a lookup of other ids after a prefetch dropped its rows and pulled again,
+    counting the ids twice (admitted a lookup early, 1.08 off); the evaluation read keeps the prefetched rows for
+    their lookup, the other two are RuntimeErrors."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_prefetch.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps prefetch ok") == 2
+
+
+@needs_mpiexec
 def test_data_parallel_refuses_a_replicated_hash_table():
     """DistributedDataParallel and a multi-rank Model.fit refuse a hash table that is not sharded (its gradients'
     row numbers meant other ids on the other rank: the wrong rows were updated); a sharded one trains."""

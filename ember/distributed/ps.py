@@ -13,7 +13,7 @@ averaged among the workers (``DistributedDataParallel(model, group=dist.ps.worke
 - **Asynchronous** (``staleness=s > 0``): a push is applied as it arrives; a pull of step t waits only while
   some worker is more than ``s`` steps behind.
 
-``prefetch(ids)`` asks for the next batch's rows while the current step still runs.
+``prefetch(ids)`` asks for the rows of the next training lookup while the current step still runs.
 """
 
 from __future__ import annotations
@@ -159,12 +159,18 @@ class PSEmbedding(Module):
         return rows, found
 
     def prefetch(self, ids) -> None:
-        """Ask the servers now for the rows of the next training batch ``ids``."""
+        """Ask the servers now for the rows of the next training lookup, of ``ids`` (the next step's first). Its
+        pull counts the lookups of ``ids`` as that lookup's would, so the next training lookup must be of these ids
+        (one of other ids is a RuntimeError); evaluation lookups before it are answered as usual."""
         if self.shard is not None:
             raise RuntimeError("PSEmbedding.prefetch: called on a server rank")
+        if self._prefetched is not None:
+            raise RuntimeError(f"PSEmbedding.prefetch: the rows of the previous prefetch() ({self._prefetched[0].size} "
+                               "distinct ids) are not looked up yet; its pull counted them as the next training "
+                               "lookup's, so make that lookup before prefetching again")
         keys, lookups = np.unique(as_keys(ids).reshape(-1), return_counts=True)
         step = self._step + (1 if self._lookups else 0)
-        self._prefetched = (keys, lookups, self._requests(keys, _PULL, step, lookups))
+        self._prefetched = [keys, self._requests(keys, _PULL, step, lookups), None]  # the rows, once received
 
     def forward(self, ids) -> Tensor:
         if self.shard is not None:
@@ -182,14 +188,22 @@ class PSEmbedding(Module):
                                f"{len(self._reported)} of its {self._lookups} training lookups; each lookup of a "
                                "step needs its gradient before the next step's lookups")
         prefetched = self._prefetched
-        if insert and prefetched is not None and np.array_equal(prefetched[0], unique):
-            parts = prefetched[2]  # (its pull counted the prefetched ids' lookups)
+        if prefetched is not None and not insert:
+            # an evaluation read: the prefetched rows arrive first; keep them for the lookup they were asked for
+            if prefetched[2] is None:
+                prefetched[2] = self._gather(prefetched[0], prefetched[1])
+            prefetched = None
+        if prefetched is not None:
+            if not np.array_equal(prefetched[0], unique):
+                raise RuntimeError(f"PSEmbedding: a training lookup of {unique.size} distinct ids other than the "
+                                   f"{prefetched[0].size} given to prefetch(), whose pull counted them as this "
+                                   "lookup's (admission, lookup counts); prefetch the ids of the next training lookup")
+            received = prefetched[2]  # (its pull counted the prefetched ids' lookups)
+            values, found = received if received is not None else self._gather(prefetched[0], prefetched[1])
+            self._prefetched = None
         else:
-            if prefetched is not None:  # rows asked for another batch: take them, then ask again
-                self._gather(prefetched[0], prefetched[2])
             parts = self._requests(unique, _PULL if insert else _READ, self._step, lookups if insert else None)
-        self._prefetched = None
-        values, found = self._gather(unique, parts)
+            values, found = self._gather(unique, parts)
         rows = Tensor(values, requires_grad=training)
         if training:  # a step may look rows up several times (fields, then bags): one push when all are back
             self._lookups += 1
