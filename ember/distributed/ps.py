@@ -168,14 +168,14 @@ class PSEmbedding(Module):
             raise RuntimeError(f"PSEmbedding.prefetch: the rows of the previous prefetch() ({self._prefetched[0].size} "
                                "distinct ids) are not looked up yet; its pull counted them as the next training "
                                "lookup's, so make that lookup before prefetching again")
-        keys, lookups = np.unique(as_keys(ids).reshape(-1), return_counts=True)
+        keys, lookups = np.unique(as_keys(ids, "PSEmbedding.prefetch: ids").reshape(-1), return_counts=True)
         step = self._step + (1 if self._lookups else 0)
         self._prefetched = [keys, self._requests(keys, _PULL, step, lookups), None]  # the rows, once received
 
     def forward(self, ids) -> Tensor:
         if self.shard is not None:
             raise RuntimeError("PSEmbedding: a server rank does not run the model; call dist.ps.serve()")
-        keys = as_keys(ids)
+        keys = as_keys(ids, "PSEmbedding: ids")
         # each distinct key goes with how often this lookup reads it: the server's admission policy and lookup
         # counts see every lookup, as one table does
         unique, inverse, lookups = np.unique(keys.reshape(-1), return_inverse=True, return_counts=True)

@@ -74,7 +74,7 @@ class ShardedHashEmbedding(Module):
 
     def forward(self, ids) -> Tensor:
         group = default_group()
-        keys = as_keys(ids)
+        keys = as_keys(ids, "ShardedHashEmbedding: ids")
         unique, inverse, lookups = np.unique(keys.reshape(-1), return_inverse=True, return_counts=True)
         owner = shard_of(unique, group.size)
         order = np.argsort(owner, kind="stable")

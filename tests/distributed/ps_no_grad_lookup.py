@@ -1,6 +1,7 @@
 """Run under `ember launch -n 3 --servers 1`: a lookup in training mode under no_grad() (a metric on the batch,
 a look at the next one) admits, creates and counts rows as one table's does: it reads the new rows' initial values,
-not the default value, and its lookups count towards admission; the table trains as one table in one process."""
+not the default value, and its lookups count towards admission; the table trains as one table in one process.
+Float ids are refused naming the layer."""
 
 import numpy as np
 
@@ -39,5 +40,11 @@ else:
     with ember.no_grad():
         every = np.arange(120)
         np.testing.assert_allclose(served(every).numpy(), single(every).numpy(), rtol=1e-6, atol=1e-7)
+    for call, name in [(served, "PSEmbedding"), (served.prefetch, "PSEmbedding.prefetch")]:
+        try:  # ids that are no ids are refused naming the layer, before any request
+            call(np.array([0.5]))
+            raise AssertionError("float ids were taken")
+        except TypeError as exc:
+            assert str(exc).startswith(f"{name}: ids must be integers"), exc
     dist.ps.shutdown()
     print("ps no-grad lookup ok")

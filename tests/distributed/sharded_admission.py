@@ -1,6 +1,7 @@
 """Run under `ember launch -n N`: a sharded table with an admission policy and lookup counts trains as one table
 in one process on the global batch, ids repeated within a rank's batch included (each distinct id travels with
-how often the rank looks it up): the same ids admitted, the same rows, slots and counts."""
+how often the rank looks it up): the same ids admitted, the same rows, slots and counts.
+Float ids are refused naming the layer."""
 
 import numpy as np
 
@@ -39,4 +40,9 @@ where = {k: i for i, k in enumerate(reference["keys"].tolist())}
 rows = np.array([where[k] for k in shard["keys"].tolist()], np.int64)
 for name in ["values", "meta.freq"] + [k for k in shard if k.startswith("slot.")]:
     np.testing.assert_allclose(shard[name], reference[name][rows], rtol=1e-6, atol=1e-7, err_msg=name)
+try:  # ids that are no ids are refused naming the layer, before any collective
+    sharded(np.array([0.5]))
+    raise AssertionError("float ids were taken")
+except TypeError as exc:
+    assert str(exc).startswith("ShardedHashEmbedding: ids must be integers"), exc
 print(f"sharded admission ok on rank {rank} of {world}")
