@@ -307,13 +307,7 @@ def _erf_forward(xp, x):
 
             return cuda_erf(x)
         return special_kernels.erf(xp, x)
-    # Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, under float32 resolution.
-    work = x.astype(_np.float32) if x.dtype.itemsize < 4 else x
-    a = xp.abs(work)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    y = 1.0 - poly * xp.exp(-a * a)
-    return xp.copysign(y, work).astype(x.dtype)
+    return special_kernels.erf_single(xp, x.astype(_np.float32) if x.dtype.itemsize < 4 else x).astype(x.dtype)
 
 
 def _erf_rule(run, ctx, g):

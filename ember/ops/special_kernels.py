@@ -337,6 +337,28 @@ def erf(xp, x):
     return result
 
 
+def erf_single(xp, x):
+    """erf in x's dtype (float32), within 4 float32 ulps: x P(x^2) for |x| < 1, P the first ten terms of ``erf``'s
+    fit, and Abramowitz & Stegun 7.1.26 beyond (absolute error below 1.5e-7, where erf(x) > 0.84); the second alone
+    is 17% off at 1e-6 and 0 below 1e-8.
+
+    Self-contained (literal coefficients, functions only through ``xp``): standalone code copies its source."""
+    small = (1.1283791670955126, -0.3761263890318375, 0.11283791670954879, -0.026866170645076792,
+             0.0052239776248180145, -0.000854832698083379, 0.0001205533111164271, -1.4925595266831182e-05,
+             1.6461000484121368e-06, -1.6350312701054695e-07)
+    a = xp.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    far = xp.copysign(1.0 - poly * xp.exp(-a * a), x)
+    near = xp.clip(x, -1.0, 1.0)  # no overflow in near * near where the fit is not used
+    square = near * near
+    total = xp.full_like(near, small[-1])
+    for c in small[-2::-1]:
+        total *= square
+        total += c
+    return xp.where(a < 1.0, near * total, far)  # -0.0 stays -0.0
+
+
 def _erfcx_fraction(xp, x):
     """e^(x^2) erfc(x) for x >= 6: 1 / (sqrt(pi) (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))))."""
     tail = x.copy()

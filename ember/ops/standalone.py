@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.ops import registry
-from ember.ops.special_kernels import erf, erfcx_middle  # noqa: F401  (op_erf's helpers, copied into standalone code)
+from ember.ops.special_kernels import erf, erf_single, erfcx_middle  # noqa: F401  (op_erf's helpers, copied into standalone code)
 
 NEEDS: dict = {}  # kernel name -> names of the helper functions its source needs
 
@@ -279,15 +279,12 @@ def op_sigmoid(x):
     return np.exp(np.minimum(x, x.dtype.type(0))) / (x.dtype.type(1) + np.exp(-np.abs(x)))
 
 
-@_kernel("erf", "erfcx_middle", "erf")
+@_kernel("erf", "erfcx_middle", "erf", "erf_single")
 def op_erf(x):
     work = x.astype(np.float32) if x.dtype.itemsize < 4 else x
     if work.dtype.itemsize >= 8:
         return erf(np, work)
-    a = np.abs(work)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return np.copysign(1.0 - poly * np.exp(-a * a), work).astype(x.dtype)
+    return erf_single(np, work).astype(x.dtype)
 
 
 @_kernel("softplus")
