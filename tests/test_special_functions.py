@@ -131,3 +131,13 @@ def test_jit_builds_them_in_a_graph():
              + ember.special.airy_ai(-x)).numpy()
     np.testing.assert_array_equal(f(x, n).numpy(), eager)
     np.testing.assert_array_equal(f(x, n).numpy(), eager)
+
+
+def test_erfc_and_the_bessel_i_near_the_largest_float():
+    # x * 4096 in erfc's e^(-x^2) and 2 pi x in the Bessel functions' (2 pi x)^-1/2 overflowed: NaN, or 0 for i0e
+    x = np.array([27.1, 1e300, 4.5e304, 1.7e308, -1.7e308, NAN])
+    np.testing.assert_array_equal(_ember("erfc", _f64(x)), [math.erfc(v) for v in x])
+    for name in ("i0", "i0e", "i1", "i1e"):
+        np.testing.assert_allclose(_ember(name, _f64(x)), getattr(sps, name)(x), rtol=1e-14)
+    np.testing.assert_array_equal(_ember("ndtr", _f64([1.7e308, -1.7e308])), [1.0, 0.0])
+    np.testing.assert_array_equal(_ember("log_ndtr", _f64([1.7e308, -1.7e308])), [0.0, -INF])
