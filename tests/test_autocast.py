@@ -651,6 +651,8 @@ _CPU_FLOAT32_OPS = {  # (PyTorch's CPU autocast runs these in float32; its CUDA 
     "reflect 1-d": lambda F, x: F.pad(x[0, 0], (1, 2), mode="reflect"),
     "reflect 2-d": lambda F, x: F.pad(x[0], (1, 2, 2, 1), mode="reflect"),
     "replicate 3-d": lambda F, x: F.pad(x, (1, 2, 2, 1, 0, 1), mode="replicate"),
+    "fractional_max_pool2d": lambda F, x: F.fractional_max_pool2d(x[0], 2, output_size=2,
+                                                                  _random_samples=x[0, :, :, 0, :2] * 0 + 0.5),
 }
 _CPU_LOW_OPS = {  # (and these in their inputs' dtype)
     "max_pool3d with indices": lambda F, x: F.max_pool3d(x, 2, return_indices=True)[0],

@@ -158,6 +158,7 @@ def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_r
     >>> ember.nn.functional.fractional_max_pool2d(ember.randn(2, 3, 10, 10), 3, output_size=5).shape
     (2, 3, 5, 5)
     """
+    (input,) = widened_on_cpu(input)  # (float32 in a CPU autocast region, as PyTorch's)
     return _fractional("fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio, return_indices,
                        _random_samples)
 
