@@ -736,6 +736,29 @@ def test_products_outside_the_cpu_lower_list_keep_float32_as_torch(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_bilinear_gives_its_inputs_dtype_as_torch(with_bias, dtype):
+    # without a bias, bilinear of float32 inputs came back in the lower dtype; PyTorch's autocast lowers its two
+    # products but returns float32 (a bias's sum promotes to it as well), the values equal
+    rng = _rng(17)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((2, 7, 33), (2, 7, 17), (6, 33, 17), (6,))]
+    if not with_bias:
+        arrays = arrays[:3] + [None]
+
+    def run(lib, tensor):
+        with lib.autocast("cpu", dtype=getattr(lib, dtype)):
+            return lib.nn.functional.bilinear(*(None if a is None else tensor(a) for a in arrays))
+
+    out = run(ember, ember.tensor)
+    assert out.dtype == float32
+    rounded = [None if a is None else ember.tensor(a).to(getattr(ember, dtype)).float() for a in arrays[:3]]
+    expected = F.bilinear(*rounded, None if arrays[3] is None else ember.tensor(arrays[3]))
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=RTOL[getattr(ember, dtype)], atol=0.1)
+    if torch is not None:
+        np.testing.assert_array_equal(out.numpy(), run(torch, torch.tensor).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("name", ["addmm", "baddbmm", "addbmm"])
 def test_addmm_family_rounds_once_under_autocast_as_torch(name, dtype):
     # the product and the input were lowered apart and summed in the low dtype: rounded twice, an ulp off PyTorch's

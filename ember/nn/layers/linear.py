@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from types import MappingProxyType
 
+from ember.backend.dtypes import result_type
 from ember.creation import empty
 from ember.nn import init
 from ember.nn.layers.activation import ReLU
@@ -12,6 +13,7 @@ from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import linear, matmul, reshape, squeeze, transpose, unsqueeze
+from ember.ops.convert import cast
 from ember.ops.linalg import linear_relu
 from ember.tensor import Tensor
 
@@ -113,7 +115,12 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     w = reshape(transpose(weight, (1, 0, 2)), (in1, out_f * in2))
     t = reshape(matmul(input1, w), tuple(input1.shape[:-1]) + (out_f, in2))
     y = squeeze(matmul(t, unsqueeze(input2, -1)), -1)
-    return y if bias is None else y + bias
+    if bias is not None:
+        return y + bias
+    # in the inputs' dtype, as a bias's sum gives it: PyTorch's autocast lowers the two products (bfloat16 values)
+    # and returns float32 for float32 inputs
+    dtype = result_type(result_type(input1.dtype, input2.dtype), weight.dtype)
+    return y if y.dtype == dtype else cast(y, dtype)
 
 
 class Bilinear(Module):
