@@ -266,6 +266,34 @@ def test_nested_and_disabled_regions_restore_the_state():
     assert (x @ w).dtype == float32 and ember.get_autocast_dtype() is None
 
 
+def test_a_region_without_a_dtype_takes_the_enclosing_one_as_torch():
+    # autocast("cpu") inside a float16 region (directly, or re-enabled inside a disabled one) ran bfloat16, the
+    # default; PyTorch's takes get_autocast_dtype("cpu"), the dtype the innermost region set (enabled or not)
+
+    def run(lib):
+        x = lib.ones(2, 2)
+        seen = []
+        with lib.autocast("cpu", dtype=lib.float16):
+            with lib.autocast("cpu"):
+                seen.append((x @ x).dtype)
+            with lib.autocast("cpu", enabled=False):
+                seen.append(lib.get_autocast_dtype("cpu"))
+                with lib.autocast("cpu"):
+                    seen.append((x @ x).dtype)
+        with lib.autocast("cpu", dtype=lib.float16, enabled=False):
+            seen.append(lib.get_autocast_dtype("cpu"))
+            with lib.autocast("cpu", enabled=True):
+                seen.append((x @ x).dtype)
+        seen.append(lib.get_autocast_dtype("cpu"))
+        with lib.autocast("cpu"):
+            seen.append((x @ x).dtype)
+        return [str(d).removeprefix("torch.") for d in seen]
+
+    assert run(ember) == ["float16"] * 5 + ["bfloat16"] * 2
+    if torch is not None:
+        assert run(torch) == run(ember)
+
+
 def test_decorator_and_reentered_object():
     region = ember.autocast("cpu")
 

@@ -40,11 +40,15 @@ _NOTHING = contextlib.nullcontext()
 
 class _State(threading.local):
     """This thread's autocast: the dtype of ``LOWER`` ops per device type (None: off for that one, as PyTorch
-    keeps a state per device type) and ``dtype``, the innermost enabled region's (None: off for all)."""
+    keeps a state per device type), ``dtype``, the innermost enabled region's (None: off for all), and per device
+    type the dtype the innermost region set, enabled or not (PyTorch's ``get_autocast_dtype``, which a region
+    without a dtype takes)."""
 
     dtype = None
     cpu = None
     cuda = None
+    cpu_dtype = _DEFAULT_DTYPE["cpu"]
+    cuda_dtype = _DEFAULT_DTYPE["cuda"]
 
 
 _state = _State()
@@ -145,11 +149,11 @@ def is_autocast_enabled(device_type: str | None = None) -> bool:
 
 def get_autocast_dtype(device_type: str | None = None):
     """The dtype autocast runs ``LOWER`` ops in now (in this thread), or None when it is off. Given a
-    ``device_type``, as PyTorch: the dtype of that device's region when one is open, else the dtype a region
-    there would take by default (float16 on "cuda", bfloat16 on "cpu")."""
-    if is_autocast_enabled(device_type):
-        return _state.dtype if device_type is None else getattr(_state, device_type)
-    return None if device_type is None else _DEFAULT_DTYPE.get(device_type, bfloat16)
+    ``device_type``, as PyTorch: the dtype the innermost region there set, enabled or not, else the default
+    (float16 on "cuda", bfloat16 on "cpu"); a region without a dtype takes it."""
+    if device_type is None:
+        return _state.dtype
+    return getattr(_state, f"{device_type}_dtype") if device_type in _DEVICE_TYPES else bfloat16
 
 
 def get_autocast_gpu_dtype():
@@ -200,7 +204,8 @@ class autocast:  # noqa: N801  (PyTorch's name)
     def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled: bool | None = None):
         if device_type not in _DEVICE_TYPES:
             raise ValueError(f"autocast: device_type must be one of {_DEVICE_TYPES}, got {device_type!r}")
-        dtype = _DEFAULT_DTYPE[device_type] if dtype is None else as_dtype(dtype)
+        # without a dtype, the enclosing region's (float16 in autocast("cpu", dtype=float16)), as PyTorch's
+        dtype = get_autocast_dtype(device_type) if dtype is None else as_dtype(dtype)
         if not isinstance(enabled, bool):
             raise TypeError(f"autocast: enabled must be a bool, got {type(enabled).__name__}")
         if enabled and dtype not in LOW_PRECISION:  # a disabled region never reads it (PyTorch's check is alike)
@@ -213,7 +218,9 @@ class autocast:  # noqa: N801  (PyTorch's name)
 
     def __enter__(self):
         state = _state
-        self._saved.append((state.dtype, state.cpu, state.cuda))
+        self._saved.append((state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype))
+        if self.dtype in LOW_PRECISION:  # (a disabled region's float32 is not one a region could take)
+            setattr(state, f"{self.device_type}_dtype", self.dtype)
         if self.enabled:
             _open_region()
             state.dtype = self.dtype
@@ -225,7 +232,7 @@ class autocast:  # noqa: N801  (PyTorch's name)
 
     def __exit__(self, *exc):
         state = _state
-        state.dtype, state.cpu, state.cuda = self._saved.pop()
+        state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype = self._saved.pop()
         if self.enabled:
             _close_region()
         return False
