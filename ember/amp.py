@@ -72,7 +72,8 @@ class GradScaler:
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = growth_interval
         self._growth_tracker = 0
-        self._per_optimizer: dict = {}  # id(optimizer) -> [stage, found_inf]
+        self._scaled = False  # whether scale() was ever called (torch's _scale is made by it)
+        self._per_optimizer: dict = {}  # id(optimizer) -> [stage, found_inf (None: no gradient checked)]
 
     # --- the training step ---
     def scale(self, outputs):
@@ -86,6 +87,7 @@ class GradScaler:
                             f"{type(outputs).__name__}")
         if outputs.symbolic:
             raise _traced("scale")
+        self._scaled = True
         # times a float32 scalar tensor, as torch: a 0-d float16 loss gives a float32 product (the scale as a
         # float16 number is inf at the default 2**16)
         return outputs * Tensor._make(outputs.xp.asarray(self._scale, dtype=np.float32), None)
@@ -95,14 +97,15 @@ class GradScaler:
         once per optimizer between ``update`` calls (call it before clipping gradients)."""
         if not self._enabled:
             return
-        entry = self._per_optimizer.setdefault(id(optimizer), [_READY, False])
+        self._check_scaled("unscale_")
+        entry = self._per_optimizer.setdefault(id(optimizer), [_READY, None])
         if entry[0] == _UNSCALED:
             raise RuntimeError("GradScaler.unscale_ has already been called on this optimizer since the last "
                                "update()")
         if entry[0] == _STEPPED:
             raise RuntimeError("GradScaler.unscale_ is being called after step(); call update() first")
         inverse = _float32(1.0 / self._scale)  # torch's scale.double().reciprocal().float()
-        found_inf = False
+        found_inf = None
         done: set = set()
         for group in optimizer.param_groups:
             for p in group["params"]:
@@ -119,8 +122,8 @@ class GradScaler:
                     raise ValueError("GradScaler.unscale_: attempting to unscale float16 gradients; keep the "
                                      "parameters in float32 and let autocast run float16 ops (as torch)")
                 done.add(id(g))
-                if not bool(g.xp.isfinite(g.array).all()):  # the scaled gradient, as torch's check
-                    found_inf = True
+                finite = bool(g.xp.isfinite(g.array).all())  # the scaled gradient, as torch's check
+                found_inf = bool(found_inf) or not finite
                 # a new array: the backward may have handed one array to several gradients. A bfloat16 one is
                 # multiplied in float32 and rounded once, as torch's (the inverse scale is no bfloat16 number)
                 array = g.array
@@ -137,12 +140,16 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
             raise RuntimeError("GradScaler.step does not support a closure")
+        self._check_scaled("step")
         entry = self._per_optimizer.get(id(optimizer))
         if entry is not None and entry[0] == _STEPPED:
             raise RuntimeError("GradScaler.step has already been called on this optimizer since the last update()")
         if entry is None or entry[0] == _READY:
             self.unscale_(optimizer)
             entry = self._per_optimizer[id(optimizer)]
+        if entry[1] is None:
+            raise RuntimeError("GradScaler.step: no inf checks were recorded for this optimizer: none of its "
+                               "parameters has a gradient (as torch)")
         result = None if entry[1] else optimizer.step(*args, **kwargs)
         entry[0] = _STEPPED
         return result
@@ -157,8 +164,9 @@ class GradScaler:
                 raise ValueError(f"GradScaler.update: new_scale must be a positive finite number, got {new_scale}")
             self._scale = _float32(new_scale)
         else:
-            if not self._per_optimizer:
-                raise RuntimeError("GradScaler.update: no step() or unscale_() was recorded in this iteration")
+            if all(found is None for _, found in self._per_optimizer.values()):
+                raise RuntimeError("GradScaler.update: no step() or unscale_() of an optimizer with gradients was "
+                                   "recorded in this iteration")
             # the product rounded to float32, as torch's _amp_update_scale_; a growth past float32's range is
             # not taken
             if any(found for _, found in self._per_optimizer.values()):
@@ -173,6 +181,12 @@ class GradScaler:
                         self._scale = float(grown)
                     self._growth_tracker = 0
         self._per_optimizer = {}
+
+    def _check_scaled(self, method: str) -> None:
+        """A scaler whose scale() was never called would divide unscaled gradients by the scale (torch asserts)."""
+        if not self._scaled:
+            raise RuntimeError(f"GradScaler.{method}: scale() was never called; call scaler.scale(loss).backward() "
+                               "before it, or the gradients it unscales were never scaled")
 
     # --- state ---
     def get_scale(self) -> float:

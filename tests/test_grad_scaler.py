@@ -113,8 +113,10 @@ def test_float16_gradients_are_refused_as_torch():
     w = ember.tensor(np.array([1.0, 2.0], np.float16), requires_grad=True)
     opt = ember.optim.SGD([w], lr=0.1)
     w.grad = ember.tensor(np.array([1.0, 1.0], np.float16))
+    scaler = GradScaler()
+    scaler.scale(w.sum())
     with pytest.raises(ValueError, match="unscale float16 gradients"):
-        GradScaler().unscale_(opt)
+        scaler.unscale_(opt)
 
 
 @pytest.mark.skipif(torch is None, reason="needs torch")
@@ -192,6 +194,37 @@ def test_bad_arguments_are_named():
         GradScaler().scale(3.0)
 
 
+def test_a_step_without_scaled_gradients_is_refused_as_torch():
+    # step() and unscale_() on a scaler whose scale() was never called divided the unscaled gradients by 65536
+    # and stepped (w moved 1.5e-6 for 0.1); PyTorch asserts, as an optimizer without gradients does
+    w = ember.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    unused = ember.tensor(np.array([3.0], np.float32), requires_grad=True)
+    opt, idle = ember.optim.SGD([w], lr=0.1), ember.optim.SGD([unused], lr=0.1)
+    (w * w).sum().backward()
+    scaler = GradScaler()
+    for call in (scaler.step, scaler.unscale_):
+        with pytest.raises(RuntimeError, match="scale\\(\\) was never called"):
+            call(opt)
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, 2.0])
+    scaler.scale(ember.ones(()))
+    with pytest.raises(RuntimeError, match="no inf checks were recorded for this optimizer"):
+        scaler.step(idle)  # (its unscale_ ran: a second is refused, as torch's)
+    with pytest.raises(RuntimeError, match="no step"):
+        scaler.update()
+    scaler.step(opt)
+    scaler.update()  # (the optimizer with gradients counts)
+    np.testing.assert_allclose(w.detach().numpy(), [1.0 - 0.2 / 65536, 2.0 - 0.4 / 65536])
+    if torch is not None:
+        tw = torch.tensor([1.0, 2.0], requires_grad=True)
+        (tw * tw).sum().backward()
+        with pytest.raises(AssertionError, match="_scale is None"):
+            torch.amp.GradScaler("cpu").step(torch.optim.SGD([tw], lr=0.1))
+        tscaler = torch.amp.GradScaler("cpu")
+        tscaler.scale(torch.ones(()))
+        with pytest.raises(AssertionError, match="No inf checks were recorded for this optimizer"):
+            tscaler.step(torch.optim.SGD([torch.tensor([3.0], requires_grad=True)], lr=0.1))
+
+
 def test_float16_training_with_autocast_and_scaler():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 240)
@@ -220,6 +253,7 @@ def test_a_scaler_inside_a_traced_step_is_a_clear_error(inside):
     net = ember.nn.Linear(3, 2)
     optimizer = ember.optim.SGD(net.parameters(), lr=0.1)
     scaler = ember.amp.GradScaler()
+    scaler.scale(ember.ones(()))  # (an eager step ran before)
 
     @ember.jit
     def step(x):
