@@ -294,7 +294,13 @@ def custom_bwd(bwd=None, *, device_type: str):
     return decorate_bwd
 
 
-__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_autocast_enabled"]
+def is_autocast_available(device_type: str) -> bool:
+    """Whether ``autocast(device_type)`` can run: "cpu" and "cuda" (``torch.amp.is_autocast_available``)."""
+    return device_type in ("cpu", "cuda")
+
+
+__all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_autocast_available",
+           "is_autocast_enabled"]
 
 
 def legacy_path(device_type: str, default_dtype) -> tuple:

@@ -72,6 +72,37 @@ def test_cuda_helpers_without_a_gpu():
             call()
 
 
+def test_cuda_amp_custom_fwd_and_custom_bwd_as_torch():
+    # ember.cuda.amp had neither (an AttributeError for a Function decorated with torch.cuda.amp.custom_fwd); a
+    # CUDA decorator leaves a CPU autocast region as it is, so the forward's product is bfloat16 in both
+
+    def run(lib):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            @lib.cuda.amp.custom_fwd(cast_inputs=lib.float32)
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a @ b
+
+            @staticmethod
+            @lib.cuda.amp.custom_bwd
+            def backward(ctx, grad):
+                a, b = ctx.saved_tensors
+                return grad @ b.t().to(grad.dtype), a.t().to(grad.dtype) @ grad
+
+        a = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            y = Scale.apply(a, lib.ones(3, 2))
+        y.float().sum().backward()
+        return str(y.dtype).removeprefix("torch."), y.detach().float().tolist(), a.grad.tolist()
+
+    with pytest.warns(FutureWarning, match="torch.amp.custom_[fb]wd\\(args..., device_type='cuda'\\)"):
+        ours = run(ember)
+    with pytest.warns(FutureWarning):
+        assert ours == run(torch)
+    assert ember.amp.is_autocast_available("cpu") and not ember.amp.is_autocast_available("xpu")
+
+
 def test_cuda_amp_is_the_old_path_to_ember_amp():
     from ember.cuda.amp import GradScaler, autocast
 
