@@ -518,6 +518,21 @@ def test_jit_retraces_when_the_autocast_state_changes():
     assert forward(x).dtype == float32 and forward.traces == 2
 
 
+def test_jit_retraces_for_the_dtype_a_region_without_one_takes():
+    # a disabled float16 region sets the dtype an inner autocast("cpu") takes: a trace made there (float16 products)
+    # must not serve a call outside it (bfloat16), though autocast is off in both
+
+    @ember.jit
+    def product(x):
+        with ember.autocast("cpu"):
+            return x @ x
+
+    x = ember.ones(2, 2)
+    with ember.autocast("cpu", dtype=ember.float16, enabled=False):
+        assert product(x).dtype == float16
+    assert product(x).dtype == bfloat16 and product.traces == 2
+
+
 def test_jit_conv_batch_norm_step_under_autocast_equals_eager():
     def make():
         ember.manual_seed(0)

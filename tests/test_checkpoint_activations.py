@@ -260,6 +260,26 @@ def test_the_recomputation_runs_under_the_forwards_autocast():
     _assert_same(plain, _grads(net, x, under_autocast(lambda x: checkpoint(net, x))))
 
 
+def test_the_recomputation_keeps_the_dtype_of_a_region_without_one():
+    # a forward in a disabled float16 region runs its inner autocast("cpu") in float16; the recomputation ran it in
+    # bfloat16, the default (a determinism error), where PyTorch restores the forward's autocast dtype
+    w = ember.randn(4, 4, requires_grad=True)
+
+    def block(v):
+        with ember.autocast("cpu"):
+            return (v @ w).float().tanh()
+
+    x = ember.randn(3, 4)
+    grads = []
+    for forward in (block, lambda v: checkpoint(block, v, use_reentrant=False)):
+        w.grad = None
+        with ember.autocast("cpu", dtype=ember.float16, enabled=False):
+            loss = (forward(x) ** 2).sum()
+        loss.backward()  # (outside the region)
+        grads.append(w.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 def test_context_fn_wraps_the_forward_and_the_recomputation():
     import contextlib
 

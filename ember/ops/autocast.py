@@ -42,13 +42,15 @@ class _State(threading.local):
     """This thread's autocast: the dtype of ``LOWER`` ops per device type (None: off for that one, as PyTorch
     keeps a state per device type), ``dtype``, the innermost enabled region's (None: off for all), and per device
     type the dtype the innermost region set, enabled or not (PyTorch's ``get_autocast_dtype``, which a region
-    without a dtype takes)."""
+    without a dtype takes); ``on`` and ``off``, what ``state()`` returns while autocast is on or off (kept by the
+    regions: ``state()`` is read on every ``ember.jit`` call)."""
 
     dtype = None
     cpu = None
     cuda = None
     cpu_dtype = _DEFAULT_DTYPE["cpu"]
     cuda_dtype = _DEFAULT_DTYPE["cuda"]
+    on = off = (None, None, cpu_dtype, cuda_dtype)
 
 
 _state = _State()
@@ -172,10 +174,11 @@ def is_autocast_cpu_enabled() -> bool:
 
 
 def state() -> tuple:
-    """This thread's autocast as a hashable ``(cpu dtype, cuda dtype)``, each None where it is off (both when
-    off). ``ember.jit`` keeps a trace for the state it was made in."""
+    """This thread's autocast as a hashable ``(cpu dtype, cuda dtype, cpu region dtype, cuda region dtype)``: the
+    first two None where it is off (both when off), the last two what ``get_autocast_dtype`` gives per device type
+    (which a region without a dtype takes). ``ember.jit`` keeps a trace for the state it was made in."""
     state = _state
-    return (None, None) if state.dtype is None else (state.cpu, state.cuda)
+    return state.off if state.dtype is None else state.on
 
 
 def unlowered(x: TensorLike, *, on_cuda: bool = True):
@@ -218,7 +221,8 @@ class autocast:  # noqa: N801  (PyTorch's name)
 
     def __enter__(self):
         state = _state
-        self._saved.append((state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype))
+        self._saved.append((state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype, state.on,
+                            state.off))
         if self.dtype in LOW_PRECISION:  # (a disabled region's float32 is not one a region could take)
             setattr(state, f"{self.device_type}_dtype", self.dtype)
         if self.enabled:
@@ -228,11 +232,13 @@ class autocast:  # noqa: N801  (PyTorch's name)
         else:  # another device type's region stays on, as in PyTorch
             setattr(state, self.device_type, None)
             state.dtype = state.cpu if state.cpu is not None else state.cuda
+        state.on = (state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype)
+        state.off = (None, None, state.cpu_dtype, state.cuda_dtype)
         return self
 
     def __exit__(self, *exc):
         state = _state
-        state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype = self._saved.pop()
+        state.dtype, state.cpu, state.cuda, state.cpu_dtype, state.cuda_dtype, state.on, state.off = self._saved.pop()
         if self.enabled:
             _close_region()
         return False

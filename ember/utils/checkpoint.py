@@ -148,10 +148,9 @@ class _Segment:
         # graph upstream of the boundary)
         links = [apply(RESHAPE, (t,), {"shape": tuple(t.shape)}).node for t in self.boundary] if create_graph \
             else None
-        amp = contextlib.ExitStack()
-        for device_type, dtype in zip(("cpu", "cuda"), self.amp):
-            if dtype is not None:
-                amp.enter_context(_autocast.autocast(device_type, dtype))
+        amp = contextlib.ExitStack()  # the forward's autocast, on or off per device type, as PyTorch's
+        for device_type, on, dtype in zip(("cpu", "cuda"), self.amp[:2], self.amp[2:]):
+            amp.enter_context(_autocast.autocast(device_type, dtype, enabled=on is not None))
         with enable_grad(), _random_state(self.rng), amp, self.context, \
                 _installed(_Builder(thread_mode.builder, swap=stand_ins)):
             outputs = self.function(*self.args, **self.kwargs)
