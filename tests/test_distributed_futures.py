@@ -63,3 +63,21 @@ def test_work_wait_refuses_a_negative_timeout_naming_work_wait():
     # None and zero (PyTorch's default timedelta(0)) mean the group's timeout
     assert work.wait() is True and work.wait(timeout=0) is True and work.wait(datetime.timedelta(0)) is True
     assert work.wait(timeout=5.0) is True
+
+
+def test_a_done_callback_that_raises_is_logged_and_the_others_still_run(caplog):
+    torch = pytest.importorskip("torch")
+
+    def run(future_type) -> list:
+        f = future_type()
+        seen = []
+        f.add_done_callback(lambda x: 1 / 0)
+        f.add_done_callback(lambda x: seen.append(x.value()))
+        f.set_result(3)  # raised the ZeroDivisionError here, and the second callback never ran
+        f.add_done_callback(lambda x: 1 / 0)  # on a done future: run now, its error logged too
+        f.add_done_callback(lambda x: seen.append(x.wait() + 1))
+        return seen + [f.wait()]
+
+    assert run(Future) == run(torch.futures.Future) == [3, 4, 3]
+    errors = [r for r in caplog.records if "when running the callback: ZeroDivisionError" in r.getMessage()]
+    assert len(errors) == 2

@@ -4,8 +4,11 @@ runs when the future is first waited on, polled done, or set, whichever comes fi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 
 class Future:
@@ -72,9 +75,10 @@ class Future:
         return child
 
     def add_done_callback(self, callback: Callable[[Future], None]) -> None:
-        """Run ``callback(self)`` once this future completes (now, if it has)."""
+        """Run ``callback(self)`` once this future completes (now, if it has). An error the callback raises is
+        logged and goes no further (the other callbacks still run), as PyTorch's."""
         if self._done:
-            callback(self)
+            _run_callback(callback, self)
         else:
             self._callbacks.append(callback)
 
@@ -93,7 +97,15 @@ class Future:
         self._value, self._error, self._done = value, error, True
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
-            callback(self)
+            _run_callback(callback, self)
+
+
+def _run_callback(callback: Callable[[Future], None], future: Future) -> None:
+    try:
+        callback(future)
+    except Exception as exc:  # as torch's add_done_callback: logged, not raised from set_result or wait
+        _log.error("Got the following error when running the callback: %s: %s", type(exc).__name__, exc,
+                   exc_info=exc)
 
 
 __all__ = ["Future"]
