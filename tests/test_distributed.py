@@ -439,6 +439,37 @@ def test_ranks_that_differ_in_dtype_op_or_row_shape_get_an_error_naming_it(tmp_p
     assert expected in err, err
 
 
+
+@needs_mpiexec
+def test_destroy_process_group_takes_a_group_as_pytorch_s(tmp_path):
+    """destroy_process_group(group) was a TypeError; a new_group's group is destroyed alone, the default group (None
+    or group.WORLD) with every new_group's, and a destroyed group's calls raise, naming the call."""
+    script = write(tmp_path, """
+import pytest
+dist.init_process_group(timeout=10)
+sub, alone = dist.new_group([0, 1]), dist.new_group([1])
+dist.destroy_process_group(alone)  # a no-op on rank 0, outside it
+dist.destroy_process_group(sub)
+with pytest.raises(ValueError, match=r"^all_reduce: the process group was destroyed"):
+    dist.all_reduce(ember.ones(2), group=sub)
+with pytest.raises(ValueError, match="already destroyed"):
+    dist.destroy_process_group(sub)
+t = ember.ones(2)
+dist.all_reduce(t)
+assert t.tolist() == [2.0, 2.0]
+sub = dist.new_group([0, 1])
+dist.destroy_process_group(dist.group.WORLD)
+assert not dist.is_initialized()
+with pytest.raises(ValueError, match=r"^broadcast: the process group was destroyed"):
+    dist.broadcast(ember.ones(2), 0, group=sub)
+dist.init_process_group(timeout=10)
+dist.all_reduce(t)
+print("destroyed ok", t.tolist())
+""")
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("destroyed ok [4.0, 4.0]") == 2, out
+
 def test_world_from_launcher_environments():
     assert world_from_env({}) == (0, 1, 0, 0)
     assert world_from_env({"PMI_RANK": "1", "PMI_SIZE": "4", "MPI_LOCALRANKID": "1"})[:3] == (1, 4, 1)

@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 import time
+import weakref
 from enum import Enum, StrEnum
 
 import numpy as np
@@ -175,6 +176,7 @@ class ProcessGroup:
         self.ranks = tuple(range(self.size)) if ranks is None else tuple(ranks)  # the job rank of each member
         self.timeout = timeout
         self.broken = False
+        self._destroyed = False  # by destroy_process_group (it is then broken too)
         self._census = comm.Dup()
         self._seq = 0
 
@@ -247,7 +249,18 @@ class ProcessGroup:
 
     def _check_usable(self, what: str) -> None:
         if self.broken:
+            if self._destroyed:
+                raise ValueError(f"{what}: the process group was destroyed (destroy_process_group)")
             raise DistributedError(f"{what}: the process group is broken by an earlier failure; end the job")
+
+    def _destroy(self) -> None:
+        """Free its communicators; its later calls raise."""
+        if self._destroyed:
+            raise ValueError("destroy_process_group: the process group was already destroyed")
+        if not self.broken:
+            self.comm.Free()
+            self._census.Free()
+        self.broken = self._destroyed = True
 
     # --- collectives on arrays (NumPy or CuPy); results are new arrays ---
     def barrier(self) -> None:
@@ -516,6 +529,7 @@ def _describe_signature(rank: int, row: np.ndarray, table: np.ndarray) -> str:
 
 # --- the default group ---
 _group: ProcessGroup | None = None
+_subgroups: weakref.WeakSet = weakref.WeakSet()  # new_group's groups, destroyed with the default group
 _exit_registered = False
 _crashed = False
 _interrupted = False  # the uncaught error was a KeyboardInterrupt
@@ -610,9 +624,25 @@ def _all_ranks_end(MPI, seconds: float) -> bool:
     return True
 
 
-def destroy_process_group() -> None:
-    """Leave the process group (collectives raise until ``init_process_group`` is called again)."""
+def destroy_process_group(group: ProcessGroup | None = None) -> None:
+    """Destroy ``group``, as PyTorch's: a group from ``new_group`` alone (its later calls raise), or, for None or
+    the default group, every group (collectives raise until ``init_process_group`` is called again). A rank
+    outside the group (``GroupMember.NON_GROUP_MEMBER``) does nothing."""
     global _group
+    from ember.distributed.membership import GroupMember
+
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return
+    if group is not None and group is not _group:
+        if not isinstance(group, ProcessGroup):
+            raise TypeError(f"destroy_process_group: group must be a ProcessGroup from init_process_group or "
+                            f"new_group, got {type(group).__name__}")
+        group._destroy()
+        _subgroups.discard(group)
+        return
+    for subgroup in list(_subgroups):
+        subgroup._destroy()
+    _subgroups.clear()
     if _group is not None and not _group.broken:
         _group.comm.Free()
         _group._census.Free()

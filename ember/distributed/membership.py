@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from ember.distributed.group import ProcessGroup, _seconds, default_group, is_initialized
+from ember.distributed.group import ProcessGroup, _seconds, _subgroups, default_group, is_initialized
 
 
 class _NonMember:
@@ -52,6 +52,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
         return GroupMember.NON_GROUP_MEMBER
     if timeout is not None:
         group.timeout = _seconds(timeout, "new_group")
+    _subgroups.add(group)
     return group
 
 
