@@ -432,8 +432,17 @@ def test_mismatched_shapes_are_an_error_on_every_rank(tmp_path):
     # rows of different widths: all_to_all would scramble them, not fail
     ("w = 3 + 2 * dist.get_rank()\ndist.all_to_all_single(ember.zeros((2, w)), ember.ones((2, w)))",
      "rank 0 called all_to_all #1 on shape [?, 3]; rank 1 called all_to_all #1 on shape [?, 5]"),
-], ids=["dtype", "op", "row shape"])
-def test_ranks_that_differ_in_dtype_op_or_row_shape_get_an_error_naming_it(tmp_path, call, expected):
+    # a reduce's op and dst, and a gather's or scatter's root: every rank's description was the same
+    ("dist.reduce(ember.ones(3), dst=dist.get_rank())",
+     "rank 0 called reduce #1 on shape [3] to dst 0; rank 1 called reduce #1 on shape [3] to dst 1"),
+    ("dist.reduce(ember.ones(3), op='sum' if dist.get_rank() == 0 else 'max')",
+     "rank 0 called reduce #1 on shape [3] with op sum; rank 1 called reduce #1 on shape [3] with op max"),
+    ("dist.gather(ember.ones(2), [ember.ones(2), ember.ones(2)], dst=dist.get_rank())",
+     "rank 0 called gather #1 on shape [2] to dst 0; rank 1 called gather #1 on shape [2] to dst 1"),
+    ("dist.scatter(ember.ones(2), [ember.ones(2), ember.ones(2)], src=dist.get_rank())",
+     "rank 0 called scatter #1 on shape [2] from src 0; rank 1 called scatter #1 on shape [2] from src 1"),
+], ids=["dtype", "op", "row shape", "reduce dst", "reduce op", "gather dst", "scatter src"])
+def test_ranks_that_differ_in_dtype_op_root_or_row_shape_get_an_error_naming_it(tmp_path, call, expected):
     code, _, err, elapsed = run(2, write(tmp_path, f"dist.init_process_group(timeout=10)\n{call}\n"))
     assert code != 0 and elapsed < 30
     assert expected in err, err

@@ -513,17 +513,27 @@ def _mpi_op(op: ReduceOp, dtype):
 
 
 def _describe_signature(rank: int, row: np.ndarray, table: np.ndarray) -> str:
-    """What ``rank`` called, with the dtype, reduce op or source rank where the ranks differ in them."""
+    """What ``rank`` called, with the dtype, reduce op or root rank (in the group) where the ranks differ in them."""
     kind = next((k for k, v in _KINDS.items() if v == row[1]), "?")
     dims = ", ".join("?" if d < 0 else str(int(d)) for d in row[5 : 5 + int(row[3])])
     text = f"rank {rank} called {kind} #{int(row[0])} on shape [{dims}]"
     if (table[:, 2] != row[2]).any():
         text += f" of dtype {wire.dtype_name(int(row[2]))}"
     if (table[:, 4] != row[4]).any():
+        extra = int(row[4])
         if kind in ("all_reduce", "reduce_scatter"):
-            text += f" with op {list(ReduceOp)[int(row[4])].value}"
-        elif kind == "broadcast":
-            text += f" from src {int(row[4])}"
+            text += f" with op {list(ReduceOp)[extra].value}"
+        elif kind in ("broadcast", "scatter"):
+            text += f" from src {extra}"
+        elif kind == "gather":
+            text += f" to dst {extra}"
+        elif kind == "reduce":  # extra: the op's number * 1024 + dst
+            ops, dsts = np.divmod(table[:, 4], 1024)
+            op, dst = divmod(extra, 1024)
+            if (ops != op).any():
+                text += f" with op {list(ReduceOp)[op].value}"
+            if (dsts != dst).any():
+                text += f" to dst {dst}"
     return text
 
 
