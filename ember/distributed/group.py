@@ -26,7 +26,7 @@ from ember.distributed.futures import Future
 
 DEFAULT_TIMEOUT = 30.0
 _CENSUS_GRACE = 1.0
-_MAX_DIMS = 8
+_MAX_DIMS = 64  # NumPy's and CuPy's limit: every array's shape fits the signature
 
 
 class DistributedError(RuntimeError):
