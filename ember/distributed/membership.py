@@ -93,14 +93,23 @@ def check_not_self(group: ProcessGroup, what: str, role: str, rank: int) -> None
                          "to another rank")
 
 
+def _member_of(group, what: str) -> ProcessGroup:
+    """The group a rank lookup names (the default one for None); refused on a rank outside it, which has no
+    handle on it to look up."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        raise ValueError(f"{what}: this rank is not a member of the group (new_group gave it "
+                         "GroupMember.NON_GROUP_MEMBER), so it cannot look up the group's ranks")
+    return resolve(group, what)
+
+
 def get_process_group_ranks(group) -> list:
     """The job ranks of ``group``'s members, in group rank order (every rank for None)."""
-    return list(resolve(group, "get_process_group_ranks").ranks)
+    return list(_member_of(group, "get_process_group_ranks").ranks)
 
 
 def get_global_rank(group, group_rank: int) -> int:
     """The job rank of ``group``'s member ``group_rank``."""
-    g = resolve(group, "get_global_rank")
+    g = _member_of(group, "get_global_rank")
     if not 0 <= group_rank < g.size:
         raise ValueError(f"get_global_rank: group rank {group_rank} is outside the group of {g.size}")
     return g.ranks[group_rank]
@@ -108,7 +117,7 @@ def get_global_rank(group, group_rank: int) -> int:
 
 def get_group_rank(group, global_rank: int, what: str = "get_group_rank") -> int:
     """The rank in ``group`` of the job's rank ``global_rank``."""
-    g = resolve(group, what)
+    g = _member_of(group, what)
     try:
         return g.ranks.index(int(global_rank))
     except ValueError:

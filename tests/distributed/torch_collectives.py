@@ -93,6 +93,14 @@ if r == 1:
         assert dist.all_reduce(t, group=g) is None
     assert "not a member" in str(caught[0].message)
     np.testing.assert_array_equal(t.numpy(), 1)
+    # the rank lookups of a group this rank is outside: an error naming the call (was 'NoneType' has no 'ranks')
+    for lookup in (lambda: dist.get_process_group_ranks(g), lambda: dist.get_global_rank(g, 0),
+                   lambda: dist.get_group_rank(g, 0)):
+        try:
+            lookup()
+            raise AssertionError("a rank outside the group looked up its ranks")
+        except ValueError as e:
+            assert str(e).startswith("get_") and "not a member of the group" in str(e), e
 else:
     assert dist.get_process_group_ranks(g) == [0, 2]
     assert dist.get_global_rank(g, 1) == 2 and dist.get_group_rank(g, 2) == 1
