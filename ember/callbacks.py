@@ -104,7 +104,7 @@ def _monitored(logs: dict | None, monitor: str, who: str, model=None) -> float |
 
 def _monitored_or_warn(logs: dict | None, monitor: str, who: str, model, skipping: str) -> float | None:
     """``_monitored``, but a value missing from the logs warns (saying what is ``skipping``) and gives None: Keras
-    3's ReduceLROnPlateau and ModelCheckpoint carry on without it."""
+    3's EarlyStopping, ReduceLROnPlateau and ModelCheckpoint carry on without it."""
     try:
         return _monitored(logs, monitor, who, model)
     except KeyError as exc:
@@ -136,7 +136,8 @@ class EarlyStopping(Callback):
     Keras's arguments, by name (Keras's positional order, ``min_delta`` before ``patience``, differs from this
     class's former one): ``baseline``, a value to beat (an improvement that does not beat it still counts as an
     epoch without progress); ``start_from_epoch``, the epochs before it neither
-    improve nor wait (a warm-up); ``verbose=1`` says when it stops."""
+    improve nor wait (a warm-up); ``verbose=1`` says when it stops. An epoch whose logs lack ``monitor`` warns and
+    is skipped, as Keras 3's."""
 
     def __init__(self, monitor: str = "val_loss", *, patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
                  restore_best_weights: bool = False, baseline: float | None = None, start_from_epoch: int = 0,
@@ -156,7 +157,8 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         if epoch < self.start_from_epoch:
             return
-        current = _monitored(logs, self.monitor, "EarlyStopping", self.model)
+        current = _monitored_or_warn(logs, self.monitor, "EarlyStopping", self.model,
+                                     f"epoch {epoch + 1} neither improves nor counts toward the patience")
         if current is None:
             return
         self.wait += 1
@@ -261,7 +263,8 @@ class TerminateOnNaN(Callback):
 
 class LearningRateScheduler(Callback):
     """Step an ``ember.optim.lr_scheduler`` every epoch (or every batch with ``per_batch=True``);
-    ``ReduceLROnPlateau`` gets the monitored value. As in Keras, an epoch's logs get the lr its steps used
+    ``ReduceLROnPlateau`` gets the monitored value (logs without it warn and leave the lr, as Keras 3's
+    ReduceLROnPlateau callback). As in Keras, an epoch's logs get the lr its steps used
     (``lr``; with ``per_batch``, its last step's), not the one the scheduler sets for the next.
 
     Keras's form, a function ``schedule(epoch, lr) -> lr`` (or ``schedule(epoch)``), sets every parameter
@@ -287,7 +290,8 @@ class LearningRateScheduler(Callback):
     def _step(self, logs) -> None:
         self.used = self._lr()
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
-            current = _monitored(logs, self.monitor, "LearningRateScheduler", self.model)
+            current = _monitored_or_warn(logs, self.monitor, "LearningRateScheduler", self.model,
+                                         "ReduceLROnPlateau is not stepped and the lr is left")
             if current is not None:
                 self.scheduler.step(current)
         else:

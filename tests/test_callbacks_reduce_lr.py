@@ -7,7 +7,7 @@ import pytest
 
 import ember
 import ember.nn as nn
-from ember.callbacks import ModelCheckpoint, ReduceLROnPlateau
+from ember.callbacks import EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau
 from ember.model import Model
 
 
@@ -58,6 +58,39 @@ def test_a_missing_monitor_warns_and_carries_on_as_keras_3():
         with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs \['loss', 'lr'\]; the lr is left"):
             missing.on_epoch_end(epoch, logs)
         assert logs["lr"] == 1.0 and missing.model.optimizer.param_groups[0]["lr"] == 1.0
+
+
+def test_early_stopping_warns_and_skips_an_epoch_without_the_monitor_as_keras_3():
+    net = nn.Sequential(nn.Linear(2, 1))
+    model = Model(net, "mse", ember.optim.SGD(net.parameters(), lr=0.1))
+    stopper = EarlyStopping(patience=1)
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    stopper.on_epoch_end(0, {"loss": 1.0, "val_loss": 1.0})
+    for epoch in (1, 2, 3):  # epochs without the monitor neither count toward the patience nor stop the fit
+        with pytest.warns(UserWarning, match=r"EarlyStopping: .*'val_loss' is not in the logs \['loss'\]; epoch "
+                                             f"{epoch + 1} neither improves"):
+            stopper.on_epoch_end(epoch, {"loss": 1.0})
+    assert stopper.wait == 0 and not getattr(model, "stop_training", False)
+    stopper.on_epoch_end(4, {"loss": 1.0, "val_loss": 1.0})
+    stopper.on_epoch_end(5, {"loss": 1.0, "val_loss": 1.0})
+    assert model.stop_training and stopper.stopped_epoch == 5
+
+
+def test_scheduler_callback_with_reduce_lr_on_plateau_warns_without_the_monitor():
+    net = nn.Sequential(nn.Linear(2, 1))
+    optimizer = ember.optim.SGD(net.parameters(), lr=1.0)
+    model = Model(net, "mse", optimizer)
+    callback = LearningRateScheduler(ember.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0))
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch in range(3):
+        callback.on_epoch_begin(epoch)
+        logs = {"loss": 1.0}
+        with pytest.warns(UserWarning, match=r"'val_loss' is not in the logs \['loss'\]; ReduceLROnPlateau is not "
+                                             "stepped"):
+            callback.on_epoch_end(epoch, logs)
+        assert logs["lr"] == 1.0 and optimizer.param_groups[0]["lr"] == 1.0
 
 
 def test_min_lr_is_compared_in_float32_as_keras_3():
