@@ -16,36 +16,91 @@ def _leaves(net) -> list[tuple[str, object]]:
             if not any(True for _ in m.children()) or any(True for _ in m.parameters(recurse=False))]
 
 
-def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, str]:
-    """Run one sample through ``net`` (evaluation mode, no gradients) and record each leaf's output shape."""
+def _flat_shapes(output) -> list[tuple] | None:
+    """The shapes of the tensors in ``output`` (a tensor, or nested tuples and lists of them), in order."""
+    if isinstance(output, (tuple, list)):
+        shapes = [s for o in output for s in (_flat_shapes(o) or [])]
+        return shapes or None
+    shape = getattr(output, "shape", None)
+    return None if shape is None else [tuple(shape)]
+
+
+def _run_sample(net, leaves, sample_shape: tuple, dtype, device) -> dict[int, list[tuple] | None]:
+    """Each leaf's output shapes for one run of ``net`` on zeros of ``sample_shape`` (batch included)."""
     from ember import autograd
     from ember.tensor import Tensor
 
-    shapes: dict[int, str] = {}
+    shapes: dict[int, list[tuple] | None] = {}
 
     def record(module, args, output):
-        out = output[0] if isinstance(output, (tuple, list)) and output else output
-        shape = getattr(out, "shape", None)
-        shapes[id(module)] = "?" if shape is None else str(("N", *tuple(shape)[1:])).replace("'", "")
+        shapes[id(module)] = _flat_shapes(output)
 
     handles = [m.register_forward_hook(record) for _, m in leaves]
-    params = list(net.parameters())
-    if dtype is None:  # a float64 (or half) network refuses a float32 sample
-        dtype = next((p.array.dtype for p in params if p.is_floating_point()), np.float32)
-    modes = [(m, m.training) for m in net.modules()]  # each module's own: a frozen BatchNorm stays in eval
     try:
-        net.eval()
-        sample = Tensor._make(np.zeros((1, *input_shape), dtype), None)
-        if params and params[0].array.__class__ is not np.ndarray:
-            sample = sample.to(params[0].device)
+        sample = Tensor._make(np.zeros(sample_shape, dtype), None)
+        if device is not None:
+            sample = sample.to(device)
         with autograd.no_grad():
             net(sample)
     finally:
-        for module, training in modes:
-            module.training = training
         for handle in handles:
             handle.remove()
     return shapes
+
+
+def _shape_text(one: tuple, two: tuple | None) -> str:
+    """A shape with its batch dimensions as N: those that are 1 in a batch of one and 2 in a batch of two (the
+    batch is not always first: an LSTM's hidden state is (layers, N, hidden)); without the second run, the first
+    dimension. A dimension that grew otherwise with the batch (k to 2k: batch folded into it) shows as kN."""
+    if two is None or len(two) != len(one):
+        dims = ["N", *one[1:]] if one else []
+    else:
+        dims = [d if d == e else "N" if d == 1 and e == 2 else f"{d}N" if e == 2 * d else "?"
+                for d, e in zip(one, two)]
+    return "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _output_shapes(net, leaves, input_shape: tuple, dtype) -> dict[int, list[str]]:
+    """Run a batch of one sample and then of two through ``net`` (evaluation mode, no gradients) and give each
+    leaf's output shapes, every output of a multi-output layer (an LSTM's output and states) included."""
+    params = list(net.parameters())
+    if dtype is None:  # a float64 (or half) network refuses a float32 sample
+        dtype = next((p.array.dtype for p in params if p.is_floating_point()), np.float32)
+    device = params[0].device if params and params[0].array.__class__ is not np.ndarray else None
+    modes = [(m, m.training) for m in net.modules()]  # each module's own: a frozen BatchNorm stays in eval
+    try:
+        net.eval()
+        ones = _run_sample(net, leaves, (1, *input_shape), dtype, device)
+        try:
+            twos = _run_sample(net, leaves, (2, *input_shape), dtype, device)
+        except Exception:  # a network written for a batch of one: the batch is taken to be the first dimension
+            twos = {}
+    finally:
+        for module, training in modes:
+            module.training = training
+    texts: dict[int, list[str]] = {}
+    for key, shapes in ones.items():
+        other = twos.get(key)
+        if other is not None and len(other) != len(shapes):
+            other = None
+        texts[key] = ["?"] if shapes is None else [_shape_text(s, None if other is None else other[i])
+                                                   for i, s in enumerate(shapes)]
+    return texts
+
+
+def _shape_lines(shapes: list[str], width: int) -> list[str]:
+    """One output's shape as it is; several as Keras's list of shapes, wrapped after a comma to fit ``width``."""
+    if len(shapes) == 1:
+        return [_cut(shapes[0], width)]
+    lines, line = [], "["
+    for i, shape in enumerate(shapes):
+        piece = shape + ("]" if i == len(shapes) - 1 else ",")
+        if len(line) + len(piece) > width and line.strip(" ["):
+            lines.append(line.rstrip())
+            line = " "
+        line += piece + " "
+    lines.append(line.rstrip())
+    return [_cut(text, width) for text in lines]
 
 
 def _is_shape(shape) -> bool:
@@ -75,8 +130,10 @@ def summary(net, input_shape: tuple | None = None, dtype=None) -> str:
     for name, module in leaves:
         count = sum(math.prod(p.shape) for p in module.parameters(recurse=False))
         label = _cut(f"{name or 'net'} ({type(module).__name__})", name_w - 1)
-        shape = _cut(shapes.get(id(module), "-" if input_shape is None else "(not called)"), shape_w - 1)
+        shape, *more = _shape_lines(shapes.get(id(module), ["-" if input_shape is None else "(not called)"]),
+                                    shape_w - 1)
         lines.append(f"{label:<{name_w}}{shape:<{shape_w}}{count:>{count_w},}")
+        lines += [f"{'':<{name_w}}{text}" for text in more]
     total = sum(math.prod(p.shape) for p in net.parameters())
     trainable = sum(math.prod(p.shape) for p in net.parameters() if p.requires_grad)
     lines += [rule, f"Total params: {total:,}", f"Trainable params: {trainable:,}",

@@ -202,6 +202,30 @@ def test_summary_samples_in_the_networks_dtype():
     assert "(N, 5, 3)" in lines[1]
 
 
+def test_summary_shows_every_output_of_a_multi_output_layer():
+    # an LSTM's row showed only its output's shape; Keras lists each output's, with the batch where it lies
+    from ember.summary import summary
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(4, 6, batch_first=True)
+            self.head = nn.Linear(6, 2)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    table = summary(Recurrent(), input_shape=(5, 4))
+    assert max(len(line) for line in table.splitlines()) <= 80
+    rows = table.splitlines()
+    at = next(i for i, line in enumerate(rows) if line.startswith("lstm (LSTM)"))
+    assert rows[at].split()[2:] == ["[(N,", "5,", "6),", "(1,", "N,", "6),", "288"]
+    assert rows[at + 1].strip() == "(1, N, 6)]" and "(N, 2)" in rows[at + 2]
+    gru = summary(nn.Sequential(nn.GRU(4, 3, num_layers=2, batch_first=True)), input_shape=(5, 4))
+    assert "[(N, 5, 3), (2, N, 3)]" in gru  # one line when it fits
+
+
 def test_summary_leaves_each_layers_own_mode():
     from ember.summary import summary
 
