@@ -161,6 +161,17 @@ def test_table_row_limit_and_sort_by_none_as_pytorch():
     assert names(stats.table(sort_by=None)) == ["matmul", "relu", "sum", "neg"]
 
 
+def test_table_has_memory_columns_only_under_profile_memory_as_pytorch():
+    x = ember.randn(4, 4)
+    for profile_memory in (False, True):
+        with ember.profiler.profile(profile_memory=profile_memory) as prof:
+            (x @ x).relu()
+        table = prof.key_averages().table()
+        assert ("CPU Mem" in table.splitlines()[1]) is profile_memory and ("Peak memory" in table) is profile_memory
+        row = table.splitlines()[3].split()  # an op, 4 times, (the 64 b it made), 1 call, FLOPs, bytes, GFLOP/s
+        assert row[5:8] == ["64", "b", "1"] if profile_memory else row[5] == "1" and len(row) == 10
+
+
 @pytest.mark.parametrize("shape", [3, None, "ab", (2, "x"), [(2, 3), 4]])
 def test_summaries_refuse_an_input_shape_that_is_not_a_shape(shape):
     """Each was a TypeError from inside ("'int' object is not subscriptable" and the like)."""

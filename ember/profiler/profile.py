@@ -317,15 +317,16 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
     names = [s.name if name_width is None or len(s.name) <= name_width else s.name[:name_width - 3] + "..."
              for s in shown]
     width = max([len("Name")] + [len(n) for n in names]) + 2
-    heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", "CPU Mem", "# of Calls", "Total FLOPs", "Bytes",
-             "GFLOP/s"]
+    memory = peak_memory is not None  # PyTorch's table has memory columns only under profile_memory
+    heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", *(["CPU Mem"] if memory else []), "# of Calls",
+             "Total FLOPs", "Bytes", "GFLOP/s"]
     rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
     lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
     for s, name in zip(shown, names):
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
         cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns, unit), _time(s.total_ns, unit),
-                 _time(s.avg_ns, unit),
-                 _size(s.out_bytes), str(s.calls), _count(s.flops), _size(s.bytes), f"{rate:.2f}"]
+                 _time(s.avg_ns, unit), *([_size(s.out_bytes)] if memory else []), str(s.calls), _count(s.flops),
+                 _size(s.bytes), f"{rate:.2f}"]
         lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
     lines.append(rule)
     lines.append(f"Self CPU time total: {_time(total, unit)}")
