@@ -172,6 +172,55 @@ def test_table_has_memory_columns_only_under_profile_memory_as_pytorch():
         assert row[5:8] == ["64", "b", "1"] if profile_memory else row[5] == "1" and len(row) == 10
 
 
+class _TwoCallSites(nn.Module):
+    """One op (linear) called from two places, for the call-stack grouping."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(64, 64), nn.Linear(64, 64)
+
+    def first(self, x):
+        return self.a(x)
+
+    def second(self, x):
+        return self.b(x)
+
+    def forward(self, x):
+        return self.second(self.first(x).relu())
+
+
+def test_with_stack_groups_by_call_site_and_exports_collapsed_stacks(tmp_path):
+    # with_stack and group_by_stack_n were accepted and ignored, and export_stacks did not exist
+    net, x = _TwoCallSites(), ember.randn(256, 64)
+    with ember.profiler.profile(with_stack=True) as prof:
+        net(x)
+    linear = [e for e in prof.events if e.name == "linear"]
+    assert [e.stack[0].split(": ")[1] for e in linear] == ["first", "second"]  # innermost first, as PyTorch's
+    assert all(__file__ in frame for e in linear for frame in e.stack[:2])  # Ember's own frames are left out
+    assert [s.calls for s in prof.key_averages() if s.key == "linear"] == [2]
+    by_site = [s for s in prof.key_averages(group_by_stack_n=1) if s.key == "linear"]
+    assert [(s.calls, s.stack) for s in by_site] == [(1, linear[0].stack[:1]), (1, linear[1].stack[:1])]
+    table = prof.key_averages(group_by_stack_n=2).table(sort_by=None)
+    rows = table.splitlines()
+    assert rows[1].endswith("Source Location") and rows[3].endswith(": first") and rows[4].endswith(": forward")
+    assert "Source Location" not in prof.key_averages().table()
+    path = tmp_path / "stacks.txt"
+    prof.export_stacks(path, "self_cpu_time_total")
+    lines = [line for line in path.read_text().splitlines() if line.split(" ")[0].endswith(";linear")]
+    assert len(lines) == 2 and all(" " not in line.rsplit(" ", 1)[0] for line in lines)  # one space: the value
+    frames, value = lines[0].rsplit(" ", 1)
+    assert frames.split(";")[-2].endswith(":_first") and int(value) == (linear[0].end - linear[0].start) // 1000
+    assert frames.split(";")[-3].endswith(":_forward")  # outermost first
+    with pytest.raises(ValueError, match="metric"):
+        prof.export_stacks(path, "cpu_time_total")
+    with pytest.raises(ValueError, match="group_by_stack_n"):
+        prof.key_averages(group_by_stack_n=-1)
+    with ember.profiler.profile() as plain:  # without with_stack nothing is taken: one row, no stacks
+        net(x)
+    assert all(e.stack == [] for e in plain.events)
+    assert [s.calls for s in plain.key_averages(group_by_stack_n=3) if s.key == "linear"] == [2]
+
+
 @pytest.mark.parametrize("shape", [3, None, "ab", (2, "x"), [(2, 3), 4]])
 def test_summaries_refuse_an_input_shape_that_is_not_a_shape(shape):
     """Each was a TypeError from inside ("'int' object is not subscriptable" and the like)."""

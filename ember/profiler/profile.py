@@ -25,6 +25,7 @@ class OpStats(NamedTuple):
     op: str | None = None  # the op name alone where ``name`` also shows the input shapes
     shapes: tuple | None = None  # the input shapes grouped on (``group_by_input_shape``); None where not grouped
     top_level: bool = True  # the group's first call is inside no ``record_function`` range (PyTorch's cpu_parent)
+    frames: tuple = ()  # the innermost call-stack frames grouped on (``group_by_stack_n``)
 
     @property
     def avg_ns(self) -> float:
@@ -61,6 +62,11 @@ class OpStats(NamedTuple):
     @property
     def self_cpu_memory_usage(self) -> int:
         return self.out_bytes
+
+    @property
+    def stack(self) -> list:
+        """The top ``group_by_stack_n`` frames of the group's calls, innermost first (empty where not grouped)."""
+        return list(self.frames)
 
     @property
     def input_shapes(self) -> list | str:
@@ -112,18 +118,21 @@ class StatsList(list):
         ``sort_by=None`` keeps the order of first call, a negative ``row_limit`` shows every row, names longer than
         ``max_name_column_width`` are cut, ``header`` is printed above, ``top_level_events_only`` leaves out what
         ran inside a ``record_function`` range and ``time_unit`` ("s", "ms", "us") fixes the unit of the times.
-        The input shapes are in the names (``group_by_input_shape``), so there is no shapes or source column to
-        size."""
+        Rows grouped by call stack (``group_by_stack_n``) end with a "Source Location" column, one frame a line,
+        each cut to its last ``max_src_column_width`` characters. The input shapes are in the names
+        (``group_by_input_shape``), so there is no shapes column to size."""
         if time_unit is not None and time_unit not in TIME_UNITS:
             raise ValueError(f"table: unknown time_unit {time_unit!r}; expected one of {sorted(TIME_UNITS)}")
         if max_name_column_width is not None and max_name_column_width < 4:
             raise ValueError(f"table: max_name_column_width must be at least 4, got {max_name_column_width}")
         stats = [s for s in self if s.top_level] if top_level_events_only else self
         return _table(stats, sort_by, row_limit, self.total_ns, self.peak_memory, max_name_column_width, header,
-                      time_unit)
+                      time_unit, max_src_column_width)
 
 
 _RECORDING = ("WARMUP", "RECORD", "RECORD_AND_SAVE")
+_STACK_METRICS = ("self_cpu_time_total", "self_cuda_time_total", "self_xpu_time_total", "self_device_time_total")
+_COLLAPSED = str.maketrans(" ;\t\n", "____")  # the format's separators, kept out of a frame
 
 
 class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() as prof``)
@@ -134,6 +143,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     the active steps are kept, each a ``ProfilerStep#<n>`` range (``ProfilerStep*`` in the table, as PyTorch's);
     ``on_trace_ready(prof)`` runs at the end of each active cycle (without a schedule,
     at the end of the block). ``activities`` are accepted as PyTorch's: Ember times every op on the host.
+    ``with_stack`` records the Python call stack of each op (``event.stack``; the frames outside Ember), for
+    ``key_averages(group_by_stack_n=)`` and ``export_stacks``.
 
     >>> with ember.profiler.profile() as prof:
     ...     loss = model(x).sum(); loss.backward()
@@ -157,6 +168,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self.on_trace_ready = on_trace_ready
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
+        self.with_stack = with_stack
         self.events = EventList()
         self.peak_memory = 0  # bytes allocated at the peak above the level at entry (tracemalloc)
         self.step_num = 0
@@ -237,13 +249,16 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     # --- reading ---
     def key_averages(self, group_by_input_shape: bool = False, group_by_stack_n: int = 0) -> StatsList:
         """One OpStats per op name (per name and input shapes with ``group_by_input_shape``, which needs
-        ``record_shapes``), in order of first call; a labelled range's ``time_ns`` is its self time, its
+        ``record_shapes``; per name and innermost ``group_by_stack_n`` frames of the call stack, which needs
+        ``with_stack``), in order of first call; a labelled range's ``time_ns`` is its self time, its
         ``total_ns`` the whole range."""
+        if isinstance(group_by_stack_n, bool) or not isinstance(group_by_stack_n, int) or group_by_stack_n < 0:
+            raise ValueError(f"key_averages: group_by_stack_n must be a non-negative int, got {group_by_stack_n!r}")
         totals: dict = {}
         top: dict = {}
         for e, (dur, nested) in zip(self.events, zip(*_self_times(self.events))):
             name = "ProfilerStep*" if e.name.startswith("ProfilerStep#") else e.name  # the steps as one row
-            key = (name, e.shapes) if group_by_input_shape else name
+            key = (name, e.shapes if group_by_input_shape else None, e.frames[:group_by_stack_n])
             t = totals.get(key)
             if t is None:
                 totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start]
@@ -255,9 +270,10 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 t[3] += e.bytes
                 t[4] += e.out_bytes
                 t[5] += e.end - e.start
-        stats = [OpStats(key, *t, top_level=top[key]) if isinstance(key, str) else
-                 OpStats(f"{key[0]} {[list(s) for s in key[1]]}", *t, op=key[0], shapes=key[1], top_level=top[key])
-                 for key, t in totals.items()]
+        stats = [OpStats(name, *t, top_level=top[key], frames=frames) if shapes is None else
+                 OpStats(f"{name} {[list(s) for s in shapes]}", *t, op=name, shapes=shapes, top_level=top[key],
+                         frames=frames)
+                 for key, t in totals.items() for name, shapes, frames in [key]]
         total = sum(s.time_ns for s in stats)
         return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
 
@@ -268,6 +284,19 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     def table(self, sort_by: str | None = "time", row_limit: int = 100, **options) -> str:
         """``key_averages().table(sort_by, row_limit, **options)``."""
         return self.key_averages().table(sort_by, row_limit, **options)
+
+    def export_stacks(self, path, metric: str = "self_cpu_time_total") -> None:
+        """Write each op call recorded ``with_stack`` as a line of the collapsed-stack format that flamegraph.pl
+        and speedscope read: its frames outermost first, then the op, separated by ";" (spaces and ";" in a frame
+        become "_", as PyTorch's), and its self time in whole microseconds; calls under 1 us are left out, as
+        PyTorch's. ``metric`` is PyTorch's: Ember times ops on the host, so the device metrics give the same."""
+        if metric not in _STACK_METRICS:
+            raise ValueError(f"export_stacks: metric should be one of {list(_STACK_METRICS)}, got {metric!r}")
+        with open(path, "w") as f:
+            for e, own in zip(self.events, _self_times(self.events)[0]):
+                if e.frames and own >= 1000:
+                    frames = ";".join(frame.translate(_COLLAPSED) for frame in reversed(e.frames))
+                    f.write(f"{frames};{e.name.translate(_COLLAPSED)} {own // 1000}\n")
 
     def export_chrome_trace(self, path) -> None:
         """Write the events in Chrome's trace format (one complete event per op call or range, microseconds, in
@@ -307,7 +336,8 @@ def _self_times(events: list) -> tuple[list, list]:
 
 
 def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None,
-           name_width: int | None = None, header: str | None = None, unit: str | None = None) -> str:
+           name_width: int | None = None, header: str | None = None, unit: str | None = None,
+           src_width: int = 75) -> str:
     key = SORT_KEYS.get(sort_by)
     if key is None and sort_by is not None:
         raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
@@ -320,14 +350,22 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
     memory = peak_memory is not None  # PyTorch's table has memory columns only under profile_memory
     heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", *(["CPU Mem"] if memory else []), "# of Calls",
              "Total FLOPs", "Bytes", "GFLOP/s"]
-    rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
-    lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads), rule]
+    stacked = any(s.frames for s in shown)
+    if stacked:
+        src = min(max(len(f) for s in shown for f in s.frames) + 4, src_width)
+        blank = " " * width + "  " + "  ".join(" " * 12 for _ in heads) + "  "
+    rule = "-" * width + "  " + "  ".join("-" * 12 for _ in heads) + ("  " + "-" * src if stacked else "")
+    lines = [rule, "Name".ljust(width) + "  " + "  ".join(h.rjust(12) for h in heads)
+             + ("  Source Location" if stacked else ""), rule]
     for s, name in zip(shown, names):
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
         cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns, unit), _time(s.total_ns, unit),
                  _time(s.avg_ns, unit), *([_size(s.out_bytes)] if memory else []), str(s.calls), _count(s.flops),
                  _size(s.bytes), f"{rate:.2f}"]
-        lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells))
+        lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells)
+                     + ("  " + _src(s.frames[0], src) if s.frames else ""))
+        if stacked:  # PyTorch's layout: the other frames below, one a line, then an empty line
+            lines += [blank + _src(frame, src) for frame in s.frames[1:]] + [""]
     lines.append(rule)
     lines.append(f"Self CPU time total: {_time(total, unit)}")
     if header is not None:
@@ -335,6 +373,11 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
     if peak_memory is not None:
         lines.append(f"Peak memory: {_size(peak_memory)}")
     return "\n".join(lines)
+
+
+def _src(frame: str, width: int) -> str:
+    """A frame cut to its last ``width`` characters (the file's name and line stay), as PyTorch's."""
+    return frame if len(frame) <= width else "..." + frame[len(frame) - width + 3:]
 
 
 def _time(ns: float, unit: str | None = None) -> str:

@@ -10,6 +10,7 @@ node by node (each node's forward, fused groups included) instead of the generat
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import tracemalloc
@@ -22,6 +23,8 @@ from ember.ops.registry import Spec
 from ember.runtime.stepwise import node_name, run_node_by_node
 
 _active: list = []  # the profiles recording now, innermost last
+_stacks = False  # whether one of them takes each op's Python call stack (``with_stack``)
+_EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class Event(NamedTuple):
@@ -36,6 +39,13 @@ class Event(NamedTuple):
     out_bytes: int
     shapes: tuple
     kind: str
+    frames: tuple = ()  # the Python call stack under ``with_stack``, innermost first
+
+    @property
+    def stack(self) -> list:
+        """The call stack of the op, "file(line): function" for each frame outside Ember, innermost first, as
+        PyTorch's (empty without ``with_stack``)."""
+        return list(self.frames)
 
     # PyTorch's FunctionEvent names (times in microseconds, as PyTorch's)
     @property
@@ -70,11 +80,25 @@ def _out_bytes(out) -> int:
     return int(getattr(out, "nbytes", 0) or 0)
 
 
+def _user_stack() -> tuple:
+    """The frames of the running Python code outside Ember, innermost first."""
+    frames = []
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if not code.co_filename.startswith(_EMBER_DIR):
+            frames.append(f"{code.co_filename}({frame.f_lineno}): {code.co_name}")
+        frame = frame.f_back
+    return tuple(frames)
+
+
 def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, kind: str) -> None:
     flops, moved = op_cost(op, arrays, attrs, out)
+    stack = _user_stack() if _stacks else ()
     for prof in _active:
         shapes = tuple(tuple(np.shape(a)) for a in arrays) if prof.record_shapes else ()
-        prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind))
+        prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind,
+                                 stack if prof.with_stack else ()))
 
 
 def recording() -> bool:
@@ -127,7 +151,9 @@ def _record_node(node, inputs, attrs, out, start: int, end: int) -> None:
 
 def start(prof) -> None:
     """Make ``prof`` record (called by ``profile.__enter__``)."""
+    global _stacks
     _active.append(prof)
+    _stacks = any(p.with_stack for p in _active)
     if len(_active) == 1:
         if autograd._mode.builder is None:
             autograd.set_graph_builder(_RECORDER)
@@ -147,12 +173,14 @@ def start(prof) -> None:
 
 def stop(prof) -> None:
     """Stop ``prof`` recording (called by ``profile.__exit__``)."""
+    global _stacks
     if tracemalloc.is_tracing() and prof.profile_memory:
         peak = max(tracemalloc.get_traced_memory()[1], prof._peak_seen)
         prof.peak_memory = max(peak - prof._memory_base, 0)
         if prof._owns_tracing:
             tracemalloc.stop()
     _active.remove(prof)
+    _stacks = any(p.with_stack for p in _active)
     if not _active:
         if autograd._mode.builder is _RECORDER:
             autograd.set_graph_builder(None)
