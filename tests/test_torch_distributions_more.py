@@ -422,3 +422,36 @@ def test_confident_logits_entropies_and_their_gradients_match_torch():
                                rtol=1e-7)
     _compare(lambda D, p: D.Bernoulli(probs=p), [np.array([1e-10, 1e-9, 0.3, 1 - 1e-10])], [],
              lambda d: d.entropy(), atol=1e-12)
+
+
+_LOC_SCALE = {
+    "Normal": lambda D, v: D.Normal(0.0, v, validate_args=False),
+    "LogNormal": lambda D, v: D.LogNormal(0.0, v, validate_args=False),
+    "HalfNormal": lambda D, v: D.HalfNormal(v, validate_args=False),
+    "Laplace": lambda D, v: D.Laplace(0.0, v, validate_args=False),
+    "Cauchy": lambda D, v: D.Cauchy(0.0, v, validate_args=False),
+    "Gumbel": lambda D, v: D.Gumbel(0.0, v, validate_args=False),
+    "StudentT": lambda D, v: D.StudentT(3.0, 0.0, v, validate_args=False),
+    "HalfCauchy": lambda D, v: D.HalfCauchy(v, validate_args=False),
+    "Uniform": lambda D, v: D.Uniform(0.0, v, validate_args=False),
+}
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), 0.0, float("inf")])
+@pytest.mark.parametrize("family", sorted(_LOC_SCALE))
+def test_unvalidated_bad_scales_are_refused_where_torch_refuses_them(family, value):
+    # Normal(0, -1, validate_args=False).sample drew, where torch.normal refuses a negative or NaN std; the other
+    # location-scale samplers draw in both libraries
+    make = _LOC_SCALE[family]
+    try:
+        make(torch.distributions, torch.tensor(value)).sample((3,))
+        refused = False
+    except RuntimeError:
+        refused = True
+    with np.errstate(all="ignore"):
+        if refused:
+            with pytest.raises(ValueError, match=r"Normal\.sample: the scale"):
+                make(ember.distributions, ember.tensor(value)).sample((3,))
+        else:
+            assert make(ember.distributions, ember.tensor(value)).sample((3,)).shape == (3,)
+        make(ember.distributions, ember.tensor(value)).rsample((3,))  # rsample draws, as PyTorch's

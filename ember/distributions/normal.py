@@ -24,6 +24,14 @@ class Normal(LocScale):
     def variance(self):
         return self.scale ** 2
 
+    def sample(self, sample_shape=()):
+        # torch.normal refuses a negative or NaN std, so PyTorch's sample does (its rsample draws, as this one)
+        valid = ops.all(self.scale >= 0)  # False for NaN
+        if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+            raise ValueError(f"Normal.sample: the scale must be non-negative (LogNormal's and HalfNormal's too), "
+                             f"got {self.scale}")
+        return super().sample(sample_shape)
+
     def rsample(self, sample_shape=()):
         eps = creation.randn(self._extended_shape(sample_shape), dtype=self.loc.dtype)
         return self.loc + eps * self.scale
