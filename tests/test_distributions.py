@@ -11,8 +11,10 @@ import ember
 from ember.distributions import (
     Bernoulli,
     Beta,
+    Binomial,
     Categorical,
     Cauchy,
+    Chi2,
     Dirichlet,
     Distribution,
     Exponential,
@@ -20,8 +22,10 @@ from ember.distributions import (
     Independent,
     Laplace,
     MultivariateNormal,
+    NegativeBinomial,
     Normal,
     OneHotCategorical,
+    Poisson,
     Uniform,
     constraints,
     kl_divergence,
@@ -235,6 +239,18 @@ def test_values_outside_the_support_are_value_errors(d, value, match):
     (lambda: OneHotCategorical(probs=ember.tensor([[0.5, 0.5], [-1.0, 2.0]])), "Categorical.sample"),
     (lambda: Bernoulli(probs=ember.tensor([0.5, 1.5])), "Bernoulli.sample"),
     (lambda: Bernoulli(probs=ember.tensor([float("nan")])), "Bernoulli.sample"),
+    # NumPy's samplers refused these without naming the distribution; a NaN Poisson rate drew NaN, where PyTorch
+    # refuses it; a NaN Dirichlet concentration drew NaN (PyTorch's tiny numbers come from its clamp's NaN compare)
+    (lambda: Poisson(ember.tensor([1.0, -1.0])), "Poisson.sample: the rate"),
+    (lambda: Poisson(ember.tensor(float("nan"))), "Poisson.sample: the rate"),
+    (lambda: Binomial(5, probs=ember.tensor(float("nan"))), "Binomial.sample"),
+    (lambda: Binomial(ember.tensor(-1.0), probs=ember.tensor(0.5)), "Binomial.sample: total_count"),
+    (lambda: NegativeBinomial(ember.tensor(-1.0), probs=ember.tensor(0.5)), "NegativeBinomial.sample"),
+    (lambda: NegativeBinomial(5.0, probs=ember.tensor(float("nan"))), "NegativeBinomial.sample"),
+    (lambda: Gamma(ember.tensor(-1.0), 1.0), "Gamma.sample: the concentration"),
+    (lambda: Chi2(ember.tensor(float("nan"))), "Gamma.sample: the concentration"),
+    (lambda: Dirichlet(ember.tensor([float("nan"), 2.0])), "Dirichlet.sample: the concentration"),
+    (lambda: Beta(ember.tensor(-1.0), 2.0), "Dirichlet.sample: the concentration"),
 ])
 def test_sampling_unvalidated_invalid_probabilities_is_refused(make, match):
     # with validate_args=False these drew (NaN probabilities gave category 0, 1.5 gave ones), where PyTorch's

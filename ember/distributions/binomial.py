@@ -54,6 +54,10 @@ class Binomial(SuccessProbs, Distribution):
 
     def sample(self, sample_shape=()):
         with no_grad():
+            valid = ops.all((self.total_count >= 0) & (self.probs >= 0) & (self.probs <= 1))  # False for NaN
+            if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+                raise ValueError(f"Binomial.sample: total_count must be non-negative and probs in [0, 1], got "
+                                 f"total_count={self.total_count}, probs={self.probs}")
             shape = self._extended_shape(sample_shape)
             n, p = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(self.probs, shape)
             return numpy_draw("Binomial", lambda g, p, n: g.binomial(n.astype("int64"), p), p, n)

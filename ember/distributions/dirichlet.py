@@ -6,7 +6,7 @@ from ember import creation, ops
 from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution, expanded
-from ember.distributions.gamma import standard_gamma
+from ember.distributions.gamma import check_concentration, standard_gamma
 from ember.distributions.utils import as_parameter, broadcast_all, finfo
 
 
@@ -53,6 +53,7 @@ class Dirichlet(Distribution):
         return self.concentration * (total - self.concentration) / (total ** 2 * (total + 1))
 
     def rsample(self, sample_shape=()):
+        check_concentration("Dirichlet", self.concentration)
         shape = self._extended_shape(sample_shape)
         # drawn and normalized in float64 as PyTorch's sampler, the normalization in log space: float32 draws
         # underflowed to tiny at small concentrations (a gradient 15 times too large at 0.01), and dividing by a

@@ -32,6 +32,15 @@ class _StandardGamma(Function):
         return grad * ops.standard_gamma_grad(alpha, x.detach()), None
 
 
+def check_concentration(name: str, concentration) -> None:
+    """Refuses a negative or NaN concentration before a draw (with validate_args=False): PyTorch's gamma sampler turns
+    them into its smallest-number clamp by accident (NaN fails every comparison), NumPy's refuses them unnamed.
+    Not checked while ember.jit traces."""
+    valid = ops.all(concentration >= 0)  # False for NaN
+    if not valid.symbolic and not bool(valid):
+        raise ValueError(f"{name}.sample: the concentration must be non-negative, got {concentration}")
+
+
 def standard_gamma(alpha, generator=None):
     """Gamma(alpha, 1) samples of ``alpha``'s shape (``torch._standard_gamma``), differentiable in ``alpha`` by
     implicit reparameterization: the gradient is dx/dalpha at the sample's CDF value (``standard_gamma_grad``),
@@ -81,6 +90,7 @@ class Gamma(Distribution):
         return self.concentration / self.rate ** 2
 
     def rsample(self, sample_shape=()):
+        check_concentration("Gamma", self.concentration)
         shape = self._extended_shape(sample_shape)
         x = standard_gamma(ops.broadcast_to(self.concentration, shape)) / self.rate
         # a draw a large rate divides below tiny is kept at tiny, as PyTorch's (0 has an infinite log density);

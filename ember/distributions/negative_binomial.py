@@ -49,6 +49,10 @@ class NegativeBinomial(SuccessProbs, Distribution):
 
     def sample(self, sample_shape=()):
         with no_grad():
+            valid = ops.all((self.total_count >= 0) & ~ops.isnan(self.logits))
+            if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+                raise ValueError(f"NegativeBinomial.sample: total_count must be non-negative and the probabilities "
+                                 f"not NaN, got total_count={self.total_count}, logits={self.logits}")
             shape = self._extended_shape(sample_shape)
             n, odds = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(ops.exp(self.logits), shape)
             return numpy_draw("NegativeBinomial", lambda g, n, odds: g.poisson(g.standard_gamma(n) * odds), n, odds)

@@ -41,6 +41,9 @@ class Poisson(Distribution):
 
     def sample(self, sample_shape=()):
         with no_grad():
+            valid = ops.all(self.rate >= 0)  # False for NaN
+            if not valid.symbolic and not bool(valid):  # symbolic while ember.jit traces
+                raise ValueError(f"Poisson.sample: the rate must be non-negative, got {self.rate}")
             rate = ops.broadcast_to(self.rate, self._extended_shape(sample_shape))
             return ops.random_sample("poisson", (), rate)
 
