@@ -21,7 +21,8 @@ computes from a Tensor that an effect later writes follows its new value, and a 
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode,
 and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, written in place by an ``assign`` node).
 An in-place op on a parameter, a buffer or an argument (``p -= lr * p.grad``, ``x.add_(y)``, ``x[0] = 1``) writes it
-on every call, as in eager mode; a random fill of one (``normal_``) is refused, as it would draw only once.
+on every call, as in eager mode; a random fill of one (``normal_``) is refused, as it would draw only once. An argument
+the function returns (``return x``, ``return x.mul_(2)``) is the caller's Tensor itself, as in eager mode.
 A call retraces when an argument's shape, dtype or requires_grad changes, when grad mode does (``ember.no_grad()``: each
 mode keeps its trace), when an optimizer's hyper-parameter becomes or stops being 0 or a flag of it changes
 (``nesterov``; the values, lr, momentum and betas included, are read on every call, so schedules need no retrace) or its
@@ -206,22 +207,28 @@ class _Compiled:
         return False
 
 
-def _flatten(out, flat: list):
-    """Tensors in nested tuples/lists/dicts into ``flat``; returns how to rebuild the structure."""
+def _flatten(out, flat: list, kept: dict):
+    """Tensors in nested tuples/lists/dicts into ``flat``; returns how to rebuild the structure from the results and
+    the call's arguments. An argument's Value (``kept``: its id -> the argument's index) comes back as
+    the caller's Tensor itself, as eager mode returns it (written in place, it is the result of ``x.add_(1)``), so
+    that the result and the argument stay one tensor."""
     if isinstance(out, Tensor):
+        index = kept.get(id(out))
+        if index is not None:
+            return lambda arrays, args: args[index]
         flat.append(out)
         i = len(flat) - 1
-        return lambda arrays: Tensor._make(np.asarray(arrays[i]), None)
+        return lambda arrays, args: Tensor._make(np.asarray(arrays[i]), None)
     if isinstance(out, (list, tuple)):
-        parts = [_flatten(o, flat) for o in out]
+        parts = [_flatten(o, flat, kept) for o in out]
         kind = type(out)
         if hasattr(out, "_fields"):  # a named tuple takes its fields as arguments
-            return lambda arrays: kind(*(p(arrays) for p in parts))
-        return lambda arrays: kind(p(arrays) for p in parts)
+            return lambda arrays, args: kind(*(p(arrays, args) for p in parts))
+        return lambda arrays, args: kind(p(arrays, args) for p in parts)
     if isinstance(out, dict):
-        parts = {k: _flatten(o, flat) for k, o in out.items()}
-        return lambda arrays: {k: p(arrays) for k, p in parts.items()}
-    return lambda arrays: out
+        parts = {k: _flatten(o, flat, kept) for k, o in out.items()}
+        return lambda arrays, args: {k: p(arrays, args) for k, p in parts.items()}
+    return lambda arrays, args: out
 
 
 class JitFunction:
@@ -364,7 +371,7 @@ class JitFunction:
             _write_grads(compiled.writeback, results, fn.owned if profile_hook is None else frozenset(), args)
         if profile_hook is None and recent_key == key:  # a signature called twice in a row: likely again
             self._steady = (compiled, compiled.steady_for(key))
-        return compiled.rebuild(results)
+        return compiled.rebuild(results, args)
 
     def _cached(self, key, args) -> _Compiled | None:
         for candidate in self.cache.get(key, ()):
@@ -448,8 +455,8 @@ class JitFunction:
                 out = self.fn(*traced)
             _refuse_grads_written_once(self.__name__, trace, written_before)
             flat: list = []
-            rebuild = _flatten(out, flat)
-            single_output = 0 if isinstance(out, Tensor) else None
+            rebuild = _flatten(out, flat, _kept(traced))
+            single_output = 0 if isinstance(out, Tensor) and flat else None
             outputs = _read_after_updates(graph, [t if t.symbolic else graph.capture(t) for t in flat])
             writeback = []
             for param, before in trace.before.values():  # .grad as the traced call leaves it
@@ -501,6 +508,11 @@ class JitFunction:
 
 class RecordedResults(Exception):  # noqa: N818  (a signal to ember.compile, not an error)
     """A trace's results would be on the autograd tape in eager mode (raised for ``eager_when_recorded``)."""
+
+
+def _kept(traced: list) -> dict:
+    """The index of each Tensor argument's Value, by id (see ``_flatten``)."""
+    return {id(v): i for i, v in enumerate(traced) if isinstance(v, Tensor)}
 
 
 def _recorded_results(flat: list, trace: Trace, writeback: list) -> bool:

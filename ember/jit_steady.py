@@ -130,7 +130,7 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
         _wrap(src, f"asarray(results[{compiled.single_output}])")
         src.add("return t")
     else:
-        src.add(f"return {src.bind('REBUILD', compiled.rebuild)}(results)")
+        src.add(f"return {src.bind('REBUILD', compiled.rebuild)}(results, args)")
     source = "def steady(args):\n" + "\n".join(src.lines) + "\n"
     namespace = dict(src.names)
     exec(compile(source, "<ember.jit steady call>", "exec"), namespace)

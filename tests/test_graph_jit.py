@@ -308,6 +308,28 @@ def test_an_in_place_op_on_an_argument_writes_the_callers_tensor_as_eager_mode(d
         compiled(ember.ones(3, requires_grad=True), ember.ones(3), ember.ones(3))
 
 
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_an_argument_returned_is_the_callers_tensor_as_eager_mode(dynamic):
+    # return x.mul_(2) gave a copy of x as the first call left it: writing x later (or the result) left the other as
+    # it was ([2, 2, 2] where eager's result, x itself, reads [14, 14, 14] after x.add_(10))
+    def fn(x, y):
+        return x.mul_(2), (y, y + 1)
+
+    compiled = ember.jit(fn, dynamic=dynamic)
+    for _ in range(3):  # the trace, the general call and the steady-state call
+        results = []
+        for run in (fn, compiled):
+            x, y = ember.ones(3), ember.ones(3, requires_grad=True)
+            scaled, (same, plus) = run(x, y)
+            assert scaled is x and same is y
+            x.add_(10)
+            scaled.add_(1)
+            results.append([x.numpy().copy(), scaled.numpy().copy(), plus.detach().numpy()])
+        for got, expected in zip(*results):
+            np.testing.assert_array_equal(got, expected)
+        assert results[1][0].tolist() == [13.0] * 3
+
+
 def test_a_python_number_argument_keeps_its_sign_of_zero_and_nan_finds_its_trace():
     # -0.0 == 0.0 as Python numbers: a call with -0.0 reused the trace made for 0.0 (1 / (x * -0.0) gave inf, not
     # -inf), in a tuple too; NaN, unequal to itself, traced again on every call
