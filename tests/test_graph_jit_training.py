@@ -155,6 +155,43 @@ def test_schedules_run_one_trace_equal_to_eager(schedule):
     assert step.traces == 1
 
 
+@pytest.mark.parametrize("schedule", ["step", "warm-restarts", "sequential", "chained", "plateau"])
+def test_a_schedule_stepped_inside_a_traced_step_is_refused_and_compile_runs_it_eagerly(schedule):
+    # sched.step() inside the step ran once, while tracing: the lr stayed at the first step's (StepLR with gamma 0.5:
+    # 0.5 after 4 steps where eager gives 0.0625) and the parameters drifted from eager's without a word
+    def scheduled(o):
+        if schedule == "step":
+            return ember.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5)
+        if schedule == "warm-restarts":
+            return ember.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3)
+        if schedule == "plateau":
+            return ember.optim.lr_scheduler.ReduceLROnPlateau(o, patience=0)
+        first, second = (ember.optim.lr_scheduler.ExponentialLR(o, gamma=0.5) for _ in range(2))
+        if schedule == "sequential":
+            return ember.optim.lr_scheduler.SequentialLR(o, [first, second], milestones=[2])
+        return ember.optim.lr_scheduler.ChainedScheduler([first, second])
+
+    def stepping(net, opt, sched):
+        def step(x, y):
+            loss = _step(net, opt, x, y)
+            sched.step(1.0) if schedule == "plateau" else sched.step()
+            return loss
+        return step
+
+    eager_net, eager_opt = _build("mlp", "momentum")
+    eager_step = stepping(eager_net, eager_opt, scheduled(eager_opt))
+    net, opt = _build("mlp", "momentum")
+    with pytest.raises(TypeError, match=r"\.step\(\) in a traced function runs once"):
+        ember.jit(stepping(net, opt, scheduled(opt)))(X[0], Y[0])
+    net, opt = _build("mlp", "momentum")
+    with pytest.warns(UserWarning, match="graph break"):
+        compiled = ember.compile(stepping(net, opt, scheduled(opt)))
+        for x, y in zip(X, Y):
+            assert compiled(x, y).item() == eager_step(x, y).item()
+    assert opt.param_groups[0]["lr"] == eager_opt.param_groups[0]["lr"] != 0.1
+    _assert_same_state(eager_net, net)
+
+
 def test_hyper_parameters_becoming_zero_and_new_optimizer_state_retrace():
     net, opt = _build("mlp", "momentum")
     step = ember.jit(lambda x, y: _step(net, opt, x, y))

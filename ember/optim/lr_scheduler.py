@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from ember import autograd
 from ember.optim.optimizer import Optimizer
 
 __all__ = [
@@ -32,6 +33,16 @@ def _warn_outside_step(scheduler: LRScheduler) -> None:
     if not scheduler._in_step:
         warnings.warn(f"{type(scheduler).__name__}.get_lr() computes the lrs of a step (from the current ones); to "
                       "read the lrs the last step set, use get_last_lr()", UserWarning, stacklevel=3)
+
+
+def _refuse_traced(scheduler) -> None:
+    """A TypeError when ``scheduler.step()`` is called while ``ember.jit`` traces (or a graph is built): a step is
+    Python state, which would change once, while tracing, so every later call would keep that lr. (Under
+    ``ember.compile`` the error is a graph break: the function runs eagerly.)"""
+    if autograd.building():
+        raise TypeError(f"{type(scheduler).__name__}.step() in a traced function runs once, while tracing, not on "
+                        "every call; step the scheduler outside the compiled function (the compiled step reads "
+                        "each group's lr on every call)")
 
 
 def _check_optimizer(owner: str, optimizer) -> None:
@@ -97,6 +108,8 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or batch) and write the new lrs into the optimizer. ``epoch`` (deprecated, as in
         PyTorch, with its warning) jumps to that epoch, by the closed form where the schedule has one."""
+        if not self._is_initial:
+            _refuse_traced(self)
         if self._step_count == 1 and not self.optimizer.stepped:
             warnings.warn(f"{type(self).__name__}.step() was called before the optimizer's step(): call "
                           "optimizer.step() first, or the schedule's first lr is skipped (as PyTorch warns)",
@@ -430,6 +443,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
         """Advance one epoch, or go to ``epoch`` (a float: part way through an epoch)."""
+        if not self._is_initial:
+            _refuse_traced(self)
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -703,6 +718,7 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric and reduce the lrs if it has plateaued (``epoch``: deprecated, as in
         PyTorch; it only sets ``last_epoch``)."""
+        _refuse_traced(self)
         current = float(metrics)
         if epoch is None:
             self.last_epoch += 1
@@ -786,6 +802,7 @@ class SequentialLR(_OfSchedulers):
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
+        _refuse_traced(self)
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -829,6 +846,7 @@ class ChainedScheduler(_OfSchedulers):
         self._last_lr = self._lrs()
 
     def step(self) -> None:
+        _refuse_traced(self)
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._lrs()
