@@ -14,7 +14,9 @@ traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace
 Tensors is refused, as its Tensors would be frozen: pass each as an argument) and Tensors captured from
 outside as constants (a module's parameters and buffers, such as batch norm's running statistics, a
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
-so a traced evaluation follows the training between its calls). ``ember.rand`` and ``ember.randn`` draw
+so a traced evaluation follows the training between its calls; a constant written in place after the trace
+(``c.add_(1)``, ``c[0] = 1``, through a view of its memory too) makes the next call trace again, reading it on every
+call from then on). ``ember.rand`` and ``ember.randn`` draw
 anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
 eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded, so what the function
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
@@ -413,6 +415,11 @@ class JitFunction:
             return None
         return general
 
+    def _written_constants(self) -> list:
+        """The Tensors a trace of this function froze and that were written in place since (``Trace.matches``)."""
+        traces = [c.trace for compiled in (*list(self.cache.values()), *list(self.general.values())) for c in compiled]
+        return list({id(t): t for trace in traces for t in trace.written_constants}.values())
+
     def graph_for(self, *args) -> Graph:
         """The optimized graph traced for these arguments' signature."""
         self(*args)
@@ -440,6 +447,8 @@ class JitFunction:
             else:
                 traced.append(a)
                 self.frozen.append(f"argument {i} = {a!r} (a new value retraces)")
+        for t in self._written_constants():  # a frozen Tensor written since an earlier trace: read on every call
+            graph.capture(t, live=True)
         watch_requires_grad()
         modes, called = {}, {}
         outer = observe_modes(modes)  # the modules whose mode (train()/eval()) the call reads
@@ -493,9 +502,10 @@ class JitFunction:
         if outer_calls is not None:
             outer_calls.update(called)
         live = {v.id for _, v in graph.captured}
-        for t, v in graph._constants.values():
-            if v.id not in live:
-                self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
+        constants = [t for t, v in graph._constants.values() if v.id not in live]
+        for t in constants:
+            self.frozen.append(f"captured Tensor {t.array.dtype}{list(t.array.shape)} as a constant")
+        trace.freeze(constants)
         graph.outputs = outputs
         graph.inputs = [v for v in traced if isinstance(v, Tensor)] + [v for _, v in graph.captured] + \
             [v for _, v in trace.grad_inputs] + [v for _, v in trace.arg_grad_inputs]  # the order a call passes them

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember import grad_mode
 from ember.grad_mode import thread_mode
 from ember.ops import autocast
 from ember.runtime.sized import SizeSpecificCode
@@ -82,6 +83,10 @@ def steady_call(key: tuple, compiled, module) -> Callable | None:
     trace = compiled.trace
     src.miss_unless([f"autocast_state() != {src.bind('AC', trace.autocast)}",
                      f"{src.bind('TM', thread_mode)}.grad_enabled != {bool(trace.grad_enabled)!r}"])
+    if trace.constants:  # a Tensor it froze was written in place since
+        tr = src.bind('TR', trace)
+        src.miss_unless([f"({tr}.constants_seen != {src.bind('GM', grad_mode)}.last_write and not "
+                         f"{tr}.constants_unwritten())"])
     if trace.arg_hooks:  # an argument's gradient hooks are ops of the trace
         src.miss_unless([f"{src.bind('TR', trace)}.arguments_rehooked(args)"])
     src.miss_unless([f"({src.bind('P', p)}.grad is None) is not {bool(was_none)!r}" for p, was_none in trace.assumed])

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from operator import is_not, itemgetter
 
-from ember import traced_state
+from ember import grad_mode, traced_state
 from ember.autograd import post_accumulate_hooks, run_post_accumulate_hooks
 from ember.backend import dtypes
 from ember.backend.devices import device_of
-from ember.grad_mode import thread_mode
+from ember.grad_mode import memory_written, thread_mode
 from ember.graph.ir import SPARSE_UPDATE, UPDATE, Graph, GraphError, Value, type_str
 from ember.nn import global_hooks
 from ember.ops import autocast
@@ -66,6 +66,11 @@ def _accumulate(leaf: Tensor, g, hooked: Tensor) -> None:
     run_post_accumulate_hooks(leaf, post_accumulate_hooks(hooked))
 
 
+def _write_stamp(t: Tensor) -> int:
+    """The stamp of the latest in-place write into ``t`` or its memory (-1 if none)."""
+    return max(getattr(t, "_written", -1), memory_written(t.array))
+
+
 def _leaf_state(t: Tensor) -> tuple:
     """What a trace reads of a captured leaf ``t`` once: whether it requires grad and its gradient hooks."""
     return t.requires_grad, tuple(t._hooks or ()), tuple(post_accumulate_hooks(t))
@@ -97,6 +102,9 @@ class Trace:
         self.optimizers: dict = {}  # id -> (optimizer, its groups_version): the call stepped its groups as they were
         self.watched: tuple = ((), (), global_hooks.keys(), dtypes.DEFAULT_FLOAT)  # see watch()
         self.watched_version = traced_state.version  # when the watched things were last found as they were
+        self.constants: tuple = ()  # (Tensor, its write stamp): the Tensors the trace froze as constants (see freeze)
+        self.constants_seen = -1  # grad_mode.last_write when they were last found unwritten
+        self.written_constants: list = []  # those found written in place since: the next trace reads them live
 
     def touch(self, param: Tensor) -> None:
         if id(param) not in self.before:
@@ -139,8 +147,26 @@ class Trace:
         self.watched_version = version
         return True
 
+    def freeze(self, constants: list) -> None:
+        """Note the concrete Tensors the trace froze as constants (captured from outside, not state): one written in
+        place later (``c.add_(1)``, ``c[0] = 1``, a write into its memory through a view) makes the trace unfit."""
+        self.constants = tuple((t, _write_stamp(t)) for t in constants)
+        self.constants_seen = grad_mode.last_write
+
+    def constants_unwritten(self) -> bool:
+        """Whether no constant was written in place since the trace (compared only when some tensor was)."""
+        for t, stamp in self.constants:
+            if _write_stamp(t) != stamp:
+                if not any(c is t for c in self.written_constants):
+                    self.written_constants.append(t)
+                return False
+        self.constants_seen = grad_mode.last_write
+        return True
+
     def matches(self, args: tuple) -> bool:
         if self.autocast != autocast.state() or self.grad_enabled != thread_mode.grad_enabled:
+            return False
+        if self.constants and self.constants_seen != grad_mode.last_write and not self.constants_unwritten():
             return False
         if self.watched_version != traced_state.version and not self._watched_unchanged():
             return False

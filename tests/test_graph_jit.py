@@ -330,6 +330,31 @@ def test_an_argument_returned_is_the_callers_tensor_as_eager_mode(dynamic):
         assert results[1][0].tolist() == [13.0] * 3
 
 
+@pytest.mark.parametrize("write", ["add_", "setitem", "through a view"])
+def test_a_captured_tensor_written_in_place_after_tracing_is_read_anew(write):
+    # a Tensor captured from outside was frozen: x + c * 2 kept the traced c (folded) after c.add_(1), [2, 2, 2] on
+    # every call where eager gives [4, 4, 4], [6, 6, 6], ... (while x + c, not folded, followed it)
+    base = ember.ones(4)
+    c = base[:3] if write == "through a view" else ember.ones(3)
+
+    def fn(x):
+        return x + c * 2
+
+    compiled = ember.jit(fn)
+    x = ember.zeros(3)
+    for i in range(5):
+        np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
+        with ember.no_grad():
+            if write == "add_":
+                c.add_(1)
+            elif write == "setitem":
+                c[i % 3] = float(i + 5)
+            else:
+                base.mul_(2)
+    np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
+    assert compiled.traces == 2  # the second trace reads c on every call
+
+
 def test_a_python_number_argument_keeps_its_sign_of_zero_and_nan_finds_its_trace():
     # -0.0 == 0.0 as Python numbers: a call with -0.0 reused the trace made for 0.0 (1 / (x * -0.0) gave inf, not
     # -inf), in a tuple too; NaN, unequal to itself, traced again on every call
