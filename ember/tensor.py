@@ -507,7 +507,11 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
         if not self.requires_grad:
             raise RuntimeError(f"retain_grad: the tensor (shape {list(self.shape)}, dtype {self.dtype}) does not "
                                f"require grad, so it has no gradient to keep")
-        if self.node is None:
+        if self.symbolic and self.id not in getattr(getattr(self.graph, "trace", None), "argument_ids", ()):
+            raise TypeError(f"retain_grad: %{self.id} is a symbolic graph value (computed inside ember.jit or a "
+                            "graph), whose .grad a traced backward does not set; return the gradient from "
+                            "ember.autograd.grad instead")
+        if self.node is None:  # a leaf (an argument of a traced call too: the call sets the caller's .grad)
             return
         if self.retains_grad:
             return

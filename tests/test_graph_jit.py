@@ -150,6 +150,29 @@ def test_detach_in_a_traced_function_stops_gradients_as_eagerly():
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
+def test_retain_grad_of_a_traced_value_is_refused_and_compile_runs_it_eagerly():
+    # h.retain_grad() on a value computed in the traced call did nothing: h.grad after backward was None where eager
+    # gives the gradient (ones); an argument's retain_grad stays a leaf's no-op, its .grad set by the call
+    net = ember.nn.Linear(3, 2)
+
+    def fn(x):
+        x.retain_grad()
+        h = net(x)
+        h.retain_grad()
+        (h * 2).sum().backward()
+        return h.grad
+
+    with pytest.raises(TypeError, match="retain_grad: %.* symbolic graph value"):
+        ember.jit(fn)(ember.ones(2, 3, requires_grad=True))
+    with pytest.warns(UserWarning, match="graph break"):
+        got = ember.compile(fn)(ember.ones(2, 3, requires_grad=True))
+    np.testing.assert_array_equal(got.numpy(), fn(ember.ones(2, 3, requires_grad=True)).numpy())
+    assert got.numpy().tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    x = ember.ones(3, requires_grad=True)
+    ember.jit(lambda x: (x.retain_grad(), (x * 2).sum().backward()) and None)(x)
+    assert x.grad.numpy().tolist() == [2.0, 2.0, 2.0]
+
+
 def test_a_jit_function_called_in_another_trace_joins_it_and_may_recurse():
     inner = ember.jit(lambda a: a * 2)
     x = ember.tensor(np.arange(3, dtype=np.float32))
