@@ -27,6 +27,8 @@ from ember.sparse import RowSparse
 
 ALL_CASES = CASES + CONV_CASES
 
+FRESH_DRAWS = {"random_sample_gamma", "random_sample_poisson"}  # rows whose every run draws new numbers
+
 # Rows that cannot be built with the batch unknown, and why: each must refuse clearly.
 BATCH_REFUSED = {
     "linalg_solve_triangular_lower": "an unknown batch of A against B's known batch: their broadcast is undecided",
@@ -39,7 +41,6 @@ BATCH_REFUSED = {
     "linalg_lstsq_gelsd": "the unknown size is A's row count, which B's rows must equal",
     "linalg_tensorinv": "the unknown size enters the product of the dimensions the inverse reshapes by",
     "linalg_tensorsolve": "the unknown size enters the product of the dimensions the solve reshapes by",
-    "broadcast_to_keep_dim": "a target shape that names the unknown size",
     "random_keep_all": "a random draw needs its shape in known sizes",
     "host_call": "a host function's result shape is given in known sizes",
     "random_degenerate_normal": "a random draw needs its shape in known sizes",
@@ -133,6 +134,8 @@ def test_op_rows_with_an_unknown_dimension(case):
         for v, expected in zip(g.outputs, eager):
             assert len(v.shape) == expected.ndim and all(d is None or d == e for d, e in zip(v.shape, expected.shape))
         g.verify()
+        if case.name in FRESH_DRAWS:  # each run draws afresh from the generator the eager call advanced
+            continue
         got = GraphFunction(g)(*arrays)
         for out, expected in zip(got, eager):
             np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=case.name)
@@ -237,8 +240,7 @@ def test_shape_rules_carry_unknown_dimensions():
         assert ember.flatten(b, 1).shape == (5, None)
         assert ember.tile(a, (2, 1, 1)).shape == (None, 1, 3)
         assert ember.sum(b, axis=1).shape == (5, 3)
-        with pytest.raises(GraphError, match=r"broadcast_to: the target shape \[\?, 2, 3\]"):
-            ember.broadcast_to(a, (a.shape[0], 2, 3))
+        assert ember.broadcast_to(a, (a.shape[0], 2, 3)).shape == (None, 2, 3)  # the unknown size kept
         assert b.reshape(5, b.shape[1], 3, 1).shape == (5, None, 3, 1)
         assert a.reshape(a.shape[0], -1).shape == (None, 3)  # the usual flattening of a batch
         assert b.reshape(-1, 3, 1).shape == (None, 3, 1)  # b's unknown size merges: -1 is unknown too
