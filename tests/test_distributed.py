@@ -81,7 +81,8 @@ def test_data_parallel_equals_one_process(n):
 @needs_mpiexec
 def test_sharded_table_with_admission_trains_as_one_table():
     """Ids repeated within a rank's batch count once per lookup at their owner, as in one process (each distinct
-    id counted once: CountThreshold(2) kept out ids that one table admits)."""
+    id counted once: CountThreshold(2) kept out ids that one table admits); Probability admission admits the ids
+    one table does (each shard drew from its own generator: other ids admitted)."""
     code, out, err, _ = run(2, os.path.join(SCRIPTS, "sharded_admission.py"))
     assert code == 0, err
     assert out.count("sharded admission ok") == 2
@@ -103,6 +104,15 @@ def test_parameter_server_table_with_admission_trains_as_one_table():
     a lookup that read an id's default value is dropped, though the step's next lookup admits it (it was pushed to
     the admitted row, 0.28 off); dist.checkpoint refuses the served table (it wrote a checkpoint without its rows)."""
     code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_admission.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps admission ok") == 2
+
+
+@needs_mpiexec
+def test_parameter_server_table_with_probability_admission_admits_as_one_table():
+    """Probability admission drew from each server shard's generator, which saw other ids than one table's (two
+    servers admitted other ids than one table); its draws depend on the id and the step only."""
+    code, out, err, _ = run(4, os.path.join(SCRIPTS, "ps_admission.py"), "probability", servers=2)
     assert code == 0, err
     assert out.count("ps admission ok") == 2
 

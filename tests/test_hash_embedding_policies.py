@@ -81,6 +81,67 @@ def test_probability_admission_rate_and_determinism():
         Probability(0)
 
 
+def _admitted(emb) -> np.ndarray:
+    return np.sort(emb.table.index.key_of_row[emb.table.live_rows()])
+
+
+def test_probability_admission_does_not_depend_on_the_other_ids_of_the_table():
+    """A draw is a function of (seed, id, step, earlier lookups in the step): two tables each seeing half the ids
+    (the shards of a sharded table) admit what one table seeing them all admits (a generator's next numbers gave
+    each shard other draws: ids 1, 2, 3 in one table, 2, 3, 4, 7, 8 in two)."""
+    ids = np.arange(40).reshape(4, 10)
+    one = HashEmbedding(2, seed=0, admission=Probability(0.5, seed=0))
+    halves = [HashEmbedding(2, seed=0, admission=Probability(0.5, seed=0)) for _ in range(2)]
+    opts = [ember.optim.SGD(m.parameters(), lr=0.1) for m in (one, *halves)]
+    for _ in range(3):  # ids kept out draw again in later steps
+        for opt in opts:
+            opt.zero_grad()
+        one(ids).sum().backward()
+        for half, part in zip(halves, (ids[ids % 2 == 0], ids[ids % 2 == 1])):
+            half(part).sum().backward()
+        for opt in opts:
+            opt.step()
+    assert 0 < len(one) < 40
+    np.testing.assert_array_equal(_admitted(one), np.sort(np.concatenate([_admitted(h) for h in halves])))
+
+
+def test_probability_admission_keeps_its_rate_per_lookup():
+    """Each lookup of an unseen id is admitted with probability p, independently: within 4 standard errors over
+    1e5 ids for one lookup, three in one batch, a second lookup in the same step and one after an update."""
+    n, p = 100_000, 0.3
+
+    def check(emb, expected):
+        assert abs(len(emb) / n - expected) < 4 * np.sqrt(expected * (1 - expected) / n), (len(emb) / n, expected)
+
+    emb = HashEmbedding(2, admission=Probability(p, seed=5))
+    emb(np.arange(n))
+    check(emb, p)
+    emb(np.arange(n))  # the same step: new draws for the second lookup
+    check(emb, 1 - (1 - p) ** 2)
+    opt = ember.optim.SGD(emb.parameters(), lr=0.1)
+    emb(np.arange(n)).sum().backward()
+    opt.step()
+    emb(np.arange(n))  # after an update: new draws again
+    check(emb, 1 - (1 - p) ** 4)
+    repeated = HashEmbedding(2, admission=Probability(p, seed=6))
+    repeated(np.repeat(np.arange(n), 3))
+    check(repeated, 1 - (1 - p) ** 3)
+    split = HashEmbedding(2, admission=Probability(p, seed=6))
+    split(np.arange(n))  # a first lookup and a second one in the same step: the draws of one lookup of three
+    split(np.repeat(np.arange(n), 2))
+    check(split, 1 - (1 - p) ** 3)
+
+
+def test_probability_admission_resumes_from_its_state():
+    emb = HashEmbedding(2, admission=Probability(0.4, seed=3), seed=0)
+    emb(np.arange(1000))
+    copy = HashEmbedding(2, admission=Probability(0.4, seed=9), seed=0)
+    copy.load_state_dict(emb.state_dict())  # the seed and the step's draws so far come with the state
+    emb(np.arange(2000))
+    copy(np.arange(2000))
+    np.testing.assert_array_equal(_admitted(emb), _admitted(copy))
+
+
 # --- eviction and metadata ---
 
 def test_metadata_counts_lookups_and_steps():

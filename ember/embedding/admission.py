@@ -1,7 +1,8 @@
 """Admission policies: which unseen ids get a row. An id kept out reads the default row and is not updated.
 
 A policy has ``admit(keys, counts) -> bool mask`` (the unique absent keys of a training batch and how
-often each occurs in it), ``state_dict()`` and ``load_state_dict()``; its state goes into the table's
+often each occurs in it; a policy with ``takes_step = True`` also gets ``step=``, the table's optimizer step),
+``state_dict()`` and ``load_state_dict()``; its state goes into the table's
 checkpoints, so a restored run admits exactly as the original would have.
 """
 
@@ -126,28 +127,78 @@ class CountingBloomFilter:
 
 
 class Probability:
-    """Admit each lookup of an unseen id with probability ``p`` (an id looked up k times in a batch gets
-    in with probability ``1 - (1 - p)**k``). The draws come from the policy's own seeded generator, whose
-    state is checkpointed.
+    """Admit each lookup of an unseen id with probability ``p``, independently (an id looked up k times in a
+    batch gets in with probability ``1 - (1 - p)**k``).
+
+    A draw is a counter-based hash of (``seed``, id, the table's optimizer step, the id's lookups earlier in that
+    step) mapped to [0, 1), not a generator's next number: it does not depend on which other ids a table (or a
+    shard of a sharded or parameter-server table) sees, so a sharded table admits the ids one table would, and a
+    restored run the ids the original would. ``seed=None`` picks one at random (distributed tables adopt rank 0's).
 
     >>> emb = ember.embedding.HashEmbedding(8, admission=Probability(0.1, seed=0))
     """
+
+    takes_step = True  # the table passes its optimizer step to admit()
 
     def __init__(self, p: float, seed: int | None = None):
         if not 0 < p <= 1:
             raise ValueError(f"Probability: p must be in (0, 1], got {p!r}")
         self.p = float(p)
-        self.generator = np.random.default_rng(seed)
+        self.seed_given = seed is not None
+        self.seed = int(np.random.default_rng().integers(2**63)) if seed is None else int(seed)
+        self._clear_step(-1)
 
-    def admit(self, keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def _clear_step(self, step: int) -> None:
+        # ids drawn for and kept out earlier in ``step``, sorted, with how many lookups those draws stood for: a
+        # later lookup of the step draws anew for its own lookups
+        self.step = step
+        self.drawn_keys = np.zeros(0, np.int64)
+        self.drawn_counts = np.zeros(0, np.int64)
+
+    def draws(self, keys: np.ndarray, step: int, earlier: np.ndarray) -> np.ndarray:
+        """The uniform [0, 1) draw of each key for its lookups after ``earlier`` ones in ``step``."""
+        salt = mix64(np.array([self.seed & (2**64 - 1)], np.uint64))[0]
+        h = mix64(np.ascontiguousarray(keys, np.int64).view(np.uint64) ^ salt)
+        h = mix64(h + np.uint64((step * 0xD1B54A32D192ED03) & (2**64 - 1)))
+        h = mix64(h ^ earlier.astype(np.uint64) * np.uint64(0x8CB92BA72F3D8DD7))
+        return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+    def admit(self, keys: np.ndarray, counts: np.ndarray, step: int = 0) -> np.ndarray:
+        if step != self.step:
+            self._clear_step(step)
+        earlier = np.zeros(keys.size, np.int64)
+        if self.drawn_keys.size:
+            at = np.minimum(np.searchsorted(self.drawn_keys, keys), self.drawn_keys.size - 1)
+            seen = self.drawn_keys[at] == keys
+            earlier[seen] = self.drawn_counts[at[seen]]
         chance = 1.0 - (1.0 - self.p) ** counts.astype(np.float64)
-        return self.generator.random(keys.size) < chance
+        admitted = self.draws(keys, step, earlier) < chance
+        out = ~admitted
+        if out.any():
+            again = out & (earlier > 0)  # kept out earlier in the step too: their counts grow
+            if again.any():
+                at = np.searchsorted(self.drawn_keys, keys[again])
+                self.drawn_counts[at] += counts[again]
+            first = out & (earlier == 0)
+            if first.any():
+                merged = np.concatenate([self.drawn_keys, keys[first]])
+                order = np.argsort(merged, kind="stable")
+                self.drawn_keys = merged[order]
+                self.drawn_counts = np.concatenate([self.drawn_counts, counts[first].astype(np.int64)])[order]
+        return admitted
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.bit_generator.state}
+        return {"seed": self.seed, "step": self.step, "drawn_keys": self.drawn_keys.copy(),
+                "drawn_counts": self.drawn_counts.copy()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.bit_generator.state = state["generator"]
+        if "seed" not in state:  # a checkpoint of the generator-based policy: its draws cannot be replayed
+            self._clear_step(-1)
+            return
+        self.seed = int(state["seed"])
+        self._clear_step(int(state["step"]))
+        self.drawn_keys = np.asarray(state["drawn_keys"], np.int64).copy()
+        self.drawn_counts = np.asarray(state["drawn_counts"], np.int64).copy()
 
     def __repr__(self) -> str:
-        return f"Probability({self.p})"
+        return f"Probability({self.p}, seed={self.seed})"

@@ -266,7 +266,12 @@ class HashTable:
             unseen, inverse, counts = np.unique(flat[missing], return_inverse=True, return_counts=True)
             if lookups is not None:  # each key stands for several lookups
                 counts = np.bincount(inverse.reshape(-1), lookups[missing], minlength=unseen.size).astype(np.int64)
-            admit = np.ones(unseen.size, bool) if self.admission is None else self.admission.admit(unseen, counts)
+            if self.admission is None:
+                admit = np.ones(unseen.size, bool)
+            elif getattr(self.admission, "takes_step", False):  # draws keyed by the step (Probability)
+                admit = self.admission.admit(unseen, counts, step=self.step)
+            else:
+                admit = self.admission.admit(unseen, counts)
             given = np.full(unseen.size, -1, np.int64)
             if admit.any():
                 given[admit] = self._allocate(unseen[admit])

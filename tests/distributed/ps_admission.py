@@ -6,19 +6,21 @@ admitted) gives it no gradient, though a later lookup of the step admits it, and
 nor admits them: the same ids admitted, the same rows. A distributed checkpoint of it is refused on every rank (it
 was written without the served rows)."""
 
+import sys
 import tempfile
 
 import numpy as np
 
 import ember
 import ember.distributed as dist
-from ember.embedding import CountThreshold, HashEmbedding
+from ember.embedding import CountThreshold, HashEmbedding, Probability
 
 dist.init_process_group(timeout=30)
 
 
 def options() -> dict:
-    return {"seed": 1, "admission": CountThreshold(2)}
+    admission = Probability(0.3, seed=4) if sys.argv[1:] == ["probability"] else CountThreshold(2)
+    return {"seed": 1, "admission": admission}
 
 
 served = dist.ps.place_embeddings(HashEmbedding(4, **options()))
