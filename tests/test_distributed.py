@@ -89,6 +89,16 @@ def test_sharded_table_with_admission_trains_as_one_table():
 
 
 @needs_mpiexec
+def test_distributed_tables_check_that_the_ranks_build_them_alike():
+    """A storage dtype, seed, admission or capacity differing on one rank was accepted silently, and seed=None drew
+    a seed per rank (no single table); construction refuses the first on every rank, naming the setting and both
+    values, and takes rank 0's drawn seeds, as DistributedDataParallel takes rank 0's weights."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "table_settings.py"), servers=1)
+    assert code == 0, err
+    assert out.count("table settings ok") == 2
+
+
+@needs_mpiexec
 def test_parameter_server_without_keys_in_a_step_still_steps_its_optimizer():
     """Two servers, steps whose ids all live on the first: the second's SparseAdam counts those steps too."""
     code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_idle_shard.py"), servers=2)

@@ -42,6 +42,57 @@ def keep_owned_rows(embedding: HashEmbedding, keep: Callable[[np.ndarray], np.nd
     return embedding
 
 
+def _text(value) -> str:
+    """A setting as text that is the same in every process: a policy's or initializer's repr, or the qualified
+    name of a callable whose repr would hold its address (a function, a lambda)."""
+    if type(value).__repr__ is object.__repr__ or callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    return repr(value)
+
+
+def table_settings(embedding: HashEmbedding) -> dict:
+    """What every rank's part of one distributed table must share (a seed drawn at construction shows as None)."""
+    table = embedding.table
+    admission = table.admission
+    admission_text = "None" if admission is None else _text(admission)
+    if admission is not None and getattr(admission, "seed_given", True) is False:
+        admission_text = admission_text.replace(f"seed={admission.seed}", "seed=None")
+    return {"embedding_dim": table.dim, "dtype": str(embedding.weight.array.dtype), "storage dtype": table.dtype.name,
+            "initializer": _text(table.initializer), "admission": admission_text,
+            "eviction": [_text(policy) for policy in table.eviction], "capacity": table.capacity,
+            "capacity_policy": table.capacity_policy, "evict_every": table.evict_every,
+            "default_value": table.default_value, "metadata": sorted(table.meta),
+            "seed": table.seed if getattr(table, "seed_given", True) else None}
+
+
+def agree_on_table(embedding: HashEmbedding | None, settings: dict, group, caller: str) -> None:
+    """Check (one collective over ``group``) that every rank describes the same table by ``settings``
+    (``table_settings``), raising on every rank a ValueError naming the first setting that differs; then
+    ``embedding`` (this rank's part, or None) takes the seeds it drew from the first rank holding one, as
+    ``DistributedDataParallel`` takes rank 0's weights."""
+    seeds = None
+    if embedding is not None:
+        admission = embedding.table.admission
+        seeds = (embedding.table.seed, getattr(admission, "seed", None))
+    everyone = group.all_gather_object((settings, seeds))
+    reference = everyone[0][0]
+    for rank, (theirs, _) in enumerate(everyone):
+        for name, value in reference.items():
+            if theirs.get(name) != value:
+                raise ValueError(f"{caller}: the ranks build different tables: {name} is {value!r} on rank 0 but "
+                                 f"{theirs.get(name)!r} on rank {rank}; every rank must build the table alike")
+    first = next((s for _, s in everyone if s is not None), None)
+    if embedding is None or first is None:
+        return
+    table = embedding.table
+    if not getattr(table, "seed_given", True):
+        table.seed = first[0]
+        table.seed_given = True
+    if table.admission is not None and getattr(table.admission, "seed_given", True) is False:
+        table.admission.seed = first[1]
+        table.admission.seed_given = True
+
+
 def replace_hash_embeddings(module: Module, make: Callable[[HashEmbedding], Module], caller: str) -> Module:
     """Replace every ``HashEmbedding`` inside ``module`` (or ``module`` itself) by ``make(table)``; a table
     reached twice (shared by two layers) is replaced once. Returns the module, or its replacement."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ember.autograd import is_grad_enabled, no_grad
 from ember.distributed.group import DistributedError, ProcessGroup, default_group
-from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
+from ember.distributed.placement import agree_on_table, keep_owned_rows, replace_hash_embeddings, table_settings
 from ember.distributed.sharded import shard_of
 from ember.embedding.hashing import as_keys
 from ember.embedding.layers import HashEmbedding
@@ -89,7 +89,8 @@ class PSEmbedding(Module):
     gradient, the worker pushes one summed gradient per key. As a ``HashEmbedding``'s, a lookup in training mode
     (under ``no_grad()`` too) admits, creates and counts rows, so every worker must make it; in evaluation mode
     unseen ids read the default value. Keyword arguments go to the servers' ``HashEmbedding`` shards (``seed``,
-    ``initializer``, ``admission``...).
+    ``initializer``, ``admission``...), alike on every rank: construction checks that the ranks agree (a
+    ValueError naming the setting) and the servers take the first server's seeds where they were drawn.
 
     >>> emb = dist.ps.PSEmbedding(16, seed=0)
     >>> if dist.ps.is_server(): dist.ps.serve(lambda params: ember.optim.Adagrad(params, lr=0.05))
@@ -99,7 +100,17 @@ class PSEmbedding(Module):
 
     def __init__(self, embedding_dim: int, **shard_options) -> None:
         super().__init__()
-        self._register(int(embedding_dim), HashEmbedding(embedding_dim, **shard_options) if is_server() else None)
+        if is_server():
+            shard = HashEmbedding(embedding_dim, **shard_options)
+            settings = table_settings(shard)
+        else:  # described by an empty table of the same options (no seed drawn, no storage directory claimed)
+            shard = None
+            options = {k: v for k, v in shard_options.items() if k != "storage_dir"}
+            options["seed"] = 0 if options.get("seed") is None else options["seed"]
+            settings = table_settings(HashEmbedding(embedding_dim, **options))
+            settings["seed"] = shard_options.get("seed")
+        agree_on_table(shard, settings, default_group(), "PSEmbedding")
+        self._register(int(embedding_dim), shard)
 
     @classmethod
     def from_embedding(cls, embedding: HashEmbedding) -> PSEmbedding:
@@ -108,6 +119,7 @@ class PSEmbedding(Module):
         optimizer slots) and serves them; workers keep nothing. Its initializer, seed and policies stay."""
         if not isinstance(embedding, HashEmbedding):
             raise TypeError(f"PSEmbedding.from_embedding: expected a HashEmbedding, got {type(embedding).__name__}")
+        agree_on_table(embedding, table_settings(embedding), default_group(), "PSEmbedding.from_embedding")
         layer = cls.__new__(cls)
         Module.__init__(layer)
         shard = None

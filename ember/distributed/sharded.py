@@ -12,7 +12,7 @@ import numpy as np
 
 from ember.distributed.group import default_group
 from ember.distributed.ops import all_to_all
-from ember.distributed.placement import keep_owned_rows, replace_hash_embeddings
+from ember.distributed.placement import agree_on_table, keep_owned_rows, replace_hash_embeddings, table_settings
 from ember.embedding.hashing import as_keys, mix64
 from ember.embedding.layers import HashEmbedding
 from ember.embedding.lookup import lookup
@@ -33,7 +33,9 @@ class ShardedHashEmbedding(Module):
 
     Every rank calls it with its own batch of ids (collectively: all ranks, every step) and gets
     ``ids.shape + (embedding_dim,)`` rows back. Keyword arguments go to this rank's ``HashEmbedding`` shard
-    (``initializer``, ``seed``, ``admission``, ``eviction``...); new rows depend only on id and seed, so a
+    (``initializer``, ``seed``, ``admission``, ``eviction``...), alike on every rank: construction checks that
+    the ranks agree (a ValueError naming the setting) and takes rank 0's seeds where they were drawn
+    (``seed=None``); new rows depend only on id and seed, so a
     sharded table trains exactly as one table in one process would, except that ``capacity`` bounds each shard (the
     whole table holds up to ``capacity`` rows per rank, and each shard evicts among its own rows). Optimize
     ``parameters()`` with any
@@ -49,6 +51,7 @@ class ShardedHashEmbedding(Module):
     def __init__(self, embedding_dim: int, **shard_options) -> None:
         super().__init__()
         self.shard = HashEmbedding(embedding_dim, **shard_options)
+        agree_on_table(self.shard, table_settings(self.shard), default_group(), "ShardedHashEmbedding")
         self.embedding_dim = self.shard.embedding_dim
 
     @classmethod
@@ -63,6 +66,7 @@ class ShardedHashEmbedding(Module):
             raise TypeError(f"ShardedHashEmbedding.from_embedding: expected a HashEmbedding, got "
                             f"{type(embedding).__name__}")
         group = default_group()
+        agree_on_table(embedding, table_settings(embedding), group, "ShardedHashEmbedding.from_embedding")
         sharded = cls.__new__(cls)
         Module.__init__(sharded)
         sharded.shard = keep_owned_rows(embedding, lambda keys: shard_of(keys, group.size) == group.rank)

@@ -123,7 +123,9 @@ class CountingBloomFilter:
         self.counters = counters.copy()
 
     def __repr__(self) -> str:
-        return f"CountingBloomFilter({self.threshold}, num_counters={self.num_counters}, num_hashes={self.num_hashes})"
+        seed = f", seed={self.seed}" if self.seed else ""
+        return (f"CountingBloomFilter({self.threshold}, num_counters={self.num_counters}, "
+                f"num_hashes={self.num_hashes}{seed})")
 
 
 class Probability:

@@ -115,6 +115,7 @@ class HashTable:
         self.dtype = _storage_dtype(dtype)
         self.initializer = resolve(initializer)
         self.seed = int(generator().integers(2**63)) if seed is None else int(seed)
+        self.seed_given = seed is not None  # a drawn seed: a distributed table adopts rank 0's
         if admission is not None and not callable(getattr(admission, "admit", None)):
             raise TypeError(f"HashEmbedding: admission must be a policy with admit(keys, counts) (CountThreshold, "
                             f"CountingBloomFilter, Probability) or None, got {admission!r}")
@@ -556,6 +557,7 @@ class HashTable:
                 elif name == "last_step":  # a state without it: the rows count as written now
                     pool.write(plan, self.stamp)
             self.seed = int(state["seed"])
+            self.seed_given = True
             self.saved_generation = int(state["generation"])
             self.generation = self.saved_generation + 1
             self.snapshot_steps = {self.saved_generation: self.step}
