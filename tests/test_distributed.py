@@ -99,6 +99,14 @@ def test_distributed_tables_check_that_the_ranks_build_them_alike():
 
 
 @needs_mpiexec
+def test_parameter_server_rows_follow_a_cast_of_the_model():
+    """model.double() left a PSEmbedding's rows float32 where a HashEmbedding's are float64; they follow the cast."""
+    code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_cast.py"), servers=1)
+    assert code == 0, err
+    assert out.count("ps cast ok") == 2
+
+
+@needs_mpiexec
 def test_parameter_server_without_keys_in_a_step_still_steps_its_optimizer():
     """Two servers, steps whose ids all live on the first: the second's SparseAdam counts those steps too."""
     code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_idle_shard.py"), servers=2)

@@ -31,6 +31,7 @@ from ember.embedding.hashing import as_keys
 from ember.embedding.layers import HashEmbedding
 from ember.embedding.lookup import lookup
 from ember.nn.module import Module
+from ember.ops.convert import cast
 from ember.ops.indexing import take
 from ember.ops.shape import reshape
 from ember.tensor import Tensor
@@ -88,7 +89,8 @@ class PSEmbedding(Module):
     is the training lookups of one batch (one or several) and one backward: when every lookup has its
     gradient, the worker pushes one summed gradient per key. As a ``HashEmbedding``'s, a lookup in training mode
     (under ``no_grad()`` too) admits, creates and counts rows, so every worker must make it; in evaluation mode
-    unseen ids read the default value. Keyword arguments go to the servers' ``HashEmbedding`` shards (``seed``,
+    unseen ids read the default value. Rows are float32, or the model's dtype once it is cast (``model.double()``),
+    as a ``HashEmbedding``'s. Keyword arguments go to the servers' ``HashEmbedding`` shards (``seed``,
     ``initializer``, ``admission``...), alike on every rank: construction checks that the ranks agree (a
     ValueError naming the setting) and the servers take the first server's seeds where they were drawn.
 
@@ -139,6 +141,9 @@ class PSEmbedding(Module):
         self._lookups = 0  # training lookups in this step
         self._reported: list = []  # (keys, gradients) of those whose gradients have arrived
         self._prefetched = None
+        # the dtype of the rows a lookup returns: float32, or what a cast of the model (double(), half()) makes it,
+        # as a HashEmbedding's rows follow its cast handle; empty, and out of the state dict
+        self.register_buffer("rows_dtype", Tensor._make(np.zeros(0, np.float32), None), persistent=False)
 
     def extra_repr(self) -> str:
         return f"{self.embedding_dim}, servers={server_ranks()}"
@@ -220,8 +225,9 @@ class PSEmbedding(Module):
         if training:  # a step may look rows up several times (fields, then bags): one push when all are back
             self._lookups += 1
             rows.register_post_accumulate_grad_hook(lambda leaf: self._gradient_arrived(unique, found, leaf))
-        out = take(rows, inverse.reshape(-1), axis=0)
-        return reshape(out, tuple(keys.shape) + (self.embedding_dim,))
+        out = reshape(take(rows, inverse.reshape(-1), axis=0), tuple(keys.shape) + (self.embedding_dim,))
+        dtype = self.rows_dtype.array.dtype
+        return out if dtype == np.float32 else cast(out, dtype)  # the cast's gradient comes back in float32
 
     def _gradient_arrived(self, keys: np.ndarray, found: np.ndarray, leaf: Tensor) -> None:
         # a key this lookup read no row for has no gradient from it, as in one table: a later lookup of the step
