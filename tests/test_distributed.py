@@ -149,7 +149,8 @@ def test_parameter_server_prefetch_stands_for_the_next_training_lookup():
     """A second prefetch() before the lookup read the first one's rows for its ids (ids 7, 8, 9 got the rows of 1,
     2, 3), and an evaluation read or a lookup of other ids after a prefetch dropped its rows and pulled again,
     counting the ids twice (admitted a lookup early, 1.08 off); the evaluation read keeps the prefetched rows for
-    their lookup, the other two are RuntimeErrors."""
+    their lookup, the other two are RuntimeErrors. A lookup of the step in progress after a prefetch() made during it
+    waited for the timeout, whose message blamed the other workers; it is a RuntimeError at once."""
     code, out, err, _ = run(3, os.path.join(SCRIPTS, "ps_prefetch.py"), servers=1)
     assert code == 0, err
     assert out.count("ps prefetch ok") == 2

@@ -178,7 +178,8 @@ class PSEmbedding(Module):
     def prefetch(self, ids) -> None:
         """Ask the servers now for the rows of the next training lookup, of ``ids`` (the next step's first). Its
         pull counts the lookups of ``ids`` as that lookup's would, so the next training lookup must be of these ids
-        (one of other ids is a RuntimeError); evaluation lookups before it are answered as usual."""
+        (one of other ids is a RuntimeError, as is a further training lookup of the step in progress: call it after
+        the step's last lookup); evaluation lookups before it are answered as usual."""
         if self.shard is not None:
             raise RuntimeError("PSEmbedding.prefetch: called on a server rank")
         if self._prefetched is not None:
@@ -187,7 +188,8 @@ class PSEmbedding(Module):
                                "lookup's, so make that lookup before prefetching again")
         keys, lookups = np.unique(as_keys(ids, "PSEmbedding.prefetch: ids").reshape(-1), return_counts=True)
         step = self._step + (1 if self._lookups else 0)
-        self._prefetched = [keys, self._requests(keys, _PULL, step, lookups), None]  # the rows, once received
+        # [keys, requests, the rows once received, the step of the lookup it stands for]
+        self._prefetched = [keys, self._requests(keys, _PULL, step, lookups), None, step]
 
     def forward(self, ids) -> Tensor:
         if self.shard is not None:
@@ -211,6 +213,12 @@ class PSEmbedding(Module):
                 prefetched[2] = self._gather(prefetched[0], prefetched[1])
             prefetched = None
         if prefetched is not None:
+            if prefetched[3] != self._step:
+                raise RuntimeError(f"PSEmbedding: training lookup {self._lookups + 1} of step {self._step} after a "
+                                   f"prefetch() made during the step, which asked for the rows of step "
+                                   f"{prefetched[3]}'s first lookup: a synchronous server answers that pull only once "
+                                   f"step {self._step} is pushed, so it cannot serve this lookup; prefetch after the "
+                                   "step's last lookup (the next step's ids)")
             if not np.array_equal(prefetched[0], unique):
                 raise RuntimeError(f"PSEmbedding: a training lookup of {unique.size} distinct ids other than the "
                                    f"{prefetched[0].size} given to prefetch(), whose pull counted them as this "

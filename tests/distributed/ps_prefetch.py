@@ -2,7 +2,8 @@
 between the two reads its own rows and leaves the prefetched ones to that lookup (which trains as one table, the
 prefetch's pull counting each id once: admission as one table's); a second prefetch before that lookup and a
 training lookup of other ids are RuntimeErrors (the first read another prefetch's rows, the second counted its ids
-twice), after which the prefetched lookup still gets its own rows."""
+twice), after which the prefetched lookup still gets its own rows. A prefetch made between two lookups of a step
+stands for the next step's first: the step's next lookup is a RuntimeError at once (it waited for the timeout)."""
 
 import numpy as np
 
@@ -40,7 +41,12 @@ else:
         opt.step()
         if s == 2:
             refused(lambda: served(ids[rank] + 100), "other than the")
-        served(ids[rank]).sum().backward()
+        rows = served(ids[rank])
+        if s == 3:  # a prefetch during a step asks for the next step's rows: no further lookup of this step reads them
+            served.prefetch(ids[rank] + 200)
+            refused(lambda: served(ids[rank] + 200), "prefetch() made during the step")
+            refused(lambda: served(ids[rank] + 300), "prefetch() made during the step")
+        rows.sum().backward()
         if s + 1 < len(batches):
             served.prefetch(batches[s + 1][rank])
             if s == 1:
