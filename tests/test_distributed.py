@@ -624,7 +624,7 @@ def test_pytorchs_init_process_group_arguments_run_over_mpi(tmp_path):
         import os, warnings
         warnings.simplefilter("error")
         rank = int(os.environ.get("PMI_RANK", -1))  # mpich's launcher sets it; -1: not given
-        dist.init_process_group("gloo", init_method="env://", world_size=2, rank=rank, timeout=20)
+        dist.init_process_group(dist.Backend.GLOO, init_method="env://", world_size=2, rank=rank, timeout=20)
         assert dist.get_backend() == "mpi" and dist.is_initialized() and ember.distributed.is_available()
         t = ember.ones(2) * (dist.get_rank() + 1)
         dist.all_reduce(t)
@@ -641,6 +641,16 @@ def test_a_world_size_other_than_the_jobs_is_refused(tmp_path):
     assert code != 0 and "init_process_group: world_size=3, but the MPI job gives this process world_size 2" in err
 
 
+def test_backend_names_are_pytorchs_lowercase_strings():
+    import ember.distributed as dist
+
+    assert (dist.Backend.GLOO, dist.Backend.NCCL, dist.Backend.MPI, dist.Backend.UCC, dist.Backend.UNDEFINED) == (
+        "gloo", "nccl", "mpi", "ucc", "undefined")
+    assert dist.Backend("GLOO") == "gloo" and type(dist.Backend("Mpi")) is str and dist.Backend("foo") == "foo"
+    with pytest.raises(ValueError, match="must be a string"):
+        dist.Backend(5)
+
+
 def test_init_method_and_backend_are_checked_before_anything_starts():
     import ember.distributed as dist
 
@@ -648,6 +658,8 @@ def test_init_method_and_backend_are_checked_before_anything_starts():
         dist.init_process_group("gloo", init_method="tcp://10.0.0.1:23456")
     with pytest.raises(ValueError, match="backend must be one of 'mpi', 'gloo', 'nccl'"):
         dist.init_process_group("ucc")
+    with pytest.raises(ValueError, match="got 'foo'"):
+        dist.init_process_group(dist.Backend("FOO"))
     assert not dist.is_initialized() and not dist.is_nccl_available()
     with pytest.raises(RuntimeError, match="call dist.init_process_group\\(\\) first"):
         dist.get_backend()

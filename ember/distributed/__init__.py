@@ -39,6 +39,7 @@ from ember.distributed.env import World, world_from_env
 from ember.distributed.futures import Future
 from ember.distributed.group import (
     DEFAULT_TIMEOUT,
+    Backend,
     DistributedError,
     ProcessGroup,
     ReduceOp,
@@ -75,10 +76,10 @@ from ember.distributed.p2p import P2POp, batch_isend_irecv, irecv, isend, recv, 
 from ember.distributed.sharded import ShardedHashEmbedding, shard_embeddings, shard_of
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "DistributedDataParallel", "DistributedError", "DistributedSampler", "Future", "GradBucket",
-    "GroupMember", "P2POp", "ProcessGroup", "ReduceOp", "ShardedHashEmbedding", "Work", "World", "all_gather",
-    "all_gather_into_tensor", "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier",
-    "batch_isend_irecv", "broadcast", "broadcast_object_list", "compiled_data_parallel", "default_group",
+    "DEFAULT_TIMEOUT", "Backend", "DistributedDataParallel", "DistributedError", "DistributedSampler", "Future",
+    "GradBucket", "GroupMember", "P2POp", "ProcessGroup", "ReduceOp", "ShardedHashEmbedding", "Work", "World",
+    "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single",
+    "barrier", "batch_isend_irecv", "broadcast", "broadcast_object_list", "compiled_data_parallel", "default_group",
     "destroy_process_group", "functional", "gather", "gather_object", "get_backend", "get_global_rank",
     "get_group_rank", "get_process_group_ranks", "get_rank", "get_world_size", "init_process_group", "irecv",
     "is_available", "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available", "isend",

@@ -46,6 +46,22 @@ class ReduceOp(StrEnum):
     BXOR = "bxor"
 
 
+class Backend(str):
+    """PyTorch's backend names as lowercase strings: ``Backend.GLOO == "gloo"``; ``Backend("GLOO")`` is the
+    name in lowercase (any string, as PyTorch's: ``init_process_group`` refuses the ones it does not run)."""
+
+    UNDEFINED = "undefined"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UCC = "ucc"
+    MPI = "mpi"
+
+    def __new__(cls, name: str) -> str:
+        if not isinstance(name, str):
+            raise ValueError(f"Backend: the name must be a string, got {type(name).__name__}")
+        return name.lower()
+
+
 _BITWISE = (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)
 _KINDS = {name: i for i, name in enumerate(
     ("barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "all_gather_object", "split",
@@ -560,13 +576,15 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     global _group
     if _group is not None:
         raise RuntimeError("init_process_group: already initialized; call destroy_process_group() first")
-    if backend is not None and str(backend).lower() not in _BACKENDS:
+    if backend is not None:
+        backend = Backend(backend)
+    if backend not in _BACKENDS:
         raise ValueError(f"init_process_group: backend must be one of 'mpi', 'gloo', 'nccl' (or None), "
                          f"got {backend!r}")
     if init_method not in (None, "env://") or store is not None:
         raise ValueError(f"init_process_group: the MPI launcher (ember launch, mpiexec) connects the processes; "
                          f"init_method must be None or 'env://' and store None, got {init_method!r}")
-    if backend is not None and "nccl" in str(backend).lower():
+    if backend is not None and "nccl" in backend:
         import warnings
 
         warnings.warn("init_process_group: Ember's collectives run over MPI; with backend='nccl' GPU arrays are "
