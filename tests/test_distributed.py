@@ -481,7 +481,8 @@ def test_ranks_that_differ_in_dtype_op_root_or_row_shape_get_an_error_naming_it(
 @needs_mpiexec
 def test_destroy_process_group_takes_a_group_as_pytorch_s(tmp_path):
     """destroy_process_group(group) was a TypeError; a new_group's group is destroyed alone, the default group (None
-    or group.WORLD) with every new_group's, and a destroyed group's calls raise, naming the call."""
+    or group.WORLD) with every new_group's, and a destroyed group's calls raise, naming the call (get_rank too: it
+    returned the old rank)."""
     script = write(tmp_path, """
 import pytest
 dist.init_process_group(timeout=10)
@@ -492,12 +493,20 @@ with pytest.raises(ValueError, match=r"^all_reduce: the process group was destro
     dist.all_reduce(ember.ones(2), group=sub)
 with pytest.raises(ValueError, match="already destroyed"):
     dist.destroy_process_group(sub)
+with pytest.raises(ValueError, match=r"^get_rank: the process group was destroyed"):
+    dist.get_rank(sub)
+with pytest.raises(ValueError, match=r"^get_process_group_ranks: the process group was destroyed"):
+    dist.get_process_group_ranks(sub)
+assert dist.get_world_size(sub) == 2  # PyTorch's still answers the destroyed group's size
 t = ember.ones(2)
 dist.all_reduce(t)
 assert t.tolist() == [2.0, 2.0]
-sub = dist.new_group([0, 1])
+sub, world = dist.new_group([0, 1]), dist.group.WORLD
 dist.destroy_process_group(dist.group.WORLD)
 assert not dist.is_initialized()
+for group in (sub, world):
+    with pytest.raises(ValueError, match=r"^get_rank: the process group was destroyed"):
+        dist.get_rank(group)
 with pytest.raises(ValueError, match=r"^broadcast: the process group was destroyed"):
     dist.broadcast(ember.ones(2), 0, group=sub)
 dist.init_process_group(timeout=10)

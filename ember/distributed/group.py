@@ -265,9 +265,13 @@ class ProcessGroup:
 
     def _check_usable(self, what: str) -> None:
         if self.broken:
-            if self._destroyed:
-                raise ValueError(f"{what}: the process group was destroyed (destroy_process_group)")
+            self._check_alive(what)
             raise DistributedError(f"{what}: the process group is broken by an earlier failure; end the job")
+
+    def _check_alive(self, what: str) -> None:
+        """A ValueError once the group is destroyed (a broken group still answers lookups)."""
+        if self._destroyed:
+            raise ValueError(f"{what}: the process group was destroyed (destroy_process_group)")
 
     def _destroy(self) -> None:
         """Free its communicators; its later calls raise."""
@@ -671,9 +675,8 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
     for subgroup in list(_subgroups):
         subgroup._destroy()
     _subgroups.clear()
-    if _group is not None and not _group.broken:
-        _group.comm.Free()
-        _group._census.Free()
+    if _group is not None:
+        _group._destroy()
     _group = None
 
 
@@ -719,9 +722,12 @@ def default_group() -> ProcessGroup:
 
 def get_rank(group: ProcessGroup | None = None) -> int:
     """This process's rank (0 when no group is initialized, as a one-process job); with ``group``, its rank in
-    that group (-1 where it is not a member, as PyTorch)."""
+    that group (-1 where it is not a member, a ValueError once it is destroyed, as PyTorch)."""
     if group is not None and group is not _group:
-        return group.rank if isinstance(group, ProcessGroup) else -1
+        if not isinstance(group, ProcessGroup):
+            return -1
+        group._check_alive("get_rank")
+        return group.rank
     return _group.rank if _group is not None else world_from_env().rank
 
 

@@ -99,7 +99,9 @@ def _member_of(group, what: str) -> ProcessGroup:
     if group is GroupMember.NON_GROUP_MEMBER:
         raise ValueError(f"{what}: this rank is not a member of the group (new_group gave it "
                          "GroupMember.NON_GROUP_MEMBER), so it cannot look up the group's ranks")
-    return resolve(group, what)
+    g = resolve(group, what)
+    g._check_alive(what)
+    return g
 
 
 def get_process_group_ranks(group) -> list:
