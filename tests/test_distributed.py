@@ -517,6 +517,47 @@ print("destroyed ok", t.tolist())
     assert code == 0, err
     assert out.count("destroyed ok [4.0, 4.0]") == 2, out
 
+@needs_mpiexec
+def test_max_and_min_give_nan_where_any_rank_has_one(tmp_path):
+    """MPI's MAX and MIN compared floats with <, so a NaN won or lost by the ranks' order, and the two ranks got
+    different results ([1, nan] and [nan, 1]); any rank's NaN gives NaN, as torch.maximum / minimum."""
+    script = write(tmp_path, """
+import numpy as np
+dist.init_process_group(timeout=20)
+rank = dist.get_rank()
+mine = [np.nan, 1.0, -np.inf, 3.0] if rank == 0 else [1.0, -np.nan, 2.0, -5.0]
+theirs = [1.0, np.nan, 2.0, -5.0] if rank == 0 else [np.nan, 1.0, -np.inf, 3.0]
+for name in ("float32", "float64", "float16", "bfloat16"):
+    for op, pick in ((dist.ReduceOp.MAX, np.maximum), (dist.ReduceOp.MIN, np.minimum)):
+        expected = pick(np.array(mine), np.array(theirs)).tolist()
+        t = ember.tensor(np.array(mine, dtype=np.float32)).to(getattr(ember, name))
+        dist.all_reduce(t, op=op)
+        assert np.array_equal(t.float().numpy(), expected, equal_nan=True), (name, op, t.tolist())
+        t = ember.tensor(np.array(mine, dtype=np.float32)).to(getattr(ember, name))
+        dist.reduce(t, dst=1, op=op)
+        assert rank == 0 or np.array_equal(t.float().numpy(), expected, equal_nan=True), (name, op, t.tolist())
+print("nan ok")
+""")
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("nan ok") == 2, out
+
+
+def test_order_keys_sort_as_the_floats():
+    import numpy as np
+
+    from ember.distributed.group import ReduceOp, _float_keys, _floats_of_keys
+
+    for dtype in (np.float32, np.float64):
+        tiny = np.finfo(dtype).smallest_subnormal
+        floats = np.array([-np.inf, -1e30, -1.0, -tiny, -0.0, 0.0, tiny, 1.0, 1e30, np.inf], dtype=dtype)
+        keys = _float_keys(floats, ReduceOp.MAX)
+        assert (np.diff(keys) > 0).all() and _floats_of_keys(keys).tobytes() == floats.tobytes()
+        nans = np.array([np.nan, -np.nan], dtype=dtype)
+        assert (_float_keys(nans, ReduceOp.MAX) > keys[-1]).all() and (_float_keys(nans, ReduceOp.MIN) < keys[0]).all()
+        assert np.isnan(_floats_of_keys(_float_keys(nans, ReduceOp.MIN))).all()
+
+
 def test_world_from_launcher_environments():
     assert world_from_env({}) == (0, 1, 0, 0)
     assert world_from_env({"PMI_RANK": "1", "PMI_SIZE": "4", "MPI_LOCALRANKID": "1"})[:3] == (1, 4, 1)

@@ -322,7 +322,7 @@ class ProcessGroup:
         return host
 
     def _iall_reduce(self, array, host, op: ReduceOp, seq: int, async_op: bool):
-        send = wire.reducible(host)
+        send = _reducible(host, op)
         recv = np.empty_like(send)
         request = self.comm.Iallreduce(send, recv, op=_mpi_op(op, host.dtype))
         work = Work(self, request, "all_reduce", seq, lambda: self._reduced(recv, host, op, array))
@@ -332,6 +332,8 @@ class ProcessGroup:
         """What MPI reduced (``wire.reducible``'s array) in the original dtype and on its device."""
         if op is ReduceOp.AVG:
             out = out / np.asarray(self.size, dtype=out.dtype)
+        if op in _ORDERED and host.dtype.kind not in "iub":  # floats (16-bit ones too) came as order keys
+            out = _floats_of_keys(out)
         if host.dtype == np.bool_:
             out = out.view(np.bool_)
         return wire.like(out.astype(host.dtype, copy=False), original)
@@ -343,7 +345,7 @@ class ProcessGroup:
         host = wire.to_host(array)
         _check_reducible("reduce", host, op)
         seq = self._agree("reduce", host, extra=list(ReduceOp).index(op) * 1024 + dst)
-        send = wire.reducible(host)
+        send = _reducible(host, op)
         recv = np.empty_like(send) if self.rank == dst else None
         self._wait(self.comm.Ireduce(send, recv, op=_mpi_op(op, host.dtype), root=dst), "reduce", seq)
         return self._reduced(recv, host, op, array) if self.rank == dst else None
@@ -519,6 +521,34 @@ def _check_reducible(what: str, host: np.ndarray, op: ReduceOp) -> None:
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point array, got {host.dtype}")
     if op in _BITWISE and host.dtype.kind not in "iub":
         raise TypeError(f"{what}: ReduceOp.{op.name} needs an integer or bool array, got {host.dtype}")
+
+
+_ORDERED = (ReduceOp.MAX, ReduceOp.MIN)
+
+
+def _reducible(host: np.ndarray, op: ReduceOp) -> np.ndarray:
+    """The array MPI reduces with ``op``: ``wire.reducible``'s, with floats as order keys for MAX and MIN."""
+    send = wire.reducible(host)
+    return _float_keys(send, op) if op in _ORDERED and send.dtype.kind == "f" else send
+
+
+def _float_keys(floats: np.ndarray, op: ReduceOp) -> np.ndarray:
+    """Integers in the order of ``floats`` (float32 or float64), a NaN the largest for MAX and the smallest for
+    MIN. MPI compares floats with ``<``, which a NaN loses or wins by the ranks' order (ranks even got different
+    results); compared as these keys, any rank's NaN gives NaN, as ``torch.maximum`` / ``minimum``."""
+    ints = np.int32 if floats.itemsize == 4 else np.int64
+    bits = floats.view(ints)
+    top = np.iinfo(ints)
+    # a negative float's bits count the wrong way: flipping all but the sign makes them count up
+    keys = bits ^ ((bits >> (8 * floats.itemsize - 1)) & top.max)
+    keys[np.isnan(floats)] = top.max if op is ReduceOp.MAX else top.min
+    return keys
+
+
+def _floats_of_keys(keys: np.ndarray) -> np.ndarray:
+    """The floats ``_float_keys`` gave ``keys`` (the flip is its own inverse; a NaN's key is a NaN's bits)."""
+    bits = keys ^ ((keys >> (8 * keys.itemsize - 1)) & np.iinfo(keys.dtype).max)
+    return bits.view(np.float32 if keys.itemsize == 4 else np.float64)
 
 
 def _mpi_op(op: ReduceOp, dtype):
