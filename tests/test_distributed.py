@@ -558,6 +558,51 @@ def test_order_keys_sort_as_the_floats():
         assert np.isnan(_floats_of_keys(_float_keys(nans, ReduceOp.MIN))).all()
 
 
+@needs_mpiexec
+def test_ddp_join_trains_ranks_with_uneven_batches_as_pytorchs(tmp_path):
+    """DistributedDataParallel had no join(): a rank with fewer batches left the other waiting in its all-reduce.
+    Rank 0 trains 5 batches and rank 1 two; the results are PyTorch's DDP join's (gloo, same data)."""
+    script = write(tmp_path, """
+import numpy as np, pytest
+dist.init_process_group(timeout=20)
+rank = dist.get_rank()
+rng = np.random.default_rng(0)
+w, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
+data = {r: [(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32))
+            for _ in range(n)] for r, n in ((0, 5), (1, 2))}
+
+def train(batches, **join):
+    net = ember.nn.Sequential(ember.nn.Linear(3, 2), ember.nn.BatchNorm1d(2))
+    net[0].weight.array[...], net[0].bias.array[...] = w, b
+    ddp = dist.DistributedDataParallel(net)
+    opt = ember.optim.SGD(ddp.parameters(), lr=0.1)
+    with ddp.join(**join):
+        for x, y in batches:
+            opt.zero_grad()
+            ((ddp(ember.tensor(x)) - ember.tensor(y)) ** 2).mean().backward()
+            opt.step()
+    return net
+
+torch_gives = {  # PyTorch 2 DDP(Linear(3, 2), BatchNorm1d(2)).join(divide_by_initial_world_size=...)
+    True: ([[-0.0307802, -0.1007178, 0.6716207], [0.0529250, -0.5707368, 0.3328278]], [0.0292261, 0.0301787],
+           [0.5427290, 0.3976586]),
+    False: ([[-0.1050098, -0.1245106, 0.6919686], [0.0618253, -0.5948308, 0.3160320]], [0.0552978, 0.0110190],
+            [0.5342673, 0.4006911]),
+}
+for divide, (weight, bn_bias, running_mean) in torch_gives.items():
+    net = train(data[rank], divide_by_initial_world_size=divide)
+    np.testing.assert_allclose(net[0].weight.detach().numpy(), weight, atol=1e-5)
+    np.testing.assert_allclose(net[1].bias.detach().numpy(), bn_bias, atol=1e-5)
+    np.testing.assert_allclose(net[1].running_mean.numpy(), running_mean, atol=1e-5)
+with pytest.raises(RuntimeError, match="rank.s. .1. ran out of inputs"):
+    train(data[rank][:3], throw_on_early_termination=True)
+print("join ok")
+""")
+    code, out, err, _ = run(2, script)
+    assert code == 0, err
+    assert out.count("join ok") == 2, out
+
+
 def test_world_from_launcher_environments():
     assert world_from_env({}) == (0, 1, 0, 0)
     assert world_from_env({"PMI_RANK": "1", "PMI_SIZE": "4", "MPI_LOCALRANKID": "1"})[:3] == (1, 4, 1)

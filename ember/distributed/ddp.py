@@ -174,6 +174,7 @@ class DistributedDataParallel(Module):
         self._used_anywhere = set()  # ids of the parameters some rank's forward reached
         self._comm_hook = None
         self._comm_hook_state = None
+        self._join = None  # a _Join inside join()
         self._set_up_buckets(named)
 
     def register_comm_hook(self, state, hook) -> None:
@@ -256,13 +257,13 @@ class DistributedDataParallel(Module):
                 raise ValueError(f"DistributedDataParallel: rank {self._group.rank} and rank {rank} have different "
                                  f"{what} ({diff})")
 
-    def _broadcast_state(self) -> None:
+    def _broadcast_state(self, src: int = 0) -> None:
         own = _sharded_parameters(self.module)
         for p in self.module.parameters():
             if id(p) not in own and p.array.size:
-                p.array[...] = self._group.broadcast(p.array, 0)
+                p.array[...] = self._group.broadcast(p.array, src)
         if self._broadcast_buffers:
-            self._sync_buffers()
+            self._sync_buffers(src)
 
     def _shared_buffers(self) -> list:
         """(name, buffer) of the buffers rank 0 shares, read from their modules now (a buffer replaced since
@@ -275,8 +276,8 @@ class DistributedDataParallel(Module):
                 named.append((name, b))
         return named
 
-    def _sync_buffers(self) -> None:
-        """Give every rank rank 0's buffers: their bytes packed into one array, one broadcast (its size was
+    def _sync_buffers(self, src: int = 0) -> None:
+        """Give every rank rank ``src``'s buffers: their bytes packed into one array, one broadcast (its size was
         checked on every rank when the buffers' layout was last seen)."""
         named = self._shared_buffers()
         if not named:
@@ -289,12 +290,12 @@ class DistributedDataParallel(Module):
             self._check_same_layout(named, "buffers")
             self._buffer_layout = layout
         group = self._group
-        if group.rank == 0:
+        if group.rank == src:
             packed = np.concatenate([_host(b.array).reshape(-1).view(np.uint8) for _, b in named])
         else:
             packed = np.empty(sum(b.array.nbytes for _, b in named), dtype=np.uint8)
-        packed = group.broadcast_unchecked(packed, 0)
-        if group.rank == 0:
+        packed = group.broadcast_unchecked(packed, src)
+        if group.rank == src:
             return
         start = 0
         for _, b in named:
@@ -402,8 +403,74 @@ class DistributedDataParallel(Module):
             syncs = self._forward_sync
         elif self._forward_sync:
             self._backward_sync = True
-        if syncs and self._broadcast_buffers and self._group.size > 1:
-            self._sync_buffers()
+        buffers = syncs and self._broadcast_buffers and self._group.size > 1
+        src = 0
+        if self._join is not None and not building() and (buffers or self._backward_sync):
+            src = self._join_round(1 | 2 * buffers | 4 * self._backward_sync)
+        if buffers:
+            self._sync_buffers(src)
+
+    # --- uneven inputs (PyTorch's join) ---
+    @contextlib.contextmanager
+    def join(self, divide_by_initial_world_size: bool = True, enable: bool = True,
+             throw_on_early_termination: bool = False):
+        """PyTorch's ``ddp.join()`` for ranks with different numbers of batches: a rank whose loop in the block
+        ends first waits at its end, matching the others' steps with zero gradients, until every rank's loop has
+        ended; then every rank gets the parameters (and buffers) of the last rank to finish. Gradients are divided
+        by the job's number of ranks (``divide_by_initial_world_size``, as PyTorch's default: each example weighs
+        the same) or, with False, by the number of ranks still training. ``throw_on_early_termination`` raises a
+        RuntimeError on every rank once one has run out instead. Each synchronized forward in the block costs one
+        small all-reduce more; eager steps only, without comm hooks or sparse gradients."""
+        if not enable or self._group.size == 1:
+            yield
+            return
+        if self._comm_hook is not None or any(bucket is None for bucket, _ in self._bucket_of.values()):
+            raise NotImplementedError("DistributedDataParallel.join: not with a comm hook or sparse gradients; give "
+                                      "every rank the same number of batches (DistributedSampler(drop_last=True))")
+        self._join = _Join(divide_by_initial_world_size, throw_on_early_termination)
+        try:
+            yield
+            self._shadow_until_all_joined()
+        finally:
+            self._join = None
+
+    def _join_round(self, flags: int) -> int:
+        """One round of the join protocol: every rank says whether it still trains (``flags`` 0 once it has run
+        out; else bit 1 for a buffer broadcast and bit 2 for averaged gradients in this step); the last of them
+        in rank order is the one whose buffers and final parameters the others take, as PyTorch's."""
+        group, join = self._group, self._join
+        mine = np.zeros(group.size, dtype=np.int64)
+        mine[group.rank] = flags
+        join.flags = group.iall_reduce_unchecked(mine, ReduceOp.SUM).result()
+        training = np.flatnonzero(join.flags)
+        if len(training):
+            join.src = int(training[-1])
+            join.scale = 1.0 if join.divide_by_world else group.size / len(training)
+        if join.throw and 0 < len(training) < group.size:
+            done = sorted(set(range(group.size)) - set(training.tolist()))
+            raise RuntimeError(f"DistributedDataParallel.join: rank(s) {done} ran out of inputs before the others "
+                               "(throw_on_early_termination=True)")
+        return join.src
+
+    def _shadow_until_all_joined(self) -> None:
+        """Match the steps of the ranks still training (their buffer broadcast, unused-parameter search and
+        bucket all-reduces) with zeros until none is; then take the last one's parameters and buffers."""
+        while True:
+            src = self._join_round(0)
+            flags = self._join.flags
+            if not flags.any():
+                break
+            if (flags & 2).any():
+                self._sync_buffers(src)
+            if (flags & 4).any():
+                if self._find_unused:
+                    self._group.all_reduce(np.zeros(len(self._bucket_of), dtype=np.uint8), ReduceOp.MAX)
+                works = [self._group.iall_reduce_unchecked(np.zeros_like(b.flat), ReduceOp.AVG)
+                         for b in self._buckets]
+                for work in works:
+                    work.wait()
+        if self._join.src is not None:
+            self._broadcast_state(self._join.src)
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -548,12 +615,15 @@ class DistributedDataParallel(Module):
     def _finish(self) -> None:
         self._exchange_sparse()
         unused, used_anywhere = self._unused, self._used_anywhere
+        scale = 1.0 if self._join is None else self._join.scale  # join(divide_by_initial_world_size=False)
         for bucket in self._buckets:
             averaged = bucket.work.result() if bucket.future is None else self._hooked_average(bucket)
             for p, start, stop in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
                 if unused and id(p) in unused and id(p) not in used_anywhere:
                     continue  # no rank used it: its .grad stays as it was, as PyTorch's
                 values = averaged[start:stop].reshape(p.shape)
+                if scale != 1.0:
+                    values = values * values.dtype.type(scale)
                 if p.array.__class__ is not np.ndarray:
                     values = _device_like(values, p.array)
                 p.grad = Tensor._make(values, None)
@@ -562,6 +632,15 @@ class DistributedDataParallel(Module):
         self._ready.clear()
         self._unused = set()
         self._backward_sync = False
+
+
+class _Join:
+    """What ``DistributedDataParallel.join`` knows: its options, and the last round's flags, rank to copy from
+    and gradient scale."""
+
+    def __init__(self, divide_by_world: bool, throw: bool):
+        self.divide_by_world, self.throw = divide_by_world, throw
+        self.flags, self.src, self.scale = None, None, 1.0
 
 
 _CARRIED = FLOATING | {bool_, uint8, int16, int32}  # exact in float64
