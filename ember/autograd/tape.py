@@ -193,11 +193,12 @@ class _PostHook:
         return None
 
 
-def _run_post_hooks(node: Node, hooks: list, grad: Tensor, input_grads) -> list:
-    """``input_grads`` after the node's post-hooks (``Node.register_hook``) in ``hooks``."""
+def _run_post_hooks(node: Node, hooks: list, grad: Tensor, input_grads, needs: tuple) -> list:
+    """``input_grads`` after the node's post-hooks (``Node.register_hook``) in ``hooks``; ``needs``: which inputs
+    the backward computed a gradient for."""
     inputs = node.inputs
     grads = tuple(None if not need or gt is None else _dense(_wrap(gt) if gt.__class__ is not Tensor else gt)
-                  for gt, need in zip(input_grads, node.needs))
+                  for gt, need in zip(input_grads, needs))
     for post in hooks:
         if post.__class__ is not _PostHook:
             continue
@@ -605,6 +606,9 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     order = _topological_order(root_nodes, floor) if floor >= 0 else _topological_order(root_nodes)
     if order and _grad_mode.last_write > order[-1].seq:  # something was written in place since the oldest node
         _check_writes(order, roots)
+    narrowed = None
+    if capture is not None:
+        order, narrowed = _toward(order, capture)
     handed_out = {id(_owner(g.array)) for g in root_grads}
     plain = capture is None and not create_graph and not _post_accumulate_hooks
     done = _run_rules_on_numpy(order, grads, leaf_grads, retain_graph) if plain else 0
@@ -620,7 +624,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 _accumulate(leaf, g, handed_out, create_graph)
             return None
         results = _run_nodes(order[done:] if done else order, grads, leaf_grads, handed_out, retain_graph,
-                             create_graph, capture, floor)
+                             create_graph, capture, floor, narrowed)
         if capture is not None:
             for i, t in enumerate(capture):
                 if t.node is None:
@@ -634,6 +638,28 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
         for leaf, g in rest:
             _accumulate(leaf, g, handed_out, create_graph)
     return None
+
+
+def _toward(order: list, capture: list) -> tuple:
+    """``order`` less the nodes that lead to none of the tensors in ``capture``, and node -> its recorded needs
+    narrowed to the inputs that lead to one (for the nodes where that differs). A vjp is then asked only for the
+    gradients wanted (PyTorch's ``should_compute_output``, decided at backward time): a rule that refuses one
+    input's gradient (zeta's x) still gives the others."""
+    targets = {id(t) for t in capture if t.node is None}
+    leading = {t.node for t in capture if t.node is not None}
+    narrowed = {}
+    for node in reversed(order):  # oldest first: whether an input leads anywhere is known before its reader
+        inputs = node.inputs
+        if inputs is None:  # (the floor node, whose vjp is not run: captured, so already in ``leading``)
+            continue
+        recorded = node.needs
+        needs = tuple([need and (id(t) in targets if t.node is None else t.node in leading)
+                       for t, need in zip(inputs, recorded)])
+        if True in needs:
+            leading.add(node)
+        if needs != recorded:
+            narrowed[node] = needs
+    return [node for node in order if node in leading], narrowed
 
 
 def _run_rules_on_numpy(order, grads: dict, leaf_grads: dict, retain_graph: bool) -> int:
@@ -726,10 +752,11 @@ def _add_arrays(a, b):
 
 
 def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_graph: bool, create_graph: bool,
-               capture, floor: int = -1):
+               capture, floor: int = -1, narrowed: dict | None = None):
     """Every node's vjp in ``order``, in the general case: hooks, captured gradients, recorded rules
     (``create_graph``), post-accumulate hooks. Returns the captured gradients (a list, with ``capture``); the
-    vjp of the node numbered ``floor`` (``_order_above``), which only its gradient is wanted from, is not run."""
+    vjp of the node numbered ``floor`` (``_order_above``), which only its gradient is wanted from, is not run.
+    ``narrowed`` (``_toward``): the needs a node's vjp gets instead of its recorded ones."""
     captured_nodes = {}
     if capture is not None:
         for i, t in enumerate(capture):
@@ -761,6 +788,11 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
         inputs = node.inputs
         if inputs is None:
             raise _freed_error()
+        needs = node.needs
+        if narrowed:
+            needs = narrowed.get(node, needs)
+            if True not in needs:  # (a captured node that leads to no other captured tensor)
+                continue
         if rule is not None:  # the op's one rule, run on the arrays
             data = g if g.__class__ is np.ndarray else g.array
             if len(inputs) == 2:
@@ -768,15 +800,21 @@ def _run_nodes(order, grads: dict, leaf_grads: dict, handed_out: set, retain_gra
             else:
                 arrays.inputs = tuple(map(_data, inputs))
             arrays.attrs, arrays.needs, arrays.output, arrays.residuals = \
-                node.attrs, node.needs, node.out, node.residuals
+                node.attrs, needs, node.out, node.residuals
             input_grads = rule(_array_run if data.__class__ is np.ndarray else OnArrays(array_module(data)),
                                arrays, data)
-        else:
+        elif needs is node.needs:
             input_grads = node.op.vjp(node, g)
+        else:  # the vjp reads the node as its context: it sees the narrowed needs while it runs
+            recorded, node.needs = node.needs, needs
+            try:
+                input_grads = node.op.vjp(node, g)
+            finally:
+                node.needs = recorded
         if hooks and hooks[-1].__class__ is _PostHook:
-            input_grads = _run_post_hooks(node, hooks, g, input_grads)
+            input_grads = _run_post_hooks(node, hooks, g, input_grads, needs)
             rule = None  # (the gradients are Tensors now)
-        for t, gt, need in zip(inputs, input_grads, node.needs):
+        for t, gt, need in zip(inputs, input_grads, needs):
             if not need or gt is None:
                 continue
             if rule is not None and gt.__class__ is not np.ndarray:
