@@ -22,6 +22,7 @@ from ember.ops.incomplete_gamma import igammac as gammaincc
 from ember.ops.reduction import logsumexp as _logsumexp
 from ember.ops.special import (
     digamma,
+    entr,
     erfc,
     erfcx,
     erfinv,
@@ -47,7 +48,7 @@ from ember.ops.special_bessel import (
     scaled_modified_bessel_k1,
     spherical_bessel_j0,
 )
-from ember.ops.special_composed import entr, logit, multigammaln, ndtr, sinc, xlog1py, xlogy
+from ember.ops.special_composed import logit, multigammaln, ndtr, sinc, xlog1py, xlogy
 from ember.ops.special_polynomials import (
     chebyshev_polynomial_t,
     chebyshev_polynomial_u,

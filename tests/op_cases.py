@@ -2331,8 +2331,9 @@ _row("xlogy_zeros_method", lambda x, y: x.xlogy(y), sps.xlogy, ins(int_floats(-1
 _row("xlog1py", ember.special.xlog1py, sps.xlog1py, ins(normal(3, 4), uniform(-0.5, 3.0, 4)),
      ("where", "log1p", "mul"), _torch_special("xlog1py"))
 _row("sinc", ember.sinc, np.sinc, ins(normal(3, 4, scale=2.0)), ("sin", "div", "where"), torch and torch.sinc)
-_row("entr", ember.special.entr, sps.entr, ins(uniform(0.1, 3.0, 3, 4)), ("log", "mul", "where"),
-     _torch_special("entr"))
+_row("entr", ember.special.entr, sps.entr, ins(uniform(0.1, 3.0, 3, 4)), "entr", _torch_special("entr"))
+_row("entr_edges", ember.special.entr, sps.entr, ins(const([-2.0, -np.inf, 0.0, np.inf, np.nan])),
+     "entr", _torch_special("entr"), grad=False)
 _row("multigammaln", lambda x: ember.special.multigammaln(x, 3), lambda x: sps.multigammaln(x, 3),
      ins(uniform(1.5, 5.0, 3, 4)), "lgamma", _torch_special("multigammaln") and (lambda x: torch.mvlgamma(x, 3)))
 _row("frac", ember.frac, lambda x: x - np.trunc(x), ins(away(3, 4, points=(-2.0, -1.0, 0.0, 1.0, 2.0))),

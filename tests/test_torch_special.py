@@ -508,3 +508,35 @@ def test_the_special_functions_trace_under_jit_with_gradients():
         loss = compiled(x)
         np.testing.assert_allclose(loss.detach().numpy(), eager_loss.detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(x.grad.numpy(), eager_grad, rtol=1e-12)
+
+
+# --- entr's gradient at the edges ---------------------------------------------------------------------------------
+
+
+ENTR_POINTS = [-1.0, -INF, 0.0, 1e-30, 0.5, 1.0, 3.0, INF, NAN]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_entr_gradients_of_first_and_second_order_are_pytorchs_at_every_point(dtype):
+    # -(1 + log x) everywhere: inf at 0, NaN below 0 (a masking where gave 0 there, and NaN at inf, 1 at NaN)
+    x = ember.tensor(ENTR_POINTS, dtype=getattr(ember, dtype), requires_grad=True)
+    tx = torch.tensor(ENTR_POINTS, dtype=getattr(torch, dtype), requires_grad=True)
+    y, ty = ember.special.entr(x), torch.special.entr(tx)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        (g,) = ember.grad((y * 2.0).sum(), x, create_graph=True)
+        (gg,) = ember.grad(g.sum(), x)
+    (tg,) = torch.autograd.grad((ty * 2.0).sum(), tx, create_graph=True)
+    (tgg,) = torch.autograd.grad(tg.sum(), tx)
+    np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gg.numpy(), tgg.numpy(), rtol=1e-6)
+
+
+def test_entr_exports_to_onnx_with_its_edge_values():
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    points = np.array(ENTR_POINTS, np.float32)
+    data = ember.onnx.export(ember.special.entr, ember.tensor(points))
+    session = ort.InferenceSession(data.SerializeToString(), providers=["CPUExecutionProvider"])
+    (ours,) = session.run(None, {session.get_inputs()[0].name: points})
+    np.testing.assert_array_equal(ours, torch.special.entr(torch.tensor(points)).numpy())

@@ -292,6 +292,7 @@ from ember.ops.shrink import hardshrink, softshrink, tanhshrink, threshold
 from ember.ops.sorting import argsort, kthvalue, median, mode, msort, nanmedian, searchsorted, sort, topk
 from ember.ops.special import (
     digamma,
+    entr,
     erfc,
     erfcx,
     erfinv,
@@ -307,7 +308,6 @@ from ember.ops.special import (
 )
 from ember.ops.special_composed import (
     deg2rad,
-    entr,
     float_power,
     frac,
     logit,

@@ -69,6 +69,7 @@ from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
 from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, TRANSPOSE
 from ember.ops.sized import ARANGE_SIZED, FILL, SLICE_SIZED
 from ember.ops.sorting import ARGSORT, MEDIAN
+from ember.ops.special import ENTR
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -214,6 +215,16 @@ def _log2(b, x):
 @_rule(LOG10)
 def _log10(b, x):
     return b.node("Div", [b.node("Log", [x]), b.const(np.log(10.0), b.spec(x).dtype)])
+
+
+@_rule(ENTR)
+def _entr(b, x):
+    dtype = b.spec(x).dtype
+    zero = b.const(0, dtype)
+    positive = b.node("Greater", [x, zero])
+    value = b.node("Neg", [b.node("Mul", [x, b.node("Log", [b.node("Where", [positive, x, b.const(1, dtype)])])])])
+    below = b.node("Where", [b.node("IsNaN", [x]), x, b.const(-np.inf, dtype)])
+    return b.node("Where", [positive, value, b.node("Where", [b.node("Equal", [x, zero]), zero, below])])
 
 
 @_rule(EXPM1)

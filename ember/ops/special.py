@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from ember.ops import dispatch, special_kernels
+from ember.ops.autocast import FLOAT32
 from ember.ops.convert import promote, to_float
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import EXP, NEG, SIGN, WHERE, _scalar, _typed
+from ember.ops.elementwise import EXP, LOG, NEG, SIGN, WHERE, _scalar, _typed
 from ember.ops.infer import as_int, binary, elementwise_cost, require_float, unary_float
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NOT_FUSIBLE, defop, describe
@@ -77,6 +78,31 @@ LGAMMA = _special("lgamma", special_kernels.lgamma, _lgamma_rule)
 DIGAMMA = _special("digamma", special_kernels.digamma, _digamma_rule)
 POLYGAMMA = _special("polygamma", lambda xp, x, *, n: special_kernels.polygamma(xp, n, x), _polygamma_rule,
                      flops=200, infer=_polygamma_infer)
+
+
+def _entr_forward(xp, x):
+    positive = x > 0
+    value = xp.where(positive, -x, 0) * xp.log(xp.where(positive, x, 1))  # (no inf * 0 where it is not taken)
+    # 0 at 0, -inf below it, NaN kept (PyTorch's and SciPy's values)
+    return xp.where(positive, value, xp.where(x == 0, 0, xp.where(xp.isnan(x), x, -np.inf))).astype(x.dtype,
+                                                                                                   copy=False)
+
+
+def _entr_rule(run, ctx, g):
+    # PyTorch's gradient, -(1 + log x) everywhere: +inf at 0, NaN below it (not the 0 a masked where would give)
+    x = ctx.inputs[0]
+    return (g * run(NEG, run(LOG, x) + _typed(x)),)
+
+
+def _entr_infer(x, **attrs):
+    if attrs:
+        raise TypeError(f"entr: takes no attributes, got {sorted(attrs)} (x: {describe([x])})")
+    return unary_float("entr")(x)
+
+
+# computed in the input's dtype, as PyTorch's (no float64 round trip)
+ENTR = defop("entr", forward=_entr_forward, infer=_entr_infer, vjp=vjp_rule(_entr_rule),
+             cost=elementwise_cost(10), onnx=NO_ONNX, elementwise=True, fusion=NOT_FUSIBLE, autocast=FLOAT32)
 
 
 def _zeta_rule(run, ctx, g):
@@ -217,6 +243,15 @@ def polygamma(n: int, x) -> TensorLike:
     if n == 0:
         return dispatch.apply(DIGAMMA, (x,))
     return dispatch.apply(POLYGAMMA, (x,), {"n": n})
+
+
+def entr(x) -> TensorLike:
+    """Elementwise entropy term -x log(x): 0 at 0, -inf for x < 0; its gradient is -(1 + log x) everywhere (inf at
+    0, NaN below 0), as PyTorch's.
+
+    >>> ember.special.entr(ember.tensor([0.0, 0.5]))  # 0, 0.3466
+    """
+    return dispatch.apply(ENTR, (to_float(x),))
 
 
 def zeta(x, q) -> TensorLike:

@@ -1,5 +1,5 @@
 """PyTorch's special and elementwise functions composed from primitives (no op records of their own):
-``logit``, ``xlogy``, ``xlog1py``, ``sinc``, ``entr``, ``ndtr``, ``multigammaln`` (``mvlgamma``), ``frac``,
+``logit``, ``xlogy``, ``xlog1py``, ``sinc``, ``ndtr``, ``multigammaln`` (``mvlgamma``), ``frac``,
 ``deg2rad``, ``rad2deg`` and ``float_power``."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, complex128, float32, float64
-from ember.ops.composed import isnan, logical_and, logical_or, trunc
+from ember.ops.composed import logical_and, logical_or, trunc
 from ember.ops.convert import as_tensor, cast, promote_inexact, to_float
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, eq, gt, le, log, log1p, lt, mul, power, sin, square, true_divide, where
@@ -77,17 +77,6 @@ def sinc(x) -> TensorLike:
         series = 1.0 - t * series / (k * (k - 1))
     safe = where(small, 1.0, scaled)
     return cast(where(small, series, true_divide(sin(safe), safe)), dtype)
-
-
-def entr(x) -> TensorLike:
-    """Elementwise entropy term -x log(x): 0 at 0, -inf for x < 0.
-
-    >>> ember.special.entr(ember.tensor([0.0, 0.5]))  # 0, 0.3466
-    """
-    x = to_float(x)
-    positive = gt(x, 0.0)
-    value = -mul(x, log(where(positive, x, 1.0)))
-    return where(positive, value, where(eq(x, 0.0), 0.0, where(isnan(x), x, -np.inf)))
 
 
 def ndtr(x) -> TensorLike:
