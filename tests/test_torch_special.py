@@ -540,3 +540,11 @@ def test_entr_exports_to_onnx_with_its_edge_values():
     session = ort.InferenceSession(data.SerializeToString(), providers=["CPUExecutionProvider"])
     (ours,) = session.run(None, {session.get_inputs()[0].name: points})
     np.testing.assert_array_equal(ours, torch.special.entr(torch.tensor(points)).numpy())
+
+
+def test_entr_refuses_attributes_and_integer_specs_naming_the_op():
+    spec = ember.ops.Spec((2,), np.dtype(np.float64))
+    with pytest.raises(TypeError, match=r"entr: takes no attributes, got \['axis'\] \(x: float64\[2\]\)"):
+        ember.ops.special.ENTR.infer(spec, axis=0)
+    with pytest.raises(ember.ops.ShapeError, match=r"entr: needs floating-point inputs \(inputs: int64\[2\]\)"):
+        ember.ops.special.ENTR.infer(ember.ops.Spec((2,), np.dtype(np.int64)))
