@@ -686,14 +686,23 @@ def _all_ranks_end(MPI, seconds: float) -> bool:
     return True
 
 
+class _NonMember:
+    """What ``new_group`` returns on a rank outside the group (``GroupMember.NON_GROUP_MEMBER``); collectives given
+    it do nothing, with a warning."""
+
+    def __repr__(self) -> str:
+        return "GroupMember.NON_GROUP_MEMBER"
+
+
+NON_GROUP_MEMBER = _NonMember()
+
+
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
     """Destroy ``group``, as PyTorch's: a group from ``new_group`` alone (its later calls raise), or, for None or
     the default group, every group (collectives raise until ``init_process_group`` is called again). A rank
     outside the group (``GroupMember.NON_GROUP_MEMBER``) does nothing."""
     global _group
-    from ember.distributed.membership import GroupMember
-
-    if group is GroupMember.NON_GROUP_MEMBER:
+    if group is NON_GROUP_MEMBER:
         return
     if group is not None and group is not _group:
         if not isinstance(group, ProcessGroup):

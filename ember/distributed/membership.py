@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import warnings
 
-from ember.distributed.group import ProcessGroup, _seconds, _subgroups, default_group, is_initialized
-
-
-class _NonMember:
-    """What ``new_group`` returns on a rank outside the group; collectives given it do nothing, with a warning."""
-
-    def __repr__(self) -> str:
-        return "GroupMember.NON_GROUP_MEMBER"
+from ember.distributed.group import (
+    NON_GROUP_MEMBER,
+    ProcessGroup,
+    _seconds,
+    _subgroups,
+    default_group,
+    is_initialized,
+)
 
 
 class _WorldLookup(type):
@@ -28,7 +28,7 @@ class GroupMember(metaclass=_WorldLookup):
     """PyTorch's ``dist.GroupMember``: ``WORLD`` (the default group, None before ``init_process_group``) and
     ``NON_GROUP_MEMBER``."""
 
-    NON_GROUP_MEMBER = _NonMember()
+    NON_GROUP_MEMBER = NON_GROUP_MEMBER
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization: bool = False,
