@@ -173,3 +173,37 @@ def test_poisson_and_standard_gamma_match_torchs_distributions_and_trace():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="_standard_gamma: alpha must be floating"):
         ember._standard_gamma(ember.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_zero_concentration_draws_the_smallest_normal_number_as_torch(dtype):
+    """Gamma(0.), Chi2(0.), Beta(0., 2.) and Dirichlet([0., 2.]) drew NaN; PyTorch clamps each gamma draw up to the
+    dtype's tiny (and gives an infinite gradient there). Negative and NaN concentrations stay NaN in the op."""
+    torch = pytest.importorskip("torch")
+    from ember.distributions import Beta, Chi2, Dirichlet, Gamma
+
+    tiny = np.finfo(dtype).tiny
+    x = random_sample("gamma", (3,), ember.tensor([0.0, -1.0, float("nan")], dtype=dtype)).numpy()
+    assert (x[:, 0] == tiny).all() and np.isnan(x[:, 1:]).all()
+    t = getattr(torch, dtype)
+    pairs = [
+        (Gamma(ember.tensor(0.0, dtype=dtype), ember.tensor(1.0, dtype=dtype), validate_args=False),
+         torch.distributions.Gamma(torch.tensor(0.0, dtype=t), torch.tensor(1.0, dtype=t), validate_args=False)),
+        (Chi2(ember.tensor(0.0, dtype=dtype), validate_args=False),
+         torch.distributions.Chi2(torch.tensor(0.0, dtype=t), validate_args=False)),
+        (Dirichlet(ember.tensor([0.0, 0.0], dtype=dtype), validate_args=False),
+         torch.distributions.Dirichlet(torch.tensor([0.0, 0.0], dtype=t), validate_args=False)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_array_equal(ours.sample((4,)).numpy(), theirs.sample((4,)).numpy())
+    # tiny over the other draw, kept at or above tiny
+    beta = Beta(ember.tensor(0.0, dtype=dtype), ember.tensor(2.0, dtype=dtype), validate_args=False).sample((50,))
+    dirichlet = Dirichlet(ember.tensor([0.0, 2.0], dtype=dtype), validate_args=False).sample((50,)).numpy()
+    for first in (beta.numpy(), dirichlet[:, 0]):
+        assert (first >= tiny).all() and (first < 1e6 * tiny).all()
+    np.testing.assert_allclose(dirichlet[:, 1], 1.0, rtol=1e-6)
+    alpha = ember.tensor([0.0], dtype=dtype, requires_grad=True)
+    ember._standard_gamma(alpha).sum().backward()
+    torch_alpha = torch.tensor([0.0], dtype=t, requires_grad=True)
+    torch._standard_gamma(torch_alpha).sum().backward()
+    assert np.isposinf(alpha.grad.numpy()).all() and np.isposinf(torch_alpha.grad.numpy()).all()

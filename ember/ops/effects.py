@@ -269,15 +269,16 @@ def random_draw(kind: str, shape, dtype, a: float, b: float, state: TensorLike |
 
 def _random_sample_forward(xp, state, param, *, shape, dtype, kind):
     """``shape + param.shape`` draws in ``dtype``: Gamma(param, 1) samples (kept at or above the dtype's smallest
-    normal number, as TF-1 and PyTorch keep them, so that a sample has a log density), or Poisson(param) counts
-    (NaN, or refused for an integer dtype, where a rate is negative or NaN)."""
+    normal number, as TF-1 and PyTorch keep them, so that a sample has a log density: a concentration of 0 draws
+    that number, NaN where one is negative or NaN), or Poisson(param) counts (NaN, or refused for an integer
+    dtype, where a rate is negative or NaN)."""
     host = np.asarray(param.get() if not isinstance(param, np.ndarray) and hasattr(param, "get") else param,
                       np.float64)
     bits = _random.load_stream(state, _bit_generator)
     rng = np.random.Generator(bits)
     full = np.broadcast_to(host, tuple(shape) + host.shape)
     if kind == "gamma":
-        bad = ~(full > 0)
+        bad = ~(full >= 0)  # (NumPy's sampler draws 0 for a concentration of 0)
         draw = rng.standard_gamma(np.where(bad, 1.0, full))
         sample = np.where(bad, np.nan, np.maximum(draw.astype(dtype), ml_dtypes.finfo(dtype).tiny))
     else:

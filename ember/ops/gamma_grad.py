@@ -39,7 +39,7 @@ def _standard_gamma_grad_forward(xp, alpha, x):
                 break
             k += 1
         density = xp.exp((a - 1.0) * log_v - v - lgamma_a)
-        grad = -dtotal / density
+        grad = xp.where(a == 0, xp.inf, -dtotal / density)  # the sample's tiny floor at alpha 0: inf, as PyTorch's
     return xp.where(v > 0, grad, 0.0).reshape(shape).astype(x.dtype)
 
 
