@@ -169,7 +169,8 @@ def _sample(name: str, draw, *tensors, generator=None) -> Tensor:
 
 def binomial(count, prob, generator=None) -> Tensor:
     """Binomial draws of ``count`` trials with success probability ``prob`` (floating tensors of one shape), in
-    ``count``'s dtype, from Ember's generator or ``generator`` (``torch.binomial``; no gradient).
+    ``count``'s dtype, from Ember's generator state (the ``random_sample`` op: graphs and ``ember.jit`` draw afresh
+    on every run) or, eagerly, from ``generator`` (``torch.binomial``; no gradient).
 
     >>> ember.binomial(ember.tensor([10.0, 5.0]), ember.tensor([0.5, 0.0]))[1].item()
     0.0
@@ -184,6 +185,8 @@ def binomial(count, prob, generator=None) -> Tensor:
         raise ValueError("binomial: prob must be in [0, 1]")
     if not count.symbolic and bool(((count.array < 0) | (count.array != np.floor(count.array))).any()):
         raise ValueError("binomial: count must hold non-negative whole numbers")
+    if generator is None:
+        return random_sample("binomial", (), count.detach(), probs=cast(prob, count.dtype).detach())
     return _sample("binomial", lambda rng, n, p: rng.binomial(n.astype(np.int64), p), count, cast(prob, count.dtype),
                    generator=generator)
 

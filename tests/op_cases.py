@@ -1993,15 +1993,18 @@ _row("random_degenerate_normal", lambda x: x + ember.ops.random_draw("normal", x
 def _seeded_sample(kind):
     """``random_sample`` from a generator state of its own (seeded_stream(7)), so NumPy's sampler on the same
     seed is the reference; the gamma gradient (implicit reparameterization) is checked statistically in
-    tests/test_random_sample.py, finite differences of one draw not being it."""
-    return lambda p: ember.ops.random_sample(kind, (2,), p,
-                                             state=ember.ops.dispatch.wrap(ember.random.seeded_stream(7)))
+    tests/test_random_sample.py, finite differences of one draw not being it. Binomial rows take the count and
+    the probabilities."""
+    return lambda p, *probs: ember.ops.random_sample(kind, (2,), p, probs=probs[0] if probs else None,
+                                                     state=ember.ops.dispatch.wrap(ember.random.seeded_stream(7)))
 
 
 def _np_seeded_sample(kind):
-    def ref(p):
+    def ref(p, *probs):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([7])))
         full = np.broadcast_to(p, (2, *p.shape))
+        if kind == "binomial":
+            return rng.binomial(full.astype(np.int64), np.broadcast_to(probs[0], full.shape)).astype(np.float64)
         return rng.standard_gamma(full) if kind == "gamma" else rng.poisson(full).astype(np.float64)
 
     return ref
@@ -2011,6 +2014,9 @@ _row("random_sample_gamma", _seeded_sample("gamma"), _np_seeded_sample("gamma"),
      "random_sample", grad=False)
 _row("random_sample_poisson", _seeded_sample("poisson"), _np_seeded_sample("poisson"), ins(uniform(0.5, 9.0, 3)),
      "random_sample", grad=False)
+_row("random_sample_binomial", _seeded_sample("binomial"), _np_seeded_sample("binomial"),
+     ins(lambda rng: rng.integers(0, 30, (2, 3)).astype(np.float64), uniform(0.0, 1.0, 2, 3)), "random_sample",
+     grad=False)
 
 # --- linear algebra (ember.linalg): NumPy's np.linalg as the reference -----------------------------------------
 # Symmetric inputs are made inside the row ((a + a^T) / 2), so finite differences move both triangles as the

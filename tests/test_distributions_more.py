@@ -243,11 +243,17 @@ def test_poisson_samples_draw_afresh_under_ember_jit():
     assert first.shape == (50, 3) and not np.array_equal(first, second)
 
 
-def test_numpy_drawn_samples_are_refused_while_ember_jit_traces():
-    for make in [lambda r: Binomial(5, probs=r / 2), lambda r: NegativeBinomial(2.0, logits=r)]:
-        traced = ember.jit(lambda r, make=make: make(r).sample())
-        with pytest.raises(TypeError, match="draw outside the traced function"):
-            traced(ember.ones(3))
+def test_binomial_and_negative_binomial_samples_draw_afresh_under_ember_jit_and_seeds_repeat_them():
+    # they were NumPy draws made eagerly, refused while ember.jit traced
+    for make in [lambda r: Binomial(50, probs=r / 2), lambda r: NegativeBinomial(20.0, logits=r)]:
+        traced = ember.jit(lambda r, make=make: make(r).sample((20,)))
+        ember.manual_seed(8)
+        first, second = traced(ember.ones(3)).numpy(), traced(ember.ones(3)).numpy()
+        assert first.shape == (20, 3) and not np.array_equal(first, second)
+        ember.manual_seed(8)
+        np.testing.assert_array_equal(traced(ember.ones(3)).numpy(), first)
+        ember.manual_seed(8)
+        np.testing.assert_array_equal(make(ember.ones(3)).sample((20,)).numpy(), first)  # eager draws the same
 
 
 def test_mixture_samples_pick_one_component_per_draw():

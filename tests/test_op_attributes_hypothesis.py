@@ -186,6 +186,22 @@ def test_registry_op_refuses_or_agrees_on_hostile_attributes(name, data):
     _agrees(op, arrays, hostile)
 
 
+# random_sample's kinds take different parameters (binomial: a count and probabilities of one shape); the recorded
+# call is one kind's, so each kind meets hostile shapes, kinds and parameter lists here
+SAMPLE_PARAMS = st.sampled_from([
+    [np.array([3.0, 5.0])], [np.array([3.0, 5.0]), np.array([0.5, 0.25])], [np.array([3.0, 5.0]), np.array([0.5])],
+    [np.array([3.0, 5.0]), np.array([1, 2])], [np.array([3.0, 5.0]), np.array([0.5, 0.25]), np.array([0.5, 0.25])],
+])
+
+
+@SETTINGS
+@given(shape=_hostile_ints(2), kind=st.sampled_from(["gamma", "poisson", "binomial", "beta", None]),
+       params=SAMPLE_PARAMS)
+def test_random_sample_refuses_or_agrees_for_each_kind(shape, kind, params):
+    arrays = [ember.random.seeded_stream(1), *params]
+    _agrees(REGISTRY["random_sample"], arrays, {"shape": shape, "dtype": np.dtype(np.float64), "kind": kind})
+
+
 # --- the public functions against NumPy ---------------------------------------------------------------------------
 
 

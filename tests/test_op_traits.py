@@ -151,7 +151,7 @@ UNTRACEABLE = {
 }
 # Rows that draw from a generator state made inside the function: a trace holds it as one constant that each
 # call advances, so the first compiled call repeats the eager draw and the next one draws afresh.
-FRESH_DRAWS = {"random_sample_gamma", "random_sample_poisson"}
+FRESH_DRAWS = {"random_sample_gamma", "random_sample_poisson", "random_sample_binomial"}
 # Rows ember.jit runs but a Graph built directly refuses (none since running statistics became effect ops).
 NO_GRAPH: dict = {}
 # Rows whose compiled results differ from eager ones by rounding, and the tolerance (rtol) that bounds it.

@@ -207,3 +207,54 @@ def test_a_zero_concentration_draws_the_smallest_normal_number_as_torch(dtype):
     torch_alpha = torch.tensor([0.0], dtype=t, requires_grad=True)
     torch._standard_gamma(torch_alpha).sum().backward()
     assert np.isposinf(alpha.grad.numpy()).all() and np.isposinf(torch_alpha.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binomial_draws_match_scipy_and_torch_and_trace(dtype):
+    """Binomial counts (the op's binomial kind, behind ember.binomial and distributions.Binomial) against SciPy's
+    distribution and torch.binomial's draws; NegativeBinomial's Poisson-Gamma mixture against SciPy's nbinom."""
+    torch = pytest.importorskip("torch")
+    from ember.distributions import Binomial, NegativeBinomial
+
+    ember.manual_seed(9)
+    counts, probs = [0.0, 1.0, 12.0, 40.0], [0.3, 0.0, 0.7, 0.05]
+    x = random_sample("binomial", (N,), ember.tensor(counts, dtype=dtype), probs=ember.tensor(probs, dtype=dtype))
+    assert x.shape == (N, 4) and x.dtype == np.dtype(dtype)
+    x = x.numpy()
+    assert (x[:, :2] == 0).all()
+    for j in (2, 3):
+        n, p = counts[j], probs[j]
+        assert abs(x[:, j].mean() - n * p) < 5 * np.sqrt(n * p * (1 - p) / N)
+        support = np.arange(int(n) + 1)
+        empirical = np.searchsorted(np.sort(x[:, j]), support, side="right") / N
+        assert np.abs(empirical - stats.binom(n, p).cdf(support)).max() < 1.63 / np.sqrt(N) * 1.5
+    t = getattr(torch, dtype)
+    ours = ember.binomial(ember.full((N,), 12.0, dtype=dtype), ember.full((N,), 0.7, dtype=dtype))
+    theirs = torch.binomial(torch.full((N,), 12.0, dtype=t), torch.full((N,), 0.7, dtype=t))
+    assert ours.dtype == np.dtype(dtype) and str(theirs.dtype) == f"torch.{dtype}"
+    assert stats.ks_2samp(ours.numpy(), theirs.numpy()).pvalue > 1e-3
+    traced = ember.jit(lambda n, p: ember.binomial(n, p))
+    n8, p8 = ember.full((8,), 30.0, dtype=dtype), ember.full((8,), 0.5, dtype=dtype)
+    assert not np.array_equal(traced(n8, p8).numpy(), traced(n8, p8).numpy())
+    b = Binomial(ember.tensor(12.0, dtype=dtype), probs=ember.tensor(0.7, dtype=dtype)).sample((N,)).numpy()
+    assert b.dtype == np.dtype(dtype) and abs(b.mean() - 8.4) < 5 * np.sqrt(12 * 0.21 / N)
+    nb = NegativeBinomial(ember.tensor(3.5, dtype=dtype), probs=ember.tensor(0.4, dtype=dtype)).sample((N,)).numpy()
+    support = np.arange(int(nb.max()) + 1)
+    empirical = np.searchsorted(np.sort(nb), support, side="right") / N
+    assert np.abs(empirical - stats.nbinom(3.5, 0.6).cdf(support)).max() < 1.63 / np.sqrt(N) * 1.5  # SciPy: p fails
+
+
+def test_binomial_bad_parameters_are_nan_or_refused():
+    out = random_sample("binomial", (2,), ember.tensor([-1.0, float("nan"), 3.0, 3.0]),
+                        probs=ember.tensor([0.5, 0.5, 1.5, 1.0])).numpy()
+    assert np.isnan(out[:, :3]).all() and (out[:, 3] == 3).all()
+    with pytest.raises(ValueError, match="random_sample: a binomial count is negative"):
+        random_sample("binomial", (2,), ember.tensor([-1.0]), dtype="int64", probs=ember.tensor([0.5]))
+    with pytest.raises(ValueError, match="random_sample: a binomial count 1e\\+19 is too large"):
+        random_sample("binomial", (2,), ember.tensor([1e19]), probs=ember.tensor([0.5]))
+    with pytest.raises(TypeError, match="probs= is for binomial draws"):
+        random_sample("binomial", (2,), ember.tensor([1.0]))
+    with pytest.raises(TypeError, match="probs= is for binomial draws"):
+        random_sample("poisson", (2,), ember.tensor([1.0]), probs=ember.tensor([0.5]))
+    with pytest.raises(ValueError, match="random_sample: the binomial counts and probabilities must have one shape"):
+        random_sample("binomial", (2,), ember.tensor([1.0, 2.0]), probs=ember.tensor([0.5]))

@@ -7,7 +7,7 @@ from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all, numpy_draw
+from ember.distributions.utils import broadcast_all
 
 
 def _clamp_by_zero(x):
@@ -17,8 +17,8 @@ def _clamp_by_zero(x):
 
 class Binomial(SuccessProbs, Distribution):
     """The number of successes in ``total_count`` Bernoulli trials of probability ``probs`` (or
-    ``sigmoid(logits)``), as ``torch.distributions.Binomial``; samples are floats (NumPy's binomial sampler,
-    eager only).
+    ``sigmoid(logits)``), as ``torch.distributions.Binomial``; samples are floats drawn by the ``random_sample`` op
+    (NumPy's binomial sampler on Ember's generator state: ``ember.jit`` draws afresh on every call).
 
     >>> ember.distributions.Binomial(10, probs=ember.tensor([0.3])).mean   # [3]
     """
@@ -60,7 +60,7 @@ class Binomial(SuccessProbs, Distribution):
                                  f"total_count={self.total_count}, probs={self.probs}")
             shape = self._extended_shape(sample_shape)
             n, p = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(self.probs, shape)
-            return numpy_draw("Binomial", lambda g, p, n: g.binomial(n.astype("int64"), p), p, n)
+            return ops.random_sample("binomial", (), n, dtype=self.probs.dtype, probs=ops.cast(p, n.dtype))
 
     def log_prob(self, value):
         if self._validate_args:

@@ -7,7 +7,7 @@ from ember.autograd import no_grad
 from ember.distributions import constraints
 from ember.distributions.bernoulli import SuccessProbs, probs_or_logits
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import broadcast_all, numpy_draw
+from ember.distributions.utils import broadcast_all
 from ember.nn import functional as F
 
 
@@ -18,7 +18,7 @@ def _log_sigmoid(x):
 class NegativeBinomial(SuccessProbs, Distribution):
     """The number of successes before ``total_count`` failures of Bernoulli trials of success probability
     ``probs`` (or ``sigmoid(logits)``), as ``torch.distributions.NegativeBinomial``; samples are floats drawn as a
-    Gamma-Poisson mixture (NumPy's samplers, eager only).
+    Gamma-Poisson mixture (the ``random_sample`` op's draws: ``ember.jit`` draws afresh on every call).
 
     >>> ember.distributions.NegativeBinomial(4.0, probs=ember.tensor([0.5])).mean   # [4]
     """
@@ -55,7 +55,7 @@ class NegativeBinomial(SuccessProbs, Distribution):
                                  f"not NaN, got total_count={self.total_count}, logits={self.logits}")
             shape = self._extended_shape(sample_shape)
             n, odds = ops.broadcast_to(self.total_count, shape), ops.broadcast_to(ops.exp(self.logits), shape)
-            return numpy_draw("NegativeBinomial", lambda g, n, odds: g.poisson(g.standard_gamma(n) * odds), n, odds)
+            return ops.random_sample("poisson", (), ops.random_sample("gamma", (), n) * ops.cast(odds, n.dtype))
 
     def log_prob(self, value):
         if self._validate_args:

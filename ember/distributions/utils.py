@@ -64,18 +64,3 @@ def sum_rightmost(value, dims: int):
     for _ in range(dims):
         value = value.sum(-1)
     return value
-
-
-def numpy_draw(name: str, sampler, *params):
-    """``sampler(generator, *arrays)`` over the parameters' float64 values, from Ember's global generator, as a
-    Tensor of the first parameter's dtype and device with no gradient. Eager only: ``ember.jit`` would freeze one
-    NumPy draw into its trace."""
-    from ember import random
-    from ember.grad_mode import thread_mode
-
-    if any(p.symbolic for p in params) or thread_mode.builder is not None:
-        raise TypeError(f"{name} sampling draws with NumPy's sampler, which a graph cannot hold (ember.jit would "
-                        "repeat one draw on every call); draw outside the traced function")
-    arrays = [np.asarray(p.detach().numpy(), np.float64) for p in params]
-    draw = sampler(random.generator(), *arrays)
-    return creation.tensor(np.asarray(draw, np.float64), dtype=params[0].dtype, device=params[0].device)

@@ -264,16 +264,21 @@ def random_draw(kind: str, shape, dtype, a: float, b: float, state: TensorLike |
     return dispatch.apply(RANDOM, (generator_state() if state is None else state,), attrs)
 
 
-# --- random_sample: draws whose parameter is a tensor (Gamma, Poisson), from a generator state as ``random`` ----
+# --- random_sample: draws whose parameters are tensors (Gamma, Poisson, binomial), from a generator state as ``random``
 
 
-def _random_sample_forward(xp, state, param, *, shape, dtype, kind):
+def _host(array) -> np.ndarray:
+    return np.asarray(array.get() if not isinstance(array, np.ndarray) and hasattr(array, "get") else array,
+                      np.float64)
+
+
+def _random_sample_forward(xp, state, param, *probs, shape, dtype, kind):
     """``shape + param.shape`` draws in ``dtype``: Gamma(param, 1) samples (kept at or above the dtype's smallest
     normal number, as TF-1 and PyTorch keep them, so that a sample has a log density: a concentration of 0 draws
-    that number, NaN where one is negative or NaN), or Poisson(param) counts (NaN, or refused for an integer
-    dtype, where a rate is negative or NaN)."""
-    host = np.asarray(param.get() if not isinstance(param, np.ndarray) and hasattr(param, "get") else param,
-                      np.float64)
+    that number, NaN where one is negative or NaN), Poisson(param) counts, or binomial counts of ``param`` trials
+    with success probability ``probs`` (NaN, or refused for an integer dtype, where a rate or count is negative or
+    NaN, or a probability outside [0, 1])."""
+    host = _host(param)
     bits = _random.load_stream(state, _bit_generator)
     rng = np.random.Generator(bits)
     full = np.broadcast_to(host, tuple(shape) + host.shape)
@@ -282,50 +287,63 @@ def _random_sample_forward(xp, state, param, *, shape, dtype, kind):
         draw = rng.standard_gamma(np.where(bad, 1.0, full))
         sample = np.where(bad, np.nan, np.maximum(draw.astype(dtype), ml_dtypes.finfo(dtype).tiny))
     else:
-        bad = ~(full >= 0)
+        p = np.broadcast_to(_host(probs[0]), full.shape) if kind == "binomial" else None
+        bad = ~(full >= 0) if p is None else ~((full >= 0) & (p >= 0) & (p <= 1))
         if bad.any() and np.dtype(dtype).kind != "f":
-            raise ValueError(f"random_sample: a Poisson rate is negative or NaN; the integer dtype {np.dtype(dtype)} "
-                             "cannot hold the NaN it draws")
-        if bool((full > 1e18).any()):  # NumPy's sampler refuses rates past ~9.2e18
-            raise ValueError(f"random_sample: a Poisson rate {float(full.max()):g} is too large to draw (over 1e18)")
-        sample = np.where(bad, np.nan, rng.poisson(np.where(bad, 0.0, full))).astype(dtype)
+            what = "Poisson rate is negative or NaN" if p is None else ("binomial count is negative or NaN, or a "
+                                                                         "probability outside [0, 1]")
+            raise ValueError(f"random_sample: a {what}; the integer dtype {np.dtype(dtype)} cannot hold the NaN it "
+                             "draws")
+        if bool((full > 1e18).any()):  # NumPy's samplers refuse rates past ~9.2e18, counts past int64
+            what = "Poisson rate" if p is None else "binomial count"
+            raise ValueError(f"random_sample: a {what} {float(full.max()):g} is too large to draw (over 1e18)")
+        safe = np.where(bad, 0.0, full)
+        draw = rng.poisson(safe) if p is None else rng.binomial(safe.astype(np.int64), np.where(bad, 0.0, p))
+        sample = np.where(bad, np.nan, draw).astype(dtype)
     _random.store_stream(bits, state)
     return xp.asarray(sample.astype(dtype, copy=False))  # (np.where's NaN widens bfloat16)
 
 
-_SAMPLE_KINDS = ("gamma", "poisson")
+_SAMPLE_KINDS = ("gamma", "poisson", "binomial")
+_ONE_SHAPE = "the binomial counts and probabilities must have one shape"
 
 
-def _random_sample_infer(state, param, *, shape, dtype, kind):
+def _random_sample_infer(state, param, *probs, shape, dtype, kind):
     if kind not in _SAMPLE_KINDS:
         raise ValueError(f"random_sample: kind must be one of {', '.join(_SAMPLE_KINDS)}, got {kind!r}")
+    if len(probs) != (kind == "binomial"):
+        wanted = "a count and probabilities" if kind == "binomial" else "one parameter"
+        raise TypeError(f"random_sample: {kind} draws take {wanted}, got {1 + len(probs)} parameters")
     if tuple(state.shape) != (4,) or state.dtype != np.uint64:
         raise shape_error("random_sample", (state,), "the generator state must be uint64[4] (ember.random.stream())")
-    if param.dtype not in FLOATING:
-        raise TypeError(f"random_sample: the {kind} parameter must be floating, got {param.dtype}")
+    for p in (param, *probs):
+        if p.dtype not in FLOATING:
+            raise TypeError(f"random_sample: the {kind} parameter must be floating, got {p.dtype}")
+    if probs and not fits(tuple(param.shape), tuple(probs[0].shape)):
+        raise shape_error("random_sample", (param, probs[0]), _ONE_SHAPE)
     try:
         dtype = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"random_sample: dtype must be a NumPy dtype, got {dtype!r}") from e
     if dtype not in FLOATING and (kind == "gamma" or dtype.kind not in "iu" or dtype.itemsize < 2):
-        raise TypeError(f"random_sample: {kind} draws in a float{' or integer' if kind == 'poisson' else ''} dtype, "
+        raise TypeError(f"random_sample: {kind} draws in a float{' or integer' if kind != 'gamma' else ''} dtype, "
                         f"got {dtype}")
-    sizes = check_sizes("random_sample", shape, "shape", (state, param))
+    sizes = check_sizes("random_sample", shape, "shape", (state, param, *probs))
     return Spec(tuple(sizes) + tuple(param.shape), dtype)
 
 
 def _random_sample_rule(run, ctx, g):
     """Gamma: implicit reparameterization (d sample / d alpha at a fixed CDF value, ``standard_gamma_grad``),
-    summed over the drawn leading axes; Poisson counts have no gradient."""
-    state, alpha = ctx.inputs
+    summed over the drawn leading axes; Poisson and binomial counts have no gradient."""
     if ctx.attrs["kind"] != "gamma":
-        return None, None
+        return (None,) * len(ctx.inputs)
+    state, alpha = ctx.inputs
     out = ctx.output
     slope = run(STANDARD_GAMMA_GRAD, alpha, out)
     return None, unbroadcast_with(run, g * slope, tuple(alpha.shape))
 
 
-def _random_sample_cost(out, state, param, **attrs) -> Cost:
+def _random_sample_cost(out, state, param, *probs, **attrs) -> Cost:
     return Cost(40 * (out.size or 0), out.nbytes or 0)
 
 
@@ -334,21 +352,29 @@ RANDOM_SAMPLE = defop("random_sample", forward=_random_sample_forward, infer=_ra
                       saves_output=True)
 
 
-def random_sample(kind: str, shape, param: TensorLike, dtype=None, state: TensorLike | None = None) -> TensorLike:
+def random_sample(kind: str, shape, param: TensorLike, dtype=None, state: TensorLike | None = None,
+                  probs: TensorLike | None = None) -> TensorLike:
     """Draws of ``shape + param.shape`` from Ember's generator state (or ``state``): ``"gamma"`` samples of
-    concentration ``param`` and rate 1 (differentiable in ``param`` by implicit reparameterization), or
-    ``"poisson"`` counts of rate ``param``; in ``dtype`` (``param``'s by default), fresh on every call or run."""
+    concentration ``param`` and rate 1 (differentiable in ``param`` by implicit reparameterization), ``"poisson"``
+    counts of rate ``param``, or ``"binomial"`` counts of ``param`` trials (truncated to whole numbers) with success
+    probabilities ``probs`` of its shape; in ``dtype`` (``param``'s by default), fresh on every call or run."""
     if kind not in _SAMPLE_KINDS:
         raise ValueError(f"random_sample: kind must be one of {', '.join(_SAMPLE_KINDS)}, got {kind!r}")
+    if (probs is None) == (kind == "binomial"):
+        raise TypeError(f"random_sample: probs= is for binomial draws (and needed there), got kind {kind!r} with "
+                        f"probs={'None' if probs is None else 'a tensor'}")
     if None in tuple(shape):
         raise ValueError(f"random_sample: the shape {format_shape(shape)} has unknown dimensions; draws need known "
                          "sizes")
-    param = as_tensor(param)
-    if param.dtype not in FLOATING:
-        raise TypeError(f"random_sample: the {kind} parameter must be floating, got {param.dtype}")
-    attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(param.dtype if dtype is None else dtype),
+    params = (as_tensor(param),) if probs is None else (as_tensor(param), as_tensor(probs))
+    for p in params:
+        if p.dtype not in FLOATING:
+            raise TypeError(f"random_sample: the {kind} parameter must be floating, got {p.dtype}")
+    if probs is not None and not fits(tuple(params[0].shape), tuple(params[1].shape)):  # (eager mode infers nothing)
+        raise shape_error("random_sample", params, _ONE_SHAPE)
+    attrs = {"shape": tuple(int(d) for d in shape), "dtype": np.dtype(params[0].dtype if dtype is None else dtype),
              "kind": kind}
-    return dispatch.apply(RANDOM_SAMPLE, (generator_state() if state is None else state, param), attrs)
+    return dispatch.apply(RANDOM_SAMPLE, (generator_state() if state is None else state, *params), attrs)
 
 
 # --- gradients: backward's accumulation into .grad, and zero_grad's drop -------------------------------
