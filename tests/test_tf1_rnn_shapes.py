@@ -134,8 +134,8 @@ def test_gru_cell_takes_its_initializers():
     np.testing.assert_array_equal(gate_bias, np.full(4, -0.25, np.float32))
     np.testing.assert_array_equal(bias, np.full(2, -0.25, np.float32))
     assert cell.variables["gates"][0].name == "gru_cell/gates/kernel:0"
-    with pytest.raises(ValueError, match="GRUCell: dtype"):
-        tf.nn.rnn_cell.GRUCell(2, dtype=tf.float64)
+    with pytest.raises(TypeError, match="GRUCell: dtype= must be float16, bfloat16, float32 or float64, got int32"):
+        tf.nn.rnn_cell.GRUCell(2, dtype=tf.int32)
 
 
 @pytest.mark.parametrize("cell_type", ["BasicLSTMCell", "LSTMCell"])
@@ -266,5 +266,71 @@ def test_every_cell_takes_tf1s_dtype_argument(make):
     # BasicLSTMCell(n, dtype=tf.float32) was refused and BasicRNNCell's raised a TypeError
     outputs, _ = tf.nn.dynamic_rnn(make(5, dtype=tf.float32), tf.ones([2, 4, 3]), dtype=tf.float32)
     assert outputs.shape == (2, 4, 5)
-    with pytest.raises(ValueError, match=f"{make.__name__}: dtype=.* is not supported"):
-        make(5, dtype=tf.float16)
+    with pytest.raises(TypeError, match=f"{make.__name__}: dtype= must be float16, bfloat16, float32 or float64"):
+        make(5, dtype=tf.int64)
+
+
+def _numpy_lstm(kernel, bias, inputs, units):
+    c = h = np.zeros((inputs.shape[0], units))
+    outputs = []
+    for t in range(inputs.shape[1]):
+        i, j, f, o = np.split(np.concatenate([inputs[:, t], h], 1) @ kernel + bias, 4, axis=1)
+        c = c * _sigmoid(f + 1.0) + _sigmoid(i) * np.tanh(j)
+        h = np.tanh(c) * _sigmoid(o)
+        outputs.append(h)
+    return np.stack(outputs, 1), c, h
+
+
+@pytest.mark.parametrize("cell_type", ["BasicLSTMCell", "LSTMCell", "GRUCell", "BasicRNNCell"])
+def test_cells_on_float64_inputs_make_float64_variables_and_compute_in_float64(cell_type):
+    # the cells made float32 variables whatever the inputs (float64 math lost to float32 weights) and refused
+    # dtype=tf.float64; TF-1's cells, Keras layers, take their dtype from the first inputs
+    cell = getattr(tf.nn.rnn_cell, cell_type)(4)
+    x = tf.placeholder(tf.float64, [None, 5, 3])
+    outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    assert cell.dtype == np.float64 and outputs.dtype == np.float64
+    assert all(v.dtype == np.float64 for v in tf.global_variables())
+    X = np.random.default_rng(1).normal(size=(2, 5, 3))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        weights = sess.run(tf.global_variables())
+        out, last = sess.run([outputs, state], {x: X})
+    assert all(w.dtype == np.float64 for w in weights) and out.dtype == np.float64
+    if cell_type == "GRUCell":
+        runs = [_numpy_gru(weights, X[b], np.zeros(4)) for b in range(2)]
+        expected = np.stack([np.stack(steps) for steps, _ in runs])
+        np.testing.assert_allclose(last, np.stack([h for _, h in runs]), rtol=1e-12, atol=1e-14)
+    elif cell_type == "BasicRNNCell":
+        h, steps = np.zeros((2, 4)), []
+        for t in range(5):
+            h = np.tanh(np.concatenate([X[:, t], h], 1) @ weights[0] + weights[1])
+            steps.append(h)
+        expected = np.stack(steps, 1)
+    else:
+        expected, c, h = _numpy_lstm(*weights, X, 4)
+        np.testing.assert_allclose(last.c, c, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
+    # a later call in another dtype is refused, as TF-1's matmul refuses float32 inputs against float64 weights
+    with pytest.raises(TypeError, match=f"{cell_type}: the inputs have dtype float32, but the cell's variables are "
+                                        "float64"):
+        tf.nn.dynamic_rnn(cell, tf.placeholder(tf.float32, [None, 5, 3]), dtype=tf.float32, scope="again")
+
+
+def test_a_cell_given_a_dtype_makes_its_variables_in_it():
+    cell = tf.nn.rnn_cell.GRUCell(3, dtype=tf.float16)
+    outputs, _ = tf.nn.dynamic_rnn(cell, tf.ones([2, 4, 3], tf.float16), dtype=tf.float16)
+    assert outputs.dtype == np.float16 and all(v.dtype == np.float16 for v in tf.global_variables())
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert np.isfinite(sess.run(outputs)).all()
+    with pytest.raises(TypeError, match="BasicLSTMCell: the inputs have dtype float32, but the cell's variables are "
+                                        "float64"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(3, dtype=tf.float64), tf.ones([2, 4, 3]), dtype=tf.float32,
+                          scope="lstm")
+    with pytest.raises(TypeError, match="BasicRNNCell: the inputs' dtype must be float16, bfloat16, float32 or "
+                                        "float64, got int32"):
+        tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(3), tf.ones([2, 4, 3], tf.int32), dtype=tf.int32, scope="int")
+    # an output projection follows its cell's dtype, as TF-1's
+    wrapped = tf.nn.rnn_cell.OutputProjectionWrapper(tf.nn.rnn_cell.BasicRNNCell(3), 2)
+    projected, _ = tf.nn.dynamic_rnn(wrapped, tf.ones([2, 4, 3], tf.float64), dtype=tf.float64, scope="projected")
+    assert projected.dtype == np.float64 and wrapped.projection[0].dtype == np.float64

@@ -15,7 +15,7 @@ import numpy as np
 
 import ember
 from ember.compat.tf import nn_basics as nn
-from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, float32, op, variable_scope
+from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bfloat16, float16, float32, float64, op, variable_scope
 from ember.compat.tf.variables import get_variable, zeros_initializer
 
 __all__ = [
@@ -38,8 +38,7 @@ class RNNCell:
     gates = 1
 
     def __init__(self, num_units: int, activation=None, reuse=None, name: str | None = None, dtype=None):
-        if dtype is not None and as_tf_dtype(dtype) != float32:
-            raise ValueError(f"{type(self).__name__}: dtype={dtype!r} is not supported; the cell computes in float32")
+        self.dtype = None if dtype is None else _float_dtype(type(self).__name__, "dtype=", as_tf_dtype(dtype))
         self.num_units = int(num_units)
         self.activation = activation
         self.name = name or self.scope_name
@@ -56,7 +55,19 @@ class RNNCell:
 
     def _build(self, input_size: int, kernels: dict) -> dict:
         with variable_scope(self.name, reuse=self.reuse):
-            return {key: get_variable(key, shape, initializer=init) for key, (shape, init) in kernels.items()}
+            return {key: get_variable(key, shape, self.dtype, initializer=init)
+                    for key, (shape, init) in kernels.items()}
+
+    def _check_dtype(self, inputs: Tensor) -> None:
+        """The cell's dtype is its ``dtype=`` or, on the first call, the inputs' (TF-1's cells are Keras layers,
+        which take it there); its variables are made and its math done in it, and inputs of another dtype are
+        refused, as TF-1's matmul refuses them."""
+        dtype = _float_dtype(type(self).__name__, "the inputs' dtype", as_tf_dtype(inputs.dtype))
+        if self.dtype is None:
+            self.dtype = dtype
+        elif dtype != self.dtype:
+            raise TypeError(f"{type(self).__name__}: the inputs have dtype {dtype.name}, but the cell's variables "
+                            f"are {self.dtype.name}; cast the inputs (or make a cell with dtype={dtype.name})")
 
     def _input_size(self, inputs: Tensor) -> int:
         if inputs.shape is None or inputs.shape[-1] is None:
@@ -88,6 +99,12 @@ class RNNCell:
         return make(self.state_size)
 
 
+def _float_dtype(cell: str, what: str, dtype: np.dtype) -> np.dtype:
+    if dtype not in (float16, bfloat16, float32, float64):
+        raise TypeError(f"{cell}: {what} must be float16, bfloat16, float32 or float64, got {dtype.name}")
+    return dtype
+
+
 def _act(activation):
     return activation if activation is not None else ember.tanh
 
@@ -99,6 +116,7 @@ class BasicRNNCell(RNNCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
+        self._check_dtype(inputs)
         if self.variables is None:
             n = self._input_size(inputs) + self.num_units
             self.variables = self._build(n, {"kernel": ([n, self.num_units], None),
@@ -143,6 +161,7 @@ class BasicLSTMCell(RNNCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
+        self._check_dtype(inputs)
         units, forget_bias, act = self.num_units, self.forget_bias, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
@@ -194,6 +213,7 @@ class LSTMCell(BasicLSTMCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
+        self._check_dtype(inputs)
         units, out = self.num_units, self.num_proj or self.num_units
         forget_bias, act = self.forget_bias, _tf_activation(self.activation)
         peep, cell_clip, proj_clip = self.use_peepholes, self.cell_clip, self.proj_clip
@@ -251,17 +271,20 @@ class GRUCell(RNNCell):
         from ember.compat.tf.variables import constant_initializer
 
         inputs = as_tf(inputs)
+        self._check_dtype(inputs)
         units, act = self.num_units, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
             with variable_scope(self.name, reuse=self.reuse):
                 kernel_init, bias_init = self.kernel_initializer, self.bias_initializer
                 with variable_scope("gates"):
-                    gates = (get_variable("kernel", [n, 2 * units], initializer=kernel_init),
-                             get_variable("bias", [2 * units], initializer=bias_init or constant_initializer(1.0)))
+                    gates = (get_variable("kernel", [n, 2 * units], self.dtype, initializer=kernel_init),
+                             get_variable("bias", [2 * units], self.dtype,
+                                          initializer=bias_init or constant_initializer(1.0)))
                 with variable_scope("candidate"):
-                    candidate = (get_variable("kernel", [n, units], initializer=kernel_init),
-                                 get_variable("bias", [units], initializer=bias_init or zeros_initializer()))
+                    candidate = (get_variable("kernel", [n, units], self.dtype, initializer=kernel_init),
+                                 get_variable("bias", [units], self.dtype,
+                                              initializer=bias_init or zeros_initializer()))
             self.variables = {"gates": gates, "candidate": candidate}
 
         def step(x, h, gk, gb, ck, cb):
@@ -530,8 +553,10 @@ class OutputProjectionWrapper(_CellWrapper):
                 raise ValueError(f"OutputProjectionWrapper: the cell's output size must be known, got shape "
                                  f"{output.shape}")
             with variable_scope(self._name, reuse=self.reuse):
-                self.projection = (get_variable("kernel", [int(size), self.projection_size]),
-                                   get_variable("bias", [self.projection_size], initializer=zeros_initializer()))
+                # in the output's dtype, as TF-1's (a float64 cell's projection is float64)
+                self.projection = (get_variable("kernel", [int(size), self.projection_size], output.dtype),
+                                   get_variable("bias", [self.projection_size], output.dtype,
+                                                initializer=zeros_initializer()))
         projected = op(lambda h, k, b: ember.matmul(h, k) + b, (output, *self.projection), name=self._name)
         return (self.activation(projected) if self.activation is not None else projected), new_state
 
