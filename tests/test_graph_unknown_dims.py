@@ -27,7 +27,7 @@ from ember.sparse import RowSparse
 
 ALL_CASES = CASES + CONV_CASES
 
-FRESH_DRAWS = {"random_sample_gamma", "random_sample_poisson"}  # rows whose every run draws new numbers
+FRESH_DRAWS = {"random_sample_gamma", "random_sample_poisson", "random_sample_binomial"}  # each run draws anew
 
 # Rows that cannot be built with the batch unknown, and why: each must refuse clearly.
 BATCH_REFUSED = {
