@@ -3,7 +3,7 @@ kernels (CropAndResize's grid, NonMaxSuppressionV3's greedy selection)."""
 
 import numpy as np
 import pytest
-from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+from tf1_fixtures import fresh_graph, numeric_gradient  # noqa: F401  (fresh_graph: autouse, a fresh graph per test)
 
 import ember.compat.tf as tf
 
@@ -72,13 +72,7 @@ def test_crop_and_resize_uint8_and_gradients():
     eps = 1e-4
     for arr, grad, f in ((image.astype(float), gi, lambda a: loss(a, boxes.astype(float))),
                          (boxes.astype(float), gb, lambda b: loss(image.astype(float), b))):
-        numeric = np.zeros_like(arr)
-        for i in np.ndindex(arr.shape):
-            up, down = arr.copy(), arr.copy()
-            up[i] += eps
-            down[i] -= eps
-            numeric[i] = (f(up) - f(down)) / (2 * eps)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(grad, numeric_gradient(f, arr, eps), rtol=1e-3, atol=1e-3)
 
 
 def test_crop_and_resize_errors():

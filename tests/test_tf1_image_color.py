@@ -6,7 +6,7 @@ import colorsys
 import numpy as np
 import pytest
 from scipy import ndimage, signal
-from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+from tf1_fixtures import fresh_graph, numeric_gradient  # noqa: F401  (fresh_graph: autouse, a fresh graph per test)
 
 import ember.compat.tf as tf
 
@@ -26,16 +26,6 @@ def _hsv(x):
 
 def _rgb(x):
     return np.array([colorsys.hsv_to_rgb(*p) for p in x.reshape(-1, 3)]).reshape(x.shape)
-
-
-def _numeric_grad(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        grad[i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 def test_rgb_to_hsv_and_back_match_colorsys():
@@ -133,7 +123,7 @@ def test_sobel_edges_values_and_gradient():
     def f(a):
         return sum((ndimage.correlate(a, k[None, :, :, None], mode="mirror") ** 2).sum() for k in (kernel, kernel.T))
 
-    np.testing.assert_allclose(grad, _numeric_grad(f, x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(grad, numeric_gradient(f, x), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match=r"tf.image.sobel_edges: the image must have rank 4 \(N, H, W, C\)"):
         tf.image.sobel_edges(tf.constant(x[0]))
 
@@ -185,7 +175,7 @@ def test_ssim_gradient_and_errors():
     at = tf.constant(a.astype(np.float32))
     (grad,) = _run(tf.gradients(tf.reduce_sum(tf.image.ssim(at, tf.constant(b.astype(np.float32)), 1.0,
                                                             filter_size=3)), [at]))
-    reference = _numeric_grad(lambda z: _ssim_ref(z, b, 1.0, 3).sum(), a)
+    reference = numeric_gradient(lambda z: _ssim_ref(z, b, 1.0, 3).sum(), a)
     np.testing.assert_allclose(grad, reference, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match=r"tf.image.ssim: height and width must be at least filter_size=11"):
         tf.image.ssim(at, at, 1.0)

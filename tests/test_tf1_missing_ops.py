@@ -3,7 +3,7 @@ hand-computed NumPy values, and ``tf.gradients`` against finite differences wher
 
 import numpy as np
 import pytest
-from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+from tf1_fixtures import fresh_graph, numeric_gradient  # noqa: F401  (fresh_graph: autouse, a fresh graph per test)
 
 import ember.compat.tf as tf
 
@@ -11,17 +11,6 @@ import ember.compat.tf as tf
 def run(t, feed=None):
     with tf.Session() as sess:
         return sess.run(t, feed)
-
-
-def numeric_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """The central-difference gradient of the scalar ``f`` (float64 NumPy) at ``x``."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        grad[i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 def check_gradient(build, x: np.ndarray, atol: float = 1e-6) -> None:

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from tf1_fixtures import fresh_graph  # noqa: F401  (autouse: a fresh default graph per test)
+from tf1_fixtures import fresh_graph, numeric_gradient  # noqa: F401  (fresh_graph: autouse, a fresh graph per test)
 
 import ember.compat.tf as tf
 
@@ -17,16 +17,6 @@ def _run(fetches, feeds=None):
 
 def _rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _numeric_grad(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += eps
-        down[i] -= eps
-        grad[i] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 # --- moments ------------------------------------------------------------------------------------------------
@@ -64,7 +54,7 @@ def test_weighted_moments_values_and_gradient():
         m = (w * a).sum(0) / w.sum()
         return ((w * (a - m) ** 2).sum(0) / w.sum()).sum()
 
-    np.testing.assert_allclose(grad, _numeric_grad(f, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad, numeric_gradient(f, x), rtol=1e-6, atol=1e-8)
     assert tf.nn.weighted_moments(xt, 1, tf.constant(w), keepdims=True)[0].shape == (4, 1)
 
 
@@ -110,7 +100,7 @@ def test_convolution_channels_first_and_gradient():
     assert y.shape == ref.shape
     got, gw = _run([y, tf.gradients(tf.reduce_sum(y ** 2), [wt])[0]])
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
-    ref_gw = _numeric_grad(lambda k: (_ref_conv(x.transpose(0, 2, 3, 1), k, (1, 1), (1, 2), "SAME") ** 2).sum(), w)
+    ref_gw = numeric_gradient(lambda k: (_ref_conv(x.transpose(0, 2, 3, 1), k, (1, 1), (1, 2), "SAME") ** 2).sum(), w)
     np.testing.assert_allclose(gw, ref_gw, rtol=1e-5, atol=1e-6)
 
 
@@ -168,7 +158,7 @@ def test_avg_pool_gradient_and_channels_first():
     def f(a):
         return (_ref_pool(a.transpose(0, 2, 3, 1), (2, 3), "AVG", "SAME", (1, 1), (2, 1)) ** 2).sum()
 
-    np.testing.assert_allclose(grad, _numeric_grad(f, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad, numeric_gradient(f, x), rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="tf.nn.pool: pooling_type must be 'MAX' or 'AVG', got 'SUM'"):
         tf.nn.pool(xt, [2, 2], "SUM", "SAME")
     with pytest.raises(ValueError, match=r"tf.nn.pool: the input must have rank 5 \(3 spatial axes\).*\[1, 2, 5, 4\]"):
@@ -253,9 +243,9 @@ def test_dilation2d_gradient_goes_to_the_maximum():
     y = tf.nn.dilation2d(xt, kt, [1, 1, 1, 1], [1, 1, 1, 1], "SAME")
     gx, gk = _run(tf.gradients(tf.reduce_sum(y ** 2), [xt, kt]))
     f = (lambda a: (_ref_dilation(a, k, (1, 1), (1, 1), "SAME") ** 2).sum())
-    np.testing.assert_allclose(gx, _numeric_grad(f, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, numeric_gradient(f, x), rtol=1e-5, atol=1e-6)
     g = (lambda b: (_ref_dilation(x, b, (1, 1), (1, 1), "SAME") ** 2).sum())
-    np.testing.assert_allclose(gk, _numeric_grad(g, k), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gk, numeric_gradient(g, k), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="tf.nn.dilation2d: the input has 2 channels, the filter of shape"):
         tf.nn.dilation2d(xt, tf.constant(_rand(2, 2, 3)), [1, 1, 1, 1], [1, 1, 1, 1], "SAME")
     with pytest.raises(ValueError, match="tf.nn.erosion2d: the filter must be 3-D"):
