@@ -61,17 +61,20 @@ def test_weighted_moments_values_and_gradient():
 # --- convolution and pool -----------------------------------------------------------------------------------
 
 
+def _window_geometry(sizes, window, stride, rate, padding) -> tuple:
+    """(output sizes, padding before) of TF's windows: SAME pads the odd pixel after."""
+    extent = [(k - 1) * d + 1 for k, d in zip(window, rate)]
+    if padding == "SAME":
+        out = [-(-n // s) for n, s in zip(sizes, stride)]
+        return out, [max((o - 1) * s + e - n, 0) // 2 for o, s, e, n in zip(out, stride, extent, sizes)]
+    return [(n - e) // s + 1 for n, e, s in zip(sizes, extent, stride)], [0] * len(sizes)
+
+
 def _ref_conv(x, w, stride, rate, padding):
     """Direct N-d convolution (channels last) as TF's formula, SAME padding with the odd pixel after."""
     rank = x.ndim - 2
     sizes = x.shape[1:-1]
-    extent = [(k - 1) * d + 1 for k, d in zip(w.shape[:rank], rate)]
-    if padding == "SAME":
-        out = [-(-n // s) for n, s in zip(sizes, stride)]
-        before = [max((o - 1) * s + e - n, 0) // 2 for o, s, e, n in zip(out, stride, extent, sizes)]
-    else:
-        out = [(n - e) // s + 1 for n, e, s in zip(sizes, extent, stride)]
-        before = [0] * rank
+    out, before = _window_geometry(sizes, w.shape[:rank], stride, rate, padding)
     y = np.zeros((x.shape[0], *out, w.shape[-1]))
     for pos in np.ndindex(*out):
         for z in np.ndindex(*w.shape[:rank]):
@@ -117,15 +120,8 @@ def test_convolution_refuses_what_tf1_refuses():
 
 
 def _ref_pool(x, window, kind, padding, stride, rate):
-    rank = x.ndim - 2
     sizes = x.shape[1:-1]
-    extent = [(k - 1) * d + 1 for k, d in zip(window, rate)]
-    if padding == "SAME":
-        out = [-(-n // s) for n, s in zip(sizes, stride)]
-        before = [max((o - 1) * s + e - n, 0) // 2 for o, s, e, n in zip(out, stride, extent, sizes)]
-    else:
-        out = [(n - e) // s + 1 for n, e, s in zip(sizes, extent, stride)]
-        before = [0] * rank
+    out, before = _window_geometry(sizes, window, stride, rate, padding)
     y = np.zeros((x.shape[0], *out, x.shape[-1]))
     for pos in np.ndindex(*out):
         values = []
