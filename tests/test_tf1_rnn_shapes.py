@@ -334,3 +334,43 @@ def test_a_cell_given_a_dtype_makes_its_variables_in_it():
     wrapped = tf.nn.rnn_cell.OutputProjectionWrapper(tf.nn.rnn_cell.BasicRNNCell(3), 2)
     projected, _ = tf.nn.dynamic_rnn(wrapped, tf.ones([2, 4, 3], tf.float64), dtype=tf.float64, scope="projected")
     assert projected.dtype == np.float64 and wrapped.projection[0].dtype == np.float64
+
+
+def test_variational_dropout_in_float64_matches_numpy_and_refuses_noise_of_another_dtype():
+    keep = {"input": 0.7, "state": 0.8, "output": 0.6}
+    cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), input_keep_prob=keep["input"],
+                                         output_keep_prob=keep["output"], state_keep_prob=keep["state"],
+                                         variational_recurrent=True, input_size=2, dtype=tf.float64, seed=3)
+    x = tf.placeholder(tf.float64, [None, 4, 2])
+    outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    assert outputs.dtype == np.float64 and state.dtype == np.float64
+    X = np.random.default_rng(2).normal(size=(2, 4, 2))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        gk, gb, ck, cb = sess.run([*cell.variables["gates"], *cell.variables["candidate"]])
+        out, last, noise = sess.run([outputs, state, cell.noise], {x: X})
+    assert all(n.dtype == np.float64 for n in noise.values())
+    masks = {what: np.floor(keep[what] + noise[what]) / keep[what] for what in keep}
+    h, expected = np.zeros((2, 3)), []
+    for t in range(4):
+        xt = X[:, t] * masks["input"]
+        r, u = np.split(_sigmoid(np.concatenate([xt, h], 1) @ gk + gb), 2, axis=1)
+        new = u * h + (1 - u) * np.tanh(np.concatenate([xt, r * h], 1) @ ck + cb)
+        expected.append(new * masks["output"])
+        h = new * masks["state"]
+    np.testing.assert_allclose(out, np.stack(expected, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(last, h, rtol=1e-12, atol=1e-14)
+    # noise in float32 against a float64 cell was promoted silently (and a float32 cell's outputs became float64
+    # under float64 noise); TF-1 multiplies the value by noise made in dtype=, which refuses another dtype
+    for cell_dtype, noise_dtype in ((tf.float64, tf.float32), (tf.float32, tf.float64), (tf.float16, tf.float32)):
+        wrapped = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), state_keep_prob=0.5,
+                                                variational_recurrent=True, dtype=noise_dtype)
+        with pytest.raises(TypeError, match=f"DropoutWrapper: the value for state dropout has dtype "
+                                            f"{cell_dtype.name}, but variational_recurrent draws its noise in "
+                                            f"dtype={noise_dtype.name}"):
+            tf.nn.dynamic_rnn(wrapped, tf.ones([2, 4, 2], cell_dtype), dtype=cell_dtype, scope=f"r{cell_dtype.name}")
+    fed = tf.placeholder(tf.float32, [])
+    wrapped = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=fed,
+                                            variational_recurrent=True, dtype=tf.float64)
+    with pytest.raises(TypeError, match="the keep probability for output dropout has dtype float32"):
+        tf.nn.dynamic_rnn(wrapped, tf.ones([2, 4, 2], tf.float64), dtype=tf.float64, scope="fed")

@@ -474,6 +474,13 @@ class DropoutWrapper(_CellWrapper):
         keep = self.keep[what]
         if noise is None:
             return nn.dropout(value, keep_prob=keep, seed=self._seed(what, index))
+        # TF-1 draws the noise in dtype= and multiplies the value by it, which refuses another dtype
+        value = as_tf(value)
+        for name, other in (("the value", value), ("the keep probability", keep)):
+            if isinstance(other, Tensor) and as_tf_dtype(other.dtype) != as_tf_dtype(noise.dtype):
+                raise TypeError(f"DropoutWrapper: {name} for {what} dropout has dtype {as_tf_dtype(other.dtype).name}, "
+                                f"but variational_recurrent draws its noise in dtype={as_tf_dtype(noise.dtype).name}; "
+                                f"make the wrapper with the cell's dtype")
         return op(lambda v, k, u: v / k * ember.floor(k + u), (value, as_tf(keep), noise), name=f"{what}_dropout")
 
     def __call__(self, inputs, state, scope=None):
