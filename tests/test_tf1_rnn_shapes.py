@@ -374,3 +374,32 @@ def test_variational_dropout_in_float64_matches_numpy_and_refuses_noise_of_anoth
                                             variational_recurrent=True, dtype=tf.float64)
     with pytest.raises(TypeError, match="the keep probability for output dropout has dtype float32"):
         tf.nn.dynamic_rnn(wrapped, tf.ones([2, 4, 2], tf.float64), dtype=tf.float64, scope="fed")
+
+
+def test_device_residual_and_stacked_wrappers_follow_a_float64_cell_as_numpy():
+    # tf.nn.rnn_cell.DeviceWrapper was missing; the wrappers take the wrapped cells' dtype, as TF-1's
+    lstm = tf.nn.rnn_cell.LSTMCell(2)
+    rnn = tf.nn.rnn_cell.BasicRNNCell(2)
+    cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.DeviceWrapper(lstm, "/cpu:0"),
+                                        tf.nn.rnn_cell.ResidualWrapper(rnn)])
+    zeros = cell.zero_state(3, tf.float64)
+    assert [(z.dtype, z.shape) for z in (*zeros[0], zeros[1])] == [(np.float64, (3, 2))] * 3
+    x = tf.placeholder(tf.float64, [3, 4, 2])
+    outputs, state = tf.nn.dynamic_rnn(cell, x, initial_state=zeros)
+    assert outputs.dtype == np.float64 and all(v.dtype == np.float64 for v in tf.global_variables())
+    X = np.random.default_rng(3).normal(size=(3, 4, 2))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        (kernel, bias), (rk, rb) = sess.run([[lstm.variables["kernel"], lstm.variables["bias"]],
+                                            [rnn.variables["kernel"], rnn.variables["bias"]]])
+        out, ((c, h), last) = sess.run([outputs, state], {x: X})
+    lstm_out, lstm_c, lstm_h = _numpy_lstm(kernel, bias, X, 2)
+    g, expected = np.zeros((3, 2)), []
+    for t in range(4):
+        g = np.tanh(np.concatenate([lstm_out[:, t], g], 1) @ rk + rb)
+        expected.append(g + lstm_out[:, t])
+    np.testing.assert_allclose(out, np.stack(expected, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c, lstm_c, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(last, g, rtol=1e-12, atol=1e-14)
+    with pytest.raises(TypeError, match="tf.device: expected a device name string"):
+        tf.nn.rnn_cell.DeviceWrapper(rnn, 0)

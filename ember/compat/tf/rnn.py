@@ -16,11 +16,12 @@ import numpy as np
 import ember
 from ember.compat.tf import nn_basics as nn
 from ember.compat.tf._core import Tensor, as_tf, as_tf_dtype, bfloat16, float16, float32, float64, op, variable_scope
+from ember.compat.tf.session_config import device as tf_device
 from ember.compat.tf.variables import get_variable, zeros_initializer
 
 __all__ = [
-    "BasicLSTMCell", "BasicRNNCell", "DropoutWrapper", "GRUCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell",
-    "OutputProjectionWrapper", "RNNCell", "ResidualWrapper",
+    "BasicLSTMCell", "BasicRNNCell", "DeviceWrapper", "DropoutWrapper", "GRUCell", "LSTMCell", "LSTMStateTuple",
+    "MultiRNNCell", "OutputProjectionWrapper", "RNNCell", "ResidualWrapper",
     "bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn", "static_rnn",
 ]
 
@@ -515,6 +516,24 @@ class ResidualWrapper(_CellWrapper):
             raise ValueError(f"ResidualWrapper: the inputs (shape {list(inputs.shape)}) and the cell's output (shape "
                              f"{list(output.shape)}) must have the same size to be added")
         return op(ember.add, (inputs, output), name="residual"), new_state
+
+
+class DeviceWrapper(_CellWrapper):
+    """``cell`` built and run under ``tf.device(device)``; its outputs, state and dtype are the cell's."""
+
+    def __init__(self, cell, device):
+        super().__init__(cell)
+        with tf_device(device):  # refuses what tf.device refuses, when the wrapper is made
+            pass
+        self.device = device
+
+    def zero_state(self, batch_size, dtype=float32):
+        with tf_device(self.device):
+            return self.cell.zero_state(batch_size, dtype)
+
+    def __call__(self, inputs, state, scope=None):
+        with tf_device(self.device):
+            return self.cell(inputs, state)
 
 
 class OutputProjectionWrapper(_CellWrapper):
