@@ -403,3 +403,37 @@ def test_device_residual_and_stacked_wrappers_follow_a_float64_cell_as_numpy():
     np.testing.assert_allclose(last, g, rtol=1e-12, atol=1e-14)
     with pytest.raises(TypeError, match="tf.device: expected a device name string"):
         tf.nn.rnn_cell.DeviceWrapper(rnn, 0)
+
+
+@pytest.mark.parametrize("rnn", ["dynamic_rnn", "static_rnn", "bidirectional_dynamic_rnn"])
+def test_the_zero_state_is_made_in_the_rnns_dtype_and_a_state_of_another_dtype_is_refused(rnn):
+    # the zero state took the inputs' dtype whatever dtype= said, and a float32 state was promoted silently
+    # against float64 inputs; TF-1 makes it in dtype= and the cell's concat refuses another dtype
+    def call(x, dtype=None, initial_state=None):
+        if rnn == "static_rnn":
+            return tf.nn.static_rnn(cell, tf.unstack(x, axis=1), initial_state=initial_state, dtype=dtype)
+        if rnn == "bidirectional_dynamic_rnn":
+            return tf.nn.bidirectional_dynamic_rnn(cell, tf.nn.rnn_cell.GRUCell(2), x, initial_state_fw=initial_state,
+                                                   dtype=dtype)
+        return tf.nn.dynamic_rnn(cell, x, initial_state=initial_state, dtype=dtype)
+
+    cell = tf.nn.rnn_cell.GRUCell(2)
+    with pytest.raises(TypeError, match="GRUCell: the state has dtype float32, but the cell computes in float64; "
+                                        "give the RNN dtype=float64"):
+        call(tf.placeholder(tf.float64, [None, 3, 2]), dtype=tf.float32)
+    cell = tf.nn.rnn_cell.GRUCell(2)
+    with pytest.raises(TypeError, match="GRUCell: the state has dtype float32, but the cell computes in float64"):
+        call(tf.ones([2, 3, 2], tf.float64), initial_state=tf.zeros([2, 2]))
+    cell = tf.nn.rnn_cell.GRUCell(2)
+    x = tf.placeholder(tf.float64, [None, 3, 2])
+    result = call(x, dtype=tf.float64)
+    first = result[0][0] if rnn == "bidirectional_dynamic_rnn" else result[0]
+    first = first[0] if rnn == "static_rnn" else first[:, 0]
+    X = np.random.default_rng(4).normal(size=(2, 3, 2))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        weights = sess.run([*cell.variables["gates"], *cell.variables["candidate"]])
+        got = sess.run(first, {x: X})
+    assert got.dtype == np.float64
+    expected = np.stack([_numpy_gru(weights, X[b, :1], np.zeros(2))[1] for b in range(2)])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)

@@ -59,16 +59,22 @@ class RNNCell:
             return {key: get_variable(key, shape, self.dtype, initializer=init)
                     for key, (shape, init) in kernels.items()}
 
-    def _check_dtype(self, inputs: Tensor) -> None:
+    def _check_dtype(self, inputs: Tensor, state) -> None:
         """The cell's dtype is its ``dtype=`` or, on the first call, the inputs' (TF-1's cells are Keras layers,
-        which take it there); its variables are made and its math done in it, and inputs of another dtype are
-        refused, as TF-1's matmul refuses them."""
+        which take it there); its variables are made and its math done in it, and inputs or a state of another
+        dtype are refused, as TF-1's matmul and concat refuse them."""
         dtype = _float_dtype(type(self).__name__, "the inputs' dtype", as_tf_dtype(inputs.dtype))
         if self.dtype is None:
             self.dtype = dtype
         elif dtype != self.dtype:
             raise TypeError(f"{type(self).__name__}: the inputs have dtype {dtype.name}, but the cell's variables "
                             f"are {self.dtype.name}; cast the inputs (or make a cell with dtype={dtype.name})")
+        for part in _leaves(state):
+            got = as_tf_dtype(as_tf(part).dtype)
+            if got != self.dtype:
+                raise TypeError(f"{type(self).__name__}: the state has dtype {got.name}, but the cell computes in "
+                                f"{self.dtype.name}; give the RNN dtype={self.dtype.name} (or an initial_state of "
+                                f"that dtype)")
 
     def _input_size(self, inputs: Tensor) -> int:
         if inputs.shape is None or inputs.shape[-1] is None:
@@ -87,17 +93,26 @@ class RNNCell:
             return tuple(zeros([batch_size, s if isinstance(s, int) else s.c], dtype) for s in self.state_size)
         return zeros([batch_size, self.state_size], dtype)
 
-    def _zero_state_like(self, inputs: Tensor):
-        """Zeros of shape (batch, state size), the batch taken from ``inputs`` when the Session runs."""
+    def _zero_state_like(self, inputs: Tensor, dtype):
+        """Zeros of shape (batch, state size) in ``dtype`` (the RNN's ``dtype=``, as TF-1's zero state), the
+        batch taken from ``inputs`` when the Session runs."""
+        dtype = as_tf_dtype(dtype)
+
         def make(units: int) -> Tensor:
             # an empty sum is a (batch, 1) column of zeros whatever x holds, and keeps the batch symbolic
             # while the graph is built, so the cells' static shapes stay known
-            return op(lambda x: ember.sum(x[:, :0], 1, keepdim=True) + ember.zeros((1, units), dtype=x.dtype),
-                      (inputs,), name="zeros")
+            return op(lambda x: ember.cast(ember.sum(x[:, :0], 1, keepdim=True), dtype)
+                      + ember.zeros((1, units), dtype=dtype), (inputs,), name="zeros")
 
         if isinstance(self.state_size, LSTMStateTuple):
             return LSTMStateTuple(*(make(units) for units in self.state_size))
         return make(self.state_size)
+
+
+def _leaves(state) -> list:
+    if isinstance(state, (tuple, list)):
+        return [leaf for part in state for leaf in _leaves(part)]
+    return [state]
 
 
 def _float_dtype(cell: str, what: str, dtype: np.dtype) -> np.dtype:
@@ -117,7 +132,7 @@ class BasicRNNCell(RNNCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
-        self._check_dtype(inputs)
+        self._check_dtype(inputs, state)
         if self.variables is None:
             n = self._input_size(inputs) + self.num_units
             self.variables = self._build(n, {"kernel": ([n, self.num_units], None),
@@ -162,7 +177,7 @@ class BasicLSTMCell(RNNCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
-        self._check_dtype(inputs)
+        self._check_dtype(inputs, state)
         units, forget_bias, act = self.num_units, self.forget_bias, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
@@ -214,7 +229,7 @@ class LSTMCell(BasicLSTMCell):
 
     def __call__(self, inputs, state, scope=None):
         inputs = as_tf(inputs)
-        self._check_dtype(inputs)
+        self._check_dtype(inputs, state)
         units, out = self.num_units, self.num_proj or self.num_units
         forget_bias, act = self.forget_bias, _tf_activation(self.activation)
         peep, cell_clip, proj_clip = self.use_peepholes, self.cell_clip, self.proj_clip
@@ -272,7 +287,7 @@ class GRUCell(RNNCell):
         from ember.compat.tf.variables import constant_initializer
 
         inputs = as_tf(inputs)
-        self._check_dtype(inputs)
+        self._check_dtype(inputs, state)
         units, act = self.num_units, _tf_activation(self.activation)
         if self.variables is None:
             n = self._input_size(inputs) + units
@@ -327,8 +342,8 @@ class MultiRNNCell(RNNCell):
     def zero_state(self, batch_size, dtype=float32):
         return tuple(cell.zero_state(batch_size, dtype) for cell in self.cells)
 
-    def _zero_state_like(self, inputs: Tensor):
-        return tuple(cell._zero_state_like(inputs) for cell in self.cells)
+    def _zero_state_like(self, inputs: Tensor, dtype):
+        return tuple(cell._zero_state_like(inputs, dtype) for cell in self.cells)
 
     def __call__(self, inputs, state, scope=None):
         if not isinstance(state, (tuple, list)) or len(state) != len(self.cells):
@@ -378,8 +393,8 @@ class _CellWrapper(RNNCell):
     def zero_state(self, batch_size, dtype=float32):
         return self.cell.zero_state(batch_size, dtype)
 
-    def _zero_state_like(self, inputs: Tensor):
-        return self.cell._zero_state_like(inputs)
+    def _zero_state_like(self, inputs: Tensor, dtype):
+        return self.cell._zero_state_like(inputs, dtype)
 
 
 def _keep_prob(wrapper: str, arg: str, value):
@@ -627,7 +642,7 @@ def _unroll(cell, inputs, initial_state, dtype, sequence_length, scope, caller: 
         raise ValueError(f"{caller}: each time step of the inputs must be a (batch, features) tensor; got a step "
                          f"of shape {list(bad.shape)}")
     with variable_scope(scope or "rnn"):
-        state = initial_state if initial_state is not None else cell._zero_state_like(inputs[0])
+        state = initial_state if initial_state is not None else cell._zero_state_like(inputs[0], dtype)
         outputs = []
         length = None if sequence_length is None else _checked_length(as_tf(sequence_length), inputs[0], caller)
         for t, x in enumerate(inputs):
