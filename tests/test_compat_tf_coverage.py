@@ -90,6 +90,27 @@ def test_dropout_with_a_fed_keep_prob_scales_kept_units_as_tf():
     assert 0.75 < (dropped > 0).mean() < 0.85
 
 
+def test_dropout_in_float64_with_a_fed_keep_prob_of_its_dtype_matches_numpy_and_another_dtype_is_refused():
+    x = tf.placeholder(tf.float64, [2, 50])
+    keep = tf.placeholder(tf.float64, [])
+    out = tf.nn.dropout(x, keep, seed=5)
+    X = np.random.default_rng(0).normal(size=(2, 50))
+    with tf.Session() as sess:
+        got = sess.run(out, {x: X, keep: 0.7})
+    assert got.dtype == np.float64
+    kept = got != 0
+    np.testing.assert_allclose(got[kept], X[kept] / 0.7, rtol=1e-15)
+    # a float32 rate against float16 values turned them float32 (and float64 ones stayed so silently); TF converts
+    # the rate to x's dtype, which refuses a tensor of another one
+    for dtype, fed in ((tf.float64, tf.float32), (tf.float16, tf.float32)):
+        with pytest.raises(ValueError, match=f"tf.nn.dropout: the keep probability \\(or rate\\) 'Placeholder.*' has "
+                                             f"dtype {fed.name}, but x .* has dtype {dtype.name}"):
+            tf.nn.dropout(tf.ones([2, 3], dtype), rate=tf.placeholder(fed, []))
+    cell = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.GRUCell(3), output_keep_prob=tf.placeholder(tf.float32, []))
+    with pytest.raises(ValueError, match="has dtype float32, but x .* has dtype float64"):
+        tf.nn.dynamic_rnn(cell, tf.ones([2, 4, 2], tf.float64), dtype=tf.float64)
+
+
 def test_dropout_noise_shape_keeps_or_drops_whole_axes():
     x = tf.placeholder(tf.float32, [None, 50])
     rows = tf.nn.dropout(x, 0.5, noise_shape=[None, 1])

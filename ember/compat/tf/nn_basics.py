@@ -53,6 +53,12 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name: str | None = N
     if x.dtype is not None and x.dtype.kind not in "fV":
         raise ValueError(f"tf.nn.dropout: x must be a floating point tensor since it is scaled, got '{x.name}' of "
                          f"dtype {x.dtype}")
+    given = rate if keep_prob is None else keep_prob
+    if isinstance(given, Tensor) and given.dtype is not None and x.dtype is not None and given.dtype != x.dtype:
+        # TF converts the rate to x's dtype, which refuses a tensor of another one (a float32 rate would
+        # otherwise turn float16 values into float32)
+        raise ValueError(f"tf.nn.dropout: the keep probability (or rate) '{given.name}' has dtype "
+                         f"{given.dtype.name}, but x '{x.name}' has dtype {x.dtype.name}; feed it in x's dtype")
     if keep_prob is None:
         keep_prob = 1.0 - rate
     if not isinstance(keep_prob, Tensor):
