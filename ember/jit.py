@@ -38,7 +38,8 @@ function compare what its trace read, once. A jit function called while another 
 function runs on the Values), so jit functions nest and may recurse. The compiled function's results are not recorded on
 the autograd tape (a backward outside the call does not reach its inputs: compile the whole step, or use
 ``ember.compile``, which runs such a function eagerly). Python side effects are not replayed: set gradients to None with
-``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``) before the backward that
+``optimizer.zero_grad()``, not ``p.grad = None``; writing an optimizer's param group (``g["lr"] = lr``)
+in the function raises a TypeError naming the optimizer and the key (set it between calls, which read it); zeroing one in place (``p.grad.zero_()``) before the backward that
 adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks of parameters and
 arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the call
 traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with other
@@ -111,7 +112,7 @@ from ember.nn.module import Module, note_call, observe_calls, observe_modes, on_
 from ember.nn.parameter import watch_requires_grad
 from ember.ops.effects import DROP_GRAD
 from ember.ops.shape import COPY
-from ember.optim.optimizer import on_param_groups_change
+from ember.optim.optimizer import on_param_groups_change, refuse_group_writes
 from ember.passes import run_passes
 from ember.passes.plan_memory import plan_memory
 from ember.runtime import arena, compile_graph
@@ -460,7 +461,7 @@ class JitFunction:
             note_call(owner)
         written_before = grad_mode.last_write
         try:
-            with graph.building():
+            with graph.building(), refuse_group_writes():
                 out = self.fn(*traced)
             _refuse_grads_written_once(self.__name__, trace, written_before)
             flat: list = []

@@ -7,6 +7,7 @@ import math
 import numbers
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,7 +21,50 @@ from ember.optim.hooks import OptimizerHooks
 from ember.sparse import RowSparse
 from ember.tensor import Tensor
 
-__all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "RMSprop", "RowWiseAdagrad", "SGD", "SparseAdam"]
+__all__ = ["Adagrad", "Adam", "AdamW", "Ftrl", "Optimizer", "ParamGroup", "RMSprop", "RowWiseAdagrad", "SGD",
+           "SparseAdam"]
+
+
+class ParamGroup(dict):
+    """One of ``Optimizer.param_groups``: a dict of ``params`` and hyper-parameters. While ``ember.jit`` traces
+    (``refuse_group_writes``), writing one in the traced function raises a TypeError (see ``_refused_write``)."""
+
+    __slots__ = ("owner",)  # the optimizer's class name, for the error
+
+
+def _refused_write(group: ParamGroup, *args, **kwargs) -> None:
+    """``ParamGroup.__setitem__`` and ``update`` while a trace runs: a TypeError in the traced function, since the
+    write would run once, while tracing, and every later call would keep that value (``ember.compile``: a graph
+    break); the dict's own method for a write outside it (another thread's)."""
+    if autograd.building():
+        keys = [args[0]] if len(args) == 2 else [*dict(*args), *kwargs]
+        raise TypeError(f"{getattr(group, 'owner', 'optimizer')}: param_groups[...][{', '.join(map(repr, keys))}] "
+                        "written in a traced function changes only while tracing, not on every call; set it outside "
+                        "the compiled function (the compiled step reads each group's hyper-parameters on every call)")
+    if len(args) == 2 and not kwargs:
+        dict.__setitem__(group, *args)
+    else:
+        dict.update(group, *args, **kwargs)
+
+
+_refusing = 0  # traces running (nested ones count)
+
+
+@contextmanager
+def refuse_group_writes():
+    """While in the block, a write into any optimizer's param group from a traced function raises a TypeError.
+    The methods are set on the class only for the block: outside a trace a group's writes are a dict's own."""
+    global _refusing
+    if not _refusing:
+        ParamGroup.__setitem__ = _refused_write
+        ParamGroup.update = _refused_write
+    _refusing += 1
+    try:
+        yield
+    finally:
+        _refusing -= 1
+        if not _refusing:
+            del ParamGroup.__setitem__, ParamGroup.update
 
 
 _IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
@@ -121,7 +165,8 @@ class Optimizer(OptimizerHooks):
             raise ValueError(f"{name}: some parameters appear in more than one param group")
         if any(p.dtype.kind == "c" for p in params):
             self.has_complex = True
-        group = dict(param_group)
+        group = ParamGroup(param_group)
+        group.owner = name
         group["params"] = params
         if names:
             group["param_names"] = names
@@ -322,6 +367,8 @@ class Optimizer(OptimizerHooks):
                 restored.setdefault(key, value)
             if _is_tensor(restored.get("lr")):  # a torch optimizer built with a Tensor lr saves it so
                 restored["lr"] = _tensor_lr(name, restored["lr"])
+            restored = ParamGroup(restored)
+            restored.owner = name
             restored["params"] = group["params"]
             if "param_names" in group:  # the state dict's names, else the group's own, as torch
                 restored.setdefault("param_names", group["param_names"])

@@ -1,0 +1,92 @@
+"""Python state a traced function reads or writes outside its Tensors: an optimizer's hyper-parameters written in
+the function are refused (``ember.compile``: a graph break), and a captured Python number or Tensor rebound between
+calls makes the next call trace again, so jit and compile give what eager mode gives."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+
+X = ember.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+Y = ember.tensor(np.ones((4, 1), np.float32))
+
+
+def _net_and_opt():
+    ember.manual_seed(0)
+    net = ember.nn.Linear(3, 1)
+    return net, ember.optim.SGD(net.parameters(), lr=0.1, momentum=0.5)
+
+
+def _train(net, opt, x, y):
+    opt.zero_grad()
+    loss = ((net(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def _lr_written_inside(wrap):
+    net, opt = _net_and_opt()
+
+    def step(x, y, lr):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        return _train(net, opt, x, y)
+
+    step = wrap(step)
+    for lr in (0.1, 0.01, 0.1):
+        step(X, Y, lr)
+    return net.bias.array.copy()
+
+
+def test_lr_written_in_a_jit_function_is_refused():
+    with pytest.raises(TypeError, match=r"SGD: param_groups\[...\]\['lr'\] written in a traced function"):
+        _lr_written_inside(ember.jit)
+
+
+def test_lr_written_in_a_compiled_function_breaks_the_graph_and_matches_eager():
+    eager = _lr_written_inside(lambda f: f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled = _lr_written_inside(ember.compile)
+    np.testing.assert_array_equal(compiled, eager)
+
+
+def test_update_of_a_group_in_a_traced_function_is_refused_and_writes_outside_still_work():
+    net, opt = _net_and_opt()
+
+    @ember.jit
+    def step(x, y):
+        opt.param_groups[0].update(momentum=0.9)
+        return _train(net, opt, x, y)
+
+    with pytest.raises(TypeError, match="'momentum'"):
+        step(X, Y)
+    opt.param_groups[0]["lr"] = 0.2  # outside a trace: a dict's own write
+    opt.param_groups[0].update(lr=0.3)
+    assert opt.param_groups[0]["lr"] == 0.3
+
+
+def test_lr_written_between_calls_is_read_by_every_call():
+    results = []
+    for wrap in (lambda f: f, ember.jit):
+        net, opt = _net_and_opt()
+        step = wrap(lambda x, y, net=net, opt=opt: _train(net, opt, x, y))
+        for lr in (0.1, 0.01, 0.1, 0.0, 0.3):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            step(X, Y)
+        results.append(net.bias.array.copy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6, atol=1e-7)
+
+
+def test_param_groups_survive_deepcopy_and_state_dict():
+    import copy
+
+    net, opt = _net_and_opt()
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert isinstance(opt.param_groups[0], dict) and copy.deepcopy(opt.param_groups[0])["lr"] == 0.1
