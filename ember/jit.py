@@ -16,9 +16,13 @@ outside as constants (a module's parameters and buffers, such as batch norm's ru
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
 so a traced evaluation follows the training between its calls; a constant written in place after the trace
 (``c.add_(1)``, ``c[0] = 1``, through a view of its memory too) makes the next call trace again, reading it on every
-call from then on). ``ember.rand`` and ``ember.randn`` draw
-anew on every call, from the stream dropout draws from (``ember.random.stream()``), so their numbers are not an
-eager call's; ``randint`` and ``randperm`` are frozen. Every op of the call is recorded, so what the function
+call from then on). A Python number, bool, string or None, or a Tensor, that the function's own code (not a function
+it calls) reads from a closure cell or a module global is checked on every call, as torch.compile guards it: rebinding
+it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and the function rebinding one
+itself raises a TypeError, as that would happen only while tracing; what a list or dict holds stays frozen.
+``ember.rand`` and ``ember.randn`` draw anew on every call, from the stream dropout draws from
+(``ember.random.stream()``), so their numbers are not an eager call's; ``randint`` and ``randperm`` are frozen.
+Every op of the call is recorded, so what the function
 computes from a Tensor that an effect later writes follows its new value, and a value computed before the write
 keeps the old one; a parameter the function returns comes back as the call left it (updated), as in eager mode,
 and so does a buffer it rebinds (``self.n = self.n + 1`` or ``self.n += 1``, written in place by an ``assign`` node).
@@ -38,10 +42,11 @@ function compare what its trace read, once. A jit function called while another 
 function runs on the Values), so jit functions nest and may recurse. The compiled function's results are not recorded on
 the autograd tape (a backward outside the call does not reach its inputs: compile the whole step, or use
 ``ember.compile``, which runs such a function eagerly). Python side effects are not replayed: set gradients to None with
-``optimizer.zero_grad()``, not ``p.grad = None``; writing an optimizer's param group (``g["lr"] = lr``)
-in the function raises a TypeError naming the optimizer and the key (set it between calls, which read it); zeroing one in place (``p.grad.zero_()``) before the backward that
-adds to it is refused, as it would run only while tracing. A traced backward runs the gradient hooks of parameters and
-arguments (``register_hook``, ``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the call
+``optimizer.zero_grad()``, not ``p.grad = None``; zeroing one in place (``p.grad.zero_()``) before the backward that
+adds to it is refused, as it would run only while tracing, and so is writing an optimizer's param group in the function
+(``g["lr"] = lr``: a TypeError naming the optimizer and the key; set it between calls, which read it). A traced
+backward runs the gradient hooks of parameters and arguments (``register_hook``,
+``register_post_accumulate_grad_hook``) as ops of the graph, as they were when the call
 traced (a hook of a parameter or an argument added or removed later retraces, and so does an argument Tensor with other
 hooks than the traced one's). Replacing a parameter, buffer or submodule of a module the call called (``m.weight =
 ...``, ``load_state_dict(assign=True)``) retraces as well, checked the same way, and so does changing a plain setting of
@@ -100,7 +105,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
-from types import MethodType
+from types import FunctionType, MethodType
 
 import numpy as np
 
@@ -253,6 +258,7 @@ class JitFunction:
         self._last: _Compiled | None = None
         self._recent: tuple = (None, None)  # (signature, _Compiled) of the latest call, for the steady state
         self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
+        self._guard: _Guard | None = None  # the Python values the traces read from closure cells and globals
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
         self._methods = weakref.WeakKeyDictionary()  # instance -> this method's jit function bound to it
@@ -277,11 +283,19 @@ class JitFunction:
             return fn(ref(), *args)
 
         method.__name__ = self.__name__
+        method.__wrapped__ = fn  # (whose closure cells and globals a trace guards)
         method.__self__ = ref  # (weakly) the instance, which a trace of a module's method watches as a called one
         bound = self._methods[instance] = JitFunction(method, self.passes, self.cache_size, self.dynamic)
         return bound
 
     def __call__(self, *args):
+        guard = self._guard
+        if guard is not None:
+            try:
+                if guard.read() != guard.values:
+                    self._forget_traces()
+            except (KeyError, ValueError):  # a global deleted, a cell emptied
+                self._forget_traces()
         last, steady = self._steady  # one read: another thread may be replacing it
         if steady is not None:
             out = steady(args)
@@ -376,6 +390,14 @@ class JitFunction:
             self._steady = (compiled, compiled.steady_for(key))
         return compiled.rebuild(results, args)
 
+    def _forget_traces(self) -> None:
+        """Drop every trace: a closure cell or global a trace read was rebound, so the next call traces again."""
+        with _TRACING:
+            self._guard = None
+            self._steady = self._recent = (None, None)
+            self.cache.clear()
+            self.general.clear()
+
     def _cached(self, key, args) -> _Compiled | None:
         for candidate in self.cache.get(key, ()):
             if candidate.trace.matches(args):
@@ -460,9 +482,12 @@ class JitFunction:
         if isinstance(owner, Module):
             note_call(owner)
         written_before = grad_mode.last_write
+        guard = _Guard.of(self.fn)
         try:
             with graph.building(), refuse_group_writes():
                 out = self.fn(*traced)
+            if guard is not None:
+                guard.refuse_rebound(self.__name__)
             _refuse_grads_written_once(self.__name__, trace, written_before)
             flat: list = []
             rebuild = _flatten(out, flat, _kept(traced))
@@ -513,8 +538,107 @@ class JitFunction:
         graph = run_passes(graph) if self.passes is None else run_passes(graph, self.passes)
         compiled = _Compiled(graph, trace, rebuild, writeback, single_output)
         compiled.written_args = written_args
+        self._guard = guard  # every kept trace read these values: a change drops them all (_forget_traces)
         self.cache.count_compile()
         return compiled
+
+
+_GUARDED = (int, float, bool, str, type(None))
+_MISSING = object()
+
+
+class _Guard:
+    """The Python numbers, bools, strings, None and Tensors (by identity) a traced function reads from its closure
+    cells and module globals: a call compares them, as one tuple, with what the trace read, as torch.compile's
+    guards do; mutable containers (a list's items) are not followed."""
+
+    __slots__ = ("read", "values", "names", "tensors")
+
+    def __init__(self, read: Callable, names: list, tensors: list):
+        self.read, self.names, self.tensors = read, names, tensors  # (the Tensors kept: their ids stay theirs)
+        self.values = read()
+
+    @staticmethod
+    def of(fn: Callable) -> _Guard | None:
+        """The guard of ``fn``, of the functions it wraps (``__func__``, ``__wrapped__``) and of the plain functions
+        of its own module it reads from a cell or a global (its helpers); None if they read no such value."""
+        items, names, tensors, space, slots = [], [], [], {}, set()
+        todo, seen = [fn], set()
+        while todo and len(seen) < 64:
+            fn = todo.pop()
+            fn = getattr(fn, "__func__", fn)
+            code = getattr(fn, "__code__", None)
+            if code is None or id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            if getattr(fn, "__wrapped__", None) is not None:
+                todo.append(fn.__wrapped__)
+            scope = getattr(fn, "__globals__", None)
+            found = []  # (the expression that reads it, its cell or None for a global, its name, its description)
+            for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+                if id(cell) not in slots:
+                    slots.add(id(cell))
+                    space[f"c{len(space)}"] = cell
+                    found.append((f"c{len(space) - 1}.cell_contents", cell, name, f"closure variable {name!r}"))
+            if scope is not None:
+                where = f"g{id(scope)}"
+                space[where] = scope
+                for name in sorted(_global_names(code)):
+                    if name in scope and (id(scope), name) not in slots:
+                        slots.add((id(scope), name))
+                        found.append((f"{where}[{name!r}]", None, name, f"global {name!r}"))
+            for place, cell, name, what in found:
+                try:
+                    value = scope[name] if cell is None else cell.cell_contents
+                except ValueError:  # (a cell not yet bound)
+                    continue
+                if isinstance(value, (*_GUARDED, Tensor)):
+                    items.append(_read_slot(place, value, tensors))
+                    names.append(what)
+                elif value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
+                    todo.append(value)
+        if not items:
+            return None
+        read = eval(f"lambda: ({', '.join(items)},)", space)  # noqa: S307  (one tuple, built by one call)
+        return _Guard(read, names, tensors)
+
+    def holds(self) -> bool:
+        """Whether every value is as the trace read it."""
+        try:
+            return self.read() == self.values
+        except (KeyError, ValueError):  # a global deleted, a cell emptied
+            return False
+
+    def refuse_rebound(self, name: str) -> None:
+        """A TypeError when the traced call itself rebound a value it read: that ran once, while tracing."""
+        if self.holds():
+            return
+        try:
+            now = self.read()
+        except (KeyError, ValueError):
+            now = ()
+        slot = next((i for i, (a, b) in enumerate(zip(now, self.values)) if not (a is b or a == b)), len(now)) // 2
+        raise TypeError(f"jit {name}: the traced function rebinds its {self.names[slot]}, which would happen once, "
+                        "while tracing, not on every call; keep such state in a Tensor (written in place) or change "
+                        "it outside the function (a call after the change traces again)")
+
+
+def _read_slot(place: str, value, tensors: list) -> str:
+    """The expressions a guard reads of one slot: a Tensor's identity, else the value's type and the value (1 and
+    1.0 and True are equal, but give different results). Two items per slot."""
+    if isinstance(value, Tensor):
+        tensors.append(value)
+        return f"None, id({place})"
+    return f"{place}.__class__, {place}"
+
+
+def _global_names(code) -> set:
+    """The names ``code`` and the code nested in it (functions, comprehensions) may read as globals."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _global_names(const)
+    return names
 
 
 class RecordedResults(Exception):  # noqa: N818  (a signal to ember.compile, not an error)

@@ -91,6 +91,7 @@ def _by_name(fn: Callable, positional: int, names: tuple) -> Callable:
         return fn(*values[:positional], **dict(zip(names, values[positional:])))
 
     call.__name__ = getattr(fn, "__name__", "compiled")
+    call.__wrapped__ = fn  # (whose closure cells and globals a trace guards)
     return call
 
 

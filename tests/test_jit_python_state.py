@@ -90,3 +90,71 @@ def test_param_groups_survive_deepcopy_and_state_dict():
     net, opt = _net_and_opt()
     opt.load_state_dict(copy.deepcopy(opt.state_dict()))
     assert isinstance(opt.param_groups[0], dict) and copy.deepcopy(opt.param_groups[0])["lr"] == 0.1
+
+
+SCALE = 2.0
+SHIFT = ember.tensor(np.full(3, 3.0, np.float32))
+MODE = "add"
+
+
+def _reads_globals(x):
+    y = x * SCALE + SHIFT
+    return y + 1 if MODE == "add" else y - 1
+
+
+def _rebinding(wrap, x=X):
+    global SCALE, SHIFT, MODE
+    saved = SCALE, SHIFT, MODE
+    cell = 1.0
+
+    def reads_a_cell(x):
+        return _reads_globals(x) * cell
+
+    step = wrap(reads_a_cell)
+    out = [step(x).array.copy()]
+    try:
+        for change in range(5):
+            if change == 0:
+                cell = 5.0  # a nonlocal rebound
+            elif change == 1:
+                SCALE = 10.0
+            elif change == 2:
+                SHIFT = ember.tensor(np.zeros(3, np.float32))  # another Tensor
+            elif change == 3:
+                MODE = "sub"
+            else:
+                SCALE = 10  # an int, equal to 10.0: gives an int product with an int argument
+            out.append(step(x).array.copy())
+    finally:
+        SCALE, SHIFT, MODE = saved
+    return out
+
+
+@pytest.mark.parametrize("wrap", [ember.jit, ember.compile], ids=["jit", "compile"])
+def test_rebound_closure_cells_and_globals_retrace(wrap):
+    for x in (X[:, :3], ember.tensor(np.arange(12).reshape(4, 3))):
+        eager = _rebinding(lambda f: f, x)
+        compiled = _rebinding(wrap, x)
+        for got, want in zip(compiled, eager):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def test_a_function_rebinding_what_it_reads_is_refused():
+    calls = 0
+
+    @ember.jit
+    def counts(x):
+        nonlocal calls
+        calls += 1
+        return x * calls
+
+    with pytest.raises(TypeError, match="rebinds its closure variable 'calls'"):
+        counts(X)
+
+
+def test_unchanged_values_keep_the_trace():
+    step = ember.jit(_reads_globals)
+    for _ in range(3):
+        step(X)
+    assert step.traces == 1
