@@ -340,11 +340,18 @@ def test_case_errors():
         tf.case([(False, lambda: x), (False, lambda: x * 2.0)])
     with pytest.raises(ValueError, match="more than one condition is True but exclusive=True"):
         tf.case([(True, lambda: x), (True, lambda: x)], exclusive=True)
-    with pytest.raises(ValueError, match="has a side effect"):
-        v = tf.Variable(1.0)
-        tf.case([(k > 0, lambda: v.assign(2.0))], default=lambda: v.assign(3.0))
     with pytest.raises(ValueError, match="output 0 of true_fn and false_fn must have the same type"):
         tf.case([(k > 0, lambda: x)], default=lambda: tf.cast(x, tf.float64))
+
+
+def test_case_assigns_in_the_branch_taken_only():
+    k = tf.placeholder(tf.int32, [])
+    v = tf.Variable(1.0)
+    chosen = tf.case([(k > 0, lambda: v.assign(2.0))], default=lambda: v.assign_add(10.0))
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert sess.run(chosen, {k: 1}) == 2.0 and sess.run(v) == 2.0
+        assert sess.run(chosen, {k: 0}) == 12.0 and sess.run(v) == 12.0
 
 
 def test_switch_case_picks_the_indexed_branch_else_the_default():

@@ -56,6 +56,7 @@ class Graph:
         self.initializers: list = [None]  # each open variable scope's default initializer for get_variable
         self.regularizers: list = [None]  # and its default regularizer
         self.control: list[list] = []  # the control_dependencies blocks open, outermost first
+        self.guards: tuple = ()  # the tf.cond branches being built, outermost first: (predicate, branch taken on)
         self.iterators: list = []  # tf.data iterators made in this graph (a Session fills their get_next tensors)
         self.names: dict[str, int] = {}  # names in use (lower case) -> times asked for
         self.default_scopes: dict[str, int] = {}  # variable scopes opened by default_name -> times opened
@@ -326,6 +327,8 @@ class Tensor:
         self.graph = graph if graph is not None else get_default_graph()
         if self.graph.control:  # built inside tf.control_dependencies: those run first
             self._control = tuple(t for block in self.graph.control for t in block)
+        if self.graph.guards:  # built inside a branch of tf.cond: its effects happen only where it is taken
+            self._guards = self.graph.guards
         self.fn = fn
         self.args = args
         self.kwargs = kwargs or {}

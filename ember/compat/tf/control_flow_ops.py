@@ -1,15 +1,16 @@
 """TF-1's control flow while the graph is built: ``cond`` (a Python predicate picks a branch, a tf.Tensor one
-selects elementwise between both) and ``while_loop`` (unrolled; its trip count is computed now by a Session
-over constants)."""
+selects elementwise between both, whose effects happen only in the branch taken) and ``while_loop`` (unrolled;
+its trip count is computed now by a Session over constants)."""
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, op, tensors_in
+from ember.compat.tf._core import Operation, Tensor, as_tf, group, op, tensors_in
 from ember.compat.tf.session import Session
 
 
@@ -17,27 +18,61 @@ def cond(pred, true_fn=None, false_fn=None, name: str | None = None, fn1=None, f
     """``true_fn()`` where ``pred`` holds, else ``false_fn()``.
 
     A Python bool picks one branch while the graph is built. A tf.Tensor predicate builds both branches
-    and selects between their results elementwise (``tf.where``), so both run: branches must be free of
-    side effects (assignments, training ops), which Ember refuses."""
+    and selects between their results elementwise (``tf.where``), so both compute. The effects built inside a
+    branch (assignments, ``tf.Assert``, ``tf.Print``, a ``py_func`` of known shape), including those its results
+    depend on through ``tf.control_dependencies``, happen only in the run where that branch is taken, as in
+    TF-1. A training op, an iterator's ``get_next`` or a ``py_func`` of unknown shape built in a branch is
+    refused. Branches that return ops (``tf.group``, ``tf.no_op``) give an op that runs the one taken."""
     true_fn, false_fn = true_fn or fn1, false_fn or fn2
     if not isinstance(pred, Tensor):
         return true_fn() if pred else false_fn()
     if pred.shape is not None and len(pred.shape) != 0:
         raise ValueError(f"tf.cond: pred must be a scalar, got '{pred.name}' of shape {list(pred.shape)}")
-    yes, no = true_fn(), false_fn()
+    if pred.dtype is not None and pred.dtype != np.bool_:
+        raise TypeError(f"tf.cond: pred must be a bool tensor, got '{pred.name}' of dtype {pred.dtype}")
+    with _branch(pred, True):
+        yes = true_fn()
+    with _branch(pred, False):
+        no = false_fn()
     flat_yes, flat_no = flat(yes), flat(no)
     if len(flat_yes) != len(flat_no):
         raise ValueError(f"tf.cond: the branches return different structures ({len(flat_yes)} vs {len(flat_no)} "
                          "tensors)")
-    for t in flat_yes + flat_no:
-        if isinstance(t, Tensor) and t.kind in ("Assign", "Train", "Init", "NoOp"):
-            raise ValueError(f"tf.cond on a tf.Tensor predicate runs both branches; '{t.name}' ({t.kind}) has a side "
-                             "effect: run it with its own Session.run instead")
-    pairs = [(as_tf(a), as_tf(b)) for a, b in zip(flat_yes, flat_no)]
-    for i, (a, b) in enumerate(pairs):
+    chosen = []
+    for i, (a, b) in enumerate(zip(flat_yes, flat_no)):
+        if isinstance(a, Operation) or isinstance(b, Operation):
+            if not (isinstance(a, Operation) and isinstance(b, Operation)):
+                raise ValueError(f"tf.cond: output {i} is an op in one branch and a tensor in the other "
+                                 f"({a!r} and {b!r})")
+            chosen.append(group(a, b, name=name or "cond"))  # each runs its effects where its branch is taken
+            continue
+        a, b = as_tf(a), as_tf(b)
         _check_alike(i, a, b)
-    chosen = [op(_select, (pred, a, b), name=name or "cond") for a, b in pairs]
+        chosen.append(op(_select, (pred, a, b), name=name or "cond"))
     return unflat(yes, chosen)
+
+
+@contextlib.contextmanager
+def _branch(pred: Tensor, taken: bool):
+    """Build a branch of ``tf.cond``: its recipes record that their effects need ``pred == taken``; what a
+    Session cannot make conditional is refused here."""
+    graph = pred.graph
+    saved, before = graph.guards, len(graph.by_name)
+    graph.guards = saved + ((pred, taken),)
+    try:
+        yield
+    finally:
+        graph.guards = saved
+    for t in list(graph.by_name.values())[before:]:
+        if t.kind in ("Train", "ApplyGradients"):
+            raise ValueError(f"tf.cond: '{t.name}' ({t.kind}) is built inside a branch of a tf.Tensor predicate, "
+                             "whose optimizer update Ember cannot make conditional; build the training op outside "
+                             "and choose in Python whether to run it")
+        if t.kind == "IteratorGetNext" or t.kind == "PyFunc" and (
+                not t.host.single or t._shape is None or None in t._shape):
+            raise ValueError(f"tf.cond: '{t.name}' ({t.kind}) is built inside a branch of a tf.Tensor predicate, "
+                             "but a Session computes it before the graph runs, taken or not; build it outside the "
+                             "branch")
 
 
 def _check_alike(i: int, a: Tensor, b: Tensor) -> None:
@@ -170,8 +205,8 @@ def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = Fa
     ``pred_fn_pairs``: (predicate, fn) pairs, or a dict of them (tried in the order of the predicates' names, as
     TF-1). With no ``default``, the last pair's fn is the default and a run where no predicate holds is an
     InvalidArgumentError; with ``exclusive``, so is a run where more than one holds. Python bool predicates pick
-    while the graph is built; tf.Tensor ones select as ``tf.cond`` does (every branch is built and computed, so
-    branches with side effects are refused)."""
+    while the graph is built; tf.Tensor ones select as ``tf.cond`` does (every branch is built and computed; its
+    effects happen only where it is taken)."""
     from ember.compat.tf.array_ops import FUNCTIONS, stack
     from ember.compat.tf.check_ops import Assert
 

@@ -208,6 +208,10 @@ def _lower_assign(replay: Replay, t: Tensor):
         if tuple(value.shape) != tuple(target.shape):  # (a value whose shape was not known at build)
             raise ValueError(f"assign to {t.args[0].name}: shapes {list(target.shape)} and {list(value.shape)} "
                              "are incompatible")
+    guard = replay.guard(t)
+    if guard is not None:  # built in a tf.cond branch: the variable keeps its value where the branch is not taken
+        with graph.building():
+            value = ember.where(guard, value, target)
     graph.add(ASSIGN, (target, value), {}, [])
     return value
 
@@ -256,31 +260,44 @@ def _lower_py_func(replay: Replay, t: Tensor):
     if t._shape is None or None in t._shape or not t.host.single:
         raise ValueError(f"'{t.name}': a py_func of unknown shape is computed by Session.run before the graph")
     values = [replay.value(x) for x in t.host.inputs]
+    guard = replay.guard(t)
     with replay.graph.building():
-        out = host_call(lambda *arrays: t.host.results(*arrays)[0], values, t._shape, t.dtype, t.host.name)
+        if guard is None:
+            out = host_call(lambda *arrays: t.host.results(*arrays)[0], values, t._shape, t.dtype, t.host.name)
+        else:  # in a tf.cond branch: called where it is taken (the zeros elsewhere are not selected)
+            out = host_call(lambda taken, *arrays: t.host.results(*arrays)[0] if taken else
+                            np.zeros(t._shape, t.dtype), [guard, *values], t._shape, t.dtype, t.host.name)
     replay.kept.append(out)
     return out
+
+
+def _host_effect(replay: Replay, t: Tensor, fn: Callable, inputs: list, name: str) -> None:
+    """A ``host_call`` of ``fn`` on ``inputs`` for its effect, made only where ``t``'s tf.cond branches are
+    taken."""
+    guard = replay.guard(t)
+    with replay.graph.building():
+        if guard is None:
+            host_call(fn, inputs, name=name)
+        else:
+            host_call(lambda taken, *arrays: fn(*arrays) if taken else None, [guard, *inputs], name=name)
 
 
 def _lower_print(replay: Replay, t: Tensor):
     """``tf.Print``: a ``host_call`` that writes the data's values (an effect node with no value), and the
     input's own Value as the result."""
     source, *data = (replay.value(x) for x in t.args)
-    with replay.graph.building():
-        host_call(t.write, data, name=f"tf.Print '{t.op.name}'")
+    _host_effect(replay, t, t.write, data, f"tf.Print '{t.op.name}'")
     return source
 
 
 def _lower_print_v2(replay: Replay, t: Tensor):
-    with replay.graph.building():
-        host_call(t.write, [replay.value(x) for x in t.args], name=f"tf.print '{t.op.name}'")
+    _host_effect(replay, t, t.write, [replay.value(x) for x in t.args], f"tf.print '{t.op.name}'")
     return None
 
 
 def _lower_assert(replay: Replay, t: Tensor):
     """``tf.Assert``: a ``host_call`` on the condition and data that raises where the condition is false."""
-    with replay.graph.building():
-        host_call(t.write, [replay.value(x) for x in t.args], name=f"tf.Assert '{t.op.name}'")
+    _host_effect(replay, t, t.write, [replay.value(x) for x in t.args], f"tf.Assert '{t.op.name}'")
     return None
 
 
@@ -288,8 +305,7 @@ def _lower_check_numerics(replay: Replay, t: Tensor):
     """``tf.check_numerics``: a ``host_call`` that checks the input's values (an effect node with no value), and
     the input's own Value as the result."""
     source = replay.value(t.args[0])
-    with replay.graph.building():
-        host_call(t.write, [source], name=f"tf.check_numerics '{t.op.name}'")
+    _host_effect(replay, t, t.write, [source], f"tf.check_numerics '{t.op.name}'")
     return source
 
 
@@ -342,6 +358,7 @@ class Replay:
         self.grads: dict = {}
         self.sliced: dict = {}  # id of a tf Tensor -> its RowSparse form (see slices)
         self.kept: list = []  # values computed for their effect (a py_func's): extra outputs of the graph
+        self.guards: dict = {}  # the tf.cond branches a recipe was built in (their ids) -> where all are taken
 
     def value(self, t: Tensor):
         key = id(t)
@@ -360,6 +377,23 @@ class Replay:
                 # fetched variable is otherwise its value before the step's updates
                 (found,) = self.graph.add(COPY, [found], None, [found.spec])
         self.memo[key] = found
+        return found
+
+    def guard(self, t: Tensor) -> Value | None:
+        """Where ``t``'s effects happen: None for a recipe built outside ``tf.cond``'s branches, else a bool
+        Value, true in a run that takes every branch ``t`` was built in."""
+        guards = t.__dict__.get("_guards")
+        if not guards:
+            return None
+        key = tuple((id(pred), taken) for pred, taken in guards)
+        found = self.guards.get(key)
+        if found is None:
+            preds = [self.value(pred) for pred, _ in guards]
+            with self.graph.building():
+                for held, (_, taken) in zip(preds, guards):
+                    held = held if taken else ember.logical_not(held)
+                    found = held if found is None else ember.logical_and(found, held)
+            self.guards[key] = found
         return found
 
     def slices(self, t: Tensor):
