@@ -6,6 +6,7 @@ Eagerly ``cond`` runs one branch. Under ``ember.jit`` a predicate computed from 
 while the graph is built, so both branches are traced and each result is chosen with ``where``: the branches must
 then give the same structure of tensors with equal shapes and dtypes. As with any ``where``, a branch not taken
 still runs, and a NaN or inf in its gradient can reach the inputs (``0 * inf``); guard such inputs in the branch.
+A traced branch that writes a tensor in place (a training-mode batch norm) is refused, as ``torch.cond`` does.
 ``while_loop`` is a Python loop; under ``ember.jit`` its condition must not depend on traced values.
 
 >>> ember.cond(x.sum() > 0, lambda x: x * 2, lambda x: x - 1, (x,))
@@ -18,6 +19,8 @@ from collections.abc import Callable
 
 from ember import ops as _ops
 from ember.ops.dispatch import TensorLike
+from ember.ops.effects import RANDOM, RANDOM_SAMPLE
+from ember.ops.host import HOST_CALL
 
 __all__ = ["cond", "vmap", "while_loop"]
 
@@ -80,8 +83,12 @@ def cond(pred, true_fn: Callable, false_fn: Callable, operands: tuple | list = (
     if isinstance(chosen, bool):
         return (true_fn if chosen else false_fn)(*operands)
     true_leaves, false_leaves = [], []
+    graph, start = chosen.graph, len(chosen.graph.nodes)
     build = _flatten("cond", true_fn(*operands), true_leaves)
+    _refuse_writes(graph.nodes[start:], "true_fn")
+    start = len(graph.nodes)
     false_build = _flatten("cond", false_fn(*operands), false_leaves)
+    _refuse_writes(graph.nodes[start:], "false_fn")
     if len(true_leaves) != len(false_leaves) or false_build(list(range(len(false_leaves)))) != build(
             list(range(len(true_leaves)))):
         raise ValueError("cond: under ember.jit both branches must return the same structure of tensors")
@@ -90,6 +97,22 @@ def cond(pred, true_fn: Callable, false_fn: Callable, operands: tuple | list = (
             raise ValueError(f"cond: under ember.jit both branches must give tensors of one shape and dtype; result "
                              f"{i} is {list(a.shape)} {a.dtype} in true_fn and {list(b.shape)} {b.dtype} in false_fn")
     return build([_ops.where(chosen, a, b) for a, b in zip(true_leaves, false_leaves)])
+
+
+# effects that may run in both traced branches: the generator state a draw advances, a host call
+_RUN_IN_BOTH = (RANDOM, RANDOM_SAMPLE, HOST_CALL)
+
+
+def _refuse_writes(nodes: list, branch: str) -> None:
+    """Refuse a traced branch that writes a tensor in place (a batch norm's running statistics, an assignment):
+    both branches run under ``ember.jit``, so the write would happen whichever is chosen (``torch.cond`` refuses
+    input mutation too)."""
+    for node in nodes:
+        if node.op.writes and node.op not in _RUN_IN_BOTH:
+            raise ValueError(f"cond: under ember.jit both branches run, and {branch} writes a tensor in place "
+                             f"({node.op.name}: a batch norm's running statistics in training mode, an assignment, "
+                             "a gradient), which would happen whichever branch is chosen; keep the write outside "
+                             "cond (as torch.cond, which refuses input mutation)")
 
 
 def while_loop(cond_fn: Callable, body_fn: Callable, carried_inputs: tuple | list) -> tuple:

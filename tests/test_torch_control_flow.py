@@ -105,3 +105,16 @@ def test_vmap_is_func_vmap_and_keeps_ember_func_lazy():
     np.testing.assert_allclose(ember.vmap(lambda r: r * 2, in_dims=1, out_dims=1)(ember.tensor(x)).numpy(), x * 2)
     code = "import sys, ember; ember.vmap; assert 'ember.func' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_cond_under_jit_refuses_a_branch_that_writes_in_place():
+    # both traced branches run: a batch norm's running statistics were updated whichever branch the predicate
+    # chose (eagerly only the chosen one runs), as torch.cond refuses input mutation
+    bn = ember.nn.BatchNorm1d(3)
+    x = ember.randn(4, 3)
+    stepped = ember.jit(lambda x, flag: ember.cond(flag, lambda a: bn(a), lambda a: a * 1.0, (x,)))
+    with pytest.raises(ValueError, match=r"under ember.jit both branches run, and true_fn writes .*running_stats"):
+        stepped(x, ember.tensor(False))
+    np.testing.assert_array_equal(bn.running_mean.numpy(), np.zeros(3))
+    bn.eval()  # no write in evaluation mode: traced as any branch
+    np.testing.assert_allclose(stepped(x, ember.tensor(True)).detach().numpy(), bn(x).detach().numpy(), rtol=1e-6)
