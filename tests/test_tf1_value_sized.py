@@ -60,6 +60,23 @@ def test_boolean_mask_refuses_a_fed_mask_of_other_sizes():
         assert sess.run(tf.boolean_mask(x, mask), {x: [1.0, 2.0], mask: [False, True]}).tolist() == [2.0]
 
 
+def test_value_sized_ops_of_random_values_see_the_draw_the_rest_of_the_run_sees():
+    # one TF-1 run draws a random op once; the host run sizing the mask drew its own values, so the mask of
+    # another draw picked the rows (and tf.unique counted other ids) than the ones fetched beside it
+    x = tf.random_uniform([50])
+    seeded = tf.random_uniform([40], maxval=6, dtype=tf.int64, seed=3)
+    kept, (distinct, _) = tf.boolean_mask(x, x > 0.5), tf.unique(seeded)
+    with tf.Session() as sess:
+        for _ in range(3):
+            got_x, got_kept, ids, got_distinct = sess.run([x, kept, seeded, distinct])
+            np.testing.assert_array_equal(got_kept, got_x[got_x > 0.5])
+            np.testing.assert_array_equal(got_distinct, ids[np.sort(np.unique(ids, return_index=True)[1])])
+    with tf.Session() as sess:  # the seeded op's sequence, as a run without host calls draws it
+        first = sess.run(seeded)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run([seeded, distinct])[0], first)
+
+
 def test_where_of_a_condition_gives_the_coordinates_of_the_true_elements():
     condition = tf.placeholder(tf.bool, [None, 3])
     coordinates = tf.where(condition)

@@ -858,6 +858,9 @@ class Session:
         if not calls:
             return feed_dict
         feeds = dict(feed_dict or {})
+        drawn = random_sources([t for first in calls for t in first.host.inputs], fed)
+        if drawn:  # drawn once, for the calls and the graph to see one draw, as TF-1's single run does
+            feeds.update(zip(drawn, self.run(drawn, feeds)))
         for first in calls:
             host = first.host
             values = self.run(list(host.inputs), feeds) if host.inputs else []
@@ -961,6 +964,30 @@ def iterator_tensors(fetches) -> list:
         stack.extend(tensors_in(t.kwargs))
         stack.extend(t.__dict__.get("_control", ()))
     return found
+
+
+def random_sources(tensors: list, fed: set) -> list:
+    """The outputs of the random ops (not fed) that ``tensors`` read, where feeding them cuts no gradient (their
+    inputs hold no floats): a Session draws them once and feeds them to the runs of a step's host calls and to
+    the step's graph, which would each draw anew."""
+    found, seen = [], set()
+
+    def visit(t) -> None:
+        if id(t) in seen or t in fed:
+            return
+        seen.add(id(t))
+        inputs = (*tensors_in(t.args), *tensors_in(t.kwargs), *t.__dict__.get("_control", ()))
+        for u in inputs:
+            visit(u)
+        if t.kind in _RANDOM_KINDS and not any(u.dtype is not None and u.dtype.kind in "fc" for u in inputs):
+            found.extend(o for o in t.op.outputs if o not in found and o not in fed)
+
+    for t in tensors:
+        visit(t)
+    return found
+
+
+_RANDOM_KINDS = frozenset(RANDOM_TYPES.values())
 
 
 def host_boundaries(fetches: list, fed: set) -> list:
