@@ -33,6 +33,11 @@ def test_sharded_lookup_equals_the_whole_table(strategy, n):
         sess.run(tf.global_variables_initializer())
         got, got_grads = sess.run([rows, grads], {ids: IDS})
     np.testing.assert_array_equal(got, TABLE[IDS])
+    unranked = tf.placeholder(tf.int64, None)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        looked_up = tf.nn.embedding_lookup(shards, unranked, partition_strategy=strategy)
+        np.testing.assert_array_equal(sess.run(looked_up, {unranked: IDS[0]}), TABLE[IDS[0]])
     whole = np.zeros_like(TABLE)
     np.add.at(whole, IDS.ravel(), weights.reshape(-1, 4))
     for got_grad, expected in zip(got_grads, _shards(whole, strategy, n)):
@@ -73,3 +78,83 @@ def test_ids_outside_the_table_and_float_ids_are_refused(shards, strategy):
                                             partition_strategy=strategy))
     with pytest.raises(TypeError, match="embedding_lookup: ids must be int32 or int64.*float32"):
         tf.nn.embedding_lookup(params, tf.constant([1.5]), partition_strategy=strategy)
+
+
+STEPS = [[[0, 9], [3, 0]], [[4, 4], [7, 7]], [[9, 1], [1, 9]]]  # rows 2, 5, 6 and 8 never looked up
+
+
+def _reference(rule: str, lr: float) -> tuple:
+    """The table and its slot after ``STEPS`` of TF-1's sparse update (``rule``) on ``sum(rows * W)``, in
+    float64: Momentum and Adagrad update only the rows looked up in a step and their slots (SparseApply*),
+    Adam's sparse update decays every row's moments (TF-1's AdamOptimizer is not lazy; its beta powers float32)."""
+    var, slot, v = TABLE.astype(np.float64), np.full(TABLE.shape, 0.1 if rule == "adagrad" else 0.0), None
+    weights = np.arange(1.0, 5.0) / 4
+    p1, p2 = np.float32(0.9), np.float32(0.999)
+    for ids in STEPS:
+        grad = np.zeros_like(var)
+        np.add.at(grad, np.ravel(ids), weights)
+        rows = np.unique(ids)
+        if rule == "momentum":
+            slot[rows] = 0.9 * slot[rows] + grad[rows]
+            var[rows] -= lr * slot[rows]
+        elif rule == "adagrad":
+            slot[rows] += grad[rows] ** 2
+            var[rows] -= lr * grad[rows] / np.sqrt(slot[rows])
+        else:
+            v = np.zeros_like(var) if v is None else v
+            slot, v = 0.9 * slot + 0.1 * grad, 0.999 * v + 0.001 * grad ** 2
+            var -= lr * np.sqrt(1 - float(p2)) / (1 - float(p1)) * slot / (np.sqrt(v) + 1e-8)
+            p1, p2 = p1 * np.float32(0.9), p2 * np.float32(0.999)
+    return var, slot
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+@pytest.mark.parametrize("rule", ["momentum", "adagrad", "adam"])
+def test_sharded_lookups_update_only_each_shards_looked_up_rows_as_tf(strategy, rule):
+    # TF-1 looks each shard up with its own ids (dynamic_partition), so each shard's gradient is an IndexedSlices
+    # of its looked-up rows: SparseApplyMomentum / SparseApplyAdagrad leave the other rows and their slots. The
+    # shards were concatenated, their gradients dense: row 9 (shard 0 under 'mod'), looked up in steps 1 and 3,
+    # moved on by its momentum in step 2
+    lr = 0.1
+    optimizer = {"momentum": lambda: tf.train.MomentumOptimizer(lr, 0.9),
+                 "adagrad": lambda: tf.train.AdagradOptimizer(lr),
+                 "adam": lambda: tf.train.AdamOptimizer(lr)}[rule]()
+    shards = [tf.Variable(s.astype(np.float64)) for s in _shards(TABLE, strategy, 3)]
+    ids = tf.placeholder(tf.int32, [2, 2])
+    loss = tf.reduce_sum(tf.nn.embedding_lookup(shards, ids, partition_strategy=strategy) *
+                         tf.constant(np.arange(1.0, 5.0) / 4))
+    train = optimizer.minimize(loss)
+    slot = {"momentum": "momentum", "adagrad": "accumulator", "adam": "m"}[rule]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in STEPS:
+            sess.run(train, {ids: step})
+        got = sess.run(shards)
+        got_slots = sess.run([optimizer.get_slot(s, slot) for s in shards])
+    var, slots = _reference(rule, lr)
+    for g, want in zip(got, _shards(var, strategy, 3)):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-15)
+    for g, want in zip(got_slots, _shards(slots, strategy, 3)):
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+def test_sharded_lookup_with_max_norm_clips_each_row_as_tf(strategy):
+    table = TABLE.astype(np.float64) * 3
+    ids = np.array([[1, 8, 8], [0, 5, 2]])
+    shards = [tf.constant(s) for s in _shards(table, strategy, 4)]
+    with tf.Session() as sess:
+        got = sess.run(tf.nn.embedding_lookup(shards, ids, partition_strategy=strategy, max_norm=2.5))
+    rows = table[ids]
+    np.testing.assert_allclose(got, rows * 2.5 / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 2.5),
+                               rtol=1e-12)
+
+
+def test_shards_not_laid_out_as_the_strategy_says_refuse_an_id_past_their_rows_as_tf():
+    # TF-1 looks id 4 up at row 4 // 2 = 2 of shard 0 under 'mod', which has 2 rows: an error. The concatenated
+    # shards read row 2 of the whole table, shard 1's first row
+    shards = [tf.constant(TABLE[:2]), tf.constant(TABLE[2:7])]
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.nn.embedding_lookup(shards, [1, 3])), TABLE[[2, 3]])
+        with pytest.raises(IndexError, match=r"ids must lie in \[0, 7\).*got 4"):
+            sess.run(tf.nn.embedding_lookup(shards, [1, 4]))

@@ -223,3 +223,24 @@ def test_a_seeded_sampler_repeats_its_draws_in_each_new_session(unique):
         np.testing.assert_array_equal(b, e)
         np.testing.assert_array_equal(c, f)
     assert not np.array_equal(runs[0][0][0], runs[0][1][0])  # fresh on every run of one Session
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+def test_sampled_losses_over_shards_equal_those_over_the_whole_table(strategy):
+    # each shard is looked up with its own sampled ids, routed by a host call: those are the ids the run draws,
+    # so the losses equal the whole table's with the same seeded sampler, run after run
+    def shards(table):
+        if strategy == "mod":
+            return [tf.constant(table[k::3]) for k in range(3)]
+        return [tf.constant(part) for part in np.split(table, [4, 8])]
+
+    labels = tf.constant(LABELS[:, :1])
+    losses = []
+    for w, b in ((tf.constant(W), tf.constant(B)), (shards(W), shards(B))):
+        sampled = tf.nn.log_uniform_candidate_sampler(labels, 1, 4, True, CLASSES, seed=7)
+        losses.append(tf.nn.sampled_softmax_loss(w, b, labels, tf.constant(X), 4, CLASSES, sampled_values=sampled,
+                                                 partition_strategy=strategy))
+    with tf.Session() as sess:
+        for _ in range(3):
+            whole, sharded = sess.run(losses)
+            np.testing.assert_allclose(sharded, whole, rtol=1e-6)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 import ember
-from ember.compat.tf._core import Tensor, as_tf, op
+from ember.compat.tf._core import Tensor, as_tf, int64, op
+from ember.compat.tf.array_ops import gather
 from ember.compat.tf.clip_ops import safe_norm
+from ember.compat.tf.host_ops import py_func
 
 __all__ = ["embedding_lookup"]
 
@@ -23,29 +25,43 @@ def _shard_sizes(params: list) -> list:
     return sizes
 
 
-def _rows(ids, sizes: list, strategy: str):
-    """Each id's row in the shards concatenated in order, for TF's partition strategies: 'mod' puts id p in
-    shard p % n at row p // n; 'div' gives the shards contiguous ranges of ids, the first (total % n) shards
-    one id more."""
-    n = len(sizes)
-    offsets = ember.tensor(np.cumsum([0] + sizes[:-1]).astype(np.int64))
-    if strategy == "mod":
-        return ember.take(offsets, ember.remainder(ids, n)) + ember.floor_divide(ids, n)
-    per, extras = divmod(sum(sizes), n)
-    boundary = extras * (per + 1)  # the ids below it are in the larger shards
-    low_shard, low_row = ember.floor_divide(ids, per + 1), ember.remainder(ids, per + 1)
-    rest = ember.maximum(ids - boundary, 0)
-    high_shard = extras + (ember.floor_divide(rest, per) if per else rest * 0)
-    high_row = ember.remainder(rest, per) if per else rest * 0
-    low = ember.lt(ids, boundary)
-    return ember.take(offsets, ember.where(low, low_shard, high_shard)) + ember.where(low, low_row, high_row)
+def _partition(sizes: list, strategy: str):
+    """The host function routing flat ids to the shards as TF-1 does: 'mod' puts id p in shard p % n at row
+    p // n; 'div' gives the shards contiguous ranges of ids, the first (total % n) shards one id more. It
+    returns each shard's rows and, in the ids' shape, where each id's row is in the shards' looked-up rows
+    concatenated (TF-1's dynamic_partition and dynamic_stitch)."""
+    n, total = len(sizes), sum(sizes)
+    per, extras = divmod(total, n)
+
+    def route(given: np.ndarray) -> list:
+        ids = given.reshape(-1).astype(np.int64)
+        if strategy == "mod":
+            shard, row = ids % n, ids // n
+        else:
+            low = ids < extras * (per + 1)  # the ids in the larger shards
+            rest = ids - extras * (per + 1)
+            shard = np.where(low, ids // (per + 1), extras + (rest // per if per else n))
+            row = np.where(low, ids % (per + 1), rest % per if per else 0)
+        inside = (ids >= 0) & (shard < n)
+        inside[inside] &= row[inside] < np.asarray(sizes)[shard[inside]]
+        if not inside.all():
+            k = int(np.flatnonzero(~inside)[0])
+            raise IndexError(f"tf.nn.embedding_lookup: ids must lie in [0, {total}) ({n} shards of {sizes} rows, "
+                             f"partition_strategy={strategy!r}), got {int(ids[k])}")
+        grouped = np.argsort(shard, kind="stable")
+        order = np.empty_like(grouped)
+        order[grouped] = np.arange(grouped.size)
+        return [row[shard == k] for k in range(n)] + [order.reshape(given.shape)]
+
+    return route
 
 
 def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | None = None,
                      validate_indices: bool = True, max_norm=None) -> Tensor:
     """The rows of ``params`` at ``ids`` (any shape), as TF-1's: ``params`` is a table or a list of shards
     of one (split by ``partition_strategy``, 'mod' or 'div'); with ``max_norm``, each looked-up row whose L2
-    norm is above it is scaled down to that norm."""
+    norm is above it is scaled down to that norm. Each shard is looked up with its own ids only, so its
+    gradient names only the rows looked up in it (TF-1's IndexedSlices, which an optimizer applies by rows)."""
     shards = [as_tf(p) for p in (params if isinstance(params, (list, tuple)) else [params])]
     if not shards:
         raise ValueError("tf.nn.embedding_lookup: params must be a tensor or a non-empty list of shards")
@@ -55,24 +71,42 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
     ids = as_tf(ids)
     if ids.dtype is not None and ids.dtype.kind not in "iu":
         raise TypeError(f"tf.nn.embedding_lookup: ids must be int32 or int64, got '{ids.name}' of dtype {ids.dtype}")
-    sizes = _shard_sizes(shards) if len(shards) > 1 else None
     limit = None if max_norm is None else float(max_norm)
 
-    def fn(i, *tables):
+    def clipped(rows, i):
+        if limit is None:
+            return rows
+        axes = tuple(range(i.ndim, rows.ndim))
+        return rows * limit / ember.maximum(safe_norm(rows, axes), limit)
+
+    if len(shards) > 1:
+        return _sharded(shards, ids, partition_strategy, clipped, name or "embedding_lookup")
+
+    def fn(i, table):
         i = ember.cast(i, "int64")
-        table = tables[0] if sizes is None else ember.concat(list(tables), axis=0)
-        if sizes is not None:  # an id outside [0, total) stays itself, for the lookup to refuse it as TF does
-            inside = ember.ge(i, 0) & ember.lt(i, sum(sizes))
-            i = ember.where(inside, _rows(ember.where(inside, i, 0), sizes, partition_strategy), i)
         # (embedding, unlike take, refuses a negative id rather than counting it from the end)
         if table.ndim == 2:  # (its gradient row-sparse: TF-1's IndexedSlices, which an optimizer applies by rows)
             rows = ember.embedding(i, table, sparse=True)
         else:
             rows = ember.reshape(ember.embedding(i, ember.reshape(table, (table.shape[0], -1))),
                                  tuple(i.shape) + tuple(table.shape[1:]))
-        if limit is None:
-            return rows
-        axes = tuple(range(i.ndim, rows.ndim))
-        return rows * limit / ember.maximum(safe_norm(rows, axes), limit)
+        return clipped(rows, i)
 
     return op(fn, (ids, *shards), name=name or "embedding_lookup")
+
+
+def _sharded(shards: list, ids: Tensor, strategy: str, clipped, name: str) -> Tensor:
+    """The lookup in a list of shards, as TF-1's: the ids routed to the shards (a host call, as the rows each
+    shard gets depend on their values), each shard gathered at its own rows, the results put back in order."""
+    sizes = _shard_sizes(shards)
+    routed = py_func(_partition(sizes, strategy), [ids], [int64] * (len(shards) + 1), name=f"{name}/partition")
+    for t in routed[:-1]:
+        t.set_shape([None])
+    if ids.shape is not None:
+        routed[-1].set_shape(list(ids.shape))
+    parts = [gather(shard, rows, name=f"{name}/Gather_{k}") for k, (shard, rows) in enumerate(zip(shards, routed))]
+
+    def stitch(order, *looked_up):
+        return clipped(ember.take(ember.concatenate(list(looked_up), 0), order, axis=0), order)
+
+    return op(stitch, (routed[-1], *parts), name=name)
