@@ -65,6 +65,11 @@ def test_bad_shards_and_strategy():
         tf.nn.embedding_lookup([tf.constant(TABLE)], tf.constant([0]), partition_strategy="range")
     with pytest.raises(ValueError, match=r"first dimension.*\[None, 4\]"):
         tf.nn.embedding_lookup([tf.placeholder(tf.float32, [None, 4]), tf.constant(TABLE)], tf.constant([0]))
+    # TF-1's DynamicStitch takes one dtype: float32 and float64 shards were concatenated into float64
+    with pytest.raises(TypeError, match="embedding_lookup: the shards must have one dtype.*float32.*float64"):
+        tf.nn.embedding_lookup([tf.constant(TABLE), tf.constant(TABLE.astype(np.float64))], tf.constant([0]))
+    with pytest.raises(ValueError, match=r"embedding_lookup: the shards' rows must have one shape.*\[10, 2\]"):
+        tf.nn.embedding_lookup([tf.constant(TABLE), tf.constant(TABLE[:, :2])], tf.constant([0]))
 
 
 @pytest.mark.parametrize("shards", [1, 3])

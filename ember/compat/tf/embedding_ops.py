@@ -99,6 +99,15 @@ def _sharded(shards: list, ids: Tensor, strategy: str, clipped, name: str) -> Te
     """The lookup in a list of shards, as TF-1's: the ids routed to the shards (a host call, as the rows each
     shard gets depend on their values), each shard gathered at its own rows, the results put back in order."""
     sizes = _shard_sizes(shards)
+    first = shards[0]
+    for shard in shards[1:]:
+        if shard.dtype is not None and first.dtype is not None and shard.dtype != first.dtype:
+            raise TypeError(f"tf.nn.embedding_lookup: the shards must have one dtype, got '{first.name}' of "
+                            f"{first.dtype} and '{shard.name}' of {shard.dtype}")
+        if len(shard.shape) != len(first.shape) or any(
+                a is not None and b is not None and a != b for a, b in zip(shard.shape[1:], first.shape[1:])):
+            raise ValueError(f"tf.nn.embedding_lookup: the shards' rows must have one shape, got '{first.name}' of "
+                             f"shape {list(first.shape)} and '{shard.name}' of shape {list(shard.shape)}")
     routed = py_func(_partition(sizes, strategy), [ids], [int64] * (len(shards) + 1), name=f"{name}/partition")
     for t in routed[:-1]:
         t.set_shape([None])
