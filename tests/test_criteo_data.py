@@ -50,6 +50,9 @@ def test_read_criteo_fields_and_missing_values(tmp_path):
     (_line(cats=["0"] * 3 + ["-1f"] + ["0"] * 22), "line 2, column 18 (C4)"),
     (_line(cats=["0x1f"] + ["0"] * 25), "line 2, column 15 (C1)"),
     (_line(dense=["1", "99999999999999999999"] + ["0"] * 11), "line 2, column 3 (I2): the integer does not fit"),
+    (_line(dense=["1", "1_000"] + ["0"] * 11), "line 2, column 3 (I2): expected an integer"),  # int() reads 1000
+    (_line(dense=["1", "-2", " 7"] + ["0"] * 10), "line 2, column 4 (I3): expected an integer"),
+    (_line(dense=["1", "5-3"] + ["0"] * 11), "line 2, column 3 (I2): expected an integer"),
     ("1\t2\t3\n", "line 2: expected 40 tab-separated fields"),
 ])
 def test_read_criteo_errors_name_file_line_and_column(tmp_path, line, where):

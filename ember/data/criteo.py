@@ -27,6 +27,8 @@ MISSING = -1  # a missing categorical value
 _ID_MASK = (1 << 63) - 1  # hex ids wider than 63 bits keep their low 63 bits (they are hashes already)
 _CHUNK_LINES = 65536
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_NOT_INTEGER = re.compile(r"[^0-9+\-\t]")  # in a column's fields joined by tabs: int() takes "1_0", spaces
 _INT64 = np.iinfo(np.int64)
 
 
@@ -82,6 +84,10 @@ def _fail(path, line: int, column: int, name: str, text: str, why: str):
 
 
 def _parse_dense(values: list, path, first_line: int, column: int, name: str) -> np.ndarray:
+    if _NOT_INTEGER.search("\t".join(values)):  # int() also takes "1_000" and spaces; sign misplaced: int() fails
+        for i, value in enumerate(values):
+            if value and not _INTEGER.fullmatch(value):
+                _fail(path, first_line + i, column, name, value, "expected an integer or an empty field")
     text = np.array(values, dtype=object)
     empty = text == ""
     out = np.full(len(values), np.nan, np.float32)
