@@ -66,6 +66,14 @@ def test_fixed_and_hash_tables_give_the_same_shapes(data):
     assert fixed(batch).shape == hashed(batch).shape == (64,)
 
 
+@pytest.mark.parametrize("table", ["hash", "fixed"])
+@pytest.mark.parametrize("init_std", [-0.01, float("nan"), "0.01"])
+def test_tables_refuse_an_init_std_that_is_not_a_number_at_least_zero(table, init_std):
+    # a hash table read a negative or NaN init_std as 0: zero rows, on which an FM's pairwise term has no gradient
+    with pytest.raises(ValueError, match="make_table: init_std must be a number >= 0"):
+        build_model("fm", 26, 13, embedding_dim=4, table=table, num_rows=100, init_std=init_std)
+
+
 def test_fixed_table_reads_its_rows_unchanged_with_a_row_sparse_gradient():
     from ember.recsys.tables import FixedTable
     from ember.sparse import RowSparse

@@ -60,6 +60,9 @@ def make_table(embedding_dim: int, kind: str = "hash", *, num_rows: int = 1 << 2
     """
     if kind not in TABLE_KINDS:
         raise ValueError(f"make_table: kind must be one of {TABLE_KINDS}, got {kind!r}")
+    if isinstance(init_std, bool) or not isinstance(init_std, (int, float, np.integer, np.floating)) \
+            or not init_std >= 0:  # a negative or NaN one read as 0: zero rows, which an FM term never moves
+        raise ValueError(f"make_table: init_std must be a number >= 0 (0 for zero rows), got {init_std!r}")
     if kind == "fixed":
         if hash_options:
             raise TypeError(f"make_table: {sorted(hash_options)} apply to hash tables, not kind='fixed'")
