@@ -149,6 +149,30 @@ def test_crossed_and_hash_bucket_refuse_columns_that_would_broadcast():
         Vocabulary("v", ["a", "b"]).transform({"v": np.array([["a"], ["c"]])})  # gave ids of shape (2, 1, 1)
 
 
+def test_categorical_columns_read_float_ids_as_hash_bucket_does_and_vocabularies_check_the_dtype():
+    """An integer vocabulary read string values as out-of-vocabulary ("1" against 1), and float ids (a column read
+    with NaN for missing) failed in hash64 without naming the column (Vocabulary's out-of-vocabulary ones, Crossed,
+    Bag); floats holding integers are ids, NaN -1, as HashBucket reads them."""
+    ints, floats = np.array([1, 7, -1]), np.array([1.0, 7.0, np.nan])
+    vocabulary = Vocabulary("c", [3, 1, 2])
+    np.testing.assert_array_equal(vocabulary.transform({"c": floats}), vocabulary.transform({"c": ints}))
+    assert vocabulary.transform({"c": floats})[0] == 1
+    with pytest.raises(TypeError, match=r"Vocabulary\('c'\): the vocabulary holds integers but raw column 'c' has"):
+        vocabulary.transform({"c": np.array(["1", "2"])})
+    with pytest.raises(TypeError, match=r"Vocabulary\('f'\): the vocabulary must hold integers or strings"):
+        Vocabulary("f", [0.5, 1.5])
+    assert Vocabulary("s", ["1", "2"]).transform({"s": np.array([2, 5])}).tolist()[0] == 1  # ints read as strings
+    k = np.array([4, 5, 6])
+    np.testing.assert_array_equal(Crossed(["c", "k"]).transform({"c": floats, "k": k}),
+                                  Crossed(["c", "k"]).transform({"c": ints, "k": k}))
+    with pytest.raises(TypeError, match=r"Crossed\('c_X_k'\): raw column 'c' holds non-integral floats"):
+        Crossed(["c", "k"]).transform({"c": floats + 0.5, "k": k})
+    bag = Bag("t").transform({"t": [np.array([1.0, 7.0]), np.array([])]})
+    np.testing.assert_array_equal(bag.indices, Bag("t").transform({"t": [np.array([1, 7])]}).indices)
+    with pytest.raises(TypeError, match=r"Bag\('t'\): raw column 't' holds non-integral floats"):
+        Bag("t").transform({"t": [np.array([0.5])]})
+
+
 def test_feature_columns_count_the_rows_of_bag_columns():
     """Bags of another row count were paired with the wrong rows, and bags alone gave a batch of 0 rows."""
     tags = [np.array([4]), np.array([1, 2]), np.array([], np.int64)]

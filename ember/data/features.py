@@ -68,6 +68,11 @@ def _ids(columns: Mapping, key: str, owner: str) -> np.ndarray:
     values = np.asarray(_raw(columns, key, owner))
     if values.ndim != 1:
         raise TypeError(f"{owner}: raw column {key!r} must be 1-D, got shape {list(values.shape)}")
+    return _integral(values, key, owner)
+
+
+def _integral(values: np.ndarray, key: str, owner: str) -> np.ndarray:
+    """Float ids (a column read with NaN for missing values) as int64, NaN as -1; other dtypes as they are."""
     if values.dtype.kind == "f":
         if not np.all(np.isnan(values) | (values == np.round(values))):
             raise TypeError(f"{owner}: raw column {key!r} holds non-integral floats; bucketize it instead")
@@ -211,6 +216,9 @@ class Vocabulary(FeatureColumn):
         if num_oov_buckets < 1:
             raise ValueError(f"Vocabulary({key!r}): num_oov_buckets must be >= 1, got {num_oov_buckets}")
         values = np.asarray(list(vocabulary))
+        if values.dtype.kind not in "iuUS":
+            raise TypeError(f"Vocabulary({key!r}): the vocabulary must hold integers or strings, got dtype "
+                            f"{values.dtype}")
         if len(np.unique(values)) != len(values):
             raise ValueError(f"Vocabulary({key!r}): the vocabulary has repeated entries")
         self.key = self.name = key
@@ -230,6 +238,11 @@ class Vocabulary(FeatureColumn):
                             f"{list(values.shape)}")
         if self._sorted.dtype.kind in "US":
             values = values.astype(str)
+        elif values.dtype.kind not in "iuf":  # a string never equals an integer: every value would be OOV
+            raise TypeError(f"Vocabulary({self.key!r}): the vocabulary holds integers but raw column {self.key!r} "
+                            f"has dtype {values.dtype}; give the vocabulary as strings")
+        else:
+            values = _integral(values, self.key, f"Vocabulary({self.key!r})")
         pos = np.clip(np.searchsorted(self._sorted, values), 0, max(len(self._sorted) - 1, 0))
         known = self._sorted[pos] == values if len(self._sorted) else np.zeros(values.shape, bool)
         oov = len(self.vocabulary) + hash64(values) % self.num_oov_buckets
@@ -257,6 +270,7 @@ class Crossed(FeatureColumn):
         if len(shapes) != 1 or raws[0].ndim != 1:
             raise ValueError(f"Crossed({self.name!r}): raw columns must be 1-D of one length, got shapes "
                              f"{[list(raw.shape) for raw in raws]}")
+        raws = [_integral(raw, key, f"Crossed({self.name!r})") for key, raw in zip(self.keys, raws)]
         combined = None
         for i, raw in enumerate(raws):
             part = hash64(raw, salt=1000 + i)
@@ -288,7 +302,7 @@ class Bag(FeatureColumn):
             indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
             values = np.concatenate(rows) if rows else np.zeros(0, np.int64)
             raw = CSR(indptr, values, np.ones(len(values), np.float32), (len(rows), 0))
-        hashed = hash64(np.asarray(raw.indices))
+        hashed = hash64(_integral(np.asarray(raw.indices), self.key, f"Bag({self.key!r})"))
         ids = hashed if self.num_buckets is None else hashed % self.num_buckets
         return CSR(np.asarray(raw.indptr, np.int64), ids, np.ones(len(ids), np.float32), (len(raw.indptr) - 1, 0))
 
