@@ -136,6 +136,33 @@ def test_prefetched_rows_give_the_same_step(data):
     np.testing.assert_array_equal(out[0], out[1])
 
 
+@pytest.mark.parametrize("cast, dtype", [("double", np.float64), ("half", np.float16)])
+def test_a_cast_model_gets_its_dtype_from_prefetched_rows_and_pooled_bags(data, cast, dtype):
+    """The prefetched rows stayed float32 in a .double() model (its first Linear refused them: the Trainer's
+    loader prefetches), and bags pooled to float32 in a .half() one; both are the model's dtype, as its lookups."""
+    from ember.data.ctr_dataset import CTRBatch
+    from ember.data.readers import CSR
+
+    batch = data.take_batch(np.arange(16))
+    model = getattr(build_model("deepfm", 26, 13, embedding_dim=4, hidden=[8], seed=3), cast)()
+    plain = model.embedding(batch).detach().numpy()
+    model.prefetch(batch)
+    assert batch.prefetched
+    fields = model.embedding(batch)
+    assert fields.dtype == dtype
+    np.testing.assert_array_equal(fields.detach().numpy(), plain)
+    if cast == "double":
+        assert model(batch).dtype == np.float64
+    bag = CSR(np.array([0, 2, 3]), np.array([5, 6, 5]), np.ones(3, np.float32), (2, 0))
+    for combiner in ("sum", "mean", "max"):
+        bagged = CTRBatch(np.zeros(2), np.zeros((2, 0)), np.array([[5], [6]]), (bag,), combiners=(combiner,))
+        pooled = model.embedding(bagged)
+        assert pooled.dtype == dtype, combiner
+        rows = model.embedding.table(np.array([5, 6])).detach().numpy().astype(np.float64)
+        expected = {"sum": rows.sum(0), "mean": rows.mean(0), "max": rows.max(0)}[combiner]
+        np.testing.assert_allclose(pooled.detach().numpy()[0, 1], expected, rtol=1e-3, atol=1e-4)
+
+
 def test_prefetched_rows_admit_and_count_as_the_step_would():
     # the prefetch looked each distinct key up once: a key twice in a batch never reached CountThreshold(2)
     from ember.data.ctr_dataset import CTRBatch

@@ -117,6 +117,9 @@ class FieldEmbedding(Module):
             attrs = {"table": self.table.table, "unique": rows}
             inverse = Tensor._make(inverse.reshape(batch.inverse.shape), None)
             fields = apply(HASH_LOOKUP, (self.table.weight, inverse), attrs)
+            dtype = self.table.weight.array.dtype
+            if dtype != np.float32:  # a cast model's rows (model.double()), as the table's own lookup gives them
+                fields = ops.cast(fields, dtype)
         else:
             fields = self.table(batch.keys)
         if not batch.bags:
@@ -134,10 +137,10 @@ class FieldEmbedding(Module):
         counts = np.diff(bag.indptr)
         segments = np.repeat(np.arange(len(counts)), counts)
         zeros = Tensor._make(np.zeros((len(counts), self.embedding_dim), np.float32), None)
-        out = ops.index_add(zeros, Tensor._make(segments, None), rows)
+        out = ops.index_add(zeros, Tensor._make(segments, None), rows)  # (float16 rows summed in float32)
         if combiner == "mean":
             out = out / Tensor._make(np.maximum(counts, 1).astype(np.float32)[:, None], None)
-        return out
+        return out if out.dtype == rows.dtype else ops.cast(out, rows.dtype)  # a cast model's dtype (.half())
 
     def extra_repr(self) -> str:
         return f"combiner={self.combiner!r}"
