@@ -725,6 +725,11 @@ def group_auc(scores, target, groups, pos_label=1) -> float:
     if not scores.size == target.size == groups.size:
         raise ValueError(f"group_auc: scores, targets and groups must have one value per sample, got "
                          f"{scores.size}, {target.size} and {groups.size}")
+    classes = np.unique(target)
+    if classes.size > 2:  # a group holding two of them would count the class other than pos_label as negative
+        raise ValueError(f"group_auc: targets must hold two classes, got {classes.size}: {classes[:6].tolist()}"
+                         f"{'...' if classes.size > 6 else ''} (pos_label={pos_label!r}); compare (target == k) for "
+                         "one class against the rest")
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]
     bounds = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1], [True]]))

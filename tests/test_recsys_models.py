@@ -117,6 +117,10 @@ def test_group_auc_streaming_auc_and_log_loss():
     assert metrics.group_auc([0.9, 0.1, 0.4, 0.6], [1, 0, 0, 1], [7, 7, 8, 8]) == 1.0
     with pytest.raises(ValueError, match="both positive and negative"):
         metrics.group_auc([0.1, 0.2], [1, 1], [0, 1])
+    # three classes: groups of classes 1 and 2 counted class 2 as negative (roc_auc refuses such targets)
+    with pytest.raises(ValueError, match=r"group_auc: targets must hold two classes, got 3: \[0, 1, 2\]"):
+        metrics.group_auc([0.9, 0.1, 0.4, 0.6], [1, 0, 2, 1], [7, 7, 8, 8])
+    assert metrics.group_auc([0.9, 0.1, 0.4, 0.6], [2, 1, 1, 2], [7, 7, 8, 8], pos_label=2) == 1.0
     stream, running = metrics.StreamingAUC(), metrics.LogLoss()
     for part in np.array_split(np.arange(5_000), 7):
         stream.update(p[part], y[part])
