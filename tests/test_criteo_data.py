@@ -73,6 +73,18 @@ def test_write_then_read_round_trips_a_synthetic_log(tmp_path):
     np.testing.assert_array_equal(np.nan_to_num(back.dense), np.nan_to_num(table.dense))
 
 
+def test_write_criteo_leaves_no_partial_file_when_a_write_fails(tmp_path, monkeypatch):
+    import ember.data.criteo as criteo
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(criteo.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_criteo(tmp_path / "s.txt", make_synthetic_ctr(20, seed=3).table)
+    assert list(tmp_path.iterdir()) == []  # the temporary was left beside the target
+
+
 def test_write_criteo_refuses_values_the_format_would_change(tmp_path):
     # a fractional feature was written truncated (2.7 -> "2"), a label 0.7 as "0" and an id -5 as "-5"
     table = make_synthetic_ctr(20, seed=3).table

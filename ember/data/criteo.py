@@ -211,8 +211,13 @@ def write_criteo(path: str | os.PathLike, table: CTRTable) -> None:
     categorical = [["" if v == MISSING else format(int(v), "08x") for v in column] for column in table.categorical.T]
     labels = [str(int(v)) for v in table.labels]
     tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="ascii") as f:
-        for row in zip(labels, *dense, *categorical):
-            f.write("\t".join(row))
-            f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            for row in zip(labels, *dense, *categorical):
+                f.write("\t".join(row))
+                f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:  # (a full disk, an interrupt): no partial file left beside the target
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
