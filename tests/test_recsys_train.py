@@ -131,7 +131,9 @@ def test_options_the_model_optimizer_or_generator_do_not_take_name_their_section
              ({"optimizer": {"dense": {"type": "adam", "lr": 0.01, "betas": 3}}}, "config: optimizer.dense: "),
              ({"optimizer": {"sparse": {"type": "adagrad", "lr": 0.1, "moment": 1}}},
               r"config: optimizer.sparse: .*'moment'"),
-             ({"data": {**good["data"], "synthetic": {"vocab": 10}}}, r"config: data.synthetic: .*'vocab'")]
+             ({"data": {**good["data"], "synthetic": {"vocab": 10}}}, r"config: data.synthetic: .*'vocab'"),
+             # a value the model refuses was a plain ValueError, not the config error the CLI reports
+             ({"model": {"type": "fm", "init_std": -0.01}}, r"config: model: .*init_std")]
     for change, message in cases:  # these were TypeErrors, a traceback from `ember train CONFIG.yaml`
         with pytest.raises(ConfigError, match=message):
             train({**good, **change})

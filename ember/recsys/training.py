@@ -15,6 +15,7 @@ import numpy as np
 
 import ember
 from ember import ops, optim
+from ember.checkpoint import write_text
 from ember.data import DataLoader
 from ember.data.criteo import read_criteo
 from ember.data.ctr_dataset import CTRBatch, CTRDataset
@@ -110,13 +111,7 @@ def evaluate(model: CTRModel, dataset: CTRDataset, batch_size: int = 4096) -> di
 
 
 def _write_json(path: str, obj: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 class Trainer:
@@ -136,13 +131,13 @@ class Trainer:
         try:
             self.model = build_model(config["model"]["type"], self.train_set.columns.num_fields,
                                      self.train_set.columns.num_dense, **_model_options(config, num_tasks))
-        except TypeError as exc:  # the model's own options are its constructor's: an unknown or mistyped one
+        except (TypeError, ValueError) as exc:  # the model's options are its constructor's: unknown or out of range
             raise ConfigError(f"config: model: {exc}") from exc
         self.optimizers = {}
         for part, params in (("sparse", self.model.sparse_parameters()), ("dense", self.model.dense_parameters())):
             try:
                 self.optimizers[part] = build_optimizer(params, config["optimizer"][part])
-            except TypeError as exc:
+            except (TypeError, ValueError) as exc:
                 raise ConfigError(f"config: optimizer.{part}: {exc}") from exc
         self.train_set.prepare = self.model.prefetch  # resolves the next batch's rows during the step
         self.step = 0
