@@ -689,6 +689,24 @@ def test_interpolate_antialias_matches_torch(mode, kwargs):
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_antialias_copies_an_axis_whose_size_is_kept_as_torch(mode, align_corners):
+    """scale_factor=(1.1, 0.5) on 7 rows keeps 7: PyTorch copies them, Ember resampled them by 1 / 1.1 (0.45 off);
+    the gradient is the adjoint of that forward (a copy), not PyTorch's, which resamples the rows in its backward."""
+    x = np.random.default_rng(4).standard_normal((1, 2, 7, 9))
+    kwargs = {"mode": mode, "antialias": True, "align_corners": align_corners}
+    ours = ember.tensor(x, requires_grad=True)
+    y = F.interpolate(ours, scale_factor=(1.1, 0.5), **kwargs)
+    theirs = TF.interpolate(torch.tensor(x), scale_factor=(1.1, 0.5), **kwargs).numpy()
+    np.testing.assert_allclose(y.detach().numpy(), theirs, rtol=1e-12, atol=1e-12)
+    sized = ember.tensor(x, requires_grad=True)
+    upstream = ember.tensor(np.random.default_rng(5).standard_normal(y.shape))
+    (y * upstream).sum().backward()
+    (F.interpolate(sized, scale_factor=(1.0, 0.5), **kwargs) * upstream).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), sized.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 def test_interpolate_antialias_keeps_a_nan_or_inf_in_its_windows_as_torch(mode):
     """The resampling was a product with the whole weight matrix, whose zero weights carried one NaN or inf pixel
     into every output of its row and column (36 NaN outputs for torch's 4); now each output reads its window."""

@@ -169,6 +169,8 @@ def _resample(input: Tensor, sizes: list, factors: list, mode: str, corners: boo
         real = np.float64 if input.dtype == np.float64 else np.float32
         for axis in reversed(range(2, input.ndim)):
             n_in, n_out = input.shape[axis], sizes[axis - 2]
+            if n_out == n_in:  # PyTorch's separable kernel copies a kept axis, whatever the scale factor (its
+                continue  # backward resamples it all the same: Ember's gradient is this forward's adjoint)
             scale = _scale(n_in, n_out, factors[axis - 2], corners, real)
             input = resample_antialiased(input, axis, n_out, scale, cubic=mode == "bicubic")
         return input
