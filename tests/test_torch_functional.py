@@ -1099,6 +1099,16 @@ def test_unfold_and_fold_keep_a_nan_or_inf_in_the_blocks_that_hold_it_as_torch()
     np.testing.assert_allclose(ours, TF.fold(torch.tensor(columns), (6, 7), **kwargs).numpy(), rtol=1e-12)
 
 
+def test_fold_of_bool_columns_stays_bool_as_torch():
+    """Overlapping bool blocks summed into int64 (a 3 where two blocks overlap); fold keeps input's dtype as
+    PyTorch's col2im, True where any block holds True."""
+    columns = np.random.default_rng(0).random((1, 4, 4)) > 0.5
+    ours = F.fold(ember.tensor(columns), (3, 3), 2)
+    theirs = TF.fold(torch.tensor(columns), (3, 3), 2)
+    assert ours.dtype == np.bool_ and theirs.dtype == torch.bool
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 def test_unfold_and_fold_trace_under_jit():
     x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 7)).astype(np.float32))
     step = ember.jit(lambda t: F.fold(F.unfold(t, 3, padding=1, stride=2) * 2.0, (6, 7), 3, padding=1, stride=2))

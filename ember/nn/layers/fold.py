@@ -89,7 +89,10 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     out = _ops.transpose(_shift_sum(_ops.transpose(across, (0, 1, 4, 2, 3)), dilation[0]), (0, 1, 3, 2))
     height, width = size[0] + 2 * padding[0], size[1] + 2 * padding[1]
     out = _ops.pad(out, ((0, 0), (0, 0), (0, height - out.shape[2]), (0, width - out.shape[3])))
-    return out[:, :, padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+    out = out[:, :, padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+    # the sums of bool or small-integer columns come back int64: overlaps add up in input's dtype, as PyTorch's
+    # col2im (bool: any block that holds True)
+    return out if out.dtype == input.dtype else _ops.cast(out, input.dtype)
 
 
 def _shift_sum(x: Tensor, step: int) -> Tensor:
