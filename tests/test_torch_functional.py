@@ -599,6 +599,23 @@ def test_pad_refuses_a_value_for_a_mode_other_than_constant_as_torch(mode):
     _check(F.pad(x, (1, 2), mode=mode, value=0.0), TF.pad(tx, (1, 2), mode=mode, value=0.0), [(x, tx)])
 
 
+@pytest.mark.parametrize("dtype, value", [("uint8", 300), ("uint8", -1), ("uint8", -2.7), ("int8", 200),
+                                          ("float16", 1e6)])
+def test_pad_refuses_a_value_its_dtype_cannot_hold_as_torch(dtype, value):
+    """value=300 padded uint8 with 44, -1 with 255 and 1e6 float16 with inf; PyTorch's value is a float its
+    conversion refuses, as now Ember's (bool, and floats that round into range, are kept)."""
+    with pytest.raises(RuntimeError, match="without overflow"):
+        TF.pad(torch.zeros(3, dtype=getattr(torch, dtype)), (1, 1), value=value)
+    with pytest.raises(RuntimeError, match=f"pad: value {float(value)!r} cannot be converted to {dtype} without"):
+        F.pad(ember.zeros(3, dtype=getattr(ember, dtype)), (1, 1), value=value)
+    with pytest.raises(RuntimeError, match="pad: value"):
+        nn.ConstantPad1d(1, value)(ember.zeros(1, 3, dtype=getattr(ember, dtype)))
+    for dtype, value in [("uint8", 255.0), ("bool", 2), ("float16", 65504.0), ("int8", -2.7)]:
+        ours = F.pad(ember.zeros(3, dtype=getattr(ember, dtype)), (1, 1), value=value).numpy()
+        theirs = TF.pad(torch.zeros(3, dtype=getattr(torch, dtype)), (1, 1), value=value).numpy()
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_pad_refuses_reflection_as_wide_as_the_input():
     with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the dimension's size 3"):
         F.pad(ember.zeros(1, 2, 3), (3, 0), mode="reflect")

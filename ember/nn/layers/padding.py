@@ -10,6 +10,7 @@ import numpy as np
 from ember import ops as _ops
 from ember.nn.module import Module
 from ember.ops.autocast import widened_on_cpu
+from ember.ops.convert import check_fill_value
 from ember.ops.piecewise import piecewise
 from ember.tensor import Tensor
 
@@ -60,6 +61,8 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
     """
     pairs = _pairs(input, pad)
     if mode == "constant":
+        if isinstance(value, numbers.Real):  # PyTorch's value is a float: 300 or -1 into uint8 is refused, not wrapped
+            check_fill_value("pad", float(value), input.dtype)
         if any(a < 0 or b < 0 for a, b in pairs):  # crop first: only what is left is padded
             input = input[tuple(slice(max(-a, 0), -max(-b, 0) or None) for a, b in pairs)]
             pairs = [(max(a, 0), max(b, 0)) for a, b in pairs]
