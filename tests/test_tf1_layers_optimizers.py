@@ -163,6 +163,19 @@ def test_exponential_moving_average_after_the_training_step():
     assert restore == {"Variable/ExponentialMovingAverage": w}
 
 
+def test_variables_to_restore_maps_the_trainable_and_the_listed_variables_to_their_averages_as_tf():
+    a, b = tf.Variable(1.0, name="a"), tf.Variable(2.0, name="b")
+    c = tf.Variable(3.0, name="c", trainable=False)
+    ema = tf.train.ExponentialMovingAverage(0.9)
+    ema.apply([a])
+    shadow = ema.average(a)
+    # default: the trainable variables (applied or not) and the averaged ones restore from their averages
+    assert ema.variables_to_restore() == {"a/ExponentialMovingAverage": a, "b/ExponentialMovingAverage": b, "c": c}
+    # moving_avg_variables: only those do; the others (a's shadow too) restore their own values
+    assert ema.variables_to_restore([b]) == {"b/ExponentialMovingAverage": b, "a": a, "c": c,
+                                             "a/ExponentialMovingAverage": shadow}
+
+
 def test_reading_an_average_made_under_control_dependencies_runs_no_training_step():
     # the shadow was made under control_dependencies([train]): each read of it ran a step (global step 1, 3, 5...)
     w = tf.Variable([1.0, 2.0])

@@ -461,12 +461,17 @@ class ExponentialMovingAverage:
         return f"{var.op.name}/{self.name}"
 
     def variables_to_restore(self, moving_avg_variables=None) -> dict:
-        """{name: variable} that makes a ``Saver`` load the averages saved for each variable into it."""
-        names = {}
+        """{name: variable} that makes a ``Saver`` load into each of ``moving_avg_variables`` (default: the
+        trainable variables and those ``apply`` averaged) the average saved for it, and into every other global
+        variable its own value, as TF-1's."""
+        if moving_avg_variables is None:
+            moving_avg_variables = (trainable_variables()
+                                    + get_default_graph().get_collection("moving_average_variables"))
+        averaged = list(dict.fromkeys(moving_avg_variables))
+        names = {self.average_name(var): var for var in averaged}
         for var in global_variables():
-            if var in self.shadows.values():
-                continue
-            names[self.average_name(var) if var in self.shadows else var.op.name] = var
+            if var not in averaged and var.op.name not in names:
+                names[var.op.name] = var
         return names
 
 
