@@ -230,3 +230,21 @@ def test_conv2d_transpose_layer_valid_with_a_kernel_smaller_than_the_stride():
     assert y.shape.as_list() == [None, 9, 9, 1]
     out, full = _transposed_and_reference(y, x, RNG.normal(size=(1, 3, 3, 2)).astype(np.float32), stride=3)
     np.testing.assert_allclose(out, full, rtol=1e-5, atol=1e-5)
+
+
+def test_minimize_and_compute_gradients_refuse_a_misspelled_argument_and_take_tfs_own():
+    # a misspelled var_list was swallowed, and every trainable variable trained
+    w, v = tf.Variable(1.0), tf.Variable(2.0)
+    opt = tf.train.GradientDescentOptimizer(0.1)
+    with pytest.raises(TypeError, match="varlist"):
+        opt.minimize(w * v, varlist=[w])
+    with pytest.raises(TypeError, match="global_step"):
+        opt.compute_gradients(w * v, global_step=None)
+    train = opt.minimize(w * v, var_list=[w], gate_gradients=tf.train.Optimizer.GATE_NONE, aggregation_method=None,
+                         colocate_gradients_with_ops=True, name="step")
+    pairs = opt.compute_gradients(w * v, [v], tf.train.Optimizer.GATE_GRAPH)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        assert sess.run([w, v]) == pytest.approx([0.8, 2.0])
+        assert sess.run(pairs[0][0]) == pytest.approx(0.8)

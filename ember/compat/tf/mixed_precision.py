@@ -111,12 +111,13 @@ class MixedPrecisionLossScaleOptimizer(Optimizer):
         """The current scale, as a tensor."""
         return self._loss_scale()
 
-    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
-                 grad_loss=None, **unused) -> Operation:
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, gate_gradients: int = 1,
+                 aggregation_method=None, colocate_gradients_with_ops: bool = False, name: str | None = None,
+                 grad_loss=None, **decay) -> Operation:
         if grad_loss is not None:
             raise ValueError("MixedPrecisionLossScaleOptimizer.minimize: grad_loss is not supported (the loss-scaled "
                              "backward starts from the scale); multiply the loss instead")
-        op = self.inner.minimize(loss, global_step, var_list, name, **unused)  # (AdamW's decay_var_list)
+        op = self.inner.minimize(loss, global_step, var_list, name=name, **decay)  # (AdamW's decay_var_list)
         op.loss_scale = self._loss_scale
         return op
 

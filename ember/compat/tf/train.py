@@ -138,6 +138,7 @@ class Optimizer:
     TF-1's ``_apply_sparse`` updates the rows an embedding lookup names and leaves the others and their slots
     alone; None where TF-1's sparse update equals the dense one on the summed gradient (SGD, Adagrad, Adam)."""
 
+    GATE_NONE, GATE_OP, GATE_GRAPH = 0, 1, 2  # (``gate_gradients``: how TF orders the gradients' computation)
     rule = None
     sparse_rule = None
     SLOTS: tuple = ()
@@ -177,11 +178,13 @@ class Optimizer:
         return list(self.shared_variables.values()) + [s for slots in self.slot_variables.values()
                                                         for s in slots.values()]
 
-    def minimize(self, loss: Tensor, global_step=None, var_list=None, name: str | None = None,
-                 grad_loss=None, **unused) -> Operation:
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, gate_gradients: int = GATE_OP,
+                 aggregation_method=None, colocate_gradients_with_ops: bool = False, name: str | None = None,
+                 grad_loss=None) -> Operation:
         """The op that runs one step of this rule on ``var_list`` (default: trainable variables); it is named
         ``name``, else as the optimizer (``"Adam"``), as in TF-1, so ``sess.run("Adam")`` runs it.
-        ``grad_loss``: the gradient of the loss to start the backward from (ones by default)."""
+        ``grad_loss``: the gradient of the loss to start the backward from (ones by default). The gating,
+        aggregation and placement arguments change no value."""
         if grad_loss is not None:
             return self.apply_gradients(self.compute_gradients(loss, var_list, grad_loss=grad_loss), global_step,
                                         name)
@@ -195,7 +198,8 @@ class Optimizer:
         op.global_step = global_step
         return op
 
-    def compute_gradients(self, loss: Tensor, var_list=None, grad_loss=None, **unused) -> list:
+    def compute_gradients(self, loss: Tensor, var_list=None, gate_gradients: int = GATE_OP, aggregation_method=None,
+                          colocate_gradients_with_ops: bool = False, grad_loss=None) -> list:
         """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
         None for a variable the loss does not depend on, as TF-1 gives them; ``grad_loss`` as in ``minimize``."""
         var_list = list(var_list) if var_list is not None else trainable_variables()
@@ -223,7 +227,7 @@ class Optimizer:
         if len(requests) == 1 and all(g.kind == "Gradients" for g, _ in pairs):
             (ys, _, grad_ys), = requests.values()
             if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
-                return self.minimize(ys[0], global_step, [v for _, v in pairs], name)
+                return self.minimize(ys[0], global_step, [v for _, v in pairs], name=name)
         create_slots(self, [v for _, v in pairs])
         op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
                        kind="ApplyGradients")

@@ -52,11 +52,13 @@ class DecoupledWeightDecayExtension:
                     [self.sparse_rule if id(var) in decayed else spared_sparse for var in trained])
         return op
 
-    def minimize(self, loss, global_step=None, var_list=None, name: str | None = None, grad_loss=None,
-                 decay_var_list=None, **unused) -> Operation:
+    def minimize(self, loss, global_step=None, var_list=None, gate_gradients: int = 1, aggregation_method=None,
+                 colocate_gradients_with_ops: bool = False, name: str | None = None, grad_loss=None,
+                 decay_var_list=None) -> Operation:
         """The training op: decay (the variables of ``decay_var_list``, default all) then the base optimizer's
         step on ``var_list`` (default: the trainable variables)."""
-        return self._decay_only(super().minimize(loss, global_step, var_list, name, grad_loss), decay_var_list)
+        return self._decay_only(super().minimize(loss, global_step, var_list, name=name, grad_loss=grad_loss),
+                                decay_var_list)
 
     def apply_gradients(self, grads_and_vars, global_step=None, name: str | None = None,
                         decay_var_list=None) -> Operation:
