@@ -67,6 +67,31 @@ def test_scaled_gradients_and_none_gradients():
         assert sess.run(b)[0] == 0.0
 
 
+def test_apply_gradients_applies_each_gradient_to_the_variable_it_is_paired_with():
+    # gradients of compute_gradients paired with other variables, or taken with stop_gradients, were taken
+    # again for the variables as minimize would (the paired gradient and the stop ignored)
+    a, b = tf.Variable([1.0, 2.0]), tf.Variable([10.0, 20.0])
+    loss = tf.reduce_sum(a * a) + tf.reduce_sum(3.0 * b)
+    opt = tf.train.GradientDescentOptimizer(0.1)
+    (ga, _), (gb, _) = opt.compute_gradients(loss, [a, b])
+    swapped = opt.apply_gradients([(gb, a), (ga, b)])
+    fast, slow = tf.Variable([5.0, 7.0]), tf.Variable([1.0, 2.0])
+    (g_fast, _), = opt.compute_gradients(tf.reduce_sum(fast * fast) + tf.reduce_sum(slow), [fast])
+    to_slow = opt.apply_gradients([(g_fast, slow)])
+    w = tf.Variable([1.0, 2.0])
+    h = w * w
+    g_stopped, = tf.gradients(tf.reduce_sum(h * w), [w], stop_gradients=[h])  # w^2, not 3 w^2
+    stopped = opt.apply_gradients([(g_stopped, w)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run([swapped, to_slow, stopped])
+        np.testing.assert_allclose(sess.run(a), [0.7, 1.7], rtol=1e-6)
+        np.testing.assert_allclose(sess.run(b), [9.8, 19.6], rtol=1e-6)
+        np.testing.assert_allclose(sess.run(slow), [0.0, 0.6], atol=1e-6)
+        np.testing.assert_allclose(sess.run(fast), [5.0, 7.0])
+        np.testing.assert_allclose(sess.run(w), [0.9, 1.6], rtol=1e-6)
+
+
 def test_apply_gradients_refuses_mismatched_shapes_and_empty_lists():
     X, Y, x, y, w, b, loss = _regression()
     opt = tf.train.GradientDescentOptimizer(0.1)

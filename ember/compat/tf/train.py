@@ -225,8 +225,11 @@ class Optimizer:
                                  f"'{v.name}' of shape {list(v.shape)}")
         requests = {id(g.args[0]): g.args[0] for g, _ in pairs if g.kind == "Gradients"}
         if len(requests) == 1 and all(g.kind == "Gradients" for g, _ in pairs):
-            (ys, _, grad_ys), = requests.values()
-            if len(ys) == 1 and grad_ys is None:  # unmodified: the one backward of minimize
+            (request,) = requests.values()
+            (ys, xs, grad_ys) = request
+            # unmodified (each gradient its own variable's, nothing held constant): the one backward of minimize
+            if len(ys) == 1 and grad_ys is None and not request.stop \
+                    and all(xs[g.args[1]] is v for g, v in pairs):
                 return self.minimize(ys[0], global_step, [v for _, v in pairs], name=name)
         create_slots(self, [v for _, v in pairs])
         op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
