@@ -248,3 +248,19 @@ def test_minimize_and_compute_gradients_refuse_a_misspelled_argument_and_take_tf
         sess.run(train)
         assert sess.run([w, v]) == pytest.approx([0.8, 2.0])
         assert sess.run(pairs[0][0]) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("num_updates", [None, 3])
+def test_exponential_moving_average_takes_a_tensor_decay_as_tf(num_updates):
+    # a tensor decay was a TypeError from float()
+    w = tf.Variable([1.0, 2.0])
+    rate = tf.placeholder(tf.float32, [])
+    ema = tf.train.ExponentialMovingAverage(rate, num_updates=num_updates)
+    update = ema.apply([w])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.assign(w, [3.0, 6.0]))
+        sess.run(update, {rate: 0.5})
+        decay = 0.5 if num_updates is None else min(0.5, 4 / 13)
+        np.testing.assert_allclose(sess.run(ema.average(w)), np.array([1.0, 2.0]) + (1 - decay) * np.array([2.0, 4.0]),
+                                   rtol=1e-6)

@@ -431,7 +431,8 @@ class ExponentialMovingAverage:
                  name: str = "ExponentialMovingAverage"):
         if zero_debias:
             raise NotImplementedError("ExponentialMovingAverage: zero_debias=True is not supported")
-        self.decay, self.num_updates, self.name = float(decay), num_updates, name
+        self.decay = decay if isinstance(decay, Tensor) else float(decay)  # (a tensor: read in each step, as TF-1)
+        self.num_updates, self.name = num_updates, name
         self.shadows: dict = {}
 
     def apply(self, var_list=None) -> Operation:
@@ -444,9 +445,9 @@ class ExponentialMovingAverage:
                 raise TypeError(f"ExponentialMovingAverage.apply: {var.name} has dtype {var.dtype}; it must be float")
         decay = self.decay
         if self.num_updates is not None:
-            top = self.decay
-            decay = op(lambda n: ember.minimum((1.0 + ember.cast(n, "float32")) / (10.0 + ember.cast(n, "float32")),
-                                               top), (as_tf(self.num_updates),), name="decay")
+            decay = op(lambda n, d: ember.minimum((1.0 + ember.cast(n, "float32")) / (10.0 + ember.cast(n, "float32")),
+                                                  ember.cast(d, "float32")),
+                       (as_tf(self.num_updates), as_tf(self.decay)), name="decay")
         updates = []
         for var in variables:
             var.graph.add_to_collection("moving_average_variables", var)  # (the variables, as TF-1's)
