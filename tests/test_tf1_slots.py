@@ -22,6 +22,11 @@ OPTIMIZERS = {  # TF's slot names, and the names their variables get
     "adadelta": (lambda: tf.train.AdadeltaOptimizer(1.0), ["accum", "accum_update"], ["w/Adadelta", "w/Adadelta_1"]),
     "ftrl": (lambda: tf.train.FtrlOptimizer(0.1, l1_regularization_strength=0.01), ["accum", "linear"],
              ["w/Ftrl", "w/Ftrl_1"]),
+    # (accum_name and linear_name were ignored: the slots were w/Ftrl and w/Ftrl_1)
+    "ftrl_named": (lambda: tf.train.FtrlOptimizer(0.1, accum_name="acc", linear_name="lin"), ["accum", "linear"],
+                   ["w/acc", "w/lin"]),
+    "ftrl_linear_named": (lambda: tf.train.FtrlOptimizer(0.1, linear_name="lin"), ["accum", "linear"],
+                          ["w/Ftrl", "w/lin"]),
     "proximal_adagrad": (lambda: tf.train.ProximalAdagradOptimizer(0.1), ["accumulator"], ["w/ProximalAdagrad"]),
     "sgd": (lambda: tf.train.GradientDescentOptimizer(0.1), [], []),
 }

@@ -66,7 +66,8 @@ def _start(optimizer, spec: SlotSpec, var: Variable) -> Tensor:
 
 def create_slots(optimizer, var_list) -> None:
     """Make ``optimizer``'s slot variables for each of ``var_list`` that has none yet (TF's names: the
-    variable's op name and the optimizer's, made unique: ``v/Adam``, ``v/Adam_1``), and its own variables
+    variable's op name and the optimizer's, or the slot's own suffix (``FtrlOptimizer(accum_name=...)``), made
+    unique: ``v/Adam``, ``v/Adam_1``), and its own variables
     (``beta1_power``) with the first."""
     for var in var_list:
         if var in optimizer.slot_variables:
@@ -78,8 +79,8 @@ def create_slots(optimizer, var_list) -> None:
                         _start(optimizer, spec, var), spec.name, optimizer, None, spec.key)
             slots = optimizer.slot_variables[var] = {}
             for spec in optimizer.SLOTS:
-                slot = SlotVariable(_start(optimizer, spec, var), f"{var.op.name}/{optimizer.get_name()}",
-                                    optimizer, var, spec.key)
+                suffix = optimizer.slot_suffixes.get(spec.name) or optimizer.get_name()
+                slot = SlotVariable(_start(optimizer, spec, var), f"{var.op.name}/{suffix}", optimizer, var, spec.key)
                 slots[spec.key] = slot
                 optimizer.slots_by_name.setdefault(spec.name, {})[var] = slot
 

@@ -144,6 +144,7 @@ class Optimizer:
     SLOTS: tuple = ()
     SHARED: tuple = ()
     EXTRA_STATE: dict = {}
+    slot_suffixes: dict = {}  # TF's slot name -> what its variables' names end with, where not the optimizer's name
 
     def __init__(self, name: str | None = None, **hyper):
         self._name = name or type(self).__name__.removesuffix("Optimizer")  # TF's: the training op's, the slots'
@@ -397,7 +398,8 @@ class AdadeltaOptimizer(Optimizer):
 
 
 class FtrlOptimizer(Optimizer):
-    """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``)."""
+    """FTRL-Proximal, as TensorFlow computes it (``ember.optim.functional.ftrl_update``); ``accum_name`` and
+    ``linear_name`` end the names of the slot variables (``w/accum_name``; the optimizer's name by default)."""
 
     rule = staticmethod(rules.ftrl_update)
     sparse_rule = staticmethod(rules.sparse_ftrl_update)
@@ -410,6 +412,7 @@ class FtrlOptimizer(Optimizer):
                  beta=None):
         if learning_rate_power > 0:
             raise ValueError(f"FtrlOptimizer: learning_rate_power must be <= 0, got {learning_rate_power}")
+        self.slot_suffixes = {"accum": accum_name, "linear": linear_name}  # (TF-1's slot names: v/accum_name)
         super().__init__(name, lr=_number(learning_rate), learning_rate_power=float(learning_rate_power),
                          initial_accumulator_value=float(initial_accumulator_value),
                          l1=_number(l1_regularization_strength), l2=_number(l2_regularization_strength),
