@@ -264,3 +264,23 @@ def test_exponential_moving_average_takes_a_tensor_decay_as_tf(num_updates):
         decay = 0.5 if num_updates is None else min(0.5, 4 / 13)
         np.testing.assert_allclose(sess.run(ema.average(w)), np.array([1.0, 2.0]) + (1 - decay) * np.array([2.0, 4.0]),
                                    rtol=1e-6)
+
+
+def test_an_optimizer_subclass_with_tfs_hooks_is_refused_not_run_as_its_base():
+    # a GradientDescentOptimizer subclass's _apply_dense was silently not called (the base's step ran); a direct
+    # subclass of tf.train.Optimizer failed with "the first argument must be callable"
+    class Doubled(tf.train.GradientDescentOptimizer):
+        def _apply_dense(self, grad, var):
+            return tf.assign_sub(var, 2 * self._learning_rate * grad)
+
+    class Own(tf.train.Optimizer):
+        def __init__(self, use_locking=False, name="Own"):
+            super().__init__(name=name)
+
+    w = tf.Variable([1.0, 2.0])
+    loss = tf.reduce_sum(w * w)
+    for opt in (Doubled(0.1), Own()):
+        with pytest.raises(NotImplementedError, match=f"{type(opt).__name__}: .*_apply_dense"):
+            opt.minimize(loss)
+        with pytest.raises(NotImplementedError, match=type(opt).__name__):
+            opt.apply_gradients([(tf.ones([2]), w)])

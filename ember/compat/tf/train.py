@@ -126,6 +126,10 @@ def _number(value):
     return value if isinstance(value, Tensor) else float(value)
 
 
+_TF_HOOKS = ("_apply_dense", "_apply_sparse", "_create_slots", "_resource_apply_dense", "_resource_apply_sparse",
+             "_apply_sparse_duplicate_indices", "_resource_apply_sparse_duplicate_indices", "_prepare", "_finish")
+
+
 class Optimizer:
     """A TF-1 optimizer: ``minimize(loss)`` returns the training op (backward plus in-place updates).
 
@@ -166,6 +170,16 @@ class Optimizer:
     def get_name(self) -> str:
         return self._name
 
+    def _check_rule(self) -> None:
+        """Refuse a subclass with no update rule or one that defines TF's hooks (``_apply_dense``,
+        ``_create_slots``...), which Ember's optimizers do not call: its update would be silently another."""
+        hooks = [hook for hook in _TF_HOOKS if hasattr(type(self), hook)]
+        if self.rule is None or hooks:
+            raise NotImplementedError(
+                f"{type(self).__name__}: Ember's tf.train.Optimizer runs the update rules of its own optimizers "
+                f"and does not call TF's hooks ({', '.join(hooks or _TF_HOOKS[:3])}); subclass one of them "
+                "(e.g. GradientDescentOptimizer) unchanged, or write the update with tf.assign_sub on tf.gradients")
+
     def get_slot_names(self) -> list:
         """The names of the slots made so far (``["m", "v"]`` for Adam after ``minimize``), sorted."""
         return sorted(self.slots_by_name)
@@ -193,6 +207,7 @@ class Optimizer:
         var_list = [v for v in var_list if depends(loss, v, differentiably=True)]
         if not var_list:
             raise ValueError("minimize: no trainable variable that the loss depends on")
+        self._check_rule()
         create_slots(self, var_list)
         op = Operation(None, (loss, tuple(var_list)), name=name or self._name, kind="Train")
         op.optimizer = self
@@ -232,6 +247,7 @@ class Optimizer:
             if len(ys) == 1 and grad_ys is None and not request.stop \
                     and all(xs[g.args[1]] is v for g, v in pairs):
                 return self.minimize(ys[0], global_step, [v for _, v in pairs], name=name)
+        self._check_rule()
         create_slots(self, [v for _, v in pairs])
         op = Operation(None, (tuple(g for g, _ in pairs), tuple(v for _, v in pairs)), name=name or self._name,
                        kind="ApplyGradients")
