@@ -563,3 +563,23 @@ def test_grad_loss_seeds_the_backward_as_in_tf1(make):
             sess.run([step, scaled])
         np.testing.assert_allclose(sess.run(w), sess.run(reference), rtol=1e-6)
         assert not np.allclose(sess.run(w), [1.0, 2.0])
+
+
+def test_decay_schedules_take_tensor_decay_steps_and_rates_as_tf():
+    # a tensor decay_steps or decay_rate failed ("using tf.Tensor as a Python bool", float() of a Tensor)
+    step = tf.placeholder(tf.int64, [])
+    schedules = {
+        "exponential": (tf.train.exponential_decay(0.5, step, tf.constant(10), tf.constant(0.5), staircase=True),
+                        lambda k: 0.5 * 0.5 ** math.floor(k / 10)),
+        "inverse_time": (tf.train.inverse_time_decay(0.5, step, tf.constant(10.0), tf.constant(0.5)),
+                         lambda k: 0.5 / (1 + 0.5 * k / 10)),
+        "polynomial": (tf.train.polynomial_decay(0.5, step, tf.constant(20, tf.int64), tf.constant(0.01),
+                                                 tf.constant(2.0), cycle=True),
+                       lambda k: 0.49 * (1 - k / (20 * max(math.ceil(k / 20), 1))) ** 2 + 0.01),
+        "cosine": (tf.train.cosine_decay(0.5, step, tf.constant(30), tf.constant(0.1)),
+                   lambda k: 0.5 * (0.9 * 0.5 * (1 + math.cos(math.pi * min(k, 30) / 30)) + 0.1)),
+    }
+    with tf.Session() as sess:
+        for name, (schedule, expected) in schedules.items():
+            for k in (0, 7, 10, 25, 45):
+                assert sess.run(schedule, {step: k}) == pytest.approx(expected(k), rel=1e-6), (name, k)

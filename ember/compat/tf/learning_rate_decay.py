@@ -31,20 +31,27 @@ def _lr_dtype(learning_rate) -> np.dtype:
     return learning_rate.dtype if isinstance(learning_rate, Tensor) and learning_rate.dtype.kind == "f" else float32
 
 
-def _schedule(what: str, learning_rate, global_step, formula, name) -> Tensor:
-    """``formula(lr, step as a float)`` as a tensor of the learning rate's float dtype."""
+def _schedule(what: str, learning_rate, global_step, formula, name, **params) -> Tensor:
+    """``formula(lr, step as a float, params)`` as a tensor of the learning rate's float dtype; each of ``params``
+    (``decay_steps``...) a float, or a tensor's value in that dtype (TF-1 takes tensors for them too)."""
     dtype = _lr_dtype(learning_rate)
-    return op(lambda lr, step: formula(ember.cast(lr, dtype), ember.cast(step, dtype)),
-              (as_tf(learning_rate), _step(global_step, what)), name=name or what)
+    tensors = {key: value for key, value in params.items() if isinstance(value, Tensor)}
+    numbers = {key: float(value) for key, value in params.items() if key not in tensors}
+
+    def fn(lr, step, *values):
+        given = {**numbers, **{key: ember.cast(v, dtype) for key, v in zip(tensors, values)}}
+        return formula(ember.cast(lr, dtype), ember.cast(step, dtype), given)
+
+    return op(fn, (as_tf(learning_rate), _step(global_step, what), *tensors.values()), name=name or what)
 
 
 def _progress(step, decay_steps, staircase: bool):
-    p = step / float(decay_steps)
+    p = step / decay_steps
     return ember.floor(p) if staircase else p
 
 
 def _check_steps(what: str, decay_steps) -> None:
-    if not decay_steps or decay_steps <= 0:
+    if not isinstance(decay_steps, Tensor) and (not decay_steps or decay_steps <= 0):
         raise ValueError(f"tf.train.{what}: decay_steps must be positive, got {decay_steps}")
 
 
@@ -53,7 +60,8 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     """``learning_rate * decay_rate ** (global_step / decay_steps)`` (the exponent floored with ``staircase``)."""
     _check_steps("exponential_decay", decay_steps)
     return _schedule("exponential_decay", learning_rate, global_step,
-                     lambda lr, s: lr * ember.power(float(decay_rate), _progress(s, decay_steps, staircase)), name)
+                     lambda lr, s, p: lr * ember.power(p["rate"], _progress(s, p["steps"], staircase)), name,
+                     steps=decay_steps, rate=decay_rate)
 
 
 def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, staircase: bool = False,
@@ -61,7 +69,8 @@ def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     """``learning_rate * exp(-decay_rate * global_step / decay_steps)``."""
     _check_steps("natural_exp_decay", decay_steps)
     return _schedule("natural_exp_decay", learning_rate, global_step,
-                     lambda lr, s: lr * ember.exp(-float(decay_rate) * _progress(s, decay_steps, staircase)), name)
+                     lambda lr, s, p: lr * ember.exp(-p["rate"] * _progress(s, p["steps"], staircase)), name,
+                     steps=decay_steps, rate=decay_rate)
 
 
 def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase: bool = False,
@@ -69,7 +78,8 @@ def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, stai
     """``learning_rate / (1 + decay_rate * global_step / decay_steps)``."""
     _check_steps("inverse_time_decay", decay_steps)
     return _schedule("inverse_time_decay", learning_rate, global_step,
-                     lambda lr, s: lr / (1.0 + float(decay_rate) * _progress(s, decay_steps, staircase)), name)
+                     lambda lr, s, p: lr / (1.0 + p["rate"] * _progress(s, p["steps"], staircase)), name,
+                     steps=decay_steps, rate=decay_rate)
 
 
 def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0,
@@ -78,26 +88,29 @@ def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=
     constant; with ``cycle`` the decay restarts every time the steps pass a multiple of ``decay_steps``."""
     _check_steps("polynomial_decay", decay_steps)
 
-    def formula(lr, s):
+    def formula(lr, s, p):
+        steps, end = p["steps"], p["end"]
         if cycle:  # the period grows to the next multiple of decay_steps (at least one)
-            period = float(decay_steps) * ember.maximum(ember.ceil(s / float(decay_steps)), 1.0)
+            period = steps * ember.maximum(ember.ceil(s / steps), 1.0)
         else:
-            s, period = ember.minimum(s, float(decay_steps)), float(decay_steps)
-        return (lr - float(end_learning_rate)) * ember.power(1.0 - s / period, float(power)) + float(end_learning_rate)
+            s, period = ember.minimum(s, steps), steps
+        return (lr - end) * ember.power(1.0 - s / period, p["power"]) + end
 
-    return _schedule("polynomial_decay", learning_rate, global_step, formula, name)
+    return _schedule("polynomial_decay", learning_rate, global_step, formula, name, steps=decay_steps,
+                     end=end_learning_rate, power=power)
 
 
 def cosine_decay(learning_rate, global_step, decay_steps, alpha: float = 0.0, name: str | None = None) -> Tensor:
     """Half a cosine from ``learning_rate`` down to ``alpha * learning_rate`` over ``decay_steps``, then constant."""
     _check_steps("cosine_decay", decay_steps)
 
-    def formula(lr, s):
-        s = ember.minimum(s, float(decay_steps))
-        cosine = 0.5 * (1.0 + ember.cos(math.pi * s / float(decay_steps)))
+    def formula(lr, s, p):
+        steps, alpha = p["steps"], p["alpha"]
+        s = ember.minimum(s, steps)
+        cosine = 0.5 * (1.0 + ember.cos(math.pi * s / steps))
         return lr * ((1.0 - alpha) * cosine + alpha)
 
-    return _schedule("cosine_decay", learning_rate, global_step, formula, name)
+    return _schedule("cosine_decay", learning_rate, global_step, formula, name, steps=decay_steps, alpha=alpha)
 
 
 def cosine_decay_restarts(learning_rate, global_step, first_decay_steps, t_mul: float = 2.0, m_mul: float = 1.0,
@@ -106,8 +119,8 @@ def cosine_decay_restarts(learning_rate, global_step, first_decay_steps, t_mul: 
     starts from ``learning_rate * m_mul ** i``."""
     _check_steps("cosine_decay_restarts", first_decay_steps)
 
-    def formula(lr, s):
-        done = s / float(first_decay_steps)
+    def formula(lr, s, p):
+        done = s / p["steps"]
         if t_mul == 1.0:
             i = ember.floor(done)
             frac = done - i
@@ -119,7 +132,7 @@ def cosine_decay_restarts(learning_rate, global_step, first_decay_steps, t_mul: 
         cosine = 0.5 * peak * (1.0 + ember.cos(math.pi * frac))
         return lr * ((1.0 - alpha) * cosine + alpha)
 
-    return _schedule("cosine_decay_restarts", learning_rate, global_step, formula, name)
+    return _schedule("cosine_decay_restarts", learning_rate, global_step, formula, name, steps=first_decay_steps)
 
 
 def piecewise_constant(x, boundaries, values, name: str | None = None) -> Tensor:
