@@ -284,3 +284,52 @@ def test_an_optimizer_subclass_with_tfs_hooks_is_refused_not_run_as_its_base():
             opt.minimize(loss)
         with pytest.raises(NotImplementedError, match=type(opt).__name__):
             opt.apply_gradients([(tf.ones([2]), w)])
+
+
+def test_moving_averages_of_tensors_in_the_batch_norm_pattern():
+    # the well-known TF-1 batch norm: the batch moments' averages, updated only in training runs (apply on tensors
+    # was a TypeError: "is not a tf.Variable")
+    x = tf.placeholder(tf.float32, [None, 3])
+    training = tf.placeholder(tf.bool, [])
+    batch_mean, batch_var = tf.nn.moments(x, [0])
+    ema = tf.train.ExponentialMovingAverage(decay=0.5)
+
+    def mean_var_with_update():
+        with tf.control_dependencies([ema.apply([batch_mean, batch_var])]):
+            return tf.identity(batch_mean), tf.identity(batch_var)
+
+    mean, var = tf.cond(training, mean_var_with_update, lambda: (ema.average(batch_mean), ema.average(batch_var)))
+    out = tf.nn.batch_normalization(x, mean, var, None, None, 1e-3)
+    assert ema.average(batch_mean).name == "moments/mean/ExponentialMovingAverage:0"
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(out, {x: data, training: True})
+        np.testing.assert_allclose(sess.run(ema.average(batch_mean)), 0.5 * data.mean(0))  # from zeros
+        np.testing.assert_allclose(sess.run(ema.average(batch_var)), 0.5 * data.var(0))
+        evaluated = sess.run(out, {x: data + 100.0, training: False})
+        np.testing.assert_allclose(sess.run(ema.average(batch_mean)), 0.5 * data.mean(0))  # not moved
+        np.testing.assert_allclose(evaluated, (data + 100.0 - 0.5 * data.mean(0)) / np.sqrt(0.5 * data.var(0) + 1e-3),
+                                   rtol=1e-5)
+
+
+def test_zero_debiased_moving_average_of_a_tensor():
+    t = tf.placeholder(tf.float64, [2])
+    w = tf.Variable([1.0, 1.0], dtype=tf.float64)
+    ema = tf.train.ExponentialMovingAverage(0.9, zero_debias=True)  # (was a NotImplementedError)
+    update = ema.apply([t, w])
+    biased, decay = np.zeros(2), float(np.float32(0.9))  # (TF-1 takes a number decay as float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for k, value in enumerate([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], start=1):
+            sess.run(update, {t: value})
+            biased -= (biased - np.array(value)) * (1 - decay)
+            np.testing.assert_allclose(sess.run(ema.average(t)), biased / (1 - decay**k), rtol=1e-12)
+            np.testing.assert_allclose(sess.run(ema.average(w)), [1.0, 1.0])  # a variable's is not debiased
+    names = [v.name for v in tf.global_variables()]
+    assert "Placeholder/ExponentialMovingAverage/biased:0" in names
+    assert "Placeholder/ExponentialMovingAverage/local_step:0" in names
+    with pytest.raises(ValueError, match="the shape of Placeholder_1:0 must be fully known"):
+        ema.apply([tf.placeholder(tf.float32, [None])])
+    with pytest.raises(TypeError, match="has dtype int32; it must be float"):
+        ema.apply([tf.placeholder(tf.int32, [2])])

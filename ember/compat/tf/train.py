@@ -437,9 +437,10 @@ class FtrlOptimizer(Optimizer):
 
 
 class ExponentialMovingAverage:
-    """Shadow copies of variables that ``apply`` moves toward the variables' values:
-    ``shadow -= (1 - decay) * (shadow - var)``; with ``num_updates``, the decay is
-    ``min(decay, (1 + num_updates) / (10 + num_updates))``. The shadows start at the variables' initial values.
+    """Shadow copies of variables (or tensors) that ``apply`` moves toward their values:
+    ``shadow -= (1 - decay) * (shadow - value)``; with ``num_updates``, the decay is
+    ``min(decay, (1 + num_updates) / (10 + num_updates))``. A variable's shadow starts at its initial value, a
+    tensor's at zeros (with ``zero_debias``, a tensor's average is divided by ``1 - decay ** steps``, as TF-1's).
 
     >>> ema = tf.train.ExponentialMovingAverage(0.999)
     >>> with tf.control_dependencies([train]):
@@ -448,37 +449,61 @@ class ExponentialMovingAverage:
 
     def __init__(self, decay: float, num_updates=None, zero_debias: bool = False,
                  name: str = "ExponentialMovingAverage"):
-        if zero_debias:
-            raise NotImplementedError("ExponentialMovingAverage: zero_debias=True is not supported")
         self.decay = decay if isinstance(decay, Tensor) else float(decay)  # (a tensor: read in each step, as TF-1)
-        self.num_updates, self.name = num_updates, name
+        self.num_updates, self.zero_debias, self.name = num_updates, bool(zero_debias), name
         self.shadows: dict = {}
+        self.debiased: dict = {}  # a zero-debiased tensor's shadow -> its (biased, local_step) variables
 
     def apply(self, var_list=None) -> Operation:
-        """The op that updates the shadows of ``var_list`` (default: the trainable variables)."""
-        variables = trainable_variables() if var_list is None else list(var_list)
-        for var in variables:
-            if not isinstance(var, Variable):
-                raise TypeError(f"ExponentialMovingAverage.apply: {var!r} is not a tf.Variable")
-            if var.dtype.kind != "f":
+        """The op that updates the shadows of ``var_list``: variables, or tensors such as a batch's moments
+        (default: the trainable variables)."""
+        values = trainable_variables() if var_list is None else list(var_list)
+        for var in values:
+            if not isinstance(var, Tensor) or isinstance(var, Operation):
+                raise TypeError(f"ExponentialMovingAverage.apply: {var!r} is not a tf.Variable or tf.Tensor")
+            if var.dtype is None or var.dtype.kind != "f":
                 raise TypeError(f"ExponentialMovingAverage.apply: {var.name} has dtype {var.dtype}; it must be float")
+            if not isinstance(var, Variable) and (var._shape is None or None in var._shape):
+                raise ValueError(f"ExponentialMovingAverage.apply: the shape of {var.name} must be fully known to "
+                                 f"average it, got {var.shape}")
         decay = self.decay
         if self.num_updates is not None:
             decay = op(lambda n, d: ember.minimum((1.0 + ember.cast(n, "float32")) / (10.0 + ember.cast(n, "float32")),
                                                   ember.cast(d, "float32")),
                        (as_tf(self.num_updates), as_tf(self.decay)), name="decay")
         updates = []
-        for var in variables:
-            var.graph.add_to_collection("moving_average_variables", var)  # (the variables, as TF-1's)
-            shadow = self.shadows.get(var)
-            if shadow is None:  # made as TF-1's, outside control dependencies: reading it must not run them
-                with _top_level(var.graph):
-                    shadow = self.shadows[var] = Variable(var.initialized_value(), trainable=False,
-                                                          name=self.average_name(var))
-            step = op(lambda s, v, d: (s - v) * (1.0 - ember.cast(d, s.dtype)), (shadow, var, as_tf(decay)),
-                      name=f"{self.name}/AssignMovingAvg")
-            updates.append(shadow.assign_sub(step))
+        for var in values:
+            shadow = self.shadows.get(var) or self._shadow(var)
+            parts = self.debiased.get(shadow)
+            if parts is None:
+                step = op(lambda s, v, d: (s - v) * (1.0 - ember.cast(d, s.dtype)), (shadow, var, as_tf(decay)),
+                          name=f"{self.name}/AssignMovingAvg")
+                updates.append(shadow.assign_sub(step))
+                continue
+            biased, local_step = parts  # TF-1's zero debiasing: the biased average over 1 - decay ** steps
+            moved = biased.assign_sub(op(lambda b, v, d: (b - v) * (1.0 - ember.cast(d, b.dtype)),
+                                         (biased, var, as_tf(decay)), name=f"{self.name}/AssignMovingAvg"))
+            steps = local_step.assign_add(np.ones((), local_step.dtype))
+            debiased = op(lambda b, n, d: b / (1.0 - ember.pow(ember.cast(d, b.dtype), n)),
+                          (moved, steps, as_tf(decay)), name=f"{self.name}/debiased")
+            updates.append(shadow.assign(debiased))
         return group(*updates, name=self.name)
+
+    def _shadow(self, var: Tensor) -> Variable:
+        """A new shadow (made as TF-1's, outside control dependencies: reading it must not run them)."""
+        with _top_level(var.graph):
+            if isinstance(var, Variable):
+                var.graph.add_to_collection("moving_average_variables", var)  # (the variables, as TF-1's)
+                shadow = Variable(var.initialized_value(), trainable=False, name=self.average_name(var))
+            else:
+                zeros = np.zeros(var._shape, var.dtype)
+                shadow = Variable(zeros, trainable=False, name=self.average_name(var))
+                if self.zero_debias:
+                    self.debiased[shadow] = (
+                        Variable(zeros, trainable=False, name=f"{shadow.op.name}/biased"),
+                        Variable(np.zeros((), var.dtype), trainable=False, name=f"{shadow.op.name}/local_step"))
+        self.shadows[var] = shadow
+        return shadow
 
     def average(self, var):
         """The shadow of ``var`` (None if ``apply`` has not been called on it)."""
