@@ -583,3 +583,14 @@ def test_decay_schedules_take_tensor_decay_steps_and_rates_as_tf():
         for name, (schedule, expected) in schedules.items():
             for k in (0, 7, 10, 25, 45):
                 assert sess.run(schedule, {step: k}) == pytest.approx(expected(k), rel=1e-6), (name, k)
+
+
+def test_global_norm_and_saver_refuse_what_tf1_refuses():
+    # a float32 and a float64 gradient were clipped by one norm computed in float64; TF-1's stack refuses the mix
+    with pytest.raises(TypeError, match=r"tf.global_norm: .* one dtype, got \['float32', 'float64'\]"):
+        tf.clip_by_global_norm([tf.constant([1.0, 2.0]), tf.constant(np.array([3.0]))], 1.0)
+    w = tf.Variable([1.0], name="w")
+    with pytest.raises(ValueError, match="at least two variables have the same name: w"):
+        tf.train.Saver([w, w])  # (was accepted: one entry)
+    with pytest.raises(ValueError, match="under two names: 'a' and 'b'"):
+        tf.train.Saver({"a": w, "b": w})

@@ -51,6 +51,10 @@ def global_norm(t_list, name: str | None = None) -> Tensor:
     tensors = [as_tf(t) for t in t_list if t is not None]
     if not tensors:
         raise ValueError("tf.global_norm: t_list holds no tensor")
+    dtypes = {t.dtype for t in tensors if t.dtype is not None}
+    if len(dtypes) > 1:  # (TF-1 stacks the tensors' squared norms, which refuses a mix)
+        raise TypeError(f"tf.global_norm: the tensors in t_list must have one dtype, got "
+                        f"{[str(t.dtype) for t in tensors]}")
     norm = op(lambda *xs: ember.sqrt(_sum_of_squares(*xs)), tuple(tensors), name=name or "global_norm")
     norm.on_slices = norm.fn
     return norm

@@ -560,9 +560,19 @@ class Saver:
         self.pad_step_number = pad_step_number
         if isinstance(var_list, dict):
             self.variables = dict(var_list)
+            named: dict = {}
+            for key, var in self.variables.items():
+                if id(var) in named:
+                    raise ValueError(f"Saver: the same variable would be saved and restored under two names: "
+                                     f"{named[id(var)]!r} and {key!r}")
+                named[id(var)] = key
         else:
             variables = global_variables() if var_list is None else list(tensors_in(var_list))
             self.variables = {v.op.name: v for v in variables}  # (TF-1 saves under op names: "w", not "w:0")
+            if len(self.variables) < len(variables):
+                seen = set()
+                twice = next(v.op.name for v in variables if v.op.name in seen or seen.add(v.op.name))
+                raise ValueError(f"Saver: at least two variables have the same name: {twice}")
         if not self.variables and not allow_empty:
             raise ValueError("Saver: no variables to save (pass allow_empty=True for a Saver of none)")
         self.max_to_keep = max_to_keep
