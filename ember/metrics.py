@@ -498,10 +498,13 @@ class Mean(Metric):
         self.total, self.weight = 0.0, 0.0
 
     def update(self, value, weight=1.0) -> None:
-        """Add ``value`` (a number or an array of them) with ``weight``: one number for every value, or one
-        weight per value (an array that broadcasts to the values' shape), as Keras's ``sample_weight``."""
+        """Add ``value`` (a number or an array of them) with ``weight``: one number for every value, or weights
+        along the values' leading axes, as Keras's ``sample_weight`` (one per sample of (N, d) values, each of its
+        row's values weighed by it)."""
         values = _np(value).astype(np.float64)
         weights = _np(weight).astype(np.float64)
+        if 0 < weights.ndim < values.ndim:  # Keras aligns the weights' axes with the values' first ones
+            weights = weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
         try:
             weights = np.broadcast_to(weights, values.shape)
         except ValueError:

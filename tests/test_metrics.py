@@ -423,6 +423,18 @@ def test_mean_metric_weighs_every_value_of_an_array():
         m.update(np.array([1.0, 2.0, 3.0]), weight=np.array([1.0, 2.0]))
 
 
+def test_mean_metric_weighs_samples_along_the_leading_axis():
+    """Keras's ``sample_weight`` of (N, d) values: one weight per row (NumPy's broadcasting paired it with the columns
+    of a square batch, 4.33 for 5.0, and refused any other)."""
+    values, weights = np.arange(9.0).reshape(3, 3), np.array([1.0, 0.0, 2.0])
+    m = metrics.Mean()
+    m.update(values, weight=weights)
+    assert m.result() == pytest.approx((values.mean(1) * weights).sum() / weights.sum())
+    m.reset()
+    m.update(np.arange(8.0).reshape(4, 2), weight=np.array([1.0, 0.0, 0.0, 1.0]))
+    assert m.result() == pytest.approx(3.5)
+
+
 def test_error_metrics_pair_values_only_when_shapes_differ_by_axes_of_length_one():
     pred, target = np.arange(12.0).reshape(4, 3), np.arange(12.0).reshape(3, 4)
     for score in (metrics.mean_squared_error, metrics.mean_absolute_error, lambda p, t: metrics.MSE().update(p, t),
