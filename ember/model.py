@@ -378,6 +378,9 @@ class Model:
         """What the metrics compare: a cross-entropy's class-probability targets (one-hot rows, the class axis 1,
         as the predictions') as class indices, and its (N, C, d1, ...) predictions with the class axis last, where
         the metrics read it (argmax(-1) would pick along d1); other predictions and targets as they are."""
+        if isinstance(pred, (tuple, list)):  # named metrics would stack the outputs into one array, or crash
+            raise ValueError(f"Model: metrics score a network's one output; this one gives {len(pred)} (a "
+                             f"{type(pred).__name__}), so fit/evaluate take no metrics for it")
         pred = pred.detach()
         if not self._class_probabilities or pred.ndim < 2:
             return pred, target

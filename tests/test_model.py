@@ -158,6 +158,20 @@ def test_predict_of_a_network_with_several_outputs_gives_an_array_per_output():
     np.testing.assert_allclose(score, expected[1].numpy(), rtol=1e-6)
 
 
+def test_metrics_of_a_network_with_several_outputs_are_refused_by_name():
+    # fit and evaluate called .detach() on the tuple of outputs (AttributeError from inside the loop)
+    ember.manual_seed(0)
+    net = TwoHeads()
+    model = Model(net, lambda pred, y: ember.ops.cross_entropy(pred[0], y), ember.optim.SGD(net.parameters(), lr=0.1))
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    y = np.arange(10) % 3
+    for run in (lambda: model.fit(x, y, epochs=1, verbose=0, metrics=["accuracy"]),
+                lambda: model.evaluate(x, y, metrics=["accuracy"])):
+        with pytest.raises(ValueError, match=r"metrics score a network's one output; this one gives 2 \(a tuple\)"):
+            run()
+    assert model.evaluate(x, y)["loss"] > 0
+
+
 def test_a_loss_without_targets_weighs_each_batch_by_its_samples():
     # without y, fit gave every batch weight 1 (batches of 4, 4 and 2: 0.517 for the data's 0.555) and evaluate
     # raised TypeError: object of type 'NoneType' has no len()
