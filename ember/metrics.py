@@ -2,7 +2,7 @@
 
 Predictions may be labels, or scores from which labels are read: an (N, C) array of logits or
 probabilities gives its argmax; a float array of the target's shape holds binary probabilities,
-thresholded at 0.5.
+thresholded at 0.5 (a score above it is positive, as Keras's).
 
 >>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
 0.5
@@ -38,7 +38,7 @@ def _shaped_labels(pred, target, threshold: float = 0.5) -> tuple[np.ndarray, np
     elif pred.ndim == target.ndim + 1:
         pred = pred.argmax(-1)
     if pred.dtype.kind == "f":  # binary probabilities (labels are ints or bools)
-        pred = (pred >= threshold).astype(np.int64)
+        pred = (pred > threshold).astype(np.int64)  # a score at the threshold is negative, as Keras and torchmetrics
     if pred.shape != target.shape:
         raise ValueError(f"metrics: predictions of shape {list(pred.shape)} do not match targets "
                          f"of shape {list(target.shape)}")

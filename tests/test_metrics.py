@@ -26,11 +26,23 @@ def test_accuracy_forms():
     assert metrics.accuracy(logits, target) == pytest.approx(expected)
     assert metrics.accuracy(ember.tensor(logits, requires_grad=True), ember.tensor(target)) == pytest.approx(expected)
     assert metrics.accuracy(logits.argmax(1), target) == pytest.approx(expected)
-    probs = np.array([0.2, 0.7, 0.5, 0.1])
+    probs = np.array([0.2, 0.7, 0.6, 0.1])
     assert metrics.accuracy(probs, np.array([0, 1, 1, 1])) == 0.75
     assert metrics.accuracy(probs[:, None], np.array([0, 1, 1, 1])) == 0.75
     with pytest.raises(ValueError, match="do not match"):
         metrics.accuracy(np.zeros(3), np.zeros(4))
+
+
+def test_a_score_at_the_threshold_is_negative():
+    """Keras's binary_accuracy and its Precision/Recall, and torchmetrics, count a score above the threshold as
+    positive; a probability of exactly 0.5 (a sigmoid of 0) counted as positive (accuracy 0.75 for 0.25)."""
+    probs, target = np.array([0.5, 0.5, 0.5, 0.9]), np.array([0, 1, 1, 1])
+    assert metrics.accuracy(probs, target) == 0.5
+    assert metrics.accuracy(np.zeros(4), np.array([0, 1, 1, 1]), threshold=0.0) == 0.25
+    assert metrics.precision(probs, target) == 1.0 and metrics.recall(probs, target) == pytest.approx(1 / 3)
+    metric = metrics.Accuracy()
+    metric.update(probs[:, None], target)
+    assert metric.result() == 0.5
 
 
 def test_integer_labels_in_a_column_are_labels_not_probabilities():
@@ -46,7 +58,7 @@ def test_integer_labels_in_a_column_are_labels_not_probabilities():
 def test_low_precision_scores_score_as_float32():
     """bfloat16 probabilities (dtype kind "V" in NumPy) were compared with the labels unthresholded: accuracy 0.0
     for 0.75, and precision raised a NumPy promotion error."""
-    probs, target = np.array([0.2, 0.7, 0.5, 0.1], np.float32), np.array([0, 1, 1, 1])
+    probs, target = np.array([0.2, 0.7, 0.6, 0.1], np.float32), np.array([0, 1, 1, 1])
     for dtype in (ember.float16, ember.bfloat16):
         scores = ember.tensor(probs).to(dtype)
         assert metrics.accuracy(scores, target) == 0.75

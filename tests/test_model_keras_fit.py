@@ -371,3 +371,16 @@ def test_early_stopping_uses_keras_3_arithmetic_and_refuses_a_direction_it_canno
     with pytest.raises(ValueError, match=r"EarlyStopping: cannot tell whether monitor='val_r2' should be maximized"):
         EarlyStopping("val_r2")
     assert EarlyStopping("val_r2", mode="max").mode == "max" and EarlyStopping("val_mae").mode == "min"
+
+
+def test_named_accuracy_of_a_zero_logit_is_the_negative_class_as_keras():
+    # Keras's binary accuracy counts a score above the threshold as positive: a zero logit (probability 0.5) is
+    # class 0 (it counted as class 1: 0.7 for these targets, 70% positive, where Keras gives 0.3)
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    y = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], np.float32)
+    net = Net([nn.Linear(4, 1)])
+    for p in net.parameters():
+        p.data.zero_()
+    model = Model(net, "binary_crossentropy", ember.optim.SGD(net.parameters(), lr=0.0))
+    assert model.evaluate(x, y, metrics=["accuracy", "precision", "recall"]) == {
+        "loss": pytest.approx(np.log(2.0)), "accuracy": pytest.approx(0.3), "precision": 0.0, "recall": 0.0}
