@@ -2,7 +2,8 @@
 
 A callback gets ``set_model(model)`` once, then ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
 ``on_batch_begin(step, logs)``, ``on_batch_end(step, logs)``, ``on_epoch_end(epoch, logs)`` and
-``on_train_end(logs)`` (the last epoch's logs), each with its logs positionally, as Keras calls them.
+``on_train_end(logs)`` (the last epoch's logs), each with its logs positionally, as Keras calls them. The batch
+hooks are called as Keras 3's ``on_train_batch_begin``/``on_train_batch_end``, which call the former by default.
 Setting ``model.stop_training = True`` ends training after the current epoch; set in ``on_batch_end``, it ends
 that epoch at that step, as in Keras 3 (in a multi-rank job, with the epoch).
 """
@@ -42,6 +43,14 @@ class Callback:
     def on_batch_begin(self, step: int, logs: dict | None = None) -> None: ...
 
     def on_batch_end(self, step: int, logs: dict | None = None) -> None: ...
+
+    # Keras 3's names of the training batch hooks, which fit calls: by default on_batch_begin/on_batch_end (Keras's
+    # older names), so a callback may override either
+    def on_train_batch_begin(self, step: int, logs: dict | None = None) -> None:
+        self.on_batch_begin(step, logs)
+
+    def on_train_batch_end(self, step: int, logs: dict | None = None) -> None:
+        self.on_batch_end(step, logs)
 
 
 class History(Callback):

@@ -518,7 +518,7 @@ class Model:
             total, count, diverged = 0.0, 0, False
             for step, batch in enumerate(loader):
                 for cb in callbacks:
-                    cb.on_batch_begin(step, {})
+                    cb.on_train_batch_begin(step, {})
                 batch, weight = (batch[:-1], batch[-1]) if weighted else (batch, None)
                 if class_weight is not None:
                     if weight is not None:  # a generator's batch (x, y, sample_weight)
@@ -544,7 +544,7 @@ class Model:
                         metric.update(scores, labels)
                 logs = {"loss": total / max(count, 1)}
                 for cb in callbacks:
-                    cb.on_batch_end(step, logs)
+                    cb.on_train_batch_end(step, logs)
                 # a callback's stop (TerminateOnNaN's) ends the epoch at this step, as in Keras 3; a multi-rank job
                 # ends it with the epoch, so that every rank stops at one step
                 if self.stop_training and shared_loss is None:

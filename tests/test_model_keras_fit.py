@@ -384,3 +384,32 @@ def test_named_accuracy_of_a_zero_logit_is_the_negative_class_as_keras():
     model = Model(net, "binary_crossentropy", ember.optim.SGD(net.parameters(), lr=0.0))
     assert model.evaluate(x, y, metrics=["accuracy", "precision", "recall"]) == {
         "loss": pytest.approx(np.log(2.0)), "accuracy": pytest.approx(0.3), "precision": 0.0, "recall": 0.0}
+
+
+def test_a_callback_overriding_keras_3_s_train_batch_hooks_is_called():
+    # fit called on_batch_begin/on_batch_end alone, so a Keras 3 callback's on_train_batch_end was silently skipped
+    from ember.callbacks import Callback
+
+    class Keras3(Callback):
+        def __init__(self):
+            self.calls = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.calls.append(("begin", batch))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.calls.append(("end", batch, round(logs["loss"], 6)))
+
+    class Older(Callback):
+        def __init__(self):
+            self.steps = []
+
+        def on_batch_end(self, batch, logs=None):
+            self.steps.append(batch)
+
+    x, y = _data(n=10)
+    keras3, older = Keras3(), Older()
+    _model().fit(x, y, epochs=1, batch_size=4, shuffle=False, callbacks=[keras3, older], verbose=0)
+    assert [call[:2] for call in keras3.calls] == [("begin", 0), ("end", 0), ("begin", 1), ("end", 1), ("begin", 2),
+                                                   ("end", 2)]
+    assert older.steps == [0, 1, 2]
