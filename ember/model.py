@@ -82,6 +82,20 @@ def _unreduced(loss: Callable) -> Callable:
     return functools.partial(loss, reduction="none")
 
 
+def _class_index_loss(loss: Callable) -> tuple | None:
+    """``(weight, ignore_index)`` of a cross-entropy or NLL loss (which may read class indices), else None."""
+    from ember import nn, ops
+
+    if isinstance(loss, (nn.CrossEntropyLoss, nn.NLLLoss)):
+        return loss.weight, loss.ignore_index
+    keywords = {}
+    if isinstance(loss, functools.partial) and not loss.args:
+        loss, keywords = loss.func, loss.keywords
+    if loss is ops.cross_entropy or loss is ops.nll_loss:
+        return keywords.get("weight"), keywords.get("ignore_index", -100)
+    return None
+
+
 def _takes_logits(loss: Callable) -> bool:
     """Whether ``loss`` reads the network's outputs as logits of binary classes (not probabilities)."""
     from ember import nn, ops
@@ -282,7 +296,7 @@ class Model:
         self._loader_generator = None  # the generator of the latest fit's DataLoader, when it has its own
         self._loader_state = None  # its state from a loaded checkpoint, for the next fit's DataLoader
         self._params = self._trainable()
-        self._unreduced: tuple = (None, None)  # (the loss, the loss with reduction="none"), for weighted samples
+        self._unreduced: tuple = (None, None, None)  # the loss, with reduction="none", _class_index_loss's: weighing
         # compile=True: fit's training step is traced once for every batch size (the last, shorter batch of an
         # epoch included) and run as generated code
         self._compiled_step = jit(self._traced_step, dynamic=True) if compile else None
@@ -338,17 +352,32 @@ class Model:
 
     def weighted_loss(self, pred: Tensor, target, sample_weight) -> Tensor:
         """Keras's loss of a batch with ``sample_weight`` (one weight per sample): the mean over the batch's samples
-        of each sample's loss (the mean of its elements) times its weight. The loss must give each element's
+        of each sample's loss (the mean of its elements) times its weight; a cross-entropy (NLL) of class indices
+        counts the targets its own mean counts (not ``ignore_index``, by their class's ``weight``), so that weights of
+        1 give the unweighted loss, as Keras's masked entries. The loss must give each element's
         (``reduction="none"``), as the named losses, the ``ember.nn`` losses and ``ember.ops`` loss functions do."""
         if self._unreduced[0] is not self.loss:
-            self._unreduced = (self.loss, _unreduced(self.loss))
+            self._unreduced = (self.loss, _unreduced(self.loss), _class_index_loss(self.loss))
         losses = self._unreduced[1](pred, self._matched(target, pred))
         if losses.ndim == 0:
             raise ValueError(f"Model: the loss gave one value for the batch with reduction='none', so its samples "
                              f"cannot be weighted; got {losses.dtype}{list(losses.shape)}")
-        if losses.ndim > 1:
-            losses = losses.mean(axis=tuple(range(1, losses.ndim)))
-        return (losses * as_tensor(sample_weight).to(losses.dtype)).mean()
+        weights = as_tensor(sample_weight).to(losses.dtype).reshape((-1,) + (1,) * (losses.ndim - 1))
+        return (losses * weights).sum() / self._counted(losses, target)
+
+    def _counted(self, losses: Tensor, target):
+        """What the loss's own mean divides its elements' sum by, so that weights of 1 give the unweighted loss: their
+        count, or for a cross-entropy (NLL) of class indices the targets it counts, those not ``ignore_index`` (as
+        Keras's masked entries), each by its class's ``weight``, as PyTorch's mean."""
+        class_index = self._unreduced[2]
+        if class_index is None or not isinstance(target, Tensor) or np.dtype(target.dtype).kind not in "iu" \
+                or tuple(target.shape) != tuple(losses.shape):
+            return math.prod(losses.shape)
+        weight, ignore_index = class_index
+        counted = (target != ignore_index).to(losses.dtype)
+        if weight is not None:  # an ignored target's class index may lie outside the weights: read class 0's
+            counted = counted * as_tensor(weight).to(losses.dtype)[(target * (target != ignore_index)).long()]
+        return counted.sum()
 
     def _matched(self, target, pred):
         """``target`` in the shape of ``pred`` where a Keras-named loss (``"mse"``, ``"binary_crossentropy"``...,

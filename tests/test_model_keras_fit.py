@@ -192,6 +192,44 @@ def test_sample_weight_weighs_each_sample_s_loss_as_keras(compile):
     assert model.evaluate(x, y, sample_weight=np.ones(10))["loss"] == pytest.approx(model.evaluate(x, y)["loss"])
 
 
+def test_sample_weight_of_a_cross_entropy_counts_the_targets_its_mean_counts():
+    # the weighted loss divided by every element: padded (ignore_index) tokens and the class weights' sum were left
+    # out, so sample_weight=ones changed the loss (0.668 for 1.113 with 40% padding); now, as Keras's masked loss and
+    # PyTorch's mean, the targets counted, each by its class's weight
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 5, 4)).astype(np.float32)
+    y = rng.integers(0, 3, (6, 5))
+    y[:, 3:] = -100
+    weights = rng.uniform(0.5, 2.0, 6)
+    class_weight = np.array([1.0, 5.0, 2.0], np.float32)
+    ember.manual_seed(0)
+    net = Net([nn.Linear(4, 3)])
+    logits = torch.tensor(net(ember.tensor(x)).detach().numpy()).permute(0, 2, 1)
+    for loss, kwargs in (("cross_entropy", {}), (nn.CrossEntropyLoss(weight=ember.tensor(class_weight)),
+                                                 {"weight": torch.tensor(class_weight)})):
+        model = Model(_Classes(net), loss, ember.optim.SGD(net.parameters(), lr=0.0))
+        each = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction="none", **kwargs)
+        counted = (torch.tensor(y) != -100).double()
+        if kwargs:
+            counted = counted * kwargs["weight"].double()[torch.tensor(y).clamp(min=0)]
+        expected = float((each.double() * torch.tensor(weights)[:, None]).sum() / counted.sum())
+        assert model.evaluate(x, y, sample_weight=weights)["loss"] == pytest.approx(expected, rel=1e-6)
+        assert model.evaluate(x, y, sample_weight=np.ones(6))["loss"] == pytest.approx(
+            float(torch.nn.functional.cross_entropy(logits, torch.tensor(y), **kwargs)), rel=1e-6)
+
+
+class _Classes(nn.Module):
+    """A network's (N, T, C) outputs as a cross-entropy's (N, C, T)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x).permute(0, 2, 1)
+
+
 def test_sample_weight_of_several_outputs_weighs_their_mean_and_goes_with_validation():
     x, _ = _data(n=10)
     target = np.random.default_rng(2).normal(size=(10, 3)).astype(np.float32)
