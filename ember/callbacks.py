@@ -170,18 +170,17 @@ class EarlyStopping(Callback):
                                      f"epoch {epoch + 1} neither improves nor counts toward the patience")
         if current is None:
             return
+        if self.restore_best_weights and self.best_state is None:
+            self._keep_weights()  # the first monitored epoch's, until one improves (Keras 3's)
         self.wait += 1
         if _improved(self.is_better, current, self.best):
             self.best = current
             if self.baseline is None or self.is_better(current, self.baseline):
                 self.wait = 0
             if self.restore_best_weights:
-                state = self.model.net.state_dict()
-                self._tensor_keys = {k for k, v in state.items() if isinstance(v, Tensor)}
-                self.best_state = {k: v.array.copy() if k in self._tensor_keys else copy.deepcopy(v)
-                                   for k, v in state.items()}
+                self._keep_weights()
             return
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 0:  # (Keras 3 never stops after the first epoch)
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
@@ -193,6 +192,11 @@ class EarlyStopping(Callback):
         # callback stopped) included; a stop here has put them back already
         if self.stopped_epoch is None:
             self._restore()
+
+    def _keep_weights(self) -> None:
+        state = self.model.net.state_dict()
+        self._tensor_keys = {k for k, v in state.items() if isinstance(v, Tensor)}
+        self.best_state = {k: v.array.copy() if k in self._tensor_keys else copy.deepcopy(v) for k, v in state.items()}
 
     def _restore(self) -> None:
         if self.best_state is not None:  # hash tables' entries (ints, key arrays) go back as they were

@@ -451,3 +451,23 @@ def test_a_callback_overriding_keras_3_s_train_batch_hooks_is_called():
     assert [call[:2] for call in keras3.calls] == [("begin", 0), ("end", 0), ("begin", 1), ("end", 1), ("begin", 2),
                                                    ("end", 2)]
     assert older.steps == [0, 1, 2]
+
+
+def test_early_stopping_never_stops_after_the_first_epoch_and_keeps_the_first_weights():
+    # a NaN first value with patience=0 stopped the fit after epoch 1 (Keras 3 tests epoch > 0); with
+    # restore_best_weights and no improving epoch nothing was restored, where Keras keeps the first epoch's weights
+    x, y = _data()
+    values = iter([float("nan"), float("nan"), float("nan")])
+    kept = {}
+    stop = EarlyStopping("val_loss", patience=0, restore_best_weights=True)
+    model = _model()
+
+    def monitor(epoch, logs):
+        logs.update(val_loss=next(values))
+        if epoch == 0:
+            kept.update({k: v.detach().numpy().copy() for k, v in model.net.state_dict().items()})
+
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[LambdaCallback(on_epoch_end=monitor), stop])
+    assert stop.stopped_epoch == 1 and model.epoch == 2  # stopped after the second epoch, not the first
+    for key, value in model.net.state_dict().items():
+        np.testing.assert_array_equal(value.detach().numpy(), kept[key])
