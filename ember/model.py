@@ -282,6 +282,8 @@ class Model:
         self.loss = _resolve_loss(loss)
         # Keras's named losses other than the cross-entropies take targets one rank from the outputs ([N] for [N, 1])
         self._match_rank = isinstance(loss, str) and _LOSSES[loss] != "cross_entropy"
+        # and Keras's sparse categorical cross-entropy takes class indices as [N, 1] too (squeezed to [N])
+        self._squeeze_indices = isinstance(loss, str) and loss == "sparse_categorical_crossentropy"
         self._logits = _takes_logits(self.loss)  # named metrics threshold binary logits at 0
         self._class_probabilities = _takes_class_probabilities(self.loss)
         self.optimizer = optimizer
@@ -382,8 +384,15 @@ class Model:
     def _matched(self, target, pred):
         """``target`` in the shape of ``pred`` where a Keras-named loss (``"mse"``, ``"binary_crossentropy"``...,
         not a cross-entropy of classes) meets them one rank apart by a last axis of 1 ([N] targets for [N, 1]
-        outputs, or the reverse), as Keras's losses match them (squeeze_or_expand_to_same_rank); else as it is."""
-        if not self._match_rank or not isinstance(target, Tensor) or not isinstance(pred, Tensor):
+        outputs, or the reverse), as Keras's losses match them (squeeze_or_expand_to_same_rank), and class indices
+        of ``"sparse_categorical_crossentropy"`` given with a last axis of 1; else as it is."""
+        if not isinstance(target, Tensor) or not isinstance(pred, Tensor):
+            return target
+        if self._squeeze_indices:
+            if target.ndim == pred.ndim >= 2 and target.shape[-1] == 1 and target.dtype.kind in "iu":
+                return target.reshape(tuple(target.shape)[:-1])
+            return target
+        if not self._match_rank:
             return target
         pred_shape, target_shape = tuple(pred.shape), tuple(target.shape)
         if pred_shape == (*target_shape, 1) or target_shape == (*pred_shape, 1):
@@ -411,6 +420,7 @@ class Model:
             raise ValueError(f"Model: metrics score a network's one output; this one gives {len(pred)} (a "
                              f"{type(pred).__name__}), so fit/evaluate take no metrics for it")
         pred = pred.detach()
+        target = self._matched(target, pred)  # (class indices as [N, 1] read as one-hot rows picked class 0)
         if not self._class_probabilities or pred.ndim < 2:
             return pred, target
         if target is not None and np.ndim(target) == pred.ndim:

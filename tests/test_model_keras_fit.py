@@ -471,3 +471,25 @@ def test_early_stopping_never_stops_after_the_first_epoch_and_keeps_the_first_we
     assert stop.stopped_epoch == 1 and model.epoch == 2  # stopped after the second epoch, not the first
     for key, value in model.net.state_dict().items():
         np.testing.assert_array_equal(value.detach().numpy(), kept[key])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_sparse_categorical_crossentropy_takes_class_indices_with_a_last_axis_of_one(compiled):
+    # Keras squeezes [N, 1] class indices; the loss refused them, and the accuracy read them as one-hot rows (0.0)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 3, 8)
+
+    def history(target):
+        ember.manual_seed(0)
+        net = Net([nn.Linear(4, 3)])
+        model = Model(net, "sparse_categorical_crossentropy", ember.optim.SGD(net.parameters(), lr=0.1),
+                      metrics=["accuracy"], compile=compiled)
+        fitted = model.fit(x, target, epochs=2, verbose=0, validation_data=(x, target),
+                           sample_weight=np.linspace(0.5, 1.5, 8))
+        return fitted.history, model.evaluate(x, target)
+
+    flat, column = history(y), history(y[:, None])
+    assert flat[0]["accuracy"][0] > 0
+    for key, values in flat[0].items():
+        np.testing.assert_allclose(column[0][key], values, rtol=1e-6)
+    assert column[1] == pytest.approx(flat[1])
