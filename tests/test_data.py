@@ -802,6 +802,19 @@ def test_tensor_dataset_rows_keep_the_gradient_of_tensors_that_require_it():
     assert x.grad.numpy().sum() == 2.0 and TensorDataset(x).tensors[0] is x
 
 
+def test_prefetch_thread_reads_the_dataset_in_the_grad_mode_of_the_loop():
+    # the thread always recorded: under no_grad a TensorDataset of a Tensor that requires grad gave batches attached
+    # to it, so a backward from them later filled its .grad (PyTorch's loader reads in the calling thread's mode)
+    x = ember.ones(4, 2, requires_grad=True)
+    with ember.no_grad():
+        batches = [xb for (xb,) in DataLoader(TensorDataset(x), batch_size=2)]
+    with ember.inference_mode():
+        batches += [xb for (xb,) in DataLoader(TensorDataset(x), batch_size=2)]
+    assert not any(xb.requires_grad for xb in batches)
+    assert all(xb.requires_grad for (xb,) in DataLoader(TensorDataset(x), batch_size=2))
+    assert ember.is_grad_enabled()
+
+
 def test_datasets_samplers_and_loaders_take_a_type_parameter_as_torchs():
     # class Pairs(Dataset[tuple]) -- PyTorch's typed idiom -- failed: "type 'Dataset' is not subscriptable"
     class Pairs(Dataset[tuple]):

@@ -15,6 +15,7 @@ from ember import random as _random
 from ember.data.collate import default_collate, default_convert
 from ember.data.dataset import IterableDataset, Subset, T_co, _defined_in, _generator_source, _items_reader
 from ember.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+from ember.grad_mode import GradMode, InferenceMode, is_grad_enabled, is_inference_mode_enabled
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -72,7 +73,8 @@ class DataLoader(Generic[T_co]):
     batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
     the loop, and breaking out of the loop stops the thread. The thread's random draws (a dataset's augmentation)
     come from a generator of its own, seeded from Ember's global one when iteration starts, so they repeat run
-    after run whatever the loop body draws meanwhile. With ``num_workers > 0`` (as in PyTorch)
+    after run whatever the loop body draws meanwhile, and it runs in the grad mode in effect when iteration starts (a
+    loop under ``no_grad`` reads its dataset under no_grad). With ``num_workers > 0`` (as in PyTorch)
     that many processes build the batches instead, ``prefetch`` (at least 1) batches ahead each, in
     order; each worker seeds Ember's, Python's and NumPy's global generators with its own seed, runs
     ``worker_init_fn(worker_id)``, and for an iterable dataset reads its own copy of the stream (shard it with
@@ -179,8 +181,11 @@ class DataLoader(Generic[T_co]):
         if self.prefetch == 0:
             return source
         # the thread draws from a generator of its own, seeded from the global one now (as PyTorch's iterators draw
-        # their base seed): the dataset's draws and the training thread's keep their order, run after run
-        return _Prefetcher(source, self.prefetch, int(_random.generator().integers(2**63)))
+        # their base seed): the dataset's draws and the training thread's keep their order, run after run; it runs in
+        # the grad mode of this call (a loop under no_grad reads its dataset under no_grad, as PyTorch's in-thread
+        # loading does)
+        mode = InferenceMode(True) if is_inference_mode_enabled() else GradMode(is_grad_enabled())
+        return _Prefetcher(source, self.prefetch, int(_random.generator().integers(2**63)), mode)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -247,11 +252,12 @@ def _put(q: queue.Queue, stop: threading.Event, message: tuple) -> bool:
     return False
 
 
-def _fill(source: Iterator, q: queue.Queue, stop: threading.Event, seed: int) -> None:
+def _fill(source: Iterator, q: queue.Queue, stop: threading.Event, seed: int,
+          mode: GradMode | InferenceMode) -> None:
     """The worker: pull batches from ``source`` until it ends, fails, or the consumer stops; its random draws come
-    from a generator of its own, seeded with ``seed``."""
+    from a generator of its own, seeded with ``seed``, and it records ops as the grad ``mode`` says."""
     try:
-        with _random.own_generator(seed):
+        with _random.own_generator(seed), mode:
             _fill_from(source, q, stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
         _put(q, stop, (_ERROR, exc))
@@ -279,11 +285,11 @@ class _Prefetcher:
     loop) runs ``__del__``, which stops and joins the thread.
     """
 
-    def __init__(self, source: Iterator, depth: int, seed: int):
+    def __init__(self, source: Iterator, depth: int, seed: int, mode: GradMode | InferenceMode):
         self._queue = queue.Queue(depth)
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop, seed),
+        self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop, seed, mode),
                                         name="ember-data-prefetch", daemon=True)
         self._thread.start()
 
