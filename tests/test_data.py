@@ -880,6 +880,26 @@ def test_default_collate_of_numpy_first_batches_takes_torch_as_tensor_dtypes(bat
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+def test_default_collate_of_python_floats_takes_the_default_float_dtype():
+    # they were float32 whatever set_default_dtype said, so under float64 (PyTorch's batch dtype for them) 0.1 was
+    # rounded to 0.10000000149
+    torch = pytest.importorskip("torch")
+    batches = [[0.1, 2], [(1, 0.1), (2, 0.3)], [np.float32(1), 0.1], [np.ones(2, np.float32), [0.1, 1.0]]]
+    ember_default, torch_default = ember.get_default_dtype(), torch.get_default_dtype()
+    ember.set_default_dtype(ember.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        for batch in batches:
+            ours, theirs = default_collate(batch), torch.utils.data.default_collate(batch)
+            for a, b in zip(*((ours, theirs) if isinstance(ours, list) else ([ours], [theirs]))):
+                assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+    finally:
+        ember.set_default_dtype(ember_default)
+        torch.set_default_dtype(torch_default)
+    assert default_collate([0.1, 2]).dtype == np.float32
+
+
 @pytest.mark.parametrize("n, lengths", [
     (5, [1, 0]), (1, [1]), (2, [1.0]), (10, [0.6, 0.4]), (10, [0.1] * 10), (7, [0.5, 0.5, 0]), (5, [0.3, 0.3, 0.4]),
     (103, [0.7, 0.2, 0.1]), (5, [1.5, -0.5]), (5, [0.5, 0.4]), (5, [3, 2]), (5, [True, False]),

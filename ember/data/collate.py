@@ -14,7 +14,7 @@ from functools import reduce
 import numpy as np
 
 from ember.backend.devices import array_module
-from ember.backend.dtypes import SUPPORTED, result_type
+from ember.backend.dtypes import SUPPORTED, get_default_dtype, result_type
 from ember.data.dataset import as_array
 from ember.ops.join import stack
 from ember.tensor import Tensor
@@ -47,8 +47,9 @@ def collate(batch: Sequence, *, collate_fn_map: dict[type, CollateFn] | None = N
 
 def default_collate(batch: Sequence):
     """Stack a list of samples into a batch: arrays, Tensors and numbers become stacked Ember Tensors
-    (Python ints int64, floats float32, bools bool), strings a list, and tuples, lists, dicts and
-    namedtuples are collated field by field (tuples and lists into a list, as PyTorch's).
+    (Python ints int64, floats the default float dtype: float32 unless ``set_default_dtype`` changed it; bools
+    bool), strings a list, and tuples, lists, dicts and namedtuples are collated field by field (tuples and lists
+    into a list, as PyTorch's).
 
     >>> x, y = default_collate([(np.zeros(3), 0), (np.ones(3), 1)])   # x: (2, 3), y: int64 (2,)
     """
@@ -100,10 +101,11 @@ def _holds_numpy(data) -> bool:
 
 def _as_tensor_array(sample):
     """``sample`` as an array the way ``torch.as_tensor`` reads it: arrays, NumPy scalars and Tensors keep their
-    dtype, Python data takes the default dtypes (floats float32, where NumPy would make them float64)."""
+    dtype, Python data takes the default dtypes (floats the default float dtype, where NumPy would make them
+    float64)."""
     array = as_array(sample, "collate")
     if array.dtype == np.float64 and not _holds_numpy(sample) and array_module(array) is np:
-        return array.astype(np.float32)
+        return array.astype(get_default_dtype())
     return array
 
 
@@ -129,17 +131,14 @@ def _collate_tensor(batch, *, collate_fn_map):
 
 def _collate_numpy_scalar(batch, *, collate_fn_map):
     # as 0-d arrays, so that mixed dtypes meet at PyTorch's promoted dtype (np.array(batch) promotes as NumPy); a
-    # Python number among them counts as torch.as_tensor reads it (a float as float32)
+    # Python number among them counts as torch.as_tensor reads it (a float in the default float dtype)
     arrays = [np.asarray(x) if isinstance(x, np.generic) else _as_tensor_array(x) for x in batch]
     return Tensor._make(as_array(_stack(arrays), "collate"), None)
 
 
-_PYTHON_NUMBER_DTYPES = {"b": np.bool_, "i": np.int64, "f": np.float32}
-
-
 def _collate_numbers(batch, *, collate_fn_map):
     array = np.array(batch)  # a mix of ints and floats becomes float, never truncated
-    dtype = _PYTHON_NUMBER_DTYPES.get(array.dtype.kind)
+    dtype = {"b": np.bool_, "i": np.int64, "f": get_default_dtype()}.get(array.dtype.kind)
     if dtype is None:
         raise TypeError(f"collate: cannot batch the numbers {batch[:4]}... (NumPy dtype {array.dtype})")
     return Tensor._make(array.astype(dtype, copy=False), None)
