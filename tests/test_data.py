@@ -880,6 +880,16 @@ def test_default_collate_of_numpy_first_batches_takes_torch_as_tensor_dtypes(bat
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
+def test_uint64_beyond_int64_is_refused_not_wrapped():
+    # the cast to int64 wrapped them: 2**64 - 1 became -1 in a TensorDataset, a collated batch or a converted sample
+    big = np.array([2**64 - 1, 3], np.uint64)
+    for make in (TensorDataset, lambda a: default_collate([a]), ember.data.default_convert,
+                 lambda a: default_collate(list(a))):
+        with pytest.raises(ValueError, match="uint64 values up to 18446744073709551615 do not fit in int64"):
+            make(big)
+    assert default_collate([np.array([2**63 - 1], np.uint64)]).tolist() == [[2**63 - 1]]
+
+
 def test_default_collate_of_python_floats_takes_the_default_float_dtype():
     # they were float32 whatever set_default_dtype said, so under float64 (PyTorch's batch dtype for them) 0.1 was
     # rounded to 0.10000000149

@@ -54,7 +54,8 @@ class IterableDataset(Dataset[T_co]):
 
 
 def as_array(data, name: str = "array"):
-    """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32)."""
+    """``data`` as an array of a dtype Ember supports (unsupported ints become int64, floats float32); uint64 values
+    beyond int64's range are refused, as the cast would wrap them to negative numbers."""
     if isinstance(data, Tensor):
         return data.array
     # a NumPy or CuPy array as it is; anything else (a pandas Series, a torch tensor, a memmap) through NumPy:
@@ -63,6 +64,9 @@ def as_array(data, name: str = "array"):
     if array.dtype in SUPPORTED or array.dtype.kind in "USO":
         return array
     if array.dtype.kind in "iu":
+        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name}: uint64 values up to {int(array.max())} do not fit in int64, the integer dtype "
+                             "they become")
         return array.astype(np.int64)
     if array.dtype.kind == "f":
         return array.astype(np.float32)
