@@ -145,6 +145,16 @@ def test_a_worker_exception_reraises_in_the_loop():
     assert any("DataLoader worker" in note for note in getattr(info.value, "__notes__", []))
 
 
+def test_a_worker_batch_attached_to_a_graph_is_refused():
+    # it reached the main process as a leaf that required grad, so a backward from it left x.grad None silently;
+    # PyTorch's workers refuse it (autograd does not cross processes)
+    x = ember.ones(4, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="autograd does not cross process boundaries"):
+        list(DataLoader(TensorDataset(x), batch_size=2, num_workers=2))
+    batches = [xb for (xb,) in DataLoader(TensorDataset(x.detach()), batch_size=2, num_workers=2)]
+    assert [xb.requires_grad for xb in batches] == [False, False]
+
+
 def test_iterable_datasets_shard_with_get_worker_info_and_init_fn_runs(tmp_path):
     items = np.concatenate([b.numpy() for b in DataLoader(_Shards(), batch_size=3, num_workers=3)])
     assert sorted(items.tolist()) == list(range(20))

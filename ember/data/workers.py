@@ -12,12 +12,14 @@ import random
 import signal
 import time
 import traceback
+from collections.abc import Mapping
 
 import numpy as np
 
 from ember.data import worker_info
 from ember.data.dataset import _rng
 from ember.data.worker_info import WorkerInfo
+from ember.tensor import Tensor
 
 _POLL_S = 0.1
 _JOIN_S = 1.0
@@ -54,14 +56,30 @@ def _worker_loop(loader, worker_id: int, num_workers: int, seed: int, tasks, res
         try:
             if failure is not None:
                 raise failure
-            if batches is None:
-                results.put((seq, _OK, loader._fetch(indices)))
-            else:
-                results.put((seq, _OK, next(batches)))
+            batch = loader._fetch(indices) if batches is None else next(batches)
+            _refuse_graphs(batch)
+            results.put((seq, _OK, batch))
         except StopIteration:
             results.put((seq, _END, None))
         except BaseException as exc:
             results.put((seq, _ERROR, _picklable(exc, worker_id)))
+
+
+def _refuse_graphs(batch) -> None:
+    """Refuse a batch holding a Tensor computed by recorded ops that requires grad, as PyTorch's workers refuse to
+    send one: in the main process it would be a leaf that backward cannot take to the worker's tensors."""
+    if isinstance(batch, Tensor):
+        if batch.requires_grad and batch.node is not None:
+            raise RuntimeError("DataLoader worker: the batch holds a Tensor computed by recorded ops "
+                               f"({batch.node.op.name}, shape {list(batch.shape)}) that requires grad; autograd does "
+                               "not cross process boundaries, so its gradient would not reach the worker's tensors: "
+                               "detach() it in the dataset or collate_fn, or load with num_workers=0")
+    elif isinstance(batch, Mapping):
+        for value in batch.values():
+            _refuse_graphs(value)
+    elif isinstance(batch, (list, tuple)):
+        for value in batch:
+            _refuse_graphs(value)
 
 
 def _picklable(exc: BaseException, worker_id: int):
