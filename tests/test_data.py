@@ -547,6 +547,43 @@ def test_loader_errors_reraise_in_the_loop(prefetch):
     assert again == [[0.0, 1.0], [2.0, 3.0]]
 
 
+class _BadRows(Dataset):
+    def __len__(self):
+        return 7
+
+    def __getitem__(self, i):
+        if i in (2, 5):
+            raise KeyError(f"bad row {i}")
+        return i
+
+
+class _BadStream(IterableDataset):
+    def __iter__(self):
+        return iter([0, 1, 2, "x", 4, 5, 6])
+
+
+@pytest.mark.parametrize("options", [{"prefetch": 0}, {"prefetch": 2}, {"num_workers": 2}])
+def test_a_failed_batch_leaves_the_following_ones_to_next_as_torch(options):
+    # the loader's iterator ended at the first batch whose reading raised: code that skips bad batches
+    # (except KeyError: continue) lost the rest of the epoch silently, where PyTorch's goes on
+    def drain(loader):
+        got, it = [], iter(loader)
+        while True:
+            try:
+                got.append(next(it).tolist())
+            except StopIteration:
+                return got
+            except (KeyError, TypeError) as exc:
+                got.append(type(exc).__name__)
+
+    assert drain(DataLoader(_BadRows(), batch_size=2, **options)) == [[0, 1], "KeyError", "KeyError", [6]]
+    if "num_workers" not in options:  # (each worker would read the whole stream)
+        assert drain(DataLoader(_BadStream(), batch_size=2, **options)) == [[0, 1], "TypeError", [4, 5], [6]]
+    torch = pytest.importorskip("torch")
+    theirs = drain(torch.utils.data.DataLoader(_BadRows(), batch_size=2))
+    assert theirs == [[0, 1], "KeyError", "KeyError", [6]]
+
+
 def _prefetch_threads():
     return [t for t in threading.enumerate() if t.name == "ember-data-prefetch"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import queue
 import threading
@@ -70,8 +71,9 @@ class DataLoader(Generic[T_co]):
     Batches come from ``batch_sampler`` (default: ``batch_size`` indices of ``sampler``, which defaults
     to a RandomSampler when ``shuffle`` else a SequentialSampler) and are built by ``collate_fn``
     (default ``default_collate``). With ``prefetch > 0`` a worker thread keeps up to ``prefetch``
-    batches ready in a queue while the loop body runs; an exception raised while loading re-raises in
-    the loop, and breaking out of the loop stops the thread. The thread's random draws (a dataset's augmentation)
+    batches ready in a queue while the loop body runs; an exception raised while loading a batch re-raises in
+    the loop (a ``next`` after it goes on with the following batch, as PyTorch's), and breaking out of the loop
+    stops the thread. The thread's random draws (a dataset's augmentation)
     come from a generator of its own, seeded from Ember's global one when iteration starts, so they repeat run
     after run whatever the loop body draws meanwhile, and it runs in the grad mode in effect when iteration starts (a
     loop under ``no_grad`` reads its dataset under no_grad). With ``num_workers > 0`` (as in PyTorch)
@@ -219,21 +221,55 @@ class DataLoader(Generic[T_co]):
         return self.collate_fn([self.dataset[i] for i in indices])
 
     def _map_batches(self, index_batches: Iterator) -> Iterator:
-        for indices in index_batches:
-            yield self._fetch(indices)
+        return _MapBatches(self, index_batches)
 
     def _stream_batches(self, samples: Iterator) -> Iterator:
-        if not self._batching:
-            yield from map(self.collate_fn, samples)
-            return
-        batch = []
-        for sample in samples:
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield self.collate_fn(batch)
-                batch = []
-        if batch and not self.drop_last:
-            yield self.collate_fn(batch)
+        return _StreamBatches(self, samples)
+
+
+class _MapBatches:
+    """The batches of a map-style dataset, one index batch per ``next``. A batch whose reading raises is skipped by
+    the next call, as PyTorch's loader goes on (a generator would end the epoch there)."""
+
+    def __init__(self, loader: DataLoader, index_batches: Iterator):
+        self._fetch, self._index_batches = loader._fetch, index_batches
+
+    def __iter__(self) -> _MapBatches:
+        return self
+
+    def __next__(self):
+        return self._fetch(next(self._index_batches))
+
+
+class _StreamBatches:
+    """The batches of an iterable dataset's stream (``batch_size`` samples collated, the short last one unless
+    ``drop_last``). A sample or collation that raises leaves the stream to the next call, as PyTorch's loader."""
+
+    def __init__(self, loader: DataLoader, samples: Iterator):
+        self._collate, self._samples, self._ended = loader.collate_fn, samples, False
+        self._size = loader.batch_size if loader._batching else None
+        self._drop_last = loader.drop_last
+
+    def __iter__(self) -> _StreamBatches:
+        return self
+
+    def __next__(self):
+        if self._ended:
+            raise StopIteration
+        if self._size is None:
+            return self._collate(next(self._samples))
+        batch = list(itertools.islice(self._samples, self._size))
+        if len(batch) < self._size:
+            self._ended = True
+            if not batch or self._drop_last:
+                raise StopIteration
+        return self._collate(batch)
+
+    def close(self) -> None:
+        """Close the dataset's iterator where it has ``close`` (a generator's ``finally`` runs now)."""
+        close = getattr(self._samples, "close", None)
+        if close is not None:
+            close()
 
 
 _BATCH, _END, _ERROR = 0, 1, 2
@@ -254,13 +290,14 @@ def _put(q: queue.Queue, stop: threading.Event, message: tuple) -> bool:
 
 def _fill(source: Iterator, q: queue.Queue, stop: threading.Event, seed: int,
           mode: GradMode | InferenceMode) -> None:
-    """The worker: pull batches from ``source`` until it ends, fails, or the consumer stops; its random draws come
-    from a generator of its own, seeded with ``seed``, and it records ops as the grad ``mode`` says."""
+    """The worker: pull batches from ``source`` until it ends or the consumer stops; its random draws come from a
+    generator of its own, seeded with ``seed``, and it records ops as the grad ``mode`` says."""
     try:
         with _random.own_generator(seed), mode:
             _fill_from(source, q, stop)
-    except BaseException as exc:  # handed to the consumer, which re-raises it
-        _put(q, stop, (_ERROR, exc))
+    except BaseException as exc:  # handed to the consumer, which re-raises it; the epoch ends there
+        if _put(q, stop, (_ERROR, exc)):
+            _put(q, stop, (_END, None))
     finally:
         close = getattr(source, "close", None)
         if close is not None:
@@ -270,11 +307,13 @@ def _fill(source: Iterator, q: queue.Queue, stop: threading.Event, seed: int,
 def _fill_from(source: Iterator, q: queue.Queue, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            batch = next(source)
+            message = (_BATCH, next(source))
         except StopIteration:
             _put(q, stop, (_END, None))
             return
-        if not _put(q, stop, (_BATCH, batch)):
+        except Exception as exc:  # this batch failed: re-raised by its next(); the following ones still come
+            message = (_ERROR, exc)
+        if not _put(q, stop, message):
             return
 
 
@@ -309,10 +348,13 @@ class _Prefetcher:
                 continue
         if kind == _BATCH:
             return value
+        if kind == _ERROR:  # as PyTorch's loader, the iterator goes on to the next batch after the exception
+            try:
+                raise value
+            finally:
+                value = None  # its traceback holds this frame: no cycle keeping the iterator (and its thread) alive
         self._done = True
         self._thread.join()
-        if kind == _ERROR:
-            raise value
         raise StopIteration
 
     def close(self) -> None:
@@ -320,6 +362,8 @@ class _Prefetcher:
         stuck dataset never hangs the program (the daemon thread is then left to finish on its own)."""
         self._done = True
         self._stop.set()
+        if threading.current_thread() is self._thread:  # the last reference went in the thread (a batch's exception)
+            return
         deadline = time.monotonic() + _JOIN_S
         while self._thread.is_alive() and time.monotonic() < deadline:
             try:

@@ -185,9 +185,12 @@ class WorkerIterator:
             kind, value = self._receive(seq)
             self._yielded += 1
             owner = self._owner.pop(seq)
-            if kind == _ERROR:
-                self.close()
-                raise value
+            if kind == _ERROR:  # as PyTorch's loader: the workers go on, and a next() gives the following batch
+                self._send()
+                try:
+                    raise value
+                finally:
+                    value = None  # its traceback holds this frame: no cycle keeping the iterator (and workers) alive
             if kind == _END:
                 self._active[owner] = False
                 self._send()  # the ended task's place goes to another worker, as in PyTorch
