@@ -547,6 +547,21 @@ def test_loader_errors_reraise_in_the_loop(prefetch):
     assert again == [[0.0, 1.0], [2.0, 3.0]]
 
 
+def test_loader_attributes_set_after_init_are_used_or_refused_as_torch():
+    # a collate_fn set afterwards was ignored for a TensorDataset (its batch read kept the default collation), and
+    # batch_size, drop_last, sampler... were taken and ignored; PyTorch uses the first and refuses the others
+    loader = DataLoader(TensorDataset(np.arange(5)), batch_size=2)
+    loader.collate_fn = lambda batch: [int(row[0]) for row in batch]
+    assert list(loader) == [[0, 1], [2, 3], [4]]
+    loader.collate_fn = default_collate
+    assert [b[0].tolist() for b in loader] == [[0, 1], [2, 3], [4]]
+    for name, value in [("batch_size", 3), ("drop_last", True), ("sampler", [0]), ("batch_sampler", [[0]]),
+                        ("dataset", TensorDataset(np.arange(2)))]:
+        with pytest.raises(ValueError, match=f"the {name} attribute should not be set after"):
+            setattr(loader, name, value)
+    assert loader.batch_size == 2 and len(loader) == 3
+
+
 class _BadRows(Dataset):
     def __len__(self):
         return 7

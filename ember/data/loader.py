@@ -145,6 +145,7 @@ class DataLoader(Generic[T_co]):
             if self._batching:
                 BatchSampler([], batch_size, drop_last)  # validates batch_size
             self._take = None
+            self._initialized = True
             return
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
@@ -161,6 +162,20 @@ class DataLoader(Generic[T_co]):
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self._take = _batch_reader(dataset) if self.collate_fn is default_collate else None
+        self._initialized = True
+
+    _FIXED = frozenset(("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers"))
+
+    def __setattr__(self, name: str, value) -> None:
+        """As PyTorch's: what the batches were built from cannot change after ``__init__`` (an error, not ignored);
+        a new ``collate_fn`` is used from the next iteration on (the TensorDataset batch read only with the default
+        collation)."""
+        if name in self._FIXED and self.__dict__.get("_initialized", False):
+            raise ValueError(f"DataLoader: the {name} attribute should not be set after the DataLoader is "
+                             "initialized; build a new DataLoader")
+        super().__setattr__(name, value)
+        if name == "collate_fn" and self.__dict__.get("_initialized", False):
+            self._take = None if self._iterable or value is not default_collate else _batch_reader(self.dataset)
 
     def __len__(self) -> int:
         if not self._iterable:
