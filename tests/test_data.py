@@ -562,6 +562,15 @@ def test_loader_attributes_set_after_init_are_used_or_refused_as_torch():
     assert loader.batch_size == 2 and len(loader) == 3
 
 
+@pytest.mark.parametrize("options", [{"prefetch": 0}, {"prefetch": 2}, {"num_workers": 2}])
+def test_len_of_the_loaders_iterator_is_its_batch_count_as_torch(options):
+    # len(iter(loader)), which PyTorch's iterators answer, was a TypeError ('_Prefetcher' has no len())
+    it = iter(DataLoader(TensorDataset(np.arange(10)), batch_size=3, **options))
+    assert len(it) == 4 and len(list(it)) == 4
+    torch = pytest.importorskip("torch")
+    assert len(iter(torch.utils.data.DataLoader(range(10), batch_size=3))) == 4
+
+
 class _BadRows(Dataset):
     def __len__(self):
         return 7

@@ -247,10 +247,13 @@ class _MapBatches:
     the next call, as PyTorch's loader goes on (a generator would end the epoch there)."""
 
     def __init__(self, loader: DataLoader, index_batches: Iterator):
-        self._fetch, self._index_batches = loader._fetch, index_batches
+        self._fetch, self._index_batches, self._loader = loader._fetch, index_batches, loader
 
     def __iter__(self) -> _MapBatches:
         return self
+
+    def __len__(self) -> int:
+        return len(self._loader)
 
     def __next__(self):
         return self._fetch(next(self._index_batches))
@@ -263,10 +266,13 @@ class _StreamBatches:
     def __init__(self, loader: DataLoader, samples: Iterator):
         self._collate, self._samples, self._ended = loader.collate_fn, samples, False
         self._size = loader.batch_size if loader._batching else None
-        self._drop_last = loader.drop_last
+        self._drop_last, self._loader = loader.drop_last, loader
 
     def __iter__(self) -> _StreamBatches:
         return self
+
+    def __len__(self) -> int:
+        return len(self._loader)
 
     def __next__(self):
         if self._ended:
@@ -343,12 +349,17 @@ class _Prefetcher:
         self._queue = queue.Queue(depth)
         self._stop = threading.Event()
         self._done = False
+        self._length = source.__len__
         self._thread = threading.Thread(target=_fill, args=(source, self._queue, self._stop, seed, mode),
                                         name="ember-data-prefetch", daemon=True)
         self._thread.start()
 
     def __iter__(self) -> _Prefetcher:
         return self
+
+    def __len__(self) -> int:
+        """The loader's number of batches, as ``len(iter(loader))`` in PyTorch."""
+        return self._length()
 
     def __next__(self):
         if self._done:

@@ -100,6 +100,7 @@ class WorkerIterator:
     def __init__(self, loader, index_batches, depth: int):
         context = loader.multiprocessing_context or multiprocessing.get_context()
         self._index_batches = index_batches  # None for an iterable dataset: the workers read their streams
+        self._length = loader.__len__
         self._timeout = loader.timeout
         self._results = context.Queue()
         self._tasks = [context.Queue() for _ in range(loader.num_workers)]
@@ -176,6 +177,10 @@ class WorkerIterator:
 
     def __iter__(self) -> WorkerIterator:
         return self
+
+    def __len__(self) -> int:
+        """The loader's number of batches, as ``len(iter(loader))`` in PyTorch."""
+        return self._length()
 
     def __next__(self):
         while not self._done:
