@@ -995,3 +995,29 @@ def test_random_split_reads_lengths_summing_to_1_as_fractions_as_torch(n, length
     if lengths == [1.5, -0.5]:
         with pytest.raises(ValueError, match="random_split: the fraction at index 0 is 1.5, not between 0 and 1"):
             random_split(range(n), lengths)
+
+
+def test_collate_with_a_map_of_leaf_types_collates_containers_as_pytorch():
+    # PyTorch's documented extension point: the import path was missing, and a map without the container
+    # types refused tuples and dicts ("no rule for samples of type tuple")
+    from ember.utils.data._utils.collate import collate, default_collate, default_collate_fn_map
+
+    def doubled(batch, *, collate_fn_map):
+        return ember.stack(batch, 0) * 2
+
+    batch = [(ember.ones(2), {"a": ember.zeros(1)}), (ember.ones(2), {"a": ember.ones(1)})]
+    pair = collate(batch, collate_fn_map={ember.Tensor: doubled})
+    np.testing.assert_array_equal(pair[0].numpy(), np.full((2, 2), 2.0))
+    np.testing.assert_array_equal(pair[1]["a"].numpy(), [[0.0], [2.0]])
+
+    class Point:
+        def __init__(self, v):
+            self.v = v
+
+    default_collate_fn_map[Point] = lambda batch, *, collate_fn_map: sum(p.v for p in batch)
+    try:
+        assert default_collate([(Point(1), 1.0), (Point(2), 2.0)])[0] == 3
+    finally:
+        del default_collate_fn_map[Point]
+    with pytest.raises(TypeError, match="no rule for samples of type Point"):
+        default_collate([Point(1)])

@@ -39,6 +39,11 @@ def collate(batch: Sequence, *, collate_fn_map: dict[type, CollateFn] | None = N
     for cls, fn in collate_fn_map.items():  # an abstract type the sample's class is registered with (a deque)
         if isinstance(elem, cls):
             return fn(batch, collate_fn_map=collate_fn_map)
+    # containers are collated field by field whatever the map holds, as PyTorch's collate (a map of leaf types)
+    if isinstance(elem, Mapping):
+        return _collate_mapping(batch, collate_fn_map=collate_fn_map)
+    if isinstance(elem, Sequence) and not isinstance(elem, (str, bytes)):
+        return _collate_sequence(batch, collate_fn_map=collate_fn_map)
     raise TypeError(
         f"collate: no rule for samples of type {type(elem).__name__}; register one in "
         "ember.data.collate_fn_map or pass collate_fn to the DataLoader"

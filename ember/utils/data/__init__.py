@@ -5,4 +5,4 @@
 
 from ember.data import *  # noqa: F403
 from ember.data import __all__  # noqa: F401
-from ember.utils.data import dataloader, dataset, distributed, sampler  # noqa: E402, F401  (PyTorch's submodules)
+from ember.utils.data import _utils, dataloader, dataset, distributed, sampler  # noqa: E402, F401  (PyTorch's submodules)
