@@ -32,7 +32,7 @@ from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import add_suffixes, format_array, get_printoptions
 from ember.grad_mode import OwnVersion, is_grad_enabled, keeps_tangent, mark_replaced
 from ember.memory_format import _channels_last_of
-from ember.ops.indexing import ints_first
+from ember.ops.indexing import ints_first, sequence_index
 from ember.ops.scatter_views import check_put_dtype
 from ember.ops.scatter_views import setitem as _replaced_item
 from ember.ops.unknown_size import UnknownSize
@@ -528,9 +528,10 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
 
     # --- indexing ---
     def __getitem__(self, index) -> Tensor:
-        return _ops.getitem(self, index)
+        return _ops.getitem(self, sequence_index(index))
 
     def __setitem__(self, index, value) -> None:
+        index = sequence_index(index)
         if value.__class__ is not Tensor and is_torch_tensor(value):
             value = Tensor(from_torch(value))  # (bfloat16 too, and one that requires grad, which NumPy refuses)
         if isinstance(value, Tensor) and value.dtype is not self.dtype and value.dtype != self.dtype:

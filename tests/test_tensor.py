@@ -436,6 +436,35 @@ def test_an_empty_list_and_a_0_d_boolean_tensor_index_as_in_pytorch():
     np.testing.assert_array_equal(y.numpy(), np.where(np.arange(4)[:, None] == 0, -1.0, a))
 
 
+def test_a_list_of_index_sequences_indexes_as_their_tuple_as_in_pytorch():
+    # x[[rows, cols]] was read as one 2-d index array (picking whole rows, shape (2, 3, 5)); PyTorch reads a short
+    # list holding sequences, tensors, slices, Ellipsis or None as the tuple of its items (with a warning)
+    a = np.arange(60.0).reshape(3, 4, 5)
+    x = ember.tensor(a, requires_grad=True)
+    cases = [
+        ([[0, 1], [1, 2]], a[[0, 1], [1, 2]]),
+        ([ember.tensor([0, 2]), ember.tensor([3, 1])], a[[0, 2], [3, 1]]),
+        ([range(3), [1, 2, 0]], a[range(3), [1, 2, 0]]),
+        ([0, slice(None), 1], a[0, :, 1]),
+        ([Ellipsis, None, 1], a[..., None, 1]),
+        ([0, [1, 2]], a[0, [1, 2]]),
+    ]
+    for index, expected in cases:
+        with pytest.warns(UserWarning, match="non-tuple sequence"):
+            np.testing.assert_array_equal(x[index].detach().numpy(), expected)
+    assert tuple(x[[0, 2]].shape) == (2, 4, 5)  # a list of integers stays one index array
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        x[[[0, 0], [1, 1]]].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0, 1], [2.0] * 5)
+    assert x.grad.numpy().sum() == 10.0
+    y = ember.tensor(a[0].copy())
+    with pytest.warns(UserWarning, match="non-tuple sequence"):
+        y[[[0, 1], [1, 2]]] = -1.0
+    expected = a[0].copy()
+    expected[[0, 1], [1, 2]] = -1.0
+    np.testing.assert_array_equal(y.numpy(), expected)
+
+
 def test_index_with_tensor_scalar():
     x = ember.tensor([10, 20, 30])
     assert x[ember.tensor(2)].item() == 30

@@ -46,6 +46,22 @@ def _byte_mask(array):
     return array
 
 
+def sequence_index(index):
+    """PyTorch's reading of a list index: a list shorter than 32 that holds a sequence, a Tensor, a slice, an
+    Ellipsis or None indexes as the tuple of its items (``x[[rows, cols]]`` is ``x[rows, cols]``), with
+    PyTorch's deprecation warning; other indexes are returned as they are."""
+    if index.__class__ is not list or len(index) >= 32:
+        return index
+    for item in index:
+        if (item is None or item is Ellipsis or isinstance(item, (list, tuple, range, slice, np.ndarray, TensorLike))
+                or is_torch_tensor(item)):
+            warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated; use "
+                          "x[tuple(seq)] instead of x[seq] (read as the tuple, as PyTorch reads it)", UserWarning,
+                          stacklevel=3)
+            return tuple(index)
+    return index
+
+
 def index_arrays(index, shape: tuple | None = None):
     """Normalise an index: Tensors become arrays and boolean masks become integer arrays. Given the indexed
     ``shape``, each mask is first checked to match the axes it covers (NumPy's rule, which the integer arrays
