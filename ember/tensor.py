@@ -72,16 +72,17 @@ _SEQUENCES = frozenset({list, tuple})
 
 
 def _element_dtype(source, found: np.ndarray) -> np.dtype | None:
-    """PyTorch's dtype for Python data holding NumPy scalars (each element's own dtype, Python numbers as the
-    default dtypes, promoted: ``[np.float64(1.5), 2.0]`` is float64, ``[np.int32(1), np.int32(2)]`` int32); None
+    """PyTorch's dtype for Python data holding NumPy scalars or tensors (each element's own dtype, Python numbers
+    as the default dtypes, promoted: ``[np.float64(1.5), 2.0]`` is float64, ``[np.int32(1), np.int32(2)]`` int32,
+    ``[ember.tensor(1.5, dtype=ember.float64)]`` float64); None
     for Python numbers alone (``found``'s kind decides) or other elements. Python ints past int64's range that
     NumPy held as floats are refused, as PyTorch refuses them."""
     level = [source]
     for _ in range(found.ndim):
         kinds = set(map(type, level))
         if not kinds <= _SEQUENCES:
-            if kinds == {np.ndarray}:  # a list of arrays: theirs, promoted
-                return reduce(_dtypes.promote_types, {a.dtype for a in level})
+            if all(k is np.ndarray or issubclass(k, Tensor) for k in kinds):  # a list of arrays or tensors: theirs
+                return reduce(_dtypes.promote_types, {as_dtype(a.dtype) for a in level})
             return None
         level = list(chain.from_iterable(level))
     types = set(map(type, level))
@@ -100,6 +101,8 @@ def _element_dtype(source, found: np.ndarray) -> np.dtype | None:
             element = _PYTHON_DEFAULTS["i" if kind is int else "b"]
         elif issubclass(kind, np.generic) and np.dtype(kind).kind in "biufc":
             element = np.dtype(kind)
+        elif issubclass(kind, Tensor):  # 0-d tensors: their own dtypes
+            element = reduce(_dtypes.promote_types, {v.dtype for v in level if v.__class__ is kind})
         else:
             return None
         dtype = element if dtype is None else _dtypes.promote_types(dtype, element)

@@ -48,6 +48,28 @@ def test_numpy_scalars_inside_lists_keep_their_dtypes(data, dtype):
     assert ember.tensor(data).dtype == dtype
 
 
+@pytest.mark.parametrize("make, dtype", [
+    (lambda: [ember.tensor(1.1, dtype=ember.float64), ember.tensor(2.2, dtype=ember.float64)], np.float64),
+    (lambda: [ember.tensor(1.1, dtype=ember.float64), 2], np.float64),
+    (lambda: [ember.tensor(1, dtype=ember.int32), ember.tensor(2, dtype=ember.int32)], np.int32),
+    (lambda: [ember.tensor(1, dtype=ember.int8), True], np.int8),
+    (lambda: [[ember.tensor(1, dtype=ember.int8)], [ember.tensor(2, dtype=ember.int16)]], np.int16),
+    (lambda: [ember.tensor(1.5, dtype=ember.float16), 2.5], np.float32),
+    (lambda: [ember.tensor(1 + 2j, dtype=ember.complex128)], np.complex128),
+    (lambda: [ember.tensor([1, 2], dtype=ember.int32), ember.tensor([3, 4], dtype=ember.int16)], np.int32),
+])
+def test_tensors_inside_lists_keep_their_dtypes(make, dtype):
+    # a list of 0-d tensors was the default dtype whatever theirs (float64 values rounded to float32, int32 made
+    # int64); PyTorch promotes each element's own dtype (torch.tensor([torch.tensor(1.1, dtype=torch.float64)])
+    # is float64)
+    data = make()
+    expected = np.array([[t.item() for t in row] if isinstance(row, list) else
+                         row.tolist() if isinstance(row, ember.Tensor) else row for row in data], dtype)
+    for made in (ember.tensor(data), ember.as_tensor(data)):
+        assert made.dtype == dtype
+        np.testing.assert_array_equal(made.numpy(), expected)
+
+
 def test_tensor_copies_its_data():
     a = np.zeros(3)
     t = ember.tensor(a)
