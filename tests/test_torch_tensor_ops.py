@@ -210,6 +210,24 @@ def test_one_argument_where_and_nonzero_give_torchs_indices():
         ember.where(ember.tensor(x > 0), 1.0)
 
 
+@pytest.mark.parametrize("dtype, number", [("int8", 1000), ("int8", 200), ("uint8", 256), ("int32", 2 ** 40)])
+def test_where_refuses_a_python_int_its_integer_dtype_cannot_hold_as_torch(dtype, number):
+    # where(c, int8 tensor, 1000) wrapped the number silently (picking -24); PyTorch refuses it
+    cond = np.array([True, False])
+    x = np.array([1, 2], dtype=dtype)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.where(torch.tensor(cond), torch.tensor(x), number)
+    for args in ((ember.tensor(x), number), (number, ember.tensor(x))):
+        with pytest.raises(RuntimeError, match=f"where: value {number} cannot be converted to {dtype}"):
+            ember.where(ember.tensor(cond), *args)
+    with pytest.raises(RuntimeError, match="where: value"):
+        ember.tensor(x).where(ember.tensor(cond), number)
+    # numbers that fit (and a negative one into uint8, which PyTorch wraps too) stay accepted
+    for fits in (127 if dtype == "int8" else 255, -1):
+        _same(ember.where(ember.tensor(cond), ember.tensor(x), fits),
+              torch.where(torch.tensor(cond), torch.tensor(x), fits), exact=True)
+
+
 # --- indexing by dimension ---------------------------------------------------------------------------------
 
 

@@ -13,7 +13,16 @@ from ember.backend.zeros import zeros_of
 from ember.ops import dispatch, lowering, special_kernels
 from ember.ops.autocast import FLOAT32
 from ember.ops.complex_parts import CONJ
-from ember.ops.convert import as_tensor, cast, constant, promote, promote_inexact, to_float, to_inexact
+from ember.ops.convert import (
+    as_tensor,
+    cast,
+    check_fill_value,
+    constant,
+    promote,
+    promote_inexact,
+    to_float,
+    to_inexact,
+)
 from ember.ops.dispatch import TensorLike
 from ember.ops.infer import (
     binary,
@@ -1124,7 +1133,11 @@ def where(condition, a=_ONE_ARGUMENT, b=_ONE_ARGUMENT) -> TensorLike | tuple:
         if a is not b:
             raise TypeError("where: give both a and b, or neither (the indices of the true elements)")
         return nonzero(condition, as_tuple=True)
+    numbers = [v for v in (a, b) if v.__class__ is int or isinstance(v, _np.integer)]
     a, b = promote(a, b)
+    if numbers and a.array.dtype.kind in "iu":  # a Python int the tensor's integer dtype cannot hold would wrap
+        for number in numbers:  # (1000 to -24 in int8): refused as PyTorch refuses it
+            check_fill_value("where", number, a.array.dtype)
     condition = as_tensor(condition, a)
     if condition.array.dtype != bool_:
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype}")
