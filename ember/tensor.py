@@ -114,11 +114,30 @@ class NotOneElementError(ValueError, RuntimeError):
     ``except RuntimeError`` (PyTorch's) catches too."""
 
 
+def _holds_one_element_tensors(data) -> bool:
+    """Whether Python data (nested lists or tuples) starts with a one-element tensor of one or more dimensions."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, Tensor) and not data.symbolic and data.array.ndim > 0 and data.array.size == 1
+
+
+def _as_numbers(data):
+    """``data`` with its one-element tensors 0-d (keeping their dtypes): PyTorch reads a tensor inside a list as
+    a number, so ``[tensor([1.5]), tensor([2.0])]`` has shape (2,), not NumPy's (2, 1)."""
+    if isinstance(data, (list, tuple)):
+        return [_as_numbers(item) for item in data]
+    if isinstance(data, Tensor) and not data.symbolic and data.array.ndim > 0 and data.array.size == 1:
+        return Tensor._make(data.array.reshape(()), None)
+    return data
+
+
 def _to_array(data, dtype, device: Device):
     """Copy ``data`` (Python numbers or lists, NumPy/CuPy arrays, Tensors) into a new array on ``device``."""
     if isinstance(data, Tensor):
         data = data.array
     if not hasattr(data, "dtype"):
+        if _holds_one_element_tensors(data):
+            data = _as_numbers(data)
         source = data
         try:
             data = np.array(data)

@@ -70,6 +70,19 @@ def test_tensors_inside_lists_keep_their_dtypes(make, dtype):
         np.testing.assert_array_equal(made.numpy(), expected)
 
 
+def test_one_element_tensors_inside_lists_are_numbers_as_in_pytorch():
+    # ember.tensor([loss_a, loss_b]) of shape-[1] tensors had NumPy's shape (2, 1); PyTorch reads a tensor inside a
+    # list as a number: shape (2,), each tensor's dtype kept
+    a, b = ember.tensor([1.5], dtype=ember.float64), ember.tensor([[2.25]], dtype=ember.float64)
+    for made in (ember.tensor([a, b]), ember.as_tensor((a, b))):
+        assert tuple(made.shape) == (2,) and made.dtype == np.float64
+        np.testing.assert_array_equal(made.numpy(), [1.5, 2.25])
+    assert tuple(ember.tensor([[a], [b]]).shape) == (2, 1)
+    assert ember.tensor([ember.tensor([1], dtype=ember.int32), 2]).tolist() == [1, 2]
+    torch = pytest.importorskip("torch")
+    assert tuple(torch.tensor([torch.tensor([1.5]), torch.tensor([[2.25]])]).shape) == (2,)
+
+
 def test_tensor_copies_its_data():
     a = np.zeros(3)
     t = ember.tensor(a)
