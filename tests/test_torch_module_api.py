@@ -1,6 +1,9 @@
 """Module methods PyTorch code calls: ``load_state_dict(assign=)``, extra state, ``get_parameter``/``get_buffer``/
 ``set_submodule``, ``modules(remove_duplicate=)``, ``share_memory``, ``to_empty``, ``type``; against torch."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -200,3 +203,44 @@ def test_a_name_that_is_no_string_is_a_type_error_as_torch():
             m.add_module(3, lib.nn.Linear(1, 1))
         with pytest.raises(KeyError):
             m.add_module("a.b", lib.nn.Linear(1, 1))
+
+
+def test_writes_into_the_tables_are_what_attributes_read():
+    # model surgery as PyTorch code does it (model._modules[name] = new_layer, del module._parameters[name]); reading
+    # the attribute afterwards gave the replaced entry
+    results = []
+    for lib in (ember, torch):
+        net = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2)).eval()
+        net._modules["1"] = lib.nn.Tanh()
+        net[0]._parameters["weight"] = lib.nn.Parameter(lib.ones(2, 2))
+        net[0]._parameters["bias"] = lib.nn.Parameter(lib.full((2,), 0.25))
+        net[0]._buffers["scale"] = lib.ones(1)
+        y = net(lib.tensor(np.array([[0.5, -1.0]], np.float32)))
+        del net[0]._parameters["bias"]
+        results.append((y.detach().numpy(), type(net[1]).__name__, net[0].weight.detach().numpy(),
+                        hasattr(net[0], "bias"), net[0].scale.numpy(), list(net.state_dict())))
+        net[0]._parameters.pop("weight")
+        net[0]._buffers.clear()
+        results[-1] += (hasattr(net[0], "weight"), hasattr(net[0], "scale"))
+    mine, theirs = results
+    np.testing.assert_allclose(mine[0], theirs[0], rtol=1e-6)
+    assert mine[1:2] + mine[3:4] + mine[5:] == theirs[1:2] + theirs[3:4] + theirs[5:]
+    np.testing.assert_array_equal(mine[2], theirs[2])
+    np.testing.assert_array_equal(mine[4], theirs[4])
+
+
+def test_a_jit_trace_sees_a_layer_written_into_the_table():
+    net = ember.nn.Sequential(ember.nn.Linear(2, 2), ember.nn.ReLU()).eval()
+    traced = ember.jit(net)
+    x = ember.tensor(np.array([[0.5, -1.0]], np.float32))
+    with ember.no_grad():
+        traced(x)
+        net._modules["1"] = ember.nn.Tanh()
+        np.testing.assert_array_equal(traced(x).numpy(), ember.tanh(net[0](x)).numpy())
+
+
+def test_tables_follow_their_module_through_copies():
+    net = ember.nn.Sequential(ember.nn.Linear(2, 2))
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        twin._modules["0"] = ember.nn.ReLU()
+        assert type(twin[0]).__name__ == "ReLU" and type(net[0]).__name__ == "Linear"

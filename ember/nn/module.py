@@ -1,13 +1,15 @@
 """Module: the base class of layers and models, and the containers Sequential, ModuleList, ModuleDict.
 
 A Module finds its parameters, buffers and submodules by attribute assignment. Each is kept in an
-ordered dict (``_parameters``, ``_buffers``, ``_modules``) and also in the instance ``__dict__``, so
-reading ``self.weight`` inside ``forward`` is a plain attribute lookup with no Python-level overhead.
+ordered dict (``_parameters``, ``_buffers``, ``_modules``) and also in the instance ``__dict__`` (which the tables keep
+in step when they are written directly), so reading ``self.weight`` inside ``forward`` is a plain attribute lookup
+with no Python-level overhead.
 """
 
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
@@ -104,6 +106,58 @@ class _CallProperty(property):
         return self.fget(module)(*args, **kwargs)
 
 
+class _Entries(OrderedDict):
+    """A module's ``_parameters``, ``_buffers`` or ``_modules`` table, kept in step with the instance ``__dict__``
+    that ``module.name`` reads: PyTorch code writes these tables directly (``model._modules[name] = new_layer``,
+    ``del module._parameters[name]``), and reading the attribute then gives the new entry, as in PyTorch."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Module | None = None, items: Iterable = ()) -> None:
+        self._owner = None if owner is None else weakref.ref(owner)
+        super().__init__(items)
+
+    def __setitem__(self, key: str, value) -> None:
+        if key in self and self[key] is not value:  # an entry replaced: a jit trace that read it is stale
+            traced_state.changed()
+        super().__setitem__(key, value)
+        owner = self._owner and self._owner()
+        if owner is not None:
+            owner.__dict__[key] = value
+            if isinstance(value, Tensor):
+                mark_state(value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        traced_state.changed()
+        owner = self._owner and self._owner()
+        if owner is not None:
+            owner.__dict__.pop(key, None)
+
+    def pop(self, key: str, *default):
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self, last: bool = True) -> tuple:
+        if not self:
+            raise KeyError("dictionary is empty")
+        key = next(reversed(self)) if last else next(iter(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def __reduce__(self):
+        # a copy or an unpickled table is bound to its module by Module.__setstate__ (a weakref does not pickle)
+        return type(self), (), None, None, iter(self.items())
+
+
 class Module:
     """Base class for all layers and models: subclasses assign parameters and submodules in
     ``__init__`` and compute the output in ``forward``.
@@ -133,10 +187,10 @@ class Module:
 
     def __init__(self) -> None:
         _setattr(self, "training", True)
-        _setattr(self, "_parameters", OrderedDict())
-        _setattr(self, "_buffers", OrderedDict())
+        _setattr(self, "_parameters", _Entries(self))
+        _setattr(self, "_buffers", _Entries(self))
         _setattr(self, "_non_persistent_buffers", set())
-        _setattr(self, "_modules", OrderedDict())
+        _setattr(self, "_modules", _Entries(self))
         _setattr(self, "_forward_pre_hooks", OrderedDict())
         _setattr(self, "_forward_hooks", OrderedDict())
         _setattr(self, "_hooked", False)
@@ -402,13 +456,21 @@ class Module:
         them marks them, so ``ember.jit`` reads them on every call (a frozen copy's weights were folded into the
         compiled code as constants, and ``load_state_dict`` into the copy went unseen)."""
         self.__dict__.update(state)
-        for table in ("_parameters", "_buffers"):
-            for t in state.get(table, {}).values():
-                if t is not None:
-                    mark_state(t)
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = state.get(table)
+            if entries is None:
+                continue
+            if not isinstance(entries, _Entries):  # (an older pickle's)
+                _setattr(self, table, _Entries(self, entries.items()))
+            elif entries._owner is None:  # (a copy's; a shallow copy shares its original's)
+                entries._owner = weakref.ref(self)
+            if table != "_modules":
+                for t in entries.values():
+                    if t is not None:
+                        mark_state(t)
 
     def __getattr__(self, name: str):
-        # Only reached when ``name`` is not in __dict__, e.g. after someone wrote to _parameters directly.
+        # Only reached when ``name`` is not in __dict__, e.g. in a module sharing another's tables (a ScriptModule).
         d = self.__dict__
         for table in ("_parameters", "_buffers", "_modules"):
             entries = d.get(table)
@@ -418,8 +480,10 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         if name in self._parameters or name in self._buffers or name in self._modules:
-            self._forget(name)
-        object.__delattr__(self, name)
+            self._forget(name)  # (its tables drop the attribute too)
+            self.__dict__.pop(name, None)
+        else:
+            object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or a None placeholder, e.g. an absent bias) under ``name``."""

@@ -100,8 +100,7 @@ def spectral_norm(module, name: str = "weight", n_power_iterations: int = 1, eps
     h, w = as_matrix(weight.detach(), dim).shape
     with no_grad():
         u, v = _unit_vector(h, weight, eps), _unit_vector(w, weight, eps)
-    del module._parameters[name]
-    object.__delattr__(module, name)
+    del module._parameters[name]  # (the attribute goes with it)
     module.register_parameter(name + "_orig", weight)
     setattr(module, name, weight.detach())
     module.register_buffer(name + "_u", u)

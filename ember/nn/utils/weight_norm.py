@@ -68,12 +68,11 @@ def weight_norm(module, name: str = "weight", dim: int | None = 0):
     fn = WeightNorm(name, dim)
     if fn.dim != -1:
         _axis(fn.dim, weight.ndim, "weight_norm")
-    del module._parameters[name]
+    del module._parameters[name]  # (the attribute goes with it)
     with no_grad():
         g = norm_except_dim(weight, fn.dim)
     module.register_parameter(name + "_g", Parameter(g.array.copy()))
     module.register_parameter(name + "_v", Parameter(weight.array))
-    object.__delattr__(module, name)
     setattr(module, name, fn.compute_weight(module))
     module.register_forward_pre_hook(fn)
     return module
