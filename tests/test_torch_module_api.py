@@ -244,3 +244,23 @@ def test_tables_follow_their_module_through_copies():
     for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         twin._modules["0"] = ember.nn.ReLU()
         assert type(twin[0]).__name__ == "ReLU" and type(net[0]).__name__ == "Linear"
+
+
+def test_a_module_returning_chunks_gets_its_backward_hooks():
+    # chunk and split returned lists, which a module's backward hooks do not look into: the hooks never ran
+    seen = []
+    for lib in (ember, torch):
+        class Halves(lib.nn.Module):
+            def forward(self, x):
+                return x.chunk(2) if len(seen) % 2 == 0 else lib.split(x, [1, 3])
+
+        for _ in range(2):
+            grads = []
+            halves = Halves()
+            halves.register_full_backward_hook(lambda m, gi, go, grads=grads: grads.append(gi[0].numpy().tolist()))
+            x = lib.tensor(np.array([1.0, 2.0, 3.0, 4.0]), requires_grad=True)
+            parts = halves(x)
+            (parts[0] * 3).sum().backward()
+            seen.append((type(parts).__name__, grads))
+    assert seen[:2] == seen[2:]
+    assert seen[0] == ("tuple", [[3.0, 3.0, 0.0, 0.0]]) and seen[1] == ("tuple", [[3.0, 0.0, 0.0, 0.0]])

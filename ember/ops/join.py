@@ -105,10 +105,10 @@ def stack(tensors, axis: int = 0) -> TensorLike:
     return concat([unsqueeze(t, axis) for t in tensors], axis=axis)
 
 
-def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> list:
+def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> tuple:
     """Split along ``axis`` into parts of ``split_size_or_sections`` elements (an int; the last part may be
-    smaller) or into parts of the given sizes (a list), like ``torch.split``. For a number of equal parts
-    use ``chunk``."""
+    smaller) or into parts of the given sizes (a list), like ``torch.split``, whose tuple it returns (a module
+    returning it gets its backward hooks, as PyTorch's). For a number of equal parts use ``chunk``."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
     if x.ndim == 0:
@@ -130,11 +130,11 @@ def split(x: TensorLike, split_size_or_sections, axis: int = 0) -> list:
     for size in sizes:
         parts.append(_slice_axis(x, axis, start, start + size))
         start += size
-    return parts
+    return tuple(parts)
 
 
-def chunk(x: TensorLike, chunks: int, axis: int = 0) -> list:
-    """Split into ``chunks`` parts of equal size (the last may be smaller), like ``torch.chunk``."""
+def chunk(x: TensorLike, chunks: int, axis: int = 0) -> tuple:
+    """Split into ``chunks`` parts of equal size (the last may be smaller), like ``torch.chunk``: a tuple."""
     x = as_tensor(x)
     spec = [Spec(x.shape, x.dtype)]
     chunks = as_int("chunk", chunks, "chunks", spec)

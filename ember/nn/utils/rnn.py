@@ -358,4 +358,4 @@ def _padding_row(like: Tensor, value: float) -> Tensor:
 
 
 def _split(rows: Tensor, lengths: np.ndarray) -> list[Tensor]:
-    return [rows] if lengths.size == 1 else ops.split(rows, lengths.tolist(), axis=0)
+    return [rows] if lengths.size == 1 else list(ops.split(rows, lengths.tolist(), axis=0))
