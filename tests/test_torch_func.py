@@ -411,3 +411,15 @@ def test_stack_module_state_keeps_a_frozen_parameter_frozen_as_torch():
     models[0].weight.requires_grad_(True)
     with pytest.raises(ValueError, match="weight"):
         stack_module_state(models)
+
+
+def test_functional_call_fills_a_parameter_registered_as_none():
+    # Linear(bias=False)'s bias was refused ("has no parameter or buffer"); PyTorch's functional_call uses the value
+    x = RNG.normal(size=(3, 2))
+    outs = []
+    for lib, call in ((ember, functional_call), (torch, torch.func.functional_call)):
+        layer = lib.nn.Linear(2, 2, bias=False).double()
+        values = {"weight": lib.tensor(np.array([[1.0, 2.0], [0.5, -1.0]])), "bias": lib.tensor(np.array([1.0, -2.0]))}
+        outs.append(call(layer, values, (lib.tensor(x),)).detach().numpy())
+        assert layer.bias is None
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from ember import ops
 from ember.nn.module import Module
 
@@ -20,6 +22,16 @@ def _owner(module: Module, name: str) -> tuple[Module, str]:
     if attr not in owner._parameters and attr not in owner._buffers:
         raise KeyError(attr)
     return owner, attr
+
+
+def _placeholder(module: Module, name: str) -> bool:
+    """Whether ``name`` is a parameter or buffer registered as None (``Linear(bias=False)``'s bias), which
+    ``functional_call`` fills in as PyTorch's does."""
+    try:
+        _owner(module, name)
+    except KeyError:
+        return False
+    return True
 
 
 def _tied_values(known: dict, given: dict) -> dict:
@@ -52,11 +64,11 @@ def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwarg
         given.update(d)
     known = dict(module.named_parameters(remove_duplicate=False))
     known.update(dict(module.named_buffers(remove_duplicate=False)))
-    unexpected = sorted(set(given) - set(known))
+    unexpected = sorted(name for name in set(given) - set(known) if not _placeholder(module, name))
     if unexpected:
         raise ValueError(f"functional_call: {type(module).__name__} has no parameter or buffer {unexpected}")
-    if tie_weights:
-        by_identity = _tied_values(known, given)
+    if tie_weights:  # (a None placeholder, such as an absent bias, is tied to nothing)
+        by_identity = _tied_values(known, {name: value for name, value in given.items() if name in known})
         for name, original in known.items():
             if name not in given and id(original) in by_identity and original is not None:
                 given[name] = by_identity[id(original)]
@@ -70,13 +82,14 @@ def functional_call(module: Module, parameter_and_buffer_dicts, args=None, kwarg
             owner, attr = _owner(module, name)
             table = owner._parameters if attr in owner._parameters else owner._buffers
             swapped.append((owner, attr, table, table[attr], owner.__dict__.get(attr)))
-            table[attr] = value
+            # (the plain dict write: a swap for one call is no change of the module that jit traces must see)
+            OrderedDict.__setitem__(table, attr, value)
             owner.__dict__[attr] = value
         args = () if args is None else (args if isinstance(args, tuple) else (args,))
         return module(*args, **(kwargs or {}))
     finally:
         for owner, attr, table, old, old_attr in reversed(swapped):
-            table[attr] = old
+            OrderedDict.__setitem__(table, attr, old)
             if old_attr is None:
                 owner.__dict__.pop(attr, None)
             else:
