@@ -111,3 +111,49 @@ def test_vector_products_of_a_custom_function():
     for name in ("vjp", "jvp"):
         _same(getattr(EF, name)(lambda x: OURS.apply(x, 0.5)[0], a, va),
               getattr(TF, name)(lambda x: THEIRS.apply(x, 0.5)[0], ta, tva), where=name)
+
+
+def _with_jvp(lib):
+    """A Function whose ``jvp`` (3 x^2 t for x^3) disagrees with its backward (a surrogate 2 x g, as a
+    straight-through-style estimator has): forward mode must run the ``jvp``, reverse mode the backward."""
+
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(x, k):
+            return x ** 3 * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.save_for_forward(inputs[0])
+            ctx.k = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2 * x * ctx.k, None
+
+        @staticmethod
+        def jvp(ctx, tx, tk):
+            (x,) = ctx.saved_tensors
+            return tx * 3 * x ** 2 * ctx.k
+
+    return Cube
+
+
+def test_forward_mode_runs_a_functions_jvp():
+    (a, va), (ta, tva) = _both(A, VA)
+    ours, theirs = _with_jvp(ember), _with_jvp(torch)
+    _same(ember.func.jvp(lambda x: ours.apply(x, 2.0).sin(), (a,), (va,)),
+          torch.func.jvp(lambda x: theirs.apply(x, 2.0).sin(), (ta,), (tva,)), where="func.jvp")
+    with ember.autograd.forward_ad.dual_level(), torch.autograd.forward_ad.dual_level():
+        got = ember.autograd.forward_ad.unpack_dual(ours.apply(ember.autograd.forward_ad.make_dual(a, va), 2.0))
+        want = torch.autograd.forward_ad.unpack_dual(theirs.apply(torch.autograd.forward_ad.make_dual(ta, tva), 2.0))
+        _same(got.tangent, want.tangent, where="forward_ad")
+    # reverse over forward: the jvp's own ops differentiate
+    _same(ember.func.grad(lambda x: ember.func.jvp(lambda y: ours.apply(y, 2.0), (x,), (va,))[1].sum())(a),
+          torch.func.grad(lambda x: torch.func.jvp(lambda y: theirs.apply(y, 2.0), (x,), (tva,))[1].sum())(ta),
+          where="grad of jvp")
+    a = a.detach().requires_grad_()
+    ours.apply(a, 2.0).sum().backward()
+    _same(a.grad, 4 * a.detach(), where="backward")

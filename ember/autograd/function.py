@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from ember import grad_mode
-from ember.autograd.tape import Node, building_graph, node_class
+from ember.autograd.tape import Node, building_graph, grad, node_class
 from ember.backend.devices import array_module
 from ember.grad_mode import ExactGradMode, is_grad_enabled, mark_written, memory_written
 from ember.grad_mode import thread_mode as _mode
@@ -37,6 +37,8 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self.materialize_grads = True
         self._saved: tuple = ()
+        self._saved_forward: tuple | None = None  # (save_for_forward's, which saved_tensors gives inside jvp)
+        self._in_jvp = False
         self._inputs: tuple = ()  # the Tensor arguments, as the tape reads them
         self._dirty: tuple = ()
         self._non_differentiable: tuple = ()
@@ -50,11 +52,20 @@ class FunctionCtx:
                                 f"at position {i}; keep other values as attributes of ctx")
         self._saved = tensors
 
+    def save_for_forward(self, *tensors) -> None:
+        """Keep ``tensors`` (Tensors or None) for the ``jvp``, which reads them as ``saved_tensors``."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"{self._name}: save_for_forward takes Tensors or None, got {type(t).__name__} "
+                                f"at position {i}; keep other values as attributes of ctx")
+        self._saved_forward = tensors
+
     @property
     def saved_tensors(self) -> tuple:
-        """What ``save_for_backward`` kept; an error if one was changed in place after the call (PyTorch's version
-        check), as the backward would read the new values."""
-        saved = tuple(t.get() if t.__class__ is _SavedOutput else t for t in self._saved)
+        """What ``save_for_backward`` kept (inside ``jvp``, what ``save_for_forward`` kept); an error if one was
+        changed in place after the call (PyTorch's version check), as the backward would read the new values."""
+        saved = self._saved if self._saved_forward is None or not self._in_jvp else self._saved_forward
+        saved = tuple(t.get() if t.__class__ is _SavedOutput else t for t in saved)
         seq = self._seq
         if seq is not None and grad_mode.last_write > seq:
             for t in saved:
@@ -87,7 +98,9 @@ class Function:
 
     Subclasses define ``forward(ctx, *args, **kwargs)`` (or ``forward(*args, **kwargs)`` with
     ``setup_context(ctx, inputs, output)``) and ``backward(ctx, *grad_outputs)`` as staticmethods, returning
-    one gradient per forward argument (None for a non-Tensor one), and are called as ``Fn.apply(*args)``:
+    one gradient per forward argument (None for a non-Tensor one), and are called as ``Fn.apply(*args)``. An
+    optional ``jvp(ctx, *tangents)`` is what forward mode (``forward_ad``, ``ember.func.jvp``, ``jacfwd``) runs, with
+    ``ctx.save_for_forward``'s tensors as ``saved_tensors``; without one, forward mode differentiates the backward:
 
     >>> class Exp(ember.autograd.Function):
     ...     @staticmethod
@@ -105,6 +118,7 @@ class Function:
     forward = staticmethod(_abstract)
     backward = staticmethod(_abstract)
     setup_context = staticmethod(_abstract)
+    jvp = staticmethod(_abstract)
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError(f"{type(self).__name__}: call a Function through its class, as "
@@ -210,11 +224,38 @@ class _Call:
 
     def vjp(self, node, slots: _Slots) -> tuple:
         grads = slots.grads
+        if _mode.through_tangents and self.fn.jvp is not _abstract:
+            return self._checked(self._transposed_jvp(grads))
         if self.ctx.materialize_grads:
             grads = [Tensor._make(out[2].zeros(out[0], out[1]), None) if g is None and out is not None else g
                      for g, out in zip(grads, self.outputs)]
         result = self.fn.backward(self.ctx, *grads)
         return self._checked(result if isinstance(result, tuple) else (result,))
+
+    def _transposed_jvp(self, grads: list) -> tuple:
+        """The vjp a tangent pass takes, from the Function's ``jvp`` rather than its backward (forward mode runs the
+        ``jvp``, as PyTorch's): the ``jvp`` is linear in its tangents, so its gradient with respect to them,
+        weighted by ``grads``, is ``J^T grads``, recorded (the pass differentiates it with respect to ``grads``)."""
+        leaves = [Tensor._make(array_module(a.array).zeros_like(a.array), None).requires_grad_()
+                  if isinstance(a, Tensor) and a.requires_grad else None for a in self.args]
+        ctx = self.ctx
+        with ExactGradMode(True):
+            # (zeros for a Tensor input without a tangent, None for another value, as PyTorch passes; the tangents
+            # given are recorded copies of the leaves, which a jvp may change in place for an input marked dirty)
+            tangents = [t.clone() if t is not None else Tensor._make(array_module(a.array).zeros_like(a.array), None)
+                        if isinstance(a, Tensor) else None for t, a in zip(leaves, self.args)]
+            ctx._in_jvp = True
+            try:
+                result = self.fn.jvp(ctx, *tangents)
+            finally:
+                ctx._in_jvp = False
+            result = result if isinstance(result, tuple) else (result,)
+            pairs = [(t, g) for t, g in zip(result, grads)
+                     if isinstance(t, Tensor) and t.requires_grad and g is not None]
+            wanted = [t for t in leaves if t is not None]
+            pulled = iter(grad([t for t, _ in pairs], wanted, [g for _, g in pairs], retain_graph=True,
+                               create_graph=True, allow_unused=True) if pairs else [None] * len(wanted))
+        return tuple(next(pulled) if t is not None else None for t in leaves)
 
     def _checked(self, result: tuple) -> tuple:
         """The gradients for the tape's inputs (the Tensor arguments), after PyTorch's checks."""
@@ -297,6 +338,8 @@ def _record(fn, ctx: FunctionCtx, args: tuple, output):
         results.append(t)
     if ctx._saved:
         ctx._saved = tuple(_SavedOutput(t) if id(t) in adopted else t for t in ctx._saved)
+    if ctx._saved_forward:
+        ctx._saved_forward = tuple(_SavedOutput(t) if id(t) in adopted else t for t in ctx._saved_forward)
     return results[0] if single else tuple(results)
 
 
