@@ -3,8 +3,9 @@
 ``grad``, ``grad_and_value``, ``vjp``, ``jvp``, ``jacrev``, ``jacfwd`` and ``hessian`` return functions; they
 nest (``grad(grad(f))``) because an inner transform records its own backward when its inputs take part in an
 outer one. ``vmap`` maps a function over a dimension by calling it once per element and stacking the results
-(the values and gradients PyTorch's batching rules give, at a per-element cost). ``functional_call`` runs a
-module with parameters and buffers given in a dict.
+(the values and gradients PyTorch's batching rules give, at a per-element cost). ``linearize`` gives a function's
+value and its Jacobian-vector product at fixed primals. ``functional_call`` runs a module with parameters and
+buffers given in a dict.
 
 >>> params = dict(model.named_parameters())
 >>> grads = ember.func.grad(lambda p, x, y: F.mse_loss(functional_call(model, p, (x,)), y))(params, x, y)
@@ -28,8 +29,8 @@ from ember.nn.utils.stateless import functional_call, stack_module_state
 from ember.tensor import Tensor
 
 __all__ = [
-    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state", "vjp",
-    "vmap",
+    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
+    "stack_module_state", "vjp", "vmap",
 ]
 
 
@@ -240,50 +241,85 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
     return (value, vjp_fn, _detached(aux, nested)) if has_aux else (value, vjp_fn)
 
 
+def _linearized(what: str, func: Callable, primals: tuple, has_aux: bool):
+    """``func`` called once at ``primals`` and its vjp taken at a probe cotangent u, recorded: the vjp is linear in
+    u, so its own vjp with tangents as cotangents, at any u, is J tangents (``_pushed``). Returns (the output's
+    leaves, its rebuild, aux, whether an outer transform records, the vjp's pieces)."""
+    trees = [_flatten(p) for p in primals]
+    nested = any(_nested(leaves) for leaves, _ in trees)
+    tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
+    flat = [leaf for fresh in tracked for leaf in fresh]
+    with grad_mode.forward_mode(True):  # (no_grad blocks in func still carry tangents, as in PyTorch)
+        out, aux = _split_aux(what, func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
+        outs, out_build = _flatten(out)
+        _tensors(what, outs)
+        nested = nested or _reaches_outside(outs, flat)
+        # (an output that does not require grad, an integer one included, has a zero tangent)
+        live = [(o, _probe_cotangent(o)) for o in outs if o.requires_grad]
+        pulled = []
+        if live:
+            with grad_mode.tangent_pass():  # (it goes through the no_grad blocks' nodes)
+                pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
+                                        allow_unused=True, materialize_grads=True)
+    return outs, out_build, aux, nested, (live, pulled)
+
+
+def _tangent_leaves(what: str, primals: tuple, tangents: tuple) -> list:
+    """The tangents' leaves, checked against the primals (one structure, the same shapes)."""
+    p_leaves, _ = _flatten(primals)
+    t_leaves, _ = _flatten(tangents)
+    _tensors(what, p_leaves)
+    _tensors(what, t_leaves)
+    if len(p_leaves) != len(t_leaves) or _structure(primals) != _structure(tangents):
+        raise ValueError(f"{what}: primals and tangents must have one structure (the same nesting and dict keys, in "
+                         f"order), got {len(p_leaves)} primals and {len(t_leaves)} tangents in "
+                         f"{_structure(primals)} and {_structure(tangents)}")
+    for p, t in zip(p_leaves, t_leaves):
+        if tuple(p.shape) != tuple(t.shape):
+            raise ValueError(f"{what}: a tangent of shape {list(t.shape)} for a primal of shape {list(p.shape)}")
+    return t_leaves
+
+
+def _pushed(t_leaves: list, outs: list, vjp_parts: tuple, nested: bool, retain: bool) -> list:
+    """J tangents for each output leaf: the vjp of ``_linearized``'s recorded vjp with the tangents as
+    cotangents (for complex primals too, where a sum of g * t would be a complex scalar)."""
+    live, pulled = vjp_parts
+    products = [zeros_like(o) for o in outs]
+    pairs = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, t in zip(pulled, t_leaves) if g.requires_grad]
+    if pairs:
+        with grad_mode.forward_mode(True), grad_mode.tangent_pass():
+            pushed = iter(_autograd_grad([g for g, _ in pairs], [u for _, u in live], [t for _, t in pairs],
+                                         retain_graph=retain or nested, create_graph=nested, allow_unused=True,
+                                         materialize_grads=True))
+            products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
+    return [p if nested else p.detach() for p in products]
+
+
 def jvp(func: Callable, primals, tangents, has_aux: bool = False):
     """(``func(*primals)``, the Jacobian-vector product with ``tangents``[, aux]); ``primals`` and ``tangents``
     are tuples of one structure. Computed as the vjp of a vjp (two reverse passes: the vjp is linear in its
     cotangent u, so its own vjp with the tangents as cotangents, at any u, is J tangents)."""
     if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
         raise TypeError("jvp: primals and tangents must be tuples")
-    trees = [_flatten(p) for p in primals]
-    t_leaves, _ = _flatten(tangents)
-    p_leaves = [leaf for leaves, _ in trees for leaf in leaves]
-    _tensors("jvp", p_leaves)
-    _tensors("jvp", t_leaves)
-    if len(p_leaves) != len(t_leaves) or _structure(primals) != _structure(tangents):
-        raise ValueError(f"jvp: primals and tangents must have one structure (the same nesting and dict keys, in "
-                         f"order), got {len(p_leaves)} primals and {len(t_leaves)} tangents in "
-                         f"{_structure(primals)} and {_structure(tangents)}")
-    for p, t in zip(p_leaves, t_leaves):
-        if tuple(p.shape) != tuple(t.shape):
-            raise ValueError(f"jvp: a tangent of shape {list(t.shape)} for a primal of shape {list(p.shape)}")
-    nested = _nested(p_leaves) or _nested(t_leaves)
-    tracked = [[_track(leaf) for leaf in leaves] for leaves, _ in trees]
-    flat = [leaf for fresh in tracked for leaf in fresh]
-    with grad_mode.forward_mode(True):  # (no_grad blocks in func still carry tangents, as in PyTorch)
-        out, aux = _split_aux("jvp", func(*[build(fresh) for fresh, (_, build) in zip(tracked, trees)]), has_aux)
-        outs, out_build = _flatten(out)
-        _tensors("jvp", outs)
-        nested = nested or _reaches_outside(outs, flat)
-        # (an output that does not require grad, an integer one included, has a zero tangent)
-        live = [(o, _probe_cotangent(o)) for o in outs if o.requires_grad]
-        products = [zeros_like(o) for o in outs]
-        if live:
-            with grad_mode.tangent_pass():  # (it goes through the no_grad blocks' nodes)
-                pulled = _autograd_grad([o for o, _ in live], flat, [u for _, u in live], create_graph=True,
-                                        allow_unused=True, materialize_grads=True)
-                # (the vjp of the vjp with the tangents as cotangents: for complex primals too, where a sum of g * t
-                # would be a complex scalar)
-                pairs = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, t in zip(pulled, t_leaves)
-                         if g.requires_grad]
-                if pairs:
-                    pushed = iter(_autograd_grad([g for g, _ in pairs], [u for _, u in live], [t for _, t in pairs],
-                                                 create_graph=nested, allow_unused=True, materialize_grads=True))
-                    products = [next(pushed) if o.requires_grad else p for o, p in zip(outs, products)]
+    t_leaves = _tangent_leaves("jvp", primals, tangents)
+    outs, out_build, aux, nested, parts = _linearized("jvp", func, primals, has_aux)
+    nested = nested or _nested(t_leaves)
+    products = out_build(_pushed(t_leaves, outs, parts, nested, retain=False))
     value = out_build([o if nested else o.detach() for o in outs])
-    products = out_build([p if nested else p.detach() for p in products])
     return (value, products, _detached(aux, nested)) if has_aux else (value, products)
+
+
+def linearize(func: Callable, *primals) -> tuple:
+    """(``func(*primals)``, ``jvp_fn``): ``jvp_fn(*tangents)``, tangents shaped as the primals, gives the
+    Jacobian-vector product at ``primals`` (``torch.func.linearize``), from the one recorded call of ``func``."""
+    _tensors("linearize", _flatten(primals)[0])
+    outs, out_build, _, nested, parts = _linearized("linearize", func, primals, False)
+
+    def jvp_fn(*tangents):
+        t_leaves = _tangent_leaves("linearize", primals, tangents)
+        return out_build(_pushed(t_leaves, outs, parts, nested or _nested(t_leaves), retain=True))
+
+    return out_build([o if nested else o.detach() for o in outs]), jvp_fn
 
 
 def jacrev(func: Callable, argnums=0, has_aux: bool = False, *, chunk_size=None) -> Callable:

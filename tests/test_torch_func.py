@@ -14,6 +14,7 @@ from ember.func import (
     jacfwd,
     jacrev,
     jvp,
+    linearize,
     stack_module_state,
     vjp,
     vmap,
@@ -157,6 +158,27 @@ def test_vjp_and_jvp_match_torch():
         fn_e(ember.ones(3))
     with pytest.raises(ValueError, match="tangent of shape"):
         jvp(lambda x: x, (xe,), (ember.ones(3),))
+
+
+def test_linearize_matches_torch():
+    """``torch.func.linearize`` was missing (an AttributeError): its jvp_fn gives J t at the primals, for every
+    tangent it is called with, from one call of the function."""
+    (xe, xt), (ye, yt) = both(RNG.normal(size=3)), both(RNG.normal(size=(2, 3)))
+    calls = []
+
+    def f_e(x, y):
+        calls.append(1)
+        return y @ ember.sin(x), (x * y).sum()
+
+    out_e, fn_e = linearize(f_e, xe, ye)
+    out_t, fn_t = tfunc.linearize(lambda x, y: (y @ torch.sin(x), (x * y).sum()), xt, yt)
+    _close_trees(out_e, out_t)
+    for _ in range(2):
+        (te, tt), (se, st) = both(RNG.normal(size=3)), both(RNG.normal(size=(2, 3)))
+        _close_trees(fn_e(te, se), fn_t(tt, st))
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="tangent of shape"):
+        fn_e(ye, ye)
 
 
 def test_jvp_and_vjp_refuse_tangents_of_another_structure_as_torch():
