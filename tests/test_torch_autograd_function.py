@@ -157,3 +157,31 @@ def test_forward_mode_runs_a_functions_jvp():
     a = a.detach().requires_grad_()
     ours.apply(a, 2.0).sum().backward()
     _same(a.grad, 4 * a.detach(), where="backward")
+
+
+def test_a_jvp_giving_the_wrong_tangents_is_refused():
+    """A jvp's tangent of another shape was an error about grad's gradient (not naming the Function), and too few
+    tangents gave zeros silently."""
+
+    class Twice(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t[:2] * 2
+
+    class NoTangent(Twice):
+        @staticmethod
+        def jvp(ctx, t):
+            return ()
+
+    with pytest.raises(RuntimeError, match=r"Twice.jvp returned a tangent of shape \[2\] for output 0 of shape \[3\]"):
+        ember.func.jvp(Twice.apply, (ember.ones(3),), (ember.ones(3),))
+    with pytest.raises(RuntimeError, match="NoTangent.jvp returned 0 tangents for the 1 outputs"):
+        ember.func.jvp(NoTangent.apply, (ember.ones(3),), (ember.ones(3),))

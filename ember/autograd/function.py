@@ -250,12 +250,26 @@ class _Call:
             finally:
                 ctx._in_jvp = False
             result = result if isinstance(result, tuple) else (result,)
+            self._check_tangents(result)
             pairs = [(t, g) for t, g in zip(result, grads)
                      if isinstance(t, Tensor) and t.requires_grad and g is not None]
             wanted = [t for t in leaves if t is not None]
             pulled = iter(grad([t for t, _ in pairs], wanted, [g for _, g in pairs], retain_graph=True,
                                create_graph=True, allow_unused=True) if pairs else [None] * len(wanted))
         return tuple(next(pulled) if t is not None else None for t in leaves)
+
+    def _check_tangents(self, tangents: tuple) -> None:
+        """Refuse a ``jvp`` result that does not give one tangent of its output's shape per output."""
+        name = self.fn.__name__
+        if len(tangents) != len(self.outputs):
+            raise RuntimeError(f"{name}.jvp returned {len(tangents)} tangents for the {len(self.outputs)} outputs of "
+                               "forward; give one per output (None for an output without one)")
+        for i, (t, out) in enumerate(zip(tangents, self.outputs)):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"{name}.jvp returned a {type(t).__name__} as tangent {i}; expected a Tensor or None")
+            if t is not None and out is not None and tuple(t.shape) != tuple(out[0]):
+                raise RuntimeError(f"{name}.jvp returned a tangent of shape {list(t.shape)} for output {i} of shape "
+                                   f"{list(out[0])}")
 
     def _checked(self, result: tuple) -> tuple:
         """The gradients for the tape's inputs (the Tensor arguments), after PyTorch's checks."""
