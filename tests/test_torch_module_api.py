@@ -264,3 +264,28 @@ def test_a_module_returning_chunks_gets_its_backward_hooks():
             seen.append((type(parts).__name__, grads))
     assert seen[:2] == seen[2:]
     assert seen[0] == ("tuple", [[3.0, 3.0, 0.0, 0.0]]) and seen[1] == ("tuple", [[3.0, 0.0, 0.0, 0.0]])
+
+
+def test_full_backward_hook_gives_zeros_for_tensor_inputs_that_do_not_require_grad():
+    # PyTorch's hook sees zeros for such a Tensor once any input requires grad (None for non-Tensors, and None
+    # for every input when none requires grad); Ember gave None, and a hook doing arithmetic on it failed
+    def grads_seen(lib):
+        class Scale(lib.nn.Module):
+            def forward(self, a, k, b):
+                return a * 2 + b * k
+
+        seen = []
+        module = Scale()
+        module.register_full_backward_hook(lambda mod, grad_input, grad_output: seen.append(grad_input))
+        module(lib.ones(2, dtype=lib.float64), 3, lib.ones(2, requires_grad=True)).sum().backward()
+        first = lib.nn.Linear(2, 2)
+        first.register_full_backward_hook(lambda mod, grad_input, grad_output: seen.append(grad_input))
+        first(lib.ones(1, 2)).sum().backward()
+        return seen
+
+    ours, theirs = grads_seen(ember), grads_seen(torch)
+    assert ours[0][1] is None and theirs[0][1] is None
+    assert ours[0][0].dtype == ember.float64 and not ours[0][0].requires_grad
+    np.testing.assert_array_equal(ours[0][0].numpy(), theirs[0][0].numpy())
+    np.testing.assert_array_equal(ours[0][2].numpy(), theirs[0][2].numpy())
+    assert ours[1] == theirs[1] == (None,)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 from ember.autograd import apply, is_grad_enabled
+from ember.creation import zeros_like
 from ember.ops.shape import RESHAPE
 from ember.tensor import Tensor
 
@@ -88,12 +89,12 @@ def _checked(module, what: str, result, given: tuple) -> tuple:
 class BackwardHook:
     """One hooked call of ``module``: gates on its inputs and outputs that call its backward hooks."""
 
-    __slots__ = ("module", "hooks", "pre_hooks", "n_inputs", "input_places", "n_outputs", "output_places",
-                 "grad_outputs")
+    __slots__ = ("module", "hooks", "pre_hooks", "n_inputs", "input_places", "constant_inputs", "n_outputs",
+                 "output_places", "grad_outputs")
 
     def __init__(self, module, hooks: tuple, pre_hooks: tuple):
         self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
-        self.n_inputs, self.input_places, self.grad_outputs = 0, [], None
+        self.n_inputs, self.input_places, self.constant_inputs, self.grad_outputs = 0, [], (), None
 
     def setup_inputs(self, args: tuple) -> tuple:
         """``args`` with the Tensors that require grad passed through a gate that calls the hooks."""
@@ -101,6 +102,9 @@ class BackwardHook:
         self.input_places = _tensor_places(args) if is_grad_enabled() else []
         if not self.input_places:
             return args
+        # Tensors that do not require grad: zeros in the hooks' grad_input, as PyTorch's (its gate materializes them)
+        self.constant_inputs = tuple((i, a) for i, a in enumerate(args)
+                                     if isinstance(a, Tensor) and i not in self.input_places)
         gated = _Gate(self._on_input_grads, len(self.input_places)).wrap([args[i] for i in self.input_places])
         args = list(args)
         for i, t in zip(self.input_places, gated):
@@ -147,6 +151,11 @@ class BackwardHook:
         if self.grad_outputs is None:  # a backward that did not come through the outputs
             return grads
         grad_inputs = _spread(self.input_places, grads, self.n_inputs)
+        if self.constant_inputs:
+            grad_inputs = list(grad_inputs)
+            for i, a in self.constant_inputs:
+                grad_inputs[i] = zeros_like(a)
+            grad_inputs = tuple(grad_inputs)
         for hook in self.hooks:
             result = hook(self.module, grad_inputs, self.grad_outputs)
             if result is not None:

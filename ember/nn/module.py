@@ -364,7 +364,8 @@ class Module:
     def register_full_backward_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, grad_input, grad_output)`` in eager backward once the gradients with respect to the
         call's inputs are known: ``grad_input`` one entry per positional argument (None for one that is not a
-        Tensor requiring grad), ``grad_output`` one per output. A returned tuple replaces ``grad_input``."""
+        Tensor, zeros for a Tensor that does not require grad, None for every input when none does, as PyTorch),
+        ``grad_output`` one per output. A returned tuple replaces ``grad_input``."""
         return self._add_hook(self._own_hooks("_backward_hooks"), hook, prepend)
 
     def register_full_backward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> RemovableHandle:
