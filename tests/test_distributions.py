@@ -313,6 +313,27 @@ def test_register_kl_picks_the_most_specific_pair_and_unknown_pairs_are_named():
         register_kl(int, Normal)
 
 
+def test_register_kl_prefers_the_pair_most_specific_in_p_and_warns_of_an_ambiguity():
+    """As PyTorch's: the pair of the subtype in p wins over one whose types sum fewer steps up (q's subtype)."""
+    class Narrow(Normal):
+        pass
+
+    class Narrower(Narrow):
+        pass
+
+    @register_kl(Narrower, Normal)
+    def _kl_p_specific(p, q):
+        return ember.tensor(1.0)
+
+    @register_kl(Narrow, Narrower)
+    def _kl_q_specific(p, q):
+        return ember.tensor(2.0)
+
+    with pytest.warns(RuntimeWarning, match=r"Ambiguous kl_divergence\(Narrower, Narrower\)"):
+        assert kl_divergence(Narrower(0.0, 1.0), Narrower(0.0, 1.0)).item() == 1.0
+    assert kl_divergence(Narrow(0.0, 1.0), Narrower(0.0, 1.0)).item() == 2.0
+
+
 def test_parameters_given_as_python_floats_take_the_default_dtype():
     """As PyTorch's: they were float32 whatever set_default_dtype said."""
     default = ember.get_default_dtype()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -43,9 +44,19 @@ def register_kl(type_p: type, type_q: type):
 
 
 def _lookup(type_p: type, type_q: type):
-    matches = [(type_p.__mro__.index(p) + type_q.__mro__.index(q), p.__name__, q.__name__, fn)
+    """The function of the registered pair most specific in ``p``'s type, then in ``q``'s, as PyTorch's; a
+    RuntimeWarning where the pair most specific in ``q``'s type first has another function (an ambiguity)."""
+    matches = [(type_p.__mro__.index(p), type_q.__mro__.index(q), fn)
                for (p, q), fn in _KL_REGISTRY.items() if issubclass(type_p, p) and issubclass(type_q, q)]
-    return min(matches, key=lambda m: m[:3])[3] if matches else None
+    if not matches:
+        return None
+    left = min(matches, key=lambda m: (m[0], m[1]))[2]
+    right = min(matches, key=lambda m: (m[1], m[0]))[2]
+    if left is not right:
+        warnings.warn(f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}): the pair most specific in "
+                      f"p's type is used; register_kl({type_p.__name__}, {type_q.__name__}) to choose",
+                      RuntimeWarning, stacklevel=3)
+    return left
 
 
 def kl_divergence(p: Distribution, q: Distribution):
