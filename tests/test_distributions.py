@@ -26,6 +26,7 @@ from ember.distributions import (
     Normal,
     OneHotCategorical,
     Poisson,
+    RelaxedBernoulli,
     Uniform,
     constraints,
     kl_divergence,
@@ -212,6 +213,19 @@ def test_a_shape_with_a_size_that_is_no_integer_is_refused():
 ])
 def test_bad_parameters_are_value_errors_naming_the_argument(make, match):
     with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Normal(None, 1.0, validate_args=False),
+    lambda: Gamma(1.0, None, validate_args=False),
+    lambda: RelaxedBernoulli(None, probs=ember.tensor(0.3)),  # temperature has no constraint to catch the NaN
+    lambda: MultivariateNormal(None, covariance_matrix=ember.eye(2)),
+    lambda: Normal("0", 1.0),
+])
+def test_a_parameter_given_as_none_or_a_string_is_a_type_error(make):
+    # NumPy read None as NaN: Normal(None, 1.0, validate_args=False) drew NaN, as did RelaxedBernoulli's rsample
+    with pytest.raises(TypeError, match="a parameter must be a number or a Tensor, got"):
         make()
 
 

@@ -15,6 +15,8 @@ def as_parameter(value, dtype=None):
     Tensors as they are."""
     if isinstance(value, Tensor) or getattr(value, "symbolic", False):
         return value if value.dtype.kind == "f" or value.dtype == bfloat16 else value.float()
+    if value is None or isinstance(value, (str, bytes)):  # NumPy reads None as NaN
+        raise TypeError(f"distributions: a parameter must be a number or a Tensor, got {value!r}")
     return creation.tensor(value, dtype=dtype or dtypes.DEFAULT_FLOAT)
 
 
