@@ -89,6 +89,24 @@ def test_losses_take_torchs_integer_reductions(reduction):
         ember.kl_div(a, b, 3)
 
 
+def test_losses_default_to_torchs_runtime_reduction_none():
+    # torch's bindings parse the declared default at::Reduction::Mean with atol: 0, so the losses come unreduced
+    (a, ta), (b, tb), (c, tc) = _pair(4, 5), _pair(4, 5, seed=1), _pair(4, 5, seed=2)
+    target = np.where(np.random.default_rng(3).random(4) < 0.5, -1.0, 1.0)
+    y, ty = ember.tensor(target), torch.tensor(target)
+    sign, tsign = ember.tensor(np.sign(b.detach().numpy())), torch.sign(tb.detach())
+    cases = [
+        (ember.kl_div(a, b.exp()), torch.kl_div(ta, tb.exp())),
+        (ember.margin_ranking_loss(a[:, 0], b[:, 0], y), torch.margin_ranking_loss(ta[:, 0], tb[:, 0], ty)),
+        (ember.cosine_embedding_loss(a, b, y), torch.cosine_embedding_loss(ta, tb, ty)),
+        (ember.hinge_embedding_loss(a, sign), torch.hinge_embedding_loss(ta, tsign)),
+        (ember.triplet_margin_loss(a, b, c), torch.triplet_margin_loss(ta, tb, tc)),
+    ]
+    for ours, theirs in cases:
+        assert tuple(ours.shape) == tuple(theirs.shape) and theirs.ndim > 0
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
 def test_dropout_in_place_follows_the_in_place_rules():
     x = ember.ones(1000)
     ember.manual_seed(0)

@@ -1,7 +1,8 @@
 """PyTorch's top-level spellings of ``nn.functional`` functions (``torch.selu``, ``torch.group_norm``,
 ``torch.kl_div``...), exported as ``ember.selu`` and so on, with the argument orders of PyTorch's top-level forms:
 ``instance_norm`` takes weight and bias before the running statistics, and the losses take ``reduction`` as
-PyTorch's integer code (0 none, 1 mean, 2 sum) or its name.
+PyTorch's integer code (0 none, 1 mean, 2 sum) or its name, 0 by default: PyTorch's bindings read their declared
+default ``at::Reduction::Mean`` with ``atol``, so ``torch.kl_div(x, t)`` returns the unreduced losses.
 
 >>> ember.group_norm(ember.randn(2, 4, 3), 2).shape
 (2, 4, 3)
@@ -76,9 +77,9 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return F.pairwise_distance(x1, x2, p, eps, keepdim)
 
 
-def kl_div(input: Tensor, target: Tensor, reduction=1, *, log_target: bool = False) -> Tensor:
-    """``nn.functional.kl_div``; ``reduction`` 1 (mean) by default, as ``torch.kl_div`` (an element mean, where
-    ``nn.functional.kl_div`` asks for ``"batchmean"``)."""
+def kl_div(input: Tensor, target: Tensor, reduction=0, *, log_target: bool = False) -> Tensor:
+    """``nn.functional.kl_div``; ``reduction`` 1 (mean) is an element mean, where ``nn.functional.kl_div`` asks for
+    ``"batchmean"``."""
     return F.kl_div(input, target, reduction=_reduction("kl_div", reduction), log_target=log_target)
 
 
@@ -90,26 +91,26 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
-                        reduction=1) -> Tensor:
+                        reduction=0) -> Tensor:
     """``nn.functional.margin_ranking_loss``."""
     return F.margin_ranking_loss(input1, input2, target, margin,
                                  reduction=_reduction("margin_ranking_loss", reduction))
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
-                          reduction=1) -> Tensor:
+                          reduction=0) -> Tensor:
     """``nn.functional.cosine_embedding_loss``."""
     return F.cosine_embedding_loss(input1, input2, target, margin,
                                    reduction=_reduction("cosine_embedding_loss", reduction))
 
 
-def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, reduction=1) -> Tensor:
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, reduction=0) -> Tensor:
     """``nn.functional.hinge_embedding_loss``."""
     return F.hinge_embedding_loss(input, target, margin, reduction=_reduction("hinge_embedding_loss", reduction))
 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
-                        eps: float = 1e-6, swap: bool = False, reduction=1) -> Tensor:
+                        eps: float = 1e-6, swap: bool = False, reduction=0) -> Tensor:
     """``nn.functional.triplet_margin_loss``."""
     return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
                                  reduction=_reduction("triplet_margin_loss", reduction))
