@@ -3,6 +3,7 @@ and gradients."""
 
 import contextlib
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -237,14 +238,32 @@ def test_kl_div_and_kldivloss_match_torch(reduction, log_target):
     else:
         target[0, 1] = 0.0  # a zero probability contributes 0
     inp, tinp = F.log_softmax(logits, dim=1), TF.log_softmax(tlogits, dim=1)
-    ours = F.kl_div(inp, ember.tensor(target), reduction=reduction, log_target=log_target)
+    # 'mean' warns that it is not the KL divergence, as PyTorch's functional form and module ('batchmean' is)
+    warns = pytest.warns(UserWarning, match="batchmean") if reduction == "mean" else contextlib.nullcontext()
+    with warns:
+        ours = F.kl_div(inp, ember.tensor(target), reduction=reduction, log_target=log_target)
     with pytest.warns(UserWarning) if reduction == "mean" else contextlib.nullcontext():
         theirs = TF.kl_div(tinp, torch.tensor(target), reduction=reduction, log_target=log_target)
     _check(ours, theirs, [(logits, tlogits)])
-    module = nn.KLDivLoss(reduction=reduction, log_target=log_target)(inp, ember.tensor(target))
+    with pytest.warns(UserWarning, match="batchmean") if reduction == "mean" else contextlib.nullcontext():
+        module = nn.KLDivLoss(reduction=reduction, log_target=log_target)(inp, ember.tensor(target))
     np.testing.assert_allclose(module.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
         F.kl_div(inp, ember.tensor(target), reduction="avg")
+
+
+def test_kl_div_warns_for_mean_where_torch_does():
+    # the old flags make a mean without the warning (PyTorch warns for reduction='mean' given by name alone)
+    inp, target = np.log(np.array([[0.2, 0.3, 0.5]])), np.array([[0.1, 0.6, 0.3]])
+    for kwargs in ({"size_average": True}, {"reduce": True}, {"reduction": "mean"}, {}):
+        with warnings.catch_warnings(record=True) as ours:
+            warnings.simplefilter("always")
+            F.kl_div(ember.tensor(inp), ember.tensor(target), **kwargs)
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            TF.kl_div(torch.tensor(inp), torch.tensor(target), **kwargs)
+        assert len(ours) == len(theirs), kwargs
+        assert ("batchmean" in str(ours[-1].message)) == ("batchmean" in str(theirs[-1].message)), kwargs
 
 
 def test_kl_div_of_a_nan_or_negative_target_is_nan_as_torch():

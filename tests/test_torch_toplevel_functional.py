@@ -1,6 +1,8 @@
 """PyTorch's top-level spellings of nn.functional functions (ember.nn.torch_toplevel) against torch's top-level
 functions, with their argument orders and integer reductions: values and gradients."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -85,6 +87,9 @@ def test_losses_take_torchs_integer_reductions(reduction):
             t.grad = None
         _check(ours(), theirs(), [(a, ta), (b, tb), (c, tc)])
     assert float(ember.kl_div(a, b.exp(), "sum")) == pytest.approx(torch.kl_div(ta, tb.exp(), 2).item())
+    with warnings.catch_warnings():  # torch.kl_div's mean gives no warning (nn.functional.kl_div's does)
+        warnings.simplefilter("error")
+        ember.kl_div(a, b.exp(), 1)
     with pytest.raises(ValueError, match="kl_div: reduction must be 0 \\(none\\), 1 \\(mean\\), 2 \\(sum\\)"):
         ember.kl_div(a, b, 3)
 

@@ -66,6 +66,7 @@ from ember.nn.layers.loss import (
     cosine_embedding_loss,
     hinge_embedding_loss,
     kl_div,
+    kl_div_unwarned,
     legacy_reduction,
     margin_ranking_loss,
     triplet_margin_loss,
@@ -289,9 +290,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                                  legacy_reduction(size_average, reduce, reduction, 3))
 
 
-def _with_legacy_flags(loss):
+def _with_legacy_flags(loss, flagged=None):
     """``loss`` with PyTorch's signature: its old ``size_average``/``reduce`` flags just before ``reduction``, which
-    they become (with PyTorch's warning). Without them the loss is called as it is."""
+    they become (with PyTorch's warning), calling ``flagged`` (``loss`` when None) then. Without them the loss is
+    called as it is."""
     signature = inspect.signature(loss)
     parameters = list(signature.parameters.values())
     at = [parameter.name for parameter in parameters].index("reduction")
@@ -309,7 +311,7 @@ def _with_legacy_flags(loss):
             raise TypeError(f"{loss.__name__}: {error}") from None
         size_average, reduce = arguments.pop("size_average", None), arguments.pop("reduce", None)
         arguments["reduction"] = legacy_reduction(size_average, reduce, arguments.get("reduction", "mean"), 3)
-        return loss(**arguments)
+        return (flagged or loss)(**arguments)
 
     with_flags.__signature__ = torch_signature
     return with_flags
@@ -328,9 +330,10 @@ def _with_legacy_flags(loss):
 ))
 
 (
-    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
+    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, l1_loss, margin_ranking_loss, mse_loss,
     multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
 ) = (_with_legacy_flags(loss) for loss in (
-    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss,
+    binary_cross_entropy, cosine_embedding_loss, hinge_embedding_loss, l1_loss, margin_ranking_loss, mse_loss,
     multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
 ))
+kl_div = _with_legacy_flags(kl_div, kl_div_unwarned)  # the old flags give no warning for their mean, as PyTorch's

@@ -11,6 +11,7 @@ default ``at::Reduction::Mean`` with ``atol``, so ``torch.kl_div(x, t)`` returns
 from __future__ import annotations
 
 from ember.nn import functional as F
+from ember.nn.layers.loss import kl_div_unwarned
 from ember.tensor import Tensor
 from ember.tensor_inplace import _check, _write
 
@@ -79,8 +80,8 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 def kl_div(input: Tensor, target: Tensor, reduction=0, *, log_target: bool = False) -> Tensor:
     """``nn.functional.kl_div``; ``reduction`` 1 (mean) is an element mean, where ``nn.functional.kl_div`` asks for
-    ``"batchmean"``."""
-    return F.kl_div(input, target, reduction=_reduction("kl_div", reduction), log_target=log_target)
+    ``"batchmean"`` (and warns; this, as ``torch.kl_div``, does not)."""
+    return kl_div_unwarned(input, target, _reduction("kl_div", reduction), log_target)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, eps: float = 1e-8,

@@ -208,6 +208,14 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
 
     >>> kl_div(ember.log_softmax(ember.randn(2, 5), dim=1), ember.softmax(ember.randn(2, 5), dim=1), "batchmean")
     """
+    if reduction == "mean":  # PyTorch's nn.functional.kl_div warns so: the mean is not the KL divergence
+        warnings.warn("kl_div: reduction='mean' divides the summed loss by the batch size and the number of classes "
+                      "both; reduction='batchmean' divides by the batch size only, the KL divergence", stacklevel=3)
+    return kl_div_unwarned(input, target, reduction, log_target)
+
+
+def kl_div_unwarned(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """``kl_div`` without its warning for ``reduction="mean"`` (PyTorch's top-level ``torch.kl_div`` gives none)."""
     if reduction not in _KL_REDUCTIONS:
         raise ValueError(f"kl_div: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
     input, target = _ops.promote(*widened(input, target))
