@@ -58,6 +58,15 @@ def test_weighted_moments_values_and_gradient():
     assert tf.nn.weighted_moments(xt, 1, tf.constant(w), keepdims=True)[0].shape == (4, 1)
 
 
+def test_weighted_moments_of_float16_sum_in_float32():
+    # 300 values near 1000 sum past float16's 65504: TF-1 sums in float32 and casts the moments back
+    x = np.full(300, 1000.0, np.float16)
+    x[::2] = 900
+    mean, var = _run(tf.nn.weighted_moments(tf.constant(x), [0], tf.constant(np.ones(300, np.float16))))
+    assert mean.dtype == var.dtype == np.float16
+    np.testing.assert_allclose([mean, var], [950.0, 2500.0], rtol=1e-3)
+
+
 # --- convolution and pool -----------------------------------------------------------------------------------
 
 

@@ -68,12 +68,15 @@ def normalize_moments(counts, mean_ss, variance_ss, shift, name: str | None = No
 
 def weighted_moments(x, axes, frequency_weights, name: str | None = None, keep_dims=None, keepdims=None) -> tuple:
     """(mean, variance) of ``x`` over ``axes`` with ``frequency_weights`` (broadcast against ``x``): sums of
-    ``w * x`` and ``w * (x - mean) ** 2`` over the sum of the broadcast weights."""
+    ``w * x`` and ``w * (x - mean) ** 2`` over the sum of the broadcast weights. A float16 ``x`` is summed in
+    float32 (its moments cast back), as TF-1's."""
     axes, keep = _axes(axes), _keep(keep_dims, keepdims)
     x, w = as_tf(x), as_tf(frequency_weights)
     base = name or "weighted_moments"
 
     def parts(a, b):
+        if a.dtype == np.float16:  # float16's range overflows in the sums (TF-1 sums in float32 too)
+            return tuple(ember.cast(m, a.dtype) for m in parts(ember.cast(a, "float32"), b))
         b = ember.cast(b, a.dtype)
         total = ember.sum(b + ember.zeros_like(a), axis=axes, keepdims=True)
         mean = ember.sum(a * b, axis=axes, keepdims=True) / total
