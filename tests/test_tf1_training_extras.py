@@ -390,6 +390,19 @@ def test_nn_batch_normalization_and_fused_batch_norm():
         tf.nn.fused_batch_norm(tf.constant(data), gamma, beta, is_training=False)
 
 
+def test_nn_batch_normalization_keeps_the_dtype_of_x():
+    # TF-1 casts the float32 statistics' scale and shift to x's dtype: a float16 x stays float16
+    data = np.random.default_rng(6).normal(size=(4, 3)).astype(np.float16)
+    mean, var = np.full(3, 0.25, np.float32), np.full(3, 4.0, np.float32)
+    gamma, beta = np.full(3, 2.0, np.float32), np.full(3, 0.5, np.float32)
+    out = tf.nn.batch_normalization(tf.constant(data), mean, var, beta, gamma, 1e-3)
+    assert out.dtype == tf.float16
+    with tf.Session() as sess:
+        got = sess.run(out)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got, (data - 0.25) / np.sqrt(4.001) * 2 + 0.5, rtol=2e-3, atol=2e-3)
+
+
 def test_fused_batch_norm_epsilon_floor_half_dtypes_and_training_statistics():
     # TF-1 raises epsilon to 1.001e-5, normalizes a float16 x in float32 (y float16, statistics float32), and
     # refuses mean/variance in training

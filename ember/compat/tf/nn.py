@@ -457,7 +457,9 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name: str | None = None) -> Tensor:
-    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset`` (offset and scale may be None)."""
+    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset`` (offset and scale may be None), in
+    ``x``'s dtype: the statistics' scale and shift are cast to it, as TF-1's (a float16 ``x`` with float32
+    moving averages stays float16)."""
     parts = [as_tf(t) for t in (x, mean, variance)]
     extra = [as_tf(t) for t in (offset, scale) if t is not None]
 
@@ -469,7 +471,7 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
         if g is not None:
             inv = inv * g
         shift = -m * inv if b is None else b - m * inv
-        return a * inv + shift
+        return a * ember.cast(inv, a.dtype) + ember.cast(shift, a.dtype)
 
     return op(fn, (*parts, *extra), name=name or "batchnorm")
 
