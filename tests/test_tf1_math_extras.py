@@ -439,6 +439,25 @@ def test_in_top_k_is_false_for_a_row_not_finite_or_a_target_out_of_range():
     np.testing.assert_array_equal(run(tf.nn.in_top_k(scores, [0, 0, 0, 3], 2)), [False, False, False, False])
 
 
+def test_in_top_k_refuses_targets_not_1d_integer_indices():
+    # (targets [[1], [2]] gave a 2x2 result, and float targets were truncated: 1.9 read as class 1)
+    scores = np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4]], np.float32)
+    with pytest.raises(ValueError, match=r"in_top_k.*\[2, 3\] and \[2, 1\]"):
+        tf.nn.in_top_k(scores, [[1], [2]], 1)
+    with pytest.raises(ValueError, match=r"in_top_k.*\[2, 3\] and \[3\]"):
+        tf.nn.in_top_k(scores, [1, 2, 0], 1)
+    with pytest.raises(ValueError, match=r"in_top_k.*\[3\]"):
+        tf.nn.in_top_k(scores[0], [1], 1)
+    with pytest.raises(TypeError, match="in_top_k: targets must be int32 or int64"):
+        tf.nn.in_top_k(scores, [1.9, 0.9], 1)
+    fed_scores, fed_targets = tf.placeholder(tf.float32, [None, 3]), tf.placeholder(tf.int32, None)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.nn.in_top_k(fed_scores, fed_targets, 2),
+                                               {fed_scores: scores, fed_targets: [0, 2]}), [False, True])
+        with pytest.raises(ValueError, match=r"in_top_k.*\[2, 3\] and \[2, 1\]"):
+            sess.run(tf.nn.in_top_k(fed_scores, fed_targets, 1), {fed_scores: scores, fed_targets: [[1], [2]]})
+
+
 def test_matmul_adjoint_and_sparse_hints():
     """TF-1's matmul takes adjoint_a/adjoint_b (the conjugate transpose: the transpose of real matrices) and the
     a_is_sparse/b_is_sparse hints, which were refused as unknown keywords."""

@@ -293,15 +293,31 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 def in_top_k(predictions, targets, k: int, name: str | None = None) -> Tensor:
     """Whether each target's score is among the ``k`` largest of its row (ties count as in, as TF's); False for a
-    target outside the row's classes or a row holding a score that is not finite, as TF's kernel."""
+    target outside the row's classes or a row holding a score that is not finite, as TF's kernel. ``predictions``
+    must be (batch, classes) and ``targets`` (batch,) integer class indices, as TF-1 requires."""
+    predictions, targets = as_tf(predictions), as_tf(targets)
+    if targets.dtype is not None and targets.dtype.kind not in "iu":
+        raise TypeError(f"tf.nn.in_top_k: targets must be int32 or int64 class indices, got '{targets.name}' of "
+                        f"dtype {targets.dtype}")
+
+    def check(p_shape: tuple, t_shape: tuple) -> None:
+        if len(p_shape) != 2 or len(t_shape) != 1 or None not in (p_shape[0], t_shape[0]) and \
+                p_shape[0] != t_shape[0]:
+            raise ValueError(f"tf.nn.in_top_k: predictions must be 2-D (batch, classes) and targets 1-D (batch,), "
+                             f"got shapes {list(p_shape)} and {list(t_shape)}")
+
+    if predictions.shape is not None and targets.shape is not None:
+        check(tuple(predictions.shape), tuple(targets.shape))
+
     def fn(p, t):
+        check(tuple(p.shape), tuple(t.shape))
         t = ember.cast(t, "int64")
         inside = ember.ge(t, 0) & ember.lt(t, p.shape[1])
         target = ember.gather(p, 1, ember.reshape(ember.where(inside, t, 0), (-1, 1)))
         found = ember.sum(ember.cast(ember.gt(p, target), "int32"), axis=1) < k
         return found & inside & ember.all(ember.isfinite(p), axis=1)
 
-    return op(fn, (as_tf(predictions), as_tf(targets)), name=name or "in_top_k")
+    return op(fn, (predictions, targets), name=name or "in_top_k")
 
 
 def moments(x, axes, shift=None, name: str | None = None, keep_dims: bool = False, keepdims=None) -> tuple:
