@@ -584,6 +584,26 @@ def test_first_softmax_cross_entropy_passes_no_gradient_to_its_labels():
         np.testing.assert_array_equal(sess.run(teacher), before)
 
 
+def test_softmax_cross_entropy_gradient_is_the_kernels_softmax_minus_labels():
+    # TF-1's gradient for the logits is its kernel's backprop, softmax - labels, even for labels not summing to 1
+    # (multi-hot [1, 1, 0] gave the exact softmax * 2 - labels, [-0.54, 0.26, 0.28] for TF's [-0.77, -0.37, 0.14]);
+    # the labels' gradient (v2) is -log_softmax, the logits' second derivative the softmax's Jacobian
+    z, y = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]), np.array([[1.0, 1.0, 0.0], [0.2, 0.3, 0.1]])
+    logits, labels = tf.constant(z), tf.constant(y)
+    softmax = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    losses = [tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits),
+              tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits),
+              tf.losses.softmax_cross_entropy(labels, logits, reduction=tf.losses.Reduction.NONE)]
+    for loss in losses:
+        value, grad, hessian = _run([loss, tf.gradients(loss, logits)[0], tf.hessians(tf.reduce_sum(loss), logits)[0]])
+        np.testing.assert_allclose(value, -(y * np.log(softmax)).sum(1), rtol=1e-12)
+        np.testing.assert_allclose(grad, softmax - y, rtol=1e-12, atol=1e-15)
+        for b in range(2):
+            np.testing.assert_allclose(hessian[b, :, b], np.diag(softmax[b]) - np.outer(softmax[b], softmax[b]),
+                                       atol=1e-15)
+    np.testing.assert_allclose(_run(tf.gradients(losses[1], labels)[0]), -np.log(softmax), rtol=1e-12)
+
+
 def test_einsum_and_tensordot_over_listed_axes_match_numpy():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((4, 3, 5)).astype(np.float32)

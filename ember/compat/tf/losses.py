@@ -6,7 +6,7 @@ from __future__ import annotations
 import ember
 from ember.compat.tf._core import Tensor, add_to_collection, as_tf, get_collection, op
 from ember.compat.tf.array_ops import stop_gradient
-from ember.compat.tf.nn import sparse_cross_entropy
+from ember.compat.tf.nn import dense_cross_entropy, sparse_cross_entropy
 from ember.ops.registry import ShapeError
 
 LOSSES = "losses"  # tf.GraphKeys.LOSSES
@@ -151,7 +151,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing: f
     def per_example(y, z):
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / y.shape[-1]
-        return -ember.sum(y * ember.log_softmax(z, axis=-1), axis=-1)
+        return dense_cross_entropy(y, z)
 
     return _loss("softmax_cross_entropy", per_example, onehot_labels, logits, weights, reduction, loss_collection)
 

@@ -238,6 +238,16 @@ def _named_only(function: str, sentinel) -> None:
         raise ValueError(f"tf.nn.{function}: call it with named arguments (labels=..., logits=...)")
 
 
+def dense_cross_entropy(y, z, axis: int = -1):
+    """``-sum(y * log_softmax(z))`` along ``axis`` with TF's gradient for ``z``: its kernel's ``softmax(z) - y``
+    whatever the labels sum to (the exact ``softmax(z) * sum(y) - y`` differs for labels not summing to 1)."""
+    total = ember.logsumexp(z, axis=axis, keepdims=True)
+    loss = -ember.sum(y * (z - total), axis=axis)
+    # a term of value zero whose gradient for z takes softmax(z) * (sum(y) - 1) back off
+    excess = ember.sum(ember.stop_gradient(y), axis=axis) - 1.0
+    return loss - excess * ember.squeeze(total - ember.stop_gradient(total), axis)
+
+
 def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=None, axis=None, name=None,
                                          dim=None) -> Tensor:
     """Per-example cross-entropy of ``softmax(logits)`` against the distributions ``labels``; the gradient
@@ -250,7 +260,7 @@ def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=Non
             raise ValueError(f"tf.nn.softmax_cross_entropy_with_logits: labels of shape {list(y.shape)} and logits "
                              f"of shape {list(z.shape)} must be the same shape (or broadcast to one)")
         y, z = ember.broadcast_tensors(y, z)  # TF's kernel broadcasts the two first: logits (2, 1), labels (1, 2)
-        return -ember.sum(y * ember.log_softmax(z, axis=axis), axis=axis)
+        return dense_cross_entropy(y, z, axis)
 
     return op(cross_entropy, (as_tf(labels), as_tf(logits)), name=name or "softmax_cross_entropy_with_logits")
 
