@@ -377,6 +377,20 @@ def test_conv2d_transpose_refuses_an_output_shape_whose_channels_are_not_the_fil
                                [1, 2, 2, 1] if data_format == "NHWC" else [1, 1, 2, 2], "SAME", data_format=data_format)
 
 
+def test_conv2d_transpose_refuses_an_output_shape_of_another_batch_size():
+    # output_shape's batch size was not read: [7, 8, 8, 5] for a value of 2 examples gave 2 silently
+    value, w = np.ones((2, 4, 4, 3), np.float32), np.ones((3, 3, 5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"output_shape \[7, 8, 8, 5\] has batch size 7, the value of shape "
+                                         r"\[2, 4, 4, 3\] has 2"):
+        run(tf.nn.conv2d_transpose(value, w, [7, 8, 8, 5], [1, 2, 2, 1], "SAME"))
+    fed = tf.placeholder(tf.float32, [None, 4, 4, 3])
+    with tf.Session() as sess:
+        assert sess.run(tf.nn.conv2d_transpose(fed, w, [None, 8, 8, 5], [1, 2, 2, 1], "SAME"),
+                        {fed: value[:1]}).shape == (1, 8, 8, 5)
+        with pytest.raises(ValueError, match="has batch size 2"):
+            sess.run(tf.nn.conv2d_transpose(fed, w, [2, 8, 8, 5], [1, 2, 2, 1], "SAME"), {fed: value[:1]})
+
+
 @pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC", "reflect"])
 def test_pad_mirrors_as_numpy_and_passes_gradients_back(mode):
     paddings = [[1, 2], [3, 0]] if mode.upper() == "REFLECT" else [[3, 2], [4, 1]]

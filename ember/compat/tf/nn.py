@@ -447,7 +447,7 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         raise ValueError("tf.nn.conv2d_transpose: output_shape is required")
     if isinstance(output_shape, Tensor):
         raise TypeError("tf.nn.conv2d_transpose: output_shape must be a list of ints")
-    out_shape = tuple(None if d is None else int(d) for d in output_shape)  # (the batch size is not read)
+    out_shape = tuple(None if d is None else int(d) for d in output_shape)
     stride = _pair("conv2d_transpose", "strides", strides, data_format)
     if len(out_shape) != 4:
         raise ValueError(f"tf.nn.conv2d_transpose: output_shape must have 4 elements, got {list(out_shape)}")
@@ -460,6 +460,9 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
         if w.shape[3] != x.shape[1]:
             raise ValueError(f"tf.nn.conv2d_transpose: filter of shape {list(w.shape)} expects {w.shape[3]} input "
                              f"channels, the value has {x.shape[1]}")
+        if out_shape[0] is not None and out_shape[0] != x.shape[0]:
+            raise ValueError(f"tf.nn.conv2d_transpose: output_shape {list(out_shape)} has batch size {out_shape[0]}, "
+                             f"the value of shape {list(_from_nchw(x, data_format).shape)} has {x.shape[0]}")
         if out_channels is not None and w.shape[2] != out_channels:
             raise ValueError(f"tf.nn.conv2d_transpose: output_shape {list(out_shape)} does not match the filter's "
                              f"output channels: filter of shape {list(w.shape)} gives {w.shape[2]}")
