@@ -155,6 +155,23 @@ def test_preserve_aspect_ratio_fits_inside_the_size_and_a_known_equal_size_is_a_
     assert got.dtype == np.float32 and np.array_equal(got, u8)
 
 
+@pytest.mark.parametrize("size", [(9, 4), (3, 11), (10, 14), (2, 3)])
+def test_resize_half_pixel_centers_match_torch(size):
+    # TF's half-pixel grid is torch's align_corners=False bilinear and its 'nearest-exact' (they were refused)
+    image = _image(2, 5, 7, 3)
+    x = torch.tensor(image).permute(0, 3, 1, 2)
+    bilinear = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    nearest = torch.nn.functional.interpolate(x, size=size, mode="nearest-exact")
+    got = _run([tf.image.resize_bilinear(image, size, half_pixel_centers=True),
+                tf.image.resize_nearest_neighbor(image, size, half_pixel_centers=True)])
+    np.testing.assert_allclose(got[0], bilinear.permute(0, 2, 3, 1).numpy(), atol=1e-6)
+    np.testing.assert_array_equal(got[1], nearest.permute(0, 2, 3, 1).numpy())
+    codes = (image * 255).astype(np.uint8)
+    assert _run(tf.image.resize_nearest_neighbor(codes, size, half_pixel_centers=True)).dtype == np.uint8
+    with pytest.raises(ValueError, match="resize_bilinear: if half_pixel_centers is True, align_corners must be"):
+        tf.image.resize_bilinear(image, size, align_corners=True, half_pixel_centers=True)
+
+
 # --- cropping, padding, flips -------------------------------------------------------------------------------
 
 

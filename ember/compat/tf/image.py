@@ -92,6 +92,11 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners: boo
     of output pixel ``i`` is ``i * in / out`` (``(in - 1) / (out - 1)`` with ``align_corners``). BILINEAR, BICUBIC
     and AREA give float32; NEAREST_NEIGHBOR keeps the dtype. With ``preserve_aspect_ratio`` the image is scaled
     to fit inside ``size``."""
+    return _resize_images(images, size, method, align_corners, preserve_aspect_ratio, name, False)
+
+
+def _resize_images(images, size, method, align_corners: bool, preserve_aspect_ratio: bool, name: str | None,
+                   half_pixel_centers: bool) -> Tensor:
     method = _method(method)
     size = _size("resize_images", size)
     images = as_tf(images)
@@ -104,7 +109,7 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners: boo
             h, w = int(x.shape[1]), int(x.shape[2])
             factor = np.float32(min(np.float32(size[0]) / np.float32(h), np.float32(size[1]) / np.float32(w)))
             target = (max(int(np.round(factor * np.float32(h))), 1), max(int(np.round(factor * np.float32(w))), 1))
-        return _resize(x, target, method, align_corners)
+        return _resize(x, target, method, align_corners, half_pixel_centers)
 
     return _image_op("resize_images", fn, images, tf_name=name or "resize_images")
 
@@ -115,9 +120,12 @@ resize = resize_images
 def _resize_with(method: ResizeMethod):
     def resize_method(images, size, align_corners: bool = False, name: str | None = None,
                       half_pixel_centers: bool = False) -> Tensor:
-        if half_pixel_centers:
+        if half_pixel_centers and method not in (ResizeMethod.BILINEAR, ResizeMethod.NEAREST_NEIGHBOR):
             raise NotImplementedError(f"tf.image.{resize_method.__name__}: half_pixel_centers=True is not supported")
-        return resize_images(images, size, method, align_corners, name=name)
+        if half_pixel_centers and align_corners:
+            raise ValueError(f"tf.image.{resize_method.__name__}: if half_pixel_centers is True, align_corners "
+                             "must be False (as TensorFlow)")
+        return _resize_images(images, size, method, align_corners, False, name, bool(half_pixel_centers))
 
     resize_method.__name__ = f"resize_{_METHODS[method]}" if method != ResizeMethod.NEAREST_NEIGHBOR else \
         "resize_nearest_neighbor"

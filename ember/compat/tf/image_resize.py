@@ -1,7 +1,8 @@
 """TF-1's image resizing (``tf.image.resize_images``) as TensorFlow 1.15 computes it.
 
 Each method is separable: along the height and then the width axis, the output is a fixed linear map of the
-input rows (an (out, in) matrix built in NumPy from the sizes, TF's legacy pixel grid ``src = dst * scale``),
+input rows (an (out, in) matrix built in NumPy from the sizes, TF's legacy pixel grid ``src = dst * scale``, or
+its half-pixel one ``(dst + 0.5) * scale - 0.5``),
 so gradients flow through one ``einsum`` per axis. Nearest neighbour gathers instead, keeping the dtype.
 """
 
@@ -22,21 +23,30 @@ def _scale(size_in: int, size_out: int, align_corners: bool) -> np.float32:
     return np.float32(size_in) / np.float32(size_out)
 
 
-def _sources(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
-    """Each output pixel's source coordinate ``dst * scale`` (float32, as TF's kernels)."""
-    return np.arange(size_out, dtype=np.float32) * _scale(size_in, size_out, align_corners)
+def _sources(size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool = False) -> np.ndarray:
+    """Each output pixel's source coordinate ``dst * scale``, or ``(dst + 0.5) * scale - 0.5`` with
+    ``half_pixel_centers`` (float32, as TF's kernels)."""
+    dst = np.arange(size_out, dtype=np.float32)
+    scale = _scale(size_in, size_out, align_corners)
+    if half_pixel_centers:
+        return (dst + np.float32(0.5)) * scale - np.float32(0.5)
+    return dst * scale
 
 
-def nearest_indices(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
+def nearest_indices(size_in: int, size_out: int, align_corners: bool,
+                    half_pixel_centers: bool = False) -> np.ndarray:
     """The input pixel each output pixel copies: floor of its source (rounded, half away from zero, with
-    ``align_corners``), at most ``size_in - 1``."""
+    ``align_corners``; of ``(dst + 0.5) * scale`` with ``half_pixel_centers``), within ``[0, size_in)``."""
+    if half_pixel_centers:
+        src = (np.arange(size_out, dtype=np.float32) + np.float32(0.5)) * _scale(size_in, size_out, False)
+        return np.clip(np.floor(src).astype(np.int64), 0, size_in - 1)
     src = _sources(size_in, size_out, align_corners)
     picked = np.sign(src) * np.floor(np.abs(src) + np.float32(0.5)) if align_corners else np.floor(src)
     return np.minimum(picked.astype(np.int64), size_in - 1)
 
 
-def bilinear_matrix(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
-    src = _sources(size_in, size_out, align_corners).astype(np.float64)
+def bilinear_matrix(size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool = False) -> np.ndarray:
+    src = _sources(size_in, size_out, align_corners, half_pixel_centers).astype(np.float64)
     low = np.floor(src)
     frac = src - low
     low = np.maximum(low.astype(np.int64), 0)
@@ -88,16 +98,17 @@ def area_matrix(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
 MATRICES = {"bilinear": bilinear_matrix, "bicubic": bicubic_matrix, "area": area_matrix}
 
 
-def resize(x, size: tuple, method: str, align_corners: bool):
+def resize(x, size: tuple, method: str, align_corners: bool, half_pixel_centers: bool = False):
     """``x`` (N, H, W, C) resized to ``size`` (height, width) by ``method`` (bilinear, bicubic, area: float32
-    results; nearest: ``x``'s dtype)."""
+    results; nearest: ``x``'s dtype); ``half_pixel_centers`` for nearest and bilinear only."""
     h, w = int(x.shape[1]), int(x.shape[2])
     out_h, out_w = size
+    half = {"half_pixel_centers": True} if half_pixel_centers else {}
     if method == "nearest":
-        x = ember.take(x, ember.tensor(nearest_indices(h, out_h, align_corners)), axis=1)
-        return ember.take(x, ember.tensor(nearest_indices(w, out_w, align_corners)), axis=2)
+        x = ember.take(x, ember.tensor(nearest_indices(h, out_h, align_corners, **half)), axis=1)
+        return ember.take(x, ember.tensor(nearest_indices(w, out_w, align_corners, **half)), axis=2)
     if x.dtype != np.float32:
         x = ember.cast(x, "float32")
-    rows = ember.tensor(MATRICES[method](h, out_h, align_corners).astype(np.float32))
-    cols = ember.tensor(MATRICES[method](w, out_w, align_corners).astype(np.float32))
+    rows = ember.tensor(MATRICES[method](h, out_h, align_corners, **half).astype(np.float32))
+    cols = ember.tensor(MATRICES[method](w, out_w, align_corners, **half).astype(np.float32))
     return ember.einsum("ph,nhwc,qw->npqc", rows, x, cols)
