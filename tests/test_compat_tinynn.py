@@ -737,3 +737,28 @@ def test_loading_parameters_of_other_layers_is_refused(tmp_path):
     for count in (7, 9):
         with pytest.raises(ValueError, match=f"StructuredParam: {count} values given for 8 parameters"):
             params.values = [np.zeros(1)] * count
+
+
+def test_a_net_copied_after_a_forward_trains_as_tinynns_copy():
+    # tinynn's DQN keeps a deep copy of its network; copying after a forward raised Ember's "only leaf tensors can
+    # be deep-copied", and an unpickled copy's backward gave zero gradients silently (its forward's output came
+    # back a leaf): a copy now drops that graph, trains after a forward of its own and refuses a backward before
+    import copy
+
+    tn.seeder.random_seed(0)
+    x = np.random.rand(4, 5).astype(np.float32)
+    net = tn.net.Net([tn.layer.Dense(3), tn.layer.ReLU(), tn.layer.Dense(2)])
+    net.forward(x)
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        with pytest.raises(RuntimeError, match="Dense.backward: call forward first"):
+            twin.backward(np.ones((4, 2), np.float32))
+        twin.forward(x)
+        grads = twin.backward(np.ones((4, 2), np.float32))
+        expected = net.backward(np.ones((4, 2), np.float32))
+        for got, want in zip(grads.values, expected.values):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.abs(grads.values[0]).max() > 0
+        net.forward(x)
+    shallow = copy.copy(net.layers[2])  # shares the forward's graph, as tinynn's shallow copy shares ctx
+    shallow.backward(np.ones((4, 2), np.float32))
+    np.testing.assert_allclose(shallow.grads["w"], expected.values[2], rtol=1e-6)

@@ -51,6 +51,20 @@ class Layer:
     def __repr__(self) -> str:
         return f"layer: {self.name}\tshape: {self.shapes or None}"
 
+    def __getstate__(self) -> dict:
+        """The layer without its last forward's autograd graph, which neither deep-copies nor survives a pickle
+        (its output would come back a leaf, and ``backward`` would give zero gradients): a copy needs a forward
+        of its own before ``backward``."""
+        state = self.__dict__.copy()
+        state["_leaves"], state["_alone"] = {}, None
+        return state
+
+    def __copy__(self) -> Layer:
+        """A shallow copy shares everything, the last forward's graph included (as tinynn's shares ``ctx``)."""
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     @property
     def name(self) -> str:
         return type(self).__name__
@@ -108,7 +122,8 @@ class Layer:
     def backward(self, grad) -> np.ndarray:
         """Gradients of the last ``forward``: fills ``grads`` and returns the gradient of the inputs."""
         if self._alone is None:
-            raise RuntimeError(f"{self.name}.backward: call forward first")
+            raise RuntimeError(f"{self.name}.backward: call forward first (a copied or unpickled layer does not keep "
+                               "the graph of the forward before the copy)")
         x, out = self._alone
         if out.requires_grad:  # (not when nothing of the forward was differentiable: e.g. Flatten of integers)
             out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
