@@ -451,6 +451,28 @@ def test_an_optimizer_in_tinynns_style_steps_with_weight_decay():
     np.testing.assert_allclose(got, w, rtol=1e-6)
 
 
+@pytest.mark.parametrize("base", ["Momentum", "Adam"])
+def test_an_optimizer_in_tinynns_style_builds_on_a_builtin_ones_compute_step(base):
+    # a subclass clipping the gradients before tinynn's rule raised "must define update(...)": the built-in
+    # optimizers had no _compute_step for super() to reach
+    class Clipped(getattr(tn.optimizer, base)):
+        def _compute_step(self, grads):
+            clipped = np.empty(len(grads), dtype=object)
+            clipped[:] = [np.clip(g, -0.3, 0.3) for g in grads]
+            return super()._compute_step(clipped)
+
+    w, acc, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2), np.zeros(2)
+    for t in range(1, 4):
+        g = np.clip(_grad(t - 1), -0.3, 0.3)
+        if base == "Momentum":
+            acc = 0.9 * acc + g
+            w = w - 0.1 * acc - 0.1 * 0.5 * w
+        else:
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            w = w - 0.1 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8) - 0.1 * 0.5 * w
+    np.testing.assert_allclose(_run_optimizer(Clipped(lr=0.1, weight_decay=0.5), 3), w, rtol=1e-5)
+
+
 def test_linear_and_cyclical_lr_schedules_as_tinynn():
     opt = tn.optimizer.SGD(lr=1.0)
     linear = tn.optimizer.LinearLR(opt, decay_steps=4, final_lr=0.2, start_step=2)

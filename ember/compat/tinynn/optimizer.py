@@ -4,7 +4,8 @@
 Ember's own update rules (``ember.optim.functional``); RMSProp, Adagrad, Adadelta and RAdam follow
 tinynn's formulas (epsilon inside the square root). Weight decay is tinynn's: the step also subtracts
 ``lr * weight_decay * param``. An optimizer written in tinynn's style (a subclass defining
-``_compute_step(grads) -> steps`` on the object array of gradients) works too.
+``_compute_step(grads) -> steps`` on the object array of gradients) works too, also on top of one of these
+(``super()._compute_step(grads)``).
 """
 
 from __future__ import annotations
@@ -53,10 +54,18 @@ class Optimizer:
         return grads
 
     def _compute_step(self, grads):
-        """The steps (what is added to each parameter) for the object array ``grads``; subclasses in tinynn's
-        style define it, Ember's own optimizers define ``update`` instead."""
-        raise NotImplementedError(f"{type(self).__name__} must define update(param, grad, state) or "
-                                  "_compute_step(grads)")
+        """The steps (what is added to each parameter) for the object array ``grads``. Subclasses in tinynn's
+        style define it; Ember's own optimizers define ``update``, and this runs it from zeros (their rules do
+        not read the parameter), so a subclass of one can build on ``super()._compute_step(grads)``."""
+        if type(self).update is Optimizer.update:
+            raise NotImplementedError(f"{type(self).__name__} must define update(param, grad, state) or "
+                                      "_compute_step(grads)")
+        steps = np.empty(len(grads), dtype=object)
+        for i, grad in enumerate(grads):
+            grad = np.asarray(grad)
+            steps[i] = np.zeros_like(grad, dtype=np.result_type(grad.dtype, np.float32))
+            self.update(steps[i], grad.astype(steps[i].dtype, copy=False), self.states.setdefault(i, {}))
+        return steps
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define update(param, grad, state)")
