@@ -784,3 +784,22 @@ def test_a_net_copied_after_a_forward_trains_as_tinynns_copy():
     shallow = copy.copy(net.layers[2])  # shares the forward's graph, as tinynn's shallow copy shares ctx
     shallow.backward(np.ones((4, 2), np.float32))
     np.testing.assert_allclose(shallow.grads["w"], expected.values[2], rtol=1e-6)
+
+
+def test_two_backwards_of_one_forward_each_give_their_gradients_as_tinynn():
+    # tinynn keeps each layer's forward context, so one forward may be differentiated for two targets; the second
+    # backward raised Ember's "saved values were already freed ... retain_graph=True", an argument tinynn has not
+    tn.seeder.random_seed(0)
+    x = np.random.rand(4, 3, 5).astype(np.float32)
+    y = np.random.rand(4, 2).astype(np.float32)
+    model = tn.model.Model(tn.net.Net([tn.layer.LSTM(3), tn.layer.Dense(2)]), tn.loss.MSE(), tn.optimizer.SGD())
+    pred = model.forward(x)
+    _, first = model.backward(pred, y)
+    _, second = model.backward(pred, 2 * y)
+    _, again = model.backward(pred, y)  # not summed with the earlier backwards'
+    model.forward(x)  # the second backward's reference: the same target after a forward of its own
+    _, fresh = model.backward(pred, 2 * y)
+    for a, b, c, d in zip(first.values, again.values, second.values, fresh.values):
+        np.testing.assert_allclose(b, a, rtol=1e-6)
+        np.testing.assert_allclose(c, d, rtol=1e-6)
+    np.testing.assert_allclose(second.wrt_input, fresh.wrt_input, rtol=1e-6)

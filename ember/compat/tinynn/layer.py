@@ -120,13 +120,17 @@ class Layer:
         return out.detach().numpy()
 
     def backward(self, grad) -> np.ndarray:
-        """Gradients of the last ``forward``: fills ``grads`` and returns the gradient of the inputs."""
+        """Gradients of the last ``forward``: fills ``grads`` and returns the gradient of the inputs. As in tinynn,
+        one forward may be followed by several backwards (each gives the gradients of its own ``grad``)."""
         if self._alone is None:
             raise RuntimeError(f"{self.name}.backward: call forward first (a copied or unpickled layer does not keep "
                                "the graph of the forward before the copy)")
         x, out = self._alone
+        x.grad = None
+        for leaf in self._leaves.values():
+            leaf.grad = None
         if out.requires_grad:  # (not when nothing of the forward was differentiable: e.g. Flatten of integers)
-            out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)))
+            out.backward(ember.as_tensor(np.asarray(grad, dtype=out.dtype)), retain_graph=True)
         self.collect_grads()
         return np.zeros(x.shape, x.dtype) if x.grad is None else x.grad.numpy()
 
