@@ -64,6 +64,28 @@ def test_optimizers_take_the_implementation_keywords(name):
         getattr(ember.optim, name)([w], lr=0.1, colour=True)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS + ["SparseAdam"])
+def test_optimizers_refuse_the_implementation_keywords_torch_refuses(name):
+    """Each optimizer takes the implementation keywords its torch optimizer takes, no others (SGD took
+    capturable=True, SparseAdam foreach=True), and refuses fused=True with foreach=True as torch (both were taken)."""
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    w = ember.ones(3, requires_grad=True)
+    for key in ("foreach", "fused", "capturable"):
+        if key in theirs:
+            getattr(ember.optim, name)([w], lr=0.1, **{key: True})
+            continue
+        with pytest.raises(TypeError, match=f"{name}.__init__\\(\\) got an unexpected keyword argument '{key}'"):
+            getattr(torch.optim, name)([torch.ones(3, requires_grad=True)], lr=0.1, **{key: True})
+        with pytest.raises(TypeError, match=f"{name}.__init__\\(\\) got an unexpected keyword argument '{key}'"):
+            getattr(ember.optim, name)([w], lr=0.1, **{key: True})
+    if "fused" in theirs:
+        with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
+            getattr(torch.optim, name)([torch.ones(3, requires_grad=True)], lr=0.1, fused=True, foreach=True)
+        with pytest.raises(RuntimeError, match=f"{name}: `fused` and `foreach` cannot be `True` together"):
+            getattr(ember.optim, name)([w], lr=0.1, fused=True, foreach=True)
+        getattr(ember.optim, name)([w], lr=0.1, fused=True, foreach=False)
+
+
 def test_adam_decoupled_weight_decay_is_adamw():
     rng = np.random.default_rng(0)
     start, targets = rng.standard_normal(5), [rng.standard_normal(5) for _ in range(4)]

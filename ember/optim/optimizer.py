@@ -67,19 +67,19 @@ def refuse_group_writes():
             del ParamGroup.__setitem__, ParamGroup.update
 
 
-_IMPLEMENTATION_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
-
-
-def _check_implementation_options(owner: str, options: dict) -> None:
-    """PyTorch's keywords that pick an implementation (``foreach``, ``fused``, ``capturable``): accepted, since
-    they change no result; ``differentiable=True`` (a step recorded for autograd) is refused, as Ember's updates
-    write the parameters in place outside the tape."""
+def _check_implementation_options(owner: str, options: dict, accepted: tuple[str, ...]) -> None:
+    """PyTorch's keywords that pick an implementation (``foreach``, ``fused``, ``capturable``), those of
+    ``accepted`` (the ones the torch optimizer takes): accepted, since they change no result, but ``fused`` and
+    ``foreach`` both True is torch's error; ``differentiable=True`` (a step recorded for autograd) is refused, as
+    Ember's updates write the parameters in place outside the tape."""
     for key, value in options.items():
-        if key not in _IMPLEMENTATION_OPTIONS:
+        if key not in accepted:
             raise TypeError(f"{owner}.__init__() got an unexpected keyword argument '{key}'")
         if key == "differentiable" and value:
             raise ValueError(f"{owner}: differentiable=True is not supported; the update runs outside autograd (use "
                              "ember.func to differentiate through a hand-written update)")
+    if options.get("fused") and options.get("foreach"):
+        raise RuntimeError(f"{owner}: `fused` and `foreach` cannot be `True` together")
 
 
 class Optimizer(OptimizerHooks):
@@ -101,10 +101,12 @@ class Optimizer(OptimizerHooks):
     number_state: tuple[str, ...] = ()
     has_complex = False  # whether a group holds a complex parameter (set by add_param_group)
     stepped = False  # whether step() has run (a scheduler stepped before it warns, as PyTorch's)
+    # the implementation keywords the torch optimizer of this name takes (fused: SGD, Adagrad, Adam, AdamW)
+    implementation_options: tuple[str, ...] = ("foreach", "capturable", "differentiable")
 
     def __init__(self, params, defaults: dict, **options: bool | None):
         name = type(self).__name__
-        _check_implementation_options(name, options)
+        _check_implementation_options(name, options, self.implementation_options)
         if isinstance(params, (Tensor, dict)):
             raise TypeError(
                 f"{name}: params must be an iterable of Tensors or of dicts, got a single {type(params).__name__}"
@@ -525,6 +527,7 @@ class SGD(Optimizer):
     array([0.8, 1.6], dtype=float32)
     """
 
+    implementation_options = ("foreach", "fused", "differentiable")
     update = staticmethod(F.sgd_update)
     sparse_update = staticmethod(F.sparse_sgd_update)
 
@@ -548,6 +551,7 @@ class Adam(Optimizer):
     >>> opt = ember.optim.Adam([w], lr=1e-3, betas=(0.9, 0.999))
     """
 
+    implementation_options = ("foreach", "fused", "capturable", "differentiable")
     update = staticmethod(F.adam_update)
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
@@ -597,6 +601,7 @@ class SparseAdam(Optimizer):
     >>> opt = ember.optim.SparseAdam([table], lr=1e-2)
     """
 
+    implementation_options = ()
     sparse_update = staticmethod(F.sparse_adam_update)
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, *,
@@ -640,6 +645,7 @@ class Adagrad(Optimizer):
     >>> opt = ember.optim.Adagrad([table], lr=0.01)
     """
 
+    implementation_options = ("foreach", "fused", "differentiable")
     update = staticmethod(F.adagrad_update)
     sparse_update = staticmethod(F.sparse_adagrad_update)
 
