@@ -77,6 +77,19 @@ def test_newton_schulz_gives_torchs_bits(shape):
     assert np.all((singular > 0.5) & (singular < 1.5))  # nearly orthogonal, whatever the scale
 
 
+def test_newton_schulz_gives_torchs_bits_for_many_inputs():
+    """torch's addmm adds beta * C to the scaled product in one fused multiply-add: rounding beta * C first put
+    an element one bfloat16 step off torch's for 13 of 600 random inputs (and a float64 Muon 1e-4 off after 4
+    steps)."""
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    for shape in [(6, 5), (8, 5), (16, 16)]:
+        for seed in range(60):
+            g = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+            expected = _zeropower_via_newtonschulz(torch.tensor(g), (3.4445, -4.775, 2.0315), 5, 1e-7)
+            np.testing.assert_array_equal(newton_schulz(g), expected.float().numpy(), err_msg=f"{shape} {seed}")
+
+
 MODEL_CASES = [("Adafactor", {"lr": 0.05}), ("Muon", {"lr": 0.02})]
 
 

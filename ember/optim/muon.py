@@ -26,10 +26,17 @@ def _bfloat16(xp, x):
     return xp.where(xp.isnan(x), x, rounded.view(xp.float32))
 
 
+def _scaled_add(scale, x, y):
+    """``scale * x + y`` of float32 arrays rounded once to float32, as torch's ``addmm`` adds ``beta * C`` to the
+    scaled product: a fused multiply-add, emulated in float64 (where the product is exact)."""
+    return (x.astype(np.float64) * float(scale) + y).astype(np.float32)
+
+
 def newton_schulz(matrix, coefficients: tuple = (3.4445, -4.775, 2.0315), steps: int = 5, eps: float = 1e-7):
     """``matrix`` (2-D) made nearly orthogonal, ``U S' V^T`` with ``S'`` near 1, by ``steps`` quintic Newton-Schulz
     iterations ``X <- a X + (b G + c G^2) X`` (``G = X X^T``, on the wide orientation) after scaling ``matrix`` to
-    unit Frobenius norm. As PyTorch's Muon, in bfloat16: each product is summed in float32 and rounded once.
+    unit Frobenius norm. As PyTorch's Muon, in bfloat16: each product is summed in float32, scaled and added to the
+    scaled term in one fused multiply-add (torch's ``addmm``), and rounded once.
     Returns float32 holding bfloat16 values."""
     if steps >= 100:
         raise ValueError(f"newton_schulz: steps must be < 100, got {steps}")
@@ -47,8 +54,8 @@ def newton_schulz(matrix, coefficients: tuple = (3.4445, -4.775, 2.0315), steps:
     x = _bfloat16(xp, x / xp.maximum(norm, np.float32(eps)))
     for _ in range(steps):
         gram = _bfloat16(xp, x @ x.T)
-        gram_update = _bfloat16(xp, b * gram + c * (gram @ gram))
-        x = _bfloat16(xp, a * x + gram_update @ x)
+        gram_update = _bfloat16(xp, _scaled_add(b, gram, c * (gram @ gram)))
+        x = _bfloat16(xp, _scaled_add(a, x, gram_update @ x))
     return x.T if tall else x
 
 
