@@ -145,6 +145,32 @@ def test_step_with_an_epoch_matches_torch(name):
         assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups]
 
 
+def test_step_with_an_epoch_takes_a_subclass_closed_form_as_torch():
+    """A schedule written for PyTorch may define its closed form as ``_get_closed_form_lr``, which torch's
+    step(epoch) takes; Ember's looked for another name and took get_lr (0.075 where torch gives 0.75)."""
+    torch = pytest.importorskip("torch")
+
+    def warmup(schedulers):
+        class Warmup(schedulers.LRScheduler):
+            def get_lr(self):
+                return [base * min(1.0, (self.last_epoch + 1) / 4) for base in self.base_lrs]
+
+            def _get_closed_form_lr(self):
+                return [base * min(1.0, (self.last_epoch + 1) / 4) * 10 for base in self.base_lrs]
+
+        return Warmup
+
+    ours, theirs = _pair(torch)
+    mine, ref = warmup(optim.lr_scheduler)(ours), warmup(torch.optim.lr_scheduler)(theirs)
+    for epoch in [None, None, 2, None, 7]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mine.step(epoch)
+            ref.step(epoch)
+        assert mine.get_last_lr() == ref.get_last_lr()
+    assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups] == [1.0, 0.5]
+
+
 def test_reduce_on_plateau_step_with_an_epoch_matches_torch():
     torch = pytest.importorskip("torch")
     ours, theirs = _pair(torch)

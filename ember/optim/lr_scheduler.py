@@ -124,8 +124,8 @@ class LRScheduler:
             self.last_epoch += 1
             values = self._within_step(self.get_lr)
         else:
-            self.last_epoch = epoch
-            values = self._within_step(getattr(self, "_closed_form_lr", self.get_lr))
+            self.last_epoch = epoch  # PyTorch's hook name: a subclass's own _get_closed_form_lr is taken, as there
+            values = self._within_step(getattr(self, "_get_closed_form_lr", self.get_lr))
         _set_lrs(self, values)
 
     def _within_step(self, compute: Callable[[], list]) -> list:
@@ -243,7 +243,7 @@ class StepLR(LRScheduler):
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
@@ -269,7 +269,7 @@ class MultiStepLR(LRScheduler):
         super().load_state_dict(state_dict)
         self.milestones = Counter(self.milestones)
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         milestones = sorted(self.milestones.elements())
         return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
 
@@ -290,7 +290,7 @@ class ExponentialLR(LRScheduler):
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
@@ -323,7 +323,7 @@ class LinearLR(LRScheduler):
         factor = 1.0 + slope / (self.total_iters * self.start_factor + (self.last_epoch - 1) * slope)
         return [lr * factor for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         slope = self.end_factor - self.start_factor
         return [base_lr * (self.start_factor + slope * min(self.total_iters, self.last_epoch) / self.total_iters)
                 for base_lr in self.base_lrs]
@@ -350,7 +350,7 @@ class ConstantLR(LRScheduler):
             return self._lrs()
         return [lr * (1.0 / self.factor) for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
                 for base_lr in self.base_lrs]
 
@@ -376,7 +376,7 @@ class PolynomialLR(LRScheduler):
                  / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
         return [lr * decay for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
                 for base_lr in self.base_lrs]
 
@@ -408,7 +408,7 @@ class CosineAnnealingLR(LRScheduler):
         ratio = (1 + math.cos(math.pi * epoch / t_max)) / (1 + math.cos(math.pi * (epoch - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in self._lrs()]
 
-    def _closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float]:
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
 
