@@ -171,6 +171,34 @@ def test_step_with_an_epoch_takes_a_subclass_closed_form_as_torch():
     assert [g["lr"] for g in ours.param_groups] == [g["lr"] for g in theirs.param_groups] == [1.0, 0.5]
 
 
+def test_a_subclass_reading_torchs_within_step_flag_runs_as_torch():
+    """A get_lr written after torch's own reads self._get_lr_called_within_step to warn when called outside
+    step(); Ember named the flag otherwise, so such a schedule failed with an AttributeError."""
+    torch = pytest.importorskip("torch")
+
+    def warmup(schedulers):
+        class Warmup(schedulers.LRScheduler):
+            def get_lr(self):
+                if not self._get_lr_called_within_step:
+                    warnings.warn("To get the last learning rate, use get_last_lr()", stacklevel=2)
+                return [base * min(1.0, (self.last_epoch + 1) / 4) for base in self.base_lrs]
+
+        return Warmup
+
+    ours, theirs = _pair(torch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mine, ref = warmup(optim.lr_scheduler)(ours), warmup(torch.optim.lr_scheduler)(theirs)
+        for _ in range(5):
+            ours.step()
+            theirs.step()
+            mine.step()
+            ref.step()
+            assert mine.get_last_lr() == ref.get_last_lr()
+    with pytest.warns(UserWarning, match="get_last_lr"):
+        mine.get_lr()
+
+
 def test_reduce_on_plateau_step_with_an_epoch_matches_torch():
     torch = pytest.importorskip("torch")
     ours, theirs = _pair(torch)

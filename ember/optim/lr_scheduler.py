@@ -30,7 +30,7 @@ def _warn_epoch() -> None:
 
 def _warn_outside_step(scheduler: LRScheduler) -> None:
     """get_lr() called by the user gives the next step's lrs (and may move the momentum): warn, as PyTorch."""
-    if not scheduler._in_step:
+    if not scheduler._get_lr_called_within_step:
         warnings.warn(f"{type(scheduler).__name__}.get_lr() computes the lrs of a step (from the current ones); to "
                       "read the lrs the last step set, use get_last_lr()", UserWarning, stacklevel=3)
 
@@ -71,7 +71,9 @@ class LRScheduler:
     """
 
     _is_initial = False
-    _in_step = False  # while step() computes the lrs: get_lr() called by the user warns, as PyTorch's
+    # True while step() computes the lrs: get_lr() called by the user warns, as PyTorch's (its name: subclasses
+    # written for PyTorch read it in their get_lr)
+    _get_lr_called_within_step = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         owner = type(self).__name__
@@ -130,11 +132,11 @@ class LRScheduler:
 
     def _within_step(self, compute: Callable[[], list]) -> list:
         """``compute()`` (``get_lr`` or the closed form) as a step calls it, without get_lr's warning."""
-        self._in_step = True
+        self._get_lr_called_within_step = True
         try:
             return compute()
         finally:
-            self._in_step = False
+            self._get_lr_called_within_step = False
 
     def _lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
