@@ -540,6 +540,32 @@ def test_an_optimizer_with_its_own_step_resumes_with_its_tensor_state():
     np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_an_optimizer_with_its_own_setstate_copies_as_torch():
+    """A torch-style subclass's __setstate__ calls the base's (torch's SGD and Adam do, to fill in an option an older
+    pickle lacks); Ember's Optimizer had none, so copy.deepcopy of such an optimizer failed with an AttributeError."""
+    start, grads = _start(12)[0], [g[0] for g in _grads(13, steps=6)]
+
+    class Filled(_tensor_momentum(ember)):
+        def __setstate__(self, state):
+            super().__setstate__(state)
+            for group in self.param_groups:
+                group.setdefault("nesterov", False)
+
+    param = ember.tensor(start, requires_grad=True)
+    opt = Filled([param])
+    for g in grads[:3]:
+        param.grad = ember.tensor(g)
+        opt.step()
+    copied = copy.deepcopy(opt)
+    twin = copied.param_groups[0]["params"][0]
+    assert copied.param_groups[0]["nesterov"] is False and "nesterov" not in opt.param_groups[0]
+    for g in grads[3:]:
+        param.grad, twin.grad = ember.tensor(g), ember.tensor(g)
+        opt.step()
+        copied.step()
+    np.testing.assert_array_equal(param.array, twin.array)
+
+
 def _as_numpy(tree, torch):
     """A torch optimizer's state dict with its tensors as NumPy arrays (its layout: 0-d tensors for numbers)."""
     if isinstance(tree, torch.Tensor):

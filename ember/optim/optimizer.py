@@ -125,6 +125,11 @@ class Optimizer(OptimizerHooks):
         for group in groups:
             self.add_param_group(group)
 
+    def __setstate__(self, state: dict) -> None:
+        """Restore a copied or unpickled optimizer's attributes: PyTorch's base method, which an optimizer
+        written for PyTorch calls from its own ``__setstate__`` (to fill in a group option an older pickle lacks)."""
+        self.__dict__.update(state)
+
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyper-parameters (missing ones come from the defaults).
 
