@@ -607,3 +607,29 @@ def test_scatter_writes_a_value_repeated_at_one_position_once(op_type):
     expected[0 if op_type == "ScatterElements" else 1, 0 if op_type == "ScatterElements" else 1] = 1
     attrs = {"axis": 1} if op_type == "ScatterElements" else {}
     np.testing.assert_array_equal(_one_node(op_type, x, inputs, **attrs), expected)
+
+
+def test_external_data_is_read_beside_the_model_or_refused(tmp_path, monkeypatch):
+    # a file object's (or bytes') external data was read from the current directory: another model's w.bin there
+    # gave its weights silently ([21, 21] for [1, 2]); now beside the file opened, else refused as onnxruntime
+    h = onnx.helper
+
+    def model(weight):
+        graph = h.make_graph([h.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                             [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+                             [h.make_empty_tensor_value_info("y")], [onnx.numpy_helper.from_array(weight, "w")])
+        return h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+
+    (tmp_path / "model").mkdir()
+    path = tmp_path / "model" / "m.onnx"
+    onnx.save_model(model(np.eye(2, dtype=np.float32)), path, save_as_external_data=True, location="w.bin",
+                    size_threshold=0)
+    monkeypatch.chdir(tmp_path)
+    onnx.save_model(model(np.full((2, 2), 7, np.float32)), "other.onnx", save_as_external_data=True,
+                    location="w.bin", size_threshold=0)
+    x = ember.tensor(np.array([[1.0, 2.0]], np.float32))
+    with open(path, "rb") as f:
+        np.testing.assert_array_equal(ember.onnx.load(f)(x).detach().numpy(), [[1.0, 2.0]])
+    for given in (path.read_bytes(), io.BytesIO(path.read_bytes()), onnx.load(path, load_external_data=False)):
+        with pytest.raises(ValueError, match=r"tensors \['w'\] keep their data in external files \['w.bin'\]"):
+            ember.onnx.load(given)

@@ -151,6 +151,7 @@ class OnnxModule(Module):
             more = f" and {len(nodes) - 5} more" if len(nodes) > 5 else ""
             raise UnsupportedError(f"load: ONNX ops {missing} are not supported by Ember's importer (nodes "
                                    f"{', '.join(nodes[:5])}{more})")
+        _refuse_external_data(model)
         self.opset = _opset(model)
         self.nodes = list(model.graph.node)
         self.parameter_names: dict[str, str] = {}  # ONNX initializer name -> attribute name
@@ -265,6 +266,19 @@ class OnnxModule(Module):
         return trace(self, example_inputs)
 
 
+def _refuse_external_data(model: onnx.ModelProto) -> None:
+    """Raise for tensors whose data is still in external files: ONNX would read them relative to the current
+    directory (another model's file of the same name there gives wrong weights); onnxruntime refuses them too."""
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
+    external = [t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        files = sorted({e.value for t in external for e in t.external_data if e.key == "location"})
+        raise ValueError(f"load: tensors {[t.name for t in external][:5]} keep their data in external files {files}, "
+                         "which a model given as bytes, a stream or a ModelProto cannot locate; load it from its "
+                         "path (or a file opened from it), or call onnx.load_external_data_for_model(model, folder) "
+                         "first")
+
+
 def load(path_or_model) -> OnnxModule:
     """Import an ONNX model (a path, a binary file object, bytes or a ModelProto) as an Ember Module."""
     if isinstance(path_or_model, onnx.ModelProto):
@@ -273,6 +287,9 @@ def load(path_or_model) -> OnnxModule:
         model = onnx.load_from_string(bytes(path_or_model))
     elif hasattr(path_or_model, "read"):
         model = onnx.load_from_string(path_or_model.read())
+        name = getattr(path_or_model, "name", None)
+        if isinstance(name, str) and os.path.isfile(name):  # external data lies beside the file it reads
+            onnx.load_external_data_for_model(model, os.path.dirname(os.path.abspath(name)))
     else:
         model = onnx.load(os.fspath(path_or_model))
     return OnnxModule(model)
