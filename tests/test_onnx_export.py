@@ -425,6 +425,25 @@ def test_a_causal_attention_model_exports_with_dynamic_batch_and_length():
         np.testing.assert_allclose(run_onnx(model, [idx])[0], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_key_padding_mask_exports_with_dynamic_batch_and_length():
+    # attend_heads subtracted from the keys' unknown length to check the mask's shape: export raised a GraphError
+    ember.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).eval()
+
+    def fn(x, padding):
+        return layer(x, src_key_padding_mask=padding)
+
+    axes = {0: "batch", 1: "length"}
+    model = ember.onnx.export(fn, [_float(2, 5, 16), np.zeros((2, 5), bool)],
+                              dynamic_axes={"input0": axes, "input1": axes})
+    for batch, length in ((2, 5), (3, 7)):
+        x, padding = _float(batch, length, 16, seed=length), np.zeros((batch, length), bool)
+        padding[1, length - 2:] = True
+        with ember.no_grad():
+            expected = fn(ember.tensor(x), ember.tensor(padding)).numpy()
+        np.testing.assert_allclose(run_onnx(model, [x, padding])[0], expected, rtol=1e-5, atol=1e-5)
+
+
 def test_a_size_floor_divided_below_zero_exports_as_python_floors_it():
     # ONNX's integer Div truncates toward zero: x[:, : (t - 7) // 2] at t = 4 sliced to -1 instead of -2
     def fn(x):

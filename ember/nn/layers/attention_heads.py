@@ -145,10 +145,10 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
                          f"{list(k.shape)} and {list(v.shape)} as (N, heads, S, head_dim)")
     # positions each mask is missing: the bias_k key and the zero key, appended after the given mask's
     added = (bias_k is not None) + bool(add_zero_attn)
+    given = None if source is None else source - added  # (None: a length a traced graph leaves unknown)
     mask = None
     if attn_mask is not None:
         mask = additive_mask(attn_mask, q, blocked_when=True, what=f"{name}: attn_mask")
-        given = source - added
         if mask.ndim == 2 and tuple(mask.shape) == (length, given):
             pass
         elif mask.ndim == 3 and tuple(mask.shape) == (batch * heads, length, given):
@@ -161,8 +161,8 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
         mask = causal_mask(length, source, q)
     if key_padding_mask is not None:
         padding = additive_mask(key_padding_mask, q, blocked_when=True, what=f"{name}: key_padding_mask")
-        if tuple(padding.shape) != (batch, source - added):
-            raise ValueError(f"{name}: key_padding_mask must be ({batch}, {source - added}), got "
+        if tuple(padding.shape) != (batch, given):
+            raise ValueError(f"{name}: key_padding_mask must be ({batch}, {given}), got "
                              f"{list(padding.shape)}")
         padding = _append_positions(padding, -1, added)
         padding = ops.reshape(padding, (batch, 1, 1, source))
