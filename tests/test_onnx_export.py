@@ -444,6 +444,24 @@ def test_a_key_padding_mask_exports_with_dynamic_batch_and_length():
         np.testing.assert_allclose(run_onnx(model, [x, padding])[0], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_per_head_attention_mask_exports_with_dynamic_batch():
+    # attend_heads multiplied the unknown batch by the heads to check an (N * heads, L, S) mask: a GraphError
+    ember.manual_seed(0)
+    attention = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+
+    def fn(q, k, mask):
+        return attention(q, k, k, attn_mask=mask)
+
+    model = ember.onnx.export(fn, [_float(2, 5, 16), _float(2, 6, 16), _float(8, 5, 6)],
+                              dynamic_axes={"input0": {0: "batch"}, "input1": {0: "batch"}, "input2": {0: "rows"}})
+    for batch in (2, 3):
+        arrays = [_float(batch, 5, 16, seed=batch), _float(batch, 6, 16, seed=batch + 1), _float(4 * batch, 5, 6)]
+        with ember.no_grad():
+            expected = [t.numpy() for t in fn(*map(ember.tensor, arrays))]
+        for got, want in zip(run_onnx(model, arrays), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_a_size_floor_divided_below_zero_exports_as_python_floors_it():
     # ONNX's integer Div truncates toward zero: x[:, : (t - 7) // 2] at t = 4 sliced to -1 instead of -2
     def fn(x):

@@ -145,16 +145,17 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
                          f"{list(k.shape)} and {list(v.shape)} as (N, heads, S, head_dim)")
     # positions each mask is missing: the bias_k key and the zero key, appended after the given mask's
     added = (bias_k is not None) + bool(add_zero_attn)
-    given = None if source is None else source - added  # (None: a length a traced graph leaves unknown)
+    given = None if source is None else source - added  # (None: a size a traced graph leaves unknown)
+    rows = None if batch is None else batch * heads
     mask = None
     if attn_mask is not None:
         mask = additive_mask(attn_mask, q, blocked_when=True, what=f"{name}: attn_mask")
         if mask.ndim == 2 and tuple(mask.shape) == (length, given):
             pass
-        elif mask.ndim == 3 and tuple(mask.shape) == (batch * heads, length, given):
-            mask = ops.reshape(mask, (batch, heads, length, given))
+        elif mask.ndim == 3 and tuple(mask.shape) == (rows, length, given):
+            mask = ops.reshape(mask, (-1, heads, length, given))
         else:
-            raise ValueError(f"{name}: attn_mask must be ({length}, {given}) or ({batch * heads}, {length}, "
+            raise ValueError(f"{name}: attn_mask must be ({length}, {given}) or ({rows}, {length}, "
                              f"{given}), got {list(mask.shape)}")
         mask = _append_positions(mask, -1, added)
     elif causal:
