@@ -23,7 +23,7 @@ from ember.ops.batch_norm import batch_moments
 from ember.ops.eig import complex_solve
 from ember.ops.linalg import linear_relu
 from ember.ops.recurrent import recurrent
-from ember.ops.sized import ARANGE_SIZED, fill_like, slice_sized
+from ember.ops.sized import ARANGE_SIZED, RESHAPE_SIZED, fill_like, slice_sized
 
 try:
     import torch
@@ -841,6 +841,9 @@ _row("fill_like", lambda x: fill_like(x[:, 1:], 2.5, np.float32), lambda x: np.f
      ins(normal(3, 4)), "fill", lambda x: torch.full_like(x[:, 1:], 2.5, dtype=torch.float32), grad=False)
 _row("slice_sized", lambda x: slice_sized(x, 1, slice(1, 4, 2)), lambda x: x[:, 1:4:2], ins(normal(3, 5)),
      ("slice_sized", "slice_sized_grad"), lambda x: x[:, 1:4:2])
+_row("reshape_sized", lambda x, y: _ops_dispatch.apply(RESHAPE_SIZED, (x, y), {"shape": ((1, 1), -1, 2)}),
+     lambda x, y: x.reshape(y.shape[1], -1, 2), ins(normal(2, 3, 4), normal(2, 4)), "reshape_sized",
+     lambda x, y: x.reshape(y.shape[1], -1, 2), grad_inputs=(0,))  # x.reshape(y.size(1), -1, 2)
 _row("arange_sized", lambda x: x * _ops_dispatch.apply(ARANGE_SIZED, (x,), {"start": 1, "stop": ("*", (0, 1), 2),
                                                                               "step": 2, "dtype": x.dtype}),
      lambda x: x * np.arange(1, 6, 2), ins(normal(2, 3)), "arange_sized",

@@ -244,8 +244,9 @@ def test_shape_rules_carry_unknown_dimensions():
         assert b.reshape(5, b.shape[1], 3, 1).shape == (5, None, 3, 1)
         assert a.reshape(a.shape[0], -1).shape == (None, 3)  # the usual flattening of a batch
         assert b.reshape(-1, 3, 1).shape == (None, 3, 1)  # b's unknown size merges: -1 is unknown too
+        assert b.reshape(b.shape[1], -1).shape == (None, 15)  # b's size read from b when it runs
         with pytest.raises(ValueError, match=r"leaves more than one size to infer"):
-            b.reshape(b.shape[1], -1)
+            b.reshape(None, -1)
         with pytest.raises(ShapeError, match="cannot be broadcast"):
             a + g.input("c", (None, 2, 4), "float32")
 

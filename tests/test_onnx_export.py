@@ -462,6 +462,28 @@ def test_a_per_head_attention_mask_exports_with_dynamic_batch():
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_a_reshape_to_another_value_s_size_reads_that_size():
+    # h = lin(x.reshape(-1, 4)) has B * T rows; h.reshape(x.size(0), -1) copied h's first size (B * T), so the
+    # file gave (10, 3) for (2, 15), silently; ember.jit(dynamic=True) too
+    ember.manual_seed(0)
+    lin = nn.Linear(4, 3)
+
+    def fn(x):
+        h = lin(x.reshape(-1, 4))
+        return h.reshape(x.size(0), -1), h.reshape(x.size(0), x.size(1), 3)
+
+    model = ember.onnx.export(fn, [_float(2, 5, 4)], dynamic_axes={"input0": {0: "batch", 1: "length"}})
+    compiled = ember.jit(fn, dynamic=True)
+    for batch, length in ((2, 5), (3, 7)):
+        x = _float(batch, length, 4, seed=batch)
+        with ember.no_grad():
+            expected = [t.numpy() for t in fn(ember.tensor(x))]
+        assert expected[0].shape == (batch, 3 * length) and expected[1].shape == (batch, length, 3)
+        for got in (run_onnx(model, [x]), [t.detach().numpy() for t in compiled(ember.tensor(x))]):
+            for out, want in zip(got, expected):
+                np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+
+
 def test_a_size_floor_divided_below_zero_exports_as_python_floors_it():
     # ONNX's integer Div truncates toward zero: x[:, : (t - 7) // 2] at t = 4 sliced to -1 instead of -2
     def fn(x):

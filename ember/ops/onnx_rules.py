@@ -67,7 +67,7 @@ from ember.ops.registry import Op
 from ember.ops.sampling import GRID_SAMPLE
 from ember.ops.scatter_reduce import SCATTER_REDUCE, reduction_identity
 from ember.ops.shape import BROADCAST_LIKE, BROADCAST_TO, RESHAPE, TRANSPOSE
-from ember.ops.sized import ARANGE_SIZED, FILL, SLICE_SIZED
+from ember.ops.sized import ARANGE_SIZED, FILL, RESHAPE_SIZED, SLICE_SIZED
 from ember.ops.sorting import ARGSORT, MEDIAN
 from ember.ops.special import ENTR
 
@@ -146,6 +146,12 @@ def _slice_sized(b, x, *sources, axis, start, stop, step):
     first = b.ints([0]) if start is None else _size(b, inputs, start)
     last = b.ints([INT64_MAX]) if stop is None else _size(b, inputs, stop)
     return b.node("Slice", [x, first, last, b.ints([axis]), b.ints([step])])
+
+
+@_rule(RESHAPE_SIZED)
+def _reshape_sized(b, x, *sources, shape):
+    parts = [_size(b, [x, *sources], d) for d in shape]
+    return b.node("Reshape", [x, parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0)])
 
 
 @_rule(TRANSPOSE)

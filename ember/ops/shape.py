@@ -123,6 +123,10 @@ def reshape(x: TensorLike, *shape) -> TensorLike:
     if shape == x.array.shape and None not in shape and not (x.requires_grad and dispatch.grad_enabled()):
         return x
     if None in shape:
+        if _read_elsewhere(x, shape):
+            from ember.ops.sized import reshape_sized
+
+            return reshape_sized(x, shape)
         shape = _unknown_sizes(x, shape)
     elif not _plain_sizes(shape):  # NumPy would read -2 as -1: the shape rule names what is wrong
         _resolve_shape("reshape", Spec(x.shape, x.dtype), shape)
@@ -156,6 +160,16 @@ def _plain_sizes(shape: tuple) -> bool:
         return min(shape, default=0) >= -1
     except TypeError:
         return False
+
+
+def _read_elsewhere(x: TensorLike, shape: tuple) -> bool:
+    """Whether ``shape`` holds a size read from a graph value (``y.size(0)``) other than ``x``'s own at the same
+    place: x's unknown size there may be another (``x = y.reshape(-1, 4)`` merged y's first two), so it is read
+    from its value when the graph runs."""
+    if any(d is None for d in shape):
+        return False
+    return any(d.__class__ is UnknownSize and d.source is not None and not d.computed
+               and (d.source[0] is not x or d.source[1] != i) for i, d in enumerate(shape))
 
 
 def _unknown_sizes(x: TensorLike, shape: tuple) -> tuple:

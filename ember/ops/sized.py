@@ -1,5 +1,5 @@
 """Ops whose sizes are read, when the graph runs, from other values' dimensions: ``fill`` (a constant tensor),
-``arange_sized`` (a range) and ``slice_sized`` (a slice along one axis).
+``arange_sized`` (a range), ``slice_sized`` (a slice along one axis) and ``reshape_sized`` (a reshape).
 
 What ``zeros(x.size(0), 3)``, ``zeros_like(x)``, ``arange(x.size(1))`` or ``mask[:t, :t]`` (``t`` read from a
 shape) build while a graph is built for sizes known only at the call (``ember.jit(..., dynamic=True)``, an ONNX
@@ -25,8 +25,8 @@ from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, format_shape, shape_error
 from ember.ops.unknown_size import UnknownSize
 
-__all__ = ["ARANGE_SIZED", "FILL", "SLICE_SIZED", "SLICE_SIZED_GRAD", "arange_sized", "fill", "fill_like",
-           "slice_sized", "sourced"]
+__all__ = ["ARANGE_SIZED", "FILL", "RESHAPE_SIZED", "SLICE_SIZED", "SLICE_SIZED_GRAD", "arange_sized", "fill",
+           "fill_like", "reshape_sized", "slice_sized", "sourced"]
 
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv}
 
@@ -254,3 +254,52 @@ def slice_sized(x: TensorLike, axis: int, item: slice) -> TensorLike:
     start, stop = sources.size(item.start), sources.size(item.stop)
     return dispatch.apply(SLICE_SIZED, tuple(sources.values),
                           {"axis": axis, "start": start, "stop": stop, "step": step})
+
+
+# --- reshape_sized -------------------------------------------------------------------------------------------
+
+
+def _reshape_sized_forward(xp, x, *sources, shape):
+    shapes = [x.shape] + [v.shape for v in sources]
+    return x.reshape(tuple(size_of(shapes, d) for d in shape))
+
+
+def _reshape_sized_infer(x, *sources, shape):
+    specs = [x, *sources]
+    if shape.__class__ is not tuple:
+        raise shape_error("reshape_sized", specs, f"shape must be a tuple of sizes, got {shape!r}")
+    sizes = [-1 if d == -1 and d.__class__ is int else _checked("reshape_sized", specs, d) for d in shape]
+    if sizes.count(-1) > 1 or any(d is not None and d < -1 for d in sizes):
+        raise shape_error("reshape_sized", specs, f"shape {shape} needs sizes >= 0 and at most one -1")
+    total = None if None in x.shape else int(np.prod(x.shape))
+    known = [d for d in sizes if d != -1]
+    copied = sorted(d[1] for d in shape if d.__class__ is tuple and len(d) == 2 and d[0] == 0)
+    if total is None and copied == [a for a, d in enumerate(x.shape) if d is None] and all(
+            d.__class__ is int or d[0] == 0 and len(d) == 2 for d in shape):  # x's unknown sizes kept: cancel them
+        total, known = int(np.prod([d for d in x.shape if d is not None])), [d for d in known if d is not None]
+    if None in known or total is None:
+        return Spec(tuple(None if d == -1 else d for d in sizes), x.dtype)
+    rest = int(np.prod(known))
+    if (-1 in sizes and (rest == 0 or total % rest)) or (-1 not in sizes and rest != total):
+        raise shape_error("reshape_sized", specs, f"cannot reshape to {format_shape(tuple(sizes))}")
+    return Spec(tuple(total // rest if d == -1 else d for d in sizes), x.dtype)
+
+
+def _reshape_sized_rule(run, ctx, g):
+    x = ctx.inputs[0]  # the gradient takes x's shape, read from x when the graph runs
+    back = run(RESHAPE_SIZED, g, x, shape=tuple((1, a) for a in range(x.ndim)))
+    return (back,) + (None,) * (len(ctx.inputs) - 1)
+
+
+RESHAPE_SIZED = defop("reshape_sized", forward=_reshape_sized_forward, infer=_reshape_sized_infer,
+                      vjp=vjp_rule(_reshape_sized_rule), cost=lambda out, *specs, **attrs: _moved_cost(out),
+                      onnx="Reshape", vjp_reads=())
+
+
+def reshape_sized(x: TensorLike, shape: tuple) -> TensorLike:
+    """``x`` reshaped to ``shape``, whose ``UnknownSize``s are read from graph values' sizes when the graph runs:
+    ``h.reshape(x.size(0), -1)`` takes ``x``'s size, not the one at the same place in ``h`` (which may have
+    merged unknown sizes: ``x.reshape(-1, 4)``)."""
+    sources = _Sources([x])
+    sizes = tuple(sources.size(d) for d in shape)
+    return dispatch.apply(RESHAPE_SIZED, tuple(sources.values), {"shape": sizes})
