@@ -18,8 +18,10 @@ so a traced evaluation follows the training between its calls; a constant writte
 (``c.add_(1)``, ``c[0] = 1``, through a view of its memory too) makes the next call trace again, reading it on every
 call from then on). A Python number, bool, string or None, or a Tensor, that the function's own code (not a function
 it calls) reads from a closure cell or a module global is checked on every call, as torch.compile guards it: rebinding
-it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and the function rebinding one
-itself raises a TypeError, as that would happen only while tracing; what a list or dict holds stays frozen.
+it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and so does one read as an
+attribute of an object held there or one level deeper (``cfg.scale = 3.0``, ``cfg.optim.lr``, ``net.weight =
+...``); the function rebinding one itself raises a TypeError, as that would happen only while tracing; what a list or
+dict holds stays frozen.
 ``ember.rand`` and ``ember.randn`` draw anew on every call, from the stream dropout draws from
 (``ember.random.stream()``), so their numbers are not an eager call's; ``randint`` and ``randperm`` are frozen.
 Every op of the call is recorded, so what the function
@@ -294,7 +296,7 @@ class JitFunction:
             try:
                 if guard.read() != guard.values:
                     self._forget_traces()
-            except (KeyError, ValueError):  # a global deleted, a cell emptied
+            except (KeyError, ValueError, AttributeError):  # a global deleted, a cell emptied, an attribute gone
                 self._forget_traces()
         last, steady = self._steady  # one read: another thread may be replacing it
         if steady is not None:
@@ -574,6 +576,7 @@ class _Guard:
             if getattr(fn, "__wrapped__", None) is not None:
                 todo.append(fn.__wrapped__)
             scope = getattr(fn, "__globals__", None)
+            attributes = _global_names(code)  # (the names it reads attributes by too)
             found = []  # (the expression that reads it, its cell or None for a global, its name, its description)
             for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
                 if id(cell) not in slots:
@@ -583,7 +586,7 @@ class _Guard:
             if scope is not None:
                 where = f"g{id(scope)}"
                 space[where] = scope
-                for name in sorted(_global_names(code)):
+                for name in sorted(attributes):
                     if name in scope and (id(scope), name) not in slots:
                         slots.add((id(scope), name))
                         found.append((f"{where}[{name!r}]", None, name, f"global {name!r}"))
@@ -597,6 +600,8 @@ class _Guard:
                     names.append(what)
                 elif value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
                     todo.append(value)
+                else:
+                    _attribute_slots(place, value, name, attributes, items, names, tensors, slots)
         if not items:
             return None
         read = eval(f"lambda: ({', '.join(items)},)", space)  # noqa: S307  (one tuple, built by one call)
@@ -606,7 +611,7 @@ class _Guard:
         """Whether every value is as the trace read it."""
         try:
             return self.read() == self.values
-        except (KeyError, ValueError):  # a global deleted, a cell emptied
+        except (KeyError, ValueError, AttributeError):  # a global deleted, a cell emptied, an attribute gone
             return False
 
     def refuse_rebound(self, name: str) -> None:
@@ -615,7 +620,7 @@ class _Guard:
             return
         try:
             now = self.read()
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, AttributeError):
             now = ()
         slot = next((i for i, (a, b) in enumerate(zip(now, self.values)) if not (a is b or a == b)), len(now)) // 2
         raise TypeError(f"jit {name}: the traced function rebinds its {self.names[slot]}, which would happen once, "
@@ -630,6 +635,31 @@ def _read_slot(place: str, value, tensors: list) -> str:
         tensors.append(value)
         return f"None, id({place})"
     return f"{place}.__class__, {place}"
+
+
+def _attribute_slots(place: str, obj, path: str, attributes: set, items: list, names: list, tensors: list,
+                     slots: set, depth: int = 1) -> None:
+    """Add to ``items`` the slots of the attributes of ``obj`` (a global's or a closure cell's object: a config,
+    a module, a class) that the code may read (their names are in ``attributes``): its own numbers, bools,
+    strings, None and Tensors, and those of an object it holds, ``depth`` levels down (``cfg.optim.lr``), as
+    torch.compile guards the attributes a function reads."""
+    own = getattr(obj, "__dict__", None)
+    if obj is None or isinstance(obj, (Tensor, *_GUARDED)) or not hasattr(own, "keys") or (id(obj), path) in slots:
+        return
+    slots.add((id(obj), path))
+    for name in sorted(attributes.intersection(own.keys())):
+        try:
+            value = getattr(obj, name)
+        except Exception:  # noqa: BLE001  (a property that fails is no value to guard)
+            continue
+        if value is not own[name]:  # a property, or a descriptor, reads something else: not this slot
+            continue
+        if isinstance(value, (*_GUARDED, Tensor)):
+            items.append(_read_slot(f"{place}.{name}", value, tensors))
+            names.append(f"attribute '{path}.{name}'")
+        elif depth > 0 and not isinstance(value, (FunctionType, MethodType, type(sys), type)):
+            _attribute_slots(f"{place}.{name}", value, f"{path}.{name}", attributes, items, names, tensors, slots,
+                             depth - 1)
 
 
 def _global_names(code) -> set:

@@ -158,3 +158,52 @@ def test_unchanged_values_keep_the_trace():
     for _ in range(3):
         step(X)
     assert step.traces == 1
+
+
+class _Config:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+CFG = _Config()
+
+
+@pytest.mark.parametrize("wrap", [ember.jit, ember.compile], ids=["jit", "compile"])
+def test_attributes_of_global_and_closure_objects_retrace(wrap):
+    CFG.scale, CFG.optim = 2.0, _Config(shift=1.0)
+    box = _Config(mode="add", drop=ember.nn.Dropout(0.0))
+
+    def reads_attributes(x):
+        y = (x * CFG.scale + CFG.optim.shift) * (1 - box.drop.p)
+        return y + 1 if box.mode == "add" else y - 1
+
+    step = wrap(reads_attributes)
+    changes = [lambda: None, lambda: setattr(CFG, "scale", 3.0), lambda: setattr(CFG.optim, "shift", -2.0),
+               lambda: setattr(box, "mode", "sub"), lambda: setattr(box.drop, "p", 0.5),
+               lambda: setattr(CFG, "optim", _Config(shift=4.0)), lambda: None]
+    for change in changes:
+        change()
+        np.testing.assert_array_equal(step(X).array, reads_attributes(X).array)
+    if wrap is ember.jit:
+        assert step.traces == 6
+
+
+def test_a_parameter_replaced_on_a_module_read_without_calling_it_retraces():
+    net = ember.nn.Linear(3, 2)
+    step = ember.jit(lambda x: x @ net.weight.T)
+    step(X)
+    net.weight = ember.nn.Parameter(ember.ones(2, 3))
+    np.testing.assert_array_equal(step(X).array, (X @ net.weight.T).detach().array)
+
+
+def test_a_function_rebinding_an_attribute_it_reads_is_refused():
+    state = _Config()
+    state.calls = 0
+
+    @ember.jit
+    def counts(x):
+        state.calls += 1
+        return x * state.calls
+
+    with pytest.raises(TypeError, match="rebinds its attribute 'state.calls'"):
+        counts(X)
