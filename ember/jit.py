@@ -20,8 +20,9 @@ call from then on). A Python number, bool, string or None, or a Tensor, that the
 it calls) reads from a closure cell or a module global is checked on every call, as torch.compile guards it: rebinding
 it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and so does one read as an
 attribute of an object held there or one level deeper (``cfg.scale = 3.0``, ``cfg.optim.lr``, ``net.weight =
-...``); the function rebinding one itself raises a TypeError, as that would happen only while tracing; what a list or
-dict holds stays frozen.
+...``) or of the instance of a method (``self.scale``; a module's settings are watched as said below); the function
+rebinding one itself raises a TypeError, as that would happen only while tracing; what a list or dict holds stays
+frozen.
 ``ember.rand`` and ``ember.randn`` draw anew on every call, from the stream dropout draws from
 (``ember.random.stream()``), so their numbers are not an eager call's; ``randint`` and ``randperm`` are frozen.
 Every op of the call is recorded, so what the function
@@ -565,18 +566,25 @@ class _Guard:
         """The guard of ``fn``, of the functions it wraps (``__func__``, ``__wrapped__``) and of the plain functions
         of its own module it reads from a cell or a global (its helpers); None if they read no such value."""
         items, names, tensors, space, slots = [], [], [], {}, set()
-        todo, seen = [fn], set()
+        todo, seen = [(fn, None)], set()
         while todo and len(seen) < 64:
-            fn = todo.pop()
+            fn, owner = todo.pop()
+            owner = getattr(fn, "__self__", owner)  # a method's instance (held weakly by a jit method of one)
             fn = getattr(fn, "__func__", fn)
             code = getattr(fn, "__code__", None)
             if code is None or id(fn) in seen:
                 continue
             seen.add(id(fn))
-            if getattr(fn, "__wrapped__", None) is not None:
-                todo.append(fn.__wrapped__)
-            scope = getattr(fn, "__globals__", None)
             attributes = _global_names(code)  # (the names it reads attributes by too)
+            if getattr(fn, "__wrapped__", None) is not None:
+                todo.append((fn.__wrapped__, owner))  # the function that reads the instance
+            elif owner is not None:
+                instance = owner() if owner.__class__ is weakref.ref else owner
+                if instance is not None and not isinstance(instance, Module):  # (a module's settings are watched)
+                    space[f"s{len(space)}"] = owner
+                    place = f"s{len(space) - 1}" + ("()" if owner.__class__ is weakref.ref else "")
+                    _attribute_slots(place, instance, "self", attributes, items, names, tensors, slots)
+            scope = getattr(fn, "__globals__", None)
             found = []  # (the expression that reads it, its cell or None for a global, its name, its description)
             for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
                 if id(cell) not in slots:
@@ -599,7 +607,7 @@ class _Guard:
                     items.append(_read_slot(place, value, tensors))
                     names.append(what)
                 elif value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
-                    todo.append(value)
+                    todo.append((value, None))
                 else:
                     _attribute_slots(place, value, name, attributes, items, names, tensors, slots)
         if not items:

@@ -207,3 +207,25 @@ def test_a_function_rebinding_an_attribute_it_reads_is_refused():
 
     with pytest.raises(TypeError, match="rebinds its attribute 'state.calls'"):
         counts(X)
+
+
+class _Scaler:
+    def __init__(self):
+        self.scale = 2.0
+
+    def apply(self, x):
+        return x * self.scale
+
+    @ember.jit
+    def jitted(self, x):
+        return x * self.scale
+
+
+def test_attributes_of_the_instance_of_a_jit_method_retrace():
+    scaler = _Scaler()
+    bound = ember.jit(scaler.apply)
+    for scale in (2.0, 5.0, 5):
+        scaler.scale = scale
+        for got in (bound(X), scaler.jitted(X)):
+            np.testing.assert_array_equal(got.array, scaler.apply(X).array)
+    assert bound.traces == 3
