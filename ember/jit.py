@@ -21,8 +21,10 @@ it calls) reads from a closure cell or a module global is checked on every call,
 it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and so does one read as an
 attribute of an object held there or one level deeper (``cfg.scale = 3.0``, ``cfg.optim.lr``, ``net.weight =
 ...``) or of the instance of a method (``self.scale``; a module's settings are watched as said below); the function
-rebinding one itself raises a TypeError, as that would happen only while tracing; what a list or dict holds stays
-frozen.
+rebinding one itself raises a TypeError, as that would happen only while tracing. What a small list, tuple or dict of
+such values held there holds is compared too (``SCALES.append(2.0)``, ``CFG["lr"] = 0.5`` retrace; what the function
+changes in it itself stays as it left it, changed once, while tracing); a longer one's or one holding other values
+stays frozen.
 ``ember.rand`` and ``ember.randn`` draw anew on every call, from the stream dropout draws from
 (``ember.random.stream()``), so their numbers are not an eager call's; ``randint`` and ``randperm`` are frozen.
 Every op of the call is recorded, so what the function
@@ -547,6 +549,7 @@ class JitFunction:
 
 
 _GUARDED = (int, float, bool, str, type(None))
+_CONTENTS_MAX = 64  # a longer list or dict is not compared on every call: what it holds stays frozen
 _MISSING = object()
 
 
@@ -555,17 +558,18 @@ class _Guard:
     cells and module globals: a call compares them, as one tuple, with what the trace read, as torch.compile's
     guards do; mutable containers (a list's items) are not followed."""
 
-    __slots__ = ("read", "values", "names", "tensors")
+    __slots__ = ("read", "values", "names", "tensors", "contents")
 
-    def __init__(self, read: Callable, names: list, tensors: list):
+    def __init__(self, read: Callable, names: list, tensors: list, contents: frozenset):
         self.read, self.names, self.tensors = read, names, tensors  # (the Tensors kept: their ids stay theirs)
+        self.contents = contents  # the slots that are a list's or a dict's items, which the function may change
         self.values = read()
 
     @staticmethod
     def of(fn: Callable) -> _Guard | None:
         """The guard of ``fn``, of the functions it wraps (``__func__``, ``__wrapped__``) and of the plain functions
         of its own module it reads from a cell or a global (its helpers); None if they read no such value."""
-        items, names, tensors, space, slots = [], [], [], {}, set()
+        items, names, tensors, space, slots, contents = [], [], [], {}, set(), set()
         todo, seen = [(fn, None)], set()
         while todo and len(seen) < 64:
             fn, owner = todo.pop()
@@ -583,7 +587,7 @@ class _Guard:
                 if instance is not None and not isinstance(instance, Module):  # (a module's settings are watched)
                     space[f"s{len(space)}"] = owner
                     place = f"s{len(space) - 1}" + ("()" if owner.__class__ is weakref.ref else "")
-                    _attribute_slots(place, instance, "self", attributes, items, names, tensors, slots)
+                    _attribute_slots(place, instance, "self", attributes, items, names, tensors, slots, contents)
             scope = getattr(fn, "__globals__", None)
             found = []  # (the expression that reads it, its cell or None for a global, its name, its description)
             for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
@@ -606,14 +610,16 @@ class _Guard:
                 if isinstance(value, (*_GUARDED, Tensor)):
                     items.append(_read_slot(place, value, tensors))
                     names.append(what)
+                elif _contents_slot(place, value, what, items, names, contents):
+                    pass
                 elif value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
                     todo.append((value, None))
                 else:
-                    _attribute_slots(place, value, name, attributes, items, names, tensors, slots)
+                    _attribute_slots(place, value, name, attributes, items, names, tensors, slots, contents)
         if not items:
             return None
         read = eval(f"lambda: ({', '.join(items)},)", space)  # noqa: S307  (one tuple, built by one call)
-        return _Guard(read, names, tensors)
+        return _Guard(read, names, tensors, frozenset(contents))
 
     def holds(self) -> bool:
         """Whether every value is as the trace read it."""
@@ -630,7 +636,11 @@ class _Guard:
             now = self.read()
         except (KeyError, ValueError, AttributeError):
             now = ()
-        slot = next((i for i, (a, b) in enumerate(zip(now, self.values)) if not (a is b or a == b)), len(now)) // 2
+        changed = [i // 2 for i, (a, b) in enumerate(zip(now, self.values)) if not (a is b or a == b)]
+        slot = next((i for i in changed if i not in self.contents), None if len(now) == len(self.values) else 0)
+        if slot is None:  # it changed only what a list or dict holds: kept as it left it (side effects run once)
+            self.values = now
+            return
         raise TypeError(f"jit {name}: the traced function rebinds its {self.names[slot]}, which would happen once, "
                         "while tracing, not on every call; keep such state in a Tensor (written in place) or change "
                         "it outside the function (a call after the change traces again)")
@@ -646,7 +656,7 @@ def _read_slot(place: str, value, tensors: list) -> str:
 
 
 def _attribute_slots(place: str, obj, path: str, attributes: set, items: list, names: list, tensors: list,
-                     slots: set, depth: int = 1) -> None:
+                     slots: set, contents: set, depth: int = 1) -> None:
     """Add to ``items`` the slots of the attributes of ``obj`` (a global's or a closure cell's object: a config,
     a module, a class) that the code may read (their names are in ``attributes``): its own numbers, bools,
     strings, None and Tensors, and those of an object it holds, ``depth`` levels down (``cfg.optim.lr``), as
@@ -665,9 +675,31 @@ def _attribute_slots(place: str, obj, path: str, attributes: set, items: list, n
         if isinstance(value, (*_GUARDED, Tensor)):
             items.append(_read_slot(f"{place}.{name}", value, tensors))
             names.append(f"attribute '{path}.{name}'")
+        elif _contents_slot(f"{place}.{name}", value, f"attribute '{path}.{name}'", items, names, contents):
+            pass
         elif depth > 0 and not isinstance(value, (FunctionType, MethodType, type(sys), type)):
             _attribute_slots(f"{place}.{name}", value, f"{path}.{name}", attributes, items, names, tensors, slots,
-                             depth - 1)
+                             contents, depth - 1)
+
+
+def _contents_slot(place: str, value, what: str, items: list, names: list, contents: set) -> bool:
+    """Add the slot of a small list, tuple or dict of numbers, bools, strings and None (a list of scales, a config
+    dict): its items with their types, as torch.compile guards them. False for any other value."""
+    kind = value.__class__
+    if kind is dict:
+        held, read = value.values(), f"tuple({place}.items())"
+        types = f"tuple(map(type, {place}.values()))"
+    elif kind is list or kind is tuple:
+        held, read, types = value, f"tuple({place})", f"tuple(map(type, {place}))"
+    else:
+        return False
+    if len(value) > _CONTENTS_MAX or not all(isinstance(v, _GUARDED) for v in held):
+        return False
+    if kind is not tuple:
+        contents.add(len(items))
+    items.append(f"{types}, {read}")
+    names.append(what)
+    return True
 
 
 def _global_names(code) -> set:

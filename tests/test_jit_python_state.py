@@ -229,3 +229,41 @@ def test_attributes_of_the_instance_of_a_jit_method_retrace():
         for got in (bound(X), scaler.jitted(X)):
             np.testing.assert_array_equal(got.array, scaler.apply(X).array)
     assert bound.traces == 3
+
+
+SCALES = [1.0]
+SETTINGS = {"shift": 1}
+
+
+@pytest.mark.parametrize("wrap", [ember.jit, ember.compile], ids=["jit", "compile"])
+def test_what_a_global_list_or_dict_holds_retraces(wrap):
+    SCALES[:] = [1.0]
+    SETTINGS["shift"] = 1
+    box = _Config(steps=(1, 2))
+
+    def reads_contents(x):
+        return x * sum(SCALES) + SETTINGS["shift"] + box.steps[-1]
+
+    step = wrap(reads_contents)
+    x = ember.tensor(np.arange(3))
+    changes = [lambda: None, lambda: SCALES.append(2.0), lambda: SETTINGS.update(shift=0.5),
+               lambda: setattr(box, "steps", (1, 4)), lambda: SCALES.__setitem__(0, 1)]
+    for change in changes:
+        change()
+        want = reads_contents(x)
+        got = step(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.array, want.array)
+
+
+def test_a_list_the_function_appends_to_keeps_its_trace():
+    seen = []
+
+    @ember.jit
+    def records(x):
+        seen.append(len(seen))  # a side effect: runs once, while tracing
+        return x * 2
+
+    for _ in range(3):
+        np.testing.assert_array_equal(records(X).array, (X * 2).array)
+    assert records.traces == 1 and seen == [0]
