@@ -274,7 +274,7 @@ class Trace:
             params, args = self._among(inputs, params, args)
         grad_ys = None if gradient is None else [gradient]
         grads = graph.gradients([loss], [graph.capture(t) for t in params] + args, grad_ys, sparse=True)
-        if inputs is None and (params or args) and all(g is None for g in grads):
+        if inputs is None and (params or args or not loss.requires_grad) and all(g is None for g in grads):
             raise RuntimeError(f"backward: the loss ({type_str(loss.array.shape, loss.array.dtype)}) does not "
                                "require grad and has no recorded history: it depends on no parameter or argument "
                                "that requires grad, or was computed under no_grad")

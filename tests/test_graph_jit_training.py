@@ -714,6 +714,20 @@ def test_a_traced_backward_of_a_loss_computed_under_no_grad_raises_as_in_eager_m
             ember.jit(step)(x)
 
 
+def test_a_traced_backward_of_a_loss_that_nothing_makes_require_grad_raises_as_in_eager_mode():
+    # with no parameter or argument requiring grad, the traced backward did nothing and the call returned the loss
+    def step(w):
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        step(ember.ones(3))
+    compiled = ember.jit(step)
+    compiled(ember.ones(3, requires_grad=True))
+    with pytest.raises(RuntimeError, match="backward: the loss .* does not require grad"):
+        compiled(ember.ones(3))
+
 def test_a_manual_update_with_an_augmented_assignment_in_a_traced_step_writes_the_parameter_as_eager_mode():
     # p -= lr * p.grad rebound the loop variable to the traced result: the parameters never moved (the loss
     # stayed 0.0961 on every call where eager mode went down to 1.5e-4 in three steps)
