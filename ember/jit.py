@@ -21,10 +21,12 @@ it calls) reads from a closure cell or a module global is checked on every call,
 it (``SCALE = 0.5``, a ``nonlocal``, ``W = new_tensor``) makes the next call trace again, and so does one read as an
 attribute of an object held there or one level deeper (``cfg.scale = 3.0``, ``cfg.optim.lr``, ``net.weight =
 ...``) or of the instance of a method (``self.scale``; a module's settings are watched as said below); the function
-rebinding one itself raises a TypeError, as that would happen only while tracing. What a small list, tuple or dict of
-such values held there holds is compared too (``SCALES.append(2.0)``, ``CFG["lr"] = 0.5`` retrace; what the function
-changes in it itself stays as it left it, changed once, while tracing); a longer one's or one holding other values
-stays frozen.
+rebinding one itself raises a TypeError, as that would happen only while tracing. Any other object held there (a
+module, an optimizer, a function; not a Python module or a class) is compared by identity, so ``net = Net()`` again,
+``cfg.model = ...`` or ``act = ember.tanh`` retraces too. What a small list, tuple or dict of such values held there
+holds is compared too (``SCALES.append(2.0)``, ``CFG["lr"] = 0.5`` retrace; what the function changes in it itself
+stays as it left it, changed once, while tracing); a longer one, or one holding other values, is compared by identity
+alone: what it holds stays frozen.
 ``ember.rand`` and ``ember.randn`` draw anew on every call, from the stream dropout draws from
 (``ember.random.stream()``), so their numbers are not an eager call's; ``randint`` and ``randperm`` are frozen.
 Every op of the call is recorded, so what the function
@@ -549,6 +551,7 @@ class JitFunction:
 
 
 _GUARDED = (int, float, bool, str, type(None))
+_BY_ATTRIBUTES = (type(sys), type)  # a Python module, a class: guarded by the numbers it holds, not by identity
 _CONTENTS_MAX = 64  # a longer list or dict is not compared on every call: what it holds stays frozen
 _MISSING = object()
 
@@ -580,7 +583,8 @@ class _Guard:
                 continue
             seen.add(id(fn))
             attributes = _global_names(code)  # (the names it reads attributes by too)
-            if getattr(fn, "__wrapped__", None) is not None:
+            wrapper = getattr(fn, "__wrapped__", None) is not None  # (what its cells hold, the wrapped, stays)
+            if wrapper:
                 todo.append((fn.__wrapped__, owner))  # the function that reads the instance
             elif owner is not None:
                 instance = owner() if owner.__class__ is weakref.ref else owner
@@ -612,10 +616,14 @@ class _Guard:
                     names.append(what)
                 elif _contents_slot(place, value, what, items, names, contents):
                     pass
-                elif value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
-                    todo.append((value, None))
                 else:
-                    _attribute_slots(place, value, name, attributes, items, names, tensors, slots, contents)
+                    if not wrapper and not isinstance(value, _BY_ATTRIBUTES) and id(value) not in seen:  # by identity
+                        items.append(_read_slot(place, value, tensors, by_identity=True))
+                        names.append(what)
+                    if value.__class__ is FunctionType and value.__globals__ is scope:  # a helper of the module
+                        todo.append((value, None))
+                    else:
+                        _attribute_slots(place, value, name, attributes, items, names, tensors, slots, contents)
         if not items:
             return None
         read = eval(f"lambda: ({', '.join(items)},)", space)  # noqa: S307  (one tuple, built by one call)
@@ -646,11 +654,12 @@ class _Guard:
                         "it outside the function (a call after the change traces again)")
 
 
-def _read_slot(place: str, value, tensors: list) -> str:
-    """The expressions a guard reads of one slot: a Tensor's identity, else the value's type and the value (1 and
-    1.0 and True are equal, but give different results). Two items per slot."""
-    if isinstance(value, Tensor):
-        tensors.append(value)
+def _read_slot(place: str, value, kept: list, by_identity: bool = False) -> str:
+    """The expressions a guard reads of one slot: a Tensor's identity (or another object's, ``by_identity``: a
+    module, a function), else the value's type and the value (1 and 1.0 and True are equal, but give different
+    results). Two items per slot."""
+    if by_identity or isinstance(value, Tensor):
+        kept.append(value)
         return f"None, id({place})"
     return f"{place}.__class__, {place}"
 
@@ -677,9 +686,13 @@ def _attribute_slots(place: str, obj, path: str, attributes: set, items: list, n
             names.append(f"attribute '{path}.{name}'")
         elif _contents_slot(f"{place}.{name}", value, f"attribute '{path}.{name}'", items, names, contents):
             pass
-        elif depth > 0 and not isinstance(value, (FunctionType, MethodType, type(sys), type)):
-            _attribute_slots(f"{place}.{name}", value, f"{path}.{name}", attributes, items, names, tensors, slots,
-                             contents, depth - 1)
+        else:
+            if not isinstance(obj, _BY_ATTRIBUTES):  # (a Python module's functions, a class's methods stay)
+                items.append(_read_slot(f"{place}.{name}", value, tensors, by_identity=True))
+                names.append(f"attribute '{path}.{name}'")
+            if depth > 0 and not isinstance(value, (FunctionType, MethodType, *_BY_ATTRIBUTES)):
+                _attribute_slots(f"{place}.{name}", value, f"{path}.{name}", attributes, items, names, tensors, slots,
+                                 contents, depth - 1)
 
 
 def _contents_slot(place: str, value, what: str, items: list, names: list, contents: set) -> bool:

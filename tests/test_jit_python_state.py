@@ -267,3 +267,32 @@ def test_a_list_the_function_appends_to_keeps_its_trace():
     for _ in range(3):
         np.testing.assert_array_equal(records(X).array, (X * 2).array)
     assert records.traces == 1 and seen == [0]
+
+
+NET = ember.nn.Linear(3, 2)
+ACT = ember.relu
+
+
+@pytest.mark.parametrize("wrap", [ember.jit, ember.compile], ids=["jit", "compile"])
+def test_a_rebound_module_or_function_retraces(wrap):
+    # net = Net() again (a notebook cell run twice) or cfg.model = ... kept calling the traced module
+    global NET, ACT
+    saved = NET, ACT
+    box = _Config(model=ember.nn.Linear(3, 2), act=ember.tanh)
+
+    def calls(x):
+        return ACT(NET(x)) + box.act(box.model(x))
+
+    step = wrap(calls)
+    changes = [lambda: None, lambda: globals().update(NET=ember.nn.Linear(3, 2)),
+               lambda: globals().update(ACT=ember.sin), lambda: setattr(box, "model", ember.nn.Linear(3, 2)),
+               lambda: setattr(box, "act", ember.exp)]
+    try:
+        with ember.no_grad():  # (results that require grad make a compiled function run eagerly)
+            for change in changes:
+                change()
+                np.testing.assert_allclose(step(X).array, calls(X).array, rtol=1e-6)
+    finally:
+        NET, ACT = saved
+    if wrap is ember.jit:
+        assert step.traces == 5
