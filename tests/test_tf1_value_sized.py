@@ -113,3 +113,22 @@ def test_mistakes_are_named():
         tf.boolean_mask(x, tf.placeholder(tf.bool, [3, 1]), axis=1)
     with pytest.raises(ValueError, match="tf.Unique: the input must be 1-D"):
         tf.unique(x)
+
+
+def test_value_sized_op_of_samples_with_tensor_parameters_sees_the_fetched_draw():
+    # a random op with a tensor mean/stddev was drawn again for the mask's host run (its float inputs kept it from
+    # the draws a Session makes once per step): the mask kept values below the threshold
+    mean = tf.Variable(0.2)
+    stddev = tf.Variable([1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5, 3.5])
+    x = tf.random_normal([8], mean=mean, stddev=stddev, seed=1)
+    kept = tf.boolean_mask(x, x > 0.5)
+    grads = tf.gradients(tf.reduce_sum(x * x), [mean, stddev])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            values, masked = sess.run([x, kept])
+            np.testing.assert_array_equal(masked, values[values > 0.5])
+        values, (d_mean, d_stddev) = sess.run([x, grads])  # (one run: the gradients at the fetched draw)
+        np.testing.assert_allclose(d_mean, 2 * values.sum(), rtol=1e-5)
+        std = np.array([1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5, 3.5])
+        np.testing.assert_allclose(d_stddev, 2 * values * (values - 0.2) / std, rtol=1e-4)

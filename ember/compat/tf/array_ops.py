@@ -21,6 +21,7 @@ from ember.compat.tf._core import (
     constant,
     constant_dtype,
     float32,
+    get_default_graph,
     int32,
     int64,
     op,
@@ -728,38 +729,42 @@ RANDOM_TYPES = {"normal": "RandomStandardNormal", "truncated_normal": "Truncated
 
 
 def _random(kind, shape, a, b, dtype, name, seed) -> Tensor:
-    """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples, and the
-    shape may be ``tf.shape(t)`` (or hold ``tf.shape(t)[i]``). Seeded (``op_seeds``), the op draws from a
-    generator of its own that each Session starts afresh, as TF-1's; the Session hands it as ``state``.
-    Integers (uniform only) are the floors of float64 samples in [a, b)."""
+    """Samples; a tf.Tensor ``a`` (mean, minval) or ``b`` (stddev, maxval) scales standard samples drawn by an op
+    of their own, as TF-1 builds it (``rnd * stddev + mean``), and the shape may be ``tf.shape(t)`` (or hold
+    ``tf.shape(t)[i]``). Seeded (``op_seeds``), the op draws from a generator of its own that each Session starts
+    afresh, as TF-1's; the Session hands it as ``state``. Integers (uniform only) are the floors of float64 samples
+    in [a, b)."""
     dtype = as_tf_dtype(dtype)
     integer = dtype.kind in "iu"
     if integer and kind != "uniform" or dtype.kind not in "iuf":
         raise TypeError(f"tf.{name}: dtype {dtype} is not supported (a float dtype"
                         f"{', or an integer one for uniform samples' if kind == 'uniform' else ''})")
     drawn = np.dtype(np.float64) if integer else dtype
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        # the standard draw is an op without float inputs: a Session can draw it once for a step's host calls
+        # and its graph (a value-sized op of the samples), and the gradients reach mean and stddev through the rest
+        outer = get_default_graph().unique_name(name)
+        unit = _random(kind, shape, 0.0, 1.0, drawn, f"{outer}/{RANDOM_TYPES[kind]}", seed)
+
+        def scaled(draw, first, second):
+            out = first + (second - first) * draw if kind == "uniform" else first + second * draw
+            return ember.cast(ember.floor(out), dtype) if integer else out
+
+        return op(scaled, (unit, as_tf(a), as_tf(b)), name=f"{outer}/")
     seeds = op_seeds(seed)
     sources, resolve = run_time_dims(f"tf.{name}", shape)
-    scaled = isinstance(a, Tensor) or isinstance(b, Tensor)
     n = len(sources)
 
     def fn(*values, state=None):
-        size = resolve(*values[:n])
-        if not scaled:
-            out = _draw(kind, size, drawn, float(a), float(b), state)
-        else:
-            draw = _draw(kind, size, drawn, 0.0, 1.0, state)
-            first, second = values[n], values[n + 1]
-            out = first + (second - first) * draw if kind == "uniform" else first + second * draw
+        out = _draw(kind, resolve(*values[:n]), drawn, float(a), float(b), state)
         return ember.cast(ember.floor(out), dtype) if integer else out
 
-    if not sources and not scaled:
+    if not sources:
         t = Tensor(lambda state=None: fn(state=state), name=name, shape=resolve(), dtype=dtype,
                    kind=RANDOM_TYPES[kind])
     else:
-        t = op(fn, (*sources, *((as_tf(a), as_tf(b)) if scaled else ())), name=name, kind=RANDOM_TYPES[kind])
-        if sources:
-            _typed(t, run_time_static(shape), dtype)
+        t = op(fn, sources, name=name, kind=RANDOM_TYPES[kind])
+        _typed(t, run_time_static(shape), dtype)
     t.seeds = seeds
     return t
 
