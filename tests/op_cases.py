@@ -1421,6 +1421,14 @@ _row("embedding_sparse", lambda w, i: ember.ops.embedding(i, w, sparse=True), la
 _row("embedding_squared", lambda w, i: ember.ops.embedding(i, w) ** 2, lambda w, i: w[i] ** 2,
      ins(normal(4, 2), const([0, 3, 0])), ("embedding", "embedding_grad", "take", "pow"),
      lambda w, i: F.embedding(i, w) ** 2)
+# a table of any rank: rows along axis 0 (a 1-D table's rows are scalars), as TF-1's gather on a variable
+_row("embedding_1d_table", lambda w, i: ember.ops.indexing.table_rows(i, w), lambda w, i: w[i],
+     ins(normal(5), const([[0, 4, 0], [2, 4, 1]])), ("embedding", "embedding_grad"), lambda w, i: w[i])
+_row("embedding_1d_table_sparse", lambda w, i: ember.ops.indexing.table_rows(i, w, sparse=True), lambda w, i: w[i],
+     ins(normal(6), const([1, 5, 1])), "embedding", lambda w, i: w[i])
+_row("embedding_3d_table_squared", lambda w, i: ember.ops.indexing.table_rows(i, w) ** 2, lambda w, i: w[i] ** 2,
+     ins(normal(4, 2, 3), const([[0, 3], [0, 0]])), ("embedding", "embedding_grad", "take", "pow"),
+     lambda w, i: w[i] ** 2)
 
 # --- matmul -----------------------------------------------------------------------------------------------
 

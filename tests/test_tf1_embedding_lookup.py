@@ -163,3 +163,66 @@ def test_shards_not_laid_out_as_the_strategy_says_refuse_an_id_past_their_rows_a
         np.testing.assert_array_equal(sess.run(tf.nn.embedding_lookup(shards, [1, 3])), TABLE[[2, 3]])
         with pytest.raises(IndexError, match=r"ids must lie in \[0, 7\).*got 4"):
             sess.run(tf.nn.embedding_lookup(shards, [1, 4]))
+
+
+def _sparse_apply(rule: str, var, grad, slots: dict, lr: float) -> None:
+    """TF-1's SparseApply* kernel ``rule`` on the rows of ``var`` and ``slots`` a step's (summed) ``grad`` names, in
+    float64 NumPy (tensorflow/core/kernels/training_ops.cc); ``var`` and the slots are those rows, updated in place."""
+    if rule == "momentum":
+        slots["momentum"][:] = 0.9 * slots["momentum"] + grad
+        var -= lr * slots["momentum"]
+    elif rule == "rmsprop":  # decay 0.9, momentum 0.5, epsilon 1e-10
+        ms, mom = slots["rms"], slots["momentum"]
+        ms += (grad * grad - ms) * 0.1
+        mom[:] = 0.5 * mom + lr * grad / np.sqrt(ms + 1e-10)
+        var -= mom
+    else:  # ftrl: learning_rate_power -0.5, l1 0.01, l2 0.02
+        accum, linear = slots["accum"], slots["linear"]
+        new = accum + grad * grad
+        linear += grad - (np.sqrt(new) - np.sqrt(accum)) / lr * var
+        quadratic = np.sqrt(new) / lr + 2 * 0.02
+        var[:] = np.where(np.abs(linear) > 0.01, (np.sign(linear) * 0.01 - linear) / quadratic, 0.0)
+        accum[:] = new
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 2, 3)])
+@pytest.mark.parametrize("how", ["embedding_lookup", "gather"])
+@pytest.mark.parametrize("rule", ["momentum", "rmsprop", "ftrl"])
+def test_lookup_in_a_table_of_any_rank_updates_only_its_looked_up_rows_as_tf(shape, how, rule):
+    # TF-1 gives any gather on a variable (axis 0) an IndexedSlices gradient, so SparseApply* moves only the rows
+    # looked up, repeats summed. A 1-D or 3-D table's gradient was dense: a momentum row looked up in step 1 and
+    # not in step 2 moved on by its momentum (nce_loss's 1-D biases), its slots decayed
+    lr = 0.1
+    optimizer = {"momentum": lambda: tf.train.MomentumOptimizer(lr, 0.9),
+                 "rmsprop": lambda: tf.train.RMSPropOptimizer(lr, 0.9, 0.5),
+                 "ftrl": lambda: tf.train.FtrlOptimizer(lr, l1_regularization_strength=0.01,
+                                                        l2_regularization_strength=0.02)}[rule]()
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=shape)
+    steps = [[0, 2, 2], [2], [0, 3], [1, 1, 1]]  # rows 4 and 5 never looked up
+    weights = [rng.normal(size=(len(s),) + shape[1:]) for s in steps]
+    v = tf.Variable(table)
+    ids, w = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.float64, [None, *shape[1:]])
+    rows = tf.nn.embedding_lookup(v, ids) if how == "embedding_lookup" else tf.gather(v, ids)
+    train = optimizer.minimize(tf.reduce_sum(rows * w))
+    names = {"momentum": ["momentum"], "rmsprop": ["rms", "momentum"], "ftrl": ["accum", "linear"]}[rule]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for step, weight in zip(steps, weights):
+            sess.run(train, {ids: step, w: weight})
+        got, got_slots = sess.run(v), sess.run([optimizer.get_slot(v, n) for n in names])
+    var = table.copy()
+    slots = {n: np.full(shape, {"rms": 1.0, "accum": 0.1}.get(n, 0.0)) for n in names}
+    for step, weight in zip(steps, weights):
+        grad = np.zeros(shape)
+        np.add.at(grad, step, weight)
+        looked = np.unique(step)
+        part, part_slots = var[looked], {n: s[looked] for n, s in slots.items()}
+        _sparse_apply(rule, part, grad[looked], part_slots, lr)
+        var[looked] = part
+        for n, s in part_slots.items():
+            slots[n][looked] = s
+    np.testing.assert_allclose(got, var, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(got[4:], table[4:])
+    for g, n in zip(got_slots, names):
+        np.testing.assert_allclose(g, slots[n], rtol=1e-12, atol=1e-14)

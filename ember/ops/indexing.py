@@ -744,21 +744,23 @@ def _embedding_forward(xp, weight, ids, *, sparse, padding_idx=None, scale_grad_
 
 
 def _embedding_infer(weight, ids, *, sparse, padding_idx=None, scale_grad_by_freq=False):
-    if weight.ndim != 2:
-        raise shape_error("embedding", [weight, ids], "weight must be 2-D (num_embeddings, dim)")
+    if weight.ndim < 1:
+        raise shape_error("embedding", [weight, ids], "weight must have rows: (num_embeddings, ...)")
     if ids.dtype.kind not in "iu":
         raise shape_error("embedding", [weight, ids], "ids must be integers")
-    return Spec(tuple(ids.shape) + (weight.shape[1],), weight.dtype)
+    return Spec(tuple(ids.shape) + tuple(weight.shape[1:]), weight.dtype)
 
 
 def _embedding_rule(run, ctx, g):
     weight, ids = ctx.inputs
-    rows = reshape_with(run, g, (-1, weight.shape[1]))
+    rows = reshape_with(run, g, (-1,) + tuple(weight.shape[1:]))  # (a 1-D weight's rows are scalars)
+    column_shape = (-1,) + (1,) * (weight.ndim - 1)  # an id per row, broadcast over the row
     padding_idx = ctx.attrs.get("padding_idx")
     if padding_idx is not None:  # the padding row gets no gradient
-        rows = run(WHERE, reshape_with(run, ids, (-1, 1)) == ids.dtype.type(padding_idx), _scalar(run, rows, 0.0), rows)
+        rows = run(WHERE, reshape_with(run, ids, column_shape) == ids.dtype.type(padding_idx), _scalar(run, rows, 0.0),
+                   rows)
     if ctx.attrs.get("scale_grad_by_freq"):  # each id's rows divided by its count among the ids
-        flat, column = reshape_with(run, ids, (-1,)), reshape_with(run, ids, (-1, 1))
+        flat, column = reshape_with(run, ids, (-1,)), reshape_with(run, ids, column_shape)
         ones = run(WHERE, column == column, _scalar(run, rows, 1.0), _scalar(run, rows, 0.0))
         counts = run(EMBEDDING_GRAD, ones, flat, num_embeddings=weight.shape[0])
         rows = rows / run(EMBEDDING, counts, flat, sparse=False)
@@ -788,20 +790,20 @@ def _embedding_grad_forward(xp, rows, ids, *, num_embeddings):
     # CTR model's dense backward)
     if xp is not np:
         nondeterministic_alert("embedding_grad", _ATOMIC)
-    out = xp.zeros((num_embeddings, rows.shape[1]), rows.dtype)
+    out = xp.zeros((num_embeddings,) + rows.shape[1:], rows.dtype)
     xp.add.at(out, _axis_index(0, ids), rows)
     return out
 
 
 def _embedding_grad_infer(rows, ids, *, num_embeddings):
-    if rows.ndim != 2 or ids.ndim != 1 or ids.dtype.kind not in "iu" or differ(rows.shape[0], ids.shape[0]):
-        raise shape_error("embedding_grad", [rows, ids], "needs rows (n, dim) and n integer ids")
+    if rows.ndim < 1 or ids.ndim != 1 or ids.dtype.kind not in "iu" or differ(rows.shape[0], ids.shape[0]):
+        raise shape_error("embedding_grad", [rows, ids], "needs rows (n, ...) and n integer ids")
     if as_int("embedding_grad", num_embeddings, "num_embeddings", [rows, ids]) < 0:
         raise shape_error("embedding_grad", [rows, ids], f"num_embeddings must be non-negative, got {num_embeddings}")
-    return Spec((num_embeddings, rows.shape[1]), rows.dtype)
+    return Spec((num_embeddings,) + tuple(rows.shape[1:]), rows.dtype)
 
 
-# The dense gradient of an embedding: each row of ``rows`` summed into row ``ids[i]`` of a zero table.
+# The dense gradient of an embedding: each row of ``rows`` (of any shape) summed into row ``ids[i]`` of a zero table.
 EMBEDDING_GRAD = defop(
     "embedding_grad",
     forward=_embedding_grad_forward,
@@ -814,28 +816,45 @@ EMBEDDING_GRAD = defop(
 
 
 def dense_gradient(grad) -> TensorLike:
-    """A row-sparse gradient of a 2-D weight as a dense Tensor, by ops (so it also builds graph nodes)."""
+    """A row-sparse gradient of a weight as a dense Tensor, by ops (so it also builds graph nodes)."""
     indices = grad.indices if isinstance(grad.indices, TensorLike) else as_tensor(grad.indices)
     return dispatch.apply(EMBEDDING_GRAD, (grad.values, indices), {"num_embeddings": grad.shape[0]})
 
 
 def embedding(ids, weight: TensorLike, sparse: bool = False, padding_idx: int | None = None,
               scale_grad_by_freq: bool = False) -> TensorLike:
-    """Rows of ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
+    """Rows of the 2-D ``weight`` for integer ``ids`` (any shape). With ``sparse=True`` the weight's gradient
     is a ``RowSparse`` holding only the looked-up rows (dense when differentiating twice); the ids equal to
     ``padding_idx`` (a row of the weight) send it no gradient; ``scale_grad_by_freq`` divides the gradient each
-    id sends by the number of times it occurs in ``ids``."""
+    id sends by the number of times it occurs in ``ids``. (``table_rows`` takes a table of any rank.)"""
     ids = as_tensor(ids)
     _check_indices("embedding", ids)
     if weight.ndim != 2:
-        _embedding_infer(Spec(weight.shape, weight.dtype), Spec(ids.shape, ids.dtype), sparse=sparse)
+        raise shape_error("embedding", [weight, ids], "weight must be 2-D (num_embeddings, dim)")
+    return _lookup(ids, weight, sparse, padding_idx, scale_grad_by_freq)
+
+
+def table_rows(ids, table: TensorLike, sparse: bool = False, padding_idx: int | None = None,
+               scale_grad_by_freq: bool = False) -> TensorLike:
+    """``table[ids]``: the rows of ``table`` (along its first axis; a 1-D table's rows are scalars) for integer
+    ``ids`` (any shape), by the ``embedding`` op, with ``embedding``'s options: with ``sparse=True`` the table's
+    gradient is row-sparse whatever its rank (TF-1's ``IndexedSlices`` of a gather on a variable)."""
+    ids = as_tensor(ids)
+    _check_indices("embedding", ids)
+    if table.ndim < 1:
+        raise shape_error("embedding", [table, ids], "the table must have rows: (num_rows, ...)")
+    return _lookup(ids, table, sparse, padding_idx, scale_grad_by_freq)
+
+
+def _lookup(ids: TensorLike, table: TensorLike, sparse: bool, padding_idx: int | None,
+            scale_grad_by_freq: bool) -> TensorLike:
     attrs = {"sparse": bool(sparse)}
     if padding_idx is not None:
-        rows = weight.shape[0]
+        rows = table.shape[0]
         if not -rows <= padding_idx < rows:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for a weight of shape "
-                             f"{list(weight.shape)}")
+                             f"{list(table.shape)}")
         attrs["padding_idx"] = int(padding_idx) % rows
     if scale_grad_by_freq:
         attrs["scale_grad_by_freq"] = True
-    return dispatch.apply(EMBEDDING, (weight, ids), attrs)
+    return dispatch.apply(EMBEDDING, (table, ids), attrs)

@@ -31,6 +31,7 @@ from ember.compat.tf._core import (
 )
 from ember.compat.tf.clip_ops import on_values
 from ember.ops.effects import random_draw, random_sample
+from ember.ops.indexing import table_rows
 from ember.ops.registry import ShapeError
 
 
@@ -531,10 +532,10 @@ def gather(params, indices, validate_indices=None, name: str | None = None, axis
     """Slices of ``params`` along ``axis`` (0 by default; a negative one counts from the end) at ``indices`` (of
     any shape), with TF-1's argument order (``validate_indices`` does nothing, as in TF-1). An index outside
     ``[0, params.shape[axis])``, a negative one included, is refused as TF-1's CPU kernel refuses it. Along axis 0
-    of a 2-D variable the gradient is row-sparse, TF-1's ``IndexedSlices``, as ``tf.nn.embedding_lookup``'s: an
-    optimizer updates only the rows gathered. With ``batch_dims`` b (negative: from the rank of ``indices``), the
-    first b axes of ``params`` and ``indices`` are batch axes that pair up, and ``axis`` defaults to the first
-    axis after them."""
+    of a variable (of any rank) the gradient is row-sparse, TF-1's ``IndexedSlices``, as
+    ``tf.nn.embedding_lookup``'s: an optimizer updates only the rows gathered. With ``batch_dims`` b (negative:
+    from the rank of ``indices``), the first b axes of ``params`` and ``indices`` are batch axes that pair up, and
+    ``axis`` defaults to the first axis after them."""
     params, indices = as_tf(params), as_tf(indices)
     if indices.dtype is not None and indices.dtype.kind not in "iu":
         raise TypeError(f"tf.gather: indices must be int32 or int64, got '{indices.name}' of dtype {indices.dtype}")
@@ -547,8 +548,8 @@ def gather(params, indices, validate_indices=None, name: str | None = None, axis
             raise ValueError(f"tf.gather: axis {axis} is out of range for params of shape {list(p.shape)}")
         a = axis % p.ndim
         # (embedding, unlike take, refuses a negative index rather than counting it from the end)
-        if a == 0 and p.ndim == 2:
-            return ember.embedding(i, p, sparse=True)
+        if a == 0:
+            return table_rows(i, p, sparse=True)
         moved = ember.moveaxis(p, a, 0) if a else p
         rest = tuple(moved.shape[1:])
         rows = ember.embedding(i, ember.reshape(moved, (moved.shape[0], int(np.prod(rest)))))

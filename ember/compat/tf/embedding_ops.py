@@ -10,6 +10,7 @@ from ember.compat.tf._core import Tensor, as_tf, int64, op
 from ember.compat.tf.array_ops import gather
 from ember.compat.tf.clip_ops import safe_norm
 from ember.compat.tf.host_ops import py_func
+from ember.ops.indexing import table_rows
 
 __all__ = ["embedding_lookup"]
 
@@ -84,13 +85,9 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
 
     def fn(i, table):
         i = ember.cast(i, "int64")
-        # (embedding, unlike take, refuses a negative id rather than counting it from the end)
-        if table.ndim == 2:  # (its gradient row-sparse: TF-1's IndexedSlices, which an optimizer applies by rows)
-            rows = ember.embedding(i, table, sparse=True)
-        else:
-            rows = ember.reshape(ember.embedding(i, ember.reshape(table, (table.shape[0], -1))),
-                                 tuple(i.shape) + tuple(table.shape[1:]))
-        return clipped(rows, i)
+        # (embedding, unlike take, refuses a negative id rather than counting it from the end; its gradient is
+        # row-sparse for a table of any rank: TF-1's IndexedSlices, which an optimizer applies by rows)
+        return clipped(table_rows(i, table, sparse=True), i)
 
     return op(fn, (ids, *shards), name=name or "embedding_lookup")
 
