@@ -418,6 +418,31 @@ def test_session_loss_scale_optimizer_in_float32_matches_the_plain_optimizer(tf)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("loss_scale", [128.0, "dynamic"])
+def test_session_loss_scale_optimizer_applies_a_lookups_gradient_to_its_rows_only(tf, loss_scale):
+    # TF-1's LossScaleOptimizer hands the inner optimizer an embedding lookup's IndexedSlices, unscaled: its
+    # SparseApplyMomentum leaves the rows not looked up. The scaled backward made it dense: row 1, looked up in
+    # step 1 only, moved on by its momentum in step 2 (-0.09); a step with an inf (skipped) leaves rows and slots
+    v = tf.Variable(np.arange(8.0).reshape(4, 2) / 10)
+    ids, w = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.float64, [None, 2])
+    inner = tf.train.MomentumOptimizer(0.1, 0.9)
+    opt = tf.train.experimental.MixedPrecisionLossScaleOptimizer(inner, loss_scale)
+    train = opt.minimize(tf.reduce_sum(tf.nn.embedding_lookup(v, ids) * w))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {ids: [0, 1], w: np.ones((2, 2))})
+        if loss_scale == "dynamic":
+            before = sess.run([v, inner.get_slot(v, "momentum")])
+            with np.errstate(invalid="ignore"):
+                sess.run(train, {ids: [0, 2], w: [[np.inf, 1.0], [1.0, 1.0]]})
+            for a, b in zip(before, sess.run([v, inner.get_slot(v, "momentum")])):
+                np.testing.assert_array_equal(a, b)
+        sess.run(train, {ids: [0], w: np.ones((1, 2))})
+        got, momentum = sess.run([v, inner.get_slot(v, "momentum")])
+    table = np.arange(8.0).reshape(4, 2) / 10
+    np.testing.assert_allclose(got, table - [[0.29] * 2, [0.1] * 2, [0.0] * 2, [0.0] * 2], rtol=1e-12)
+    np.testing.assert_allclose(momentum, [[1.9] * 2, [1.0] * 2, [0.0] * 2, [0.0] * 2], rtol=1e-12)
+
 def test_session_loss_scale_optimizer_passes_adamw_decay_var_list_on(tf):
     results = []
     for wrap in (False, True):

@@ -32,6 +32,7 @@ from ember.ops.elementwise import eq, ge, maximum, where
 from ember.ops.reduction import sum as reduce_sum
 from ember.ops.shape import broadcast_to
 from ember.passes.data_parallel import average, data_parallel_job
+from ember.sparse import RowSparse
 
 __all__ = ["LossScale", "append_scaled_updates", "skip_nonfinite"]
 
@@ -78,7 +79,8 @@ def skip_nonfinite(rule):
 
     @update_rule()
     def update(param, grad, state: dict, **hyper) -> None:
-        first = grad.reshape(-1)[:1]
+        values = grad.values.array if grad.__class__ is RowSparse else grad  # (a row-sparse rule's gradient)
+        first = values.reshape(-1)[:1]
         if first.size and bool((first != first).all()):  # NaN: the step's gradients held an inf or a NaN
             return
         rule(param, grad, state, **hyper)
@@ -103,26 +105,36 @@ def append_scaled_updates(graph: Graph, request, gradients, append_updates) -> N
     ls = request.loss_scale
     with graph.building():
         seed = _seed(request.loss, ls.scale)
-    grads = gradients(graph, [request.loss], request.params, [seed])
-    rule = request.rule
+    # a lookup's gradient stays row-sparse (its values unscaled and checked) for the sparse rule, as TF-1's
+    # LossScaleOptimizer hands the inner optimizer IndexedSlices
+    rule, sparse_rule = request.rule, request.sparse_rule
+    grads = gradients(graph, [request.loss], request.params, [seed], sparse=sparse_rule is not None)
     with graph.building():
         inverse = 1.0 / ls.scale
-        grads = [None if g is None else g * inverse.astype(g.dtype) for g in grads]
+        grads = [None if g is None else _on_values(g, lambda v: v * inverse.astype(v.dtype)) for g in grads]
         if ls.dynamic:
             bad = graph.constant(np.asarray(0, ls.scale.dtype))  # 0 + the checks: NaN if one is
             for g in grads:
                 if g is not None:
-                    bad = bad + reduce_sum(g * 0.0).astype(ls.scale.dtype)
+                    bad = bad + reduce_sum((g.values if g.__class__ is RowSparse else g) * 0.0).astype(ls.scale.dtype)
             if data_parallel_job():
                 # every rank's verdict: a step is good only where every rank's gradients are finite, as TF's
                 # DynamicLossScale under a distribution strategy (the scale, its count and the step stay alike)
                 bad = average([bad])[0]
-            grads = [None if g is None else g + bad.astype(g.dtype) for g in grads]
+            grads = [None if g is None else _on_values(g, lambda v: v + bad.astype(v.dtype)) for g in grads]
             rule = [skip_nonfinite(r) for r in rule] if isinstance(rule, list) else skip_nonfinite(rule)
-    append_updates(graph, request.params, grads, rule, request.hyper, request.states, request.live)
+            if sparse_rule is not None:
+                sparse_rule = [skip_nonfinite(r) for r in sparse_rule] if isinstance(sparse_rule, list) else \
+                    skip_nonfinite(sparse_rule)
+    append_updates(graph, request.params, grads, rule, request.hyper, request.states, request.live, sparse_rule)
     if ls.dynamic:
         with graph.building():
             _update_scale(graph, ls, eq(bad, 0.0))
+
+
+def _on_values(grad, fn):
+    """``fn(grad)``; for a row-sparse gradient, the same rows with ``fn`` of their values."""
+    return RowSparse(grad.indices, fn(grad.values), grad.shape) if grad.__class__ is RowSparse else fn(grad)
 
 
 def _update_scale(graph: Graph, ls: LossScale, finite) -> None:

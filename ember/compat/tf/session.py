@@ -150,7 +150,7 @@ def _lower_train(replay: Replay, t: Tensor):
             counted = False
     # (a data-parallel job averages dense gradients: its embeddings' updates stay dense)
     rule, sparse_rule = _rules(t)
-    sparse_rule = None if scaled is not None or data_parallel_job() else sparse_rule
+    sparse_rule = None if data_parallel_job() else sparse_rule
     replay.graph.requests.append(
         TrainRequest(replay.value(loss), params, rule, t.optimizer.hyper, states, scaled, live=live,
                      sparse_rule=sparse_rule)
