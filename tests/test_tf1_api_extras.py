@@ -496,6 +496,20 @@ def test_init_scope_leaves_the_control_dependencies_of_the_blocks_around_it():
         assert sess.run(free) == 2.0
 
 
+def test_variable_value_is_its_snapshot_free_of_the_control_dependencies_around_it():
+    # TF-1's Variable.value() (an AttributeError here): the snapshot made with the variable, so inside a
+    # control_dependencies block it waits for no assignment, unlike read_value()
+    v = tf.Variable(1.0)
+    bump = v.assign_add(1.0)
+    with tf.control_dependencies([bump]):
+        snapshot, dependent = v.value(), v.read_value()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(snapshot) == 1.0
+        assert sess.run(dependent) == 2.0
+        assert sess.run(snapshot) == 2.0
+
+
 def test_custom_gradients_and_saved_model_say_what_to_use_instead():
     for name in ("RegisterGradient", "no_gradient", "NoGradient", "NotDifferentiable"):
         with pytest.raises(AttributeError, match=rf"'tf' has no attribute '{name}'.*tf.stop_gradient\(f - g\)"):

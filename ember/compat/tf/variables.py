@@ -13,6 +13,7 @@ from ember.compat.tf._core import (
     as_tf,
     as_tf_dtype,
     constant,
+    control_dependencies,
     float32,
     get_collection,
     get_default_graph,
@@ -78,6 +79,12 @@ class Variable(Tensor):
         """The variable's value as a tensor of its own (``Variable/read``): made inside
         ``tf.control_dependencies``, it is read after those ops run (their assignments included)."""
         return op(lambda v: v, (self,), name=f"{self._op_name}/read")
+
+    def value(self) -> Tensor:
+        """TF-1's snapshot of the variable (``Variable/read``): as ``read_value``, but made inside
+        ``tf.control_dependencies`` it waits for none of them, as TF-1's snapshot is made with the variable."""
+        with control_dependencies(None):
+            return self.read_value()
 
     def initialized_value(self) -> Tensor:
         return self.initial_value
