@@ -186,6 +186,25 @@ def test_multihead_attention_module_bias_kv_and_zero_attn_match_torch(config):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=name)
 
 
+@pytest.mark.parametrize("config", [{"add_bias_kv": True}, {"add_zero_attn": True, "batch_first": True}])
+def test_multihead_attention_module_reads_the_is_causal_hint_as_torch(config):
+    """With the hint, a causal attn_mask and neither padding nor weights, PyTorch's causal mask stands in for the
+    given one and so covers the bias_k and zero keys too (the module attended them: 0.3 off)."""
+    ember.manual_seed(0)
+    ours = ember.nn.MultiheadAttention(E, HEADS, **config).double().eval()
+    theirs = torch.nn.MultiheadAttention(E, HEADS, **config).double().eval()
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(5).standard_normal((N, L, E) if config.get("batch_first") else (L, N, E))
+    causal = np.triu(np.ones((L, L), bool), k=1)
+    a, b = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, _ = ours(a, a, a, attn_mask=ember.tensor(causal), need_weights=False, is_causal=True)
+    ref, _ = theirs(b, b, b, attn_mask=torch.tensor(causal), need_weights=False, is_causal=True)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
 def test_multi_head_attention_forward_traces_under_jit():
     rng = np.random.default_rng(3)
     a = {k: ember.tensor(v) for k, v in _arrays({"bias_kv": True}, rng).items()}

@@ -106,6 +106,8 @@ class MultiheadAttention(Module):
     and None when ``need_weights=False``. Inputs are (L, N, E), (N, L, E) with ``batch_first``, or
     unbatched (L, E). Boolean masks are True where attention is blocked; float masks are added. ``add_bias_kv``
     adds a learned key and value (``bias_k``, ``bias_v``), ``add_zero_attn`` a zero one, as PyTorch's.
+    ``is_causal`` is PyTorch's hint that ``attn_mask`` is causal, read as ``F.multi_head_attention_forward`` reads it;
+    without an ``attn_mask`` it blocks the future keys itself (where PyTorch asks for the mask).
 
     >>> mha = ember.nn.MultiheadAttention(16, 4, batch_first=True)
     >>> x = ember.randn(2, 5, 16)
@@ -224,10 +226,13 @@ class MultiheadAttention(Module):
             weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         b = self.in_proj_bias
         biases = ops.chunk(b, 3, axis=0) if b is not None else (None, None, None)
+        # as F.multi_head_attention_forward: with neither padding nor weights the hint's causal mask, over every key
+        # (bias_k's and the zero one too), stands in for attn_mask
+        causal = is_causal and (attn_mask is None or (key_padding_mask is None and not need_weights))
         out, weights = attend_heads(
             "MultiheadAttention", query, key, value, self.num_heads, weights, biases, self_attention=self_attention,
-            bias_k=self.bias_k, bias_v=self.bias_v, add_zero_attn=self.add_zero_attn, attn_mask=attn_mask,
-            key_padding_mask=key_padding_mask, causal=is_causal and attn_mask is None,
+            bias_k=self.bias_k, bias_v=self.bias_v, add_zero_attn=self.add_zero_attn,
+            attn_mask=None if causal else attn_mask, key_padding_mask=key_padding_mask, causal=causal,
             dropout_p=self.dropout if self.training else 0.0, need_weights=need_weights,
             average_attn_weights=average_attn_weights)
         out = self.out_proj(out)
