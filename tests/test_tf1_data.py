@@ -510,3 +510,23 @@ def test_reduce_runs_a_fresh_pass_for_each_session_run():
         tf.data.Dataset.range(3).reduce(np.int64(0), lambda state, x: tf.cast(state, tf.float64) + 0.5)
     with pytest.raises(TypeError, match="not a state of the initial state's structure"):
         tf.data.Dataset.range(3).reduce((np.int64(0), np.int64(0)), lambda state, x: state[0] + x)
+
+
+def test_cache_gives_the_first_pass_again_to_later_passes():
+    ember.manual_seed(0)
+    order = [int(v) for v in drain(tf.Session(), tf.data.Dataset.range(6).shuffle(6).cache().repeat(3)
+                                   .make_one_shot_iterator().get_next())]
+    assert sorted(order[:6]) == list(range(6)) and order[:6] == order[6:12] == order[12:]
+    calls = []
+
+    def gen():
+        calls.append(1)
+        yield from range(3)
+
+    ds = tf.data.Dataset.from_generator(gen, tf.int64, []).cache().repeat(2)
+    assert [int(v) for v in drain(tf.Session(), ds.make_one_shot_iterator().get_next())] == [0, 1, 2, 0, 1, 2]
+    assert len(calls) == 1
+    # a pass left unfinished is not kept: the next one reads the input again
+    ds = tf.data.Dataset.from_generator(gen, tf.int64, []).cache().take(2).repeat(2)
+    assert [int(v) for v in drain(tf.Session(), ds.make_one_shot_iterator().get_next())] == [0, 1, 0, 1]
+    assert len(calls) == 3

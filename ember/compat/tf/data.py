@@ -385,8 +385,23 @@ class Dataset:
         return self
 
     def cache(self, filename: str = "") -> Dataset:
-        """Accepted as in TF (the elements are NumPy arrays in memory already)."""
-        return self
+        """The elements of the first complete pass, kept in memory and given again by the later passes of the
+        same iterator start (a ``repeat`` after it), as TF-1: ``shuffle(n).cache().repeat()`` repeats one order,
+        and a random ``map`` before it is not drawn again. A pass left unfinished is not kept."""
+        key = object()  # this cache's entry in the state of an iterator's start
+
+        def make(values, rng):
+            kept = values.caches.get(key)
+            if kept is not None:
+                yield from kept
+                return
+            elements = []
+            for element in self._iterate(values, rng):
+                elements.append(element)
+                yield element
+            values.caches.setdefault(key, elements)
+
+        return self._derived(make)
 
     def concatenate(self, dataset: Dataset) -> Dataset:
         """This dataset's elements, then ``dataset``'s."""
@@ -882,6 +897,7 @@ class _Pass(dict):
     def __init__(self, values: dict):
         super().__init__(values)
         self.shuffles: dict = {}
+        self.caches: dict = {}  # the elements of each cache's first complete pass
 
 
 def _yielded(types_, value, whole) -> list:
