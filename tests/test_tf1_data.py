@@ -530,3 +530,24 @@ def test_cache_gives_the_first_pass_again_to_later_passes():
     ds = tf.data.Dataset.from_generator(gen, tf.int64, []).cache().take(2).repeat(2)
     assert [int(v) for v in drain(tf.Session(), ds.make_one_shot_iterator().get_next())] == [0, 1, 0, 1]
     assert len(calls) == 3
+
+
+def test_structures_must_match_for_make_initializer_and_concatenate():
+    pairs = tf.data.Dataset.from_tensor_slices((np.arange(3.0), np.arange(3.0) * 10))
+    named = tf.data.Dataset.from_tensor_slices({"a": np.arange(3.0), "b": np.arange(3.0) * 10})
+    iterator = tf.data.Iterator.from_structure(pairs.output_types, pairs.output_shapes)
+    with pytest.raises(TypeError, match="do not match"):  # a dict's components are not a tuple's
+        iterator.make_initializer(named)
+    with pytest.raises(TypeError, match="differ in structure"):
+        pairs.concatenate(named)
+    nested = tf.data.Dataset.zip((tf.data.Dataset.range(2), (tf.data.Dataset.range(2), tf.data.Dataset.range(2))))
+    with pytest.raises(TypeError, match="differ in structure"):
+        nested.concatenate(tf.data.Dataset.zip(((tf.data.Dataset.range(2), tf.data.Dataset.range(2)),
+                                                tf.data.Dataset.range(2))))
+    # the shapes: the most specific compatible with both, as TF-1
+    a = tf.data.Dataset.from_tensor_slices(np.zeros((4, 2, 3), np.float32))
+    b = tf.data.Dataset.from_tensor_slices(np.ones((1, 5, 3), np.float32))
+    both = a.concatenate(b)
+    assert both.output_shapes == (None, 3)
+    assert [v.shape for v in drain(tf.Session(), both.make_one_shot_iterator().get_next())] == [(2, 3)] * 4 + [(5, 3)]
+    assert a.concatenate(tf.data.Dataset.from_tensor_slices(np.zeros((1, 2), np.float32))).output_shapes is None

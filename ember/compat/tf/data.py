@@ -55,6 +55,11 @@ def _leaves(tree) -> list:
     return [tree]
 
 
+def _skeleton(structure):
+    """An element structure with None for every component, to compare two structures."""
+    return _rebuild(structure, itertools.repeat(None))
+
+
 def _rebuild(like, leaves: abc.Iterator):
     if isinstance(like, tuple):
         return tuple(_rebuild(item, leaves) for item in like)
@@ -404,16 +409,18 @@ class Dataset:
         return self._derived(make)
 
     def concatenate(self, dataset: Dataset) -> Dataset:
-        """This dataset's elements, then ``dataset``'s."""
-        if len(dataset._specs) != len(self._specs) or any(a.dtype != b.dtype for a, b in zip(self._specs,
-                                                                                               dataset._specs)):
-            raise TypeError("Dataset.concatenate: the datasets' elements differ in structure or dtype")
+        """This dataset's elements, then ``dataset``'s (of the same structure and dtypes; each shape the most
+        specific one compatible with both, as TF-1)."""
+        if _skeleton(self._structure) != _skeleton(dataset._structure) or any(
+                a.dtype != b.dtype for a, b in zip(self._specs, dataset._specs)):
+            raise TypeError(f"Dataset.concatenate: the datasets' elements differ in structure or dtype: "
+                            f"{self.output_types} and {dataset.output_types}")
 
         def make(values, rng):
             yield from self._iterate(values, rng)
             yield from dataset._iterate(values, rng)
 
-        specs = [_Spec(a.shape if a.shape == b.shape else None, a.dtype) for a, b in zip(self._specs, dataset._specs)]
+        specs = [_Spec(_most_specific(a.shape, b.shape), a.dtype) for a, b in zip(self._specs, dataset._specs)]
         return Dataset(make, self._structure, specs, self._sources + dataset._sources)
 
     def map(self, map_func: Callable, num_parallel_calls=None) -> Dataset:
@@ -839,11 +846,11 @@ class Iterator:
 
     def make_initializer(self, dataset: Dataset, name: str | None = None) -> Operation:
         """The op that starts this iterator on ``dataset`` (whose elements must match its structure)."""
-        if len(dataset._specs) != len(self.specs) or any(
+        if _skeleton(dataset._structure) != _skeleton(self.structure) or any(
                 a.dtype != b.dtype or not _compatible(a.shape, b.shape) for a, b in zip(dataset._specs, self.specs)):
-            raise TypeError("make_initializer: the dataset's elements "
-                            f"{[(s.shape, str(s.dtype)) for s in dataset._specs]} do not match the iterator's "
-                            f"{[(s.shape, str(s.dtype)) for s in self.specs]}")
+            raise TypeError(f"make_initializer: the dataset's elements (types {dataset.output_types}, shapes "
+                            f"{dataset.output_shapes}) do not match the iterator's (types {self.output_types}, "
+                            f"shapes {self.output_shapes})")
         init = Operation(None, (), name=name or "MakeIterator", kind="IteratorInit")
         init.iterator, init.dataset, init.args = self, dataset, tuple(dataset._sources)
         return init
