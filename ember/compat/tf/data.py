@@ -33,7 +33,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     placeholder,
 )
-from ember.compat.tf.errors import OutOfRangeError
+from ember.compat.tf.errors import FailedPreconditionError, OutOfRangeError
 from ember.compat.tf.host_ops import py_func
 from ember.compat.tf.session import Session
 
@@ -887,8 +887,9 @@ class Iterator:
         running = state.get(self)
         if running is None:
             if self.initializable:
-                raise RuntimeError("GetNext() failed because the iterator has not been initialized: run its "
-                                   "initializer (or make_initializer(dataset)) first")
+                raise FailedPreconditionError(message="GetNext() failed because the iterator has not been "
+                                              "initialized: run its initializer (or make_initializer(dataset)) "
+                                              "first")
             running = state[self] = self.start(self.dataset, {})
         try:
             element = next(running)
