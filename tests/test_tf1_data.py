@@ -552,3 +552,14 @@ def test_structures_must_match_for_make_initializer_and_concatenate():
     assert [v.shape for v in drain(tf.Session(), both.make_one_shot_iterator().get_next())] == [(2, 3)] * 4 + [(5, 3)]
     assert a.concatenate(tf.data.Dataset.from_tensor_slices(np.zeros((1, 2), np.float32))).output_shapes is None
 
+
+
+def test_output_shapes_are_tensor_shapes_and_output_classes_tensors():
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 3), np.float32), np.arange(4))).batch(2)
+    shapes = ds.output_shapes
+    assert shapes[0].as_list() == [None, 3] and shapes[1].ndims == 1
+    assert ds.output_classes == (tf.Tensor, tf.Tensor)
+    iterator = tf.data.Iterator.from_structure(ds.output_types, ds.output_shapes, output_classes=ds.output_classes)
+    assert iterator.output_shapes[0].as_list() == [None, 3] and iterator.output_classes == (tf.Tensor, tf.Tensor)
+    assert ds.padded_batch(1, padded_shapes=ds.output_shapes).output_shapes[0].as_list() == [None, None, 3]
+    assert tf.data.Dataset.range(3).map(np.arange).output_shapes is None  # an unknown rank, as Tensor.shape gives

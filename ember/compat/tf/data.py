@@ -543,7 +543,13 @@ class Dataset:
 
     @property
     def output_shapes(self):
-        return _rebuild(self._structure, iter([s.shape for s in self._specs]))
+        """The static shape of each component: a TensorShape, or None where even the rank is unknown."""
+        return _rebuild(self._structure, iter([_tensor_shape(s.shape) for s in self._specs]))
+
+    @property
+    def output_classes(self):
+        """The class of each component: ``tf.Tensor``, as TF-1 gives for dense components."""
+        return _rebuild(self._structure, iter([Tensor] * len(self._specs)))
 
     def make_one_shot_iterator(self) -> Iterator:
         """An iterator that starts on its first use (it cannot read placeholders: use an initializable one)."""
@@ -861,7 +867,13 @@ class Iterator:
 
     @property
     def output_shapes(self):
-        return _rebuild(self.structure, iter([s.shape for s in self.specs]))
+        """The static shape of each component: a TensorShape, or None where even the rank is unknown."""
+        return _rebuild(self.structure, iter([_tensor_shape(s.shape) for s in self.specs]))
+
+    @property
+    def output_classes(self):
+        """The class of each component: ``tf.Tensor``, as TF-1 gives for dense components."""
+        return _rebuild(self.structure, iter([Tensor] * len(self.specs)))
 
     def get_next(self, name: str | None = None):
         """The next element as tf tensors (the same tensors on every call, as the element they stand for is
@@ -942,6 +954,10 @@ def _shapes_like(types_, shapes, what: str = "Iterator.from_structure") -> list:
         raise ValueError(f"{what}: expected a shape (a list of ints and Nones) for a component of "
                          f"type {types_}, got {shapes}")
     return [tuple(None if d is None else int(d) for d in shapes)]
+
+
+def _tensor_shape(shape):
+    return None if shape is None else TensorShape(shape)
 
 
 def _compatible(a, b) -> bool:
