@@ -113,6 +113,12 @@ def test_map_with_numpy_and_tuple_arguments():
     plain = tf.data.Dataset.range(3).map(lambda v: np.float32(v) / 2).make_one_shot_iterator().get_next()
     with tf.Session() as sess:
         assert [float(v) for v in drain(sess, plain)] == [0.0, 0.5, 1.0]
+    # a NumPy function giving one array of a tuple's components: elements of one component
+    pairs = tf.data.Dataset.from_tensor_slices((np.arange(6.0).reshape(3, 2), np.arange(3)))
+    summed = pairs.map(lambda x, y: np.concatenate([x, [y]]).sum())
+    assert summed.output_types == np.float64 and summed.output_shapes is None
+    with tf.Session() as sess:
+        assert [float(v) for v in drain(sess, summed.make_one_shot_iterator().get_next())] == [1.0, 6.0, 11.0]
 
 
 def test_initializable_iterator_reads_placeholders_and_restarts():

@@ -431,7 +431,7 @@ class Dataset:
         def make(values, rng):
             return (apply(element) for element in self._iterate(values, rng))
 
-        return self._derived(make, structure, specs)
+        return Dataset(make, structure, specs, self._sources)  # (a structure of one component is None)
 
     def flat_map(self, map_func: Callable) -> Dataset:
         """The elements of the dataset ``map_func`` makes of each element, one dataset after the other."""
