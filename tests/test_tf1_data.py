@@ -569,3 +569,14 @@ def test_output_shapes_are_tensor_shapes_and_output_classes_tensors():
     assert iterator.output_shapes[0].as_list() == [None, 3] and iterator.output_classes == (tf.Tensor, tf.Tensor)
     assert ds.padded_batch(1, padded_shapes=ds.output_shapes).output_shapes[0].as_list() == [None, None, 3]
     assert tf.data.Dataset.range(3).map(np.arange).output_shapes is None  # an unknown rank, as Tensor.shape gives
+
+
+def test_shard_keeps_every_num_shards_th_element_from_index():
+    ds = tf.data.Dataset.range(10)
+    assert [int(v) for v in drain(tf.Session(), ds.shard(3, 1).make_one_shot_iterator().get_next())] == [1, 4, 7]
+    assert [list(v) for v in drain(tf.Session(), ds.shard(2, 0).batch(3).make_one_shot_iterator().get_next())] == [
+        [0, 2, 4], [6, 8]]
+    with pytest.raises(ValueError, match="num_shards must be positive"):
+        ds.shard(0, 0)
+    with pytest.raises(ValueError, match="index must be in"):
+        ds.shard(2, 2)

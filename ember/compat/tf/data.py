@@ -385,6 +385,15 @@ class Dataset:
             return self._derived(lambda values, rng: iter(()))
         return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), n, None))
 
+    def shard(self, num_shards: int, index: int) -> Dataset:
+        """Every ``num_shards``-th element from the ``index``-th on (worker ``index`` of ``num_shards``'s part)."""
+        shards, first = int(num_shards), int(index)
+        if shards < 1:
+            raise ValueError(f"Dataset.shard: num_shards must be positive, got {num_shards}")
+        if not 0 <= first < shards:
+            raise ValueError(f"Dataset.shard: index must be in [0, num_shards={shards}), got {index}")
+        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), first, None, shards))
+
     def prefetch(self, buffer_size) -> Dataset:
         """Accepted as in TF (elements are made when a Session run asks for them)."""
         return self
