@@ -197,6 +197,14 @@ def test_a_list_is_one_component_converted_as_tf_constant():
         np.testing.assert_array_equal(sess.run(row), [3.0, 4.0])
         first = sess.run(pairs.make_one_shot_iterator().get_next())
         assert int(first[0]) == 1 and first[1].tolist() == [0.5]
+    # a list of tf tensors is packed into one tensor too: its slices are the tensors
+    a, b = tf.placeholder(tf.float32, [3]), tf.placeholder(tf.float32, [3])
+    stacked = tf.data.Dataset.from_tensor_slices([a, b])
+    assert stacked.output_shapes == (3,) and tf.data.Dataset.from_tensors([[a], [b]]).output_shapes == (2, 1, 3)
+    iterator = stacked.make_initializable_iterator()
+    with tf.Session() as sess:
+        sess.run(iterator.initializer, {a: np.arange(3, dtype=np.float32), b: np.ones(3, np.float32)})
+        assert [v.tolist() for v in drain(sess, iterator.get_next())] == [[0, 1, 2], [1, 1, 1]]
 
 
 def test_skip_minus_one_skips_everything_and_take_minus_one_keeps_everything():

@@ -33,6 +33,7 @@ from ember.compat.tf._core import (
     get_default_graph,
     placeholder,
 )
+from ember.compat.tf.array_ops import stack
 from ember.compat.tf.errors import FailedPreconditionError, OutOfRangeError
 from ember.compat.tf.host_ops import py_func
 from ember.compat.tf.session import Session
@@ -79,15 +80,22 @@ def _structure(value):
 
 
 def _input_structure(value):
-    """The structure of ``from_tensor_slices``/``from_tensors``' argument: a list of plain values is one
-    component (TF-1 converts it to a tensor: ``[1, 2, 3]`` is an int32 vector), not a level of nesting."""
-    if isinstance(value, list) and not any(isinstance(leaf, Tensor) for leaf in _leaves(_structure(value))):
-        return _as_array(value)
+    """The structure of ``from_tensor_slices``/``from_tensors``' argument: a list is one component (TF-1
+    converts it to a tensor: ``[1, 2, 3]`` is an int32 vector, ``[t1, t2]`` the tensors stacked), not a level
+    of nesting."""
+    if isinstance(value, list):  # tf tensors in it are packed, as tf.convert_to_tensor packs them
+        return _packed(value) if any(isinstance(leaf, Tensor) for leaf in _leaves(_structure(value))) else (
+            _as_array(value))
     if isinstance(value, (tuple, list)):
         return tuple(_input_structure(v) for v in value)
     if isinstance(value, dict):
         return {k: _input_structure(v) for k, v in value.items()}
     return value
+
+
+def _packed(value):
+    """A list (of lists) of tf tensors and values as one tensor, stacked along a new first axis."""
+    return stack([_packed(v) if isinstance(v, list) else v for v in value]) if isinstance(value, list) else value
 
 
 def _as_array(value) -> np.ndarray:
