@@ -588,3 +588,17 @@ def test_shard_keeps_every_num_shards_th_element_from_index():
         ds.shard(0, 0)
     with pytest.raises(ValueError, match="index must be in"):
         ds.shard(2, 2)
+
+
+def test_one_shot_iterator_over_tf_constants_computes_them_in_each_session():
+    features = tf.constant(np.arange(6, dtype=np.float32).reshape(3, 2))
+    ds = tf.data.Dataset.from_tensor_slices((features * 2, tf.constant([1, 2, 3]))).batch(2)
+    x, y = ds.make_one_shot_iterator().get_next()
+    for _ in range(2):  # each Session starts its own pass
+        with tf.Session() as sess:
+            got = drain(sess, [x, y])
+        assert [g[0].tolist() for g in got] == [[[0, 2], [4, 6]], [[8, 10]]]
+        assert [g[1].tolist() for g in got] == [[1, 2], [3]]
+    data = tf.placeholder(tf.float32, [None])
+    with pytest.raises(ValueError, match=r"reads placeholders \(Placeholder"):
+        tf.data.Dataset.from_tensor_slices(data * 2).make_one_shot_iterator()

@@ -569,10 +569,12 @@ class Dataset:
         return _rebuild(self._structure, iter([Tensor] * len(self._specs)))
 
     def make_one_shot_iterator(self) -> Iterator:
-        """An iterator that starts on its first use (it cannot read placeholders: use an initializable one)."""
-        if self._sources:
+        """An iterator that starts on its first use in a Session, computing the tf tensors the dataset reads
+        (constants...) then; it cannot read placeholders: use an initializable one."""
+        fed = _placeholders_read(self._sources)
+        if fed:
             raise ValueError("make_one_shot_iterator: the dataset reads placeholders "
-                             f"({', '.join(t.name for t in self._sources)}); use make_initializable_iterator and "
+                             f"({', '.join(t.name for t in fed)}); use make_initializable_iterator and "
                              "run its initializer with their values")
         return Iterator(self, initializable=False)
 
@@ -588,6 +590,20 @@ def make_one_shot_iterator(dataset: Dataset) -> Iterator:
 
 def make_initializable_iterator(dataset: Dataset, shared_name=None) -> Iterator:
     return dataset.make_initializable_iterator()
+
+
+def _placeholders_read(tensors) -> list:
+    """The placeholders that ``tensors`` are computed from."""
+    found, seen, todo = [], set(), list(tensors)
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.kind == "Placeholder":
+            found.append(t)
+        todo.extend(t.inputs)
+    return found
 
 
 def _resolve(leaves: list, values: dict) -> list:
@@ -915,11 +931,8 @@ class Iterator:
         """The next element's arrays, one per ``get_next`` tensor; ``state`` holds this session's passes."""
         running = state.get(self)
         if running is None:
-            if self.initializable:
-                raise FailedPreconditionError(message="GetNext() failed because the iterator has not been "
-                                              "initialized: run its initializer (or make_initializer(dataset)) "
-                                              "first")
-            running = state[self] = self.start(self.dataset, {})
+            raise FailedPreconditionError(message="GetNext() failed because the iterator has not been "
+                                          "initialized: run its initializer (or make_initializer(dataset)) first")
         try:
             element = next(running)
         except StopIteration:

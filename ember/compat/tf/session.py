@@ -870,10 +870,13 @@ class Session:
 
     def _start_iterator(self, init: Tensor, feed_dict) -> None:
         """Run a tf.data iterator's initializer: a fresh pass, over the values of the placeholders it reads."""
-        sources = list(init.args)
+        self._start_pass(init.iterator, init.dataset, init.args, feed_dict)
+
+    def _start_pass(self, iterator, dataset, sources, feed_dict) -> None:
+        """A fresh pass of ``iterator`` over ``dataset``, the tf tensors it reads computed now."""
+        sources = list(sources)
         values = self.run(sources, feed_dict) if sources else []
-        self.iterator_states[init.iterator] = init.iterator.start(init.dataset,
-                                                                  {id(t): v for t, v in zip(sources, values)})
+        self.iterator_states[iterator] = iterator.start(dataset, {id(t): v for t, v in zip(sources, values)})
 
     def _with_next_elements(self, fetches, feed_dict):
         """``feed_dict`` with the next element of each tf.data iterator the fetches read (those not fed)."""
@@ -891,6 +894,8 @@ class Session:
         feeds = dict(feed_dict or {})
         for iterator in iterators:
             if any(t not in feeds for t in iterator._next):
+                if not iterator.initializable and iterator not in self.iterator_states:  # a one-shot's first use
+                    self._start_pass(iterator, iterator.dataset, iterator.dataset._sources, None)
                 for t, value in zip(iterator._next, iterator.next_values(self.iterator_states)):
                     feeds.setdefault(t, value)
         return feeds
