@@ -103,10 +103,12 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with a NumPy array (no copy)."""
+    """A tensor sharing memory with a NumPy array (no copy); a subclass's (``np.memmap``'s) as a plain array."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     as_dtype(array.dtype)
+    if array.__class__ is not np.ndarray:  # a tensor holds exact ndarrays on the CPU (other classes are devices')
+        array = array.view(np.ndarray)
     return Tensor._make(array, None)
 
 

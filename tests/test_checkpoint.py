@@ -213,6 +213,19 @@ def test_tensors_of_one_memory_are_stored_once_and_share_it_again(tmp_path):
     assert float(embedding_weight[0, 0]) == 7.0
 
 
+def test_tensors_over_a_numpy_memmap_save_and_load(tmp_path):
+    mapped = np.memmap(tmp_path / "weights.bin", dtype=np.float32, mode="w+", shape=(2, 3))
+    mapped[:] = np.arange(6, dtype=np.float32).reshape(2, 3)
+    weight = ember.from_numpy(mapped)  # torch.from_numpy(memmap) shares the file's memory and saves as any tensor
+    mapped[0, 0] = 7.0
+    assert float(weight[0, 0]) == 7.0 and "7." in repr(weight)
+    ember.save({"w": weight, "again": weight, "t": weight.t()}, tmp_path / "ckpt.pt")
+    loaded = ember.load(tmp_path / "ckpt.pt")
+    np.testing.assert_array_equal(loaded["w"].numpy(), [[7, 1, 2], [3, 4, 5]])
+    np.testing.assert_array_equal(loaded["t"].numpy(), [[7, 3], [1, 4], [2, 5]])
+    assert loaded["again"] is loaded["w"]
+
+
 def test_keys_that_spell_an_earlier_suffixed_name_keep_their_own_tensors(tmp_path):
     # "a/b" twice is stored as "a/b" and "a/b#2"; a key already named so once made both entries one tensor
     saved = {"a/b#2": ember.tensor([0.0]), "a/b": ember.tensor([1.0]), "a": {"b": ember.tensor([2.0])},
