@@ -86,7 +86,8 @@ class _Writer:
             raise TypeError(f"save: {_path_str(path)} has dtype {array.dtype}, which a checkpoint cannot hold")
         name = "/".join(str(k) for k in path) or "obj"
         base, count = name, len(self.arrays)
-        while name in self.arrays:  # keys 1 and "1" side by side, or a key that is an earlier suffixed name
+        # keys 1 and "1" side by side, a key that is an earlier suffixed name, or safetensors' own header key
+        while name in self.arrays or name == "__metadata__":
             name, count = f"{base}#{count}", count + 1
         if array.dtype.byteorder == ">":
             array = array.astype(array.dtype.newbyteorder("<"))

@@ -234,6 +234,12 @@ def test_keys_that_spell_an_earlier_suffixed_name_keep_their_own_tensors(tmp_pat
     _same(saved, ember.load(tmp_path / "names.pt"))
 
 
+def test_a_key_named_as_the_safetensors_header_key_loads(tmp_path):
+    state = {"__metadata__": ember.arange(3.0), "a": {"__metadata__": ember.ones(2)}}
+    ember.save(state, tmp_path / "ckpt.pt")  # its tensor took the header's place: the file did not load
+    _same(ember.load(tmp_path / "ckpt.pt"), state)
+
+
 def test_parameters_stay_parameters_and_one_object_saved_twice_loads_as_one(tmp_path):
     # as torch.load: [p, p, p.detach()] of a Parameter p gives two references to one Parameter and a Tensor
     net = ember.nn.Linear(3, 2)
