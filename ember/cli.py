@@ -294,6 +294,7 @@ def _sort_key(text: str) -> str:
 
 
 def _profile(args) -> int:
+    import os
     import runpy
 
     from ember.checkpoint import check_writable
@@ -306,12 +307,19 @@ def _profile(args) -> int:
             args.parser.error(f"argument --trace: {exc}")
 
     sys.argv = [args.script, *args.args]
-    with profile() as prof:
-        try:
-            runpy.run_path(args.script, run_name="__main__")
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                raise
+    # the script's folder first on sys.path, as `python script.py` (and cProfile) put it: its own imports find it
+    folder = os.path.dirname(os.path.abspath(args.script))
+    sys.path.insert(0, folder)
+    try:
+        with profile() as prof:
+            try:
+                runpy.run_path(args.script, run_name="__main__")
+            except SystemExit as exc:
+                if exc.code not in (None, 0):
+                    raise
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     print(prof.table(sort_by=args.sort, row_limit=args.rows), file=sys.stderr)
     if args.trace:
         prof.export_chrome_trace(args.trace)

@@ -252,6 +252,22 @@ def test_cli_profiles_a_script(tmp_path, capsys):
     assert [e["name"] for e in json.loads(trace.read_text())["traceEvents"]] == ["matmul", "relu", "sum"]
 
 
+def test_ember_profile_runs_a_script_that_imports_a_module_beside_it(tmp_path, monkeypatch, capsys):
+    from ember.cli import main
+
+    (tmp_path / "helper.py").write_text("import ember\n\ndef work():\n    return ember.ones(3).exp().sum().item()\n")
+    script = tmp_path / "work.py"
+    script.write_text("from helper import work\nprint('result', round(work(), 3))\n")
+    monkeypatch.chdir(tmp_path.parent)  # as `python work.py` does, the script's folder is on sys.path, not the cwd
+    monkeypatch.setattr("sys.argv", list(sys.argv))
+    before = list(sys.path)
+    assert main(["profile", str(script)]) == 0
+    captured = capsys.readouterr()
+    assert "result 8.155" in captured.out and "exp" in captured.err
+    assert sys.path == before
+    sys.modules.pop("helper", None)
+
+
 def test_session_runs_are_recorded_and_still_update_variables():
     from ember.compat import tf
 
