@@ -330,6 +330,16 @@ def test_parse_instances_refuses_values_the_dtype_turns_into_others():
     assert array.tolist() == [[True, False], [True, False]]
 
 
+def test_parse_instances_refuses_values_a_bfloat16_or_complex64_model_would_get_as_inf():
+    import ml_dtypes
+
+    for dtype, name in ((ml_dtypes.bfloat16, "bfloat16"), (np.complex64, "complex64")):
+        with pytest.raises(Exception, match=f"beyond the range of {name}"):  # inf was handed on
+            parse_instances(b'{"instances": [[1e39, 1.0]]}', (2,), np.dtype(dtype))
+        array, _ = parse_instances(b'{"instances": [[3e38, -Infinity]]}', (2,), np.dtype(dtype))
+        assert array.dtype == dtype and np.isfinite(array[0, 0]) and np.isinf(array[0, 1])
+
+
 def test_command_line_serves_a_model_directory(model_dir):
     path, expected = model_dir
     port = free_port()

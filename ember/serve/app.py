@@ -24,6 +24,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+import ml_dtypes
 import numpy as np
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
@@ -167,8 +168,9 @@ def _array(data, instance_shape: tuple, dtype: np.dtype, batch: int | None, fiel
                          "true/false")
     with np.errstate(over="ignore"):
         converted = array.astype(dtype)
-    if dtype.kind == "f" and np.isinf(converted).sum() != np.isinf(array).sum():  # 1e6 in float16 became inf
-        largest = np.finfo(dtype).max
+    # 1e6 in float16 became inf (also in bfloat16, whose kind is "V", and complex64)
+    if dtype.kind not in "biu" and np.isinf(converted).sum() != np.isinf(array).sum():
+        largest = ml_dtypes.finfo(dtype).max
         raise BadRequest(f"{where}instance values beyond the range of {dtype} (largest {largest:g}); they would be "
                          "infinite")
     return np.ascontiguousarray(converted)
