@@ -11,7 +11,8 @@ What Python control flow means under tracing: the function runs once per signatu
 on Python values (shapes, flags, non-Tensor arguments) is decided at trace time and frozen; a branch on a
 traced value (``if loss > 0``) or ``.item()`` raises a TypeError. What the trace froze is reported in
 ``frozen``: non-Tensor arguments (part of the signature: a new value retraces; a tuple, list or dict holding
-Tensors is refused, as its Tensors would be frozen: pass each as an argument) and Tensors captured from
+Tensors is refused, as its Tensors would be frozen: pass each as an argument; a keyword argument counts as the
+positional one it names, the defaults then filled in) and Tensors captured from
 outside as constants (a module's parameters and buffers, such as batch norm's running statistics, a
 Tensor that requires grad, and any Tensor an effect op writes during the call are read afresh on every call,
 so a traced evaluation follows the training between its calls; a constant written in place after the trace
@@ -108,6 +109,7 @@ enters inside its layer's product): there a step differs from the eager step by 
 from __future__ import annotations
 
 import copy
+import inspect
 import sys
 import threading
 import weakref
@@ -266,6 +268,7 @@ class JitFunction:
         self._recent: tuple = (None, None)  # (signature, _Compiled) of the latest call, for the steady state
         self._steady: tuple = (None, None)  # (_Compiled, its steady-state call) of the latest call
         self._guard: _Guard | None = None  # the Python values the traces read from closure cells and globals
+        self._signature: inspect.Signature | None = None  # fn's, read for a call with keyword arguments
         self.__name__ = getattr(fn, "__name__", "jit")
         self.__doc__ = getattr(fn, "__doc__", None)
         self._methods = weakref.WeakKeyDictionary()  # instance -> this method's jit function bound to it
@@ -291,11 +294,18 @@ class JitFunction:
 
         method.__name__ = self.__name__
         method.__wrapped__ = fn  # (whose closure cells and globals a trace guards)
+        try:  # (its parameters after self, for a call with keyword arguments)
+            parameters = list(inspect.signature(fn).parameters.values())
+            method.__signature__ = inspect.Signature(parameters[1:])
+        except (TypeError, ValueError):
+            pass
         method.__self__ = ref  # (weakly) the instance, which a trace of a module's method watches as a called one
         bound = self._methods[instance] = JitFunction(method, self.passes, self.cache_size, self.dynamic)
         return bound
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = self._positional(args, kwargs)
         guard = self._guard
         if guard is not None:
             try:
@@ -404,6 +414,21 @@ class JitFunction:
             self._steady = self._recent = (None, None)
             self.cache.clear()
             self.general.clear()
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        """A call's arguments as ``fn``'s positional ones, defaults filled in (a keyword argument is then traced or
+        frozen as the positional argument it names), as ``torch.compile`` takes keyword arguments."""
+        if self._signature is None:
+            self._signature = inspect.signature(self.fn)
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"jit {self.__name__}: {exc}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(f"jit {self.__name__}: keyword-only arguments ({', '.join(bound.kwargs)}) are not "
+                            "traced; make them positional parameters of the function")
+        return bound.args
 
     def _cached(self, key, args) -> _Compiled | None:
         for candidate in self.cache.get(key, ()):

@@ -296,3 +296,42 @@ def test_a_rebound_module_or_function_retraces(wrap):
         NET, ACT = saved
     if wrap is ember.jit:
         assert step.traces == 5
+
+
+def test_keyword_arguments_are_taken_as_the_positional_ones_they_name():
+    # ember.jit(f)(x, s=3.0) was a TypeError ("unexpected keyword argument"); torch.compile takes keywords
+    def scaled(x, w, s=2.0):
+        return (x @ w) * s
+
+    step = ember.jit(scaled)
+    x, w = ember.randn(3, 4), ember.randn(4, 2, requires_grad=True)
+    for call, expected in [(lambda: step(x, w, s=3.0), scaled(x, w, 3.0)), (lambda: step(x, w=w), scaled(x, w)),
+                           (lambda: step(w=w, x=x, s=0.5), scaled(x, w, 0.5)), (lambda: step(x, w), scaled(x, w))]:
+        np.testing.assert_allclose(call().detach().numpy(), expected.detach().numpy(), rtol=1e-6)
+    assert step.traces == 4  # s=3.0, the default filled in, s=0.5, and the two-argument call: a signature each
+    with pytest.raises(TypeError, match="jit scaled: got an unexpected keyword argument 'q'"):
+        step(x, w, q=1)
+    with pytest.raises(TypeError, match=r"jit only_keywords: keyword-only arguments \(t\) are not traced"):
+        _only_keywords(x)
+
+
+def _only_keywords(x):
+    def only_keywords(x, *, t=1.0):
+        return x * t
+
+    return ember.jit(only_keywords)(x, t=2.0)
+
+
+def test_keyword_arguments_of_a_jit_method():
+    class Scaled(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = ember.nn.Linear(4, 2)
+
+        @ember.jit
+        def run(self, x, scale=1.0):
+            return self.fc(x) * scale
+
+    model, x = Scaled(), ember.randn(3, 4)
+    np.testing.assert_allclose(model.run(x, scale=2.0).detach().numpy(), (model.fc(x) * 2.0).detach().numpy(),
+                               rtol=1e-6)
