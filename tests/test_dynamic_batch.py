@@ -271,6 +271,27 @@ def test_unknown_dimensions_of_different_sizes_are_compiled_per_shape():
     assert fn.concrete.stats()["compiles"] == 2
 
 
+def test_session_sizes_read_with_tf_shape_stay_each_value_s_own_on_a_shared_function():
+    # with [None, None] placeholders fed (n, n) twice, one function serves both unknown dimensions; tf.shape(x)[i]
+    # was read there as None, which reshape takes for its input's own size at that place (B * T rows, so (9, 1, 4)
+    # for (3, 3, 4)), and tf.range of it was frozen empty at the build
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, (None, None, 4))
+        rows = tf.reshape(x, [-1, 4])
+        back = tf.reshape(rows, [tf.shape(x)[0], tf.shape(x)[1], 4])
+        whole = tf.reshape(tf.reshape(x, [-1]), tf.shape(x))
+        steps = tf.range(tf.shape(x)[1])
+        sess = tf.Session()
+    rng = np.random.default_rng(0)
+    for batch, length in [(2, 5), (3, 3), (4, 4), (1, 1), (3, 6)]:
+        a = rng.standard_normal((batch, length, 4)).astype(np.float32)
+        got = sess.run([back, whole, steps], {x: a})
+        np.testing.assert_array_equal(got[0], a)
+        np.testing.assert_array_equal(got[1], a)
+        np.testing.assert_array_equal(got[2], np.arange(length, dtype=np.int32))
+    assert sess.specialized == [] and len(sess.general) == 1
+
+
 def test_the_profiler_runs_a_function_compiled_for_every_batch():
     (net, opt), (twin, twin_opt) = _twins(_cnn, _momentum)
     fast = ember.jit(_step(net, opt, ember.cross_entropy), dynamic=True)

@@ -15,6 +15,7 @@ from ember.ops.infer import (
     broadcast_shapes,
     check_axis,
     check_sizes,
+    fits,
     movement_cost,
     normalize_axis,
 )
@@ -293,9 +294,11 @@ BROADCAST_TO = defop(
 
 
 def _broadcast_like_infer(x, like):
-    if len(like.shape) < len(x.shape) or broadcast_shapes("broadcast_like", [x, like]) != tuple(like.shape):
+    # like's unknown size where x has a known one n > 1 is n (it must be n when the graph runs)
+    shape = broadcast_shapes("broadcast_like", [x, like]) if len(like.shape) >= len(x.shape) else None
+    if shape is None or not fits(shape, tuple(like.shape)):
         raise shape_error("broadcast_like", [x, like], "x must broadcast to like's shape")
-    return Spec(tuple(like.shape), x.dtype)
+    return Spec(shape, x.dtype)
 
 
 BROADCAST_LIKE = defop(

@@ -33,6 +33,7 @@ from ember.compat.tf.clip_ops import on_values
 from ember.ops.effects import random_draw, random_sample
 from ember.ops.indexing import table_rows
 from ember.ops.registry import ShapeError
+from ember.ops.sized import size_along, sourced
 
 
 def _logical_xor(a, b):
@@ -296,7 +297,7 @@ def run_time_dims(what: str, shape) -> tuple:
     """(source tensors, resolve) for a shape with parts known only when the Session runs: ``tf.shape(t)`` or
     a list holding ``tf.shape(t)[i]``; ``resolve(*source values)`` gives the ints. Other tensors raise."""
     if isinstance(shape, Tensor) and shape.kind == "Shape":
-        return [shape.source], lambda value: tuple(value.shape)
+        return [shape.source], lambda value: tuple(size_along(value, axis) for axis in range(value.ndim))
     if isinstance(shape, Tensor):
         raise TypeError(f"{what}: a shape given as tf.Tensor '{shape.name}' ({shape.kind}) is not supported; pass "
                         "ints, tf.shape(t) or tf.shape(t)[i]")
@@ -304,7 +305,9 @@ def run_time_dims(what: str, shape) -> tuple:
     for d in shape:
         if isinstance(d, Tensor) and d.kind == "ShapeDim":
             sources.append(d.source)
-            getters.append(lambda values, k=len(sources) - 1, axis=d.axis: values[k].shape[axis])
+            # (an unknown size, read from its value when the graph runs: a value's shape there, None, would
+            # stand for the reshaped value's own size at that place)
+            getters.append(lambda values, k=len(sources) - 1, axis=d.axis: size_along(values[k], axis))
         elif isinstance(d, Tensor):
             raise TypeError(f"{what}: the size tf.Tensor '{d.name}' is not supported; pass ints or tf.shape(t)[i]")
         else:
@@ -519,8 +522,14 @@ def range_(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tenso
     if any(isinstance(v, Tensor) for v in bounds):  # sizes from tf.shape(t)[i], known when the Session runs
         sources, resolve = run_time_dims("tf.range", bounds)
         out = as_tf_dtype(dtype) if dtype is not None else int32
-        result = op(lambda *values: ember.tensor(np.arange(*resolve(*values)).astype(out)), tuple(sources), name=name)
-        return _typed(result, (None,), out)
+
+        def run(*values):
+            sizes = resolve(*values)
+            if sourced(sizes):  # a graph for every size: a range read from the size when it runs
+                return ember.arange(*sizes, dtype=out)
+            return ember.tensor(np.arange(*sizes).astype(out))
+
+        return _typed(op(run, tuple(sources), name=name), (None,), out)
     values = np.arange(start, limit, delta)
     if dtype is None:  # the widest of the bounds' dtypes as tf.constant gives them (Python floats: float32)
         kinds = [np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.float64)]
