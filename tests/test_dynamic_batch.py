@@ -292,6 +292,21 @@ def test_session_sizes_read_with_tf_shape_stay_each_value_s_own_on_a_shared_func
     assert sess.specialized == [] and len(sess.general) == 1
 
 
+def test_session_tensordot_keeps_each_leading_size_on_a_shared_function():
+    # tf.tensordot(x, w, 1) reshaped its product (B * T rows) to x's leading sizes read as None, the product's own
+    # size first: (9, 1, 3) for x of (3, 3, 4) on the function shared by (n, n, 4) feeds
+    w = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, (None, None, 4))
+        y = tf.tensordot(x, w, 1)
+        sess = tf.Session()
+    rng = np.random.default_rng(0)
+    for batch, length in [(2, 5), (3, 3), (4, 4), (1, 1)]:
+        a = rng.standard_normal((batch, length, 4)).astype(np.float32)
+        np.testing.assert_allclose(sess.run(y, {x: a}), np.tensordot(a, w, 1), rtol=1e-5, atol=1e-6)
+    assert sess.specialized == [] and len(sess.general) == 1
+
+
 def test_the_profiler_runs_a_function_compiled_for_every_batch():
     (net, opt), (twin, twin_opt) = _twins(_cnn, _momentum)
     fast = ember.jit(_step(net, opt, ember.cross_entropy), dynamic=True)

@@ -272,10 +272,13 @@ def tensordot(a, b, axes, name: str | None = None) -> Tensor:
         return op(lambda x, y: ember.tensordot(x, y, dims=pair), (as_tf(a), as_tf(b)), name=name or "Tensordot")
 
     def fn(x, y):
-        lead, tail = x.shape[:x.ndim - axes], y.shape[axes:]
+        # (an unknown size read from x or y when the graph runs: None would be the product's own, the rows of all
+        # of lead together)
+        lead = tuple(size_along(x, a) for a in range(x.ndim - axes))
+        tail = tuple(size_along(y, a) for a in range(axes, y.ndim))
         k = int(np.prod(y.shape[:axes]))
         out = ember.matmul(ember.reshape(x, (-1, k)), ember.reshape(y, (k, -1)))
-        return ember.reshape(out, tuple(lead) + tuple(tail))
+        return ember.reshape(out, lead + tail)
 
     return op(fn, (as_tf(a), as_tf(b)), name=name or "Tensordot")
 
