@@ -243,9 +243,9 @@ def marked_for_write(tensor, name: str) -> None:
             raise RuntimeError(
                 f"{name}: the tensor of shape {list(tensor.shape)} is read-only: a copy that view() made of a tensor "
                 "whose memory is not laid out row by row (column-major, as nn.Linear's weight, or transposed), "
-                "the windows Tensor.unfold copied, the copy as_strided made or the complex copy of view_as_complex, "
-                "which writes would not reach, or a read-only NumPy array; write into the tensor itself, or clone() "
-                "it")
+                "the windows Tensor.unfold copied, the copy as_strided made, the complex copy of view_as_complex or "
+                "the conjugate conj() (mH, H, adjoint()) computed, which writes would not reach, or a read-only "
+                "NumPy array; write into the tensor itself, or clone() it")
         raise RuntimeError(
             f"{name}: the tensor of shape {list(tensor.shape)} is a read-only view (from broadcast_to/expand); "
             "clone() it first"

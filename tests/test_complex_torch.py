@@ -267,6 +267,26 @@ def test_is_conj_and_resolve_conj():
     assert z.resolve_conj() is z and ember.resolve_conj(z) is z
 
 
+@pytest.mark.parametrize("make", [lambda z: z.conj(), lambda z: ember.conj(z), lambda z: z.mH, lambda z: z.H,
+                                  lambda z: z.adjoint()])
+def test_writes_into_a_conjugate_are_refused_as_they_would_not_reach_the_tensor(make):
+    # PyTorch's conj (and mH, H, adjoint) is a view: writing 5+5j into it makes z's element 5-5j. Ember's conjugate
+    # is a new tensor, and the write was silently lost (z kept 1+2j)
+    z = ember.tensor([[1 + 2j, 3 - 1j]])
+    with pytest.raises(RuntimeError, match=r"__setitem__: .* the conjugate conj\(\)"):
+        make(z)[0] = 5 + 5j
+    with pytest.raises(RuntimeError, match="mul_: .* read-only"):
+        make(z).mul_(2)
+    assert z.tolist() == [[1 + 2j, 3 - 1j]]
+    assert make(z).clone().mul_(2).tolist() == (make(torch.tensor([[1 + 2j, 3 - 1j]])) * 2).tolist()
+    physical = z.conj_physical()  # a new tensor in PyTorch too: writable
+    physical[0, 0] = 5j
+    assert physical.tolist() == [[5j, 3 + 1j]] and z.tolist() == [[1 + 2j, 3 - 1j]]
+    real = ember.tensor([1.0, 2.0])  # a real tensor's conj is the tensor itself, writes reach it as in PyTorch
+    real.conj()[0] = 7.0
+    assert real.tolist() == [7.0, 2.0]
+
+
 def test_complex_ops_under_jit_equal_eager_mode_and_torch():
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))

@@ -149,18 +149,25 @@ def imag(x) -> TensorLike:
 
 def conj(x) -> TensorLike:
     """The complex conjugate (``torch.conj``; computed at once, so ``is_conj()`` stays False); a real tensor is
-    returned as it is.
+    returned as it is. A complex one's conjugate is read-only: PyTorch's is a view, so writes into it reach ``x``,
+    and here they would not (``conj_physical`` gives a writable copy).
 
     >>> ember.conj(ember.tensor([1 + 2j])).tolist()
     [(1-2j)]
     """
     x = as_tensor(x)
-    return dispatch.apply(CONJ, (x,)) if _is_complex(x) else x
+    if not _is_complex(x):
+        return x
+    out = dispatch.apply(CONJ, (x,))
+    if isinstance(out.array, np.ndarray):
+        out.array.flags.writeable = False
+    return out
 
 
 def conj_physical(x) -> TensorLike:
-    """``torch.conj_physical``: the conjugate computed into a new tensor (as ``conj`` always is in Ember)."""
-    return conj(x)
+    """``torch.conj_physical``: the conjugate computed into a new, writable tensor; a real tensor as it is."""
+    x = as_tensor(x)
+    return dispatch.apply(CONJ, (x,)) if _is_complex(x) else x
 
 
 def complex(real, imag) -> TensorLike:  # noqa: A001  (torch.complex)
