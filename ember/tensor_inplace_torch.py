@@ -181,7 +181,8 @@ class TorchInplaceMethods:
             return _write(self, "fill_diagonal_", self.array)  # (refuses a graph value)
         marked_for_write(self, "fill_diagonal_")
         value = fill_value.item() if hasattr(fill_value, "node") else fill_value
-        if not isinstance(value, (complex, np.complexfloating)):  # (an integer wraps as PyTorch's: -2 is 254 in uint8)
+        if not isinstance(value, (complex, np.complexfloating)) or self.dtype.kind != "c":
+            # (an integer wraps as PyTorch's: -2 is 254 in uint8; a complex value gives a real tensor its real part)
             value = np.asarray(value).astype(self.dtype)
         self.xp.fill_diagonal(self.array, value, wrap=wrap)
         return self

@@ -108,6 +108,24 @@ def test_complex_values_written_into_a_real_tensor_are_refused_as_torch(name, ca
     assert call(ember.zeros(2, dtype=ember.complex64)).dtype == ember.complex64
 
 
+def test_a_complex_number_filled_into_a_real_tensor_is_refused_as_torch():
+    # zeros(3).fill_(1 + 2j) kept the real part silently ([1., 1., 1.]) where PyTorch raises; fill_diagonal_ failed
+    # inside NumPy's float() even for 1 + 0j, which PyTorch writes as 1
+    for call in (lambda x: x.fill_(1 + 2j), lambda x: x.fill_diagonal_(1 + 2j),
+                 lambda x: x.half().fill_(2j), lambda x: x.long().fill_(1 - 1j)):
+        x = ember.zeros(2, 2)
+        with pytest.raises(TypeError, match=r"fill_(diagonal_)?: complex values cannot be written into a tensor of "
+                                            r"dtype (float32|float16|int64) \(their imaginary parts would be lost\)"):
+            call(x)
+        assert x.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert ember.zeros(2).fill_(1 + 0j).tolist() == [1.0, 1.0]  # no imaginary part: written, as PyTorch's
+    assert ember.zeros(2, 2).fill_diagonal_(3 + 0j).tolist() == [[3.0, 0.0], [0.0, 3.0]]
+    assert ember.zeros(2).fill_(ember.tensor(1 + 2j)).tolist() == [1.0, 1.0]  # a tensor's value casts, as PyTorch's
+    assert ember.zeros(2, dtype=ember.bool).fill_(2j).tolist() == [True, True]
+    assert ember.zeros(2, dtype=ember.complex64).fill_(1 + 2j).tolist() == [1 + 2j, 1 + 2j]
+    assert ember.zeros(2, 2, dtype=ember.complex64).fill_diagonal_(2j).tolist() == [[2j, 0j], [0j, 2j]]
+
+
 def test_complex_numbers_into_bool_ask_whether_nonzero_as_torch():
     assert ember.tensor([1j, 0j], dtype=ember.bool).tolist() == [True, False]
     assert ember.full((2,), 1j, dtype=ember.bool).tolist() == [True, True]

@@ -111,7 +111,11 @@ def check_fill_value(name: str, value, dtype) -> None:
     PyTorch refuses it: past an integer dtype's range (an unsigned one takes integers down to -max, which wrap, but
     no negative float), NaN or infinite into an integer dtype, or finite past a floating dtype's largest value. The
     cast would wrap 300 to 44 in int8, -2.7 to 254 in uint8, make NaN the smallest int32, or 1e5 infinite in
-    float16."""
+    float16. A Python complex number with an imaginary part is a TypeError for a real dtype (bool takes it as
+    nonzero), where the cast would keep its real part; a tensor's, or NumPy's, is cast as PyTorch casts it."""
+    if type(value) is complex and value.imag and as_dtype(dtype) not in COMPLEX and as_dtype(dtype) != bool_:
+        raise TypeError(f"{name}: complex values cannot be written into a tensor of dtype {as_dtype(dtype)} (their "
+                        f"imaginary parts would be lost), got {value!r}; take .real, or make the tensor complex")
     if isinstance(value, TensorLike):
         if value.ndim != 0 or value.symbolic:
             return
