@@ -75,6 +75,22 @@ def test_clamp_with_numpy_scalar_bounds_keeps_the_dtype_as_torch():
           torch.clamp(torch.tensor(ints, dtype=torch.int32), np.int64(1)), exact=True)
 
 
+def test_clamp_of_a_real_tensor_by_a_complex_number_as_torch():
+    # np.clip made the result complex: zeros(3).clamp(max=1 + 2j) gave [0j, 0j, 0j], clamp(1 + 0j) complex64 ones;
+    # PyTorch refuses an imaginary part and keeps the tensor's dtype for a real-valued complex bound
+    x = np.array([-1.0, 0.25, 2.0], np.float32)
+    for bounds in ((1 + 0j, None), (-0.5 + 0j, 0.5 + 0j), (None, -1 + 0j)):
+        _same(ember.clamp(ember.tensor(x), *bounds), torch.clamp(torch.tensor(x), *bounds), exact=True)
+    ours = ember.tensor(x)
+    ours.clamp_(0.5 + 0j)
+    assert ours.tolist() == [0.5, 0.5, 2.0]
+    for call in (lambda t: t.clamp(max=1 + 2j), lambda t: t.clamp_min(1j), lambda t: t.clamp_(-1 - 1j, 1.0)):
+        with pytest.raises(TypeError, match=r"clamp: a complex bound .* cannot limit a float32 tensor"):
+            call(ember.tensor(x))
+        with pytest.raises(RuntimeError):
+            call(torch.tensor(x))
+
+
 def test_clamp_with_a_nan_tensor_bound_gives_nan_as_torch():
     # x < NaN is False: the NaN bound was skipped and x came back unclamped
     x = np.array([0.0, 1.0, np.nan, 2.0, 0.5], np.float32)

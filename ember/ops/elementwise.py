@@ -579,6 +579,11 @@ def clip(x, min=None, max=None) -> TensorLike:
     x = as_tensor(x)
     if x.dtype in COMPLEX:
         refuse_complex("clamp", [x])
+    if type(min) is complex or type(max) is complex:  # (np.clip made a real tensor complex: [1+2j] for min=1+2j)
+        if any(isinstance(b, complex) and b.imag for b in (min, max)):
+            raise TypeError(f"clamp: a complex bound (min={min!r}, max={max!r}) cannot limit a {x.dtype} tensor, "
+                            "as in PyTorch; give real numbers")
+        min, max = (b.real if isinstance(b, complex) else b for b in (min, max))
     if x.array.dtype not in FLOATING and (isinstance(min, float) or isinstance(max, float)):
         x = to_float(x)  # a float bound is a weak scalar, as in int_tensor * 0.5
     if min is not None and max is not None and min > max:  # PyTorch: all max, no gradient to x
