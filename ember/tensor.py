@@ -32,6 +32,7 @@ from ember.backend.dtypes import DIFFERENTIABLE, as_dtype
 from ember.backend.printing import add_suffixes, format_array, get_printoptions
 from ember.grad_mode import OwnVersion, is_grad_enabled, keeps_tangent, mark_replaced
 from ember.memory_format import _channels_last_of
+from ember.ops.convert import check_fill_value
 from ember.ops.indexing import ints_first, sequence_index
 from ember.ops.scatter_views import check_put_dtype
 from ember.ops.scatter_views import setitem as _replaced_item
@@ -558,6 +559,9 @@ class Tensor(OpMethods, InplaceMethods, TorchMethods, TorchInplaceMethods, Torch
             value = Tensor(from_torch(value))  # (bfloat16 too, and one that requires grad, which NumPy refuses)
         if isinstance(value, Tensor) and value.dtype is not self.dtype and value.dtype != self.dtype:
             check_put_dtype(self, index, value)
+        elif value.__class__ is complex and self.dtype.kind not in "cb":  # (NumPy's float() failed even for 1 + 0j)
+            check_fill_value("__setitem__", value, self.dtype)
+            value = value.real
         if write_traced(self, "__setitem__", lambda before: _replaced_item(before, index, value)):
             return  # a parameter, buffer or argument while ember.jit traces: an assign node, run on every call
         if (is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False))

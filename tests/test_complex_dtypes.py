@@ -126,6 +126,25 @@ def test_a_complex_number_filled_into_a_real_tensor_is_refused_as_torch():
     assert ember.zeros(2, 2, dtype=ember.complex64).fill_diagonal_(2j).tolist() == [[2j, 0j], [0j, 2j]]
 
 
+def test_item_assignment_of_a_complex_number_into_a_real_tensor_as_torch():
+    # x[0] = 1 + 0j failed inside NumPy's float() ("float() argument must be ... not 'complex'") where PyTorch
+    # writes 1; one with an imaginary part is refused naming the assignment, as PyTorch refuses it
+    x = ember.zeros(3)
+    x[0] = 1 + 0j
+    x[ember.tensor([False, True, False])] = -2 + 0j
+    assert x.tolist() == [1.0, -2.0, 0.0] and x.dtype == ember.float32
+    for index in (0, slice(None), ember.tensor([0, 1])):
+        with pytest.raises(TypeError, match=r"__setitem__: complex values cannot be written into a tensor of dtype "
+                                            r"float32 \(their imaginary parts would be lost\)"):
+            x[index] = 1 + 2j
+    assert x.tolist() == [1.0, -2.0, 0.0]
+    counts = ember.zeros(2, dtype=ember.int64)
+    counts[1] = 3 + 0j
+    flags = ember.zeros(2, dtype=ember.bool)
+    flags[0] = 2j  # bool asks whether nonzero
+    assert counts.tolist() == [0, 3] and flags.tolist() == [True, False]
+
+
 def test_complex_numbers_into_bool_ask_whether_nonzero_as_torch():
     assert ember.tensor([1j, 0j], dtype=ember.bool).tolist() == [True, False]
     assert ember.full((2,), 1j, dtype=ember.bool).tolist() == [True, True]
