@@ -871,3 +871,44 @@ def test_custom_fwd_and_custom_bwd_as_torch(cast_inputs):
             np.testing.assert_array_equal(ours.detach().float().numpy(), theirs.detach().float().numpy())
     with pytest.raises(ValueError, match="device_type"):
         ember.amp.custom_fwd(device_type=None)
+
+
+_RECURRENT_DTYPES = {  # layer and its arguments -> the dtypes of its outputs under CPU bfloat16 autocast (PyTorch's)
+    "RNN": (lambda nn: nn.RNN(8, 6, num_layers=2), ["bfloat16", "bfloat16"]),
+    "RNN relu": (lambda nn: nn.RNN(8, 6, nonlinearity="relu"), ["bfloat16", "bfloat16"]),
+    "LSTM": (lambda nn: nn.LSTM(8, 6, bidirectional=True), ["bfloat16", "bfloat16", "bfloat16"]),
+    "LSTM proj_size": (lambda nn: nn.LSTM(8, 6, proj_size=3), ["bfloat16", "bfloat16", "float32"]),
+    "GRU": (lambda nn: nn.GRU(8, 6), ["float32", "float32"]),
+    "RNNCell": (lambda nn: nn.RNNCell(8, 6), ["bfloat16"]),
+    "LSTMCell": (lambda nn: nn.LSTMCell(8, 6), ["float32", "float32"]),
+    "GRUCell": (lambda nn: nn.GRUCell(8, 6), ["float32"]),
+}
+
+
+@pytest.mark.parametrize("name", list(_RECURRENT_DTYPES))
+def test_recurrent_layers_give_torch_dtypes_under_autocast(name):
+    # RNN, LSTM and RNNCell came back float32 (their float32 biases promoted the products back) where PyTorch's
+    # CPU autocast gives bfloat16; the biases are added in the products' dtype, as linear's, and an LSTM runs
+    # its states in it (PyTorch's oneDNN LSTM); GRU and the LSTM and GRU cells stay float32, as PyTorch's
+    make, expected = _RECURRENT_DTYPES[name]
+    x = np.random.default_rng(23).standard_normal((5, 2, 8) if "Cell" not in name else (2, 8)).astype(np.float32)
+
+    def flat(out):
+        return [t for o in out for t in flat(o)] if isinstance(out, tuple) else [out]
+
+    def run(lib):
+        lib.manual_seed(0)
+        layer = make(lib.nn)
+        if lib is ember and torch is not None:  # torch's weights, to compare the values
+            torch.manual_seed(0)
+            layer.load_state_dict({k: ember.tensor(v.numpy()) for k, v in make(torch.nn).state_dict().items()})
+        with lib.autocast("cpu", dtype=lib.bfloat16), lib.no_grad():
+            return flat(layer(lib.tensor(x)))
+
+    outs = run(ember)
+    assert [str(o.dtype) for o in outs] == expected
+    if torch is not None:
+        theirs = run(torch)
+        assert [str(o.dtype).removeprefix("torch.") for o in theirs] == expected
+        for ours, reference in zip(outs, theirs):
+            np.testing.assert_allclose(ours.float().numpy(), reference.float().numpy(), atol=3e-2)

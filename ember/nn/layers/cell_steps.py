@@ -12,6 +12,7 @@ Gate order: LSTM (i, f, g, o), GRU (r, z, n) with ``n = tanh(W_in x + b_in + r *
 from __future__ import annotations
 
 from ember import ops
+from ember.ops.autocast import lowered
 from ember.tensor import Tensor
 
 __all__ = ["gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]
@@ -43,7 +44,7 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tens
     n = h.shape[-1]
     gh = ops.matmul(h, w_hh_t)
     if b_hh is not None:
-        gh = gh + b_hh
+        gh = gh + lowered(b_hh)[0]
     rz = ops.sigmoid(gx[..., :2 * n] + gh[..., :2 * n])
     r = rz[..., :n]
     z = rz[..., n:]
@@ -52,10 +53,11 @@ def gru_step(gx: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tens
 
 
 def input_gates(input: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
-    """``input @ w_ih^T`` plus the biases given (pass b_hh None to keep it on the hidden side)."""
+    """``input @ w_ih^T`` plus the biases given (pass b_hh None to keep it on the hidden side); under autocast the
+    biases are added in the product's dtype, as PyTorch's ``linear`` adds them."""
     gx = ops.matmul(input, ops.transpose(w_ih))
     bias = b_ih if b_hh is None else b_hh if b_ih is None else b_ih + b_hh
-    return gx if bias is None else gx + bias
+    return gx if bias is None else gx + lowered(bias)[0]
 
 
 def _check(name: str, gates: int, input, states: tuple, w_ih, w_hh, b_ih, b_hh) -> None:

@@ -28,6 +28,7 @@ from ember.nn.layers.packed_steps import packed_direction
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence, batch_sizes_list
+from ember.ops.autocast import lowered
 from ember.ops.recurrent import recurrent
 from ember.ops.sized import size_along
 from ember.tensor import Tensor
@@ -201,6 +202,8 @@ class RNNBase(Module):
             h0 = zeros(*states, h_shape[2], dtype=input.dtype, device=input.device)
         if is_lstm and c0 is None:
             c0 = zeros(*states, state_shape[2], dtype=input.dtype, device=input.device)
+        if is_lstm and not self.proj_size:  # PyTorch's CPU autocast runs this LSTM (oneDNN's) all in its dtype
+            h0, c0 = lowered(h0, c0)
         layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -266,8 +269,8 @@ class RNNBase(Module):
         """``rows @ W_ih^T`` plus the biases the steps need not add (b_hh stays with a GRU's hidden side)."""
         params = [getattr(self, n) for n in self._weight_names[k]]
         gx = ops.matmul(rows, ops.transpose(params[0]))
-        if self.bias:
-            gx = gx + (params[2] if self.mode == "GRU" else params[2] + params[3])
+        if self.bias:  # (under autocast added in the product's dtype, as PyTorch's linear adds a bias)
+            gx = gx + lowered(params[2] if self.mode == "GRU" else params[2] + params[3])[0]
         return gx
 
     def _cell_step(self, k: int):
