@@ -912,3 +912,21 @@ def test_recurrent_layers_give_torch_dtypes_under_autocast(name):
         assert [str(o.dtype).removeprefix("torch.") for o in theirs] == expected
         for ours, reference in zip(outs, theirs):
             np.testing.assert_allclose(ours.float().numpy(), reference.float().numpy(), atol=3e-2)
+
+
+def test_is_autocast_enabled_without_a_device_type_is_cudas_as_torch():
+    # it said True in a CPU region, where PyTorch's (CUDA's state) says False: code that then casts to
+    # get_autocast_gpu_dtype() took float16 for a bfloat16 CPU region
+    def run(lib):
+        seen = [lib.is_autocast_enabled()]
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            seen += [lib.is_autocast_enabled(), lib.is_autocast_enabled("cpu"), lib.is_autocast_enabled("cuda")]
+            with lib.autocast("cpu", enabled=False):
+                seen += [lib.is_autocast_enabled(), lib.is_autocast_enabled("cpu")]
+        return seen
+
+    assert run(ember) == [False, False, True, False, False, False]
+    if torch is not None:
+        assert run(torch) == run(ember)
+    with ember.autocast("cuda"):
+        assert ember.is_autocast_enabled() and not ember.is_autocast_enabled("cpu")

@@ -141,12 +141,20 @@ def _close_region() -> None:
             dispatch.apply = _tape_apply
 
 
+def active() -> bool:
+    """Whether this thread's autocast is on for any device type (ops with a policy cast their inputs now)."""
+    return _state.dtype is not None
+
+
 def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """Whether ops called now (in this thread) are autocast (for tensors of ``device_type``, when given)."""
+    """Whether ops called now (in this thread) on tensors of ``device_type`` are autocast; without one, as PyTorch,
+    whether CUDA's autocast is on (False in a CPU region: code that then reads ``get_autocast_gpu_dtype`` would
+    take float16 for a bfloat16 region)."""
     state = _state
     if state.dtype is None:
         return False
-    return device_type is None or (device_type in _DEVICE_TYPES and getattr(state, device_type) is not None)
+    device_type = "cuda" if device_type is None else device_type
+    return device_type in _DEVICE_TYPES and getattr(state, device_type) is not None
 
 
 def get_autocast_dtype(device_type: str | None = None):
@@ -271,5 +279,5 @@ class suspended:  # noqa: N801  (used like no_grad)
         return False
 
 
-__all__ = ["FLOAT32", "LOWER", "autocast", "get_autocast_cpu_dtype", "get_autocast_dtype", "get_autocast_gpu_dtype",
-           "is_autocast_cpu_enabled", "is_autocast_enabled", "state", "suspended"]
+__all__ = ["FLOAT32", "LOWER", "active", "autocast", "get_autocast_cpu_dtype", "get_autocast_dtype",
+           "get_autocast_gpu_dtype", "is_autocast_cpu_enabled", "is_autocast_enabled", "state", "suspended"]

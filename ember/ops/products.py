@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import dispatch
-from ember.ops.autocast import is_autocast_enabled, lowered, suspended, widened
+from ember.ops.autocast import active, lowered, suspended, widened
 from ember.ops.composed import isinf, norm
 from ember.ops.convert import as_tensor, cast, promote, to_float
 from ember.ops.dispatch import TensorLike
@@ -93,7 +93,7 @@ def half_precision(inp, a, b):
     for other dtypes, sparse operands, and under autocast, which picks the products' dtype itself."""
     if LOW_PRECISION.isdisjoint((getattr(inp, "dtype", None), getattr(a, "dtype", None), getattr(b, "dtype", None))):
         return None  # (asked first: it is cheap)
-    if _is_sparse(a) or _is_sparse(b) or is_autocast_enabled():
+    if _is_sparse(a) or _is_sparse(b) or active():
         return None
     dtype = promote(promote(as_tensor(inp), as_tensor(a))[0], as_tensor(b))[0].dtype
     return dtype if dtype in LOW_PRECISION else None
@@ -103,7 +103,7 @@ def in_autocast_dtype(fn, inp, a, b, beta, alpha) -> TensorLike | None:
     """``fn`` of operands lowered to this thread's autocast dtype, then run with autocast off, so as for float16 or
     bfloat16 operands outside it (rounded once, as PyTorch's autocast computes addmm; lowering the product and the
     input apart rounded twice, an ulp off in a third of the elements); None outside autocast and for sparse ones."""
-    if not is_autocast_enabled() or _is_sparse(a) or _is_sparse(b):
+    if not active() or _is_sparse(a) or _is_sparse(b):
         return None
     inp, a, b = lowered(as_tensor(inp), as_tensor(a), as_tensor(b))
     with suspended():

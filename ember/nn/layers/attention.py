@@ -24,7 +24,7 @@ from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
-from ember.ops.autocast import is_autocast_enabled, lowered
+from ember.ops.autocast import active, lowered
 from ember.tensor import Tensor
 
 
@@ -50,7 +50,7 @@ def scaled_dot_product_attention(
     (2, 4, 5, 8)
     """
     dtypes = [getattr(t, "dtype", None) for t in (query, key, value)]
-    if len(set(dtypes)) > 1 and not is_autocast_enabled():  # (autocast casts them to one dtype, as PyTorch's)
+    if len(set(dtypes)) > 1 and not active():  # (autocast casts them to one dtype, as PyTorch's)
         raise TypeError(f"scaled_dot_product_attention: query, key and value must have one dtype, got "
                         f"{dtypes[0]}, {dtypes[1]} and {dtypes[2]}")
     query, key, value = lowered(ops.to_float(query), ops.to_float(key), ops.to_float(value))  # (as PyTorch's autocast)

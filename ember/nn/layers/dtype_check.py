@@ -8,7 +8,7 @@ inputs themselves, so any float16, bfloat16 or float32 input fits a layer of tho
 from __future__ import annotations
 
 from ember.backend.dtypes import LOW_PRECISION, float32
-from ember.ops.autocast import is_autocast_enabled
+from ember.ops.autocast import active
 
 _AUTOCAST_DTYPES = LOW_PRECISION | {float32}
 
@@ -17,7 +17,7 @@ def check_input_dtype(layer, x, expected, what: str = "input") -> None:
     """Raise a TypeError naming the layer, the expected and the given dtype unless ``x`` has ``expected``."""
     given = getattr(x, "dtype", None)
     if given != expected and not (given in _AUTOCAST_DTYPES and expected in _AUTOCAST_DTYPES
-                                  and is_autocast_enabled()):
+                                  and active()):
         if given is None:
             raise TypeError(f"{type(layer).__name__}: {what} must be a Tensor, got {type(x).__name__}")
         raise TypeError(f"{type(layer).__name__}: expected {what} of dtype {expected} (the dtype of its parameters), "
