@@ -28,7 +28,7 @@ from ember.nn.layers.packed_steps import packed_direction
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.nn.utils.rnn import PackedSequence, batch_sizes_list
-from ember.ops.autocast import lowered
+from ember.ops.autocast import active, lowered
 from ember.ops.recurrent import recurrent
 from ember.ops.sized import size_along
 from ember.tensor import Tensor
@@ -38,8 +38,9 @@ _ONNX_ORDER = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}  # PyTorch's gates in ONN
 
 
 def _fused(x: Tensor) -> bool:
-    """Whether to run the ``recurrent`` op: a graph is being built and nothing will be differentiated."""
-    return getattr(x, "symbolic", False) and not is_grad_enabled()  # (a NumPy input is eager)
+    """Whether to run the ``recurrent`` op: a graph is being built and nothing will be differentiated, outside
+    autocast (the op computes in its inputs' dtype; the steps take autocast's dtypes, as in eager mode)."""
+    return getattr(x, "symbolic", False) and not is_grad_enabled() and not active()  # (a NumPy input is eager)
 
 
 def _onnx_gates(mode: str, hidden: int, p: Tensor) -> Tensor:
