@@ -843,6 +843,41 @@ def test_addmm_family_rounds_once_under_autocast_as_torch(name, dtype):
         np.testing.assert_array_equal(out.float().numpy(), expected.float().numpy())
 
 
+_TRANSPOSED_CONVS = {  # name -> (input shape, weight shape)
+    "conv_transpose1d": ((2, 3, 9), (3, 4, 3)),
+    "conv_transpose2d": ((2, 3, 9, 9), (3, 4, 3, 3)),
+    "conv_transpose3d": ((2, 3, 4, 5, 4), (3, 4, 2, 3, 2)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", list(_TRANSPOSED_CONVS))
+def test_transposed_convolutions_with_a_bias_round_once_under_autocast_as_torch(name, dtype):
+    # the bias was added after the op had rounded its result to the low dtype: rounded twice, an ulp off PyTorch's
+    # in a third of the elements (max error of bfloat16 conv_transpose2d 0.052 for PyTorch's 0.030); now as for
+    # low-precision operands outside autocast, and the gradients as well
+    rng = _rng(31)
+    x_shape, w_shape = _TRANSPOSED_CONVS[name]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, (4,))]
+
+    def run(lib, tensor):
+        x, w, b = (tensor(a).requires_grad_() for a in arrays)
+        with lib.autocast("cpu", dtype=getattr(lib, dtype)):
+            out = getattr(lib.nn.functional, name)(x, w, b, stride=2)
+        (out.float() * tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(out.shape))).sum().backward()
+        return [out.detach(), x.grad, w.grad, b.grad]
+
+    outs = run(ember, ember.tensor)
+    low = getattr(ember, dtype)
+    assert [o.dtype for o in outs] == [low, float32, float32, float32]
+    rounded = [ember.tensor(a).to(low) for a in arrays]
+    np.testing.assert_array_equal(outs[0].float().numpy(),
+                                  getattr(F, name)(*rounded, stride=2).float().numpy())
+    if torch is not None:
+        for ours, theirs in zip(outs, run(torch, torch.tensor)):
+            np.testing.assert_allclose(ours.float().numpy(), theirs.float().numpy(), rtol=1e-5, atol=1e-5)
+
+
 def _custom_mm(lib, cast_inputs, seen: list):
     class CustomMM(lib.autograd.Function):
         @staticmethod

@@ -32,6 +32,7 @@ import numpy as np
 from ember.backend import onednn
 from ember.backend.dtypes import LOW_PRECISION, float32
 from ember.ops import conv_dense, conv_per_sample, dispatch
+from ember.ops.autocast import active, lowered, suspended
 from ember.ops.conv_nd import conv_out_size, transposed_size
 from ember.ops.conv_padding import pad_for_string, unbatched
 from ember.ops.conv_records import conv_ops, empty_safe
@@ -476,8 +477,17 @@ def _add_bias(name: str, y: TensorLike, bias) -> TensorLike:
 
 def _biased_in_float32(transposed, x: TensorLike, weight: TensorLike, bias: TensorLike, *args) -> TensorLike | None:
     """A transposed convolution of float16 / bfloat16 operands and a bias, computed and biased in float32 and rounded
-    once, as PyTorch (its op rounds, and ``_add_bias`` adds after it); None for other dtypes or no bias."""
-    if bias is None or x.dtype not in LOW_PRECISION:
+    once, as PyTorch (its op rounds, and ``_add_bias`` adds after it); None for other dtypes or no bias. Under
+    autocast, of the operands in its dtype (as PyTorch's, which casts the bias too)."""
+    if bias is None:
+        return None
+    if active():
+        x, weight, bias = lowered(x, weight, bias)
+        if x.dtype not in LOW_PRECISION:
+            return None
+        with suspended():
+            return _biased_in_float32(transposed, x, weight, bias, *args)
+    if x.dtype not in LOW_PRECISION:
         return None
     return cast(transposed(cast(x, float32), cast(weight, float32), cast(bias, float32), *args), x.dtype)
 
