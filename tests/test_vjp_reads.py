@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from ember.ops import REGISTRY
-from ember.ops.sized import slice_sized
+from ember.ops.sized import reshape_sized, slice_sized
 from ember.tensor import Tensor
 
 _rng = np.random.default_rng(0)
@@ -35,6 +35,7 @@ CASES = {
     "diagonal_grad": lambda: ember.diag_embed(_floats(2, 3), -1, 0, 2),
     "sign": lambda: _floats(3, 4).sign(),
     "slice_sized": lambda: slice_sized(_floats(3, 4), 1, slice(1, 3)),
+    "reshape_sized": lambda: reshape_sized(_floats(3, 4), (2, 6)),
     "slice_sized_grad": lambda: REGISTRY["slice_sized"].vjp(slice_sized(_floats(3, 4), 0, slice(1, 2)).node,
                                                                  _floats(1, 4))[0],
     "floor_divide": lambda: _floats(3, 4) // _floats(4),
