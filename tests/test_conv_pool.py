@@ -372,3 +372,25 @@ def test_adaptive_avg_pool_of_equal_bins_builds_with_an_unknown_batch(shape, siz
     expected = pool(ember.tensor(x), size).numpy()
     assert out.shape == (None,) + expected.shape[1:]
     np.testing.assert_allclose(GraphFunction(g)(x)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: ember.nn.functional.adaptive_max_pool2d(x, 2, return_indices=True),
+    lambda x: ember.nn.functional.adaptive_max_pool2d(x.requires_grad_(), (2, None)),
+    lambda x: ember.nn.functional.adaptive_max_pool1d(x[0], 4),  # every bin one element
+    lambda x: ember.nn.functional.fractional_max_pool2d(x, 2, output_size=2),
+    lambda x: ember.max_pool2d(x, 2),
+    lambda x: ember.max_pool3d(x[None], 1),
+])
+def test_max_pools_refuse_complex_input(call):
+    # PyTorch has no max pooling of complex numbers; the indices' argmax would order them by real part
+    x = ember.tensor(np.arange(16.0).reshape(1, 1, 4, 4) * (1 - 2j))
+    with pytest.raises(TypeError, match=r"max_pool\w*: not implemented for complex tensors"):
+        call(x)
+
+
+@pytest.mark.parametrize("call", [lambda x: ember.max_pool2d(x, 2), lambda x: ember.max_pool1d(x[0], 2),
+                                  lambda x: ember.max_pool2d(x, 2, return_indices=True)])
+def test_max_pool_of_bools_names_the_op(call):
+    with pytest.raises(ShapeError, match=r"max_pool[12]d: is not defined for bool inputs.*bool\["):
+        call(ember.tensor(np.eye(4, dtype=bool).reshape(1, 1, 4, 4)))

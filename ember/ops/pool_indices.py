@@ -19,7 +19,7 @@ import numpy as np
 from ember.backend.dtypes import FLOATING, int64
 from ember.ops.adaptive_pool import adaptive_bins
 from ember.ops.infer import check_window, differ
-from ember.ops.pool_records import check_pool, pool_cost, pool_out_size
+from ember.ops.pool_records import check_max_pool_dtype, check_pool, pool_cost, pool_out_size
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Cost, Spec, defop, shape_error
 
 
@@ -97,6 +97,7 @@ def nan_routed_gather(xp, x, h, *, kernel_size, stride, padding, dilation, ceil_
 
 def _max_pool_indices_infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
     name = "max_pool_indices"
+    check_max_pool_dtype(name, x)
     rank = _spatial_rank(name, x)
     spec = check_pool(name, x, rank, kernel_size, stride, padding, dilation, ceil_mode)
     return Spec(spec.shape, int64)
@@ -146,6 +147,7 @@ def _spatial_rank(name: str, x: Spec) -> int:
 
 def _adaptive_max_pool_indices_infer(x, *, output_size):
     name = "adaptive_max_pool_indices"
+    check_max_pool_dtype(name, x, bools=True)
     check_window(name, [x], _spatial_rank(name, x), output_size=output_size)
     if any(s is not None and s <= 0 for s in x.shape[2:]):
         raise shape_error(name, [x], "the spatial sizes must be positive")
@@ -214,6 +216,7 @@ def _planewise_argmax(xp, x, starts: list, kernel_size: tuple):
 
 def _fractional_infer(x, samples, *, kernel_size, output_size):
     name = "fractional_max_pool_indices"
+    check_max_pool_dtype(name, x, bools=True)
     rank = _spatial_rank(name, x)
     check_window(name, [x, samples], rank, kernel_size=kernel_size, output_size=output_size)
     if rank not in _SAMPLE_COLUMN:

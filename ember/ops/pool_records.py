@@ -15,8 +15,9 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ember.backend.dtypes import bool_
 from ember.ops import dispatch
-from ember.ops.infer import check_window, require_float
+from ember.ops.infer import check_window, refuse_complex, require_float
 from ember.ops.modes import on_tensors, vjp_rule
 from ember.ops.piecewise import TIE
 from ember.ops.registry import NO_ONNX, Cost, Op, Spec, defop, shape_error
@@ -76,6 +77,14 @@ def check_pool(name: str, x: Spec, rank: int, kernel_size, stride, padding, dila
     return Spec(tuple(x.shape[:2]) + out, x.dtype)
 
 
+def check_max_pool_dtype(name: str, x: Spec, bools: bool = False) -> None:
+    """Max pooling needs ordered values: complex input is refused as PyTorch's (and ``max``) refuse it, and bool
+    input too unless ``bools`` (NumPy's window maxima would fail on it with an unrelated message)."""
+    refuse_complex(name, [x])
+    if not bools and x.dtype == bool_:
+        raise shape_error(name, [x], "is not defined for bool inputs (as in PyTorch); cast them first, e.g. x.float()")
+
+
 def _without_workspace(attrs: dict) -> dict:
     return {k: v for k, v in attrs.items() if k != "workspace"}
 
@@ -87,6 +96,7 @@ def max_pool_ops(rank: int, forward: Callable, grad_forward: Callable, gather_fo
     name, grad_name, gather_name = f"max_pool{rank}d", f"max_pool{rank}d_grad", f"max_pool{rank}d_gather"
 
     def infer(x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        check_max_pool_dtype(name, x)
         return check_pool(name, x, rank, kernel_size, stride, padding, dilation, ceil_mode)
 
     def grad_infer(x, g, workspace=None, *, kernel_size, stride, padding, dilation, ceil_mode):

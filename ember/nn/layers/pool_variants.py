@@ -13,6 +13,7 @@ from ember.nn.module import Module
 from ember.ops import dispatch, max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d
 from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv import ints
+from ember.ops.infer import refuse_complex
 from ember.ops.piecewise import piecewise
 from ember.ops.pool_indices import FRACTIONAL_MAX_POOL_INDICES
 from ember.ops.registry import Spec
@@ -133,6 +134,7 @@ def _fractional(name: str, rank: int, input: Tensor, kernel_size, output_size, o
     window's maximum (added up where windows share it), as PyTorch's."""
     if input.ndim not in (rank + 1, rank + 2):
         raise ValueError(f"{name}: expected {rank + 1}-D or {rank + 2}-D input, got shape {list(input.shape)}")
+    refuse_complex(name, [input])
     kernel_size = ints(name, "kernel_size", kernel_size, 1, rank)
     sizes = _fractional_sizes(name, rank, input, output_size, output_ratio)
     unbatched = input.ndim == rank + 1

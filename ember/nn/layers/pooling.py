@@ -21,6 +21,7 @@ from ember.ops import (
 )
 from ember.ops.autocast import widened_on_cpu
 from ember.ops.conv_padding import unbatched
+from ember.ops.infer import refuse_complex
 from ember.ops.piecewise import piecewise
 from ember.ops.pool_indices import ADAPTIVE_MAX_POOL_INDICES
 from ember.tensor import Tensor
@@ -209,6 +210,7 @@ def _adaptive_max_pool(name: str, input: Tensor, output_size, dims: int, return_
     ties as ``amax``'s; without one, one ``amax`` per axis and bin (which ONNX exports)."""
     if input.ndim not in (dims + 1, dims + 2):
         raise ValueError(f"{name}: expected {dims + 1}-D or {dims + 2}-D input, got shape {list(input.shape)}")
+    refuse_complex(name, [input])  # (the indices' argmax would order complex numbers by real part, then imaginary)
     sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
     if len(sizes) != dims:
         raise ValueError(f"{name}: output_size must be an int or {dims} values, got {output_size!r}")
