@@ -465,6 +465,19 @@ def test_rms_norm_and_rmsnorm_match_torch(shape, eps):
         F.rms_norm(x, (4,))
 
 
+def test_norms_refuse_an_empty_normalized_shape_as_torch():
+    """LayerNorm(()) gave zeros and RMSNorm([]) each element's sign (every element its own group), where torch
+    refuses normalized_shape []."""
+    x, tx = _pair(2, 3, 4)
+    for ours, theirs, name in [(lambda v: F.layer_norm(v, ()), lambda v: torch.nn.functional.layer_norm(v, ()),
+                                "layer_norm"), (nn.LayerNorm(()), torch.nn.LayerNorm(()), "layer_norm"),
+                               (nn.RMSNorm([]), torch.nn.RMSNorm([]), "rms_norm")]:
+        with pytest.raises(RuntimeError, match="at least 1-dimensional"):
+            theirs(tx)
+        with pytest.raises(ValueError, match=rf"{name}: normalized_shape must have at least one dimension, got \[\]"):
+            ours(x)
+
+
 def test_pad_and_interpolate_sizes_must_be_ints_as_torch():
     """A float pad or size was truncated silently (pad (1.5, 1) padded 1 and 1; size (3.7, 4) gave 3 x 4), where
     torch refuses it; NumPy ints are taken, as torch takes them."""

@@ -127,6 +127,9 @@ def layer_norm(
         return cast(layer_norm(wide[0], normalized_shape, wide[1], wide[2], eps), x.dtype)
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
+    if k == 0:  # each element its own group: zeros (or the bias), which PyTorch refuses
+        raise ValueError(f"layer_norm: normalized_shape must have at least one dimension, got [] "
+                         f"(input {x.dtype}{list(x.shape)})")
     if tuple(x.shape[x.ndim - k:]) != normalized_shape:
         raise ValueError(
             f"layer_norm: input {list(x.shape)} does not end with normalized_shape {list(normalized_shape)}"
@@ -135,7 +138,7 @@ def layer_norm(
         if t is not None and tuple(t.shape) != normalized_shape:
             raise ValueError(f"layer_norm: {name} must have the normalized shape {list(normalized_shape)}, got "
                              f"{list(t.shape)} (input {x.dtype}{list(x.shape)})")
-    if k == 0 or None in normalized_shape:
+    if None in normalized_shape:
         return _composed_layer_norm(x, normalized_shape, weight, bias, eps)
     dtype = x.dtype
     for t in (weight, bias):
@@ -150,7 +153,7 @@ def layer_norm(
 
 
 def _composed_layer_norm(x, normalized_shape: tuple, weight, bias, eps: float) -> TensorLike:
-    """Layer norm of Ember ops, for normalized axes whose sizes a graph does not know (or no axes at all)."""
+    """Layer norm of Ember ops, for normalized axes whose sizes a graph does not know."""
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     mu = mean(x, axis=axes, keepdims=True)
     centred = x - mu

@@ -266,6 +266,9 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps:
     (2, 8)
     """
     shape = _shape(normalized_shape)
+    if not shape:  # each element its own group: its sign, which PyTorch refuses
+        raise ValueError(f"rms_norm: normalized_shape must have at least one dimension, got [] (input "
+                         f"{input.dtype}{list(input.shape)})")
     if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
         raise ValueError(f"rms_norm: normalized_shape {list(shape)} must be the trailing dimensions of the input "
                          f"of shape {list(input.shape)}")
