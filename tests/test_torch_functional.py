@@ -478,6 +478,20 @@ def test_norms_refuse_an_empty_normalized_shape_as_torch():
             ours(x)
 
 
+@pytest.mark.parametrize("training, eps", [(True, 0.0), (True, -1e-3), (False, -1e-3)])
+def test_batch_norm_refuses_the_eps_torch_refuses(training, eps):
+    """eps <= 0 in training (or < 0 in evaluation) normalized by sqrt(var + eps): NaN, or finite values off by a
+    factor, with no error; torch raises."""
+    x, tx = _pair(4, 3, 5)
+    with pytest.raises(ValueError, match="eps must be"):
+        torch.nn.functional.batch_norm(tx, torch.zeros(3), torch.ones(3), training=training, eps=eps)
+    with pytest.raises(ValueError, match="batch_norm: eps must be (positive in training|non-negative)"):
+        F.batch_norm(x, ember.zeros(3), ember.ones(3), training=training, eps=eps)
+    layer = nn.BatchNorm1d(3, eps=eps).train(training)
+    with pytest.raises(ValueError, match="batch_norm: eps must be"):
+        layer(x)
+
+
 def test_pad_and_interpolate_sizes_must_be_ints_as_torch():
     """A float pad or size was truncated silently (pad (1.5, 1) padded 1 and 1; size (3.7, 4) gave 3 x 4), where
     torch refuses it; NumPy ints are taken, as torch takes them."""

@@ -347,6 +347,9 @@ def batch_norm(
     x = to_float(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, ...), got {x.dtype}{list(x.shape)}")
+    if not (eps > 0 if training else eps >= 0):  # (NaN too) sqrt(var + eps) would be NaN or wrong, as PyTorch refuses
+        raise ValueError(f"batch_norm: eps must be {'positive in training' if training else 'non-negative'}, "
+                         f"got {eps!r}")
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and not fits(tuple(t.shape), (channels,)):
