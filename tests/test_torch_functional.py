@@ -478,6 +478,19 @@ def test_norms_refuse_an_empty_normalized_shape_as_torch():
             ours(x)
 
 
+@pytest.mark.parametrize("shape, normalized", [((2, 0), (0,)), ((2, 3, 0), (3, 0))])
+def test_layer_norm_over_empty_rows_is_empty_as_torch(shape, normalized):
+    """A normalized shape holding a 0 crashed in the primitive's reshape ('cannot reshape array of size 0'); torch
+    returns the empty result, with empty gradients."""
+    x, tx = ember.ones(*shape, requires_grad=True), torch.ones(*shape, requires_grad=True)
+    w, tw = ember.ones(*normalized, requires_grad=True), torch.ones(*normalized, requires_grad=True)
+    y, ty = F.layer_norm(x, normalized, w), torch.nn.functional.layer_norm(tx, normalized, tw)
+    y.sum().backward()
+    ty.sum().backward()
+    assert y.shape == tuple(ty.shape) and x.grad.shape == tuple(tx.grad.shape) and w.grad.shape == normalized
+    assert nn.LayerNorm(normalized)(x).shape == shape
+
+
 @pytest.mark.parametrize("training, eps", [(True, 0.0), (True, -1e-3), (False, -1e-3)])
 def test_batch_norm_refuses_the_eps_torch_refuses(training, eps):
     """eps <= 0 in training (or < 0 in evaluation) normalized by sqrt(var + eps): NaN, or finite values off by a

@@ -138,7 +138,7 @@ def layer_norm(
         if t is not None and tuple(t.shape) != normalized_shape:
             raise ValueError(f"layer_norm: {name} must have the normalized shape {list(normalized_shape)}, got "
                              f"{list(t.shape)} (input {x.dtype}{list(x.shape)})")
-    if None in normalized_shape:
+    if None in normalized_shape or 0 in normalized_shape:  # (empty rows: the primitive's (-1, 0) view is ambiguous)
         return _composed_layer_norm(x, normalized_shape, weight, bias, eps)
     dtype = x.dtype
     for t in (weight, bias):
@@ -153,7 +153,7 @@ def layer_norm(
 
 
 def _composed_layer_norm(x, normalized_shape: tuple, weight, bias, eps: float) -> TensorLike:
-    """Layer norm of Ember ops, for normalized axes whose sizes a graph does not know."""
+    """Layer norm of Ember ops, for normalized axes whose sizes a graph does not know, or of no elements."""
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     mu = mean(x, axis=axes, keepdims=True)
     centred = x - mu
