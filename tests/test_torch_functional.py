@@ -340,11 +340,26 @@ def test_activations_and_their_modules_match_torch(name, kwargs, module, module_
                                getattr(torch.nn, module)(*module_args)(tx).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice")
 def test_softmin_takes_torchs_implicit_dim_and_glu_refuses_an_odd_size():
     x, tx = _pair(2, 5)
     np.testing.assert_allclose(F.softmin(x).detach().numpy(), TF.softmin(tx, dim=1).detach().numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"glu: dimension -1 of the input of shape \[2, 5\] must have an even size"):
         F.glu(x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.softmax(x), lambda x: F.log_softmax(x), lambda x: F.softmin(x),
+    lambda x: nn.Softmax()(x), lambda x: nn.LogSoftmax()(x), lambda x: nn.Softmin()(x),
+])
+def test_softmax_without_dim_warns_as_torch_at_the_callers_line(call):
+    # dim=None took PyTorch's implicit dim silently (and _stacklevel was ignored): PyTorch warns, naming the function
+    with pytest.warns(UserWarning, match=r"Implicit dimension choice for (softmax|log_softmax|softmin)") as record:
+        call(ember.ones(2, 3))
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.softmax(ember.ones(2, 3), 1), nn.Softmin(1)(ember.ones(2, 3))
 
 
 @pytest.mark.parametrize("dim", [2, -3])

@@ -192,7 +192,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
     >>> F.softmax(ember.randn(2, 5), dim=1).sum(axis=1)
     """
-    return _ops.softmax(input, dim if dim is not None else _softmax_dim(input.ndim), dtype)
+    return _ops.softmax(input, dim if dim is not None else _softmax_dim("softmax", input.ndim, _stacklevel), dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -201,7 +201,8 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     >>> F.log_softmax(ember.randn(2, 5), dim=1).shape
     (2, 5)
     """
-    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim(input.ndim), dtype)
+    return _ops.log_softmax(input, dim if dim is not None else _softmax_dim("log_softmax", input.ndim, _stacklevel),
+                            dtype)
 
 
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -237,8 +238,11 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
 
-def _softmax_dim(ndim: int) -> int:
-    # PyTorch's implicit choice when dim is None (kept for compatibility).
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's implicit choice when dim is None (kept for compatibility), with its deprecation warning;
+    ``stacklevel`` counts from the caller of ``_softmax_dim``, as PyTorch's ``_stacklevel``."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an "
+                  "argument.", UserWarning, stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -260,7 +264,7 @@ class Softmax(_DimActivation):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
+        return softmax(x, self.dim if self.dim is not None else _softmax_dim("softmax", x.ndim, 3))
 
 
 class Softmax2d(Module):
@@ -283,7 +287,7 @@ class LogSoftmax(_DimActivation):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return log_softmax(x, self.dim if self.dim is not None else _softmax_dim(x.ndim))
+        return log_softmax(x, self.dim if self.dim is not None else _softmax_dim("log_softmax", x.ndim, 3))
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -377,7 +381,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     """
     if dtype is not None:
         input = cast_float("softmin", input, dtype)
-    return softmax(-input, dim if dim is not None else _softmax_dim(input.ndim))
+    return softmax(-input, dim if dim is not None else _softmax_dim("softmin", input.ndim, _stacklevel))
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -445,7 +449,7 @@ class Softmin(_DimActivation):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return softmin(x, self.dim)
+        return softmin(x, self.dim, 4)
 
 
 class GLU(Module):
