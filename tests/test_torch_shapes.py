@@ -305,6 +305,19 @@ def test_unflatten_reads_the_sizes_against_the_dim_as_torch():
     assert step(ember.zeros(4, 3)).shape == (2, 2, 3) and step(ember.zeros(6, 3)).shape == (3, 2, 3)
 
 
+def test_unflatten_module_keeps_its_sizes_as_given_and_refuses_a_bare_int_as_torch():
+    # the sizes were made a tuple (repr 'unflattened_size=(3, 4)' for PyTorch's [3, 4]), and a bare int failed with
+    # "'int' object is not iterable"
+    for sizes in ([3, 4], (3, 4), torch.Size([3, 4])):
+        ours, theirs = ember.nn.Unflatten(1, sizes), torch.nn.Unflatten(1, sizes)
+        assert repr(ours) == repr(theirs)
+        assert ours(ember.zeros(2, 12)).shape == tuple(theirs(torch.zeros(2, 12)).shape) == (2, 3, 4)
+    with pytest.raises(TypeError, match="unflattened_size must be a tuple"):
+        torch.nn.Unflatten(1, 12)
+    with pytest.raises(TypeError, match="Unflatten: unflattened_size must be a tuple or list of ints, got int 12"):
+        ember.nn.Unflatten(1, 12)
+
+
 def test_index_select_and_squeeze_of_a_0_d_tensor_as_torch():
     # index_select gave shape [1] where PyTorch keeps the 0-d shape, and squeeze(0) failed inside (IndexError)
     for m in (ember, torch):

@@ -33,10 +33,13 @@ class Unflatten(Module):
     (2, 3, 4)
     """
 
-    def __init__(self, dim: int, unflattened_size) -> None:
+    def __init__(self, dim: int, unflattened_size: tuple | list) -> None:
         super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple or list of ints, got "
+                            f"{type(unflattened_size).__name__} {unflattened_size!r}")
         self.dim = dim
-        self.unflattened_size = tuple(unflattened_size)
+        self.unflattened_size = unflattened_size  # kept as given (list, tuple or Size): PyTorch's repr shows it so
 
     def forward(self, x: Tensor) -> Tensor:
         return unflatten(x, self.dim, self.unflattened_size)
