@@ -602,3 +602,29 @@ def test_one_shot_iterator_over_tf_constants_computes_them_in_each_session():
     data = tf.placeholder(tf.float32, [None])
     with pytest.raises(ValueError, match=r"reads placeholders \(Placeholder"):
         tf.data.Dataset.from_tensor_slices(data * 2).make_one_shot_iterator()
+
+
+def test_counts_given_as_tensors_are_read_when_the_iterator_starts():
+    n = tf.placeholder(tf.int64, [])
+    cases = [
+        (tf.data.Dataset.range(5).take(tf.constant(2, tf.int64)), None, [0, 1]),
+        (tf.data.Dataset.range(7).skip(n).batch(n), {n: 3}, [[3, 4, 5], [6]]),
+        (tf.data.Dataset.range(3).repeat(n), {n: 2}, [0, 1, 2, 0, 1, 2]),
+        (tf.data.Dataset.range(4).shuffle(n), {n: 1}, [0, 1, 2, 3]),
+        (tf.data.Dataset.range(5).padded_batch(n, padded_shapes=[]), {n: 4}, [[0, 1, 2, 3], [4]]),
+    ]
+    with tf.Session() as sess:
+        for ds, feed, expected in cases:
+            it = ds.make_initializable_iterator()
+            sess.run(it.initializer, feed)
+            assert [v.tolist() for v in drain(sess, it.get_next())] == expected
+        bad = tf.data.Dataset.range(3).batch(n).make_initializable_iterator()
+        sess.run(bad.initializer, {n: 0})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be at least 1"):
+            sess.run(bad.get_next())
+    fixed = tf.data.Dataset.range(7).batch(tf.constant(2, tf.int64), drop_remainder=True)
+    assert fixed.output_shapes.as_list() == [2]
+    with pytest.raises(TypeError, match="Dataset.batch: batch_size must be an integer"):
+        tf.data.Dataset.range(3).batch(tf.constant(2.0))
+    with pytest.raises(TypeError, match="Dataset.take: count must be an integer"):
+        tf.data.Dataset.range(3).take(2.5)

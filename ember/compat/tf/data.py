@@ -34,7 +34,7 @@ from ember.compat.tf._core import (
     placeholder,
 )
 from ember.compat.tf.array_ops import stack
-from ember.compat.tf.errors import FailedPreconditionError, OutOfRangeError
+from ember.compat.tf.errors import FailedPreconditionError, InvalidArgumentError, OutOfRangeError
 from ember.compat.tf.host_ops import py_func
 from ember.compat.tf.session import Session
 
@@ -238,20 +238,20 @@ class Dataset:
 
     # transformations ----------------------------------------------------------------------------------------
 
-    def _derived(self, make: Callable, structure=None, specs=None) -> Dataset:
+    def _derived(self, make: Callable, structure=None, specs=None, counts: tuple = ()) -> Dataset:
         return Dataset(make, self._structure if structure is None else structure,
-                       self._specs if specs is None else specs, self._sources)
+                       self._specs if specs is None else specs,
+                       self._sources + tuple(c for c in counts if isinstance(c, Tensor)))
 
     def _iterate(self, values: dict, rng: np.random.Generator):
         return self._make(values, rng)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+    def batch(self, batch_size: int | Tensor, drop_remainder: bool = False) -> Dataset:
         """Consecutive elements stacked in groups of ``batch_size`` (the last group may be smaller)."""
-        size = int(batch_size)
-        if size < 1:
-            raise ValueError(f"Dataset.batch: batch_size must be positive, got {batch_size}")
+        count = _count(batch_size, "batch", "batch_size", least=1)
 
         def make(values, rng):
+            size = _counted(count, values, "batch", "batch_size", least=1)
             source = self._iterate(values, rng)
             while True:
                 group = list(itertools.islice(source, size))
@@ -259,18 +259,16 @@ class Dataset:
                     return
                 yield _stack(group)
 
-        dim = size if drop_remainder else None
+        dim = count if drop_remainder and not isinstance(count, Tensor) else None
         return self._derived(make, specs=[_Spec(None if s.shape is None else (dim,) + s.shape, s.dtype)
-                                          for s in self._specs])
+                                          for s in self._specs], counts=(count,))
 
-    def padded_batch(self, batch_size: int, padded_shapes=None, padding_values=None,
+    def padded_batch(self, batch_size: int | Tensor, padded_shapes=None, padding_values=None,
                      drop_remainder: bool = False) -> Dataset:
         """Consecutive elements in groups of ``batch_size``, each component padded at the end of every dimension
         to its ``padded_shapes`` entry (a dimension None or -1: the longest in the group; ``padded_shapes``
         None: every dimension so) with its ``padding_values`` entry (0, False or '' by default), as TF-1."""
-        size = int(batch_size)
-        if size < 1:
-            raise ValueError(f"Dataset.padded_batch: batch_size must be positive, got {batch_size}")
+        count = _count(batch_size, "padded_batch", "batch_size", least=1)
         if padded_shapes is None:
             targets = [None if s.shape is None else (-1,) * len(s.shape) for s in self._specs]
         else:
@@ -283,6 +281,7 @@ class Dataset:
             pads = [_padding_value(v, s, i) for i, (v, s) in enumerate(zip(given, self._specs))]
 
         def make(values, rng):
+            size = _counted(count, values, "padded_batch", "batch_size", least=1)
             fills = [values[id(p)] if isinstance(p, Tensor) else p for p in pads]
             source = self._iterate(values, rng)
             while True:
@@ -294,12 +293,12 @@ class Dataset:
                                                                                                   fills))]
                 yield _rebuild(group[0], iter(padded))
 
-        dim = size if drop_remainder else None
+        dim = count if drop_remainder and not isinstance(count, Tensor) else None
         specs = []
         for s, target in zip(self._specs, targets):
             inner = s.shape if padded_shapes is None else tuple(None if d < 0 else d for d in target)
             specs.append(_Spec(None if inner is None else (dim,) + inner, s.dtype))
-        sources = self._sources + tuple(p for p in pads if isinstance(p, Tensor))
+        sources = self._sources + tuple(p for p in (count, *pads) if isinstance(p, Tensor))
         return Dataset(make, self._structure, specs, sources)
 
     def unbatch(self) -> Dataset:
@@ -339,18 +338,17 @@ class Dataset:
             raise TypeError(f"Dataset.apply: transformation_func must return a Dataset, got {type(out).__name__}")
         return out
 
-    def shuffle(self, buffer_size: int, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
+    def shuffle(self, buffer_size: int | Tensor, seed=None, reshuffle_each_iteration: bool = True) -> Dataset:
         """Elements in random order, drawn from a buffer of ``buffer_size`` refilled from the input (TF's
         rule: a buffer as large as the dataset shuffles it uniformly). With a ``seed``, every start of an
         iterator (a one-shot iterator in a new Session, an initializer run) gives the same orders, as in TF-1;
         the epochs of one start differ unless ``reshuffle_each_iteration`` is False."""
-        size = int(buffer_size)
-        if size < 1:
-            raise ValueError(f"Dataset.shuffle: buffer_size must be positive, got {buffer_size}")
+        count = _count(buffer_size, "shuffle", "buffer_size", least=1)
         seed = None if seed is None else int(seed)
         key = object()  # this shuffle's entry in the state of an iterator's start
 
         def make(values, rng):
+            size = _counted(count, values, "shuffle", "buffer_size", least=1)
             state = values.shuffles
             if key not in state:
                 source = rng if seed is None else np.random.default_rng(seed)
@@ -369,29 +367,38 @@ class Dataset:
                 buffer[i], buffer[-1] = buffer[-1], buffer[i]
                 yield buffer.pop()
 
-        return self._derived(make)
+        return self._derived(make, counts=(count,))
 
-    def repeat(self, count=None) -> Dataset:
+    def repeat(self, count: int | Tensor | None = None) -> Dataset:
         """The dataset ``count`` times over (forever when None or -1)."""
-        times = None if count is None or int(count) < 0 else int(count)
+        times = -1 if count is None else _count(count, "repeat", "count")
 
         def make(values, rng):
-            for _ in (itertools.count() if times is None else builtins.range(times)):
+            n = _counted(times, values, "repeat", "count")
+            for _ in (itertools.count() if n < 0 else builtins.range(n)):
                 yield from self._iterate(values, rng)
 
-        return self._derived(make)
+        return self._derived(make, counts=(times,))
 
-    def take(self, count: int) -> Dataset:
+    def take(self, count: int | Tensor) -> Dataset:
         """The first ``count`` elements (all when -1)."""
-        n = int(count)
-        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), None if n < 0 else n))
+        given = _count(count, "take", "count")
 
-    def skip(self, count: int) -> Dataset:
+        def make(values, rng):
+            n = _counted(given, values, "take", "count")
+            return itertools.islice(self._iterate(values, rng), None if n < 0 else n)
+
+        return self._derived(make, counts=(given,))
+
+    def skip(self, count: int | Tensor) -> Dataset:
         """All but the first ``count`` elements (none when -1, as TF)."""
-        n = int(count)
-        if n < 0:
-            return self._derived(lambda values, rng: iter(()))
-        return self._derived(lambda values, rng: itertools.islice(self._iterate(values, rng), n, None))
+        given = _count(count, "skip", "count")
+
+        def make(values, rng):
+            n = _counted(given, values, "skip", "count")
+            return iter(()) if n < 0 else itertools.islice(self._iterate(values, rng), n, None)
+
+        return self._derived(make, counts=(given,))
 
     def shard(self, num_shards: int, index: int) -> Dataset:
         """Every ``num_shards``-th element from the ``index``-th on (worker ``index`` of ``num_shards``'s part)."""
@@ -604,6 +611,40 @@ def _placeholders_read(tensors) -> list:
             found.append(t)
         todo.extend(t.inputs)
     return found
+
+
+def _count(value, what: str, arg: str, least: int | None = None) -> int | Tensor:
+    """A count given to ``Dataset.<what>``: an int, or a tf integer scalar (a constant, or a tensor such as a
+    placeholder that is computed when the iterator starts), as TF-1 takes them."""
+    if isinstance(value, Tensor):
+        if np.dtype(value.dtype).kind not in "iu":
+            raise TypeError(f"Dataset.{what}: {arg} must be an integer, got tensor '{value.name}' of dtype "
+                            f"{value.dtype}")
+        if value._shape is not None and len(value._shape) != 0:
+            raise ValueError(f"Dataset.{what}: {arg} must be a scalar, got tensor '{value.name}' of shape "
+                             f"{list(value._shape)}")
+        static = getattr(value, "static", None)
+        if static is None:
+            return value
+        value = static
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"Dataset.{what}: {arg} must be an integer (or a tf integer scalar), got {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"Dataset.{what}: {arg} must be at least {least}, got {value}")
+    return int(value)
+
+
+def _counted(count: int | Tensor, values: dict, what: str, arg: str, least: int | None = None) -> int:
+    """A count's value in an iterator's start: a tensor's computed then (checked as ``_count`` checks an int)."""
+    if not isinstance(count, Tensor):
+        return count
+    n = int(values[id(count)])
+    if least is not None and n < least:
+        raise InvalidArgumentError(message=f"Dataset.{what}: {arg} must be at least {least}, got {n} (tensor "
+                                           f"'{count.name}')")
+    return n
 
 
 def _resolve(leaves: list, values: dict) -> list:
