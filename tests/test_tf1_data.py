@@ -628,3 +628,15 @@ def test_counts_given_as_tensors_are_read_when_the_iterator_starts():
         tf.data.Dataset.range(3).batch(tf.constant(2.0))
     with pytest.raises(TypeError, match="Dataset.take: count must be an integer"):
         tf.data.Dataset.range(3).take(2.5)
+
+
+def test_range_refuses_floats_and_a_zero_step_naming_the_op():
+    with pytest.raises(TypeError, match="Dataset.range: stop must be an integer"):
+        tf.data.Dataset.range(2.5)  # was [0, 1]
+    with pytest.raises(ValueError, match="Dataset.range: step must not be zero"):
+        tf.data.Dataset.range(0, 5, 0)
+    stop = tf.placeholder(tf.int64, [])
+    it = tf.data.Dataset.range(1, stop).make_initializable_iterator()
+    with tf.Session() as sess:
+        sess.run(it.initializer, {stop: 4})
+        assert [int(v) for v in drain(sess, it.get_next())] == [1, 2, 3]

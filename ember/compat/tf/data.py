@@ -174,10 +174,23 @@ class Dataset:
 
     @staticmethod
     def range(*args, output_type=np.int64) -> Dataset:
-        """``range(stop)``, ``range(start, stop)`` or ``range(start, stop, step)`` as int64 scalars."""
-        values = builtins.range(*[int(a) for a in args])
+        """``range(stop)``, ``range(start, stop)`` or ``range(start, stop, step)`` as int64 scalars; the
+        arguments are integers or tf integer scalars (read when the iterator starts)."""
+        if not 1 <= len(args) <= 3:
+            raise TypeError(f"Dataset.range: expected 1 to 3 arguments (start, stop, step), got {len(args)}")
+        names = ("start", "stop", "step")[len(args) == 1:]
+        bounds = [_count(a, "range", name) for a, name in zip(args, names)]
+        if len(bounds) == 3 and not isinstance(bounds[2], Tensor) and bounds[2] == 0:
+            raise ValueError("Dataset.range: step must not be zero")
         dtype = as_tf_dtype(output_type)
-        return Dataset(lambda _, rng: (np.asarray(v, dtype) for v in values), None, [_Spec((), dtype)])
+
+        def make(values, rng):
+            given = [_counted(b, values, "range", name) for b, name in zip(bounds, names)]
+            if len(given) == 3 and given[2] == 0:
+                raise InvalidArgumentError(message="Dataset.range: step must not be zero")
+            return (np.asarray(v, dtype) for v in builtins.range(*given))
+
+        return Dataset(make, None, [_Spec((), dtype)], tuple(b for b in bounds if isinstance(b, Tensor)))
 
     @staticmethod
     def from_generator(generator: Callable, output_types, output_shapes=None, args=None) -> Dataset:
