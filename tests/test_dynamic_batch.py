@@ -217,6 +217,17 @@ def test_session_with_a_none_placeholder_reuses_one_function():
         np.testing.assert_array_equal(a, b)
 
 
+def test_session_placeholder_of_unknown_rank_is_not_fixed_to_the_second_shape_fed():
+    tf_graph = tf.Graph()
+    with tf_graph.as_default():
+        x = tf.placeholder(tf.float32)  # no shape: the function for every size must not keep one fed shape
+        ones = tf.fill([tf.shape(x)[0]], 1.0)
+        sess = tf.Session()
+    for n in (1, 2, 3, 5, 2):  # (was [1, 1] for every size after the second)
+        np.testing.assert_array_equal(sess.run(ones, {x: np.zeros(n, np.float32)}), np.ones(n))
+    assert sess.run(tf_graph.get_tensor_by_name(ones.name), {x: np.zeros((4, 2), np.float32)}).shape == (4,)
+
+
 def test_model_fit_with_a_partial_last_batch_compiles_once_and_matches_eager():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((150, 13)).astype(np.float32)

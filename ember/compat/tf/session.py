@@ -663,7 +663,8 @@ class Session:
     def _compile(self, flat: list, feeds: dict):
         """The function for these fetches and feeds: the one for every size of the feeds' unknown dimensions
         once a second shape is fed, else one for these shapes."""
-        base = (tuple(flat), tuple(feeds))
+        # (a tensor of unknown rank, fed: every dimension of the fed rank is unknown, so each rank needs its own)
+        base = (tuple(flat), tuple(feeds), tuple(np.ndim(a) for t, a in feeds.items() if t._shape is None))
         shapes = tuple(np.shape(a) for a in feeds.values())  # a fed number's shape is ()
         for t in flat:
             self._check_graph(t, "fetch")
@@ -671,8 +672,7 @@ class Session:
             self._check_graph(t, "feed")
             _check_feed(t, array)
         first = self._first_shapes.setdefault(base, shapes)
-        sizes = {n for t, a in feeds.items() if t._shape is not None
-                 for d, n in zip(t._shape, np.shape(a)) if d is None}
+        sizes = {n for t, a in feeds.items() for d, n in zip(_fed_static(t, a), np.shape(a)) if d is None}
         if not self.dynamic or len(sizes) > 1 or first == shapes or (general := self.general.get(base, False)) is None:
             return self._compile_shapes(flat, feeds)
         if general is False:
@@ -700,8 +700,8 @@ class Session:
             self._check_graph(t, "feed")
             array = _check_feed(t, value)
             shape = array.shape
-            if general and t._shape is not None and None in t._shape:
-                shape = tuple(t._shape)
+            if general and None in _fed_static(t, array):
+                shape = _fed_static(t, array)
                 graph.dim_hint = next(n for n, d in zip(array.shape, shape) if d is None)
             v = replay.feeds[t] = graph.input(t.op.name, shape, array.dtype)
             if value.__class__ is not np.ndarray:
@@ -953,6 +953,11 @@ class InteractiveSession(Session):
                 self._default_graph.__exit__(None, None, None)
                 self._default_graph = None
         super().close()
+
+
+def _fed_static(t: Tensor, array) -> tuple:
+    """A fed tensor's static shape: an unknown rank is the fed value's, with every dimension unknown."""
+    return tuple(t._shape) if t._shape is not None else (None,) * np.ndim(array)
 
 
 def iterator_tensors(fetches) -> list:
