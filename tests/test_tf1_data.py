@@ -640,3 +640,10 @@ def test_range_refuses_floats_and_a_zero_step_naming_the_op():
     with tf.Session() as sess:
         sess.run(it.initializer, {stop: 4})
         assert [int(v) for v in drain(sess, it.get_next())] == [1, 2, 3]
+
+
+def test_map_fills_a_size_computed_from_the_element():
+    ds = tf.data.Dataset.range(1, 4).map(lambda x: tf.fill([x], x))
+    with tf.Session() as sess:
+        got = drain(sess, ds.make_one_shot_iterator().get_next())
+    assert [g.tolist() for g in got] == [[1], [2, 2], [3, 3, 3]]

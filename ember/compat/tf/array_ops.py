@@ -30,6 +30,7 @@ from ember.compat.tf._core import (
     truediv,
 )
 from ember.compat.tf.clip_ops import on_values
+from ember.compat.tf.host_ops import py_func
 from ember.ops.effects import random_draw, random_sample
 from ember.ops.indexing import table_rows
 from ember.ops.registry import ShapeError
@@ -297,13 +298,14 @@ def _static_shape(shape) -> tuple:
 
 
 def run_time_dims(what: str, shape) -> tuple:
-    """(source tensors, resolve) for a shape with parts known only when the Session runs: ``tf.shape(t)`` or
-    a list holding ``tf.shape(t)[i]``; ``resolve(*source values)`` gives the ints. Other tensors raise."""
+    """(source tensors, resolve) for a shape with parts known only when the Session runs: ``tf.shape(t)``, a
+    list holding ``tf.shape(t)[i]``, or integer tensors computed from other values (a 1-D one for the whole
+    shape, scalars in the list); ``resolve(*source values)`` gives the ints."""
     if isinstance(shape, Tensor) and shape.kind == "Shape":
         return [shape.source], lambda value: tuple(size_along(value, axis) for axis in range(value.ndim))
     if isinstance(shape, Tensor):
-        raise TypeError(f"{what}: a shape given as tf.Tensor '{shape.name}' ({shape.kind}) is not supported; pass "
-                        "ints, tf.shape(t) or tf.shape(t)[i]")
+        _check_size_tensor(what, shape, 1)
+        return [_sized_by(what, shape)], lambda value: tuple(n - 1 for n in value.shape[:-1])
     sources, getters = [], []
     for d in shape:
         if isinstance(d, Tensor) and d.kind == "ShapeDim":
@@ -312,17 +314,41 @@ def run_time_dims(what: str, shape) -> tuple:
             # stand for the reshaped value's own size at that place)
             getters.append(lambda values, k=len(sources) - 1, axis=d.axis: size_along(values[k], axis))
         elif isinstance(d, Tensor):
-            raise TypeError(f"{what}: the size tf.Tensor '{d.name}' is not supported; pass ints or tf.shape(t)[i]")
+            _check_size_tensor(what, d, 0)
+            sources.append(_sized_by(what, d))
+            getters.append(lambda values, k=len(sources) - 1: values[k].shape[0] - 1)
         else:
             getters.append(lambda values, v=-1 if d is None else int(d): v)
     return sources, lambda *values: tuple(g(values) for g in getters)
 
 
+def _check_size_tensor(what: str, t: Tensor, rank: int) -> None:
+    if t.dtype is not None and t.dtype.kind not in "iu":
+        raise TypeError(f"{what}: a size or shape must be an integer tensor, got '{t.name}' of dtype {t.dtype}")
+    if t._shape is not None and len(t._shape) != rank:
+        raise ValueError(f"{what}: a {'size' if rank == 0 else 'shape'} tensor must have rank {rank}, got "
+                         f"'{t.name}' of shape {list(t._shape)}")
+
+
+def _sized_by(what: str, t: Tensor) -> Tensor:
+    """A host call giving an empty array whose shape carries the values of the integer tensor ``t``, each plus
+    one (so -1 fits), then a 0: the graph sizes its values from shapes, never from the values it computes."""
+    def empty(value):
+        value = np.asarray(value).astype(np.int64)
+        if (value < -1).any():
+            raise ValueError(f"{what}: a size computed as {value.tolist()} is below -1")
+        return np.zeros((*(value.reshape(-1) + 1).tolist(), 0), np.bool_)
+
+    return py_func(empty, [t], np.bool_, name=f"{t.name.split(':')[0]}/sizes")
+
+
 def run_time_static(shape) -> tuple | None:
     """The static shape of a shape that ``run_time_dims`` reads: its ints, None for a size known only when the
     Session runs (``tf.shape(t)``: ``t``'s static shape)."""
-    if isinstance(shape, Tensor):
+    if isinstance(shape, Tensor) and shape.kind == "Shape":
         return shape.source._shape
+    if isinstance(shape, Tensor):  # a shape computed when the Session runs: only its length may be known
+        return None if shape._shape is None or shape._shape[0] is None else (None,) * shape._shape[0]
     return tuple(None if d is None or isinstance(d, Tensor) else int(d) for d in shape)
 
 
