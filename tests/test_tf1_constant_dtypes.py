@@ -101,3 +101,17 @@ def test_a_string_constant_runs_as_bytes_as_tf1():
         assert sess.run(tf.constant(["a", "bc"])).tolist() == [b"a", b"bc"]
     with pytest.raises(TypeError, match="not numeric or string data"):
         tf.constant([1.0, None])
+
+
+def test_convert_to_tensor_packs_a_list_of_tensors():
+    t1, t2 = tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0])
+    packed = tf.convert_to_tensor([t1, [5, 6], t2])  # (the Python entry takes the tensors' dtype)
+    assert packed.dtype == np.float32 and packed.shape.as_list() == [3, 2]
+    total = tf.reduce_sum([t1, t2], axis=0)  # ops pack such lists too
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(packed), [[1, 2], [5, 6], [3, 4]])
+        np.testing.assert_array_equal(sess.run(total), [4, 6])
+    with pytest.raises(TypeError, match="different dtypes"):
+        tf.convert_to_tensor([t1, tf.constant(1, tf.int64)])
+    with pytest.raises(ValueError, match="different shapes"):
+        tf.convert_to_tensor([t1, tf.constant([1.0, 2.0, 3.0])])

@@ -752,10 +752,49 @@ def as_tf(value, graph: Graph | None = None) -> Tensor:
     """``value`` as a tf Tensor (a constant, in ``graph`` or the default graph, when it is not one)."""
     if isinstance(value, Tensor):
         return value
-    if graph is None or graph is get_default_graph():
-        return constant(value)
-    with graph.as_default():
-        return constant(value)
+    if graph is not None and graph is not get_default_graph():
+        with graph.as_default():
+            return as_tf(value)
+    packed = _packed(value)
+    return constant(value) if packed is None else packed
+
+
+def _packed(value, dtype=None, name: str = "packed") -> Tensor | None:
+    """A list or tuple (nested) holding tf tensors as one tensor, stacked along new leading axes as TF-1
+    packs it (the other entries converted to the tensors' dtype); None when ``value`` holds no tensor."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    found: list = []
+    todo = list(value)[::-1]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (list, tuple)):
+            todo.extend(v[::-1])
+        elif isinstance(v, Tensor):
+            found.append(v)
+    if not found:
+        return None
+    dtypes = {t.dtype for t in found}
+    if dtype is not None:
+        dtypes.add(as_tf_dtype(dtype))
+    if len(dtypes) != 1:
+        raise TypeError(f"tf.convert_to_tensor: cannot pack a list of tensors of different dtypes "
+                        f"{sorted(str(d) for d in dtypes)} ({', '.join(t.name for t in found)})")
+    dtype = dtypes.pop()
+
+    def pack(v) -> Tensor:
+        if isinstance(v, Tensor):
+            return v
+        if not isinstance(v, (list, tuple)):
+            return constant(v, dtype=dtype)
+        parts = tuple(pack(x) for x in v)
+        shapes = {t._shape for t in parts}
+        if len(shapes) > 1 and None not in shapes:
+            raise ValueError(f"tf.convert_to_tensor: cannot pack tensors of different shapes "
+                             f"{[None if t._shape is None else list(t._shape) for t in parts]}")
+        return op(lambda *xs: ember.stack(list(xs)), parts, name=name)
+
+    return pack(value)
 
 
 def as_operand(value, other: Tensor) -> Tensor:
@@ -782,6 +821,9 @@ def convert_to_tensor(value, dtype=None, name: str | None = None, preferred_dtyp
             raise ValueError(f"Tensor conversion requested dtype {as_tf_dtype(dtype)} for Tensor '{value.name}' "
                              f"with dtype {value.dtype}")
         return value
+    packed = _packed(value, dtype, name or "packed")
+    if packed is not None:
+        return packed
     hint = preferred_dtype if preferred_dtype is not None else dtype_hint
     if dtype is None and hint is not None:
         hint = as_tf_dtype(hint)
