@@ -201,3 +201,12 @@ def test_a_label_outside_the_classes_is_named_without_an_ignore_index_tf1_has_no
     loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([2]), logits=tf.constant([[1.0, 2.0]]))
     with tf.Session() as sess, pytest.raises(IndexError, match=r"must lie in \[0, 2\), got \[2\]"):
         sess.run(loss)
+
+
+@pytest.mark.parametrize("fn", [tf.nn.softmax, tf.nn.log_softmax, tf.nn.l2_loss])
+def test_float_only_nn_ops_refuse_integer_tensors(fn):
+    # TF-1's kernels take float16, bfloat16, float32 and float64 only (the result was a silent float32)
+    with pytest.raises(TypeError, match=f"tf.nn.{fn.__name__}: .* dtype int32"):
+        fn(tf.constant([1, 2]))
+    with tf.Session() as sess:
+        assert sess.run(fn(tf.constant([1.0, 2.0], tf.float64))).dtype == np.float64

@@ -71,14 +71,24 @@ def leaky_relu(features, alpha: float = 0.2, name: str | None = None) -> Tensor:
     return op(lambda x: ember.leaky_relu(x, alpha), (as_tf(features),), name=name or "LeakyRelu")
 
 
+def _floating(what: str, arg: str, t: Tensor) -> Tensor:
+    """``t``, which TF-1's kernel for ``what`` takes in a float dtype only (an integer one is a TypeError)."""
+    if t.dtype is not None and np.dtype(t.dtype).kind not in "fV":
+        raise TypeError(f"tf.nn.{what}: {arg} must be float16, bfloat16, float32 or float64, got '{t.name}' of "
+                        f"dtype {t.dtype}")
+    return t
+
+
 def softmax(logits, axis: int = -1, name: str | None = None, dim=None) -> Tensor:
     axis = dim if dim is not None else axis
-    return op(lambda x: ember.softmax(x, axis=axis), (as_tf(logits),), name=name or "Softmax")
+    return op(lambda x: ember.softmax(x, axis=axis), (_floating("softmax", "logits", as_tf(logits)),),
+              name=name or "Softmax")
 
 
 def log_softmax(logits, axis: int = -1, name: str | None = None, dim=None) -> Tensor:
     axis = dim if dim is not None else axis
-    return op(lambda x: ember.log_softmax(x, axis=axis), (as_tf(logits),), name=name or "LogSoftmax")
+    return op(lambda x: ember.log_softmax(x, axis=axis), (_floating("log_softmax", "logits", as_tf(logits)),),
+              name=name or "LogSoftmax")
 
 
 def bias_add(value, bias, data_format=None, name: str | None = None) -> Tensor:
@@ -108,7 +118,7 @@ def xw_plus_b(x, weights, biases, name: str | None = None) -> Tensor:
 
 def l2_loss(t, name: str | None = None) -> Tensor:
     """sum(t ** 2) / 2."""
-    return op(lambda x: ember.sum(x * x) * 0.5, (as_tf(t),), name=name or "L2Loss")
+    return op(lambda x: ember.sum(x * x) * 0.5, (_floating("l2_loss", "t", as_tf(t)),), name=name or "L2Loss")
 
 
 def l2_normalize(x, axis=None, epsilon: float = 1e-12, name: str | None = None, dim=None) -> Tensor:
