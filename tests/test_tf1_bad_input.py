@@ -210,3 +210,22 @@ def test_float_only_nn_ops_refuse_integer_tensors(fn):
         fn(tf.constant([1, 2]))
     with tf.Session() as sess:
         assert sess.run(fn(tf.constant([1.0, 2.0], tf.float64))).dtype == np.float64
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: tf.nn.conv2d(tf.zeros([3, 5, 5]), tf.zeros([3, 3, 3, 4]), [1, 1, 1, 1], "SAME"),
+     r"tf.nn.conv2d: input must be 4-D \(NHWC\), got shape \[3, 5, 5\]"),
+    (lambda: tf.nn.conv2d(tf.zeros([1, 5, 5, 3]), tf.zeros([3, 3, 4]), [1, 1, 1, 1], "SAME"),
+     "tf.nn.conv2d: filter must be 4-D"),
+    (lambda: tf.nn.max_pool(tf.zeros([3, 5, 5]), [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+     "tf.nn.max_pool: value must be 4-D"),
+    (lambda: tf.nn.avg_pool(tf.zeros([3, 5, 5]), [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+     "tf.nn.avg_pool: value must be 4-D"),
+    (lambda: tf.nn.conv1d(tf.zeros([5, 3]), tf.zeros([3, 3, 4]), 1, "SAME"), "tf.nn.conv1d: value must be 3-D"),
+    (lambda: tf.nn.conv2d_transpose(tf.zeros([5, 5, 3]), tf.zeros([3, 3, 2, 3]), [1, 10, 10, 2], [1, 2, 2, 1]),
+     "tf.nn.conv2d_transpose: value must be 4-D"),
+])
+def test_convolutions_and_pools_name_the_rank_they_expect(build, message):
+    # (was an internal 'transpose: axis 3 is out of range for 3 dimensions')
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -142,6 +142,13 @@ def _pair(name: str, arg: str, value, data_format: str) -> tuple:
     return spatial_of_full(name, arg, tuple(value), data_format == "NHWC")
 
 
+def _ranked(name: str, arg: str, x, rank: int, layout: str):
+    """``x`` (a value while ``name`` is traced), which must have ``rank`` dimensions (``layout``)."""
+    if x.ndim != rank:
+        raise ValueError(f"tf.nn.{name}: {arg} must be {rank}-D ({layout}), got shape {list(x.shape)}")
+    return x
+
+
 def _to_nchw(x, data_format: str):
     return ember.transpose(x, (0, 3, 1, 2)) if data_format == "NHWC" else x
 
@@ -185,7 +192,8 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu: boo
     explicit = None if isinstance(padding, str) else _explicit_padding(padding, data_format)
 
     def fn(x, w):
-        x = _to_nchw(x, data_format)
+        x = _to_nchw(_ranked("conv2d", "input", x, 4, data_format), data_format)
+        w = _ranked("conv2d", "filter", w, 4, "height, width, in_channels, out_channels")
         kernel = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dilation))
         (top, bottom), (left, right) = explicit or padding_pairs("conv2d", padding, tuple(x.shape[2:]), kernel,
                                                                  stride)
@@ -198,12 +206,13 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu: boo
 
 
 def _pool(name: str, value, ksize, strides, padding, data_format, average: bool) -> Tensor:
+    what = "avg_pool" if average else "max_pool"
     data_format = _check_format(name, data_format)
     kernel = _pair(name, "ksize", ksize, data_format)
     stride = _pair(name, "strides", strides, data_format)
 
     def fn(x):
-        x = _to_nchw(x, data_format)
+        x = _to_nchw(_ranked(what, "value", x, 4, data_format), data_format)
         (top, bottom), (left, right) = padding_pairs(name, padding, tuple(x.shape[2:]), kernel, stride)
         pads = ((0, 0), (0, 0), (top, bottom), (left, right))
         if not average:
@@ -426,8 +435,10 @@ def conv1d(value=None, filters=None, stride=1, padding="VALID", use_cudnn_on_gpu
     stride = _width("conv1d", "stride", stride, data_format)
     dilation = 1 if dilations is None else _width("conv1d", "dilations", dilations, data_format)
     axis = 1 if data_format == "NWC" else 2  # the width axis becomes a height-1 image
-    image = op(lambda x: ember.unsqueeze(x, axis), (as_tf(value),), name="conv1d/ExpandDims")
-    kernel = op(lambda w: ember.unsqueeze(w, 0), (as_tf(filters),), name="conv1d/ExpandDims_1")
+    image = op(lambda x: ember.unsqueeze(_ranked("conv1d", "value", x, 3, data_format), axis), (as_tf(value),),
+               name="conv1d/ExpandDims")
+    kernel = op(lambda w: ember.unsqueeze(_ranked("conv1d", "filters", w, 3, "width, in_channels, out_channels"), 0),
+                (as_tf(filters),), name="conv1d/ExpandDims_1")
     out = conv2d(image, kernel, strides=(1, stride), padding=padding, data_format="NHWC" if data_format == "NWC"
                  else "NCHW", dilations=(1, dilation))
     return op(lambda y: ember.squeeze(y, axis), (out,), name=name or "conv1d")
@@ -465,7 +476,8 @@ def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None, p
     out_channels = out_shape[3] if data_format == "NHWC" else out_shape[1]
 
     def fn(x, w):
-        x = _to_nchw(x, data_format)
+        x = _to_nchw(_ranked("conv2d_transpose", "value", x, 4, data_format), data_format)
+        w = _ranked("conv2d_transpose", "filter", w, 4, "height, width, out_channels, in_channels")
         kernel = tuple(w.shape[:2])
         if w.shape[3] != x.shape[1]:
             raise ValueError(f"tf.nn.conv2d_transpose: filter of shape {list(w.shape)} expects {w.shape[3]} input "
