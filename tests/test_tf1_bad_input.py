@@ -229,3 +229,14 @@ def test_convolutions_and_pools_name_the_rank_they_expect(build, message):
     # (was an internal 'transpose: axis 3 is out of range for 3 dimensions')
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_optimizer_names_an_integer_loss_or_variable():
+    v = tf.Variable(3, dtype=tf.int32)
+    opt = tf.train.GradientDescentOptimizer(0.1)
+    with pytest.raises(ValueError, match="minimize: the loss 'mul:0' has dtype int32"):
+        opt.minimize(v * v)
+    with pytest.raises(ValueError, match="compute_gradients: the loss .* has dtype int32"):
+        opt.compute_gradients(v * v)
+    with pytest.raises(ValueError, match=r"integer or bool dtype have no gradient: 'Variable:0' \(int32\)"):
+        opt.minimize(tf.cast(v, tf.float32) ** 2)

@@ -203,10 +203,14 @@ class Optimizer:
         if grad_loss is not None:
             return self.apply_gradients(self.compute_gradients(loss, var_list, grad_loss=grad_loss), global_step,
                                         name)
-        var_list = list(var_list) if var_list is not None else trainable_variables()
-        var_list = [v for v in var_list if depends(loss, v, differentiably=True)]
+        _float_loss("minimize", loss)
+        given = list(var_list) if var_list is not None else trainable_variables()
+        var_list = [v for v in given if depends(loss, v, differentiably=True)]
         if not var_list:
-            raise ValueError("minimize: no trainable variable that the loss depends on")
+            integers = [f"'{v.name}' ({v.dtype})" for v in given if np.dtype(v.dtype).kind in "iub"
+                        and depends(loss, v)]
+            raise ValueError("minimize: no trainable variable that the loss depends on" + (
+                f"; variables of integer or bool dtype have no gradient: {', '.join(integers)}" if integers else ""))
         self._check_rule()
         create_slots(self, var_list)
         op = Operation(None, (loss, tuple(var_list)), name=name or self._name, kind="Train")
@@ -218,6 +222,7 @@ class Optimizer:
                           colocate_gradients_with_ops: bool = False, grad_loss=None) -> list:
         """[(gradient, variable)] for each of ``var_list`` (the trainable variables by default), the gradient
         None for a variable the loss does not depend on, as TF-1 gives them; ``grad_loss`` as in ``minimize``."""
+        _float_loss("compute_gradients", loss)
         var_list = list(var_list) if var_list is not None else trainable_variables()
         used = [v for v in var_list if depends(loss, v, differentiably=True)]
         grads = gradients(loss, used, grad_ys=grad_loss) if used else []
@@ -254,6 +259,14 @@ class Optimizer:
         op.optimizer = self
         op.global_step = global_step
         return op
+
+
+def _float_loss(what: str, loss) -> None:
+    """TF-1's optimizers differentiate a float loss only (an integer one is a ValueError naming its dtype)."""
+    dtype = getattr(loss, "dtype", None)
+    if dtype is not None and np.dtype(dtype).kind not in "fV":
+        raise ValueError(f"{what}: the loss '{loss.name}' has dtype {dtype}; it must be float16, bfloat16, float32 "
+                         "or float64 (an integer tensor has no gradient)")
 
 
 class GradientDescentOptimizer(Optimizer):
