@@ -647,3 +647,33 @@ def test_map_fills_a_size_computed_from_the_element():
     with tf.Session() as sess:
         got = drain(sess, ds.make_one_shot_iterator().get_next())
     assert [g.tolist() for g in got] == [[1], [2, 2], [3, 3, 3]]
+
+
+def _windows_reference(n, size, shift, stride, drop_remainder):
+    """TF-1's windows of range(n): one starting every `shift` elements, `size` elements `stride` apart."""
+    out = []
+    for start in range(0, n, shift):
+        window = [i for i in range(start, start + (size - 1) * stride + 1, stride) if i < n]
+        if drop_remainder and len(window) < size:
+            break
+        out.append(window)
+    return out
+
+
+@pytest.mark.parametrize("size, shift, stride, drop_remainder",
+                         [(2, None, 1, False), (3, 2, 1, True), (3, 1, 2, True), (2, 3, 1, False), (3, 1, 2, False)])
+def test_window_then_flat_map_batch_gives_tf1_windows(size, shift, stride, drop_remainder):
+    ds = tf.data.Dataset.range(7).window(size, shift, stride, drop_remainder).flat_map(lambda w: w.batch(size))
+    with tf.Session() as sess:
+        got = [v.tolist() for v in drain(sess, ds.make_one_shot_iterator().get_next())]
+    assert got == _windows_reference(7, size, size if shift is None else shift, stride, drop_remainder)
+
+
+def test_window_of_tuples_gives_a_dataset_per_component():
+    pairs = tf.data.Dataset.from_tensor_slices((np.arange(4.0), np.arange(4) * 10)).window(2, 1, 1, True)
+    ds = pairs.flat_map(lambda a, b: tf.data.Dataset.zip((a.batch(2), b.batch(2))))
+    with tf.Session() as sess:
+        got = drain(sess, ds.make_one_shot_iterator().get_next())
+    assert [(a.tolist(), b.tolist()) for a, b in got] == [([0, 1], [0, 10]), ([1, 2], [10, 20]), ([2, 3], [20, 30])]
+    with pytest.raises(TypeError, match="windows"):
+        pairs.make_one_shot_iterator()

@@ -132,6 +132,7 @@ class Dataset:
         self._structure = structure  # the element structure, with None leaves
         self._specs = specs  # one _Spec per leaf
         self._sources = sources  # tf Tensors (placeholders) the elements are made from
+        self._windows = False  # elements are structures of Datasets (Dataset.window), specs those of their elements
 
     # sources ------------------------------------------------------------------------------------------------
 
@@ -252,9 +253,11 @@ class Dataset:
     # transformations ----------------------------------------------------------------------------------------
 
     def _derived(self, make: Callable, structure=None, specs=None, counts: tuple = ()) -> Dataset:
-        return Dataset(make, self._structure if structure is None else structure,
-                       self._specs if specs is None else specs,
-                       self._sources + tuple(c for c in counts if isinstance(c, Tensor)))
+        derived = Dataset(make, self._structure if structure is None else structure,
+                          self._specs if specs is None else specs,
+                          self._sources + tuple(c for c in counts if isinstance(c, Tensor)))
+        derived._windows = self._windows
+        return derived
 
     def _iterate(self, values: dict, rng: np.random.Generator):
         return self._make(values, rng)
@@ -333,6 +336,50 @@ class Dataset:
 
         return self._derived(make, specs=[_Spec(None if s.shape is None else s.shape[1:], s.dtype)
                                           for s in self._specs])
+
+    def window(self, size: int, shift: int | None = None, stride: int = 1, drop_remainder: bool = False) -> Dataset:
+        """Windows of ``size`` elements taken every ``stride``-th, a window starting every ``shift`` elements
+        (default ``size``); each element is the window as a dataset (a tuple or dict of datasets, one per
+        component, for such elements), to flatten with ``flat_map`` (``flat_map(lambda w: w.batch(size))``), as
+        TF-1. The last windows may be shorter, unless ``drop_remainder``."""
+        size = _count(size, "window", "size", least=1)
+        shift = size if shift is None else _count(shift, "window", "shift", least=1)
+        stride = _count(stride, "window", "stride", least=1)
+        if any(isinstance(c, Tensor) for c in (size, shift, stride)):
+            raise TypeError("Dataset.window: size, shift and stride must be known while the graph is built (ints "
+                            "or tf constants)")
+        if self._windows:
+            raise TypeError("Dataset.window: the elements are windows already; flatten them with flat_map first")
+
+        def window_of(picked: list):
+            columns = zip(*[_leaves(element) for element in picked])
+            return _rebuild(self._structure, iter([Dataset.from_tensor_slices(np.stack(c)) for c in columns]))
+
+        def make(values, rng):
+            source = self._iterate(values, rng)
+            buffer: list = []  # input elements from number `first` on
+            first = start = 0
+            ended = False
+            while True:
+                last = start + (size - 1) * stride
+                while not ended and first + len(buffer) <= last:
+                    try:
+                        buffer.append(next(source))
+                    except StopIteration:
+                        ended = True
+                picked = [buffer[i - first] for i in builtins.range(start, last + 1, stride)
+                          if i - first < len(buffer)]
+                if not picked or (drop_remainder and len(picked) < size):
+                    return
+                yield window_of(picked)
+                start += shift
+                dropped = builtins.min(start - first, len(buffer))
+                del buffer[:dropped]
+                first += dropped
+
+        windows = self._derived(make)
+        windows._windows = True
+        return windows
 
     def enumerate(self, start: int = 0) -> Dataset:
         """``(index, element)`` pairs, the index an int64 scalar counting from ``start``."""
@@ -772,6 +819,9 @@ def _called_on_placeholders(dataset: Dataset, fn: Callable) -> tuple:
 def _traced(dataset: Dataset, fn: Callable, what: str):
     """(apply to an element, the result's structure, its specs) for a ``map``/``filter`` function: traced once
     on placeholders in a graph of its own; tf ops then run through a Session per element."""
+    if dataset._windows:
+        raise TypeError(f"Dataset.{what}: the elements are windows (datasets); use flat_map to turn each into "
+                        "elements (flat_map(lambda w: w.batch(size)))")
     graph, inputs, out, failed = _called_on_placeholders(dataset, fn)
     structure = None if out is None else _structure(out)
     leaves = [] if out is None else _leaves(structure)
@@ -807,7 +857,7 @@ def _dataset_function(dataset: Dataset, fn: Callable, what: str):
     the function that it reads) for ``flat_map``/``interleave``: traced once on placeholders, the tf tensors
     of the dataset it returns computed per element by a Session of its own; a NumPy function is called on the
     element's arrays."""
-    graph, inputs, out, failed = _called_on_placeholders(dataset, fn)
+    graph, inputs, out, failed = (None, [], None, None) if dataset._windows else _called_on_placeholders(dataset, fn)
     if out is not None:
         if not isinstance(out, Dataset):
             raise TypeError(f"Dataset.{what}: map_func must return a Dataset, got {type(out).__name__}")
@@ -906,6 +956,8 @@ def _cpu_count() -> int:
 def _plain_sample(dataset: Dataset, call: Callable):
     """A NumPy function's result on a zero element of the input's specs (unknown sizes as 1)."""
     zeros = [np.zeros(tuple(1 if d is None else d for d in (s.shape or ())), s.dtype) for s in dataset._specs]
+    if dataset._windows:  # a window of one element
+        zeros = [Dataset.from_tensor_slices(z[None]) for z in zeros]
     return call(_rebuild(dataset._structure, iter(zeros)))
 
 
@@ -918,6 +970,7 @@ class Iterator:
     that any dataset of that structure can (re)start through ``make_initializer(dataset)``."""
 
     def __init__(self, dataset: Dataset | None, initializable: bool, structure=None, specs=None):
+        _not_windows(dataset)
         self.graph = get_default_graph()
         self.initializable = initializable
         self.structure = dataset._structure if dataset is not None else structure
@@ -939,6 +992,7 @@ class Iterator:
 
     def make_initializer(self, dataset: Dataset, name: str | None = None) -> Operation:
         """The op that starts this iterator on ``dataset`` (whose elements must match its structure)."""
+        _not_windows(dataset)
         if _skeleton(dataset._structure) != _skeleton(self.structure) or any(
                 a.dtype != b.dtype or not _compatible(a.shape, b.shape) for a, b in zip(dataset._specs, self.specs)):
             raise TypeError(f"make_initializer: the dataset's elements (types {dataset.output_types}, shapes "
@@ -992,6 +1046,12 @@ class Iterator:
         except StopIteration:
             raise OutOfRangeError(message="End of sequence") from None
         return _leaves(element)
+
+
+def _not_windows(dataset: Dataset | None) -> None:
+    if dataset is not None and dataset._windows:
+        raise TypeError("Iterator: the dataset's elements are windows (datasets), which an iterator cannot give; "
+                        "flatten them with flat_map (flat_map(lambda w: w.batch(size)))")
 
 
 class _Pass(dict):
