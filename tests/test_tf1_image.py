@@ -172,6 +172,35 @@ def test_resize_half_pixel_centers_match_torch(size):
         tf.image.resize_bilinear(image, size, align_corners=True, half_pixel_centers=True)
 
 
+def _keys_bicubic_half_pixel(size_in, size_out):
+    """TF's half-pixel ResizeBicubic as a loop: Keys' kernel (a = -0.5) at the offset rounded to 1/1024, taps
+    outside the image dropped and the rest renormalised."""
+    a, scale = -0.5, np.float32(size_in) / np.float32(size_out)
+
+    def kernel(t):
+        t = abs(t)
+        return ((a + 2) * t - (a + 3)) * t * t + 1 if t <= 1 else ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+
+    m = np.zeros((size_out, size_in))
+    for o in range(size_out):
+        src = (np.float32(o) + np.float32(0.5)) * scale - np.float32(0.5)
+        base = np.floor(src)
+        delta = np.rint((src - base) * 1024) / 1024
+        taps = {int(base) + j: kernel(delta - j) for j in range(-1, 3) if 0 <= int(base) + j < size_in}
+        for i, w in taps.items():
+            m[o, i] = w / sum(taps.values())
+    return m
+
+
+@pytest.mark.parametrize("size", [(9, 4), (3, 11), (10, 14), (5, 7)])
+def test_resize_bicubic_half_pixel_centers_is_tf_keys_kernel(size):
+    image = _image(2, 5, 7, 3)  # (was NotImplementedError)
+    got = _run(tf.image.resize_bicubic(image, size, half_pixel_centers=True))
+    want = np.einsum("ph,nhwc,qw->npqc", _keys_bicubic_half_pixel(5, size[0]), image.astype(np.float64),
+                     _keys_bicubic_half_pixel(7, size[1]))
+    np.testing.assert_allclose(got, want, atol=2e-6)
+
+
 # --- cropping, padding, flips -------------------------------------------------------------------------------
 
 

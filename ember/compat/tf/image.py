@@ -120,7 +120,7 @@ resize = resize_images
 def _resize_with(method: ResizeMethod):
     def resize_method(images, size, align_corners: bool = False, name: str | None = None,
                       half_pixel_centers: bool = False) -> Tensor:
-        if half_pixel_centers and method not in (ResizeMethod.BILINEAR, ResizeMethod.NEAREST_NEIGHBOR):
+        if half_pixel_centers and method == ResizeMethod.AREA:
             raise NotImplementedError(f"tf.image.{resize_method.__name__}: half_pixel_centers=True is not supported")
         if half_pixel_centers and align_corners:
             raise ValueError(f"tf.image.{resize_method.__name__}: if half_pixel_centers is True, align_corners "

@@ -13,7 +13,6 @@ import numpy as np
 import ember
 
 _TABLE_SIZE = 1024  # TF's bicubic kernel is a table of this many steps per pixel
-_CUBIC_A = -0.75
 
 
 def _scale(size_in: int, size_out: int, align_corners: bool) -> np.float32:
@@ -58,9 +57,9 @@ def bilinear_matrix(size_in: int, size_out: int, align_corners: bool, half_pixel
     return m
 
 
-def _cubic_table() -> np.ndarray:
-    """TF's table: entry 2i is the kernel at i/1024, entry 2i+1 at 1 + i/1024 (Keys' kernel, a = -0.75)."""
-    a = _CUBIC_A
+def _cubic_table(a: float) -> np.ndarray:
+    """TF's table: entry 2i is the kernel at i/1024, entry 2i+1 at 1 + i/1024 (Keys' kernel: a = -0.75 on the
+    legacy grid, -0.5 with half-pixel centers)."""
     x = np.arange(_TABLE_SIZE + 1) / _TABLE_SIZE
     table = np.empty(2 * (_TABLE_SIZE + 1))
     table[0::2] = ((a + 2) * x - (a + 3)) * x * x + 1
@@ -69,14 +68,21 @@ def _cubic_table() -> np.ndarray:
     return table
 
 
-def bicubic_matrix(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
-    src = _sources(size_in, size_out, align_corners)
+def bicubic_matrix(size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool = False) -> np.ndarray:
+    """TF's ResizeBicubic; with ``half_pixel_centers``, taps outside the image get weight 0 and each output
+    pixel's weights are renormalised to sum to 1 (TF's kernel then, instead of repeating the edge pixels)."""
+    src = _sources(size_in, size_out, align_corners, half_pixel_centers)
     base = np.floor(src)
     offset = np.round((src - base).astype(np.float64) * _TABLE_SIZE).astype(np.int64)
-    table = _cubic_table()
+    table = _cubic_table(-0.5 if half_pixel_centers else -0.75).astype(np.float32)
     weights = np.stack([table[offset * 2 + 1], table[offset * 2], table[(_TABLE_SIZE - offset) * 2],
                         table[(_TABLE_SIZE - offset) * 2 + 1]], axis=1)
-    index = np.clip(base.astype(np.int64)[:, None] + np.arange(-1, 3)[None, :], 0, size_in - 1)
+    taps = base.astype(np.int64)[:, None] + np.arange(-1, 3)[None, :]
+    index = np.clip(taps, 0, size_in - 1)
+    if half_pixel_centers:
+        weights = np.where(index == taps, weights, np.float32(0))
+        total = weights.sum(axis=1, keepdims=True)
+        weights = np.where(np.abs(total) >= 1000 * np.finfo(np.float32).tiny, weights / total, weights)
     m = np.zeros((size_out, size_in))
     np.add.at(m, (np.repeat(np.arange(size_out), 4), index.ravel()), weights.ravel())
     return m
@@ -100,7 +106,7 @@ MATRICES = {"bilinear": bilinear_matrix, "bicubic": bicubic_matrix, "area": area
 
 def resize(x, size: tuple, method: str, align_corners: bool, half_pixel_centers: bool = False):
     """``x`` (N, H, W, C) resized to ``size`` (height, width) by ``method`` (bilinear, bicubic, area: float32
-    results; nearest: ``x``'s dtype); ``half_pixel_centers`` for nearest and bilinear only."""
+    results; nearest: ``x``'s dtype); ``half_pixel_centers`` for all but area."""
     h, w = int(x.shape[1]), int(x.shape[2])
     out_h, out_w = size
     half = {"half_pixel_centers": True} if half_pixel_centers else {}
