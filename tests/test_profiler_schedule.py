@@ -226,3 +226,47 @@ def test_tensorboard_trace_handler_writes_one_trace_per_cycle(tmp_path, use_gzip
 def test_activities_must_be_profiler_activities():
     with pytest.raises(TypeError, match="profile: activities must be ProfilerActivity members"):
         profile(activities=["cpu"])
+
+
+def test_events_are_linked_as_pytorchs_function_events():
+    # events lacked PyTorch's cpu_parent, cpu_children, id, count, self_cpu_time_total and memory (AttributeError),
+    # and a range's cpu_memory_usage was 0 where PyTorch's counts what the ops inside it allocated
+    torch = pytest.importorskip("torch")
+
+    def tree(events):  # the ranges and the exp calls, as (name, children) nested, PyTorch's "aten::" left out
+        def key(e):
+            return e.key.removeprefix("aten::")
+
+        def node(e):
+            return key(e), [node(c) for c in e.cpu_children if key(c) in ("inner", "exp")]
+
+        return [node(e) for e in events if e.cpu_parent is None and key(e) in ("outer", "other")]
+
+    with profile() as prof:
+        with record_function("outer"):
+            x = ember.ones(8, 4).exp()
+            with record_function("inner"):
+                x.exp()
+        with record_function("other"):
+            pass
+    with torch.profiler.profile() as theirs:
+        with torch.profiler.record_function("outer"):
+            y = torch.ones(8, 4).exp()
+            with torch.profiler.record_function("inner"):
+                y.exp()
+        with torch.profiler.record_function("other"):
+            pass
+    events = prof.events()
+    assert tree(events) == tree(theirs.events()) == [
+        ("outer", [("exp", []), ("inner", [("exp", [])])]), ("other", [])]
+    assert [e.id for e in events] == list(range(len(events)))  # in order of start, outer first
+    assert [e.start for e in events] == sorted(e.start for e in events)
+    outer, inner = (next(e for e in events if e.key == k) for k in ("outer", "inner"))
+    assert all(e.count == 1 and e.cpu_time == e.cpu_time_total and not e.is_async for e in events)
+    assert outer.self_cpu_time_total == pytest.approx(
+        outer.cpu_time_total - sum(c.cpu_time_total for c in outer.cpu_children))
+    # the outputs made inside (PyTorch's also takes off what was freed there: Ember does not track frees)
+    assert inner.cpu_memory_usage == 128 and outer.cpu_memory_usage == 256 and inner.self_cpu_memory_usage == 0
+    stats = {s.key: s for s in prof.key_averages()}
+    assert stats["outer"].cpu_memory_usage == 256 and stats["inner"].cpu_memory_usage == 128
+    assert stats["exp"].cpu_memory_usage == stats["exp"].self_cpu_memory_usage == 256

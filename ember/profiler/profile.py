@@ -26,6 +26,7 @@ class OpStats(NamedTuple):
     shapes: tuple | None = None  # the input shapes grouped on (``group_by_input_shape``); None where not grouped
     top_level: bool = True  # the group's first call is inside no ``record_function`` range (PyTorch's cpu_parent)
     frames: tuple = ()  # the innermost call-stack frames grouped on (``group_by_stack_n``)
+    inner_bytes: int = 0  # the output bytes of the ops inside the calls (of a range)
 
     @property
     def avg_ns(self) -> float:
@@ -57,7 +58,8 @@ class OpStats(NamedTuple):
 
     @property
     def cpu_memory_usage(self) -> int:
-        return self.out_bytes
+        """The output bytes of the calls and, for a range, of the ops inside it (as PyTorch's)."""
+        return self.out_bytes + self.inner_bytes
 
     @property
     def self_cpu_memory_usage(self) -> int:
@@ -77,7 +79,8 @@ class OpStats(NamedTuple):
 SORT_KEYS = {
     "time": lambda s: s.time_ns, "self_cpu_time_total": lambda s: s.time_ns, "cpu_time_total": lambda s: s.total_ns,
     "calls": lambda s: s.calls, "count": lambda s: s.calls, "flops": lambda s: s.flops,
-    "bytes": lambda s: s.bytes, "memory": lambda s: s.out_bytes, "cpu_memory_usage": lambda s: s.out_bytes,
+    "bytes": lambda s: s.bytes, "memory": lambda s: s.cpu_memory_usage,
+    "cpu_memory_usage": lambda s: s.cpu_memory_usage,
     "name": lambda s: s.name, "self_cuda_time_total": lambda s: s.time_ns, "cuda_time_total": lambda s: s.total_ns,
     "self_cpu_memory_usage": lambda s: s.out_bytes, "cpu_time": lambda s: s.avg_ns, "cuda_time": lambda s: s.avg_ns,
     "device_time": lambda s: s.avg_ns, "device_time_total": lambda s: s.total_ns,
@@ -245,6 +248,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         if self._recording:
             self._recording = False
             recorder.stop(self)
+            _link(self.events)
 
     # --- reading ---
     def key_averages(self, group_by_input_shape: bool = False, group_by_stack_n: int = 0) -> StatsList:
@@ -256,13 +260,13 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
             raise ValueError(f"key_averages: group_by_stack_n must be a non-negative int, got {group_by_stack_n!r}")
         totals: dict = {}
         top: dict = {}
-        for e, (dur, nested) in zip(self.events, zip(*_self_times(self.events))):
+        for e, dur, parent, memory in zip(self.events, *_tree(self.events)):
             name = "ProfilerStep*" if e.name.startswith("ProfilerStep#") else e.name  # the steps as one row
             key = (name, e.shapes if group_by_input_shape else None, e.frames[:group_by_stack_n])
             t = totals.get(key)
             if t is None:
-                totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start]
-                top[key] = not nested
+                totals[key] = [1, dur, e.flops, e.bytes, e.out_bytes, e.end - e.start, memory - e.out_bytes]
+                top[key] = parent < 0
             else:
                 t[0] += 1
                 t[1] += dur
@@ -270,9 +274,10 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                 t[3] += e.bytes
                 t[4] += e.out_bytes
                 t[5] += e.end - e.start
-        stats = [OpStats(name, *t, top_level=top[key], frames=frames) if shapes is None else
-                 OpStats(f"{name} {[list(s) for s in shapes]}", *t, op=name, shapes=shapes, top_level=top[key],
-                         frames=frames)
+                t[6] += memory - e.out_bytes
+        stats = [OpStats(name, *t[:6], top_level=top[key], frames=frames, inner_bytes=t[6]) if shapes is None else
+                 OpStats(f"{name} {[list(s) for s in shapes]}", *t[:6], op=name, shapes=shapes, top_level=top[key],
+                         frames=frames, inner_bytes=t[6])
                  for key, t in totals.items() for name, shapes, frames in [key]]
         total = sum(s.time_ns for s in stats)
         return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
@@ -293,7 +298,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         if metric not in _STACK_METRICS:
             raise ValueError(f"export_stacks: metric should be one of {list(_STACK_METRICS)}, got {metric!r}")
         with open(path, "w") as f:
-            for e, own in zip(self.events, _self_times(self.events)[0]):
+            for e, own in zip(self.events, _tree(self.events)[0]):
                 if e.frames and own >= 1000:
                     frames = ";".join(frame.translate(_COLLAPSED) for frame in reversed(e.frames))
                     f.write(f"{frames};{e.name.translate(_COLLAPSED)} {own // 1000}\n")
@@ -316,11 +321,12 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, f)
 
 
-def _self_times(events: list) -> tuple[list, list]:
+def _tree(events: list) -> tuple[list, list, list]:
     """Each event's duration less the events directly inside it (only ``record_function`` ranges hold others),
-    and whether it is inside a range."""
+    the index of the innermost range holding it (-1 for none) and the output bytes of it and all inside it."""
     own = [e.end - e.start for e in events]
-    nested = [False] * len(events)
+    parent = [-1] * len(events)
+    memory = [e.out_bytes for e in events]
     order = sorted(range(len(events)), key=lambda i: (events[i].start, -events[i].end))
     open_ranges: list = []  # indices of the ranges that contain the current event, innermost last
     for i in order:
@@ -329,10 +335,26 @@ def _self_times(events: list) -> tuple[list, list]:
             open_ranges.pop()
         if open_ranges:
             own[open_ranges[-1]] -= e.end - e.start
-            nested[i] = True
+            parent[i] = open_ranges[-1]
         if e.kind == "user":
             open_ranges.append(i)
-    return own, nested
+    for i in reversed(order):  # an event comes after the ranges holding it: the insides are summed first
+        if parent[i] >= 0:
+            memory[parent[i]] += memory[i]
+    return own, parent, memory
+
+
+def _link(events: list) -> None:
+    """Sort the events by start, outer first (PyTorch's order of ``events()``), and link them as PyTorch's
+    FunctionEvents: id, parent range, children, self time and the memory of what ran inside."""
+    events.sort(key=lambda e: (e.start, -e.end))
+    own, parents, memory = _tree(events)
+    for i, e in enumerate(events):
+        e._id, e._parent, e._children, e._self_ns, e._memory = i, None, [], own[i], memory[i]
+    for e, parent in zip(events, parents):
+        if parent >= 0:  # a range starts before what it holds: its children list is made
+            e._parent = events[parent]
+            events[parent]._children.append(e)
 
 
 def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None,
@@ -360,7 +382,7 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
     for s, name in zip(shown, names):
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
         cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns, unit), _time(s.total_ns, unit),
-                 _time(s.avg_ns, unit), *([_size(s.out_bytes)] if memory else []), str(s.calls), _count(s.flops),
+                 _time(s.avg_ns, unit), *([_size(s.cpu_memory_usage)] if memory else []), str(s.calls), _count(s.flops),
                  _size(s.bytes), f"{rate:.2f}"]
         lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells)
                      + ("  " + _src(s.frames[0], src) if s.frames else ""))

@@ -27,10 +27,7 @@ _stacks = False  # whether one of them takes each op's Python call stack (``with
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-class Event(NamedTuple):
-    """One op call: its name, start and end (ns, perf_counter), FLOPs, bytes moved, output bytes, the input
-    shapes (when recorded) and where it ran (``eager`` or ``compiled``; ``user`` for a ``record_function`` range)."""
-
+class _EventFields(NamedTuple):
     name: str
     start: int
     end: int
@@ -41,6 +38,19 @@ class Event(NamedTuple):
     kind: str
     frames: tuple = ()  # the Python call stack under ``with_stack``, innermost first
 
+
+class Event(_EventFields):
+    """One op call: its name, start and end (ns, perf_counter), FLOPs, bytes moved, output bytes, the input
+    shapes (when recorded) and where it ran (``eager`` or ``compiled``; ``user`` for a ``record_function`` range).
+
+    When the profile stops, it links its events as PyTorch's ``FunctionEvent``: ``id``, ``cpu_parent`` (the
+    innermost range holding the event), ``cpu_children``, the self time and the memory of what ran inside."""
+
+    _id = -1
+    _parent = None
+    _children: tuple = ()
+    _self_ns = None
+    _memory = None
     @property
     def stack(self) -> list:
         """The call stack of the op, "file(line): function" for each frame outside Ember, innermost first, as
@@ -56,6 +66,50 @@ class Event(NamedTuple):
     def cpu_time_total(self) -> float:
         """The whole call or range, in microseconds."""
         return (self.end - self.start) / 1000
+
+    @property
+    def self_cpu_time_total(self) -> float:
+        """The call or range less the events directly inside it, in microseconds."""
+        return (self.end - self.start if self._self_ns is None else self._self_ns) / 1000
+
+    @property
+    def cpu_time(self) -> float:
+        """The time of a call (``cpu_time_total / count``), in microseconds."""
+        return self.cpu_time_total
+
+    @property
+    def count(self) -> int:
+        return 1
+
+    @property
+    def cpu_memory_usage(self) -> int:
+        """The bytes of the op's output; for a range, of every op output inside it (PyTorch counts a range's
+        children)."""
+        return self.out_bytes if self._memory is None else self._memory
+
+    @property
+    def self_cpu_memory_usage(self) -> int:
+        """The bytes the op itself made (0 for a range)."""
+        return self.out_bytes
+
+    @property
+    def id(self) -> int:
+        """The event's place in the profile's events, in order of start (-1 while the profile records)."""
+        return self._id
+
+    @property
+    def cpu_parent(self) -> Event | None:
+        """The innermost ``record_function`` range (or ``ProfilerStep``) holding the event; None at the top."""
+        return self._parent
+
+    @property
+    def cpu_children(self) -> list:
+        """The events directly inside this range, in order of start."""
+        return list(self._children)
+
+    @property
+    def is_async(self) -> bool:
+        return False  # every event is timed on the thread that ran it
 
     @property
     def input_shapes(self) -> list:
