@@ -270,3 +270,24 @@ def test_events_are_linked_as_pytorchs_function_events():
     stats = {s.key: s for s in prof.key_averages()}
     assert stats["outer"].cpu_memory_usage == 256 and stats["inner"].cpu_memory_usage == 128
     assert stats["exp"].cpu_memory_usage == stats["exp"].self_cpu_memory_usage == 256
+
+
+def test_each_cycle_and_each_block_gets_a_new_event_list_as_pytorch():
+    # the events of a cycle kept by on_trace_ready were cleared and refilled by the next cycle (both read s1), and a
+    # profile entered twice kept the first block's events (its table counted both blocks)
+    kept = []
+    with profile(schedule=schedule(wait=0, warmup=0, active=1, repeat=2), on_trace_ready=lambda p: kept.append(
+            p.events())) as prof:
+        for i in range(3):
+            with record_function(f"s{i}"):
+                _step(i)
+            prof.step()
+    assert [[e.name for e in events if e.kind == "user" and e.name[0] == "s"] for events in kept] == [["s0"], ["s1"]]
+    again = profile()
+    with again:
+        ember.ones(2).exp()
+    first = again.events()
+    with again:
+        ember.ones(2).neg()
+    assert [e.name for e in again.events()] == ["neg"] and [e.name for e in first] == ["exp"]
+    assert [s.key for s in again.key_averages()] == ["neg"]

@@ -190,7 +190,9 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self.stop()
 
     def start(self) -> None:
-        """Start recording (what entering the block does)."""
+        """Start recording (what entering the block does); a profile entered again starts with no events, as
+        PyTorch's."""
+        self.events = EventList()
         self._action = self._action_at(self.step_num)
         if self._action in _RECORDING:
             self._start_recording()
@@ -202,7 +204,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self._close_step()
         self._stop_recording()
         if was == "WARMUP":
-            self.events.clear()  # a warmup is thrown away: a block left during one ends with no events, as PyTorch's
+            self.events = EventList()  # a warmup is thrown away: a block left during one ends with none, as PyTorch's
         if self.on_trace_ready is not None and was in ("RECORD", "RECORD_AND_SAVE"):
             self.on_trace_ready(self)
 
@@ -220,10 +222,11 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         elif before in _RECORDING and after == "NONE":
             self._stop_recording()
             if before == "WARMUP":
-                self.events.clear()
+                self.events = EventList()
         if after in _RECORDING:
             if before == "WARMUP" and after != "WARMUP" or not self._recording:
-                self.events.clear()  # a cycle's warmup is thrown away; a new cycle starts empty
+                # a cycle's warmup is thrown away; a new cycle starts a new list (on_trace_ready may keep the last)
+                self.events = EventList()
             if not self._recording:
                 self._start_recording()
         self._open_step()
