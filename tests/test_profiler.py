@@ -308,3 +308,19 @@ def test_session_fetches_under_the_profiler_are_what_the_compiled_run_gives():
     assert prof.events
     assert value.tolist() == [1.0, 1.0] and later.tolist() == [2.0, 2.0]
     assert isinstance(scalar, np.float32) and scalar == 4.0
+
+
+def test_with_flops_false_counts_no_flops_as_pytorch():
+    # with_flops=False was accepted and ignored: every op kept its FLOPs and the table its FLOPs columns
+    torch = pytest.importorskip("torch")
+    with torch.profiler.profile(with_flops=False) as theirs:
+        torch.ones(4, 4) @ torch.ones(4, 4)
+    with ember.profiler.profile(with_flops=False) as prof:
+        ember.ones(4, 4) @ ember.ones(4, 4)
+    assert {s.flops for s in theirs.key_averages()} == {s.flops for s in prof.key_averages()} == {0}
+    assert prof.total_flops == 0 and all(e.flops == 0 for e in prof.events())
+    for table in (theirs.key_averages().table(), prof.key_averages().table()):
+        assert "FLOPs" not in table.splitlines()[1]
+    with ember.profiler.profile() as counted:  # Ember's default counts them
+        ember.ones(4, 4) @ ember.ones(4, 4)
+    assert counted.total_flops == 2 * 4 * 4 * 4 and "Total FLOPs" in counted.key_averages().table()

@@ -99,10 +99,11 @@ class EventList(list):
 class StatsList(list):
     """``key_averages()``: one OpStats per name, with PyTorch's ``.table(sort_by=, row_limit=)``."""
 
-    def __init__(self, stats, total_ns: int, peak_memory: int | None):
+    def __init__(self, stats, total_ns: int, peak_memory: int | None, with_flops: bool = True):
         super().__init__(stats)
         self.total_ns = total_ns
         self.peak_memory = peak_memory
+        self.with_flops = with_flops
 
     @property
     def self_cpu_time_total(self) -> float:
@@ -130,7 +131,7 @@ class StatsList(list):
             raise ValueError(f"table: max_name_column_width must be at least 4, got {max_name_column_width}")
         stats = [s for s in self if s.top_level] if top_level_events_only else self
         return _table(stats, sort_by, row_limit, self.total_ns, self.peak_memory, max_name_column_width, header,
-                      time_unit, max_src_column_width)
+                      time_unit, max_src_column_width, self.with_flops)
 
 
 _RECORDING = ("WARMUP", "RECORD", "RECORD_AND_SAVE")
@@ -147,7 +148,8 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
     ``on_trace_ready(prof)`` runs at the end of each active cycle (without a schedule,
     at the end of the block). ``activities`` are accepted as PyTorch's: Ember times every op on the host.
     ``with_stack`` records the Python call stack of each op (``event.stack``; the frames outside Ember), for
-    ``key_averages(group_by_stack_n=)`` and ``export_stacks``.
+    ``key_averages(group_by_stack_n=)`` and ``export_stacks``. ``with_flops=False`` counts no FLOPs (0, and the
+    table has no FLOPs columns), as PyTorch's.
 
     >>> with ember.profiler.profile() as prof:
     ...     loss = model(x).sum(); loss.backward()
@@ -172,6 +174,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
         self.record_shapes = record_shapes
         self.profile_memory = profile_memory
         self.with_stack = with_stack
+        self.with_flops = with_flops
         self.events = EventList()
         self.peak_memory = 0  # bytes allocated at the peak above the level at entry (tracemalloc)
         self.step_num = 0
@@ -283,7 +286,7 @@ class profile:  # noqa: N801  (PyTorch's name: ``with torch.profiler.profile() a
                          frames=frames, inner_bytes=t[6])
                  for key, t in totals.items() for name, shapes, frames in [key]]
         total = sum(s.time_ns for s in stats)
-        return StatsList(stats, total, self.peak_memory if self.profile_memory else None)
+        return StatsList(stats, total, self.peak_memory if self.profile_memory else None, self.with_flops)
 
     @property
     def total_flops(self) -> int:
@@ -362,7 +365,7 @@ def _link(events: list) -> None:
 
 def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_memory: int | None,
            name_width: int | None = None, header: str | None = None, unit: str | None = None,
-           src_width: int = 75) -> str:
+           src_width: int = 75, with_flops: bool = True) -> str:
     key = SORT_KEYS.get(sort_by)
     if key is None and sort_by is not None:
         raise ValueError(f"table: unknown sort_by {sort_by!r}; expected one of {sorted(SORT_KEYS)}")
@@ -373,8 +376,9 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
              for s in shown]
     width = max([len("Name")] + [len(n) for n in names]) + 2
     memory = peak_memory is not None  # PyTorch's table has memory columns only under profile_memory
+    flops = ["Total FLOPs", "Bytes", "GFLOP/s"] if with_flops else ["Bytes"]  # as PyTorch's, only with_flops
     heads = ["Self CPU %", "Self CPU", "CPU total", "CPU time avg", *(["CPU Mem"] if memory else []), "# of Calls",
-             "Total FLOPs", "Bytes", "GFLOP/s"]
+             *flops]
     stacked = any(s.frames for s in shown)
     if stacked:
         src = min(max(len(f) for s in shown for f in s.frames) + 4, src_width)
@@ -385,8 +389,8 @@ def _table(stats: list, sort_by: str | None, row_limit: int, total: int, peak_me
     for s, name in zip(shown, names):
         rate = s.flops / s.time_ns if s.time_ns else 0.0  # flops per ns = GFLOP/s
         cells = [f"{100 * s.time_ns / (total or 1):.2f}%", _time(s.time_ns, unit), _time(s.total_ns, unit),
-                 _time(s.avg_ns, unit), *([_size(s.cpu_memory_usage)] if memory else []), str(s.calls), _count(s.flops),
-                 _size(s.bytes), f"{rate:.2f}"]
+                 _time(s.avg_ns, unit), *([_size(s.cpu_memory_usage)] if memory else []), str(s.calls),
+                 *([_count(s.flops), _size(s.bytes), f"{rate:.2f}"] if with_flops else [_size(s.bytes)])]
         lines.append(name.ljust(width) + "  " + "  ".join(c.rjust(12) for c in cells)
                      + ("  " + _src(s.frames[0], src) if s.frames else ""))
         if stacked:  # PyTorch's layout: the other frames below, one a line, then an empty line

@@ -151,8 +151,8 @@ def _record(op_name: str, op, arrays: list, attrs, out, start: int, end: int, ki
     stack = _user_stack() if _stacks else ()
     for prof in _active:
         shapes = tuple(tuple(np.shape(a)) for a in arrays) if prof.record_shapes else ()
-        prof.events.append(Event(op_name, start, end, flops, moved, _out_bytes(out), shapes, kind,
-                                 stack if prof.with_stack else ()))
+        prof.events.append(Event(op_name, start, end, flops if prof.with_flops else 0, moved, _out_bytes(out), shapes,
+                                 kind, stack if prof.with_stack else ()))
 
 
 def recording() -> bool:
