@@ -290,13 +290,23 @@ def _column_auc(scores: np.ndarray, target: np.ndarray, column: int, pos_label) 
         raise ValueError(f"{e} (multilabel column {column} of {scores.shape[1]})") from None
 
 
-def log_loss(probs, target, eps: float = 1e-15) -> float:
+def log_loss(probs, target, eps: float | str = "auto") -> float:
     """Mean negative log-likelihood of the targets: ``probs`` (N,) of class 1, or (N, C) per class
-    with integer targets 0..C-1 (or one-hot rows, as scikit-learn's). Probabilities are clipped to [eps, 1 - eps].
+    with integer targets 0..C-1 (or one-hot rows, as scikit-learn's). The probability of each target's class
+    (``1 - p`` for a binary 0) is clipped to [eps, 1 - eps]; ``eps="auto"`` is the machine epsilon of the
+    probabilities' float dtype (float64's for other dtypes), as scikit-learn's. Probabilities outside [0, 1] raise.
 
     >>> log_loss(np.array([0.9, 0.2]), np.array([1, 0]))   # -(log .9 + log .8) / 2
     """
-    probs, target = _np(probs).astype(np.float64), _np(target)
+    probs, target = _np(probs), _np(target)
+    if isinstance(eps, str):
+        if eps != "auto":
+            raise ValueError(f"log_loss: eps must be a number or 'auto', got {eps!r}")
+        eps = float(np.finfo(probs.dtype if probs.dtype.kind == "f" else np.float64).eps)
+    probs = probs.astype(np.float64)
+    if probs.size and (np.nanmin(probs) < 0 or np.nanmax(probs) > 1):  # logits, say: clipping would hide them
+        raise ValueError(f"log_loss: probabilities must lie in [0, 1], got values in [{np.nanmin(probs)}, "
+                         f"{np.nanmax(probs)}] (apply a sigmoid or softmax to logits)")
     classes = probs.shape[1] if probs.ndim == 2 and probs.shape[1] > 1 else 0
     if classes and target.shape == probs.shape:  # one-hot rows
         if not (np.isin(target, (0, 1)).all() and (target.sum(axis=1) == 1).all()):
@@ -800,7 +810,7 @@ class LogLoss(Metric):
     name = "logloss"
     state_names = ("total", "count")
 
-    def __init__(self, eps: float = 1e-15, name: str | None = None):
+    def __init__(self, eps: float | str = "auto", name: str | None = None):
         self.eps = eps
         super().__init__(name)
 

@@ -324,6 +324,27 @@ def test_log_loss_and_regression_errors():
     assert metrics.mean_absolute_error(ember.tensor(a), b) == pytest.approx(skm.mean_absolute_error(b, a), rel=1e-6)
 
 
+def test_log_loss_clips_at_the_machine_epsilon_of_the_probabilities_dtype_as_scikit_learn():
+    """Probabilities of exactly 0 or 1 were clipped at 1e-15 where scikit-learn clips at the dtype's machine
+    epsilon (34.54 against 36.04 per such sample in float64, 15.94 in float32); out-of-range ones were clipped."""
+    p, y = np.array([0.0, 1.0, 1.0, 0.0, 0.3]), np.array([1, 0, 1, 0, 1])
+    for dtype in (np.float64, np.float32, np.float16):
+        assert metrics.log_loss(p.astype(dtype), y) == pytest.approx(skm.log_loss(y, p.astype(dtype)), rel=1e-4)
+    probs = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    assert metrics.log_loss(probs, np.array([0, 0, 2])) == pytest.approx(
+        skm.log_loss(np.array([0, 0, 2]), probs, labels=[0, 1, 2]))
+    clipped = [1e-15, 1e-15, 1 - 1e-15, 1 - 1e-15, 0.3]
+    assert metrics.log_loss(p, y, eps=1e-15) == pytest.approx(-np.mean(np.log(clipped)))
+    running = metrics.LogLoss()
+    running.update(p[:2], y[:2])
+    running.update(p[2:], y[2:])
+    assert running.result() == pytest.approx(skm.log_loss(y, p))
+    with pytest.raises(ValueError, match=r"log_loss: probabilities must lie in \[0, 1\]"):
+        metrics.log_loss(np.array([1.5, 0.2]), np.array([1, 0]))
+    with pytest.raises(ValueError, match="eps must be a number or 'auto'"):
+        metrics.log_loss(p, y, eps="tiny")
+
+
 def test_log_loss_refuses_targets_of_another_length_and_takes_one_hot_rows():
     """(N, C) probabilities against fewer targets scored the first rows alone (3 rows and 2 targets gave 1.498),
     binary ones were NumPy's broadcast error, and one-hot targets, which scikit-learn takes, an IndexError."""
