@@ -780,6 +780,7 @@ class StreamingAUC(Metric):
     def reset(self) -> None:
         self.positives = np.zeros(self.num_thresholds, np.int64)
         self.negatives = np.zeros(self.num_thresholds, np.int64)
+        self.negative_label = None  # the one class besides pos_label seen since the reset
 
     def update(self, pred, target) -> None:
         scores, target = _np(pred).reshape(-1).astype(np.float64), _np(target).reshape(-1)
@@ -789,6 +790,15 @@ class StreamingAUC(Metric):
             raise ValueError("StreamingAUC: scores must be probabilities in [0, 1] (apply a sigmoid to logits)")
         buckets = np.minimum((scores * self.num_thresholds).astype(np.int64), self.num_thresholds - 1)
         positive = target == self.pos_label
+        negative = target[~positive]
+        if negative.size:  # a third class would count as negative: a one-vs-rest AUC passed off as binary
+            if self.negative_label is None:
+                self.negative_label = negative[0].item()
+            other = negative[negative != self.negative_label]
+            if other.size:
+                raise ValueError(f"StreamingAUC: targets must hold two classes, pos_label={self.pos_label!r} and one "
+                                 f"other; got {self.negative_label!r} and {other[0].item()!r} besides it (compare "
+                                 "(target == k) for one class against the rest)")
         self.positives += np.bincount(buckets[positive], minlength=self.num_thresholds)
         self.negatives += np.bincount(buckets[~positive], minlength=self.num_thresholds)
 

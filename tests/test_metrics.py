@@ -490,6 +490,25 @@ def test_merging_metrics_made_with_other_arguments_names_the_state():
         a.merge([b])
 
 
+def test_streaming_auc_refuses_a_third_class_as_roc_auc_and_auc_do():
+    """Targets of three classes counted every class but pos_label as negative: a one-vs-rest AUC (0.551 here)
+    where roc_auc, AUC and group_auc refuse them."""
+    rng = np.random.default_rng(3)
+    scores, target = rng.random(60), rng.integers(0, 3, 60)
+    with pytest.raises(ValueError, match=r"StreamingAUC: targets must hold two classes, pos_label=1 and one other; "
+                                         r"got 2 and 0 besides it"):
+        metrics.StreamingAUC().update(scores, target)
+    stream = metrics.StreamingAUC()
+    stream.update(scores[:30], np.where(target[:30] == 1, 1, -1))  # libsvm's labels are two classes
+    with pytest.raises(ValueError, match="got -1 and 0 besides it"):  # a third class in a later batch
+        stream.update(scores[30:], target[30:])
+    binary = np.where(target == 1, 1, -1)
+    stream.reset()
+    stream.update(scores[:30], binary[:30])
+    stream.update(scores[30:], binary[30:])
+    assert stream.result() == pytest.approx(skm.roc_auc_score(binary, scores), abs=1e-3)
+
+
 def test_confusion_matrix_of_unsigned_labels():
     """The default num_classes took max(initial=-1), which NumPy cannot cast to uint8: an OverflowError for a uint8
     segmentation mask, where scikit-learn counts them."""
