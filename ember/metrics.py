@@ -97,6 +97,7 @@ def top_k_accuracy(logits, target, k: int = 5) -> float:
         raise ValueError(f"top_k_accuracy: expected scores (N, C) and targets (N,), got {list(logits.shape)} "
                          f"and {list(target.shape)}")
     classes = logits.shape[1]
+    _check_numeric("top_k_accuracy", "targets", target)
     valid = (target >= 0) & (target < classes) & (target == np.round(target))
     if not np.all(valid):
         raise ValueError(f"top_k_accuracy: targets must be class indices in [0, {classes}), got "
@@ -359,8 +360,16 @@ def mean_absolute_error(pred, target) -> float:
     return float(np.mean(np.abs(_aligned("mean_absolute_error", pred, target) - target)))
 
 
+def _check_numeric(owner: str, what: str, labels: np.ndarray) -> None:
+    """Class indices must be numbers: strings would fail deep in NumPy (no 'maximum' loop for <U3)."""
+    if labels.dtype.kind in "US":
+        raise ValueError(f"{owner}: {what} must be class indices (numbers), got dtype {labels.dtype}: "
+                         f"{labels.reshape(-1)[:4].tolist()}; map the classes to 0..C-1 first")
+
+
 def _class_labels(owner: str, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """``labels`` as int64 class indices, checked to lie in [0, num_classes)."""
+    _check_numeric(owner, "labels", labels)
     fractional = labels[labels != np.round(labels)] if labels.dtype.kind == "f" else labels[:0]
     if fractional.size:
         raise ValueError(f"{owner}: labels must be class indices, got {fractional[:4].tolist()}")
@@ -379,6 +388,8 @@ def confusion_matrix(pred, target, num_classes: int | None = None, threshold: fl
     >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]))   # [[1, 1], [0, 1]]
     """
     pred, target = _labels(pred, target, threshold)
+    _check_numeric("confusion_matrix", "predictions", pred)
+    _check_numeric("confusion_matrix", "targets", target)
     if num_classes is None:
         num_classes = max((int(labels.max()) for labels in (pred, target) if labels.size), default=-1) + 1
     _check_num_classes("confusion_matrix", num_classes)

@@ -509,6 +509,21 @@ def test_streaming_auc_refuses_a_third_class_as_roc_auc_and_auc_do():
     assert stream.result() == pytest.approx(skm.roc_auc_score(binary, scores), abs=1e-3)
 
 
+def test_string_labels_are_named_where_class_indices_are_needed():
+    """confusion_matrix and top_k_accuracy of string labels failed with NumPy's "ufunc 'maximum' did not contain a
+    loop with signature matching types" (and 'greater_equal'); they say which argument needs class indices."""
+    cats = np.array(["cat", "dog", "cat"])
+    with pytest.raises(ValueError, match=r"confusion_matrix: predictions must be class indices \(numbers\), got "
+                                         r"dtype <U3: \['cat', 'dog', 'cat'\]"):
+        metrics.confusion_matrix(cats, np.array([0, 1, 0]))
+    with pytest.raises(ValueError, match="confusion_matrix: targets must be class indices"):
+        metrics.confusion_matrix(np.array([0, 1, 0]), cats, num_classes=2)
+    with pytest.raises(ValueError, match="top_k_accuracy: targets must be class indices"):
+        metrics.top_k_accuracy(np.eye(3), cats, k=1)
+    with pytest.raises(ValueError, match="IoU: labels must be class indices"):
+        metrics.IoU(2, np.array(["a"]))
+
+
 def test_confusion_matrix_of_unsigned_labels():
     """The default num_classes took max(initial=-1), which NumPy cannot cast to uint8: an OverflowError for a uint8
     segmentation mask, where scikit-learn counts them."""
