@@ -165,7 +165,8 @@ def _prf(pred, target, average: str, pos_label, labels, zero_division: float, th
         raise ValueError(f"metrics: average must be one of {_AVERAGES}, got {average!r}")
     if isinstance(zero_division, str) and zero_division == "warn":  # scikit-learn's default: 0.0 (and a warning)
         zero_division = 0.0
-    elif isinstance(zero_division, (bool, str)) or not isinstance(zero_division, (int, float, np.number)):
+    elif (isinstance(zero_division, (bool, str)) or not isinstance(zero_division, (int, float, np.number))
+          or not (zero_division in (0, 1) or np.isnan(zero_division))):  # a score of 5 or -1 is no precision
         raise ValueError(f"metrics: zero_division must be a number (0.0, 1.0, np.nan) or 'warn', got {zero_division!r}")
     if labels is not None and average != "binary":
         labels = np.asarray(labels).reshape(-1)

@@ -198,6 +198,11 @@ def test_zero_division_nan_leaves_the_class_out_of_the_average():
                                       zero_division=np.nan))
     with pytest.raises(ValueError, match="zero_division must be a number"):
         metrics.recall(pred, target, average="macro", zero_division="nan")
+    # other numbers gave scores outside [0, 1] (a precision of 5.0), where scikit-learn refuses them
+    for zero_division in (5.0, -1, 0.5):
+        with pytest.raises(ValueError, match=r"zero_division must be a number \(0.0, 1.0, np.nan\)"):
+            metrics.precision(np.array([0, 0]), np.array([1, 1]), zero_division=zero_division)
+    assert metrics.precision(np.array([0, 0]), np.array([1, 1]), zero_division=np.float32(1)) == 1.0
 
 
 def test_binary_average_refuses_the_labels_of_several_classes():
