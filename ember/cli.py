@@ -345,6 +345,10 @@ def _export(args) -> int:
     from ember.export import load_model, write_standalone
 
     if args.standalone:
+        ignored = [name for name, given in (("--opset", args.opset is not None), ("--static-batch", args.static_batch))
+                   if given]
+        if ignored:
+            args.parser.error(f"{', '.join(ignored)}: ONNX options, which --standalone (NumPy code) does not take")
         weights = write_standalone(args.model, args.out)
         print(f"wrote {args.out} and {weights}")
         return 0
@@ -366,7 +370,8 @@ def _export(args) -> int:
             names += [f"output{i}" for i in range(len(graph.outputs))]
             dynamic_axes = {name: {0: "batch"} for name, v in zip(names, graph.inputs + graph.outputs)
                             if v.array.shape and v.array.shape[0] is None}
-    onnx.save(to_onnx(graph, opset=args.opset, dynamic_axes=dynamic_axes), args.out)
+    opset = 17 if args.opset is None else args.opset
+    onnx.save(to_onnx(graph, opset=opset, dynamic_axes=dynamic_axes), args.out)
     print(f"wrote {args.out}")
     return 0
 
@@ -378,7 +383,7 @@ def _add_export(commands) -> None:
     parser.add_argument("model", help="a model file written by ember.export.save_model")
     parser.add_argument("out", help="the .py module (with --standalone) or the .onnx file to write")
     parser.add_argument("--standalone", action="store_true", help="write NumPy-only Python inference code")
-    parser.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default: 17)")
+    parser.add_argument("--opset", type=_positive_int, help="ONNX opset (default: 17)")  # None: not given
     parser.add_argument("--static-batch", action="store_true",
                         help="keep the batch size the model was traced at (default: the ONNX file takes any "
                         "batch size, its inputs' and outputs' first axis named 'batch')")

@@ -46,6 +46,8 @@ def _usage_error(capsys, argv) -> str:
     (["serve", "models", "--version-label", "stable=x"], "--version-label: 'x' is not a whole number"),
     (["launch", "-n", "2", "no_such_script.py"], "script no_such_script.py: no such file"),
     (["fly"], "invalid choice: 'fly'"),
+    (["export", "--standalone", "m.emb", "m.py", "--opset", "13", "--static-batch"],  # were silently ignored
+     "--opset, --static-batch: ONNX options, which --standalone (NumPy code) does not take"),
 ])
 def test_bad_command_lines_are_usage_errors(capsys, argv, message):
     assert message in _usage_error(capsys, argv)
