@@ -591,7 +591,9 @@ class InplaceMethods:
                                f"{self.dtype} in place")
         if not hasattr(self.array, "flags"):
             return _write(self, "index_put_", self.array)  # (refuses a graph value)
-        index = _ops().index_arrays(tuple(indices) if isinstance(indices, list) else indices, self.shape)
+        if isinstance(indices, (tuple, list)):  # None names a whole dim, as in index_put (not a new axis)
+            indices = tuple(slice(None) if i is None else i for i in indices)
+        index = _ops().index_arrays(indices, self.shape)
         marked_for_write(self, "index_put_")
         if accumulate:
             self.xp.add.at(self.array, index, values)

@@ -307,6 +307,20 @@ def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
     _same(*results, exact=True)
 
 
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("grad", [False, True])
+def test_index_put_in_place_reads_none_as_a_whole_dim_as_aten(grad, accumulate):
+    """A None in index_put_'s indices was a new axis on the eager in-place path, so (None, [0, 2]) wrote rows 0
+    and 2 where index_put and ATen's index_put write columns 0 and 2."""
+    t = ember.arange(12.0).reshape(4, 3).requires_grad_(grad) * 1
+    t.index_put_((None, ember.tensor([0, 2])), ember.tensor(7.0), accumulate=accumulate)
+    expected = torch.ops.aten.index_put(torch.arange(12.0).reshape(4, 3), [None, torch.tensor([0, 2])],
+                                        torch.tensor(7.0), accumulate)
+    _same(t.detach(), expected, exact=True)
+    _same(ember.index_put(ember.arange(12.0).reshape(4, 3), (None, ember.tensor([0, 2])), ember.tensor(7.0),
+                          accumulate), expected, exact=True)
+
+
 @pytest.mark.parametrize("grad", [False, True])
 @pytest.mark.parametrize("statement", [
     "t.put_(lib.tensor([0, -1, 0]), lib.tensor([1.0, 2.0, 3.0]))",
