@@ -1224,6 +1224,16 @@ def test_searchsorted_matches_torch_on_ties_nan_scalars_and_batches():
           torch.searchsorted(torch.tensor(rows), torch.tensor(queries), right=True), exact=True)
 
 
+def test_searchsorted_of_batched_rows_with_no_values_or_no_boundaries_is_empty_or_zeros_as_torch():
+    """Rows of no values ((3, 0)) or no boundaries ((3, 0) sequence) failed inside the row loop's reshape."""
+    for seq, values in (((3, 6), (3, 0)), ((3, 0), (3, 4)), ((0, 2, 5), (0, 2, 3)), ((2, 0, 5), (2, 0, 1))):
+        seq = np.sort(np.random.default_rng(0).standard_normal(seq), -1)
+        values = np.random.default_rng(1).standard_normal(values)
+        for right in (False, True):
+            _same(ember.searchsorted(ember.tensor(seq), ember.tensor(values), right=right),
+                  torch.searchsorted(torch.tensor(seq), torch.tensor(values), right=right), exact=True)
+
+
 def test_searchsorted_refuses_what_torch_refuses():
     seq = ember.zeros((2, 3))
     with pytest.raises(ValueError, match="searchsorted: the values must share the sorted sequence's leading"):

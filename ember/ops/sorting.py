@@ -5,6 +5,7 @@ elements."""
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 from ember.backend.dtypes import COMPLEX, FLOATING, int32, int64
@@ -136,7 +137,8 @@ def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
     if boundaries.ndim == 1:
         return xp.asarray(xp.searchsorted(boundaries, values, side=side), dtype=dtype)
     # NumPy's searchsorted takes one sequence: one call per row of the leading dimensions
-    rows, queries = boundaries.reshape(-1, boundaries.shape[-1]), values.reshape(-1, values.shape[-1])
+    count = math.prod(values.shape[:-1])
+    rows, queries = boundaries.reshape(count, boundaries.shape[-1]), values.reshape(count, values.shape[-1])
     out = xp.empty(queries.shape, dtype)
     for r in range(rows.shape[0]):
         out[r] = xp.searchsorted(rows[r], queries[r], side=side)
