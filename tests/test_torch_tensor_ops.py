@@ -1234,6 +1234,29 @@ def test_searchsorted_of_batched_rows_with_no_values_or_no_boundaries_is_empty_o
                   torch.searchsorted(torch.tensor(seq), torch.tensor(values), right=right), exact=True)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_searchsorted_in_a_sequence_holding_nan_follows_torchs_binary_search(dtype):
+    """NumPy's search reads NaN as the largest value, so a NaN value went before a sorted sequence's trailing NaN
+    (index 2 of [1, 2, nan], PyTorch 3) and a NaN inside the sequence moved others; PyTorch's loop steps past it."""
+    rng = np.random.default_rng(0)
+    seq = np.sort(rng.integers(0, 6, (3, 4, 7)).astype(float), -1)
+    seq[0, :, 4:] = np.nan
+    seq[1, 1, 2] = seq[2, :, 0] = np.nan
+    values = rng.integers(-1, 7, (3, 4, 5)).astype(float)
+    values[:, 0, 0] = np.nan
+    ours, theirs = ember.tensor(seq).to(getattr(ember, dtype)), torch.tensor(seq).to(getattr(torch, dtype))
+    ours_v, theirs_v = ember.tensor(values).to(getattr(ember, dtype)), torch.tensor(values).to(getattr(torch, dtype))
+    for right in (False, True):
+        _same(ember.searchsorted(ours, ours_v, right=right), torch.searchsorted(theirs, theirs_v, right=right),
+              exact=True)
+        _same(ember.searchsorted(ours[1, 1], ours_v, right=right),
+              torch.searchsorted(theirs[1, 1], theirs_v, right=right), exact=True)
+        _same(ember.bucketize(ours_v, ours[0, 0], right=right),
+              torch.bucketize(theirs_v, theirs[0, 0], right=right), exact=True)
+        _same(ember.jit(lambda s, v: ember.searchsorted(s, v, right=right))(ours, ours_v),
+              torch.searchsorted(theirs, theirs_v, right=right), exact=True)
+
+
 def test_searchsorted_refuses_what_torch_refuses():
     seq = ember.zeros((2, 3))
     with pytest.raises(ValueError, match="searchsorted: the values must share the sorted sequence's leading"):

@@ -134,6 +134,8 @@ MODE = defop("mode", forward=_mode_forward, infer=_mode_infer, vjp=NON_DIFFERENT
 def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
     side, dtype = "right" if right else "left", int32 if out_int32 else int64
     boundaries, values = orderable(boundaries), orderable(values)
+    if boundaries.dtype.kind == "f" and bool(xp.isnan(boundaries).any()):
+        return xp.asarray(_nan_search(xp, boundaries, values, right), dtype=dtype)
     if boundaries.ndim == 1:
         return xp.asarray(xp.searchsorted(boundaries, values, side=side), dtype=dtype)
     # NumPy's searchsorted takes one sequence: one call per row of the leading dimensions
@@ -143,6 +145,21 @@ def _searchsorted_forward(xp, boundaries, values, *, right, out_int32):
     for r in range(rows.shape[0]):
         out[r] = xp.searchsorted(rows[r], queries[r], side=side)
     return out.reshape(values.shape)
+
+
+def _nan_search(xp, boundaries, values, right: bool):
+    """PyTorch's binary search, a step for all the values at once, for a sequence holding NaN: its loop moves
+    right past a NaN it meets (NaN is not >= a value), where NumPy's search reads NaN as the largest value."""
+    n = boundaries.shape[-1]
+    start, end = xp.zeros(values.shape, int64), xp.full(values.shape, n, int64)
+    while bool((start < end).any()):
+        mid = (start + end) // 2
+        at = xp.minimum(mid, n - 1)
+        seen = boundaries[at] if boundaries.ndim == 1 else xp.take_along_axis(boundaries, at, axis=-1)
+        onward = ~(seen > values) if right else ~(seen >= values)
+        active = start < end
+        start, end = xp.where(active & onward, mid + 1, start), xp.where(active & ~onward, mid, end)
+    return start
 
 
 def _searchsorted_infer(boundaries, values, *, right, out_int32):
