@@ -307,6 +307,28 @@ def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
     _same(*results, exact=True)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])
+def test_index_put_accumulate_adds_each_value_into_the_tensor_in_turn_as_torch(dtype):
+    """index_put(accumulate=True) summed the repeated values first and added the sum once, so bfloat16 256 plus
+    two ones read 258 where PyTorch's loop rounds 257 back to 256 each time (float32 and float64 off in the last
+    bit); it now matches bit for bit, out of place, recorded in place, through put and under ember.jit."""
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal((5, 3)) * 300, rng.standard_normal((9, 3)) * 30
+    x[0, 0], v[:2, 0] = 256.0, 1.0
+    rows = np.array([0, 0, 2, 4, 2, 2, 0, 1, 4])
+    ours_x, ours_v = ember.tensor(x).to(getattr(ember, dtype)), ember.tensor(v).to(getattr(ember, dtype))
+    theirs_x, theirs_v = torch.tensor(x).to(getattr(torch, dtype)), torch.tensor(v).to(getattr(torch, dtype))
+    expected = theirs_x.index_put((torch.tensor(rows),), theirs_v, accumulate=True)
+    recorded = ours_x.clone().requires_grad_(dtype != "bfloat16" and dtype != "float16") * 1
+    recorded.index_put_((ember.tensor(rows),), ours_v, accumulate=True)
+    jitted = ember.jit(lambda a, b: a.index_put((ember.tensor(rows),), b, accumulate=True))(ours_x, ours_v)
+    for ours in (ours_x.index_put((ember.tensor(rows),), ours_v, accumulate=True), recorded, jitted):
+        _same(ours.float(), expected.float(), exact=True)
+    flat = torch.tensor(rows * 3)
+    _same(ours_x.put(ember.tensor(rows * 3), ours_v[:, 0], accumulate=True).float(),
+          theirs_x.put(flat, theirs_v[:, 0], accumulate=True).float(), exact=True)
+
+
 @pytest.mark.parametrize("accumulate", [False, True])
 @pytest.mark.parametrize("grad", [False, True])
 def test_index_put_in_place_reads_none_as_a_whole_dim_as_aten(grad, accumulate):

@@ -12,8 +12,17 @@ from ember.ops import dispatch
 from ember.ops.arrange import _axes
 from ember.ops.convert import as_tensor, cast, cast_same_kind, same_dtype
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import add, where
-from ember.ops.indexing import DIAGONAL_GRAD, GETITEM_GRAD, _indexed_shape, diag, getitem, index_arrays, ints_first
+from ember.ops.elementwise import where
+from ember.ops.indexing import (
+    DIAGONAL_GRAD,
+    GETITEM_GRAD,
+    INDEX_ADD,
+    _indexed_shape,
+    diag,
+    getitem,
+    index_arrays,
+    ints_first,
+)
 from ember.ops.infer import as_int, check_axis
 from ember.ops.registry import Spec
 from ember.ops.shape import broadcast_to, reshape
@@ -189,9 +198,12 @@ def _put_at(name: str, x: TensorLike, index: tuple, values, accumulate: bool) ->
     except ValueError:
         raise ValueError(f"{name}: values of shape {list(values.shape)} do not broadcast to the {list(picked)} "
                          f"elements the indices pick from the input of shape {list(x.shape)}") from None
-    if accumulate:
-        return add(x, _embed(values, tuple(x.shape), index))
     host_index = tuple(i.get() if hasattr(i, "get") else i for i in index)
+    if accumulate:  # each value added into x in turn, rounded each time, as PyTorch's CPU loop
+        positions = np.arange(int(np.prod(x.shape, dtype=np.int64))).reshape(tuple(x.shape))[host_index]
+        positions = as_tensor(positions.reshape(-1), x)
+        flat = dispatch.apply(INDEX_ADD, (reshape(x, (-1,)), positions, reshape(values, (-1,))), {"axis": 0})
+        return reshape(flat, tuple(x.shape))
     counts = np.zeros(tuple(x.shape), np.int64)
     np.add.at(counts, host_index, 1)
     if counts.max(initial=0) > 1:  # the last write to a position wins, as PyTorch's sequential CPU loop
