@@ -307,6 +307,26 @@ def test_in_place_index_updates_write_into_every_alias_as_torch(statement):
     _same(*results, exact=True)
 
 
+def test_masked_scatter_out_of_place_broadcasts_the_input_to_the_mask_as_torch():
+    """A (1, 4) input with a (3, 4) mask was refused ('does not broadcast to the input') where PyTorch's out-of-place
+    masked_scatter expands the input; the in-place form still refuses to grow the tensor, as PyTorch's."""
+    rng = np.random.default_rng(0)
+    x, mask, source = rng.standard_normal((1, 4)), rng.random((3, 4)) > 0.4, rng.standard_normal((3, 4))
+    ours, theirs = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours_s, theirs_s = ember.tensor(source, requires_grad=True), torch.tensor(source, requires_grad=True)
+    got = ours.masked_scatter(ember.tensor(mask), ours_s)
+    expected = theirs.masked_scatter(torch.tensor(mask), theirs_s)
+    _same(got, expected, exact=True)
+    (got * got).sum().backward()
+    (expected * expected).sum().backward()
+    _same(ours.grad, theirs.grad)
+    _same(ours_s.grad, theirs_s.grad)
+    with pytest.raises(RuntimeError):
+        torch.tensor(x).masked_scatter_(torch.tensor(mask), torch.tensor(source))
+    with pytest.raises((RuntimeError, ValueError)):
+        ember.tensor(x).masked_scatter_(ember.tensor(mask), ember.tensor(source))
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])
 def test_index_put_accumulate_adds_each_value_into_the_tensor_in_turn_as_torch(dtype):
     """index_put(accumulate=True) summed the repeated values first and added the sum once, so bfloat16 256 plus

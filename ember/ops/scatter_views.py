@@ -221,8 +221,8 @@ def _last_writes(shape: tuple, index: tuple) -> np.ndarray:
 
 
 def masked_scatter(x, mask, source) -> TensorLike:
-    """A copy of ``x`` whose elements where ``mask`` (broadcast to x's shape) is true are, in row-major order,
-    the first elements of ``source``.
+    """A copy of ``x`` whose elements where ``mask`` is true are, in row-major order, the first elements of
+    ``source`` (``x`` and ``mask`` broadcast together, as PyTorch's out-of-place ``masked_scatter``).
 
     >>> ember.masked_scatter(ember.zeros(3), ember.tensor([True, False, True]), ember.tensor([1., 2.])).tolist()
     [1.0, 0.0, 2.0]
@@ -236,10 +236,12 @@ def masked_scatter(x, mask, source) -> TensorLike:
     if x.ndim == 0 and mask.ndim == 0:  # as a one-element tensor (NumPy's nonzero refuses 0-d arrays)
         return reshape(masked_scatter(reshape(x, (1,)), reshape(mask, (1,)), source), ())
     try:
-        spread = np.broadcast_to(np.asarray(_host(mask)), tuple(x.shape))
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
     except ValueError:
-        raise ValueError(f"masked_scatter: the mask of shape {list(mask.shape)} does not broadcast to the input of "
-                         f"shape {list(x.shape)}") from None
+        raise ValueError(f"masked_scatter: the mask of shape {list(mask.shape)} does not broadcast with the input "
+                         f"of shape {list(x.shape)}") from None
+    x = broadcast_to(x, shape) if shape != tuple(x.shape) else x  # PyTorch's out-of-place form expands both
+    spread = np.broadcast_to(np.asarray(_host(mask)), shape)
     index = np.nonzero(spread)
     n = len(index[0])
     flat = reshape(same_dtype("masked_scatter", x, source)[1], (-1,))
