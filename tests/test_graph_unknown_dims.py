@@ -58,7 +58,6 @@ BATCH_REFUSED = {
     "median_dim_keepdim_indices": "the median's position is computed from the size of its axis",
     "roll_dims": "the cut is computed from the size of the rolled axis",
     "roll_flat_method": "the cut is computed from the size of the rolled axis",
-    "triu_method": "the triangle's mask is computed from the sizes of its two axes",
     "meshgrid_xy": "the grids' shape is made of the inputs' sizes",
     "kthvalue": "k is checked against the size of its axis",
     **{name: "a letter's unknown size in one operand against its known size in another" for name in (

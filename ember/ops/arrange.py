@@ -11,13 +11,14 @@ from ember.backend.dtypes import COMPLEX, FLOATING, real_of
 from ember.ops.autocast import is_autocast_enabled
 from ember.ops.convert import as_tensor, cast, cast_written, check_fill_value, promote, same_dtype
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import div, gt, ne, sub, true_divide, where
+from ember.ops.elementwise import div, ge, gt, le, ne, sub, true_divide, where
 from ember.ops.indexing import _index_add, getitem, refuse_negative, scatter_add, take
 from ember.ops.infer import as_int, check_axis
 from ember.ops.join import concat
 from ember.ops.registry import Spec
 from ember.ops.scatter_reduce import scatter_reduce, zeros_of
 from ember.ops.shape import broadcast_to, clone, reshape
+from ember.ops.sized import arange_sized, size_along
 
 
 def _axes(name: str, x: TensorLike, dims, repeats: bool = False) -> list[int]:
@@ -80,12 +81,22 @@ def _triangle(name: str, x, diagonal: int, lower: bool) -> TensorLike:
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"{name}: needs a matrix or a batch of them, got shape {list(x.shape)}")
-    rows, cols = x.shape[-2:]
-    if rows is None or cols is None:
-        raise ValueError(f"{name}: the last two dimensions of shape {list(x.shape)} must be known")
     diagonal = as_int(name, diagonal, "diagonal")
-    keep = np.tri(rows, cols, diagonal, dtype=bool) if lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool)
-    return where(as_tensor(keep, x), x, False if x.dtype == np.bool_ else 0)
+    keep = triangle(size_along(x, -2), size_along(x, -1), diagonal, lower)
+    return where(keep if keep.__class__ is not np.ndarray else as_tensor(keep, x), x,
+                 False if x.dtype == np.bool_ else 0)
+
+
+def triangle(rows, cols, diagonal: int, lower: bool):
+    """The bool (rows, cols) mask of ``tril`` (``lower``) or ``triu``: a NumPy array for known sizes; for a size
+    a graph leaves unknown (an ``UnknownSize`` read from a graph value), a tensor comparing two ranges read from
+    the sizes when the graph runs."""
+    if rows.__class__ is int and cols.__class__ is int:
+        return np.tri(rows, cols, diagonal, dtype=bool) if lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+    row, col = (as_tensor(np.arange(n)) if n.__class__ is int else arange_sized(0, n, 1, np.int64)
+                for n in (rows, cols))
+    row, col = reshape(row, (-1, 1)), reshape(col, (1, -1))
+    return (le if lower else ge)(sub(col, row), diagonal)
 
 
 def tril(x, diagonal: int = 0) -> TensorLike:

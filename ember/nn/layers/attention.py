@@ -25,6 +25,7 @@ from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
 from ember.nn.parameter import Parameter
 from ember.ops.autocast import active, lowered
+from ember.ops.sized import size_along
 from ember.tensor import Tensor
 
 
@@ -66,7 +67,7 @@ def scaled_dot_product_attention(
         key, value = _shared_heads(query, key, value)
     mask = None
     if is_causal:
-        mask = causal_mask(query.shape[-2], key.shape[-2], query)
+        mask = causal_mask(size_along(query, -2), size_along(key, -2), query)
     elif attn_mask is not None:
         mask = additive_mask(attn_mask, query, blocked_when=False, what="scaled_dot_product_attention: attn_mask")
         _refuse_a_growing_mask(tuple(mask.shape), tuple(query.shape), tuple(key.shape))

@@ -16,7 +16,9 @@ import numpy as np
 
 from ember import ops
 from ember.backend.dtypes import FLOATING, LOW_PRECISION, float32
+from ember.ops.arrange import triangle
 from ember.ops.autocast import switched_off
+from ember.ops.sized import size_along
 from ember.tensor import Tensor
 
 __all__ = ["multi_head_attention_forward"]
@@ -43,9 +45,12 @@ def additive_mask(mask, like: Tensor, blocked_when: bool, what: str = "attention
     return ops.cast(mask, like.dtype)
 
 
-def causal_mask(length: int, source_length: int, like: Tensor) -> Tensor:
-    """Additive mask blocking position j > i (the upper triangle)."""
-    blocked = np.triu(np.ones((length, source_length), dtype=bool), k=1)
+def causal_mask(length, source_length, like: Tensor) -> Tensor:
+    """Additive mask blocking position j > i (the upper triangle); a length a graph leaves unknown is given as an
+    ``UnknownSize`` read from a graph value (``size_along``), and the mask is then made when the graph runs."""
+    blocked = triangle(length, source_length, 1, lower=False)
+    if blocked.__class__ is not np.ndarray:
+        return _bool_mask(blocked, like, True)
     return _bool_mask(Tensor._make(like.xp.asarray(blocked), None), like, True)
 
 
@@ -159,7 +164,7 @@ def attend_heads(name: str, query: Tensor, key: Tensor, value: Tensor, num_heads
                              f"{given}), got {list(mask.shape)}")
         mask = _append_positions(mask, -1, added)
     elif causal:
-        mask = causal_mask(length, source, q)
+        mask = causal_mask(size_along(q, 2), size_along(k, 2), q)
     if key_padding_mask is not None:
         padding = additive_mask(key_padding_mask, q, blocked_when=True, what=f"{name}: key_padding_mask")
         if tuple(padding.shape) != (batch, given):

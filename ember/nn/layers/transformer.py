@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ember import ops
 from ember.backend.dtypes import as_dtype, get_default_dtype
 from ember.creation import tensor
 from ember.nn import init
@@ -16,6 +17,8 @@ from ember.nn.layers.dropout import Dropout
 from ember.nn.layers.linear import Linear
 from ember.nn.layers.normalization import LayerNorm
 from ember.nn.module import Module, ModuleList
+from ember.ops.arrange import triangle
+from ember.ops.unknown_size import UnknownSize
 from ember.tensor import Tensor
 
 
@@ -161,7 +164,9 @@ class Transformer(Module):
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
-        """A float (sz, sz) mask: -inf above the diagonal (future positions), 0 elsewhere."""
-        mask = np.triu(np.full((sz, sz), -np.inf, dtype=as_dtype(dtype) if dtype is not None else get_default_dtype()),
-                       k=1)
-        return tensor(mask, device=device)
+        """A float (sz, sz) mask: -inf above the diagonal (future positions), 0 elsewhere. ``sz`` may be a size a
+        graph leaves unknown (``x.size(1)`` while tracing): the mask is then made when the graph runs."""
+        dtype = as_dtype(dtype) if dtype is not None else get_default_dtype()
+        if sz.__class__ is UnknownSize:
+            return ops.cast(ops.where(triangle(sz, sz, 1, lower=False), -np.inf, 0.0), dtype)
+        return tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1), device=device)
