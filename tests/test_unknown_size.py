@@ -182,3 +182,18 @@ def test_einsum_over_an_unknown_batch_compiles_once():
         x = ember.randn(batch, 3, 4)
         np.testing.assert_allclose(fast(x).numpy(), attend(x).numpy(), rtol=1e-5, atol=1e-6)
     assert fast.cache.stats()["compiles"] == 1 and not fast.specialized, fast.specialized
+
+
+def test_a_call_whose_sizes_break_a_size_the_graph_fixed_is_compiled_alone():
+    # x[:, :1] is 1 long at every size but 0: the function shared by (n, n) calls raised a GraphError for (0, 0)
+    # rather than falling back to a trace for those sizes, as every other size-specific case does
+    def f(x):
+        return (x[:, :1] * 2).sum(1)
+
+    fast = ember.jit(f)
+    for n in (2, 3, 0, 1):
+        x = ember.ones(n, n)
+        got, expected = fast(x), f(x)
+        assert got.shape == expected.shape == (n,)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert len(fast.specialized) == 1 and "sizes [0, 0]" in fast.specialized[0], fast.specialized
