@@ -1,6 +1,6 @@
 """Models over an unknown batch and length (B, T): the sizes their shape-dependent parts need (causal masks,
 triangles) are read when the graph runs, so an ONNX file with both axes dynamic, and one ``ember.jit`` compile,
-serve every (B, T) with eager mode's values."""
+serve every (B, T) with eager mode's values; so do reshapes to sizes computed from B and T."""
 
 import numpy as np
 import pytest
@@ -58,14 +58,24 @@ MASKED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MASKED))
-def test_causal_masks_and_triangles_over_an_unknown_length_compile_once(name):
-    _check_jit(MASKED[name])
+RESHAPED = {
+    # a size computed from unknown ones beside a -1 left two sizes to infer ("reshape: target [?, -1] of
+    # float32[?, ?, 4] leaves more than one size to infer"); the computed one is read when the graph runs
+    "merged": lambda x: x.reshape(x.size(0) * x.size(1), -1),
+    "merged_view": lambda x: x.view(x.size(0) * x.size(1), -1) * 2,
+    "doubled_length": lambda x: x.reshape(-1, x.size(1) * 2, 2),
+}
+CASES = {**MASKED, **RESHAPED}
 
 
-@pytest.mark.parametrize("name", sorted(MASKED))
-def test_causal_masks_and_triangles_export_with_a_dynamic_length(name):
-    _check_onnx(MASKED[name])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sizes_over_an_unknown_length_compile_once(name):
+    _check_jit(CASES[name])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sizes_over_an_unknown_length_export_with_a_dynamic_length(name):
+    _check_onnx(CASES[name])
 
 
 def test_a_triangle_of_an_unknown_length_passes_its_gradient():

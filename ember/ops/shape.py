@@ -124,7 +124,10 @@ def reshape(x: TensorLike, *shape) -> TensorLike:
     if shape == x.array.shape and None not in shape and not (x.requires_grad and dispatch.grad_enabled()):
         return x
     if None in shape:
-        if _read_elsewhere(x, shape):
+        if _read_elsewhere(x, shape) or -1 in shape and _all_read(shape) and any(
+                d.__class__ is UnknownSize and d.computed for d in shape):
+            # (a size computed from read ones beside a -1: x.reshape(x.size(0) * x.size(1), -1) leaves two sizes to
+            # infer from x's, so the computed one is read when the graph runs)
             from ember.ops.sized import reshape_sized
 
             return reshape_sized(x, shape)
@@ -171,6 +174,12 @@ def _read_elsewhere(x: TensorLike, shape: tuple) -> bool:
         return False
     return any(d.__class__ is UnknownSize and d.source is not None and not d.computed
                and (d.source[0] is not x or d.source[1] != i) for i, d in enumerate(shape))
+
+
+def _all_read(shape: tuple) -> bool:
+    """Whether every unknown size of ``shape`` is an ``UnknownSize`` read from graph values (none a bare None)."""
+    return all(d.source is not None for d in shape if d.__class__ is UnknownSize) and not any(
+        d is None for d in shape)
 
 
 def _unknown_sizes(x: TensorLike, shape: tuple) -> tuple:
