@@ -318,6 +318,29 @@ def test_session_tensordot_keeps_each_leading_size_on_a_shared_function():
     assert sess.specialized == [] and len(sess.general) == 1
 
 
+def test_session_masks_reshapes_and_slices_by_sizes_computed_from_tf_shape():
+    # tf.sequence_mask(lengths, tf.shape(x)[1]) and tf.slice with a size of tf.shape(x)[1] - 1 called int() on the
+    # size, and tf.reshape refused tf.shape(x)[1] * 2 ("the size tf.Tensor 'mul:0' is not supported"), as TF-1 builds
+    # them on [None, None] placeholders; the size (int arithmetic of tf.shape(t)[i]) is read when the graph runs
+    with tf.Graph().as_default():
+        x, lengths = tf.placeholder(tf.float32, (None, None, 4)), tf.placeholder(tf.int32, (None,))
+        mask = tf.sequence_mask(lengths, tf.shape(x)[1], dtype=tf.float32)
+        pairs = tf.reshape(x, [-1, tf.shape(x)[1] * 2, 2])
+        head = tf.slice(x, [0, 0, 0], [-1, tf.shape(x)[1] - 1, -1])
+        tail = tf.slice(x, [0, 1 + 0 * tf.shape(x)[0], 0], [tf.shape(x)[0], -1, 2 * 2])
+        sess = tf.Session()
+    rng = np.random.default_rng(0)
+    for batch, length in [(2, 5), (3, 3), (4, 4), (1, 1), (3, 6)]:
+        a = rng.standard_normal((batch, length, 4)).astype(np.float32)
+        n = np.arange(batch, dtype=np.int32) % (length + 1)
+        got = sess.run([mask, pairs, head, tail], {x: a, lengths: n})
+        np.testing.assert_array_equal(got[0], (np.arange(length) < n[:, None]).astype(np.float32))
+        np.testing.assert_array_equal(got[1], a.reshape(batch, length * 2, 2))
+        np.testing.assert_array_equal(got[2], a[:, :length - 1])
+        np.testing.assert_array_equal(got[3], a[:, 1:])
+    assert sess.specialized == [] and len(sess.general) == 1, sess.specialized
+
+
 def test_the_profiler_runs_a_function_compiled_for_every_batch():
     (net, opt), (twin, twin_opt) = _twins(_cnn, _momentum)
     fast = ember.jit(_step(net, opt, ember.cross_entropy), dynamic=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import operator
 import re
 import types
 
@@ -16,6 +17,7 @@ from ember.backend.dtypes import as_dtype
 from ember.backend.dtypes import bfloat16 as _bfloat16
 from ember.graph.ir import Graph as _IRGraph
 from ember.ops.registry import ShapeError
+from ember.ops.sized import size_along
 
 float16, float32, float64 = (np.dtype(n) for n in ("float16", "float32", "float64"))
 bfloat16 = np.dtype(_bfloat16)  # ml_dtypes' (tf.bfloat16)
@@ -441,6 +443,7 @@ class Tensor:
                      kind="ShapeDim")
             dim.source, dim.axis = source, index
             dim._shape, dim.dtype = (), dtype  # a scalar of the shape's type (the recipe cannot be probed)
+            dim.size_recipe = ((source,), lambda value: size_along(value, index))
             return dim
         parts = index if isinstance(index, tuple) else (index,)
         if any(isinstance(part, Tensor) for part in parts):  # x[i] with a scalar tensor i (a while_loop's counter)
@@ -489,14 +492,35 @@ def truediv(x, y):
     return ember.div(x, y)
 
 
+def size_recipe(t):
+    """(source tensors, ``resolve(*their values)``) for a size known when the Session runs: ``tf.shape(x)[i]``,
+    an int, or ``+ - * //`` of such (``tf.shape(x)[1] * 2``); None for anything else. ``resolve`` gives an int,
+    or, where the size is unknown while the graph is built, an ``UnknownSize`` read from the value when it runs."""
+    if isinstance(t, (int, np.integer)) and not isinstance(t, (builtins.bool, np.bool_)):
+        return (), lambda: int(t)
+    return getattr(t, "size_recipe", None) if isinstance(t, Tensor) else None
+
+
+_SIZE_ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "floordiv": operator.floordiv}
+
+
+def _sized(out: Tensor, name: str, left, right) -> Tensor:
+    """``out`` (``left <name> right``) given the size recipe of the int arithmetic of two sizes, where both are."""
+    a, b = size_recipe(left), size_recipe(right)
+    if name in _SIZE_ARITHMETIC and a is not None and b is not None and (a[0] or b[0]):
+        count, python = len(a[0]), _SIZE_ARITHMETIC[name]
+        out.size_recipe = (a[0] + b[0], lambda *values: python(a[1](*values[:count]), b[1](*values[count:])))
+    return out
+
+
 def _operator(fn, name):
     kind = "FloorDiv" if name == "floordiv" else None  # (no gradient: see NOT_DIFFERENTIABLE)
 
     def method(self, other):
-        return op(fn, (self, as_operand(other, self)), name=name, kind=kind)
+        return _sized(op(fn, (self, as_operand(other, self)), name=name, kind=kind), name, self, other)
 
     def reflected(self, other):
-        return op(fn, (as_operand(other, self), self), name=name, kind=kind)
+        return _sized(op(fn, (as_operand(other, self), self), name=name, kind=kind), name, other, self)
 
     return method, reflected
 

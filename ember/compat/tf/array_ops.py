@@ -27,6 +27,7 @@ from ember.compat.tf._core import (
     op,
     op_seeds,
     outputs,
+    size_recipe,
     truediv,
 )
 from ember.compat.tf.clip_ops import on_values
@@ -308,11 +309,13 @@ def run_time_dims(what: str, shape) -> tuple:
         return [_sized_by(what, shape)], lambda value: tuple(n - 1 for n in value.shape[:-1])
     sources, getters = [], []
     for d in shape:
-        if isinstance(d, Tensor) and d.kind == "ShapeDim":
-            sources.append(d.source)
+        recipe = size_recipe(d) if isinstance(d, Tensor) else None
+        if recipe is not None:  # tf.shape(t)[i], or int arithmetic of such (tf.shape(t)[1] * 2)
             # (an unknown size, read from its value when the graph runs: a value's shape there, None, would
             # stand for the reshaped value's own size at that place)
-            getters.append(lambda values, k=len(sources) - 1, axis=d.axis: size_along(values[k], axis))
+            start = len(sources)
+            sources.extend(recipe[0])
+            getters.append(lambda values, k=start, n=len(recipe[0]), get=recipe[1]: get(*values[k:k + n]))
         elif isinstance(d, Tensor):
             _check_size_tensor(what, d, 0)
             sources.append(_sized_by(what, d))

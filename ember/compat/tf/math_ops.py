@@ -22,7 +22,7 @@ from ember.compat.tf._core import (
     op,
     truediv,
 )
-from ember.compat.tf.array_ops import unary_function
+from ember.compat.tf.array_ops import run_time_dims, unary_function
 from ember.ops.host import host_call
 
 __all__ = [
@@ -182,17 +182,24 @@ reverse_v2 = reverse
 
 
 def slice(input_, begin, size, name: str | None = None) -> Tensor:  # noqa: A001  (tf.slice)
-    """The block of ``input_`` starting at ``begin`` of ``size`` (-1: to the end of that axis)."""
-    begin, size = [int(b) for b in begin], [int(s) for s in size]
-    if len(begin) != len(size):
-        raise ValueError(f"tf.slice: begin {begin} and size {size} must have one entry per axis")
+    """The block of ``input_`` starting at ``begin`` of ``size`` (-1: to the end of that axis); an entry may be
+    ``tf.shape(t)[i]`` or int arithmetic of such, read when the Session runs."""
+    if isinstance(begin, Tensor) or isinstance(size, Tensor):
+        raise TypeError("tf.slice: begin and size given as one tf.Tensor are not supported; pass lists of ints, "
+                        "tf.shape(t)[i] or int arithmetic of them")
+    sources, resolve = run_time_dims("tf.slice", [*begin, *size])
+    count = len(begin)
+    if count != len(size):
+        raise ValueError(f"tf.slice: begin {list(begin)} and size {list(size)} must have one entry per axis")
 
-    def fn(a):
-        if len(begin) != a.ndim:
-            raise ValueError(f"tf.slice: begin {begin} has {len(begin)} entries for an input of rank {a.ndim}")
-        return a[tuple(builtins.slice(b, None if s == -1 else b + s) for b, s in zip(begin, size))]
+    def fn(a, *values):
+        if count != a.ndim:
+            raise ValueError(f"tf.slice: begin has {count} entries for an input of rank {a.ndim}")
+        bounds = resolve(*values)
+        return a[tuple(builtins.slice(b, None if s.__class__ is int and s == -1 else b + s)
+                       for b, s in zip(bounds[:count], bounds[count:]))]
 
-    return op(fn, (as_tf(input_),), name=name or "Slice")
+    return op(fn, (as_tf(input_), *sources), name=name or "Slice")
 
 
 def sequence_mask(lengths, maxlen=None, dtype=bool, name: str | None = None) -> Tensor:
@@ -201,14 +208,16 @@ def sequence_mask(lengths, maxlen=None, dtype=bool, name: str | None = None) -> 
     if maxlen is None:
         raise ValueError("tf.sequence_mask: pass maxlen (Ember's graphs need the mask's width before the values "
                          "are fed)")
-    width, dtype = int(maxlen), as_tf_dtype(dtype)
+    # (maxlen may be tf.shape(x)[i], or int arithmetic of such: the width is then read when the Session runs)
+    sources, resolve = run_time_dims("tf.sequence_mask", [maxlen])
+    dtype = as_tf_dtype(dtype)
 
-    def fn(n):
+    def fn(n, *values):
         if n.dtype.kind not in "iu":  # TF-1 casts the lengths to maxlen's integer dtype: 1.5 counts as 1
             n = ember.cast(n, "int64")
-        return ember.cast(ember.lt(ember.arange(width), ember.unsqueeze(n, -1)), dtype)
+        return ember.cast(ember.lt(ember.arange(resolve(*values)[0]), ember.unsqueeze(n, -1)), dtype)
 
-    return op(fn, (as_tf(lengths),), name=name or "SequenceMask")
+    return op(fn, (as_tf(lengths), *sources), name=name or "SequenceMask")
 
 
 def _square_last(what: str, a) -> None:
