@@ -65,7 +65,23 @@ RESHAPED = {
     "merged_view": lambda x: x.view(x.size(0) * x.size(1), -1) * 2,
     "doubled_length": lambda x: x.reshape(-1, x.size(1) * 2, 2),
 }
-CASES = {**MASKED, **RESHAPED}
+COUNTED = {
+    # a size beside a tensor (x.sum(1) / x.size(1)) was refused ("making a tensor of it"); it is now a 0-d tensor
+    # read when the graph runs, typed as the Python int eager mode has there
+    "mean_by_size": lambda x: x.sum(1) / x.size(1),
+    "scaled_by_batch": lambda x: x * x.size(0) - (x.size(1) + 1),
+    "int_floor_division": lambda x: (x > 0).sum(1) // x.size(1),
+    "reflected": lambda x: x.size(1) - x,
+}
+CASES = {**MASKED, **RESHAPED, **COUNTED}
+
+
+@pytest.mark.parametrize("name", sorted(COUNTED))
+def test_a_size_beside_a_tensor_keeps_eager_mode_s_dtype(name):
+    fast = ember.jit(COUNTED[name])
+    for batch, length in SIZES[:3]:
+        x = ember.tensor(_x(batch, length))
+        assert fast(x).dtype == COUNTED[name](x).dtype
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -25,6 +25,8 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.infer import movement_cost
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec, defop, shape_error
+from ember.ops.sized import arange_sized, reshape_sized
+from ember.ops.unknown_size import UnknownSize
 
 
 def _cast_forward(xp, x, *, dtype):
@@ -225,8 +227,17 @@ def as_tensor(value, like: TensorLike | None = None) -> TensorLike:
         value = value.item()  # beside a tensor a NumPy number counts as a Python one, as in PyTorch
     if like is not None and value.__class__ in _SCALARS:
         return constant(value, scalar_result_type(like.array.dtype, value), like)
+    if value.__class__ is UnknownSize and value.source is not None:  # x.sum(1) / x.size(1) while tracing
+        return _size_tensor(value, like)
     device = like.device if like is not None else None
     return dispatch.new(value, None, device)
+
+
+def _size_tensor(size: UnknownSize, like: TensorLike | None) -> TensorLike:
+    """A 0-d tensor of a size read from graph values when the graph runs, typed as a Python int would be beside
+    ``like``: a one-element range from the size, reshaped to 0-d."""
+    dtype = np.dtype(np.int64) if like is None else scalar_result_type(like.array.dtype, 0)
+    return reshape_sized(arange_sized(size, size + 1, 1, dtype), ())
 
 
 def promote(a, b) -> tuple:

@@ -151,7 +151,8 @@ def _slice_sized(b, x, *sources, axis, start, stop, step):
 @_rule(RESHAPE_SIZED)
 def _reshape_sized(b, x, *sources, shape):
     parts = [_size(b, [x, *sources], d) for d in shape]
-    return b.node("Reshape", [x, parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0)])
+    target = parts[0] if len(parts) == 1 else b.node("Concat", parts, axis=0) if parts else b.ints([])
+    return b.node("Reshape", [x, target])
 
 
 @_rule(TRANSPOSE)
