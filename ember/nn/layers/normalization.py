@@ -17,6 +17,7 @@ from ember.nn.layers.dtype_check import check_input_dtype
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 from ember.ops import batch_norm, layer_norm
+from ember.ops.sized import size_along
 from ember.tensor import Tensor
 
 
@@ -213,6 +214,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         # float16 / bfloat16: normalized, scaled and shifted in float32 and rounded once, as PyTorch
         wide = [None if t is None else _ops.cast(t, np.float32) for t in (weight, bias)]
         return _ops.cast(group_norm(_ops.cast(input, np.float32), num_groups, *wide, eps), input.dtype)
+    if None in input.shape[2:]:  # positions unknown while a graph is built: the sizes are read when it runs
+        grouped = _ops.reshape(input, (size_along(input, 0), num_groups, -1))
+        centered = grouped - _ops.mean(grouped, -1, keepdims=True)
+        y = centered / _ops.sqrt(_ops.mean(centered * centered, -1, keepdims=True) + eps)
+        return _affine(_ops.reshape(y, tuple(size_along(input, a) for a in range(input.ndim))), weight, bias)
     size = channels // num_groups * math.prod(input.shape[2:])
     grouped = _ops.reshape(input, (-1, num_groups, size))
     y = _ops.layer_norm(grouped, (size,), None, None, eps)
