@@ -2450,6 +2450,26 @@ _row("complex_arithmetic",
      ("complex", "view_as_real", "conj", "mul", "div", "exp", "log", "sqrt", "pow", "add", "sub"),
      torch and (lambda a, b: torch.view_as_real(
          (lambda z: z * z.conj().exp() / (z + 3.0) - z.sqrt().log() ** 2.0)(torch.complex(a, b)))))
+_ANALYTIC = ("sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "log1p", "expm1", "log2", "log10", "exp2", "asin",
+             "acos", "atan", "asinh", "acosh", "atanh")
+_NP_ANALYTIC = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
+                "atanh": "arctanh"}
+
+
+def _analytic_sum(z, functions):
+    """sum_k f_k(z) / (k + 1) over the elementwise functions of a complex variable, weighted so none cancels."""
+    return sum(f(z) / (k + 1.0) for k, f in enumerate(functions))
+
+
+_row("complex_elementwise_functions",
+     lambda a, b: ember.view_as_real(_analytic_sum(ember.complex(a, b), [getattr(ember, n) for n in _ANALYTIC])),
+     lambda a, b: _np_as_real(_analytic_sum(_np_complex(a, b), [
+         (lambda z: 1 / (1 + np.exp(-z))) if n == "sigmoid" else getattr(np, _NP_ANALYTIC.get(n, n))
+         for n in _ANALYTIC])),
+     ins(uniform(0.5, 2.0, 3, 4), away(3, 4, gap=0.2)),  # away from the branch cuts on the axes
+     ("complex", "view_as_real", "add", "div") + _ANALYTIC,
+     torch and (lambda a, b: torch.view_as_real(_analytic_sum(torch.complex(a, b), [
+         getattr(torch, n) for n in _ANALYTIC]))))
 _row("complex_matmul_abs_mean",
      lambda a, b, c: (ember.complex(a, b) @ ember.complex(c, a.T)).abs().mean(0),
      lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),

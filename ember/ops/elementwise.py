@@ -168,10 +168,24 @@ EXP = _unary("exp", lambda xp, x: xp.exp(x), vjp_rule(_exp_rule), onnx="Exp",
 LOG = _unary("log", lambda xp, x: xp.log(x), vjp_rule(_log_rule), onnx="Log",
              flops=8, infer=unary_inexact("log"), ufunc=_np.log, fusion=Fusion("log({0})", exact=False),
              autocast=FLOAT32)
-LOG1P = _unary("log1p", lambda xp, x: xp.log1p(x),
-               vjp_rule(lambda run, ctx, g: (g / (ctx.inputs[0] + _typed(ctx.inputs[0])),)),
-               onnx=NO_ONNX, flops=8, ufunc=_np.log1p, fusion=Fusion("log1p({0})", exact=False),
-               autocast=FLOAT32)
+def _log1p_forward(xp, x):
+    if x.dtype not in COMPLEX:
+        return xp.log1p(x)
+    # NumPy's complex log1p is log(1 + z), which loses a small z's real part (log1p(1e-8+1e-8j) 1e-8 off, of
+    # -1e-30 0); PyTorch's: log|1 + z| as 0.5 log1p(x (2 + x) + y^2) below |z| = 0.5, phase atan2(y, 1 + x)
+    real, imag = x.real, x.imag
+    one = real.dtype.type(1)
+    small = xp.abs(x) < real.dtype.type(0.5)
+    r = real * (real + real.dtype.type(2)) + imag * imag
+    near = xp.where(r == 0, real, real.dtype.type(0.5) * xp.log1p(r))  # (r underflows: log1p(z) is z's real part)
+    modulus = xp.where(small, near, xp.log(xp.hypot(real + one, imag)))
+    return (modulus + x.dtype.type(1j) * xp.arctan2(imag, real + one)).astype(x.dtype, copy=False)
+
+
+LOG1P = _unary("log1p", _log1p_forward,
+               vjp_rule(lambda run, ctx, g: (g / _conj(run, ctx.inputs[0] + _typed(ctx.inputs[0])),)),
+               onnx=NO_ONNX, flops=8, infer=unary_inexact("log1p"), ufunc=_np.log1p,
+               lower=_through_forward(_log1p_forward, "c"), fusion=Fusion("log1p({0})", exact=False), autocast=FLOAT32)
 SQRT = _unary("sqrt", lambda xp, x: xp.sqrt(x), vjp_rule(_sqrt_rule), onnx="Sqrt", flops=4, saves_output=True,
               infer=unary_inexact("sqrt"), ufunc=_np.sqrt, fusion=Fusion("sqrt({0})"))
 ABS = _unary("abs", lambda xp, x: xp.abs(x), vjp_rule(_abs_rule), onnx="Abs",
@@ -189,20 +203,24 @@ SIGN = _unary("sign", _sign_forward, vjp_rule(_zero_rule), onnx="Sign", infer=un
               vjp_reads=(),
               fusion=Fusion("where({0} > {zero}, {one}, where({0} < {zero}, -{one}, {zero}))",
                             selects=True))  # sign(-0.0) and sign(NaN) are +0.0
-SIN = _unary("sin", lambda xp, x: xp.sin(x), vjp_rule(lambda run, ctx, g: (g * run(COS, ctx.inputs[0]),)),
-             onnx="Sin", flops=8, ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
-COS = _unary("cos", lambda xp, x: xp.cos(x), vjp_rule(lambda run, ctx, g: (run(NEG, g * run(SIN, ctx.inputs[0])),)),
-             onnx="Cos", flops=8, ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
+SIN = _unary("sin", lambda xp, x: xp.sin(x),
+             vjp_rule(lambda run, ctx, g: (g * _conj(run, run(COS, ctx.inputs[0])),)), onnx="Sin", flops=8,
+             infer=unary_inexact("sin"), ufunc=_np.sin, fusion=Fusion("sin({0})", exact=False))
+COS = _unary("cos", lambda xp, x: xp.cos(x),
+             vjp_rule(lambda run, ctx, g: (run(NEG, g * _conj(run, run(SIN, ctx.inputs[0]))),)), onnx="Cos", flops=8,
+             infer=unary_inexact("cos"), ufunc=_np.cos, fusion=Fusion("cos({0})", exact=False))
 def _tanh_rule(run, ctx, g):
-    out = ctx.output
+    out = _conj(run, ctx.output)
     return (g * (_typed(out) - out * out),)
 
 
 TANH = _unary("tanh", lambda xp, x: xp.tanh(x), vjp_rule(_tanh_rule), onnx="Tanh", flops=8, saves_output=True,
-              ufunc=_np.tanh, fusion=Fusion("tanh({0})", exact=False))
+              infer=unary_inexact("tanh"), ufunc=_np.tanh, fusion=Fusion("tanh({0})", exact=False))
 
 
 def _sigmoid_forward(xp, x):
+    if x.dtype in COMPLEX:  # 1 / (1 + e**-z), as PyTorch's
+        return x.dtype.type(1) / (x.dtype.type(1) + xp.exp(-x))
     if x.dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, rounded once (as PyTorch)
         return _sigmoid_forward(xp, x.astype(_np.float32)).astype(x.dtype)
     # exp(min(x, 0)) / (1 + exp(-|x|)) never overflows and keeps full relative precision for x < 0, where
@@ -211,11 +229,12 @@ def _sigmoid_forward(xp, x):
 
 
 def _sigmoid_rule(run, ctx, g):
-    out = ctx.output
+    out = _conj(run, ctx.output)
     return (g * out * (_typed(out) - out),)
 
 
 SIGMOID = _unary("sigmoid", _sigmoid_forward, vjp_rule(_sigmoid_rule), onnx="Sigmoid", flops=10, saves_output=True,
+                 infer=unary_inexact("sigmoid"),
                  fresh=True, fusion=Fusion("exp(where({0} < {zero}, {0}, {zero})) / ({one} + exp(-abs({0})))",
                                           exact=False, selects=True))
 def _relu_rule(run, ctx, g):
@@ -335,62 +354,71 @@ def _inverse_sqrt_of(run, term):
     return _typed(term) / run(SQRT, term)
 
 
+# A complex input's rules take conj of the derivative, not the derivative at conj(z): on a branch cut (asin of a real
+# z > 1) the two differ in sign, and PyTorch's is the first
+
+
 def _log2_rule(run, ctx, g):
-    x = ctx.inputs[0]
+    x = _conj(run, ctx.inputs[0])
     return (g / (x * _typed(x, math.log(2.0))),)
 
 
 def _log10_rule(run, ctx, g):
-    x = ctx.inputs[0]
+    x = _conj(run, ctx.inputs[0])
     return (g / (x * _typed(x, math.log(10.0))),)
 
 
 def _asin_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (g * _inverse_sqrt_of(run, _typed(x) - x * x),)
+    return (g * _conj(run, _inverse_sqrt_of(run, _typed(x) - x * x)),)
 
 
 def _acos_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (run(NEG, g * _inverse_sqrt_of(run, _typed(x) - x * x)),)
+    return (run(NEG, g * _conj(run, _inverse_sqrt_of(run, _typed(x) - x * x))),)
 
 
 def _asinh_rule(run, ctx, g):
     x = ctx.inputs[0]
-    return (g * _inverse_sqrt_of(run, x * x + _typed(x)),)
+    return (g * _conj(run, _inverse_sqrt_of(run, x * x + _typed(x))),)
 
 
 def _acosh_rule(run, ctx, g):
     x = ctx.inputs[0]
+    if x.dtype in COMPLEX:  # 1 / sqrt(z^2 - 1) has the wrong sign left of the imaginary axis
+        return (g * run(CONJ, _inverse_sqrt_of(run, x - _typed(x)) * _inverse_sqrt_of(run, x + _typed(x))),)
     return (g * _inverse_sqrt_of(run, x * x - _typed(x)),)
 
 
 def _atan_rule(run, ctx, g):
-    x = ctx.inputs[0]
+    x = _conj(run, ctx.inputs[0])
     return (g / (x * x + _typed(x)),)
 
 
 def _atanh_rule(run, ctx, g):
-    x = ctx.inputs[0]
+    x = _conj(run, ctx.inputs[0])
     return (g / (_typed(x) - x * x),)
 
 
 def _unary_math(name, ufunc, rule, onnx, fusion, **traits):
     return _unary(name, lambda xp, x: getattr(xp, ufunc.__name__)(x), vjp_rule(rule), onnx=onnx, flops=8,
-                  ufunc=ufunc, fusion=Fusion(fusion, exact=False) if fusion else NOT_FUSIBLE, **traits)
+                  infer=unary_inexact(name), ufunc=ufunc, fusion=Fusion(fusion, exact=False) if fusion else NOT_FUSIBLE,
+                  **traits)
 
 
 LOG2 = _unary_math("log2", _np.log2, _log2_rule, NO_ONNX, "log2({0})", autocast=FLOAT32)
 LOG10 = _unary_math("log10", _np.log10, _log10_rule, NO_ONNX, "log10({0})", autocast=FLOAT32)
 # exp(x), not expm1(x) + 1 from the output, which cancels far below 0 (elu's gradient at -15 in float32 was 2.6% off,
 # at -30 0 for 9.4e-14)
-EXPM1 = _unary_math("expm1", _np.expm1, lambda run, ctx, g: (g * run(EXP, ctx.inputs[0]),), NO_ONNX,
+EXPM1 = _unary_math("expm1", _np.expm1, lambda run, ctx, g: (g * run(EXP, _conj(run, ctx.inputs[0])),), NO_ONNX,
                     "expm1({0})", autocast=FLOAT32)
 ASIN = _unary_math("asin", _np.arcsin, _asin_rule, "Asin", "arcsin({0})")
 ACOS = _unary_math("acos", _np.arccos, _acos_rule, "Acos", "arccos({0})")
 ATAN = _unary_math("atan", _np.arctan, _atan_rule, "Atan", "arctan({0})")
-SINH = _unary_math("sinh", _np.sinh, lambda run, ctx, g: (g * run(COSH, ctx.inputs[0]),), "Sinh", "sinh({0})")
-COSH = _unary_math("cosh", _np.cosh, lambda run, ctx, g: (g * run(SINH, ctx.inputs[0]),), "Cosh", "cosh({0})")
+SINH = _unary_math("sinh", _np.sinh, lambda run, ctx, g: (g * run(COSH, _conj(run, ctx.inputs[0])),), "Sinh",
+                   "sinh({0})")
+COSH = _unary_math("cosh", _np.cosh, lambda run, ctx, g: (g * run(SINH, _conj(run, ctx.inputs[0])),), "Cosh",
+                   "cosh({0})")
 ASINH = _unary_math("asinh", _np.arcsinh, _asinh_rule, "Asinh", "arcsinh({0})")
 ACOSH = _unary_math("acosh", _np.arccosh, _acosh_rule, "Acosh", "arccosh({0})")
 ATANH = _unary_math("atanh", _np.arctanh, _atanh_rule, "Atanh", "arctanh({0})")
@@ -450,62 +478,62 @@ def log(x) -> TensorLike:
 
 def log1p(x) -> TensorLike:
     """Elementwise log(1 + x), accurate for small x."""
-    return dispatch.apply(LOG1P, (to_float(x),))
+    return dispatch.apply(LOG1P, (to_inexact(x),))
 
 
 def log2(x) -> TensorLike:
     """Elementwise base-2 logarithm."""
-    return dispatch.apply(LOG2, (to_float(x),))
+    return dispatch.apply(LOG2, (to_inexact(x),))
 
 
 def log10(x) -> TensorLike:
     """Elementwise base-10 logarithm."""
-    return dispatch.apply(LOG10, (to_float(x),))
+    return dispatch.apply(LOG10, (to_inexact(x),))
 
 
 def expm1(x) -> TensorLike:
     """Elementwise e**x - 1, accurate for small x."""
-    return dispatch.apply(EXPM1, (to_float(x),))
+    return dispatch.apply(EXPM1, (to_inexact(x),))
 
 
 def asin(x) -> TensorLike:
     """Elementwise inverse sine."""
-    return dispatch.apply(ASIN, (to_float(x),))
+    return dispatch.apply(ASIN, (to_inexact(x),))
 
 
 def acos(x) -> TensorLike:
     """Elementwise inverse cosine."""
-    return dispatch.apply(ACOS, (to_float(x),))
+    return dispatch.apply(ACOS, (to_inexact(x),))
 
 
 def atan(x) -> TensorLike:
     """Elementwise inverse tangent."""
-    return dispatch.apply(ATAN, (to_float(x),))
+    return dispatch.apply(ATAN, (to_inexact(x),))
 
 
 def sinh(x) -> TensorLike:
     """Elementwise hyperbolic sine."""
-    return dispatch.apply(SINH, (to_float(x),))
+    return dispatch.apply(SINH, (to_inexact(x),))
 
 
 def cosh(x) -> TensorLike:
     """Elementwise hyperbolic cosine."""
-    return dispatch.apply(COSH, (to_float(x),))
+    return dispatch.apply(COSH, (to_inexact(x),))
 
 
 def asinh(x) -> TensorLike:
     """Elementwise inverse hyperbolic sine."""
-    return dispatch.apply(ASINH, (to_float(x),))
+    return dispatch.apply(ASINH, (to_inexact(x),))
 
 
 def acosh(x) -> TensorLike:
     """Elementwise inverse hyperbolic cosine."""
-    return dispatch.apply(ACOSH, (to_float(x),))
+    return dispatch.apply(ACOSH, (to_inexact(x),))
 
 
 def atanh(x) -> TensorLike:
     """Elementwise inverse hyperbolic tangent."""
-    return dispatch.apply(ATANH, (to_float(x),))
+    return dispatch.apply(ATANH, (to_inexact(x),))
 
 
 def sqrt(x) -> TensorLike:
@@ -528,22 +556,22 @@ def sign(x) -> TensorLike:
 
 def sin(x) -> TensorLike:
     """Elementwise sine."""
-    return dispatch.apply(SIN, (to_float(x),))
+    return dispatch.apply(SIN, (to_inexact(x),))
 
 
 def cos(x) -> TensorLike:
     """Elementwise cosine."""
-    return dispatch.apply(COS, (to_float(x),))
+    return dispatch.apply(COS, (to_inexact(x),))
 
 
 def tanh(x) -> TensorLike:
     """Elementwise hyperbolic tangent."""
-    return dispatch.apply(TANH, (to_float(x),))
+    return dispatch.apply(TANH, (to_inexact(x),))
 
 
 def sigmoid(x) -> TensorLike:
     """Elementwise logistic function 1 / (1 + e**-x)."""
-    return dispatch.apply(SIGMOID, (to_float(x),))
+    return dispatch.apply(SIGMOID, (to_inexact(x),))
 
 
 def relu(x) -> TensorLike:

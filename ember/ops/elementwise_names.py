@@ -14,11 +14,12 @@ from ember.ops import dispatch
 from ember.ops.complex_math import complex_sgn
 from ember.ops.complex_parts import imag
 from ember.ops.composed import trunc
-from ember.ops.convert import CAST, as_tensor, cast, promote, to_float
+from ember.ops.convert import CAST, as_tensor, cast, promote, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import (
     WHERE,
     _binary,
+    _conj,
     _scalar,
     _typed,
     _unary,
@@ -39,19 +40,19 @@ from ember.ops.elementwise import (
     sub,
 )
 from ember.ops.elementwise_torch import EXP2, copysign, exp2
-from ember.ops.infer import broadcast_shapes, elementwise_cost, refuse_complex, same_dtype
+from ember.ops.infer import broadcast_shapes, elementwise_cost, refuse_complex, same_dtype, unary_inexact
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Fusion, Spec, defop, describe
 from ember.ops.shape import unbroadcast_with
 
 
 def _tan_rule(run, ctx, g):
-    out = ctx.output
+    out = _conj(run, ctx.output)
     return (g * (_typed(out) + out * out),)
 
 
 TAN = _unary("tan", lambda xp, x: xp.tan(x), vjp_rule(_tan_rule), onnx="Tan", flops=8, saves_output=True,
-             ufunc=_np.tan, fusion=Fusion("tan({0})", exact=False))
+             infer=unary_inexact("tan"), ufunc=_np.tan, fusion=Fusion("tan({0})", exact=False))
 
 
 # --- frexp: one op, a node per part (as the decompositions' parts) ---------------------------------------------
@@ -161,7 +162,7 @@ def tan(x) -> TensorLike:
 
     >>> ember.tan(ember.tensor([0.7853982]))  # 1
     """
-    return dispatch.apply(TAN, (to_float(x),))
+    return dispatch.apply(TAN, (to_inexact(x),))
 
 
 def frexp(x) -> FrexpResult:

@@ -7,10 +7,10 @@ import math
 
 from ember.backend.dtypes import COMPLEX
 from ember.ops import dispatch
-from ember.ops.convert import promote, promote_inexact, to_float
+from ember.ops.convert import promote, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import EXP, WHERE, _binary, _scalar, _typed, _unary
-from ember.ops.infer import refuse_complex, require_float
+from ember.ops.elementwise import EXP, WHERE, _binary, _conj, _scalar, _typed, _unary
+from ember.ops.infer import refuse_complex, require_float, unary_inexact
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec
 from ember.ops.shape import unbroadcast_with
@@ -19,7 +19,7 @@ _LN2 = math.log(2.0)
 
 
 def _exp2_rule(run, ctx, g):
-    return (g * ctx.output * _typed(g, _LN2),)
+    return (g * _conj(run, ctx.output) * _typed(g, _LN2),)
 
 
 def _logaddexp_rule(run, ctx, g):
@@ -52,7 +52,7 @@ def _copysign_rule(run, ctx, g):
 
 
 EXP2 = _unary("exp2", lambda xp, x: xp.exp2(x), vjp_rule(_exp2_rule), onnx=NO_ONNX, flops=8, saves_output=True,
-              fusion=NOT_FUSIBLE)
+              infer=unary_inexact("exp2"), fusion=NOT_FUSIBLE)
 LOGADDEXP = _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), vjp_rule(_logaddexp_rule), onnx=NO_ONNX,
                     flops=20, saves_output=True, fusion=NOT_FUSIBLE)
 LOGADDEXP2 = _binary("logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b), vjp_rule(_logaddexp2_rule),
@@ -85,7 +85,7 @@ def exp2(x) -> TensorLike:
 
     >>> ember.exp2(ember.tensor([3.0]))  # 8
     """
-    return dispatch.apply(EXP2, (to_float(x),))
+    return dispatch.apply(EXP2, (to_inexact(x),))
 
 
 def logaddexp(a, b) -> TensorLike:
