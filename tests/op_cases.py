@@ -2470,6 +2470,12 @@ _row("complex_elementwise_functions",
      ("complex", "view_as_real", "add", "div") + _ANALYTIC,
      torch and (lambda a, b: torch.view_as_real(_analytic_sum(torch.complex(a, b), [
          getattr(torch, n) for n in _ANALYTIC]))))
+_row("complex_logsumexp_sinc",
+     lambda a, b: ember.view_as_real(ember.logsumexp(ember.complex(a, b), 1) + ember.sinc(ember.complex(a, b)).sum(1)),
+     lambda a, b: _np_as_real(np.log(np.exp(_np_complex(a, b)).sum(1)) + np.sinc(_np_complex(a, b)).sum(1)),
+     ins(normal(3, 4), normal(3, 4, scale=0.3)), ("complex", "view_as_real", "exp", "log", "sum", "sin"),
+     torch and (lambda a, b: torch.view_as_real(torch.logsumexp(torch.complex(a, b), 1)
+                                                + torch.sinc(torch.complex(a, b)).sum(1))))
 _row("complex_matmul_abs_mean",
      lambda a, b, c: (ember.complex(a, b) @ ember.complex(c, a.T)).abs().mean(0),
      lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),

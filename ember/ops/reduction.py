@@ -473,20 +473,22 @@ def _std(x: TensorLike, axis, keepdims: bool, ddof: int) -> TensorLike:
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> TensorLike:
-    """log(sum(exp(x))) over ``axis``, computed without overflow."""
-    x = to_float(x)
+    """log(sum(exp(x))) over ``axis``, computed without overflow; a complex ``x`` is shifted by the largest real part,
+    as PyTorch's, and its log is the principal one."""
+    x = to_inexact(x)
     if x.dtype in LOW_PRECISION:
         return _in_float32(logsumexp, x, axis, keepdims)
     if axis is not None and axis.__class__ is not int:
         axis = normalize_axis("logsumexp", axis, x.ndim, [Spec(x.shape, x.dtype)])
         axis = axis if x.ndim else None  # NumPy's max takes no axis tuple on a 0-d array
     if isinstance(x, TensorLike) and x.symbolic:  # a graph value: the shift is a node too (its gradient is 0)
-        shift = max(x, axis, keepdims=True)
+        shift = max(real(x) if x.dtype in COMPLEX else x, axis, keepdims=True)
         shift = where(shift * 0.0 == 0.0, shift, 0.0)  # x * 0 is 0 when x is finite, nan otherwise
     else:
         xp = x.xp
-        shift = x.array.max(axis=axis, keepdims=True) if x.array.size else xp.zeros((1,) * x.ndim, x.dtype)
-        shift = dispatch.wrap(xp.where(xp.isfinite(shift), shift, 0).astype(x.dtype))
+        parts = x.array.real if x.dtype in COMPLEX else x.array  # (NumPy's max of complex numbers is lexicographic)
+        shift = parts.max(axis=axis, keepdims=True) if x.array.size else xp.zeros((1,) * x.ndim, parts.dtype)
+        shift = dispatch.wrap(xp.where(xp.isfinite(shift), shift, 0).astype(parts.dtype))
     out = log(sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:
         return out

@@ -10,7 +10,7 @@ import numpy as np
 
 from ember.backend.dtypes import COMPLEX, FLOATING, LOW_PRECISION, complex128, float32, float64
 from ember.ops.composed import logical_and, logical_or, trunc
-from ember.ops.convert import as_tensor, cast, promote_inexact, to_float
+from ember.ops.convert import as_tensor, cast, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import abs, eq, gt, le, log, log1p, lt, mul, power, sin, square, true_divide, where
 from ember.ops.infer import as_int
@@ -60,11 +60,11 @@ def xlog1py(x, y) -> TensorLike:
 
 
 def sinc(x) -> TensorLike:
-    """Elementwise normalized sinc: sin(pi x) / (pi x), 1 at 0.
+    """Elementwise normalized sinc: sin(pi x) / (pi x), 1 at 0 (complex x too, as PyTorch's).
 
     >>> ember.sinc(ember.tensor([0.0, 0.5]))  # 1, 2 / pi
     """
-    x = to_float(x)
+    x = to_inexact(x)
     dtype = x.dtype  # float16 and bfloat16 in float32, rounded once, as PyTorch: pi x rounded to 8 or 11 bits
     x = cast(x, float32) if dtype in LOW_PRECISION else x  # moved sin(pi x) near an integer (sinc(2.96) was 50% off)
     scaled = x * math.pi
