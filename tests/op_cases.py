@@ -2476,6 +2476,11 @@ _row("complex_logsumexp_sinc",
      ins(normal(3, 4), normal(3, 4, scale=0.3)), ("complex", "view_as_real", "exp", "log", "sum", "sin"),
      torch and (lambda a, b: torch.view_as_real(torch.logsumexp(torch.complex(a, b), 1)
                                                 + torch.sinc(torch.complex(a, b)).sum(1))))
+_row("complex_logaddexp",
+     lambda a, b, c: ember.view_as_real(ember.logaddexp(ember.complex(a, b), ember.complex(c, a[0]))),
+     lambda a, b, c: _np_as_real(np.log(np.exp(_np_complex(a, b)) + np.exp(_np_complex(c, a[0])))),
+     ins(normal(3, 4), normal(3, 4, scale=0.3), normal(4)), ("complex", "view_as_real", "logaddexp"),
+     torch and (lambda a, b, c: torch.view_as_real(torch.logaddexp(torch.complex(a, b), torch.complex(c, a[0])))))
 _row("complex_matmul_abs_mean",
      lambda a, b, c: (ember.complex(a, b) @ ember.complex(c, a.T)).abs().mean(0),
      lambda a, b, c: np.abs(_np_complex(a, b) @ _np_complex(c, a.T)).mean(0),

@@ -165,6 +165,38 @@ def test_logsumexp_of_complex_tensors_matches_torch(axis, keepdims, dtype):
     np.testing.assert_allclose(traced(ember.tensor(z)).numpy(), expected.detach().numpy(), rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_logaddexp_of_complex_tensors_matches_torch_with_broadcasting(dtype):
+    # (refused as 'not implemented for complex tensors'); its gradient is g * conj(exp(a - out))
+    rng = np.random.default_rng(15)
+    a, b = _complex_array(rng, (3, 4), dtype), _complex_array(rng, 4, dtype)
+    a[1, 1] = b[1] + 1e-9
+    x, y = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    got, expected = ember.logaddexp(x, y), torch.logaddexp(tx, ty)
+    rtol = 1e-12 if dtype == np.complex128 else 1e-5
+    assert got.dtype == a.dtype
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=rtol)
+    (got.real * got.imag).sum().backward()
+    (expected.real * expected.imag).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=rtol * 10, atol=rtol)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=rtol * 10, atol=rtol)
+
+
+def test_logaddexp_of_complex_tensors_at_infinities_and_nans_matches_torch():
+    inf, nan = float("inf"), float("nan")
+    a = np.array([complex(-inf, 1), complex(inf, 1), complex(inf, 0), complex(nan, 0), complex(1, nan), 1 + 2j,
+                  complex(-inf, 0), 0, -1 + 0.5j, 800 + 1j])
+    b = np.array([complex(-inf, 2), complex(inf, 2), 3, 1, 1, complex(-inf, 0), 2 + 1j, complex(inf, 0), -1 - 0.5j, 1])
+    with np.errstate(all="ignore"):
+        got = ember.logaddexp(ember.tensor(a), ember.tensor(b)).numpy()
+    np.testing.assert_allclose(got, torch.logaddexp(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-15)
+    mixed = ember.logaddexp(ember.tensor([1.0, 2.0]), 1 + 1j)  # a real tensor and a complex number: complex64
+    expected = torch.logaddexp(torch.tensor([1.0, 2.0]), torch.tensor(1 + 1j, dtype=torch.complex64))
+    assert mixed.dtype == ember.complex64
+    np.testing.assert_allclose(mixed.numpy(), expected.numpy(), rtol=1e-6)
+
+
 def test_sinc_of_complex_tensors_matches_torch():
     z = np.array([0, 0.5, 1j, 2.5 - 1j, 0.3 + 0.2j, 3, -1.5 + 0.7j])
     x, y = ember.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)

@@ -9,7 +9,7 @@ from ember.backend.dtypes import COMPLEX
 from ember.ops import dispatch
 from ember.ops.convert import promote, promote_inexact, to_float, to_inexact
 from ember.ops.dispatch import TensorLike
-from ember.ops.elementwise import EXP, WHERE, _binary, _conj, _scalar, _typed, _unary
+from ember.ops.elementwise import EXP, WHERE, _binary, _conj, _log1p_forward, _scalar, _typed, _unary
 from ember.ops.infer import refuse_complex, require_float, unary_inexact
 from ember.ops.modes import vjp_rule
 from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, NOT_FUSIBLE, Spec
@@ -22,11 +22,26 @@ def _exp2_rule(run, ctx, g):
     return (g * _conj(run, ctx.output) * _typed(g, _LN2),)
 
 
+def _logaddexp_forward(xp, a, b):
+    if a.dtype not in COMPLEX:
+        return xp.logaddexp(a, b)
+    # PyTorch's: the larger real part plus log1p(exp(smaller - larger)); both real parts -inf give the smaller (its
+    # exp is 0 whatever its phase), both +inf log(e^a + e^b), a NaN in either part NaN
+    a, b = xp.broadcast_arrays(a, b)
+    swap = a.real < b.real
+    high, low = xp.where(swap, b, a), xp.where(swap, a, b)
+    out = high + _log1p_forward(xp, xp.exp(low - high))
+    infinite = xp.isinf(low.real) & (low.real == high.real)
+    if infinite.any():
+        out = xp.where(infinite, xp.where(low.real < 0, low, xp.log(xp.exp(low) + xp.exp(high))), out)
+    return xp.where(xp.isnan(a) | xp.isnan(b), a.dtype.type(complex(xp.nan, xp.nan)), out)
+
+
 def _logaddexp_rule(run, ctx, g):
     a, b = ctx.inputs
     out = ctx.output  # d/da log(e^a + e^b) = e^(a - out)
-    return (unbroadcast_with(run, g * run(EXP, a - out), a.shape) if ctx.needs[0] else None,
-            unbroadcast_with(run, g * run(EXP, b - out), b.shape) if ctx.needs[1] else None)
+    return (unbroadcast_with(run, g * _conj(run, run(EXP, a - out)), a.shape) if ctx.needs[0] else None,
+            unbroadcast_with(run, g * _conj(run, run(EXP, b - out)), b.shape) if ctx.needs[1] else None)
 
 
 def _logaddexp2_rule(run, ctx, g):
@@ -53,8 +68,8 @@ def _copysign_rule(run, ctx, g):
 
 EXP2 = _unary("exp2", lambda xp, x: xp.exp2(x), vjp_rule(_exp2_rule), onnx=NO_ONNX, flops=8, saves_output=True,
               infer=unary_inexact("exp2"), fusion=NOT_FUSIBLE)
-LOGADDEXP = _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b), vjp_rule(_logaddexp_rule), onnx=NO_ONNX,
-                    flops=20, saves_output=True, fusion=NOT_FUSIBLE)
+LOGADDEXP = _binary("logaddexp", _logaddexp_forward, vjp_rule(_logaddexp_rule), onnx=NO_ONNX,
+                    flops=20, saves_output=True, complex_inputs=True, fusion=NOT_FUSIBLE)
 LOGADDEXP2 = _binary("logaddexp2", lambda xp, a, b: xp.logaddexp2(a, b), vjp_rule(_logaddexp2_rule),
                      onnx=NO_ONNX, flops=20, saves_output=True, fusion=NOT_FUSIBLE)
 HYPOT = _binary("hypot", lambda xp, a, b: xp.hypot(a, b), vjp_rule(_hypot_rule), onnx=NO_ONNX, flops=6,
@@ -89,11 +104,14 @@ def exp2(x) -> TensorLike:
 
 
 def logaddexp(a, b) -> TensorLike:
-    """Elementwise log(exp(a) + exp(b)) without overflow, with broadcasting.
+    """Elementwise log(exp(a) + exp(b)) without overflow, with broadcasting (complex tensors too, as PyTorch's).
 
     >>> ember.logaddexp(ember.tensor([1000.0]), ember.tensor([1000.0]))  # 1000.6931
     """
-    return dispatch.apply(LOGADDEXP, _floats("logaddexp", a, b))
+    a, b = promote_inexact(a, b)
+    if a.dtype not in COMPLEX:
+        a, b = to_float(a, "logaddexp"), to_float(b, "logaddexp")
+    return dispatch.apply(LOGADDEXP, (a, b))
 
 
 def logaddexp2(a, b) -> TensorLike:
