@@ -46,7 +46,7 @@ input dim | out:
 - | out:
     empty ones rand randint randn zeros
 input dim keepdim | out:
-    amax amin argmin logsumexp mode nanmean
+    amax amin argmin logsumexp mode nanmean nuclear_norm
 tensors | out:
     column_stack dstack hstack row_stack vstack
 input dim:
@@ -260,8 +260,6 @@ input:
     trunc_ unique_consecutive zero_
 input p dim keepdim | out:
     norm
-input keepdim | out:
-    nuclear_norm
 """
 
 
