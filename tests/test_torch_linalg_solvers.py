@@ -272,6 +272,19 @@ def test_lstsq_gels_ignores_rcond_as_torch():
     _check(lambda x, y: ember.linalg.lstsq(x, y, rcond=0.5, driver="gels"),
            lambda x, y: torch.linalg.lstsq(x, y, rcond=0.5, driver="gels"), a, b)
 
+
+@pytest.mark.parametrize("driver, rcond", [("gelsd", -1.0), ("gelsd", 0.0), ("gelsd", 1.0), ("gelsd", 2.0),
+                                           ("gelss", -1.0), ("gelss", 0.0), ("gelsy", -1.0)])
+@pytest.mark.parametrize("smallest", [5e-17, 5e-16])
+def test_lstsq_rcond_outside_the_drivers_range_is_lapacks_epsilon(driver, rcond, smallest):
+    # gelsd reads rcond <= 0 or >= 1 as eps / 2, gelss rcond < 0 as eps, gelsy rcond < 0 as no cutoff: Ember took
+    # eps * max(m, n) (or rcond itself), so rank 2 for 3 and X's last entry 0 for 2e15 (or X = 0 for rcond >= 1)
+    a = np.zeros((4, 3))
+    a[0, 0], a[1, 1], a[2, 2] = 1.0, 0.5, smallest
+    b = _sample(4, 2, seed=1)
+    _check(lambda x, y: ember.linalg.lstsq(x, y, rcond=rcond, driver=driver),
+           lambda x, y: torch.linalg.lstsq(x, y, rcond=rcond, driver=driver), a, b, grad=False)
+
 @pytest.mark.parametrize("kwargs", [{}, {"atol": 0.5}, {"rtol": 0.3}, {"atol": 0.1, "rtol": 0.2}, {"hermitian": True}])
 def test_matrix_rank(kwargs):
     a = _sample(3, 4, 4)

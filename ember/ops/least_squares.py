@@ -36,6 +36,22 @@ def _default_rtol(a: TensorLike) -> float:
     return float(np.finfo(a.dtype).eps) * max(a.shape[-2:])
 
 
+def _driver_rtol(a: TensorLike, rcond: float | None, driver: str) -> float:
+    """The rank cutoff (relative to the largest singular value) LAPACK's driver applies for ``rcond``, which
+    PyTorch passes on unchanged: each driver reads a value outside its range its own way."""
+    if rcond is None or driver == "gels":  # (gels: QR, full rank assumed, takes no rcond: PyTorch ignores it)
+        return _default_rtol(a)
+    rcond = float(rcond)
+    eps = float(np.finfo(a.dtype).eps)
+    if driver == "gelsd" and not 0 < rcond < 1:
+        return eps / 2  # (xLALSD's own: LAPACK's eps, half NumPy's)
+    if driver == "gelss" and rcond < 0:
+        return eps
+    if driver == "gelsy" and rcond < 0:
+        return 0.0  # (every column's condition estimate is below 1 / rcond)
+    return rcond
+
+
 def _rank_of_values(values: TensorLike, atol, rtol) -> TensorLike:
     """How many of ``values`` (..., k), largest first or not, exceed ``max(atol, rtol * largest)``."""
     if values.shape[-1] == 0:
@@ -102,7 +118,8 @@ def cond(a, p=None) -> TensorLike:
 def lstsq(a, b, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:
     """The least-squares solution X of ``A X = B`` for A (..., m, n) and B (..., m, k) (or (..., m): a vector, when B
     has one dimension less than A), batch dimensions broadcast, as ``torch.linalg.lstsq`` (see the module docstring for
-    the drivers' results); ``rcond`` (default ``eps * max(m, n)``) sets the rank cutoff ('gels' ignores it).
+    the drivers' results); ``rcond`` (default ``eps * max(m, n)``) sets the rank cutoff ('gels' ignores it; one
+    outside the driver's range, such as NumPy's old -1, means the driver's machine epsilon, as LAPACK's).
 
     >>> a, b = ember.randn(5, 3, dtype=ember.float64), ember.randn(5, 2, dtype=ember.float64)
     >>> x = ember.linalg.lstsq(a, b, driver="gelsd").solution  # (3, 2)
@@ -125,8 +142,7 @@ def _lstsq(a: TensorLike, b: TensorLike, rcond: float | None, driver: str | None
                          f"{list(b.shape if not vector else b.shape[:-1])}")
     driver = driver or "gelsy"
     m, n = a.shape[-2:]
-    # gels (QR, full rank assumed) takes no rcond: PyTorch ignores it there
-    rtol = _default_rtol(a) if rcond is None or rcond < 0 or driver == "gels" else float(rcond)
+    rtol = _driver_rtol(a, rcond, driver)
     x = matmul(pinv(a, rtol=rtol), b)
     empty = as_tensor(np.zeros((0,), a.dtype), a)
     values = svdvals(a)
