@@ -97,6 +97,8 @@ input vec2 | out:
     ger outer
 start end step | out:
     arange range
+A pivot get_infos | out:
+    lu
 LU_data LU_pivots unpack_data unpack_pivots | out:
     lu_unpack
 abs angle | out:

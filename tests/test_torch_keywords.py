@@ -37,6 +37,8 @@ KEYWORD_CALLS = [
     ("swapaxes", dict(input=A, axis0=0, axis1=1)),
     ("true_divide", dict(input=A, other=B)),
     ("cholesky_solve", dict(input=SQ, input2=L)),
+    ("lu", dict(A=SQ, pivot=True, get_infos=True)),
+    ("nuclear_norm", dict(input=A, dim=(0, 1), keepdim=True)),
     ("searchsorted", dict(sorted_sequence=np.sort(A[0]), input=B[0])),
     ("isclose", dict(input=A, other=A + 1e-9)),
     ("cat", dict(tensors=[A, B], dim=0)),
