@@ -448,6 +448,17 @@ def test_geqrf_and_householder_product(shape):
     np.testing.assert_allclose(np.abs(q.numpy()), np.abs(np.linalg.qr(a)[0]), atol=1e-12)
 
 
+def test_a_backward_through_geqrf_raises_as_torch():
+    # its outputs were detached, so a loss reaching A also around geqrf got a gradient without geqrf's part
+    a = ember.tensor(_sample(4, 3), requires_grad=True)
+    h, tau = ember.geqrf(a)
+    assert h.requires_grad and tau.requires_grad
+    with pytest.raises(RuntimeError, match=r"geqrf: the derivative is not implemented.*float64\[4, 3\]"):
+        (h.sum() + tau.sum() + a.sum()).backward()
+    with torch.no_grad(), ember.no_grad():
+        assert not ember.geqrf(a).a.requires_grad
+
+
 @pytest.mark.parametrize("shape", [(2, 4, 3), (3, 2, 5, 2), (4, 3)])
 def test_householder_product_of_no_reflectors_keeps_the_batch(shape):
     # tau (*, 0) gave one (m, n) matrix of the identity's columns for the whole batch ((4, 3) for A (2, 4, 3))

@@ -17,7 +17,7 @@ from ember.ops.dispatch import TensorLike
 from ember.ops.elementwise import where
 from ember.ops.indexing import getitem
 from ember.ops.linalg import matmul
-from ember.ops.registry import NO_ONNX, NON_DIFFERENTIABLE, Spec, defop, describe
+from ember.ops.registry import NO_ONNX, Spec, defop, describe
 from ember.ops.shape import swapaxes, unsqueeze
 
 GeqrfResult = namedtuple("geqrf", "a tau")
@@ -36,14 +36,20 @@ def _geqrf_infer(x, *, part):
     return Spec(tuple(x.shape) if part == "a" else tuple(x.shape[:-2]) + (_min(*x.shape[-2:]),), x.dtype)
 
 
-GEQRF = defop("geqrf", forward=_geqrf_forward, infer=_geqrf_infer, vjp=NON_DIFFERENTIABLE, cost=_cubic_cost,
-              onnx=NO_ONNX)
+def _geqrf_vjp(ctx, g):
+    # (a gradient flowing around geqrf would otherwise drop its part silently)
+    a = ctx.inputs[0]
+    raise RuntimeError(f"geqrf: the derivative is not implemented, as in PyTorch (input {a.dtype}"
+                       f"{list(a.shape)}); differentiate linalg.qr instead")
+
+
+GEQRF = defop("geqrf", forward=_geqrf_forward, infer=_geqrf_infer, vjp=_geqrf_vjp, cost=_cubic_cost, onnx=NO_ONNX)
 
 
 def geqrf(x) -> GeqrfResult:
     """``torch.geqrf``: ``(a, tau)`` of LAPACK's geqrf, A = Q R with R on and above ``a``'s diagonal and Q the
     product of the reflectors ``I - tau_i v_i v_i^T`` (``v_i`` below the diagonal of column i, 1 on it); see
-    ``householder_product``. No gradient, as PyTorch's."""
+    ``householder_product``. No gradient, as PyTorch's: a backward through it raises."""
     x = _matrices("geqrf", x, square=False)
     with _one_factorization():
         return GeqrfResult(dispatch.apply(GEQRF, (x,), {"part": "a"}), dispatch.apply(GEQRF, (x,), {"part": "tau"}))
