@@ -82,9 +82,9 @@ class TorchMethods:
         if memory_format is not None:
             return memory_format.arrange(self)
         flags = getattr(self.array, "flags", None)
-        if flags is None or flags.c_contiguous:
-            return self
-        return _ops().clone(self)
+        if flags is None:  # a graph value: its layout is known when the code runs
+            return _ops().shape.as_contiguous(self)
+        return self if flags.c_contiguous else _ops().clone(self)
 
     def is_contiguous(self, memory_format=None) -> bool:
         """Whether the data is stored row-major (or in ``memory_format``'s layout: ``ember.channels_last``...); a

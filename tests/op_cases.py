@@ -1290,6 +1290,8 @@ _row("tile_more_reps_than_dims", lambda x: x.tile((2, 2)), lambda x: np.tile(x, 
 _row("tile_int_reps", lambda x: ember.tile(x, 2), lambda x: np.tile(x, 2), ins(normal(2, 3)), "tile",
      lambda x: x.repeat(1, 2))
 _row("clone", lambda x: x.clone(), lambda x: x.copy(), ins(normal(2, 3)), "copy", lambda x: x.clone())
+_row("contiguous_op", lambda x: ember.ops.shape.as_contiguous(x.T), lambda x: x.T.copy(), ins(normal(2, 3)),
+     ("contiguous", "transpose"), lambda x: x.T.contiguous())
 # (its gradient is none by design, not the derivative: tests/test_autograd.py checks it)
 _row("stop_gradient", lambda x: ember.stop_gradient(x) * x, lambda x: x * x, ins(normal(2, 3)),
      ("stop_gradient", "mul"), lambda x: x.detach() * x, grad=False)

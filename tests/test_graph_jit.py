@@ -353,6 +353,29 @@ def test_an_argument_returned_is_the_callers_tensor_as_eager_mode(dynamic):
         assert results[1][0].tolist() == [13.0] * 3
 
 
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_contiguous_copies_a_strided_view_and_keeps_a_row_major_one_as_eager_mode(dynamic):
+    # contiguous() of a traced value returned the value itself: x.T.contiguous() came back as a view of the caller's
+    # x, which x.add_ (in the call or after it) changed, [1, 3, 2, 4] where eager mode's copy reads [0, 2, 1, 3]
+    def fn(x, y):
+        copied, same = x.T.contiguous(), y.contiguous()
+        x.add_(1)
+        y.add_(1)
+        return copied, same, (x[0].expand(2, 2).contiguous() * y).sum(), x.T.contiguous().view(-1)
+
+    compiled = ember.jit(fn, dynamic=dynamic)
+    for _ in range(3):
+        results = []
+        for run in (fn, compiled):
+            x, y = ember.arange(4.0).reshape(2, 2), ember.arange(4.0).reshape(2, 2)
+            out = run(x, y)
+            out[0].add_(10)  # a copy: leaves x
+            results.append([t.numpy().copy() for t in (*out, x, y)])
+        for got, expected in zip(*results):
+            np.testing.assert_array_equal(got, expected)
+        assert results[1][0].tolist() == [[10.0, 12.0], [11.0, 13.0]] and results[1][1].tolist() == [[1, 2], [3, 4]]
+
+
 @pytest.mark.parametrize("write", ["add_", "setitem", "through a view"])
 def test_a_captured_tensor_written_in_place_after_tracing_is_read_anew(write):
     # a Tensor captured from outside was frozen: x + c * 2 kept the traced c (folded) after c.add_(1), [2, 2, 2] on

@@ -36,6 +36,7 @@ CASES = {
     "sign": lambda: _floats(3, 4).sign(),
     "slice_sized": lambda: slice_sized(_floats(3, 4), 1, slice(1, 3)),
     "reshape_sized": lambda: reshape_sized(_floats(3, 4), (2, 6)),
+    "contiguous": lambda: ember.ops.shape.as_contiguous(_floats(3, 4).T),
     "slice_sized_grad": lambda: REGISTRY["slice_sized"].vjp(slice_sized(_floats(3, 4), 0, slice(1, 2)).node,
                                                                  _floats(1, 4))[0],
     "floor_divide": lambda: _floats(3, 4) // _floats(4),

@@ -446,6 +446,30 @@ def clone(x: TensorLike) -> TensorLike:
     return dispatch.apply(COPY, (as_tensor(x),))
 
 
+def _contiguous_forward(xp, x):
+    return x if x.flags.c_contiguous else x.copy()
+
+
+# ``Tensor.contiguous`` in a graph: the layout of a value is known only when the code runs, so the op decides there,
+# as eager mode does: the input itself (sharing its memory, which a later write into it changes) when row-major,
+# else a row-major copy.
+CONTIGUOUS = defop(
+    "contiguous",
+    forward=_contiguous_forward,
+    infer=lambda x: Spec(tuple(x.shape), x.dtype),
+    vjp=vjp_rule(lambda run, ctx, g: (g,)),
+    cost=movement_cost,
+    onnx="Identity",
+    vjp_reads=(),
+    scalar_alias=True,
+)
+
+
+def as_contiguous(x: TensorLike) -> TensorLike:
+    """``x`` itself where its data is row-major when the op runs, else a row-major copy (``Tensor.contiguous``)."""
+    return dispatch.apply(CONTIGUOUS, (as_tensor(x),))
+
+
 # The value itself with no gradient behind it: what ``Tensor.detach`` does eagerly, as an op a graph can hold
 # (TensorFlow's ``stop_gradient``); a straight-through estimator is ``y_hard - stop_gradient(y) + y``.
 STOP_GRADIENT = defop(
