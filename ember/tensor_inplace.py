@@ -681,7 +681,8 @@ class InplaceMethods:
         if _recording(self, "copy_", (src,)):
             return record_in_place(self, "copy_", lambda before: _overwritten(before, src))
         if building() and not _written_now(self, src):
-            return _write(self, "copy_", _ops().as_tensor(src, self))
+            src = _ops().as_tensor(src, self)
+            return _write(self, "copy_", src if src.dtype == self.dtype else _ops().cast(src, self.dtype))
         src = src.array if hasattr(src, "node") else src
         if isinstance(src, (int, float, complex)):  # (a number casts as a 0-d tensor does, as fill_'s)
             src = self.xp.asarray(src)

@@ -332,6 +332,28 @@ def test_an_in_place_op_on_an_argument_writes_the_callers_tensor_as_eager_mode(d
 
 
 @pytest.mark.parametrize("dynamic", [None, True])
+def test_copy_into_an_argument_casts_between_any_dtypes_as_eager_mode(dynamic):
+    # copy_ casts as PyTorch's does (eagerly too), but a traced one refused a float source for an int64 or bool
+    # argument ('result type float32 cannot be cast to the tensor's dtype int64 in place')
+    def fn(x, y, b):
+        x.copy_(y * 1.7)
+        b.copy_(y)
+        return x + 1
+
+    compiled = ember.jit(fn, dynamic=dynamic)
+    for _ in range(3):
+        results = []
+        for run in (fn, compiled):
+            x, b = ember.tensor(np.array([1, 2, 3])), ember.zeros(3, dtype=ember.bool)
+            out = run(x, ember.tensor(np.array([-1.5, 0.0, 2.5], np.float32)), b)
+            results.append([out.numpy(), x.numpy(), b.numpy()])
+        for got, expected in zip(*results):
+            np.testing.assert_array_equal(got, expected)
+            assert got.dtype == expected.dtype
+        assert results[1][1].tolist() == [-2, 0, 4] and results[1][2].tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
 def test_an_argument_returned_is_the_callers_tensor_as_eager_mode(dynamic):
     # return x.mul_(2) gave a copy of x as the first call left it: writing x later (or the result) left the other as
     # it was ([2, 2, 2] where eager's result, x itself, reads [14, 14, 14] after x.add_(10))
