@@ -289,8 +289,10 @@ def _array_lines(graph: Graph, bound: dict, env: _Env, sized: SizedObjects | Non
                     expression, *more = _expression(node, args, env, into_dest)
             lines.append(f"{target} = {expression}")
             split = _thread_product(node, expression, env)
-            wrote = dest is not None and (f"out={dest}" in expression or f", {dest}, " in expression
-                                          or id(node) in folds.backward)
+            # (a positional destination, as ``np.add.reduce(x, axis, None, out, keepdims)``; a dying input written
+            # over is one of the arguments, which an emitter without out= only reads: pow of integers)
+            wrote = dest is not None and (f"out={dest}" in expression or id(node) in folds.backward
+                                          or f", {dest}, " in expression and dest not in args)
             if wrote and out in into_transposed:
                 wrote_transposed.add(out)
             if wrote and (dest in env.objects or dest in per_size):  # the result is that preallocated array
