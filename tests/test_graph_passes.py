@@ -216,6 +216,31 @@ def test_simplify_keeps_an_identity_of_a_variable_written_before_its_readers():
     assert out[2].tolist() == [0.0, 3.0, 6.0]
 
 
+def test_simplify_keeps_a_sum_over_length_one_axes_of_a_variable_written_before_its_readers():
+    # the sum's own rewrite into a reshape made it a view of v, so a reader after the write saw the new values: a
+    # traced s = x.sum(0); x[0] = 0.5; return s * 2 gave [1, 1] where eager mode gives [2, 4]
+    g = Graph()
+    v = g.input("v", (1, 2), "float32")
+    with g.building():
+        early = v.sum(axis=0)
+        unchanged = v.sum(axis=0) * 2.0  # read before the write: a reshape of v
+        ember.ops.effects.assign(v, v * 3.0)
+        late = early * 2.0
+    g.outputs = [late, unchanged]
+    simplify(g).verify()
+    assert _ops(g).count("sum") == 1 and _ops(g).count("reshape") == 1
+    out = interpret(g, np.array([[1.0, 2.0]], np.float32))
+    assert out[0].tolist() == [2.0, 4.0] and out[1].tolist() == [2.0, 4.0]
+
+    def fn(x):
+        s = x.sum(0)
+        x[0] = 0.5
+        return s * 2
+
+    for run in (fn, ember.jit(fn)):
+        assert run(ember.tensor([[1.0, 2.0]])).tolist() == [2.0, 4.0]
+
+
 def test_simplify_computes_exp_of_log_softmax_as_softmax_only_when_nothing_else_reads_it():
     x0 = np.random.default_rng(6).standard_normal((5, 4)) * 10
     for also_fetch_log_probs in (False, True):

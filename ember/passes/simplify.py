@@ -8,7 +8,8 @@ An identity is removed only when the result has exactly the kept operand's shape
 and promotion are never changed, and only when it keeps the value its readers read: an operand that shares
 memory with a variable an effect writes (``p * 1`` of an updated parameter) changes between the node and a
 reader when such a write lies between them, and a graph output of it may be read before or after the writes
-(a ``Session`` fetch, an ``ember.jit`` result). An op that returns new memory is not replaced by an input's or a
+(a ``Session`` fetch, an ``ember.jit`` result); an op's own rewrite into a view (that sum into a reshape) is
+kept from such an operand the same way. An op that returns new memory is not replaced by an input's or a
 constant's memory that a graph output would then share. The softmax rewrite changes results by rounding only.
 """
 
@@ -107,9 +108,10 @@ def simplify(graph: Graph) -> Graph:
             elif op.simplify is not None:
                 before = node.op, node.attrs, node.inputs
                 op.simplify(node, facts)
-                if op.fresh and not node.op.fresh and node.outputs[0].id in handed \
-                        and any(v.id in held for v in node.inputs):
-                    node.op, node.attrs, node.inputs = before
+                if op.fresh and not node.op.fresh and (
+                        node.outputs[0].id in handed and any(v.id in held for v in node.inputs)
+                        or any(writes.changes(v, at, node.outputs[0]) for v in node.inputs)):
+                    node.op, node.attrs, node.inputs = before  # a view would show a later write (x.sum(0) as x)
             if keep is not None and keep.array.shape == out.shape and keep.array.dtype == out.dtype \
                     and not writes.changes(keep, at, node.outputs[0]) \
                     and not (op.fresh and node.outputs[0].id in handed and keep.id in held):
