@@ -241,6 +241,29 @@ def test_simplify_keeps_a_sum_over_length_one_axes_of_a_variable_written_before_
         assert run(ember.tensor([[1.0, 2.0]])).tolist() == [2.0, 4.0]
 
 
+def test_simplify_keeps_an_identity_of_a_sum_it_made_a_view_of_a_written_variable():
+    # x.mean(-1) of one element is sum * 1: the sum became a reshape of x (its readers came before the write), then
+    # the identity * 1 was removed as if the sum were new memory, so the mean read x after the write: a traced
+    # m = x.mean(-1); x.mul_(-1); return m.long() % 3 gave 2 for 1 at x = [1.5]
+    g = Graph()
+    v = g.input("v", (1,), "float32")
+    with g.building():
+        mean = v.sum(axis=0) * 1.0
+        ember.ops.effects.assign(v, v * -1.0)
+        late = mean * 2.0
+    g.outputs = [late]
+    simplify(g).verify()
+    assert interpret(g, np.array([1.5], np.float32))[0].tolist() == 3.0
+
+    def fn(x):
+        m = x.mean(-1)
+        x.mul_(-1)
+        return m.long() % 3
+
+    for run in (fn, ember.jit(fn), ember.jit(fn, dynamic=False)):
+        assert run(ember.tensor([1.5])).item() == 1
+
+
 def test_simplify_computes_exp_of_log_softmax_as_softmax_only_when_nothing_else_reads_it():
     x0 = np.random.default_rng(6).standard_normal((5, 4)) * 10
     for also_fetch_log_probs in (False, True):

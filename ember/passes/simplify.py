@@ -60,10 +60,14 @@ class _Writes:
                     for r in self.roots.get(node.inputs[k].id, ()) if k < len(node.inputs) else ():
                         self.at.setdefault(r, []).append(i)
             elif not node.op.fresh:
-                shared = set().union(*(self.roots.get(v.id, ()) for v in node.inputs))
-                for out in node.outputs if shared else ():
-                    self.roots[out.id] = shared | self.roots.get(out.id, set())
+                self.share(node)
         self.outputs = {v.id for v in graph.outputs}
+
+    def share(self, node) -> None:
+        """Note that ``node``'s outputs may view the written memory its inputs may view."""
+        shared = set().union(*(self.roots.get(v.id, ()) for v in node.inputs))
+        for out in node.outputs if shared else ():
+            self.roots[out.id] = shared | self.roots.get(out.id, set())
 
     def changes(self, kept, node_at: int, out) -> bool:
         """Whether ``kept``, read in place of ``out`` (computed at position ``node_at``), may differ for a
@@ -119,6 +123,8 @@ def simplify(graph: Graph) -> Graph:
                 continue
         if node.op is CONST or not node.op.fresh and any(v.id in held for v in node.inputs):
             held.update(v.id for v in node.outputs)
+        if not node.op.fresh and not node.op.effect:  # (a view of what the passes met so far: x.sum(0) as x)
+            writes.share(node)
         kept.append(node)
     graph.nodes = kept
     graph.outputs = [mapping.get(v.id, v) for v in graph.outputs]
