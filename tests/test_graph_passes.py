@@ -264,6 +264,28 @@ def test_simplify_keeps_an_identity_of_a_sum_it_made_a_view_of_a_written_variabl
         assert run(ember.tensor([1.5])).item() == 1
 
 
+def test_simplify_keeps_an_identity_whose_view_is_read_after_a_write():
+    # v * 1 read through its transpose after v is written was removed, its only direct reader coming before the
+    # write: a traced t = (x * 1).T; x.add_(1); return t * 2 gave [[4], [6]] where eager mode gives [[2], [4]]
+    g = Graph()
+    v = g.input("v", (1, 2), "float32")
+    with g.building():
+        viewed = ember.transpose(v * 1.0)
+        ember.ops.effects.assign(v, v + 1.0)
+        late = viewed * 2.0
+    g.outputs = [late]
+    simplify(g).verify()
+    assert interpret(g, np.array([[1.0, 2.0]], np.float32))[0].tolist() == [[2.0], [4.0]]
+
+    def fn(x):
+        t = (x * 1).T
+        x.add_(1)
+        return t * 2
+
+    for run in (fn, ember.jit(fn)):
+        assert run(ember.tensor([[1.0, 2.0]])).tolist() == [[2.0], [4.0]]
+
+
 def test_simplify_computes_exp_of_log_softmax_as_softmax_only_when_nothing_else_reads_it():
     x0 = np.random.default_rng(6).standard_normal((5, 4)) * 10
     for also_fetch_log_probs in (False, True):

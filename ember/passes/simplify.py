@@ -51,7 +51,7 @@ class _Writes:
     def __init__(self, graph: Graph):
         self.roots: dict = {vid: {vid} for vid in graph.written()}  # value id -> the written values it may view
         self.at: dict = {}  # written value id -> positions of the effect nodes writing it
-        self.last: dict = {}  # value id -> position of its last reader (past every node for a graph output)
+        self.last: dict = {}  # value id -> position of its last reader, or of its views' (past every node: an output)
         for i, node in enumerate(graph.nodes):
             for v in node.inputs:
                 self.last[v.id] = i
@@ -62,6 +62,14 @@ class _Writes:
             elif not node.op.fresh:
                 self.share(node)
         self.outputs = {v.id for v in graph.outputs}
+        # a view's readers read its base's memory: (x * 1).T read after x.add_ reads x * 1 there
+        for v in graph.outputs:
+            self.last[v.id] = len(graph.nodes)
+        for node in reversed(graph.nodes):
+            if not node.op.fresh and not node.op.effect:
+                reach = max((self.last.get(out.id, -1) for out in node.outputs), default=-1)
+                for v in node.inputs:
+                    self.last[v.id] = max(self.last.get(v.id, -1), reach)
 
     def share(self, node) -> None:
         """Note that ``node``'s outputs may view the written memory its inputs may view."""
@@ -71,8 +79,8 @@ class _Writes:
 
     def changes(self, kept, node_at: int, out) -> bool:
         """Whether ``kept``, read in place of ``out`` (computed at position ``node_at``), may differ for a
-        reader of ``out``: a write to its memory lies between them, or ``out`` is a graph output of written
-        memory."""
+        reader of ``out`` or of a view of it: a write to its memory lies between them, or ``out`` is a graph
+        output of written memory."""
         positions = [p for r in self.roots.get(kept.id, ()) for p in self.at.get(r, ())]
         if not positions:
             return False
