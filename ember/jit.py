@@ -927,6 +927,8 @@ def _fresh_writeback(writeback: list, owned: frozenset) -> list | None:
     for param, index in writeback:
         if param.__class__ is _Argument:  # set on each call's argument: by _write_grads
             return None
+        if index.__class__ is int and param.ndim == 0:  # a one-element graph may give a NumPy scalar: _write_grads
+            return None
         if index.__class__ is int and index in owned:
             fresh.append((param, index))
             used.append(index)
@@ -953,11 +955,11 @@ def _write_grads(writeback: list, results: tuple, owned=frozenset(), args: tuple
             param.grad = RowSparse(rows[0], Tensor._make(rows[1], None), index[2])
             continue
         array = results[index]
-        if index in owned:
+        if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph (a 0-d parameter's gradient)
+            array = np.array(array)
+        elif index in owned:
             param.grad = Tensor._make(array, None)
             continue
-        if type(array) is not np.ndarray:  # a NumPy scalar from a one-element graph
-            array = np.array(array)
         elif array.base is not None or id(array) in seen or not array.flags.writeable:
             array = array.copy(order="K")  # a view, or an array handed out twice: its own memory, same layout
         seen.add(id(array))

@@ -1035,3 +1035,32 @@ def test_a_detached_read_of_a_parameter_in_a_traced_step_follows_the_training(re
     for (loss_e, w_e), (loss_j, w_j) in zip(runs(False), runs(True)):  # (the bias folded into the product rounds)
         np.testing.assert_allclose(loss_j, loss_e, rtol=1e-6)
         np.testing.assert_allclose(w_j, w_e, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss_of", [lambda p, x: (x * p).sum(), lambda p, x: p * p + x.mean(),
+                                     lambda p, x: ember.exp(p) * x.sum()])
+def test_a_zero_dim_parameter_gets_an_array_gradient_from_a_jit_step(loss_of):
+    # its gradient came out of the generated code as a NumPy scalar and was wrapped as it was: p.grad.numpy()
+    # raised "'numpy.float32' object has no attribute 'get'" after every jitted step
+    def run(compiled):
+        p = ember.tensor(np.float32(0.5), requires_grad=True)
+        x = ember.tensor(np.array([1.0, -2.0, 0.5], np.float32))
+        opt = ember.optim.SGD([p], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = loss_of(p, x)
+            loss.backward()
+            opt.step()
+            return loss
+
+        call = ember.jit(step) if compiled else step
+        grads = []
+        for _ in range(3):
+            call(x)
+            grads.append(p.grad.numpy().copy())
+        return grads, p.detach().numpy()
+
+    (eager_grads, eager_p), (jit_grads, jit_p) = run(False), run(True)
+    np.testing.assert_allclose(jit_grads, eager_grads, rtol=1e-6)
+    np.testing.assert_allclose(jit_p, eager_p, rtol=1e-6)
