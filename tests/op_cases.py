@@ -1088,7 +1088,7 @@ _row("index_put_broadcast", lambda x, v: ember.index_put(x, (ember.tensor([2, 0]
      lambda x, v: np_replaced(x, [2, 0], v), ins(normal(3, 4), normal(4)), ("broadcast_to", "getitem_grad", "where"),
      lambda x, v: torch.index_put(x, (torch.tensor([2, 0]),), v))
 _row("index_put_accumulate", lambda x, v: x.index_put((ember.tensor([1, 1, 0]), ember.tensor([2, 2, 0])), v, True),
-     lambda x, v: np_put(x, np.array([6, 6, 0]), v, True), ins(normal(2, 4), normal(3)), ("getitem_grad", "add"),
+     lambda x, v: np_put(x, np.array([6, 6, 0]), v, True), ins(normal(2, 4), normal(3)), ("index_add", "take"),
      lambda x, v: x.index_put((torch.tensor([1, 1, 0]), torch.tensor([2, 2, 0])), v, True))
 _row("masked_scatter", lambda x, s: ember.masked_scatter(x, ember.tensor([True, False, True]), s),
      lambda x, s: np_masked_scatter(x, np.array([True, False, True]), s), ins(normal(2, 3), normal(2, 4)),
@@ -1096,7 +1096,7 @@ _row("masked_scatter", lambda x, s: ember.masked_scatter(x, ember.tensor([True, 
      lambda x, s: torch.masked_scatter(x, torch.tensor([True, False, True]), s))
 _row("put_accumulate", lambda x, s: x.put(ember.tensor([[4, -1], [4, 0]]), s, accumulate=True),
      lambda x, s: np_put(x, np.array([4, 5, 4, 0]), s, True), ins(normal(2, 3), normal(2, 2)),
-     ("getitem_grad", "add"), lambda x, s: x.put(torch.tensor([[4, -1], [4, 0]]), s, accumulate=True))
+     ("index_add", "take"), lambda x, s: x.put(torch.tensor([[4, -1], [4, 0]]), s, accumulate=True))
 _row("put_method", lambda x, s: x.put(ember.tensor([3, 1]), s), lambda x, s: np_put(x, np.array([3, 1]), s, False),
      ins(normal(2, 2), normal(2)), ("getitem_grad", "where"), lambda x, s: x.put(torch.tensor([3, 1]), s))
 
